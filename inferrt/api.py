@@ -1,0 +1,88 @@
+"""The Pythonic layer: one-call build, plan save/load, raising inferrt exceptions instead of returning None.
+
+    engine = inferrt.build_engine("model.onnx", profiles={"x": [(1, 3, 224, 224), (8, 3, 224, 224), (32, 3, 224, 224)]})
+    inferrt.save_plan(engine, "model.plan")
+    engine = inferrt.load_engine("model.plan")
+    outputs = engine.create_execution_context().infer({"x": array})
+"""
+from __future__ import annotations
+
+import os
+
+from .enums import BuilderFlag
+from .errors import BuildError, ParseError, PlanError
+from .logger import Logger, Severity
+
+
+def _network_from(source, builder, logger):
+    from .ir.network import INetworkDefinition
+
+    if isinstance(source, INetworkDefinition):
+        return source
+    if isinstance(source, (str, os.PathLike, bytes, bytearray)) or hasattr(source, "SerializeToString"):
+        from .onnx.parser import OnnxParser
+
+        network = builder.create_network()
+        parser = OnnxParser(network, logger)
+        if hasattr(source, "SerializeToString"):
+            ok = parser.parse(source.SerializeToString())
+        elif isinstance(source, (bytes, bytearray)):
+            ok = parser.parse(bytes(source))
+        else:
+            ok = parser.parse_from_file(os.fspath(source))
+        if not ok:
+            errs = [parser.get_error(i) for i in range(parser.num_errors)]
+            raise ParseError("the ONNX model could not be imported:\n  " + "\n  ".join(str(e) for e in errs), errs)
+        return network
+    raise TypeError(f"cannot build from a {type(source).__name__}; pass an INetworkDefinition, an ONNX file path, "
+                    f"ONNX bytes or an onnx.ModelProto")
+
+
+def build_engine(source, *, profiles=None, fp16=False, bf16=False, device=None, logger=None, config=None,
+                 optimization_level=None):
+    """Build an engine from a network, an ONNX path/bytes/ModelProto. ``profiles``: one dict or a list of dicts
+    ``{input: (min, opt, max)}``. Raises ParseError or BuildError with every problem found."""
+    from .builder.builder import Builder
+    from .runtime.load import load_engine as _load
+
+    logger = logger or Logger(Severity.WARNING)
+    builder = Builder(logger)
+    network = _network_from(source, builder, logger)
+    config = config or builder.create_builder_config()
+    if device is not None:
+        config.device = device
+    if fp16:
+        config.set_flag(BuilderFlag.FP16)
+    if bf16:
+        config.set_flag(BuilderFlag.BF16)
+    if optimization_level is not None:
+        config.builder_optimization_level = optimization_level
+    for prof in ([profiles] if isinstance(profiles, dict) else profiles or []):
+        p = builder.create_optimization_profile()
+        for name, (mn, op, mx) in prof.items():
+            p.set_shape(name, mn, op, mx)
+        if p._errors:
+            raise BuildError("; ".join(p._errors))
+        config.add_optimization_profile(p)
+    plan = builder.build(network, config)
+    return _load(plan, logger)
+
+
+def save_plan(engine_or_plan, path) -> None:
+    """Write an engine's plan (or plan bytes) to ``path``."""
+    data = engine_or_plan.serialize() if hasattr(engine_or_plan, "serialize") else engine_or_plan
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+
+
+def load_engine(plan, logger=None):
+    """Load an engine from a plan path or bytes; raises PlanError naming what is wrong."""
+    from .runtime.load import load_engine as _load
+
+    if isinstance(plan, (str, os.PathLike)):
+        try:
+            with open(plan, "rb") as f:
+                plan = f.read()
+        except OSError as e:
+            raise PlanError(f"cannot read plan file: {e}") from None
+    return _load(plan, logger)

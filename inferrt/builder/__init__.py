@@ -1,0 +1,1 @@
+"""Builder side: Builder, IBuilderConfig, IOptimizationProfile and the build pipeline."""

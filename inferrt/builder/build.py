@@ -1,0 +1,135 @@
+"""The build pipeline: validate -> lower -> passes -> shapes per profile -> tactics -> memory -> plan bytes."""
+from __future__ import annotations
+
+import time
+
+from .._version import __version__
+from ..device import fingerprint, resolve_device
+from ..enums import BuilderFlag
+from ..errors import BuildError
+from ..logger import Severity
+from ..ops import Spec
+from ..ops.base import OpError
+from ..passes.pipeline import PassContext, run_pipeline
+from ..plan.format import BlobWriter, write_plan
+from ..runtime.executor import plan_arena
+from .lower_network import lower_network
+
+#: flags whose behaviour is built; the others are accepted and logged as ignored
+IMPLEMENTED_FLAGS = {BuilderFlag.TF32, BuilderFlag.DEBUG, BuilderFlag.DISABLE_TIMING_CACHE,
+                     BuilderFlag.STRICT_NANS, BuilderFlag.GPU_FALLBACK, BuilderFlag.DIRECT_IO,
+                     BuilderFlag.PREFER_PRECISION_CONSTRAINTS, BuilderFlag.OBEY_PRECISION_CONSTRAINTS}
+
+
+def resolve_profiles(network, config) -> list[dict[str, tuple]]:
+    """Profiles as {input: (min, opt, max)}; an implicit one when every input is static."""
+    dynamic = [t for t in network._inputs if any(d < 0 for d in t._input_shape)]
+    profiles = []
+    for pi, prof in enumerate(config._profiles):
+        shapes = {}
+        for t in network._inputs:
+            got = prof._shapes.get(t.name)
+            if got is None:
+                if t in dynamic:
+                    raise BuildError(f"optimization profile {pi} has no shapes for dynamic input {t.name!r} "
+                                     f"{t._input_shape}; call profile.set_shape({t.name!r}, min, opt, max)")
+                continue
+            for which, shp in zip(("min", "opt", "max"), got):
+                if len(shp) != len(t._input_shape):
+                    raise BuildError(f"optimization profile {pi}: {which} shape {shp} of input {t.name!r} has rank "
+                                     f"{len(shp)} but the input has rank {len(t._input_shape)}")
+                for i, (d, dd) in enumerate(zip(shp, t._input_shape)):
+                    if dd >= 0 and d != dd:
+                        raise BuildError(f"optimization profile {pi}: {which} shape {shp} of input {t.name!r} sets "
+                                         f"dimension {i} to {d} but the network fixes it to {dd}")
+            shapes[t.name] = tuple(tuple(s) for s in got)
+        unknown = set(prof._shapes) - {t.name for t in network._inputs}
+        if unknown:
+            raise BuildError(f"optimization profile {pi} names {sorted(unknown)}, which are not network inputs "
+                             f"(inputs: {[t.name for t in network._inputs]})")
+        profiles.append(shapes)
+    if not profiles:
+        if dynamic:
+            t = dynamic[0]
+            raise BuildError(f"input {t.name!r} has dynamic shape {t._input_shape}; add an optimization profile "
+                             f"(profile = builder.create_optimization_profile(); profile.set_shape({t.name!r}, min, "
+                             f"opt, max); config.add_optimization_profile(profile))")
+        profiles.append({})
+    return profiles
+
+
+def build_plan(network, config, log) -> bytes:
+    t_start = time.perf_counter()
+    errors = network._layer_errors() + [e for e in network._errors if not e.startswith("layer ")]
+    if errors:
+        raise BuildError("the network is invalid:\n  " + "\n  ".join(errors))
+    if not network._outputs:
+        raise BuildError("the network has no outputs; call network.mark_output(tensor) on at least one tensor")
+    for t in network._outputs:
+        if t._producer is None:
+            raise BuildError(f"network input {t.name!r} is also marked as an output; add an identity layer "
+                             f"(network.add_identity) and mark its output instead")
+    for t in network._inputs:
+        if t._input_dtype is None:
+            raise BuildError(f"network input {t.name!r} has no dtype")
+    for f in BuilderFlag:
+        if config.get_flag(f) and f not in IMPLEMENTED_FLAGS and f not in _extra_flags():
+            log(Severity.WARNING, f"BuilderFlag.{f.name} is accepted but not implemented yet; it is ignored")
+    device = resolve_device(config.device)
+    profiles = resolve_profiles(network, config)
+    graph = lower_network(network)
+    run_pipeline(graph, PassContext(config, log, device))
+
+    const_names = {n.outputs[0] for n in graph.nodes if n.kind == "constant"}
+    input_dtypes = {t.name: t._input_dtype for t in network._inputs}
+    input_static = {t.name: t._input_shape for t in network._inputs}
+    prof_json = []
+    opt_specs = None
+    for pi, shapes in enumerate(profiles):
+        memory = 0
+        for which in range(3):
+            specs_in = {n: Spec(input_dtypes[n], shapes[n][which] if n in shapes else input_static[n])
+                        for n in graph.inputs}
+            try:
+                specs = graph.infer(specs_in)
+            except OpError as e:
+                label = ("min", "opt", "max")[which]
+                raise BuildError(f"shape inference failed at the {label} shapes of optimization profile {pi} "
+                                 f"({ {k: tuple(v.shape) for k, v in specs_in.items()} }): {e}") from None
+            if all(s.static for s in specs.values()):
+                memory = max(memory, plan_arena(graph, specs, const_names)[1])
+            if which == 1 and pi == 0:
+                opt_specs = specs
+        prof_json.append({"shapes": {k: [list(x) for x in v] for k, v in shapes.items()}, "device_memory": memory})
+
+    from ..tactics.select import select_tactics
+
+    select_tactics(graph, opt_specs, device, config, log)
+
+    blobs = BlobWriter()
+    io = [{"name": n, "mode": "INPUT", "dtype": graph.specs[n].dtype.name, "shape": list(graph.specs[n].shape)}
+          for n in graph.inputs]
+    io += [{"name": n, "mode": "OUTPUT", "dtype": graph.specs[n].dtype.name,
+            "shape": list(graph.specs[n].shape) if graph.specs[n].shape is not None else []}
+           for n in graph.outputs]
+    manifest = {
+        "inferrt_version": __version__, "device": fingerprint(device), "name": network.name,
+        "graph": graph.to_json(blobs), "io": io, "profiles": prof_json,
+        "profiling_verbosity": config.profiling_verbosity.name,
+        "build": {"seconds": round(time.perf_counter() - t_start, 3), "flags": [f.name for f in BuilderFlag
+                                                                                 if config.get_flag(f)],
+                  "optimization_level": config.builder_optimization_level,
+                  "layers_before": network.num_layers, "layers_after": sum(1 for n in graph.nodes
+                                                                           if n.kind != "constant")},
+    }
+    plan = write_plan(manifest, blobs)
+    log(Severity.INFO, f"built a plan of {len(plan)} bytes for {fingerprint(device)['name']} in "
+                       f"{time.perf_counter() - t_start:.2f} s ({manifest['build']['layers_after']} layers)")
+    return plan
+
+
+def _extra_flags():
+    """Flags implemented by later parts (precision, timing cache) register here."""
+    from ..tactics import select
+
+    return getattr(select, "HANDLED_FLAGS", set())

@@ -1,0 +1,56 @@
+"""Lower an INetworkDefinition to the builder's Graph: weights become constant nodes, names are kept."""
+from __future__ import annotations
+
+from ..enums import DataType
+from ..ir.graph import Graph, Node
+from ..ops import Spec
+from ..ops.base import Attrs
+
+
+def lower_network(network) -> Graph:
+    network._refresh()
+    g = Graph()
+    for t in network._inputs:
+        g.inputs.append(t.name)
+        g.specs[t.name] = Spec(t._input_dtype, t._input_shape)
+    for layer in network._toposort():
+        op = layer._op
+        attrs = Attrs(layer._attrs)
+        inputs = [t.name if t is not None else "" for t in layer._inputs]
+        for slot, attr in op.weight_inputs.items():
+            arr = attrs.get(attr)
+            if arr is None or (slot < len(inputs) and inputs[slot]):
+                attrs[attr] = None
+                continue
+            cname = f"{layer.name} [{attr}]"
+            g.nodes.append(Node(cname, "constant", [], [cname], Attrs(weights=arr, shape=tuple(arr.shape)),
+                                origin=[layer.name]))
+            g.specs[cname] = Spec(_dtype_of(arr), tuple(arr.shape), None)
+            while len(inputs) <= slot:
+                inputs.append("")
+            inputs[slot] = cname
+            attrs[attr] = None
+        while inputs and inputs[-1] == "":
+            inputs.pop()
+        kind = layer._kind
+        if kind == "identity" and 0 in layer._output_types:
+            kind, attrs = "cast", Attrs(to_type=layer._output_types[0])
+        info = {}
+        if layer.precision_is_set:
+            info["precision"] = layer.precision.name
+        if layer._output_types:
+            info["output_types"] = {str(k): v.name for k, v in layer._output_types.items()}
+        if layer.metadata:
+            info["metadata"] = str(layer.metadata)
+        g.nodes.append(Node(layer.name, kind, inputs, [t.name for t in layer._outputs], attrs,
+                            origin=[layer.name], info=info))
+        for t in layer._outputs:
+            g.specs[t.name] = network._spec(t)
+    g.outputs = [t.name for t in network._outputs]
+    return g
+
+
+def _dtype_of(arr) -> DataType:
+    from ..dtypes import from_numpy_dtype
+
+    return from_numpy_dtype(arr.dtype)

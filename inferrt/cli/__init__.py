@@ -1,0 +1,1 @@
+"""The ``inferrt`` command line."""

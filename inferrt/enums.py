@@ -1,0 +1,140 @@
+"""TensorRT's enumerations, with TensorRT's names and member names.
+
+Every enum is an ``IntEnum`` so values compare, hash and serialize cheaply; plans store
+members by *name* (never by number) so reordering here never corrupts an old plan.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class _Enum(enum.IntEnum):
+    """IntEnum whose ``repr`` reads like TensorRT's (``ActivationType.RELU``)."""
+
+    def __repr__(self) -> str:  # pragma: no cover - cosmetic
+        return f"{type(self).__name__}.{self.name}"
+
+    __str__ = __repr__
+
+    @classmethod
+    def parse(cls, value):
+        """Accept a member, its name (any case) or its integer value; raise a clear error otherwise."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls[value.upper()]
+            except KeyError:
+                pass
+        elif isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        names = ", ".join(m.name for m in cls)
+        raise ValueError(f"{value!r} is not a {cls.__name__}; expected one of: {names}")
+
+
+def _make(name: str, members: str, start: int = 0) -> type:
+    return _Enum(name, [(m, i + start) for i, m in enumerate(members.split())])
+
+
+DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0")
+LayerType = _make(
+    "LayerType",
+    "CONVOLUTION GRID_SAMPLE NMS ACTIVATION POOLING LRN SCALE SOFTMAX DECONVOLUTION CONCATENATION "
+    "ELEMENTWISE PLUGIN UNARY PADDING SHUFFLE REDUCE TOPK GATHER MATRIX_MULTIPLY RAGGED_SOFTMAX CONSTANT "
+    "IDENTITY CAST PLUGIN_V2 SLICE SHAPE PARAMETRIC_RELU RESIZE TRIP_LIMIT RECURRENCE ITERATOR LOOP_OUTPUT "
+    "SELECT ASSERTION FILL QUANTIZE DEQUANTIZE CONDITION CONDITIONAL_INPUT CONDITIONAL_OUTPUT SCATTER "
+    "EINSUM ONE_HOT NON_ZERO REVERSE_SEQUENCE NORMALIZATION PLUGIN_V3 SQUEEZE UNSQUEEZE CUMULATIVE "
+    "DYNAMIC_QUANTIZE ATTENTION_INPUT ATTENTION_OUTPUT ROTARY_EMBEDDING KV_CACHE_UPDATE MOE DIST_COLLECTIVE "
+    # inferrt's own layer types (fused layers and ONNX-only operators); TensorRT code never sees them.
+    "FUSED POINTWISE ATTENTION GENERIC_OP",
+)
+ActivationType = _make(
+    "ActivationType",
+    "RELU SIGMOID TANH LEAKY_RELU ELU SELU SOFTSIGN SOFTPLUS CLIP HARD_SIGMOID SCALED_TANH THRESHOLDED_RELU "
+    "GELU_ERF GELU_TANH",
+)
+ElementWiseOperation = _make(
+    "ElementWiseOperation", "SUM PROD MAX MIN SUB DIV POW FLOOR_DIV AND OR XOR EQUAL GREATER LESS"
+)
+UnaryOperation = _make(
+    "UnaryOperation",
+    "EXP LOG SQRT RECIP ABS NEG SIN COS TAN SINH COSH ASIN ACOS ATAN ASINH ACOSH ATANH CEIL FLOOR ERF NOT "
+    "SIGN ROUND ISINF ISNAN",
+)
+ReduceOperation = _make("ReduceOperation", "SUM PROD MAX MIN AVG NONE")
+PoolingType = _make("PoolingType", "MAX AVERAGE MAX_AVERAGE_BLEND")
+ScaleMode = _make("ScaleMode", "UNIFORM CHANNEL ELEMENTWISE")
+PaddingMode = _make("PaddingMode", "EXPLICIT_ROUND_DOWN EXPLICIT_ROUND_UP SAME_UPPER SAME_LOWER")
+InterpolationMode = _make("InterpolationMode", "NEAREST LINEAR CUBIC")
+ResizeMode = InterpolationMode
+ResizeCoordinateTransformation = _make("ResizeCoordinateTransformation", "ALIGN_CORNERS ASYMMETRIC HALF_PIXEL")
+ResizeSelector = _make("ResizeSelector", "FORMULA UPPER")
+ResizeRoundMode = _make("ResizeRoundMode", "HALF_UP HALF_DOWN FLOOR CEIL")
+MatrixOperation = _make("MatrixOperation", "NONE TRANSPOSE VECTOR")
+TopKOperation = _make("TopKOperation", "MAX MIN")
+GatherMode = _make("GatherMode", "DEFAULT ELEMENT ND")
+ScatterMode = _make("ScatterMode", "ELEMENT ND")
+SampleMode = _make("SampleMode", "STRICT_BOUNDS WRAP CLAMP FILL REFLECT")
+FillOperation = _make("FillOperation", "LINSPACE RANDOM_UNIFORM RANDOM_NORMAL")
+LoopOutput = _make("LoopOutput", "LAST_VALUE CONCATENATE REVERSE")
+TripLimit = _make("TripLimit", "COUNT WHILE")
+BoundingBoxFormat = _make("BoundingBoxFormat", "CORNER_PAIRS CENTER_SIZES")
+CumulativeOperation = _make("CumulativeOperation", "SUM")
+TensorFormat = _make(
+    "TensorFormat", "LINEAR CHW2 HWC8 CHW4 CHW16 CHW32 DHWC8 CDHW32 HWC DLA_LINEAR DLA_HWC4 HWC16 DHWC"
+)
+TensorIOMode = _make("TensorIOMode", "NONE INPUT OUTPUT")
+TensorLocation = _make("TensorLocation", "DEVICE HOST")
+MemoryPoolType = _make(
+    "MemoryPoolType",
+    "WORKSPACE DLA_MANAGED_SRAM DLA_LOCAL_DRAM DLA_GLOBAL_DRAM TACTIC_DRAM TACTIC_SHARED_MEMORY",
+)
+LayerInformationFormat = _make("LayerInformationFormat", "ONELINE JSON")
+ProfilingVerbosity = _make("ProfilingVerbosity", "LAYER_NAMES_ONLY NONE DETAILED")
+BuilderFlag = _make(
+    "BuilderFlag",
+    "FP16 INT8 DEBUG GPU_FALLBACK REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS SAFETY_SCOPE "
+    "OBEY_PRECISION_CONSTRAINTS PREFER_PRECISION_CONSTRAINTS DIRECT_IO REJECT_EMPTY_ALGORITHMS "
+    "VERSION_COMPATIBLE EXCLUDE_LEAN_RUNTIME FP8 ERROR_ON_TIMING_CACHE_MISS BF16 DISABLE_COMPILATION_CACHE "
+    "STRIP_PLAN WEIGHTLESS REFIT_IDENTICAL WEIGHT_STREAMING INT4 REFIT_INDIVIDUAL STRICT_NANS MONITOR_MEMORY "
+    "FP4 EDITABLE_TIMING_CACHE DISTRIBUTIVE_INDEPENDENCE",
+)
+NetworkDefinitionCreationFlag = _make(
+    "NetworkDefinitionCreationFlag", "EXPLICIT_BATCH STRONGLY_TYPED PREFER_AOT_PYTHON_PLUGINS PREFER_JIT_PYTHON_PLUGINS"
+)
+DeviceType = _make("DeviceType", "GPU DLA")
+EngineCapability = _make("EngineCapability", "STANDARD SAFETY DLA_STANDALONE")
+HardwareCompatibilityLevel = _make("HardwareCompatibilityLevel", "NONE AMPERE_PLUS SAME_COMPUTE_CAPABILITY")
+TacticSource = _make("TacticSource", "CUBLAS CUBLAS_LT CUDNN EDGE_MASK_CONVOLUTIONS JIT_CONVOLUTIONS")
+PreviewFeature = _make(
+    "PreviewFeature", "PROFILE_SHARING_0806 ALIASED_PLUGIN_IO_10_03 RUNTIME_ACTIVATION_RESIZE_10_10 MULTIDEVICE_RUNTIME_10_16"
+)
+ExecutionContextAllocationStrategy = _make("ExecutionContextAllocationStrategy", "STATIC ON_PROFILE_CHANGE USER_MANAGED")
+ErrorCode = _make(
+    "ErrorCode",
+    "SUCCESS UNSPECIFIED_ERROR INTERNAL_ERROR INVALID_ARGUMENT INVALID_CONFIG FAILED_ALLOCATION "
+    "FAILED_INITIALIZATION FAILED_EXECUTION FAILED_COMPUTATION INVALID_STATE UNSUPPORTED_STATE",
+)
+ErrorCodeTRT = ErrorCode
+QuantizationFlag = _make("QuantizationFlag", "CALIBRATE_BEFORE_FUSION")
+SerializationFlag = _make("SerializationFlag", "EXCLUDE_WEIGHTS EXCLUDE_LEAN_RUNTIME INCLUDE_REFIT")
+WeightsRole = _make("WeightsRole", "KERNEL BIAS SHIFT SCALE CONSTANT ANY")
+TilingOptimizationLevel = _make("TilingOptimizationLevel", "NONE FAST MODERATE FULL")
+OnnxParserFlag = _make(
+    "OnnxParserFlag",
+    "NATIVE_INSTANCENORM ENABLE_UINT8_AND_ASYMMETRIC_QUANTIZATION_DLA REPORT_CAPABILITY_DLA "
+    "ENABLE_PLUGIN_OVERRIDE ADJUST_FOR_DLA",
+)
+ParserErrorCode = _make(
+    "ErrorCode",
+    "SUCCESS INTERNAL_ERROR MEM_ALLOC_FAILED MODEL_DESERIALIZE_FAILED INVALID_VALUE INVALID_GRAPH INVALID_NODE "
+    "UNSUPPORTED_GRAPH UNSUPPORTED_NODE UNSUPPORTED_NODE_ATTR UNSUPPORTED_NODE_INPUT UNSUPPORTED_NODE_DATATYPE "
+    "UNSUPPORTED_NODE_DYNAMIC UNSUPPORTED_NODE_SHAPE REFIT_FAILED",
+)
+CalibrationAlgoType = _make(
+    "CalibrationAlgoType", "LEGACY_CALIBRATION ENTROPY_CALIBRATION ENTROPY_CALIBRATION_2 MINMAX_CALIBRATION"
+)
+AttentionNormalizationOp = _make("AttentionNormalizationOp", "NONE SOFTMAX")

@@ -1,0 +1,1 @@
+"""The network IR (TensorRT's INetworkDefinition) and the builder's graph IR."""

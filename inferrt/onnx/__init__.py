@@ -1,0 +1,1 @@
+"""The ONNX parser: ``OnnxParser`` and the per-operator importers (``importers/``, one op family per file)."""

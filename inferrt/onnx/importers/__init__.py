@@ -1,0 +1,1 @@
+"""ONNX operator importers, one op family per module; each registers with ``registry.importer``."""

@@ -1,0 +1,101 @@
+"""ElementWise (every op, numpy broadcasting) and Unary (every op)."""
+from __future__ import annotations
+
+import torch
+
+from ..enums import DataType, ElementWiseOperation as EW, LayerType, UnaryOperation as U
+from .base import Enum, OpDef, OpError, Spec, broadcast_shapes, register, spec_like
+
+
+def _div(a, b):
+    if a.is_floating_point():
+        return torch.div(a, b)
+    return torch.div(a, b, rounding_mode="trunc")
+
+
+def _pow(a, b):
+    if not a.is_floating_point():
+        return torch.pow(a, b).to(a.dtype)
+    return torch.pow(a, b)
+
+
+#: ElementWiseOperation -> f(a, b); shared with the pointwise fusion.
+BINARY = {
+    EW.SUM: torch.add, EW.PROD: torch.mul, EW.MAX: torch.maximum, EW.MIN: torch.minimum, EW.SUB: torch.sub,
+    EW.DIV: _div, EW.POW: _pow, EW.FLOOR_DIV: lambda a, b: torch.div(a, b, rounding_mode="floor"),
+    EW.AND: torch.logical_and, EW.OR: torch.logical_or, EW.XOR: torch.logical_xor, EW.EQUAL: torch.eq,
+    EW.GREATER: torch.gt, EW.LESS: torch.lt,
+}
+_BOOL_OUT = {EW.AND, EW.OR, EW.XOR, EW.EQUAL, EW.GREATER, EW.LESS}
+_BOOL_IN = {EW.AND, EW.OR, EW.XOR}
+
+
+@register
+class ElementWise(OpDef):
+    kind = "elementwise"
+    layer_type = LayerType.ELEMENTWISE
+    attrs = {"op": (Enum(EW), EW.SUM)}
+    inputs = ("input1", "input2")
+    min_inputs = 2
+    pointwise = True
+
+    def infer(self, a, ins):
+        x, y = ins
+        if x.dtype != y.dtype:
+            raise OpError(f"inputs have different types ({x.dtype.name} and {y.dtype.name}); "
+                          f"add a cast layer so both have the same type")
+        if a.op in _BOOL_IN and x.dtype != DataType.BOOL:
+            raise OpError(f"{a.op.name} needs BOOL inputs, got {x.dtype.name}")
+        if a.op not in _BOOL_IN and x.dtype == DataType.BOOL and a.op not in (EW.EQUAL,):
+            raise OpError(f"{a.op.name} does not accept BOOL inputs")
+        if x.shape is None or y.shape is None:
+            return [Spec(DataType.BOOL if a.op in _BOOL_OUT else x.dtype, None)]
+        if len(x.shape) != len(y.shape):
+            raise OpError(f"inputs have different ranks ({len(x.shape)} and {len(y.shape)}); TensorRT's "
+                          f"elementwise layer broadcasts only dimensions of size 1: unsqueeze the smaller input")
+        shape = broadcast_shapes(x.shape, y.shape)
+        return [Spec(DataType.BOOL if a.op in _BOOL_OUT else x.dtype, shape)]
+
+    def run(self, a, ins, outs):
+        x, y = ins
+        f = BINARY[a.op]
+        if f in (torch.add, torch.mul, torch.sub, torch.maximum, torch.minimum) and outs[0].dtype == x.dtype:
+            f(x, y, out=outs[0])
+            return None
+        return [f(x, y)]
+
+
+def _round(x):
+    return torch.round(x) if x.is_floating_point() else x
+
+
+#: UnaryOperation -> f(x); shared with the pointwise fusion.
+UNARY = {
+    U.EXP: torch.exp, U.LOG: torch.log, U.SQRT: torch.sqrt, U.RECIP: torch.reciprocal, U.ABS: torch.abs,
+    U.NEG: torch.neg, U.SIN: torch.sin, U.COS: torch.cos, U.TAN: torch.tan, U.SINH: torch.sinh,
+    U.COSH: torch.cosh, U.ASIN: torch.asin, U.ACOS: torch.acos, U.ATAN: torch.atan, U.ASINH: torch.asinh,
+    U.ACOSH: torch.acosh, U.ATANH: torch.atanh, U.CEIL: lambda x: torch.ceil(x) if x.is_floating_point() else x,
+    U.FLOOR: lambda x: torch.floor(x) if x.is_floating_point() else x, U.ERF: torch.erf,
+    U.NOT: torch.logical_not, U.SIGN: torch.sign, U.ROUND: _round, U.ISINF: torch.isinf, U.ISNAN: torch.isnan,
+}
+_FLOAT_ONLY = set(UNARY) - {U.ABS, U.NEG, U.SIGN, U.NOT, U.ISINF, U.ISNAN, U.CEIL, U.FLOOR, U.ROUND}
+
+
+@register
+class Unary(OpDef):
+    kind = "unary"
+    layer_type = LayerType.UNARY
+    attrs = {"op": (Enum(U), U.EXP)}
+    pointwise = True
+
+    def infer(self, a, ins):
+        x = ins[0]
+        if a.op is U.NOT and x.dtype != DataType.BOOL:
+            raise OpError(f"NOT needs a BOOL input, got {x.dtype.name}")
+        if a.op in _FLOAT_ONLY and x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+            raise OpError(f"{a.op.name} needs a floating-point input, got {x.dtype.name}; add a cast layer")
+        dt = DataType.BOOL if a.op in (U.ISINF, U.ISNAN) else x.dtype
+        return [spec_like(x, dtype=dt)]
+
+    def run(self, a, ins, outs):
+        return [UNARY[a.op](ins[0])]

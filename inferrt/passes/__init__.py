@@ -1,0 +1,1 @@
+"""Graph passes: one per file, run in the explicit order of ``pipeline.PIPELINE``."""

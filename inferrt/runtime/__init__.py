@@ -1,0 +1,1 @@
+"""Runtime side: Runtime, ICudaEngine, IExecutionContext. Imports nothing from the builder."""

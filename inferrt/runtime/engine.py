@@ -1,0 +1,194 @@
+"""ICudaEngine: an immutable, deserialized plan (weights on the device, prepared kernels, I/O metadata)."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+
+from ..dtypes import torch_dtype
+from ..enums import (DataType, EngineCapability, ExecutionContextAllocationStrategy, ProfilingVerbosity,
+                     TensorFormat, TensorIOMode, TensorLocation)
+from ..host_memory import IHostMemory
+from ..ir.graph import Graph
+from ..ir.weights import Dims
+from ..logger import _Reporter
+from ..tactics.registry import get_tactic
+from .executor import Executor
+
+
+class ICudaEngine(_Reporter):
+    def __init__(self, plan: bytes, manifest: dict, blobs, logger=None, error_recorder=None):
+        self.logger = logger
+        self.error_recorder = error_recorder
+        self._plan = plan
+        self._manifest = manifest
+        self.device_kind = manifest["device"]["kind"]
+        self.device = torch.device("cuda", torch.cuda.current_device()) if self.device_kind == "cuda" \
+            else torch.device("cpu")
+        self.graph: Graph = Graph.from_json(manifest["graph"], blobs)
+        self._io = [dict(e) for e in manifest["io"]]
+        self._io_index = {e["name"]: i for i, e in enumerate(self._io)}
+        self._profiles = manifest["profiles"]
+        self.name = manifest.get("name", "")
+        self.profiling_verbosity = ProfilingVerbosity[manifest.get("profiling_verbosity", "LAYER_NAMES_ONLY")]
+        self.engine_capability = EngineCapability.STANDARD
+        self._lock = threading.Lock()
+        consts, kernels = {}, {}
+        for n in self.graph.nodes:
+            if n.kind == "constant":
+                w = n.attrs.weights
+                t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
+                consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(self.device)
+            else:
+                kernels[n.name] = get_tactic(n.info.get("tactic", "generic")).prepare(n, self.device)
+        self.executor = Executor(self.graph, consts, kernels, self.device)
+
+    # ------------------------------------------------------------------ I/O metadata
+    @property
+    def num_io_tensors(self) -> int:
+        return len(self._io)
+
+    def get_tensor_name(self, index: int) -> str:
+        if not 0 <= index < len(self._io):
+            raise IndexError(f"I/O tensor index {index} out of range (engine has {len(self._io)})")
+        return self._io[index]["name"]
+
+    def __getitem__(self, index):
+        return self.get_tensor_name(index)
+
+    def _entry(self, name):
+        i = self._io_index.get(name)
+        return None if i is None else self._io[i]
+
+    def get_tensor_mode(self, name: str) -> TensorIOMode:
+        e = self._entry(name)
+        return TensorIOMode.NONE if e is None else TensorIOMode[e["mode"]]
+
+    def get_tensor_shape(self, name: str) -> Dims:
+        e = self._entry(name)
+        return Dims(e["shape"]) if e else Dims(())
+
+    def get_tensor_dtype(self, name: str) -> DataType:
+        e = self._entry(name)
+        return DataType[e["dtype"]] if e else DataType.FLOAT
+
+    def get_tensor_location(self, name: str) -> TensorLocation:
+        return TensorLocation.DEVICE if self.device_kind == "cuda" else TensorLocation.HOST
+
+    def get_tensor_format(self, name: str, profile_index: int = 0) -> TensorFormat:
+        return TensorFormat.LINEAR
+
+    def get_tensor_format_desc(self, name: str, profile_index: int = 0) -> str:
+        return "Row major linear format"
+
+    def get_tensor_vectorized_dim(self, name: str, profile_index: int = 0) -> int:
+        return -1
+
+    def get_tensor_components_per_element(self, name: str, profile_index: int = 0) -> int:
+        return 1
+
+    def get_tensor_bytes_per_component(self, name: str, profile_index: int = 0) -> int:
+        return torch.empty((), dtype=torch_dtype(self.get_tensor_dtype(name))).element_size()
+
+    def is_shape_inference_io(self, name: str) -> bool:
+        return False
+
+    def get_tensor_profile_shape(self, name: str, profile_index: int):
+        if not 0 <= profile_index < len(self._profiles):
+            raise IndexError(f"profile {profile_index} out of range (engine has {len(self._profiles)})")
+        s = self._profiles[profile_index]["shapes"].get(name)
+        if s is None:
+            if self.get_tensor_mode(name) != TensorIOMode.INPUT:
+                return []
+            shp = self.get_tensor_shape(name)
+            return [shp, shp, shp]
+        return [Dims(x) for x in s]
+
+    def get_tensor_profile_values(self, name: str, profile_index: int):
+        return []
+
+    # ------------------------------------------------------------------ engine facts
+    @property
+    def num_optimization_profiles(self) -> int:
+        return len(self._profiles)
+
+    @property
+    def num_layers(self) -> int:
+        return sum(1 for n in self.graph.nodes if n.kind != "constant")
+
+    @property
+    def device_memory_size(self) -> int:
+        return max((p["device_memory"] for p in self._profiles), default=0)
+
+    device_memory_size_v2 = device_memory_size
+
+    def get_device_memory_size_for_profile(self, profile_index: int) -> int:
+        return self._profiles[profile_index]["device_memory"]
+
+    get_device_memory_size_for_profile_v2 = get_device_memory_size_for_profile
+
+    @property
+    def refittable(self) -> bool:
+        return False
+
+    @property
+    def has_implicit_batch_dimension(self) -> bool:
+        return False
+
+    @property
+    def num_aux_streams(self) -> int:
+        return 0
+
+    @property
+    def hardware_compatibility_level(self):
+        from ..enums import HardwareCompatibilityLevel
+
+        return HardwareCompatibilityLevel.NONE
+
+    @property
+    def tactic_sources(self) -> int:
+        return 0
+
+    @property
+    def streamable_weights_size(self) -> int:
+        return 0
+
+    # ------------------------------------------------------------------ factories
+    def serialize(self) -> IHostMemory:
+        return IHostMemory(self._plan)
+
+    def create_execution_context(self, strategy=ExecutionContextAllocationStrategy.STATIC):
+        from .context import IExecutionContext
+
+        return IExecutionContext(self, allocate=ExecutionContextAllocationStrategy.parse(strategy)
+                                 != ExecutionContextAllocationStrategy.USER_MANAGED)
+
+    def create_execution_context_without_device_memory(self):
+        from .context import IExecutionContext
+
+        return IExecutionContext(self, allocate=False)
+
+    def create_engine_inspector(self):
+        from .inspector import EngineInspector
+
+        return EngineInspector(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    # ------------------------------------------------------------------ Pythonic helpers
+    @property
+    def input_names(self) -> list[str]:
+        return [e["name"] for e in self._io if e["mode"] == "INPUT"]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [e["name"] for e in self._io if e["mode"] == "OUTPUT"]
+
+    @property
+    def manifest(self) -> dict:
+        return self._manifest

@@ -1,0 +1,150 @@
+"""Execution: per input-shape set, a ``ShapePlan`` binds every tensor to a slot (arena view, engine constant or
+user buffer) and lists the steps; running it is a loop over prepared kernels with no allocation.
+
+Networks whose shapes depend on data (NonZero, NMS, loops with data-dependent trip counts) run in *eager* mode:
+each node's output shape is inferred from the actual values just before it runs and memory comes from PyTorch's
+caching allocator (TensorRT allocates these through IOutputAllocator as well).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..dtypes import torch_dtype
+from ..ops import Spec
+from ..ops.base import FOLD_LIMIT, OpError
+from .memory import lifetimes_of, plan_memory
+
+
+class ExecutionError(RuntimeError):
+    pass
+
+
+def nbytes_of(spec: Spec) -> int:
+    return int(np.prod(spec.shape, dtype=np.int64)) * torch.empty((), dtype=torch_dtype(spec.dtype)).element_size()
+
+
+def plan_arena(graph, specs: dict, const_names: set) -> tuple[dict, int, set]:
+    """Arena offsets for the activations of ``graph`` at concrete ``specs``; also the folded value names."""
+    keep = set(graph.inputs) | set(graph.outputs) | const_names
+    folded = {o for n in graph.nodes for o in n.outputs
+              if o not in keep and specs[o].value is not None and all(specs[x].value is not None for x in n.outputs)}
+    steps = [(n.inputs, n.outputs) for n in graph.nodes]
+    life = lifetimes_of(steps, keep | folded)
+    sizes = {k: nbytes_of(specs[k]) for k in life}
+    offsets, total = plan_memory(sizes, life)
+    return offsets, total, folded
+
+
+class ShapePlan:
+    """Everything needed to run one input-shape set in one context."""
+
+    def __init__(self, executor, input_specs: dict, arena_getter):
+        g = executor.graph
+        self.executor = executor
+        try:
+            self.specs = g.infer(input_specs)
+        except OpError as e:
+            raise ExecutionError(str(e)) from None
+        self.eager = any(not s.static for s in self.specs.values())
+        self.output_shapes = {o: tuple(self.specs[o].shape) if self.specs[o].static else None for o in g.outputs}
+        if self.eager:
+            return
+        dev = executor.device
+        offsets, total, folded = plan_arena(g, self.specs, set(executor.consts))
+        self.arena_bytes = total
+        arena = arena_getter(total)
+        self.slots: dict[str, torch.Tensor] = {}
+        for name, off in offsets.items():
+            s = self.specs[name]
+            n = nbytes_of(s)
+            self.slots[name] = arena[off:off + n].view(torch_dtype(s.dtype)).view(tuple(s.shape))
+        for name in folded:
+            self.slots[name] = torch.as_tensor(np.ascontiguousarray(self.specs[name].value), device=dev)
+        self.slots.update(executor.consts)
+        self.steps = []
+        for n in g.nodes:
+            if n.kind == "constant" or all(o in folded for o in n.outputs):
+                continue
+            self.steps.append((executor.kernels[n.name], n.inputs, n.outputs, n.name))
+        # graph outputs that no step writes (inputs, constants, folded values) get a copy step
+        written = {o for _, _, outs, _ in self.steps for o in outs}
+        self.copies = [o for o in g.outputs if o not in written]
+
+    def run(self, io: dict, profiler=None, sync=False):
+        slots = dict(self.slots)
+        slots.update(io)
+        for o in self.copies:
+            io[o].copy_(self.slots[o].reshape(io[o].shape))
+        for fn, ins, outs, name in self.steps:
+            a = [slots[i] if i else None for i in ins]
+            b = [slots[o] for o in outs]
+            if profiler is not None:
+                _sync(b)
+                t0 = time.perf_counter()
+            res = fn(a, b)
+            if res is not None:
+                for dst, r in zip(b, res):
+                    if r is not None and r.data_ptr() != dst.data_ptr():
+                        dst.copy_(r.reshape(dst.shape) if r.shape != dst.shape else r)
+            if profiler is not None:
+                _sync(b)
+                profiler.report_layer_time(name, (time.perf_counter() - t0) * 1e3)
+            elif sync:
+                _sync(b)
+
+
+def _sync(ts):
+    for t in ts:
+        if t.is_cuda:
+            torch.cuda.current_stream().synchronize()
+            return
+
+
+class Executor:
+    """Immutable per-engine execution state: graph, constants on the device, one kernel per node."""
+
+    def __init__(self, graph, consts: dict, kernels: dict, device: torch.device):
+        self.graph = graph
+        self.consts = consts
+        self.kernels = kernels
+        self.device = device
+
+    def run_eager(self, io_inputs: dict, profiler=None):
+        """Run node by node, inferring shapes from actual values; returns the graph outputs as tensors."""
+        vals: dict[str, torch.Tensor] = dict(self.consts)
+        vals.update(io_inputs)
+        for n in self.graph.nodes:
+            if n.kind == "constant":
+                continue
+            ins = [vals[i] if i else None for i in n.inputs]
+            specs = [None if t is None else _spec_of(t) for t in ins]
+            try:
+                out_specs = n.op.infer_all(n.attrs, specs)
+            except OpError as e:
+                raise ExecutionError(f"node {n.name!r} ({n.kind}): {e}") from None
+            outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=self.device)
+                    if s.static else None for s in out_specs]
+            t0 = time.perf_counter()
+            res = self.kernels[n.name](ins, outs)
+            if res is not None:
+                outs = [r if o is None else (o.copy_(r.reshape(o.shape)) if r.data_ptr() != o.data_ptr() else o)
+                        for o, r in zip(outs, res)]
+            if profiler is not None:
+                if self.device.type == "cuda":
+                    torch.cuda.current_stream().synchronize()
+                profiler.report_layer_time(n.name, (time.perf_counter() - t0) * 1e3)
+            for o, t in zip(n.outputs, outs):
+                vals[o] = t
+        return {o: vals[o] for o in self.graph.outputs}
+
+
+def _spec_of(t: torch.Tensor) -> Spec:
+    from ..dtypes import from_torch_dtype
+
+    s = Spec(from_torch_dtype(t.dtype), tuple(t.shape))
+    if t.numel() <= FOLD_LIMIT and not t.is_floating_point():
+        s.value = t.detach().cpu().numpy()
+    return s

@@ -1,0 +1,48 @@
+"""Plan -> ICudaEngine, with every check that turns a bad plan into a PlanError naming what was wrong."""
+from __future__ import annotations
+
+from .._version import __version__
+from ..device import current_fingerprint_for, describe
+from ..errors import PlanError
+from ..plan.format import read_plan
+
+
+def _compatible_version(built: str) -> bool:
+    return str(built).split(".")[:2] == __version__.split(".")[:2]
+
+
+def load_engine(data, logger=None, error_recorder=None):
+    if hasattr(data, "read") and not isinstance(data, (bytes, bytearray, memoryview)):
+        data = data.read(-1) if _accepts_size(data) else data.read()
+    manifest, blobs = read_plan(data)
+    built = manifest.get("inferrt_version")
+    if not isinstance(built, str) or not _compatible_version(built):
+        raise PlanError(f"plan was built by inferrt {built}; this is inferrt {__version__}: rebuild the plan "
+                        f"with this version")
+    fp = manifest.get("device")
+    if not isinstance(fp, dict) or fp.get("kind") not in ("cpu", "cuda"):
+        raise PlanError("corrupt plan: its device fingerprint is missing")
+    here = current_fingerprint_for(fp["kind"])
+    if here is None:
+        raise PlanError(f"plan was built for {describe(fp)} but this machine has no CUDA GPU; rebuild it here "
+                        f"(it will target the CPU) or run it on a machine with {fp.get('name')}")
+    if here != fp:
+        raise PlanError(f"plan was built for {describe(fp)} but this device is {describe(here)}; plans are "
+                        f"specific to a device kind: rebuild the plan on this device")
+    from .engine import ICudaEngine
+
+    try:
+        return ICudaEngine(bytes(data), manifest, blobs, logger, error_recorder)
+    except PlanError:
+        raise
+    except (KeyError, ValueError, TypeError, AssertionError, IndexError, AttributeError) as e:
+        raise PlanError(f"corrupt plan: {type(e).__name__}: {e}") from None
+
+
+def _accepts_size(reader) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(reader.read).parameters) >= 1
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,1 @@
+"""Tactics: implementations of (fused) layers, their selection, and the timing cache."""

@@ -1,0 +1,87 @@
+"""ITimingCache: tactic timings keyed by layer signature, shapes, dtypes, device and tactic version.
+
+Serialized as a small framed JSON document (magic, version, JSON); a cache whose device differs is refused
+unless ``ignore_mismatch`` is set.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+MAGIC = b"IRTTC1\x00\x00"
+
+
+class TimingCacheKey(str):
+    @classmethod
+    def parse(cls, s: str):
+        return cls(s)
+
+
+class TimingCacheValue:
+    def __init__(self, tacticHash: str = "", timingMSec: float = 0.0):  # noqa: N803 - TensorRT's names
+        self.tacticHash = tacticHash
+        self.timingMSec = float(timingMSec)
+
+
+class ITimingCache:
+    def __init__(self, entries=None, device=None):
+        self._entries: dict[str, dict] = dict(entries or {})
+        self.device = device
+        self._lock = threading.Lock()
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> "ITimingCache":
+        if not data:
+            return cls()
+        if not data.startswith(MAGIC):
+            raise ValueError("not an inferrt timing cache (bad magic); pass b'' to start an empty cache")
+        try:
+            j = json.loads(data[len(MAGIC):].decode())
+            entries = {str(k): {"tactic": str(v["tactic"]), "ms": float(v["ms"]),
+                                "config": v.get("config")} for k, v in j["entries"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"corrupt timing cache: {e}") from None
+        return cls(entries, j.get("device"))
+
+    def serialize(self) -> bytes:
+        with self._lock:
+            doc = {"device": self.device, "entries": dict(sorted(self._entries.items()))}
+        return MAGIC + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+    def combine(self, input_cache: "ITimingCache", ignore_mismatch: bool = False) -> bool:
+        if (self.device and input_cache.device and self.device != input_cache.device) and not ignore_mismatch:
+            return False
+        with self._lock:
+            for k, v in input_cache._entries.items():
+                self._entries.setdefault(k, v)
+            self.device = self.device or input_cache.device
+        return True
+
+    def reset(self) -> bool:
+        with self._lock:
+            self._entries.clear()
+        return True
+
+    # editable-cache API (TensorRT 10)
+    def queryKeys(self):  # noqa: N802
+        return [TimingCacheKey(k) for k in sorted(self._entries)]
+
+    def query(self, key):
+        e = self._entries.get(str(key))
+        return TimingCacheValue(e["tactic"], e["ms"]) if e else TimingCacheValue()
+
+    def update(self, key, value: TimingCacheValue) -> bool:
+        with self._lock:
+            self._entries[str(key)] = {"tactic": value.tacticHash, "ms": value.timingMSec, "config": None}
+        return True
+
+    # inferrt's own accessors used by the autotuner
+    def lookup(self, key: str):
+        return self._entries.get(key)
+
+    def record(self, key: str, tactic: str, ms: float, config=None) -> None:
+        with self._lock:
+            self._entries[key] = {"tactic": tactic, "ms": float(ms), "config": config}
+
+    def __len__(self):
+        return len(self._entries)

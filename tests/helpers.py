@@ -1,0 +1,70 @@
+"""Shared test helpers: build-and-run a network, and compare with a reference at per-dtype tolerances."""
+from __future__ import annotations
+
+import numpy as np
+
+import inferrt as trt
+
+#: (rtol, atol) per output dtype, against a float64 reference
+TOLERANCES = {
+    np.dtype(np.float32): (1e-4, 1e-5),
+    np.dtype(np.float16): (1e-2, 1e-3),
+    "bfloat16": (2e-2, 1e-2),
+}
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None, what="output"):
+    """Compare an engine output with a reference (float64 preferred). NaNs must match positions."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != reference {expected.shape}"
+    if actual.dtype.kind in "biu" or actual.dtype == np.bool_:
+        np.testing.assert_array_equal(actual, expected.astype(actual.dtype), err_msg=what)
+        return
+    r, a = TOLERANCES.get(np.dtype(dtype or actual.dtype), (1e-4, 1e-5))
+    np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64),
+                               rtol=rtol if rtol is not None else r, atol=atol if atol is not None else a,
+                               err_msg=what)
+
+
+def new_network():
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    return builder, builder.create_network(0)
+
+
+def build_and_run(builder, network, feeds: dict, device="cpu", profiles=None):
+    """Build ``network`` for ``device``, run it on ``feeds`` (numpy), return {output: numpy}."""
+    config = builder.create_builder_config()
+    config.device = device
+    for prof in profiles or []:
+        p = builder.create_optimization_profile()
+        for k, v in prof.items():
+            p.set_shape(k, *v)
+        config.add_optimization_profile(p)
+    plan = builder.build(network, config)
+    engine = trt.Runtime(builder.logger).deserialize_cuda_engine(plan)
+    assert engine is not None, "plan failed to deserialize"
+    return engine.create_execution_context().infer(feeds)
+
+
+def run_layer(add_fn, inputs: dict, device="cpu", mark=None):
+    """Make a network whose inputs are ``inputs`` (numpy arrays), call ``add_fn(network, tensors)`` which returns
+    a layer (or list of output tensors), mark its outputs and run. Returns the list of outputs (numpy)."""
+    builder, network = new_network()
+    tensors = [network.add_input(k, trt.DataType.FLOAT if v.dtype == np.float64 else
+                                 _dtype(v.dtype), v.shape) for k, v in inputs.items()]
+    res = add_fn(network, tensors)
+    outs = [res.get_output(i) for i in range(res.num_outputs)] if isinstance(res, trt.ILayer) else list(res)
+    for i, t in enumerate(outs):
+        t.name = f"out{i}"
+        network.mark_output(t)
+    feeds = {k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in inputs.items()}
+    got = build_and_run(builder, network, feeds, device)
+    return [got[f"out{i}"] for i in range(len(outs))]
+
+
+def _dtype(np_dtype):
+    from inferrt.dtypes import from_numpy_dtype
+
+    return from_numpy_dtype(np_dtype)
