@@ -79,6 +79,9 @@ def build_plan(network, config, log) -> bytes:
     profiles = resolve_profiles(network, config)
     graph = lower_network(network)
     run_pipeline(graph, PassContext(config, log, device))
+    from ..passes.assign_precision import assign_precision
+
+    assign_precision(graph, config, device, log)
 
     const_names = {n.outputs[0] for n in graph.nodes if n.kind == "constant"}
     input_dtypes = {t.name: t._input_dtype for t in network._inputs}

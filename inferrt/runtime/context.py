@@ -37,6 +37,9 @@ class IExecutionContext(_Reporter):
         self._arena = None
         self._user_memory = False
         self._input_consumed_event = None
+        self._graphs = None
+        self._static_io: dict = {}
+        self._plan_key = None
         self._reset_shapes()
         if allocate:
             self._arena = torch.empty(max(engine.device_memory_size, 1), dtype=torch.uint8, device=self._device)
@@ -131,6 +134,7 @@ class IExecutionContext(_Reporter):
 
     def _plan(self) -> ShapePlan:
         key = (self._profile, tuple(self._shapes[n] for n in self.engine.input_names))
+        self._plan_key = key
         plan = self._plans.get(key)
         if plan is None:
             specs = {n: Spec(self.engine.get_tensor_dtype(n), self._shapes[n]) for n in self.engine.input_names}
@@ -151,6 +155,7 @@ class IExecutionContext(_Reporter):
             self._log(Severity.VERBOSE, f"growing activation memory from {self._arena.numel()} to {nbytes} bytes")
             self._arena = torch.empty(nbytes, dtype=torch.uint8, device=self._device)
             self._plans.clear()
+            self._invalidate_graphs()
         return self._arena
 
     # ------------------------------------------------------------------ memory
@@ -170,6 +175,7 @@ class IExecutionContext(_Reporter):
         self._arena = self._addr_cache.view(int(memory), (int(size),), DataType.UINT8)
         self._user_memory = True
         self._plans.clear()
+        self._invalidate_graphs()
 
     def update_device_memory_size_for_shapes(self) -> int:
         plan = self._plan()
@@ -278,7 +284,11 @@ class IExecutionContext(_Reporter):
             missing = [o for o in self.engine.output_names if o not in io]
             for o in missing:  # outputs with an allocator but static shape
                 io[o] = self._allocate_output(o, plan.output_shapes[o], stream)
-            plan.run(io, self.profiler, self.debug_sync)
+            if self._use_graphs():
+                key = (self._plan_key, tuple(sorted((n, t.data_ptr()) for n, t in io.items())))
+                self._graph_cache().run(key, lambda: plan.run(io), stream)
+            else:
+                plan.run(io, self.profiler, self.debug_sync)
             for o in missing:
                 alloc = self._allocators.get(o)
                 if alloc is not None:
@@ -313,6 +323,23 @@ class IExecutionContext(_Reporter):
                 raise BindingError(f"output {name!r} has a data-dependent shape; register an IOutputAllocator "
                                    f"with context.set_output_allocator({name!r}, allocator)")
 
+    # ------------------------------------------------------------------ CUDA graphs
+    def _use_graphs(self) -> bool:
+        return (self._device.type == "cuda" and self.profiler is None and not self.debug_sync
+                and self._graph_cache().enabled)
+
+    def _graph_cache(self):
+        if self._graphs is None:
+            from .cuda_graphs import GraphCache
+
+            self._graphs = GraphCache(self._device)
+        return self._graphs
+
+    def _invalidate_graphs(self):
+        if self._graphs is not None:
+            self._graphs.clear()
+        self._static_io.clear()
+
     # ------------------------------------------------------------------ Pythonic layer
     def infer(self, feed=None, stream=None, **named):
         """Run on arrays: ``context.infer({"x": array})`` or ``context.infer(x=array)``.
@@ -341,11 +368,24 @@ class IExecutionContext(_Reporter):
             io[n] = t
         plan = self._plan()
         if not plan.eager:
-            for o in self.engine.output_names:
-                io[o] = torch.empty(plan.output_shapes[o], dtype=torch_dtype(self.engine.get_tensor_dtype(o)),
-                                    device=self._device)
-            self._execute(io, self._stream(stream or 0))
-            outs = {o: io[o] for o in self.engine.output_names}
+            if self._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
+                static = self._static_io.get(self._plan_key)
+                if static is None:
+                    static = {n: torch.empty_like(t) for n, t in io.items()}
+                    for o in self.engine.output_names:
+                        static[o] = torch.empty(plan.output_shapes[o], device=self._device,
+                                                dtype=torch_dtype(self.engine.get_tensor_dtype(o)))
+                    self._static_io[self._plan_key] = static
+                for n in names:
+                    static[n].copy_(io[n])
+                self._execute(dict(static), self._stream(stream or 0))
+                outs = {o: static[o].clone() for o in self.engine.output_names}
+            else:
+                for o in self.engine.output_names:
+                    io[o] = torch.empty(plan.output_shapes[o], dtype=torch_dtype(self.engine.get_tensor_dtype(o)),
+                                        device=self._device)
+                self._execute(io, self._stream(stream or 0))
+                outs = {o: io[o] for o in self.engine.output_names}
         else:
             with (torch.cuda.stream(self._stream(stream or 0)) if self._device.type == "cuda" else _null()):
                 outs = self.engine.executor.run_eager(io, self.profiler)

@@ -1,0 +1,71 @@
+"""CUDA graph capture of a whole enqueue, replayed on later calls.
+
+A graph is captured per (input-shape set, bound I/O addresses), after one ordinary warm-up execution with that
+key (which also flushes lazy initialization such as cuBLAS handles). Graphs bake in addresses, so a call whose
+addresses differ uses (or captures) another graph; a small LRU per context bounds how many are kept. Replays run on
+the caller's stream. The profiler and ``debug_sync`` disable capture (they need per-layer synchronization).
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+import torch
+
+
+class GraphCache:
+    def __init__(self, device: torch.device, capacity: int = 8):
+        self.device = device
+        self.capacity = capacity
+        self._graphs: OrderedDict = OrderedDict()
+        self._seen: set = set()
+        self._bad: set = set()
+        self.enabled = os.environ.get("INFERRT_CUDA_GRAPHS", "1") != "0"
+        self._capture_stream = None
+        self.captures = 0
+
+    def clear(self):
+        self._graphs.clear()
+        self._seen.clear()
+        self._bad.clear()
+
+    def run(self, key, fn, stream) -> None:
+        """Run ``fn()`` on ``stream``: replay the graph for ``key``, or warm up / capture one."""
+        if key[0] in self._bad:
+            with torch.cuda.stream(stream):
+                fn()
+            return
+        g = self._graphs.get(key)
+        if g is not None:
+            self._graphs.move_to_end(key)
+            with torch.cuda.stream(stream):
+                g.replay()
+            return
+        if key not in self._seen:
+            if len(self._seen) > 4096:
+                self._seen.clear()
+            self._seen.add(key)
+            with torch.cuda.stream(stream):
+                fn()
+            return
+        if self._capture_stream is None:
+            self._capture_stream = torch.cuda.Stream(self.device)
+        cs = self._capture_stream
+        cs.wait_stream(stream)
+        g = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(g, stream=cs):
+                fn()
+        except RuntimeError:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
+            self._bad.add(key[0])
+            torch.cuda.synchronize(self.device)
+            with torch.cuda.stream(stream):
+                fn()
+            return
+        stream.wait_stream(cs)
+        self.captures += 1
+        self._graphs[key] = g
+        if len(self._graphs) > self.capacity:
+            self._graphs.popitem(last=False)
+        with torch.cuda.stream(stream):
+            g.replay()
