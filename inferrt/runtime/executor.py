@@ -26,16 +26,71 @@ def nbytes_of(spec: Spec) -> int:
     return int(np.prod(spec.shape, dtype=np.int64)) * torch.empty((), dtype=torch_dtype(spec.dtype)).element_size()
 
 
-def plan_arena(graph, specs: dict, const_names: set) -> tuple[dict, int, set]:
-    """Arena offsets for the activations of ``graph`` at concrete ``specs``; also the folded value names."""
+#: op kinds whose output can often be a view of their input (no kernel, no memory)
+VIEW_KINDS = {"shuffle", "squeeze", "unsqueeze", "identity"}
+
+
+def _meta(spec: Spec, fmt: str | None):
+    t = torch.empty(tuple(spec.shape), dtype=torch_dtype(spec.dtype), device="meta")
+    if fmt == "NHWC" and t.dim() == 4:
+        t = t.contiguous(memory_format=torch.channels_last)
+    return t
+
+
+def _root(t):
+    return t._base if t._is_view() else t
+
+
+def plan_layout(graph, specs: dict, const_names: set):
+    """Decide, at concrete shapes, which values are views of others (``aliases``: value -> source value) and which
+    are folded host constants; returns (aliases, folded, meta tensors)."""
     keep = set(graph.inputs) | set(graph.outputs) | const_names
     folded = {o for n in graph.nodes for o in n.outputs
               if o not in keep and specs[o].value is not None and all(specs[x].value is not None for x in n.outputs)}
-    steps = [(n.inputs, n.outputs) for n in graph.nodes]
+    meta = {k: _meta(specs[k], None) for k in graph.inputs}
+    for k in const_names:
+        meta[k] = _meta(specs[k], None)
+    aliases: dict[str, str] = {}
+    for n in graph.nodes:
+        if n.kind == "constant":
+            continue
+        fmt = n.info.get("format")
+        if (n.kind in VIEW_KINDS and len(n.outputs) == 1 and n.outputs[0] not in keep
+                and n.outputs[0] not in folded and n.inputs and n.inputs[0] in meta):
+            x = meta[n.inputs[0]]
+            try:
+                r = n.op.run(n.attrs, [meta.get(i) if i else None for i in n.inputs], [_meta(specs[n.outputs[0]], None)])
+            except Exception:  # noqa: BLE001 - an op that cannot run on meta tensors is simply not aliased
+                r = None
+            if r is not None and r[0] is not None and tuple(r[0].shape) == tuple(specs[n.outputs[0]].shape) and (
+                    r[0] is x or (r[0]._is_view() and _root(r[0]) is _root(x))):
+                aliases[n.outputs[0]] = n.inputs[0]
+                meta[n.outputs[0]] = r[0]
+                continue
+        for o in n.outputs:
+            meta[o] = _meta(specs[o], fmt)
+    return aliases, folded, meta
+
+
+def plan_arena(graph, specs: dict, const_names: set) -> tuple[dict, int, set]:
+    """Arena offsets for the activations of ``graph`` at concrete ``specs``; also the folded value names."""
+    aliases, folded, _ = plan_layout(graph, specs, const_names)
+    offsets, total = _offsets(graph, specs, const_names, aliases, folded)
+    return offsets, total, folded
+
+
+def _offsets(graph, specs, const_names, aliases, folded):
+    keep = set(graph.inputs) | set(graph.outputs) | const_names
+
+    def root(v):
+        while v in aliases:
+            v = aliases[v]
+        return v
+
+    steps = [([root(i) for i in n.inputs if i], [o for o in n.outputs if o not in aliases]) for n in graph.nodes]
     life = lifetimes_of(steps, keep | folded)
     sizes = {k: nbytes_of(specs[k]) for k in life}
-    offsets, total = plan_memory(sizes, life)
-    return offsets, total, folded
+    return plan_memory(sizes, life)
 
 
 class ShapePlan:
@@ -53,22 +108,36 @@ class ShapePlan:
         if self.eager:
             return
         dev = executor.device
-        offsets, total, folded = plan_arena(g, self.specs, set(executor.consts))
+        consts = set(executor.consts)
+        aliases, folded, meta = plan_layout(g, self.specs, consts)
+        offsets, total = _offsets(g, self.specs, consts, aliases, folded)
         self.arena_bytes = total
         arena = arena_getter(total)
         self.slots: dict[str, torch.Tensor] = {}
         for name, off in offsets.items():
             s = self.specs[name]
             n = nbytes_of(s)
-            self.slots[name] = arena[off:off + n].view(torch_dtype(s.dtype)).view(tuple(s.shape))
+            flat = arena[off:off + n].view(torch_dtype(s.dtype))
+            m = meta[name]
+            self.slots[name] = torch.as_strided(flat, tuple(m.shape), tuple(m.stride()))
         for name in folded:
             self.slots[name] = torch.as_tensor(np.ascontiguousarray(self.specs[name].value), device=dev)
         self.slots.update(executor.consts)
+        self.aliases = aliases
         self.steps = []
+        self.view_steps = []
         for n in g.nodes:
             if n.kind == "constant" or all(o in folded for o in n.outputs):
                 continue
+            if n.outputs[0] in aliases:
+                self.view_steps.append((n, n.inputs[0] in g.inputs))
+                if n.inputs[0] not in g.inputs:
+                    self.slots[n.outputs[0]] = n.op.run(n.attrs, [self.slots.get(i) if i else None
+                                                                  for i in n.inputs], [meta[n.outputs[0]]])[0]
+                continue
             self.steps.append((executor.kernels[n.name], n.inputs, n.outputs, n.name))
+        # views of graph inputs are made per call (the input's address can change)
+        self.input_views = [(n, meta[n.outputs[0]]) for n, on_input in self.view_steps if on_input]
         # graph outputs that no step writes (inputs, constants, folded values) get a copy step
         written = {o for _, _, outs, _ in self.steps for o in outs}
         self.copies = [o for o in g.outputs if o not in written]
@@ -76,6 +145,8 @@ class ShapePlan:
     def run(self, io: dict, profiler=None, sync=False):
         slots = dict(self.slots)
         slots.update(io)
+        for n, m in self.input_views:
+            slots[n.outputs[0]] = n.op.run(n.attrs, [slots.get(i) if i else None for i in n.inputs], [m])[0]
         for o in self.copies:
             io[o].copy_(self.slots[o].reshape(io[o].shape))
         for fn, ins, outs, name in self.steps:
