@@ -1,0 +1,63 @@
+"""``attention``: softmax(Q Kᵀ · scale + mask) V in one layer.
+
+Inputs: ``query`` (..., L, D), ``key`` (..., S, D) or, with ``key_transposed``, (..., D, S), ``value`` (..., S, Dv)
+and an optional additive ``mask`` broadcastable to (..., L, S). Batch dimensions broadcast (numpy rules), which
+covers grouped-query / multi-query layouts where K and V carry fewer heads in a broadcast dimension.
+``causal`` applies the top-left-aligned lower-triangular mask. ``scale`` multiplies the scores (1.0 when the
+network had no scaling; it is never defaulted to 1/sqrt(D)).
+
+The generic implementation calls ``torch.nn.functional.scaled_dot_product_attention`` with the scale passed
+explicitly. Produced by ``passes/fuse_attention.py``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..enums import DataType, LayerType
+from .base import BOOL, FLOAT, OpDef, OpError, Spec, broadcast_shapes, register
+
+
+@register
+class Attention(OpDef):
+    kind = "attention"
+    layer_type = LayerType.ATTENTION
+    attrs = {"scale": (FLOAT, 1.0), "key_transposed": (BOOL, False), "causal": (BOOL, False)}
+    inputs = ("query", "key", "value", "mask")
+    min_inputs = 3
+
+    def infer(self, a, ins):
+        q, k, v = ins[:3]
+        m = ins[3] if len(ins) > 3 else None
+        for name, s in (("query", q), ("key", k), ("value", v)):
+            if s.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+                raise OpError(f"attention {name} must be floating point, got {s.dtype.name}")
+            if s.dtype != q.dtype:
+                raise OpError(f"attention {name} has type {s.dtype.name} but query has {q.dtype.name}")
+            if s.rank < 2:
+                raise OpError(f"attention {name} must have rank >= 2, got {s.rank}")
+        ks = k.shape[:-2] + (k.shape[-1], k.shape[-2]) if a.key_transposed else k.shape
+        for what, x, y in (("query and key head sizes", q.shape[-1], ks[-1]),
+                           ("key and value sequence lengths", ks[-2], v.shape[-2])):
+            if x >= 0 and y >= 0 and x != y:
+                raise OpError(f"attention: {what} differ ({x} and {y})")
+        batch = broadcast_shapes(q.shape[:-2], ks[:-2], v.shape[:-2], where=" (attention batch dimensions)")
+        if m is not None:
+            if m.dtype not in (q.dtype, DataType.BOOL):
+                raise OpError(f"attention mask has type {m.dtype.name}; it must be {q.dtype.name} or BOOL")
+            scores = broadcast_shapes(batch + (q.shape[-2], ks[-2]), m.shape, where=" (attention mask)")
+            batch = scores[:-2]
+        return [Spec(q.dtype, tuple(batch) + (q.shape[-2], v.shape[-1]))]
+
+    def run(self, a, ins, outs):
+        q, k, v = ins[:3]
+        m = ins[3] if len(ins) > 3 else None
+        if a.key_transposed:
+            k = k.transpose(-1, -2)
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
+                                       *(() if m is None else (m.shape[:-2],)))
+        q = q.expand(*batch, *q.shape[-2:])
+        k = k.expand(*batch, *k.shape[-2:])
+        v = v.expand(*batch, *v.shape[-2:])
+        return [F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=0.0, is_causal=bool(a.causal),
+                                               scale=float(a.scale))]
