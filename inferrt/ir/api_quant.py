@@ -1,0 +1,21 @@
+"""Network API: explicit quantization (IQuantizeLayer / IDequantizeLayer, TensorRT 10)."""
+from __future__ import annotations
+
+from ..enums import DataType
+from .layer import layer_class
+from .network import network_method
+
+IQuantizeLayer = layer_class("IQuantizeLayer", "quantize")
+IDequantizeLayer = layer_class("IDequantizeLayer", "dequantize")
+
+
+@network_method
+def add_quantize(self, input, scale, output_type=DataType.INT8):  # noqa: A002 - TensorRT's names
+    """q = saturate(round_half_even(input / scale) + zero_point); a zero point may be given with set_input(2)."""
+    return self._add("quantize", [input, scale], {"to_type": DataType.parse(output_type)})
+
+
+@network_method
+def add_dequantize(self, input, scale, output_type=DataType.FLOAT):  # noqa: A002
+    """out = (input - zero_point) * scale; a zero point may be given with set_input(2)."""
+    return self._add("dequantize", [input, scale], {"to_type": DataType.parse(output_type)})

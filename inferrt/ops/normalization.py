@@ -1,0 +1,113 @@
+"""Normalization (layer / instance / group norm, INormalizationLayer) and LRN (cross-channel, ILRNLayer)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..enums import DataType, LayerType
+from .base import DTYPE, FLOAT, INT, OpDef, OpError, Spec, axes_from_mask, broadcast_shapes, register
+
+_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+
+
+@register
+class Normalization(OpDef):
+    """y = (x - mean) / sqrt(var + epsilon) * scale + bias, statistics over ``axes`` (a bitmask).
+
+    With ``num_groups`` > 1 (group norm) the input is N, C, spatial...; the channels are split into groups and
+    each group is normalized over its channels and the ``axes`` (the spatial dims); scale and bias are per channel.
+    """
+
+    kind = "normalization"
+    layer_type = LayerType.NORMALIZATION
+    attrs = {"epsilon": (FLOAT, 1e-5), "axes": (INT, 0), "num_groups": (INT, 1),
+             "compute_precision": (DTYPE, DataType.FLOAT)}
+    inputs = ("input", "scale", "bias")
+    min_inputs = 3
+
+    def infer(self, a, ins):
+        x, scale, bias = ins[:3]
+        rank = x.rank
+        if x.dtype not in _FLOATS:
+            raise OpError(f"input type {x.dtype.name} is not supported; cast the input to FLOAT or HALF")
+        if a.axes <= 0 or a.axes >> rank:
+            raise OpError(f"axes bitmask {a.axes:#b} must name at least one axis of the rank-{rank} input")
+        if a.epsilon < 0:
+            raise OpError(f"epsilon {a.epsilon} must not be negative")
+        g = a.num_groups
+        if g < 1:
+            raise OpError(f"num_groups {g} must be >= 1")
+        for name, t in (("scale", scale), ("bias", bias)):
+            if t.shape is None:
+                continue
+            if len(t.shape) != rank:
+                raise OpError(f"{name} has rank {len(t.shape)} but the input has rank {rank}; reshape it to the "
+                              f"input's rank with 1 in the dimensions it does not vary over")
+            if g > 1:
+                bad = [i for i, d in enumerate(t.shape) if i != 1 and d not in (1, -1)]
+                if bad or (t.shape[1] not in (1, -1) and x.shape[1] >= 0 and t.shape[1] != x.shape[1]):
+                    raise OpError(f"with num_groups={g}, {name} must be per channel (shape [1, C, 1, ...]); "
+                                  f"got {tuple(t.shape)} for input {tuple(x.shape)}")
+            broadcast_shapes(x.shape, t.shape, where=f" ({name} must broadcast to the input)")
+        if g > 1:
+            if rank < 2:
+                raise OpError("group normalization needs an input laid out as N, C, ...")
+            if a.axes & 0b11:
+                raise OpError(f"with num_groups={g}, axes {a.axes:#b} must name only dims after the channel dim 1")
+            c = x.shape[1]
+            if c >= 0 and c % g:
+                raise OpError(f"channels {c} are not divisible by num_groups {g}")
+        return [Spec(x.dtype, tuple(x.shape))]
+
+    def run(self, a, ins, outs):
+        x, scale, bias = ins[:3]
+        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+        y = x.to(compute)
+        axes = axes_from_mask(a.axes, x.dim())
+        g = a.num_groups
+        if g > 1:
+            n, c = x.shape[0], x.shape[1]
+            grouped = y.reshape(n, g, c // g, *x.shape[2:])
+            red = [2] + [ax + 1 for ax in axes]
+            mean = grouped.mean(dim=red, keepdim=True)
+            var = (grouped - mean).square().mean(dim=red, keepdim=True)
+            y = ((grouped - mean) * torch.rsqrt(var + a.epsilon)).reshape(x.shape)
+        else:
+            mean = y.mean(dim=axes, keepdim=True)
+            var = (y - mean).square().mean(dim=axes, keepdim=True)
+            y = (y - mean) * torch.rsqrt(var + a.epsilon)
+        y = y * scale.to(compute) + bias.to(compute)
+        return [y.to(x.dtype)]
+
+
+@register
+class LRN(OpDef):
+    """Local response normalization across channels (dim 1), as ONNX LRN:
+    y = x / (k + alpha / window * sum(x^2 over the channel window)) ^ beta."""
+
+    kind = "lrn"
+    layer_type = LayerType.LRN
+    attrs = {"window_size": (INT, 1), "alpha": (FLOAT, 1e-4), "beta": (FLOAT, 0.75), "k": (FLOAT, 1.0)}
+
+    def infer(self, a, ins):
+        x = ins[0]
+        if x.rank < 2:
+            raise OpError(f"input of rank {x.rank} has no channel dimension; LRN needs N, C, ... (rank >= 2)")
+        if x.dtype not in _FLOATS:
+            raise OpError(f"input type {x.dtype.name} is not supported; cast the input to FLOAT or HALF")
+        if a.window_size < 1:
+            raise OpError(f"window_size {a.window_size} must be >= 1")
+        return [Spec(x.dtype, tuple(x.shape))]
+
+    def run(self, a, ins, outs):
+        x = ins[0]
+        y = x.to(torch.float32) if x.dtype != torch.float64 else x
+        sq = y.square()
+        w = a.window_size
+        before, after = (w - 1) // 2, w - 1 - (w - 1) // 2
+        shape = sq.shape
+        flat = sq.reshape(shape[0], 1, shape[1], -1)  # N, 1, C, rest: sum over a window along C
+        flat = F.pad(flat, (0, 0, before, after))
+        total = F.avg_pool2d(flat, (w, 1), stride=1) * w
+        total = total.reshape(shape)
+        return [(y / torch.pow(a.k + a.alpha / w * total, a.beta)).to(x.dtype)]
