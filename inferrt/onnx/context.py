@@ -1,0 +1,417 @@
+"""ImportContext: what every ONNX importer receives, and NodeView, the importer's view of one ONNX node.
+
+An importer is ``fn(ctx, node) -> list[ITensor | None]`` (see ``registry.py``). ``node`` is a :class:`NodeView`:
+
+* ``node.name``, ``node.op_type``, ``node.domain`` ("" for ai.onnx), ``node.index`` (position in the graph)
+* ``node.inputs``: list of tensor names, ``""`` for an absent optional input (trailing absent inputs are omitted
+  by ONNX, so always guard with ``len(node.inputs) > i and node.inputs[i]``; ``node.input(i)`` does that)
+* ``node.outputs``: list of tensor names (``""`` for an unused optional output; return None for it)
+* ``node.attr(name, default)``: attribute value decoded from every AttributeProto type: FLOAT -> float,
+  INT -> int, STRING -> str, TENSOR -> numpy array, GRAPH -> GraphProto, FLOATS -> list[float],
+  INTS -> list[int], STRINGS -> list[str], TENSORS -> list[np.ndarray], GRAPHS -> list[GraphProto],
+  SPARSE_TENSOR -> dense numpy array, TYPE_PROTO(S) -> TypeProto(s). Without a default, a missing attribute
+  raises ImportFailure naming the node. ``node.has_attr(name)``; ``node.proto`` is the NodeProto.
+
+``ctx`` (:class:`ImportContext`) gives:
+
+* ``ctx.network``: the INetworkDefinition being built (add layers with TensorRT's API only).
+* ``ctx.opset(domain="")``: the opset version of ``domain`` in effect for the current node.
+* ``ctx.tensor(name) -> ITensor``: graph inputs, node outputs and outer-scope values; initializers and Constant
+  outputs are materialized lazily as constant layers (DOUBLE becomes FLOAT). A missing name raises ImportFailure.
+* ``ctx.value(name) -> np.ndarray | None``: the value when known at import time: initializer, Constant output,
+  or a value folded by shape inference (``ITensor._value()``). Use it for shape-like inputs (Reshape's shape...).
+  ``ctx.value_of(tensor)`` does the same for an ITensor.
+* ``ctx.has(name)``: whether ``name`` names a known tensor (false for "").
+* ``ctx.constant(array, name=None) -> ITensor``: a constant layer; float64 is stored as float32.
+* ``ctx.scalar(v, dtype=DataType.FLOAT, rank=0) -> ITensor``: a constant of shape ``(1,) * rank``.
+* ``ctx.cast(t, dtype) -> ITensor`` (no layer when the type already matches).
+* ``ctx.broadcast_pair(a, b) -> (a, b)``: ONNX multidirectional broadcasting onto TensorRT's same-rank
+  elementwise: the lower-rank tensor gets leading 1-dims (works with dynamic shapes).
+* ``ctx.expand_rank(t, rank) -> ITensor``: the same for one tensor.
+* ``ctx.elementwise(a, b, op) -> ITensor``; ``ctx.unary(t, op) -> ITensor``; ``ctx.activation(t, type, alpha,
+  beta) -> ITensor``: ops as ElementWiseOperation / UnaryOperation / ActivationType members or names.
+* ``ctx.shape_of(t) -> ITensor`` (1-D INT64); ``ctx.reshape(t, dims, zero_copies=True) -> ITensor`` (``dims`` a
+  sequence of ints or a 1-D INT64 ITensor; with ``zero_copies`` a 0 copies the input's dim like ONNX allowzero=0).
+* ``ctx.rank(t)``: the rank of ``t`` (ImportFailure if unknown); ``ctx.dtype(elem_type)``: ONNX -> DataType.
+* ``ctx.fail(message, code=UNSUPPORTED_NODE)``: raise ImportFailure (message is prefixed with the node).
+* ``ctx.import_subgraph(graph_proto, outer_scope=None, inputs=None, network=None) -> list[ITensor]``: import a
+  GraphProto (If branch, Loop/Scan body). ``inputs`` maps the subgraph's input names to ITensors; names not bound
+  there or inside the subgraph resolve through ``outer_scope`` (default: this context; or any mapping / callable
+  ``name -> ITensor``). ``network`` (default: this network) receives the layers. Returns the subgraph outputs in
+  order; ``ctx.last_subgraph_captures`` then lists the outer-scope names the subgraph read.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..enums import ActivationType, DataType, ElementWiseOperation, ParserErrorCode, UnaryOperation
+from .registry import ImportFailure
+
+_MISSING = object()
+
+
+def onnx_dtype(elem_type: int, where: str = "") -> DataType:
+    """ONNX TensorProto element type -> DataType (DOUBLE -> FLOAT, 16-bit ints -> INT32, 32/64-bit unsigned ->
+    INT64); ImportFailure for types inferrt cannot hold (strings, complex, 4-bit...)."""
+    from onnx import TensorProto as T
+
+    table = {
+        T.FLOAT: DataType.FLOAT, T.DOUBLE: DataType.FLOAT, T.FLOAT16: DataType.HALF, T.BFLOAT16: DataType.BF16,
+        T.INT8: DataType.INT8, T.UINT8: DataType.UINT8, T.INT16: DataType.INT32, T.UINT16: DataType.INT32,
+        T.INT32: DataType.INT32, T.UINT32: DataType.INT64, T.INT64: DataType.INT64, T.UINT64: DataType.INT64,
+        T.BOOL: DataType.BOOL, T.FLOAT8E4M3FN: DataType.FP8,
+    }
+    if elem_type not in table:
+        name = T.DataType.Name(elem_type) if elem_type in T.DataType.values() else str(elem_type)
+        raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_DATATYPE,
+                            f"{where}ONNX type {name} is not supported (supported: FLOAT, DOUBLE as FLOAT, FLOAT16, "
+                            f"BFLOAT16, INT8/16/32/64, UINT8/16/32/64, BOOL, FLOAT8E4M3FN)")
+    return table[elem_type]
+
+
+def storable_array(arr: np.ndarray, where: str = "") -> np.ndarray:
+    """An initializer's numpy value converted to a dtype inferrt stores (float64 -> float32, int16 -> int32...)."""
+    arr = np.asarray(arr)
+    kind = arr.dtype
+    if kind == np.float64:
+        return arr.astype(np.float32)
+    if kind in (np.int16, np.uint16):
+        return arr.astype(np.int32)
+    if kind in (np.uint32, np.uint64):
+        return arr.astype(np.int64)
+    if kind in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_):
+        return arr
+    if kind.name in ("bfloat16", "float8_e4m3fn"):
+        return arr.astype(np.float32)  # cast to BF16 / FP8 by a cast layer after the constant
+    raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_DATATYPE,
+                        f"{where}tensor of numpy dtype {kind} cannot be held by inferrt")
+
+
+def attribute_value(attr, base_dir=None):
+    """Decode an AttributeProto into a Python / numpy value (see the module docstring for the mapping)."""
+    from onnx import AttributeProto as A, numpy_helper
+
+    t = attr.type
+    if t == A.FLOAT:
+        return float(attr.f)
+    if t == A.INT:
+        return int(attr.i)
+    if t == A.STRING:
+        return attr.s.decode("utf-8", errors="replace")
+    if t == A.TENSOR:
+        return numpy_helper.to_array(attr.t, base_dir or "")
+    if t == A.GRAPH:
+        return attr.g
+    if t == A.SPARSE_TENSOR:
+        return _sparse_to_dense(attr.sparse_tensor)
+    if t == A.TYPE_PROTO:
+        return attr.tp
+    if t == A.FLOATS:
+        return [float(x) for x in attr.floats]
+    if t == A.INTS:
+        return [int(x) for x in attr.ints]
+    if t == A.STRINGS:
+        return [s.decode("utf-8", errors="replace") for s in attr.strings]
+    if t == A.TENSORS:
+        return [numpy_helper.to_array(x, base_dir or "") for x in attr.tensors]
+    if t == A.GRAPHS:
+        return list(attr.graphs)
+    if t == A.SPARSE_TENSORS:
+        return [_sparse_to_dense(x) for x in attr.sparse_tensors]
+    if t == A.TYPE_PROTOS:
+        return list(attr.type_protos)
+    # attributes written without a type (old exporters): guess from the filled field
+    for field, conv in (("floats", list), ("ints", list), ("strings", list), ("f", float), ("i", int)):
+        if field in ("floats", "ints", "strings") and len(getattr(attr, field)):
+            return [x.decode() if isinstance(x, bytes) else x for x in getattr(attr, field)]
+    if attr.HasField("t"):
+        return numpy_helper.to_array(attr.t)
+    if attr.HasField("g"):
+        return attr.g
+    if attr.HasField("s"):
+        return attr.s.decode("utf-8", errors="replace")
+    if attr.HasField("f"):
+        return float(attr.f)
+    return int(attr.i)
+
+
+def _sparse_to_dense(sp):
+    from onnx import numpy_helper
+
+    values = numpy_helper.to_array(sp.values)
+    idx = numpy_helper.to_array(sp.indices).astype(np.int64) if sp.HasField("indices") else np.zeros(0, np.int64)
+    dims = tuple(int(d) for d in sp.dims)
+    dense = np.zeros(int(np.prod(dims)), dtype=values.dtype)
+    if idx.ndim == 2:
+        idx = np.ravel_multi_index(tuple(idx.T), dims) if idx.size else np.zeros(0, np.int64)
+    dense[idx] = values
+    return dense.reshape(dims)
+
+
+class NodeView:
+    """Read-only view of one NodeProto for importers (see the module docstring)."""
+
+    def __init__(self, proto, index: int = -1, opsets: dict | None = None, base_dir=None, function_stack=()):
+        self.proto = proto
+        self.index = index
+        self.name = proto.name or f"{proto.op_type}_{index}"
+        self.op_type = proto.op_type
+        self.domain = "" if proto.domain in ("", "ai.onnx") else proto.domain
+        self.inputs = list(proto.input)
+        self.outputs = list(proto.output)
+        self.opsets = dict(opsets or {})   # per-node opset overrides (nodes expanded from a function body)
+        self.function_stack = list(function_stack)
+        self._attrs = {a.name: a for a in proto.attribute}
+        self._base_dir = base_dir
+
+    def __repr__(self):
+        return f"NodeView({self.name!r}, {self.op_type})"
+
+    def input(self, i: int) -> str:
+        """The name of input ``i``, or "" when it is absent."""
+        return self.inputs[i] if 0 <= i < len(self.inputs) else ""
+
+    def has_attr(self, name: str) -> bool:
+        return name in self._attrs
+
+    def attr(self, name: str, default=_MISSING):
+        a = self._attrs.get(name)
+        if a is None:
+            if default is _MISSING:
+                raise ImportFailure(ParserErrorCode.INVALID_NODE,
+                                    f"node {self.name!r} ({self.op_type}) needs attribute {name!r}; add it to the node")
+            return default
+        return attribute_value(a, self._base_dir)
+
+    @property
+    def attrs(self) -> dict:
+        return {k: attribute_value(a, self._base_dir) for k, a in self._attrs.items()}
+
+
+class ImportContext:
+    """State of one ONNX import: name -> tensor bindings, known constants, opsets (see the module docstring)."""
+
+    def __init__(self, network, opsets: dict | None = None, parent: "ImportContext | None" = None,
+                 outer_scope=None, base_dir=None, import_graph: Callable | None = None):
+        self.network = network
+        self._opsets = {("" if k in ("", "ai.onnx") else k): int(v) for k, v in (opsets or {"": 17}).items()}
+        self.parent = parent
+        self._outer = outer_scope          # None, an ImportContext, a mapping or a callable name -> ITensor
+        self.base_dir = base_dir
+        self._tensors: dict[str, object] = {}       # name -> ITensor
+        self._consts: dict[str, np.ndarray] = {}     # name -> value (initializers, Constant outputs)
+        self._onnx_types: dict[str, int] = {}        # name -> ONNX elem type of initializers / Constant outputs
+        self.captures: list[str] = []                # outer-scope names this context read
+        self.last_subgraph_captures: list[str] = []
+        self.node: NodeView | None = None            # the node being imported
+        self._import_graph = import_graph if import_graph is not None else (parent._import_graph if parent else None)
+
+    # ------------------------------------------------------------------ opsets, errors
+    def opset(self, domain: str = "") -> int:
+        domain = "" if domain in ("", "ai.onnx") else domain
+        if self.node is not None and domain in self.node.opsets:
+            return self.node.opsets[domain]
+        if domain in self._opsets:
+            return self._opsets[domain]
+        if self.parent is not None:
+            return self.parent.opset(domain)
+        return 1 if domain else 17
+
+    def _where(self) -> str:
+        return f"node {self.node.name!r} ({self.node.op_type}): " if self.node is not None else ""
+
+    def fail(self, message: str, code=ParserErrorCode.UNSUPPORTED_NODE):
+        raise ImportFailure(code, self._where() + message)
+
+    def attr(self, node: NodeView, name: str, default=_MISSING):
+        return node.attr(name, default)
+
+    def dtype(self, elem_type: int) -> DataType:
+        return onnx_dtype(elem_type, self._where())
+
+    # ------------------------------------------------------------------ bindings
+    def bind(self, name: str, tensor) -> None:
+        """Bind ONNX name ``name`` to an ITensor (the parser does this for node outputs and graph inputs)."""
+        self._tensors[name] = tensor
+
+    def add_constant_value(self, name: str, array: np.ndarray, onnx_type: int | None = None) -> None:
+        """Register a known value (initializer / Constant output); it becomes a constant layer on first use."""
+        self._consts[name] = np.asarray(array)
+        if onnx_type is not None:
+            self._onnx_types[name] = onnx_type
+        self._tensors.pop(name, None)
+
+    def _local(self, name):
+        return name in self._tensors or name in self._consts
+
+    def has(self, name: str) -> bool:
+        if not name:
+            return False
+        if self._local(name):
+            return True
+        return self._outer_lookup(name, probe=True) is not None
+
+    def tensor(self, name: str):
+        if not name:
+            self.fail("an input that is required here is absent (empty name)", ParserErrorCode.INVALID_NODE)
+        t = self._tensors.get(name)
+        if t is not None:
+            return t
+        if name in self._consts:
+            t = self._materialize(name)
+            return t
+        t = self._outer_lookup(name)
+        if t is None:
+            self.fail(f"tensor {name!r} is not defined: it is neither a graph input, an initializer, nor an "
+                      f"output of an earlier node; check the model's node order and names", ParserErrorCode.INVALID_GRAPH)
+        if name not in self.captures:
+            self.captures.append(name)
+        return t
+
+    def _outer_lookup(self, name, probe=False):
+        outer = self._outer
+        if outer is None:
+            return None
+        if isinstance(outer, ImportContext):
+            if probe:
+                return True if outer.has(name) else None
+            return outer.tensor(name) if outer.has(name) else None
+        if callable(outer) and not hasattr(outer, "get"):
+            try:
+                return outer(name)
+            except (KeyError, ImportFailure):
+                return None
+        return outer.get(name)
+
+    def value(self, name: str):
+        if not name:
+            return None
+        if name in self._consts:
+            return storable_array(self._consts[name])
+        t = self._tensors.get(name)
+        if t is not None:
+            return self.value_of(t)
+        outer = self._outer
+        if isinstance(outer, ImportContext):
+            return outer.value(name)
+        return None
+
+    def value_of(self, tensor):
+        if tensor is None:
+            return None
+        try:
+            return tensor._value()
+        except (AttributeError, ValueError, TypeError):
+            return None
+
+    def onnx_type(self, name: str):
+        """The ONNX elem type of an initializer / Constant output (None if not a known constant)."""
+        return self._onnx_types.get(name)
+
+    def _materialize(self, name):
+        arr = self._consts[name]
+        special = arr.dtype.name if arr.dtype.name in ("bfloat16", "float8_e4m3fn") else None
+        t = self.constant(storable_array(arr, f"initializer {name!r}: "), name=None if special else name)
+        if special:
+            t = self.network.add_cast(t, DataType.BF16 if special == "bfloat16" else DataType.FP8).get_output(0)
+            self._set_name(t, name)
+        self._tensors[name] = t
+        return t
+
+    def _set_name(self, t, name):
+        if name is not None and name not in self.network._tensors:
+            t.name = name
+
+    # ------------------------------------------------------------------ layer helpers
+    def constant(self, array, name: str | None = None):
+        arr = storable_array(np.asarray(array))
+        layer = self.network.add_constant(arr.shape, np.ascontiguousarray(arr))
+        if layer is None:
+            self.fail(f"could not create a constant of shape {arr.shape}")
+        if name is not None:
+            layer.name = name
+        t = layer.get_output(0)
+        self._set_name(t, name)
+        return t
+
+    def scalar(self, value, dtype=DataType.FLOAT, rank: int = 0):
+        from ..dtypes import nptype
+
+        dtype = DataType.parse(dtype)
+        arr = np.full((1,) * rank, value, dtype=nptype(dtype) if dtype != DataType.BF16 else np.float32)
+        t = self.constant(arr)
+        return self.cast(t, dtype) if dtype == DataType.BF16 else t
+
+    def cast(self, t, dtype):
+        dtype = DataType.parse(dtype)
+        if t.dtype == dtype:
+            return t
+        return self.network.add_cast(t, dtype).get_output(0)
+
+    def rank(self, t) -> int:
+        shape = t.shape
+        spec = self.network._spec(t) if t._producer is not None else None
+        if spec is not None and spec.shape is None:
+            self.fail(f"the rank of tensor {t.name!r} is unknown here", ParserErrorCode.UNSUPPORTED_NODE_SHAPE)
+        return len(shape)
+
+    def shape_of(self, t):
+        return self.network.add_shape(t).get_output(0)
+
+    def reshape(self, t, dims, zero_copies: bool = True):
+        layer = self.network.add_shuffle(t)
+        if hasattr(dims, "_network"):
+            layer.set_input(1, self.cast(dims, DataType.INT64))
+        else:
+            layer.reshape_dims = tuple(int(d) for d in dims)
+        layer.zero_is_placeholder = bool(zero_copies)
+        return layer.get_output(0)
+
+    def expand_rank(self, t, rank: int):
+        """``t`` with leading 1-dims added up to ``rank`` (unchanged if its rank is already >= rank)."""
+        r = self.rank(t)
+        if r >= rank:
+            return t
+        shape = tuple(t.shape)
+        k = rank - r
+        if sum(1 for d in shape if d < 0) <= 1:
+            return self.reshape(t, (1,) * k + shape, zero_copies=False)
+        ones = self.constant(np.ones(k, dtype=np.int64))
+        dims = self.network.add_concatenation([ones, self.shape_of(t)])
+        dims.axis = 0
+        return self.reshape(t, dims.get_output(0), zero_copies=False)
+
+    def broadcast_pair(self, a, b):
+        ra, rb = self.rank(a), self.rank(b)
+        return self.expand_rank(a, rb), self.expand_rank(b, ra)
+
+    def elementwise(self, a, b, op):
+        a, b = self.broadcast_pair(a, b)
+        return self.network.add_elementwise(a, b, ElementWiseOperation.parse(op)).get_output(0)
+
+    def unary(self, t, op):
+        return self.network.add_unary(t, UnaryOperation.parse(op)).get_output(0)
+
+    def activation(self, t, type, alpha=None, beta=None):  # noqa: A002
+        layer = self.network.add_activation(t, ActivationType.parse(type))
+        if alpha is not None:
+            layer.alpha = float(alpha)
+        if beta is not None:
+            layer.beta = float(beta)
+        return layer.get_output(0)
+
+    # ------------------------------------------------------------------ subgraphs
+    def import_subgraph(self, graph_proto, outer_scope=None, inputs: dict | None = None, network=None):
+        if self._import_graph is None:
+            self.fail("subgraphs cannot be imported from this context (no parser attached)")
+        sub = ImportContext(network if network is not None else self.network, self._opsets, parent=self,
+                            outer_scope=self if outer_scope is None else outer_scope, base_dir=self.base_dir)
+        if self.node is not None:
+            sub._opsets.update(self.node.opsets)
+        for k, v in (inputs or {}).items():
+            sub.bind(k, v)
+        outs = self._import_graph(sub, graph_proto)
+        self.last_subgraph_captures = list(sub.captures)
+        return outs
