@@ -204,10 +204,10 @@ class Scatter(OpDef):
         src = upd.reshape((lin.numel(),) + x.shape[k:])
         if red is None:
             out.index_copy_(0, lin, src)
-        elif red == "sum":
-            out.index_add_(0, lin, src)
         else:
-            out.index_reduce_(0, lin, src, red, include_self=True)
+            rows = out.reshape(out.shape[0], -1)
+            rows.scatter_reduce_(0, lin[:, None].expand(-1, rows.shape[1]), src.reshape(lin.numel(), -1), red,
+                                 include_self=True)
         return [out.reshape(x.shape)]
 
 
