@@ -47,6 +47,10 @@ def lower_network(network) -> Graph:
         for t in layer._outputs:
             g.specs[t.name] = network._spec(t)
     g.outputs = [t.name for t in network._outputs]
+    if any(n.kind.startswith(("if_", "loop_")) for n in g.nodes):  # TensorRT-style conditionals and loops
+        from ..ir.api_control_flow import fold_control_flow
+
+        fold_control_flow(g, network)
     return g
 
 

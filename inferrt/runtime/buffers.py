@@ -57,7 +57,7 @@ def as_torch(x, device: torch.device, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         t = x
     elif isinstance(x, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(x)) if x.dtype != np.float64 else torch.from_numpy(x.astype(np.float32))
+        t = torch.from_numpy(np.ascontiguousarray(x).reshape(x.shape)) if x.dtype != np.float64 else torch.from_numpy(x.astype(np.float32))
     elif hasattr(x, "__dlpack__"):
         t = torch.from_dlpack(x)
     elif isinstance(x, (list, tuple, int, float, bool, np.generic)):

@@ -1,0 +1,370 @@
+"""TensorRT's conditional and loop API (``add_if_conditional``, ``add_loop``) and its lowering to subgraph nodes.
+
+As in TensorRT, a conditional's or loop's body is not declared: it is every layer that depends (through dataflow)
+on the construct's entry points (conditional inputs; recurrence and iterator outputs) and feeds one of its exits
+(conditional outputs; recurrence next values, loop outputs, a WHILE trip limit). Constants that body layers read
+are copied into the body; any other value from outside becomes an explicit outer input of the construct.
+
+``fold_control_flow`` (called by the builder's lowering) turns each construct's boundary nodes plus body into one
+``if`` or ``loop`` node with subgraphs (see ``inferrt.ops.control_flow``); nested constructs fold innermost first.
+"""
+from __future__ import annotations
+
+import itertools
+
+from ..enums import DataType, LoopOutput, TripLimit
+from ..errors import BuildError
+from ..ops import Spec
+from ..ops.base import Attrs
+from . import layer as L
+from .network import network_method
+
+_ids = itertools.count()
+BOUNDARY_KINDS = ("if_condition", "if_input", "if_output", "loop_trip_limit", "loop_recurrence", "loop_iterator",
+                  "loop_output")
+
+
+# ----------------------------------------------------------------------------------------------- layer classes
+def _conditional_prop():
+    return property(lambda self: self._construct, doc="The IIfConditional this layer belongs to.")
+
+
+def _loop_prop():
+    return property(lambda self: self._construct, doc="The ILoop this layer belongs to.")
+
+
+IConditionLayer = L.layer_class("IConditionLayer", "if_condition", conditional=_conditional_prop())
+IIfConditionalInputLayer = L.layer_class("IIfConditionalInputLayer", "if_input", conditional=_conditional_prop())
+IIfConditionalOutputLayer = L.layer_class("IIfConditionalOutputLayer", "if_output", conditional=_conditional_prop())
+ITripLimitLayer = L.layer_class("ITripLimitLayer", "loop_trip_limit", loop=_loop_prop())
+IIteratorLayer = L.layer_class("IIteratorLayer", "loop_iterator", loop=_loop_prop())
+ILoopOutputLayer = L.layer_class("ILoopOutputLayer", "loop_output", loop=_loop_prop())
+
+
+def _recurrence_set_input(self, index, tensor):
+    """Input 0 is the initial value; input 1 the value for the next iteration (it may depend on this layer)."""
+    if index == 1:
+        self._network._check_tensor(tensor, f"recurrence layer {self.name!r} set_input(1)")
+        self._next = tensor
+        self._network._invalidate()
+        return
+    L.ILayer.set_input(self, index, tensor)
+
+
+def _recurrence_get_input(self, index):
+    if index == 1:
+        return getattr(self, "_next", None)
+    return L.ILayer.get_input(self, index)
+
+
+IRecurrenceLayer = L.layer_class("IRecurrenceLayer", "loop_recurrence", loop=_loop_prop(),
+                                 set_input=_recurrence_set_input, get_input=_recurrence_get_input,
+                                 num_inputs=property(lambda self: 1 + (getattr(self, "_next", None) is not None)))
+IIfLayer = L.layer_class("IIfLayer", "if")
+ILoopLayer = L.layer_class("ILoopLayer", "loop")
+IRNNLayer = L.layer_class("IRNNLayer", "rnn")
+
+
+class IIfConditional:
+    """TensorRT's IIfConditional: ``set_condition``, ``add_input``, ``add_output``, ``name``."""
+
+    def __init__(self, network):
+        self._network = network
+        self._group = f"if_conditional_{next(_ids)}"
+        self.name = f"(Unnamed IfConditional {self._group.rsplit('_', 1)[1]})"
+
+    def _boundary(self, kind, inputs, attrs=None):
+        layer = self._network._add(kind, inputs, dict(group=self._group, **(attrs or {})))
+        layer._construct = self
+        return layer
+
+    def set_condition(self, condition):
+        return self._boundary("if_condition", [condition])
+
+    def add_input(self, input):  # noqa: A002 - TensorRT's parameter name
+        return self._boundary("if_input", [input])
+
+    def add_output(self, true_subgraph_output, false_subgraph_output):
+        return self._boundary("if_output", [true_subgraph_output, false_subgraph_output])
+
+
+class ILoop:
+    """TensorRT's ILoop: ``add_recurrence``, ``add_trip_limit``, ``add_iterator``, ``add_loop_output``, ``name``."""
+
+    def __init__(self, network):
+        self._network = network
+        self._group = f"loop_{next(_ids)}"
+        self.name = f"(Unnamed Loop {self._group.rsplit('_', 1)[1]})"
+
+    def _boundary(self, kind, inputs, attrs=None):
+        layer = self._network._add(kind, inputs, dict(group=self._group, **(attrs or {})))
+        layer._construct = self
+        return layer
+
+    def add_recurrence(self, initial_value):
+        return self._boundary("loop_recurrence", [initial_value])
+
+    def add_trip_limit(self, tensor, kind):
+        return self._boundary("loop_trip_limit", [tensor], {"kind": TripLimit.parse(kind)})
+
+    def add_iterator(self, tensor, axis=0, reverse=False):
+        return self._boundary("loop_iterator", [tensor], {"axis": int(axis), "reverse": bool(reverse)})
+
+    def add_loop_output(self, tensor, kind, axis=0):
+        return self._boundary("loop_output", [tensor], {"kind": LoopOutput.parse(kind), "axis": int(axis)})
+
+
+@network_method
+def add_if_conditional(self) -> IIfConditional:
+    return IIfConditional(self)
+
+
+@network_method
+def add_loop(self) -> ILoop:
+    return ILoop(self)
+
+
+# ----------------------------------------------------------------------------------------------- lowering
+def fold_control_flow(g, network) -> None:
+    """Replace every conditional/loop of ``network`` (lowered flat into ``g``) by one ``if``/``loop`` node."""
+    if not any(n.kind in BOUNDARY_KINDS for n in g.nodes):
+        return
+    layers = {id(l): l for l in network._layers}
+    by_name = {l.name: l for l in network._layers}
+    groups: dict[str, list] = {}
+    for n in g.nodes:
+        if n.kind in BOUNDARY_KINDS:
+            groups.setdefault(n.attrs.group, []).append(n)
+    pending = list(groups)
+    while pending:
+        progressed = False
+        for grp in list(pending):
+            boundary = groups[grp]
+            other = {id(b) for o in pending if o != grp for b in groups[o]}
+            folder = _IfFolder if boundary[0].kind.startswith("if_") else _LoopFolder
+            f = folder(g, grp, boundary, by_name)
+            if any(id(n) in other for n in f.body_nodes()):
+                continue  # an inner construct is still flat inside this one: fold it first
+            f.fold()
+            pending.remove(grp)
+            progressed = True
+        if not progressed:
+            raise BuildError(f"conditionals/loops {pending} overlap without nesting; each layer may belong to "
+                             f"one construct (and its enclosing ones) only")
+    del layers
+    g.toposort()
+
+
+class _Folder:
+    def __init__(self, g, group, boundary, by_name):
+        self.g, self.group, self.boundary, self.by_name = g, group, boundary, by_name
+        layer = by_name.get(boundary[0].name)
+        self.label = getattr(getattr(layer, "_construct", None), "name", group)
+        self.bids = {id(b) for b in boundary}
+        self._slices = None
+
+    def of(self, kind):
+        return [b for b in self.boundary if b.kind == kind]
+
+    def fail(self, msg):
+        raise BuildError(f"{self.label}: {msg}")
+
+    # -- membership
+    def dependents(self, starts: set) -> tuple[set, set]:
+        """Ids of non-boundary nodes that depend on ``starts`` and the values they define."""
+        vals, ids = set(starts), set()
+        for n in self.g.nodes:
+            if id(n) in self.bids:
+                continue
+            if any(i in vals for i in n.inputs if i):
+                ids.add(id(n))
+                vals.update(n.outputs)
+        return ids, vals
+
+    def slice(self, ends, starts, dep_ids):
+        """Body nodes (graph order) feeding ``ends``, constants they read, and the outer values they read."""
+        prod = self.g.producers()
+        body, consts, outer, seen = set(), set(), [], set()
+        stack = list(ends)
+        while stack:
+            v = stack.pop()
+            if not v or v in seen:
+                continue
+            seen.add(v)
+            if v in starts:
+                continue
+            n = prod.get(v)
+            if n is not None and id(n) in dep_ids:
+                if id(n) not in body:
+                    body.add(id(n))
+                    stack.extend(n.inputs)
+            elif n is not None and n.kind == "constant":
+                consts.add(id(n))
+            else:
+                outer.append(v)
+        nodes = [n for n in self.g.nodes if id(n) in body or id(n) in consts]
+        return nodes, outer
+
+    def subgraph(self, inputs, nodes, outputs, extra_specs):
+        from .graph import Graph, Node
+
+        sg = Graph()
+        sg.inputs = list(inputs)
+        sg.outputs = list(outputs)
+        sg.nodes = [Node(n.name, n.kind, list(n.inputs), list(n.outputs), Attrs(n.attrs), list(n.origin),
+                         dict(n.info)) for n in nodes]
+        for v in sg.inputs + [o for n in nodes for o in n.outputs]:
+            s = extra_specs.get(v) or self.g.specs.get(v)
+            if s is not None:
+                sg.specs[v] = Spec(s.dtype, s.shape)
+        return sg
+
+    def replace(self, removed_ids: set, node, dead_check_vals: set):
+        """Swap the construct's nodes for ``node``; body values may not be read outside the construct."""
+        g = self.g
+        removed_ids = removed_ids | self.bids
+        keep = [n for n in g.nodes if id(n) not in removed_ids or n.kind == "constant"]
+        exits = {o for b in self.boundary if b.kind in ("if_output", "loop_output") for o in b.outputs}
+        defined_inside = {o for n in g.nodes if id(n) in removed_ids and n.kind != "constant"
+                          for o in n.outputs} - exits
+        for n in keep:
+            bad = [i for i in n.inputs if i in defined_inside]
+            if bad:
+                self.fail(f"tensor {bad[0]!r} is computed inside the construct but layer {n.name!r} outside it reads "
+                          f"it; route it out through a conditional/loop output")
+        bad = [o for o in g.outputs if o in defined_inside]
+        if bad:
+            self.fail(f"network output {bad[0]!r} is computed inside the construct; mark the construct's output "
+                      f"(add_output / add_loop_output) instead")
+        used = {i for n in keep for i in n.inputs} | set(g.outputs) | set(node.inputs)
+        keep = [n for n in keep if n.kind != "constant" or id(n) not in removed_ids or n.outputs[0] in used]
+        g.nodes = keep + [node]
+        for v in defined_inside:
+            g.specs.pop(v, None)
+        del dead_check_vals
+
+
+class _IfFolder(_Folder):
+    def body_nodes(self):
+        starts = {b.outputs[0] for b in self.of("if_input")}
+        dep, _ = self.dependents(starts)
+        ids = set()
+        for n in self.g.nodes:
+            if id(n) in dep:
+                ids.add(id(n))
+        self._dep = dep
+        outs = self.of("if_output")
+        self._then = self.slice([o.inputs[0] for o in outs], starts, dep)
+        self._else = self.slice([o.inputs[1] for o in outs], starts, dep)
+        return [n for n in self._then[0] + self._else[0] if n.kind != "constant"]
+
+    def fold(self):
+        from .graph import Node
+
+        conds = self.of("if_condition")
+        if len(conds) != 1:
+            self.fail("call set_condition(tensor) exactly once" if not conds else "set_condition was called twice")
+        ins = self.of("if_input")
+        outs = self.of("if_output")
+        if not outs:
+            self.fail("the conditional has no outputs; call add_output(then_tensor, else_tensor)")
+        starts = [b.outputs[0] for b in ins]
+        outer = []
+        for v in self._then[1] + self._else[1]:
+            if v not in outer:
+                outer.append(v)
+        g_in = starts + outer
+        then_g = self.subgraph(g_in, self._then[0], [o.inputs[0] for o in outs], {})
+        else_g = self.subgraph(g_in, self._else[0], [o.inputs[1] for o in outs], {})
+        name = self.g.unique_name(self.label)
+        node = Node(name, "if", [conds[0].inputs[0]] + [b.inputs[0] for b in ins] + outer,
+                    [o.outputs[0] for o in outs], Attrs(then_graph=then_g, else_graph=else_g),
+                    origin=[b.name for b in self.boundary] + [n.name for n in self._then[0] + self._else[0]
+                                                             if n.kind != "constant"])
+        body = {id(n) for n in self._then[0] + self._else[0]}
+        self.replace(body | self._dead(body), node, set())
+
+    def _dead(self, body):
+        return {i for i in self._dep if i not in body}
+
+
+class _LoopFolder(_Folder):
+    def _parts(self):
+        recs = self.of("loop_recurrence")
+        iters = self.of("loop_iterator")
+        nexts = []
+        for r in recs:
+            layer = self.by_name.get(r.name)
+            nxt = getattr(layer, "_next", None)
+            if nxt is None:
+                self.fail(f"recurrence layer {r.name!r} has no next value; call set_input(1, tensor)")
+            nexts.append(nxt.name)
+        return recs, iters, nexts
+
+    def body_nodes(self):
+        recs, iters, nexts = self._parts()
+        starts = {r.outputs[0] for r in recs} | {i.outputs[0] for i in iters}
+        dep, _ = self.dependents(starts)
+        self._dep = dep
+        ends = nexts + [o.inputs[0] for o in self.of("loop_output")]
+        self._body = self.slice(ends, starts, dep)
+        whiles = [t for t in self.of("loop_trip_limit") if t.attrs.kind == TripLimit.WHILE]
+        self._cond = self.slice([whiles[0].inputs[0]], starts, dep) if whiles else None
+        nodes = list(self._body[0]) + (list(self._cond[0]) if self._cond else [])
+        return [n for n in nodes if n.kind != "constant"]
+
+    def fold(self):
+        from .graph import Node
+
+        recs, iters, nexts = self._parts()
+        limits = self.of("loop_trip_limit")
+        counts = [t for t in limits if t.attrs.kind == TripLimit.COUNT]
+        whiles = [t for t in limits if t.attrs.kind == TripLimit.WHILE]
+        if len(counts) > 1 or len(whiles) > 1:
+            self.fail("a loop takes at most one COUNT and one WHILE trip limit")
+        if not limits and not iters:
+            self.fail("the loop has no trip limit and no iterator; call add_trip_limit(tensor, TripLimit.COUNT)")
+        rec_out = {r.outputs[0]: i for i, r in enumerate(recs)}
+        it_name, cd_name = f"{self.label}:iteration", f"{self.label}:condition"
+        finals = [None] * len(recs)
+        extra_nodes, scans, lasts = [], [], []
+        for o in self.of("loop_output"):
+            v, kind = o.inputs[0], o.attrs.kind
+            if kind == LoopOutput.LAST_VALUE and v in rec_out:
+                i = rec_out[v]
+                if finals[i] is None:
+                    finals[i] = o.outputs[0]
+                else:
+                    extra_nodes.append(Node(o.name, "identity", [finals[i]], [o.outputs[0]], origin=[o.name]))
+            elif kind == LoopOutput.LAST_VALUE:
+                lasts.append((v, o))
+            else:
+                scans.append((v, o))
+        finals = [f or self.g.unique_name(f"{r.name}:final") for f, r in zip(finals, recs)]
+        outer = []
+        for v in self._body[1] + (self._cond[1] if self._cond else []):
+            if v not in outer and v not in (it_name, cd_name):
+                outer.append(v)
+        b_in = [it_name, cd_name] + [r.outputs[0] for r in recs] + [i.outputs[0] for i in iters] + outer
+        extra = {it_name: Spec(DataType.INT64, ()), cd_name: Spec(DataType.BOOL, ())}
+        body = self.subgraph(b_in, self._body[0], [cd_name] + nexts + [v for v, _ in scans] + [v for v, _ in lasts],
+                             extra)
+        cond_g = None
+        if whiles:
+            cond_g = self.subgraph(b_in, self._cond[0], [whiles[0].inputs[0]], extra)
+        attrs = Attrs(body=body, cond_graph=cond_g, num_carried=len(recs), num_scan_inputs=len(iters),
+                      scan_input_axes=tuple(i.attrs.axis for i in iters),
+                      scan_input_reverse=tuple(int(i.attrs.reverse) for i in iters),
+                      num_scan_outputs=len(scans), scan_output_axes=tuple(o.attrs.axis for _, o in scans),
+                      scan_output_reverse=tuple(int(o.attrs.kind == LoopOutput.REVERSE) for _, o in scans),
+                      num_last=len(lasts))
+        name = self.g.unique_name(self.label)
+        node = Node(name, "loop", [counts[0].inputs[0] if counts else "", ""] + [r.inputs[0] for r in recs]
+                    + [i.inputs[0] for i in iters] + outer,
+                    finals + [o.outputs[0] for _, o in scans] + [o.outputs[0] for _, o in lasts], attrs,
+                    origin=[b.name for b in self.boundary] + [n.name for n in self._body[0] if n.kind != "constant"])
+        for f, r in zip(finals, recs):
+            self.g.specs.setdefault(f, self.g.specs.get(r.outputs[0]))
+        ids = {id(n) for n in self._body[0]} | ({id(n) for n in self._cond[0]} if self._cond else set())
+        self.replace(ids | {i for i in self._dep if i not in ids}, node, set())
+        self.g.nodes.extend(extra_nodes)
