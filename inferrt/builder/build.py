@@ -8,11 +8,10 @@ from ..device import fingerprint, resolve_device
 from ..enums import BuilderFlag
 from ..errors import BuildError
 from ..logger import Severity
-from ..ops import Spec
 from ..ops.base import OpError
 from ..passes.pipeline import PassContext, run_pipeline
 from ..plan.format import BlobWriter, write_plan
-from ..runtime.executor import plan_arena
+from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
 from .lower_network import lower_network
 
 #: flags whose behaviour is built; the others are accepted and logged as ignored
@@ -83,24 +82,18 @@ def build_plan(network, config, log) -> bytes:
 
     assign_precision(graph, config, device, log)
 
-    const_names = {n.outputs[0] for n in graph.nodes if n.kind == "constant"}
-    input_dtypes = {t.name: t._input_dtype for t in network._inputs}
-    input_static = {t.name: t._input_shape for t in network._inputs}
     prof_json = []
     opt_specs = None
     for pi, shapes in enumerate(profiles):
         memory = 0
         for which in range(3):
-            specs_in = {n: Spec(input_dtypes[n], shapes[n][which] if n in shapes else input_static[n])
-                        for n in graph.inputs}
+            specs_in = profile_input_specs(graph, shapes, which)
             try:
                 specs = graph.infer(specs_in)
             except OpError as e:
-                label = ("min", "opt", "max")[which]
-                raise BuildError(f"shape inference failed at the {label} shapes of optimization profile {pi} "
+                raise BuildError(f"shape inference failed at the {WHICH[which]} shapes of optimization profile {pi} "
                                  f"({ {k: tuple(v.shape) for k, v in specs_in.items()} }): {e}") from None
-            if all(s.static for s in specs.values()):
-                memory = max(memory, plan_arena(graph, specs, const_names)[1])
+            memory = max(memory, arena_bytes(graph, specs))
             if which == 1 and pi == 0:
                 opt_specs = specs
         prof_json.append({"shapes": {k: [list(x) for x in v] for k, v in shapes.items()}, "device_memory": memory})
@@ -119,7 +112,7 @@ def build_plan(network, config, log) -> bytes:
         "inferrt_version": __version__, "device": fingerprint(device), "name": network.name,
         "graph": graph.to_json(blobs), "io": io, "profiles": prof_json,
         "profiling_verbosity": config.profiling_verbosity.name,
-        "build": {"seconds": round(time.perf_counter() - t_start, 3), "flags": [f.name for f in BuilderFlag
+        "build": {"flags": [f.name for f in BuilderFlag
                                                                                  if config.get_flag(f)],
                   "optimization_level": config.builder_optimization_level,
                   "layers_before": network.num_layers, "layers_after": sum(1 for n in graph.nodes

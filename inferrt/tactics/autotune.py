@@ -1,0 +1,76 @@
+"""Timing of tactic candidates on the device at concrete shapes (CUDA events; median of repeats)."""
+from __future__ import annotations
+
+from ..dtypes import torch_dtype
+from ..logger import Severity
+
+
+def _random_like(spec, device, value=None):
+    import numpy as np
+    import torch
+
+    if value is not None:
+        return torch.as_tensor(np.ascontiguousarray(value), device=device)
+    dt = torch_dtype(spec.dtype)
+    shape = tuple(spec.shape)
+    if dt.is_floating_point:
+        return torch.randn(shape, device=device).to(dt)
+    if dt == torch.bool:
+        return torch.rand(shape, device=device) > 0.5
+    return torch.zeros(shape, dtype=dt, device=device)  # indices: zeros are always in range
+
+
+def time_candidates(node, specs, cands, config, log):
+    """[(tactic name, median ms)] for each candidate that runs; a failing candidate is skipped and logged."""
+    import torch
+
+    dev = torch.device("cuda")
+    rotations = 3
+    sets = []
+    for _ in range(rotations):
+        ins = []
+        for i in node.inputs:
+            if not i:
+                ins.append(None)
+                continue
+            s = specs[i]
+            ins.append(_random_like(s, dev, s.value))
+        outs = [torch.empty(tuple(specs[o].shape), dtype=torch_dtype(specs[o].dtype), device=dev)
+                for o in node.outputs]
+        sets.append((ins, outs))
+    iters = max(1, config.avg_timing_iterations) * 5
+    limit = config.get_memory_pool_limit(0)
+    results = []
+    for t in cands:
+        try:
+            fn = t.prepare(node, dev)
+            for ins, outs in sets:  # warm-up (compiles Triton kernels, creates handles)
+                r = fn(ins, outs)
+                if r is not None:
+                    for o, v in zip(outs, r):
+                        o.copy_(v.reshape(o.shape))
+            torch.cuda.synchronize()
+            free_before = torch.cuda.memory_allocated()
+            times = []
+            for k in range(iters):
+                ins, outs = sets[k % rotations]
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                r = fn(ins, outs)
+                if r is not None:
+                    for o, v in zip(outs, r):
+                        o.copy_(v.reshape(o.shape))
+                b.record()
+                b.synchronize()
+                times.append(a.elapsed_time(b))
+            if torch.cuda.memory_allocated() - free_before > limit:
+                log(Severity.VERBOSE, f"{node.name}: tactic {t.name} needs more workspace than the limit; skipped")
+                continue
+            times.sort()
+            results.append((t.name, times[len(times) // 2]))
+        except Exception as e:  # noqa: BLE001 - a candidate that fails is skipped, never fatal
+            log(Severity.VERBOSE, f"{node.name}: tactic {t.name} failed while timing ({type(e).__name__}: {e}); "
+                                  f"skipped")
+    if not results:
+        results = [(cands[0].name, float("inf"))]
+    return results

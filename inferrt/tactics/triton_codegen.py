@@ -1,0 +1,187 @@
+"""Generate a Triton kernel from a ``pointwise`` program (see ``inferrt/ops/pointwise.py``).
+
+One kernel per (program, input layouts, dtypes): it loads each input once (contiguous inputs of the output's shape
+by linear offset, others through broadcast strides), computes in float32 (integers and bools stay integral), and
+stores once in the output's dtype. The generated source is written to inferrt's cache directory so Triton's JIT can
+read it, and is deterministic, so a rebuild or a plan load regenerates the identical kernel.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+
+from ..enums import DataType
+
+MAX_RANK = 6
+_TL = {DataType.FLOAT: "tl.float32", DataType.HALF: "tl.float16", DataType.BF16: "tl.bfloat16",
+       DataType.INT32: "tl.int32", DataType.INT64: "tl.int64", DataType.INT8: "tl.int8", DataType.UINT8: "tl.uint8",
+       DataType.BOOL: "tl.int1"}
+_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+
+_BIN = {"SUM": "({a} + {b})", "PROD": "({a} * {b})", "SUB": "({a} - {b})", "MAX": "tl.maximum({a}, {b})",
+        "MIN": "tl.minimum({a}, {b})", "EQUAL": "({a} == {b})", "GREATER": "({a} > {b})", "LESS": "({a} < {b})",
+        "AND": "({a} & {b})", "OR": "({a} | {b})", "XOR": "({a} ^ {b})"}
+_UN = {"EXP": "tl.exp({a})", "LOG": "tl.log({a})", "SQRT": "tl.sqrt({a})", "RECIP": "(1.0 / {a})",
+       "ABS": "tl.abs({a})", "NEG": "(-{a})", "SIN": "tl.sin({a})", "COS": "tl.cos({a})", "ERF": "tl.erf({a})",
+       "FLOOR": "tl.floor({a})", "CEIL": "tl.ceil({a})", "NOT": "({a} == 0)", "ISNAN": "({a} != {a})",
+       "SIGN": "tl.where({a} > 0, 1.0, tl.where({a} < 0, -1.0, 0.0))",
+       "ISINF": "(tl.abs({a}) == float('inf'))"}
+
+
+def _act(name, a, alpha, beta):
+    sig = f"(1.0 / (1.0 + tl.exp(-({a}))))"
+    tanh = f"(2.0 / (1.0 + tl.exp(-2.0 * ({a}))) - 1.0)"
+    table = {
+        "RELU": f"tl.maximum({a}, 0.0)", "SIGMOID": sig, "TANH": tanh,
+        "LEAKY_RELU": f"tl.where({a} >= 0, {a}, {a} * {alpha!r})",
+        "ELU": f"tl.where({a} >= 0, {a}, {alpha!r} * (tl.exp({a}) - 1.0))",
+        "SELU": f"{beta!r} * tl.where({a} >= 0, {a}, {alpha!r} * (tl.exp({a}) - 1.0))",
+        "SOFTSIGN": f"({a} / (1.0 + tl.abs({a})))",
+        "CLIP": f"tl.minimum(tl.maximum({a}, {alpha!r}), {beta!r})",
+        "HARD_SIGMOID": f"tl.minimum(tl.maximum({a} * {alpha!r} + {beta!r}, 0.0), 1.0)",
+        "THRESHOLDED_RELU": f"tl.where({a} > {alpha!r}, {a}, 0.0)",
+        "GELU_ERF": f"(0.5 * {a} * (1.0 + tl.erf({a} * 0.7071067811865476)))",
+        "GELU_TANH": (f"(0.5 * {a} * (1.0 + (2.0 / (1.0 + tl.exp(-2.0 * (0.7978845608028654 * ({a} + 0.044715 * "
+                      f"{a} * {a} * {a})))) - 1.0)))"),
+    }
+    if name == "SCALED_TANH":
+        return f"({alpha!r} * (2.0 / (1.0 + tl.exp(-2.0 * {beta!r} * ({a}))) - 1.0))"
+    if name == "SOFTPLUS" and beta != 0:
+        z = f"({beta!r} * ({a}))"
+        return f"({alpha!r} * tl.where({z} > 20.0, {z}, tl.log(1.0 + tl.exp(tl.minimum({z}, 20.0)))))"
+    return table.get(name)
+
+
+def supported(program, in_dtypes) -> bool:
+    try:
+        _body(program, in_dtypes)
+        return True
+    except KeyError:
+        return False
+
+
+def _body(program, in_dtypes):
+    """Lines computing registers r0..rN, and the float-ness of each register."""
+    lines, isf = [], []
+    for i, ins in enumerate(program):
+        op = ins[0]
+        if op == "input":
+            dt = in_dtypes[ins[1]]
+            expr = f"x{ins[1]}" + (".to(tl.float32)" if dt in _FLOATS else "")
+            isf.append(dt in _FLOATS)
+        elif op == "scalar":
+            dt = DataType[ins[2]]
+            v = float(ins[1])
+            expr = repr(v) if dt in _FLOATS or v != int(v) else repr(int(v))
+            if expr in ("inf", "-inf", "nan"):
+                expr = f"float('{expr}')"
+            isf.append(dt in _FLOATS)
+        elif op == "binary":
+            a, b = f"r{ins[2]}", f"r{ins[3]}"
+            name = ins[1]
+            fl = isf[ins[2]] or isf[ins[3]]
+            if name == "DIV":
+                if not fl:
+                    raise KeyError("integer DIV")  # truncating integer division: generic tactic
+                expr = f"({a} / {b})"
+            elif name == "POW":
+                if not fl:
+                    raise KeyError("integer POW")
+                expr = f"tl.exp2(tl.log2(tl.abs({a})) * {b}) * tl.where(({a} < 0) & ((tl.floor({b}) % 2) == 1), " \
+                       f"-1.0, 1.0)"
+                expr = f"tl.where({a} == 0, tl.where({b} == 0, 1.0, 0.0), tl.where(({a} < 0) & " \
+                       f"(tl.floor({b}) != {b}), float('nan'), {expr}))"
+            elif name == "FLOOR_DIV":
+                if not fl:
+                    raise KeyError("integer FLOOR_DIV")
+                expr = f"tl.floor({a} / {b})"
+            else:
+                expr = _BIN[name].format(a=a, b=b)
+            fl = fl and name not in ("EQUAL", "GREATER", "LESS", "AND", "OR", "XOR")
+            isf.append(fl)
+        elif op == "unary":
+            if ins[1] not in _UN:
+                raise KeyError(ins[1])
+            if not isf[ins[2]] and ins[1] not in ("ABS", "NEG", "NOT", "SIGN"):
+                raise KeyError(f"integer {ins[1]}")
+            expr = _UN[ins[1]].format(a=f"r{ins[2]}")
+            isf.append(isf[ins[2]] and ins[1] not in ("NOT", "ISNAN", "ISINF"))
+        elif op == "act":
+            expr = _act(ins[1], f"r{ins[4]}", float(ins[2]), float(ins[3]))
+            if expr is None or not isf[ins[4]]:
+                raise KeyError(ins[1])
+            isf.append(True)
+        elif op == "cast":
+            dt = DataType[ins[1]]
+            if dt not in _TL:
+                raise KeyError(ins[1])
+            expr = f"r{ins[2]}.to(tl.float32)" if dt in _FLOATS else f"r{ins[2]}.to({_TL[dt]})"
+            if dt in _FLOATS and dt != DataType.FLOAT:  # round through the narrow type, as the layer would
+                expr = f"r{ins[2]}.to({_TL[dt]}).to(tl.float32)"
+            isf.append(dt in _FLOATS)
+        elif op == "prelu":
+            a, s = f"r{ins[1]}", f"r{ins[2]}"
+            expr = f"tl.where({a} >= 0, {a}, {a} * {s})"
+            isf.append(True)
+        else:
+            raise KeyError(op)
+        lines.append(f"    r{i} = {expr}")
+    return lines, isf
+
+
+def kernel_source(program, in_dtypes, out_dtype, linear):
+    """Source of a kernel for this program; ``linear[k]``: input k is read by linear offset (else strided)."""
+    lines, _ = _body(program, in_dtypes)
+    n = len(in_dtypes)
+    args = ["out_ptr"] + [f"in{k}_ptr" for k in range(n)] + ["n"] + [f"d{j}" for j in range(MAX_RANK)]
+    args += [f"os{j}" for j in range(MAX_RANK)]
+    for k in range(n):
+        args += [f"s{k}_{j}" for j in range(MAX_RANK)]
+    src = ["import triton", "import triton.language as tl", "", "", "@triton.jit",
+           f"def pointwise_kernel({', '.join(args)}, OUT_LINEAR: tl.constexpr, BLOCK: tl.constexpr):",
+           "    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
+           "    mask = offs < n"]
+    if True:  # coordinates are needed for strided inputs and for a strided (e.g. NHWC) output
+        src.append("    rem = offs")
+        for j in reversed(range(1, MAX_RANK)):
+            src.append(f"    c{j} = rem % d{j}")
+            src.append(f"    rem = rem // d{j}")
+        src.append("    c0 = rem")
+    for k in range(n):
+        if linear[k]:
+            src.append(f"    x{k} = tl.load(in{k}_ptr + offs, mask=mask)")
+        else:
+            off = " + ".join(f"c{j} * s{k}_{j}" for j in range(MAX_RANK))
+            src.append(f"    x{k} = tl.load(in{k}_ptr + ({off}), mask=mask)")
+    src += lines
+    last = f"r{len(program) - 1}"
+    src.append("    if OUT_LINEAR:")
+    src.append(f"        tl.store(out_ptr + offs, {last}.to({_TL[out_dtype]}), mask=mask)")
+    src.append("    else:")
+    off = " + ".join(f"c{j} * os{j}" for j in range(MAX_RANK))
+    src.append(f"        tl.store(out_ptr + ({off}), {last}.to({_TL[out_dtype]}), mask=mask)")
+    return "\n".join(src) + "\n"
+
+
+_MODULES: dict[str, object] = {}
+
+
+def load_kernel(source: str):
+    """Import the generated source (once per process) and return its jitted kernel."""
+    key = hashlib.sha256(source.encode()).hexdigest()[:24]
+    mod = _MODULES.get(key)
+    if mod is None:
+        d = os.path.join(os.environ.get("INFERRT_CACHE", os.path.expanduser("~/.cache/inferrt")), "triton_src")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, f"pw_{key}.py")
+        if not os.path.exists(path):
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(source)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(f"inferrt_pw_{key}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _MODULES[key] = mod
+    return mod.pointwise_kernel
