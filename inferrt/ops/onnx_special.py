@@ -5,8 +5,7 @@
   accumulation on every device (CUDA has no integer GEMM/convolution in PyTorch) before it is stored as INT32.
 * ``requantize``: int32 accumulator -> 8-bit, ``round_half_even(acc * a_scale * b_scale / y_scale) + y_zero_point``
   with the multiplier in float32 like onnxruntime (QLinearMatMul, QLinearConv).
-* ``onnx_quantize`` / ``onnx_dequantize``: QuantizeLinear / DequantizeLinear in the cases TensorRT's Q/DQ layers do
-  not cover (blocked scales, INT32 inputs, saturate=0 for FP8).
+* ``onnx_quantize``: QuantizeLinear in the cases TensorRT's quantize layer does not cover (FP8 with saturate=0).
 * ``dynamic_quantize_linear``: DynamicQuantizeLinear (uint8, per-tensor, asymmetric).
 * ``unique`` and ``compress``: output sizes depend on values (run through the executor's eager path).
 """
@@ -111,16 +110,20 @@ def conv_geometry(x_shape, w_shape, strides, pads, dilations, auto_pad, where="c
 
 @register
 class IntegerConv(OpDef):
-    """ConvInteger: conv(x - x_zero_point, w - w_zero_point) as INT32; w's zero point may be per output channel."""
+    """ConvInteger: conv(x - x_zero_point, w - w_zero_point) (+ INT32 bias, for QLinearConv) as INT32; w's zero
+    point may be per output channel."""
 
     kind = "integer_conv"
     attrs = {"strides": (INTS, ()), "pads": (INTS, ()), "dilations": (INTS, ()), "group": (INT, 1),
              "auto_pad": (STR, "NOTSET")}
-    inputs = ("x", "w", "x_zero_point", "w_zero_point")
+    inputs = ("x", "w", "x_zero_point", "w_zero_point", "bias")
     min_inputs = 2
 
     def infer(self, a, ins):
         x, w = ins[0], ins[1]
+        bias = ins[4] if len(ins) > 4 else None
+        if bias is not None and (bias.dtype != DataType.INT32 or bias.shape is None or len(bias.shape) != 1):
+            raise OpError(f"bias must be a 1-D INT32 tensor, got {bias.dtype.name} of shape {bias.shape}")
         for s, nm in ((x, "x"), (w, "w")):
             if s.dtype not in (DataType.INT8, DataType.UINT8):
                 raise OpError(f"input {nm} must be INT8 or UINT8, got {s.dtype.name}")
@@ -130,8 +133,10 @@ class IntegerConv(OpDef):
         return [Spec(DataType.INT32, (x.shape[0], w.shape[0]) + sp)]
 
     def run(self, a, ins, outs):
-        return [integer_conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None, ins[3] if len(ins) > 3 else None,
-                             a).to(torch.int32)]
+        y = integer_conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None, ins[3] if len(ins) > 3 else None, a)
+        if len(ins) > 4 and ins[4] is not None:
+            y = y + _f64(ins[4]).reshape((1, -1) + (1,) * (y.dim() - 2))
+        return [y.to(torch.int32)]
 
 
 def integer_conv(x, w, xz, wz, a):
@@ -156,10 +161,10 @@ def integer_conv(x, w, xz, wz, a):
 @register
 class Requantize(OpDef):
     """int32 accumulator -> INT8/UINT8: saturate(round_half_even(float(acc) * (a_scale * b_scale / y_scale)) + zp).
-    ``b_scale`` may be per channel along ``axis`` of the accumulator."""
+    ``b_scale`` may be per channel along ``axis`` of the accumulator, ``a_scale`` along ``a_axis``."""
 
     kind = "requantize"
-    attrs = {"axis": (INT, 1), "to_type": (DTYPE, DataType.UINT8)}
+    attrs = {"axis": (INT, 1), "a_axis": (INT, -2), "to_type": (DTYPE, DataType.UINT8)}
     inputs = ("input", "a_scale", "b_scale", "y_scale", "y_zero_point")
     min_inputs = 4
 
@@ -170,14 +175,16 @@ class Requantize(OpDef):
 
     def run(self, a, ins, outs):
         acc = ins[0].to(torch.float32)
-        m = ins[1].to(torch.float32).reshape(()) * ins[2].to(torch.float32)
-        m = m / ins[3].to(torch.float32).reshape(())
-        if m.numel() > 1:
+
+        def along(t, axis):
+            t = t.to(torch.float32)
+            if t.numel() == 1:
+                return t.reshape(())
             shape = [1] * acc.dim()
-            shape[norm_axis(a.axis, acc.dim())] = m.numel()
-            m = m.reshape(shape)
-        else:
-            m = m.reshape(())
+            shape[norm_axis(axis, acc.dim())] = t.numel()
+            return t.reshape(shape)
+
+        m = along(ins[1], a.a_axis) * along(ins[2], a.axis) / ins[3].to(torch.float32).reshape(())
         y = torch.round(acc * m)
         if len(ins) > 4 and ins[4] is not None:
             y = y + ins[4].to(torch.float32).reshape(())
@@ -238,30 +245,6 @@ class OnnxQuantize(OpDef):
             y = y + scale_for(zp.to(torch.float64), shp, a.axis, a.block_size, "zero point")
         lo, hi = INT_RANGE[a.to_type]
         return [y.clamp(lo, hi).to(torch_dtype(a.to_type))]
-
-
-@register
-class OnnxDequantize(OpDef):
-    """DequantizeLinear: (x - zero_point) * scale, per tensor, per axis or blocked; output takes scale's type."""
-
-    kind = "onnx_dequantize"
-    attrs = {"axis": (INT, 1), "block_size": (INT, 0)}
-    inputs = ("x", "scale", "zero_point")
-    min_inputs = 2
-
-    def infer(self, a, ins):
-        if ins[0].dtype not in (DataType.INT8, DataType.UINT8, DataType.INT32, DataType.FP8):
-            raise OpError(f"cannot dequantize {ins[0].dtype.name}; the input must be INT8, UINT8, INT32 or FP8")
-        return [Spec(ins[1].dtype, ins[0].shape)]
-
-    def run(self, a, ins, outs):
-        x = ins[0].to(torch.float64) if ins[0].dtype == torch.int32 else ins[0].to(torch.float32)
-        shp = tuple(x.shape)
-        if len(ins) > 2 and ins[2] is not None:
-            x = x - scale_for(ins[2].to(x.dtype), shp, a.axis, a.block_size, "DequantizeLinear zero point")
-        sc = ins[1]
-        y = x.to(torch.float32) * scale_for(sc.to(torch.float32), shp, a.axis, a.block_size, "DequantizeLinear scale")
-        return [y.to(sc.dtype)]
 
 
 @register

@@ -1,0 +1,175 @@
+"""Quantization importers (QuantizeLinear/DequantizeLinear across opsets, DynamicQuantizeLinear, MatMulInteger,
+ConvInteger, QLinearMatMul, QLinearConv) against onnxruntime; integer outputs must match exactly."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto as TP, helper as oh
+
+import inferrt
+from special_tools import check, model, run_inferrt
+
+RNG = np.random.default_rng(7)
+
+
+def _i8(*shape):
+    return RNG.integers(-128, 128, shape).astype(np.int8)
+
+
+def _u8(*shape):
+    return RNG.integers(0, 256, shape).astype(np.uint8)
+
+
+@pytest.mark.parametrize("opset", [10, 13, 19, 21])
+@pytest.mark.parametrize("zp_type", [np.uint8, np.int8, None])
+def test_quantize_per_tensor(opset, zp_type):
+    x = (RNG.standard_normal((2, 3, 4)) * 4).astype(np.float32)
+    x[0, 0, :3] = [0.5, 1.5, -2.5]                       # ties round half to even
+    inits = {"s": np.array(0.05, np.float32)}
+    ins = ["x", "s"]
+    if zp_type is not None:
+        inits["zp"] = np.array(3 if zp_type == np.uint8 else -4, zp_type)
+        ins.append("zp")
+    check(oh.make_node("QuantizeLinear", ins, ["y"]), {"x": x}, ["y"], inits, opset=opset)
+
+
+@pytest.mark.parametrize("opset", [13, 21])
+def test_quantize_dequantize_per_axis(opset):
+    x = (RNG.standard_normal((2, 4, 3)) * 3).astype(np.float32)
+    inits = {"s": np.array([0.02, 0.05, 0.1, 0.3], np.float32), "zp": np.array([0, 10, 128, 250], np.uint8),
+             "s2": np.array([0.1, 0.2, 0.3], np.float32), "zp2": np.array([-3, 0, 5], np.int8)}
+    nodes = [oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], axis=1),
+             oh.make_node("DequantizeLinear", ["q", "s", "zp"], ["dq"], axis=1),
+             oh.make_node("QuantizeLinear", ["x", "s2", "zp2"], ["q2"], axis=-1),
+             oh.make_node("DequantizeLinear", ["q2", "s2", "zp2"], ["dq2"], axis=-1)]
+    check(nodes, {"x": x}, ["q", "dq", "q2", "dq2"], inits, opset=opset)
+
+
+def test_quantize_dequantize_blocked():
+    x = (RNG.standard_normal((4, 6)) * 3).astype(np.float32)
+    s = np.abs(RNG.standard_normal((4, 3))).astype(np.float32) * 0.05 + 0.01
+    zp = _i8(4, 3) // 8
+    nodes = [oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], axis=1, block_size=2),
+             oh.make_node("DequantizeLinear", ["q", "s", "zp"], ["dq"], axis=1, block_size=2)]
+    check(nodes, {"x": x}, ["q", "dq"], {"s": s, "zp": zp}, opset=21)
+
+
+def test_dequantize_int32_and_dynamic_input():
+    x = RNG.integers(-100000, 100000, (3, 5)).astype(np.int32)
+    check(oh.make_node("DequantizeLinear", ["x", "s"], ["y"]), {"x": x}, ["y"], {"s": np.array(0.003, np.float32)},
+          opset=13)
+    q = _u8(2, 7)
+    check(oh.make_node("DequantizeLinear", ["q", "s", "zp"], ["y"]), {"q": q}, ["y"],
+          {"s": np.array(0.25, np.float32), "zp": np.array(128, np.uint8)}, opset=19, dynamic=("q",),
+          profiles={"q": ((1, 1), (2, 7), (4, 16))})
+
+
+def test_quantize_fp8_saturate_and_not():
+    x = np.array([[0.1, -3.0, 500.0, -1000.0, 12.3, np.inf]], np.float32)
+    s = np.array(1.0, np.float32)
+    import onnx
+
+    for sat in (1, 0):
+        nodes = [oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], saturate=sat),
+                 oh.make_node("DequantizeLinear", ["q", "s"], ["y"])]
+        zp = onnx.helper.make_tensor("zp", TP.FLOAT8E4M3FN, [], [0.0])
+        m = model(nodes, {"x": x}, ["y"], {"s": s}, opset=19)
+        m.graph.initializer.append(zp)
+        got = run_inferrt(m, {"x": x})["y"][0]
+        import torch
+
+        expect = torch.tensor(x[0])
+        if sat:
+            expect = torch.where(torch.isinf(expect), expect, expect.clamp(-448, 448))
+        expect = expect.to(torch.float8_e4m3fn).to(torch.float32).numpy()
+        np.testing.assert_array_equal(got[:5], expect[:5])
+        assert (np.isnan(got[5]) if not sat else got[5] == np.inf) or got[5] == expect[5]
+        assert sat == 0 or got[3] == -448.0
+
+
+def test_dynamic_quantize_linear():
+    for x in (RNG.standard_normal((3, 8)).astype(np.float32) * 5,
+              np.abs(RNG.standard_normal((2, 4))).astype(np.float32) + 1,    # all positive: range includes 0
+              -np.abs(RNG.standard_normal((5,))).astype(np.float32)):
+        check(oh.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "zp"]), {"x": x}, ["y", "s", "zp"],
+              opset=11, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("types", [(np.uint8, np.uint8), (np.uint8, np.int8), (np.int8, np.int8)])
+def test_matmul_integer(types):
+    a = _u8(2, 3, 4) if types[0] == np.uint8 else _i8(2, 3, 4)
+    b = _u8(4, 5) if types[1] == np.uint8 else _i8(4, 5)
+    inits = {"azp": np.array(7, types[0]), "bzp": np.array(200 if types[1] == np.uint8 else -2, types[1])}
+    check(oh.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]), {"a": a, "b": b}, ["y"], inits, opset=10)
+    check(oh.make_node("MatMulInteger", ["a", "b"], ["y"]), {"a": a, "b": b}, ["y"], opset=10)
+
+
+def test_matmul_integer_per_column_and_row_zero_points():
+    a, b = _u8(3, 4), _u8(4, 5)
+    azp, bzp = np.array([1, 2, 3], np.uint8), _u8(5)    # onnxruntime takes scalar zero points only: numpy int64
+    m = model(oh.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]), {"a": a, "b": b}, ["y"],
+              {"azp": azp, "bzp": bzp}, opset=10)
+    got = run_inferrt(m, {"a": a, "b": b})["y"]
+    expect = (a.astype(np.int64) - azp[:, None]) @ (b.astype(np.int64) - bzp)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expect)
+
+
+@pytest.mark.parametrize("auto_pad,pads,strides,group", [
+    ("NOTSET", [1, 0, 2, 1], [1, 1], 1), ("SAME_UPPER", None, [2, 2], 1), ("VALID", None, [1, 2], 2)])
+def test_conv_integer(auto_pad, pads, strides, group):
+    x, w = _u8(1, 4, 7, 6), _u8(6, 4 // group, 3, 3)
+    kw = {"auto_pad": auto_pad, "strides": strides, "group": group}
+    if pads:
+        kw["pads"] = pads
+    inits = {"w": w, "xzp": np.array(100, np.uint8), "wzp": np.array(128, np.uint8)}
+    check(oh.make_node("ConvInteger", ["x", "w", "xzp", "wzp"], ["y"], **kw), {"x": x}, ["y"], inits, opset=10)
+
+
+def _qlinear_matmul_inits(a_type, b_type, y_type, n=5, per_column=False):
+    return {"sa": np.array(0.02, np.float32), "za": np.array(120 if a_type == np.uint8 else 3, a_type),
+            "sb": (np.linspace(0.005, 0.03, n) if per_column else np.array(0.01)).astype(np.float32),
+            "zb": (np.arange(n) if per_column else np.array(2)).astype(b_type) if b_type == np.int8 else
+                  (np.arange(n) + 125 if per_column else np.array(128)).astype(b_type),
+            "sy": np.array(0.15, np.float32), "zy": np.array(100 if y_type == np.uint8 else -5, y_type)}
+
+
+@pytest.mark.parametrize("types", [(np.uint8, np.uint8, np.uint8), (np.uint8, np.int8, np.uint8),
+                                   (np.int8, np.int8, np.int8)])
+def test_qlinear_matmul(types):
+    a = _u8(2, 3, 4) if types[0] == np.uint8 else _i8(2, 3, 4)
+    b = _u8(4, 5) if types[1] == np.uint8 else _i8(4, 5)
+    inits = _qlinear_matmul_inits(*types)
+    inits["b"] = b
+    node = oh.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["y"])
+    check(node, {"a": a}, ["y"], inits, opset=10)
+
+
+def test_qlinear_matmul_per_column_opset21():
+    a, b = _u8(3, 4), _i8(4, 5)
+    inits = _qlinear_matmul_inits(np.uint8, np.int8, np.uint8, per_column=True)
+    inits["b"] = b
+    inits["zb"] = np.zeros(5, np.int8)
+    node = oh.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["y"])
+    check(node, {"a": a}, ["y"], inits, opset=21)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_qlinear_conv(per_channel):
+    x, w = _u8(2, 3, 6, 5), _i8(4, 3, 3, 3)
+    inits = {"w": w, "sx": np.array(0.03, np.float32), "zx": np.array(110, np.uint8),
+             "sw": (np.array([0.01, 0.02, 0.005, 0.04]) if per_channel else np.array(0.01)).astype(np.float32),
+             "zw": (np.zeros(4) if per_channel else np.array(0)).astype(np.int8),
+             "sy": np.array(0.4, np.float32), "zy": np.array(90, np.uint8),
+             "bias": RNG.integers(-500, 500, 4).astype(np.int32)}
+    node = oh.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"], ["y"],
+                        pads=[1, 1, 1, 1], strides=[1, 2])
+    check(node, {"x": x}, ["y"], inits, opset=10)
+
+
+def test_unsupported_zero_point_type_names_the_node():
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+    m = model(oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["y"], name="q16"), {"x": x}, ["y"],
+              {"s": np.array(0.1, np.float32), "zp": np.array(0, np.int16)}, opset=21)
+    with pytest.raises(inferrt.ParseError, match="q16.*INT16"):
+        inferrt.build_engine(m, device="cpu")
