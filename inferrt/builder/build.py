@@ -81,6 +81,9 @@ def build_plan(network, config, log) -> bytes:
     from ..passes.assign_precision import assign_precision
 
     assign_precision(graph, config, device, log)
+    from ..passes.assign_formats import assign_formats
+
+    assign_formats(graph, device, log)
 
     prof_json = []
     opt_specs = None

@@ -1,0 +1,53 @@
+"""Tensor formats on the GPU: channels-last (NHWC) regions around 2-D convolutions.
+
+    x(NCHW) ─ conv ─ bn/relu ─ conv ─ add ─ pool ─ flatten ─ gemm
+             └──────────── NHWC region ──────────────┘   NCHW
+
+A region starts at each 2-D convolution (or pooling) and grows through layers that do not care about layout
+(pointwise, pooling, concatenation, padding, resize, further convolutions) while the tensors stay 4-D.
+Everything else stays NCHW, so reformats happen only at region boundaries (the first convolution reads NCHW and
+writes NHWC; the layer leaving the region reads NHWC through strides). Regions without a convolution are not
+converted: a reformat would cost bandwidth and buy nothing. ``node.info["format"] = "NHWC"`` is read by the
+executor when it lays the value out in the activation arena.
+"""
+from __future__ import annotations
+
+from ..enums import DataType
+from ..logger import Severity
+
+_SEEDS = {"convolution", "fused_conv"}
+_AGNOSTIC = {"activation", "elementwise", "unary", "pointwise", "cast", "pooling", "concatenation", "padding",
+             "resize", "scale", "parametric_relu", "convolution", "fused_conv", "deconvolution"}
+_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+
+
+def assign_formats(graph, device: str, log) -> int:
+    if device != "cuda":
+        return 0
+    specs = graph.specs
+    consumers = graph.consumers()
+    outputs = set(graph.outputs)
+
+    def four_d(n):
+        s = specs.get(n.outputs[0])
+        return s is not None and s.shape is not None and len(s.shape) == 4 and s.dtype in _FLOATS
+
+    marked = set()
+    stack = [n for n in graph.nodes if n.kind in _SEEDS and len(n.attrs.get("kernel_size_nd", ())) == 2 and four_d(n)]
+    while stack:
+        n = stack.pop()
+        if n.name in marked:
+            continue
+        marked.add(n.name)
+        for o in n.outputs:
+            if o in outputs:
+                continue
+            for c in consumers.get(o, []):
+                if c.kind in _AGNOSTIC and c.name not in marked and four_d(c):
+                    stack.append(c)
+    for n in graph.nodes:
+        if n.name in marked:
+            n.info["format"] = "NHWC"
+    if marked:
+        log(Severity.INFO, f"assign_formats: {len(marked)} layers in NHWC (channels-last)")
+    return len(marked)

@@ -1,0 +1,190 @@
+"""GPU tactics for vertically fused layers.
+
+``cudnn_conv_epilogue``: cuDNN convolution through PyTorch (channels-last when the output is, so the NHWC
+tensor-core kernels run), then ONE generated Triton kernel applying bias + residual adds + activation and writing
+the output slot: the convolution's result is read once and the output written once.
+
+``cublas_matmul_epilogue``: 2-D-reshapable products with constant weights: ``addmm`` (cuBLASLt, bias in its
+epilogue) writes straight into the output when there is nothing else to do; otherwise one Triton kernel applies
+activation and residual adds.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..dtypes import from_torch_dtype
+from ..enums import MatrixOperation as MO
+from ..ops.conv import resolve_padding, spatial_params
+from .registry import Tactic, register_tactic
+from .tactic_triton_pointwise import BLOCK, triton_available
+from .triton_codegen import MAX_RANK, kernel_source, load_kernel, supported
+
+
+def epilogue_program(steps, with_bias: bool):
+    """(program, kernel input plan): kernel inputs are y, then bias (if any), then residuals in step order."""
+    prog = [["input", 0]]
+    plan = ["y"]
+    cur = 0
+    if with_bias:
+        prog.append(["input", len(plan)])
+        plan.append("bias")
+        prog.append(["binary", "SUM", cur, len(prog) - 1])
+        cur = len(prog) - 1
+    for s in steps:
+        if s[0] == "add":
+            prog.append(["input", len(plan)])
+            plan.append(s[1])
+            prog.append(["binary", "SUM", cur, len(prog) - 1])
+        else:
+            prog.append(["act", s[1], float(s[2]), float(s[3]), cur])
+        cur = len(prog) - 1
+    return prog, plan
+
+
+class _Epilogue:
+    """Runs an epilogue program with a cached Triton kernel per layout/dtype combination."""
+
+    def __init__(self, program):
+        self.program = program
+        self.cache = {}
+
+    def __call__(self, out, ins):
+        import triton
+
+        n = out.numel()
+        if n == 0:
+            return
+        shape = tuple(out.shape)
+        pad = MAX_RANK - len(shape)
+        out_linear = out.is_contiguous()
+        linear, strides = [], []
+        for x in ins:
+            linear.append(out_linear and tuple(x.shape) == shape and x.is_contiguous())
+            xe = x.expand(shape) if tuple(x.shape) != shape else x
+            strides += list((0,) * pad + tuple(xe.stride()))
+        key = (tuple(linear), tuple(x.dtype for x in ins), out.dtype)
+        k = self.cache.get(key)
+        if k is None:
+            k = self.cache[key] = load_kernel(kernel_source(
+                self.program, [from_torch_dtype(x.dtype) for x in ins], from_torch_dtype(out.dtype), linear))
+        k[(triton.cdiv(n, BLOCK),)](out, *ins, n, *((1,) * pad + shape), *((0,) * pad + tuple(out.stride())),
+                                    *strides, OUT_LINEAR=out_linear, BLOCK=BLOCK)
+
+
+def _epilogue_supported(node, specs, with_bias):
+    prog, plan = epilogue_program(node.attrs.epilogue, with_bias)
+    dts = [specs[node.outputs[0]].dtype] + [specs[node.inputs[2]].dtype if p == "bias" else
+                                            specs[node.outputs[0]].dtype if p == "y" else specs[node.inputs[p]].dtype
+                                            for p in plan[1:]]
+    return supported(prog, dts)
+
+
+@register_tactic
+class CudnnConvEpilogue(Tactic):
+    name = "cudnn_conv_epilogue"
+    kinds = ("fused_conv",)
+    devices = ("cuda",)
+
+    def supports(self, node, specs, device):
+        if not super().supports(node, specs, device) or specs is None or not triton_available():
+            return False
+        a = node.attrs
+        if a.transposed or len(a.kernel_size_nd) not in (1, 2, 3):
+            return False
+        with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
+        return _epilogue_supported(node, specs, with_bias)
+
+    def prepare(self, node, device):
+        a = node.attrs
+        with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
+        prog, plan = epilogue_program(a.epilogue, with_bias)
+        epi = _Epilogue(prog)
+        weights = {}
+
+        def run(ins, outs):
+            x, w = ins[0], ins[1]
+            out = outs[0]
+            nsp = x.dim() - 2
+            k, s, d, pre, post = spatial_params(a, nsp)
+            pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post)
+            key = w.data_ptr()
+            wp = weights.get(key)
+            if wp is None:
+                wp = w.reshape(a.num_output_maps, x.shape[1] // a.num_groups, *k).to(x.dtype)
+                if nsp == 2 and not out.is_contiguous():
+                    wp = wp.contiguous(memory_format=torch.channels_last)
+                weights[key] = wp
+            if nsp == 2 and not out.is_contiguous() and x.is_contiguous():
+                x = x.contiguous(memory_format=torch.channels_last)
+            if pre != post:
+                x = F.pad(x, [p for i in reversed(range(nsp)) for p in (pre[i], post[i])])
+                pad = 0
+            else:
+                pad = pre
+            conv = (F.conv1d, F.conv2d, F.conv3d)[nsp - 1]
+            y = conv(x, wp, None, s, pad, d, a.num_groups)
+            kins = []
+            for p in plan:
+                if p == "y":
+                    kins.append(y)
+                elif p == "bias":
+                    kins.append(ins[2].reshape(1, -1, *([1] * nsp)))
+                else:
+                    kins.append(ins[p])
+            epi(out, kins)
+            return None
+
+        return run
+
+
+@register_tactic
+class CublasMatmulEpilogue(Tactic):
+    name = "cublas_matmul_epilogue"
+    kinds = ("fused_matmul",)
+    devices = ("cuda",)
+
+    def supports(self, node, specs, device):
+        if not super().supports(node, specs, device) or specs is None or not triton_available():
+            return False
+        a = node.attrs
+        x, w = specs[node.inputs[0]], specs[node.inputs[1]]
+        if a.op0 != MO.NONE or a.op1 == MO.VECTOR or w.shape is None or len(w.shape) != 2 or x.shape is None \
+                or len(x.shape) < 2:
+            return False
+        if len(node.inputs) > 2 and node.inputs[2]:
+            b = specs[node.inputs[2]]
+            if b.shape is None or any(d != 1 for d in b.shape[:-1]):
+                return False
+        return _epilogue_supported(node, specs, False)
+
+    def prepare(self, node, device):
+        a = node.attrs
+        with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
+        prog, plan = epilogue_program(a.epilogue, False)
+        epi = _Epilogue(prog) if a.epilogue else None
+
+        def run(ins, outs):
+            x, w = ins[0], ins[1]
+            out = outs[0]
+            if a.op1 == MO.TRANSPOSE:
+                w = w.t()
+            k = x.shape[-1]
+            x2 = x.reshape(-1, k)
+            n = w.shape[-1]
+            direct = epi is None and out.is_contiguous()
+            o2 = out.view(-1, n) if direct else None
+            if with_bias:
+                b = ins[2].reshape(-1).to(x.dtype)
+                y = torch.addmm(b, x2, w, out=o2) if direct else torch.addmm(b, x2, w)
+            else:
+                y = torch.mm(x2, w, out=o2) if direct else torch.mm(x2, w)
+            if direct:
+                return None
+            y = y.view(*x.shape[:-1], n)
+            if epi is None:
+                return [y]
+            epi(out, [y if p == "y" else ins[p] for p in plan])
+            return None
+
+        return run
