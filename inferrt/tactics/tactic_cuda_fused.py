@@ -13,12 +13,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dtypes import from_torch_dtype
 from ..enums import MatrixOperation as MO
 from ..ops.conv import resolve_padding, spatial_params
 from .registry import Tactic, register_tactic
-from .tactic_triton_pointwise import BLOCK, triton_available
-from .triton_codegen import MAX_RANK, kernel_source, load_kernel, supported
+from .tactic_triton_pointwise import triton_available
+from .triton_codegen import PointwiseLauncher, supported
 
 
 def epilogue_program(steps, with_bias: bool):
@@ -40,36 +39,6 @@ def epilogue_program(steps, with_bias: bool):
             prog.append(["act", s[1], float(s[2]), float(s[3]), cur])
         cur = len(prog) - 1
     return prog, plan
-
-
-class _Epilogue:
-    """Runs an epilogue program with a cached Triton kernel per layout/dtype combination."""
-
-    def __init__(self, program):
-        self.program = program
-        self.cache = {}
-
-    def __call__(self, out, ins):
-        import triton
-
-        n = out.numel()
-        if n == 0:
-            return
-        shape = tuple(out.shape)
-        pad = MAX_RANK - len(shape)
-        out_linear = out.is_contiguous()
-        linear, strides = [], []
-        for x in ins:
-            linear.append(out_linear and tuple(x.shape) == shape and x.is_contiguous())
-            xe = x.expand(shape) if tuple(x.shape) != shape else x
-            strides += list((0,) * pad + tuple(xe.stride()))
-        key = (tuple(linear), tuple(x.dtype for x in ins), out.dtype)
-        k = self.cache.get(key)
-        if k is None:
-            k = self.cache[key] = load_kernel(kernel_source(
-                self.program, [from_torch_dtype(x.dtype) for x in ins], from_torch_dtype(out.dtype), linear))
-        k[(triton.cdiv(n, BLOCK),)](out, *ins, n, *((1,) * pad + shape), *((0,) * pad + tuple(out.stride())),
-                                    *strides, OUT_LINEAR=out_linear, BLOCK=BLOCK)
 
 
 def _epilogue_supported(node, specs, with_bias):
@@ -99,7 +68,7 @@ class CudnnConvEpilogue(Tactic):
         a = node.attrs
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
         prog, plan = epilogue_program(a.epilogue, with_bias)
-        epi = _Epilogue(prog)
+        epi = PointwiseLauncher(prog)
         weights = {}
 
         def run(ins, outs):
@@ -162,7 +131,7 @@ class CublasMatmulEpilogue(Tactic):
         a = node.attrs
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
         prog, plan = epilogue_program(a.epilogue, False)
-        epi = _Epilogue(prog) if a.epilogue else None
+        epi = PointwiseLauncher(prog) if a.epilogue else None
 
         def run(ins, outs):
             x, w = ins[0], ins[1]

@@ -185,3 +185,47 @@ def load_kernel(source: str):
         spec.loader.exec_module(mod)
         _MODULES[key] = mod
     return mod.pointwise_kernel
+
+
+def _dense(t) -> bool:
+    return t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=__import__("torch").channels_last))
+
+
+class PointwiseLauncher:
+    """Runs a pointwise program on tensors with one generated kernel per layout/dtype combination.
+
+    When the output is dense (contiguous or channels-last), every input with the output's shape and strides is
+    read at the same memory offset as the output element (no index arithmetic); others are read through broadcast
+    strides.
+    """
+
+    BLOCK = 1024
+
+    def __init__(self, program):
+        self.program = program
+        self.cache = {}
+
+    def __call__(self, out, ins):
+        import triton
+
+        from ..dtypes import from_torch_dtype
+
+        n = out.numel()
+        if n == 0:
+            return
+        shape = tuple(out.shape)
+        pad = MAX_RANK - len(shape)
+        out_linear = _dense(out)
+        ostride = tuple(out.stride())
+        linear, strides = [], []
+        for x in ins:
+            linear.append(out_linear and tuple(x.shape) == shape and tuple(x.stride()) == ostride)
+            xe = x.expand(shape) if tuple(x.shape) != shape else x
+            strides += list((0,) * pad + tuple(xe.stride()))
+        key = (tuple(linear), tuple(x.dtype for x in ins), out.dtype)
+        k = self.cache.get(key)
+        if k is None:
+            k = self.cache[key] = load_kernel(kernel_source(
+                self.program, [from_torch_dtype(x.dtype) for x in ins], from_torch_dtype(out.dtype), linear))
+        k[(triton.cdiv(n, self.BLOCK),)](out, *ins, n, *((1,) * pad + shape), *((0,) * pad + ostride), *strides,
+                                         OUT_LINEAR=out_linear, BLOCK=self.BLOCK)
