@@ -120,7 +120,7 @@ class Graph:
         live = set(self.outputs)
         keep = []
         for n in reversed(self.nodes):
-            if any(o in live for o in n.outputs):
+            if not n.outputs or any(o in live for o in n.outputs):  # no outputs: a side effect (assertion)
                 keep.append(n)
                 live.update(i for i in n.inputs if i)
         removed = len(self.nodes) - len(keep)
@@ -173,6 +173,8 @@ class Graph:
             for k, v in _dict(nj["attrs"], "attrs").items():
                 if k not in op.attrs:
                     raise ValueError(f"node {nj.get('name')!r}: unknown attribute {k!r} for {kind}")
+                if v is None and op.attrs[k][1] is not None:
+                    raise ValueError(f"node {nj.get('name')!r}: attribute {k!r} of {kind} cannot be null")
                 attrs[k] = None if v is None else op.attrs[k][0].from_json(v, blobs)
             g.nodes.append(Node(
                 name=_str(nj["name"], "node name"), kind=kind,

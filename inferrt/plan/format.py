@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 
 import numpy as np
@@ -129,7 +130,8 @@ def read_plan(data) -> tuple[dict, BlobReader]:
     if n < HEADER_SIZE:
         raise PlanError(f"not an inferrt plan: {n} bytes is shorter than the {HEADER_SIZE}-byte header "
                         f"(the file is truncated or empty)")
-    magic, version, hsize, m_off, m_len, b_off, b_len, total, digest, _ = HEADER.unpack(bytes(mv[:HEADER_SIZE]))
+    magic, version, hsize, m_off, m_len, b_off, b_len, total, digest, reserved = HEADER.unpack(
+        bytes(mv[:HEADER_SIZE]))
     if magic != MAGIC:
         raise PlanError(f"not an inferrt plan: magic is {magic!r}, expected {MAGIC!r} "
                         f"(is this an ONNX model or a TensorRT engine? build a plan with inferrt first)")
@@ -138,6 +140,8 @@ def read_plan(data) -> tuple[dict, BlobReader]:
                         f"version {FORMAT_VERSION}; rebuild the plan with this inferrt")
     if hsize != HEADER_SIZE:
         raise PlanError(f"corrupt plan: header size {hsize}, expected {HEADER_SIZE}")
+    if reserved != b"\x00" * 8:
+        raise PlanError("corrupt plan: the reserved header bytes 88..95 are not zero (the header was damaged)")
     if total != n:
         raise PlanError(f"corrupt plan: header says {total} bytes but {n} were given "
                         f"({'truncated' if n < total else 'trailing bytes'}); copy the plan again")
@@ -148,14 +152,14 @@ def read_plan(data) -> tuple[dict, BlobReader]:
         raise PlanError("corrupt plan: checksum mismatch (the file was modified or damaged); rebuild or copy it again")
     try:
         manifest = json.loads(bytes(mv[m_off:m_off + m_len]).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise PlanError(f"corrupt plan: manifest is not valid JSON ({e})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise PlanError(f"corrupt plan: manifest is not valid JSON ({type(e).__name__}: {e})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("blobs"), list):
         raise PlanError("corrupt plan: manifest must be an object with a 'blobs' list")
     table = manifest["blobs"]
     for i, e in enumerate(table):
         if not (isinstance(e, dict) and isinstance(e.get("offset"), int) and isinstance(e.get("nbytes"), int)
-                and e.get("dtype") in _DTYPES and isinstance(e.get("shape"), list)
+                and isinstance(e.get("dtype"), str) and e["dtype"] in _DTYPES and isinstance(e.get("shape"), list)
                 and all(isinstance(d, int) and d >= 0 for d in e["shape"])):
             raise PlanError(f"corrupt plan: blob {i} entry is malformed")
         if e["offset"] < 0 or e["nbytes"] < 0 or e["offset"] + e["nbytes"] > b_len:
@@ -163,6 +167,6 @@ def read_plan(data) -> tuple[dict, BlobReader]:
         if e["dtype"] != "bytes":
             item = 2 if e["dtype"] in ("bfloat16", "float16") else 1 if e["dtype"] in (
                 "int8", "uint8", "bool", "float8_e4m3fn") else np.dtype(e["dtype"]).itemsize
-            if int(np.prod(e["shape"], dtype=np.int64)) * item != e["nbytes"]:
+            if math.prod(e["shape"]) * item != e["nbytes"]:
                 raise PlanError(f"corrupt plan: blob {i} shape {e['shape']} does not match its {e['nbytes']} bytes")
     return manifest, BlobReader(mv, b_off, table)

@@ -18,7 +18,7 @@ from .executor import Executor
 
 
 class ICudaEngine(_Reporter):
-    def __init__(self, plan: bytes, manifest: dict, blobs, logger=None, error_recorder=None):
+    def __init__(self, plan: bytes, manifest: dict, blobs, logger=None, error_recorder=None, graph=None):
         self.logger = logger
         self.error_recorder = error_recorder
         self._plan = plan
@@ -26,7 +26,7 @@ class ICudaEngine(_Reporter):
         self.device_kind = manifest["device"]["kind"]
         self.device = torch.device("cuda", torch.cuda.current_device()) if self.device_kind == "cuda" \
             else torch.device("cpu")
-        self.graph: Graph = Graph.from_json(manifest["graph"], blobs)
+        self.graph: Graph = graph if graph is not None else Graph.from_json(manifest["graph"], blobs)
         self._io = [dict(e) for e in manifest["io"]]
         self._io_index = {e["name"]: i for i, e in enumerate(self._io)}
         self._profiles = manifest["profiles"]

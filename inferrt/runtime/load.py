@@ -29,14 +29,30 @@ def load_engine(data, logger=None, error_recorder=None):
     if here != fp:
         raise PlanError(f"plan was built for {describe(fp)} but this device is {describe(here)}; plans are "
                         f"specific to a device kind: rebuild the plan on this device")
+    from ..ir.graph import Graph
     from .engine import ICudaEngine
+    from .validate import check_engine_graph, check_manifest
 
+    check_manifest(manifest)
     try:
-        return ICudaEngine(bytes(data), manifest, blobs, logger, error_recorder)
+        graph = Graph.from_json(manifest["graph"], blobs)
     except PlanError:
         raise
-    except (KeyError, ValueError, TypeError, AssertionError, IndexError, AttributeError) as e:
-        raise PlanError(f"corrupt plan: {type(e).__name__}: {e}") from None
+    except (KeyError, ValueError, TypeError, AssertionError, IndexError, AttributeError, RecursionError) as e:
+        raise PlanError(f"corrupt plan: its graph cannot be decoded ({_describe(e)})") from None
+    check_engine_graph(manifest, graph)
+    try:
+        return ICudaEngine(bytes(data), manifest, blobs, logger, error_recorder, graph=graph)
+    except PlanError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a plan is untrusted input: every failure to load it is a PlanError
+        raise PlanError(f"corrupt plan: the engine cannot be created from it ({_describe(e)})") from None
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, KeyError):
+        return f"missing field {e.args[0]!r}" if e.args else "missing field"
+    return f"{type(e).__name__}: {e}"
 
 
 def _accepts_size(reader) -> bool:

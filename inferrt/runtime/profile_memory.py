@@ -1,0 +1,26 @@
+"""Specs and activation memory of a graph at the min / opt / max shapes of an optimization profile.
+
+Shared by the builder (which records ``device_memory`` per profile in the plan) and the loader (which recomputes
+it to verify the plan), so the two can never disagree.
+"""
+from __future__ import annotations
+
+from ..ops import Spec
+from .executor import plan_arena
+
+WHICH = ("min", "opt", "max")
+
+
+def profile_input_specs(graph, shapes: dict, which: int) -> dict:
+    """Input specs of ``graph`` at profile point ``which`` (0 min, 1 opt, 2 max); inputs the profile does not
+    name keep their declared (static) shape."""
+    return {n: Spec(graph.specs[n].dtype, tuple(shapes[n][which]) if n in shapes else graph.specs[n].shape)
+            for n in graph.inputs}
+
+
+def arena_bytes(graph, specs: dict) -> int:
+    """Activation bytes the executor needs at concrete ``specs`` (0 when shapes depend on data: eager mode)."""
+    if not all(s.static for s in specs.values()):
+        return 0
+    const_names = {n.outputs[0] for n in graph.nodes if n.kind == "constant"}
+    return plan_arena(graph, specs, const_names)[1]

@@ -1,0 +1,151 @@
+"""Checks of a plan's manifest beyond its framing: types of every field the runtime reads, the I/O table against
+the graph, the optimization profiles, constant weights against their shapes, shape inference at every profile
+point, and the recorded activation memory. Every failure is a PlanError that names the field, tensor or layer.
+
+The checksum only proves the bytes are the ones a writer produced; these checks make sure the runtime never acts
+on a manifest it does not understand (a buggy or forged writer), so loading fails here rather than at run time.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..enums import DataType, ProfilingVerbosity
+from ..errors import PlanError
+from ..ops.base import OpError
+from .profile_memory import WHICH, arena_bytes, profile_input_specs
+
+MAX_DIM = 2 ** 31 - 1
+MAX_TENSOR_BYTES = 2 ** 40
+_MODES = ("INPUT", "OUTPUT")
+
+
+def _fail(msg: str):
+    raise PlanError(f"corrupt plan: {msg}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _shape(v, what: str, allow_dynamic: bool) -> tuple:
+    lo = -1 if allow_dynamic else 0
+    if not isinstance(v, list) or not all(_is_int(d) and lo <= d <= MAX_DIM for d in v):
+        _fail(f"{what} must be a list of integers in [{lo}, {MAX_DIM}], got {str(v)[:120]}")
+    return tuple(v)
+
+
+def check_manifest(manifest: dict) -> None:
+    """Field types of the top-level manifest (before the graph is decoded)."""
+    for key, typ in (("graph", dict), ("io", list), ("profiles", list), ("device", dict)):
+        if not isinstance(manifest.get(key), typ):
+            _fail(f"manifest field {key!r} must be a{'n object' if typ is dict else ' list'}")
+    if not isinstance(manifest.get("name", ""), str):
+        _fail("manifest field 'name' must be a string")
+    pv = manifest.get("profiling_verbosity", "LAYER_NAMES_ONLY")
+    if not isinstance(pv, str) or pv not in ProfilingVerbosity.__members__:
+        _fail(f"profiling_verbosity {str(pv)[:60]!r} is not a ProfilingVerbosity")
+    if not isinstance(manifest.get("build", {}), dict):
+        _fail("manifest field 'build' must be an object")
+    names = set()
+    for i, e in enumerate(manifest["io"]):
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str):
+            _fail(f"I/O entry {i} must be an object with a string 'name'")
+        if e["name"] in names:
+            _fail(f"I/O tensor {e['name']!r} is listed twice")
+        names.add(e["name"])
+        if e.get("mode") not in _MODES:
+            _fail(f"I/O tensor {e['name']!r} has mode {str(e.get('mode'))[:40]!r}; expected INPUT or OUTPUT")
+        if not isinstance(e.get("dtype"), str) or e["dtype"] not in DataType.__members__:
+            _fail(f"I/O tensor {e['name']!r} has unknown dtype {str(e.get('dtype'))[:40]!r}")
+        _shape(e.get("shape"), f"shape of I/O tensor {e['name']!r}", True)
+    if not manifest["profiles"]:
+        _fail("the plan has no optimization profile")
+    for pi, p in enumerate(manifest["profiles"]):
+        if not isinstance(p, dict) or not isinstance(p.get("shapes"), dict):
+            _fail(f"optimization profile {pi} must be an object with a 'shapes' object")
+        dm = p.get("device_memory")
+        if not _is_int(dm) or dm < 0:
+            _fail(f"optimization profile {pi}: device_memory must be an integer >= 0, got {str(dm)[:40]}")
+        for name, triple in p["shapes"].items():
+            if not isinstance(triple, list) or len(triple) != 3:
+                _fail(f"optimization profile {pi}: shapes of {name!r} must be [min, opt, max]")
+            for which, s in zip(WHICH, triple):
+                _shape(s, f"optimization profile {pi}: {which} shape of {name!r}", False)
+
+
+def check_engine_graph(manifest: dict, graph) -> None:
+    """The decoded graph against the I/O table and profiles; shape inference and memory at every profile point."""
+    io = manifest["io"]
+    ins = [e["name"] for e in io if e["mode"] == "INPUT"]
+    outs = [e["name"] for e in io if e["mode"] == "OUTPUT"]
+    if ins != graph.inputs or outs != graph.outputs:
+        _fail(f"the I/O table (inputs {ins}, outputs {outs}) does not match the graph (inputs {graph.inputs}, "
+              f"outputs {graph.outputs})")
+    if not outs:
+        _fail("the plan has no outputs")
+    for name, s in graph.specs.items():
+        if s.shape is not None:
+            _shape(list(s.shape), f"shape of value {name!r}", True)
+    for e in io:
+        s = graph.specs.get(e["name"])
+        if e["mode"] == "INPUT":
+            if s is None or s.shape is None:
+                _fail(f"input {e['name']!r} has no shape in the graph")
+            if s.dtype.name != e["dtype"] or list(s.shape) != e["shape"]:
+                _fail(f"input {e['name']!r} is {e['dtype']}{e['shape']} in the I/O table but "
+                      f"{s.dtype.name}{list(s.shape)} in the graph")
+    for n in graph.nodes:
+        if n.kind != "constant":
+            continue
+        w, shp = n.attrs.get("weights"), n.attrs.get("shape")
+        if w is None or not hasattr(w, "shape"):
+            _fail(f"constant {n.name!r} has no weights")
+        if not isinstance(shp, tuple) or not all(_is_int(d) and 0 <= d <= MAX_DIM for d in shp) \
+                or int(np.prod(shp, dtype=object)) != int(np.prod(w.shape, dtype=object)):
+            _fail(f"constant {n.name!r}: shape {shp} does not match its {tuple(w.shape)} weights")
+    _check_profiles(manifest, graph)
+
+
+def _check_profiles(manifest: dict, graph) -> None:
+    for pi, p in enumerate(manifest["profiles"]):
+        shapes = p["shapes"]
+        for name in shapes:
+            if name not in graph.inputs:
+                _fail(f"optimization profile {pi} names {name!r}, which is not an input "
+                      f"(inputs: {graph.inputs})")
+        for name in graph.inputs:
+            decl = graph.specs[name].shape
+            if name not in shapes:
+                if any(d < 0 for d in decl):
+                    _fail(f"optimization profile {pi} has no shapes for dynamic input {name!r} {list(decl)}")
+                continue
+            mn, op, mx = shapes[name]
+            if not len(mn) == len(op) == len(mx) == len(decl):
+                _fail(f"optimization profile {pi}: shapes of {name!r} do not have the input's rank {len(decl)}")
+            for i, (a, b, c, d) in enumerate(zip(mn, op, mx, decl)):
+                if not a <= b <= c or (d >= 0 and not a == c == d):
+                    _fail(f"optimization profile {pi}: dimension {i} of {name!r} has min {a}, opt {b}, max {c} "
+                          f"but the input is {list(decl)}")
+        need = 0
+        for which in range(3):
+            specs_in = profile_input_specs(graph, shapes, which)
+            try:
+                specs = graph.infer(specs_in)
+            except OpError as e:
+                _fail(f"shape inference fails at the {WHICH[which]} shapes of optimization profile {pi}: {e}")
+            except Exception as e:  # noqa: BLE001 - ops are written for valid graphs; a forged one may break them
+                _fail(f"shape inference fails at the {WHICH[which]} shapes of optimization profile {pi}: "
+                      f"{type(e).__name__}: {e}")
+            for n in graph.nodes:
+                extra = [o for o in n.outputs if o not in specs]
+                if extra:
+                    _fail(f"node {n.name!r} ({n.kind}) lists outputs {extra} that its op does not produce")
+            for name, s in specs.items():
+                if s.static and int(np.prod(s.shape, dtype=object)) * 8 > MAX_TENSOR_BYTES:
+                    _fail(f"value {name!r} would have shape {s.shape} at the {WHICH[which]} shapes of optimization "
+                          f"profile {pi}, larger than any device")
+            need = max(need, arena_bytes(graph, specs))
+        if need != p["device_memory"]:
+            _fail(f"optimization profile {pi} records {p['device_memory']} bytes of activation memory but its "
+                  f"shapes need {need}")
+
