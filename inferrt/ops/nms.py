@@ -71,7 +71,7 @@ class NMS(OpDef):
                           f"[batch, boxes, classes, 4]")
         if scores.rank != 3:
             raise OpError(f"scores have shape {tuple(scores.shape)}; expected [batch, boxes, classes]")
-        for i, (b, s) in enumerate(zip(boxes.shape[:3], scores.shape)):
+        for i, (b, s) in enumerate(zip(boxes.shape[:boxes.rank - 1], scores.shape)):
             if b >= 0 and s >= 0 and b != s:
                 raise OpError(f"boxes {tuple(boxes.shape)} and scores {tuple(scores.shape)} disagree in dim {i}")
         if boxes.dtype not in _FLOATS or scores.dtype not in _FLOATS:
