@@ -19,7 +19,8 @@ def model(nodes, inputs, outputs, inits=None, opset=17, dynamic=()):
     ins = [oh.make_tensor_value_info(k, NP2ONNX[np.asarray(v).dtype],
                                      [f"{k}_{i}" for i in range(np.ndim(v))] if k in dynamic else list(np.shape(v)))
            for k, v in inputs.items()]
-    outs = [oh.make_tensor_value_info(o, TP.UNDEFINED, None) for o in outputs]
+    outs = [oh.make_tensor_value_info(o, TP.UNDEFINED, None) if isinstance(o, str) else
+            oh.make_tensor_value_info(o[0], o[1], [f"{o[0]}_{i}" for i in range(o[2])]) for o in outputs]
     inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()]
     m = oh.make_model(oh.make_graph(nodes, "g", ins, outs, inits), opset_imports=[oh.make_opsetid("", opset)])
     m.ir_version = 10 if opset >= 21 else 8
@@ -40,6 +41,10 @@ def _fill_output_types(m):
         t = types.get(o.name)
         if o.type.tensor_type.elem_type == TP.UNDEFINED and t is not None and t.tensor_type.HasField("shape"):
             o.type.CopyFrom(t)
+
+
+def _name(o):
+    return o if isinstance(o, str) else o[0]
 
 
 def reference(m, feeds, use_ort=True):
@@ -65,7 +70,7 @@ def check(nodes, inputs, outputs, inits=None, opset=17, use_ort=True, rtol=1e-4,
     m = model(nodes, inputs, outputs, inits, opset, dynamic)
     ref = reference(m, inputs, use_ort)
     got = run_inferrt(m, inputs, profiles)
-    for o in outputs:
+    for o in map(_name, outputs):
         r, g = np.asarray(ref[o]), np.asarray(got[o])
         assert g.shape == r.shape, f"{o}: shape {g.shape} != reference {r.shape}"
         if r.dtype.kind in "fc":
