@@ -12,7 +12,7 @@ def _assertion_name():
         return self._name
 
     def set_(self, value):
-        self._name = str(value)
+        ILayer.name.fset(self, value)
         self._attrs["layer_name"] = self._name   # run-time failures name the layer
 
     return property(get, set_, doc=ILayer.name.__doc__)

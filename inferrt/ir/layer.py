@@ -40,7 +40,9 @@ class ILayer:
 
     @name.setter
     def name(self, value):
-        self._name = str(value)
+        old, self._name = self._name, str(value)
+        if self._error:  # an inference error logged under the old name now names the layer as the user knows it
+            self._error = self._error.replace(f"layer {old!r}", f"layer {self._name!r}", 1)
 
     @property
     def type(self) -> LayerType:

@@ -127,9 +127,9 @@ class ShapePlan:
         self.steps = []
         self.view_steps = []
         for n in g.nodes:
-            if n.kind == "constant" or all(o in folded for o in n.outputs):
+            if n.kind == "constant" or (n.outputs and all(o in folded for o in n.outputs)):
                 continue
-            if n.outputs[0] in aliases:
+            if n.outputs and n.outputs[0] in aliases:
                 self.view_steps.append((n, n.inputs[0] in g.inputs))
                 if n.inputs[0] not in g.inputs:
                     self.slots[n.outputs[0]] = n.op.run(n.attrs, [self.slots.get(i) if i else None
