@@ -22,7 +22,7 @@ import torch
 from ..dtypes import torch_dtype
 from ..enums import ActivationType as AT, DataType, ElementWiseOperation as EW, LayerType, UnaryOperation as U
 from .activation import ACTIVATIONS
-from .base import JSON, OpDef, OpError, Spec, broadcast_shapes, register
+from .base import JSON, Attrs, OpDef, OpError, Spec, broadcast_shapes, get_op, register
 from .elementwise import BINARY, UNARY
 
 _BOOL_OUT = {"AND", "OR", "XOR", "EQUAL", "GREATER", "LESS"}
@@ -111,11 +111,7 @@ def run_program(prog, ins):
         elif op == "act":
             regs.append(ACTIVATIONS[AT[ins_[1]]](_tensor(regs[ins_[4]]), float(ins_[2]), float(ins_[3])))
         elif op == "cast":
-            x = _tensor(regs[ins_[2]])
-            dt = torch_dtype(DataType[ins_[1]])
-            if x.is_floating_point() and not (dt.is_floating_point or dt == torch.bool):
-                x = torch.trunc(x)
-            regs.append(x.to(dt))
+            regs.append(get_op("cast").run(Attrs(to_type=DataType[ins_[1]]), [_tensor(regs[ins_[2]])], None)[0])
         else:
             x, s = _pair(regs[ins_[1]], regs[ins_[2]])
             regs.append(torch.where(x >= 0, x, x * s))

@@ -1,0 +1,126 @@
+"""Concatenation elimination.
+
+    x ─┬─ Slice(0:a) ─┐
+       └─ Slice(a:n) ─┴─ Concat ─ y              ==>   x ─ y        (slices that tile x back in order)
+    p ─ Concat(q, r) ─ t ─ Concat(t, s) ─ y      ==>   p, q, r, s ─ Concat ─ y   (same axis, t read once)
+    A ─ a ─┐
+    B ─ b ─┴─ Concat ─ y                         ==>   recorded: A writes y[..., 0:|a|], B writes y[..., |a|:]
+
+The first two are graph rewrites. For the rest, copying into the concatenation output is removable only by the
+memory planner, so this pass records the decision instead of rewriting: when an input is produced by a layer,
+read by the concatenation alone, is not a network input or output, and its offset along the axis is known for
+every shape (the sizes of the inputs before it are static), the producer gets ``info["writes_into"] =
+{"tensor": y, "axis": axis, "offset": offset}`` and the concatenation ``info["aliased_inputs"]`` (the indices);
+when all inputs are aliased it gets ``info["elided"] = True``. An executor that binds each such producer's
+output slot to a view of y's slot can then skip the copy; one that ignores the record still runs correctly,
+since the concatenation layer itself is kept.
+"""
+from __future__ import annotations
+
+from ..ir.graph import Node
+from ..ops.base import Attrs, norm_axis
+from .rewrite import View, merge_origin, plain, redirect, replace
+
+
+def _axis(n, rank):
+    a = n.attrs.axis if n.attrs.axis is not None else max(rank - 3, 0)
+    return norm_axis(a, rank)
+
+
+def _tiles(view, n, ax):
+    """The tensor the concatenation's inputs slice back together, in order, or None."""
+    src, pos = None, 0
+    for v in n.inputs:
+        s = view.producer(v, "slice")
+        if s is None or len([i for i in s.inputs if i]) != 1 or not view.only_use(v, n):
+            return None
+        x = s.inputs[0]
+        shape = view.shape(x)
+        if src not in (None, x) or shape is None or shape[ax] < 0:
+            return None
+        src = x
+        a = s.attrs
+        rank = len(shape)
+        axes = [norm_axis(i, rank) for i in a.axes] if a.axes else list(range(rank))
+        stride = a.stride or (1,) * len(axes)
+        for i, st, sz, sd in zip(axes, a.start, a.shape, stride):
+            if i == ax:
+                if st != pos or sd != 1:
+                    return None
+                pos += sz
+            elif not (st == 0 and sd == 1 and sz == shape[i] and sz >= 0):
+                return None
+        if ax not in axes:
+            return None
+    return src if src is not None and pos == view.shape(src)[ax] else None
+
+
+def eliminate_concat(graph, ctx) -> int:
+    changes = 0
+    while True:
+        view = View(graph)
+        done = False
+        for n in graph.nodes:
+            if n.kind != "concatenation" or not plain(n):
+                continue
+            rank = len(view.shape(n.outputs[0]) or ())
+            if not rank:
+                continue
+            ax = _axis(n, rank)
+            src = _tiles(view, n, ax)
+            if src is not None and redirect(graph, n.outputs[0], src):
+                slices = [view.producer(v) for v in n.inputs]
+                keep = view.producer(src)
+                for r in [keep] if keep is not None else view.uses(n.outputs[0]):
+                    r.origin = merge_origin(r, *slices, n)
+                replace(graph, [n] + slices, [])
+                changes += 1
+                done = True
+                break
+            flat, absorbed = [], []
+            for v in n.inputs:
+                inner = view.producer(v, "concatenation")
+                if inner is not None and plain(inner) and view.only_use(v, n) and \
+                        _axis(inner, rank) == ax:
+                    flat += inner.inputs
+                    absorbed.append(inner)
+                else:
+                    flat.append(v)
+            if absorbed:
+                new = Node(n.name, "concatenation", flat, list(n.outputs), Attrs(axis=ax),
+                           origin=merge_origin(*absorbed, n), info=dict(n.info))
+                replace(graph, [n] + absorbed, [new])
+                changes += 1
+                done = True
+                break
+        if not done:
+            break
+    return changes + record_concat_aliases(graph)
+
+
+def record_concat_aliases(graph) -> int:
+    view = View(graph)
+    recorded = 0
+    for n in graph.nodes:
+        if n.kind != "concatenation":
+            continue
+        y = n.outputs[0]
+        rank = len(view.shape(y) or ())
+        if not rank:
+            continue
+        ax = _axis(n, rank)
+        offset, aliased = 0, []
+        for i, v in enumerate(n.inputs):
+            p = view.producer(v)
+            ok = (offset >= 0 and p is not None and p.kind != "constant" and len(p.outputs) == 1
+                  and view.only_use(v, n) and n.inputs.count(v) == 1 and v not in graph.inputs)
+            if ok:
+                p.info["writes_into"] = {"tensor": y, "axis": ax, "offset": offset}
+                aliased.append(i)
+            size = view.shape(v)[ax]
+            offset = offset + size if offset >= 0 and size >= 0 else -1
+        if aliased and n.info.get("aliased_inputs") != aliased:
+            n.info["aliased_inputs"] = aliased
+            n.info["elided"] = len(aliased) == len(n.inputs)
+            recorded += 1
+    return recorded

@@ -1,0 +1,90 @@
+"""Constant folding (shape computations included).
+
+    const ─┐                                   
+           ├─ A ─ t ─ B ─ y     ==>    const(y) ─ ...          (every input of A and B is constant)
+    const ─┘                          
+    x(static shape) ─ Shape ─ Gather ─ Reshape-dims  ==>  const
+
+A layer whose inputs are all constants (or whose output value is known from shape inference, such as the shape of
+a statically shaped tensor) is evaluated once at build time with its op's generic implementation on the CPU and
+replaced by a constant. Network outputs keep their names (the constant produces them). Size cap: an output larger
+than ``SMALL`` elements is folded only when every constant it reads is read by nothing else (so a big weight is
+transformed, never duplicated), and never beyond ``CAP`` elements. Data-dependent and random layers are kept.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..logger import Severity
+from ..ops.base import OpError, evaluate
+from .rewrite import View, const_node, merge_origin, replace
+
+SMALL = 1 << 16
+CAP = 1 << 24
+#: kinds never folded (their value must be produced at run time)
+KEEP = {"constant", "fill_random", "random_uniform", "random_normal", "assertion"}
+
+
+def _random(n) -> bool:
+    op = n.attrs.get("operation")
+    return "RANDOM" in getattr(op, "name", "") or "random" in n.kind
+
+
+def fold_constants(graph, ctx) -> int:
+    folded = 0
+    view = View(graph)
+    values: dict[str, np.ndarray] = {}
+    new_nodes, gone = [], []
+    origin_of: dict[str, list[str]] = {}
+    for n in graph.nodes:
+        if n.kind == "constant":
+            values[n.outputs[0]] = view.const(n.outputs[0])
+            continue
+        if n.kind in KEEP or _random(n) or n.op.data_dependent or any(v in graph.inputs for v in n.inputs):
+            # inputs may still fold through known values (shape of a static input)
+            known = [view.specs[o].value for o in n.outputs]
+            if n.kind in KEEP or _random(n) or n.op.data_dependent or any(k is None for k in known):
+                continue
+            outs = [np.asarray(k) for k in known]
+        else:
+            ins = [values.get(i) if i else None for i in n.inputs]
+            if any(i and values.get(i) is None for i in n.inputs):
+                known = [view.specs[o].value for o in n.outputs]
+                if any(k is None for k in known):
+                    continue
+                outs = [np.asarray(k) for k in known]
+            else:
+                specs = [view.specs[o] for o in n.outputs]
+                if not all(s.static for s in specs):
+                    continue
+                size = max(int(np.prod(s.shape)) for s in specs)
+                if size > CAP or (size > SMALL and not all(view.only_use(i, n) for i in n.inputs if i)):
+                    continue
+                try:
+                    outs = evaluate(n.op, n.attrs, ins, specs)
+                except (OpError, ValueError, RuntimeError, IndexError) as e:
+                    ctx.log(Severity.VERBOSE, f"fold_constants: cannot evaluate {n.name!r} ({n.kind}): {e}")
+                    continue
+                if outs is None or any(o is None for o in outs):
+                    continue
+        if len(outs) != len(n.outputs):
+            continue
+        gone.append(n)
+        origin = merge_origin(n)
+        for i in n.inputs:
+            src = origin_of.get(i) or (view.prod[i].origin if i in view.prod else [])
+            origin += [x for x in src if x not in origin]
+        for o, arr in zip(n.outputs, outs):
+            arr = np.asarray(arr)
+            origin_of[o] = origin
+            c = const_node(graph, f"{n.name} [folded]", arr, origin)
+            c.outputs = [o]
+            graph.specs.pop(c.name, None)
+            new_nodes.append(c)
+            values[o] = arr
+        folded += 1
+    if folded:
+        # constants take the place of the folded layers; their own constant inputs die if nothing else reads them
+        replace(graph, gone, new_nodes)
+        graph.remove_dead()
+    return folded

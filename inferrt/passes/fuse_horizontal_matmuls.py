@@ -1,0 +1,98 @@
+"""Horizontal fusion: matrix products with constant weights that read the same input become one product.
+
+    x ─┬─ MatMul(Wq) + bq ─ q            x ─ MatMul([Wq Wk Wv]) + [bq bk bv] ─ qkv ─┬─ Slice(0:Nq) ─ q
+       ├─ MatMul(Wk) + bk ─ k     ==>                                               ├─ Slice(Nq:Nq+Nk) ─ k
+       └─ MatMul(Wv) + bv ─ v                                                       └─ Slice(...) ─ v
+
+Members must have the same kind (matrix_multiply or fused_matmul), the same operations, 2-D constant weights
+(leading 1s allowed) of one type with the same K, the same epilogue without residual adds (activations apply
+per column, so they stay valid), and constant biases shaped 1 everywhere but the last axis (zeros are used for a
+member without one). Weights (and biases) are concatenated along the output-column axis; each original output is
+a slice of the last axis, named after the original layer. The merged layer's origin lists every member.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..enums import MatrixOperation as MO, SampleMode
+from ..ir.graph import Node
+from ..ops.base import Attrs
+from .rewrite import View, const_node, merge_origin, plain, replace
+
+
+def _member(view, n):
+    """(key, weights 2-D as (K, N), bias 1-D or None) or None."""
+    if n.kind not in ("matrix_multiply", "fused_matmul") or len(n.outputs) != 1 or not plain(n):
+        return None
+    if n.attrs.op0 == MO.VECTOR or n.attrs.op1 == MO.VECTOR:
+        return None
+    w = view.const(n.inputs[1])
+    if w is None or w.ndim < 2 or any(d != 1 for d in w.shape[:-2]):
+        return None
+    w2 = w.reshape(w.shape[-2:])
+    if n.attrs.op1 == MO.TRANSPOSE:
+        w2 = w2.T
+    epi = list(n.attrs.get("epilogue") or [])
+    if any(s[0] == "add" for s in epi) or len([i for i in n.inputs if i]) > 3:
+        return None
+    out_rank = len(view.shape(n.outputs[0]) or ())
+    bias = None
+    if len(n.inputs) > 2 and n.inputs[2]:
+        b = view.const(n.inputs[2])
+        if b is None or b.ndim != out_rank or any(d != 1 for d in b.shape[:-1]) or b.shape[-1] != w2.shape[1]:
+            return None
+        bias = b.reshape(-1)
+    key = (n.inputs[0], n.kind, n.attrs.op0.name, w.dtype.str, w.ndim, w2.shape[0], repr(epi), out_rank)
+    return key, w2, bias
+
+
+def fuse_horizontal_matmuls(graph, ctx) -> int:
+    view = View(graph)
+    groups: dict = {}
+    for n in graph.nodes:
+        m = _member(view, n)
+        if m is not None:
+            groups.setdefault(m[0], []).append((n, m[1], m[2]))
+    merged = 0
+    gone, add = [], []
+    for key, members in groups.items():
+        if len(members) < 2:
+            continue
+        nodes = [m[0] for m in members]
+        first = nodes[0]
+        w = np.concatenate([m[1] for m in members], axis=1)
+        lead = (1,) * (key[4] - 2)
+        cw = const_node(graph, f"{first.name} [merged kernel]", w.reshape(lead + w.shape),
+                        merge_origin(*[view.producer(n.inputs[1]) for n in nodes]))
+        add.append(cw)
+        ins = [first.inputs[0], cw.outputs[0]]
+        out_rank = key[7]
+        if any(m[2] is not None for m in members):
+            b = np.concatenate([m[2] if m[2] is not None else np.zeros(m[1].shape[1], dtype=w.dtype)
+                                for m in members])
+            cb = const_node(graph, f"{first.name} [merged bias]", b.reshape((1,) * (out_rank - 1) + b.shape),
+                            merge_origin(*[view.producer(n.inputs[2]) for n in nodes
+                                           if len(n.inputs) > 2 and n.inputs[2]]))
+            add.append(cb)
+            ins.append(cb.outputs[0])
+        kind = "fused_matmul" if len(ins) > 2 or first.kind == "fused_matmul" else "matrix_multiply"
+        attrs = Attrs(op0=first.attrs.op0, op1=MO.NONE)
+        if kind == "fused_matmul":
+            attrs["epilogue"] = list(first.attrs.get("epilogue") or [])
+        name = graph.unique_name(f"{first.name} [+{len(nodes) - 1} merged]")
+        out = graph.unique_name(f"{name} output")
+        add.append(Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=dict(first.info)))
+        off = 0
+        for n, w2, _ in members:
+            cols = w2.shape[1]
+            add.append(Node(n.name, "slice", [out], list(n.outputs),
+                            Attrs(start=(off,), shape=(cols,), stride=(1,), axes=(out_rank - 1,),
+                                  mode=SampleMode.STRICT_BOUNDS),
+                            origin=list(n.origin)))
+            off += cols
+        gone += nodes
+        merged += len(nodes) - 1
+    if merged:
+        replace(graph, gone, add)
+        graph.remove_dead()
+    return merged

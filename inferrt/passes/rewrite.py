@@ -1,0 +1,152 @@
+"""Shared graph-rewriting helpers for the passes: a read-only view (producers, consumers, symbolic specs,
+constant values) and the few edits every pass makes (add a constant, replace nodes, redirect a value)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Node
+from ..ops import Spec
+from ..ops.base import Attrs
+
+#: node.info keys that pin a layer's behaviour (precision constraints); such layers are never absorbed
+PINNED_INFO = ("precision", "output_types")
+
+
+class View:
+    """Indexes over a graph at one moment: rebuild it after editing the graph."""
+
+    def __init__(self, g: Graph):
+        self.g = g
+        self.prod = g.producers()
+        self.cons = g.consumers()
+        self.outputs = set(g.outputs)
+        self.specs = g.infer()
+
+    def spec(self, v: str) -> Spec:
+        return self.specs[v]
+
+    def shape(self, v: str):
+        return self.specs[v].shape
+
+    def producer(self, v: str, *kinds) -> Node | None:
+        n = self.prod.get(v)
+        if n is None or (kinds and n.kind not in kinds):
+            return None
+        return n
+
+    def uses(self, v: str) -> list[Node]:
+        return self.cons.get(v, [])
+
+    def only_use(self, v: str, node: Node) -> bool:
+        """``v`` is read by ``node`` alone (possibly several times) and is not a graph output."""
+        return v not in self.outputs and all(c is node for c in self.uses(v)) and bool(self.uses(v))
+
+    def internal(self, v: str, allowed) -> bool:
+        """Every reader of ``v`` is in ``allowed`` (node objects) and ``v`` is not a graph output."""
+        ids = {id(n) for n in allowed}
+        return v not in self.outputs and all(id(c) in ids for c in self.uses(v))
+
+    def const(self, v: str) -> np.ndarray | None:
+        """The value of ``v`` when a constant node produces it."""
+        n = self.prod.get(v)
+        if n is None or n.kind != "constant":
+            return None
+        return np.asarray(n.attrs.weights).reshape(tuple(n.attrs.shape))
+
+    def scalar(self, v: str) -> float | None:
+        """The value of ``v`` when it is a constant holding one number."""
+        c = self.const(v)
+        if c is None or c.size != 1 or c.dtype.kind not in "fiu":
+            return None
+        return float(c.reshape(()))
+
+
+def plain(n: Node) -> bool:
+    """A node with no precision pin, which a fusion may absorb."""
+    return not any(k in n.info for k in PINNED_INFO)
+
+
+def merge_origin(*nodes: Node) -> list[str]:
+    seen, out = set(), []
+    for n in nodes:
+        for o in n.origin or [n.name]:
+            if o not in seen:
+                seen.add(o)
+                out.append(o)
+    return out
+
+
+def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str]) -> Node:
+    """A new constant node (not yet in the graph) whose output is named like its node."""
+    arr = np.ascontiguousarray(arr)
+    name = g.unique_name(base)
+    g.specs[name] = Spec(_dtype(arr), tuple(arr.shape))
+    return Node(name, "constant", [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
+
+
+def replace(g: Graph, remove: list[Node], add: list[Node]) -> None:
+    """Remove ``remove`` (by identity), add ``add`` and restore topological order."""
+    ids = {id(n) for n in remove}
+    g.nodes = [n for n in g.nodes if id(n) not in ids] + list(add)
+    g.toposort()
+
+
+def redirect(g: Graph, old: str, new: str) -> bool:
+    """Make every reader of ``old`` read ``new``. When ``old`` is a graph output, ``new`` is renamed to ``old``
+    instead (only possible when ``new`` is produced by a node and is not a graph input or output). Returns False,
+    changing nothing, when neither works."""
+    if old == new:
+        return True
+    if old in g.outputs:
+        if new in g.inputs or new in g.outputs or not any(new in n.outputs for n in g.nodes):
+            return False
+        for n in g.nodes:
+            n.outputs = [old if o == new else o for o in n.outputs]
+            n.inputs = [old if i == new else i for i in n.inputs]
+        if new in g.specs:
+            g.specs[old] = g.specs.pop(new)
+        return True
+    for n in g.nodes:
+        n.inputs = [new if i == old else i for i in n.inputs]
+    return True
+
+
+def refresh_specs(g: Graph) -> None:
+    """Symbolic specs of every value (what the builder and the plan read), after a pass edited the graph."""
+    specs = g.infer()
+    keep = {k: g.specs[k] for k in g.inputs}
+    for k, s in specs.items():
+        if k not in keep:
+            keep[k] = Spec(s.dtype, None if s.shape is None else tuple(s.shape))
+    g.specs = keep
+
+
+def same_shape(a, b) -> bool:
+    """Shapes are equal for every input shape: same rank and the same known dims (no -1 anywhere)."""
+    return a is not None and b is not None and tuple(a) == tuple(b) and all(d >= 0 for d in a)
+
+
+def _dtype(arr):
+    from ..dtypes import from_numpy_dtype
+
+    return from_numpy_dtype(arr.dtype)
+
+
+def dying_consts(view: View, nodes) -> list[Node]:
+    """Constant nodes read only by ``nodes``: they die with them, so their names join the fused layer's origin."""
+    ids = {id(n) for n in nodes}
+    out, seen = [], set()
+    for n in nodes:
+        for i in n.inputs:
+            p = view.prod.get(i) if i else None
+            if p is None or p.kind != "constant" or id(p) in ids or id(p) in seen or i in view.outputs:
+                continue
+            if all(id(r) in ids for r in view.uses(i)):
+                seen.add(id(p))
+                out.append(p)
+    return out
+
+
+def absorbed_origin(view: View, *nodes) -> list[str]:
+    """Origin of a layer replacing ``nodes``: their names plus those of the constants only they read."""
+    return merge_origin(*nodes, *dying_consts(view, nodes))
