@@ -182,7 +182,7 @@ def concat(ctx, ts, axis=0):
         return ts[0]
     layer = ctx.network.add_concatenation(list(ts))
     layer.axis = axis
-    return out(layer)
+    return done(layer)
 
 
 # ----------------------------------------------------------------------------------------------- shape tensors
@@ -290,3 +290,22 @@ def expand_to(ctx, t, shape_t):
     layer.set_input(2, shape_t)
     layer.set_input(3, stride)
     return out(layer)
+
+
+def axis_slice(ctx, x, axes, start, size, stride=None):
+    """An ISliceLayer over ``axes`` only (created full-rank and valid, then narrowed to the axes)."""
+    r = rank(x)
+    layer = ctx.network.add_slice(x, (0,) * r, (0,) * r, (1,) * r)
+    layer.axes = tuple(axes)
+    layer.start = tuple(int(v) for v in start)
+    layer.shape = tuple(int(v) for v in size)
+    layer.stride = tuple(int(v) for v in (stride if stride is not None else [1] * len(axes)))
+    return layer
+
+
+def done(layer, i=0):
+    """Output ``i`` of a layer configured after creation; re-runs shape inference so that errors from the
+    layer's initial (default) attributes do not linger."""
+    t = layer.get_output(i)
+    _ = t.shape
+    return t

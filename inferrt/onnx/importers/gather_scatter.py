@@ -2,39 +2,23 @@
 OneHot, TopK, CumSum, ReverseSequence.
 
 They map onto IGatherLayer (DEFAULT / ELEMENT / ND), IScatterLayer (ELEMENT / ND, with reduction), ISelectLayer,
-IOneHotLayer, ITopKLayer, ICumulativeLayer and IReverseSequenceLayer. ONNX allows negative indices where TensorRT's
-layers do not; they are wrapped (``i + dim`` where ``i < 0``) by constant folding or by a few elementwise layers.
+IOneHotLayer, ITopKLayer, ICumulativeLayer and IReverseSequenceLayer. Negative indices
+count from the end in inferrt's indexing layers, as in ONNX.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ...enums import (DataType, ElementWiseOperation as EW, GatherMode, ParserErrorCode as E, ScatterMode,
+from ...enums import (DataType, GatherMode, ParserErrorCode as E, ScatterMode,
                       TopKOperation)
 from ..registry import importer
-from ._compose import attr, cast, const, dim_of, ew, fail, has_input, inp, ints, norm_axes, rank, reshape, value
+from ._compose import attr, done, cast, const, fail, inp, norm_axes, rank, reshape, value
 from .tensor_ops import select
 
 
 def _require(ctx, node, method):
     if not hasattr(ctx.network, method):
         fail(node, f"needs INetworkDefinition.{method}, which this build lacks", E.UNSUPPORTED_NODE)
-
-
-def _wrap_indices(ctx, idx, dim):
-    """``idx + dim`` where ``idx < 0`` (``dim`` an int or a 1-element INT64 tensor)."""
-    v = ctx.value_of(idx)
-    if v is not None and isinstance(dim, int):
-        v = np.asarray(v)
-        if not (v < 0).any():
-            return idx
-        return const(ctx, np.where(v < 0, v + dim, v).astype(v.dtype))
-    r = rank(idx)
-    zero = const(ctx, np.zeros((1,) * r, dtype=np.int64 if idx.dtype == DataType.INT64 else np.int32))
-    d = ints(ctx, [dim]) if isinstance(dim, int) else dim
-    d = cast(ctx, reshape(ctx, d, [1] * r) if r != 1 else d, idx.dtype)
-    neg = cast(ctx, ew(ctx, idx, zero, EW.LESS), idx.dtype)
-    return ew(ctx, idx, ew(ctx, neg, d, EW.PROD), EW.SUM)
 
 
 def _index_tensor(ctx, node, i):
@@ -49,9 +33,9 @@ def gather_1(ctx, node):
     _require(ctx, node, "add_gather")
     x = inp(ctx, node, 0)
     axis = norm_axes(node, [int(attr(node, "axis", 0))], rank(x))[0]
-    idx = _wrap_indices(ctx, _index_tensor(ctx, node, 1), dim_of(ctx, x, axis))
+    idx = _index_tensor(ctx, node, 1)
     layer = ctx.network.add_gather(x, idx, axis)
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 @importer("GatherElements", since=11)
@@ -62,10 +46,9 @@ def gather_elements_11(ctx, node):
     idx = _index_tensor(ctx, node, 1)
     if rank(idx) != rank(x):
         fail(node, f"indices rank {rank(idx)} differs from data rank {rank(x)}", E.INVALID_NODE)
-    idx = _wrap_indices(ctx, idx, dim_of(ctx, x, axis))
     layer = ctx.network.add_gather_v2(x, idx, GatherMode.ELEMENT)
     layer.axis = axis
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 @importer("GatherND", since=11)
@@ -75,7 +58,7 @@ def gather_nd_11(ctx, node):
     idx = _index_tensor(ctx, node, 1)
     layer = ctx.network.add_gather_v2(x, idx, GatherMode.ND)
     layer.num_elementwise_dims = int(attr(node, "batch_dims", 0))
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
@@ -90,13 +73,12 @@ def _scatter(ctx, node, mode, axis=None):
         fail(node, f"reduction {red!r} is not one of {', '.join(_REDUCTIONS)}")
     if mode == ScatterMode.ELEMENT:
         axis = norm_axes(node, [axis], rank(data))[0]
-        idx = _wrap_indices(ctx, idx, dim_of(ctx, data, axis))
     layer = ctx.network.add_scatter(data, idx, cast(ctx, upd, data.dtype), mode)
     if mode == ScatterMode.ELEMENT:
         layer.axis = axis
     if red != "none":
         layer.reduction = red
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 @importer("Scatter", since=9)
@@ -138,17 +120,14 @@ def one_hot_9(ctx, node):
     if dv is not None:
         depth_i = int(np.asarray(dv).reshape(-1)[0])
         depth = const(ctx, np.array(depth_i, dtype=np.int32))
-        wrap = depth_i
     else:
         depth = cast(ctx, depth if rank(depth) == 0 else reshape(ctx, depth, []), DataType.INT32)
-        wrap = reshape(ctx, cast(ctx, depth, DataType.INT64), [1])
     if idx.dtype not in (DataType.INT32, DataType.INT64):
         idx = cast(ctx, idx, DataType.INT64)  # float indices are truncated, as ONNX does
-    idx = _wrap_indices(ctx, idx, wrap)
     if rank(values) != 1:
         values = reshape(ctx, values, [2])
     layer = ctx.network.add_one_hot(idx, values, depth, axis)
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 # ----------------------------------------------------------------------------------------------- TopK
@@ -158,12 +137,12 @@ def _topk(ctx, node, k_value, k_tensor, largest=True):
     r = rank(x)
     axis = norm_axes(node, [int(attr(node, "axis", -1))], r)[0]
     op = TopKOperation.MAX if largest else TopKOperation.MIN
-    layer = ctx.network.add_topk(x, op, int(k_value) if k_value is not None else 1, 1 << axis)
+    layer = ctx.network.add_topk(x, op, int(k_value) if k_value is not None else 1, 1 << axis, DataType.INT64)
     if k_value is None:
         kt = cast(ctx, k_tensor, DataType.INT32)
         layer.set_input(1, kt if rank(kt) == 0 else reshape(ctx, kt, []))
     values, indices = layer.get_output(0), layer.get_output(1)
-    return [values, cast(ctx, indices, DataType.INT64)]
+    return [values, indices]
 
 
 @importer("TopK", since=1)
@@ -192,7 +171,7 @@ def cumsum_11(ctx, node):
     axis_t = const(ctx, np.array(axis, dtype=np.int32))
     layer = ctx.network.add_cumulative(x, axis_t, CumulativeOperation.SUM, bool(attr(node, "exclusive", 0)),
                                        bool(attr(node, "reverse", 0)))
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 @importer("ReverseSequence", since=10)
@@ -202,4 +181,4 @@ def reverse_sequence_10(ctx, node):
     layer = ctx.network.add_reverse_sequence(x, lens)
     layer.batch_axis = int(attr(node, "batch_axis", 1))
     layer.sequence_axis = int(attr(node, "time_axis", 0))
-    return [layer.get_output(0)]
+    return [done(layer)]

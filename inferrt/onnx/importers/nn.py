@@ -1,5 +1,5 @@
 """Importers for ONNX convolution and pooling: Conv, ConvTranspose, MaxPool (with Indices), AveragePool, LpPool,
-GlobalAveragePool, GlobalMaxPool, GlobalLpPool, and the pointwise PRelu / ImageScaler.
+GlobalAveragePool, GlobalMaxPool, GlobalLpPool, and ImageScaler.
 
 Conv/ConvTranspose map onto IConvolutionLayer / IDeconvolutionLayer (1-D to 3-D, groups, dilations, bias,
 auto_pad through ``padding_mode``), pools onto IPoolingLayer (ceil_mode -> EXPLICIT_ROUND_UP). MaxPool's Indices
@@ -12,8 +12,7 @@ import numpy as np
 from ...enums import (ElementWiseOperation as EW, PaddingMode as PM, ParserErrorCode as E, PoolingType,
                       ReduceOperation, UnaryOperation as U)
 from ..registry import importer
-from ._compose import (attr, const, ew, fail, has_input, inp, rank, reduce, scalar_like, unary, unsqueeze_front,
-                       value)
+from ._compose import attr, const, done, ew, fail, has_input, inp, rank, reduce, scalar_like, unary, value
 
 
 def _spatial(node, x, nsp):
@@ -69,7 +68,7 @@ def conv_1(ctx, node):
         layer.set_input(2, inp(ctx, node, 2))
     _configure(layer, *_spatial(node, x, nsp))
     layer.num_groups = int(attr(node, "group", 1))
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 @importer("ConvTranspose", since=1)
@@ -129,7 +128,7 @@ def conv_transpose_1(ctx, node):
     layer.num_groups = g
     if any(outpad):
         layer.output_padding = tuple(outpad)
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 # ----------------------------------------------------------------------------------------------- pooling
@@ -155,7 +154,7 @@ def _pool(ctx, node, ptype, x, ks, params, exclude_pad=True):
     layer = ctx.network.add_pooling_nd(x, ptype, ks)
     _configure(layer, strides, dil, pre, post, mode)
     layer.average_count_excludes_padding = exclude_pad
-    return layer.get_output(0)
+    return done(layer)
 
 
 @importer("MaxPool", since=1)
@@ -173,7 +172,7 @@ def max_pool_1(ctx, node):
     layer.padding_mode = PM.EXPLICIT_ROUND_UP if bool(attr(node, "ceil_mode", 0)) and mode == PM.EXPLICIT_ROUND_DOWN \
         else mode
     layer.storage_order = int(attr(node, "storage_order", 0))
-    return [y, layer.get_output(0)]
+    return [y, done(layer)]
 
 
 @importer("AveragePool", since=1)
@@ -239,20 +238,6 @@ def global_lp_pool_2(ctx, node):
 
 
 # ----------------------------------------------------------------------------------------------- pointwise
-@importer("PRelu", since=1)
-def prelu_1(ctx, node):
-    x, slope = inp(ctx, node, 0), inp(ctx, node, 1)
-    r = rank(x)
-    sr = rank(slope)
-    if sr > r:
-        fail(node, f"slope of rank {sr} does not broadcast to the input of rank {r}", E.INVALID_NODE)
-    if slope.dtype != x.dtype:
-        from ._compose import cast
-
-        slope = cast(ctx, slope, x.dtype)
-    return [ctx.network.add_parametric_relu(x, unsqueeze_front(ctx, slope, r - sr)).get_output(0)]
-
-
 @importer("ImageScaler", since=1)
 def image_scaler_1(ctx, node):
     x = inp(ctx, node, 0)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation, SampleMode
 from ..registry import importer
-from ._compose import (attr, attr_array, cast, concat, const, dim_items, dim_of, ew, expand_to, fail, has_input,
+from ._compose import (attr, attr_array, cast, concat, const, dim_items, done, ew, expand_to, fail, has_input,
                        identity, inp, ints, mul_dims, norm_axes, rank, reduce, reshape, reshape_to, shape_of,
                        tensor_value, to_dtype, transpose, unsqueeze_front, value)
 
@@ -231,12 +231,12 @@ def tile_6(ctx, node):
         if len(reps) != r:
             fail(node, f"repeats has {len(reps)} values but the input has rank {r}", E.INVALID_NODE)
         layer.shape = tuple(d * k for d, k in zip(x.shape, reps))
-        return [layer.get_output(0)]
+        return [done(layer)]
     rt = cast(ctx, inp(ctx, node, 1), DataType.INT64)
     layer.set_input(1, ints(ctx, [0] * r))
     layer.set_input(2, ew(ctx, shape_of(ctx, x), rt, EW.PROD))
     layer.set_input(3, ints(ctx, [1] * r))
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 # ----------------------------------------------------------------------------------------------- constants
@@ -319,7 +319,7 @@ def range_11(ctx, node):
     layer.set_input(0, n)
     layer.set_input(1, ts[0] if rank(ts[0]) == 0 else reshape(ctx, ts[0], []))
     layer.set_input(2, reshape(ctx, ts[2], [1]))
-    return [layer.get_output(0)]
+    return [done(layer)]
 
 
 @importer("EyeLike", since=9)

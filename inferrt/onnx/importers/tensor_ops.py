@@ -11,8 +11,8 @@ import numpy as np
 
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, SampleMode
 from ..registry import importer
-from ._compose import (INT_MAX, attr, cast, const, dim_of, ew, fail, has_input, inp, ints, norm_axes, rank, reshape,
-                       shape_of, tensor_value, transpose, value)
+from ._compose import (INT_MAX, attr, axis_slice, cast, const, dim_of, done, ew, fail, has_input, inp, ints,
+                       norm_axes, rank, reshape, shape_of, tensor_value, transpose, value)
 
 
 # ----------------------------------------------------------------------------------------------- Slice
@@ -83,17 +83,14 @@ def _slice(ctx, node, x, starts, ends, axes, steps, starts_t=None, ends_t=None):
             s0, n0 = _slice_static(shape[a], int(s), int(min(e, INT_MAX)), k)
             st.append(s0)
             sz.append(n0)
-        layer = ctx.network.add_slice(x, tuple(st), tuple(sz), tuple(steps))
-        layer.axes = tuple(axes)
-        return layer.get_output(0)
+        return done(axis_slice(ctx, x, axes, st, sz, steps))
     st_t = starts_t if starts is None else _vec(ctx, np.clip(np.asarray(starts, np.int64), -INT_MAX, INT_MAX))
     en_t = ends_t if ends is None else _vec(ctx, np.clip(np.asarray(ends, np.int64), -INT_MAX, INT_MAX))
     s, size = _slice_dynamic(ctx, x, axes, cast(ctx, st_t, DataType.INT64), cast(ctx, en_t, DataType.INT64), steps)
-    layer = ctx.network.add_slice(x, (0,) * n, (0,) * n, tuple(steps))
-    layer.axes = tuple(axes)
+    layer = axis_slice(ctx, x, axes, (0,) * n, (0,) * n, steps)
     layer.set_input(1, s)
     layer.set_input(2, size)
-    return layer.get_output(0)
+    return done(layer)
 
 
 @importer("Slice", since=1)
@@ -148,18 +145,15 @@ def _split(ctx, node, x, sizes, num_outputs, ceil_chunks):
     for i in range(n):
         start = ew(ctx, ew(ctx, chunk, ints(ctx, [i]), EW.PROD), dt, EW.MIN)
         size = ew(ctx, ew(ctx, dt, start, EW.SUB), chunk, EW.MIN)
-        layer = ctx.network.add_slice(x, (0,), (0,), (1,))
-        layer.axes = (axis,)
+        layer = axis_slice(ctx, x, (axis,), (0,), (0,))
         layer.set_input(1, start)
         layer.set_input(2, size)
-        outs.append(layer.get_output(0))
+        outs.append(done(layer))
     return outs
 
 
 def _axis_slice(ctx, x, axis, start, size):
-    layer = ctx.network.add_slice(x, (int(start),), (int(size),), (1,))
-    layer.axes = (axis,)
-    return layer.get_output(0)
+    return done(axis_slice(ctx, x, (axis,), (start,), (size,)))
 
 
 @importer("Split", since=1)
@@ -212,8 +206,7 @@ def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes):
                  E.INVALID_NODE)
         if not any(pads):
             return ctx.network.add_identity(x).get_output(0)
-    layer = ctx.network.add_slice(x, (0,) * n, (0,) * n, (1,) * n)
-    layer.axes = tuple(axes)
+    layer = axis_slice(ctx, x, axes, (0,) * n, (0,) * n)
     layer.mode = _PAD_MODES[mode]
     if pads is not None and all(shape[a] >= 0 for a in axes):
         pre, post = pads[:n], pads[n:]
@@ -236,7 +229,7 @@ def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes):
             from ...dtypes import nptype
 
             layer.set_input(4, const(ctx, np.array(fill_v, dtype=nptype(x.dtype))))
-    return layer.get_output(0)
+    return done(layer)
 
 
 @importer("Pad", since=1)
