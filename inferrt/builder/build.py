@@ -104,6 +104,9 @@ def build_plan(network, config, log) -> bytes:
     from ..tactics.select import select_tactics
 
     select_tactics(graph, opt_specs, device, config, log)
+    from ..tactics.select import compiled_kernels
+
+    kernels = compiled_kernels(graph, opt_specs, device)
 
     blobs = BlobWriter()
     io = [{"name": n, "mode": "INPUT", "dtype": graph.specs[n].dtype.name, "shape": list(graph.specs[n].shape)}
@@ -113,10 +116,12 @@ def build_plan(network, config, log) -> bytes:
            for n in graph.outputs]
     manifest = {
         "inferrt_version": __version__, "device": fingerprint(device), "name": network.name,
-        "graph": graph.to_json(blobs), "io": io, "profiles": prof_json,
+        "graph": graph.to_json(blobs), "io": io,
+        "kernels": [{"dir": k["dir"], "files": [[f, blobs.add(b)] for f, b in k["files"].items()]}
+                    for k in kernels],
+        "profiles": prof_json,
         "profiling_verbosity": config.profiling_verbosity.name,
-        "build": {"flags": [f.name for f in BuilderFlag
-                                                                                 if config.get_flag(f)],
+        "build": {"flags": [f.name for f in BuilderFlag if config.get_flag(f)],
                   "optimization_level": config.builder_optimization_level,
                   "layers_before": network.num_layers, "layers_after": sum(1 for n in graph.nodes
                                                                            if n.kind != "constant")},

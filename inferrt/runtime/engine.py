@@ -34,6 +34,8 @@ class ICudaEngine(_Reporter):
         self.profiling_verbosity = ProfilingVerbosity[manifest.get("profiling_verbosity", "LAYER_NAMES_ONLY")]
         self.engine_capability = EngineCapability.STANDARD
         self._lock = threading.Lock()
+        if self.device_kind == "cuda" and manifest.get("kernels"):
+            self._install_kernels(manifest["kernels"], blobs)
         consts, kernels = {}, {}
         for n in self.graph.nodes:
             if n.kind == "constant":
@@ -43,6 +45,13 @@ class ICudaEngine(_Reporter):
             else:
                 kernels[n.name] = get_tactic(n.info.get("tactic", "generic")).prepare(n, self.device)
         self.executor = Executor(self.graph, consts, kernels, self.device)
+
+    @staticmethod
+    def _install_kernels(entries, blobs):
+        """Put the plan's compiled Triton kernels into this machine's Triton cache (see tactics/kernel_store.py)."""
+        from ..tactics.kernel_store import install
+
+        install([{"dir": e["dir"], "files": {f: blobs.get(i) for f, i in e["files"]}} for e in entries])
 
     # ------------------------------------------------------------------ I/O metadata
     @property

@@ -20,6 +20,28 @@ def _random_like(spec, device, value=None):
     return torch.zeros(shape, dtype=dt, device=device)  # indices: zeros are always in range
 
 
+def make_buffers(node, specs, device):
+    import torch
+
+    ins = [None if not i else _random_like(specs[i], device, specs[i].value) for i in node.inputs]
+    outs = [torch.empty(tuple(specs[o].shape), dtype=torch_dtype(specs[o].dtype), device=device)
+            for o in node.outputs]
+    return ins, outs
+
+
+def compile_chosen(node, specs, tactic) -> list:
+    """Run the chosen tactic once at the opt shapes (compiling its kernels); return its Triton JIT functions."""
+    import torch
+
+    fn = tactic.prepare(node, torch.device("cuda"))
+    if not getattr(fn, "launchers", None):
+        return []
+    ins, outs = make_buffers(node, specs, torch.device("cuda"))
+    fn(ins, outs)
+    torch.cuda.synchronize()
+    return [j for launcher in fn.launchers for j in launcher.jit_functions()]
+
+
 def time_candidates(node, specs, cands, config, log):
     """[(tactic name, median ms)] for each candidate that runs; a failing candidate is skipped and logged."""
     import torch

@@ -81,3 +81,19 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
             selector.report_algorithms([n.name], [best[0]])
     if device == "cuda":
         log(Severity.INFO, f"tactic selection: {timed} layers timed, {hits} from the timing cache")
+
+
+def compiled_kernels(graph, specs, device: str) -> list[dict]:
+    """Triton cache entries of the kernels the chosen tactics use at the opt shapes (stored in the plan)."""
+    if device != "cuda" or specs is None:
+        return []
+    from .autotune import compile_chosen
+    from .kernel_store import collect
+    from .registry import get_tactic
+
+    jit = []
+    for n in graph.nodes:
+        name = n.info.get("tactic", "generic")
+        if n.kind != "constant" and name != "generic":
+            jit += compile_chosen(n, specs, get_tactic(name))
+    return collect(jit)

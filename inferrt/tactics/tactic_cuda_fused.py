@@ -104,6 +104,7 @@ class CudnnConvEpilogue(Tactic):
             epi(out, kins)
             return None
 
+        run.launchers = [epi]
         return run
 
 
@@ -156,4 +157,5 @@ class CublasMatmulEpilogue(Tactic):
             epi(out, [y if p == "y" else ins[p] for p in plan])
             return None
 
+        run.launchers = [epi] if epi is not None else []
         return run

@@ -33,4 +33,5 @@ class TritonPointwise(Tactic):
         def run(ins, outs):
             launch(outs[0], list(ins))
 
+        run.launchers = [launch]
         return run
