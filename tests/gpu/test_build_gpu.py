@@ -1,0 +1,96 @@
+"""GPU build: timing-cache replay is byte-identical; a loaded plan's first inference compiles no Triton kernel."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import inferrt as trt
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.gpu
+
+
+class _Capture(trt.ILogger):
+    def __init__(self):
+        self.lines = []
+
+    def log(self, severity, msg):
+        self.lines.append(msg)
+
+
+def _build(cache_bytes=b"", fp16=True):
+    from inferrt.models.mnist import build_mnist_network
+
+    logger = _Capture()
+    builder = trt.Builder(logger)
+    network = build_mnist_network(builder.create_network(0))
+    config = builder.create_builder_config()
+    config.device = "cuda"
+    if fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    cache = config.create_timing_cache(cache_bytes)
+    config.set_timing_cache(cache, False)
+    prof = builder.create_optimization_profile()
+    prof.set_shape("x", (1, 1, 28, 28), (16, 1, 28, 28), (32, 1, 28, 28))
+    config.add_optimization_profile(prof)
+    plan = builder.build(network, config)
+    return bytes(plan), config.get_timing_cache().serialize(), logger.lines
+
+
+def test_timing_cache_replay_gives_identical_plan():
+    plan1, cache, log1 = _build()
+    assert any("layers timed" in line for line in log1)
+    plan2, cache2, log2 = _build(cache)
+    assert plan1 == plan2
+    timed = [line for line in log2 if "layers timed" in line]
+    assert timed and timed[0].startswith("tactic selection: 0 layers timed"), timed
+    assert trt.ITimingCache.deserialize(cache2).queryKeys() == trt.ITimingCache.deserialize(cache).queryKeys()
+
+
+def test_fast_tactics_chosen_and_correct():
+    plan, _, _ = _build(fp16=False)
+    engine = trt.load_engine(plan)
+    tactics = {n.info.get("tactic") for n in engine.graph.nodes if n.kind != "constant"}
+    assert tactics - {"generic"}, f"only generic tactics were chosen: {tactics}"
+    x = np.random.default_rng(1).standard_normal((16, 1, 28, 28)).astype(np.float32)
+    got = engine.create_execution_context().infer({"x": x})["prob"]
+    from inferrt.models.mnist import build_mnist_network
+
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    ref_engine = trt.build_engine(build_mnist_network(builder.create_network(0)), device="cpu",
+                                  profiles={"x": [(1, 1, 28, 28), (16, 1, 28, 28), (32, 1, 28, 28)]})
+    ref = ref_engine.create_execution_context().infer({"x": x})["prob"]
+    np.testing.assert_allclose(got, ref, rtol=5e-3, atol=1e-4)
+
+
+def test_first_inference_after_load_compiles_nothing(tmp_path):
+    plan, _, _ = _build()
+    path = tmp_path / "m.plan"
+    path.write_bytes(plan)
+    cache_dir = tmp_path / "triton_cache"
+    script = textwrap.dedent(f"""
+        import os, time, numpy as np
+        import triton
+        from triton import knobs
+        compiled = []
+        knobs.compilation.listener = lambda **kw: compiled.append(kw.get("src"))
+        import inferrt
+        t0 = time.perf_counter()
+        engine = inferrt.load_engine({str(path)!r})
+        out = engine.create_execution_context().infer({{"x": np.ones((16, 1, 28, 28), np.float32)}})
+        print("SECONDS", time.perf_counter() - t0)
+        print("COMPILED", len(compiled))
+        print("ENTRIES", len(os.listdir({str(cache_dir)!r})))
+    """)
+    env = dict(os.environ, TRITON_CACHE_DIR=str(cache_dir), INFERRT_CACHE=str(tmp_path / "irt"))
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in res.stdout.splitlines() if " " in line)
+    assert int(lines["ENTRIES"]) > 0
+    assert int(lines["COMPILED"]) == 0, res.stdout
+    print(res.stdout)
