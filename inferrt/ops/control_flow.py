@@ -193,6 +193,7 @@ class Loop(OpDef):
         if body is None:
             raise OpError("the loop has no body graph")
         n, k, s, last = a.num_carried, a.num_scan_inputs, a.num_scan_outputs, a.num_last
+        n_ins = max(n_ins, 2)  # absent trailing trip count / condition
         if n_ins < 2 + n + k:
             raise OpError(f"expects at least {2 + n + k} inputs (trip count, condition, {n} carried, {k} scanned), "
                           f"got {n_ins}")
