@@ -74,7 +74,17 @@ def build_plan(network, config, log) -> bytes:
     for f in BuilderFlag:
         if config.get_flag(f) and f not in IMPLEMENTED_FLAGS and f not in _extra_flags():
             log(Severity.WARNING, f"BuilderFlag.{f.name} is accepted but not implemented yet; it is ignored")
-    device = resolve_device(config.device)
+    try:
+        device = resolve_device(config.device)
+    except (RuntimeError, ValueError) as e:
+        raise BuildError(f"config.device: {e}") from None
+    if device == "cpu":
+        for f in (BuilderFlag.FP16, BuilderFlag.BF16):
+            if config.get_flag(f):
+                log(Severity.WARNING, f"BuilderFlag.{f.name} is ignored on the CPU: layers run in FLOAT there")
+    for errs in getattr(config, "_rejected_profiles", []):
+        raise BuildError("an optimization profile given to config.add_optimization_profile was rejected: "
+                         + "; ".join(errs))
     profiles = resolve_profiles(network, config)
     graph = lower_network(network)
     run_pipeline(graph, PassContext(config, log, device))

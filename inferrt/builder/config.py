@@ -19,6 +19,7 @@ class IBuilderConfig:
         self.flags = 1 << BuilderFlag.TF32
         self._pools = dict(_DEFAULT_POOLS)
         self._profiles: list = []
+        self._rejected_profiles: list = []
         self.profiling_verbosity = ProfilingVerbosity.LAYER_NAMES_ONLY
         self._opt_level = 3
         self.avg_timing_iterations = 1
@@ -80,6 +81,9 @@ class IBuilderConfig:
 
     # ------------------------------------------------------------------ profiles
     def add_optimization_profile(self, profile) -> int:
+        if getattr(profile, "_errors", None):
+            self._rejected_profiles.append(list(profile._errors))  # reported by the build: never lost silently
+            return -1
         if not profile:
             return -1
         self._profiles.append(profile)
