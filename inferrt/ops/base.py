@@ -265,7 +265,7 @@ def evaluate(op: OpDef, a: Attrs, values: list, out_specs: list[Spec]):
     import torch
 
     try:
-        ins = [None if v is None else torch.from_numpy(np.ascontiguousarray(v)) for v in values]
+        ins = [None if v is None else torch.from_numpy(np.ascontiguousarray(v).reshape(np.shape(v))) for v in values]
         outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype)) for s in out_specs]
         res = op.run(a, ins, outs)
         if res is not None:
