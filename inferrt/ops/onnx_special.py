@@ -350,3 +350,23 @@ class Compress(OpDef):
         if a.axis is None:
             return [x.reshape(-1).index_select(0, idx)]
         return [x.index_select(norm_axis(a.axis, x.dim()), idx)]
+
+
+# ----------------------------------------------------------------------------------------------- linear algebra
+@register
+class Det(OpDef):
+    """Det: determinant of the trailing [M, M] matrices."""
+
+    kind = "det"
+
+    def infer(self, a, ins):
+        x = ins[0]
+        if x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+            raise OpError(f"input must be floating point, got {x.dtype.name}")
+        if x.rank < 2 or (x.shape[-1] >= 0 and x.shape[-2] >= 0 and x.shape[-1] != x.shape[-2]):
+            raise OpError(f"input must be [..., M, M] square matrices, got shape {x.shape}")
+        return [Spec(x.dtype, tuple(x.shape[:-2]))]
+
+    def run(self, a, ins, outs):
+        x = ins[0]
+        return [torch.linalg.det(x.to(torch.float64 if x.device.type == "cpu" else torch.float32)).to(x.dtype)]

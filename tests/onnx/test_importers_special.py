@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto as TP, helper as oh
 
 import inferrt
-from special_tools import check, model
+from special_tools import check, model, run_inferrt
 
 RNG = np.random.default_rng(11)
 
@@ -161,4 +161,136 @@ def test_signal_errors_name_the_node():
     m = model(oh.make_node("DFT", ["x"], ["y"], name="dft_bad", onesided=1, axis=1), {"x": x}, [("y", TP.FLOAT, 3)],
               opset=17)
     with pytest.raises(inferrt.ParseError, match="dft_bad.*real input"):
+        inferrt.build_engine(m, device="cpu")
+
+
+# ----------------------------------------------------------------------------------------------- other ops
+@pytest.mark.parametrize("opset,mode", [(16, "bilinear"), (16, "nearest"), (16, "bicubic"), (20, "linear"),
+                                        (20, "cubic")])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample(opset, mode, padding):
+    x = RNG.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    grid = RNG.uniform(-1.2, 1.2, (2, 4, 3, 2)).astype(np.float32)
+    node = oh.make_node("GridSample", ["x", "g"], ["y"], mode=mode, padding_mode=padding, align_corners=1)
+    check(node, {"x": x, "g": grid}, ["y"], opset=opset, atol=1e-4)
+
+
+def test_grid_sample_5d_opset20():
+    x = RNG.standard_normal((1, 2, 3, 4, 5)).astype(np.float32)
+    grid = RNG.uniform(-1, 1, (1, 2, 3, 2, 3)).astype(np.float32)
+    check(oh.make_node("GridSample", ["x", "g"], ["y"], mode="linear"), {"x": x, "g": grid}, ["y"], opset=20,
+          atol=1e-4)
+
+
+@pytest.mark.parametrize("align", [0, 1])
+@pytest.mark.parametrize("size", [[2, 3, 4, 5], [1, 2, 3, 4, 5]])
+def test_affine_grid(align, size):
+    nsp = len(size) - 2
+    theta = RNG.standard_normal((size[0], nsp, nsp + 1)).astype(np.float32)
+    check(oh.make_node("AffineGrid", ["t", "s"], ["y"], align_corners=align), {"t": theta}, ["y"],
+          {"s": np.array(size, np.int64)}, opset=20, use_ort=False, atol=1e-5)
+
+
+@pytest.mark.parametrize("image,block,kw", [([5, 5], [2, 2], {}),
+                                            ([6, 7], [3, 2], {"strides": [2, 1], "pads": [1, 0, 1, 1],
+                                                              "dilations": [1, 2]}),
+                                            ([9], [3], {"strides": [2]})])
+def test_col2im(image, block, kw):
+    n = len(image)
+    p = kw.get("pads", [0] * 2 * n)
+    s, d = kw.get("strides", [1] * n), kw.get("dilations", [1] * n)
+    counts = [(image[i] + p[i] + p[n + i] - d[i] * (block[i] - 1) - 1) // s[i] + 1 for i in range(n)]
+    x = RNG.standard_normal((2, 3 * int(np.prod(block)), int(np.prod(counts)))).astype(np.float32)
+    check(oh.make_node("Col2Im", ["x", "im", "bl"], ["y"], **kw), {"x": x}, ["y"],
+          {"im": np.array(image, np.int64), "bl": np.array(block, np.int64)}, opset=18, use_ort=(n == 2))
+
+
+@pytest.mark.parametrize("shape,axes", [([3, 5], None), ([6, 2], [1, 2]), ([7], [-1])])
+def test_center_crop_pad(shape, axes):
+    x = RNG.standard_normal((2, 4, 4) if axes is not None else (4, 4)).astype(np.float32)
+    kw = {"axes": axes} if axes else {}
+    check(oh.make_node("CenterCropPad", ["x", "s"], ["y"], **kw), {"x": x}, ["y"], {"s": np.array(shape, np.int64)},
+          opset=18, use_ort=False)
+
+
+def test_det():
+    x = RNG.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    check(oh.make_node("Det", ["x"], ["y"]), {"x": x}, ["y"], opset=11, rtol=1e-4, atol=1e-5)
+
+
+def test_max_roi_pool():
+    x = RNG.standard_normal((2, 3, 10, 12)).astype(np.float32)
+    rois = np.array([[0, 1, 1, 6, 7], [1, 0, 0, 11, 9], [0, 3.4, 2.6, 4.4, 3.6], [1, 8, 5, 20, 30]], np.float32)
+    check(oh.make_node("MaxRoiPool", ["x", "r"], ["y"], pooled_shape=[3, 2], spatial_scale=1.0), {"x": x, "r": rois},
+          ["y"], opset=1)
+    check(oh.make_node("MaxRoiPool", ["x", "r"], ["y"], pooled_shape=[2, 2], spatial_scale=0.5), {"x": x, "r": rois},
+          ["y"], opset=1)
+
+
+@pytest.mark.parametrize("opset,ctm", [(10, None), (16, "half_pixel"), (16, "output_half_pixel")])
+@pytest.mark.parametrize("mode,ratio", [("avg", 2), ("avg", 0), ("max", 2)])
+def test_roi_align(opset, ctm, mode, ratio):
+    x = RNG.standard_normal((2, 3, 10, 12)).astype(np.float32)
+    rois = np.array([[1, 1, 6, 7], [0, 0, 11, 9], [3.4, 2.6, 4.4, 3.6], [8, 5, 20, 30], [-3, -2, 2, 1]], np.float32)
+    bi = np.array([0, 1, 0, 1, 1], np.int64)
+    kw = {"mode": mode, "output_height": 3, "output_width": 2, "sampling_ratio": ratio, "spatial_scale": 0.8}
+    if ctm:
+        kw["coordinate_transformation_mode"] = ctm
+    check(oh.make_node("RoiAlign", ["x", "r", "b"], ["y"], **kw), {"x": x, "r": rois, "b": bi}, ["y"], opset=opset,
+          atol=1e-5)
+
+
+def _max_pool_2x2_with_indices(x):
+    """numpy MaxPool (kernel 2, stride 2) and its ONNX Indices (flat over N x C x H x W)."""
+    n, c, h, w = x.shape
+    ho, wo = h // 2, w // 2
+    flat = np.arange(x.size).reshape(x.shape)
+    win = x[:, :, :2 * ho, :2 * wo].reshape(n, c, ho, 2, wo, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, ho, wo, 4)
+    ids = flat[:, :, :2 * ho, :2 * wo].reshape(n, c, ho, 2, wo, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, ho, wo, 4)
+    arg = win.argmax(-1)[..., None]
+    return np.take_along_axis(win, arg, -1)[..., 0], np.take_along_axis(ids, arg, -1)[..., 0].astype(np.int64)
+
+
+def test_max_unpool():
+    p, i = _max_pool_2x2_with_indices(RNG.standard_normal((2, 3, 6, 6)).astype(np.float32))
+    nodes = [oh.make_node("MaxUnpool", ["p", "i"], ["y"], kernel_shape=[2, 2], strides=[2, 2]),
+             oh.make_node("MaxUnpool", ["p", "i", "os"], ["y2"], kernel_shape=[2, 2], strides=[2, 2])]
+    check(nodes, {"p": p, "i": i}, ["y", ("y2", TP.FLOAT, 4)], {"os": np.array([2, 3, 6, 6], np.int64)}, opset=11)
+
+
+def test_max_unpool_output_shape_larger_than_default():
+    # a 7x7 input pools to 3x3, whose default unpooled size (6x6) cannot hold the indices: output_shape restores 7x7
+    x = RNG.standard_normal((1, 2, 7, 7)).astype(np.float32)
+    p, i = _max_pool_2x2_with_indices(x)
+    node = oh.make_node("MaxUnpool", ["p", "i", "os"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    m = model(node, {"p": p, "i": i}, [("y", TP.FLOAT, 4)], {"os": np.array([1, 2, 7, 7], np.int64)}, opset=11)
+    got = run_inferrt(m, {"p": p, "i": i})["y"]
+    expect = np.zeros(x.size, np.float32)
+    expect[i.reshape(-1)] = p.reshape(-1)
+    np.testing.assert_array_equal(got, expect.reshape(x.shape))
+    assert np.count_nonzero(got) == 2 * 9
+
+
+def test_swish():
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    for alpha in (1.0, 0.7):
+        check(oh.make_node("Swish", ["x"], ["y"], alpha=alpha), {"x": x}, ["y"], opset=24, use_ort=False)
+
+
+def test_optional_ops():
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+    nodes = [oh.make_node("Optional", ["x"], ["o"]), oh.make_node("OptionalHasElement", ["o"], ["h"]),
+             oh.make_node("OptionalGetElement", ["o"], ["g"]), oh.make_node("OptionalHasElement", [""], ["h2"])]
+    m = model(nodes, {"x": x}, [("h", TP.BOOL, 0), ("g", TP.FLOAT, 2), ("h2", TP.BOOL, 0)], opset=18)
+    got = run_inferrt(m, {"x": x})
+    assert got["h"].shape == () and bool(got["h"]) and not bool(got["h2"])
+    np.testing.assert_array_equal(got["g"], x)
+
+
+def test_optional_get_element_of_empty_optional_fails_clearly():
+    opt_type = oh.make_optional_type_proto(oh.make_tensor_type_proto(TP.FLOAT, [2]))
+    nodes = [oh.make_node("Optional", [], ["o"], type=opt_type.optional_type.elem_type),
+             oh.make_node("OptionalGetElement", ["o"], ["g"], name="get_empty")]
+    m = model(nodes, {}, [("g", TP.FLOAT, 1)], opset=18)
+    with pytest.raises(inferrt.ParseError, match="get_empty.*empty"):
         inferrt.build_engine(m, device="cpu")
