@@ -78,7 +78,7 @@ def merge_origin(*nodes: Node) -> list[str]:
 
 def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str]) -> Node:
     """A new constant node (not yet in the graph) whose output is named like its node."""
-    arr = np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # ascontiguousarray makes 0-d arrays 1-d
     name = g.unique_name(base)
     g.specs[name] = Spec(_dtype(arr), tuple(arr.shape))
     return Node(name, "constant", [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
