@@ -300,7 +300,7 @@ def test_one_hot_bad_values():
 
 
 # ----------------------------------------------------------------------------------------------- non zero
-def _nonzero_network(shape, dtype):
+def _nonzero_network(shape, dtype, device="cpu"):
     builder, net = new_network()
     x = net.add_input("x", dtype, shape)
     layer = net.add_non_zero(x)
@@ -309,6 +309,7 @@ def _nonzero_network(shape, dtype):
     out.name = "nz"
     net.mark_output(out)
     config = builder.create_builder_config()
+    config.device = device   # the raw-address tests below pass host pointers
     engine = trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
     return engine
 

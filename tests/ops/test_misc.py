@@ -283,7 +283,7 @@ def test_cumulative_bad_inputs():
 
 
 # ----------------------------------------------------------------------------------------------- assertion
-def _assert_network(msg="x must be positive"):
+def _assert_network(msg="x must be positive", device="cpu"):
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (-1,))
     zero = const(net, np.zeros((1,), np.float32))
@@ -293,6 +293,7 @@ def _assert_network(msg="x must be positive"):
     assert isinstance(layer, trt.IAssertionLayer) and layer.num_outputs == 0 and layer.message == msg
     _output(net.add_identity(x), net)
     config = builder.create_builder_config()
+    config.device = device
     p = builder.create_optimization_profile()
     p.set_shape("x", (1,), (4,), (8,))
     config.add_optimization_profile(p)
@@ -300,7 +301,7 @@ def _assert_network(msg="x must be positive"):
 
 
 def test_assertion_passes_and_fails_with_message(device):
-    engine = _assert_network()
+    engine = _assert_network(device=device)
     ctx = engine.create_execution_context()
     ok = np.array([1.0, 2.0, 0.5], np.float32)
     assert_close(ctx.infer({"x": ok})["y"], ok)
