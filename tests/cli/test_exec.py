@@ -1,0 +1,83 @@
+"""``inferrt exec``: build or load an engine, run it, print outputs and latency; clear errors and exit codes."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from inferrt.cli.main import main
+
+
+def _run(capsys, *argv):
+    rc = main(["exec", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _prob_line(out):
+    lines = [ln for ln in out.splitlines() if ln.startswith("[output] prob")]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+def test_exec_prints_outputs_and_latency(capsys, device):
+    rc, out, err = _run(capsys, "--batch", "2", "--iterations", "3", "--warmup", "1", "--device", device)
+    assert rc == 0, err
+    line = _prob_line(out)
+    assert "shape=(2, 10)" in line
+    values = np.array([float(v) for v in re.search(r"first values=\[(.*)\]", line).group(1).split()])
+    assert values.shape == (10,) and np.all(values >= 0) and abs(values.sum() - 1) < 1e-3   # softmax row
+    lat = [ln for ln in out.splitlines() if ln.startswith("[latency]")]
+    assert len(lat) == 1 and "iterations=3" in lat[0]
+    for key in ("min", "median", "mean", "max", "p99"):
+        assert re.search(rf"{key}=\d+\.\d+ ms", lat[0]), lat[0]
+    assert re.search(r"\[build\] \d+\.\d+ s, plan \d+ bytes", out)
+
+
+def test_save_then_load_engine(capsys, tmp_path):
+    path = tmp_path / "mnist.plan"
+    rc, out, err = _run(capsys, "--batch", "3", "--iterations", "1", "--device", "cpu", "--saveEngine", str(path))
+    assert rc == 0, err
+    assert path.stat().st_size > 0 and f"saved plan to {path}" in out
+    rc2, out2, err2 = _run(capsys, "--loadEngine", str(path), "--batch", "3", "--iterations", "2")
+    assert rc2 == 0, err2
+    assert "[build]" not in out2
+    assert _prob_line(out2) == _prob_line(out)   # same plan, same seeded inputs: same outputs
+
+
+@pytest.mark.parametrize("content", [b"", b"not a plan at all" * 10, None])
+def test_bad_load_engine_file(capsys, tmp_path, content):
+    path = tmp_path / "bad.plan"
+    if content is not None:
+        path.write_bytes(content)
+    rc, out, err = _run(capsys, "--loadEngine", str(path), "--iterations", "1")
+    assert rc != 0
+    assert "error: cannot load engine" in err and str(path) in err
+    assert "Traceback" not in err and "[latency]" not in out
+
+
+def test_truncated_plan_file(capsys, tmp_path):
+    path = tmp_path / "m.plan"
+    assert _run(capsys, "--iterations", "1", "--device", "cpu", "--saveEngine", str(path))[0] == 0
+    path.write_bytes(path.read_bytes()[:-100])
+    rc, out, err = _run(capsys, "--loadEngine", str(path))
+    assert rc == 2 and "truncated" in err
+
+
+def test_batch_outside_the_loaded_engine_profile(capsys, tmp_path):
+    path = tmp_path / "m.plan"
+    assert _run(capsys, "--batch", "2", "--iterations", "1", "--device", "cpu", "--saveEngine", str(path))[0] == 0
+    rc, out, err = _run(capsys, "--loadEngine", str(path), "--batch", "5", "--iterations", "1")
+    assert rc == 2 and "error: inference failed" in err and "'x'" in err
+
+
+def test_bad_arguments(capsys, tmp_path):
+    rc, out, err = _run(capsys, "--shapes", "1x2x3", "--iterations", "1")
+    assert rc == 2 and "--shapes" in err
+    with pytest.raises(SystemExit) as info:
+        main(["exec", "--iterations", "0"])
+    assert info.value.code == 2 and "at least 1" in capsys.readouterr().err
+    rc, out, err = _run(capsys, "--iterations", "1", "--device", "cpu", "--saveEngine",
+                        str(tmp_path / "no_such_dir" / "m.plan"))
+    assert rc == 2 and "cannot save engine" in err
