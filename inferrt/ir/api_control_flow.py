@@ -142,7 +142,7 @@ def fold_control_flow(g, network) -> None:
             boundary = groups[grp]
             other = {id(b) for o in pending if o != grp for b in groups[o]}
             folder = _IfFolder if boundary[0].kind.startswith("if_") else _LoopFolder
-            f = folder(g, grp, boundary, by_name)
+            f = folder(g, grp, boundary, by_name, {o: groups[o] for o in pending if o != grp})
             if any(id(n) in other for n in f.body_nodes()):
                 continue  # an inner construct is still flat inside this one: fold it first
             f.fold()
@@ -156,8 +156,9 @@ def fold_control_flow(g, network) -> None:
 
 
 class _Folder:
-    def __init__(self, g, group, boundary, by_name):
+    def __init__(self, g, group, boundary, by_name, others):
         self.g, self.group, self.boundary, self.by_name = g, group, boundary, by_name
+        self.others = others   # the constructs not folded yet: {group: boundary nodes}
         layer = by_name.get(boundary[0].name)
         self.label = getattr(getattr(layer, "_construct", None), "name", group)
         self.bids = {id(b) for b in boundary}
@@ -170,15 +171,37 @@ class _Folder:
         raise BuildError(f"{self.label}: {msg}")
 
     # -- membership
+    def group_inputs(self, grp) -> list:
+        """Every value an unfolded construct reads at its boundary, recurrence next values included."""
+        ins = [i for b in self.others[grp] for i in b.inputs if i]
+        for b in self.others[grp]:
+            nxt = getattr(self.by_name.get(b.name), "_next", None) if b.kind == "loop_recurrence" else None
+            if nxt is not None:
+                ins.append(nxt.name)
+        return ins
+
     def dependents(self, starts: set) -> tuple[set, set]:
-        """Ids of non-boundary nodes that depend on ``starts`` and the values they define."""
+        """Ids of nodes (not this construct's boundary) that depend on ``starts``, and the values they define.
+        An unfolded inner construct counts as one unit: once it reads a dependent value, all of it depends."""
         vals, ids = set(starts), set()
-        for n in self.g.nodes:
-            if id(n) in self.bids:
-                continue
-            if any(i in vals for i in n.inputs if i):
-                ids.add(id(n))
-                vals.update(n.outputs)
+        changed = True
+        while changed:
+            changed = False
+            for n in self.g.nodes:
+                if id(n) in self.bids or id(n) in ids:
+                    continue
+                grp = n.attrs.get("group") if n.kind in BOUNDARY_KINDS else None
+                if grp in self.others:
+                    if any(i in vals for i in self.group_inputs(grp)):
+                        for b in self.others[grp]:
+                            ids.add(id(b))
+                            vals.update(b.outputs)
+                        changed = True
+                    continue
+                if any(i in vals for i in n.inputs if i):
+                    ids.add(id(n))
+                    vals.update(n.outputs)
+                    changed = True
         return ids, vals
 
     def slice(self, ends, starts, dep_ids):
@@ -195,7 +218,12 @@ class _Folder:
                 continue
             n = prod.get(v)
             if n is not None and id(n) in dep_ids:
-                if id(n) not in body:
+                grp = n.attrs.get("group") if n.kind in BOUNDARY_KINDS else None
+                if grp in self.others:  # an inner construct: all of it, and everything it reads
+                    if id(n) not in body:
+                        body.update(id(b) for b in self.others[grp])
+                        stack.extend(self.group_inputs(grp))
+                elif id(n) not in body:
                     body.add(id(n))
                     stack.extend(n.inputs)
             elif n is not None and n.kind == "constant":
