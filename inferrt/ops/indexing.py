@@ -176,6 +176,9 @@ class Scatter(OpDef):
             if len(js) != len(xs) or len(us) != len(js) or not all(_dim_match(p, q) for p, q in zip(js, us)):
                 raise OpError(f"ELEMENT mode needs indices and updates of one shape and of the data's rank: "
                               f"data {xs}, indices {js}, updates {us}")
+            for d, (n, m) in enumerate(zip(xs, js)):
+                if d != axis and n >= 0 and m > n:
+                    raise OpError(f"indices dimension {d} ({m}) exceeds the data's ({n}) in ELEMENT mode")
             check_known_range(idx, xs[axis], "scatter indices")
         else:
             if not js or js[-1] < 0:

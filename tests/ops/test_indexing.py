@@ -267,6 +267,14 @@ def test_scatter_bad_inputs():
     net.mark_output(layer.get_output(0))
     assert_build_fails(builder, net, "sc2", "reduction 'mean'")
 
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (4, 3))
+    u = net.add_input("u", trt.float32, (2, 5))
+    layer = net.add_scatter(x, const(net, np.zeros((2, 5), np.int32)), u, trt.ScatterMode.ELEMENT)
+    layer.name = "sc3"
+    net.mark_output(layer.get_output(0))
+    assert_build_fails(builder, net, "sc3", "indices dimension 1 (5) exceeds")
+
 
 # ----------------------------------------------------------------------------------------------- one hot
 @pytest.mark.parametrize("ishape,depth,axis", [((4,), 5, -1), ((2, 3), 4, 0), ((2, 3), 3, 1), ((), 6, 0)])
@@ -275,10 +283,9 @@ def test_one_hot(ishape, depth, axis, device):
     vals = np.array([-2.0, 7.5], np.float32)
 
     def add(net, t):
-        i = t[0] if t else const(net, idx)   # 0-D indices as a constant (numpy feeds of 0-D arrays are 1-D)
-        return net.add_one_hot(i, const(net, vals), const(net, np.array(depth, np.int32)), axis)
+        return net.add_one_hot(t[0], const(net, vals), const(net, np.array(depth, np.int32)), axis)
 
-    (got,) = run_layer(add, {"i": idx} if idx.ndim else {}, device)
+    (got,) = run_layer(add, {"i": idx}, device)
     r = idx.ndim
     ax = axis % (r + 1)
     ref = np.full(ishape[:ax] + (depth,) + ishape[ax:], -2.0)
@@ -400,3 +407,39 @@ def test_reverse_sequence_bad_axes():
     layer.name = "rs"
     net.mark_output(layer.get_output(0))
     assert_build_fails(builder, net, "rs", "must differ")
+
+
+# ----------------------------------------------------------------------------------------------- chains
+def test_shape_gather_reshape_chain_dynamic(device):
+    """Shape -> Gather -> Concat -> reshape dims (the ONNX export idiom): gather's value propagation at run time."""
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (-1, 4, 6))
+    shp = net.add_shape(x).get_output(0)
+    dims = net.add_gather(shp, const(net, np.array([0, -1], np.int64)), 0).get_output(0)      # [N, 6]
+    four = const(net, np.array([4], np.int64))
+    target = net.add_concatenation([dims, four]).get_output(0)                               # [N, 6, 4]
+    sh = net.add_shuffle(x)
+    sh.first_transpose = (0, 2, 1)
+    sh.set_input(1, target)
+    sh.get_output(0).name = "y"
+    net.mark_output(sh.get_output(0))
+    prof = [{"x": ((1, 4, 6), (2, 4, 6), (5, 4, 6))}]
+    for n in (1, 5):
+        xv = RNG.standard_normal((n, 4, 6)).astype(np.float32)
+        got = build_and_run(builder, net, {"x": xv}, device, prof)["y"]
+        assert_close(got, xv.transpose(0, 2, 1))
+
+
+def test_non_zero_feeds_gather_eagerly(device):
+    """Data-dependent NonZero -> Squeeze -> Gather: the downstream layers run on the eager path."""
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (7,))
+    nz = net.add_non_zero(x).get_output(0)                                   # [1, N]
+    idx = net.add_squeeze(nz, [0]).get_output(0)                              # [N]
+    layer = net.add_gather(x, idx, 0)
+    assert tuple(layer.get_output(0).shape) == (-1,)
+    layer.get_output(0).name = "vals"
+    net.mark_output(layer.get_output(0))
+    xv = np.array([0, 1.5, 0, -2, 3, 0, 0.25], np.float32)
+    got = build_and_run(builder, net, {"x": xv}, device)["vals"]
+    assert_close(got, xv[xv != 0])
