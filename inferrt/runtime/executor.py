@@ -126,12 +126,16 @@ class ShapePlan:
         self.aliases = aliases
         self.steps = []
         self.view_steps = []
+        per_call = set(g.inputs)  # graph inputs and views of them (chains of views included): made per call
         for n in g.nodes:
             if n.kind == "constant" or (n.outputs and all(o in folded for o in n.outputs)):
                 continue
             if n.outputs and n.outputs[0] in aliases:
-                self.view_steps.append((n, n.inputs[0] in g.inputs))
-                if n.inputs[0] not in g.inputs:
+                on_input = n.inputs[0] in per_call
+                self.view_steps.append((n, on_input))
+                if on_input:
+                    per_call.add(n.outputs[0])
+                else:
                     self.slots[n.outputs[0]] = n.op.run(n.attrs, [self.slots.get(i) if i else None
                                                                   for i in n.inputs], [meta[n.outputs[0]]])[0]
                 continue

@@ -227,3 +227,213 @@ def test_shape_chain_dynamic_is_shape_tensor_reshape():
     shuffles = [l for l in net if l.type == inferrt.LayerType.SHUFFLE and l.num_inputs > 1 and l.get_input(1)]
     assert shuffles, "the dynamic reshape target must come from a shape tensor (shuffle input 1)"
     assert len(net.get_output(0).shape) == 2
+
+
+# ----------------------------------------------------------------------------------------------- Gather / Scatter
+@pytest.mark.parametrize("axis,idx", [(0, np.array([2, -1, 0])), (1, np.array(1)), (-1, np.array([[0, 3], [-2, 1]]))])
+def test_gather(axis, idx):
+    x = rand(3, 4, 5)
+    check([oh.make_node("Gather", ["x", "i"], ["y"], axis=axis)], {"x": (x, None)}, ["y"],
+          inits={"i": idx.astype(np.int64)})
+
+
+def test_gather_dynamic_indices_input():
+    x = rand(5, 4)
+    i = np.array([[4, 0], [-1, 2]], np.int32)
+    check([oh.make_node("Gather", ["x", "i"], ["y"], axis=0)], {"x": (x, ["n", 4]), "i": (i, ["a", "b"])}, ["y"])
+
+
+def test_gather_elements_and_nd():
+    x = rand(3, 4)
+    ie = np.array([[0, 2, 1, -1], [3, 3, 0, 0]], np.int64)
+    ind = np.array([[[0, 1]], [[2, 3]]], np.int64)
+    nodes = [oh.make_node("GatherElements", ["x", "ie"], ["e"], axis=1),
+             oh.make_node("GatherND", ["x", "ind"], ["nd"])]
+    check(nodes, {"x": (x, None)}, ["e", "nd"], inits={"ie": ie, "ind": ind})
+    xb = rand(2, 3, 4)
+    ib = np.array([[1], [2]], np.int64)
+    check([oh.make_node("GatherND", ["x", "i"], ["y"], batch_dims=1)], {"x": (xb, None)}, ["y"], inits={"i": ib})
+
+
+@pytest.mark.parametrize("op,opset,red", [("Scatter", 9, None), ("ScatterElements", 11, None),
+                                          ("ScatterElements", 16, "add"), ("ScatterElements", 18, "max")])
+def test_scatter_elements(op, opset, red):
+    x = rand(3, 4)
+    idx = np.array([[1, 0, 2, -1]], np.int64)
+    upd = rand(1, 4)
+    kw = {"axis": 1} if red is None else {"axis": 1, "reduction": red}
+    if op == "Scatter":
+        kw = {"axis": 1}
+    check([oh.make_node(op, ["x", "i", "u"], ["y"], **kw)], {"x": (x, None), "u": (upd, None)}, ["y"],
+          inits={"i": idx}, opset=opset)
+
+
+@pytest.mark.parametrize("red", [None, "mul"])
+def test_scatter_nd(red):
+    x = rand(4, 3)
+    idx = np.array([[1], [3]], np.int64)
+    upd = rand(2, 3)
+    kw = {} if red is None else {"reduction": red}
+    check([oh.make_node("ScatterND", ["x", "i", "u"], ["y"], **kw)], {"x": (x, None), "u": (upd, None)}, ["y"],
+          inits={"i": idx}, opset=16 if red else 13)
+
+
+# ----------------------------------------------------------------------------------------------- Expand / Tile / Pad
+@pytest.mark.parametrize("xs,shape,dynamic", [((3, 1), [2, 3, 4], False), ((1, 4), [3, 1], False),
+                                              ((3, 1), [2, 1, 5], True), ((2, 3), [3], False)])
+def test_expand(xs, shape, dynamic):
+    x = rand(*xs)
+    check([oh.make_node("Expand", ["x", "s"], ["y"])], {"x": (x, ["n", 1] if dynamic else None)}, ["y"],
+          inits={"s": np.array(shape, np.int64)})
+
+
+def test_expand_dynamic_shape_input():
+    x = rand(3, 1)
+    s = np.array([2, 3, 4], np.int64)
+    check([oh.make_node("Expand", ["x", "s"], ["y"])], {"x": (x, None), "s": (s, None)}, ["y"])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_tile(dynamic):
+    x = rand(2, 3)
+    check([oh.make_node("Tile", ["x", "r"], ["y"])], {"x": (x, dyn(x.shape) if dynamic else None)}, ["y"],
+          inits={"r": np.array([2, 3], np.int64)})
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_pad(mode, dynamic):
+    x = rand(2, 3, 4)
+    pads = np.array([0, 1, 2, 1, 2, 1], np.int64)
+    ins = ["x", "p"] + (["v"] if mode == "constant" else [])
+    inits = {"p": pads, "v": np.array(1.5, np.float32)}
+    check([oh.make_node("Pad", ins, ["y"], mode=mode)], {"x": (x, dyn(x.shape) if dynamic else None)}, ["y"],
+          inits=inits, opset=19)
+
+
+def test_pad_opset2_axes18_and_negative():
+    x = rand(3, 5)
+    check([oh.make_node("Pad", ["x"], ["y"], pads=[1, 0, 0, 2], value=-1.0)], {"x": (x, None)}, ["y"], opset=2,
+          ref={"y": np.pad(x, ((1, 0), (0, 2)), constant_values=-1.0)})
+    check([oh.make_node("Pad", ["x", "p", "", "a"], ["y"])], {"x": (x, None)}, ["y"], opset=18,
+          inits={"p": np.array([2, -1], np.int64), "a": np.array([-1], np.int64)})
+
+
+# ----------------------------------------------------------------------------------------------- constants
+def test_constants_and_constant_of_shape():
+    x = rand(2, 3)
+    nodes = [oh.make_node("Constant", [], ["c1"], value=numpy_helper.from_array(rand(2, 3))),
+             oh.make_node("Constant", [], ["c2"], value_floats=[1.0, 2.0, 3.0]),
+             oh.make_node("Constant", [], ["c3"], value_int=7),
+             oh.make_node("Constant", [], ["c4"], value_ints=[1, 2]),
+             oh.make_node("Constant", [], ["c5"], value_float=0.5),
+             oh.make_node("Add", ["x", "c1"], ["y"]),
+             oh.make_node("Shape", ["x"], ["s"]),
+             oh.make_node("ConstantOfShape", ["s"], ["z"], value=numpy_helper.from_array(np.array([3], np.int64)))]
+    check(nodes, {"x": (x, None)}, ["y", "c2", "c3", "c4", "c5", "z"])
+    check(nodes[-2:], {"x": (x, ["n", 3])}, ["z"])
+
+
+@pytest.mark.parametrize("vals,dt", [((0, 10, 3), np.int64), ((1.0, -2.0, -0.5), np.float32), ((5, 2, 1), np.int32)])
+def test_range(vals, dt):
+    inits = {k: np.array(v, dt) for k, v in zip("sld", vals)}
+    check([oh.make_node("Range", ["s", "l", "d"], ["y"])], {}, ["y"], inits=inits)
+
+
+def test_range_dynamic():
+    x = rand(5, 2)
+    nodes = [oh.make_node("Shape", ["x"], ["s"]), oh.make_node("Gather", ["s", "z"], ["n"], axis=0),
+             oh.make_node("Range", ["z", "n", "one"], ["y"])]
+    check(nodes, {"x": (x, ["n", 2])}, ["y"], inits={"z": np.array(0, np.int64), "one": np.array(1, np.int64)})
+
+
+def test_where_identity_dropout():
+    c = RNG.random((2, 1, 4)) > 0.5
+    a, b = rand(3, 4), rand(2, 3, 1)
+    nodes = [oh.make_node("Where", ["c", "a", "b"], ["w"]), oh.make_node("Identity", ["a"], ["i"]),
+             oh.make_node("Dropout", ["a"], ["d"])]
+    check(nodes, {"c": (c, None), "a": (a, None), "b": (b, None)}, ["w", "i", "d"], opset=13)
+    # the mask is all true in inference (ONNX spec and reference; onnxruntime returns all false)
+    ref = {"d": a, "m": np.ones(a.shape, np.bool_)}
+    check([oh.make_node("Dropout", ["a"], ["d", "m"])], {"a": (a, None)}, ["d", "m"], opset=13, ref=ref)
+    check([oh.make_node("Dropout", ["a"], ["d", "m"], ratio=0.3)], {"a": (a, ["r", 4])}, ["d", "m"], opset=10,
+          ref=ref)
+
+
+@pytest.mark.parametrize("to", [TP.INT32, TP.INT64, TP.BOOL, TP.FLOAT16, TP.UINT8, TP.DOUBLE])
+def test_cast(to):
+    x = (rand(3, 4) * 3).astype(np.float32)
+    if to == TP.UINT8:
+        x = np.abs(x)
+    check([oh.make_node("Cast", ["x"], ["y"], to=to)], {"x": (x, None)}, ["y"], atol=1e-2)
+
+
+def test_cast_like():
+    x = np.array([1, -2, 3], np.int64)
+    t = rand(2)
+    check([oh.make_node("CastLike", ["x", "t"], ["y"])], {"x": (x, None), "t": (t, None)}, ["y"])
+
+
+# ----------------------------------------------------------------------------------------------- rearrangements
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_depth_to_space(mode, dynamic):
+    x = rand(2, 8, 3, 2)
+    check([oh.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode=mode)],
+          {"x": (x, dyn(x.shape, keep=(1,)) if dynamic else None)}, ["y"])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_space_to_depth(dynamic):
+    x = rand(2, 3, 4, 6)
+    prof = {"x": ((1, 3, 2, 2), x.shape, (4, 3, 8, 8))} if dynamic else None
+    check([oh.make_node("SpaceToDepth", ["x"], ["y"], blocksize=2)],
+          {"x": (x, dyn(x.shape, keep=(1,)) if dynamic else None)}, ["y"], profiles=prof)
+
+
+@pytest.mark.parametrize("upper,k", [(1, 0), (0, 0), (1, -1), (0, 2)])
+def test_trilu(upper, k):
+    x = rand(2, 4, 5)
+    check([oh.make_node("Trilu", ["x", "k"], ["y"], upper=upper)], {"x": (x, None)}, ["y"],
+          inits={"k": np.array(k, np.int64)})
+
+
+def test_eye_like():
+    x = rand(3, 5)
+    check([oh.make_node("EyeLike", ["x"], ["y"], k=1, dtype=TP.INT32)], {"x": (x, None)}, ["y"])
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_one_hot(axis):
+    idx = np.array([[1, 4], [-1, 0]], np.int64)
+    check([oh.make_node("OneHot", ["i", "d", "v"], ["y"], axis=axis)], {"i": (idx, None)}, ["y"],
+          inits={"d": np.array(5, np.int64), "v": np.array([-1.0, 2.0], np.float32)})
+
+
+@pytest.mark.parametrize("opset,largest,axis", [(1, 1, -1), (10, 1, 1), (11, 0, 0), (11, 1, -1)])
+def test_topk(opset, largest, axis):
+    x = RNG.permutation(60).reshape(3, 4, 5).astype(np.float32)
+    if opset == 1:
+        node = oh.make_node("TopK", ["x"], ["v", "i"], k=2, axis=axis)
+        inits = {}
+        ref_idx = np.argsort(-x, axis=axis)[..., :2]
+        ref = {"v": np.take_along_axis(x, ref_idx, axis), "i": ref_idx}
+        check([node], {"x": (x, None)}, ["v", "i"], opset=opset, ref=ref)
+        return
+    kw = {"axis": axis} if opset == 10 else {"axis": axis, "largest": largest}
+    inits = {"k": np.array([2], np.int64)}
+    check([oh.make_node("TopK", ["x", "k"], ["v", "i"], **kw)], {"x": (x, None)}, ["v", "i"], inits=inits,
+          opset=opset)
+
+
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_cumsum(exclusive, reverse):
+    x = rand(3, 4)
+    check([oh.make_node("CumSum", ["x", "a"], ["y"], exclusive=exclusive, reverse=reverse)], {"x": (x, None)}, ["y"],
+          inits={"a": np.array(-1, np.int64)})
+
+
+def test_reverse_sequence():
+    x = rand(4, 3, 2)
+    check([oh.make_node("ReverseSequence", ["x", "l"], ["y"], batch_axis=1, time_axis=0)], {"x": (x, None)}, ["y"],
+          inits={"l": np.array([4, 1, 3], np.int64)})
