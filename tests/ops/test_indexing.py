@@ -443,3 +443,27 @@ def test_non_zero_feeds_gather_eagerly(device):
     xv = np.array([0, 1.5, 0, -2, 3, 0, 0.25], np.float32)
     got = build_and_run(builder, net, {"x": xv}, device)["vals"]
     assert_close(got, xv[xv != 0])
+
+
+# ----------------------------------------------------------------------------------------------- symbolic shapes
+def test_symbolic_shapes_with_unknown_dims():
+    _, net = new_network()
+    x = net.add_input("x", trt.float32, (-1, 5, -1))
+    i = net.add_input("i", trt.int32, (-1, 2))
+    g = net.add_gather(x, i, 1)
+    assert tuple(g.get_output(0).shape) == (-1, -1, 2, -1)
+    ge = net.add_gather_v2(x, net.add_input("ie", trt.int64, (-1, 3, 4)), trt.GatherMode.ELEMENT)
+    assert tuple(ge.get_output(0).shape) == (-1, 3, 4)
+    gn = net.add_gather_v2(x, net.add_input("in", trt.int64, (7, 2)), trt.GatherMode.ND)
+    assert tuple(gn.get_output(0).shape) == (7, -1)
+    u = net.add_input("u", trt.float32, (-1, 3, -1))
+    sc = net.add_scatter(x, net.add_input("is", trt.int32, (-1, 3, -1)), u, trt.ScatterMode.ELEMENT)
+    assert tuple(sc.get_output(0).shape) == (-1, 5, -1)
+    depth = net.add_input("depth", trt.int32, ())
+    oh = net.add_one_hot(i, const(net, np.array([0, 1], np.float32)), depth, 1)
+    assert tuple(oh.get_output(0).shape) == (-1, -1, 2)      # depth unknown at build time
+    rs = net.add_reverse_sequence(x, net.add_input("lens", trt.int32, (5,)))
+    assert tuple(rs.get_output(0).shape) == (-1, 5, -1)
+    nz = net.add_non_zero(x)
+    assert tuple(nz.get_output(0).shape) == (3, -1)
+    assert not net._layer_errors()

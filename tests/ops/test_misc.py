@@ -340,3 +340,36 @@ def test_assertion_bad_condition_type():
     layer.name = "typed"
     _output(net.add_identity(x), net)
     assert_build_fails(builder, net, "typed", "BOOL")
+
+
+def test_symbolic_shapes_with_unknown_dims():
+    _, net = new_network()
+    x = net.add_input("x", trt.float32, (-1, 6))
+    tk = net.add_topk(x, trt.TopKOperation.MAX, 4, 2)
+    assert tuple(tk.get_output(0).shape) == (-1, 4) and tuple(tk.get_output(1).shape) == (-1, 4)
+    tk0 = net.add_topk(x, trt.TopKOperation.MAX, 3, 1)         # k against an unknown dim: checked at run time
+    assert tuple(tk0.get_output(0).shape) == (3, 6)
+    c = net.add_input("c", trt.bool, (-1, 1))
+    e = net.add_input("e", trt.float32, (1, -1))
+    assert tuple(net.add_select(c, x, e).get_output(0).shape) == (-1, 6)
+    cu = net.add_cumulative(x, 0, trt.CumulativeOperation.SUM, False, True)
+    assert tuple(cu.get_output(0).shape) == (-1, 6)
+    fill = net.add_fill((), trt.FillOperation.RANDOM_NORMAL, trt.float16)
+    fill.set_input(0, net.add_shape(x).get_output(0))
+    assert tuple(fill.get_output(0).shape) == (-1, -1)          # the shape tensor's value is unknown
+    assert fill.get_output(0).dtype == trt.float16
+    assert not net._layer_errors()
+
+
+def test_topk_k_exceeding_runtime_dim_fails_build_at_profile():
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (-1, 6))
+    layer = net.add_topk(x, trt.TopKOperation.MAX, 3, 1)
+    layer.name = "tk_rows"
+    _output(layer, net)
+    config = builder.create_builder_config()
+    p = builder.create_optimization_profile()
+    p.set_shape("x", (1, 6), (4, 6), (8, 6))
+    config.add_optimization_profile(p)
+    with pytest.raises(trt.BuildError, match="k = 3 exceeds"):
+        builder.build(net, config)
