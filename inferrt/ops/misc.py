@@ -205,13 +205,16 @@ class Cumulative(OpDef):
             raise OpError("cumulative sums need numbers, not BOOL; cast the input first")
         if not x.shape:
             raise OpError("the input must have rank >= 1")
-        norm_axis(self._axis_value(a, ins), len(x.shape), "cumulative axis")
+        axis = self._axis_value(a, ins)
+        norm_axis(axis, len(x.shape), "cumulative axis")
+        # the axis input is a build-time constant: mirror it in the attribute so ``run`` needs no device->host read
+        # (no synchronization, CUDA-graph capturable); the value cannot differ between shapes
+        a["axis"] = axis
         return [Spec(x.dtype, tuple(x.shape))]
 
     def run(self, a, ins, outs):
         x = ins[0]
-        t = opt(ins, 1)
-        ax = (int(t.reshape(()).item()) if t is not None else a.axis) % x.dim()
+        ax = a.axis % x.dim()
         y = x.flip(ax) if a.reverse else x
         c = torch.cumsum(y, ax, dtype=y.dtype)
         if a.exclusive:
