@@ -126,19 +126,20 @@ class Convolution(_ConvBase):
         w = w.reshape(a.num_output_maps, x.shape[1] // a.num_groups, *k).to(x.dtype)
         if b is not None:
             b = b.reshape(-1).to(x.dtype)
-        if pre == post:
+        # EXPLICIT_ROUND_UP: zeros past the end so the last (partial) window fits
+        extra = [_round_up_extra(x.shape[2 + i], k[i], s[i], d[i], pre[i] + post[i])
+                 if a.padding_mode == PM.EXPLICIT_ROUND_UP else 0 for i in range(nsp)]
+        if pre == post and not any(extra):
             pad = pre
         else:
-            x = F.pad(x, [p for i in reversed(range(nsp)) for p in (pre[i], post[i])])
+            x = F.pad(x, [p for i in reversed(range(nsp)) for p in (pre[i], post[i] + extra[i])])
             pad = 0
-        if a.padding_mode == PM.EXPLICIT_ROUND_UP:
-            x = F.pad(x, [p for i in reversed(range(nsp)) for p in (0, _round_up_extra(x.shape[2 + i], k[i], s[i], d[i], pad if pad else 0))])
         conv = (F.conv1d, F.conv2d, F.conv3d)[nsp - 1]
         return [conv(x, w, b, s, pad, d, a.num_groups)]
 
 
-def _round_up_extra(n, k, s, d, p):
-    span = n + 2 * p - (d * (k - 1) + 1)
+def _round_up_extra(n, k, s, d, total_pad):
+    span = n + total_pad - (d * (k - 1) + 1)
     return (-span) % s
 
 
@@ -162,22 +163,19 @@ class Deconvolution(_ConvBase):
         conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[nsp - 1]
         if pre == post and all(o < max(ss, dd) for o, ss, dd in zip(op, s, d)):
             return [conv(x, w, b, s, pre, op, a.num_groups, d)]
-        y = conv(x, w, b, s, 0, 0, a.num_groups, d)
-        # crop pre/post padding, then append output_padding (zeros + bias) at the end
-        idx = [slice(None), slice(None)]
+        # general case: full transposed convolution, then the window [pre, pre + out) of it per spatial dim;
+        # output padding reads past the full result's end, where there is only the bias
+        y = conv(x, w, None, s, 0, 0, a.num_groups, d)
         for i in range(nsp):
-            idx.append(slice(pre[i], y.shape[2 + i] - post[i] if post[i] else None))
-        y = y[tuple(idx)]
-        if any(op):
-            y = F.pad(y, [p for i in reversed(range(nsp)) for p in (0, op[i])])
-            if b is not None:
-                mask = torch.ones_like(y[:1, :1], dtype=torch.bool)
-                for i in range(nsp):
-                    if op[i]:
-                        sl = [slice(None)] * y.dim()
-                        sl[2 + i] = slice(y.shape[2 + i] - op[i], None)
-                        mask[tuple(sl)] = False
-                y = torch.where(mask, y, b.view(1, -1, *([1] * nsp)).expand_as(y))
+            full = y.shape[2 + i]
+            size = full - pre[i] - post[i] + op[i]
+            y = y.narrow(2 + i, pre[i], min(size, full - pre[i]))
+            if size > full - pre[i]:
+                pad = [0] * (2 * nsp)
+                pad[2 * (nsp - 1 - i) + 1] = size - (full - pre[i])
+                y = F.pad(y, pad)
+        if b is not None:
+            y = y + b.view(1, -1, *([1] * nsp))
         return [y]
 
 

@@ -34,6 +34,8 @@ class Reduce(OpDef):
         if a.axes < 0 or a.axes >> rank:
             raise OpError(f"axes bitmask {a.axes:#b} names axes outside a tensor of rank {rank}")
         axes = axes_from_mask(a.axes, rank)
+        if a.op == R.NONE:
+            raise OpError("ReduceOperation.NONE is not a reduction; use SUM, PROD, MAX, MIN or AVG")
         if x.dtype == DataType.BOOL:
             raise OpError("BOOL inputs cannot be reduced; cast to INT32 first")
         if a.op == R.AVG and x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
