@@ -467,3 +467,22 @@ def test_symbolic_shapes_with_unknown_dims():
     nz = net.add_non_zero(x)
     assert tuple(nz.get_output(0).shape) == (3, -1)
     assert not net._layer_errors()
+
+
+def test_one_hot_depth_from_network_input(device):
+    """Depth known only at run time: the engine takes the eager path and sizes the output from the value."""
+    builder, net = new_network()
+    i = net.add_input("i", trt.int32, (4,))
+    d = net.add_input("depth", trt.int32, ())
+    layer = net.add_one_hot(i, const(net, np.array([0.0, 1.0], np.float32)), d, -1)
+    layer.get_output(0).name = "y"
+    net.mark_output(layer.get_output(0))
+    iv = np.array([0, 2, -1, 5], np.int32)
+    for depth in (3, 6):
+        got = build_and_run(builder, net, {"i": iv, "depth": np.array(depth, np.int32)}, device)["y"]
+        ref = np.zeros((4, depth))
+        for r, v in enumerate(iv):
+            v = v + depth if v < 0 else v
+            if 0 <= v < depth:
+                ref[r, v] = 1.0
+        assert_close(got, ref)

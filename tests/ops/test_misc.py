@@ -373,3 +373,18 @@ def test_topk_k_exceeding_runtime_dim_fails_build_at_profile():
     config.add_optimization_profile(p)
     with pytest.raises(trt.BuildError, match="k = 3 exceeds"):
         builder.build(net, config)
+
+
+def test_fill_shape_from_network_input(device):
+    builder, net = new_network()
+    s = net.add_input("s", trt.int64, (1,))
+    layer = net.add_fill((), trt.FillOperation.LINSPACE, trt.int32)
+    layer.set_input(0, s)
+    layer.set_input(1, const(net, np.array(10, np.int32)))
+    layer.set_input(2, const(net, np.array([-3], np.int32)))
+    assert tuple(layer.get_output(0).shape) == (-1,)
+    _output(layer, net)
+    for n in (0, 1, 9):
+        got = build_and_run(builder, net, {"s": np.array([n], np.int64)}, device)["y"]
+        assert got.dtype == np.int32
+        assert_close(got, 10 - 3 * np.arange(n))
