@@ -374,3 +374,19 @@ def test_upsample_7():
     x = rand(1, 1, 2, 3)
     node = oh.make_node("Upsample", ["x"], ["y"], mode="nearest", scales=[1.0, 1.0, 2.0, 2.0])
     check([node], {"x": (x, None)}, ["y"], opset=7, ref={"y": x.repeat(2, axis=2).repeat(2, axis=3)})
+
+
+@pytest.mark.parametrize("kw", [{"kernel_shape": [2, 2], "strides": [2, 2]},
+                                {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [2, 2], "ceil_mode": 1},
+                                {"kernel_shape": [3, 2], "storage_order": 1, "pads": [0, 1, 1, 0]},
+                                {"kernel_shape": [2, 2], "dilations": [2, 1]}])
+def test_max_pool_indices(kw):
+    x = rand(2, 3, 6, 5)
+    check([oh.make_node("MaxPool", ["x"], ["y", "i"], **kw)], {"x": (x, None)}, ["y", "i"], opset=12)
+
+
+def test_max_pool_indices_1d_3d():
+    check([oh.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3], strides=[2])], {"x": (rand(2, 2, 9), None)},
+          ["y", "i"], opset=12)
+    check([oh.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[2, 2, 2])], {"x": (rand(1, 2, 3, 4, 3), None)},
+          ["y", "i"], opset=12)
