@@ -41,7 +41,7 @@ class InferrtRep(BackendRep):
         self.device = _device_name(device)
         if self.device == "cuda" and not _cuda_available():
             raise RuntimeError("CUDA was requested but no CUDA device is available")
-        self.logger = logger or Logger(Severity.ERROR)
+        self.logger = logger or Logger(Severity.INTERNAL_ERROR)  # parse errors are raised as ParseError below
         self.builder = Builder(self.logger)
         self.network = self.builder.create_network(0)
         parser = OnnxParser(self.network, self.logger)
@@ -56,6 +56,8 @@ class InferrtRep(BackendRep):
                              if o.type.HasField("tensor_type") and o.type.tensor_type.elem_type else None
                              for o in graph.output]
         self._contexts: dict[tuple, object] = {}
+        outs = [self.network.get_output(i) for i in range(self.network.num_outputs)]
+        self._torch_io = any(t.dtype.name in ("BF16", "FP8") for t in outs)
 
     def _context(self, feeds: dict):
         from ..runtime.runtime import Runtime
@@ -92,19 +94,43 @@ class InferrtRep(BackendRep):
                 raise ValueError(f"the model takes {len(self.input_names)} input(s) {self.input_names}, "
                                  f"got {len(inputs)}")
             feeds = dict(zip(self.input_names, inputs))
-        feeds = {k: _storable(np.asarray(v)) for k, v in feeds.items()}
+        feeds = {k: _to_feed(np.asarray(v)) for k, v in feeds.items()}
+        if self._torch_io:  # numpy has no BF16 / FP8: exchange torch tensors so such outputs come back intact
+            import torch
+
+            feeds = {k: (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)
+                     for k, v in feeds.items()}
         got = self._context(feeds).infer(feeds)
         outs = []
         for name, dt in zip(self.output_names, self.output_types):
-            v = np.asarray(got[name])
+            v = _to_numpy(got[name])
             outs.append(v.astype(dt) if dt is not None and v.dtype != dt else v)
         return outs
 
 
-def _storable(a: np.ndarray) -> np.ndarray:
+def _to_feed(a: np.ndarray):
+    """A numpy input as inferrt takes it: BF16 / FP8 (ml_dtypes arrays) as torch tensors, others as numpy."""
     from .context import storable_array
 
+    if a.dtype.name in ("bfloat16", "float8_e4m3fn"):
+        import torch
+
+        dt = torch.bfloat16 if a.dtype.name == "bfloat16" else torch.float8_e4m3fn
+        return torch.from_numpy(a.astype(np.float32)).to(dt)
     return storable_array(a)
+
+
+def _to_numpy(v) -> np.ndarray:
+    if isinstance(v, np.ndarray):
+        return v
+    import torch
+
+    if isinstance(v, torch.Tensor):
+        v = v.detach().cpu()
+        if v.dtype in (torch.bfloat16, torch.float8_e4m3fn):
+            v = v.float()
+        return v.numpy()
+    return np.asarray(v)
 
 
 class InferrtBackend(Backend):

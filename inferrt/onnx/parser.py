@@ -171,7 +171,8 @@ class OnnxParser:
             model, base_dir = self._load(model_bytes, path)
         except _Abort:
             return False
-        nodes = self._expanded(model.graph, model, _opset_map(model), fail=False)
+        self._types = _value_types(model.graph)
+        nodes = self._expanded(model.graph, _opset_map(model), top=True)
         status = [self._supported(n, opsets) for n, opsets, _, _ in nodes]
         n_err = len(self._errors)
         scratch = INetworkDefinition(getattr(self.network, "builder", None), getattr(self.network, "flags", 0))
@@ -289,6 +290,7 @@ class OnnxParser:
                             f"the model uses ai.onnx opset {ver} (< {MIN_OPSET}) and could not be converted to "
                             f"opset {MIN_OPSET}: {e}; re-export it with a newer opset")
                 raise _Abort from None
+        self._presort(model.graph)
         self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
         try:
             onnx.checker.check_model(model)
@@ -312,6 +314,25 @@ class OnnxParser:
             pass
         return model
 
+    def _presort(self, graph):
+        """Sort the top-level nodes topologically (ONNX requires it; exporters do not always comply), remembering
+        each node's original index for error reports. Dangling references and cycles are reported here."""
+        known = {v.name for v in graph.input} | {i.name for i in graph.initializer}
+        known |= {sp.values.name for sp in graph.sparse_initializer}
+        nodes = [(p, {}, i, []) for i, p in enumerate(graph.node)]
+        order = self._toposort(nodes, known.__contains__)
+        self._orig_index = [origin for _, _, origin, _ in order]
+        if self._orig_index != list(range(len(nodes))):
+            import onnx
+
+            sorted_nodes = []
+            for p, _, _, _ in order:
+                c = onnx.NodeProto()
+                c.CopyFrom(p)
+                sorted_nodes.append(c)
+            del graph.node[:]
+            graph.node.extend(sorted_nodes)
+
     # ------------------------------------------------------------------ import
     def _import_model(self, model, base_dir, network) -> bool:
         snapshot = _snapshot(network)
@@ -321,7 +342,7 @@ class OnnxParser:
         ctx = ImportContext(network, _opset_map(model), base_dir=base_dir, import_graph=self._import_graph)
         self._node_outputs = {}
         try:
-            unsupported = self._collect_unsupported(model.graph, ctx._opsets)
+            unsupported = self._collect_unsupported(model.graph, ctx._opsets, top=True)
             if unsupported:
                 for node in unsupported:
                     doms = node.domain or "ai.onnx"
@@ -351,9 +372,9 @@ class OnnxParser:
             return True
         return registry.lookup(dom, proto.op_type, opsets.get(dom, 1)) is not None
 
-    def _collect_unsupported(self, graph, opsets, out=None):
+    def _collect_unsupported(self, graph, opsets, out=None, top=False):
         out = [] if out is None else out
-        for proto, node_opsets, origin, stack in self._expanded(graph, None, opsets, fail=False):
+        for proto, node_opsets, origin, stack in self._expanded(graph, opsets, top=top):
             eff = dict(opsets)
             eff.update(node_opsets)
             if not self._supported(proto, eff):
@@ -363,11 +384,12 @@ class OnnxParser:
                     self._collect_unsupported(g, eff, out)
         return out
 
-    def _expanded(self, graph, model, opsets, fail=True):
+    def _expanded(self, graph, opsets, top=False):
         """(NodeProto, opset overrides, original node index, function stack) with function ops expanded."""
         out = []
+        index = getattr(self, "_orig_index", None) if top else None
         for i, proto in enumerate(graph.node):
-            out.extend(self._expand_node(proto, opsets, {}, i, [], 0))
+            out.extend(self._expand_node(proto, opsets, {}, index[i] if index else i, [], 0))
         return out
 
     def _expand_node(self, proto, opsets, node_opsets, origin, stack, depth):
@@ -382,7 +404,10 @@ class OnnxParser:
         sub_opsets = dict(node_opsets)
         sub_opsets.update({("" if o.domain in ("", "ai.onnx") else o.domain): o.version for o in body.opset_import})
         out = []
-        for p in _instantiate(proto, body, f"{proto.name or proto.op_type}_{origin}/"):
+        eff_body = dict(eff)
+        eff_body.update(sub_opsets)
+        for p in _instantiate(proto, body, f"{proto.name or proto.op_type}_{origin}_{depth}/"):
+            _infer_types(p, eff_body, self._types)
             out.extend(self._expand_node(p, opsets, sub_opsets, origin, stack + [proto.op_type], depth + 1))
         return out
 
@@ -409,8 +434,8 @@ class OnnxParser:
                             f"importer of the node that owns the subgraph")
                 raise _Abort
             ctx.bind(vi.name, self._add_input(network, vi))
-        nodes = self._expanded(graph, None, ctx._opsets)
-        for proto, node_opsets, origin, stack in self._toposort(nodes, ctx, graph):
+        nodes = self._expanded(graph, ctx._opsets, top=top)
+        for proto, node_opsets, origin, stack in self._toposort(nodes, ctx.has):
             view = NodeView(proto, origin, node_opsets, ctx.base_dir, stack)
             self._import_node(ctx, view)
         outs = []
@@ -450,7 +475,8 @@ class OnnxParser:
                 t.set_dimension_name(i, d.dim_param)
         return t
 
-    def _toposort(self, nodes, ctx, graph):
+    def _toposort(self, nodes, known):
+        """``nodes`` in dependency order; ParserErrors for dangling references and cycles (iterative DFS)."""
         produced = {}
         for k, (p, _, _, _) in enumerate(nodes):
             for o in p.output:
@@ -466,7 +492,7 @@ class OnnxParser:
             for name in need:
                 if name in produced:
                     d.add(produced[name])
-                elif not ctx.has(name):
+                elif not known(name):
                     self._error(ParserErrorCode.INVALID_GRAPH,
                                 f"input {name!r} is not produced by any node and is not a graph input or "
                                 f"initializer (dangling reference)", NodeView(p, origin, function_stack=stack))
@@ -602,6 +628,24 @@ def _schema_function(op_type, proto, opset, types, domain=""):
     if body is None or not len(body.node):
         return None
     return body
+
+
+def _infer_types(node, opsets, types):
+    """Add the ONNX types of ``node``'s outputs to ``types`` (nodes made by function expansion have none)."""
+    import onnx
+    import onnx.defs
+    from onnx import shape_inference
+
+    dom = "" if node.domain in ("", "ai.onnx") else node.domain
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets.get(dom, 1), dom)
+        known = {n: types[n] for n in node.input if n and n in types}
+        ops = [onnx.helper.make_opsetid(d, v) for d, v in opsets.items()]
+        res = shape_inference.infer_node_outputs(schema, node, known, opset_imports=ops)
+    except Exception:  # noqa: BLE001 - missing types leave context-dependent functions unexpanded, nothing worse
+        return
+    for name, t in res.items():
+        types.setdefault(name, t)
 
 
 def _instantiate(node, body, prefix):

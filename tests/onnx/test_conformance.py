@@ -1,0 +1,55 @@
+"""ONNX backend conformance: every generated onnx node test case and the shipped light models, run with inferrt.
+
+A case listed in ``expected_failures.py`` must fail (it is reported as xfail with its reason); a listed case that
+passes fails the test, so the list stays honest. Regenerate the list with
+``python tests/onnx/count_conformance.py --write-expected``.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+import count_conformance as cc
+from expected_failures import EXPECTED_FAILURES, EXPECTED_LIGHT_FAILURES
+
+from inferrt.onnx.backend import InferrtBackend
+
+NODE_CASES = cc.case_names()
+
+
+def _check(name, reason, fn):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn()
+    except Exception as e:  # noqa: BLE001 - any failure of an expected-failure case is the expected outcome
+        if reason is not None:
+            pytest.xfail(f"{reason} ({type(e).__name__})")
+        raise
+    if reason is not None:
+        pytest.fail(f"{name} passes now: remove it from tests/onnx/expected_failures.py (listed as: {reason})")
+
+
+@pytest.mark.parametrize("name", NODE_CASES)
+def test_node_case(name):
+    _check(name, EXPECTED_FAILURES.get(name), lambda: cc.run_case(InferrtBackend, name))
+
+
+@pytest.mark.parametrize("name", cc.LIGHT_MODELS)
+def test_light_model(name):
+    if not os.path.exists(os.path.join(cc.light_model_dir(), f"light_{name}.onnx")):
+        pytest.fail(f"the onnx package ships no light_{name}.onnx; update LIGHT_MODELS in count_conformance.py")
+    _check(name, EXPECTED_LIGHT_FAILURES.get(name), lambda: cc.run_light(InferrtBackend, name))
+
+
+def test_expected_failures_name_real_cases():
+    stale = sorted(set(EXPECTED_FAILURES) - set(NODE_CASES))
+    assert not stale, f"expected_failures.py lists cases the onnx suite does not have: {stale[:10]}"
+    assert set(EXPECTED_LIGHT_FAILURES) <= set(cc.LIGHT_MODELS)
+
+
+def test_backend_reports_devices():
+    assert InferrtBackend.supports_device("CPU")
+    assert not InferrtBackend.supports_device("TPU")
