@@ -26,7 +26,7 @@ def const(name, arr):
     return oh.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(arr), name + "_v"))
 
 
-def check(nodes, feeds: dict, outputs, inits=None, opset=17, dyn=(), atol=1e-5):
+def check(nodes, feeds: dict, outputs, inits=None, opset=17, dyn=(), atol=1e-5, device="cpu"):
     """``outputs``: [(name, onnx elem type, rank)]; inputs in ``dyn`` get symbolic dims. Compares with ORT."""
     import onnxruntime as ort
 
@@ -39,7 +39,7 @@ def check(nodes, feeds: dict, outputs, inits=None, opset=17, dyn=(), atol=1e-5):
     names = [o[0] for o in outputs]
     ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(names, feeds)
     profiles = {k: ((1,) * v.ndim, v.shape, tuple(2 * d + 2 for d in v.shape)) for k, v in feeds.items() if k in dyn}
-    engine = inferrt.build_engine(model, device="cpu", profiles=profiles or None)
+    engine = inferrt.build_engine(model, device=device, profiles=profiles or None)
     got = engine.create_execution_context().infer(feeds)
     for n, r in zip(names, ref):
         g = np.asarray(got[n])
@@ -56,12 +56,12 @@ def _if_node(then_nodes, then_outs, else_nodes, else_outs, outs=("y",)):
 
 
 @pytest.mark.parametrize("cond", [True, False])
-def test_if_outer_scope(cond):
+def test_if_outer_scope(cond, device):
     node = _if_node([oh.make_node("Add", ["x", "w"], ["t"])], [out("t", F, 2)],
                     [oh.make_node("Mul", ["x", "x"], ["e"]), oh.make_node("Sub", ["e", "w"], ["e2"])],
                     [out("e2", F, 2)])
     check([node], {"c": np.array(cond), "x": RNG.standard_normal((2, 3)).astype(np.float32)},
-          [("y", F, 2)], inits={"w": RNG.standard_normal((2, 3)).astype(np.float32)})
+          [("y", F, 2)], inits={"w": RNG.standard_normal((2, 3)).astype(np.float32)}, device=device)
 
 
 @pytest.mark.parametrize("cond", [True, False])
@@ -109,7 +109,7 @@ def test_loop_trip_count_carried_scan_outputs_outer_scope():
 
 
 @pytest.mark.parametrize("limit", [0.5, 4.0, 100.0])
-def test_loop_condition_only(limit):
+def test_loop_condition_only(limit, device):
     # while sum(v) < limit: v = v * 2 + 0.1 (data-dependent trip count; scan output has a dynamic length)
     body = _body([oh.make_node("Mul", ["v", "two"], ["v2"]), oh.make_node("Add", ["v2", "tenth"], ["v3"]),
                   oh.make_node("ReduceSum", ["v3"], ["s"], keepdims=0), oh.make_node("Less", ["s", "lim"], ["cout"]),
@@ -117,7 +117,7 @@ def test_loop_condition_only(limit):
                  [vi("v", F, [2])], [out("cout", B, 0), out("v3", F, 1), out("hist", F, 1)])
     pre = [oh.make_node("ReduceSum", ["v0"], ["s0"], keepdims=0), oh.make_node("Less", ["s0", "lim"], ["c0"])]
     node = oh.make_node("Loop", ["", "c0", "v0"], ["vf", "hist_all"], body=body)
-    check(pre + [node], {"v0": np.array([0.1, 0.2], np.float32)}, [("vf", F, 1), ("hist_all", F, 2)],
+    check(pre + [node], {"v0": np.array([0.1, 0.2], np.float32)}, [("vf", F, 1), ("hist_all", F, 2)], device=device,
           inits={"two": np.float32(2), "tenth": np.float32(0.1), "lim": np.float32(limit)})
 
 
@@ -133,7 +133,7 @@ def test_loop_trip_count_and_condition_dynamic_m(m):
           inits={"one": np.float32(1), "lim": np.float32(20)})
 
 
-def test_nested_loops_with_outer_scope():
+def test_nested_loops_with_outer_scope(device):
     # for i in range(3): for j in range(2): acc += w * (i + 1); w comes from the top graph, two scopes up
     inner = _body([oh.make_node("Cast", ["i_outer"], ["fi"], to=TP.FLOAT), oh.make_node("Add", ["fi", "one"], ["f1"]),
                    oh.make_node("Mul", ["w", "f1"], ["wf"]), oh.make_node("Add", ["acc_in", "wf"], ["acc_out"]),
@@ -145,7 +145,7 @@ def test_nested_loops_with_outer_scope():
     outer_body = _body(outer_nodes, [vi("acc", F, [4])], [out("cout", B, 0), out("acc2", F, 1), out("tot", F, 0)])
     node = oh.make_node("Loop", ["three", "", "a0"], ["af", "tots"], body=outer_body)
     check([node], {"w": RNG.standard_normal(4).astype(np.float32), "a0": np.ones(4, np.float32)},
-          [("af", F, 1), ("tots", F, 1)],
+          [("af", F, 1), ("tots", F, 1)], device=device,
           inits={"two": np.array(2, np.int64), "three": np.array(3, np.int64), "one": np.float32(1)})
 
 
@@ -189,7 +189,7 @@ def test_scan_9_cumulative_sum():
     ([0, 1], [1, 0], [1], [1]),
     ([-1, 0], [0, 0], [-1], [1]),
 ])
-def test_scan_axes_and_directions(in_axes, in_dirs, out_axes, out_dirs):
+def test_scan_axes_and_directions(in_axes, in_dirs, out_axes, out_dirs, device):
     # x0 scanned along in_axes[0] of a [3, 4] tensor, x1 along in_axes[1] of a [4, 3] tensor: both give 4 steps
     # when the axis has size 4.
     a = RNG.standard_normal((3, 4) if in_axes[0] in (1, -1) else (4, 3)).astype(np.float32)
@@ -200,7 +200,8 @@ def test_scan_axes_and_directions(in_axes, in_dirs, out_axes, out_dirs):
     node = oh.make_node("Scan", ["init", "a", "b"], ["final", "ys"], body=body, num_scan_inputs=2,
                         scan_input_axes=in_axes, scan_input_directions=in_dirs, scan_output_axes=out_axes,
                         scan_output_directions=out_dirs)
-    check([node], {"init": np.ones(3, np.float32), "a": a, "b": b}, [("final", F, 1), ("ys", F, 2)], opset=16)
+    check([node], {"init": np.ones(3, np.float32), "a": a, "b": b}, [("final", F, 1), ("ys", F, 2)], opset=16,
+          device=device)
 
 
 def test_scan_8_batched():

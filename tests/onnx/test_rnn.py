@@ -13,7 +13,7 @@ RNG = np.random.default_rng(7)
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 
 
-def run_both(node, feeds: dict, inits: dict, n_out: int, opset: int, reference=True):
+def run_both(node, feeds: dict, inits: dict, n_out: int, opset: int, reference=True, device="cpu"):
     """Build a one-node model; return (inferrt outputs, onnxruntime outputs) as lists."""
     import onnxruntime as ort
 
@@ -32,7 +32,7 @@ def run_both(node, feeds: dict, inits: dict, n_out: int, opset: int, reference=T
     onnx.checker.check_model(model)
     ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(names, feeds) \
         if reference else None
-    engine = inferrt.build_engine(model, device="cpu")
+    engine = inferrt.build_engine(model, device=device)
     got = engine.create_execution_context().infer(feeds)
     return [got[n] for n in names], ref
 
@@ -72,9 +72,9 @@ def make_case(mode, direction="forward", t=5, b=3, i=4, h=6, seq=False, init_h=F
     return node, feeds, inits, n_out
 
 
-def check(mode, opset=14, rtol=1e-4, atol=1e-5, **kw):
+def check(mode, opset=14, rtol=1e-4, atol=1e-5, device="cpu", **kw):
     node, feeds, inits, n_out = make_case(mode, **kw)
-    got, ref = run_both(node, feeds, inits, n_out, opset)
+    got, ref = run_both(node, feeds, inits, n_out, opset, device=device)
     for name, g, r in zip(("Y", "Y_h", "Y_c"), got, ref):
         assert g.shape == r.shape, f"{mode} {name}: shape {g.shape} != onnxruntime {r.shape}"
         np.testing.assert_allclose(g, r, rtol=rtol, atol=atol, err_msg=f"{mode} {name} {kw}")
@@ -82,8 +82,8 @@ def check(mode, opset=14, rtol=1e-4, atol=1e-5, **kw):
 
 @pytest.mark.parametrize("mode", ["RNN", "GRU", "LSTM"])
 @pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
-def test_directions(mode, direction):
-    check(mode, direction=direction)
+def test_directions(mode, direction, device):
+    check(mode, direction=direction, device=device)
 
 
 @pytest.mark.parametrize("mode", ["RNN", "GRU", "LSTM"])

@@ -49,11 +49,11 @@ def accumulate_reference(x, init):
 
 
 @pytest.mark.parametrize("dynamic", [False, True])
-def test_accumulate_loop(dynamic):
+def test_accumulate_loop(dynamic, device):
     builder, net = accumulate_network(dynamic=dynamic)
     feeds = {"x": RNG.standard_normal((5, 3)).astype(np.float32), "init": RNG.standard_normal(3).astype(np.float32)}
     profiles = [{"x": ((1, 3), (5, 3), (9, 3))}] if dynamic else None
-    got = build_and_run(builder, net, feeds, profiles=profiles)
+    got = build_and_run(builder, net, feeds, device=device, profiles=profiles)
     for k, v in accumulate_reference(feeds["x"], feeds["init"]).items():
         assert_close(got[k], v, what=k)
 
@@ -71,7 +71,7 @@ def test_loop_layer_classes_and_properties():
     assert it.axis == 0 and it.reverse is False and tuple(it.get_output(0).shape) == (3,)
 
 
-def test_while_loop_counts_until_limit():
+def test_while_loop_counts_until_limit(device):
     """while (i < limit) { i = i + 1; acc = acc * 2 } with the condition computed from recurrences."""
     builder, net = new_network()
     limit = net.add_input("limit", trt.int32, ())
@@ -90,7 +90,7 @@ def test_while_loop_counts_until_limit():
         net.mark_output(t)
     a0 = RNG.standard_normal(2).astype(np.float32)
     for lim in (0, 1, 6):
-        got = build_and_run(builder, net, {"limit": np.array(lim, np.int32), "acc0": a0})
+        got = build_and_run(builder, net, {"limit": np.array(lim, np.int32), "acc0": a0}, device=device)
         assert int(got["count"]) == lim
         assert_close(got["acc"], a0.astype(np.float64) * 2.0 ** lim, what="acc")
 
@@ -111,7 +111,7 @@ def test_last_value_of_body_tensor_and_outer_scope_value():
     assert_close(got["y"], feeds["x"][0].astype(np.float64) * feeds["w"], what="y")
 
 
-def test_nested_loops():
+def test_nested_loops(device):
     """out[i] = sum_j x[i, j] * (i + 1), as an outer loop over rows with an inner loop over columns."""
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (3, 4))
@@ -132,7 +132,7 @@ def test_nested_loops():
     col.get_output(0).name = "y"
     net.mark_output(col.get_output(0))
     xv = RNG.standard_normal((3, 4)).astype(np.float32)
-    got = build_and_run(builder, net, {"x": xv})
+    got = build_and_run(builder, net, {"x": xv}, device=device)
     assert_close(got["y"], xv.astype(np.float64).sum(1) * np.arange(1, 4), what="y")
 
 
@@ -157,11 +157,11 @@ def conditional_network():
 
 
 @pytest.mark.parametrize("flag", [True, False])
-def test_conditional_chooses_branch(flag):
+def test_conditional_chooses_branch(flag, device):
     builder, net, cond = conditional_network()
     a = RNG.standard_normal((2, 3)).astype(np.float32)
     b = RNG.standard_normal((2, 3)).astype(np.float32)
-    got = build_and_run(builder, net, {"c": np.array(flag), "a": a, "b": b})
+    got = build_and_run(builder, net, {"c": np.array(flag), "a": a, "b": b}, device=device)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     want = np.exp(a64) + b64 if flag else (a64 - b64) * np.array([[1.0, -2.0, 0.5]])
     assert_close(got["y"], want, what="y")

@@ -70,7 +70,7 @@ def reference(mode, x, w, r, bias, seq, h0, c0, p, hidden, direction, acts, clip
 
 
 def run(mode, direction="forward", t=4, b=3, i=5, h=4, seq=False, init=False, peep=False, layout=0, acts=None,
-        clip=None, lbr=False):
+        clip=None, lbr=False, device="cpu"):
     nd = 2 if direction == "bidirectional" else 1
     g = GATES[mode]
     x = RNG.standard_normal((t, b, i) if layout == 0 else (b, t, i)).astype(np.float32)
@@ -102,7 +102,7 @@ def run(mode, direction="forward", t=4, b=3, i=5, h=4, seq=False, init=False, pe
     for k in range(layer.num_outputs):
         layer.get_output(k).name = f"o{k}"
         net.mark_output(layer.get_output(k))
-    got = build_and_run(builder, net, feeds)
+    got = build_and_run(builder, net, feeds, device=device)
     default_ab = {"leakyrelu": (0.01, 0.0), "hardsigmoid": (0.2, 0.5)}
     acts_ref = [(n.lower(), *default_ab.get(n.lower(), (0.0, 0.0))) for n in names] * nd
     ref = reference(mode, x, w, r, bias, lens, h0, c0, p, h, direction, acts_ref, clip, lbr, layout)
@@ -112,8 +112,8 @@ def run(mode, direction="forward", t=4, b=3, i=5, h=4, seq=False, init=False, pe
 
 @pytest.mark.parametrize("mode", ["RNN", "GRU", "LSTM"])
 @pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
-def test_directions_with_lengths_and_initial_state(mode, direction):
-    run(mode, direction, seq=True, init=True)
+def test_directions_with_lengths_and_initial_state(mode, direction, device):
+    run(mode, direction, seq=True, init=True, device=device)
 
 
 @pytest.mark.parametrize("mode", ["RNN", "GRU", "LSTM"])
