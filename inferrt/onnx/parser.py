@@ -172,8 +172,9 @@ class OnnxParser:
         except _Abort:
             return False
         self._types = _value_types(model.graph)
-        nodes = self._expanded(model.graph, _opset_map(model), top=True)
-        status = [self._supported(n, opsets) for n, opsets, _, _ in nodes]
+        model_opsets = _opset_map(model)
+        nodes = self._expanded(model.graph, model_opsets, top=True)
+        status = [self._supported(n, {**model_opsets, **opsets}) for n, opsets, _, _ in nodes]
         n_err = len(self._errors)
         scratch = INetworkDefinition(getattr(self.network, "builder", None), getattr(self.network, "flags", 0))
         ok = all(status)
@@ -290,14 +291,6 @@ class OnnxParser:
                             f"the model uses ai.onnx opset {ver} (< {MIN_OPSET}) and could not be converted to "
                             f"opset {MIN_OPSET}: {e}; re-export it with a newer opset")
                 raise _Abort from None
-        self._presort(model.graph)
-        self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
-        try:
-            onnx.checker.check_model(model)
-        except onnx.checker.ValidationError as e:
-            self._deferred.append(f"the ONNX checker rejects the model: {_first_line(e)}")
-        except ValueError:
-            pass  # over 2 GiB: the checker needs a path; shape inference below still runs per node
         if model.functions:
             try:
                 from onnx import inliner
@@ -306,6 +299,14 @@ class OnnxParser:
             except Exception as e:  # noqa: BLE001
                 self._error(ParserErrorCode.INVALID_GRAPH, f"cannot inline the model's local functions: {e}")
                 raise _Abort from None
+        self._presort(model.graph)
+        self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
+        try:
+            onnx.checker.check_model(model)
+        except onnx.checker.ValidationError as e:
+            self._deferred.append(f"the ONNX checker rejects the model: {_first_line(e)}")
+        except ValueError:
+            pass  # over 2 GiB: the checker needs a path; shape inference below still runs per node
         try:
             model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=not self._deferred)
         except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
@@ -389,7 +390,8 @@ class OnnxParser:
         out = []
         index = getattr(self, "_orig_index", None) if top else None
         for i, proto in enumerate(graph.node):
-            out.extend(self._expand_node(proto, opsets, {}, index[i] if index else i, [], 0))
+            origin = index[i] if index and len(index) == len(graph.node) else i
+            out.extend(self._expand_node(proto, opsets, {}, origin, [], 0))
         return out
 
     def _expand_node(self, proto, opsets, node_opsets, origin, stack, depth):
@@ -608,9 +610,11 @@ def _schema_function(op_type, proto, opset, types, domain=""):
     except onnx.defs.SchemaError:
         return None
     body = None
+    versions = [v for v in getattr(schema, "all_function_opset_versions", []) if v <= opset]
+    fv = max(versions) if versions else opset   # the newest function body that this opset may use
     try:
         if schema.has_function:
-            data = schema.get_function_with_opset_version(opset)
+            data = schema.get_function_with_opset_version(fv)
             body = onnx.FunctionProto.FromString(data) if data else None
         if body is None and schema.has_context_dependent_function:
             if proto is None:
@@ -620,7 +624,7 @@ def _schema_function(op_type, proto, opset, types, domain=""):
                 if name and name not in types:
                     return None
                 in_types.append(types[name].SerializeToString() if name else onnx.TypeProto().SerializeToString())
-            data = schema.get_context_dependent_function_with_opset_version(opset, proto.SerializeToString(),
+            data = schema.get_context_dependent_function_with_opset_version(fv, proto.SerializeToString(),
                                                                             in_types)
             body = onnx.FunctionProto.FromString(data) if data else None
     except Exception:  # noqa: BLE001 - onnx raises various errors for functions it cannot build
