@@ -300,11 +300,16 @@ class OnnxParser:
                 self._error(ParserErrorCode.INVALID_GRAPH, f"cannot inline the model's local functions: {e}")
                 raise _Abort from None
         self._presort(model.graph)
+        _fill_output_types(model)
         self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
         try:
             onnx.checker.check_model(model)
         except onnx.checker.ValidationError as e:
-            self._deferred.append(f"the ONNX checker rejects the model: {_first_line(e)}")
+            if "is required but missing" in str(e) and ("'value_info'" in str(e) or "of 'type'" in str(e)):
+                if self.logger is not None:  # untyped / unshaped outputs: onnxruntime accepts them, so do we
+                    self.logger.log(Severity.WARNING, f"ONNX checker: {_first_line(e)} (ignored)")
+            else:
+                self._deferred.append(f"the ONNX checker rejects the model: {_first_line(e)}")
         except ValueError:
             pass  # over 2 GiB: the checker needs a path; shape inference below still runs per node
         try:
@@ -587,6 +592,23 @@ def _first_line(e) -> str:
 
 def _opset_map(model) -> dict:
     return {("" if o.domain in ("", "ai.onnx") else o.domain): int(o.version) for o in model.opset_import}
+
+
+def _fill_output_types(model) -> None:
+    """Give untyped graph outputs (accepted by onnxruntime, rejected by the checker) their inferred types."""
+    import onnx
+
+    if all(o.type.HasField("tensor_type") or o.type.WhichOneof("value") for o in model.graph.output):
+        return
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - the strict pass later reports real problems
+        return
+    types = {v.name: v.type for v in inferred.graph.value_info}
+    types.update({v.name: v.type for v in inferred.graph.output if v.type.WhichOneof("value")})
+    for o in model.graph.output:
+        if not o.type.WhichOneof("value") and o.name in types:
+            o.type.CopyFrom(types[o.name])
 
 
 def _value_types(graph) -> dict:
