@@ -85,8 +85,8 @@ def _tanh_branch(view, t):
     op = _one_plus(view, t)
     if op is None:
         return None
-    th = node_of(view, op[0], "unary", U.TANH) or node_of(view, op[0], "activation")
-    if th is None or (th.kind == "activation" and th.attrs.type != AT.TANH):
+    th = node_of(view, op[0], "activation")
+    if th is None or th.attrs.type != AT.TANH:
         return None
     leaves, muls = factors(view, th.inputs[0])
     rest = _split(view, leaves, math.sqrt(2.0 / math.pi))

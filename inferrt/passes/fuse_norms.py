@@ -3,7 +3,7 @@
     x ─┬─ ReduceAvg(A) ─ μ ─┐
        └─────────────────── Sub ─ d ─┬─ (d·d | d^2) ─ ReduceAvg(A) ─ (+ε) ─ Sqrt ─ s ─┐
                                      └──────────────────────────────────── Div ─ n ─ (·γ) ─ (+β) ─ y
-        ==> LayerNorm(x, γ, β; A, ε)   (InstanceNorm when A are the spatial axes of an N, C, ... tensor)
+        ==> LayerNorm(x, γ, β; A, ε)   (InstanceNorm when A are the spatial axes of an N, C, H, W... tensor)
     x ─┬─ (x·x | x^2) ─ ReduceAvg(A) ─ (+ε) ─ Sqrt ─ s ─┐
        └────────────────────────────────────────── Div ─ (·γ) ─ y   ==>  RMSNorm(x, γ; A, ε)
     x ─ Reshape(N, G, -1) ─ LayerNorm(axes 2..) ─ Reshape(x's shape) ─ (·γ) ─ (+β) ─ y  ==>  GroupNorm(x, γ, β; G, ε)
@@ -98,7 +98,7 @@ def _match_mean_var(view, n):
             x = sub.inputs[0]
             rank = len(view.shape(x))
             spatial = sum(1 << i for i in range(2, rank))
-            kind = "instance_norm" if rank >= 3 and axes == spatial else "layer_norm"
+            kind = "instance_norm" if rank >= 4 and axes == spatial else "layer_norm"
             return kind, x, Attrs(axes=axes, epsilon=eps), nodes + [sub, mu]
     return "rms_norm", num, Attrs(axes=axes, epsilon=eps), nodes
 

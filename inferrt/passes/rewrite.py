@@ -133,15 +133,17 @@ def _dtype(arr):
 
 
 def dying_consts(view: View, nodes) -> list[Node]:
-    """Constant nodes read only by ``nodes``: they die with them, so their names join the fused layer's origin."""
+    """Constant nodes read only by ``nodes`` (or by layers already replaced): they die with them, so their names
+    join the fused layer's origin."""
     ids = {id(n) for n in nodes}
+    alive = {id(n) for n in view.g.nodes}
     out, seen = [], set()
     for n in nodes:
         for i in n.inputs:
             p = view.prod.get(i) if i else None
             if p is None or p.kind != "constant" or id(p) in ids or id(p) in seen or i in view.outputs:
                 continue
-            if all(id(r) in ids for r in view.uses(i)):
+            if all(id(r) in ids or id(r) not in alive for r in view.uses(i)):
                 seen.add(id(p))
                 out.append(p)
     return out

@@ -77,9 +77,9 @@ def run_engine(builder, network, feeds, profiles=None, passes=None):
     return engine, engine.create_execution_context().infer(feeds)
 
 
-def compare_optimized(builder, network, feeds_list, profiles=None, rtol=1e-4, atol=1e-4):
-    """Outputs of the optimized engine vs the same network built with no passes, for each feed dict."""
-    engine, _ = run_engine(builder, network, feeds_list[0], profiles)
+def compare_optimized(builder, network, feeds_list, profiles=None, rtol=1e-4, atol=1e-4, passes=None):
+    """Outputs of the optimized engine (all passes, or those named) vs the same network built with no passes."""
+    engine, _ = run_engine(builder, network, feeds_list[0], profiles, passes=passes)
     ref_engine, _ = run_engine(builder, network, feeds_list[0], profiles, passes=[])
     for feeds in feeds_list:
         got = engine.create_execution_context().infer(feeds)
@@ -131,3 +131,156 @@ def resnet_block_network(batch=-1, c=8, hw=8):
     out.name = "y"
     net.mark_output(out)
     return builder, net
+
+
+def layer_norm(net, x, h, name, eps=1e-5):
+    """LayerNorm over the last axis of a rank-3 tensor from primitives (mean, centred square, sqrt, div, affine)."""
+    AVG = trt.ReduceOperation.AVG
+    mean = net.add_reduce(x, AVG, 1 << 2, True)
+    mean.name = f"{name}_mean"
+    d = net.add_elementwise(x, mean.get_output(0), EW.SUB)
+    d.name = f"{name}_sub"
+    sq = net.add_elementwise(d.get_output(0), d.get_output(0), EW.PROD)
+    sq.name = f"{name}_sq"
+    var = net.add_reduce(sq.get_output(0), AVG, 1 << 2, True)
+    var.name = f"{name}_var"
+    ve = net.add_elementwise(var.get_output(0), scalar(net, eps, 3), EW.SUM)
+    ve.name = f"{name}_eps"
+    s = net.add_unary(ve.get_output(0), trt.UnaryOperation.SQRT)
+    s.name = f"{name}_sqrt"
+    n = net.add_elementwise(d.get_output(0), s.get_output(0), EW.DIV)
+    n.name = f"{name}_div"
+    g = net.add_elementwise(n.get_output(0), const(net, rand(1, 1, h, scale=0.1) + 1), EW.PROD)
+    g.name = f"{name}_gamma"
+    b = net.add_elementwise(g.get_output(0), const(net, rand(1, 1, h, scale=0.1)), EW.SUM)
+    b.name = f"{name}_beta"
+    return b.get_output(0)
+
+
+def gelu_erf(net, x, rank, name):
+    """x · 0.5 · (1 + erf(x / √2)) as in torch's ONNX export."""
+    d = net.add_elementwise(x, scalar(net, math.sqrt(2.0), rank), EW.DIV)
+    d.name = f"{name}_div"
+    e = net.add_unary(d.get_output(0), trt.UnaryOperation.ERF)
+    e.name = f"{name}_erf"
+    a = net.add_elementwise(e.get_output(0), scalar(net, 1.0, rank), EW.SUM)
+    a.name = f"{name}_add"
+    m = net.add_elementwise(x, a.get_output(0), EW.PROD)
+    m.name = f"{name}_mul"
+    h = net.add_elementwise(m.get_output(0), scalar(net, 0.5, rank), EW.PROD)
+    h.name = f"{name}_half"
+    return h.get_output(0)
+
+
+def softmax_primitives(net, x, axis, rank, name):
+    """exp(x - max(x)) / sum(exp(x - max(x))) over ``axis``."""
+    R = trt.ReduceOperation
+    m = net.add_reduce(x, R.MAX, 1 << axis, True)
+    m.name = f"{name}_max"
+    d = net.add_elementwise(x, m.get_output(0), EW.SUB)
+    d.name = f"{name}_sub"
+    e = net.add_unary(d.get_output(0), trt.UnaryOperation.EXP)
+    e.name = f"{name}_exp"
+    s = net.add_reduce(e.get_output(0), R.SUM, 1 << axis, True)
+    s.name = f"{name}_sum"
+    y = net.add_elementwise(e.get_output(0), s.get_output(0), EW.DIV)
+    y.name = f"{name}_div"
+    return y.get_output(0)
+
+
+def linear(net, x, k, n, name, bias=True):
+    mm = net.add_matrix_multiply(x, trt.MatrixOperation.NONE, const(net, rand(1, k, n, scale=1 / math.sqrt(k))),
+                                 trt.MatrixOperation.NONE)
+    mm.name = f"{name}_matmul"
+    y = mm.get_output(0)
+    if bias:
+        b = net.add_elementwise(y, const(net, rand(1, 1, n, scale=0.1)), EW.SUM)
+        b.name = f"{name}_bias"
+        y = b.get_output(0)
+    return y
+
+
+def shuffle(net, x, reshape=None, first=None, second=None, name=None):
+    s = net.add_shuffle(x)
+    if first is not None:
+        s.first_transpose = first
+    if reshape is not None:
+        s.reshape_dims = reshape
+    if second is not None:
+        s.second_transpose = second
+    if name:
+        s.name = name
+    return s.get_output(0)
+
+
+def transformer_network(batch=-1, seq=8, hidden=32, heads=4, kv_heads=4, mask="none", key_layout="op",
+                        primitive_softmax=False):
+    """A pre-LN transformer block from primitives. ``kv_heads < heads`` builds grouped-query attention with K/V
+    broadcast over the group axis; ``mask`` is "none", "causal" (constant) or "padding" (input 'mask' of shape
+    (batch, 1, 1, seq) for MHA); ``key_layout`` "op" uses MatrixOperation.TRANSPOSE, "shuffle" a transpose layer."""
+    builder, net = new_network()
+    d = hidden // heads
+    g = heads // kv_heads
+    x = net.add_input("x", trt.float32, (batch, seq, hidden))
+    h = layer_norm(net, x, hidden, "ln1")
+    q = linear(net, h, hidden, hidden, "q")
+    k = linear(net, h, hidden, kv_heads * d, "k")
+    v = linear(net, h, hidden, kv_heads * d, "v")
+    if g == 1:
+        qh = shuffle(net, q, (0, 0, heads, d), second=(0, 2, 1, 3), name="q_heads")
+        vh = shuffle(net, v, (0, 0, heads, d), second=(0, 2, 1, 3), name="v_heads")
+        if key_layout == "op":
+            kh = shuffle(net, k, (0, 0, heads, d), second=(0, 2, 1, 3), name="k_heads")
+        else:
+            kh = shuffle(net, k, (0, 0, heads, d), second=(0, 2, 3, 1), name="k_heads_t")
+        rank = 4
+    else:
+        qh = shuffle(net, q, (0, 0, kv_heads, g, d), second=(0, 2, 3, 1, 4), name="q_heads")
+        kh = shuffle(net, k, (0, 0, kv_heads, 1, d), second=(0, 2, 3, 1, 4), name="k_heads")
+        vh = shuffle(net, v, (0, 0, kv_heads, 1, d), second=(0, 2, 3, 1, 4), name="v_heads")
+        rank = 5
+    op1 = trt.MatrixOperation.TRANSPOSE if key_layout == "op" or g > 1 else trt.MatrixOperation.NONE
+    qk = net.add_matrix_multiply(qh, trt.MatrixOperation.NONE, kh, op1)
+    qk.name = "scores"
+    sc = net.add_elementwise(qk.get_output(0), scalar(net, math.sqrt(d), rank), EW.DIV)
+    sc.name = "scale"
+    z = sc.get_output(0)
+    if mask == "causal":
+        m = np.triu(np.full((seq, seq), -np.inf, dtype=np.float32), 1).reshape((1,) * (rank - 2) + (seq, seq))
+        add = net.add_elementwise(z, const(net, m), EW.SUM)
+        add.name = "mask_add"
+        z = add.get_output(0)
+    elif mask == "padding":
+        mi = net.add_input("mask", trt.float32, (batch,) + (1,) * (rank - 3) + (1, seq))
+        add = net.add_elementwise(z, mi, EW.SUM)
+        add.name = "mask_add"
+        z = add.get_output(0)
+    if primitive_softmax:
+        p = softmax_primitives(net, z, rank - 1, rank, "softmax")
+    else:
+        sm = net.add_softmax(z)
+        sm.axes = 1 << (rank - 1)
+        sm.name = "softmax"
+        p = sm.get_output(0)
+    ctx = net.add_matrix_multiply(p, trt.MatrixOperation.NONE, vh, trt.MatrixOperation.NONE)
+    ctx.name = "context"
+    if g == 1:
+        c = shuffle(net, ctx.get_output(0), (0, 0, hidden), first=(0, 2, 1, 3), name="merge_heads")
+    else:
+        c = shuffle(net, ctx.get_output(0), (0, 0, hidden), first=(0, 3, 1, 2, 4), name="merge_heads")
+    o = linear(net, c, hidden, hidden, "out")
+    r1 = net.add_elementwise(o, x, EW.SUM)
+    r1.name = "residual1"
+    h2 = layer_norm(net, r1.get_output(0), hidden, "ln2")
+    f = gelu_erf(net, linear(net, h2, hidden, 2 * hidden, "ffn1"), 3, "gelu")
+    f2 = linear(net, f, 2 * hidden, hidden, "ffn2")
+    r2 = net.add_elementwise(f2, r1.get_output(0), EW.SUM)
+    r2.name = "residual2"
+    y = r2.get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    return builder, net
+
+
+def dyn_profile(name, shape, lo=1, opt=2, hi=4):
+    return {name: ((lo,) + tuple(shape[1:]), (opt,) + tuple(shape[1:]), (hi,) + tuple(shape[1:]))}

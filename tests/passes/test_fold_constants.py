@@ -1,0 +1,87 @@
+import numpy as np
+
+import inferrt as trt
+from tests.helpers import new_network
+from tests.passes.nets import EW, compare_optimized, const, count, kinds, optimize, rand
+
+
+def _net():
+    """y = x + relu(c1 * c2) + reshape(c3) where the constant subgraph folds; shape(x) of a static x folds too."""
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (2, 6))
+    c1, c2 = const(net, rand(2, 6)), const(net, rand(2, 6))
+    p = net.add_elementwise(c1, c2, EW.PROD)
+    p.name = "const_mul"
+    r = net.add_activation(p.get_output(0), trt.ActivationType.RELU)
+    r.name = "const_relu"
+    s = net.add_shuffle(const(net, rand(3, 4)))
+    s.reshape_dims = (2, 6)
+    s.name = "const_reshape"
+    a = net.add_elementwise(x, r.get_output(0), EW.SUM)
+    a.name = "add1"
+    b = net.add_elementwise(a.get_output(0), s.get_output(0), EW.SUM)
+    b.name = "add2"
+    shp = net.add_shape(x)
+    shp.name = "shape_of_x"
+    dyn = net.add_shuffle(b.get_output(0))
+    dyn.set_input(1, shp.get_output(0))
+    dyn.name = "reshape_by_shape"
+    y = dyn.get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    folded = s.get_output(0)
+    folded.name = "folded_out"
+    net.mark_output(folded)
+    return builder, net
+
+
+def test_structure_constant_subgraphs_fold_and_names_are_kept():
+    builder, net = _net()
+    g = optimize(net, only={"fold_constants"})
+    assert [k for k in kinds(g)] == ["elementwise", "elementwise", "shuffle"]
+    folded = [n for n in g.nodes if n.kind == "constant" and "const_relu" in n.origin]
+    assert len(folded) == 1 and "const_mul" in folded[0].origin
+    out = [n for n in g.nodes if "folded_out" in n.outputs]
+    assert out[0].kind == "constant" and "const_reshape" in out[0].origin
+    assert any(n.kind == "constant" and "shape_of_x" in n.origin for n in g.nodes)
+    assert "folded_out" in g.outputs
+
+
+def test_numerics_folded_engine_matches_unoptimized():
+    builder, net = _net()
+    compare_optimized(builder, net, [{"x": rand(2, 6)}], passes=["fold_constants"])
+
+
+def test_size_cap_does_not_duplicate_big_shared_constants():
+    from inferrt.passes import fold_constants as fc
+
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (fc.SMALL + 2,))
+    big = const(net, rand(fc.SMALL + 2))
+    neg = net.add_unary(big, trt.UnaryOperation.NEG)
+    a = net.add_elementwise(x, neg.get_output(0), EW.SUM)
+    b = net.add_elementwise(a.get_output(0), big, EW.SUM)   # big is read twice: folding NEG would copy it
+    y = b.get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    g = optimize(net, only={"fold_constants"})
+    assert count(g, "unary") == 1
+    x0 = rand(fc.SMALL + 2)
+    compare_optimized(builder, net, [{"x": x0}], passes=["fold_constants"])
+
+
+def test_dynamic_shape_computation_is_not_folded():
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (-1, 4))
+    shp = net.add_shape(x)
+    r = net.add_shuffle(x)
+    r.set_input(1, shp.get_output(0))
+    y = r.get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    g = optimize(net, only={"fold_constants"})
+    assert count(g, "shape") == 1
+    prof = {"x": ((1, 4), (2, 4), (3, 4))}
+    compare_optimized(builder, net, [{"x": rand(3, 4)}, {"x": rand(1, 4)}], profiles=[prof],
+                      passes=["fold_constants"])
+    assert np.isfinite(rand(1)).all()
