@@ -10,6 +10,16 @@ from ..ops.base import Attrs
 def lower_network(network) -> Graph:
     network._refresh()
     g = Graph()
+    used: set[str] = set()
+
+    def unique(name: str) -> str:
+        """Layer names need not be unique in a network (ONNX importers reuse node names); graph nodes must be."""
+        base, k = name, 1
+        while name in used:
+            name = f"{base} [{k}]"
+            k += 1
+        used.add(name)
+        return name
     for t in network._inputs:
         g.inputs.append(t.name)
         g.specs[t.name] = Spec(t._input_dtype, t._input_shape)
@@ -23,7 +33,7 @@ def lower_network(network) -> Graph:
                 attrs[attr] = None
                 continue
             cname = f"{layer.name} [{attr}]"
-            g.nodes.append(Node(cname, "constant", [], [cname], Attrs(weights=arr, shape=tuple(arr.shape)),
+            g.nodes.append(Node(unique(cname), "constant", [], [cname], Attrs(weights=arr, shape=tuple(arr.shape)),
                                 origin=[layer.name]))
             g.specs[cname] = Spec(_dtype_of(arr), tuple(arr.shape), None)
             while len(inputs) <= slot:
@@ -42,7 +52,7 @@ def lower_network(network) -> Graph:
             info["output_types"] = {str(k): v.name for k, v in layer._output_types.items()}
         if layer.metadata:
             info["metadata"] = str(layer.metadata)
-        g.nodes.append(Node(layer.name, kind, inputs, [t.name for t in layer._outputs], attrs,
+        g.nodes.append(Node(unique(layer.name), kind, inputs, [t.name for t in layer._outputs], attrs,
                             origin=[layer.name], info=info))
         for t in layer._outputs:
             g.specs[t.name] = network._spec(t)
