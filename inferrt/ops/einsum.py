@@ -26,7 +26,7 @@ def parse_equation(equation: str, ranks: list[int]):
                       f"input(s); give one comma-separated term per input")
 
     def split(term, where):
-        if term.count("...") > 1 or term.replace("...", "").count(".") or "." in term.replace("...", ""):
+        if term.count("...") > 1 or "." in term.replace("...", ""):
             raise OpError(f"{where} {term!r} of equation {equation!r} has a malformed ellipsis")
         out = []
         i = 0

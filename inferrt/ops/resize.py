@@ -37,7 +37,7 @@ def resolve(a, in_shape, size_in=None, scales_in=None, roi_in=None):
     Output dims are -1 where ``in_shape`` is unknown.
     """
     rank = len(in_shape)
-    axes = [norm_axis(x, rank, "resize axis") for x in a.axes] if a.axes else list(range(rank))
+    axes = _resized_axes(a, rank)
     if len(set(axes)) != len(axes):
         raise OpError(f"axes {tuple(a.axes)} repeat an axis")
     sizes = scales = None
@@ -173,12 +173,24 @@ def axis_plan(n_in, n_out, scale, box, mode, interp, rounding, selector, exclude
     return np.clip(idx, 0, n_in - 1), w, mask
 
 
+@functools.lru_cache(maxsize=256)
+def device_plan(device, *key):
+    """``axis_plan`` as tensors on ``device``, made once (so a warmed-up resize can be captured in a CUDA graph)."""
+    idx, w, mask = axis_plan(*key)
+    return (torch.from_numpy(idx.reshape(-1)).to(device), None if w is None else torch.from_numpy(w).to(device),
+            None if mask is None or not mask.any() else torch.from_numpy(mask).to(device))
+
+
 def _mode_name(a):
     if a.coordinate_mode:
         if a.coordinate_mode not in COORD_MODES:
             raise OpError(f"coordinate_mode {a.coordinate_mode!r} is not one of {COORD_MODES}")
         return a.coordinate_mode
     return a.coordinate_transformation.name.lower()
+
+
+def _resized_axes(a, rank):
+    return [norm_axis(x, rank, "resize axis") for x in a.axes] if a.axes else list(range(rank))
 
 
 def _input1(ins, k):
@@ -237,11 +249,13 @@ class Resize(OpDef):
         t1, t2 = _input1(ins, 1), _input1(ins, 2)
         size_in = scales_in = roi_in = None
         if t1 is not None:
-            v = t1.detach().cpu().numpy()
-            if t1.is_floating_point():
-                scales_in = v
+            if not t1.is_floating_point() and a.keep_aspect_ratio_policy == "stretch" and outs[0] is not None:
+                # the sizes are the output's shape: no need to read them back from the device
+                size_in = [outs[0].shape[ax] for ax in _resized_axes(a, x.dim())]
+            elif t1.is_floating_point():
+                scales_in = t1.detach().cpu().numpy()
             else:
-                size_in = v
+                size_in = t1.detach().cpu().numpy()
         if t2 is not None:
             roi_in = t2.detach().to(torch.float64).cpu().numpy().reshape(-1)
         out, scale, box, axes = resolve(a, tuple(x.shape), size_in, scales_in, roi_in)
@@ -253,28 +267,28 @@ class Resize(OpDef):
         mask = None
         for ax in axes:
             n_in, n_out = y.shape[ax], out[ax]
-            if (math.isclose(scale[ax], 1.0) and n_out == n_in and mode != "tf_crop_and_resize"
-                    and not (n_out == 1 and selector == "upper")):
-                continue
+            if (math.isclose(scale[ax], 1.0) and n_out == n_in
+                    and (mode != "tf_crop_and_resize" or (math.isclose(box[ax][0], 0.0, abs_tol=1e-9)
+                                                          and math.isclose(box[ax][1], 1.0)))):
+                continue  # identity along this axis
             if n_in == 0 or n_out == 0:
                 shape = list(y.shape)
                 shape[ax] = n_out
                 y = y.new_zeros(shape)
                 continue
-            idx, w, m = axis_plan(n_in, n_out, scale[ax], box[ax], mode, interp, a.nearest_rounding.name, selector,
-                                  a.exclude_outside, a.cubic_coeff, a.antialias)
-            taps = idx.shape[1]
-            g = y.index_select(ax, torch.from_numpy(idx.reshape(-1)).to(y.device))
+            idx, w, m = device_plan(y.device, n_in, n_out, scale[ax], box[ax], mode, interp, a.nearest_rounding.name,
+                                    selector, a.exclude_outside, a.cubic_coeff, a.antialias)
+            taps = idx.numel() // n_out
+            g = y.index_select(ax, idx)
             if w is not None:
                 g = g.reshape(*y.shape[:ax], n_out, taps, *y.shape[ax + 1:])
-                wt = torch.from_numpy(w).to(device=y.device, dtype=compute)
-                g = (g * wt.reshape(n_out, taps, *([1] * (y.dim() - ax - 1)))).sum(ax + 1)
+                g = (g * w.to(compute).reshape(n_out, taps, *([1] * (y.dim() - ax - 1)))).sum(ax + 1)
             y = g
-            if m is not None and m.any():
+            if m is not None:
                 shape = [1] * y.dim()
                 shape[ax] = n_out
-                mt = torch.from_numpy(m).to(y.device).reshape(shape)
+                mt = m.reshape(shape)
                 mask = mt if mask is None else (mask | mt)
         if mask is not None:
-            y = torch.where(mask, torch.tensor(a.extrapolation_value, dtype=y.dtype, device=y.device), y)
+            y = y.masked_fill(mask, a.extrapolation_value)
         return [y.to(x.dtype)]
