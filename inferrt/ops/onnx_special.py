@@ -194,6 +194,7 @@ class Requantize(OpDef):
 
 # ----------------------------------------------------------------------------------------------- Q / DQ
 _FP8_MAX = 448.0
+_FP8_TIE = 464.0  # halfway between 448 and the next (absent) E4M3FN value, 480
 
 
 def scale_for(scale, x_shape, axis, block_size, where):
@@ -237,8 +238,10 @@ class OnnxQuantize(OpDef):
         if a.to_type == DataType.FP8:
             if zp is not None:
                 y = y + scale_for(zp.to(torch.float32), shp, a.axis, a.block_size, "zero point")
-            if a.saturate:
-                y = torch.where(torch.isinf(y), y, y.clamp(-_FP8_MAX, _FP8_MAX))
+            if a.saturate:      # ONNX: out-of-range values and infinities become +-448
+                y = y.clamp(-_FP8_MAX, _FP8_MAX)
+            else:               # ONNX: they become NaN (E4M3FN has no infinity); 464 rounds to 448 (ties to even)
+                y = torch.where(torch.isinf(y) | (y.abs() > _FP8_TIE), torch.full_like(y, float("nan")), y)
             return [y.to(torch.float8_e4m3fn)]
         y = torch.round(y.to(torch.float64))
         if zp is not None:
@@ -265,7 +268,7 @@ class DynamicQuantizeLinear(OpDef):
         zero = torch.zeros((), dtype=torch.float32, device=x.device)
         lo = torch.minimum(x.min(), zero) if x.numel() else zero
         hi = torch.maximum(x.max(), zero) if x.numel() else zero
-        scale = torch.where(hi == lo, torch.ones_like(hi), (hi - lo) / 255.0)
+        scale = torch.where(hi == lo, torch.ones_like(hi), (hi - lo) / torch.full_like(hi, 255.0))  # exact on CUDA too
         zp = torch.round((0 - lo) / scale).clamp(0, 255)
         y = (torch.round(x / scale) + zp).clamp(0, 255)
         return [y.to(torch.uint8), scale, zp.to(torch.uint8)]

@@ -28,6 +28,12 @@ def _host_ints(t):
     return [int(v) for v in t.reshape(-1).tolist()]
 
 
+def exact_div(t, scalar):
+    """``t / scalar`` correctly rounded on every device (CUDA turns a division by a Python scalar into a
+    multiplication by its reciprocal, which moves floor/ceil bin edges)."""
+    return t / torch.full_like(t, scalar)
+
+
 def _compute_dtype(t):
     return torch.float32 if t.dtype in (torch.float16, torch.bfloat16) else t.dtype
 
@@ -225,8 +231,8 @@ class MaxRoiPool(OpDef):
 
         def bin_masks(start, size, bins, n):
             i = torch.arange(bins, device=x.device, dtype=torch.float32)
-            lo = (torch.floor(i[None] * (size[:, None] / bins)) + start[:, None]).clamp(0, n)
-            hi = (torch.ceil((i[None] + 1) * (size[:, None] / bins)) + start[:, None]).clamp(0, n)
+            lo = (torch.floor(i[None] * exact_div(size[:, None], bins)) + start[:, None]).clamp(0, n)
+            hi = (torch.ceil((i[None] + 1) * exact_div(size[:, None], bins)) + start[:, None]).clamp(0, n)
             pos = torch.arange(n, device=x.device, dtype=torch.float32)
             return (pos[None, None] >= lo[..., None]) & (pos[None, None] < hi[..., None])   # [R, bins, n]
 
@@ -275,12 +281,12 @@ class RoiAlign(OpDef):
         rw, rh = x2 - x1, y2 - y1
         if not a.half_pixel:
             rw, rh = rw.clamp(min=1.0), rh.clamp(min=1.0)
-        bh, bw = rh / ph, rw / pw
+        bh, bw = exact_div(rh, ph), exact_div(rw, pw)
         if a.sampling_ratio > 0:
             gh = torch.full((n_r,), a.sampling_ratio, device=dev, dtype=torch.int64)
             gw = gh
         else:
-            gh, gw = torch.ceil(rh / ph).to(torch.int64), torch.ceil(rw / pw).to(torch.int64)
+            gh, gw = torch.ceil(bh).to(torch.int64), torch.ceil(bw).to(torch.int64)
         big_h, big_w = max(int(gh.max().item()), 1), max(int(gw.max().item()), 1)
 
         def coords(start, bin_sz, grid, bins, big):

@@ -66,7 +66,8 @@ class DFT(OpDef):
         rank = len(shape)
         ax = norm_axis(a.axis, rank, "DFT axis")
         if ax == rank - 1:
-            raise OpError(f"DFT axis {a.axis} is the trailing real/imaginary dimension; choose an axis in 0..{rank - 2}")
+            raise OpError(f"DFT axis {a.axis} is the trailing real/imaginary dimension; "
+                          f"choose an axis in 0..{rank - 2}")
         n = shape[ax]
         if dft_len is None:
             dft_len = -1 if n < 0 else (2 * (n - 1) if a.inverse and a.onesided else n)

@@ -2,10 +2,15 @@
 (onnxruntime, or onnx.reference.ReferenceEvaluator where onnxruntime lacks the op)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from onnx import TensorProto as TP, helper as oh, numpy_helper
 
 import inferrt
+
+#: where inferrt runs in these tests (INFERRT_TEST_DEVICE=cuda on a GPU machine); references always run on the CPU
+DEVICE = os.environ.get("INFERRT_TEST_DEVICE", "cpu")
 
 NP2ONNX = {np.dtype(np.float32): TP.FLOAT, np.dtype(np.float64): TP.DOUBLE, np.dtype(np.float16): TP.FLOAT16,
            np.dtype(np.int64): TP.INT64, np.dtype(np.int32): TP.INT32, np.dtype(np.int8): TP.INT8,
@@ -60,7 +65,7 @@ def reference(m, feeds, use_ort=True):
 
 
 def run_inferrt(m, feeds, profiles=None):
-    engine = inferrt.build_engine(m, profiles=profiles, device="cpu")
+    engine = inferrt.build_engine(m, profiles=profiles, device=DEVICE)
     return engine.create_execution_context().infer(feeds)
 
 

@@ -69,7 +69,8 @@ def dft_20(ctx, node):
 def stft(ctx, node):
     x, rank = _signal(ctx, node)
     if rank != 3:
-        ctx.fail(f"signal {x.name!r} must be [batch, length, 1|2], got shape {tuple(x.shape)}", E.UNSUPPORTED_NODE_SHAPE)
+        ctx.fail(f"signal {x.name!r} must be [batch, length, 1|2], got shape {tuple(x.shape)}",
+                 E.UNSUPPORTED_NODE_SHAPE)
     onesided = bool(node.attr("onesided", 1))
     step = _int_input(ctx, node, 1)
     window = ctx.tensor(node.input(2)) if node.input(2) else None
