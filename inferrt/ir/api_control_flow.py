@@ -129,7 +129,6 @@ def fold_control_flow(g, network) -> None:
     """Replace every conditional/loop of ``network`` (lowered flat into ``g``) by one ``if``/``loop`` node."""
     if not any(n.kind in BOUNDARY_KINDS for n in g.nodes):
         return
-    layers = {id(l): l for l in network._layers}
     by_name = {l.name: l for l in network._layers}
     groups: dict[str, list] = {}
     for n in g.nodes:
@@ -151,7 +150,6 @@ def fold_control_flow(g, network) -> None:
         if not progressed:
             raise BuildError(f"conditionals/loops {pending} overlap without nesting; each layer may belong to "
                              f"one construct (and its enclosing ones) only")
-    del layers
     g.toposort()
 
 
@@ -247,7 +245,7 @@ class _Folder:
                 sg.specs[v] = Spec(s.dtype, s.shape)
         return sg
 
-    def replace(self, removed_ids: set, node, dead_check_vals: set):
+    def replace(self, removed_ids: set, node):
         """Swap the construct's nodes for ``node``; body values may not be read outside the construct."""
         g = self.g
         removed_ids = removed_ids | self.bids
@@ -269,17 +267,12 @@ class _Folder:
         g.nodes = keep + [node]
         for v in defined_inside:
             g.specs.pop(v, None)
-        del dead_check_vals
 
 
 class _IfFolder(_Folder):
     def body_nodes(self):
         starts = {b.outputs[0] for b in self.of("if_input")}
         dep, _ = self.dependents(starts)
-        ids = set()
-        for n in self.g.nodes:
-            if id(n) in dep:
-                ids.add(id(n))
         self._dep = dep
         outs = self.of("if_output")
         self._then = self.slice([o.inputs[0] for o in outs], starts, dep)
@@ -310,10 +303,7 @@ class _IfFolder(_Folder):
                     origin=[b.name for b in self.boundary] + [n.name for n in self._then[0] + self._else[0]
                                                              if n.kind != "constant"])
         body = {id(n) for n in self._then[0] + self._else[0]}
-        self.replace(body | self._dead(body), node, set())
-
-    def _dead(self, body):
-        return {i for i in self._dep if i not in body}
+        self.replace(body | self._dep, node)  # dependents outside both branches are dead
 
 
 class _LoopFolder(_Folder):
@@ -394,5 +384,5 @@ class _LoopFolder(_Folder):
         for f, r in zip(finals, recs):
             self.g.specs.setdefault(f, self.g.specs.get(r.outputs[0]))
         ids = {id(n) for n in self._body[0]} | ({id(n) for n in self._cond[0]} if self._cond else set())
-        self.replace(ids | {i for i in self._dep if i not in ids}, node, set())
+        self.replace(ids | self._dep, node)
         self.g.nodes.extend(extra_nodes)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import from_torch_dtype, torch_dtype
 from ..enums import DataType, LayerType, LoopOutput, TripLimit
 from .base import BOOL, GRAPH, INT, INTS, STR, Enum, OpDef, OpError, Spec, register
 
@@ -34,8 +34,6 @@ _FOLD_LIMIT = 1 << 16
 
 # ----------------------------------------------------------------------------------------------- interpreter
 def _spec_of(t: torch.Tensor) -> Spec:
-    from ..dtypes import from_torch_dtype
-
     s = Spec(from_torch_dtype(t.dtype), tuple(t.shape))
     if t.numel() <= _FOLD_LIMIT and not t.is_floating_point():
         s.value = t.detach().cpu().numpy()
@@ -53,11 +51,28 @@ def _constant_of(graph, node, device) -> torch.Tensor:
     return t
 
 
+_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+
+
+def declared_dtype(graph, name, dtype):
+    """The dtype a subgraph input is built for when ``dtype`` is another float type (a precision pass lowered the
+    outer graph): subgraphs run in the precision they were built in, with casts at their boundary."""
+    s = graph.specs.get(name)
+    if s is not None and s.dtype != dtype and s.dtype in _FLOATS and dtype in _FLOATS:
+        return s.dtype
+    return dtype
+
+
 def run_graph(graph, inputs: list, device, where: str = "subgraph") -> list:
     """Run ``graph`` on ``inputs`` (tensors bound to ``graph.inputs`` in order); returns its outputs."""
     if len(inputs) != len(graph.inputs):
         raise RuntimeError(f"{where}: expects {len(graph.inputs)} inputs, got {len(inputs)}")
-    vals = dict(zip(graph.inputs, inputs))
+    vals = {}
+    for name, t in zip(graph.inputs, inputs):
+        if t is not None and t.is_floating_point():
+            dt = declared_dtype(graph, name, from_torch_dtype(t.dtype))
+            t = t.to(torch_dtype(dt))
+        vals[name] = t
     for n in graph.nodes:
         if n.kind == "constant":
             vals[n.outputs[0]] = _constant_of(graph, n, device)
@@ -100,6 +115,8 @@ def _infer_graph(graph, specs: list, where: str) -> dict:
         raise OpError(f"{where} takes {len(graph.inputs)} inputs but the node gives it {len(specs)}")
     feed = {}
     for name, s in zip(graph.inputs, specs):
+        if s is not None and declared_dtype(graph, name, s.dtype) != s.dtype:
+            s = Spec(declared_dtype(graph, name, s.dtype), s.shape)
         feed[name] = s if s is not None else graph.specs.get(name)
     try:
         return graph.infer(feed)
@@ -260,7 +277,8 @@ class Loop(OpDef):
                 raise OpError(f"{what} must hold one value, got shape {sp.shape}")
         it = Spec(DataType.INT64, ())
         cd = Spec(DataType.BOOL, ())
-        state = [Spec(c.dtype, c.shape) for c in carried]
+        names = body.inputs[2:2 + n]
+        state = [Spec(declared_dtype(body, nm, c.dtype), c.shape) for nm, c in zip(names, carried)]
         for _ in range(8):  # fixpoint: carried shapes that change across iterations become dynamic
             specs = _infer_graph(body, [it, cd] + state + slice_specs + list(outer), "loop body")
             if a.cond_graph is not None:
@@ -274,7 +292,8 @@ class Loop(OpDef):
         count = self._trip_count_known(a, trip, cond, scans, scan_axes)
         outs = [Spec(c.dtype, c.shape) for c in state]
         if count == 0:
-            outs = [Spec(c.dtype, c.shape, c.value) for c in carried]
+            outs = [Spec(st.dtype, c.shape, c.value if st.dtype == c.dtype else None)
+                    for st, c in zip(state, carried)]
         for i, o in enumerate(body.outputs[1 + n:1 + n + s]):
             per = specs[o]
             if per.shape is None:
@@ -304,7 +323,8 @@ class Loop(OpDef):
         free = body.outputs[0] == body.inputs[1] and a.cond_graph is None
         if limit is None and free and cond is None:
             raise RuntimeError("loop has no trip count, no condition and no scanned input: it would never end")
-        state = list(carried)
+        state = [t.to(torch_dtype(declared_dtype(body, nm, from_torch_dtype(t.dtype)))) if t.is_floating_point()
+                 else t for nm, t in zip(body.inputs[2:2 + n], carried)]
         scan_acc: list[list] = [[] for _ in range(s)]
         last = [None] * last_n
         i = 0

@@ -231,3 +231,28 @@ def test_loop_plan_round_trip_is_identical():
         np.testing.assert_array_equal(first[k], second[k])
     np.testing.assert_allclose(first["hs"], feeds["v0"] * np.array([1.5, -0.5, 2.0]) ** np.arange(1, 5)[:, None],
                                rtol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cond", [True, False])
+def test_fp16_build_keeps_subgraphs_in_their_precision(cond):
+    """With BuilderFlag.FP16 the outer graph runs in HALF; bodies run in FLOAT with casts at their boundary."""
+    import onnxruntime as ort
+
+    then_g = oh.make_graph([oh.make_node("Mul", ["v", "k"], ["t"])], "then", [], [out("t", F, 1)])
+    else_g = oh.make_graph([oh.make_node("Sub", ["v", "k"], ["e"])], "else", [], [out("e", F, 1)])
+    body = _body([oh.make_node("If", ["c"], ["v2"], then_branch=then_g, else_branch=else_g),
+                  oh.make_node("Identity", ["cin"], ["cout"])],
+                 [vi("v", F, [3])], [out("cout", B, 0), out("v2", F, 1)])
+    node = oh.make_node("Loop", ["M", "", "v0"], ["vf"], body=body)
+    relu = oh.make_node("Relu", ["vf"], ["y"])
+    graph = oh.make_graph([node, relu], "g", [vi("c", B, []), vi("v0", F, [3])], [out("y", F, 1)],
+                          [numpy_helper.from_array(np.array(3, np.int64), "M"),
+                           numpy_helper.from_array(np.array([1.5, -0.5, 2.0], np.float32), "k")])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    model.ir_version = 8
+    feeds = {"c": np.array(cond), "v0": np.array([0.5, 1.0, -2.0], np.float32)}
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(["y"], feeds)[0]
+    engine = inferrt.build_engine(model, device="cuda", fp16=True)
+    got = engine.create_execution_context().infer(feeds)["y"]
+    np.testing.assert_allclose(got, ref, rtol=1e-2, atol=1e-2)

@@ -172,3 +172,20 @@ def test_bad_activation_is_reported():
     assert not parser.parse(model.SerializeToString())
     msg = " ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
     assert "Swish" in msg and "unsupported activation" in msg
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["GRU", "LSTM"])
+def test_fp16_build_on_gpu(mode):
+    node, feeds, inits, n_out = make_case(mode, direction="bidirectional", init_h=True, seq=True)
+    _, ref = run_both(node, feeds, inits, n_out, 14)
+    names = list(node.output[:n_out])
+    graph = oh.make_graph([node], "g", [oh.make_tensor_value_info(k, TP.INT32 if v.dtype == np.int32 else TP.FLOAT,
+                                                                  list(v.shape)) for k, v in feeds.items()],
+                          [oh.make_tensor_value_info(n, TP.FLOAT, list(r.shape)) for n, r in zip(names, ref)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 14)])
+    model.ir_version = 8
+    got = inferrt.build_engine(model, device="cuda", fp16=True).create_execution_context().infer(feeds)
+    for n, r in zip(names, ref):
+        np.testing.assert_allclose(got[n], r, rtol=2e-2, atol=2e-2, err_msg=n)
