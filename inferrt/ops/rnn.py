@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..enums import LayerType
+from ..enums import DataType, LayerType
 from .base import BOOL, FLOAT, FLOATS, INT, JSON, STR, OpDef, OpError, Spec, register
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -125,9 +125,10 @@ class RNN(OpDef):
             if s is not None and s.shape is not None and any(d >= 0 and d != e for d, e in zip(s.shape, shape)) \
                     or (s is not None and s.shape is not None and len(s.shape) != len(shape)):
                 raise OpError(f"{name} has shape {s.shape}, expected {shape}")
-        for dt_in in ins[1:3]:
-            if dt_in.dtype != x.dtype:
-                raise OpError(f"W and R must have X's data type {x.dtype.name}, got {dt_in.dtype.name}")
+        floats = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+        for name, sp in zip(self.inputs, ins):
+            if sp is not None and name != "sequence_lens" and sp.dtype not in floats:
+                raise OpError(f"{name} must be a float tensor, got {sp.dtype.name}")
         t, b = (x.shape[0], x.shape[1]) if a.layout == 0 else (x.shape[1], x.shape[0])
         if a.layout == 0:
             y, yh = (t, nd, b, h), (nd, b, h)
@@ -141,7 +142,11 @@ class RNN(OpDef):
     def run(self, a, ins, outs):
         acts = self._validate(a, ins)
         ins = list(ins) + [None] * (8 - len(ins))
-        x, w, r, bias, seq, h0, c0, p = ins
+        x = ins[0]
+        # weights may sit in another float type than X (a precision pass lowers X): compute in X's type
+        w, r, bias, h0, c0, p = (None if t is None else t.to(x.dtype) for t in (ins[1], ins[2], ins[3], ins[5],
+                                                                            ins[6], ins[7]))
+        seq = ins[4]
         mode, h = a.mode, a.hidden_size
         g = GATES[mode]
         nd = 2 if a.direction == "bidirectional" else 1
