@@ -373,3 +373,55 @@ class Det(OpDef):
     def run(self, a, ins, outs):
         x = ins[0]
         return [torch.linalg.det(x.to(torch.float64 if x.device.type == "cpu" else torch.float32)).to(x.dtype)]
+
+
+# ----------------------------------------------------------------------------------------------- CumProd, BitCast
+@register
+class CumProd(OpDef):
+    """ONNX CumProd along ``axis`` (``exclusive``: shifted by one, starting at 1; ``reverse``: from the end)."""
+
+    kind = "cumprod"
+    attrs = {"axis": (INT, 0), "exclusive": (BOOL, False), "reverse": (BOOL, False)}
+
+    def infer(self, a, ins):
+        x = ins[0]
+        if x.dtype == DataType.BOOL:
+            raise OpError("input must be numeric, got BOOL")
+        norm_axis(a.axis, x.rank, "CumProd axis")
+        return [Spec(x.dtype, x.shape)]
+
+    def run(self, a, ins, outs):
+        x = ins[0]
+        ax = norm_axis(a.axis, x.dim())
+        if a.reverse:
+            x = x.flip(ax)
+        y = torch.cumprod(x, dim=ax, dtype=x.dtype)
+        if a.exclusive:
+            first = torch.ones_like(y.narrow(ax, 0, 1))
+            y = torch.cat([first, y.narrow(ax, 0, y.shape[ax] - 1)], dim=ax)
+        return [y.flip(ax) if a.reverse else y]
+
+
+_BITCAST_GROUPS = ({DataType.FLOAT, DataType.INT32}, {DataType.HALF, DataType.BF16},
+                   {DataType.INT8, DataType.UINT8, DataType.FP8})
+
+
+@register
+class BitCast(OpDef):
+    """ONNX BitCast: reinterpret the bits as another type of the same width (same shape)."""
+
+    kind = "bitcast"
+    attrs = {"to_type": (DTYPE, DataType.FLOAT)}
+
+    def infer(self, a, ins):
+        src = ins[0].dtype
+        if not any(src in grp and a.to_type in grp for grp in _BITCAST_GROUPS):
+            raise OpError(f"cannot reinterpret {src.name} as {a.to_type.name}: the types must have the same "
+                          f"width (FLOAT/INT32, HALF/BF16, INT8/UINT8/FP8)")
+        return [Spec(a.to_type, ins[0].shape)]
+
+    def foldable(self, a):
+        return a.to_type != DataType.FP8
+
+    def run(self, a, ins, outs):
+        return [ins[0].contiguous().view(torch_dtype(a.to_type))]

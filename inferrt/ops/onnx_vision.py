@@ -377,3 +377,88 @@ class MaxUnpool(OpDef):
         y = torch.zeros(math.prod(shape), dtype=x.dtype, device=x.device)
         y[idx.reshape(-1)] = x.reshape(-1)
         return [y.reshape(shape)]
+
+
+# ----------------------------------------------------------------------------------------------- DeformConv
+def bilinear_zeros(x, y, xs):
+    """Sample x [B, C, H, W] at pixel coordinates (y, xs) [B, P] bilinearly; corners outside the image count as 0
+    (GridSample with align_corners=1 and zeros padding). Returns [B, C, P]."""
+    b, c, h, w = x.shape
+    flat = x.reshape(b, c, h * w)
+    y0, x0 = torch.floor(y), torch.floor(xs)
+    ly, lx = y - y0, xs - x0
+    out = torch.zeros((b, c, y.shape[1]), dtype=x.dtype, device=x.device)
+    for dy, wy in ((0, 1 - ly), (1, ly)):
+        for dx, wx in ((0, 1 - lx), (1, lx)):
+            yi, xi = y0.to(torch.int64) + dy, x0.to(torch.int64) + dx
+            ok = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+            idx = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).unsqueeze(1).expand(b, c, -1)
+            out = out + torch.gather(flat, 2, idx) * (wy * wx * ok).unsqueeze(1).to(x.dtype)
+    return out
+
+
+@register
+class DeformConv(OpDef):
+    """ONNX DeformConv (2-D): each kernel tap samples the input at its regular position plus a learned offset
+    (bilinear, zeros outside), optionally scaled by a modulation mask; then a grouped convolution."""
+
+    kind = "deform_conv"
+    attrs = {"strides": (INTS, ()), "pads": (INTS, ()), "dilations": (INTS, ()), "group": (INT, 1),
+             "offset_group": (INT, 1)}
+    inputs = ("input", "weights", "offset", "bias", "mask")
+    min_inputs = 3
+
+    def _geometry(self, a, x_shape, w_shape):
+        from .onnx_special import conv_geometry
+
+        if len(x_shape) != 4:
+            raise OpError(f"only 2-D deformable convolution is supported; the input has shape {tuple(x_shape)}")
+        return conv_geometry(x_shape, w_shape, a.strides, a.pads, a.dilations, "NOTSET", "DeformConv")
+
+    def infer(self, a, ins):
+        x, w, off = ins[:3]
+        if x.dtype not in _FLOATS:
+            raise OpError(f"input must be floating point, got {x.dtype.name}")
+        sp, _, _, _ = self._geometry(a, x.shape, w.shape)
+        kk = int(np.prod(w.shape[2:])) if all(d >= 0 for d in w.shape[2:]) else -1
+        c, g, og = x.shape[1], a.group, a.offset_group
+        if c >= 0 and w.shape[1] >= 0 and c != w.shape[1] * g:
+            raise OpError(f"input has {c} channels but the weights expect {w.shape[1]} x group {g}")
+        if c >= 0 and c % og:
+            raise OpError(f"input channels ({c}) must be divisible by offset_group ({og})")
+        if kk >= 0 and off.shape[1] >= 0 and off.shape[1] != 2 * og * kk:
+            raise OpError(f"offset has {off.shape[1]} channels; offset_group {og} x {kk} taps x 2 = {2 * og * kk}")
+        for i in (0, 1):
+            if sp[i] >= 0 and off.shape[2 + i] >= 0 and sp[i] != off.shape[2 + i]:
+                raise OpError(f"offset spatial shape {tuple(off.shape[2:])} differs from the output's {sp}")
+        return [Spec(x.dtype, (x.shape[0], w.shape[0]) + sp)]
+
+    def run(self, a, ins, outs):
+        x, w, off = ins[:3]
+        bias = ins[3] if len(ins) > 3 else None
+        mask = ins[4] if len(ins) > 4 else None
+        sp, pads, s, d = self._geometry(a, tuple(x.shape), tuple(w.shape))
+        n, c, h, wd = x.shape
+        oc, kh, kw = w.shape[0], w.shape[2], w.shape[3]
+        og, oh, ow, kk, L = a.offset_group, sp[0], sp[1], kh * kw, sp[0] * sp[1]
+        dt = _compute_dtype(x)
+        dev = x.device
+        base_y = (torch.arange(oh, device=dev, dtype=dt) * s[0] - pads[0])[None, :, None]      # [1, oh, 1]
+        base_x = (torch.arange(ow, device=dev, dtype=dt) * s[1] - pads[1])[None, None, :]      # [1, 1, ow]
+        tap_y = (torch.arange(kh, device=dev, dtype=dt) * d[0]).repeat_interleave(kw)         # [kk]
+        tap_x = (torch.arange(kw, device=dev, dtype=dt) * d[1]).repeat(kh)
+        o = off.to(dt).reshape(n, og, kk, 2, oh, ow)
+        yy = base_y + tap_y[:, None, None] + o[:, :, :, 0]                                   # [n, og, kk, oh, ow]
+        xx = base_x + tap_x[:, None, None] + o[:, :, :, 1]
+        xg = x.to(dt).reshape(n * og, c // og, h, wd)
+        cols = bilinear_zeros(xg, yy.reshape(n * og, kk * L), xx.reshape(n * og, kk * L))
+        cols = cols.reshape(n, og, c // og, kk, L)
+        if mask is not None:
+            cols = cols * mask.to(dt).reshape(n, og, 1, kk, L)
+        g = a.group
+        cols = cols.reshape(n, g, (c // g) * kk, L)
+        wm = w.to(dt).reshape(g, oc // g, (c // g) * kk)
+        y = torch.einsum("gok,ngkl->ngol", wm, cols).reshape(n, oc, oh, ow)
+        if bias is not None:
+            y = y + bias.to(dt).reshape(1, oc, 1, 1)
+        return [y.to(x.dtype)]

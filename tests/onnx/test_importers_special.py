@@ -294,3 +294,36 @@ def test_optional_get_element_of_empty_optional_fails_clearly():
     m = model(nodes, {}, [("g", TP.FLOAT, 1)], opset=18)
     with pytest.raises(inferrt.ParseError, match="get_empty.*empty"):
         inferrt.build_engine(m, device="cpu")
+
+
+@pytest.mark.parametrize("group,offset_group,masked,bias", [(1, 1, False, False), (2, 2, True, True),
+                                                            (1, 2, True, False)])
+def test_deform_conv(group, offset_group, masked, bias):
+    x = RNG.standard_normal((2, 4, 6, 5)).astype(np.float32)
+    w = RNG.standard_normal((6, 4 // group, 3, 2)).astype(np.float32)
+    kw = {"pads": [1, 0, 1, 1], "strides": [1, 2], "dilations": [2, 1], "group": group, "offset_group": offset_group}
+    out_h, out_w = (6 + 2 - 2 * 2 - 1) // 1 + 1, (5 + 1 - 1 - 1) // 2 + 1
+    feeds = {"x": x, "off": (RNG.standard_normal((2, 2 * offset_group * 6, out_h, out_w)) * 1.5).astype(np.float32)}
+    ins = ["x", "w", "off", "b" if bias else "", "m" if masked else ""]
+    inits = {"w": w, "b": RNG.standard_normal(6).astype(np.float32)} if bias else {"w": w}
+    if masked:
+        feeds["m"] = RNG.uniform(0, 1, (2, offset_group * 6, out_h, out_w)).astype(np.float32)
+    got = check(oh.make_node("DeformConv", ins, ["y"], **kw), feeds, ["y"], inits, opset=19, use_ort=False,
+                atol=1e-4)
+    assert got["y"].shape == (2, 6, out_h, out_w)
+
+
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_cumprod(exclusive, reverse):
+    x = RNG.uniform(0.5, 1.5, (3, 4)).astype(np.float32)
+    for axis in (0, -1):
+        check(oh.make_node("CumProd", ["x", "ax"], ["y"], exclusive=exclusive, reverse=reverse), {"x": x}, ["y"],
+              {"ax": np.array(axis, np.int64)}, opset=26, use_ort=False)
+
+
+def test_bitcast():
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+    got = check(oh.make_node("BitCast", ["x"], ["y"], to=TP.INT32), {"x": x}, ["y"], opset=26, use_ort=False)
+    np.testing.assert_array_equal(got["y"], x.view(np.int32))
+    q = RNG.integers(0, 256, (5,)).astype(np.uint8)
+    check(oh.make_node("BitCast", ["q"], ["y"], to=TP.INT8), {"q": q}, ["y"], opset=26, use_ort=False)

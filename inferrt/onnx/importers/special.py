@@ -235,3 +235,40 @@ def optional_get_element(ctx, node):
         ctx.fail(f"optional {name!r} is empty here, so it has no element to get; guard it with OptionalHasElement "
                  f"and If, or give it a value", E.INVALID_NODE)
     return [ctx.tensor(name)]
+
+
+# ----------------------------------------------------------------------------------------------- newer ops
+@importer("DeformConv", since=19)
+def deform_conv(ctx, node):
+    x, w, off = _float_input(ctx, node, 0), _float_input(ctx, node, 1, "W"), _float_input(ctx, node, 2, "offset")
+    if ctx.rank(x) != 4:
+        ctx.fail(f"input {x.name!r} has rank {ctx.rank(x)}; only 2-D deformable convolution (N, C, H, W) is "
+                 f"supported", E.UNSUPPORTED_NODE_SHAPE)
+    ks = node.attr("kernel_shape", None)
+    if ks is not None and w.shape[2:] and all(d >= 0 for d in w.shape[2:]) and tuple(ks) != tuple(w.shape[2:]):
+        ctx.fail(f"kernel_shape {tuple(ks)} differs from the weights' {tuple(w.shape[2:])}", E.INVALID_NODE)
+    bias = ctx.tensor(node.input(3)) if node.input(3) else None
+    mask = ctx.tensor(node.input(4)) if node.input(4) else None
+    attrs = {"strides": tuple(node.attr("strides", ())), "pads": tuple(node.attr("pads", ())),
+             "dilations": tuple(node.attr("dilations", ())), "group": int(node.attr("group", 1)),
+             "offset_group": int(node.attr("offset_group", 1))}
+    return _add(ctx, "deform_conv", [x, w, off, bias, mask], attrs)
+
+
+@importer("CumProd", since=26)
+def cum_prod(ctx, node):
+    x = ctx.tensor(node.inputs[0])
+    v = ctx.value(node.inputs[1])
+    if v is None:
+        ctx.fail("the axis input must be a constant (an initializer or Constant)", E.UNSUPPORTED_NODE_INPUT)
+    axis = int(np.asarray(v).reshape(-1)[0])
+    rank = ctx.rank(x)
+    if not -rank <= axis < max(rank, 1):
+        ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
+    return _add(ctx, "cumprod", [x], {"axis": axis, "exclusive": bool(node.attr("exclusive", 0)),
+                                      "reverse": bool(node.attr("reverse", 0))})
+
+
+@importer("BitCast", since=26)
+def bit_cast(ctx, node):
+    return _add(ctx, "bitcast", [ctx.tensor(node.inputs[0])], {"to_type": ctx.dtype(int(node.attr("to")))})
