@@ -327,3 +327,29 @@ def test_bitcast():
     np.testing.assert_array_equal(got["y"], x.view(np.int32))
     q = RNG.integers(0, 256, (5,)).astype(np.uint8)
     check(oh.make_node("BitCast", ["q"], ["y"], to=TP.INT8), {"q": q}, ["y"], opset=26, use_ort=False)
+
+
+def test_random_generators_shapes_types_and_seeds():
+    from special_tools import reference
+
+    x = RNG.standard_normal((40, 50)).astype(np.float32)
+    logits = np.log(np.array([[0.2, 0.8], [0.9, 0.1]], np.float32))
+    nodes = [oh.make_node("RandomNormal", [], ["rn"], shape=[300, 40], mean=1.0, scale=2.0, seed=3.0),
+             oh.make_node("RandomUniform", [], ["ru"], shape=[20, 500], low=-2.0, high=0.0, dtype=TP.DOUBLE),
+             oh.make_node("RandomNormalLike", ["x"], ["rnl"], seed=1.0),
+             oh.make_node("RandomUniformLike", ["x"], ["rul"], low=5.0, high=6.0),
+             oh.make_node("Bernoulli", ["p"], ["b"], seed=2.0, dtype=TP.INT32),
+             oh.make_node("Multinomial", ["lg"], ["mn"], sample_size=4000, seed=5.0, dtype=TP.INT64)]
+    feeds = {"x": x, "p": np.full((100, 100), 0.25, np.float32), "lg": logits}
+    outs = ["rn", "ru", "rnl", "rul", "b", "mn"]
+    m = model(nodes, feeds, outs, opset=15)
+    ref = reference(m, feeds)
+    a, b = run_inferrt(m, feeds), run_inferrt(m, feeds)
+    for o in outs:                                       # DOUBLE is held as FLOAT, like every inferrt tensor
+        assert a[o].shape == ref[o].shape and a[o].dtype == (np.float32 if o == "ru" else ref[o].dtype), o
+    for o in ("rn", "rnl", "b", "mn"):                  # seeded: the same values on every run
+        np.testing.assert_array_equal(a[o], b[o], err_msg=o)
+    assert abs(a["rn"].mean() - 1.0) < 0.1 and abs(a["rn"].std() - 2.0) < 0.1
+    assert a["ru"].min() >= -2 and a["ru"].max() <= 0 and a["rul"].min() >= 5 and a["rul"].max() < 6
+    assert set(np.unique(a["b"])) <= {0, 1} and abs(a["b"].mean() - 0.25) < 0.03
+    np.testing.assert_allclose([np.mean(a["mn"][0] == 1), np.mean(a["mn"][1] == 0)], [0.8, 0.9], atol=0.03)
