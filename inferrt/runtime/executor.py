@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..dtypes import torch_dtype
+from ..errors import InferrtError
 from ..ops import Spec
 from ..ops.base import FOLD_LIMIT, OpError
 from .memory import lifetimes_of, plan_memory
@@ -159,7 +160,10 @@ class ShapePlan:
             if profiler is not None:
                 _sync(b)
                 t0 = time.perf_counter()
-            res = fn(a, b)
+            try:
+                res = fn(a, b)
+            except Exception as e:  # noqa: BLE001 - name the failing layer (bad values, corrupt attributes, ...)
+                raise _layer_failed(name, e) from e
             if res is not None:
                 for dst, r in zip(b, res):
                     if r is not None and r.data_ptr() != dst.data_ptr():
@@ -169,6 +173,12 @@ class ShapePlan:
                 profiler.report_layer_time(name, (time.perf_counter() - t0) * 1e3)
             elif sync:
                 _sync(b)
+
+
+def _layer_failed(name: str, e: Exception) -> Exception:
+    if isinstance(e, (ExecutionError, InferrtError)):
+        return e
+    return ExecutionError(f"layer {name!r} failed: {type(e).__name__}: {e}")
 
 
 def _sync(ts):
@@ -203,7 +213,10 @@ class Executor:
             outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=self.device)
                     if s.static else None for s in out_specs]
             t0 = time.perf_counter()
-            res = self.kernels[n.name](ins, outs)
+            try:
+                res = self.kernels[n.name](ins, outs)
+            except Exception as e:  # noqa: BLE001
+                raise _layer_failed(n.name, e) from e
             if res is not None:
                 outs = [r if o is None else (o.copy_(r.reshape(o.shape)) if r.data_ptr() != o.data_ptr() else o)
                         for o, r in zip(outs, res)]

@@ -9,6 +9,7 @@ import pytest
 from plan_tools import build_small_plan, frame, split, with_manifest
 
 import inferrt as trt
+from inferrt.ops.base import INT, Enum, get_op
 from inferrt.plan.format import FORMAT_VERSION
 
 
@@ -83,6 +84,45 @@ def _node(m, name):
     return next(n for n in m["graph"]["nodes"] if n["name"] == name)
 
 
+def _layers(m):
+    """Non-constant nodes in order (names and kinds depend on the optimization passes, positions do not)."""
+    return [n for n in m["graph"]["nodes"] if n["kind"] != "constant"]
+
+
+def _first(m):
+    return _layers(m)[0]
+
+
+def _last(m):
+    return _layers(m)[-1]
+
+
+def _attr_where(m, pred):
+    """(node, attribute name) of the first attribute whose schema and value satisfy ``pred(attr_type, default,
+    value)``."""
+    for n in _layers(m):
+        schema = get_op(n["kind"]).attrs
+        for k, v in n["attrs"].items():
+            if pred(schema[k][0], schema[k][1], v):
+                return n, k
+    raise AssertionError("no such attribute in the plan")
+
+
+def _null_attr(m):
+    n, k = _attr_where(m, lambda t, default, v: default is not None and v is not None)
+    n["attrs"][k] = None
+
+
+def _unknown_enum(m):
+    n, k = _attr_where(m, lambda t, default, v: isinstance(t, Enum))
+    n["attrs"][k] = "NOT_A_MEMBER"
+
+
+def _int_attr_as_string(m):
+    n, k = _attr_where(m, lambda t, default, v: t is INT)
+    n["attrs"][k] = str(n["attrs"][k])
+
+
 def _set_value_shape(m, shape):
     m["graph"]["values"]["x"]["shape"] = shape
 
@@ -103,14 +143,14 @@ CRAFTED = {
     "io shape differs from graph": lambda m: m["io"][0].update(shape=[-1, 3, 8, 9]),
     "io names differ from graph": lambda m: m["io"][1].update(name="z"),
     "node attrs a list": lambda m: _node(m, "conv").update(attrs=[]),
-    "attr of wrong type": lambda m: _node(m, "conv")["attrs"].update(num_output_maps="4"),
-    "attr null": lambda m: _node(m, "relu")["attrs"].update(type=None),
-    "enum attr unknown": lambda m: _node(m, "relu")["attrs"].update(type="SUPERRELU"),
+    "attr of wrong type": _int_attr_as_string,
+    "attr null": _null_attr,
+    "enum attr unknown": _unknown_enum,
     "profiling_verbosity unknown": lambda m: m.update(profiling_verbosity="LOUD"),
-    "tactic unknown": lambda m: _node(m, "conv")["info"].update(tactic="warp_drive"),
+    "tactic unknown": lambda m: _first(m)["info"].update(tactic="warp_drive"),
     # unknown op kind or attribute
-    "unknown op kind": lambda m: _node(m, "relu").update(kind="frobnicate"),
-    "unknown attribute": lambda m: _node(m, "relu")["attrs"].update(gamma=1.0),
+    "unknown op kind": lambda m: _last(m).update(kind="frobnicate"),
+    "unknown attribute": lambda m: _last(m)["attrs"].update(gamma=1.0),
     # blob references
     "blob index out of range": lambda m: _node(m, "conv [kernel]")["attrs"].update(weights=99),
     "blob index negative": lambda m: _node(m, "conv [kernel]")["attrs"].update(weights=-1),
@@ -120,12 +160,12 @@ CRAFTED = {
     "constant shape disagrees with blob": lambda m: _node(m, "conv [kernel]")["attrs"].update(shape=[4, 3, 3, 4]),
     "blob dtype unknown": lambda m: m["blobs"][0].update(dtype="complex64"),
     # dangling names, cycles, duplicates
-    "dangling input": lambda m: _node(m, "relu").update(inputs=["nowhere"]),
+    "dangling input": lambda m: _last(m).update(inputs=["nowhere"]),
     "dangling graph output": lambda m: m["graph"].update(outputs=["nowhere"]),
-    "cycle": lambda m: _node(m, "conv")["inputs"].__setitem__(0, _node(m, "relu")["outputs"][0]),
-    "duplicate node name": lambda m: _node(m, "relu").update(name="conv"),
-    "value defined twice": lambda m: _node(m, "relu").update(outputs=_node(m, "conv")["outputs"]),
-    "absent required input": lambda m: _node(m, "relu").update(inputs=[""]),
+    "cycle": lambda m: _first(m)["inputs"].__setitem__(0, _layers(m)[1]["outputs"][0]),
+    "duplicate node name": lambda m: _last(m).update(name=_first(m)["name"]),
+    "value defined twice": lambda m: _last(m).update(outputs=_first(m)["outputs"]),
+    "absent required input": lambda m: _last(m).update(inputs=[""]),
     # shapes
     "huge input shape": lambda m: _set_value_shape(m, [-1, 3, 2 ** 62, 8]),
     "huge profile shape": lambda m: m["profiles"][0]["shapes"]["x"][2].__setitem__(0, 2 ** 40),
@@ -135,6 +175,7 @@ CRAFTED = {
     "profile conflicting fixed dim": lambda m: [s.__setitem__(1, 4) for s in m["profiles"][0]["shapes"]["x"]],
     "profile of unknown input": lambda m: m["profiles"][0]["shapes"].update(w=[[1], [1], [1]]),
     "shape inference fails": lambda m: _node(m, "conv")["attrs"].update(kernel_size_nd=[5]),
+    "node with an extra output": lambda m: _last(m)["outputs"].append("extra"),
     "deep nesting": lambda m: m.update(name=json.loads("[" * 50 + "]" * 50)),
 }
 

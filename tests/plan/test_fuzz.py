@@ -34,6 +34,17 @@ class _ListLogger(trt.ILogger):
         self.messages.append((severity, msg))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Thousands of tiny runs: torch's thread pool only adds overhead (and contention on a busy CI machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def mnist():
     builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
