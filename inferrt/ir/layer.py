@@ -80,8 +80,9 @@ class ILayer:
             return
         while len(self._inputs) <= index:
             self._inputs.append(None)
+        old = self._inputs[index]
         self._inputs[index] = tensor
-        self._network._invalidate()
+        self._network._rewire(self, old, tensor)
 
     # ------------------------------------------------------------------ precision
     @property
@@ -101,6 +102,7 @@ class ILayer:
 
     def set_output_type(self, index: int, dtype) -> None:
         self._output_types[int(index)] = DataType.parse(dtype)
+        self._network._invalidate(self)
 
     def get_output_type(self, index: int) -> DataType:
         if index in self._output_types:
@@ -128,7 +130,7 @@ class ILayer:
             self._attrs[key] = self._op.convert_attr(key, value)
         except (TypeError, ValueError) as e:
             raise TypeError(f"layer {self._name!r}: bad value for {key}: {e}") from None
-        self._network._invalidate()
+        self._network._invalidate(self)
 
 
 def _attr_property(key):
@@ -143,7 +145,7 @@ def _weights_property(key):
 
     def set_(self, value):
         self._attrs[key] = as_array(value)
-        self._network._invalidate()
+        self._network._invalidate(self)
 
     return property(get, set_, doc=f"Weights ``{key}``.")
 

@@ -39,6 +39,8 @@ class INetworkDefinition:
         self._tensors: dict[str, ITensor] = {}
         self._specs: dict[int, Spec] = {}
         self._dirty = False
+        self._dirty_layers: dict[int, object] = {}  # layers to re-infer (with everything downstream)
+        self._consumers: dict[int, list] = {}  # id(tensor) -> layers reading it
         self._errors: list[str] = []
         self._counter = 0
 
@@ -107,7 +109,6 @@ class INetworkDefinition:
         t._input_dtype = dtype
         self._tensors[name] = t
         self._inputs.append(t)
-        self._invalidate()
         return t
 
     def mark_output(self, tensor: ITensor) -> None:
@@ -224,8 +225,13 @@ class INetworkDefinition:
             self._tensors[tname] = t
             layer._outputs.append(t)
         self._layers.append(layer)
-        if not self._dirty:
+        for t in inputs:
+            if t is not None:
+                self._consumers.setdefault(id(t), []).append(layer)
+        if not self._dirty and not self._dirty_layers:
             self._infer_layer(layer)
+        else:
+            self._dirty_layers[id(layer)] = layer
         return layer
 
     def _check_tensor(self, t, where):
@@ -253,8 +259,25 @@ class INetworkDefinition:
         if rec is not None:
             rec.report_error(3, msg)
 
-    def _invalidate(self):
-        self._dirty = True
+    def _invalidate(self, layer=None, tensor=None):
+        """Mark shapes stale: everything (no argument), one layer and its downstream, or a tensor's readers."""
+        if layer is not None:
+            self._dirty_layers[id(layer)] = layer
+        elif tensor is not None:
+            for c in self._consumers.get(id(tensor), ()):
+                self._dirty_layers[id(c)] = c
+        else:
+            self._dirty = True
+
+    def _rewire(self, layer, old, new):
+        """Keep the consumer index right when ``layer`` swaps input ``old`` for ``new``."""
+        if old is not None:
+            lst = self._consumers.get(id(old), [])
+            if layer in lst:
+                lst.remove(layer)
+        if new is not None:
+            self._consumers.setdefault(id(new), []).append(layer)
+        self._invalidate(layer)
 
     def _input_spec(self, t):
         if t._producer is None:
@@ -279,11 +302,12 @@ class INetworkDefinition:
                 s = Spec(layer._output_types[i], s.shape, None)
             self._specs[id(t)] = s
 
-    def _toposort(self):
-        """Layers in dependency order; raises ValueError naming a layer on a cycle."""
-        producer = {id(o): l for l in self._layers for o in l._outputs}
+    def _toposort(self, subset=None):
+        """Layers (all, or those in ``subset`` {id: layer}) in dependency order; ValueError naming a layer on a cycle."""
+        producer = {id(o): l for l in self._layers for o in l._outputs} if subset is None else \
+            {id(o): l for l in subset.values() for o in l._outputs}
         order, state = [], {}
-        for root in self._layers:
+        for root in (self._layers if subset is None else list(subset.values())):
             if id(root) in state:
                 continue
             stack = [(root, False)]
@@ -310,12 +334,32 @@ class INetworkDefinition:
         return order
 
     def _refresh(self):
-        if not self._dirty:
+        if self._dirty:
+            self._dirty = False
+            self._dirty_layers.clear()
+            self._specs.clear()
+            self._errors = [e for e in self._errors if not e.startswith("layer ")]
+            for layer in self._toposort():
+                self._infer_layer(layer)
             return
-        self._dirty = False
-        self._specs.clear()
-        self._errors = [e for e in self._errors if not e.startswith("layer ")]
-        for layer in self._toposort():
+        if not self._dirty_layers:
+            return
+        # re-infer the edited layers and everything downstream of them, in dependency order
+        affected, stack = {}, list(self._dirty_layers.values())
+        self._dirty_layers.clear()
+        while stack:
+            layer = stack.pop()
+            if id(layer) in affected:
+                continue
+            affected[id(layer)] = layer
+            for o in layer._outputs:
+                stack.extend(self._consumers.get(id(o), ()))
+        try:
+            order = self._toposort(affected)
+        except ValueError:
+            self._dirty = True
+            return self._refresh()
+        for layer in order:
             self._infer_layer(layer)
 
     def _spec(self, t) -> Spec:

@@ -45,7 +45,7 @@ class ITensor:
         if self._producer is not None:
             raise AttributeError(f"tensor {self._name!r} is a layer output; only network inputs have a settable shape")
         self._input_shape = tuple(int(d) for d in value)
-        self._network._invalidate()
+        self._network._invalidate(tensor=self)
 
     @property
     def dtype(self) -> DataType:
@@ -58,9 +58,10 @@ class ITensor:
         value = DataType.parse(value)
         if self._producer is None:
             self._input_dtype = value
+            self._network._invalidate(tensor=self)
         else:
             self._producer.set_output_type(self._index, value)
-        self._network._invalidate()
+            self._network._invalidate(self._producer)
 
     def _value(self):
         return None if self._producer is None else self._network._spec(self).value
