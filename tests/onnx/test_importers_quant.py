@@ -164,3 +164,65 @@ def test_unsupported_zero_point_type_names_the_node():
               {"s": np.array(0.1, np.float32), "zp": np.array(0, np.int16)}, opset=21)
     with pytest.raises(inferrt.ParseError, match="q16.*INT16"):
         inferrt.build_engine(m, device="cpu")
+
+
+# ----------------------------------------------------------------------------------------------- whole models
+def _float_cnn(rng):
+    from onnx import numpy_helper
+
+    w = {"w1": rng.standard_normal((8, 3, 3, 3)) * 0.3, "b1": rng.standard_normal(8) * 0.1,
+         "w2": rng.standard_normal((4, 8, 3, 3)) * 0.2, "wf": rng.standard_normal((64, 10)) * 0.1}
+    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]), oh.make_node("Relu", ["c1"], ["r1"]),
+             oh.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             oh.make_node("Relu", ["c2"], ["r2"]), oh.make_node("Flatten", ["r2"], ["f"]),
+             oh.make_node("MatMul", ["f", "wf"], ["y"])]
+    g = oh.make_graph(nodes, "cnn", [oh.make_tensor_value_info("x", TP.FLOAT, [1, 3, 8, 8])],
+                      [oh.make_tensor_value_info("y", TP.FLOAT, [1, 10])],
+                      [numpy_helper.from_array(v.astype(np.float32), k) for k, v in w.items()])
+    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+def test_statically_quantized_cnn_matches_onnxruntime(tmp_path, fmt):
+    """A CNN quantized by onnxruntime's own tool (per-channel int8 weights, uint8 activations), in both formats."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    rng = np.random.default_rng(3)
+    samples = [rng.standard_normal((1, 3, 8, 8)).astype(np.float32) for _ in range(5)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": s} for s in samples[:4]])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    onnx.save(_float_cnn(rng), tmp_path / "f.onnx")
+    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Reader(), quant_format=getattr(QuantFormat, fmt),
+                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    q = onnx.load(tmp_path / "q.onnx")
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL   # run the Q/DQ nodes as written
+    sess = ort.InferenceSession(q.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    ctx = inferrt.build_engine(q, device="cpu").create_execution_context()
+    step = max(abs(float(_output_scale(q, "y"))), 1e-6)
+    for s in samples:
+        ref = sess.run(["y"], {"x": s})[0]
+        got = ctx.infer({"x": s})["y"]
+        # one output quantization step of slack: float rounding of x / scale may land on the other side of .5
+        np.testing.assert_allclose(got, ref, rtol=0, atol=step * 1.01)
+        assert np.mean(np.isclose(got, ref, rtol=0, atol=1e-6)) > 0.8
+
+
+def _output_scale(model, output):
+    """The scale of the DequantizeLinear that produces ``output`` (or of the last one), from the initializers."""
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    node = next((n for n in dq if output in n.output), dq[-1])
+    return np.max(inits[node.input[1]])
