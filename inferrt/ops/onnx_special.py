@@ -425,3 +425,44 @@ class BitCast(OpDef):
 
     def run(self, a, ins, outs):
         return [ins[0].contiguous().view(torch_dtype(a.to_type))]
+
+
+@register
+class TensorScatter(OpDef):
+    """ONNX TensorScatter (KV-cache update): write ``update`` into a copy of ``past_cache`` along ``axis`` starting at
+    ``write_indices[batch]`` (0 when absent), wrapping in ``circular`` mode; out-of-range writes are dropped."""
+
+    kind = "tensor_scatter"
+    attrs = {"axis": (INT, -2), "mode": (STR, "linear")}
+    inputs = ("past_cache", "update", "write_indices")
+    min_inputs = 2
+
+    def infer(self, a, ins):
+        past, upd = ins[:2]
+        if a.mode not in ("linear", "circular"):
+            raise OpError(f"mode {a.mode!r} must be 'linear' or 'circular'")
+        ax = norm_axis(a.axis, past.rank, "TensorScatter axis")
+        if ax == 0 or upd.rank != past.rank:
+            raise OpError(f"axis {a.axis} must not be the batch axis, and update {upd.shape} must have the rank of "
+                          f"past_cache {past.shape}")
+        for i, (p, u) in enumerate(zip(past.shape, upd.shape)):
+            if p >= 0 and u >= 0 and (u > p if i == ax else u != p):
+                raise OpError(f"update {upd.shape} does not fit past_cache {past.shape} (dim {i})")
+        return [Spec(past.dtype, past.shape)]
+
+    def run(self, a, ins, outs):
+        past, upd = ins[:2]
+        wi = ins[2] if len(ins) > 2 else None
+        ax = norm_axis(a.axis, past.dim())
+        n_max, seq = past.shape[ax], upd.shape[ax]
+        start = torch.zeros(past.shape[0], dtype=torch.int64, device=past.device) if wi is None else wi.to(torch.int64)
+        pos = start[:, None] + torch.arange(seq, device=past.device)[None]                     # [batch, seq]
+        pos = pos % n_max if a.mode == "circular" else torch.where((pos >= 0) & (pos < n_max), pos, n_max)
+        shape = [1] * past.dim()
+        shape[0], shape[ax] = pos.shape[0], seq
+        idx = pos.reshape(shape).expand(upd.shape)
+        pad = list(past.shape)
+        pad[ax] = 1                                                # a spare slot that takes the dropped writes
+        out = torch.cat([past, torch.zeros(pad, dtype=past.dtype, device=past.device)], dim=ax)
+        out.scatter_(ax, idx, upd.to(past.dtype))
+        return [out.narrow(ax, 0, n_max)]

@@ -353,3 +353,16 @@ def test_random_generators_shapes_types_and_seeds():
     assert a["ru"].min() >= -2 and a["ru"].max() <= 0 and a["rul"].min() >= 5 and a["rul"].max() < 6
     assert set(np.unique(a["b"])) <= {0, 1} and abs(a["b"].mean() - 0.25) < 0.03
     np.testing.assert_allclose([np.mean(a["mn"][0] == 1), np.mean(a["mn"][1] == 0)], [0.8, 0.9], atol=0.03)
+
+
+@pytest.mark.parametrize("mode,axis", [("linear", -2), ("circular", -2), ("linear", 1)])
+def test_tensor_scatter(mode, axis):
+    past = RNG.standard_normal((2, 3, 6, 4)).astype(np.float32)
+    upd_shape = [2, 3, 6, 4]
+    upd_shape[axis] = 2
+    upd = RNG.standard_normal(upd_shape).astype(np.float32)
+    wi = np.array([1, 5 if mode == "circular" else past.shape[axis] - 2], np.int64)     # circular wraps around
+    node = oh.make_node("TensorScatter", ["p", "u", "w"], ["y"], mode=mode, axis=axis)
+    check(node, {"p": past, "u": upd, "w": wi}, ["y"], opset=24, use_ort=False)
+    check(oh.make_node("TensorScatter", ["p", "u"], ["y"], mode=mode, axis=axis), {"p": past, "u": upd}, ["y"],
+          opset=24, use_ort=False)

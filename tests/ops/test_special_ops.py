@@ -206,3 +206,11 @@ def test_center_crop_pad_odd_sizes(device):
     ref = np.zeros((2, 10), np.float32)
     ref[:, 1:8] = x[1:3]
     np.testing.assert_array_equal(got, ref)
+
+
+def test_tensor_scatter_drops_out_of_range_linear_writes(device):
+    past = np.zeros((2, 4, 1), np.float32)
+    upd = np.ones((2, 2, 1), np.float32)
+    got = _run("tensor_scatter", {"p": past, "u": upd}, {"axis": 1},
+               consts={"w": np.array([3, 1], np.int64)}, device=device)[0]
+    np.testing.assert_array_equal(got[..., 0], [[0, 0, 0, 1], [0, 1, 1, 0]])

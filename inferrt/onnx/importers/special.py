@@ -272,3 +272,14 @@ def cum_prod(ctx, node):
 @importer("BitCast", since=26)
 def bit_cast(ctx, node):
     return _add(ctx, "bitcast", [ctx.tensor(node.inputs[0])], {"to_type": ctx.dtype(int(node.attr("to")))})
+
+
+@importer("TensorScatter", since=24)
+def tensor_scatter(ctx, node):
+    past, upd = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1])
+    wi = _int64_input(ctx, node, 2) if node.input(2) else None
+    mode = node.attr("mode", "linear")
+    if mode not in ("linear", "circular"):
+        ctx.fail(f"mode {mode!r} must be 'linear' or 'circular'", E.UNSUPPORTED_NODE_ATTR)
+    return _add(ctx, "tensor_scatter", [past, ctx.cast(upd, past.dtype), wi],
+                {"axis": int(node.attr("axis", -2)), "mode": mode})
