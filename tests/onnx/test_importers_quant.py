@@ -226,3 +226,16 @@ def _output_scale(model, output):
     dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
     node = next((n for n in dq if output in n.output), dq[-1])
     return np.max(inits[node.input[1]])
+
+
+def test_qlinear_conv_and_matmul_integer_dynamic_shapes():
+    x, w = _u8(3, 2, 7, 6), _i8(4, 2, 3, 3)
+    inits = {"w": w, "sx": np.array(0.05, np.float32), "zx": np.array(128, np.uint8), "sw": np.array(0.02, np.float32),
+             "zw": np.array(0, np.int8), "sy": np.array(0.3, np.float32), "zy": np.array(120, np.uint8)}
+    node = oh.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy"], ["y"], auto_pad="SAME_UPPER",
+                        strides=[2, 2])
+    check(node, {"x": x}, ["y"], inits, opset=10, dynamic=("x",),
+          profiles={"x": ((1, 2, 3, 3), (3, 2, 7, 6), (4, 2, 16, 16))})
+    a, b = _u8(5, 4), _u8(4, 3)
+    check(oh.make_node("MatMulInteger", ["a", "b", "az"], ["y"]), {"a": a}, ["y"],
+          {"b": b, "az": np.array(9, np.uint8)}, opset=10, dynamic=("a",), profiles={"a": ((1, 4), (5, 4), (9, 4))})
