@@ -95,12 +95,14 @@ def fuse_conv_matmul_epilogue(graph, ctx) -> int:
     view = View(graph)
     fused = 0
     add_nodes, gone = [], []
+    taken: set[int] = set()  # a layer is absorbed by one anchor only (both inputs of a residual add are products)
     for anchor in list(graph.nodes):
         if anchor.kind not in ANCHORS or len(anchor.outputs) != 1:
             continue
         bias, steps, residual, absorbed, out = _collect(view, anchor)
-        if not absorbed:
+        if not absorbed or any(id(r) in taken for r in absorbed):
             continue
+        taken.update(id(r) for r in absorbed)
         ins = list(anchor.inputs[:2])
         old_bias = anchor.inputs[2] if len(anchor.inputs) > 2 else ""
         bias_in = old_bias
