@@ -37,7 +37,12 @@ def test_node_case(name):
     _check(name, EXPECTED_FAILURES.get(name), lambda: cc.run_case(InferrtBackend, name))
 
 
-@pytest.mark.parametrize("name", cc.LIGHT_MODELS)
+#: light models cheap enough for every CI run; the others together take minutes on 2 cores (marked slow)
+FAST_LIGHT = ("squeezenet",)
+
+
+@pytest.mark.parametrize("name", [n if n in FAST_LIGHT else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in cc.LIGHT_MODELS])
 def test_light_model(name):
     if not os.path.exists(os.path.join(cc.light_model_dir(), f"light_{name}.onnx")):
         pytest.fail(f"the onnx package ships no light_{name}.onnx; update LIGHT_MODELS in count_conformance.py")
