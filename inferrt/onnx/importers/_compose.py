@@ -284,7 +284,8 @@ def expand_to(ctx, t, shape_t):
     r = rank(t)
     tshape = shape_of(ctx, t)
     one = ints(ctx, [1] * r)
-    stride = ew(ctx, ew(ctx, tshape, one, EW.SUB), one, EW.MIN)  # 0 where the dim is 1, else 1
+    stride = ew(ctx, ew(ctx, tshape, one, EW.SUB), one, EW.MIN)  # 0 where the dim is 1 (or 0), else 1
+    stride = ew(ctx, stride, ints(ctx, [0] * r), EW.MAX)
     layer = ctx.network.add_slice(t, (0,) * r, (1,) * r, (1,) * r)
     layer.set_input(1, ints(ctx, [0] * r))
     layer.set_input(2, shape_t)

@@ -48,12 +48,13 @@ def _configure(layer, strides, dil, pre, post, mode, dilations=True):
 # ----------------------------------------------------------------------------------------------- Conv
 @importer("Conv", since=1)
 def conv_1(ctx, node):
-    x, w_t = inp(ctx, node, 0), inp(ctx, node, 1)
+    x = inp(ctx, node, 0)
     r = rank(x)
     if r not in (3, 4, 5):
         fail(node, f"input must be 3-D to 5-D (N, C, spatial...), got rank {r}", E.UNSUPPORTED_NODE_SHAPE)
     nsp = r - 2
     w = value(ctx, node, 1)
+    w_t = inp(ctx, node, 1) if w is None else None  # constant weights become layer weights, not a tensor
     wshape = tuple(w.shape) if w is not None else tuple(w_t.shape)
     if len(wshape) != r or any(d < 0 for d in wshape):
         fail(node, f"weights of shape {wshape} must be static with rank {r}", E.UNSUPPORTED_NODE_SHAPE)
@@ -79,7 +80,7 @@ def conv_transpose_1(ctx, node):
         fail(node, f"input must be 3-D to 5-D (N, C, spatial...), got rank {r}", E.UNSUPPORTED_NODE_SHAPE)
     nsp = r - 2
     w = value(ctx, node, 1)
-    w_t = inp(ctx, node, 1)
+    w_t = inp(ctx, node, 1) if w is None else None
     wshape = tuple(w.shape) if w is not None else tuple(w_t.shape)
     if len(wshape) != r or any(d < 0 for d in wshape):
         fail(node, f"weights of shape {wshape} must be static with rank {r}", E.UNSUPPORTED_NODE_SHAPE)

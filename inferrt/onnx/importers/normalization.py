@@ -28,6 +28,15 @@ def _per_channel(ctx, t, r):
     return reshape(ctx, t, _channel_shape(r))
 
 
+def _channel_input(ctx, node, i, x, r):
+    """Input ``i`` (C,) as (1, C, 1, ...) of ``x``'s type; constants stay constants (no extra layer)."""
+    v = value(ctx, node, i)
+    if v is not None and x.dtype.name in ("FLOAT", "HALF"):
+        return const(ctx, np.asarray(v, np.float16 if x.dtype.name == "HALF" else np.float32)
+                     .reshape(_channel_shape(r)))
+    return _per_channel(ctx, cast(ctx, inp(ctx, node, i), x.dtype), r)
+
+
 def _mask(axes):
     m = 0
     for a in axes:
@@ -56,7 +65,7 @@ def batch_norm_1(ctx, node):
         layer = ctx.network.add_scale_nd(x, ScaleMode.CHANNEL, shift.astype(np.float32), s.astype(np.float32),
                                          None, 1)
         return [done(layer)]
-    scale, bias, mean, var = (_per_channel(ctx, cast(ctx, inp(ctx, node, i), x.dtype), r) for i in range(1, 5))
+    scale, bias, mean, var = (_channel_input(ctx, node, i, x, r) for i in range(1, 5))
     std = unary(ctx, ew(ctx, var, scalar_like(ctx, eps, var), EW.SUM), U.SQRT)
     y = ew(ctx, ew(ctx, x, mean, EW.SUB), std, EW.DIV)
     return [ew(ctx, ew(ctx, y, scale, EW.PROD), bias, EW.SUM)]
@@ -69,8 +78,7 @@ def instance_norm_1(ctx, node):
     r = rank(x)
     if r < 3:
         fail(node, f"input must be N, C, spatial... (rank >= 3), got rank {r}", E.INVALID_NODE)
-    scale = _per_channel(ctx, cast(ctx, inp(ctx, node, 1), x.dtype), r)
-    bias = _per_channel(ctx, cast(ctx, inp(ctx, node, 2), x.dtype), r)
+    scale, bias = _channel_input(ctx, node, 1, x, r), _channel_input(ctx, node, 2, x, r)
     layer = ctx.network.add_normalization(x, scale, bias, _mask(range(2, r)))
     layer.epsilon = float(attr(node, "epsilon", 1e-5))
     return [done(layer)]
@@ -85,18 +93,19 @@ def _group_norm(ctx, node, per_group):
     c = x.shape[1]
     params = []
     for i in (1, 2):
-        t = cast(ctx, inp(ctx, node, i), x.dtype)
-        if per_group:
-            v = ctx.value_of(t)
-            if c < 0:
-                fail(node, "opset-18 GroupNormalization needs a static channel dim", E.UNSUPPORTED_NODE_DYNAMIC)
-            if c % g:
-                fail(node, f"channels {c} are not divisible by num_groups {g}", E.INVALID_NODE)
-            if v is not None:
-                t = const(ctx, np.repeat(np.asarray(v).reshape(-1), c // g))
-            else:
-                idx = const(ctx, np.arange(c, dtype=np.int64) // (c // g))
-                t = ctx.network.add_gather(t, idx, 0).get_output(0)
+        if not per_group:
+            params.append(_channel_input(ctx, node, i, x, r))
+            continue
+        if c < 0:
+            fail(node, "opset-18 GroupNormalization needs a static channel dim", E.UNSUPPORTED_NODE_DYNAMIC)
+        if c % g:
+            fail(node, f"channels {c} are not divisible by num_groups {g}", E.INVALID_NODE)
+        v = value(ctx, node, i)
+        if v is not None:  # per-group values repeated per channel
+            t = cast(ctx, const(ctx, np.repeat(np.asarray(v, np.float32).reshape(-1), c // g)), x.dtype)
+        else:
+            idx = const(ctx, np.arange(c, dtype=np.int64) // (c // g))
+            t = ctx.network.add_gather(cast(ctx, inp(ctx, node, i), x.dtype), idx, 0).get_output(0)
         params.append(_per_channel(ctx, t, r))
     layer = ctx.network.add_normalization(x, params[0], params[1], _mask(range(2, r)))
     layer.epsilon = float(attr(node, "epsilon", 1e-5))
@@ -115,9 +124,13 @@ def group_norm_21(ctx, node):
 
 
 # ----------------------------------------------------------------------------------------------- Layer / RMS
-def _trailing_param(ctx, t, x, r):
-    """A scale/bias that broadcasts over the trailing normalized dims, lifted to the input's rank."""
-    t = cast(ctx, t, x.dtype)
+def _trailing_param(ctx, node, i, x, r):
+    """Input ``i`` (a scale/bias over the trailing normalized dims) lifted to the input's rank and type."""
+    v = value(ctx, node, i)
+    if v is not None and x.dtype.name in ("FLOAT", "HALF"):
+        v = np.asarray(v, np.float16 if x.dtype.name == "HALF" else np.float32)
+        return const(ctx, v.reshape((1,) * (r - v.ndim) + v.shape))
+    t = cast(ctx, inp(ctx, node, i), x.dtype)
     return unsqueeze_front(ctx, t, r - rank(t))
 
 
@@ -128,9 +141,9 @@ def layer_norm_17(ctx, node):
     axis = norm_axes(node, [int(attr(node, "axis", -1))], r)[0]
     eps = float(attr(node, "epsilon", 1e-5))
     axes = list(range(axis, r))
-    scale = _trailing_param(ctx, inp(ctx, node, 1), x, r)
+    scale = _trailing_param(ctx, node, 1, x, r)
     if has_input(node, 2):
-        bias = _trailing_param(ctx, inp(ctx, node, 2), x, r)
+        bias = _trailing_param(ctx, node, 2, x, r)
     else:
         bias = scalar_like(ctx, 0.0, x)
     layer = ctx.network.add_normalization(x, scale, bias, _mask(axes))
@@ -158,7 +171,7 @@ def rms_norm_23(ctx, node):
     ms = reduce(ctx, ew(ctx, xf, xf, EW.PROD), R.AVG, list(range(axis, r)), True)
     inv = unary(ctx, unary(ctx, ew(ctx, ms, scalar_like(ctx, eps, ms), EW.SUM), U.SQRT), U.RECIP)
     y = cast(ctx, ew(ctx, xf, inv, EW.PROD), x.dtype)
-    return [ew(ctx, y, _trailing_param(ctx, inp(ctx, node, 1), x, r), EW.PROD)]
+    return [ew(ctx, y, _trailing_param(ctx, node, 1, x, r), EW.PROD)]
 
 
 @importer("MeanVarianceNormalization", since=9)
