@@ -709,10 +709,32 @@ def _instantiate(node, body, prefix):
                 b.CopyFrom(src)
                 b.name = a.name
                 m.attribute.append(b)
+            elif a.HasField("g") or len(a.graphs):
+                b = onnx.AttributeProto()
+                b.CopyFrom(a)
+                for g in ([b.g] if b.HasField("g") else []) + list(b.graphs):
+                    _rename_free(g, lambda name: rename.get(name, prefix + name), set())
+                m.attribute.append(b)
             else:
                 m.attribute.append(a)
         out.append(m)
     return out
+
+
+def _rename_free(graph, fn, outer_local: set) -> None:
+    """Rename, in place, the names ``graph`` (and its nested subgraphs) read from its enclosing scope."""
+    local = set(outer_local) | {v.name for v in graph.input} | {i.name for i in graph.initializer}
+    local |= {o for n in graph.node for o in n.output}
+    for n in graph.node:
+        for k, name in enumerate(n.input):
+            if name and name not in local:
+                n.input[k] = fn(name)
+        for a in n.attribute:
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                _rename_free(g, fn, local)
+    for o in graph.output:
+        if o.name not in local:
+            o.name = fn(o.name)
 
 
 def _free_names(graph) -> set:

@@ -222,6 +222,23 @@ def write_expected(failures: dict, light_failures: dict, path: str) -> None:
         f.write("\n".join(lines))
 
 
+def prune_expected(path: str, passing: set) -> int:
+    """Drop ``passing`` cases from expected_failures.py (and groups left empty); returns how many went."""
+    lines = open(path).read().split("\n")
+    out, removed = [], 0
+    for line in lines:
+        if line.strip().rstrip(",").strip("'\"") in passing:
+            removed += 1
+            continue
+        if line.strip() == "]," and out and out[-1].rstrip().endswith(": ["):
+            out.pop()
+            continue
+        out.append(line)
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+    return removed
+
+
 def count_light(backend, verbose=False):
     passed, failures = 0, {}
     for name in LIGHT_MODELS:
@@ -241,6 +258,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="comma-separated case name prefixes")
     ap.add_argument("--no-ort", action="store_true", help="skip onnxruntime")
     ap.add_argument("--light", action="store_true", help="also run the light model tests")
+    ap.add_argument("--prune-expected", action="store_true",
+                    help="run only the listed expected failures and drop those that pass now (fast)")
     ap.add_argument("--write-expected", action="store_true",
                     help="rewrite tests/onnx/expected_failures.py from this run (all cases and light models)")
     args = ap.parse_args(argv)
@@ -248,6 +267,16 @@ def main(argv=None) -> int:
     from inferrt.onnx.backend import InferrtBackend
 
     names = case_names()
+    if args.prune_expected:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from expected_failures import EXPECTED_FAILURES
+
+        listed = [n for n in names if n in EXPECTED_FAILURES]
+        _, still = count(InferrtBackend, listed)
+        gone = prune_expected(os.path.join(os.path.dirname(os.path.abspath(__file__)), "expected_failures.py"),
+                              set(listed) - set(still))
+        print(f"{gone} of {len(listed)} expected failures pass now and were removed")
+        return 0
     if args.only:
         names = [n for n in names if n.startswith(tuple(args.only.split(",")))]
     t0 = time.time()

@@ -272,11 +272,6 @@ FAILURES_BY_REASON = {
     'unsupported op: SequenceInsert': [
         'test_loop13_seq',
     ],
-    'unsupported op: TensorScatter': [
-        'test_tensorscatter',
-        'test_tensorscatter_3d',
-        'test_tensorscatter_circular',
-    ],
     'unsupported op: TfIdfVectorizer': [
         'test_tfidfvectorizer_tf_batch_onlybigrams_skip0',
         'test_tfidfvectorizer_tf_batch_onlybigrams_skip5',
@@ -322,22 +317,6 @@ FAILURES_BY_REASON = {
         'test_dequantizelinear',
         'test_dequantizelinear_int16',
         'test_dequantizelinear_uint16',
-    ],
-    "open issue:  In node # with name: LinearAttention_#_#/Scan_# and operator: Scan (in local functions LinearAttention) (parse): INVALID_GRAPH: input '…' i": [
-        'test_linear_attention_decode_step',
-        'test_linear_attention_delta',
-        'test_linear_attention_explicit_scale',
-        'test_linear_attention_fp16',
-        'test_linear_attention_gated',
-        'test_linear_attention_gated_delta',
-        'test_linear_attention_gated_delta_beta_scalar',
-        'test_linear_attention_gated_delta_gqa',
-        'test_linear_attention_gated_delta_mqa',
-        'test_linear_attention_gated_per_head_decay',
-        'test_linear_attention_linear',
-        'test_linear_attention_linear_t1_no_past',
-        'test_linear_attention_no_past_explicit_zeros',
-        'test_linear_attention_prefill_with_past',
     ],
     "open issue:  In node # with name: Pad_# and operator: Pad (parse): UNSUPPORTED_NODE_INPUT: Pad node '…': axes must be a constant": [
         'test_constant_pad_axes',
