@@ -54,8 +54,9 @@ class Attention(OpDef):
         m = ins[3] if len(ins) > 3 else None
         if a.key_transposed:
             k = k.transpose(-1, -2)
-        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
-                                       *(() if m is None else (m.shape[:-2],)))
+        # (inferrt's broadcast: torch.broadcast_shapes imports sympy on first use, which takes seconds)
+        batch = broadcast_shapes(tuple(q.shape[:-2]), tuple(k.shape[:-2]), tuple(v.shape[:-2]),
+                                 *(() if m is None else (tuple(m.shape[:-2]),)))
         q = q.expand(*batch, *q.shape[-2:])
         k = k.expand(*batch, *k.shape[-2:])
         v = v.expand(*batch, *v.shape[-2:])
