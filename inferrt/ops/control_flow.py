@@ -272,6 +272,9 @@ class Loop(OpDef):
             ax %= len(sp.shape)
             scan_axes.append(ax)
             slice_specs.append(Spec(sp.dtype, sp.shape[:ax] + sp.shape[ax + 1:]))
+        if trip is None and cond is None and not scans and body.outputs[0] == body.inputs[1] and a.cond_graph is None:
+            raise OpError("the loop has no trip count, no condition and no scanned input, and its body never sets "
+                          "the condition to false: it would never end; give it a trip count or a condition")
         for what, sp in (("trip count", trip), ("condition", cond)):
             if sp is not None and sp.shape is not None and any(d > 1 for d in sp.shape):
                 raise OpError(f"{what} must hold one value, got shape {sp.shape}")

@@ -256,3 +256,44 @@ def test_fp16_build_keeps_subgraphs_in_their_precision(cond):
     engine = inferrt.build_engine(model, device="cuda", fp16=True)
     got = engine.create_execution_context().infer(feeds)["y"]
     np.testing.assert_allclose(got, ref, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_if_with_constant_condition_is_inlined(flag):
+    node = _if_node([oh.make_node("Relu", ["x"], ["t"])], [out("t", F, 1)],
+                    [oh.make_node("Neg", ["x"], ["e"])], [out("e", F, 1)])
+    got = check([const("c", np.array(flag)), node], {"x": RNG.standard_normal(5).astype(np.float32)}, [("y", F, 1)])
+    assert got["y"].shape == (5,)
+    graph = oh.make_graph([const("c", np.array(flag)), node], "g", [vi("x", F, [5])], [out("y", F, 1)])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    engine = inferrt.build_engine(model, device="cpu")
+    assert not any(n.kind == "if" for n in engine.graph.nodes)
+
+
+def _parse_errors(model):
+    logger = inferrt.Logger(inferrt.Logger.ERROR)
+    network = inferrt.Builder(logger).create_network(0)
+    parser = inferrt.OnnxParser(network, logger)
+    ok = parser.parse(model.SerializeToString())
+    return ok, " ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+
+
+def test_if_branches_with_different_output_counts_are_reported():
+    node = _if_node([oh.make_node("Relu", ["x"], ["t"])], [out("t", F, 1)],
+                    [oh.make_node("Neg", ["x"], ["e"]), oh.make_node("Abs", ["x"], ["e2"])],
+                    [out("e", F, 1), out("e2", F, 1)])
+    node.name = "my_if"
+    graph = oh.make_graph([node], "g", [vi("c", B, []), vi("x", F, [5])], [out("y", F, 1)])
+    ok, msg = _parse_errors(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]))
+    assert not ok and "my_if" in msg and "outputs" in msg
+
+
+def test_endless_loop_is_refused_at_build_time():
+    body = _body([oh.make_node("Identity", ["cin"], ["cout"]), oh.make_node("Neg", ["v"], ["v2"])],
+                 [vi("v", F, [2])], [out("cout", B, 0), out("v2", F, 1)])
+    graph = oh.make_graph([oh.make_node("Loop", ["", "", "v0"], ["vf"], body=body)], "g", [vi("v0", F, [2])],
+                          [out("vf", F, 1)])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(inferrt.InferrtError, match="Loop_0.*never end"):
+        inferrt.build_engine(model, device="cpu")

@@ -93,6 +93,14 @@ def _add(ctx, node, kind, inputs, attrs, n_out):
 # ----------------------------------------------------------------------------------------------- If
 @importer("If", since=1)
 def if_(ctx, node):
+    known = ctx.value(node.input(0))
+    if known is not None and np.asarray(known).size == 1:  # a constant condition: inline the branch it picks
+        branch = "then_branch" if bool(np.asarray(known).reshape(-1)[0]) else "else_branch"
+        outs = ctx.import_subgraph(node.attr(branch))
+        if len(outs) != len(node.outputs):
+            ctx.fail(f"{branch} has {len(outs)} outputs but the node has {len(node.outputs)}",
+                     ParserErrorCode.INVALID_NODE)
+        return outs
     cond = _scalar(ctx, node.input(0), DataType.BOOL, "condition")
     tg, tp = import_body(ctx, node.attr("then_branch"), [], f"{node.name}/then_branch")
     eg, ep = import_body(ctx, node.attr("else_branch"), [], f"{node.name}/else_branch")
