@@ -58,3 +58,22 @@ def test_expected_failures_name_real_cases():
 def test_backend_reports_devices():
     assert InferrtBackend.supports_device("CPU")
     assert not InferrtBackend.supports_device("TPU")
+
+
+def test_backend_run_node_and_prepare_errors():
+    import numpy as np
+    from onnx import helper as oh
+
+    from inferrt.errors import ParseError
+
+    a, b = np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1.0, -1.0, 2.0], np.float32)
+    (got,) = InferrtBackend.run_node(oh.make_node("Mul", ["a", "b"], ["c"]), [a, b])
+    np.testing.assert_array_equal(got, a * b)
+    (idx,) = InferrtBackend.run_node(oh.make_node("ArgMax", ["a"], ["i"], axis=1, keepdims=0), [a * b])
+    np.testing.assert_array_equal(idx, np.argmax(a * b, axis=1))
+    graph = oh.make_graph([oh.make_node("NoSuchOp", ["x"], ["y"], domain="acme")], "g",
+                          [oh.make_tensor_value_info("x", 1, [2])], [oh.make_tensor_value_info("y", 1, [2])])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17), oh.make_opsetid("acme", 1)])
+    with pytest.raises(ParseError, match="NoSuchOp") as info:
+        InferrtBackend.prepare(model, "CPU")
+    assert info.value.errors and info.value.errors[0].node_operator() == "NoSuchOp"
