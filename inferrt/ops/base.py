@@ -206,6 +206,9 @@ class Attrs(dict):
         except KeyError:
             raise AttributeError(k) from None
 
+    def __setattr__(self, k, v):  # ``a.weights = w`` must change the attribute the plan stores, not a shadow
+        self[k] = v
+
 
 # ----------------------------------------------------------------------------------------------- op definition
 class OpDef:

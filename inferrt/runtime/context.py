@@ -250,7 +250,7 @@ class IExecutionContext(_Reporter):
             self._addresses[n] = int(ptr)
         ok = self.execute_async_v3(0)
         if ok and self._device.type == "cuda":
-            torch.cuda.synchronize(self._device)
+            torch.cuda.default_stream(self._device).synchronize()  # not the device: other threads may capture
         return ok
 
     def _bound_io(self) -> dict:

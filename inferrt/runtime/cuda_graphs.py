@@ -8,9 +8,12 @@ the caller's stream. The profiler and ``debug_sync`` disable capture (they need 
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 
 import torch
+
+_CAPTURE_LOCK = threading.Lock()
 
 
 class GraphCache:
@@ -51,14 +54,20 @@ class GraphCache:
         if self._capture_stream is None:
             self._capture_stream = torch.cuda.Stream(self.device)
         cs = self._capture_stream
-        cs.wait_stream(stream)
         g = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(g, stream=cs):
-                fn()
-        except RuntimeError:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
-            self._bad.add(key[0])
-            torch.cuda.synchronize(self.device)
+        # one capture at a time in the process (torch.cuda.graph synchronizes the device before capturing, which
+        # fails while another thread captures); thread_local mode lets other threads' contexts keep running
+        with _CAPTURE_LOCK:
+            cs.wait_stream(stream)
+            try:
+                with torch.cuda.graph(g, stream=cs, capture_error_mode="thread_local"):
+                    fn()
+                failed = False
+            except RuntimeError:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
+                failed = True
+                self._bad.add(key[0])
+                torch.cuda.synchronize(self.device)
+        if failed:
             with torch.cuda.stream(stream):
                 fn()
             return
