@@ -83,7 +83,7 @@ def run_graph(graph, inputs: list, device, where: str = "subgraph") -> list:
         except (OpError, ValueError, TypeError, IndexError) as e:
             raise RuntimeError(f"{where}: node {n.name!r} ({n.kind}): {e}") from None
         if all(s.value is not None for s in specs):
-            outs = [torch.as_tensor(np.ascontiguousarray(s.value).reshape(np.shape(s.value))).to(device) for s in specs]
+            outs = [torch.tensor(np.asarray(s.value), device=device) for s in specs]
         else:
             outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=device) if s.static else None
                     for s in specs]

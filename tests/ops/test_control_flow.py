@@ -274,3 +274,27 @@ def test_if_node_on_torch_tensors():
     res = get_op("if").run(node.attrs, [torch.tensor(False), a, b], [None, None])
     assert torch.allclose(res[1], a)
     assert torch.allclose(res[0], (a - b) * torch.tensor([[1.0, -2.0, 0.5]]))
+
+
+def test_repeated_runs_of_one_context(device):
+    """One execution context, many runs (CUDA-graph capture on the GPU must not freeze the branch or trip count)."""
+    builder, net, _ = conditional_network()
+    config = builder.create_builder_config()
+    config.device = device
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(builder.build_serialized_network(
+        net, config))
+    ctx = engine.create_execution_context()
+    a = RNG.standard_normal((2, 3)).astype(np.float32)
+    b = RNG.standard_normal((2, 3)).astype(np.float32)
+    for flag in (True, True, False, True, False, False, True):
+        got = ctx.infer({"c": np.array(flag), "a": a, "b": b})
+        assert_close(got["z"], b if flag else a, what=f"z (condition {flag})")
+    b2, net2 = accumulate_network()
+    config2 = b2.create_builder_config()
+    config2.device = device
+    ctx2 = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(
+        b2.build_serialized_network(net2, config2)).create_execution_context()
+    for _ in range(4):
+        feeds = {"x": RNG.standard_normal((5, 3)).astype(np.float32), "init": RNG.standard_normal(3).astype(np.float32)}
+        got = ctx2.infer(feeds)
+        assert_close(got["cat"], accumulate_reference(feeds["x"], feeds["init"])["cat"], what="cat")
