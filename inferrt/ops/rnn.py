@@ -156,8 +156,7 @@ class RNN(OpDef):
             c0 = None if c0 is None else c0.transpose(0, 1)
         t_len, batch = x.shape[0], x.shape[1]
         dt, dev = x.dtype, x.device
-        lens = (torch.full((batch,), t_len, dtype=torch.int64, device=dev) if seq is None
-                else seq.to(device=dev, dtype=torch.int64).reshape(batch))
+        lens = None if seq is None else seq.to(device=dev, dtype=torch.int64).reshape(batch)
         per = len(DEFAULT_ACTIVATIONS[mode])
         ys, hs, cs = [], [], []
         for d in range(nd):
@@ -172,8 +171,12 @@ class RNN(OpDef):
             y = x.new_zeros(t_len, batch, h)
             steps = range(t_len - 1, -1, -1) if reverse else range(t_len)
             for step in steps:
-                live = (step < lens).reshape(batch, 1)
                 nh, nc = self._cell(mode, a, fns, xw[step], state_h, state_c, rd, rb, peep, h)
+                if seq is None:  # every batch entry runs every step
+                    state_h, state_c = nh, (nc if mode == "LSTM" else state_c)
+                    y[step] = nh
+                    continue
+                live = (step < lens).reshape(batch, 1)
                 state_h = torch.where(live, nh, state_h)
                 if mode == "LSTM":
                     state_c = torch.where(live, nc, state_c)
