@@ -94,6 +94,18 @@ def reshape_target(in_shape, dims, zero_is_placeholder=True, where="reshape_dims
         else:
             out.append(d)
     if out.count(-1) > (1 if -1 in dims else 0):
+        if -1 in dims and in_shape is not None and zero_is_placeholder:
+            # the unknown input dims are all copied by 0 placeholders: they cancel, so -1 is still determined
+            # ((0, -1) of (-1, 8, 14, 14) is (-1, 1568))
+            k = dims.index(-1)
+            copied = {i for i, d in enumerate(dims) if d == 0}
+            if all(d >= 0 or i in copied for i, d in enumerate(in_shape)):
+                rest_in = int(np.prod([d for i, d in enumerate(in_shape) if i not in copied]))
+                rest_out = int(np.prod([d for i, d in enumerate(out) if i != k and i not in copied]))
+                if rest_out and rest_in % rest_out:
+                    raise OpError(f"cannot reshape {tuple(in_shape)} into {tuple(dims)}")
+                if rest_out:
+                    out[k] = rest_in // rest_out
         return tuple(out)
     if -1 in dims:
         k = dims.index(-1)
