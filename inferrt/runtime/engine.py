@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..dtypes import torch_dtype
-from ..enums import (DataType, EngineCapability, ExecutionContextAllocationStrategy, ProfilingVerbosity,
+from ..enums import (DataType, EngineCapability, ErrorCode, ExecutionContextAllocationStrategy, ProfilingVerbosity,
                      TensorFormat, TensorIOMode, TensorLocation)
 from ..host_memory import IHostMemory
 from ..ir.graph import Graph
@@ -170,8 +170,16 @@ class ICudaEngine(_Reporter):
     def create_execution_context(self, strategy=ExecutionContextAllocationStrategy.STATIC):
         from .context import IExecutionContext
 
-        return IExecutionContext(self, allocate=ExecutionContextAllocationStrategy.parse(strategy)
-                                 != ExecutionContextAllocationStrategy.USER_MANAGED)
+        allocate = ExecutionContextAllocationStrategy.parse(strategy) != ExecutionContextAllocationStrategy.USER_MANAGED
+        try:
+            return IExecutionContext(self, allocate=allocate)
+        except (RuntimeError, MemoryError) as e:  # TensorRT semantics: None and a logged error
+            why = str(e).splitlines()[0] if str(e) else repr(e)
+            self._error(f"cannot create an execution context: its {self.device_memory_size} bytes of activation "
+                        f"memory could not be allocated on {self.device} ({why}); free memory, or use "
+                        f"create_execution_context_without_device_memory() and set context.device_memory",
+                        ErrorCode.FAILED_ALLOCATION)
+            return None
 
     def create_execution_context_without_device_memory(self):
         from .context import IExecutionContext

@@ -124,3 +124,17 @@ def test_user_memory_too_small_is_refused():
     ctx.set_device_memory(small.data_ptr(), 16)
     assert "16 bytes" in logger.errors()[-1] and str(engine.device_memory_size) in logger.errors()[-1]
     assert ctx.device_memory == 0
+
+
+def test_context_whose_memory_cannot_be_allocated(monkeypatch):
+    logger = ListLogger()
+    engine = build_engine("cpu", runtime_logger=logger)
+    rec = trt.IErrorRecorder()
+    engine.error_recorder = rec
+    monkeypatch.setattr(type(engine), "device_memory_size", property(lambda self: 1 << 62))
+    assert engine.create_execution_context() is None
+    msg = logger.errors()[-1]
+    assert "cannot create an execution context" in msg and str(1 << 62) in msg
+    assert rec.get_error_code(0) == trt.ErrorCode.FAILED_ALLOCATION
+    # without device memory it can still be created (the user brings memory)
+    assert engine.create_execution_context_without_device_memory() is not None
