@@ -15,7 +15,7 @@ import itertools
 from ..enums import DataType, LoopOutput, TripLimit
 from ..errors import BuildError
 from ..ops import Spec
-from ..ops.base import Attrs
+from ..ops.base import Attrs, OpError
 from . import layer as L
 from .network import network_method
 
@@ -243,6 +243,10 @@ class _Folder:
             s = extra_specs.get(v) or self.g.specs.get(v)
             if s is not None:
                 sg.specs[v] = Spec(s.dtype, s.shape)
+        try:
+            sg.toposort()
+        except OpError as e:
+            self.fail(f"its body cannot be ordered: {e}")
         return sg
 
     def replace(self, removed_ids: set, node):
@@ -267,6 +271,7 @@ class _Folder:
         g.nodes = keep + [node]
         for v in defined_inside:
             g.specs.pop(v, None)
+        g.toposort()  # the new node goes where its inputs allow (an enclosing construct slices in graph order)
 
 
 class _IfFolder(_Folder):

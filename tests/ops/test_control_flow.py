@@ -298,3 +298,50 @@ def test_repeated_runs_of_one_context(device):
         feeds = {"x": RNG.standard_normal((5, 3)).astype(np.float32), "init": RNG.standard_normal(3).astype(np.float32)}
         got = ctx2.infer(feeds)
         assert_close(got["cat"], accumulate_reference(feeds["x"], feeds["init"])["cat"], what="cat")
+
+
+def test_conditional_inside_loop_and_iterator_without_trip_limit():
+    """for each row r of X: acc = acc + (r if sum(r) > 0 else -r); the trip count comes from the iterator."""
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (6, 3))
+    loop = net.add_loop()
+    row = loop.add_iterator(x, 0).get_output(0)
+    acc = loop.add_recurrence(net.add_constant((3,), np.zeros(3, np.float32)).get_output(0))
+    total = net.add_reduce(row, trt.ReduceOperation.SUM, 1, False).get_output(0)
+    positive = net.add_elementwise(total, scalar(net, 0.0, np.float32), trt.ElementWiseOperation.GREATER)
+    cond = net.add_if_conditional()
+    cond.set_condition(positive.get_output(0))
+    r_in = cond.add_input(row).get_output(0)
+    neg = net.add_unary(r_in, trt.UnaryOperation.NEG).get_output(0)
+    picked = cond.add_output(r_in, neg).get_output(0)
+    acc.set_input(1, net.add_elementwise(acc.get_output(0), picked, SUM).get_output(0))
+    out = loop.add_loop_output(acc.get_output(0), trt.LoopOutput.LAST_VALUE).get_output(0)
+    out.name = "y"
+    net.mark_output(out)
+    xv = RNG.standard_normal((6, 3)).astype(np.float32)
+    got = build_and_run(builder, net, {"x": xv})
+    x64 = xv.astype(np.float64)
+    want = np.where(x64.sum(1, keepdims=True) > 0, x64, -x64).sum(0)
+    assert_close(got["y"], want, what="y")
+
+
+def test_loop_inside_conditional_branch():
+    """y = (x doubled n times) if c else x"""
+    builder, net = new_network()
+    c = net.add_input("c", trt.bool, ())
+    x = net.add_input("x", trt.float32, (4,))
+    cond = net.add_if_conditional()
+    cond.set_condition(c)
+    xi = cond.add_input(x).get_output(0)
+    loop = net.add_loop()
+    loop.add_trip_limit(scalar(net, 3), trt.TripLimit.COUNT)
+    rec = loop.add_recurrence(xi)
+    rec.set_input(1, net.add_elementwise(rec.get_output(0), rec.get_output(0), SUM).get_output(0))
+    doubled = loop.add_loop_output(rec.get_output(0), trt.LoopOutput.LAST_VALUE).get_output(0)
+    out = cond.add_output(doubled, xi).get_output(0)
+    out.name = "y"
+    net.mark_output(out)
+    xv = RNG.standard_normal(4).astype(np.float32)
+    for flag in (True, False):
+        got = build_and_run(builder, net, {"c": np.array(flag), "x": xv})
+        assert_close(got["y"], xv.astype(np.float64) * (8 if flag else 1), what=f"y ({flag})")
