@@ -329,8 +329,7 @@ def test_constant_identity_cast_shape(device):
                 net.add_shape(t[0]).get_output(0)]
 
     const, ident, as_int, as_half, shape = run_layer(add, {"x": x}, device)
-    np.testing.assert_array_equal(const, w)
-    assert_close(ident, x)
+    np.testing.assert_array_equal(const, w), assert_close(ident, x)
     np.testing.assert_array_equal(as_int, np.trunc(x.astype(np.float32)).astype(np.int32))
     assert as_half.dtype == np.float16 and np.array_equal(as_half, x.astype(np.float32).astype(np.float16))
     assert shape.dtype == np.int64 and list(shape) == [2, 3]
@@ -463,8 +462,7 @@ def test_reduce_integer_sum_and_max(device):
     x = RNG.integers(-50, 50, (3, 5)).astype(np.int32)
     got = run_layer(lambda n, t: [n.add_reduce(t[0], trt.ReduceOperation.SUM, 2, False).get_output(0),
                                   n.add_reduce(t[0], trt.ReduceOperation.MAX, 1, True).get_output(0)], {"x": x}, device)
-    np.testing.assert_array_equal(got[0], x.sum(1))
-    np.testing.assert_array_equal(got[1], x.max(0, keepdims=True))
+    np.testing.assert_array_equal(got[0], x.sum(1)), np.testing.assert_array_equal(got[1], x.max(0, keepdims=True))
 
 
 # ------------------------------------------------------------------------------------------ bad inputs
@@ -474,8 +472,7 @@ def _errors(build):
     return " ".join(net._layer_errors())
 
 
-def _inp(net, name, shape, dtype=trt.float32):
-    return net.add_input(name, dtype, shape)
+_inp = lambda net, name, shape, dtype=trt.float32: net.add_input(name, dtype, shape)  # noqa: E731
 
 
 @pytest.mark.parametrize("build,msg", [
@@ -498,12 +495,10 @@ def test_bad_inputs_name_the_layer(build, msg):
     assert "the_layer" in errs and msg in errs, errs
 
 
-def _bad_shuffle(net):
-    layer = net.add_shuffle(_inp(net, "a", (2, 3)))
-    layer.reshape_dims = (4, 2)
-    return layer
-
-
 def test_bad_shuffle_names_layer():
-    errs = _errors(_bad_shuffle)
+    def build(net):
+        layer = net.add_shuffle(_inp(net, "a", (2, 3)))
+        layer.reshape_dims = (4, 2)
+        return layer
+    errs = _errors(build)
     assert "the_layer" in errs and "cannot reshape (2, 3)" in errs
