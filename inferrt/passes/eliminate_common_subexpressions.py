@@ -38,7 +38,8 @@ def node_key(n):
         attrs = tuple(sorted((k, _key_of_value(v)) for k, v in n.attrs.items()))
     except TypeError:
         return None
-    return (n.kind, attrs, tuple(n.inputs), len(n.outputs), tuple(sorted(n.info.items())) if n.info else ())
+    info = tuple(sorted((k, v) for k, v in n.info.items() if k != "metadata"))   # metadata is informational
+    return (n.kind, attrs, tuple(n.inputs), len(n.outputs), info)
 
 
 def eliminate_common_subexpressions(graph, ctx) -> int:

@@ -84,7 +84,7 @@ def fold_constants(graph, ctx) -> int:
             values[o] = arr
         folded += 1
     if folded:
-        # constants take the place of the folded layers; their own constant inputs die if nothing else reads them
+        # constants take the place of the folded layers; constants nothing reads any more are left to
+        # eliminate_dead_layers (their names live on in the folded constants' origin)
         replace(graph, gone, new_nodes)
-        graph.remove_dead()
     return folded

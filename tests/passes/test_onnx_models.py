@@ -1,0 +1,114 @@
+"""Structure of ResNet-style and BERT-style models exported from torch after the full pipeline, and their outputs
+against the unoptimized build and onnxruntime (dynamic batch / sequence)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import inferrt as trt
+from tests.helpers import assert_close
+from tests.passes.nets import count, optimize
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _parse(model_bytes):
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    net = builder.create_network(0)
+    parser = trt.OnnxParser(net, logger)
+    assert parser.parse(model_bytes), [str(parser.get_error(i)) for i in range(parser.num_errors)]
+    return builder, net
+
+
+def _engine(builder, net, profile, passes=None):
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    if passes is not None:
+        config.passes = passes
+    p = builder.create_optimization_profile()
+    for k, v in profile.items():
+        p.set_shape(k, *v)
+    config.add_optimization_profile(p)
+    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
+
+
+def _check_numerics(model_bytes, builder, net, profile, feeds_list):
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    fast, plain = _engine(builder, net, profile), _engine(builder, net, profile, passes=[])
+    for feeds in feeds_list:
+        got = fast.create_execution_context().infer(feeds)["y"]
+        assert_close(got, plain.create_execution_context().infer(feeds)["y"], rtol=1e-4, atol=1e-4, what="vs unfused")
+        ref = sess.run(["y"], feeds)[0]
+        assert_close(got, ref, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(ref).max())), what="vs onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    from tests.passes.onnx_models import resnet_onnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return resnet_onnx()
+
+
+@pytest.fixture(scope="module")
+def bert():
+    from tests.passes.onnx_models import bert_onnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bert_onnx()
+
+
+def test_resnet_one_layer_per_convolution(resnet):
+    model = onnx.load_from_string(resnet)
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    absorbed = [n.name for n in model.graph.node if n.op_type in ("Relu", "Add", "BatchNormalization")]
+    builder, net = _parse(resnet)
+    g = optimize(net)
+    assert count(g, "fused_conv") + count(g, "convolution") == len(convs) == 6
+    assert count(g, "activation") == 0 and count(g, "elementwise") == 0 and count(g, "pointwise") == 0
+    origin = {o for n in g.nodes for o in n.origin}
+    assert all(any(a in o for o in origin) for a in absorbed), absorbed
+    residual = [n for n in g.nodes if n.kind == "fused_conv" and ["add", 3] in n.attrs.epilogue]
+    assert len(residual) == 2
+    assert count(g, "fused_matmul") == 1   # the classifier (Gemm + bias)
+
+
+def test_resnet_numerics_dynamic_batch(resnet):
+    builder, net = _parse(resnet)
+    rng = np.random.default_rng(1)
+    feeds = [{"x": rng.standard_normal((b, 3, 16, 16)).astype(np.float32)} for b in (2, 3)]
+    _check_numerics(resnet, builder, net, {"x": ((1, 3, 16, 16), (2, 3, 16, 16), (4, 3, 16, 16))}, feeds)
+
+
+def test_bert_one_attention_per_block_and_one_layer_per_layernorm(bert):
+    builder, net = _parse(bert)
+    g = optimize(net)
+    assert count(g, "attention") == 2
+    assert count(g, "layer_norm") == 5            # embeddings + 2 per block
+    assert count(g, "softmax") == 0 and count(g, "reduce") == 0 and count(g, "unary") == 0
+    assert count(g, "activation") == 0            # GELU went into the FFN matmul epilogue
+    ffn = [n for n in g.nodes if n.kind == "fused_matmul" and ["act", "GELU_ERF", 0.0, 0.0] in n.attrs.epilogue]
+    assert len(ffn) == 2
+    merged = [n for n in g.nodes if n.kind == "fused_matmul" and "merged" in n.name]
+    assert len(merged) == 2                       # Q, K, V projections, once per block
+    floats = [n for n in g.nodes if n.kind == "elementwise" and g.specs[n.outputs[0]].dtype == trt.float32]
+    # the only float elementwise layer left adds the token and position embeddings (gather + slice)
+    assert [n.name for n in floats] == ["/Add"], [n.name for n in floats]
+    for ln in (n for n in g.nodes if n.kind == "layer_norm"):
+        assert sum("ReduceMean" in o for o in ln.origin) == 2 and any("Sqrt" in o for o in ln.origin)
+
+
+def test_bert_numerics_dynamic_batch_and_sequence(bert):
+    builder, net = _parse(bert)
+    rng = np.random.default_rng(2)
+    feeds = []
+    for b, t in ((2, 8), (3, 5)):
+        attn = np.ones((b, t), np.int64)
+        attn[0, t - 2:] = 0
+        feeds.append({"ids": rng.integers(0, 50, (b, t)).astype(np.int64), "attn": attn})
+    profile = {"ids": ((1, 1), (2, 8), (4, 16)), "attn": ((1, 1), (2, 8), (4, 16))}
+    _check_numerics(bert, builder, net, profile, feeds)
