@@ -84,7 +84,8 @@ def _scalar(ctx, name, dtype, what):
 
 def _add(ctx, node, kind, inputs, attrs, n_out):
     layer = ctx.network._add(kind, inputs, attrs, num_outputs=n_out)
-    layer.name = node.name
+    if all(l.name != node.name for l in ctx.network._layers):  # keep names unique
+        layer.name = node.name
     if layer._error:
         ctx.fail(layer._error, ParserErrorCode.INVALID_NODE)
     return [layer.get_output(i) if i < n_out and o else None for i, o in enumerate(node.outputs)]
@@ -145,7 +146,7 @@ def loop(ctx, node):
         ctx.fail(f"body has {len(names)} inputs but the node gives it {2 + n} (iteration, condition, {n} carried)",
                  ParserErrorCode.INVALID_NODE)
     n_scan = len(body.output) - 1 - n
-    if n_scan < 0 or len(node.outputs) != n + n_scan:
+    if n_scan < 0 or len(node.outputs) > n + n_scan:
         ctx.fail(f"body has {len(body.output)} outputs; expected condition + {n} carried + scan outputs matching the "
                  f"node's {len(node.outputs)} outputs", ParserErrorCode.INVALID_NODE)
     bound = [(names[0], DataType.INT64, ()), (names[1], DataType.BOOL, ())]

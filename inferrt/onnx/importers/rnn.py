@@ -51,7 +51,8 @@ def _import(ctx, node, mode):
     }
     n_out = 3 if mode == "LSTM" else 2
     layer = ctx.network._add("rnn", ins, attrs, num_outputs=n_out)
-    layer.name = node.name
+    if all(l.name != node.name for l in ctx.network._layers):  # keep names unique
+        layer.name = node.name
     if layer._error:
         ctx.fail(layer._error, ParserErrorCode.INVALID_NODE)
     return [layer.get_output(i) if i < n_out and node.outputs[i] else None for i in range(len(node.outputs))]
