@@ -226,3 +226,30 @@ def test_cubic_reference_agrees_with_onnxruntime_in_2d(sample):
     (want,) = run_ort("GridSample", {"x": x, "grid": grid}, mode="cubic", padding_mode=PADS[sample])
     assert_close(ref_cubic_grid_sample(x.astype(np.float64), grid.astype(np.float64), PADS[sample], False), want,
                  rtol=1e-4, atol=1e-4)
+
+
+def test_grid_sample_half_input(device):
+    x = RNG.normal(size=(1, 2, 4, 5)).astype(np.float16)
+    grid = RNG.uniform(-1, 1, (1, 3, 3, 2)).astype(np.float16)
+    (got,) = run_layer(lambda n, t: n.add_grid_sample(t[0], t[1]), {"x": x, "grid": grid}, device)
+    (want,) = run_ort("GridSample", {"x": x.astype(np.float32), "grid": grid.astype(np.float32)}, mode="linear")
+    assert got.dtype == np.float16
+    assert_close(got, want)
+
+
+def test_nms_int64_indices_and_dynamic_max_output(device):
+    boxes, scores = _boxes(1, 10), RNG.uniform(0, 1, (1, 10, 2)).astype(np.float32)
+
+    def add(net, t):
+        layer = net.add_nms(t[0], t[1], t[2])
+        layer.indices_type = trt.int64
+        layer.set_input(3, net.add_constant((), np.array(0.4, np.float32)).get_output(0))
+        return layer
+
+    for k in (1, 4):
+        sel, count = run_layer(add, {"boxes": boxes, "scores": scores, "k": np.array([k], np.int64)}, device)
+        (want,) = run_ort("NonMaxSuppression", {"boxes": boxes, "scores": scores.transpose(0, 2, 1).copy(),
+                                                "max": np.array([k], np.int64), "iou": np.array([0.4], np.float32)},
+                          TensorProto.INT64, opset=11)
+        assert sel.dtype == np.int64 and int(count) == len(want)
+        np.testing.assert_array_equal(sel, want)

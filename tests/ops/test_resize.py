@@ -247,3 +247,32 @@ def test_linear_on_integers_is_rejected():
     layer.resize_mode = trt.InterpolationMode.LINEAR
     layer.scales = [1, 1, 2, 2]
     assert "floating-point input" in " ".join(net._layer_errors())
+
+
+def test_dynamic_input_dims_with_scales(device):
+    from tests.helpers import build_and_run
+
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (1, 2, -1, -1))
+    layer = net.add_resize(x)
+    layer.resize_mode = trt.InterpolationMode.LINEAR
+    layer.coordinate_transformation = trt.ResizeCoordinateTransformation.HALF_PIXEL
+    layer.scales = [1, 1, 2, 0.5]
+    assert tuple(layer.get_output(0).shape) == (1, 2, -1, -1)
+    layer.get_output(0).name = "y"
+    net.mark_output(layer.get_output(0))
+    for shape in [(1, 2, 3, 8), (1, 2, 5, 6)]:
+        xv = RNG.normal(size=shape).astype(np.float32)
+        got = build_and_run(builder, net, {"x": xv}, device, profiles=[{"x": ((1, 2, 1, 2), (1, 2, 4, 6), (1, 2, 8, 8))}])
+        want = onnx_resize(xv, [1, 1, 2, 0.5], mode="linear", coordinate_transformation_mode="half_pixel")
+        assert_close(got["y"], want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+def test_half_input(mode, device):
+    x = RNG.normal(size=(1, 2, 5, 4)).astype(np.float16)
+    got = inferrt_resize(x, [1, 1, 1.6, 2.0], mode=mode, device=device)
+    assert got.dtype == np.float16
+    want = onnx_resize(x.astype(np.float64), [1, 1, 1.6, 2.0], mode=mode, coordinate_transformation_mode="half_pixel",
+                       nearest_mode="round_prefer_floor")
+    assert_close(got, want)

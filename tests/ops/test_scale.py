@@ -91,3 +91,11 @@ def test_scale_rejects_integer_input():
     x = net.add_input("x", trt.int32, (1, 3))
     net.add_scale(x, trt.ScaleMode.UNIFORM, shift=np.ones(1, np.float32))
     assert any("cast the input" in e for e in net._layer_errors())
+
+
+def test_scale_accepts_trt_weights(device):
+    x = RNG.uniform(0.5, 2.0, (1, 2, 3))
+    shift, scale = trt.Weights(np.array([0.5, -1.0], np.float32)), trt.Weights(np.array([2.0, 3.0], np.float32))
+    (got,) = run_layer(lambda n, t: n.add_scale(t[0], trt.ScaleMode.CHANNEL, shift, scale, trt.Weights()), {"x": x},
+                       device)
+    assert_close(got, x * np.array([2.0, 3.0])[:, None] + np.array([0.5, -1.0])[:, None])
