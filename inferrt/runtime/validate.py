@@ -14,7 +14,7 @@ from ..errors import PlanError
 from ..ops.base import OpError
 from .profile_memory import WHICH, arena_bytes, profile_input_specs
 
-MAX_DIM = 2 ** 31 - 1
+MAX_DIM = 2 ** 40  # far beyond any real tensor; larger values are damage (tensor bytes are bounded below)
 MAX_TENSOR_BYTES = 2 ** 40
 _MODES = ("INPUT", "OUTPUT")
 
