@@ -15,7 +15,8 @@ class Normalization(OpDef):
     """y = (x - mean) / sqrt(var + epsilon) * scale + bias, statistics over ``axes`` (a bitmask).
 
     With ``num_groups`` > 1 (group norm) the input is N, C, spatial...; the channels are split into groups and
-    each group is normalized over its channels and the ``axes`` (the spatial dims); scale and bias are per channel.
+    each group is normalized over its channels and the ``axes`` (the spatial dims); scale and bias are per channel
+    ([1, C, 1, ...]); per-group coefficients ([1, G, 1, ...], ONNX GroupNormalization-18) are accepted too.
     """
 
     kind = "normalization"
@@ -45,9 +46,10 @@ class Normalization(OpDef):
                               f"input's rank with 1 in the dimensions it does not vary over")
             if g > 1:
                 bad = [i for i, d in enumerate(t.shape) if i != 1 and d not in (1, -1)]
-                if bad or (t.shape[1] not in (1, -1) and x.shape[1] >= 0 and t.shape[1] != x.shape[1]):
-                    raise OpError(f"with num_groups={g}, {name} must be per channel (shape [1, C, 1, ...]); "
-                                  f"got {tuple(t.shape)} for input {tuple(x.shape)}")
+                if bad or (t.shape[1] not in (1, -1, g) and x.shape[1] >= 0 and t.shape[1] != x.shape[1]):
+                    raise OpError(f"with num_groups={g}, {name} must be per channel (shape [1, C, 1, ...]) or per "
+                                  f"group ([1, {g}, 1, ...]); got {tuple(t.shape)} for input {tuple(x.shape)}")
+                continue
             broadcast_shapes(x.shape, t.shape, where=f" ({name} must broadcast to the input)")
         if g > 1:
             if rank < 2:
@@ -76,6 +78,9 @@ class Normalization(OpDef):
             mean = y.mean(dim=axes, keepdim=True)
             var = (y - mean).square().mean(dim=axes, keepdim=True)
             y = (y - mean) * torch.rsqrt(var + a.epsilon)
+        if g > 1:  # per-group coefficients (ONNX GroupNormalization-18) apply to each channel of their group
+            scale, bias = (t.repeat_interleave(x.shape[1] // g, dim=1) if t.shape[1] == g != x.shape[1] else t
+                           for t in (scale, bias))
         y = y * scale.to(compute) + bias.to(compute)
         return [y.to(x.dtype)]
 

@@ -118,3 +118,12 @@ def test_bad_inputs_name_the_layer():
         layer.num_groups = 2
         return layer
     assert "per channel" in _errors(affine_bad)
+
+
+def test_group_norm_per_group_affine(device):
+    # ONNX GroupNormalization-18 gives one scale / bias per group; each applies to all channels of its group
+    x = RNG.normal(size=(2, 6, 3, 3))
+    scale, bias = RNG.normal(size=(1, 3, 1, 1)).astype(np.float32), RNG.normal(size=(1, 3, 1, 1)).astype(np.float32)
+    (got,) = run_layer(_add(scale, bias, (2, 3), groups=3), {"x": x}, device)
+    want = ref_norm(x, np.repeat(scale, 2, axis=1), np.repeat(bias, 2, axis=1), (2, 3), 1e-5, 3)
+    assert_close(got, want, rtol=1e-4, atol=1e-4)
