@@ -56,7 +56,7 @@ class Scale(OpDef):
                 if a.mode == ScaleMode.UNIFORM:
                     how = "UNIFORM mode needs exactly 1 value"
                 elif a.mode == ScaleMode.CHANNEL:
-                    how = f"CHANNEL mode needs one value per channel (dimension {cshape.index(need) if need in cshape else a.channel_axis} of size {need})"
+                    how = f"CHANNEL mode needs one value per channel (dimension {a.channel_axis}, size {need})"
                 else:
                     how = f"ELEMENTWISE mode needs one value per element of dims {a.channel_axis}.. ({need} values)"
                 raise OpError(f"{role} holds {n} values for input {tuple(x.shape)}; {how}")
