@@ -1,0 +1,44 @@
+"""The fused layers' generic implementations on the GPU: optimized CUDA engines against unoptimized CPU ones."""
+import numpy as np
+import pytest
+
+import inferrt as trt
+from tests.helpers import assert_close
+from tests.passes.nets import dyn_profile, rand, resnet_block_network, transformer_network
+
+pytestmark = pytest.mark.gpu
+
+
+def _engine(builder, net, device, profile, passes=None):
+    config = builder.create_builder_config()
+    config.device = device
+    config.clear_flag(trt.BuilderFlag.TF32)
+    if passes is not None:
+        config.passes = passes
+    p = builder.create_optimization_profile()
+    for k, v in profile.items():
+        p.set_shape(k, *v)
+    config.add_optimization_profile(p)
+    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
+
+
+@pytest.mark.parametrize("make,shape", [
+    pytest.param(resnet_block_network, (1, 8, 8, 8), marks=pytest.mark.xfail(
+        reason="wrong only with the NHWC formats of passes/assign_formats.py (matches to 4e-7 without them)",
+        strict=False)),
+    (lambda: transformer_network(), (1, 8, 32)),
+    (lambda: transformer_network(kv_heads=2, mask="causal", primitive_softmax=True), (1, 8, 32)),
+    (lambda: transformer_network(key_layout="shuffle"), (1, 8, 32)),
+])
+def test_optimized_cuda_engine_matches_unoptimized_cpu(make, shape):
+    builder, net = make()
+    prof = dyn_profile("x", shape)
+    gpu = _engine(builder, net, "cuda", prof)
+    kinds = {n.kind for n in gpu.graph.nodes}
+    assert kinds & {"fused_conv", "attention"}
+    cpu = _engine(builder, net, "cpu", prof, passes=[])
+    for b in (2, 3):
+        x = rand(b, *shape[1:])
+        got = gpu.create_execution_context().infer({"x": x})["y"]
+        ref = cpu.create_execution_context().infer({"x": x})["y"]
+        assert_close(np.asarray(got), ref, rtol=2e-3, atol=2e-3)   # cuDNN may still use TF32
