@@ -158,8 +158,9 @@ class RNN(OpDef):
         dt, dev = x.dtype, x.device
         lens = None if seq is None else seq.to(device=dev, dtype=torch.int64).reshape(batch)
         per = len(DEFAULT_ACTIVATIONS[mode])
-        ys, hs, cs = [], [], []
-        for d in range(nd):
+        fused = None if seq is not None or not self.use_fused else self._fused(a, acts, x, w, r, bias, h0, c0, p)
+        ys, hs, cs = fused if fused is not None else ([], [], [])
+        for d in range(len(ys), nd):  # the explicit time loop (skipped when the fused path ran)
             reverse = a.direction == "reverse" or d == 1
             state_h = h0[d] if h0 is not None else x.new_zeros(batch, h)
             state_c = c0[d] if c0 is not None else x.new_zeros(batch, h)
@@ -192,6 +193,65 @@ class RNN(OpDef):
         if mode == "LSTM":
             res.append(yc)
         return res
+
+    #: use torch's fused RNN/GRU/LSTM (cuDNN on the GPU) where its semantics equal ONNX's exactly
+    use_fused = True
+    _modules: dict = {}
+
+    def _fused(self, a, acts, x, w, r, bias, h0, c0, p):
+        """Per-direction (Y [T, B, H], Y_h, Y_c) lists from torch.nn.RNN/GRU/LSTM, or None when the attributes
+        leave its semantics (other activations, clip, peepholes, input_forget, GRU without linear_before_reset)."""
+        mode, h = a.mode, a.hidden_size
+        names = [n for n, _, _ in acts]
+        if a.clip is not None or x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            return None
+        if mode == "LSTM":
+            if names != ["sigmoid", "tanh", "tanh"] * (len(names) // 3) or a.input_forget or \
+                    (p is not None and bool(p.any())):
+                return None
+            perm, cls, extra = (0, 2, 3, 1), torch.nn.LSTM, {}
+        elif mode == "GRU":
+            if names != ["sigmoid", "tanh"] * (len(names) // 2) or not a.linear_before_reset:
+                return None
+            perm, cls, extra = (1, 0, 2), torch.nn.GRU, {}
+        else:
+            if len(set(names)) != 1 or names[0] not in ("tanh", "relu"):
+                return None
+            perm, cls, extra = (0,), torch.nn.RNN, {"nonlinearity": names[0]}
+        nd = w.shape[0]
+        bidir = nd == 2
+        key = (mode, extra.get("nonlinearity"), x.shape[2], h, bidir)
+        module = self._modules.get(key)
+        if module is None:
+            module = cls(x.shape[2], h, bidirectional=bidir, device="meta", **extra)
+            self._modules[key] = module
+
+        def blocks(t):
+            return torch.cat([t.reshape(len(perm), h, *t.shape[1:])[i] for i in perm], 0)
+
+        params = {}
+        zeros = x.new_zeros(2 * len(perm) * h)
+        for d in range(nd):
+            sfx = "_reverse" if d == 1 else ""
+            b = bias[d] if bias is not None else zeros
+            params[f"weight_ih_l0{sfx}"] = blocks(w[d])
+            params[f"weight_hh_l0{sfx}"] = blocks(r[d])
+            params[f"bias_ih_l0{sfx}"] = blocks(b[:len(perm) * h])
+            params[f"bias_hh_l0{sfx}"] = blocks(b[len(perm) * h:])
+        reverse_only = a.direction == "reverse"
+        xin = x.flip(0) if reverse_only else x
+        hx = h0 if h0 is not None else x.new_zeros(nd, x.shape[1], h)
+        if mode == "LSTM":
+            hx = (hx, c0 if c0 is not None else x.new_zeros(nd, x.shape[1], h))
+        from torch.func import functional_call
+
+        with torch.no_grad():
+            y, state = functional_call(module, params, (xin, hx))
+        hn, cn = state if mode == "LSTM" else (state, x.new_zeros(nd, x.shape[1], h))
+        y = y.reshape(y.shape[0], y.shape[1], nd, h)
+        if reverse_only:
+            y = y.flip(0)
+        return [y[:, :, d] for d in range(nd)], list(hn), list(cn)
 
     @staticmethod
     def _cell(mode, a, fns, xw, h_prev, c_prev, rw, rb, peep, h):

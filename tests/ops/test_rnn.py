@@ -149,3 +149,20 @@ def test_bad_weight_shape_names_the_input():
         a.update(mode="GRU")
         op.infer(a, [Spec(f, (3, 2, 5)), Spec(f, (1, 12, 5)), Spec(f, (1, 12, 4)), None, None, None,
                      Spec(f, (1, 2, 4))])
+
+
+@pytest.mark.parametrize("mode,acts,lbr", [("LSTM", None, False), ("GRU", None, True), ("RNN", ["Relu"], False),
+                                           ("RNN", None, False)])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_fused_path_matches_time_loop(mode, acts, lbr, direction, device, monkeypatch):
+    """Where torch's fused cells apply (default activations, no clip/peepholes/lengths) they must give the time
+    loop's results; both are checked against the numpy reference."""
+    from inferrt.ops.rnn import RNN
+
+    calls = []
+    original = RNN._fused
+    monkeypatch.setattr(RNN, "_fused", lambda self, *args: calls.append(original(self, *args)) or calls[-1])
+    run(mode, direction, init=True, acts=acts, lbr=lbr, device=device)
+    assert calls and calls[-1] is not None, "the fused path did not run"
+    monkeypatch.setattr(RNN, "use_fused", False)
+    run(mode, direction, init=True, acts=acts, lbr=lbr, device=device)
