@@ -226,6 +226,19 @@ def test_group_norm(opset):
           {"x": (x, None)}, ["y"], inits={"s": rand(n), "b": rand(n)}, opset=opset)
 
 
+def test_group_norm_18_per_group_scale():
+    """Opset 18-20 scale/bias are per group (the onnx checker rejects these models as deprecated, so the importer
+    runs directly); reference: ONNX's definition in float64."""
+    x = rand(2, 6, 3, 2)
+    sc, b = rand(3), rand(3)
+    node = oh.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=3, epsilon=1e-3)
+    got = import_directly(node, 18, x, {"s": sc, "b": b})
+    g = x.astype(np.float64).reshape(2, 3, -1)
+    norm = (g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-3)
+    ref = norm * sc.reshape(1, 3, 1) + b.reshape(1, 3, 1)
+    np.testing.assert_allclose(got, ref.reshape(x.shape), rtol=1e-4, atol=1e-4)
+
+
 def test_rms_norm():
     x = rand(2, 3, 8)
     s = rand(8)
@@ -234,26 +247,32 @@ def test_rms_norm():
           ref={"y": ref})
 
 
-@pytest.mark.parametrize("axes", [None, [1, 3]])
-def test_mvn(axes):
-    """Imported directly (the parser rejects MVN models: onnx's strict shape inference fails on MVN's function
-    body); compared with ONNX's definition in float64."""
+def import_directly(node, opset, x, inits=None):
+    """Run one importer without the parser (for models the onnx checker or shape inference rejects)."""
     from inferrt.onnx.context import ImportContext, NodeView
     from inferrt.onnx.registry import lookup
 
-    x = rand(2, 3, 4, 5)
     logger = inferrt.Logger(inferrt.Logger.ERROR)
     builder = inferrt.Builder(logger)
     net = builder.create_network()
-    ctx = ImportContext(net, {"": 13})
+    ctx = ImportContext(net, {"": opset})
     ctx.bind("x", net.add_input("x", inferrt.float32, x.shape))
-    node = oh.make_node("MeanVarianceNormalization", ["x"], ["y"], **({} if axes is None else {"axes": axes}))
-    (y,) = lookup("", "MeanVarianceNormalization", 13)(ctx, NodeView(node, 0))
+    for k, v in (inits or {}).items():
+        ctx.add_constant_value(k, v)
+    (y,) = lookup("", node.op_type, opset)(ctx, NodeView(node, 0))
     y.name = "y"
     net.mark_output(y)
-    cfg = builder.create_builder_config()
-    got = inferrt.Runtime(logger).deserialize_cuda_engine(builder.build(net, cfg)).create_execution_context().infer(
-        {"x": x})["y"]
+    engine = inferrt.Runtime(logger).deserialize_cuda_engine(builder.build(net, builder.create_builder_config()))
+    return engine.create_execution_context().infer({"x": x})["y"]
+
+
+@pytest.mark.parametrize("axes", [None, [1, 3]])
+def test_mvn(axes):
+    """Compared with ONNX's definition in float64 (imported directly: onnx's strict shape inference fails on
+    MVN's function body, which the parser reports)."""
+    x = rand(2, 3, 4, 5)
+    node = oh.make_node("MeanVarianceNormalization", ["x"], ["y"], **({} if axes is None else {"axes": axes}))
+    got = import_directly(node, 13, x)
     ax = tuple(axes or (0, 2, 3))
     xd = x.astype(np.float64)
     ref = (xd - xd.mean(ax, keepdims=True)) / (np.sqrt(xd.var(ax, keepdims=True)) + 1e-9)
@@ -390,3 +409,20 @@ def test_max_pool_indices_1d_3d():
           ["y", "i"], opset=12)
     check([oh.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[2, 2, 2])], {"x": (rand(1, 2, 3, 4, 3), None)},
           ["y", "i"], opset=12)
+
+
+# ----------------------------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("node,inits,needle", [
+    (oh.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[5, 5]), {"w": np.ones((2, 3, 3, 3), np.float32)},
+     "kernel_shape"),
+    (oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3]), {}, "kernel_shape"),
+    (oh.make_node("LpNormalization", ["x"], ["y"], p=3), {}, "p must be 1 or 2"),
+    (oh.make_node("Resize", ["x", "", "", "sz"], ["y"], mode="area"), {"sz": np.array([1, 3, 4, 4], np.int64)},
+     "mode 'area'"),
+])
+def test_bad_nodes_fail_naming_the_node(node, inits, needle):
+    node.name = "bad_node"
+    x = rand(1, 3, 4, 4)
+    model = make_model([node], {"x": (x, None)}, ["y"], inits, 13, ref={"y": x})
+    ok, msg = parse_errors(model)
+    assert not ok and "bad_node" in msg and needle in msg, msg

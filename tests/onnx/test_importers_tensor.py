@@ -437,3 +437,34 @@ def test_reverse_sequence():
     x = rand(4, 3, 2)
     check([oh.make_node("ReverseSequence", ["x", "l"], ["y"], batch_axis=1, time_axis=0)], {"x": (x, None)}, ["y"],
           inits={"l": np.array([4, 1, 3], np.int64)})
+
+
+# ----------------------------------------------------------------------------------------------- errors
+def _import_error(node, x, inits, opset=17):
+    """The ImportFailure one importer raises (called directly: onnx's own checks would catch these first)."""
+    from inferrt.onnx.context import ImportContext, NodeView
+    from inferrt.onnx.registry import ImportFailure, lookup
+
+    net = inferrt.Builder(inferrt.Logger(inferrt.Logger.INTERNAL_ERROR)).create_network()
+    ctx = ImportContext(net, {"": opset})
+    ctx.bind("x", net.add_input("x", inferrt.float32, x.shape))
+    for k, v in inits.items():
+        ctx.add_constant_value(k, v)
+    with pytest.raises(ImportFailure) as e:
+        lookup("", node.op_type, opset)(ctx, NodeView(node, 0))
+    return e.value.message
+
+
+@pytest.mark.parametrize("node,inits,needle", [
+    (oh.make_node("Slice", ["x", "s", "e", "a", "t"], ["y"]),
+     {"s": np.array([0], np.int64), "e": np.array([2], np.int64), "a": np.array([0], np.int64),
+      "t": np.array([0], np.int64)}, "steps must not be 0"),
+    (oh.make_node("Squeeze", ["x", "a"], ["y"]), {"a": np.array([1], np.int64)}, "cannot squeeze axis 1"),
+    (oh.make_node("Transpose", ["x"], ["y"], perm=[0, 0]), {}, "not a permutation"),
+    (oh.make_node("Split", ["x", "s"], ["a", "b"], axis=1), {"s": np.array([1, 1], np.int64)}, "do not add up"),
+    (oh.make_node("Unsqueeze", ["x", "a"], ["y"]), {"a": np.array([5], np.int64)}, "out of range"),
+])
+def test_bad_nodes_fail_naming_the_node(node, inits, needle):
+    node.name = "bad_node"
+    msg = _import_error(node, rand(2, 3), inits)
+    assert "bad_node" in msg and needle in msg, msg
