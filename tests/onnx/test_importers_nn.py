@@ -299,8 +299,9 @@ def test_matmul_dynamic():
     check([oh.make_node("MatMul", ["a", "b"], ["y"])], {"a": (a, ["n", "s", 4])}, ["y"], inits={"b": b})
 
 
-@pytest.mark.parametrize("kw,cs,opset", [({}, (5,), 13), ({"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}, (3, 5), 13),
-                                         ({"transB": 1}, None, 13), ({"beta": 0.0}, (1, 5), 9), ({"alpha": 2.0}, (3, 1), 11)])
+@pytest.mark.parametrize("kw,cs,opset", [
+    ({}, (5,), 13), ({"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}, (3, 5), 13), ({"transB": 1}, None, 13),
+    ({"beta": 0.0}, (1, 5), 9), ({"alpha": 2.0}, (3, 1), 11)])
 def test_gemm(kw, cs, opset):
     a = rand(4, 3) if kw.get("transA") else rand(3, 4)
     b = rand(5, 4) if kw.get("transB") else rand(4, 5)
