@@ -2,6 +2,7 @@
 
     x ─┬─ Slice(0:a) ─┐
        └─ Slice(a:n) ─┴─ Concat ─ y              ==>   x ─ y        (slices that tile x back in order)
+    x ─ Slice(0:a), Slice(a:n), z ─ Concat ─ y   ==>   x, z ─ Concat ─ y   (a run of them among other inputs)
     p ─ Concat(q, r) ─ t ─ Concat(t, s) ─ y      ==>   p, q, r, s ─ Concat ─ y   (same axis, t read once)
     A ─ a ─┐
     B ─ b ─┴─ Concat ─ y                         ==>   recorded: A writes y[..., 0:|a|], B writes y[..., |a|:]
@@ -27,32 +28,52 @@ def _axis(n, rank):
     return norm_axis(a, rank)
 
 
-def _tiles(view, n, ax):
-    """The tensor the concatenation's inputs slice back together, in order, or None."""
-    src, pos = None, 0
-    for v in n.inputs:
-        s = view.producer(v, "slice")
-        if s is None or len([i for i in s.inputs if i]) != 1 or not view.only_use(v, n):
-            return None
-        x = s.inputs[0]
-        shape = view.shape(x)
-        if src not in (None, x) or shape is None or shape[ax] < 0:
-            return None
-        src = x
-        a = s.attrs
-        rank = len(shape)
-        axes = [norm_axis(i, rank) for i in a.axes] if a.axes else list(range(rank))
-        stride = a.stride or (1,) * len(axes)
-        for i, st, sz, sd in zip(axes, a.start, a.shape, stride):
-            if i == ax:
-                if st != pos or sd != 1:
-                    return None
-                pos += sz
-            elif not (st == 0 and sd == 1 and sz == shape[i] and sz >= 0):
+def _slice_range(view, n, v, ax):
+    """(source, start, stop) when v is a unit-stride slice of one tensor along ``ax`` alone, read only by n."""
+    s = view.producer(v, "slice")
+    if s is None or len([i for i in s.inputs if i]) != 1 or not view.only_use(v, n) or not plain(s):
+        return None
+    x = s.inputs[0]
+    shape = view.shape(x)
+    if shape is None or shape[ax] < 0:
+        return None
+    a = s.attrs
+    rank = len(shape)
+    axes = [norm_axis(i, rank) for i in a.axes] if a.axes else list(range(rank))
+    stride = a.stride or (1,) * len(axes)
+    rng = None
+    for i, st, sz, sd in zip(axes, a.start, a.shape, stride):
+        if i == ax:
+            if sd != 1 or st < 0:
                 return None
-        if ax not in axes:
+            rng = (st, st + sz)
+        elif not (st == 0 and sd == 1 and sz == shape[i] and sz >= 0):
             return None
-    return src if src is not None and pos == view.shape(src)[ax] else None
+    return None if rng is None else (x, rng[0], rng[1], s)
+
+
+def _untile(view, n, ax):
+    """New inputs of n where each run of consecutive slices tiling a whole tensor is that tensor, and the slices
+    removed; None when there is no such run."""
+    ins, gone, i = [], [], 0
+    while i < len(n.inputs):
+        r = _slice_range(view, n, n.inputs[i], ax)
+        if r is not None and r[1] == 0:
+            src, pos, j, run = r[0], r[2], i + 1, [r[3]]
+            while pos < view.shape(src)[ax] and j < len(n.inputs):
+                nxt = _slice_range(view, n, n.inputs[j], ax)
+                if nxt is None or nxt[0] != src or nxt[1] != pos:
+                    break
+                pos, j = nxt[2], j + 1
+                run.append(nxt[3])
+            if pos == view.shape(src)[ax] and len(run) > 1:
+                ins.append(src)
+                gone += run
+                i = j
+                continue
+        ins.append(n.inputs[i])
+        i += 1
+    return (ins, gone) if gone else None
 
 
 def eliminate_concat(graph, ctx) -> int:
@@ -67,13 +88,20 @@ def eliminate_concat(graph, ctx) -> int:
             if not rank:
                 continue
             ax = _axis(n, rank)
-            src = _tiles(view, n, ax)
-            if src is not None and redirect(graph, n.outputs[0], src):
-                slices = [view.producer(v) for v in n.inputs]
-                keep = view.producer(src)
-                for r in [keep] if keep is not None else view.uses(n.outputs[0]):
-                    r.origin = merge_origin(r, *slices, n)
-                replace(graph, [n] + slices, [])
+            untiled = _untile(view, n, ax)
+            if untiled is not None:
+                ins, slices = untiled
+                if len(ins) == 1:
+                    if not redirect(graph, n.outputs[0], ins[0]):
+                        continue
+                    keep = view.producer(ins[0])
+                    for r in [keep] if keep is not None else view.uses(n.outputs[0]):
+                        r.origin = merge_origin(r, *slices, n)
+                    replace(graph, [n] + slices, [])
+                else:
+                    new = Node(n.name, "concatenation", ins, list(n.outputs), Attrs(axis=ax),
+                               origin=merge_origin(n, *slices), info=dict(n.info))
+                    replace(graph, [n] + slices, [new])
                 changes += 1
                 done = True
                 break

@@ -22,6 +22,7 @@ from .fold_padding_into_conv import fold_padding_into_conv
 from .fuse_attention import fuse_attention
 from .fuse_conv_matmul_epilogue import fuse_conv_matmul_epilogue
 from .fuse_gelu import fuse_gelu
+from .fuse_horizontal_convs import fuse_horizontal_convs
 from .fuse_horizontal_matmuls import fuse_horizontal_matmuls
 from .fuse_norms import fuse_norms
 from .fuse_pointwise import fuse_pointwise
@@ -44,6 +45,7 @@ PIPELINE = [
     ("fuse_attention", fuse_attention, "fusions"),
     ("fuse_conv_matmul_epilogue", fuse_conv_matmul_epilogue, "fusions"),
     ("fuse_horizontal_matmuls", fuse_horizontal_matmuls, "layers merged"),
+    ("fuse_horizontal_convs", fuse_horizontal_convs, "layers merged"),
     ("fuse_pointwise", fuse_pointwise, "fusions"),
     ("eliminate_concat", eliminate_concat, "concatenations handled"),
     ("eliminate_dead_layers", eliminate_dead_layers, "dead layers removed"),
