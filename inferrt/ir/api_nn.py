@@ -61,7 +61,11 @@ def add_lrn(self, input, window, alpha, beta, k):  # noqa: A002
 
 @network_method
 def add_resize(self, input):  # noqa: A002
-    """Resize; set ``shape`` or ``scales`` (or input 1 with set_input) before building."""
+    """Resize; set ``shape`` or ``scales`` (or input 1 with set_input) before building.
+
+    Shape inference waits until the output is used (the layer has no output size yet), so creating the layer and
+    then setting its properties logs no error."""
+    self._invalidate()
     return self._add("resize", [input])
 
 

@@ -152,6 +152,7 @@ def test_tensorrt_defaults_and_exclusive_shape_scales():
     _, net = new_network()
     x = net.add_input("x", trt.float32, (1, 1, 4, 4))
     layer = net.add_resize(x)
+    assert not net._errors  # no size yet, but nothing is logged until the output is used
     assert layer.resize_mode == trt.InterpolationMode.NEAREST
     assert layer.coordinate_transformation == trt.ResizeCoordinateTransformation.ASYMMETRIC
     assert layer.nearest_rounding == trt.ResizeRoundMode.FLOOR
