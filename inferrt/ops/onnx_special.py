@@ -221,13 +221,15 @@ class OnnxQuantize(OpDef):
     """QuantizeLinear: saturate(round_half_even(x / scale) + zero_point), per tensor, per axis or blocked."""
 
     kind = "onnx_quantize"
-    attrs = {"axis": (INT, 1), "block_size": (INT, 0), "to_type": (DTYPE, DataType.UINT8), "saturate": (BOOL, True)}
+    attrs = {"axis": (INT, 1), "block_size": (INT, 0), "to_type": (DTYPE, DataType.UINT8), "saturate": (BOOL, True),
+             "bits16": (STR, "")}      # "int16" / "uint16": ONNX 16-bit outputs, held as INT32 with that range
     inputs = ("x", "scale", "zero_point")
     min_inputs = 2
 
     def infer(self, a, ins):
-        if a.to_type not in (DataType.INT8, DataType.UINT8, DataType.INT32, DataType.FP8):
-            raise OpError(f"cannot quantize to {a.to_type.name}; use INT8, UINT8, INT32 or FP8")
+        if a.to_type not in (DataType.INT8, DataType.UINT8, DataType.FP8) and not (
+                a.to_type == DataType.INT32 and a.bits16 in ("int16", "uint16")):
+            raise OpError(f"cannot quantize to {a.to_type.name}; use INT8, UINT8, FP8 or INT32 with bits16")
         return [Spec(a.to_type, ins[0].shape)]
 
     def run(self, a, ins, outs):
@@ -246,7 +248,7 @@ class OnnxQuantize(OpDef):
         y = torch.round(y.to(torch.float64))
         if zp is not None:
             y = y + scale_for(zp.to(torch.float64), shp, a.axis, a.block_size, "zero point")
-        lo, hi = INT_RANGE[a.to_type]
+        lo, hi = {"int16": (-32768, 32767), "uint16": (0, 65535)}.get(a.bits16) or INT_RANGE[a.to_type]
         return [y.clamp(lo, hi).to(torch_dtype(a.to_type))]
 
 
@@ -378,21 +380,28 @@ class Det(OpDef):
 # ----------------------------------------------------------------------------------------------- CumProd, BitCast
 @register
 class CumProd(OpDef):
-    """ONNX CumProd along ``axis`` (``exclusive``: shifted by one, starting at 1; ``reverse``: from the end)."""
+    """ONNX CumProd along ``axis`` (the optional input 1 overrides the attribute at run time; ``exclusive``: shifted
+    by one, starting at 1; ``reverse``: from the end)."""
 
     kind = "cumprod"
     attrs = {"axis": (INT, 0), "exclusive": (BOOL, False), "reverse": (BOOL, False)}
+    inputs = ("input", "axis")
 
     def infer(self, a, ins):
         x = ins[0]
         if x.dtype == DataType.BOOL:
             raise OpError("input must be numeric, got BOOL")
-        norm_axis(a.axis, x.rank, "CumProd axis")
+        axis_in = ins[1] if len(ins) > 1 else None
+        if axis_in is not None and axis_in.value is not None:
+            norm_axis(int(np.asarray(axis_in.value).reshape(-1)[0]), x.rank, "CumProd axis")
+        elif axis_in is None:
+            norm_axis(a.axis, x.rank, "CumProd axis")
         return [Spec(x.dtype, x.shape)]
 
     def run(self, a, ins, outs):
         x = ins[0]
-        ax = norm_axis(a.axis, x.dim())
+        axis = int(ins[1].reshape(-1)[0].item()) if len(ins) > 1 and ins[1] is not None else a.axis
+        ax = norm_axis(axis, x.dim())
         if a.reverse:
             x = x.flip(ax)
         y = torch.cumprod(x, dim=ax, dtype=x.dtype)
@@ -403,7 +412,7 @@ class CumProd(OpDef):
 
 
 _BITCAST_GROUPS = ({DataType.FLOAT, DataType.INT32}, {DataType.HALF, DataType.BF16},
-                   {DataType.INT8, DataType.UINT8, DataType.FP8})
+                   {DataType.INT8, DataType.UINT8, DataType.FP8, DataType.BOOL})
 
 
 @register
@@ -415,9 +424,10 @@ class BitCast(OpDef):
 
     def infer(self, a, ins):
         src = ins[0].dtype
-        if not any(src in grp and a.to_type in grp for grp in _BITCAST_GROUPS):
+        if not any(src in grp and a.to_type in grp for grp in _BITCAST_GROUPS) or (
+                a.to_type == DataType.BOOL and src != DataType.BOOL):
             raise OpError(f"cannot reinterpret {src.name} as {a.to_type.name}: the types must have the same "
-                          f"width (FLOAT/INT32, HALF/BF16, INT8/UINT8/FP8)")
+                          f"width (FLOAT/INT32, HALF/BF16, INT8/UINT8/FP8, BOOL to 8 bits)")
         return [Spec(a.to_type, ins[0].shape)]
 
     def foldable(self, a):

@@ -342,8 +342,9 @@ class RoiAlign(OpDef):
 # ----------------------------------------------------------------------------------------------- MaxUnpool
 @register
 class MaxUnpool(OpDef):
-    """MaxUnpool: scatter X into zeros at MaxPool's flat indices (over N x C x spatial); output spatial size from
-    kernel/strides/pads or the output_shape input."""
+    """MaxUnpool: scatter X into zeros at MaxPool's flat indices (over N x C x spatial) of the default unpooled shape
+    (from kernel/strides/pads); an ``output_shape`` input zero-pads that result at the end of each dim (as ONNX's
+    reference and onnxruntime do)."""
 
     kind = "max_unpool"
     attrs = {"kernel_shape": (INTS, ()), "strides": (INTS, ()), "pads": (INTS, ())}
@@ -373,10 +374,19 @@ class MaxUnpool(OpDef):
     def run(self, a, ins, outs):
         x, idx = ins[0], ins[1]
         out = ins[2] if len(ins) > 2 else None
-        shape = _host_ints(out) if out is not None else self._default_shape(a, tuple(x.shape))
+        shape = self._default_shape(a, tuple(x.shape))
         y = torch.zeros(math.prod(shape), dtype=x.dtype, device=x.device)
         y[idx.reshape(-1)] = x.reshape(-1)
-        return [y.reshape(shape)]
+        y = y.reshape(shape)
+        if out is not None:
+            want = _host_ints(out)
+            if len(want) != len(shape) or any(w < d for w, d in zip(want, shape)):
+                raise ValueError(f"MaxUnpool output_shape {want} is smaller than the unpooled shape {shape}")
+            pad = []
+            for w, d in zip(reversed(want), reversed(shape)):
+                pad += [0, w - d]
+            y = F.pad(y, pad)
+        return [y]
 
 
 # ----------------------------------------------------------------------------------------------- DeformConv

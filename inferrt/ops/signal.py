@@ -38,8 +38,14 @@ def _check_signal(x, what="input"):
         raise OpError(f"{what} must end in a dimension of 1 (real) or 2 (complex), got shape {x.shape}")
 
 
+class _AttrView(dict):
+    """Attributes with one value replaced by an input's (attribute access like ``Attrs``)."""
+
+    __getattr__ = dict.__getitem__
+
+
 def _to_complex(x):
-    """[..., 1|2] real tensor -> complex tensor of shape [...] (float32 at least)."""
+    """[..., 1|2] real tensor -> complex tensor of shape [...] (complex64 at least, like onnxruntime)."""
     x = x.to(torch.float64) if x.dtype == torch.float64 else x.to(torch.float32)
     if x.shape[-1] == 1:
         return torch.complex(x[..., 0], torch.zeros_like(x[..., 0]))
@@ -60,7 +66,8 @@ class DFT(OpDef):
 
     kind = "dft"
     attrs = {"axis": (INT, -2), "inverse": (BOOL, False), "onesided": (BOOL, False)}
-    inputs = ("input", "dft_length")
+    #: ``axis`` (input 2, opset 20) overrides the attribute; unknown until run time, every signal dim is unknown
+    inputs = ("input", "dft_length", "axis")
 
     def _geometry(self, a, shape, dft_len):
         rank = len(shape)
@@ -86,6 +93,12 @@ class DFT(OpDef):
         dft_len = _scalar(dl, "dft_length")
         if dl is not None and dft_len is None:
             dft_len = -1
+        axis_in = ins[2] if len(ins) > 2 else None
+        if axis_in is not None:
+            axis = _scalar(axis_in, "axis")
+            if axis is None:
+                return [Spec(x.dtype, (-1,) * (len(x.shape) - 1) + (1 if a.inverse and a.onesided else 2,))]
+            a = _AttrView(dict(a, axis=axis))
         _, _, size, last = self._geometry(a, x.shape, dft_len)
         ax = norm_axis(a.axis, len(x.shape))
         shape = list(x.shape)
@@ -96,6 +109,8 @@ class DFT(OpDef):
     def run(self, a, ins, outs):
         x = ins[0]
         dl = _int_of(ins[1]) if len(ins) > 1 and ins[1] is not None else None
+        if len(ins) > 2 and ins[2] is not None:
+            a = _AttrView(dict(a, axis=_int_of(ins[2])))
         ax, n, _, _ = self._geometry(a, tuple(x.shape), dl)
         c = _to_complex(x)
         if a.inverse and a.onesided:

@@ -45,6 +45,25 @@ def test_quantize_dequantize_per_axis(opset):
     check(nodes, {"x": x}, ["q", "dq", "q2", "dq2"], inits, opset=opset)
 
 
+def test_per_tensor_on_1d_input_ignores_axis():
+    x = (RNG.standard_normal((6,)) * 3).astype(np.float32)
+    nodes = [oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"]), oh.make_node("DequantizeLinear", ["q", "s", "zp"],
+                                                                                    ["y"])]
+    check(nodes, {"x": x}, ["q", "y"], {"s": np.array(0.1, np.float32), "zp": np.array(5, np.int8)}, opset=19)
+
+
+@pytest.mark.parametrize("zp_type", [np.int16, np.uint16])
+def test_quantize_dequantize_16_bit(zp_type):
+    x = (RNG.standard_normal((3, 4)) * 2000).astype(np.float32)
+    x[0, :2] = [1e5, -1e5]
+    inits = {"s": np.array(0.05, np.float32), "zp": np.array(300 if zp_type == np.uint16 else -7, zp_type)}
+    nodes = [oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"]), oh.make_node("DequantizeLinear", ["q", "s", "zp"],
+                                                                                    ["y"])]
+    got = check(nodes, {"x": x}, ["q", "y"], inits, opset=21, use_ort=False)
+    assert got["q"].min() >= np.iinfo(zp_type).min and got["q"].max() <= np.iinfo(zp_type).max
+    assert got["q"].max() == np.iinfo(zp_type).max                        # large values saturate at the 16-bit max
+
+
 def test_quantize_dequantize_blocked():
     x = (RNG.standard_normal((4, 6)) * 3).astype(np.float32)
     s = np.abs(RNG.standard_normal((4, 3))).astype(np.float32) * 0.05 + 0.01
@@ -160,9 +179,12 @@ def test_qlinear_conv(per_channel):
 
 def test_unsupported_zero_point_type_names_the_node():
     x = RNG.standard_normal((2, 3)).astype(np.float32)
-    m = model(oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["y"], name="q16"), {"x": x}, ["y"],
-              {"s": np.array(0.1, np.float32), "zp": np.array(0, np.int16)}, opset=21)
-    with pytest.raises(inferrt.ParseError, match="q16.*INT16"):
+    from onnx import helper
+
+    m = model(oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["y"], name="q4"), {"x": x}, [("y", TP.INT4, 2)],
+              {"s": np.array(0.1, np.float32)}, opset=21)
+    m.graph.initializer.append(helper.make_tensor("zp", TP.INT4, [], [0]))
+    with pytest.raises(inferrt.ParseError, match="(?i)q4.*int4"):
         inferrt.build_engine(m, device="cpu")
 
 

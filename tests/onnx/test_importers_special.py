@@ -121,6 +121,13 @@ def test_dft_roundtrip_and_inverse_onesided():
     np.testing.assert_allclose(got["y"], x, atol=1e-5)           # inverse of the one-sided DFT restores x
 
 
+def test_dft_axis_given_at_run_time():
+    x = RNG.standard_normal((3, 4, 5, 2)).astype(np.float32)
+    for axis, inverse in ((1, 0), (-3, 1), (2, 0)):
+        check(oh.make_node("DFT", ["x", "", "ax"], ["y"], inverse=inverse), {"x": x, "ax": np.array(axis, np.int64)},
+              [("y", TP.FLOAT, 4)], opset=20, atol=1e-4)
+
+
 def test_dft_dynamic_length_input():
     x = RNG.standard_normal((1, 8, 1)).astype(np.float32)
     check(oh.make_node("DFT", ["x", "L"], ["y"], axis=1), {"x": x, "L": np.array(5, np.int64)},
@@ -258,17 +265,14 @@ def test_max_unpool():
     check(nodes, {"p": p, "i": i}, ["y", ("y2", TP.FLOAT, 4)], {"os": np.array([2, 3, 6, 6], np.int64)}, opset=11)
 
 
-def test_max_unpool_output_shape_larger_than_default():
-    # a 7x7 input pools to 3x3, whose default unpooled size (6x6) cannot hold the indices: output_shape restores 7x7
-    x = RNG.standard_normal((1, 2, 7, 7)).astype(np.float32)
-    p, i = _max_pool_2x2_with_indices(x)
+def test_max_unpool_output_shape_pads_the_default_result():
+    # indices address the default unpooled shape (6x6); output_shape 7x8 zero-pads it at the end of each dim, as in
+    # ONNX's reference and its backend test data (onnxruntime instead indexes the output_shape-sized buffer)
+    p, i = _max_pool_2x2_with_indices(RNG.standard_normal((1, 2, 6, 6)).astype(np.float32))
     node = oh.make_node("MaxUnpool", ["p", "i", "os"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
-    m = model(node, {"p": p, "i": i}, [("y", TP.FLOAT, 4)], {"os": np.array([1, 2, 7, 7], np.int64)}, opset=11)
-    got = run_inferrt(m, {"p": p, "i": i})["y"]
-    expect = np.zeros(x.size, np.float32)
-    expect[i.reshape(-1)] = p.reshape(-1)
-    np.testing.assert_array_equal(got, expect.reshape(x.shape))
-    assert np.count_nonzero(got) == 2 * 9
+    got = check(node, {"p": p, "i": i}, [("y", TP.FLOAT, 4)], {"os": np.array([1, 2, 7, 8], np.int64)}, opset=11,
+                use_ort=False)
+    assert got["y"].shape == (1, 2, 7, 8) and not got["y"][:, :, 6:, :].any() and not got["y"][..., 6:].any()
 
 
 def test_swish():
@@ -321,12 +325,20 @@ def test_cumprod(exclusive, reverse):
               {"ax": np.array(axis, np.int64)}, opset=26, use_ort=False)
 
 
+def test_cumprod_axis_given_at_run_time():
+    x = RNG.integers(1, 4, (3, 4)).astype(np.int32)
+    check(oh.make_node("CumProd", ["x", "ax"], ["y"], exclusive=1), {"x": x, "ax": np.array(1, np.int64)}, ["y"],
+          opset=26, use_ort=False)
+
+
 def test_bitcast():
     x = RNG.standard_normal((2, 3)).astype(np.float32)
     got = check(oh.make_node("BitCast", ["x"], ["y"], to=TP.INT32), {"x": x}, ["y"], opset=26, use_ort=False)
     np.testing.assert_array_equal(got["y"], x.view(np.int32))
     q = RNG.integers(0, 256, (5,)).astype(np.uint8)
     check(oh.make_node("BitCast", ["q"], ["y"], to=TP.INT8), {"q": q}, ["y"], opset=26, use_ort=False)
+    b = RNG.integers(0, 2, (4,)).astype(bool)
+    check(oh.make_node("BitCast", ["b"], ["y"], to=TP.UINT8), {"b": b}, ["y"], opset=26, use_ort=False)
 
 
 def test_random_generators_shapes_types_and_seeds():

@@ -31,10 +31,15 @@ def _qdq_layer(ctx, which, x, scale, zp, to_type, axis, block_shape):
 
 
 def _qdq_params(ctx, node, x, scale):
-    """(axis, block_shape) from the node's attributes and the scale's rank."""
+    """(axis, block_shape) from the node's attributes and the scale's shape; ``axis`` matters (and is checked)
+    only for per-axis and blocked scales."""
     axis = int(node.attr("axis", 1)) if ctx.opset() >= 13 else 1
     block = int(node.attr("block_size", 0)) if ctx.opset() >= 21 else 0
     rank = ctx.rank(x)
+    srank = ctx.rank(scale)
+    per_tensor = not block and (srank == 0 or (srank == 1 and scale.shape[0] == 1))
+    if per_tensor:
+        return 1 if rank > 1 else 0, ()
     if block < 0:
         ctx.fail(f"block_size must be >= 0, got {block}", E.UNSUPPORTED_NODE_ATTR)
     if not -rank <= axis < max(rank, 1):
@@ -43,46 +48,61 @@ def _qdq_params(ctx, node, x, scale):
         shape = [1] * rank
         shape[axis % rank] = block
         return axis, tuple(shape)
-    srank = ctx.rank(scale)
     if srank > 1:
         ctx.fail(f"scale {scale.name!r} has rank {srank}; without block_size it must be a scalar or 1-D "
                  f"(per-axis) tensor", E.UNSUPPORTED_NODE_INPUT)
-    if ctx.opset() < 13 and srank == 1 and scale.shape[0] != 1:
+    if ctx.opset() < 13:
         ctx.fail("per-axis scales need opset 13 or later", E.UNSUPPORTED_NODE_INPUT)
     return axis, ()
 
 
-def _check_zp_type(ctx, node, i):
+def _onnx_type(ctx, node, i):
+    name = node.input(i)
+    return ctx.onnx_type(name) if name else None
+
+
+def _check_zp_type(ctx, node, i, allow16=False):
     from onnx import TensorProto as T
 
-    t = ctx.onnx_type(node.input(i)) if node.input(i) else None
-    if t in (T.INT16, T.UINT16, T.INT4, T.UINT4):
-        ctx.fail(f"zero point type {T.DataType.Name(t)} is not supported; inferrt quantizes to INT8, UINT8 or "
-                 f"FLOAT8E4M3FN", E.UNSUPPORTED_NODE_DATATYPE)
+    t = _onnx_type(ctx, node, i)
+    if t in (T.INT4, T.UINT4) or (not allow16 and t in (T.INT16, T.UINT16)):
+        ctx.fail(f"zero point type {T.DataType.Name(t)} is not supported here; inferrt quantizes to INT8, UINT8, "
+                 f"INT16, UINT16 or FLOAT8E4M3FN", E.UNSUPPORTED_NODE_DATATYPE)
+
+
+def _bits16(ctx, node):
+    """"int16" / "uint16" when QuantizeLinear's output type is a 16-bit integer (held as INT32), else ""."""
+    from onnx import TensorProto as T
+
+    t = _onnx_type(ctx, node, 2)
+    if t is None and node.has_attr("output_dtype"):
+        t = int(node.attr("output_dtype"))
+    return {T.INT16: "int16", T.UINT16: "uint16"}.get(t, "")
 
 
 @importer("QuantizeLinear", since=10)
 def quantize_linear(ctx, node):
     x, scale, zp = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), _opt(ctx, node, 2)
-    _check_zp_type(ctx, node, 2)
+    _check_zp_type(ctx, node, 2, allow16=True)
     if zp is not None:
         to_type = zp.dtype
     elif node.has_attr("output_dtype") and node.attr("output_dtype") != 0:
         to_type = ctx.dtype(node.attr("output_dtype"))
     else:
         to_type = DataType.UINT8
-    if to_type not in _Q_TYPES:
-        ctx.fail(f"cannot quantize to {to_type.name}; use INT8, UINT8 or FLOAT8E4M3FN", E.UNSUPPORTED_NODE_DATATYPE)
+    bits16 = _bits16(ctx, node)
+    if to_type not in _Q_TYPES and not bits16:
+        ctx.fail(f"cannot quantize to {to_type.name}; use INT8, UINT8, INT16, UINT16 or FLOAT8E4M3FN",
+                 E.UNSUPPORTED_NODE_DATATYPE)
     if x.dtype != scale.dtype and scale.dtype in (DataType.FLOAT, DataType.HALF, DataType.BF16):
         x = ctx.cast(x, scale.dtype)
     axis, block = _qdq_params(ctx, node, x, scale)
+    saturate = bool(node.attr("saturate", 1)) if ctx.opset() >= 19 else True
+    if bits16 or (to_type == DataType.FP8 and not saturate):
+        attrs = {"axis": axis, "block_size": block[axis % len(block)] if block else 0, "to_type": to_type,
+                 "saturate": saturate, "bits16": bits16}
+        return [ctx.network._add("onnx_quantize", [x, scale, zp if bits16 else None], attrs).get_output(0)]
     if to_type == DataType.FP8:
-        saturate = bool(node.attr("saturate", 1)) if ctx.opset() >= 19 else True
-        if not saturate:
-            layer = ctx.network._add("onnx_quantize", [x, scale], {
-                "axis": axis, "block_size": block[axis % len(block)] if block else 0, "to_type": to_type,
-                "saturate": False})
-            return [layer.get_output(0)]
         zp = None  # an FP8 zero point is always 0 in ONNX
     return [_qdq_layer(ctx, "quantize", x, scale, zp, to_type, axis, block)]
 
@@ -90,8 +110,8 @@ def quantize_linear(ctx, node):
 @importer("DequantizeLinear", since=10)
 def dequantize_linear(ctx, node):
     x, scale, zp = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), _opt(ctx, node, 2)
-    _check_zp_type(ctx, node, 0)
-    _check_zp_type(ctx, node, 2)
+    _check_zp_type(ctx, node, 0, allow16=True)     # 16-bit integers are held (exactly) as INT32
+    _check_zp_type(ctx, node, 2, allow16=True)
     if x.dtype not in _Q_TYPES + (DataType.INT32,):
         ctx.fail(f"cannot dequantize {x.dtype.name} input {x.name!r}; use INT8, UINT8, INT32 or FLOAT8E4M3FN",
                  E.UNSUPPORTED_NODE_DATATYPE)

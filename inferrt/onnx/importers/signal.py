@@ -34,8 +34,10 @@ def _int_input(ctx, node, i):
     return t
 
 
-def _dft(ctx, node, axis):
+def _dft(ctx, node, axis, axis_tensor=None):
     x, rank = _signal(ctx, node)
+    if axis_tensor is not None:          # known only at run time: the op checks it then
+        axis = -2
     if not -rank <= axis < rank:
         ctx.fail(f"axis {axis} is out of range for the rank-{rank} input", E.UNSUPPORTED_NODE_ATTR)
     if axis % rank == rank - 1:
@@ -44,7 +46,9 @@ def _dft(ctx, node, axis):
     inverse, onesided = bool(node.attr("inverse", 0)), bool(node.attr("onesided", 0))
     if onesided and not inverse and x.shape[-1] == 2:
         ctx.fail("a onesided DFT needs a real input (trailing dimension 1)", E.UNSUPPORTED_NODE_INPUT)
-    ins = [x] + ([_int_input(ctx, node, 1)] if node.input(1) else [])
+    ins = [x, _int_input(ctx, node, 1) if node.input(1) else None]
+    if axis_tensor is not None:
+        ins.append(axis_tensor)
     layer = ctx.network._add("dft", ins, {"axis": axis, "inverse": inverse, "onesided": onesided})
     return [layer.get_output(0)]
 
@@ -59,8 +63,8 @@ def dft_20(ctx, node):
     axis = -2
     if node.input(2):
         v = ctx.value(node.input(2))
-        if v is None:
-            ctx.fail("the axis input must be a constant (an initializer or Constant)", E.UNSUPPORTED_NODE_INPUT)
+        if v is None:                    # a run-time axis: output dims are known once it is
+            return _dft(ctx, node, axis, _int_input(ctx, node, 2))
         axis = int(np.asarray(v).reshape(-1)[0])
     return _dft(ctx, node, axis)
 

@@ -258,15 +258,15 @@ def deform_conv(ctx, node):
 @importer("CumProd", since=26)
 def cum_prod(ctx, node):
     x = ctx.tensor(node.inputs[0])
+    attrs = {"exclusive": bool(node.attr("exclusive", 0)), "reverse": bool(node.attr("reverse", 0))}
     v = ctx.value(node.inputs[1])
-    if v is None:
-        ctx.fail("the axis input must be a constant (an initializer or Constant)", E.UNSUPPORTED_NODE_INPUT)
+    if v is None:                        # a run-time axis: the op reads it when it runs
+        return _add(ctx, "cumprod", [x, _int64_input(ctx, node, 1)], attrs)
     axis = int(np.asarray(v).reshape(-1)[0])
     rank = ctx.rank(x)
     if not -rank <= axis < max(rank, 1):
         ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
-    return _add(ctx, "cumprod", [x], {"axis": axis, "exclusive": bool(node.attr("exclusive", 0)),
-                                      "reverse": bool(node.attr("reverse", 0))})
+    return _add(ctx, "cumprod", [x], dict(attrs, axis=axis))
 
 
 @importer("BitCast", since=26)
