@@ -302,6 +302,20 @@ class OnnxParser:
         self._presort(model.graph)
         _fill_output_types(model)
         self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
+        light = _light_copy(model)
+        inferred = self._check_and_infer(light)
+        if inferred is light:
+            return model
+        for field in ("node", "value_info", "output"):  # what shape inference added, onto the full model
+            del getattr(model.graph, field)[:]
+            getattr(model.graph, field).extend(getattr(inferred.graph, field))
+        return model
+
+    def _check_and_infer(self, model):
+        """ONNX checker and strict shape inference (on a model whose large initializers were set aside)."""
+        import onnx
+
+        inferred = model
         try:
             onnx.checker.check_model(model)
         except onnx.checker.ValidationError as e:
@@ -313,17 +327,17 @@ class OnnxParser:
         except ValueError:
             pass  # over 2 GiB: the checker needs a path; shape inference below still runs per node
         try:
-            model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=not self._deferred)
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=not self._deferred)
         except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
             if str(e).count("(op_type:") > 1:  # inside an op's function body: ONNX's own issue, importers decide
                 if self.logger is not None:
                     self.logger.log(Severity.WARNING, f"ONNX shape inference: {_first_line(e)} (ignored)")
-                model = onnx.shape_inference.infer_shapes(model)
+                inferred = onnx.shape_inference.infer_shapes(model)
             else:
                 self._deferred.append(f"ONNX shape inference fails: {_first_line(e)}")
         except ValueError:
             pass
-        return model
+        return inferred
 
     def _presort(self, graph):
         """Sort the top-level nodes topologically (ONNX requires it; exporters do not always comply), remembering
@@ -786,3 +800,34 @@ def _restore(network, snap):
     network._invalidate()
     if hasattr(network, "_errors"):
         network._errors = [e for e in network._errors if not e.startswith("layer ")]
+
+
+_LIGHT_BYTES = 1 << 16
+
+
+def _light_copy(model):
+    """The model without the data of its large initializers (they become typed graph inputs). The checker and
+    shape inference serialize the whole model, which costs seconds for hundreds of MB of weights; they need only
+    types and shapes of weights that large (small ones are kept: shape computations read their values)."""
+    import onnx
+
+    light = onnx.ModelProto()
+    for f in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
+        setattr(light, f, getattr(model, f))
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    g, lg = model.graph, light.graph
+    lg.name = g.name
+    lg.node.extend(g.node)
+    lg.input.extend(g.input)
+    lg.output.extend(g.output)
+    lg.value_info.extend(g.value_info)
+    lg.sparse_initializer.extend(g.sparse_initializer)
+    names = {i.name for i in g.input}
+    for t in g.initializer:
+        if t.data_location == 0 and len(t.raw_data) >= _LIGHT_BYTES:
+            if t.name not in names:
+                lg.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            lg.initializer.append(t)
+    return light

@@ -19,6 +19,8 @@ from .rewrite import merge_origin, plain, redirect
 
 def _key_of_value(v):
     if isinstance(v, np.ndarray):
+        if v.nbytes > 1 << 16:  # large weights: identity only (hashing hundreds of MB costs seconds)
+            return ("array-id", id(v))
         return ("array", v.dtype.str, v.shape, hashlib.sha1(np.ascontiguousarray(v).tobytes()).hexdigest())
     if isinstance(v, (list, tuple)):
         return tuple(_key_of_value(x) for x in v)

@@ -7,7 +7,7 @@
     16      8     manifest offset (u64)     24  8  manifest length (u64)
     32      8     blob section offset (u64) 40  8  blob section length (u64)
     48      8     total file length (u64)
-    56      32    BLAKE2b-256 of bytes [0, 56) + [96, total)
+    56      32    SHA-256 of bytes [0, 56) + [96, total)
     88      8     reserved (zero)
     96      ...   manifest (UTF-8 JSON), then zero padding, then the blob section (each blob 256-byte aligned)
 
@@ -35,7 +35,7 @@ _DTYPES = {"float32", "float16", "int8", "int32", "int64", "bool", "uint8", "bfl
 
 
 def _digest(head: bytes, body) -> bytes:
-    h = hashlib.blake2b(digest_size=32)
+    h = hashlib.sha256()
     h.update(head)
     h.update(body)
     return h.digest()

@@ -76,7 +76,7 @@ def frame(manifest_bytes: bytes, blob_section: bytes, version: int = 1, reserved
     total = HEADER.size + len(body)
     head = HEADER.pack(b"INFERRT\x00", version, HEADER.size, m_off, len(manifest_bytes), b_off, len(blob_section),
                        total, b"\x00" * 32, reserved)
-    h = hashlib.blake2b(digest_size=32)
+    h = hashlib.sha256()
     h.update(head[:56])
     h.update(body)
     return head[:56] + h.digest() + head[88:] + body
