@@ -7,11 +7,14 @@ variable ``INFERRT_PASSES`` (comma-separated names, or ``none``) select a subset
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import time
 
 from ..errors import BuildError
 from ..logger import Severity
+from ..ops.base import Attrs
 from .eliminate_common_subexpressions import eliminate_common_subexpressions
 from .eliminate_concat import eliminate_concat
 from .eliminate_dead_layers import eliminate_dead_layers
@@ -89,7 +92,20 @@ def _origins(graph):
     return {o for n in graph.nodes for o in (n.origin or [n.name])}
 
 
+def _snapshot(graph):
+    """A copy of the graph's structure (weights are shared: passes never modify an array in place)."""
+    nodes = [dataclasses.replace(n, inputs=list(n.inputs), outputs=list(n.outputs), attrs=Attrs(n.attrs),
+                                 origin=list(n.origin), info=copy.deepcopy(n.info)) for n in graph.nodes]
+    return nodes, list(graph.inputs), list(graph.outputs), dict(graph.specs)
+
+
+def _restore(graph, snap):
+    graph.nodes, graph.inputs, graph.outputs, graph.specs = snap
+
+
 def run_pipeline(graph, ctx: PassContext, pipeline=None):
+    """Run the passes in order. A pass that fails on an unexpected graph is undone and reported as a warning, so
+    an optimizer bug costs speed, never a build (with ``config.debug_passes`` it raises instead)."""
     debug = bool(getattr(ctx.config, "debug_passes", False))
     steps = pipeline if pipeline is not None else selected_pipeline(ctx.config)
     for step in steps:
@@ -97,9 +113,19 @@ def run_pipeline(graph, ctx: PassContext, pipeline=None):
         unit = step[2] if len(step) > 2 else "changes"
         t0 = time.perf_counter()
         before = _origins(graph) if debug else None
-        changes = fn(graph, ctx)
+        snap = None if debug else _snapshot(graph)
+        try:
+            changes = fn(graph, ctx)
+            if changes:
+                refresh_specs(graph)
+        except Exception as e:  # noqa: BLE001 - any bug in a pass: keep the graph as it was before it
+            if debug:
+                raise
+            _restore(graph, snap)
+            ctx.log(Severity.WARNING, f"pass {name} failed and was skipped ({type(e).__name__}: {e}); the engine "
+                                      f"is built without it. Please report this with the model.")
+            continue
         if changes:
-            refresh_specs(graph)
             ctx.log(Severity.INFO, f"{name}: {changes} {unit} ({len(graph.nodes)} layers, "
                                    f"{(time.perf_counter() - t0) * 1e3:.1f} ms)")
         if debug:

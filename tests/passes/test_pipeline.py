@@ -114,3 +114,27 @@ def test_full_pipeline_resnet_block_and_transformer():
         compare_optimized(builder, net, [{"x": rand(2, 8, 32)}, {"x": rand(3, 8, 32)}],
                           profiles=[dyn_profile("x", (1, 8, 32))])
     assert np.isfinite(rand(1)).all()
+
+
+def test_a_failing_pass_is_undone_with_a_warning_and_raises_in_debug():
+    from inferrt.builder.lower_network import lower_network
+    from inferrt.passes.pipeline import PassContext, run_pipeline
+
+    def broken(graph, ctx):
+        graph.nodes[-1].kind = "no_such_kind"
+        graph.nodes.pop(0)
+        raise RuntimeError("boom")
+
+    class Cfg:
+        debug_passes = False
+
+    net = resnet_block_network()[1]
+    g = lower_network(net)
+    before = [(n.name, n.kind, list(n.inputs)) for n in g.nodes]
+    logs = []
+    run_pipeline(g, PassContext(Cfg(), lambda s, m: logs.append((s, m))), [("broken", broken)])
+    assert [(n.name, n.kind, list(n.inputs)) for n in g.nodes] == before
+    assert any(s == trt.ILogger.Severity.WARNING and "broken failed" in m and "boom" in m for s, m in logs)
+    Cfg.debug_passes = True
+    with pytest.raises(RuntimeError, match="boom"):
+        run_pipeline(lower_network(net), PassContext(Cfg()), [("broken", broken)])
