@@ -7,6 +7,9 @@ Steps at or past a batch entry's sequence length leave its state unchanged and w
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import torch
 
 from ..enums import DataType, LayerType
@@ -69,6 +72,31 @@ def apply_activation(x, name: str, alpha: float, beta: float):
     if name == "elu":
         return torch.where(x >= 0, x, alpha * (torch.exp(x) - 1))
     raise ValueError(f"unsupported activation {name!r}")
+
+
+_FP32_LOCK = threading.Lock()
+
+
+def _rnn_precision():
+    """torch's cuDNN-RNN float32 precision setting object (torch >= 2.9), or None."""
+    cfg = getattr(torch.backends.cudnn, "rnn", None)
+    return cfg if cfg is not None and hasattr(cfg, "fp32_precision") else None
+
+
+@contextlib.contextmanager
+def _exact_fp32_rnn(x):
+    """Run cuDNN RNNs in IEEE float32 (not TF32, whose error grows along the sequence), as the time loop does."""
+    cfg = _rnn_precision()
+    if not x.is_cuda or x.dtype != torch.float32 or cfg is None:
+        yield
+        return
+    with _FP32_LOCK:
+        saved = cfg.fp32_precision
+        cfg.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            cfg.fp32_precision = saved
 
 
 @register
@@ -205,6 +233,8 @@ class RNN(OpDef):
         names = [n for n, _, _ in acts]
         if a.clip is not None or x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
             return None
+        if x.is_cuda and x.dtype == torch.float32 and _rnn_precision() is None:
+            return None  # cuDNN would run in TF32 and this torch cannot switch that off for RNNs alone
         if mode == "LSTM":
             if names != ["sigmoid", "tanh", "tanh"] * (len(names) // 3) or a.input_forget or \
                     (p is not None and bool(p.any())):
@@ -245,7 +275,7 @@ class RNN(OpDef):
             hx = (hx, c0 if c0 is not None else x.new_zeros(nd, x.shape[1], h))
         from torch.func import functional_call
 
-        with torch.no_grad():
+        with torch.no_grad(), _exact_fp32_rnn(x):
             y, state = functional_call(module, params, (xin, hx))
         hn, cn = state if mode == "LSTM" else (state, x.new_zeros(nd, x.shape[1], h))
         y = y.reshape(y.shape[0], y.shape[1], nd, h)
