@@ -223,21 +223,9 @@ FAILURES_BY_REASON = {
         'test_ai_onnx_ml_binarizer',
     ],
     'unsupported op: BitCast': [
-        'test_bitcast_bool_to_uint8',
         'test_bitcast_float64_to_int64',
         'test_bitcast_int64_to_float64',
         'test_bitcast_uint32_to_int32',
-    ],
-    'unsupported op: CumProd': [
-        'test_cumprod_1d',
-        'test_cumprod_1d_exclusive',
-        'test_cumprod_1d_int32_exclusive',
-        'test_cumprod_1d_reverse',
-        'test_cumprod_1d_reverse_exclusive',
-        'test_cumprod_2d_axis_0',
-        'test_cumprod_2d_axis_1',
-        'test_cumprod_2d_int32',
-        'test_cumprod_2d_negative_axis',
     ],
     'unsupported op: ImageDecoder': [
         'test_image_decoder_decode_bmp_rgb',
@@ -307,29 +295,16 @@ FAILURES_BY_REASON = {
         'test_cumsum_2d_negative_axis',
     ],
     "open issue:  In node # with name: DFT_# and operator: DFT (parse): UNSUPPORTED_NODE_INPUT: node '…' (DFT): the axis input must be a constant (an initial": [
-        'test_dft',
-        'test_dft_axis',
         'test_dft_inverse',
-        'test_dft_irfft',
-        'test_dft_rfft',
-    ],
-    "open issue:  In node # with name: DequantizeLinear_# and operator: DequantizeLinear (parse): INVALID_NODE: node '…' (DequantizeLinear): axis # is out of": [
-        'test_dequantizelinear',
-        'test_dequantizelinear_int16',
-        'test_dequantizelinear_uint16',
     ],
     "open issue:  In node # with name: Pad_# and operator: Pad (parse): UNSUPPORTED_NODE_INPUT: Pad node '…': axes must be a constant": [
         'test_constant_pad_axes',
         'test_constant_pad_negative_axes',
     ],
     "open issue:  In node # with name: QuantizeLinear_# and operator: QuantizeLinear (parse): INVALID_NODE: node '…' (QuantizeLinear): axis # is out of range": [
-        'test_dynamicquantizelinear_expanded',
-        'test_dynamicquantizelinear_max_adjusted_expanded',
-        'test_quantizelinear',
         'test_quantizelinear_e4m3fn',
     ],
     "open issue:  In node # with name: QuantizeLinear_# and operator: QuantizeLinear (parse): UNSUPPORTED_NODE_DATATYPE: node '…' (QuantizeLinear): cannot qu": [
-        'test_quantizelinear_blocked_symmetric',
         'test_quantizelinear_int16',
         'test_quantizelinear_uint16',
     ],
@@ -388,7 +363,6 @@ FAILURES_BY_REASON = {
     ],
     'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | First # mismatches are at indices: | [#, #,': [
         'test_dft_inverse_opset19',
-        'test_maxunpool_export_with_output_shape',
         'test_spacetodepth_crd_mode_example',
     ],
     'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | First # mismatches are at indices: | [#]: #': [
