@@ -117,7 +117,8 @@ def run_pipeline(graph, ctx: PassContext, pipeline=None):
         try:
             changes = fn(graph, ctx)
             if changes:
-                refresh_specs(graph)
+                graph.check()
+                refresh_specs(graph)   # infers every shape: a pass that broke the graph fails here
         except Exception as e:  # noqa: BLE001 - any bug in a pass: keep the graph as it was before it
             if debug:
                 raise
