@@ -5,8 +5,19 @@ from ..enums import DataType
 from .layer import layer_class
 from .network import network_method
 
-IQuantizeLayer = layer_class("IQuantizeLayer", "quantize")
-IDequantizeLayer = layer_class("IDequantizeLayer", "dequantize")
+def _set_block_shape(self, block_shape) -> bool:
+    """TensorRT's setBlockShape: block quantization with one block size per input dimension."""
+    self.block_shape = tuple(block_shape)
+    return True
+
+
+def _get_block_shape(self):
+    return self.block_shape
+
+
+_BLOCK = {"set_block_shape": _set_block_shape, "get_block_shape": _get_block_shape}
+IQuantizeLayer = layer_class("IQuantizeLayer", "quantize", **_BLOCK)
+IDequantizeLayer = layer_class("IDequantizeLayer", "dequantize", **_BLOCK)
 
 
 @network_method

@@ -92,7 +92,7 @@ def test_block_quantize_dequantize_roundtrip(device):
         q = net.add_quantize(t[0], s)
         q.block_shape = (1, 4)
         dq = net.add_dequantize(q.get_output(0), s)
-        dq.block_shape = (1, 4)
+        assert dq.set_block_shape((1, 4)) and tuple(dq.get_block_shape()) == (1, 4)
         return [q.get_output(0), dq.get_output(0)]
 
     q, dq = run_layer(add, {"x": x}, device)
