@@ -60,35 +60,42 @@ class BlobWriter:
 def _dtype_name(arr) -> str:
     if isinstance(arr, (bytes, bytearray)):
         return "bytes"
-    name = str(arr.dtype)
+    name = str(arr.dtype).removeprefix("torch.")
     if name not in _DTYPES:
         raise TypeError(f"cannot store arrays of dtype {name} in a plan")
     return name
 
 
 def write_plan(manifest: dict, blobs: BlobWriter) -> bytes:
-    table, chunks, pos = [], [], 0
+    """Lay the file out first, then copy every blob once into one preallocated buffer."""
+    table, raws, pos = [], [], 0
     for arr in blobs.items:
-        raw = bytes(arr) if isinstance(arr, (bytes, bytearray)) else np.ascontiguousarray(arr).tobytes()
-        pad = (-pos) % BLOB_ALIGN
-        chunks.append(b"\x00" * pad)
-        pos += pad
-        table.append({"offset": pos, "nbytes": len(raw), "dtype": _dtype_name(arr),
+        if isinstance(arr, (bytes, bytearray)):
+            raw = memoryview(arr).cast("B")
+        elif hasattr(arr, "numpy") and not isinstance(arr, np.ndarray):  # torch tensor (bfloat16 weights)
+            raw = memoryview(arr.contiguous().view(__import__("torch").uint8).numpy()).cast("B")
+        else:
+            raw = memoryview(np.ascontiguousarray(arr)).cast("B")
+        pos += (-pos) % BLOB_ALIGN
+        table.append({"offset": pos, "nbytes": raw.nbytes, "dtype": _dtype_name(arr),
                       "shape": [] if isinstance(arr, (bytes, bytearray)) else [int(d) for d in arr.shape]})
-        chunks.append(raw)
-        pos += len(raw)
+        raws.append((pos, raw))
+        pos += raw.nbytes
     manifest = dict(manifest, blobs=table)
     mbytes = json.dumps(manifest, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
     m_off = HEADER_SIZE
     b_off = m_off + len(mbytes)
     b_off += (-b_off) % BLOB_ALIGN
-    body = mbytes + b"\x00" * (b_off - m_off - len(mbytes)) + b"".join(chunks)
-    total = HEADER_SIZE + len(body)
+    total = b_off + pos
+    out = bytearray(total)
+    out[m_off:m_off + len(mbytes)] = mbytes
+    for off, raw in raws:
+        out[b_off + off:b_off + off + raw.nbytes] = raw
     head = HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, m_off, len(mbytes), b_off, pos, total, b"\x00" * 32,
                        b"\x00" * 8)
-    digest = _digest(head[:56], body)
-    head = head[:56] + digest + head[88:]
-    return head + body
+    out[:HEADER_SIZE] = head
+    out[56:88] = _digest(head[:56], memoryview(out)[HEADER_SIZE:])
+    return bytes(out)
 
 
 class BlobReader:
