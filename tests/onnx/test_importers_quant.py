@@ -224,8 +224,9 @@ def test_statically_quantized_cnn_matches_onnxruntime(tmp_path, fmt):
             return next(self.it, None)
 
     onnx.save(_float_cnn(rng), tmp_path / "f.onnx")
-    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Reader(), quant_format=getattr(QuantFormat, fmt),
-                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Reader(),
+                    quant_format=getattr(QuantFormat, fmt), per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8)
     q = onnx.load(tmp_path / "q.onnx")
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL   # run the Q/DQ nodes as written
