@@ -27,7 +27,9 @@ def load_engine(data, logger=None, error_recorder=None):
         raise PlanError(f"plan was built for {describe(fp)} but this machine has no CUDA GPU; rebuild it here "
                         f"(it will target the CPU) or run it on a machine with {fp.get('name')}")
     if here != fp:
-        raise PlanError(f"plan was built for {describe(fp)} but this device is {describe(here)}; plans are "
+        diff = ", ".join(f"{k} {fp.get(k)!r} in the plan, {here.get(k)!r} here" for k in sorted(set(fp) | set(here))
+                         if fp.get(k) != here.get(k))
+        raise PlanError(f"plan was built for {describe(fp)} but this device is {describe(here)} ({diff}); plans are "
                         f"specific to a device kind: rebuild the plan on this device")
     from ..ir.graph import Graph
     from .engine import ICudaEngine
