@@ -11,7 +11,6 @@ explicitly. Produced by ``passes/fuse_attention.py``.
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from ..enums import DataType, LayerType

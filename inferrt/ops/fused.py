@@ -11,8 +11,6 @@ fast GPU tactics must match.
 """
 from __future__ import annotations
 
-import torch
-
 from ..enums import ActivationType as AT, LayerType, MatrixOperation as MO
 from .activation import ACTIVATIONS
 from .base import BOOL, INTS, JSON, Enum, OpDef, OpError, Spec, broadcast_shapes, get_op, register

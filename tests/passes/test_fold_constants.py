@@ -1,5 +1,3 @@
-import numpy as np
-
 import inferrt as trt
 from tests.helpers import new_network
 from tests.passes.nets import EW, compare_optimized, const, count, kinds, optimize, rand
@@ -84,4 +82,3 @@ def test_dynamic_shape_computation_is_not_folded():
     prof = {"x": ((1, 4), (2, 4), (3, 4))}
     compare_optimized(builder, net, [{"x": rand(3, 4)}, {"x": rand(1, 4)}], profiles=[prof],
                       passes=["fold_constants"])
-    assert np.isfinite(rand(1)).all()

@@ -1,5 +1,3 @@
-import numpy as np
-
 import inferrt as trt
 from tests.helpers import new_network
 from tests.passes.nets import EW, compare_optimized, const, count, kinds, layer_norm, optimize, rand, scalar, shuffle
@@ -134,4 +132,3 @@ def test_mismatched_axes_is_not_a_layer_norm():
     assert count(g, "layer_norm") == 0
     assert [n.attrs.axes for n in g.nodes if n.kind == "rms_norm"] == [1 << 1]
     compare_optimized(builder, net, [{"x": rand(2, 5, 16)}], passes=["fuse_norms"])
-    assert np.isfinite(rand(1)).all()

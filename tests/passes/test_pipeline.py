@@ -1,7 +1,6 @@
 """The pass manager: ordered pipeline, selection knobs, INFO log per pass, debug invariants, names kept."""
 import json
 
-import numpy as np
 import pytest
 
 import inferrt as trt
@@ -113,7 +112,6 @@ def test_full_pipeline_resnet_block_and_transformer():
         assert names <= {o for n in g.nodes for o in n.origin}
         compare_optimized(builder, net, [{"x": rand(2, 8, 32)}, {"x": rand(3, 8, 32)}],
                           profiles=[dyn_profile("x", (1, 8, 32))])
-    assert np.isfinite(rand(1)).all()
 
 
 def test_a_failing_pass_is_undone_with_a_warning_and_raises_in_debug():
