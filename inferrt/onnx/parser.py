@@ -319,7 +319,10 @@ class OnnxParser:
         try:
             onnx.checker.check_model(model)
         except onnx.checker.ValidationError as e:
-            if "is required but missing" in str(e) and ("'value_info'" in str(e) or "of 'type'" in str(e)):
+            if self._has_importer_for_unknown(str(e)):
+                if self.logger is not None:  # ops ONNX dropped (experimental ones) that inferrt still imports
+                    self.logger.log(Severity.WARNING, f"ONNX checker: {_first_line(e)} (inferrt imports it)")
+            elif "is required but missing" in str(e) and ("'value_info'" in str(e) or "of 'type'" in str(e)):
                 if self.logger is not None:  # untyped / unshaped outputs: onnxruntime accepts them, so do we
                     self.logger.log(Severity.WARNING, f"ONNX checker: {_first_line(e)} (ignored)")
             else:
@@ -329,7 +332,8 @@ class OnnxParser:
         try:
             inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=not self._deferred)
         except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
-            if str(e).count("(op_type:") > 1:  # inside an op's function body: ONNX's own issue, importers decide
+            if str(e).count("(op_type:") > 1 or self._has_importer_for_unknown(str(e)):
+                # inside an op's function body (ONNX's own issue), or an op only inferrt knows: importers decide
                 if self.logger is not None:
                     self.logger.log(Severity.WARNING, f"ONNX shape inference: {_first_line(e)} (ignored)")
                 inferred = onnx.shape_inference.infer_shapes(model)
@@ -338,6 +342,14 @@ class OnnxParser:
         except ValueError:
             pass
         return inferred
+
+    @staticmethod
+    def _has_importer_for_unknown(message: str) -> bool:
+        """Whether a checker / inference error is only about an op ONNX has no schema for but inferrt imports."""
+        import re
+
+        m = re.search(r"No (?:Op|Schema) registered for (\w+) with domain_version of (\d+)", message)
+        return bool(m) and registry.lookup("", m.group(1), int(m.group(2))) is not None
 
     def _presort(self, graph):
         """Sort the top-level nodes topologically (ONNX requires it; exporters do not always comply), remembering
@@ -575,9 +587,16 @@ class OnnxParser:
                         f"{type(e).__name__}: {e}", view)
             raise _Abort from None
         new_layers = network._layers[n_layers:]
+        taken = None
         for j, layer in enumerate(new_layers):
             if layer.name.startswith("(Unnamed Layer"):
-                layer.name = view.name if len(new_layers) == 1 else f"{view.name}_{j}"
+                name = view.name if len(new_layers) == 1 else f"{view.name}_{j}"
+                if taken is None:  # "X_1" of a multi-layer node X must not collide with a node named X_1
+                    taken = {l.name for l in network._layers}
+                while name in taken:
+                    name += "'"
+                taken.add(name)
+                layer.name = name
             layer.metadata = f"onnx:{view.op_type}:{view.name}"
         bound = {id(t) for t in ctx._tensors.values()}
         for name, t in zip(view.outputs, outs):

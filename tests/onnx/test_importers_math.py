@@ -196,3 +196,17 @@ def test_reduce_log_sum_exp_is_stable():
 def test_argmax_ties_and_select_last_index(op, last):
     x = np.array([[1, 3, 3, 0], [2, 2, -1, -1]], np.float32)
     check([oh.make_node(op, ["x"], ["y"], axis=1, keepdims=0, select_last_index=last)], {"x": x}, ["y"], 13)
+
+
+@pytest.mark.parametrize("op,ref", [("ScaledTanh", lambda x: 0.5 * np.tanh(2 * x)),
+                                    ("ParametricSoftplus", lambda x: 0.5 * np.log1p(np.exp(2 * x)))])
+def test_experimental_activations(op, ref):
+    # dropped from ONNX (onnxruntime has no kernel) but still accepted by TensorRT: checked against numpy
+    graph = oh.make_graph([oh.make_node(op, ["x"], ["y"], alpha=0.5, beta=2.0)], "g",
+                          [oh.make_tensor_value_info("x", TP.FLOAT, [7])], [oh.make_tensor_value_info("y", TP.FLOAT, [7])])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 9)])
+    builder, network = new_network()
+    parser = trt.OnnxParser(network, builder.logger)
+    assert parser.parse(model.SerializeToString()), [str(parser.get_error(i)) for i in range(parser.num_errors)]
+    x = np.linspace(-3, 3, 7)
+    assert_close(build_and_run(builder, network, {"x": x.astype(np.float32)})["y"], ref(x))

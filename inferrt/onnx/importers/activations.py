@@ -175,3 +175,14 @@ def _clip(ctx, x, lo, hi, lo_t, hi_t):
     if out is x:
         out = ctx.network.add_identity(x).get_output(0)
     return out
+
+
+# experimental ONNX ops (removed from the standard; still exported by old tools and accepted by TensorRT)
+@importer("ScaledTanh", since=1)
+def scaled_tanh(ctx, node):
+    return [ctx.activation(_x(ctx, node), A.SCALED_TANH, node.attr("alpha", 1.0), node.attr("beta", 1.0))]
+
+
+@importer("ParametricSoftplus", since=1)
+def parametric_softplus(ctx, node):
+    return [ctx.activation(_x(ctx, node), A.SOFTPLUS, node.attr("alpha", 1.0), node.attr("beta", 1.0))]
