@@ -1,0 +1,178 @@
+"""Loading and validating an ONNX model for OnnxParser: protobuf, external data (resolved next to the model, never
+outside its folder), opsets (7 to the newest onnx defines; older ones converted), local-function inlining, a
+topological presort, the ONNX checker and strict shape inference. Errors are recorded with ``self._error`` and
+end the parse with ParseAbort; checker findings are deferred so unsupported nodes are reported first."""
+from __future__ import annotations
+
+import os
+
+from ..enums import ParserErrorCode
+from ..logger import Severity
+from . import registry
+from .model_tools import fill_output_types as _fill_output_types, first_line as _first_line
+from .model_tools import light_copy as _light_copy, max_opset as _max_opset, opset_map as _opset_map
+from .parser_error import ParseAbort as _Abort
+
+MIN_OPSET = 7
+
+
+class ModelLoader:
+    """Mixin of OnnxParser (uses its ``_error``, ``_toposort`` and ``logger``)."""
+
+    def _load(self, model_bytes, path):
+        import onnx
+        from google.protobuf.message import DecodeError
+
+        if isinstance(model_bytes, onnx.ModelProto):
+            model = onnx.ModelProto()
+            model.CopyFrom(model_bytes)
+        else:
+            model = onnx.ModelProto()
+            try:
+                model.ParseFromString(bytes(model_bytes))
+            except (DecodeError, TypeError, ValueError, RuntimeError) as e:
+                self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED,
+                            f"the bytes are not a valid ONNX ModelProto ({type(e).__name__}: {e}); pass the "
+                            f"content of a .onnx file")
+                raise _Abort from None
+        if not model.HasField("graph"):
+            self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, "the model has no graph (empty or not an ONNX "
+                        "model)")
+            raise _Abort
+        base_dir = os.path.dirname(os.path.abspath(path)) if path else None
+        self._load_external(model, base_dir)
+        return self._validate(model), base_dir
+
+    def _load_external(self, model, base_dir):
+        from onnx import external_data_helper as ext
+
+        tensors = [t for t in ext._get_all_tensors(model) if ext.uses_external_data(t)]
+        if not tensors:
+            return
+        for t in tensors:
+            info = ext.ExternalDataInfo(t)
+            if base_dir is None:
+                self._error(ParserErrorCode.INVALID_VALUE,
+                            f"initializer {t.name!r} keeps its data in the external file {info.location!r}; use "
+                            f"parse_from_file(path) or parse(bytes, path) so the file can be found")
+                raise _Abort
+            full = os.path.normpath(os.path.join(base_dir, info.location))
+            if os.path.isabs(info.location) or not full.startswith(os.path.normpath(base_dir) + os.sep):
+                self._error(ParserErrorCode.INVALID_VALUE, f"initializer {t.name!r}: external data location "
+                            f"{info.location!r} points outside the model's folder {base_dir!r}")
+                raise _Abort
+            if not os.path.isfile(full):
+                self._error(ParserErrorCode.INVALID_VALUE, f"initializer {t.name!r}: external data file {full!r} "
+                            f"is missing; put it next to the model")
+                raise _Abort
+            size = os.path.getsize(full)
+            if info.offset is not None and info.length is not None and info.offset + info.length > size:
+                self._error(ParserErrorCode.INVALID_VALUE, f"initializer {t.name!r}: external data file {full!r} "
+                            f"holds {size} bytes but offset {info.offset} + length {info.length} goes past it")
+                raise _Abort
+        try:
+            ext.load_external_data_for_model(model, base_dir)
+        except (OSError, ValueError) as e:
+            self._error(ParserErrorCode.INVALID_VALUE, f"cannot load external data: {e}")
+            raise _Abort from None
+
+    def _validate(self, model):
+        import onnx
+
+        opsets = _opset_map(model)
+        ver = opsets.get("", None)
+        if ver is None:
+            opsets[""] = ver = MIN_OPSET
+        if ver > _max_opset():
+            self._error(ParserErrorCode.UNSUPPORTED_GRAPH,
+                        f"the model uses ai.onnx opset {ver}; this parser supports opsets {MIN_OPSET} to "
+                        f"{_max_opset()} (upgrade the onnx package or export with an older opset)")
+            raise _Abort
+        if ver < MIN_OPSET:
+            try:
+                from onnx import version_converter
+
+                model = version_converter.convert_version(model, MIN_OPSET)
+            except Exception as e:  # noqa: BLE001 - the converter raises many types
+                self._error(ParserErrorCode.UNSUPPORTED_GRAPH,
+                            f"the model uses ai.onnx opset {ver} (< {MIN_OPSET}) and could not be converted to "
+                            f"opset {MIN_OPSET}: {e}; re-export it with a newer opset")
+                raise _Abort from None
+        if model.functions:
+            try:
+                from onnx import inliner
+
+                model = inliner.inline_local_functions(model)
+            except Exception as e:  # noqa: BLE001
+                self._error(ParserErrorCode.INVALID_GRAPH, f"cannot inline the model's local functions: {e}")
+                raise _Abort from None
+        self._presort(model.graph)
+        _fill_output_types(model)
+        self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
+        light = _light_copy(model)
+        inferred = self._check_and_infer(light)
+        if inferred is light:
+            return model
+        for field in ("node", "value_info", "output"):  # what shape inference added, onto the full model
+            del getattr(model.graph, field)[:]
+            getattr(model.graph, field).extend(getattr(inferred.graph, field))
+        return model
+
+    def _check_and_infer(self, model):
+        """ONNX checker and strict shape inference (on a model whose large initializers were set aside)."""
+        import onnx
+
+        inferred = model
+        try:
+            onnx.checker.check_model(model)
+        except onnx.checker.ValidationError as e:
+            if self._has_importer_for_unknown(str(e)):
+                if self.logger is not None:  # ops ONNX dropped (experimental ones) that inferrt still imports
+                    self.logger.log(Severity.WARNING, f"ONNX checker: {_first_line(e)} (inferrt imports it)")
+            elif "is required but missing" in str(e) and ("'value_info'" in str(e) or "of 'type'" in str(e)):
+                if self.logger is not None:  # untyped / unshaped outputs: onnxruntime accepts them, so do we
+                    self.logger.log(Severity.WARNING, f"ONNX checker: {_first_line(e)} (ignored)")
+            else:
+                self._deferred.append(f"the ONNX checker rejects the model: {_first_line(e)}")
+        except ValueError:
+            pass  # over 2 GiB: the checker needs a path; shape inference below still runs per node
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=not self._deferred)
+        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
+            if str(e).count("(op_type:") > 1 or self._has_importer_for_unknown(str(e)):
+                # inside an op's function body (ONNX's own issue), or an op only inferrt knows: importers decide
+                if self.logger is not None:
+                    self.logger.log(Severity.WARNING, f"ONNX shape inference: {_first_line(e)} (ignored)")
+                inferred = onnx.shape_inference.infer_shapes(model)
+            else:
+                self._deferred.append(f"ONNX shape inference fails: {_first_line(e)}")
+        except ValueError:
+            pass
+        return inferred
+
+    @staticmethod
+    def _has_importer_for_unknown(message: str) -> bool:
+        """Whether a checker / inference error is only about an op ONNX has no schema for but inferrt imports."""
+        import re
+
+        m = re.search(r"No (?:Op|Schema) registered for (\w+) with domain_version of (\d+)", message)
+        return bool(m) and registry.lookup("", m.group(1), int(m.group(2))) is not None
+
+    def _presort(self, graph):
+        """Sort the top-level nodes topologically (ONNX requires it; exporters do not always comply), remembering
+        each node's original index for error reports. Dangling references and cycles are reported here."""
+        known = {v.name for v in graph.input} | {i.name for i in graph.initializer}
+        known |= {sp.values.name for sp in graph.sparse_initializer}
+        nodes = [(p, {}, i, []) for i, p in enumerate(graph.node)]
+        order = self._toposort(nodes, known.__contains__)
+        self._orig_index = [origin for _, _, origin, _ in order]
+        if self._orig_index != list(range(len(nodes))):
+            import onnx
+
+            sorted_nodes = []
+            for p, _, _, _ in order:
+                c = onnx.NodeProto()
+                c.CopyFrom(p)
+                sorted_nodes.append(c)
+            del graph.node[:]
+            graph.node.extend(sorted_nodes)
