@@ -1,7 +1,7 @@
 """Specs and activation memory of a graph at the min / opt / max shapes of an optimization profile.
 
-Shared by the builder (which records ``device_memory`` per profile in the plan) and the loader (which recomputes
-it to verify the plan), so the two can never disagree.
+Used by the builder, which records ``device_memory`` per profile in the plan; the loader infers the same specs to
+verify a plan (and bounds its ``device_memory``; the exact figure is recomputed per shape set at run time).
 """
 from __future__ import annotations
 
