@@ -331,7 +331,6 @@ FAILURES_BY_REASON = {
         'test_affine_grid_2d_align_corners_expanded',
         'test_affine_grid_2d_expanded',
         'test_affine_grid_3d_align_corners_expanded',
-        'test_affine_grid_3d_expanded',
     ],
     "open issue:  In node # with name: Squeeze_# and operator: Squeeze (parse): UNSUPPORTED_NODE_INPUT: Squeeze node '…': axes must be a constant": [
         'test_squeeze',
