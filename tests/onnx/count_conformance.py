@@ -155,13 +155,13 @@ def run_light(backend, name: str, device: str = "CPU") -> None:
     Runner.assert_similar_outputs([ref], [got[0]], rtol=1e-3, atol=1e-7, model_dir=name)
 
 
-def count(backend, names, verbose=False):
+def count(backend, names, verbose=False, device="CPU"):
     passed, failures = 0, {}
     for name in names:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                run_case(backend, name)
+                run_case(backend, name, device)
             passed += 1
         except Exception as e:  # noqa: BLE001 - every failure counts the same here
             failures[name] = f"{type(e).__name__}: {' | '.join(str(e).split(chr(10)))}"
@@ -257,6 +257,7 @@ def main(argv=None) -> int:
     ap.add_argument("--failures", action="store_true", help="list inferrt's failing cases")
     ap.add_argument("--only", default="", help="comma-separated case name prefixes")
     ap.add_argument("--no-ort", action="store_true", help="skip onnxruntime")
+    ap.add_argument("--device", default="CPU", help="CPU or CUDA (inferrt's device; onnxruntime runs on the CPU)")
     ap.add_argument("--light", action="store_true", help="also run the light model tests")
     ap.add_argument("--prune-expected", action="store_true",
                     help="run only the listed expected failures and drop those that pass now (fast)")
@@ -280,7 +281,7 @@ def main(argv=None) -> int:
     if args.only:
         names = [n for n in names if n.startswith(tuple(args.only.split(",")))]
     t0 = time.time()
-    ok, fails = count(InferrtBackend, names, verbose=args.failures)
+    ok, fails = count(InferrtBackend, names, verbose=args.failures, device=args.device)
     print(f"inferrt:     {ok}/{len(names)} node cases pass ({time.time() - t0:.0f} s)")
     light_fails = {}
     if args.light or args.write_expected:
