@@ -297,3 +297,14 @@ def test_endless_loop_is_refused_at_build_time():
     model.ir_version = 8
     with pytest.raises(inferrt.InferrtError, match="Loop_0.*never end"):
         inferrt.build_engine(model, device="cpu")
+
+
+def test_scan_8_with_short_sequence_lens_is_reported():
+    body = _scan_body(1, 1, [oh.make_node("Add", ["s0", "x0"], ["s0o"]), oh.make_node("Identity", ["s0o"], ["y"])],
+                      [[2]], [[2]], [out("s0o", F, 1), out("y", F, 1)])
+    node = oh.make_node("Scan", ["lens", "init", "xs"], ["final", "ys"], body=body, num_scan_inputs=1, name="scan8")
+    graph = oh.make_graph([node], "g", [vi("init", F, [3, 2]), vi("xs", F, [3, 4, 2])],
+                          [out("final", F, 2), out("ys", F, 3)],
+                          [numpy_helper.from_array(np.array([4, 2, 3], np.int32), "lens")])
+    ok, msg = _parse_errors(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 8)]))
+    assert not ok and "scan8" in msg and "sequence_lens" in msg
