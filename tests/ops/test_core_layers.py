@@ -302,7 +302,8 @@ MO = trt.MatrixOperation
 
 
 @pytest.mark.parametrize("sa,op0,sb,op1", [
-    ((3, 4), MO.NONE, (4, 5), MO.NONE), ((4, 3), MO.TRANSPOSE, (4, 5), MO.NONE), ((3, 4), MO.NONE, (5, 4), MO.TRANSPOSE),
+    ((3, 4), MO.NONE, (4, 5), MO.NONE), ((4, 3), MO.TRANSPOSE, (4, 5), MO.NONE),
+    ((3, 4), MO.NONE, (5, 4), MO.TRANSPOSE),
     ((2, 1, 3, 4), MO.NONE, (1, 3, 4, 2), MO.NONE), ((2, 3, 4), MO.NONE, (4,), MO.VECTOR),
     ((4,), MO.VECTOR, (2, 4, 3), MO.NONE), ((2, 4), MO.VECTOR, (2, 4), MO.VECTOR),
     ((2, 4, 3), MO.TRANSPOSE, (1, 5, 4), MO.TRANSPOSE)])
@@ -335,8 +336,8 @@ def test_constant_identity_cast_shape(device):
     assert shape.dtype == np.int64 and list(shape) == [2, 3]
 
 
-@pytest.mark.parametrize("first,dims,second", [((1, 0, 2), None, ()), ((), (0, -1), ()), ((2, 0, 1), (4, 0, 0), (1, 0, 2)),
-                                               ((), (6, 4), (1, 0)), ((), (-1,), ())])
+@pytest.mark.parametrize("first,dims,second", [((1, 0, 2), None, ()), ((), (0, -1), ()),
+                                               ((2, 0, 1), (4, 0, 0), (1, 0, 2)), ((), (6, 4), (1, 0)), ((), (-1,), ())])
 def test_shuffle(first, dims, second, device):
     x = RNG.normal(size=(2, 3, 4))
 

@@ -18,7 +18,8 @@ def run_ort(op, inputs: dict, out_type=TensorProto.FLOAT, opset=20, **attrs):
     vin = [helper.make_tensor_value_info(k, types[v.dtype], v.shape) for k, v in inputs.items()]
     vout = [helper.make_tensor_value_info("y", out_type, None)]
     node = helper.make_node(op, list(inputs), ["y"], **attrs)
-    model = helper.make_model(helper.make_graph([node], "g", vin, vout), opset_imports=[helper.make_opsetid("", opset)], ir_version=9)
+    model = helper.make_model(helper.make_graph([node], "g", vin, vout), opset_imports=[helper.make_opsetid("", opset)],
+                              ir_version=9)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return sess.run(None, inputs)
 

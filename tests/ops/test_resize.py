@@ -264,7 +264,8 @@ def test_dynamic_input_dims_with_scales(device):
     net.mark_output(layer.get_output(0))
     for shape in [(1, 2, 3, 8), (1, 2, 5, 6)]:
         xv = RNG.normal(size=shape).astype(np.float32)
-        got = build_and_run(builder, net, {"x": xv}, device, profiles=[{"x": ((1, 2, 1, 2), (1, 2, 4, 6), (1, 2, 8, 8))}])
+        profile = {"x": ((1, 2, 1, 2), (1, 2, 4, 6), (1, 2, 8, 8))}
+        got = build_and_run(builder, net, {"x": xv}, device, profiles=[profile])
         want = onnx_resize(xv, [1, 1, 2, 0.5], mode="linear", coordinate_transformation_mode="half_pixel")
         assert_close(got["y"], want, rtol=1e-5)
 
