@@ -20,46 +20,44 @@ def _random_like(spec, device, value=None):
     return torch.zeros(shape, dtype=dt, device=device)  # indices: zeros are always in range
 
 
-def make_buffers(node, specs, device):
+def _layout(t, name, nhwc):
     import torch
 
-    ins = [None if not i else _random_like(specs[i], device, specs[i].value) for i in node.inputs]
-    outs = [torch.empty(tuple(specs[o].shape), dtype=torch_dtype(specs[o].dtype), device=device)
+    if name in nhwc and t is not None and t.dim() == 4:
+        return t.contiguous(memory_format=torch.channels_last)
+    return t
+
+
+def make_buffers(node, specs, device, nhwc=frozenset()):
+    """Random inputs and empty outputs at ``specs``, in the layouts the runtime will give them (NHWC values)."""
+    import torch
+
+    ins = [None if not i else _layout(_random_like(specs[i], device, specs[i].value), i, nhwc) for i in node.inputs]
+    outs = [_layout(torch.empty(tuple(specs[o].shape), dtype=torch_dtype(specs[o].dtype), device=device), o, nhwc)
             for o in node.outputs]
     return ins, outs
 
 
-def compile_chosen(node, specs, tactic) -> list:
+def compile_chosen(node, specs, tactic, nhwc=frozenset()) -> list:
     """Run the chosen tactic once at the opt shapes (compiling its kernels); return its Triton JIT functions."""
     import torch
 
     fn = tactic.prepare(node, torch.device("cuda"))
     if not getattr(fn, "launchers", None):
         return []
-    ins, outs = make_buffers(node, specs, torch.device("cuda"))
+    ins, outs = make_buffers(node, specs, torch.device("cuda"), nhwc)
     fn(ins, outs)
     torch.cuda.synchronize()
     return [j for launcher in fn.launchers for j in launcher.jit_functions()]
 
 
-def time_candidates(node, specs, cands, config, log):
+def time_candidates(node, specs, cands, config, log, nhwc=frozenset()):
     """[(tactic name, median ms)] for each candidate that runs; a failing candidate is skipped and logged."""
     import torch
 
     dev = torch.device("cuda")
     rotations = 3
-    sets = []
-    for _ in range(rotations):
-        ins = []
-        for i in node.inputs:
-            if not i:
-                ins.append(None)
-                continue
-            s = specs[i]
-            ins.append(_random_like(s, dev, s.value))
-        outs = [torch.empty(tuple(specs[o].shape), dtype=torch_dtype(specs[o].dtype), device=dev)
-                for o in node.outputs]
-        sets.append((ins, outs))
+    sets = [make_buffers(node, specs, dev, nhwc) for _ in range(rotations)]
     iters = max(1, config.avg_timing_iterations) * 5
     limit = config.get_memory_pool_limit(0)
     results = []

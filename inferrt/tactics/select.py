@@ -42,6 +42,7 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
 
         device_name = torch.cuda.get_device_name()
     timed = hits = 0
+    nhwc = nhwc_values(graph)
     for n in graph.nodes:
         if n.kind == "constant":
             continue
@@ -69,7 +70,7 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
             raise RuntimeError(f"timing cache miss for node {n.name!r} with ERROR_ON_TIMING_CACHE_MISS set")
         from .autotune import time_candidates
 
-        results = time_candidates(n, specs, cands, config, log)
+        results = time_candidates(n, specs, cands, config, log, nhwc)
         best = min(results, key=lambda r: r[1])
         n.info["tactic"] = best[0]
         log(Severity.VERBOSE, f"{n.name}: " + ", ".join(f"{name} {ms:.4f} ms" for name, ms in results)
@@ -92,8 +93,15 @@ def compiled_kernels(graph, specs, device: str) -> list[dict]:
     from .registry import get_tactic
 
     jit = []
+    nhwc = nhwc_values(graph)
     for n in graph.nodes:
         name = n.info.get("tactic", "generic")
         if n.kind != "constant" and name != "generic":
-            jit += compile_chosen(n, specs, get_tactic(name))
+            jit += compile_chosen(n, specs, get_tactic(name), nhwc)
     return collect(jit)
+
+
+def nhwc_values(graph) -> frozenset:
+    """Values the executor lays out channels-last (see passes/assign_formats.py), except graph I/O."""
+    io = set(graph.inputs) | set(graph.outputs)
+    return frozenset(o for n in graph.nodes if n.info.get("format") == "NHWC" for o in n.outputs if o not in io)
