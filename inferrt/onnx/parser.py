@@ -77,6 +77,11 @@ class OnnxParser(ModelLoader):
             self.logger.log(Severity.ERROR, str(err))
         return err
 
+    def set_builder_config(self, config) -> bool:
+        """TensorRT 10.x: the config the network will be built with (kept for API parity)."""
+        self.builder_config = config
+        return True
+
     def get_used_vc_plugin_libraries(self):
         return []
 
@@ -190,6 +195,11 @@ class OnnxParser(ModelLoader):
                     self._error(ParserErrorCode.INVALID_NODE, e)
                 raise _Abort
         except _Abort:
+            _restore(network, snapshot)
+            return False
+        except Exception as e:  # noqa: BLE001 - any other failure is reported, and the network restored
+            self._error(ParserErrorCode.INTERNAL_ERROR, f"the parser failed with {type(e).__name__}: {e}; please "
+                        f"report this")
             _restore(network, snapshot)
             return False
         return len(self._errors) == n_err
@@ -376,6 +386,12 @@ class OnnxParser(ModelLoader):
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             self._error(ParserErrorCode.INVALID_NODE, f"node {view.name!r} ({view.op_type}) cannot be imported: "
                         f"{type(e).__name__}: {e}", view)
+            raise _Abort from None
+        except (_Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - an importer bug must become a ParserError, never a crash
+            self._error(ParserErrorCode.INTERNAL_ERROR, f"node {view.name!r} ({view.op_type}): the importer "
+                        f"failed with {type(e).__name__}: {e}; please report this", view)
             raise _Abort from None
         new_layers = network._layers[n_layers:]
         taken = None

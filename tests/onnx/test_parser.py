@@ -329,3 +329,16 @@ def test_import_context_helpers_and_node_view():
 
 def test_parser_error_is_exported():
     assert trt.ParserError is ParserError and trt.OnnxParser is OnnxParser
+
+
+def test_importer_crash_becomes_internal_error(monkeypatch):
+    def crash(ctx, node):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(registry.IMPORTERS, ("acme", "Crash"), [(1, crash)])
+    model = _model([oh.make_node("Relu", ["x"], ["a"]), oh.make_node("Crash", ["a"], ["y"], name="c", domain="acme")],
+                   [_vi("x", [2])], [_vi("y", [2])], extra_opsets=[("acme", 1)])
+    ok, parser, _, network = _parse(model)
+    assert not ok and network.num_layers == 0
+    err = parser.get_error(0)
+    assert err.code().name == "INTERNAL_ERROR" and err.node_name() == "c" and "boom" in err.desc()
