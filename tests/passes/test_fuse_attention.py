@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import inferrt as trt
 from tests.helpers import new_network
@@ -53,12 +54,12 @@ def test_structure_one_attention_layer():
             assert "mask_add" in a.origin
 
 
-def test_numerics_against_unfused_dynamic_batch():
-    for kw in VARIANTS:
-        builder, net = transformer_network(**kw)
-        m = kw.get("mask", "none")
-        compare_optimized(builder, net, _feeds(m), profiles=_prof(m), passes=["fuse_softmax", "fuse_attention"],
-                          rtol=1e-4, atol=1e-5)
+@pytest.mark.parametrize("kw", VARIANTS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()) or "mha")
+def test_numerics_against_unfused_dynamic_batch(kw):
+    builder, net = transformer_network(**kw)
+    m = kw.get("mask", "none")
+    compare_optimized(builder, net, _feeds(m), profiles=_prof(m), passes=["fuse_softmax", "fuse_attention"],
+                      rtol=1e-4, atol=1e-5)
 
 
 def test_scale_is_explicit_when_the_network_has_none():
