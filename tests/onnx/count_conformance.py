@@ -37,7 +37,14 @@ def cases_dir() -> str:
     _generate(tmp)
     try:
         os.rename(tmp, root)
-    except OSError:  # another worker finished first
+    except OSError:  # another worker finished first, or a broken folder from an interrupted run is in the way
+        if not os.path.isfile(os.path.join(root, "index.json")):
+            shutil.rmtree(root, ignore_errors=True)
+            try:
+                os.rename(tmp, root)
+                return root
+            except OSError:
+                pass
         shutil.rmtree(tmp, ignore_errors=True)
     return root
 
