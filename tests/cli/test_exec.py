@@ -81,3 +81,34 @@ def test_bad_arguments(capsys, tmp_path):
     rc, out, err = _run(capsys, "--iterations", "1", "--device", "cpu", "--saveEngine",
                         str(tmp_path / "no_such_dir" / "m.plan"))
     assert rc == 2 and "cannot save engine" in err
+
+
+def _onnx_file(path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.arange(18, dtype=np.float32).reshape(6, 3) / 10
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return w
+
+
+def test_exec_onnx_with_shapes(capsys, tmp_path):
+    w = _onnx_file(tmp_path / "m.onnx")
+    rc, out, err = _run(capsys, "--onnx", str(tmp_path / "m.onnx"), "--shapes", "x:4x6", "--iterations", "2",
+                        "--device", "cpu")
+    assert rc == 0, err
+    line = [ln for ln in out.splitlines() if ln.startswith("[output] y")][0]
+    assert "shape=(4, 3)" in line
+    # the inputs are the seeded standard normal draws the command documents; check the first row
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    values = np.array([float(v) for v in re.search(r"first values=\[(.*)\]", line).group(1).split()])
+    np.testing.assert_allclose(values, (x.astype(np.float64) @ w).reshape(-1)[:10], rtol=1e-3, atol=1e-4)
+
+
+def test_exec_onnx_missing_file(capsys, tmp_path):
+    rc, out, err = _run(capsys, "--onnx", str(tmp_path / "nope.onnx"), "--iterations", "1")
+    assert rc == 2 and "nope.onnx" in err and "Traceback" not in err
