@@ -221,6 +221,10 @@ class OpDef:
     inputs: Sequence[str] = ("input",)
     min_inputs: int = 1
     num_outputs: int = 1
+    #: shape-tensor inputs that ``run`` reads on the host (slice starts, reshape dims, k, axes...). When their
+    #: values are known when the shapes are planned, the executor hands them over as CPU tensors, so running the
+    #: layer needs no device-to-host copy (and a CUDA graph can capture it)
+    host_inputs: tuple = ()
     #: True when the output shape depends on input *values* that are not shape tensors (NonZero, NMS...)
     data_dependent: bool = False
     #: pure elementwise op (pointwise fusion candidate)

@@ -19,6 +19,7 @@ def _scalar_like(s: Spec) -> bool:
 @register
 class TopK(OpDef):
     kind = "topk"
+    host_inputs = (1,)
     layer_type = LayerType.TOPK
     attrs = {"op": (Enum(TopKOperation), TopKOperation.MAX), "k": (INT, 1), "axes": (INT, 1),
              "indices_type": (DTYPE, DataType.INT32)}
@@ -104,6 +105,7 @@ _RANDOM_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 @register
 class Fill(OpDef):
     kind = "fill"
+    host_inputs = (0,)
     layer_type = LayerType.FILL
     attrs = {"shape": (INTS, ()), "operation": (Enum(FillOperation), FillOperation.LINSPACE),
              "alpha": (FLOAT, 0.0), "beta": (FLOAT, 1.0), "to_type": (DTYPE, DataType.FLOAT),

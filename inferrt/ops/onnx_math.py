@@ -228,6 +228,7 @@ REDUCTIONS = ("SUM", "PROD", "MAX", "MIN", "AVG", "L1", "L2", "LOG_SUM", "LOG_SU
 
 @register
 class OnnxReduce(OpDef):
+    host_inputs = (1,)  # axes
     """ONNX reduction with axes from a (possibly runtime) tensor, empty-set identities and noop_with_empty_axes."""
 
     kind = "onnx_reduce"

@@ -44,6 +44,7 @@ class Col2Im(OpDef):
     """Col2Im: [N, C * prod(block), L] columns -> [N, C, *image_shape], summing overlapping blocks (N-D fold)."""
 
     kind = "col2im"
+    host_inputs = (1, 2)
     attrs = {"dilations": (INTS, ()), "pads": (INTS, ()), "strides": (INTS, ())}
     inputs = ("input", "image_shape", "block_shape")
     min_inputs = 3
@@ -117,6 +118,7 @@ class AffineGrid(OpDef):
     [N, [D,] H, W, 2|3] in normalized coordinates (like torch.nn.functional.affine_grid)."""
 
     kind = "affine_grid"
+    host_inputs = (1,)
     attrs = {"align_corners": (BOOL, False)}
     inputs = ("theta", "size")
     min_inputs = 2
@@ -152,6 +154,7 @@ class CenterCropPad(OpDef):
     """CenterCropPad: crop (centered window) or zero-pad (centered input) each of ``axes`` to ``shape``."""
 
     kind = "center_crop_pad"
+    host_inputs = (1,)
     attrs = {"axes": (INTS, ())}
     inputs = ("input", "shape")
     min_inputs = 2

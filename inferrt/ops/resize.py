@@ -201,6 +201,7 @@ def _input1(ins, k):
 @register
 class Resize(OpDef):
     kind = "resize"
+    host_inputs = (1, 2)
     layer_type = LayerType.RESIZE
     attrs = {
         "shape": (INTS, ()), "scales": (FLOATS, ()), "resize_mode": (Enum(IM), IM.NEAREST),

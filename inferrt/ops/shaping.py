@@ -32,6 +32,7 @@ def pad_source_index(n: int, pre: int, post: int, mode: str, device) -> torch.Te
 @register
 class Padding(OpDef):
     kind = "padding"
+    host_inputs = (2,)
     layer_type = LayerType.PADDING
     attrs = {"pre_padding_nd": (INTS, ()), "post_padding_nd": (INTS, ()), "mode": (STR, "constant")}
     #: input 1: fill value (0-D, constant mode); input 2 (inferrt extension): pads as a 1-D INT32/INT64 tensor
@@ -154,6 +155,7 @@ def _normalize(axes, rank, what):
 @register
 class Squeeze(OpDef):
     kind = "squeeze"
+    host_inputs = (1,)
     layer_type = LayerType.SQUEEZE
     attrs = {"axes": (INTS, ())}
     inputs = ("input", "axes")
@@ -187,6 +189,7 @@ class Squeeze(OpDef):
 @register
 class Unsqueeze(OpDef):
     kind = "unsqueeze"
+    host_inputs = (1,)
     layer_type = LayerType.UNSQUEEZE
     attrs = {"axes": (INTS, ())}
     inputs = ("input", "axes")

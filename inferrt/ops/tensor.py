@@ -235,6 +235,7 @@ def slice_indices(n, start, size, stride, mode, device):
 @register
 class Slice(OpDef):
     kind = "slice"
+    host_inputs = (1, 2, 3, 5)
     layer_type = LayerType.SLICE
     attrs = {"start": (INTS, ()), "shape": (INTS, ()), "stride": (INTS, ()),
              "mode": (Enum(SampleMode), SampleMode.STRICT_BOUNDS), "axes": (INTS, ())}

@@ -332,7 +332,7 @@ class IExecutionContext(_Reporter):
         if self._graphs is None:
             from .cuda_graphs import GraphCache
 
-            self._graphs = GraphCache(self._device)
+            self._graphs = GraphCache(self._device, log=self._log)
         return self._graphs
 
     def _invalidate_graphs(self):

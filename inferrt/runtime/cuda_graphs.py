@@ -17,7 +17,8 @@ _CAPTURE_LOCK = threading.Lock()
 
 
 class GraphCache:
-    def __init__(self, device: torch.device, capacity: int = 8):
+    def __init__(self, device: torch.device, capacity: int = 8, log=None):
+        self._log = log
         self.device = device
         self.capacity = capacity
         self._graphs: OrderedDict = OrderedDict()

@@ -140,12 +140,24 @@ class ShapePlan:
                     self.slots[n.outputs[0]] = n.op.run(n.attrs, [self.slots.get(i) if i else None
                                                                   for i in n.inputs], [meta[n.outputs[0]]])[0]
                 continue
-            self.steps.append((executor.kernels[n.name], n.inputs, n.outputs, n.name))
+            self.steps.append((executor.kernels[n.name], self._host_side(n), n.outputs, n.name))
         # views of graph inputs are made per call (the input's address can change)
         self.input_views = [(n, meta[n.outputs[0]]) for n, on_input in self.view_steps if on_input]
         # graph outputs that no step writes (inputs, constants, folded values) get a copy step
         written = {o for _, _, outs, _ in self.steps for o in outs}
         self.copies = [o for o in g.outputs if o not in written]
+
+    def _host_side(self, n) -> list:
+        """Input names for node ``n``, with known shape-tensor inputs (``op.host_inputs``) redirected to CPU copies
+        made once here, so the layer reads them without a device-to-host copy."""
+        ins = list(n.inputs)
+        for idx in getattr(n.op, "host_inputs", ()):
+            if idx < len(ins) and ins[idx] and self.specs[ins[idx]].value is not None:
+                key = f"{ins[idx]} [host]"
+                if key not in self.slots:
+                    self.slots[key] = torch.from_numpy(np.ascontiguousarray(self.specs[ins[idx]].value))
+                ins[idx] = key
+        return ins
 
     def run(self, io: dict, profiler=None, sync=False):
         slots = dict(self.slots)

@@ -130,8 +130,9 @@ def _body(program, in_dtypes):
     return lines, isf
 
 
-def kernel_source(program, in_dtypes, out_dtype, linear):
-    """Source of a kernel for this program; ``linear[k]``: input k is read by linear offset (else strided)."""
+def kernel_source(program, in_dtypes, out_dtype, linear, zero=None):
+    """Source of a kernel for this program; ``linear[k]``: input k is read by linear offset (else strided);
+    ``zero[k][j]``: input k has stride 0 along (padded) dim j, so that term is left out of its address."""
     lines, _ = _body(program, in_dtypes)
     n = len(in_dtypes)
     args = ["out_ptr"] + [f"in{k}_ptr" for k in range(n)] + ["n"] + [f"d{j}" for j in range(MAX_RANK)]
@@ -152,7 +153,8 @@ def kernel_source(program, in_dtypes, out_dtype, linear):
         if linear[k]:
             src.append(f"    x{k} = tl.load(in{k}_ptr + offs, mask=mask)")
         else:
-            off = " + ".join(f"c{j} * s{k}_{j}" for j in range(MAX_RANK))
+            terms = [f"c{j} * s{k}_{j}" for j in range(MAX_RANK) if not (zero and zero[k][j])]
+            off = " + ".join(terms) or "0"
             src.append(f"    x{k} = tl.load(in{k}_ptr + ({off}), mask=mask)")
     src += lines
     last = f"r{len(program) - 1}"
@@ -217,18 +219,25 @@ class PointwiseLauncher:
         if n == 0:
             return
         shape = tuple(out.shape)
-        pad = MAX_RANK - len(shape)
-        out_linear = _dense(out)
         ostride = tuple(out.stride())
-        linear, strides = [], []
+        out_linear = _dense(out)
+        # dense outputs are walked in memory order (e.g. N, H, W, C for channels-last), so the program id's
+        # offset is both the output's address and the source of every broadcast operand's coordinates
+        perm = sorted(range(len(shape)), key=lambda d: -ostride[d]) if out_linear else list(range(len(shape)))
+        pad = MAX_RANK - len(shape)
+        dims = (1,) * pad + tuple(shape[d] for d in perm)
+        ostr = (0,) * pad + tuple(ostride[d] for d in perm)
+        linear, strides, zero = [], [], []
         for x in ins:
             linear.append(out_linear and tuple(x.shape) == shape and tuple(x.stride()) == ostride)
-            xe = x.expand(shape) if tuple(x.shape) != shape else x
-            strides += list((0,) * pad + tuple(xe.stride()))
-        key = (tuple(linear), tuple(x.dtype for x in ins), out.dtype)
+            xs = (x.expand(shape) if tuple(x.shape) != shape else x).stride()
+            st = (0,) * pad + tuple(xs[d] for d in perm)
+            strides += st
+            zero.append(tuple(v == 0 for v in st))
+        key = (tuple(linear), tuple(zero), tuple(x.dtype for x in ins), out.dtype)
         k = self.cache.get(key)
         if k is None:
             k = self.cache[key] = load_kernel(kernel_source(
-                self.program, [from_torch_dtype(x.dtype) for x in ins], from_torch_dtype(out.dtype), linear))
-        k[(triton.cdiv(n, self.BLOCK),)](out, *ins, n, *((1,) * pad + shape), *((0,) * pad + ostride), *strides,
-                                         OUT_LINEAR=out_linear, BLOCK=self.BLOCK)
+                self.program, [from_torch_dtype(x.dtype) for x in ins], from_torch_dtype(out.dtype), linear, zero))
+        k[(triton.cdiv(n, self.BLOCK),)](out, *ins, n, *dims, *ostr, *strides, OUT_LINEAR=out_linear,
+                                         BLOCK=self.BLOCK)
