@@ -53,7 +53,7 @@ def rel_err(a, b):
     return float((a - b).norm() / max(b.norm(), 1e-12))
 
 
-def bench_row(name, batch, device, dtype, modes, small, iters):
+def bench_row(name, batch, device, dtype, modes, small, iters, profile=False):
     model, inputs, names, dyn = make_model(name, batch, small)
     row = {"model": name, "batch": batch}
     onnx_bytes = export_onnx(model, inputs, names, dyn)
@@ -110,6 +110,23 @@ def bench_row(name, batch, device, dtype, modes, small, iters):
     row["inferrt_err"] = rel_err(out.float(), ref_onnx)
     row["inferrt_ms"] = time_fn(lambda: ctx.execute_async_v3(stream), device, iters=iters)
     row["layers"] = engine.num_layers
+    if profile:  # one run with per-layer times (synchronized per layer, so only the ranking is meaningful)
+        times = {}
+
+        class P(inferrt.IProfiler):
+            def report_layer_time(self, name, ms):
+                times[name] = times.get(name, 0.0) + ms
+
+        ctx.profiler = P()
+        ctx.execute_async_v3(stream)
+        ctx.profiler = None
+        kinds = {n.name: (n.kind, n.info.get("tactic", "generic")) for n in engine.graph.nodes}
+        by_kind = {}
+        for name, ms in times.items():
+            k = kinds.get(name, ("?", "?"))
+            by_kind[k] = by_kind.get(k, 0.0) + ms
+        row["profile_by_kind"] = {f"{k}/{t}": round(v, 3) for (k, t), v in
+                                  sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]}
     best = min(row.get(k, float("inf")) for k in ("eager_ms", "ro_ms", "ma_ms"))
     row["best_torch_ms"] = best
     row["speedup_vs_best"] = round(best / row["inferrt_ms"], 3) if best < float("inf") else None
@@ -125,6 +142,7 @@ def main(argv=None):
     p.add_argument("--fp32", action="store_true")
     p.add_argument("--small", action="store_true", help="tiny model configs (smoke test)")
     p.add_argument("--iters", type=int, default=50)
+    p.add_argument("--profile", action="store_true", help="add inferrt's per-layer-kind time ranking to each row")
     p.add_argument("--json", default="bench/results/bench.json")
     a = p.parse_args(argv)
     dtype = torch.float32 if a.fp32 or a.device == "cpu" else torch.float16
@@ -133,7 +151,7 @@ def main(argv=None):
     for name in a.models.split(","):
         for b in (int(x) for x in a.batches.split(",")):
             try:
-                row = bench_row(name, b, a.device, dtype, modes, a.small, a.iters)
+                row = bench_row(name, b, a.device, dtype, modes, a.small, a.iters, a.profile)
             except Exception as e:  # noqa: BLE001 - a failed row is reported, the others still run
                 row = {"model": name, "batch": b, "error": f"{type(e).__name__}: {str(e)[:300]}"}
             rows.append(row)
