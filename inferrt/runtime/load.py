@@ -40,7 +40,7 @@ def load_engine(data, logger=None, error_recorder=None):
         graph = Graph.from_json(manifest["graph"], blobs)
     except PlanError:
         raise
-    except (KeyError, ValueError, TypeError, AssertionError, IndexError, AttributeError, RecursionError) as e:
+    except Exception as e:  # noqa: BLE001 - untrusted data: any failure to decode it is a PlanError
         raise PlanError(f"corrupt plan: its graph cannot be decoded ({_describe(e)})") from None
     check_engine_graph(manifest, graph)
     try:
@@ -48,6 +48,9 @@ def load_engine(data, logger=None, error_recorder=None):
     except PlanError:
         raise
     except Exception as e:  # noqa: BLE001 - a plan is untrusted input: every failure to load it is a PlanError
+        if isinstance(e, MemoryError) or "out of memory" in str(e).lower():
+            raise PlanError(f"cannot load the plan: out of memory while placing its weights on the device "
+                            f"({_describe(e)}); free memory and load it again") from None
         raise PlanError(f"corrupt plan: the engine cannot be created from it ({_describe(e)})") from None
 
 

@@ -9,7 +9,7 @@ import pytest
 from plan_tools import build_small_plan, frame, split, with_manifest
 
 import inferrt as trt
-from inferrt.ops.base import INT, Enum, get_op
+from inferrt.ops.base import FLOAT, INT, Enum, get_op
 from inferrt.plan.format import FORMAT_VERSION
 
 
@@ -118,6 +118,11 @@ def _unknown_enum(m):
     n["attrs"][k] = "NOT_A_MEMBER"
 
 
+def _huge_number_attr(m):
+    n, k = _attr_where(m, lambda t, default, v: t is FLOAT or t is INT)
+    n["attrs"][k] = 10 ** 400     # valid JSON, no float or machine integer holds it
+
+
 def _int_attr_as_string(m):
     n, k = _attr_where(m, lambda t, default, v: t is INT)
     n["attrs"][k] = str(n["attrs"][k])
@@ -176,6 +181,7 @@ CRAFTED = {
     "profile of unknown input": lambda m: m["profiles"][0]["shapes"].update(w=[[1], [1], [1]]),
     "shape inference fails": lambda m: _node(m, "conv")["attrs"].update(kernel_size_nd=[5]),
     "node with an extra output": lambda m: _last(m)["outputs"].append("extra"),
+    "number attribute too large": _huge_number_attr,
     "deep nesting": lambda m: m.update(name=json.loads("[" * 50 + "]" * 50)),
 }
 

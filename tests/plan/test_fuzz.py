@@ -170,7 +170,7 @@ def test_manifest_byte_damage_with_valid_checksum(small):
     assert seen.get("refused", 0) >= MANIFEST_BYTE_CASES // 2, seen
 
 
-_JUNK = [None, True, False, 0, 1, -1, 7, 2 ** 31, 2 ** 63, -2 ** 63, 10 ** 30, 1.5, float("1e308"), "", "x",
+_JUNK = [None, True, False, 0, 1, -1, 7, 2 ** 31, 2 ** 63, -2 ** 63, 10 ** 30, 10 ** 400, 1.5, float("1e308"), "", "x",
          "float32", "INPUT", "constant", "relu", [], [1], [-1, -1], [0, 1, 2], ["x"], [[1, 2], [3, 4]], {}, {"a": 1},
          {"offset": 0}, "A" * 1000]
 
