@@ -75,7 +75,7 @@ def write_plan(manifest: dict, blobs: BlobWriter) -> bytes:
         elif hasattr(arr, "numpy") and not isinstance(arr, np.ndarray):  # torch tensor (bfloat16 weights)
             raw = memoryview(arr.contiguous().view(__import__("torch").uint8).numpy()).cast("B")
         else:
-            raw = memoryview(np.ascontiguousarray(arr)).cast("B")
+            raw = memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))  # also for zero-size arrays
         pos += (-pos) % BLOB_ALIGN
         table.append({"offset": pos, "nbytes": raw.nbytes, "dtype": _dtype_name(arr),
                       "shape": [] if isinstance(arr, (bytes, bytearray)) else [int(d) for d in arr.shape]})

@@ -453,6 +453,4 @@ FAILURES_BY_REASON = {
 EXPECTED_FAILURES = {name: reason for reason, names in FAILURES_BY_REASON.items() for name in names}
 
 #: light models (onnx/backend/test/data/light) that fail, with the reason
-EXPECTED_LIGHT_FAILURES = {
-    'resnet50': "open issue: OpError: graph has a cycle or a dangling input near node '…'",
-}
+EXPECTED_LIGHT_FAILURES = {}
