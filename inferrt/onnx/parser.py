@@ -360,6 +360,17 @@ class OnnxParser(ModelLoader):
                         stack.append((j, False))
         return order
 
+    def _layer_names(self, network, n_layers):
+        """Names of the network's first ``n_layers`` layers, kept incrementally across nodes (a full scan per node
+        made parsing quadratic)."""
+        names = getattr(self, "_names", None)
+        upto = getattr(self, "_names_upto", None)
+        if names is None or upto is None or upto[0] is not network or upto[1] > n_layers:
+            names = self._names = set()
+            upto = (network, 0)
+        names.update(l.name for l in network._layers[upto[1]:n_layers])
+        return names
+
     def _import_node(self, ctx, view):
         network = ctx.network
         ctx.node = view
@@ -394,17 +405,16 @@ class OnnxParser(ModelLoader):
                         f"failed with {type(e).__name__}: {e}; please report this", view)
             raise _Abort from None
         new_layers = network._layers[n_layers:]
-        taken = None
+        taken = self._layer_names(network, n_layers)
         for j, layer in enumerate(new_layers):
             if layer.name.startswith("(Unnamed Layer"):
                 name = view.name if len(new_layers) == 1 else f"{view.name}_{j}"
-                if taken is None:  # "X_1" of a multi-layer node X must not collide with a node named X_1
-                    taken = {l.name for l in network._layers}
-                while name in taken:
+                while name in taken:  # "X_1" of a multi-layer node X must not collide with a node named X_1
                     name += "'"
-                taken.add(name)
                 layer.name = name
+            taken.add(layer.name)
             layer.metadata = f"onnx:{view.op_type}:{view.name}"
+        self._names_upto = (network, len(network._layers))
         bound = {id(t) for t in ctx._tensors.values()}
         for name, t in zip(view.outputs, outs):
             if not name or t is None:
