@@ -468,3 +468,26 @@ def test_bad_nodes_fail_naming_the_node(node, inits, needle):
     node.name = "bad_node"
     msg = _import_error(node, rand(2, 3), inits)
     assert "bad_node" in msg and needle in msg, msg
+
+
+# ----------------------------------------------------------------------------------------------- run-time operands
+def test_runtime_pads_repeats_k_depth():
+    """Operands that are graph inputs (known only at run time) feed the layers' tensor inputs."""
+    x = rand(2, 3)
+    pads = np.array([1, 0, 0, 2], np.int64)
+    check([oh.make_node("Pad", ["x", "p"], ["y"], mode="reflect")], {"x": (x, None), "p": (pads, None)}, ["y"])
+    reps = np.array([2, 1], np.int64)
+    check([oh.make_node("Tile", ["x", "r"], ["y"])], {"x": (x, None), "r": (reps, None)}, ["y"])
+    v = RNG.permutation(12).reshape(3, 4).astype(np.float32)
+    k = np.array([3], np.int64)
+    check([oh.make_node("TopK", ["v", "k"], ["a", "b"], axis=1)], {"v": (v, None), "k": (k, None)}, ["a", "b"])
+    idx = np.array([0, 2, 1], np.int64)
+    depth = np.array(4, np.int64)
+    check([oh.make_node("OneHot", ["i", "d", "vals"], ["y"])], {"i": (idx, None), "d": (depth, None)}, ["y"],
+          inits={"vals": np.array([0, 1], np.int64)})
+
+
+def test_runtime_resize_scales():
+    x = rand(1, 1, 3, 4)
+    sc = np.array([1, 1, 2, 1.5], np.float32)
+    check([oh.make_node("Resize", ["x", "", "s"], ["y"], mode="linear")], {"x": (x, None), "s": (sc, None)}, ["y"])
