@@ -69,7 +69,10 @@ def test_fast_tactics_chosen_and_correct():
 
 
 def test_first_inference_after_load_compiles_nothing(tmp_path):
-    plan, _, _ = _build()
+    plan, _, _ = _build(fp16=False)  # float32: the build picks Triton tactics for this network (see above)
+    from inferrt.plan.format import read_plan
+
+    assert read_plan(plan)[0]["kernels"], "the plan carries no compiled kernels"
     path = tmp_path / "m.plan"
     path.write_bytes(plan)
     cache_dir = tmp_path / "triton_cache"
@@ -83,9 +86,10 @@ def test_first_inference_after_load_compiles_nothing(tmp_path):
         t0 = time.perf_counter()
         engine = inferrt.load_engine({str(path)!r})
         out = engine.create_execution_context().infer({{"x": np.ones((16, 1, 28, 28), np.float32)}})
+        assert np.isfinite(out["prob"]).all()
         print("SECONDS", time.perf_counter() - t0)
         print("COMPILED", len(compiled))
-        print("ENTRIES", len(os.listdir({str(cache_dir)!r})))
+        print("ENTRIES", len(os.listdir({str(cache_dir)!r})) if os.path.isdir({str(cache_dir)!r}) else 0)
     """)
     env = dict(os.environ, TRITON_CACHE_DIR=str(cache_dir), INFERRT_CACHE=str(tmp_path / "irt"))
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
