@@ -61,7 +61,17 @@ class Normalization(OpDef):
                 raise OpError(f"channels {c} are not divisible by num_groups {g}")
         return [Spec(x.dtype, tuple(x.shape))]
 
+    @staticmethod
+    def _fused(a, ins):
+        if ins[0].dtype == torch.float64 or len(ins) < 3 or ins[1] is None or ins[2] is None:
+            return None
+        return _fused_layer_norm(a, ins) if a.num_groups == 1 and _trailing(
+            axes_from_mask(a.axes, ins[0].dim()), ins[0].dim()) else _fused_group_norm(a, ins)
+
     def run(self, a, ins, outs):
+        fast = self._fused(a, ins)
+        if fast is not None:
+            return [fast]
         x, scale, bias = ins[:3]
         compute = torch.float64 if x.dtype == torch.float64 else torch.float32
         y = x.to(compute)
@@ -83,6 +93,42 @@ class Normalization(OpDef):
                            for t in (scale, bias))
         y = y * scale.to(compute) + bias.to(compute)
         return [y.to(x.dtype)]
+
+
+def _trailing(axes, rank) -> bool:
+    return bool(axes) and axes == list(range(rank - len(axes), rank))
+
+
+def _fused_layer_norm(a, ins):
+    """One fused kernel (statistics in float32 inside) when the normalized axes are the trailing ones and scale /
+    bias cover exactly those axes (LayerNorm); None otherwise."""
+    x, scale, bias = ins[:3]
+    axes = axes_from_mask(a.axes, x.dim())
+    if a.num_groups != 1 or not _trailing(axes, x.dim()):
+        return None
+    tail = tuple(x.shape[axes[0]:])
+    if any(tuple(t.shape[-len(tail):]) != tail or any(d != 1 for d in t.shape[:-len(tail)]) for t in (scale, bias)):
+        return None
+    w, b = scale.reshape(tail).to(x.dtype), bias.reshape(tail).to(x.dtype)
+    if x.dtype == torch.float16 and x.device.type == "cpu":
+        return F.layer_norm(x.float(), tail, w.float(), b.float(), a.epsilon).to(x.dtype)
+    return F.layer_norm(x, tail, w, b, a.epsilon)
+
+
+def _fused_group_norm(a, ins):
+    """torch's group norm (one kernel) for NC... inputs normalized over the spatial axes per group of channels, with
+    per-channel scale and bias; None otherwise."""
+    x, scale, bias = ins[:3]
+    axes = axes_from_mask(a.axes, x.dim())
+    g = a.num_groups
+    if x.dim() < 3 or axes != list(range(2, x.dim())) or x.shape[1] % g:
+        return None
+    c = x.shape[1]
+    if any(t.numel() != c or t.shape[1] != c for t in (scale, bias)):
+        return None
+    xc = x.float() if x.device.type == "cpu" and x.dtype == torch.float16 else x
+    y = F.group_norm(xc, g, scale.reshape(c).to(xc.dtype), bias.reshape(c).to(xc.dtype), a.epsilon)
+    return y.to(x.dtype)
 
 
 @register

@@ -119,8 +119,8 @@ class CublasMatmulEpilogue(Tactic):
             return False
         a = node.attrs
         x, w = specs[node.inputs[0]], specs[node.inputs[1]]
-        if a.op0 != MO.NONE or a.op1 == MO.VECTOR or w.shape is None or len(w.shape) != 2 or x.shape is None \
-                or len(x.shape) < 2:
+        if a.op0 != MO.NONE or a.op1 == MO.VECTOR or w.shape is None or len(w.shape) < 2 or x.shape is None \
+                or len(x.shape) < 2 or any(d != 1 for d in w.shape[:-2]) or len(w.shape) > len(x.shape):
             return False
         if len(node.inputs) > 2 and node.inputs[2]:
             b = specs[node.inputs[2]]
@@ -137,6 +137,7 @@ class CublasMatmulEpilogue(Tactic):
         def run(ins, outs):
             x, w = ins[0], ins[1]
             out = outs[0]
+            w = w.reshape(w.shape[-2:])  # leading broadcast dims of size 1 (importers unsqueeze weights)
             if a.op1 == MO.TRANSPOSE:
                 w = w.t()
             k = x.shape[-1]
