@@ -45,10 +45,11 @@ def _bias_vector(view, anchor, c, out_rank):
 
 
 def _collect(view, anchor):
-    """(bias constant or None, epilogue steps, residual value or None, absorbed nodes, final output)."""
+    """(bias constant or None, the value it came from, epilogue steps, residual value or None, absorbed nodes,
+    final output)."""
     cur = anchor.outputs[0]
     out_rank = len(view.shape(cur) or ())
-    bias, steps, residual, absorbed = None, [], None, []
+    bias, bias_src, steps, residual, absorbed = None, None, [], None, []
     has_bias = len(anchor.inputs) > 2 and bool(anchor.inputs[2])
     while True:
         readers = view.uses(cur)
@@ -63,7 +64,7 @@ def _collect(view, anchor):
             if other == cur:
                 break
             if vec is not None and not (has_bias and anchor.kind == "matrix_multiply"):
-                bias = vec
+                bias, bias_src = vec, other
             elif residual is None and len(view.shape(other) or ()) == out_rank \
                     and view.spec(other).dtype == view.spec(cur).dtype:
                 residual = other
@@ -88,7 +89,7 @@ def _collect(view, anchor):
             break
         absorbed.append(r)
         cur = r.outputs[0]
-    return bias, steps, residual, absorbed, cur
+    return bias, bias_src, steps, residual, absorbed, cur
 
 
 def fuse_conv_matmul_epilogue(graph, ctx) -> int:
@@ -99,7 +100,7 @@ def fuse_conv_matmul_epilogue(graph, ctx) -> int:
     for anchor in list(graph.nodes):
         if anchor.kind not in ANCHORS or len(anchor.outputs) != 1:
             continue
-        bias, steps, residual, absorbed, out = _collect(view, anchor)
+        bias, bias_src, steps, residual, absorbed, out = _collect(view, anchor)
         if not absorbed or any(id(r) in taken for r in absorbed):
             continue
         taken.update(id(r) for r in absorbed)
@@ -112,8 +113,10 @@ def fuse_conv_matmul_epilogue(graph, ctx) -> int:
                 continue  # a computed bias input: leave this one alone
             value = bias if old is None else (old.reshape(-1).astype(np.float64) + bias.astype(np.float64)).astype(
                 old.dtype)
+            # the constants the bias is made of keep their names here even when other layers shared them
             src = [view.producer(old_bias)] if old_bias else []
-            c = const_node(graph, f"{anchor.name} [bias]", value, merge_origin(*src, absorbed[0]))
+            c = const_node(graph, f"{anchor.name} [bias]", value,
+                           merge_origin(*src, view.producer(bias_src), absorbed[0]))
             add_nodes.append(c)
             bias_in = c.outputs[0]
         ins.append(bias_in)

@@ -1,4 +1,4 @@
-"""Pointwise fusion: connected elementwise / unary / activation / cast / parametric ReLU / uniform Scale layers
+"""Pointwise fusion: connected elementwise / unary / activation / cast / parametric ReLU / Scale layers
 become one ``pointwise`` layer running a small expression program (see ``ops/pointwise.py``).
 
     x ─ Add(b) ─ Sigmoid ─┐
@@ -7,7 +7,8 @@ become one ``pointwise`` layer running a small expression program (see ``ops/poi
 
 A layer joins the group of its readers when every reader of its output is in that one group and its output is
 not a network output; so only the group's last layer is read from outside and the fused layer cannot create a
-cycle. Scalar constants are inlined into the program; other constants stay inputs. Pure integer layers (shape
+cycle. Scalar constants are inlined into the program; other constants stay inputs (a Scale layer's per-channel
+or per-element coefficients become constants shaped to broadcast). Pure integer layers (shape
 arithmetic) and layers with precision pins are left alone. Groups of one layer are not rewritten.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from ..enums import DataType, ScaleMode
 from ..ir.graph import Node
 from ..ops.base import Attrs
-from .rewrite import View, absorbed_origin, plain, replace
+from .rewrite import View, absorbed_origin, const_node, plain, replace
 
 KINDS = ("elementwise", "unary", "activation", "cast", "identity", "parametric_relu", "scale")
 _FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
@@ -30,20 +31,40 @@ def candidate(view, n) -> bool:
     if n.kind not in KINDS or len(n.outputs) != 1 or not plain(n):
         return False
     if n.kind == "scale":
-        if n.attrs.mode != ScaleMode.UNIFORM or view.spec(n.inputs[0]).dtype != DataType.FLOAT:
+        if view.spec(n.inputs[0]).dtype != DataType.FLOAT or _scale_shape(view, n) is None:
             return False
-        if any(i and view.scalar(i) is None for i in n.inputs[1:]):
+        if any(i and view.const(i) is None for i in n.inputs[1:]):
             return False
     dts = [view.spec(v).dtype for v in n.inputs + n.outputs if v]
     return any(d in _FLOATS for d in dts)
 
 
+def _scale_shape(view, n):
+    """The shape a Scale layer's coefficients broadcast as (None when it depends on unknown dims)."""
+    shape = view.shape(n.inputs[0])
+    if shape is None:
+        return None
+    rank = len(shape)
+    if n.attrs.mode == ScaleMode.UNIFORM:
+        return (1,) * rank
+    if rank == 0:
+        return None
+    ax = n.attrs.channel_axis % rank
+    if n.attrs.mode == ScaleMode.CHANNEL:
+        out = tuple(shape[ax] if i == ax else 1 for i in range(rank))
+    else:
+        out = tuple(shape[i] if i >= ax else 1 for i in range(rank))
+    return out if all(d >= 0 for d in out) else None
+
+
 class _Program:
-    def __init__(self, view):
+    def __init__(self, view, graph):
         self.view = view
+        self.graph = graph
         self.code: list = []
         self.reg: dict[str, int] = {}
         self.inputs: list[str] = []
+        self.new_consts: list = []
 
     def emit(self, ins) -> int:
         self.code.append(ins)
@@ -62,6 +83,16 @@ class _Program:
         self.reg[v] = r
         return r
 
+    def coefficient(self, n, v, cshape) -> int:
+        c = self.view.const(v)
+        if c.size == 1:
+            return self.value(v)
+        node = const_node(self.graph, f"{n.name} [coefficients]", c.reshape(cshape),
+                          list(self.view.producer(v).origin))
+        self.new_consts.append(node)
+        self.inputs.append(node.outputs[0])
+        return self.emit(["input", len(self.inputs) - 1])
+
     def node(self, n) -> None:
         a, k, out = n.attrs, n.kind, n.outputs[0]
         if k == "identity":
@@ -77,11 +108,12 @@ class _Program:
             r = self.emit(["cast", a.to_type.name, self.value(n.inputs[0])])
         elif k == "parametric_relu":
             r = self.emit(["prelu", self.value(n.inputs[0]), self.value(n.inputs[1])])
-        else:  # uniform scale: (x * scale + shift) ^ power
+        else:  # scale: (x * scale + shift) ^ power, coefficients reshaped to broadcast as the layer does
             r = self.value(n.inputs[0])
+            cshape = _scale_shape(self.view, n)
             for slot, op in ((2, "PROD"), (1, "SUM"), (3, "POW")):
                 if len(n.inputs) > slot and n.inputs[slot]:
-                    r = self.emit(["binary", op, r, self.value(n.inputs[slot])])
+                    r = self.emit(["binary", op, r, self.coefficient(n, n.inputs[slot], cshape)])
         self.reg[out] = r
 
 
@@ -116,12 +148,13 @@ def fuse_pointwise(graph, ctx) -> int:
         if len(members) < 2:
             continue
         root = cand[root_id]
-        prog = _Program(view)
+        prog = _Program(view, graph)
         for n in members:
             prog.node(n)
         out_reg = prog.reg[root.outputs[0]]
         if out_reg != len(prog.code) - 1:
             continue  # the root is an identity of an earlier value; leave this group to no-op elimination
+        add += prog.new_consts
         add.append(Node(root.name, "pointwise", list(prog.inputs), list(root.outputs), Attrs(program=prog.code),
                         origin=absorbed_origin(view, *members), info=dict(root.info)))
         gone += members

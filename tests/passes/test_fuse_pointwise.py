@@ -101,3 +101,25 @@ def test_program_checks_and_generic_run():
             assert "pointwise" in str(e)
         else:
             raise AssertionError(f"{bad} accepted")
+
+
+def test_channel_and_elementwise_scales_join_the_group():
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (-1, 3, 2, 2))
+    s1 = net.add_scale(x, trt.ScaleMode.CHANNEL, rand(3), rand(3) + 1, None)
+    s1.name = "bn_as_scale"
+    r = net.add_activation(s1.get_output(0), trt.ActivationType.RELU)
+    r.name = "relu"
+    s2 = net.add_scale(r.get_output(0), trt.ScaleMode.ELEMENTWISE, None, rand(3, 2, 2), np.full(12, 2.0, np.float32))
+    s2.name = "elementwise_scale"
+    y = s2.get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    g = optimize(net, only={"fuse_pointwise", "eliminate_dead_layers"})
+    assert kinds(g) == ["pointwise"]
+    assert {"bn_as_scale", "relu", "elementwise_scale"} <= set(g.nodes[-1].origin)
+    shapes = sorted(tuple(n.attrs.shape) for n in g.nodes if n.kind == "constant")
+    assert shapes == [(1, 3, 1, 1), (1, 3, 1, 1), (1, 3, 2, 2), (1, 3, 2, 2)]
+    compare_optimized(builder, net, [{"x": rand(2, 3, 2, 2)}, {"x": rand(4, 3, 2, 2)}],
+                      profiles=[{"x": ((1, 3, 2, 2), (2, 3, 2, 2), (4, 3, 2, 2))}], passes=["fuse_pointwise"],
+                      rtol=1e-6, atol=1e-6)
