@@ -18,38 +18,36 @@ _FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def corners(boxes, fmt):
-    """[..., 4] boxes -> (y1, x1, y2, x2) with y1 <= y2 and x1 <= x2."""
-    if fmt == BBF.CENTER_SIZES:
-        xc, yc, w, h = boxes.unbind(-1)
-        return yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2
-    a, b, c, d = boxes.unbind(-1)
-    return torch.minimum(a, c), torch.minimum(b, d), torch.maximum(a, c), torch.maximum(b, d)
+    """[..., 4] boxes (numpy) -> (y1, x1, y2, x2) with y1 <= y2 and x1 <= x2."""
+    a, b, c, d = (boxes[..., i] for i in range(4))
+    if fmt == BBF.CENTER_SIZES:  # x_center, y_center, width, height
+        return b - d / 2, a - c / 2, b + d / 2, a + c / 2
+    return np.minimum(a, c), np.minimum(b, d), np.maximum(a, c), np.maximum(b, d)
 
 
-def iou_matrix(boxes, fmt):
-    y1, x1, y2, x2 = corners(boxes, fmt)
+def greedy_nms(y1, x1, y2, x2, order, limit, threshold):
+    """Greedy suppression over candidates ``order`` (sorted by descending score); at most ``limit`` kept.
+
+    The IoU of each kept box is computed only against the candidates after it that are still alive, so the cost is
+    (kept boxes) x (candidates), not candidates squared."""
+    y1, x1, y2, x2 = y1[order], x1[order], y2[order], x2[order]
     area = (y2 - y1) * (x2 - x1)
-    ih = (torch.minimum(y2[:, None], y2[None, :]) - torch.maximum(y1[:, None], y1[None, :])).clamp(min=0)
-    iw = (torch.minimum(x2[:, None], x2[None, :]) - torch.maximum(x1[:, None], x1[None, :])).clamp(min=0)
-    inter = ih * iw
-    union = area[:, None] + area[None, :] - inter
-    valid = (area[:, None] > 0) & (area[None, :] > 0) & (union > 0)
-    return torch.where(valid, inter / torch.where(union > 0, union, torch.ones_like(union)), torch.zeros_like(union))
-
-
-def greedy_select(iou, limit, threshold):
-    """Indices (into the score-sorted candidates) kept by greedy suppression, at most ``limit``."""
-    n = iou.shape[0]
-    suppress = (iou > threshold).cpu().numpy()
-    alive = np.ones(n, dtype=bool)
+    alive = np.ones(len(order), dtype=bool)
     keep = []
-    for i in range(n):
+    for i in range(len(order)):
         if not alive[i]:
             continue
-        keep.append(i)
+        keep.append(order[i])
         if len(keep) >= limit:
             break
-        alive[i + 1:] &= ~suppress[i, i + 1:]
+        r = slice(i + 1, None)
+        ih = np.clip(np.minimum(y2[i], y2[r]) - np.maximum(y1[i], y1[r]), 0, None)
+        iw = np.clip(np.minimum(x2[i], x2[r]) - np.maximum(x1[i], x1[r]), 0, None)
+        inter = ih * iw
+        union = area[i] + area[r] - inter
+        ok = (area[i] > 0) & (area[r] > 0) & (union > 0)
+        iou = np.where(ok, inter / np.where(ok, union, 1), 0)
+        alive[r] &= ~(iou > threshold)
     return keep
 
 
@@ -91,29 +89,26 @@ class NMS(OpDef):
         return [Spec(a.indices_type, (-1, 3)), Spec(DataType.INT32, ())]
 
     def run(self, a, ins, outs):
+        # greedy NMS is sequential: it runs on the host, after one copy of boxes and scores
         boxes, scores, max_out = ins[:3]
         limit = int(max_out.reshape(-1)[0].item())
         iou_t = float(ins[3].reshape(-1)[0].item()) if len(ins) > 3 and ins[3] is not None else 0.0
-        score_t = ins[4].reshape(-1)[0].item() if len(ins) > 4 and ins[4] is not None else None
-        dev = boxes.device
-        b = boxes.to(torch.float32)
-        s = scores.to(torch.float32)
+        score_t = float(ins[4].reshape(-1)[0].item()) if len(ins) > 4 and ins[4] is not None else None
+        b = boxes.detach().to(torch.float32).cpu().numpy()
+        s = scores.detach().to(torch.float32).cpu().numpy()
+        y1, x1, y2, x2 = corners(b, a.bounding_box_format)
         rows = []
         if limit > 0:
             for n in range(s.shape[0]):
                 for c in range(s.shape[2]):
                     sc = s[n, :, c]
-                    bx = b[n, :, c] if b.dim() == 4 else b[n]
-                    cand = torch.arange(sc.shape[0], device=dev)
-                    if score_t is not None:
-                        cand = cand[sc > score_t]
-                    order = torch.sort(sc[cand], descending=True, stable=True).indices
-                    cand = cand[order[:a.topk_box_limit]]
-                    if cand.numel() == 0:
+                    cand = np.nonzero(sc > score_t)[0] if score_t is not None else np.arange(sc.shape[0])
+                    order = cand[np.argsort(-sc[cand], kind="stable")][:a.topk_box_limit]
+                    if not len(order):
                         continue
-                    keep = greedy_select(iou_matrix(bx[cand], a.bounding_box_format), limit, iou_t)
-                    sel = cand[torch.tensor(keep, dtype=torch.int64, device=dev)]
-                    rows.append(torch.stack([torch.full_like(sel, n), torch.full_like(sel, c), sel], dim=1))
+                    pick = (n, slice(None), c) if b.ndim == 4 else (n, slice(None))
+                    keep = greedy_nms(y1[pick], x1[pick], y2[pick], x2[pick], order, limit, iou_t)
+                    rows.extend((n, c, k) for k in keep)
         dt = torch.int32 if a.indices_type == DataType.INT32 else torch.int64
-        out = torch.cat(rows).to(dt) if rows else torch.zeros((0, 3), dtype=dt, device=dev)
-        return [out, torch.tensor(out.shape[0], dtype=torch.int32, device=dev)]
+        out = torch.tensor(rows, dtype=torch.int64).reshape(-1, 3).to(device=boxes.device, dtype=dt)
+        return [out, torch.tensor(len(rows), dtype=torch.int32, device=boxes.device)]

@@ -254,3 +254,19 @@ def test_nms_int64_indices_and_dynamic_max_output(device):
                           TensorProto.INT64, opset=11)
         assert sel.dtype == np.int64 and int(count) == len(want)
         np.testing.assert_array_equal(sel, want)
+
+
+def test_nms_many_boxes_matches_onnxruntime_quickly(device):
+    import time
+
+    boxes = _boxes(2, 400)
+    scores = RNG.uniform(0, 1, (2, 6, 400)).astype(np.float32)
+    t0 = time.perf_counter()
+    sel, count = _run_nms(boxes, scores.transpose(0, 2, 1).copy(), 50, 0.3, 0.1, device=device)
+    elapsed = time.perf_counter() - t0
+    (want,) = run_ort("NonMaxSuppression", {"boxes": boxes, "scores": scores, "max": np.array([50], np.int64),
+                                            "iou": np.array([0.3], np.float32), "score": np.array([0.1], np.float32)},
+                      TensorProto.INT64, opset=11)
+    np.testing.assert_array_equal(sel, want)
+    assert int(count) == len(want) > 100
+    assert elapsed < 20, f"NMS of 2 x 6 x 400 boxes took {elapsed:.1f} s"
