@@ -181,6 +181,40 @@ def device_plan(device, *key):
             None if mask is None or not mask.any() else torch.from_numpy(mask).to(device))
 
 
+#: use PyTorch's interpolate kernels for the modes where they compute exactly ONNX's formula (tests switch it off
+#: to check the generic path on the same cases)
+USE_TORCH_INTERPOLATE = True
+_TORCH_MODES = {("linear", 3): "linear", ("linear", 4): "bilinear", ("linear", 5): "trilinear", ("cubic", 4): "bicubic"}
+
+
+def torch_interpolate(y, out, scale, mode, interp, a):
+    """F.interpolate when it matches ONNX exactly (linear 1-3 D / cubic 2-D, half-pixel or align-corners, no
+    antialias, cubic_coeff -0.75 without exclude_outside, batch and channel dims kept); else None."""
+    tmode = _TORCH_MODES.get((interp, y.dim()))
+    if tmode is None or a.antialias or (interp == "cubic" and (a.exclude_outside or a.cubic_coeff != -0.75)):
+        return None
+    if out[0] != y.shape[0] or out[1] != y.shape[1] or not (math.isclose(scale[0], 1) and math.isclose(scale[1], 1)):
+        return None
+    spatial = range(2, y.dim())
+    if any(out[i] == 1 and y.shape[i] != 1 for i in spatial) or any(out[i] == 0 for i in spatial):
+        return None  # single-pixel outputs follow per-mode rules (selector, pytorch_half_pixel)
+    from_sizes = all(math.isclose(scale[i] * y.shape[i], out[i], rel_tol=1e-9) for i in spatial)
+    if mode == "align_corners" and from_sizes:
+        align = True
+    elif mode in ("half_pixel", "pytorch_half_pixel"):
+        align = False
+    else:
+        return None
+    import torch.nn.functional as F
+
+    if from_sizes:
+        r = F.interpolate(y, size=[out[i] for i in spatial], mode=tmode, align_corners=align)
+    else:
+        r = F.interpolate(y, scale_factor=[scale[i] for i in spatial], mode=tmode, align_corners=align,
+                          recompute_scale_factor=False)
+    return r if list(r.shape) == list(out) else None
+
+
 def _mode_name(a):
     if a.coordinate_mode:
         if a.coordinate_mode not in COORD_MODES:
@@ -265,6 +299,10 @@ class Resize(OpDef):
         selector = "upper" if a.selector_for_single_pixel == ResizeSelector.UPPER else "formula"
         compute = x.dtype if x.dtype in (torch.float32, torch.float64) or interp == "nearest" else torch.float32
         y = x.to(compute)
+        if USE_TORCH_INTERPOLATE and x.dim() >= 3 and y.is_floating_point():
+            fast = torch_interpolate(y, out, scale, mode, interp, a)
+            if fast is not None:
+                return [fast.to(x.dtype)]
         mask = None
         for ax in axes:
             n_in, n_out = y.shape[ax], out[ax]

@@ -79,7 +79,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("mode,coord,scales,sizes,extra", CASES)
-def test_resize_matches_onnx_reference(mode, coord, scales, sizes, extra, device):
+@pytest.mark.parametrize("torch_kernels", [True, False])
+def test_resize_matches_onnx_reference(mode, coord, scales, sizes, extra, torch_kernels, device, monkeypatch):
+    # torch_kernels=False checks the generic gather path on the cases PyTorch's interpolate would take
+    monkeypatch.setattr("inferrt.ops.resize.USE_TORCH_INTERPOLATE", torch_kernels)
     x = RNG.normal(size=(1, 2, 6, 5))
     attrs = dict(mode=mode, coordinate_transformation_mode=coord, **extra)
     want = onnx_resize(x, scales, sizes, **attrs)
