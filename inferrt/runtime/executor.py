@@ -28,7 +28,7 @@ def nbytes_of(spec: Spec) -> int:
 
 
 #: op kinds whose output can often be a view of their input (no kernel, no memory)
-VIEW_KINDS = {"shuffle", "squeeze", "unsqueeze", "identity"}
+VIEW_KINDS = {"shuffle", "squeeze", "unsqueeze", "identity", "slice"}
 
 
 def _meta(spec: Spec, fmt: str | None):
@@ -59,8 +59,11 @@ def plan_layout(graph, specs: dict, const_names: set):
         if (n.kind in VIEW_KINDS and len(n.outputs) == 1 and n.outputs[0] not in keep
                 and n.outputs[0] not in folded and n.inputs and n.inputs[0] in meta):
             x = meta[n.inputs[0]]
+            host = getattr(n.op, "host_inputs", ())
+            args = [(torch.from_numpy(np.ascontiguousarray(specs[i].value)) if k in host and specs[i].value is not None
+                     else meta.get(i)) if i else None for k, i in enumerate(n.inputs)]
             try:
-                r = n.op.run(n.attrs, [meta.get(i) if i else None for i in n.inputs], [_meta(specs[n.outputs[0]], None)])
+                r = n.op.run(n.attrs, args, [_meta(specs[n.outputs[0]], None)])
             except Exception:  # noqa: BLE001 - an op that cannot run on meta tensors is simply not aliased
                 r = None
             if r is not None and r[0] is not None and tuple(r[0].shape) == tuple(specs[n.outputs[0]].shape) and (
@@ -138,11 +141,13 @@ class ShapePlan:
                     per_call.add(n.outputs[0])
                 else:
                     self.slots[n.outputs[0]] = n.op.run(n.attrs, [self.slots.get(i) if i else None
-                                                                  for i in n.inputs], [meta[n.outputs[0]]])[0]
+                                                                  for i in self._host_side(n)],
+                                                        [meta[n.outputs[0]]])[0]
                 continue
             self.steps.append((executor.kernels[n.name], self._host_side(n), n.outputs, n.name))
         # views of graph inputs are made per call (the input's address can change)
-        self.input_views = [(n, meta[n.outputs[0]]) for n, on_input in self.view_steps if on_input]
+        self.input_views = [(n, meta[n.outputs[0]], self._host_side(n)) for n, on_input in self.view_steps
+                            if on_input]
         # graph outputs that no step writes (inputs, constants, folded values) get a copy step
         written = {o for _, _, outs, _ in self.steps for o in outs}
         self.copies = [o for o in g.outputs if o not in written]
@@ -162,8 +167,8 @@ class ShapePlan:
     def run(self, io: dict, profiler=None, sync=False):
         slots = dict(self.slots)
         slots.update(io)
-        for n, m in self.input_views:
-            slots[n.outputs[0]] = n.op.run(n.attrs, [slots.get(i) if i else None for i in n.inputs], [m])[0]
+        for n, m, ins in self.input_views:
+            slots[n.outputs[0]] = n.op.run(n.attrs, [slots.get(i) if i else None for i in ins], [m])[0]
         for o in self.copies:
             io[o].copy_(self.slots[o].reshape(io[o].shape))
         for fn, ins, outs, name in self.steps:
