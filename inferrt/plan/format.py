@@ -73,7 +73,7 @@ def write_plan(manifest: dict, blobs: BlobWriter) -> bytes:
         if isinstance(arr, (bytes, bytearray)):
             raw = memoryview(arr).cast("B")
         elif hasattr(arr, "numpy") and not isinstance(arr, np.ndarray):  # torch tensor (bfloat16 weights)
-            raw = memoryview(arr.contiguous().view(__import__("torch").uint8).numpy()).cast("B")
+            raw = memoryview(arr.contiguous().reshape(-1).view(__import__("torch").uint8).numpy())
         else:
             raw = memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))  # also for zero-size arrays
         pos += (-pos) % BLOB_ALIGN
