@@ -31,6 +31,7 @@ from .fuse_norms import fuse_norms
 from .fuse_pointwise import fuse_pointwise
 from .fuse_softmax import fuse_softmax
 from .merge_shuffles import merge_shuffles
+from .sink_reshapes import sink_reshapes
 from .rewrite import refresh_specs
 
 #: (name, function(graph, ctx) -> number of changes, what a change is called), in order.
@@ -46,6 +47,7 @@ PIPELINE = [
     ("fuse_norms", fuse_norms, "fusions"),
     ("fuse_gelu", fuse_gelu, "fusions"),
     ("fuse_attention", fuse_attention, "fusions"),
+    ("sink_reshapes", sink_reshapes, "reshapes moved"),
     ("fuse_conv_matmul_epilogue", fuse_conv_matmul_epilogue, "fusions"),
     ("fuse_horizontal_matmuls", fuse_horizontal_matmuls, "layers merged"),
     ("fuse_horizontal_convs", fuse_horizontal_convs, "layers merged"),
