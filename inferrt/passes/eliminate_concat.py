@@ -11,16 +11,21 @@ The first two are graph rewrites. For the rest, copying into the concatenation o
 memory planner, so this pass records the decision instead of rewriting: when an input is produced by a layer,
 read by the concatenation alone, is not a network input or output, and its offset along the axis is known for
 every shape (the sizes of the inputs before it are static), the producer gets ``info["writes_into"] =
-{"tensor": y, "axis": axis, "offset": offset}`` and the concatenation ``info["aliased_inputs"]`` (the indices);
+{"tensor": y, "axis": axis, "offset": offset}`` and the concatenation ``info["aliased_inputs"]`` (the indices;
+floating-point activations only, not shape arithmetic);
 when all inputs are aliased it gets ``info["elided"] = True``. An executor that binds each such producer's
 output slot to a view of y's slot can then skip the copy; one that ignores the record still runs correctly,
 since the concatenation layer itself is kept.
 """
 from __future__ import annotations
 
+from ..enums import DataType
 from ..ir.graph import Node
 from ..ops.base import Attrs, norm_axis
 from .rewrite import View, merge_origin, plain, redirect, replace
+
+
+_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _axis(n, rank):
@@ -134,7 +139,7 @@ def record_concat_aliases(graph) -> int:
             continue
         y = n.outputs[0]
         rank = len(view.shape(y) or ())
-        if not rank:
+        if not rank or view.spec(y).dtype not in _FLOATS:   # shape arithmetic is not worth a record
             continue
         ax = _axis(n, rank)
         offset, aliased = 0, []
