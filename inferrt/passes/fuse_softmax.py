@@ -126,7 +126,8 @@ def fuse_softmax(graph, ctx) -> int:
                 x, axes, nodes = m
                 if any(id(k) in taken for k in nodes) or not _internal_ok(view, nodes, x):
                     continue
-                new = Node(n.name, kind, [x], list(n.outputs), Attrs(axes=axes), origin=absorbed_origin(view, *nodes[::-1]),
+                new = Node(n.name, kind, [x], list(n.outputs), Attrs(axes=axes),
+                           origin=absorbed_origin(view, *nodes[::-1]),
                            info=dict(n.info))
                 replace(graph, nodes, [new])
                 taken |= {id(k) for k in nodes}

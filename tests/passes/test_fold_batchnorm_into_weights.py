@@ -50,7 +50,8 @@ def test_grouped_conv_deconv_and_scale_layer():
     g = optimize(net, only={"fold_batchnorm_into_weights"})
     assert count(g, "elementwise") == 0 and count(g, "scale") == 0
     assert "bn_scale" in [n for n in g.nodes if n.name == "deconv"][0].origin
-    compare_optimized(builder, net, [{"x": rand(2, 4, 5, 5)}], profiles=[{"x": ((1, 4, 5, 5), (2, 4, 5, 5), (2, 4, 5, 5))}],
+    compare_optimized(builder, net, [{"x": rand(2, 4, 5, 5)}],
+                      profiles=[{"x": ((1, 4, 5, 5), (2, 4, 5, 5), (2, 4, 5, 5))}],
                       passes=["fold_batchnorm_into_weights"])
 
 
