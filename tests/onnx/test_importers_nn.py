@@ -190,6 +190,17 @@ def test_batch_norm(opset, const_stats):
           inits=p, opset=opset)
 
 
+def test_batch_norm_opset7_per_activation():
+    """spatial=0 (opsets 7-8): statistics per activation; onnxruntime no longer runs it, so ONNX's formula in
+    float64 is the reference."""
+    x = rand(2, 3, 4)
+    p = {"s": rand(3, 4), "b": rand(3, 4), "m": rand(3, 4), "v": np.abs(rand(3, 4)) + 0.5}
+    node = oh.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], spatial=0, epsilon=1e-3)
+    got = import_directly(node, 7, x, p)
+    ref = (x - p["m"]) / np.sqrt(p["v"].astype(np.float64) + 1e-3) * p["s"] + p["b"]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+
+
 def test_batch_norm_training_outputs_fail_clearly():
     x = rand(2, 3)
     node = oh.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y", "rm", "rv"], training_mode=1)

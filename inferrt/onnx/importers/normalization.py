@@ -57,6 +57,10 @@ def batch_norm_1(ctx, node):
     if r < 2:
         fail(node, f"input must be N, C, ... (rank >= 2), got rank {r}", E.INVALID_NODE)
     eps = float(attr(node, "epsilon", 1e-5))
+    if int(attr(node, "spatial", 1)) == 0:  # opset < 9: statistics per activation (C, D1, ...), not per channel
+        scale, bias, mean, var = (unsqueeze_front(ctx, cast(ctx, inp(ctx, node, i), x.dtype), 1)
+                                  for i in range(1, 5))
+        return [_bn_compose(ctx, x, scale, bias, mean, var, eps)]
     vals = [value(ctx, node, i) for i in range(1, 5)]
     if all(v is not None for v in vals) and x.dtype.name in ("FLOAT", "HALF", "BF16"):
         scale, bias, mean, var = (np.asarray(v, np.float64).reshape(-1) for v in vals)
@@ -66,9 +70,13 @@ def batch_norm_1(ctx, node):
                                          None, 1)
         return [done(layer)]
     scale, bias, mean, var = (_channel_input(ctx, node, i, x, r) for i in range(1, 5))
+    return [_bn_compose(ctx, x, scale, bias, mean, var, eps)]
+
+
+def _bn_compose(ctx, x, scale, bias, mean, var, eps):
     std = unary(ctx, ew(ctx, var, scalar_like(ctx, eps, var), EW.SUM), U.SQRT)
     y = ew(ctx, ew(ctx, x, mean, EW.SUB), std, EW.DIV)
-    return [ew(ctx, ew(ctx, y, scale, EW.PROD), bias, EW.SUM)]
+    return ew(ctx, ew(ctx, y, scale, EW.PROD), bias, EW.SUM)
 
 
 # ----------------------------------------------------------------------------------------------- Instance / Group
