@@ -11,12 +11,6 @@ import numpy as np
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation
 from ..registry import ImportFailure
 
-#: ONNX TensorProto.DataType -> DataType (TensorRT maps DOUBLE to FLOAT and wide integers to INT64)
-ONNX_TO_DT = {
-    1: DataType.FLOAT, 2: DataType.UINT8, 3: DataType.INT8, 4: DataType.INT32, 5: DataType.INT32,
-    6: DataType.INT32, 7: DataType.INT64, 9: DataType.BOOL, 10: DataType.HALF, 11: DataType.FLOAT,
-    12: DataType.INT64, 13: DataType.INT64, 16: DataType.BF16, 17: DataType.FP8,
-}
 INT_MAX = np.iinfo(np.int64).max
 
 
@@ -56,24 +50,15 @@ def value(ctx, node, i):
     return None if v is None else np.asarray(v)
 
 
-def need_value(ctx, node, i, what):
-    v = value(ctx, node, i)
-    if v is None:
-        fail(node, f"{what} (input {i}, {node.inputs[i]!r}) must be a constant or computable from shapes",
-             E.UNSUPPORTED_NODE_INPUT)
-    return v
-
-
 def tensor_value(t):
     return t._value() if hasattr(t, "_value") else None
 
 
 def to_dtype(onnx_type: int, node=None) -> DataType:
-    if onnx_type not in ONNX_TO_DT:
-        if node is not None:
-            fail(node, f"ONNX data type {onnx_type} is not supported", E.UNSUPPORTED_NODE_DATATYPE)
-        raise ValueError(f"ONNX data type {onnx_type} is not supported")
-    return ONNX_TO_DT[onnx_type]
+    """ONNX TensorProto element type -> DataType (ImportFailure naming the node for types inferrt cannot hold)."""
+    from ..context import onnx_dtype
+
+    return onnx_dtype(int(onnx_type), f"{node.op_type} node {node.name!r}: " if node is not None else "")
 
 
 def attr_array(v):
@@ -109,10 +94,6 @@ def ints(ctx, vals):
 
 def rank(t) -> int:
     return len(t.shape)
-
-
-def dims(t) -> tuple:
-    return tuple(t.shape)
 
 
 def cast(ctx, t, dt: DataType):
@@ -197,13 +178,6 @@ def dim_of(ctx, t, i):
         return int(d)
     layer = ctx.network.add_slice(shape_of(ctx, t), (i,), (1,), (1,))
     return out(layer)
-
-
-def vec_slice(ctx, v, start, stop):
-    """Elements ``start:stop`` of a 1-D tensor."""
-    if stop <= start:
-        return ints(ctx, [])
-    return out(ctx.network.add_slice(v, (start,), (stop - start,), (1,)))
 
 
 def mul_dims(ctx, items):
