@@ -426,6 +426,7 @@ class OnnxParser(ModelLoader):
             ctx.bind(name, t)
             bound.add(id(t))
         self._node_outputs[view.name] = [t for t in outs]
+        network._refresh()  # re-infer layers whose attributes the importer set after creating them
         errs = [l._error for l in new_layers if getattr(l, "_error", None)]
         if errs:
             self._error(ParserErrorCode.INVALID_NODE, f"node {view.name!r} ({view.op_type}): {errs[0]}", view)
