@@ -130,7 +130,8 @@ class ShapePlan:
         self.aliases = aliases
         self.steps = []
         self.view_steps = []
-        per_call = set(g.inputs)  # graph inputs and views of them (chains of views included): made per call
+        # graph inputs and outputs (bound per call) and views of them, chains included: views made per call
+        per_call = set(g.inputs) | set(g.outputs)
         for n in g.nodes:
             if n.kind == "constant" or (n.outputs and all(o in folded for o in n.outputs)):
                 continue
@@ -145,7 +146,7 @@ class ShapePlan:
                                                         [meta[n.outputs[0]]])[0]
                 continue
             self.steps.append((executor.kernels[n.name], self._host_side(n), n.outputs, n.name))
-        # views of graph inputs are made per call (the input's address can change)
+        # views of graph I/O are made per call (their addresses can change)
         self.input_views = [(n, meta[n.outputs[0]], self._host_side(n)) for n, on_input in self.view_steps
                             if on_input]
         # graph outputs that no step writes (inputs, constants, folded values) get a copy step
