@@ -9,7 +9,8 @@ from onnx import TensorProto as TP, helper as oh, numpy_helper
 import inferrt
 
 RNG = np.random.default_rng(1)
-_NP2ONNX = {np.float32: TP.FLOAT, np.int64: TP.INT64, np.int32: TP.INT32, np.bool_: TP.BOOL, np.float16: TP.FLOAT16}
+_NP2ONNX = {np.float32: TP.FLOAT, np.int64: TP.INT64, np.int32: TP.INT32, np.bool_: TP.BOOL, np.float16: TP.FLOAT16,
+            np.uint8: TP.UINT8}
 
 
 def _vi(name, arr, shape):
@@ -438,3 +439,18 @@ def test_bad_nodes_fail_naming_the_node(node, inits, needle):
     model = make_model([node], {"x": (x, None)}, ["y"], inits, 13, ref={"y": x})
     ok, msg = parse_errors(model)
     assert not ok and "bad_node" in msg and needle in msg, msg
+
+
+def test_integer_max_pool_and_dilated_lp_pool():
+    x = RNG.integers(0, 255, (1, 2, 5, 5)).astype(np.uint8)
+    ref = {"y": np.max(np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(2, 3)), axis=(-2, -1))}
+    check([oh.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2])], {"x": (x, None)}, ["y"], opset=12, ref=ref)
+    xf = rand(1, 2, 6, 6)
+    check([oh.make_node("LpPool", ["x"], ["y"], kernel_shape=[2, 2], dilations=[2, 2], pads=[1, 0, 0, 1], p=2)],
+          {"x": (xf, None)}, ["y"], opset=18)
+
+
+def test_lp_normalization_of_a_zero_slice_is_zero():
+    x = rand(2, 3)
+    x[1] = 0.0
+    check([oh.make_node("LpNormalization", ["x"], ["y"], axis=1)], {"x": (x, None)}, ["y"])

@@ -391,6 +391,17 @@ def test_space_to_depth(dynamic):
           {"x": (x, dyn(x.shape, keep=(1,)) if dynamic else None)}, ["y"], profiles=prof)
 
 
+def test_space_to_depth_crd_inverts_depth_to_space_crd():
+    """SpaceToDepth's newer ``mode`` attribute: CRD undoes DepthToSpace CRD (onnxruntime lacks it yet)."""
+    x = rand(2, 8, 3, 2)
+    nodes = [oh.make_node("DepthToSpace", ["x"], ["d"], blocksize=2, mode="CRD"),
+             oh.make_node("SpaceToDepth", ["d"], ["y"], blocksize=2, mode="CRD")]
+    model = make_model(nodes, {"x": (x, None)}, ["y"], ref={"y": x})
+    model.opset_import[0].version = max(onnx.defs.onnx_opset_version(), 17)
+    got = inferrt.build_engine(model, device="cpu").create_execution_context().infer({"x": x})["y"]
+    np.testing.assert_array_equal(got, x)
+
+
 @pytest.mark.parametrize("upper,k", [(1, 0), (0, 0), (1, -1), (0, 2)])
 def test_trilu(upper, k):
     x = rand(2, 4, 5)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...enums import (ElementWiseOperation as EW, PaddingMode as PM, ParserErrorCode as E, PoolingType,
+from ...enums import (DataType, ElementWiseOperation as EW, PaddingMode as PM, ParserErrorCode as E, PoolingType,
                       ReduceOperation, UnaryOperation as U)
 from ..registry import importer
-from ._compose import attr, const, done, ew, fail, has_input, inp, rank, reduce, scalar_like, unary, value
+from ._compose import attr, cast, const, done, ew, fail, has_input, inp, rank, reduce, scalar_like, unary, value
 
 
 def _spatial(node, x, nsp):
@@ -162,7 +162,10 @@ def _pool(ctx, node, ptype, x, ks, params, exclude_pad=True):
 def max_pool_1(ctx, node):
     x, ks, params = _pool_params(ctx, node)
     want_idx = len(node.outputs) > 1 and bool(node.outputs[1])
-    y = _pool(ctx, node, PoolingType.MAX, x, ks, params)
+    if x.dtype in (DataType.INT8, DataType.UINT8, DataType.INT32):  # exact in FLOAT; the pooling layer is float
+        y = cast(ctx, _pool(ctx, node, PoolingType.MAX, cast(ctx, x, DataType.FLOAT), ks, params), x.dtype)
+    else:
+        y = _pool(ctx, node, PoolingType.MAX, x, ks, params)
     if not want_idx:
         return [y]
     strides, dil, pre, post, mode = params
@@ -206,7 +209,18 @@ def _root(ctx, x, p):
 def lp_pool_1(ctx, node):
     x, ks, params = _pool_params(ctx, node)
     p = float(attr(node, "p", 2))
-    s = _pool(ctx, node, PoolingType.AVERAGE, _abs_pow(ctx, x, p), ks, params, exclude_pad=False)
+    xp = _abs_pow(ctx, x, p)
+    if any(d != 1 for d in params[1]):  # dilated window sums: a depthwise convolution with a kernel of ones
+        c = x.shape[1]
+        if c < 0:
+            fail(node, "dilated LpPool needs a static channel dim", E.UNSUPPORTED_NODE_DYNAMIC)
+        if bool(attr(node, "ceil_mode", 0)):
+            fail(node, "dilated LpPool with ceil_mode=1 is not supported")
+        layer = ctx.network.add_convolution_nd(xp, c, ks, np.ones((c, 1) + ks, np.float32), None)
+        _configure(layer, *params)
+        layer.num_groups = c
+        return [_root(ctx, done(layer), p)]
+    s = _pool(ctx, node, PoolingType.AVERAGE, xp, ks, params, exclude_pad=False)
     s = ew(ctx, s, scalar_like(ctx, float(np.prod(ks)), s), EW.PROD)
     return [_root(ctx, s, p)]
 

@@ -207,6 +207,8 @@ def lp_norm_1(ctx, node):
         norm = reduce(ctx, a, R.SUM, [axis], True)
     else:
         norm = unary(ctx, reduce(ctx, ew(ctx, x, x, EW.PROD), R.SUM, [axis], True), U.SQRT)
+    # an all-zero slice stays zero (0 / tiny) instead of becoming NaN, as ONNX's reference does
+    norm = ew(ctx, norm, scalar_like(ctx, 1e-30, norm), EW.MAX)
     return [ew(ctx, x, norm, EW.DIV)]
 
 

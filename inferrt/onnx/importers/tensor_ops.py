@@ -306,10 +306,13 @@ def space_to_depth_1(ctx, node):
     b = int(attr(node, "blocksize"))
     if rank(x) != 4:
         fail(node, f"input must be 4-D (N, C, H, W), got rank {rank(x)}", E.INVALID_NODE)
+    mode = attr(node, "mode", "DCR")  # the mode attribute is newer than the op; DCR is the old behaviour
+    if mode not in ("DCR", "CRD"):
+        fail(node, f"mode {mode!r} is not DCR or CRD", E.INVALID_NODE)
     n, c, h, w = _dims(ctx, x)
     h2, w2 = _div(ctx, h, b), _div(ctx, w, b)
     t = reshape(ctx, x, [n, c, h2, b, w2, b])
-    t = transpose(ctx, t, (0, 3, 5, 1, 2, 4))
+    t = transpose(ctx, t, (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4))
     return [reshape(ctx, t, [n, _mul(ctx, c, b * b), h2, w2])]
 
 
