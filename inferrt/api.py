@@ -14,6 +14,35 @@ from .errors import BuildError, ParseError, PlanError
 from .logger import Logger, Severity
 
 
+def _export_torch(module, example_inputs, profiles, input_names):
+    """ONNX bytes of a torch module (opset 17); dims that vary across ``profiles`` are exported as dynamic."""
+    import io
+
+    import torch
+
+    if example_inputs is None:
+        raise TypeError("building from a torch.nn.Module needs example_inputs=(tensor, ...) to trace it")
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    names = list(input_names or [f"input_{i}" for i in range(len(example_inputs))])
+    dynamic = {}
+    for prof in ([profiles] if isinstance(profiles, dict) else profiles or []):
+        for name, (mn, _, mx) in prof.items():
+            dims = {i: f"{name}_d{i}" for i, (a, b) in enumerate(zip(mn, mx)) if a != b}
+            if dims:
+                dynamic.setdefault(name, {}).update(dims)
+    buf = io.BytesIO()
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            torch.onnx.export(module, tuple(example_inputs), buf, input_names=names, opset_version=17,
+                              dynamic_axes=dynamic or None, dynamo=False)
+    finally:
+        module.train(was_training)
+    return buf.getvalue()
+
+
 def _network_from(source, builder, logger):
     from .ir.network import INetworkDefinition
 
@@ -39,14 +68,18 @@ def _network_from(source, builder, logger):
 
 
 def build_engine(source, *, profiles=None, fp16=False, bf16=False, device=None, logger=None, config=None,
-                 optimization_level=None):
-    """Build an engine from a network, an ONNX path/bytes/ModelProto. ``profiles``: one dict or a list of dicts
-    ``{input: (min, opt, max)}``. Raises ParseError or BuildError with every problem found."""
+                 optimization_level=None, example_inputs=None, input_names=None):
+    """Build an engine from a network, an ONNX path/bytes/ModelProto, or a ``torch.nn.Module`` (traced with
+    ``example_inputs`` and exported to ONNX opset 17; inputs are named ``input_names`` or ``input_0``...).
+    ``profiles``: one dict or a list of dicts ``{input: (min, opt, max)}``; dims that differ between min and max are
+    dynamic. Raises ParseError or BuildError with every problem found."""
     from .builder.builder import Builder
     from .runtime.load import load_engine as _load
 
     logger = logger or Logger(Severity.WARNING)
     builder = Builder(logger)
+    if _is_torch_module(source):
+        source = _export_torch(source, example_inputs, profiles, input_names)
     network = _network_from(source, builder, logger)
     config = config or builder.create_builder_config()
     if device is not None:
@@ -86,3 +119,10 @@ def load_engine(plan, logger=None):
         except OSError as e:
             raise PlanError(f"cannot read plan file: {e}") from None
     return _load(plan, logger)
+
+
+def _is_torch_module(obj) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)

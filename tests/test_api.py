@@ -96,3 +96,30 @@ def test_errors_are_exceptions(tmp_path):
         inferrt.load_engine(str(tmp_path / "missing.plan"))
     with pytest.raises(inferrt.PlanError):
         inferrt.load_engine(b"\x00" * 1000)
+
+
+def test_build_engine_from_torch_module_with_dynamic_batch():
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 5))
+    model.eval()
+    engine = inferrt.build_engine(model, example_inputs=torch.randn(2, 3, 16, 16), input_names=["image"],
+                                  device="cpu", profiles={"image": [(1, 3, 16, 16), (2, 3, 16, 16), (4, 3, 16, 16)]})
+    assert engine.input_names == ["image"]
+    ctx = engine.create_execution_context()
+    for batch in (1, 4):
+        x = torch.randn(batch, 3, 16, 16)
+        got = list(ctx.infer({"image": x.numpy()}).values())[0]
+        with torch.no_grad():
+            ref = model.double()(x.double()).numpy()
+        model.float()
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_build_engine_from_torch_module_needs_example_inputs():
+    import torch
+
+    with pytest.raises(TypeError, match="example_inputs"):
+        inferrt.build_engine(torch.nn.Linear(3, 2), device="cpu")
