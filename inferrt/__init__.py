@@ -7,8 +7,8 @@ from ._version import __version__
 from .dtypes import nptype, volume
 from .enums import *  # noqa: F401,F403 - TensorRT's enums at module level, as tensorrt exposes them
 from .enums import DataType
-from .errors import (BindingError, BuildError, InferrtError, NetworkError, ParseError, PlanError,  # noqa: F401
-                     ShapeError)
+from .errors import (BindingError, BuildError, ExecutionError, InferrtError, NetworkError,  # noqa: F401
+                     ParseError, PlanError, ShapeError)
 from .host_memory import IHostMemory
 from .logger import IErrorRecorder, ILogger, Logger, Severity  # noqa: F401
 from .ir.weights import Dims, Dims2, Dims3, Dims4, DimsHW, Permutation, Weights  # noqa: F401

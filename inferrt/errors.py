@@ -21,6 +21,10 @@ class ShapeError(InferrtError):
     """An input shape is missing, outside the active optimization profile, or inconsistent."""
 
 
+class ExecutionError(InferrtError, RuntimeError):
+    """Running an engine failed; the message names the layer (bad index values, assertion, ...)."""
+
+
 class BindingError(InferrtError):
     """A tensor address or buffer is missing, of the wrong type, or too small."""
 

@@ -188,6 +188,7 @@ class Fill(OpDef):
 @register
 class Cumulative(OpDef):
     kind = "cumulative"
+    host_inputs = (1,)
     layer_type = LayerType.CUMULATIVE
     attrs = {"op": (Enum(CumulativeOperation), CumulativeOperation.SUM), "exclusive": (BOOL, False),
              "reverse": (BOOL, False), "axis": (INT, 0)}   # axis attr: used when input 1 is absent
@@ -199,7 +200,9 @@ class Cumulative(OpDef):
             return a.axis
         if t.dtype not in INDEX_TYPES or not _scalar_like(t):
             raise OpError(f"the axis input must be a 0-D INT32/INT64 tensor, got {t.dtype.name} {t.shape}")
-        return int(np.asarray(value_of(t, "the cumulative axis input")).reshape(()))
+        if t.value is None:
+            return None  # known only at run time: the output shape does not depend on it
+        return int(np.asarray(t.value).reshape(()))
 
     def infer(self, a, ins):
         x = ins[0]
@@ -208,15 +211,15 @@ class Cumulative(OpDef):
         if not x.shape:
             raise OpError("the input must have rank >= 1")
         axis = self._axis_value(a, ins)
-        norm_axis(axis, len(x.shape), "cumulative axis")
-        # the axis input is a build-time constant: mirror it in the attribute so ``run`` needs no device->host read
-        # (no synchronization, CUDA-graph capturable); the value cannot differ between shapes
-        a["axis"] = axis
+        if axis is not None:
+            norm_axis(axis, len(x.shape), "cumulative axis")
         return [Spec(x.dtype, tuple(x.shape))]
 
     def run(self, a, ins, outs):
         x = ins[0]
-        ax = a.axis % x.dim()
+        t = opt(ins, 1)  # a CPU copy when the axis is known when shapes are planned (host_inputs)
+        axis = int(t.reshape(()).item()) if t is not None else a.axis
+        ax = norm_axis(axis, x.dim(), "cumulative axis") if isinstance(axis, int) else axis
         y = x.flip(ax) if a.reverse else x
         c = torch.cumsum(y, ax, dtype=y.dtype)
         if a.exclusive:

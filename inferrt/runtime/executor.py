@@ -13,14 +13,11 @@ import numpy as np
 import torch
 
 from ..dtypes import torch_dtype
-from ..errors import InferrtError
+from ..errors import ExecutionError, InferrtError
 from ..ops import Spec
 from ..ops.base import FOLD_LIMIT, OpError
 from .memory import lifetimes_of, plan_memory
 
-
-class ExecutionError(RuntimeError):
-    pass
 
 
 def nbytes_of(spec: Spec) -> int:

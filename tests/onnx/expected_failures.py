@@ -283,17 +283,6 @@ FAILURES_BY_REASON = {
     "open issue:  In node # with name: AveragePool_# and operator: AveragePool (parse): UNSUPPORTED_NODE_ATTR: AveragePool node '…': dilations [#, #] are not": [
         'test_averagepool_2d_dilations',
     ],
-    "open issue:  In node # with name: CumSum_# and operator: CumSum (parse): UNSUPPORTED_NODE_INPUT: CumSum node '…': axis must be a constant": [
-        'test_cumsum_1d',
-        'test_cumsum_1d_exclusive',
-        'test_cumsum_1d_int32_exclusive',
-        'test_cumsum_1d_reverse',
-        'test_cumsum_1d_reverse_exclusive',
-        'test_cumsum_2d_axis_0',
-        'test_cumsum_2d_axis_1',
-        'test_cumsum_2d_int32',
-        'test_cumsum_2d_negative_axis',
-    ],
     "open issue:  In node # with name: DFT_# and operator: DFT (parse): UNSUPPORTED_NODE_INPUT: node '…' (DFT): the axis input must be a constant (an initial": [
         'test_dft_inverse',
     ],
@@ -332,10 +321,6 @@ FAILURES_BY_REASON = {
         'test_affine_grid_2d_expanded',
         'test_affine_grid_3d_align_corners_expanded',
     ],
-    "open issue:  In node # with name: Squeeze_# and operator: Squeeze (parse): UNSUPPORTED_NODE_INPUT: Squeeze node '…': axes must be a constant": [
-        'test_squeeze',
-        'test_squeeze_negative_axes',
-    ],
     "open issue:  In node # with name: Trilu_# and operator: Trilu (parse): UNSUPPORTED_NODE_INPUT: Trilu node '…': k must be a constant": [
         'test_tril_neg',
         'test_tril_out_neg',
@@ -350,15 +335,6 @@ FAILURES_BY_REASON = {
         'test_triu_pos',
         'test_triu_square_neg',
         'test_triu_zero',
-    ],
-    "open issue:  In node # with name: Unsqueeze_# and operator: Unsqueeze (parse): UNSUPPORTED_NODE_INPUT: Unsqueeze node '…': axes must be a constant": [
-        'test_unsqueeze_axis_0',
-        'test_unsqueeze_axis_1',
-        'test_unsqueeze_axis_2',
-        'test_unsqueeze_negative_axes',
-        'test_unsqueeze_three_axes',
-        'test_unsqueeze_two_axes',
-        'test_unsqueeze_unsorted_axes',
     ],
     'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | First # mismatches are at indices: | [#, #,': [
         'test_dft_inverse_opset19',

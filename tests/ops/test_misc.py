@@ -263,15 +263,25 @@ def test_cumulative_int_axis_and_int_data(device):
     assert_close(got, ref_cumsum(x, 1, True, False))
 
 
-def test_cumulative_bad_inputs():
+def test_cumulative_axis_known_only_at_run_time():
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (3, 4))
     ax = net.add_input("ax", trt.int32, ())
-    layer = net.add_cumulative(x, ax, trt.CumulativeOperation.SUM, False, False)
+    layer = net.add_cumulative(x, ax, trt.CumulativeOperation.SUM, False, True)
     layer.name = "cum_dyn_axis"
     _output(layer, net)
-    assert_build_fails(builder, net, "cum_dyn_axis", "must be known")
+    engine = trt.load_engine(builder.build(net, builder.create_builder_config()))
+    ctx = engine.create_execution_context()
+    xv = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for axis in (0, 1, -1):
+        got = list(ctx.infer({"x": xv, "ax": np.array(axis, np.int32)}).values())[0]
+        ref = np.flip(np.cumsum(np.flip(xv.astype(np.float64), axis), axis), axis)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(trt.InferrtError, match="cum_dyn_axis"):
+        ctx.infer({"x": xv, "ax": np.array(2, np.int32)})
 
+
+def test_cumulative_bad_inputs():
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (3, 4))
     layer = net.add_cumulative(x, 2, trt.CumulativeOperation.SUM, False, False)

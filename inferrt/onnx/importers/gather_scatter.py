@@ -165,10 +165,13 @@ def cumsum_11(ctx, node):
 
     x = inp(ctx, node, 0)
     av = value(ctx, node, 1)
-    if av is None:
-        fail(node, "axis must be a constant", E.UNSUPPORTED_NODE_INPUT)
-    axis = norm_axes(node, [int(np.asarray(av).reshape(-1)[0])], rank(x))[0]
-    axis_t = const(ctx, np.array(axis, dtype=np.int32))
+    if av is None:  # known at run time only: pass the tensor (0-D) through
+        sh = ctx.network.add_shuffle(inp(ctx, node, 1))
+        sh.reshape_dims = ()
+        axis_t = sh.get_output(0)
+    else:
+        axis = norm_axes(node, [int(np.asarray(av).reshape(-1)[0])], rank(x))[0]
+        axis_t = const(ctx, np.array(axis, dtype=np.int32))
     layer = ctx.network.add_cumulative(x, axis_t, CumulativeOperation.SUM, bool(attr(node, "exclusive", 0)),
                                        bool(attr(node, "reverse", 0)))
     return [done(layer)]

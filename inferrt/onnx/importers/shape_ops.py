@@ -124,8 +124,8 @@ def squeeze_13(ctx, node):
     axes = None
     if has_input(node, 1):
         axes = value(ctx, node, 1)
-        if axes is None:
-            fail(node, "axes must be a constant", E.UNSUPPORTED_NODE_INPUT)
+        if axes is None:  # known at run time only: the squeeze layer takes the axes tensor
+            return [done(ctx.network.add_squeeze(inp(ctx, node, 0), inp(ctx, node, 1)))]
     return _squeeze(ctx, node, axes)
 
 
@@ -152,8 +152,8 @@ def unsqueeze_1(ctx, node):
 @importer("Unsqueeze", since=13)
 def unsqueeze_13(ctx, node):
     axes = value(ctx, node, 1)
-    if axes is None:
-        fail(node, "axes must be a constant", E.UNSUPPORTED_NODE_INPUT)
+    if axes is None:  # known at run time only: the unsqueeze layer takes the axes tensor
+        return [done(ctx.network.add_unsqueeze(inp(ctx, node, 0), inp(ctx, node, 1)))]
     return _unsqueeze(ctx, node, axes)
 
 
