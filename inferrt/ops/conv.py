@@ -237,20 +237,25 @@ class Pooling(OpDef):
 
     @staticmethod
     def _avg(a, x, pads, k, s, d, nsp, pre, post, out_sp):
-        if any(dd != 1 for dd in d):
-            raise NotImplementedError("dilated average pooling")
-        f = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[nsp - 1]
+        def window_sum(t):
+            if all(dd == 1 for dd in d):
+                return (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[nsp - 1](t, k, s, 0) * math.prod(k)
+            # dilated windows: a depthwise convolution with a kernel of ones sums exactly the dilated taps
+            c = t.shape[1]
+            ones_k = torch.ones((c, 1, *k), dtype=t.dtype, device=t.device)
+            return (F.conv1d, F.conv2d, F.conv3d)[nsp - 1](t, ones_k, None, s, 0, d, c)
+
         xp = F.pad(x, pads) if any(pads) else x
-        total = f(xp, k, s, 0) * math.prod(k)
+        total = window_sum(xp)
         if a.average_count_excludes_padding:
             ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
-            cnt = f(F.pad(ones, pads) if any(pads) else ones, k, s, 0) * math.prod(k)
+            cnt = window_sum(F.pad(ones, pads) if any(pads) else ones)
         else:
             # explicit padding counts; the extra round-up region does not
             ones = torch.ones((1, 1, *[x.shape[2 + i] + pre[i] + post[i] for i in range(nsp)]), dtype=x.dtype,
                               device=x.device)
             extra = [pads[2 * j + 1] - post[nsp - 1 - j] for j in range(nsp)]
             padx = [p for j in range(nsp) for p in (0, extra[j])]
-            cnt = f(F.pad(ones, padx) if any(padx) else ones, k, s, 0) * math.prod(k)
+            cnt = window_sum(F.pad(ones, padx) if any(padx) else ones)
         y = total / cnt
         return y[(..., *[slice(0, o) for o in out_sp])]

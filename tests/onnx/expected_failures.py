@@ -273,16 +273,6 @@ FAILURES_BY_REASON = {
         'test_ai_onnx_ml_tree_ensemble_set_membership',
         'test_ai_onnx_ml_tree_ensemble_single_tree',
     ],
-    "open issue:  In node # with name: AveragePool_# and operator: AveragePool (parse): UNSUPPORTED_NODE_ATTR: AveragePool node '…': dilations [#, #, #] are ": [
-        'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False',
-        'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True',
-        'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False',
-        'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True',
-        'test_averagepool_3d_dilations_small',
-    ],
-    "open issue:  In node # with name: AveragePool_# and operator: AveragePool (parse): UNSUPPORTED_NODE_ATTR: AveragePool node '…': dilations [#, #] are not": [
-        'test_averagepool_2d_dilations',
-    ],
     "open issue:  In node # with name: DFT_# and operator: DFT (parse): UNSUPPORTED_NODE_INPUT: node '…' (DFT): the axis input must be a constant (an initial": [
         'test_dft_inverse',
     ],
@@ -320,21 +310,6 @@ FAILURES_BY_REASON = {
         'test_affine_grid_2d_align_corners_expanded',
         'test_affine_grid_2d_expanded',
         'test_affine_grid_3d_align_corners_expanded',
-    ],
-    "open issue:  In node # with name: Trilu_# and operator: Trilu (parse): UNSUPPORTED_NODE_INPUT: Trilu node '…': k must be a constant": [
-        'test_tril_neg',
-        'test_tril_out_neg',
-        'test_tril_out_pos',
-        'test_tril_pos',
-        'test_tril_square_neg',
-        'test_tril_zero',
-        'test_triu_neg',
-        'test_triu_one_row',
-        'test_triu_out_neg_out',
-        'test_triu_out_pos',
-        'test_triu_pos',
-        'test_triu_square_neg',
-        'test_triu_zero',
     ],
     'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | First # mismatches are at indices: | [#, #,': [
         'test_dft_inverse_opset19',

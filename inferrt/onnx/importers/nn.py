@@ -181,9 +181,7 @@ def max_pool_1(ctx, node):
 
 @importer("AveragePool", since=1)
 def average_pool_1(ctx, node):
-    x, ks, params = _pool_params(ctx, node)
-    if any(d != 1 for d in params[1]):
-        fail(node, f"dilations {params[1]} are not supported for AveragePool")
+    x, ks, params = _pool_params(ctx, node)  # dilations (opset 19) go onto the pooling layer's dilation_nd
     exclude = not bool(attr(node, "count_include_pad", 0))
     return [_pool(ctx, node, PoolingType.AVERAGE, x, ks, params, exclude)]
 

@@ -323,18 +323,32 @@ def trilu_14(ctx, node):
     r = rank(x)
     if r < 2:
         fail(node, f"input must have rank >= 2, got {r}", E.INVALID_NODE)
-    k = 0
+    k, k_tensor = 0, None
     if has_input(node, 1):
         kv = value(ctx, node, 1)
-        if kv is None:
-            fail(node, "k must be a constant", E.UNSUPPORTED_NODE_INPUT)
-        k = int(np.asarray(kv).reshape(-1)[0])
+        if kv is None:  # k known only at run time: the mask is computed by layers from the k tensor
+            k_tensor = inp(ctx, node, 1)
+        else:
+            k = int(np.asarray(kv).reshape(-1)[0])
     upper = bool(attr(node, "upper", 1))
     rows, cols = x.shape[-2], x.shape[-1]
     if rows < 0 or cols < 0:
         fail(node, f"the last two dims must be static, got {tuple(x.shape)}", E.UNSUPPORTED_NODE_DYNAMIC)
     i = np.arange(rows)[:, None]
     j = np.arange(cols)[None, :]
+    if k_tensor is not None:
+        from ...enums import UnaryOperation
+
+        kt = cast(ctx, reshape(ctx, k_tensor, [1, 1]), DataType.INT64)
+        diff = const(ctx, (j - i).astype(np.int64))
+        # upper keeps j - i >= k, i.e. not (j - i < k); lower keeps j - i <= k, i.e. not (j - i > k)
+        outside = ctx.network.add_elementwise(diff, kt, EW.LESS if upper else EW.GREATER).get_output(0)
+        keep_t = ctx.network.add_unary(outside, UnaryOperation.NOT).get_output(0)
+        mask = reshape(ctx, keep_t, [1] * (r - 2) + [rows, cols])
+        from ...dtypes import nptype
+
+        zero = const(ctx, np.zeros((1,) * r, dtype=nptype(x.dtype)))
+        return [select(ctx, mask, x, zero)]
     keep = (j - i >= k) if upper else (j - i <= k)
     mask = const(ctx, keep.reshape((1,) * (r - 2) + keep.shape))
     v = tensor_value(x)
