@@ -27,6 +27,22 @@ def assert_close(actual, expected, dtype=None, rtol=None, atol=None, what="outpu
                                err_msg=what)
 
 
+def const(network, arr):
+    """A constant layer's output holding ``arr``."""
+    return network.add_constant(arr.shape, arr).get_output(0)
+
+
+def assert_build_fails(builder, network, *words):
+    """The build raises BuildError mentioning every one of ``words``, and build_serialized_network returns None."""
+    import pytest
+
+    with pytest.raises(trt.BuildError) as e:
+        builder.build(network, builder.create_builder_config())
+    for w in words:
+        assert w in str(e.value), f"{w!r} not in {e.value}"
+    assert builder.build_serialized_network(network, builder.create_builder_config()) is None
+
+
 def new_network():
     logger = trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)

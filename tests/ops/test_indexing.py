@@ -3,22 +3,11 @@ import numpy as np
 import pytest
 
 import inferrt as trt
-from tests.helpers import assert_close, build_and_run, new_network, run_layer
+from tests.helpers import assert_build_fails, assert_close, build_and_run, const, new_network, run_layer
 
 RNG = np.random.default_rng(1)
 
 
-def const(network, arr):
-    return network.add_constant(arr.shape, arr).get_output(0)
-
-
-def assert_build_fails(builder, network, *words):
-    config = builder.create_builder_config()
-    with pytest.raises(trt.BuildError) as e:
-        builder.build(network, config)
-    for w in words:
-        assert w in str(e.value), f"{w!r} not in {e.value}"
-    assert builder.build_serialized_network(network, builder.create_builder_config()) is None
 
 
 # ----------------------------------------------------------------------------------------------- references
