@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..enums import SampleMode
-from ..ir.graph import Node
 from ..ops.base import Attrs
-from .rewrite import View, const_node, merge_origin, plain, replace
+from .rewrite import View, const_node, merge_origin, merged_with_slices, plain, replace
 
 _GEOMETRY = ("kernel_size_nd", "stride_nd", "pre_padding", "post_padding", "padding_mode", "dilation_nd")
 
@@ -68,16 +66,8 @@ def fuse_horizontal_convs(graph, ctx) -> int:
             ins.append(cb.outputs[0])
         attrs = Attrs(first.attrs)
         attrs["num_output_maps"] = total
-        name = graph.unique_name(f"{first.name} [+{len(nodes) - 1} merged]")
-        out = graph.unique_name(f"{name} output")
-        add.append(Node(name, first.kind, ins, [out], attrs, origin=merge_origin(*nodes), info=dict(first.info)))
-        off = 0
-        for n in nodes:
-            c = n.attrs.num_output_maps
-            add.append(Node(n.name, "slice", [out], list(n.outputs),
-                            Attrs(start=(off,), shape=(c,), stride=(1,), axes=(1,), mode=SampleMode.STRICT_BOUNDS),
-                            origin=list(n.origin)))
-            off += c
+        add += merged_with_slices(graph, first, nodes, first.kind, ins, attrs,
+                                  [n.attrs.num_output_maps for n in nodes], 1)
         gone += nodes
         merged += len(nodes) - 1
     if merged:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..enums import MatrixOperation as MO, SampleMode
-from ..ir.graph import Node
+from ..enums import MatrixOperation as MO
 from ..ops.base import Attrs
-from .rewrite import View, const_node, merge_origin, plain, replace
+from .rewrite import View, const_node, merge_origin, merged_with_slices, plain, replace
 
 
 def _member(view, n):
@@ -79,17 +78,8 @@ def fuse_horizontal_matmuls(graph, ctx) -> int:
         attrs = Attrs(op0=first.attrs.op0, op1=MO.NONE)
         if kind == "fused_matmul":
             attrs["epilogue"] = list(first.attrs.get("epilogue") or [])
-        name = graph.unique_name(f"{first.name} [+{len(nodes) - 1} merged]")
-        out = graph.unique_name(f"{name} output")
-        add.append(Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=dict(first.info)))
-        off = 0
-        for n, w2, _ in members:
-            cols = w2.shape[1]
-            add.append(Node(n.name, "slice", [out], list(n.outputs),
-                            Attrs(start=(off,), shape=(cols,), stride=(1,), axes=(out_rank - 1,),
-                                  mode=SampleMode.STRICT_BOUNDS),
-                            origin=list(n.origin)))
-            off += cols
+        add += merged_with_slices(graph, first, nodes, kind, ins, attrs, [w2.shape[1] for _, w2, _ in members],
+                                  out_rank - 1)
         gone += nodes
         merged += len(nodes) - 1
     if merged:

@@ -84,6 +84,24 @@ def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str]) -> Node:
     return Node(name, "constant", [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
 
 
+def merged_with_slices(graph: Graph, first: Node, nodes: list[Node], kind: str, ins: list[str], attrs: Attrs,
+                       sizes: list[int], axis: int) -> list[Node]:
+    """Horizontal fusion's result: one ``kind`` node standing for ``nodes`` (reading ``ins``), then one slice per
+    original node, along ``axis`` with ``sizes``, that keeps that node's name and output names."""
+    from ..enums import SampleMode
+
+    name = graph.unique_name(f"{first.name} [+{len(nodes) - 1} merged]")
+    out = graph.unique_name(f"{name} output")
+    new = [Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=dict(first.info))]
+    off = 0
+    for n, size in zip(nodes, sizes):
+        new.append(Node(n.name, "slice", [out], list(n.outputs),
+                        Attrs(start=(off,), shape=(size,), stride=(1,), axes=(axis,), mode=SampleMode.STRICT_BOUNDS),
+                        origin=list(n.origin)))
+        off += size
+    return new
+
+
 def replace(g: Graph, remove: list[Node], add: list[Node]) -> None:
     """Remove ``remove`` (by identity), add ``add`` and restore topological order."""
     ids = {id(n) for n in remove}
