@@ -110,6 +110,10 @@ def bench_row(name, batch, device, dtype, modes, small, iters, profile=False):
     row["inferrt_err"] = rel_err(out.float(), ref_onnx)
     row["inferrt_ms"] = time_fn(lambda: ctx.execute_async_v3(stream), device, iters=iters)
     row["layers"] = engine.num_layers
+    g = getattr(ctx, "_graphs", None)  # CUDA graph: captured, or why not
+    row["cuda_graph"] = bool(g is not None and g.captures)
+    if g is not None and g.last_error:
+        row["cuda_graph_error"] = g.last_error[:300]
     if profile:  # one run with per-layer times (synchronized per layer, so only the ranking is meaningful)
         times = {}
 

@@ -27,6 +27,7 @@ class GraphCache:
         self.enabled = os.environ.get("INFERRT_CUDA_GRAPHS", "1") != "0"
         self._capture_stream = None
         self.captures = 0
+        self.last_error: str | None = None
 
     def clear(self):
         self._graphs.clear()
@@ -64,10 +65,19 @@ class GraphCache:
                 with torch.cuda.graph(g, stream=cs, capture_error_mode="thread_local"):
                     fn()
                 failed = False
-            except RuntimeError:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
+            except RuntimeError as e:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
                 failed = True
                 self._bad.add(key[0])
-                torch.cuda.synchronize(self.device)
+                self.last_error = f"{type(e).__name__}: {e}"
+                try:
+                    torch.cuda.synchronize(self.device)
+                except RuntimeError:
+                    pass
+                if self._log is not None:
+                    from ..logger import Severity
+
+                    self._log(Severity.WARNING, "CUDA graph capture failed; this shape set runs without a graph "
+                                                f"({self.last_error.splitlines()[0][:400]})")
         if failed:
             with torch.cuda.stream(stream):
                 fn()

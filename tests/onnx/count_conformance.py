@@ -246,11 +246,11 @@ def prune_expected(path: str, passing: set) -> int:
     return removed
 
 
-def count_light(backend, verbose=False):
+def count_light(backend, verbose=False, device="CPU"):
     passed, failures = 0, {}
     for name in LIGHT_MODELS:
         try:
-            run_light(backend, name)
+            run_light(backend, name, device)
             passed += 1
         except Exception as e:  # noqa: BLE001
             failures[name] = f"{type(e).__name__}: {' | '.join(str(e).split(chr(10)))}"
@@ -292,7 +292,7 @@ def main(argv=None) -> int:
     print(f"inferrt:     {ok}/{len(names)} node cases pass ({time.time() - t0:.0f} s)")
     light_fails = {}
     if args.light or args.write_expected:
-        ok_l, light_fails = count_light(InferrtBackend, verbose=args.failures)
+        ok_l, light_fails = count_light(InferrtBackend, verbose=args.failures, device=args.device)
         print(f"inferrt:     {ok_l}/{len(LIGHT_MODELS)} light models pass")
     if args.write_expected:
         if args.only:

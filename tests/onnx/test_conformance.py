@@ -49,6 +49,16 @@ def test_light_model(name):
     _check(name, EXPECTED_LIGHT_FAILURES.get(name), lambda: cc.run_light(InferrtBackend, name))
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", cc.LIGHT_MODELS)
+def test_light_model_cuda(name):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    _check(name, EXPECTED_LIGHT_FAILURES.get(name), lambda: cc.run_light(InferrtBackend, name, "CUDA"))
+
+
 def test_expected_failures_name_real_cases():
     stale = sorted(set(EXPECTED_FAILURES) - set(NODE_CASES))
     assert not stale, f"expected_failures.py lists cases the onnx suite does not have: {stale[:10]}"
