@@ -287,14 +287,19 @@ class Slice(OpDef):
 
     def run(self, a, ins, outs):
         x = ins[0]
+        # only the index inputs are read on the host (CPU copies when shapes are planned: see host_inputs)
         axes, start, size, stride = self._params(
-            a, [None if t is None else _HostSpec(t) for t in ins] if len(ins) > 1 else ins, x.dim())
+            a, [None if t is None or i not in self.host_inputs else _HostSpec(t) for i, t in enumerate(ins)],
+            x.dim())
         fill = ins[4] if len(ins) > 4 and ins[4] is not None else None
         mask = None
         for ax, st, sz, sd in zip(axes, start, size, stride):
             n = x.shape[ax]
             if a.mode == SampleMode.STRICT_BOUNDS and sd > 0:
                 x = x.narrow(ax, st, (sz - 1) * sd + 1 if sz else 0)[(slice(None),) * ax + (slice(None, None, sd),)]
+                continue
+            if sd == 0 and sz > 0 and 0 <= st < n:  # broadcast of one position (an Expand): a view
+                x = x.narrow(ax, st, 1).expand(*x.shape[:ax], sz, *x.shape[ax + 1:])
                 continue
             idx, valid = slice_indices(n, st, sz, sd, a.mode, x.device)
             x = x.index_select(ax, idx)
