@@ -286,9 +286,9 @@ class IExecutionContext(_Reporter):
                 io[o] = self._allocate_output(o, plan.output_shapes[o], stream)
             if self._use_graphs():
                 key = (self._plan_key, tuple(sorted((n, t.data_ptr()) for n, t in io.items())))
-                self._graph_cache().run(key, lambda: plan.run(io), stream)
+                self._graph_cache().run(key, lambda: plan.run(io, adopt=not self._user_memory), stream)
             else:
-                plan.run(io, self.profiler, self.debug_sync)
+                plan.run(io, self.profiler, self.debug_sync, adopt=not self._user_memory)
             for o in missing:
                 alloc = self._allocators.get(o)
                 if alloc is not None:

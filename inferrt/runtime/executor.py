@@ -149,6 +149,11 @@ class ShapePlan:
         # graph outputs that no step writes (inputs, constants, folded values) get a copy step
         written = {o for _, _, outs, _ in self.steps for o in outs}
         self.copies = [o for o in g.outputs if o not in written]
+        # step outputs whose slot may be replaced by the tensor a tactic returns (no copy): not graph outputs and
+        # not the source of a view made once here (such a view would keep pointing at the arena slot)
+        adoptable = written - set(g.outputs) - set(aliases.values())
+        self.adopt = {name: frozenset(outs) & adoptable for fn, _, outs, name in self.steps
+                      if getattr(fn, "fresh_outputs", False)}
 
     def _host_side(self, n) -> list:
         """Input names for node ``n``, with known shape-tensor inputs (``op.host_inputs``) redirected to CPU copies
@@ -162,8 +167,12 @@ class ShapePlan:
                 ins[idx] = key
         return ins
 
-    def run(self, io: dict, profiler=None, sync=False):
+    def run(self, io: dict, profiler=None, sync=False, adopt=True):
+        """Run the steps on the bound graph I/O. With ``adopt``, a tensor returned by a tactic that allocates its
+        output (``fresh_outputs``) replaces the arena slot for later steps instead of being copied into it (off
+        when the activations must stay in user-supplied memory)."""
         slots = dict(self.slots)
+        adopting = self.adopt if adopt else {}
         slots.update(io)
         for n, m, ins in self.input_views:
             slots[n.outputs[0]] = n.op.run(n.attrs, [slots.get(i) if i else None for i in ins], [m])[0]
@@ -180,8 +189,13 @@ class ShapePlan:
             except Exception as e:  # noqa: BLE001 - name the failing layer (bad values, corrupt attributes, ...)
                 raise _layer_failed(name, e) from e
             if res is not None:
-                for dst, r in zip(b, res):
-                    if r is not None and r.data_ptr() != dst.data_ptr():
+                for o, dst, r in zip(outs, b, res):
+                    if r is None or r.data_ptr() == dst.data_ptr():
+                        continue
+                    if o in adopting.get(name, ()) and r.shape == dst.shape and r.stride() == dst.stride() \
+                            and r.dtype == dst.dtype and r.device == dst.device:
+                        slots[o] = r  # adopt the returned tensor: later steps read it in place of the slot
+                    else:
                         dst.copy_(r.reshape(dst.shape) if r.shape != dst.shape else r)
             if profiler is not None:
                 _sync(b)

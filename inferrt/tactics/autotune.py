@@ -51,8 +51,62 @@ def compile_chosen(node, specs, tactic, nhwc=frozenset()) -> list:
     return [j for launcher in fn.launchers for j in launcher.jit_functions()]
 
 
+def _call(fn, ins, outs):
+    r = fn(ins, outs)
+    if r is not None:
+        for o, v in zip(outs, r):
+            if v is not None and v.data_ptr() != o.data_ptr():
+                o.copy_(v.reshape(o.shape))
+
+
+def _graph_ms(fn, sets, reps):
+    """Median GPU milliseconds per call, from replays of a CUDA graph holding ``reps`` calls over the rotating
+    buffers: the engine replays graphs, so launch overhead on the host must not count. None if it cannot capture."""
+    import torch
+
+    g = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(g, capture_error_mode="thread_local"):
+            for k in range(reps):
+                ins, outs = sets[k % len(sets)]
+                _call(fn, ins, outs)
+    except RuntimeError:
+        torch.cuda.synchronize()
+        return None
+    times = []
+    for _ in range(3):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        g.replay()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) / reps)
+    del g
+    return sorted(times)[1]
+
+
+def _event_ms(fn, sets, iters):
+    """Median milliseconds per call timed one call at a time (host launch time included)."""
+    import torch
+
+    times = []
+    for k in range(iters):
+        ins, outs = sets[k % len(sets)]
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        _call(fn, ins, outs)
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    times.sort()
+    return times[len(times) // 2]
+
+
 def time_candidates(node, specs, cands, config, log, nhwc=frozenset()):
-    """[(tactic name, median ms)] for each candidate that runs; a failing candidate is skipped and logged."""
+    """[(tactic name, median ms)] for each candidate that runs; a failing candidate is skipped and logged.
+
+    Candidates are timed inside a CUDA graph (as the runtime runs them); one that cannot be captured is timed call
+    by call, host overhead included, since it will also run that way."""
     import torch
 
     dev = torch.device("cuda")
@@ -64,30 +118,18 @@ def time_candidates(node, specs, cands, config, log, nhwc=frozenset()):
     for t in cands:
         try:
             fn = t.prepare(node, dev)
-            for ins, outs in sets:  # warm-up (compiles Triton kernels, creates handles)
-                r = fn(ins, outs)
-                if r is not None:
-                    for o, v in zip(outs, r):
-                        o.copy_(v.reshape(o.shape))
             torch.cuda.synchronize()
             free_before = torch.cuda.memory_allocated()
-            times = []
-            for k in range(iters):
-                ins, outs = sets[k % rotations]
-                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                a.record()
-                r = fn(ins, outs)
-                if r is not None:
-                    for o, v in zip(outs, r):
-                        o.copy_(v.reshape(o.shape))
-                b.record()
-                b.synchronize()
-                times.append(a.elapsed_time(b))
+            for ins, outs in sets:  # warm-up (compiles Triton kernels, creates handles)
+                _call(fn, ins, outs)
+            torch.cuda.synchronize()
             if torch.cuda.memory_allocated() - free_before > limit:
                 log(Severity.VERBOSE, f"{node.name}: tactic {t.name} needs more workspace than the limit; skipped")
                 continue
-            times.sort()
-            results.append((t.name, times[len(times) // 2]))
+            ms = _graph_ms(fn, sets, iters)
+            if ms is None:
+                ms = _event_ms(fn, sets, iters)
+            results.append((t.name, ms))
         except Exception as e:  # noqa: BLE001 - a candidate that fails is skipped, never fatal
             log(Severity.VERBOSE, f"{node.name}: tactic {t.name} failed while timing ({type(e).__name__}: {e}); "
                                   f"skipped")

@@ -49,6 +49,29 @@ def _epilogue_supported(node, specs, with_bias):
     return supported(prog, dts)
 
 
+def conv_operands(a, ins, channels_last: bool, weights: dict):
+    """(input, weight, stride, padding, dilation) ready for a cuDNN call: the weight reshaped to the layer's dtype
+    (and channels-last for NHWC outputs, cached in ``weights`` by address), asymmetric padding applied to the
+    input."""
+    x, w = ins[0], ins[1]
+    nsp = x.dim() - 2
+    k, s, d, pre, post = spatial_params(a, nsp)
+    pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post)
+    key = w.data_ptr()
+    wp = weights.get(key)
+    if wp is None:
+        wp = w.reshape(a.num_output_maps, x.shape[1] // a.num_groups, *k).to(x.dtype)
+        if nsp == 2 and channels_last:
+            wp = wp.contiguous(memory_format=torch.channels_last)
+        weights[key] = wp
+    if nsp == 2 and channels_last and x.is_contiguous():
+        x = x.contiguous(memory_format=torch.channels_last)
+    if pre != post:
+        x = F.pad(x, [p for i in reversed(range(nsp)) for p in (pre[i], post[i])])
+        return x, wp, s, 0, d
+    return x, wp, s, pre, d
+
+
 @register_tactic
 class CudnnConvEpilogue(Tactic):
     name = "cudnn_conv_epilogue"
@@ -72,25 +95,9 @@ class CudnnConvEpilogue(Tactic):
         weights = {}
 
         def run(ins, outs):
-            x, w = ins[0], ins[1]
             out = outs[0]
+            x, wp, s, pad, d = conv_operands(a, ins, not out.is_contiguous(), weights)
             nsp = x.dim() - 2
-            k, s, d, pre, post = spatial_params(a, nsp)
-            pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post)
-            key = w.data_ptr()
-            wp = weights.get(key)
-            if wp is None:
-                wp = w.reshape(a.num_output_maps, x.shape[1] // a.num_groups, *k).to(x.dtype)
-                if nsp == 2 and not out.is_contiguous():
-                    wp = wp.contiguous(memory_format=torch.channels_last)
-                weights[key] = wp
-            if nsp == 2 and not out.is_contiguous() and x.is_contiguous():
-                x = x.contiguous(memory_format=torch.channels_last)
-            if pre != post:
-                x = F.pad(x, [p for i in reversed(range(nsp)) for p in (pre[i], post[i])])
-                pad = 0
-            else:
-                pad = pre
             conv = (F.conv1d, F.conv2d, F.conv3d)[nsp - 1]
             y = conv(x, wp, None, s, pad, d, a.num_groups)
             kins = []

@@ -65,7 +65,8 @@ def test_triton_pointwise_matches_generic(prog, shapes, dtype, nhwc):
 @pytest.mark.parametrize("epilogue", [[], [["act", "RELU", 0.0, 0.0]], [["add", 3], ["act", "RELU", 0.0, 0.0]],
                                       [["act", "CLIP", 0.0, 6.0]]])
 @pytest.mark.parametrize("nhwc,groups,stride", [(False, 1, 1), (True, 1, 2), (True, 4, 1)])
-def test_cudnn_conv_epilogue_matches_generic(dtype, epilogue, nhwc, groups, stride):
+@pytest.mark.parametrize("tactic_name", ["cudnn_conv_epilogue", "cudnn_conv_bias_relu"])
+def test_cudnn_conv_tactics_match_generic(dtype, epilogue, nhwc, groups, stride, tactic_name):
     x = torch.randn(2, 8, 14, 14, device="cuda", dtype=dtype)
     w = torch.randn(16, 8 // groups, 3, 3, device="cuda", dtype=dtype) * 0.2
     b = torch.randn(16, device="cuda", dtype=dtype)
@@ -82,21 +83,30 @@ def test_cudnn_conv_epilogue_matches_generic(dtype, epilogue, nhwc, groups, stri
     node = Node("c", "fused_conv", names, ["o"], attrs)
     specs = {n: _spec(t) for n, t in zip(names, ins)}
     (specs["o"],) = op.infer(attrs, [specs[n] for n in names])
-    tactic = get_tactic("cudnn_conv_epilogue")
-    assert tactic.supports(node, specs, "cuda")
+    tactic = get_tactic(tactic_name)
+    # the one-call cuDNN fusion takes only ReLU epilogues ([relu] or [add, relu])
+    fits = tactic_name == "cudnn_conv_epilogue" or (epilogue and epilogue[-1][1] == "RELU")
+    assert tactic.supports(node, specs, "cuda") == bool(fits)
+    if not fits:
+        return
     out = torch.full(specs["o"].shape, float("nan"), device="cuda", dtype=dtype)
     if nhwc:
         out = out.contiguous(memory_format=torch.channels_last)
-    tactic.prepare(node, torch.device("cuda"))(ins, [out])
+    res = tactic.prepare(node, torch.device("cuda"))(ins, [out])
+    if res is not None:  # a fresh output the executor adopts only when its layout is the slot's
+        assert res[0].shape == out.shape and res[0].stride() == out.stride()
+        out.copy_(res[0])
     ref = op.run(attrs, [t.double() for t in ins], [None])[0]
     tol = 5e-3 if dtype == torch.float32 else 2e-2  # cuDNN may use TF32 for float32 (TensorRT's default too)
     torch.testing.assert_close(out.double(), ref, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-@pytest.mark.parametrize("epilogue,bias", [([], True), ([], False), ([["act", "GELU_ERF", 0.0, 0.0]], True),
-                                           ([["add", 3]], True)])
-def test_cublas_matmul_epilogue_matches_generic(dtype, epilogue, bias):
+@pytest.mark.parametrize("tactic_name,epilogue,bias", [
+    ("cublas_matmul_epilogue", [], True), ("cublas_matmul_epilogue", [], False),
+    ("cublas_matmul_epilogue", [["act", "GELU_ERF", 0.0, 0.0]], True), ("cublas_matmul_epilogue", [["add", 3]], True),
+    ("cublaslt_bias_act", [["act", "GELU_TANH", 0.0, 0.0]], True), ("cublaslt_bias_act", [["act", "RELU", 0.0, 0.0]], True)])
+def test_cublas_matmul_tactics_match_generic(dtype, tactic_name, epilogue, bias):
     x = torch.randn(2, 64, 96, device="cuda", dtype=dtype)
     w = torch.randn(96, 128, device="cuda", dtype=dtype) * 0.1
     ins, names = [x, w], ["x", "w"]
@@ -111,11 +121,12 @@ def test_cublas_matmul_epilogue_matches_generic(dtype, epilogue, bias):
     node = Node("m", "fused_matmul", names, ["o"], attrs)
     specs = {n: _spec(t) for n, t in zip(names, ins) if n}
     (specs["o"],) = op.infer(attrs, [specs.get(n) if n else None for n in names])
-    tactic = get_tactic("cublas_matmul_epilogue")
+    tactic = get_tactic(tactic_name)
     assert tactic.supports(node, specs, "cuda")
     out = torch.full(specs["o"].shape, float("nan"), device="cuda", dtype=dtype)
     res = tactic.prepare(node, torch.device("cuda"))(ins, [out])
     if res is not None:
+        assert res[0].shape == out.shape
         out.copy_(res[0])
     ref = op.run(attrs, [None if t is None else t.double() for t in ins], [None])[0]
     tol = 2e-3 if dtype == torch.float32 else 2e-2
