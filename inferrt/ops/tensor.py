@@ -56,6 +56,11 @@ class Cast(OpDef):
     def run(self, a, ins, outs):
         x = ins[0]
         dt = torch_dtype(a.to_type)
+        out = outs[0] if outs else None
+        if out is not None and out.dtype == dt and out.shape == x.shape and (
+                dt.is_floating_point or not x.is_floating_point()) and out.device == x.device:
+            out.copy_(x)  # one pass converting type (and layout, for channels-last slots) into the slot
+            return None
         if x.is_floating_point() and not (dt.is_floating_point or dt == torch.bool):
             x = torch.trunc(x)
             if dt == torch.uint8 or dt == torch.int8:  # saturate like a C cast through int64 would not

@@ -151,9 +151,8 @@ class ShapePlan:
         self.copies = [o for o in g.outputs if o not in written]
         # step outputs whose slot may be replaced by the tensor a tactic returns (no copy): not graph outputs and
         # not the source of a view made once here (such a view would keep pointing at the arena slot)
-        adoptable = written - set(g.outputs) - set(aliases.values())
-        self.adopt = {name: frozenset(outs) & adoptable for fn, _, outs, name in self.steps
-                      if getattr(fn, "fresh_outputs", False)}
+        self.adoptable = frozenset(written - set(g.outputs) - set(aliases.values()))
+        self.arena_storage = arena.untyped_storage().data_ptr() if offsets else None
 
     def _host_side(self, n) -> list:
         """Input names for node ``n``, with known shape-tensor inputs (``op.host_inputs``) redirected to CPU copies
@@ -168,11 +167,16 @@ class ShapePlan:
         return ins
 
     def run(self, io: dict, profiler=None, sync=False, adopt=True):
-        """Run the steps on the bound graph I/O. With ``adopt``, a tensor returned by a tactic that allocates its
-        output (``fresh_outputs``) replaces the arena slot for later steps instead of being copied into it (off
-        when the activations must stay in user-supplied memory)."""
+        """Run the steps on the bound graph I/O.
+
+        A step either writes its output slots or returns tensors. With ``adopt``, a returned tensor that lives in
+        memory of its own (not the arena, not graph I/O) replaces the slot for later steps instead of being copied
+        into it, when the value is not a graph output and no view planned once refers to the slot. Inside a CUDA
+        graph that memory comes from the graph's pool, so replays still allocate nothing. Off when activations
+        must stay in user-supplied memory."""
         slots = dict(self.slots)
-        adopting = self.adopt if adopt else {}
+        adoptable = self.adoptable if adopt else frozenset()
+        foreign = {self.arena_storage} | {t.untyped_storage().data_ptr() for t in io.values()}
         slots.update(io)
         for n, m, ins in self.input_views:
             slots[n.outputs[0]] = n.op.run(n.attrs, [slots.get(i) if i else None for i in ins], [m])[0]
@@ -192,8 +196,8 @@ class ShapePlan:
                 for o, dst, r in zip(outs, b, res):
                     if r is None or r.data_ptr() == dst.data_ptr():
                         continue
-                    if o in adopting.get(name, ()) and r.shape == dst.shape and r.stride() == dst.stride() \
-                            and r.dtype == dst.dtype and r.device == dst.device:
+                    if o in adoptable and r.shape == dst.shape and r.dtype == dst.dtype and r.device == dst.device \
+                            and r.untyped_storage().data_ptr() not in foreign:
                         slots[o] = r  # adopt the returned tensor: later steps read it in place of the slot
                     else:
                         dst.copy_(r.reshape(dst.shape) if r.shape != dst.shape else r)

@@ -42,7 +42,7 @@ def epilogue_program(steps, with_bias: bool):
 
 
 def _epilogue_supported(node, specs, with_bias):
-    prog, plan = epilogue_program(node.attrs.epilogue, with_bias)
+    prog, plan = epilogue_program(node.attrs.get("epilogue", []), with_bias)
     dts = [specs[node.outputs[0]].dtype] + [specs[node.inputs[2]].dtype if p == "bias" else
                                             specs[node.outputs[0]].dtype if p == "y" else specs[node.inputs[p]].dtype
                                             for p in plan[1:]]
@@ -75,14 +75,14 @@ def conv_operands(a, ins, channels_last: bool, weights: dict):
 @register_tactic
 class CudnnConvEpilogue(Tactic):
     name = "cudnn_conv_epilogue"
-    kinds = ("fused_conv",)
+    kinds = ("fused_conv", "convolution")  # a plain convolution is one with an empty epilogue
     devices = ("cuda",)
 
     def supports(self, node, specs, device):
         if not super().supports(node, specs, device) or specs is None or not triton_available():
             return False
         a = node.attrs
-        if a.transposed or len(a.kernel_size_nd) not in (1, 2, 3):
+        if a.get("transposed") or len(a.kernel_size_nd) not in (1, 2, 3):
             return False
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
         return _epilogue_supported(node, specs, with_bias)
@@ -90,7 +90,7 @@ class CudnnConvEpilogue(Tactic):
     def prepare(self, node, device):
         a = node.attrs
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
-        prog, plan = epilogue_program(a.epilogue, with_bias)
+        prog, plan = epilogue_program(a.get("epilogue", []), with_bias)
         epi = PointwiseLauncher(prog)
         weights = {}
 

@@ -87,7 +87,6 @@ class CudnnConvBiasRelu(Tactic):
             return [y]
 
         run.launchers = []
-        run.fresh_outputs = True  # the executor adopts the returned tensor (no copy)
         return run
 
 
@@ -134,5 +133,4 @@ class CublasLtBiasAct(Tactic):
             return [y.view(*x.shape[:-1], w.shape[-1])]
 
         run.launchers = []
-        run.fresh_outputs = True
         return run

@@ -339,12 +339,6 @@ FAILURES_BY_REASON = {
     "open issue: ShapeError: input '…': shape (#,) has rank # but the engine expects rank # ()": [
         'test_onehot_with_bfloat16_values',
     ],
-    'open issue: TypeError: Got unsupported ScalarType BFloat#': [
-        'test_attention_4d_causal_padded_kv_bf16',
-        'test_attention_4d_causal_padded_kv_bf16_expanded',
-        'test_attention_4d_padded_kv_bf16',
-        'test_attention_4d_padded_kv_bf16_expanded',
-    ],
 }
 
 EXPECTED_FAILURES = {name: reason for reason, names in FAILURES_BY_REASON.items() for name in names}
