@@ -17,7 +17,7 @@ from .ir.layer import *  # noqa: F401,F403
 from .ir.layer import ILayer  # noqa: F401
 from .ir.network import INetworkDefinition  # noqa: F401
 from .builder.builder import Builder  # noqa: F401
-from .builder.config import IBuilderConfig  # noqa: F401
+from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
 from .builder.profile import IOptimizationProfile  # noqa: F401
 from .runtime.runtime import Runtime  # noqa: F401
 from .runtime.engine import ICudaEngine  # noqa: F401

@@ -11,6 +11,22 @@ _DEFAULT_POOLS = {
 }
 
 
+class IAlgorithmSelector:
+    """Restricts and observes the builder's tactic choices (TensorRT's IAlgorithmSelector, with tactics named).
+
+    ``select_algorithms(layer_name, choices)`` receives the names of the tactics that can implement the layer
+    (for example ``["generic", "cudnn_conv_epilogue", "cudnn_conv_bias_relu"]``) and returns the allowed ones, as
+    names or indices into ``choices``; an empty list keeps them all. ``report_algorithms(layer_names, choices)``
+    is told the tactic picked for each layer that was timed. Set it as ``config.algorithm_selector``.
+    """
+
+    def select_algorithms(self, layer_name: str, choices: list) -> list:
+        return list(range(len(choices)))
+
+    def report_algorithms(self, layer_names: list, choices: list) -> None:
+        return None
+
+
 class IBuilderConfig:
     def __init__(self):
         self.reset()

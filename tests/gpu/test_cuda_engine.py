@@ -64,7 +64,9 @@ def test_cuda_graph_replay_correct_after_address_changes():
         out.fill_(float("nan"))
         _run(ctx, x, out, stream)
         ref = _cpu_reference(x.cpu().numpy())
-        np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=2e-3, atol=1e-4, err_msg=which)
+        # TF32 convolutions (on by default, as in TensorRT) differ from the float64 reference by ~1e-3; a stale or
+        # unwritten output (NaN-filled above, fresh inputs each call) would be off by far more
+        np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-2, atol=1e-3, err_msg=which)
     assert ctx._graph_cache().captures >= 3
 
 
