@@ -20,6 +20,28 @@ IMPLEMENTED_FLAGS = {BuilderFlag.TF32, BuilderFlag.DEBUG, BuilderFlag.DISABLE_TI
                      BuilderFlag.PREFER_PRECISION_CONSTRAINTS, BuilderFlag.OBEY_PRECISION_CONSTRAINTS}
 
 
+def pin_static_profile_shapes(graph, profiles) -> dict:
+    """Dynamic inputs whose every profile allows one shape only (min == max, the same in all profiles) are
+    optimized at that shape, as TensorRT does: shape arithmetic folds away at build time and the fusions see
+    constants. The engine still reports the declared (dynamic) shape; the profiles reject any other. Returns the
+    pinned shapes."""
+    from ..ops import Spec
+
+    pinned = {}
+    for n in graph.inputs:
+        spec = graph.specs[n]
+        if spec.shape is None or spec.static or spec.value is not None:
+            continue
+        got = {(tuple(p[n][0]), tuple(p[n][2])) for p in profiles if n in p}
+        if len(got) != 1 or any(n not in p for p in profiles):
+            continue
+        ((lo, hi),) = got
+        if lo == hi:
+            graph.specs[n] = Spec(spec.dtype, lo)
+            pinned[n] = lo
+    return pinned
+
+
 def resolve_profiles(network, config) -> list[dict[str, tuple]]:
     """Profiles as {input: (min, opt, max)}; an implicit one when every input is static."""
     dynamic = [t for t in network._inputs if any(d < 0 for d in t._input_shape)]
@@ -87,6 +109,10 @@ def build_plan(network, config, log) -> bytes:
                          + "; ".join(errs))
     profiles = resolve_profiles(network, config)
     graph = lower_network(network)
+    declared = {n: graph.specs[n] for n in graph.inputs}
+    pinned = pin_static_profile_shapes(graph, profiles)
+    if pinned:
+        log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
     run_pipeline(graph, PassContext(config, log, device))
     from ..passes.assign_precision import assign_precision
 
@@ -119,6 +145,7 @@ def build_plan(network, config, log) -> bytes:
     kernels = compiled_kernels(graph, opt_specs, device)
 
     blobs = BlobWriter()
+    graph.specs.update(declared)  # the engine reports the declared input shapes (-1 where dynamic)
     io = [{"name": n, "mode": "INPUT", "dtype": graph.specs[n].dtype.name, "shape": list(graph.specs[n].shape)}
           for n in graph.inputs]
     io += [{"name": n, "mode": "OUTPUT", "dtype": graph.specs[n].dtype.name,

@@ -4,6 +4,7 @@
            ├─ A ─ t ─ B ─ y     ==>    const(y) ─ ...          (every input of A and B is constant)
     const ─┘                          
     x(static shape) ─ Shape ─ Gather ─ Reshape-dims  ==>  const
+    x(N, 12, S, 64) ─ Shape ─ Slice[-1:] ─ Cast ─ Sqrt  ==>  const(8.0)     (only static dims selected)
 
 A layer whose inputs are all constants (or whose output value is known from shape inference, such as the shape of
 a statically shaped tensor) is evaluated once at build time with its op's generic implementation on the CPU and
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..logger import Severity
 from ..ops.base import evaluate
-from .rewrite import View, const_node, merge_origin, replace
+from .rewrite import View, const_node, merge_origin, refresh_specs, replace
 
 SMALL = 1 << 16
 CAP = 1 << 24
@@ -30,7 +31,41 @@ def _random(n) -> bool:
     return "RANDOM" in getattr(op, "name", "") or "random" in n.kind
 
 
+def _static_part_of_shape(view, n, values):
+    """The value of a Slice or Gather of a Shape that picks only static dimensions (the others dynamic), for
+    example the head size in ``Shape(q)[-1]`` under a dynamic batch; None otherwise."""
+    if n.kind not in ("slice", "gather") or not n.inputs or n.inputs[0] not in view.prod:
+        return None
+    src = view.prod[n.inputs[0]]
+    if src.kind != "shape" or any(i and values.get(i) is None for i in n.inputs[1:]):
+        return None
+    dims = view.specs[src.inputs[0]].shape
+    if dims is None:
+        return None
+    partial = np.array(dims, dtype=np.int64)  # -1 marks a dynamic dimension: no real size is negative
+    try:
+        outs = evaluate(n.op, n.attrs, [partial] + [values.get(i) if i else None for i in n.inputs[1:]],
+                        [view.specs[o] for o in n.outputs])
+    except Exception:  # noqa: BLE001 - not foldable this way
+        return None
+    if outs is None or any(o is None or np.any(np.asarray(o) < 0) for o in outs):
+        return None
+    return outs
+
+
 def fold_constants(graph, ctx) -> int:
+    """Fold until nothing changes: a folded shape makes the shapes after it known, which can fold more."""
+    total = 0
+    for _ in range(8):
+        n = _fold_once(graph, ctx)
+        total += n
+        if not n:
+            break
+        refresh_specs(graph)
+    return total
+
+
+def _fold_once(graph, ctx) -> int:
     folded = 0
     view = View(graph)
     values: dict[str, np.ndarray] = {}
@@ -51,7 +86,9 @@ def fold_constants(graph, ctx) -> int:
             if any(i and values.get(i) is None for i in n.inputs):
                 known = [view.specs[o].value for o in n.outputs]
                 if any(k is None for k in known):
-                    continue
+                    known = _static_part_of_shape(view, n, values)
+                    if known is None:
+                        continue
                 outs = [np.asarray(k) for k in known]
             else:
                 specs = [view.specs[o] for o in n.outputs]
