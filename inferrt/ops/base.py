@@ -225,6 +225,10 @@ class OpDef:
     #: values are known when the shapes are planned, the executor hands them over as CPU tensors, so running the
     #: layer needs no device-to-host copy (and a CUDA graph can capture it)
     host_inputs: tuple = ()
+    def host_input_wanted(self, k: int, value) -> bool:
+        """Whether input ``k`` (one of ``host_inputs``), known to hold ``value``, is handed over on the host."""
+        return True
+
     #: True when the output shape depends on input *values* that are not shape tensors (NonZero, NMS...)
     data_dependent: bool = False
     #: pure elementwise op (pointwise fusion candidate)

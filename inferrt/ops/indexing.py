@@ -117,10 +117,23 @@ class Gather(OpDef):
                 raise OpError(f"ND mode: batch dimension {d} differs between data {xs} and indices {js}")
         return [Spec(x.dtype, js[:-1] + xs[e + k:])]
 
+    #: a constant single index arrives as a CPU tensor (see ``host_input_wanted``), so the gather is a view
+    host_inputs = (1,)
+
+    def host_input_wanted(self, k, value) -> bool:
+        return np.size(value) == 1
+
     def run(self, a, ins, outs):
         x, idx = ins[0], ins[1]
         if a.mode == GatherMode.DEFAULT:
             axis = a.axis % x.dim()
+            if idx.device.type == "cpu" and idx.numel() == 1 and a.num_elementwise_dims == 0:
+                n = x.shape[axis]
+                j = int(idx.reshape(()).item())  # a CPU tensor: no device synchronization
+                if not -n <= j < n:
+                    raise execution_error(f"gather indices: index {j} is out of range for an axis of size {n} "
+                                          f"(valid: {-n}..{n - 1})")
+                return [x.narrow(axis, j % n, 1).reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])]
             i = wrap_index(idx, x.shape[axis], "gather indices")
             if a.num_elementwise_dims == 0:
                 return [x.index_select(axis, i.reshape(-1)).reshape(

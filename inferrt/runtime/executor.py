@@ -25,7 +25,12 @@ def nbytes_of(spec: Spec) -> int:
 
 
 #: op kinds whose output can often be a view of their input (no kernel, no memory)
-VIEW_KINDS = {"shuffle", "squeeze", "unsqueeze", "identity", "slice"}
+VIEW_KINDS = {"shuffle", "squeeze", "unsqueeze", "identity", "slice", "gather"}
+
+
+def _host_tensor(value) -> torch.Tensor:
+    """A CPU tensor holding a known value, keeping its shape (np.ascontiguousarray turns 0-D arrays into 1-D)."""
+    return torch.from_numpy(np.array(value, copy=True).reshape(np.shape(value)))
 
 
 def _meta(spec: Spec, fmt: str | None):
@@ -57,7 +62,8 @@ def plan_layout(graph, specs: dict, const_names: set):
                 and n.outputs[0] not in folded and n.inputs and n.inputs[0] in meta):
             x = meta[n.inputs[0]]
             host = getattr(n.op, "host_inputs", ())
-            args = [(torch.from_numpy(np.ascontiguousarray(specs[i].value)) if k in host and specs[i].value is not None
+            args = [(_host_tensor(specs[i].value)
+                     if k in host and specs[i].value is not None and n.op.host_input_wanted(k, specs[i].value)
                      else meta.get(i)) if i else None for k, i in enumerate(n.inputs)]
             try:
                 r = n.op.run(n.attrs, args, [_meta(specs[n.outputs[0]], None)])
@@ -159,10 +165,11 @@ class ShapePlan:
         made once here, so the layer reads them without a device-to-host copy."""
         ins = list(n.inputs)
         for idx in getattr(n.op, "host_inputs", ()):
-            if idx < len(ins) and ins[idx] and self.specs[ins[idx]].value is not None:
+            if idx < len(ins) and ins[idx] and self.specs[ins[idx]].value is not None \
+                    and n.op.host_input_wanted(idx, self.specs[ins[idx]].value):
                 key = f"{ins[idx]} [host]"
                 if key not in self.slots:
-                    self.slots[key] = torch.from_numpy(np.ascontiguousarray(self.specs[ins[idx]].value))
+                    self.slots[key] = _host_tensor(self.specs[ins[idx]].value)
                 ins[idx] = key
         return ins
 

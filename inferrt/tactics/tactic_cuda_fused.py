@@ -118,7 +118,7 @@ class CudnnConvEpilogue(Tactic):
 @register_tactic
 class CublasMatmulEpilogue(Tactic):
     name = "cublas_matmul_epilogue"
-    kinds = ("fused_matmul",)
+    kinds = ("fused_matmul", "matrix_multiply")  # a plain product is one without bias or epilogue
     devices = ("cuda",)
 
     def supports(self, node, specs, device):
@@ -138,8 +138,9 @@ class CublasMatmulEpilogue(Tactic):
     def prepare(self, node, device):
         a = node.attrs
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
-        prog, plan = epilogue_program(a.epilogue, False)
-        epi = PointwiseLauncher(prog) if a.epilogue else None
+        epilogue = a.get("epilogue", [])
+        prog, plan = epilogue_program(epilogue, False)
+        epi = PointwiseLauncher(prog) if epilogue else None
 
         def run(ins, outs):
             x, w = ins[0], ins[1]

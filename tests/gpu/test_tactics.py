@@ -131,3 +131,23 @@ def test_cublas_matmul_tactics_match_generic(dtype, tactic_name, epilogue, bias)
     ref = op.run(attrs, [None if t is None else t.double() for t in ins], [None])[0]
     tol = 2e-3 if dtype == torch.float32 else 2e-2
     torch.testing.assert_close(out.double(), ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_cublas_tactic_runs_plain_matrix_multiply(dtype):
+    x = torch.randn(3, 40, 96, device="cuda", dtype=dtype)
+    w = torch.randn(1, 96, 72, device="cuda", dtype=dtype) * 0.1
+    op = get_op("matrix_multiply")
+    attrs = op.default_attrs()
+    node = Node("m", "matrix_multiply", ["x", "w"], ["o"], attrs)
+    specs = {"x": _spec(x), "w": _spec(w)}
+    (specs["o"],) = op.infer(attrs, [specs["x"], specs["w"]])
+    tactic = get_tactic("cublas_matmul_epilogue")
+    assert tactic.supports(node, specs, "cuda")
+    out = torch.full(specs["o"].shape, float("nan"), device="cuda", dtype=dtype)
+    res = tactic.prepare(node, torch.device("cuda"))([x, w], [out])
+    if res is not None:
+        out.copy_(res[0])
+    ref = torch.matmul(x.double(), w.double())
+    tol = 2e-3 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(out.double(), ref, rtol=tol, atol=tol)
