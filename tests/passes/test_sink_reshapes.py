@@ -47,3 +47,36 @@ def test_reshape_read_twice_stays():
     net.mark_output(back)
     g = optimize(net, only={"sink_reshapes"})
     assert count(g, "shuffle") == 1 and [n.kind for n in g.nodes if n.kind != "constant"][1] == "shuffle"
+
+
+def _residual_net(r_shape=(2, 4, 8), op=trt.ElementWiseOperation.SUM):
+    """Flattened Gemm, reshape back, residual add of a tensor of the reshaped shape (static shapes)."""
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (2, 4, 6))
+    r = net.add_input("r", trt.float32, r_shape)
+    flat = shuffle(net, x, (8, 6), name="flatten")
+    mm = net.add_matrix_multiply(flat, trt.MatrixOperation.NONE, const(net, rand(6, 8)), trt.MatrixOperation.NONE)
+    back = shuffle(net, mm.get_output(0), (2, 4, 8), name="unflatten")
+    add = net.add_elementwise(r, back, op)
+    add.get_output(0).name = "y"
+    net.mark_output(add.get_output(0))
+    return builder, net
+
+
+def test_structure_residual_add_moves_into_the_epilogue():
+    g = optimize(_residual_net()[1], only=ONLY)
+    assert count(g, "elementwise") == 0 and count(g, "fused_matmul") == 1
+    assert g.nodes[-1].name == "unflatten" and g.nodes[-1].outputs == ["y"]
+
+
+def test_numerics_residual_subtraction():  # not an epilogue, but the reshape still sinks: operand order kept
+    builder, net = _residual_net(op=trt.ElementWiseOperation.SUB)
+    g = optimize(_residual_net(op=trt.ElementWiseOperation.SUB)[1], only={"sink_reshapes"})
+    assert g.nodes[-1].name == "unflatten"
+    compare_optimized(builder, net, [{"x": rand(2, 4, 6), "r": rand(2, 4, 8)}], passes=sorted(ONLY))
+
+
+def test_broadcast_operand_keeps_the_reshape():
+    g = optimize(_residual_net((1, 4, 8))[1], only={"sink_reshapes"})
+    assert [n.name for n in g.nodes if n.kind == "shuffle"] == ["flatten", "unflatten"]
+    assert g.nodes[-1].kind == "elementwise"
