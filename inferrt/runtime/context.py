@@ -11,6 +11,7 @@ from ..ir.weights import Dims
 from ..logger import Severity, _Reporter
 from ..ops import Spec
 from .buffers import AddressCache, as_torch, check_dtype
+from .tf32 import tf32_mode
 from .executor import ExecutionError, ShapePlan, nbytes_of
 
 
@@ -276,7 +277,7 @@ class IExecutionContext(_Reporter):
         """Run with ``io`` tensors (all inputs; outputs that are not given are returned). Raises on error."""
         plan = self._plan()
         ctx = torch.cuda.stream(stream) if stream is not None else _null()
-        with ctx:
+        with ctx, (tf32_mode(self.engine.tf32) if self._device.type == "cuda" else _null()):
             if plan.eager:
                 outs = self.engine.executor.run_eager({n: io[n] for n in self.engine.input_names}, self.profiler)
                 self._deliver(outs, io, stream)

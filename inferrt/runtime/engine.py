@@ -33,6 +33,8 @@ class ICudaEngine(_Reporter):
         self.name = manifest.get("name", "")
         self.profiling_verbosity = ProfilingVerbosity[manifest.get("profiling_verbosity", "LAYER_NAMES_ONLY")]
         self.engine_capability = EngineCapability.STANDARD
+        #: BuilderFlag.TF32 at build time: FLOAT products and convolutions may use TF32 (see runtime/tf32.py)
+        self.tf32 = "TF32" in manifest.get("build", {}).get("flags", ["TF32"])
         self._lock = threading.Lock()
         if self.device_kind == "cuda" and manifest.get("kernels"):
             self._install_kernels(manifest["kernels"], blobs)

@@ -68,9 +68,11 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
             continue
         if cache is not None and config.get_flag(BuilderFlag.ERROR_ON_TIMING_CACHE_MISS):
             raise RuntimeError(f"timing cache miss for node {n.name!r} with ERROR_ON_TIMING_CACHE_MISS set")
+        from ..runtime.tf32 import tf32_mode
         from .autotune import time_candidates
 
-        results = time_candidates(n, specs, cands, config, log, nhwc)
+        with tf32_mode(config.get_flag(BuilderFlag.TF32)):  # time what the engine will run
+            results = time_candidates(n, specs, cands, config, log, nhwc)
         best = min(results, key=lambda r: r[1])
         n.info["tactic"] = best[0]
         log(Severity.VERBOSE, f"{n.name}: " + ", ".join(f"{name} {ms:.4f} ms" for name, ms in results)

@@ -110,3 +110,34 @@ def test_first_inference_after_load_compiles_nothing(tmp_path):
     assert int(lines["ENTRIES"]) > 0
     assert int(lines["COMPILED"].split()[0]) == 0, res.stdout
     print(res.stdout)
+
+
+@pytest.mark.parametrize("tf32", [True, False])
+def test_tf32_flag_sets_float32_product_precision(tf32):
+    """BuilderFlag.TF32 (on by default) lets FLOAT matrix products use TF32; cleared, they run in IEEE float32.
+    The process-wide PyTorch switches are restored after each execution."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((1024, 256)).astype(np.float32)
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, (64, 1024))
+    mm = net.add_matrix_multiply(x, trt.MatrixOperation.NONE, net.add_constant(w.shape, w).get_output(0),
+                                 trt.MatrixOperation.NONE)
+    mm.get_output(0).name = "y"
+    net.mark_output(mm.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cuda"
+    if not tf32:
+        config.clear_flag(trt.BuilderFlag.TF32)
+    engine = trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
+    assert engine.tf32 == tf32
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    xv = rng.standard_normal((64, 1024)).astype(np.float32)
+    got = engine.create_execution_context().infer({"x": xv})["y"].astype(np.float64)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+    ref = xv.astype(np.float64) @ w.astype(np.float64)
+    err = np.abs(got - ref).max() / np.abs(ref).max()
+    if tf32:
+        assert 1e-5 < err < 1e-2, err   # TF32 keeps 10 mantissa bits
+    else:
+        assert err < 1e-5, err
