@@ -41,6 +41,7 @@ def _build(cache_bytes=b"", fp16=True, selector=None):
     network = build_mnist_network(builder.create_network(0))
     config = builder.create_builder_config()
     config.device = "cuda"
+    config.clear_flag(trt.BuilderFlag.TF32)  # IEEE float32, so comparisons with the reference can be tight
     if selector is not None:
         config.algorithm_selector = selector
     if fp16:

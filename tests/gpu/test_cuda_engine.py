@@ -20,6 +20,7 @@ def _mnist_engine(fp16=False):
     network = build_mnist_network(builder.create_network(0))
     config = builder.create_builder_config()
     config.device = "cuda"
+    config.clear_flag(trt.BuilderFlag.TF32)  # IEEE float32, so comparisons with the reference can be tight
     if fp16:
         config.set_flag(trt.BuilderFlag.FP16)
     prof = builder.create_optimization_profile()
