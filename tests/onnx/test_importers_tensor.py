@@ -134,6 +134,40 @@ def test_slice(starts, ends, axes, steps, dynamic):
     check([oh.make_node("Slice", ins, ["y"])], {"x": (x, dyn(x.shape) if dynamic else None)}, ["y"], inits=inits)
 
 
+@pytest.mark.parametrize("starts,ends,axes,steps", SLICES)
+def test_slice_with_runtime_axes_and_steps(starts, ends, axes, steps):
+    """Every Slice operand fed at run time (TensorRT needs constant axes and steps; inferrt computes the bounds in
+    the graph), against onnxruntime on the same values."""
+    x = rand(4, 5, 6)
+    inputs = {"x": (x, None), "s": (np.array(starts, np.int64), None), "e": (np.array(ends, np.int64), None),
+              "a": (np.array(axes, np.int64), None)}
+    ins = ["x", "s", "e", "a"]
+    if steps is not None:
+        inputs["t"] = (np.array(steps, np.int64), None)
+        ins.append("t")
+    check([oh.make_node("Slice", ins, ["y"])], inputs, ["y"])
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize("sizes", [[1, 5, 0], [0, 0, 6], [3, 2, 1]])
+def test_split_with_runtime_sizes(opset, sizes):
+    x = rand(2, 6, 3)
+    check([oh.make_node("Split", ["x", "sp"], ["a", "b", "c"], axis=1)],
+          {"x": (x, None), "sp": (np.array(sizes, np.int64), None)}, ["a", "b", "c"], opset=opset)
+
+
+@pytest.mark.parametrize("sizes", [[2, 9], [2, 3]])
+def test_split_with_runtime_sizes_that_do_not_cover_the_axis_is_an_error(sizes):
+    from onnx_check import make_model
+
+    x = rand(2, 6)
+    model = make_model([oh.make_node("Split", ["x", "sp"], ["a", "b"], axis=1, name="sp1")],
+                       {"x": (x, None), "sp": (np.array(sizes, np.int64), None)}, ["a", "b"])
+    engine = inferrt.build_engine(model, device="cpu")
+    with pytest.raises(inferrt.ExecutionError, match="sp1"):
+        engine.create_execution_context().infer({"x": x, "sp": np.array(sizes, np.int64)})
+
+
 def test_slice_opset1_and_dynamic_bounds():
     x = rand(4, 5)
     check([oh.make_node("Slice", ["x"], ["y"], starts=[1, -4], ends=[100, -1], axes=[0, 1])], {"x": (x, None)}, ["y"],

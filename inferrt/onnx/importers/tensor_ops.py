@@ -12,7 +12,7 @@ import numpy as np
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, SampleMode
 from ..registry import importer
 from ._compose import (INT_MAX, attr, axis_slice, cast, const, dim_of, done, ew, fail, has_input, inp, ints,
-                       norm_axes, rank, reshape, shape_of, tensor_value, transpose, value)
+                       norm_axes, rank, reduce, reshape, shape_of, tensor_value, transpose, value)
 
 
 # ----------------------------------------------------------------------------------------------- Slice
@@ -58,6 +58,48 @@ def _slice_dynamic(ctx, x, axes, starts_t, ends_t, steps):
     num = ew(ctx, ew(ctx, ew(ctx, e, s, EW.SUB), sgn, EW.PROD), ew(ctx, absstep, one, EW.SUB), EW.SUM)
     size = ew(ctx, ew(ctx, num, absstep, EW.FLOOR_DIV), zero, EW.MAX)
     return s, size
+
+
+def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
+    """ONNX Slice whose axes or steps are known only at run time: every bound is computed in the graph (the
+    axes' sizes gathered from the shape, negative axes and bounds wrapped, clamping per step sign) and handed to
+    a slice layer with run-time axes and strides."""
+    r = rank(x)
+    n = starts_t.shape[0] if rank(starts_t) == 1 else -1
+    if n < 0:
+        fail(node, "starts must be a 1-D tensor of known length", E.INVALID_NODE)
+    i64 = DataType.INT64
+    starts_t, ends_t = cast(ctx, starts_t, i64), cast(ctx, ends_t, i64)
+    zero, one = _vec(ctx, [0] * n), _vec(ctx, [1] * n)
+    if axes_t is None:
+        axes_t = _vec(ctx, list(range(n)))
+    else:
+        axes_t = cast(ctx, axes_t, i64)
+        axes_t = ew(ctx, axes_t, ew(ctx, cast(ctx, ew(ctx, axes_t, zero, EW.LESS), i64), _vec(ctx, [r] * n), EW.PROD),
+                    EW.SUM)
+    steps_t = one if steps_t is None else cast(ctx, steps_t, i64)
+    d = ctx.network.add_gather(shape_of(ctx, x), axes_t, 0).get_output(0)
+    pos = cast(ctx, ew(ctx, steps_t, zero, EW.GREATER), i64)          # 1 where step > 0
+    sgn = ew(ctx, ew(ctx, pos, _vec(ctx, [2] * n), EW.PROD), one, EW.SUB)
+
+    def wrap_neg(v):
+        return ew(ctx, v, ew(ctx, cast(ctx, ew(ctx, v, zero, EW.LESS), i64), d, EW.PROD), EW.SUM)
+
+    hi = ew(ctx, d, ew(ctx, one, pos, EW.SUB), EW.SUB)                # d (step > 0) or d - 1
+    big = _vec(ctx, [INT_MAX] * n)
+    st = ew(ctx, ew(ctx, wrap_neg(ew(ctx, ew(ctx, starts_t, big, EW.MIN), ew(ctx, zero, big, EW.SUB), EW.MAX)),
+                    zero, EW.MAX), hi, EW.MIN)
+    en = ew(ctx, ew(ctx, ends_t, big, EW.MIN), ew(ctx, zero, big, EW.SUB), EW.MAX)
+    en = ew(ctx, ew(ctx, wrap_neg(en), ew(ctx, pos, one, EW.SUB), EW.MAX), hi, EW.MIN)
+    absstep = ew(ctx, steps_t, sgn, EW.PROD)
+    num = ew(ctx, ew(ctx, ew(ctx, en, st, EW.SUB), sgn, EW.PROD), ew(ctx, absstep, one, EW.SUB), EW.SUM)
+    size = ew(ctx, ew(ctx, num, absstep, EW.FLOOR_DIV), zero, EW.MAX)
+    layer = axis_slice(ctx, x, tuple(range(n)), (0,) * n, (0,) * n)
+    layer.set_input(1, st)
+    layer.set_input(2, size)
+    layer.set_input(3, steps_t)
+    layer.set_input(5, axes_t)
+    return done(layer)
 
 
 def _concat_dims(ctx, x, axes):
@@ -107,7 +149,8 @@ def slice_10(ctx, node):
     axes = value(ctx, node, 3) if has_input(node, 3) else None
     steps = value(ctx, node, 4) if has_input(node, 4) else None
     if has_input(node, 3) and axes is None or has_input(node, 4) and steps is None:
-        fail(node, "axes and steps must be constants", E.UNSUPPORTED_NODE_INPUT)
+        return [_slice_runtime(ctx, node, x, *(inp(ctx, node, i) if has_input(node, i) else None
+                                               for i in (1, 2, 3, 4)))]
     return [_slice(ctx, node, x, None if starts is None else starts.reshape(-1).tolist(),
                    None if ends is None else ends.reshape(-1).tolist(),
                    None if axes is None else axes.reshape(-1).tolist(),
@@ -164,13 +207,40 @@ def split_1(ctx, node):
     return _split(ctx, node, inp(ctx, node, 0), sizes, None, False)
 
 
+def _split_runtime(ctx, node, x):
+    """Split sizes known only at run time: output i is the slice [sum(sizes[:i]), + sizes[i]) of the axis, each
+    start and size computed in the graph from the sizes tensor."""
+    from ...enums import ReduceOperation
+
+    axis = norm_axes(node, [int(attr(node, "axis", 0))], rank(x))[0]
+    sizes = cast(ctx, inp(ctx, node, 1), DataType.INT64)
+    if rank(sizes) != 1 or sizes.shape[0] not in (-1, len(node.outputs)):
+        fail(node, f"the split input must be a 1-D tensor of {len(node.outputs)} sizes, got shape {sizes.shape}",
+             E.INVALID_NODE)
+    total = reduce(ctx, sizes, ReduceOperation.SUM, [0])
+    d = dim_of(ctx, x, axis)
+    a = ctx.network.add_assertion(ew(ctx, total, ints(ctx, [d]) if isinstance(d, int) else d, EW.EQUAL),
+                                  f"Split node {node.name!r}: the split sizes must add up to the size of axis {axis}")
+    a.name = f"{node.name} [sizes check]"
+    outs = []
+    for i in range(len(node.outputs)):
+        size = done(axis_slice(ctx, sizes, (0,), (i,), (1,)))
+        start = ints(ctx, [0]) if i == 0 else reduce(ctx, done(axis_slice(ctx, sizes, (0,), (0,), (i,))),
+                                                     ReduceOperation.SUM, [0])
+        layer = axis_slice(ctx, x, (axis,), (0,), (0,))
+        layer.set_input(1, start)
+        layer.set_input(2, size)
+        outs.append(done(layer))
+    return outs
+
+
 @importer("Split", since=13)
 def split_13(ctx, node):
     sizes = None
     if has_input(node, 1):
         sizes = value(ctx, node, 1)
         if sizes is None:
-            fail(node, "split sizes must be a constant", E.UNSUPPORTED_NODE_INPUT)
+            return _split_runtime(ctx, node, inp(ctx, node, 0))
     return _split(ctx, node, inp(ctx, node, 0), sizes, None, False)
 
 
@@ -180,7 +250,7 @@ def split_18(ctx, node):
     if has_input(node, 1):
         sizes = value(ctx, node, 1)
         if sizes is None:
-            fail(node, "split sizes must be a constant", E.UNSUPPORTED_NODE_INPUT)
+            return _split_runtime(ctx, node, inp(ctx, node, 0))
     num = attr(node, "num_outputs", None)
     if sizes is None and num is None:
         fail(node, "needs either the split input or the num_outputs attribute", E.INVALID_NODE)
