@@ -98,7 +98,7 @@ class InferrtRep(BackendRep):
         if self._torch_io:  # numpy has no BF16 / FP8: exchange torch tensors so such outputs come back intact
             import torch
 
-            feeds = {k: (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)
+            feeds = {k: (torch.from_numpy(np.ascontiguousarray(v).reshape(v.shape)) if isinstance(v, np.ndarray) else v)
                      for k, v in feeds.items()}
         got = self._context(feeds).infer(feeds)
         outs = []

@@ -307,8 +307,12 @@ class ImportContext:
             return None
 
     def onnx_type(self, name: str):
-        """The ONNX elem type of an initializer / Constant output (None if not a known constant)."""
+        """The ONNX elem type of a graph input, initializer or Constant output (None when not recorded): it tells
+        apart types the network holds in a wider one (INT16 as INT32)."""
         return self._onnx_types.get(name)
+
+    def record_onnx_type(self, name: str, elem_type: int) -> None:
+        self._onnx_types[name] = int(elem_type)
 
     def _materialize(self, name):
         arr = self._consts[name]

@@ -273,6 +273,7 @@ class OnnxParser(ModelLoader):
                             f"importer of the node that owns the subgraph")
                 raise _Abort
             ctx.bind(vi.name, self._add_input(network, vi))
+            ctx.record_onnx_type(vi.name, vi.type.tensor_type.elem_type)
         nodes = self._expanded(graph, ctx._opsets, top=top)
         for proto, node_opsets, origin, stack in self._toposort(nodes, ctx.has):
             view = NodeView(proto, origin, node_opsets, ctx.base_dir, stack)

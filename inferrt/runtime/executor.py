@@ -128,7 +128,7 @@ class ShapePlan:
             m = meta[name]
             self.slots[name] = torch.as_strided(flat, tuple(m.shape), tuple(m.stride()))
         for name in folded:
-            self.slots[name] = torch.as_tensor(np.ascontiguousarray(self.specs[name].value), device=dev)
+            self.slots[name] = _host_tensor(self.specs[name].value).to(dev)
         self.slots.update(executor.consts)
         self.aliases = aliases
         self.steps = []

@@ -10,7 +10,7 @@ def _random_like(spec, device, value=None):
     import torch
 
     if value is not None:
-        return torch.as_tensor(np.ascontiguousarray(value), device=device)
+        return torch.as_tensor(np.array(value, copy=True).reshape(np.shape(value)), device=device)
     dt = torch_dtype(spec.dtype)
     shape = tuple(spec.shape)
     if dt.is_floating_point:

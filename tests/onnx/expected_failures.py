@@ -276,17 +276,6 @@ FAILURES_BY_REASON = {
     "open issue:  In node # with name: DFT_# and operator: DFT (parse): UNSUPPORTED_NODE_INPUT: node '…' (DFT): the axis input must be a constant (an initial": [
         'test_dft_inverse',
     ],
-    "open issue:  In node # with name: Pad_# and operator: Pad (parse): UNSUPPORTED_NODE_INPUT: Pad node '…': axes must be a constant": [
-        'test_constant_pad_axes',
-        'test_constant_pad_negative_axes',
-    ],
-    "open issue:  In node # with name: QuantizeLinear_# and operator: QuantizeLinear (parse): INVALID_NODE: node '…' (QuantizeLinear): axis # is out of range": [
-        'test_quantizelinear_e4m3fn',
-    ],
-    "open issue:  In node # with name: QuantizeLinear_# and operator: QuantizeLinear (parse): UNSUPPORTED_NODE_DATATYPE: node '…' (QuantizeLinear): cannot qu": [
-        'test_quantizelinear_int16',
-        'test_quantizelinear_uint16',
-    ],
     "open issue:  In node # with name: Squeeze_# and operator: Squeeze (parse): UNSUPPORTED_NODE_DYNAMIC: Squeeze node '…': squeezing every size-# axis needs": [
         'test_affine_grid_2d_align_corners_expanded',
         'test_affine_grid_2d_expanded',
@@ -316,9 +305,6 @@ FAILURES_BY_REASON = {
         'test_bernoulli',
         'test_bernoulli_double',
         'test_bernoulli_seed_expanded',
-    ],
-    "open issue: ShapeError: input '…': shape (#,) has rank # but the engine expects rank # ()": [
-        'test_onehot_with_bfloat16_values',
     ],
 }
 

@@ -489,3 +489,13 @@ def test_runtime_resize_scales():
     x = rand(1, 1, 3, 4)
     sc = np.array([1, 1, 2, 1.5], np.float32)
     check([oh.make_node("Resize", ["x", "", "s"], ["y"], mode="linear")], {"x": (x, None), "s": (sc, None)}, ["y"])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
+@pytest.mark.parametrize("axes", [[1, 2], [-1], [0, -2]])
+def test_pad_with_runtime_axes(mode, axes):
+    """Pad-18's axes fed at run time (TensorRT needs them constant), against onnxruntime."""
+    x = rand(3, 4, 5)
+    pads = np.array([1, 2] * len(axes), np.int64)
+    check([oh.make_node("Pad", ["x", "p", "", "a"], ["y"], mode=mode)],
+          {"x": (x, None), "a": (np.array(axes, np.int64), None)}, ["y"], inits={"p": pads}, opset=18)

@@ -60,6 +60,13 @@ def _slice_dynamic(ctx, x, axes, starts_t, ends_t, steps):
     return s, size
 
 
+def _runtime_axes(ctx, axes_t, r, n):
+    """A run-time axes tensor as INT64 with negative axes wrapped (axis + rank)."""
+    axes_t = cast(ctx, axes_t, DataType.INT64)
+    neg = cast(ctx, ew(ctx, axes_t, _vec(ctx, [0] * n), EW.LESS), DataType.INT64)
+    return ew(ctx, axes_t, ew(ctx, neg, _vec(ctx, [r] * n), EW.PROD), EW.SUM)
+
+
 def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
     """ONNX Slice whose axes or steps are known only at run time: every bound is computed in the graph (the
     axes' sizes gathered from the shape, negative axes and bounds wrapped, clamping per step sign) and handed to
@@ -71,12 +78,7 @@ def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
     i64 = DataType.INT64
     starts_t, ends_t = cast(ctx, starts_t, i64), cast(ctx, ends_t, i64)
     zero, one = _vec(ctx, [0] * n), _vec(ctx, [1] * n)
-    if axes_t is None:
-        axes_t = _vec(ctx, list(range(n)))
-    else:
-        axes_t = cast(ctx, axes_t, i64)
-        axes_t = ew(ctx, axes_t, ew(ctx, cast(ctx, ew(ctx, axes_t, zero, EW.LESS), i64), _vec(ctx, [r] * n), EW.PROD),
-                    EW.SUM)
+    axes_t = _vec(ctx, list(range(n))) if axes_t is None else _runtime_axes(ctx, axes_t, r, n)
     steps_t = one if steps_t is None else cast(ctx, steps_t, i64)
     d = ctx.network.add_gather(shape_of(ctx, x), axes_t, 0).get_output(0)
     pos = cast(ctx, ew(ctx, steps_t, zero, EW.GREATER), i64)          # 1 where step > 0
@@ -262,12 +264,20 @@ _PAD_MODES = {"constant": SampleMode.FILL, "reflect": SampleMode.REFLECT, "edge"
               "wrap": SampleMode.WRAP}
 
 
-def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes):
+def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes, axes_t=None):
+    """ONNX Pad as a slice with negative starts and a fill / reflect / edge / wrap mode. ``axes_t``: axes known
+    only at run time (then every bound is computed in the graph)."""
     r = rank(x)
     if mode not in _PAD_MODES:
         fail(node, f"mode {mode!r} is not supported; use constant, reflect, edge or wrap")
-    axes = list(range(r)) if axes is None else norm_axes(node, axes, r)
-    n = len(axes)
+    if axes_t is not None:
+        if rank(axes_t) != 1 or axes_t.shape[0] < 0:
+            fail(node, "the axes input must be a 1-D tensor of known length", E.INVALID_NODE)
+        n = axes_t.shape[0]
+        axes = list(range(n))  # placeholders: the slice layer reads the real axes at run time
+    else:
+        axes = list(range(r)) if axes is None else norm_axes(node, axes, r)
+        n = len(axes)
     shape = tuple(x.shape)
     if pads is not None:
         pads = [int(v) for v in np.asarray(pads).reshape(-1)]
@@ -278,7 +288,7 @@ def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes):
             return ctx.network.add_identity(x).get_output(0)
     layer = axis_slice(ctx, x, axes, (0,) * n, (0,) * n)
     layer.mode = _PAD_MODES[mode]
-    if pads is not None and all(shape[a] >= 0 for a in axes):
+    if pads is not None and axes_t is None and all(shape[a] >= 0 for a in axes):
         pre, post = pads[:n], pads[n:]
         layer.start = tuple(-p for p in pre)
         layer.shape = tuple(shape[a] + p + q for a, p, q in zip(axes, pre, post))
@@ -286,11 +296,13 @@ def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes):
         pt = ints(ctx, pads) if pads is not None else cast(ctx, pads_t, DataType.INT64)
         pre = ctx.network.add_slice(pt, (0,), (n,), (1,)).get_output(0)
         post = ctx.network.add_slice(pt, (n,), (n,), (1,)).get_output(0)
-        d = ctx.network.add_gather(shape_of(ctx, x), ints(ctx, axes), 0).get_output(0) \
-            if hasattr(ctx.network, "add_gather") else _concat_dims(ctx, x, axes)
+        ax = ints(ctx, axes) if axes_t is None else _runtime_axes(ctx, axes_t, r, n)
+        d = ctx.network.add_gather(shape_of(ctx, x), ax, 0).get_output(0)
         layer.set_input(1, ew(ctx, ints(ctx, [0] * n), pre, EW.SUB))
         layer.set_input(2, ew(ctx, ew(ctx, d, pre, EW.SUM), post, EW.SUM))
         layer.set_input(3, ints(ctx, [1] * n))
+        if axes_t is not None:
+            layer.set_input(5, ax)
     if mode == "constant":
         if fill_t is not None:
             fv = fill_t if rank(fill_t) == 0 else reshape(ctx, fill_t, [])
@@ -322,7 +334,8 @@ def pad_11(ctx, node):
     if has_input(node, 3):
         axes = value(ctx, node, 3)
         if axes is None:
-            fail(node, "axes must be a constant", E.UNSUPPORTED_NODE_INPUT)
+            return [_pad(ctx, node, x, pads, inp(ctx, node, 1), fill_t, 0, attr(node, "mode", "constant"), None,
+                         inp(ctx, node, 3))]
         axes = axes.reshape(-1).tolist()
     return [_pad(ctx, node, x, pads, inp(ctx, node, 1), fill_t, 0, attr(node, "mode", "constant"), axes)]
 
