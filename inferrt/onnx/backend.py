@@ -67,6 +67,10 @@ class InferrtRep(BackendRep):
         if ctx is None:
             config = self.builder.create_builder_config()
             config.device = self.device
+            # ONNX float is IEEE float32: the conformance adapter does not let products round to TF32
+            from ..enums import BuilderFlag
+
+            config.clear_flag(BuilderFlag.TF32)
             dynamic = [t for t in (self.network.get_input(i) for i in range(self.network.num_inputs))
                        if any(d < 0 for d in t.shape)]
             if dynamic:
