@@ -34,8 +34,9 @@ def _realistic_statistics(m, size):
         m.eval()
 
 
-def make_model(name: str, batch: int, small: bool = False):
-    """(module in eval mode, example inputs, input names, dynamic axes) for a benchmark row."""
+def make_model(name: str, batch: int, small: bool = False, attn: str = "eager"):
+    """(module in eval mode, example inputs, input names, dynamic axes) for a benchmark row. ``attn``: transformers'
+    attention implementation ("eager" is what the ONNX export needs; "sdpa" is PyTorch's default and faster)."""
     torch.manual_seed(0)
     if name in ("resnet50", "mobilenet_v2", "vit_b_16"):
         import torchvision
@@ -53,7 +54,7 @@ def make_model(name: str, batch: int, small: bool = False):
 
         cfg = BertConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128) if small \
             else BertConfig()
-        cfg._attn_implementation = "eager"
+        cfg._attn_implementation = attn
         m = _HFWrapper(BertModel(cfg, add_pooling_layer=False).eval())
         seq = 16 if small else 128
         ids = torch.randint(0, cfg.vocab_size, (batch, seq))
@@ -65,7 +66,7 @@ def make_model(name: str, batch: int, small: bool = False):
         from transformers import GPT2Config, GPT2Model
 
         cfg = GPT2Config(n_layer=2, n_embd=64, n_head=4) if small else GPT2Config()
-        cfg._attn_implementation = "eager"
+        cfg._attn_implementation = attn
         m = _HFWrapper(GPT2Model(cfg).eval())
         seq = 32 if small else 512
         ids = torch.randint(0, cfg.vocab_size, (batch, seq))

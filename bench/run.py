@@ -53,10 +53,16 @@ def rel_err(a, b):
     return float((a - b).norm() / max(b.norm(), 1e-12))
 
 
-def bench_row(name, batch, device, dtype, modes, small, iters, profile=False):
+def bench_row(name, batch, device, dtype, modes, small, iters, profile=False, torch_attn="eager"):
     model, inputs, names, dyn = make_model(name, batch, small)
     row = {"model": name, "batch": batch}
     onnx_bytes = export_onnx(model, inputs, names, dyn)
+    if torch_attn != "eager" and name in ("bert_base", "gpt2"):
+        # time PyTorch with its own attention implementation, same weights (the export above used eager attention)
+        fast, *_ = make_model(name, batch, small, attn=torch_attn)
+        fast.load_state_dict(model.state_dict())
+        model = fast.eval()
+        row["torch_attn"] = torch_attn
     # correctness reference: onnxruntime (CPU, float32) on the very ONNX file inferrt builds from
     import onnxruntime as ort
 
@@ -148,6 +154,9 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--profile", action="store_true", help="add inferrt's per-layer-kind time ranking to each row")
     p.add_argument("--json", default="bench/results/bench.json")
+    p.add_argument("--torch-attn", default="eager", choices=["eager", "sdpa"],
+                   help="transformers attention for the PyTorch baselines of bert_base/gpt2 (inferrt always builds "
+                        "from the eager-attention export); sdpa is PyTorch's faster default")
     a = p.parse_args(argv)
     dtype = torch.float32 if a.fp32 or a.device == "cpu" else torch.float16
     modes = set(a.modes.split(","))
@@ -155,7 +164,7 @@ def main(argv=None):
     for name in a.models.split(","):
         for b in (int(x) for x in a.batches.split(",")):
             try:
-                row = bench_row(name, b, a.device, dtype, modes, a.small, a.iters, a.profile)
+                row = bench_row(name, b, a.device, dtype, modes, a.small, a.iters, a.profile, a.torch_attn)
             except Exception as e:  # noqa: BLE001 - a failed row is reported, the others still run
                 row = {"model": name, "batch": b, "error": f"{type(e).__name__}: {str(e)[:300]}"}
             rows.append(row)
