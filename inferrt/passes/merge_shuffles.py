@@ -7,7 +7,15 @@ Each shuffle is a sequence transpose / reshape / transpose. The two sequences ar
 transposes are composed, adjacent reshapes are merged (the second one's 0-placeholders are resolved against the
 intermediate shape, kept as placeholders only when they copy a dimension of x) and identity transposes dropped.
 When what remains fits one shuffle (at most one reshape), it replaces both; when nothing remains, both go.
-Only when t feeds the second shuffle alone, and neither shuffle takes its reshape dims as a tensor.
+Only when t feeds the second shuffle alone. Reshape dims given as a constant tensor become the attribute first.
+
+    x(197, B, 768) ─ Reshape(197, 12B, 64) ─ Transpose(1, 0, 2) ─ t(12B, 197, 64)
+        ==>  x ─ Shuffle(reshape (197, B, 12, 64), transpose (1, 2, 0, 3)) ─ Reshape(12B, 197, 64) ─ t
+
+A reshape that merges dimensions before a transpose (a head split after a fused Q/K/V projection) forces a copy
+when x is strided. With static shapes it is rewritten to split x's dimensions to the finest common factorization
+first (always a view), permute that, and reshape last; the final reshape then often merges with the next one or
+disappears, so the whole chain becomes a view of x.
 """
 from __future__ import annotations
 
@@ -82,8 +90,103 @@ def _attrs(ops):
     return a
 
 
+def _dims_attr(graph, view) -> int:
+    """Shuffles whose reshape dims come from a constant take them as the attribute instead."""
+    n_changed = 0
+    for n in graph.nodes:
+        if n.kind != "shuffle" or len(n.inputs) < 2 or not n.inputs[1]:
+            continue
+        dims = view.const(n.inputs[1])
+        if dims is None or dims.ndim != 1:
+            continue
+        n.attrs["reshape_dims"] = tuple(int(d) for d in dims)
+        n.inputs = [n.inputs[0]]
+        n_changed += 1
+    return n_changed
+
+
+def _refinement(a, b):
+    """The finest shape both ``a`` and ``b`` coarsen (each of their dims a product of consecutive ones), with, for
+    each dim of ``b``, the indices of its group; None when there is none, or a dim is unknown, zero, or (in ``b``)
+    one."""
+    if any(d <= 0 for d in a) or any(d <= 0 for d in b):
+        return None
+    cuts = set()
+    for shape in (a, b):
+        p = 1
+        for d in shape:
+            p *= d
+            cuts.add(p)
+    cuts = sorted(cuts)
+    if cuts and (cuts[-1] != _prod(a) or _prod(a) != _prod(b)):
+        return None
+    fine, prev = [], 1
+    for c in cuts:
+        if c % prev:
+            return None
+        fine.append(c // prev)
+        prev = c
+    groups, i, p = [], 0, 1
+    for d in b:
+        g, acc = [], 1
+        while acc < d or (d == 1 and not g):
+            if i >= len(fine):
+                return None
+            acc *= fine[i]
+            g.append(i)
+            i += 1
+        if acc != d:
+            return None
+        groups.append(g)
+    return (fine, groups) if i == len(fine) else None
+
+
+def _prod(shape):
+    p = 1
+    for d in shape:
+        p *= d
+    return p
+
+
+def _refine_head_splits(graph, view) -> int:
+    """The second rewrite of the docstring; returns how many chains it changed."""
+    changed = 0
+    for s2 in list(graph.nodes):
+        if s2.kind != "shuffle" or len([i for i in s2.inputs if i]) != 1 or not plain(s2):
+            continue
+        ops2 = _ops(s2.attrs)
+        s1 = view.producer(s2.inputs[0], "shuffle")
+        if len(ops2) != 1 or ops2[0][0] != "T" or s1 is None or not plain(s1) or \
+                len([i for i in s1.inputs if i]) != 1 or not view.only_use(s2.inputs[0], s2):
+            continue
+        ops1 = _ops(s1.attrs)
+        x = s1.inputs[0]
+        x_shape, mid = view.shape(x), view.shape(s2.inputs[0])
+        if len(ops1) != 1 or ops1[0][0] != "R" or x_shape is None or mid is None:
+            continue
+        ref = _refinement(tuple(x_shape), tuple(mid))
+        if ref is None or len(ref[0]) == len(mid):
+            continue  # no finer factorization: nothing to gain
+        fine, groups = ref
+        perm = ops2[0][1]
+        fine_perm = [k for j in perm for k in groups[j]]
+        a = Attrs(first_transpose=(), reshape_dims=tuple(fine), second_transpose=tuple(fine_perm),
+                  zero_is_placeholder=False)
+        b = Attrs(first_transpose=(), reshape_dims=tuple(mid[j] for j in perm), second_transpose=(),
+                  zero_is_placeholder=False)
+        t = f"{s1.outputs[0]} [fine]"
+        first = Node(s1.name, "shuffle", [x], [t], a, origin=merge_origin(s1, s2), info=dict(s1.info))
+        last = Node(s2.name, "shuffle", [t], list(s2.outputs), b, origin=merge_origin(s1, s2), info=dict(s2.info))
+        replace(graph, [s1, s2], [first, last])
+        changed += 1
+    return changed
+
+
 def merge_shuffles(graph, ctx) -> int:
-    merged = 0
+    merged = _dims_attr(graph, View(graph))
+    if merged:
+        graph.infer()
+    merged += _refine_head_splits(graph, View(graph))
     while True:
         view = View(graph)
         done = set()
