@@ -50,10 +50,16 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
         if not cands:
             raise RuntimeError(f"no tactic implements node {n.name!r} ({n.kind}) on {device}")
         if selector is not None:
-            allowed = selector.select_algorithms(n.name, [t.name for t in cands])
+            names = [t.name for t in cands]
+            allowed = list(selector.select_algorithms(n.name, names) or [])
+            unknown = [a for a in allowed if a not in names and not (isinstance(a, int) and 0 <= a < len(names))]
+            if unknown:
+                from ..errors import BuildError
+
+                raise BuildError(f"IAlgorithmSelector.select_algorithms returned {unknown} for layer {n.name!r}; "
+                                 f"return tactic names or indices from its choices {names}")
             if allowed:
-                picked = [t for t in cands if t.name in set(allowed) or cands.index(t) in set(allowed)]
-                cands = picked or cands
+                cands = [t for i, t in enumerate(cands) if t.name in allowed or i in allowed]
         if len(cands) == 1 or device != "cuda" or specs is None:
             n.info["tactic"] = cands[0].name
             continue

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import inferrt as trt
 from tests.helpers import new_network
 
@@ -47,3 +48,8 @@ def test_selection_by_name_or_index_is_honoured():
 def test_default_selector_keeps_every_choice():
     engine = _build(trt.IAlgorithmSelector())
     assert all(n.info["tactic"] == "generic" for n in engine.graph.nodes if n.kind != "constant")
+
+
+def test_selection_outside_the_choices_is_a_build_error():
+    with pytest.raises(trt.BuildError, match="select_algorithms returned \\['cudnn_typo'\\]"):
+        _build(_Recorder(["cudnn_typo"]))

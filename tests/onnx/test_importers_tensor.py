@@ -499,3 +499,26 @@ def test_pad_with_runtime_axes(mode, axes):
     pads = np.array([1, 2] * len(axes), np.int64)
     check([oh.make_node("Pad", ["x", "p", "", "a"], ["y"], mode=mode)],
           {"x": (x, None), "a": (np.array(axes, np.int64), None)}, ["y"], inits={"p": pads}, opset=18)
+
+
+@pytest.mark.parametrize("op,feeds,words", [
+    ("Slice", {"s": [0], "e": [3], "a": [1], "t": [0]}, "steps must not be 0"),
+    ("Slice", {"s": [0], "e": [3], "a": [5]}, "axes must lie in [-3, 2]"),
+    ("Slice", {"s": [0, 1], "e": [3, 3], "a": [1, -2]}, "axes must not repeat"),
+    ("Pad", {"p": [1, 1], "a": [-4]}, "axes must lie in [-3, 2]"),
+    ("Pad", {"p": [1, 1, 1, 1], "a": [2, -1]}, "axes must not repeat"),
+    ("Split", {"sp": [-1, 6]}, "split sizes must not be negative"),
+])
+def test_runtime_operands_that_break_onnx_rules_fail_naming_the_node(op, feeds, words):
+    from onnx_check import make_model
+
+    x = rand(4, 5, 6)
+    ins = {"Slice": ["x", "s", "e", "a"] + (["t"] if "t" in feeds else []), "Pad": ["x", "p", "", "a"],
+           "Split": ["x", "sp"]}[op]
+    outs = ["a0", "a1"] if op == "Split" else ["y"]
+    node = oh.make_node(op, ins, outs, name="bad_node", **({"axis": 2} if op == "Split" else {}))
+    inputs = {"x": (x, None), **{k: (np.array(v, np.int64), None) for k, v in feeds.items()}}
+    engine = inferrt.build_engine(make_model([node], inputs, outs, opset=18), device="cpu")
+    with pytest.raises(inferrt.ExecutionError) as e:
+        engine.create_execution_context().infer({k: v for k, (v, _) in inputs.items()})
+    assert "bad_node" in str(e.value) and words in str(e.value)

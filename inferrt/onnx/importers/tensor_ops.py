@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, SampleMode
+from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation, SampleMode
 from ..registry import importer
 from ._compose import (INT_MAX, attr, axis_slice, cast, const, dim_of, done, ew, fail, has_input, inp, ints,
                        norm_axes, rank, reduce, reshape, shape_of, tensor_value, transpose, value)
@@ -60,11 +60,25 @@ def _slice_dynamic(ctx, x, axes, starts_t, ends_t, steps):
     return s, size
 
 
-def _runtime_axes(ctx, axes_t, r, n):
-    """A run-time axes tensor as INT64 with negative axes wrapped (axis + rank)."""
+def _check(ctx, node, cond, what):
+    """An assertion layer: execution fails with a message naming ``node`` unless every element of ``cond`` holds."""
+    a = ctx.network.add_assertion(cond, f"{node.op_type} node {node.name!r}: {what}")
+    a.name = f"{node.name} [check: {what}]"
+
+
+def _runtime_axes(ctx, node, axes_t, r, n):
+    """A run-time axes tensor as INT64 with negative axes wrapped (axis + rank); execution fails, naming the node,
+    when an axis is out of range or repeated."""
     axes_t = cast(ctx, axes_t, DataType.INT64)
     neg = cast(ctx, ew(ctx, axes_t, _vec(ctx, [0] * n), EW.LESS), DataType.INT64)
-    return ew(ctx, axes_t, ew(ctx, neg, _vec(ctx, [r] * n), EW.PROD), EW.SUM)
+    wrapped = ew(ctx, axes_t, ew(ctx, neg, _vec(ctx, [r] * n), EW.PROD), EW.SUM)
+    what = f"axes must lie in [{-r}, {r - 1}] for an input of rank {r}"
+    _check(ctx, node, ew(ctx, wrapped, _vec(ctx, [-1] * n), EW.GREATER), what)
+    _check(ctx, node, ew(ctx, wrapped, _vec(ctx, [r] * n), EW.LESS), what)
+    pairs = cast(ctx, ew(ctx, reshape(ctx, wrapped, [n, 1]), reshape(ctx, wrapped, [1, n]), EW.EQUAL), DataType.INT64)
+    _check(ctx, node, ew(ctx, reduce(ctx, pairs, ReduceOperation.SUM, [0, 1], keep_dims=False), ints(ctx, [n]),
+                         EW.EQUAL), "axes must not repeat")
+    return wrapped
 
 
 def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
@@ -78,8 +92,10 @@ def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
     i64 = DataType.INT64
     starts_t, ends_t = cast(ctx, starts_t, i64), cast(ctx, ends_t, i64)
     zero, one = _vec(ctx, [0] * n), _vec(ctx, [1] * n)
-    axes_t = _vec(ctx, list(range(n))) if axes_t is None else _runtime_axes(ctx, axes_t, r, n)
+    axes_t = _vec(ctx, list(range(n))) if axes_t is None else _runtime_axes(ctx, node, axes_t, r, n)
     steps_t = one if steps_t is None else cast(ctx, steps_t, i64)
+    _check(ctx, node, ew(ctx, ew(ctx, steps_t, zero, EW.LESS), ew(ctx, steps_t, zero, EW.GREATER), EW.OR),
+           "steps must not be 0")
     d = ctx.network.add_gather(shape_of(ctx, x), axes_t, 0).get_output(0)
     pos = cast(ctx, ew(ctx, steps_t, zero, EW.GREATER), i64)          # 1 where step > 0
     sgn = ew(ctx, ew(ctx, pos, _vec(ctx, [2] * n), EW.PROD), one, EW.SUB)
@@ -212,8 +228,6 @@ def split_1(ctx, node):
 def _split_runtime(ctx, node, x):
     """Split sizes known only at run time: output i is the slice [sum(sizes[:i]), + sizes[i]) of the axis, each
     start and size computed in the graph from the sizes tensor."""
-    from ...enums import ReduceOperation
-
     axis = norm_axes(node, [int(attr(node, "axis", 0))], rank(x))[0]
     sizes = cast(ctx, inp(ctx, node, 1), DataType.INT64)
     if rank(sizes) != 1 or sizes.shape[0] not in (-1, len(node.outputs)):
@@ -221,9 +235,9 @@ def _split_runtime(ctx, node, x):
              E.INVALID_NODE)
     total = reduce(ctx, sizes, ReduceOperation.SUM, [0])
     d = dim_of(ctx, x, axis)
-    a = ctx.network.add_assertion(ew(ctx, total, ints(ctx, [d]) if isinstance(d, int) else d, EW.EQUAL),
-                                  f"Split node {node.name!r}: the split sizes must add up to the size of axis {axis}")
-    a.name = f"{node.name} [sizes check]"
+    _check(ctx, node, ew(ctx, sizes, _vec(ctx, [-1] * len(node.outputs)), EW.GREATER), "split sizes must not be negative")
+    _check(ctx, node, ew(ctx, total, ints(ctx, [d]) if isinstance(d, int) else d, EW.EQUAL),
+           f"the split sizes must add up to the size of axis {axis}")
     outs = []
     for i in range(len(node.outputs)):
         size = done(axis_slice(ctx, sizes, (0,), (i,), (1,)))
@@ -296,7 +310,7 @@ def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes, axes_t=None):
         pt = ints(ctx, pads) if pads is not None else cast(ctx, pads_t, DataType.INT64)
         pre = ctx.network.add_slice(pt, (0,), (n,), (1,)).get_output(0)
         post = ctx.network.add_slice(pt, (n,), (n,), (1,)).get_output(0)
-        ax = ints(ctx, axes) if axes_t is None else _runtime_axes(ctx, axes_t, r, n)
+        ax = ints(ctx, axes) if axes_t is None else _runtime_axes(ctx, node, axes_t, r, n)
         d = ctx.network.add_gather(shape_of(ctx, x), ax, 0).get_output(0)
         layer.set_input(1, ew(ctx, ints(ctx, [0] * n), pre, EW.SUB))
         layer.set_input(2, ew(ctx, ew(ctx, d, pre, EW.SUM), post, EW.SUM))
