@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.base import Attrs
-from .rewrite import View, const_node, merge_origin, merged_with_slices, plain, replace
+from .rewrite import View, const_node, group_members, merge_origin, merged_with_slices, plain, replace
 
 _GEOMETRY = ("kernel_size_nd", "stride_nd", "pre_padding", "post_padding", "padding_mode", "dilation_nd")
 
@@ -39,11 +39,7 @@ def _member(view, n):
 
 def fuse_horizontal_convs(graph, ctx) -> int:
     view = View(graph)
-    groups: dict = {}
-    for n in graph.nodes:
-        m = _member(view, n)
-        if m is not None:
-            groups.setdefault(m[0], []).append((n, m[1], m[2]))
+    groups = group_members(graph, view, _member)
     merged, gone, add = 0, [], []
     for key, members in groups.items():
         if len(members) < 2 or len({m[1].shape[1] for m in members}) != 1:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..enums import MatrixOperation as MO
 from ..ops.base import Attrs
-from .rewrite import View, const_node, merge_origin, merged_with_slices, plain, replace
+from .rewrite import View, const_node, group_members, merge_origin, merged_with_slices, plain, replace
 
 
 def _member(view, n):
@@ -47,11 +47,7 @@ def _member(view, n):
 
 def fuse_horizontal_matmuls(graph, ctx) -> int:
     view = View(graph)
-    groups: dict = {}
-    for n in graph.nodes:
-        m = _member(view, n)
-        if m is not None:
-            groups.setdefault(m[0], []).append((n, m[1], m[2]))
+    groups = group_members(graph, view, _member)
     merged = 0
     gone, add = [], []
     for key, members in groups.items():

@@ -170,3 +170,14 @@ def dying_consts(view: View, nodes) -> list[Node]:
 def absorbed_origin(view: View, *nodes) -> list[str]:
     """Origin of a layer replacing ``nodes``: their names plus those of the constants only they read."""
     return merge_origin(*nodes, *dying_consts(view, nodes))
+
+
+def group_members(graph: Graph, view: View, member) -> dict:
+    """{key: [(node, *rest)]} for the nodes where ``member(view, node)`` returns (key, *rest) (horizontal fusion
+    candidates grouped by what must match), in graph order."""
+    groups: dict = {}
+    for n in graph.nodes:
+        m = member(view, n)
+        if m is not None:
+            groups.setdefault(m[0], []).append((n, *m[1:]))
+    return groups

@@ -46,18 +46,24 @@ def _configure(layer, strides, dil, pre, post, mode, dilations=True):
 
 
 # ----------------------------------------------------------------------------------------------- Conv
-@importer("Conv", since=1)
-def conv_1(ctx, node):
+def _conv_operands(ctx, node):
+    """(x, number of spatial dims, constant weights or None, weight tensor when not constant, weight shape) of a
+    Conv / ConvTranspose node, with its rank and weight-shape checks."""
     x = inp(ctx, node, 0)
     r = rank(x)
     if r not in (3, 4, 5):
         fail(node, f"input must be 3-D to 5-D (N, C, spatial...), got rank {r}", E.UNSUPPORTED_NODE_SHAPE)
-    nsp = r - 2
     w = value(ctx, node, 1)
     w_t = inp(ctx, node, 1) if w is None else None  # constant weights become layer weights, not a tensor
     wshape = tuple(w.shape) if w is not None else tuple(w_t.shape)
     if len(wshape) != r or any(d < 0 for d in wshape):
         fail(node, f"weights of shape {wshape} must be static with rank {r}", E.UNSUPPORTED_NODE_SHAPE)
+    return x, r - 2, w, w_t, wshape
+
+
+@importer("Conv", since=1)
+def conv_1(ctx, node):
+    x, nsp, w, w_t, wshape = _conv_operands(ctx, node)
     ks = attr(node, "kernel_shape", None)
     if ks is not None and tuple(ks) != wshape[2:]:
         fail(node, f"kernel_shape {tuple(ks)} disagrees with the weights' shape {wshape}", E.INVALID_NODE)
@@ -74,16 +80,7 @@ def conv_1(ctx, node):
 
 @importer("ConvTranspose", since=1)
 def conv_transpose_1(ctx, node):
-    x = inp(ctx, node, 0)
-    r = rank(x)
-    if r not in (3, 4, 5):
-        fail(node, f"input must be 3-D to 5-D (N, C, spatial...), got rank {r}", E.UNSUPPORTED_NODE_SHAPE)
-    nsp = r - 2
-    w = value(ctx, node, 1)
-    w_t = inp(ctx, node, 1) if w is None else None
-    wshape = tuple(w.shape) if w is not None else tuple(w_t.shape)
-    if len(wshape) != r or any(d < 0 for d in wshape):
-        fail(node, f"weights of shape {wshape} must be static with rank {r}", E.UNSUPPORTED_NODE_SHAPE)
+    x, nsp, w, w_t, wshape = _conv_operands(ctx, node)
     g = int(attr(node, "group", 1))
     k = wshape[2:]
     strides, dil, pre, post, mode = _spatial(node, x, nsp)
