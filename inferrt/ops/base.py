@@ -271,12 +271,20 @@ class OpDef:
         return True
 
 
+def host_tensor(value):
+    """A CPU tensor holding a copy of a known value, keeping its shape (np.ascontiguousarray alone turns 0-D arrays
+    into 1-D ones)."""
+    import torch
+
+    return torch.from_numpy(np.array(value, copy=True).reshape(np.shape(value)))
+
+
 def evaluate(op: OpDef, a: Attrs, values: list, out_specs: list[Spec]):
     """Run ``op`` on host values (numpy) with its generic implementation; None when it cannot."""
     import torch
 
     try:
-        ins = [None if v is None else torch.from_numpy(np.ascontiguousarray(v).reshape(np.shape(v))) for v in values]
+        ins = [None if v is None else host_tensor(v) for v in values]
         outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype)) for s in out_specs]
         res = op.run(a, ins, outs)
         if res is not None:

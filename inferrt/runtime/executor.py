@@ -15,7 +15,7 @@ import torch
 from ..dtypes import torch_dtype
 from ..errors import ExecutionError, InferrtError
 from ..ops import Spec
-from ..ops.base import FOLD_LIMIT, OpError
+from ..ops.base import FOLD_LIMIT, OpError, host_tensor
 from .memory import lifetimes_of, plan_memory
 
 
@@ -26,11 +26,6 @@ def nbytes_of(spec: Spec) -> int:
 
 #: op kinds whose output can often be a view of their input (no kernel, no memory)
 VIEW_KINDS = {"shuffle", "squeeze", "unsqueeze", "identity", "slice", "gather"}
-
-
-def _host_tensor(value) -> torch.Tensor:
-    """A CPU tensor holding a known value, keeping its shape (np.ascontiguousarray turns 0-D arrays into 1-D)."""
-    return torch.from_numpy(np.array(value, copy=True).reshape(np.shape(value)))
 
 
 def _meta(spec: Spec, fmt: str | None):
@@ -62,7 +57,7 @@ def plan_layout(graph, specs: dict, const_names: set):
                 and n.outputs[0] not in folded and n.inputs and n.inputs[0] in meta):
             x = meta[n.inputs[0]]
             host = getattr(n.op, "host_inputs", ())
-            args = [(_host_tensor(specs[i].value)
+            args = [(host_tensor(specs[i].value)
                      if k in host and specs[i].value is not None and n.op.host_input_wanted(k, specs[i].value)
                      else meta.get(i)) if i else None for k, i in enumerate(n.inputs)]
             try:
@@ -128,7 +123,7 @@ class ShapePlan:
             m = meta[name]
             self.slots[name] = torch.as_strided(flat, tuple(m.shape), tuple(m.stride()))
         for name in folded:
-            self.slots[name] = _host_tensor(self.specs[name].value).to(dev)
+            self.slots[name] = host_tensor(self.specs[name].value).to(dev)
         self.slots.update(executor.consts)
         self.aliases = aliases
         self.steps = []
@@ -169,7 +164,7 @@ class ShapePlan:
                     and n.op.host_input_wanted(idx, self.specs[ins[idx]].value):
                 key = f"{ins[idx]} [host]"
                 if key not in self.slots:
-                    self.slots[key] = _host_tensor(self.specs[ins[idx]].value)
+                    self.slots[key] = host_tensor(self.specs[ins[idx]].value)
                 ins[idx] = key
         return ins
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from ..dtypes import torch_dtype
 from ..logger import Severity
+from ..ops.base import host_tensor
 
 
 def _random_like(spec, device, value=None):
-    import numpy as np
     import torch
 
     if value is not None:
-        return torch.as_tensor(np.array(value, copy=True).reshape(np.shape(value)), device=device)
+        return host_tensor(value).to(device)
     dt = torch_dtype(spec.dtype)
     shape = tuple(spec.shape)
     if dt.is_floating_point:
