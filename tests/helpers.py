@@ -5,12 +5,29 @@ import numpy as np
 
 import inferrt as trt
 
-#: (rtol, atol) per output dtype, against a float64 reference
+#: (rtol, atol) per output dtype, against a float64 reference. "tf32" is a FLOAT engine built with
+#: BuilderFlag.TF32 set (the default, as in TensorRT) running on the GPU: its matrix products and convolutions round
+#: their inputs to 10 mantissa bits (unit roundoff 2**-11 ~ 4.9e-4 per operand, so ~1e-3 per product), and sums of
+#: O(1) random terms then differ from float64 by a few 1e-3 relative, more where terms cancel (hence the atol).
+#: Tests that compare FLOAT engines tightly build with TF32 cleared (build_and_run does) and use the float32 row.
 TOLERANCES = {
     np.dtype(np.float32): (1e-4, 1e-5),
     np.dtype(np.float16): (1e-2, 1e-3),
     "bfloat16": (2e-2, 1e-2),
+    "tf32": (5e-3, 2e-3),
 }
+
+
+def tolerance(dtype) -> tuple:
+    """(rtol, atol) for ``dtype``: a numpy dtype, or one of the named rows ("bfloat16", "tf32")."""
+    if isinstance(dtype, str) and dtype in TOLERANCES:
+        return TOLERANCES[dtype]
+    return TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float32)])
+
+
+def default_config_tolerance(device) -> tuple:
+    """(rtol, atol) of a FLOAT engine built with the default builder config on ``device``."""
+    return tolerance("tf32" if device == "cuda" else np.float32)
 
 
 def assert_close(actual, expected, dtype=None, rtol=None, atol=None, what="output"):
@@ -21,7 +38,7 @@ def assert_close(actual, expected, dtype=None, rtol=None, atol=None, what="outpu
     if actual.dtype.kind in "biu" or actual.dtype == np.bool_:
         np.testing.assert_array_equal(actual, expected.astype(actual.dtype), err_msg=what)
         return
-    r, a = TOLERANCES.get(np.dtype(dtype or actual.dtype), (1e-4, 1e-5))
+    r, a = tolerance(dtype or actual.dtype)
     np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64),
                                rtol=rtol if rtol is not None else r, atol=atol if atol is not None else a,
                                err_msg=what)
@@ -49,10 +66,13 @@ def new_network():
     return builder, builder.create_network(0)
 
 
-def build_and_run(builder, network, feeds: dict, device="cpu", profiles=None):
-    """Build ``network`` for ``device``, run it on ``feeds`` (numpy), return {output: numpy}."""
+def build_and_run(builder, network, feeds: dict, device="cpu", profiles=None, tf32=False):
+    """Build ``network`` for ``device``, run it on ``feeds`` (numpy), return {output: numpy}. FLOAT layers run in
+    IEEE float32 on the GPU unless ``tf32`` (BuilderFlag.TF32 cleared), so results compare at float32 tolerances."""
     config = builder.create_builder_config()
     config.device = device
+    if not tf32:
+        config.clear_flag(trt.BuilderFlag.TF32)
     for prof in profiles or []:
         p = builder.create_optimization_profile()
         for k, v in prof.items():

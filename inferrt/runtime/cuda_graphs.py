@@ -16,6 +16,29 @@ import torch
 _CAPTURE_LOCK = threading.Lock()
 
 
+def capture_graph(graph, fn, stream=None) -> None:
+    """Capture ``fn()`` into ``graph`` (one capture at a time in the process), leaving the process as it was when
+    the capture fails: the exception propagates, and PyTorch's CUDA random generators are put back in the state
+    they had before (a capture that fails inside ``capture_end`` never runs their epilogue, and every later random
+    draw on the device, any build's or the user's, then raises "Offset increment outside graph capture")."""
+    gens = list(torch.cuda.default_generators)
+    saved = [g.clone_state() for g in gens]
+    # torch.cuda.graph synchronizes the device before capturing, which fails while another thread captures;
+    # thread_local error mode lets other threads' work go on meanwhile
+    with _CAPTURE_LOCK:
+        try:
+            with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+                fn()
+        except BaseException:
+            for g, s in zip(gens, saved):
+                g.graphsafe_set_state(s)
+            try:
+                torch.cuda.synchronize()
+            except RuntimeError:
+                pass
+            raise
+
+
 class GraphCache:
     def __init__(self, device: torch.device, capacity: int = 8, log=None):
         self._log = log
@@ -57,27 +80,19 @@ class GraphCache:
             self._capture_stream = torch.cuda.Stream(self.device)
         cs = self._capture_stream
         g = torch.cuda.CUDAGraph()
-        # one capture at a time in the process (torch.cuda.graph synchronizes the device before capturing, which
-        # fails while another thread captures); thread_local mode lets other threads' contexts keep running
-        with _CAPTURE_LOCK:
-            cs.wait_stream(stream)
-            try:
-                with torch.cuda.graph(g, stream=cs, capture_error_mode="thread_local"):
-                    fn()
-                failed = False
-            except RuntimeError as e:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
-                failed = True
-                self._bad.add(key[0])
-                self.last_error = f"{type(e).__name__}: {e}"
-                try:
-                    torch.cuda.synchronize(self.device)
-                except RuntimeError:
-                    pass
-                if self._log is not None:
-                    from ..logger import Severity
+        cs.wait_stream(stream)
+        try:
+            capture_graph(g, fn, cs)
+            failed = False
+        except RuntimeError as e:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
+            failed = True
+            self._bad.add(key[0])
+            self.last_error = f"{type(e).__name__}: {e}"
+            if self._log is not None:
+                from ..logger import Severity
 
-                    self._log(Severity.WARNING, "CUDA graph capture failed; this shape set runs without a graph "
-                                                f"({self.last_error.splitlines()[0][:400]})")
+                self._log(Severity.WARNING, "CUDA graph capture failed; this shape set runs without a graph "
+                                            f"({self.last_error.splitlines()[0][:400]})")
         if failed:
             with torch.cuda.stream(stream):
                 fn()

@@ -6,7 +6,9 @@ from ..logger import Severity
 from ..ops.base import host_tensor
 
 
-def _random_like(spec, device, value=None):
+def _random_like(spec, device, value=None, gen=None):
+    """Timing data for one input: its known value, else random values drawn from ``gen`` (a private generator:
+    timing never advances PyTorch's global random state, which the user's and other threads' work sees)."""
     import torch
 
     if value is not None:
@@ -14,10 +16,18 @@ def _random_like(spec, device, value=None):
     dt = torch_dtype(spec.dtype)
     shape = tuple(spec.shape)
     if dt.is_floating_point:
-        return torch.randn(shape, device=device).to(dt)
+        return torch.randn(shape, device=device, generator=gen).to(dt)
     if dt == torch.bool:
-        return torch.rand(shape, device=device) > 0.5
+        return torch.rand(shape, device=device, generator=gen) > 0.5
     return torch.zeros(shape, dtype=dt, device=device)  # indices: zeros are always in range
+
+
+def _generator(device):
+    import torch
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(0)
+    return gen
 
 
 def _layout(t, name, nhwc):
@@ -32,7 +42,9 @@ def make_buffers(node, specs, device, nhwc=frozenset()):
     """Random inputs and empty outputs at ``specs``, in the layouts the runtime will give them (NHWC values)."""
     import torch
 
-    ins = [None if not i else _layout(_random_like(specs[i], device, specs[i].value), i, nhwc) for i in node.inputs]
+    gen = _generator(device)
+    ins = [None if not i else _layout(_random_like(specs[i], device, specs[i].value, gen), i, nhwc)
+           for i in node.inputs]
     outs = [_layout(torch.empty(tuple(specs[o].shape), dtype=torch_dtype(specs[o].dtype), device=device), o, nhwc)
             for o in node.outputs]
     return ins, outs
@@ -64,14 +76,17 @@ def _graph_ms(fn, sets, reps):
     buffers: the engine replays graphs, so launch overhead on the host must not count. None if it cannot capture."""
     import torch
 
+    from ..runtime.cuda_graphs import capture_graph
+
+    def calls():
+        for k in range(reps):
+            ins, outs = sets[k % len(sets)]
+            _call(fn, ins, outs)
+
     g = torch.cuda.CUDAGraph()
     try:
-        with torch.cuda.graph(g, capture_error_mode="thread_local"):
-            for k in range(reps):
-                ins, outs = sets[k % len(sets)]
-                _call(fn, ins, outs)
+        capture_graph(g, calls)
     except RuntimeError:
-        torch.cuda.synchronize()
         return None
     times = []
     for _ in range(3):

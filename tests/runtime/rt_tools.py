@@ -60,11 +60,13 @@ def reference(x, s):
 
 
 def build_plan(device, profiles=((1, 4, 16),), logger=None, config_fn=None):
-    """Plan bytes; ``profiles``: (min, opt, max) batch sizes per optimization profile."""
+    """Plan bytes; ``profiles``: (min, opt, max) batch sizes per optimization profile. TF32 is cleared (set it again
+    in ``config_fn`` to test the default)."""
     builder = trt.Builder(logger or trt.Logger(trt.Logger.ERROR))
     net = make_network(builder)
     config = builder.create_builder_config()
     config.device = device
+    config.clear_flag(trt.BuilderFlag.TF32)  # IEEE float32 on the GPU: these tests compare with float64 tightly
     for mn, op, mx in profiles:
         p = builder.create_optimization_profile()
         p.set_shape("x", (mn, 8), (op, 8), (mx, 8))
