@@ -85,7 +85,8 @@ def _rnn_precision():
 
 @contextlib.contextmanager
 def _exact_fp32_rnn(x):
-    """Run cuDNN RNNs in IEEE float32 (not TF32, whose error grows along the sequence), as the time loop does."""
+    """Run cuDNN RNNs in IEEE float32 (not TF32, whose error grows along the sequence). BuilderFlag.TF32 allows
+    TF32, it does not require it; the time loop's products follow the flag like every other FLOAT product."""
     cfg = _rnn_precision()
     if not x.is_cuda or x.dtype != torch.float32 or cfg is None:
         yield
