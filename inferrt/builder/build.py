@@ -114,6 +114,9 @@ def build_plan(network, config, log) -> bytes:
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
     run_pipeline(graph, PassContext(config, log, device))
+    from ..passes.guard_reduced_precision import guard_for_build
+
+    guard_for_build(graph, config, device, profiles, log)
     from ..passes.assign_precision import assign_precision
 
     assign_precision(graph, config, device, log)
