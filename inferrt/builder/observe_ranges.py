@@ -59,14 +59,18 @@ def _stats(t: torch.Tensor) -> torch.Tensor:
 
 
 def _constants(graph, device) -> dict:
+    import warnings
+
     import numpy as np
 
     consts = {}
-    for n in graph.nodes:
-        if n.kind == "constant":
-            w = n.attrs.weights
-            t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
-            consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(device)
+    with warnings.catch_warnings():   # read-only weight arrays: no op writes its inputs
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        for n in graph.nodes:
+            if n.kind == "constant":
+                w = n.attrs.weights
+                t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
+                consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(device)
     return consts
 
 
