@@ -20,6 +20,7 @@ import time
 import torch
 
 from ..dtypes import torch_dtype
+from ..ops.base import FOLD_LIMIT
 
 #: seconds the observation may take before it stops (the nodes after the stop are reported as unchecked)
 TIME_BOX_S = 60.0
@@ -51,9 +52,8 @@ def _stats(t: torch.Tensor) -> torch.Tensor:
     """[max finite |x|, min finite nonzero |x|, number of non-finite] as a float64 tensor on t's device."""
     a = t.detach().abs()
     finite = torch.isfinite(a)
-    inf = torch.tensor(float("inf"), dtype=a.dtype, device=a.device)
-    mx = torch.where(finite, a, torch.zeros((), dtype=a.dtype, device=a.device)).max()
-    mn = torch.where(finite & (a > 0), a, inf).min()
+    mx = a.masked_fill(~finite, 0.0).max()            # python scalars: no host-to-device copy, no sync
+    mn = a.masked_fill(~(finite & (a > 0)), float("inf")).min()
     bad = (~finite).sum()
     return torch.stack([mx.double(), mn.double(), bad.double()])
 
@@ -83,9 +83,23 @@ def _last_reads(graph) -> dict:
     return last
 
 
+def _host_side(n, ins):
+    """Small integer inputs an op reads on the host (reshape dims, slice starts...) handed over as CPU tensors, as
+    the executor hands over known shape values."""
+    ins = list(ins)
+    for k in getattr(n.op, "host_inputs", ()):
+        t = ins[k] if k < len(ins) else None
+        if t is not None and t.device.type != "cpu" and not t.is_floating_point() and t.numel() <= FOLD_LIMIT:
+            host = t.cpu()
+            if n.op.host_input_wanted(k, host.numpy()):
+                ins[k] = host
+    return ins
+
+
 def _run_node(n, ins, device, registers):
     from ..runtime.executor import _spec_of
 
+    ins = _host_side(n, ins)
     specs = [None if t is None else _spec_of(t) for t in ins]
     out_specs = n.op.infer_all(n.attrs, specs)
     outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=device) if s.static else None
@@ -97,8 +111,9 @@ def _run_node(n, ins, device, registers):
     else:
         res = n.op.run(n.attrs, ins, outs)
     if res is not None:
-        outs = [r if o is None or r is None else (o.copy_(r.reshape(o.shape)) if r.data_ptr() != o.data_ptr() else o)
-                for o, r in zip(outs, res)]
+        # None: the op wrote the output it was given
+        outs = [o if r is None else r if o is None else (o.copy_(r.reshape(o.shape)) if r.data_ptr() != o.data_ptr()
+                                                         else o) for o, r in zip(outs, res)]
     return outs
 
 
