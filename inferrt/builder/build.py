@@ -1,4 +1,5 @@
-"""The build pipeline: validate -> lower -> passes -> shapes per profile -> tactics -> memory -> plan bytes."""
+"""The build pipeline: validate -> lower -> passes -> reduced-precision range guard -> precision -> shapes per profile
+-> tactics -> memory -> plan bytes."""
 from __future__ import annotations
 
 import time
