@@ -30,6 +30,19 @@ def default_config_tolerance(device) -> tuple:
     return tolerance("tf32" if device == "cuda" else np.float32)
 
 
+#: an FP16 engine's whole-output error against a float64 reference, as relative L2 (||a - b|| / ||b||): FP16 keeps
+#: 11 significant bits (2^-11 ~ 4.9e-4 per rounding); a few dozen layers of roundings, which add up like a random
+#: walk, stay well below 1e-2 (PyTorch's own FP16 eager ResNet-50 is ~1.3e-2 from FP32 on its logits)
+FP16_ENGINE_REL_L2 = 1e-2
+
+
+def rel_l2(actual, expected) -> float:
+    """||actual - expected|| / ||expected|| in float64."""
+    a = np.asarray(actual, dtype=np.float64)
+    b = np.asarray(expected, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), np.finfo(np.float64).tiny))
+
+
 def assert_close(actual, expected, dtype=None, rtol=None, atol=None, what="output"):
     """Compare an engine output with a reference (float64 preferred). NaNs must match positions."""
     actual = np.asarray(actual)

@@ -1,4 +1,5 @@
-"""The build pipeline: validate -> lower -> passes -> shapes per profile -> tactics -> memory -> plan bytes."""
+"""The build pipeline: validate -> lower -> passes -> reduced-precision range guard -> precision -> shapes per profile
+-> tactics -> memory -> plan bytes."""
 from __future__ import annotations
 
 import time
@@ -114,6 +115,9 @@ def build_plan(network, config, log) -> bytes:
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
     run_pipeline(graph, PassContext(config, log, device))
+    from ..passes.guard_reduced_precision import guard_for_build
+
+    guard_for_build(graph, config, device, profiles, log)
     from ..passes.assign_precision import assign_precision
 
     assign_precision(graph, config, device, log)

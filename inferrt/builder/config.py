@@ -60,6 +60,12 @@ class IBuilderConfig:
         self.device = None
         #: inferrt: dump the graph after every pass and check the IR's invariants
         self.debug_passes = False
+        #: inferrt: with FP16 or BF16, run sample data through the network in FLOAT at build time and keep in FLOAT
+        #: the layers whose values the reduced type cannot hold (passes/guard_reduced_precision.py); False: off
+        self.fp16_range_guard = True
+        #: inferrt: sample batches for that check, an iterable of {input name: array} (at most 4 are used); None:
+        #: batches from ``int8_calibrator`` when set, else generated data (builder/sample_inputs.py)
+        self.calibration_data = None
 
     # ------------------------------------------------------------------ flags
     def set_flag(self, flag) -> None:

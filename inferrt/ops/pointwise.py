@@ -95,8 +95,10 @@ class Pointwise(OpDef):
         return [run_program(a.program, ins)]
 
 
-def run_program(prog, ins):
-    regs: list = []
+def run_program(prog, ins, registers: list | None = None):
+    """Run ``prog`` on ``ins``; ``registers``, when given, is the list that receives every register (the build's
+    range check reads the values a fused chain computes inside)."""
+    regs: list = registers if registers is not None else []
     for ins_ in prog:
         op = ins_[0]
         if op == "input":

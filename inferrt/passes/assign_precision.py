@@ -3,7 +3,10 @@
     x(float32) ─ cast ─ [every floating layer in HALF/BF16: weights pre-cast once at build] ─ cast ─ y(float32)
 
 Network I/O keeps its declared types (casts at the boundary). Layers whose precision was set to FLOAT (with
-OBEY/PREFER_PRECISION_CONSTRAINTS) run in FLOAT between casts. Ops compute softmax and normalization statistics in
+OBEY/PREFER_PRECISION_CONSTRAINTS), and layers the range guard kept in FLOAT (``info["keep_float"]``, see
+``guard_reduced_precision.py``), run in FLOAT: they read network inputs and FLOAT-only constants as they are (a
+constant shared with lowered layers gets a lowered twin), their FLOAT outputs are cast to the reduced type for
+lowered readers, so a FLOAT island ends at its readers. Ops compute softmax and normalization statistics in
 float32 internally and matrix products accumulate in float32 (cuBLAS/cuDNN defaults). Cast-like attributes that
 target FLOAT (``to_type``, ``output_type``) are retargeted, and mixed float inputs are harmonized with casts, so
 the graph stays well typed.
@@ -15,23 +18,29 @@ import numpy as np
 from ..enums import BuilderFlag, DataType
 from ..ir.graph import Node
 from ..ops.base import Attrs, OpError
+from .guard_reduced_precision import KEEP_FLOAT, requested_precision
 
 _FLOAT = DataType.FLOAT
 _TYPE_ATTRS = ("to_type", "output_type")
 
 
 def target_precision(config, device: str):
+    """The reduced type layers are lowered to: FP16 before BF16, on the GPU only (None elsewhere)."""
     if device != "cuda":
         return None
-    if config.get_flag(BuilderFlag.FP16):
-        return DataType.HALF
-    if config.get_flag(BuilderFlag.BF16):
-        return DataType.BF16
-    return None
+    return requested_precision(config)
 
 
-def _np_target(dt):
-    return np.float16 if dt == DataType.HALF else None
+def _lowered_weights(w, target):
+    if target == DataType.HALF:
+        return np.asarray(w).astype(np.float16)
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(w)).to(torch.bfloat16)
+
+
+def _is_float_const(n) -> bool:
+    return n.kind == "constant" and n.attrs.weights is not None and np.asarray(n.attrs.weights).dtype == np.float32
 
 
 def assign_precision(graph, config, device, log) -> int:
@@ -41,9 +50,16 @@ def assign_precision(graph, config, device, log) -> int:
         return 0
     obey = config.get_flag(BuilderFlag.OBEY_PRECISION_CONSTRAINTS) or config.get_flag(
         BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+
+    def keeps_float(n) -> bool:
+        return (obey and n.info.get("precision") == "FLOAT") or KEEP_FLOAT in n.info
+
     specs = dict(graph.specs)
     new_nodes: list[Node] = []
-    rename: dict[str, str] = {}
+    consumers = graph.consumers()
+    float_inputs = {name for name in graph.inputs if graph.specs[name].dtype == _FLOAT}
+    kept_outputs: set[str] = set()    # FLOAT values written by layers kept in FLOAT
+    lowered_copy: dict[str, str] = {}  # FLOAT constant kept for FLOAT readers -> its lowered twin for the others
 
     def cast(src: str, dt: DataType, origin) -> str:
         name = f"{src} [{dt.name.lower()}]"
@@ -55,29 +71,43 @@ def assign_precision(graph, config, device, log) -> int:
             specs[name] = Spec(dt, specs[src].shape)
         return name
 
-    for name in graph.inputs:
-        if graph.specs[name].dtype == _FLOAT:
-            rename[name] = cast(name, target, [])
     outputs = set(graph.outputs)
     lowered = 0
     for n in graph.nodes:
-        n.inputs = [rename.get(i, i) if i else i for i in n.inputs]
-        if n.kind == "constant" and n.attrs.weights is not None and np.asarray(n.attrs.weights).dtype == np.float32:
-            w = n.attrs.weights
-            if target == DataType.HALF:
-                n.attrs.weights = np.asarray(w).astype(np.float16)
-            else:
-                import torch
+        keep_fp32 = keeps_float(n)
+        if not keep_fp32:
+            # graph inputs are cast once (lazily, by their first lowered reader); constants kept in FLOAT for
+            # other readers have a lowered twin
+            n.inputs = [cast(i, target, []) if i in float_inputs else lowered_copy.get(i, i) for i in n.inputs]
+        if _is_float_const(n):
+            readers = consumers.get(n.outputs[0], [])
+            kept_readers = [r for r in readers if keeps_float(r)]
+            if keep_fp32 or (readers and len(kept_readers) == len(readers)):
+                kept_outputs.add(n.outputs[0])
+                new_nodes.append(n)
+                continue
+            if kept_readers:
+                twin = f"{n.outputs[0]} [{target.name.lower()}]"
+                new_nodes.append(n)
+                new_nodes.append(Node(twin, "constant", [], [twin],
+                                      Attrs(weights=_lowered_weights(n.attrs.weights, target), shape=n.attrs.shape),
+                                      origin=list(n.origin), info={"inserted": "precision"}))
+                from ..ops import Spec
 
-                n.attrs.weights = torch.from_numpy(np.ascontiguousarray(w)).to(torch.bfloat16)
-        for k in _TYPE_ATTRS:
-            if n.attrs.get(k) == _FLOAT:
-                n.attrs[k] = target
-        keep_fp32 = obey and n.info.get("precision") == "FLOAT"
+                specs[twin] = Spec(target, specs[n.outputs[0]].shape)
+                lowered_copy[n.outputs[0]] = twin
+                continue
+            n.attrs.weights = _lowered_weights(n.attrs.weights, target)
+        if not keep_fp32:
+            for k in _TYPE_ATTRS:
+                if n.attrs.get(k) == _FLOAT:
+                    n.attrs[k] = target
         ins_specs = [specs.get(i) if i else None for i in n.inputs]
         float_dts = {s.dtype for s in ins_specs if s is not None and s.dtype in (_FLOAT, target)}
         want = _FLOAT if keep_fp32 else target
-        if len(float_dts) > 1 or (keep_fp32 and target in float_dts):
+        # a lowered layer reading a layer kept in FLOAT reads it cast back (the FLOAT island ends there)
+        from_kept = not keep_fp32 and any(i in kept_outputs for i in n.inputs if i)
+        if len(float_dts) > 1 or (keep_fp32 and target in float_dts) or from_kept:
             n.inputs = [cast(i, want, n.origin) if i and specs.get(i) is not None and specs[i].dtype in (_FLOAT, target)
                         and specs[i].dtype != want else i for i in n.inputs]
             ins_specs = [specs.get(i) if i else None for i in n.inputs]
@@ -89,6 +119,8 @@ def assign_precision(graph, config, device, log) -> int:
             raise OpError(f"node {n.name!r} after precision assignment: {e}") from None
         for o, s in zip(n.outputs, outs):
             specs[o] = s
+            if keep_fp32 and s.dtype == _FLOAT:
+                kept_outputs.add(o)
         if any(s.dtype == target for s in outs):
             lowered += 1
             n.info["precision"] = target.name
@@ -105,6 +137,7 @@ def assign_precision(graph, config, device, log) -> int:
     graph.specs = {k: v for k, v in graph.infer().items()}
     for k in graph.outputs:
         assert graph.specs[k].dtype == specs[k].dtype
-    log_msg = f"assign_precision: {lowered} layers in {target.name}"
-    log(3, log_msg)
+    kept = sum(1 for n in graph.nodes if KEEP_FLOAT in n.info and n.kind != "constant")
+    log(3, f"assign_precision: {lowered} layers in {target.name}" + (f", {kept} kept in FLOAT by the range guard"
+                                                                     if kept else ""))
     return lowered
