@@ -87,3 +87,17 @@ def with_manifest(plan: bytes, edit) -> bytes:
     manifest, blobs, version, _ = split(plan)
     edit(manifest)
     return frame(json.dumps(manifest).encode(), blobs, version)
+
+
+def with_blobs(plan: bytes, edit, extra: list[bytes]) -> bytes:
+    """Re-frame ``plan`` with raw byte blobs ``extra`` appended to its blob section, after ``edit(manifest, first)``
+    (``first``: the blob index of ``extra[0]``) changed its manifest in place."""
+    manifest, blobs, version, _ = split(plan)
+    section = bytearray(blobs)
+    first = len(manifest["blobs"])
+    for data in extra:
+        section += b"\x00" * ((-len(section)) % ALIGN)
+        manifest["blobs"].append({"offset": len(section), "nbytes": len(data), "dtype": "bytes", "shape": []})
+        section += data
+    edit(manifest, first)
+    return frame(json.dumps(manifest).encode(), bytes(section), version)
