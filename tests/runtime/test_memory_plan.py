@@ -2,10 +2,9 @@
 O(n^2) greedy planner (kept here as the reference), near-linear time (a 30,000-layer plan loads and runs)."""
 from __future__ import annotations
 
-import hashlib
-import json
+import os
 import random
-import struct
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +12,9 @@ import pytest
 import inferrt as trt
 from inferrt.runtime import memory
 from inferrt.runtime.memory import align, plan_memory
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "plan"))
+from plan_tools import frame_manifest, softmax_chain_manifest  # noqa: E402
 
 
 def _reference(sizes, lifetimes):
@@ -88,41 +90,17 @@ def test_empty():
 
 
 # ------------------------------------------------------------------------------------------- a 30,000-layer plan
-def _frame(manifest: dict) -> bytes:
-    """A plan around ``manifest`` with no blobs (layout of inferrt/plan/format.py, written independently)."""
-    header = struct.Struct("<8sII5Q32s8s")
-    m = json.dumps(dict(manifest, blobs=[])).encode()
-    b_off = header.size + len(m)
-    b_off += (-b_off) % 256
-    body = m + b"\x00" * (b_off - header.size - len(m))
-    head = header.pack(b"INFERRT\x00", 1, header.size, header.size, len(m), b_off, 0, header.size + len(body),
-                       b"\x00" * 32, b"\x00" * 8)
-    digest = hashlib.sha256(head[:56] + body).digest()
-    return head[:56] + digest + head[88:] + body
-
-
 def _chain_plan(layers: int) -> bytes:
-    """x[N, 5] -> softmax -> softmax -> ... (``layers`` times) -> y, as a CPU plan."""
-    from inferrt._version import __version__
-    from inferrt.device import fingerprint
+    """x[N, 5] -> softmax -> softmax -> ... (``layers`` times) -> y, as a CPU plan with its exact device memory."""
     from inferrt.ir.graph import Graph
     from inferrt.runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
 
-    names = ["x"] + [f"v{i}" for i in range(layers - 1)] + ["y"]
-    values = {v: {"dtype": "FLOAT", "shape": [-1, 5]} for v in names}
-    nodes = [{"attrs": {"axes": 2}, "info": {"tactic": "generic"}, "inputs": [names[i]], "kind": "softmax",
-              "name": f"softmax{i}", "origin": [f"softmax{i}"], "outputs": [names[i + 1]]} for i in range(layers)]
-    graph_json = {"inputs": ["x"], "outputs": ["y"], "values": values, "nodes": nodes}
-    shapes = {"x": [[1, 5], [2, 5], [4, 5]]}
-    graph = Graph.from_json(graph_json, None)
-    memory_bytes = max(arena_bytes(graph, graph.infer(profile_input_specs(graph, shapes, w)))
-                       for w in range(len(WHICH)))
-    manifest = {"inferrt_version": __version__, "device": fingerprint("cpu"), "name": "chain", "graph": graph_json,
-                "io": [{"name": "x", "mode": "INPUT", "dtype": "FLOAT", "shape": [-1, 5]},
-                       {"name": "y", "mode": "OUTPUT", "dtype": "FLOAT", "shape": [-1, 5]}],
-                "kernels": [], "profiles": [{"shapes": shapes, "device_memory": memory_bytes}],
-                "profiling_verbosity": "LAYER_NAMES_ONLY", "build": {"flags": []}}
-    return _frame(manifest)
+    manifest = softmax_chain_manifest(layers)
+    graph = Graph.from_json(manifest["graph"], None)
+    shapes = manifest["profiles"][0]["shapes"]
+    manifest["profiles"][0]["device_memory"] = max(
+        arena_bytes(graph, graph.infer(profile_input_specs(graph, shapes, w))) for w in range(len(WHICH)))
+    return frame_manifest(manifest)
 
 
 def test_30000_layer_plan_loads_and_runs_its_first_inference():
