@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kernel_tools import CUBIN, NAME, Blobs, fake_hash, metadata
+import pytest
+from kernel_tools import CUBIN, NAME, Blobs, fake_hash, metadata, sandbox  # noqa: F401
 
 from inferrt.plan.format import BlobWriter
 from inferrt.tactics import kernel_store
@@ -58,3 +59,48 @@ def test_collect_leaves_out_a_kernel_the_loader_would_refuse(tmp_path):
     meta["hook"] = "payload.so"
     open(meta_path, "w").write(json.dumps(meta))
     assert kernel_store.collect([_Jit([c])]) == []
+
+
+def test_real_triton_kernel_round_trip_through_the_private_cache(tmp_path, sandbox):  # noqa: F811
+    """A real Triton compile for an sm_90 target (no GPU needed): collect -> plan entry -> validate -> install into
+    the private cache; with Triton's own cache emptied, compiling again is a cache hit served from the private cache
+    with the identical cubin, and Triton's cache directory stays empty."""
+    triton = pytest.importorskip("triton")
+    import shutil
+
+    from triton import knobs
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from inferrt.enums import DataType
+    from inferrt.tactics.triton_codegen import kernel_source, load_kernel
+
+    k = load_kernel(kernel_source([["input", 0], ["act", "RELU", 0.0, 0.0, 0]], [DataType.FLOAT], DataType.FLOAT,
+                                  [True]))
+    sig = {n: "*fp32" if n.endswith("_ptr") else "i32" for n in k.arg_names}
+    sig.update(OUT_LINEAR="constexpr", BLOCK="constexpr")
+
+    def src():
+        return ASTSource(k, sig, {"OUT_LINEAR": True, "BLOCK": 1024})
+
+    try:
+        compiled = triton.compile(src(), target=GPUTarget("cuda", 90, 32))
+    except Exception as e:  # noqa: BLE001 - e.g. no ptxas in this Triton install
+        pytest.skip(f"Triton cannot compile for sm_90 here: {type(e).__name__}: {e}")
+    entries = kernel_store.collect([_Jit([compiled])])
+    assert len(entries) == 1 and set(entries[0]["files"]) == {"pointwise_kernel.json", "pointwise_kernel.cubin"}
+    writer = BlobWriter()
+    manifest = json.loads(json.dumps(kernel_store.to_manifest(entries, writer)))
+    shutil.rmtree(sandbox["triton"])
+    assert kernel_store.install(manifest, Blobs(writer.items), 1 << 24) == 2
+    hits = []
+    knobs.compilation.listener = lambda **kw: hits.append((kw["cache_hit"], sorted(kw["metadata_group"].values())))
+    try:
+        again = triton.compile(src(), target=GPUTarget("cuda", 90, 32))
+    finally:
+        knobs.compilation.listener = None
+    assert [h for h, _ in hits] == [True]
+    area = str(sandbox["irt"])
+    assert all(p.startswith(area) for p in hits[0][1])
+    assert again.kernel == compiled.kernel and again.hash == compiled.hash
+    assert not sandbox["triton"].exists()
