@@ -30,15 +30,15 @@ from ..errors import PlanError
 MAX_MANIFEST = 256 << 20
 MANIFEST_EXPANSION = 32
 MAX_DEPTH = 64
-WORK_FLOOR = 1 << 17
-WORK_BYTES = 16
+WORK_FLOOR = 1 << 16
+WORK_BYTES = 32
 BLOB_SLACK = 64 << 20
 _ITEMSIZE = {"FLOAT": 4, "HALF": 2, "BF16": 2, "INT8": 1, "UINT8": 1, "INT32": 4, "INT64": 8, "BOOL": 1,
              "FP8": 1, "INT4": 1, "FP4": 1, "E8M0": 1}
 
 
 def refuse(limit: str, found, bound, fix: str = "the plan is damaged or forged; rebuild it"):
-    raise PlanError(f"plan exceeds the limit on {limit}: {found}, more than the {bound} allowed; {fix}")
+    raise PlanError(f"plan exceeds the limit on {limit}: {found}, beyond the bound of {bound}; {fix}")
 
 
 def host_memory() -> int:
