@@ -5,7 +5,7 @@ Build (``collect``): for every compiled variant of the chosen Triton tactics, th
 binary (cubin for CUDA, hsaco for ROCm). No shared object, Python file, IR or group index is ever stored.
 
 Plan entry: ``{"hash": "<64 hex digits>", "name": "<kernel>", "files": [["<kernel>.json", blob], ["<kernel>.cubin",
-blob]]}``.
+blob]]}``, where ``<kernel>`` is the name Triton files the kernel under (its source function's name).
 
 Load (``validate`` then ``install``): every field is checked before anything is written: ASCII identifier names,
 the suffixes ``.json`` / ``.cubin`` / ``.hsaco`` / ``.ptx`` only (exactly one metadata file and one binary of the
@@ -61,16 +61,16 @@ def _strip_paths(v):
 
 def _entry_of(compiled) -> dict | None:
     group = getattr(compiled, "metadata_group", None) or {}
-    meta_path = next((p for c, p in group.items() if c.endswith(".json") and not c.startswith("__grp__")), None)
-    if meta_path is None:
+    meta_key = next((c for c in group if c.endswith(".json") and not c.startswith("__grp__")), None)
+    if meta_key is None:
         return None
-    with open(meta_path, "rb") as fh:
+    name = meta_key[:-len(".json")]   # the file name Triton looks the kernel up by (its source's name)
+    with open(group[meta_key], "rb") as fh:
         meta = json.loads(fh.read().decode())
-    name = meta.get("name")
     backend = (meta.get("target") or {}).get("backend")
     ext = _BINARY.get(backend)
     binary = next((p for c, p in group.items() if ext and c.endswith(f".{ext}")), None)
-    if not isinstance(name, str) or binary is None:
+    if binary is None:
         return None
     with open(binary, "rb") as fh:
         data = fh.read()
@@ -179,8 +179,10 @@ def _check_files(i, h: str, name: str, out: dict[str, bytes]) -> None:
     if not isinstance(meta, dict):
         _bad(i, "its launch metadata is not a JSON object")
     _check_metadata(i, meta)
-    if meta.get("hash") != h or meta.get("name") != name:
-        _bad(i, "its launch metadata names another kernel (hash or name differ from the entry)")
+    if meta.get("hash") != h:
+        _bad(i, "its launch metadata belongs to another kernel (its hash differs from the entry's)")
+    if not (isinstance(meta.get("name"), str) and _NAME.match(meta["name"])):
+        _bad(i, f"its launch metadata has no kernel name that is an ASCII identifier ({str(meta.get('name'))[:60]})")
     target = meta.get("target")
     if not (isinstance(target, dict) and target.get("backend") in _BINARY
             and isinstance(target.get("warp_size"), int) and isinstance(target.get("arch"), (int, str))):

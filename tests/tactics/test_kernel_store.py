@@ -132,6 +132,8 @@ CRAFTED = {
                              "IR override"),
     "metadata of another kernel": (lambda items: [entry(items, h=fake_hash("1"), meta=metadata(fake_hash("2")))],
                                    "another kernel"),
+    "metadata kernel name": (lambda items: [entry(items, meta=metadata(fake_hash("1"), "1 kernel"))],
+                             "ASCII identifier"),
     "metadata private field": (lambda items: [entry(items, meta=metadata(fake_hash("1"), __class__=1))],
                                "plain identifier"),
     "metadata too deep": (lambda items: [entry(items, meta=metadata(fake_hash("1"), x=[[[[[[[[[[1]]]]]]]]]]))],
