@@ -55,7 +55,8 @@ def _check_valid(sizes, life, offsets, total):
     # live at the same step -> disjoint bytes (checked step by step)
     steps = {t for k in items for t in range(life[k][0], life[k][1] + 1)}
     for t in steps:
-        live = sorted((offsets[k], offsets[k] + align(max(sizes[k], 1))) for k in items if life[k][0] <= t <= life[k][1])
+        live = sorted((offsets[k], offsets[k] + align(max(sizes[k], 1)))
+                      for k in items if life[k][0] <= t <= life[k][1])
         for (a0, a1), (b0, b1) in zip(live, live[1:]):
             assert a1 <= b0, f"step {t}: [{a0}, {a1}) overlaps [{b0}, {b1})"
 
