@@ -184,7 +184,7 @@ def _check_files(i, h: str, name: str, out: dict[str, bytes]) -> None:
     if not (isinstance(meta.get("name"), str) and _NAME.match(meta["name"])):
         _bad(i, f"its launch metadata has no kernel name that is an ASCII identifier ({str(meta.get('name'))[:60]})")
     target = meta.get("target")
-    if not (isinstance(target, dict) and target.get("backend") in _BINARY
+    if not (isinstance(target, dict) and isinstance(target.get("backend"), str) and target["backend"] in _BINARY
             and isinstance(target.get("warp_size"), int) and isinstance(target.get("arch"), (int, str))):
         _bad(i, f"its launch metadata has no usable target ({str(target)[:80]})")
     if meta.get("ir_override") is not None:

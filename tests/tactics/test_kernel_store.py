@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -315,3 +316,73 @@ def test_triton_compile_finds_a_plan_kernel_without_compiling(sandbox):
     assert hits == [True]
     assert compiled.kernel == CUBIN and compiled.hash == h
     assert not sandbox["triton"].exists() or "cubin" not in " ".join(all_files(sandbox["triton"]))
+
+
+FUZZ_CASES = 3000
+_JUNK = [None, True, False, 0, -1, 7, 1 << 64, 1.5, "", "x", "../x", "a.so", "\u00e9", [], [0], [[0, 1]], {}, {"a": 0}]
+
+
+def _mutate(rng, value):
+    """One random structural change somewhere in a JSON-like tree (returns the new tree)."""
+    if isinstance(value, (dict, list)) and value and rng.random() < 0.75:
+        keys = list(value) if isinstance(value, dict) else list(range(len(value)))
+        k = rng.choice(keys)
+        out = dict(value) if isinstance(value, dict) else list(value)
+        r = rng.random()
+        if r < 0.1:
+            del out[k]
+        elif r < 0.2 and isinstance(out, list):
+            out.append(out[k])
+        else:
+            out[k] = _mutate(rng, out[k])
+        return out
+    if isinstance(value, bytes):
+        b = bytearray(value)
+        for _ in range(rng.randint(1, 4)):
+            if b:
+                b[rng.randrange(len(b))] = rng.randrange(256)
+        return bytes(b[:rng.randrange(len(b) + 1)] if rng.random() < 0.2 else b)
+    return rng.choice(_JUNK)
+
+
+def test_fuzzed_kernel_entries_end_in_plan_error_or_a_valid_kernel(sandbox):
+    """Structural mutations of entries and of their metadata (as JSON), and byte damage of the files: validate
+    either returns well-formed kernels or raises PlanError, never anything else; nothing is written."""
+    import random
+
+    rng = random.Random(10)
+    counts = {"refused": 0, "accepted": 0}
+    for case in range(FUZZ_CASES):
+        items = []
+        entries = [entry(items) for _ in range(2)]
+        what = rng.random()
+        if what < 0.4:
+            entries = _mutate(rng, entries)
+        elif what < 0.8:
+            k = rng.randrange(len(items))
+            if k % 2 == 0:   # metadata: mutate the parsed tree, serialize again
+                items[k] = json.dumps(_mutate(rng, json.loads(items[k]))).encode()
+            else:
+                items[k] = _mutate(rng, items[k])
+        else:
+            k = rng.randrange(len(items))
+            items[k] = _mutate(rng, items[k])
+        try:
+            out = kernel_store.validate(entries, Blobs(items), 64 << 20)
+        except trt.PlanError as e:
+            assert "corrupt plan" in str(e)
+            counts["refused"] += 1
+            continue
+        except IndexError:
+            # Blobs in this test is a bare list: an out-of-range index is the BlobReader's PlanError in a plan
+            counts["refused"] += 1
+            continue
+        except Exception as e:  # noqa: BLE001 - the point of the test
+            pytest.fail(f"case {case}: validate raised {type(e).__name__}: {e}")
+        for h, name, files in out:
+            assert re.fullmatch(r"[0-9a-f]{64}", h) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
+            assert set(files) <= {"json", "cubin", "hsaco", "ptx"} and files.get("cubin", b"\x7fELF")[:4] == b"\x7fELF"
+        counts["accepted"] += 1
+    print(counts)
+    assert counts["refused"] > FUZZ_CASES // 2, counts
+    assert not sandbox["irt"].exists()
