@@ -10,7 +10,7 @@ blob]]}``, where ``<kernel>`` is the name Triton files the kernel under (its sou
 Load (``validate`` then ``install``): every field is checked before anything is written: ASCII identifier names,
 the suffixes ``.json`` / ``.cubin`` / ``.hsaco`` / ``.ptx`` only (exactly one metadata file and one binary of the
 metadata's backend), a binary that is an ELF image, metadata that is plain JSON data of bounded size and depth whose
-``hash`` and ``name`` match the entry and whose strings name no file or module, each blob used by at most one file,
+``hash`` matches the entry, whose kernel name is an identifier and whose strings name no file or module, each blob used by at most one file,
 and the bytes of all kernels together within the plan's size. The files are then written into inferrt's private
 cache (``private_cache.py``: ``kernels-<uid>``, mode 0700, no link followed), in a directory named by inferrt from
 the SHA-256 of the entry's content, as ``kernel.json`` / ``kernel.cubin`` (names never taken from the plan).
@@ -70,7 +70,7 @@ def _entry_of(compiled) -> dict | None:
     backend = (meta.get("target") or {}).get("backend")
     ext = _BINARY.get(backend)
     binary = next((p for c, p in group.items() if ext and c.endswith(f".{ext}")), None)
-    if binary is None:
+    if binary is None or not _NAME.match(name):
         return None
     with open(binary, "rb") as fh:
         data = fh.read()
