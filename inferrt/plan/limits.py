@@ -13,7 +13,8 @@ manifest bytes             ``MAX_MANIFEST`` (256 MiB), and ``MANIFEST_EXPANSION`
                            machine's memory (parsed JSON costs 11 to 30 times its text)
 manifest nesting           ``MAX_DEPTH`` (64) levels of objects and lists
 profiles x layers          ``max(WORK_FLOOR, plan bytes // WORK_BYTES)``: each profile's shapes are inferred through
-                           every layer at load
+                           every layer at load (a layer with large attributes counts once per ``LAYER_VALUES``
+                           JSON values; I/O tensors count as layers)
 blob bytes decoded         ``2 x blob section + BLOB_SLACK``: a blob shared by several constants is decoded for each
 input bytes                an input at a profile's max shape (or a static I/O shape) within the device's memory
                            (the GPU's for CUDA plans, this machine's for CPU plans)
@@ -32,6 +33,7 @@ MANIFEST_EXPANSION = 32
 MAX_DEPTH = 64
 WORK_FLOOR = 1 << 16
 WORK_BYTES = 32
+LAYER_VALUES = 64
 BLOB_SLACK = 64 << 20
 _ITEMSIZE = {"FLOAT": 4, "HALF": 2, "BF16": 2, "INT8": 1, "UINT8": 1, "INT32": 4, "INT64": 8, "BOOL": 1,
              "FP8": 1, "INT4": 1, "FP4": 1, "E8M0": 1}
@@ -73,9 +75,10 @@ def check_manifest_size(m_len: int) -> None:
                f"{half} (half of this machine's memory)", "load it on a machine with more memory")
 
 
-def _walk(manifest) -> tuple[int, int]:
-    """(deepest nesting, number of layers: the lengths of every "nodes" list inside the graph), iteratively."""
-    depth, layers = 0, 0
+def _walk(manifest) -> tuple[int, int, int]:
+    """(deepest nesting, number of layers: the lengths of every "nodes" list inside the graph, number of JSON
+    values inside the graph), iteratively."""
+    depth, layers, values = 0, 0, 0
     stack = [(manifest, 1, False)]
     while stack:
         v, d, in_graph = stack.pop()
@@ -83,6 +86,8 @@ def _walk(manifest) -> tuple[int, int]:
             depth = d
             if depth > MAX_DEPTH:
                 refuse("manifest nesting", f"deeper than {MAX_DEPTH} levels", f"{MAX_DEPTH}")
+        if in_graph:
+            values += len(v)
         if isinstance(v, dict):
             for k, x in v.items():
                 if isinstance(x, (dict, list)):
@@ -90,9 +95,9 @@ def _walk(manifest) -> tuple[int, int]:
                     if g and k == "nodes" and isinstance(x, list):
                         layers += len(x)
                     stack.append((x, d + 1, g))
-        elif isinstance(v, list):
+        else:
             stack.extend((x, d + 1, in_graph) for x in v if isinstance(x, (dict, list)))
-    return depth, layers
+    return depth, layers, values
 
 
 def _elements(shape) -> int | None:
@@ -106,18 +111,21 @@ def _elements(shape) -> int | None:
 def check_manifest(manifest: dict, plan_bytes: int) -> None:
     """After parsing, before any other check reads it: nesting, work (profiles x layers) and tensor sizes.
     Fields of the wrong type are left to the manifest's own checks (runtime/validate.py)."""
-    _, layers = _walk(manifest)
+    _, layers, values = _walk(manifest)
     profiles = manifest.get("profiles")
     n_prof = len(profiles) if isinstance(profiles, list) else 0
+    io = manifest.get("io") if isinstance(manifest.get("io"), list) else []
+    # a profile's checks infer shapes through every layer (whose cost grows with its attributes: a layer counts at
+    # least once per LAYER_VALUES JSON values) and visit every I/O tensor
+    units = max(layers, values // LAYER_VALUES) + len(io)
     work = max(WORK_FLOOR, plan_bytes // WORK_BYTES)
-    if n_prof * layers > work:
-        refuse("profiles x layers", f"{n_prof} profiles x {layers} layers = {n_prof * layers}",
+    if n_prof * units > work:
+        refuse("profiles x layers", f"{n_prof} profiles x {units} layers and I/O tensors = {n_prof * units}",
                f"{work} for a plan of {plan_bytes} bytes")
     device = manifest.get("device")
     kind = device.get("kind") if isinstance(device, dict) else None
     capacity = device_memory(kind)
     where = f"{capacity} bytes of {'GPU' if kind == 'cuda' else 'host'} memory"
-    io = manifest.get("io") if isinstance(manifest.get("io"), list) else []
     itemsize = {e["name"]: _ITEMSIZE.get(e.get("dtype"), 8) if isinstance(e.get("dtype"), str) else 8 for e in io
                 if isinstance(e, dict) and isinstance(e.get("name"), str)}
     for e in io:

@@ -18,7 +18,7 @@ def test_1000_profiles_x_1000_layers_is_refused_quickly():
     plan = frame_manifest(softmax_chain_manifest(1000, profiles=1000))
     assert len(plan) < 1 << 20
     t0 = time.perf_counter()
-    with pytest.raises(trt.PlanError, match=r"limit on profiles x layers: 1000 profiles x 1000 layers = 1000000"):
+    with pytest.raises(trt.PlanError, match=r"limit on profiles x layers: 1000 profiles x 1002 layers and I/O tensors = 1002000"):
         trt.load_engine(plan)
     assert time.perf_counter() - t0 < 60   # generous: the refusal is one pass over the manifest
 
@@ -46,6 +46,16 @@ def test_subgraph_layers_count():
     manifest = softmax_chain_manifest(3)
     manifest["graph"]["nodes"][0]["attrs"]["body"] = {"nodes": [{}] * 500}
     assert limits._walk(manifest)[1] == 503
+
+
+def test_one_layer_with_a_huge_program_counts_by_its_size():
+    """A single pointwise layer whose program has 200,000 instructions, checked at every profile's shapes."""
+    manifest = softmax_chain_manifest(1, profiles=100)
+    prog = [["input", 0]] + [["unary", "ABS", i] for i in range(200_000)]
+    manifest["graph"]["nodes"][0].update(kind="pointwise", attrs={"program": prog})
+    plan = frame_manifest(manifest)
+    with pytest.raises(trt.PlanError, match="limit on profiles x layers: 100 profiles x"):
+        trt.load_engine(plan)
 
 
 def test_deep_nesting_is_refused():
