@@ -144,6 +144,7 @@ def build_plan(network, config, log) -> bytes:
     from ..tactics.select import select_tactics
 
     select_tactics(graph, opt_specs, device, config, log)
+    from ..tactics import kernel_store
     from ..tactics.select import compiled_kernels
 
     kernels = compiled_kernels(graph, opt_specs, device)
@@ -158,8 +159,7 @@ def build_plan(network, config, log) -> bytes:
     manifest = {
         "inferrt_version": __version__, "device": fingerprint(device), "name": network.name,
         "graph": graph.to_json(blobs), "io": io,
-        "kernels": [{"dir": k["dir"], "files": [[f, blobs.add(b)] for f, b in k["files"].items()]}
-                    for k in kernels],
+        "kernels": kernel_store.to_manifest(kernels, blobs),
         "profiles": prof_json,
         "profiling_verbosity": config.profiling_verbosity.name,
         "build": {"flags": [f.name for f in BuilderFlag if config.get_flag(f)],
