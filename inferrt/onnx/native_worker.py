@@ -166,6 +166,8 @@ def serve(fd_in: int, fd_out: int) -> None:
 
 
 def _main() -> None:
+    import onnx  # noqa: F401 - imported while the parent prepares its first request
+
     fd_in = sys.stdin.fileno()
     fd_out = os.dup(sys.stdout.fileno())  # the protocol's channel; anything onnx prints goes to stderr
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -272,14 +274,7 @@ def call(op: str, args: dict | None = None, blobs=(), timeout: float | None = No
     global _worker
     with _lock:
         if _worker is None or not _worker.alive():
-            if _worker is not None and _worker.pid == os.getpid():
-                _worker.kill()
-            if os.getpid() not in _hooked_pids:
-                import atexit
-
-                atexit.register(_shutdown)
-                _hooked_pids.append(os.getpid())
-            _worker = _Worker()
+            _start()
         try:
             reply, out = _worker.call(op, args or {}, [bytes(b) for b in blobs], timeout or _timeout())
         except NativeFailure:
@@ -289,6 +284,26 @@ def call(op: str, args: dict | None = None, blobs=(), timeout: float | None = No
     if not reply.get("ok"):
         raise _rebuild_error(reply.get("type", ""), reply.get("message", ""))
     return reply, out
+
+
+def prestart() -> None:
+    """Start the worker now without waiting for it (its onnx import overlaps the caller's work)."""
+    global _worker
+    with _lock:
+        if _worker is None or not _worker.alive():
+            _start()
+
+
+def _start() -> None:
+    global _worker
+    if _worker is not None and _worker.pid == os.getpid():
+        _worker.kill()
+    if os.getpid() not in _hooked_pids:
+        import atexit
+
+        atexit.register(_shutdown)
+        _hooked_pids.append(os.getpid())
+    _worker = _Worker()
 
 
 def worker_pid() -> int | None:

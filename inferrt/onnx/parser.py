@@ -18,7 +18,7 @@ from .context import ImportContext, NodeView, onnx_dtype
 from .expand_functions import free_names as _free_names, infer_types as _infer_types, instantiate as _instantiate
 from .expand_functions import schema_function as _schema_function
 from .model_tools import max_opset as _max_opset, opset_map as _opset_map
-from .native_worker import NativeFailure
+from .native_worker import NativeFailure, prestart as _native_prestart
 from .model_tools import restore as _restore, snapshot as _snapshot, value_types as _value_types
 from .load_model import MIN_OPSET, ModelLoader  # noqa: F401 - MIN_OPSET re-exported
 from .parser_error import ParseAbort as _Abort, ParserError  # noqa: F401 - ParserError is trt.ParserError
@@ -37,6 +37,7 @@ class OnnxParser(ModelLoader):
         self._subgraphs: list[tuple[list[int], bool]] = []
         self.model = None           # the validated, shape-inferred ModelProto of the last parse
         self._model_dir = None
+        _native_prestart()          # onnx's C++ checks run in a helper process; start it while the model is read
 
     # ------------------------------------------------------------------ flags and errors
     @property
@@ -186,7 +187,7 @@ class OnnxParser(ModelLoader):
                                 f"no function to expand it into supported ops", node)
                 raise _Abort
             for msg in getattr(self, "_deferred", []):
-                self._error(ParserErrorCode.INVALID_GRAPH, msg)
+                self._error(ParserErrorCode.INVALID_GRAPH, msg, self._node_named_in(msg, model.graph))
             if getattr(self, "_deferred", []):
                 raise _Abort
             self._import_graph(ctx, model.graph, top=True)
@@ -204,6 +205,19 @@ class OnnxParser(ModelLoader):
             _restore(network, snapshot)
             return False
         return len(self._errors) == n_err
+
+    def _node_named_in(self, msg, graph):
+        """The top-level node an onnx checker / shape inference message names ("node name: X"), or None."""
+        import re
+
+        m = re.search(r"node name: ([^)]*)\)", msg) or re.search(r"Node \(([^)]*)\)", msg)
+        if m is None:
+            return None
+        index = getattr(self, "_orig_index", None)
+        for i, p in enumerate(graph.node):
+            if p.name and p.name == m.group(1):
+                return NodeView(p, index[i] if index and len(index) == len(graph.node) else i)
+        return None
 
     def _supported(self, proto, opsets) -> bool:
         dom = "" if proto.domain in ("", "ai.onnx") else proto.domain
@@ -413,7 +427,8 @@ class OnnxParser(ModelLoader):
             msg = e.message if view.name in e.message else f"node {view.name!r} ({view.op_type}): {e.message}"
             self._error(e.code, msg, view)
             raise _Abort from None
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, MemoryError) as e:
+            # absurd attribute or constant values (inf scales, zero divisors, huge sizes) end here
             self._error(ParserErrorCode.INVALID_NODE, f"node {view.name!r} ({view.op_type}) cannot be imported: "
                         f"{type(e).__name__}: {e}", view)
             raise _Abort from None

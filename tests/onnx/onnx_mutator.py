@@ -294,8 +294,10 @@ def _init(m, rng):
 def _values_of(t):
     """Move a tensor's values into raw_data, so size mutations work the same for every storage field."""
     if not t.raw_data and (t.float_data or t.int64_data or t.int32_data or t.double_data):
-        arr = nh.to_array(t)
-        t.CopyFrom(nh.from_array(arr, t.name))
+        try:
+            t.CopyFrom(nh.from_array(nh.to_array(t), t.name))
+        except Exception:  # noqa: BLE001 - damaged by an earlier mutation
+            pass
 
 
 def m_init_size(m, rng):
@@ -323,15 +325,14 @@ def m_init_dims(m, rng):
         t.dims.append(_pick(rng, [1, 2, 0, 2 ** 40]))
     elif k == 2:
         del t.dims[:]
-    elif k == 3:
-        # consistent sizes but the wrong shape: reshape the values
-        _values_of(t)
-        arr = nh.to_array(t).reshape(-1)
-        t.CopyFrom(nh.from_array(arr.reshape((1, -1)) if arr.size else arr, t.name))
     else:
-        _values_of(t)
-        arr = nh.to_array(t).reshape(-1)
-        t.CopyFrom(nh.from_array(np.concatenate([arr, arr[:1]]) if arr.size else arr, t.name))
+        try:
+            arr = nh.to_array(t).reshape(-1)
+        except Exception:  # noqa: BLE001 - damaged by an earlier mutation
+            return
+        # consistent sizes but the wrong shape (k == 3), or one value more
+        arr = (arr.reshape((1, -1)) if k == 3 else np.concatenate([arr, arr[:1]])) if arr.size else arr
+        t.CopyFrom(nh.from_array(arr, t.name))
 
 
 def m_init_dtype(m, rng):
@@ -339,6 +340,30 @@ def m_init_dtype(m, rng):
     if t is not None:
         t.data_type = _pick(rng, [TP.FLOAT, TP.INT64, TP.INT32, TP.FLOAT16, TP.DOUBLE, TP.BOOL, TP.STRING,
                                   TP.UINT8, TP.COMPLEX64, TP.UNDEFINED, 999, TP.FLOAT8E4M3FN, TP.INT4])
+
+
+def m_init_values(m, rng):
+    """Same size and type, damaged values: absurd shape / index / pad / count integers, NaN and inf floats."""
+    t = _init(m, rng)
+    if t is None:
+        return
+    try:
+        arr = nh.to_array(t).copy()
+    except Exception:  # noqa: BLE001 - damaged by an earlier mutation
+        return
+    if not arr.size:
+        return
+    flat = arr.reshape(-1)
+    for _ in range(rng.randrange(1, 3)):
+        i = rng.randrange(flat.size)
+        if arr.dtype.kind in "iu":
+            flat[i] = _pick(rng, [v for v in ABSURD_INTS + [-2, 2, 5, 100, -100] if np.iinfo(arr.dtype).min <= v
+                                  <= np.iinfo(arr.dtype).max])
+        elif arr.dtype.kind == "f":
+            flat[i] = _pick(rng, [np.nan, np.inf, -np.inf, 0.0, -1.0, 1e30, 1e-30])
+        else:
+            flat[i] = not flat[i]
+    t.CopyFrom(nh.from_array(arr, t.name))
 
 
 def m_init_name(m, rng):
@@ -430,7 +455,7 @@ def m_function(m, rng):
 
 MUTATIONS = [m_remove_node, m_duplicate_node, m_shuffle_nodes, m_dangling_input, m_rewire_input, m_cycle,
              m_extra_io, m_drop_io, m_rename_output, m_op_type, m_domain, m_opset, m_ir_version, m_attr_type,
-             m_attr_value, m_attr_value, m_attr_remove_or_add, m_init_size, m_init_dims, m_init_dtype, m_init_name,
+             m_attr_value, m_attr_value, m_attr_remove_or_add, m_init_size, m_init_dims, m_init_values, m_init_values, m_init_values, m_init_dtype, m_init_name,
              m_init_location, m_input_dims, m_input_dims, m_input_type, m_graph_io, m_function]
 
 
