@@ -111,6 +111,27 @@ def stream_handle(stream) -> int:
 
 
 # ---------------------------------------------------------------------- arrays of the Pythonic layer
+def feed_of(feed, named: dict, names: list) -> dict:
+    """``infer``'s inputs as {name: value}: a dict, a list in input order, keywords; every input, no other."""
+    if isinstance(feed, (list, tuple)):
+        if len(feed) > len(names):
+            raise BindingError(f"{len(feed)} inputs given but this engine has {len(names)}: {names}")
+        feed = dict(zip(names, feed))
+    elif feed is None:
+        feed = {}
+    elif not isinstance(feed, dict):
+        raise BindingError(f"infer takes a dict {{input name: array}}, a list of arrays in input order {names} "
+                           f"or keyword arguments, not a {type(feed).__name__}")
+    feed = dict(feed, **named)
+    extra = [k for k in feed if k not in names]
+    if extra:
+        raise BindingError(f"unknown input(s) {sorted(map(str, extra))}; this engine's inputs are {names}")
+    missing = [n for n in names if n not in feed]
+    if missing:
+        raise BindingError(f"missing input(s) {missing}; this engine's inputs are {names}")
+    return feed
+
+
 def _dtype_fix(name: str, what: str) -> str:
     return (f"input {name!r} holds {what}, which no inferrt tensor can; pass numbers (for example "
             f"np.asarray(value, dtype=np.float32))")

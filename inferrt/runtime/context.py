@@ -10,12 +10,12 @@ from ..errors import BindingError, InferrtError, ShapeError
 from ..ir.weights import Dims
 from ..logger import Severity, _Reporter
 from ..ops import Spec
-from .arguments import (ADDRESS_LIMIT, address_problem, check_dtype, host_buffer_problem, index_problem, integer,
-                        shape_of, stream_handle, stream_problem)
+from .arguments import (ADDRESS_LIMIT, address_problem, check_dtype, feed_of, host_buffer_problem, index_problem,
+                        integer, shape_of, stream_handle, stream_problem)
 from .buffers import AddressCache, as_array, as_torch
 from .executor import ExecutionError, ShapePlan, nbytes_of
 from .tf32 import tf32_mode
-from .use_guard import UseGuard
+from .use_guard import DeviceOrder, UseGuard
 
 #: what the TensorRT API reports (False and a logged error) when running fails
 _RUN_ERRORS = (InferrtError, RuntimeError, MemoryError, OverflowError)
@@ -48,7 +48,7 @@ class IExecutionContext(_Reporter):
         self._static_io: dict = {}
         self._plan_key = None
         self._guard = UseGuard()       # one thread at a time (use_guard.py)
-        self._done = None              # GPU: (event, stream handle) recorded after the last execution
+        self._order = DeviceOrder()    # GPU: each execution after the previous one, whatever their streams
         self._reset_shapes()
         if allocate:
             self._arena = torch.empty(max(engine.device_memory_size, 1), dtype=torch.uint8, device=self._device)
@@ -409,11 +409,11 @@ class IExecutionContext(_Reporter):
         Callers hold the guard."""
         ctx = torch.cuda.stream(stream) if stream is not None else _null()
         with ctx, (tf32_mode(self.engine.tf32) if self._device.type == "cuda" else _null()):
-            self._after_previous(stream)
+            self._order.after_previous(stream)
             if plan.eager:
                 outs = self.engine.executor.run_eager({n: io[n] for n in self.engine.input_names}, self.profiler)
                 self._deliver(outs, io, stream)
-                self._mark_done(stream)
+                self._order.mark_done(stream)
                 return outs
             missing = [o for o in self.engine.output_names if o not in io]
             for o in missing:  # outputs with an allocator but static shape
@@ -423,27 +423,12 @@ class IExecutionContext(_Reporter):
                 self._graph_cache().run(key, lambda: plan.run(io, adopt=not self._user_memory), stream)
             else:
                 plan.run(io, self.profiler, self.debug_sync, adopt=not self._user_memory)
-            self._mark_done(stream)
+            self._order.mark_done(stream)
             for o in missing:
                 alloc = self._allocators.get(o)
                 if alloc is not None:
                     alloc.notify_shape(o, Dims(plan.output_shapes[o]))
         return io
-
-    def _after_previous(self, stream) -> None:
-        """GPU: this execution's work waits for the previous execution's, which may still run on another stream
-        and shares the activation memory (a context executes one call at a time, also on the device)."""
-        if stream is None or self._done is None or self._done[1] == stream.cuda_stream \
-                or torch.cuda.is_current_stream_capturing():
-            return
-        stream.wait_event(self._done[0])
-
-    def _mark_done(self, stream) -> None:
-        if stream is None or torch.cuda.is_current_stream_capturing():
-            return
-        event = self._done[0] if self._done is not None else torch.cuda.Event()
-        event.record(stream)
-        self._done = (event, stream.cuda_stream)
 
     def _allocate_output(self, name, shape, stream):
         alloc = self._allocators.get(name)
@@ -503,7 +488,7 @@ class IExecutionContext(_Reporter):
         several threads on one context are serialized (each waits for the one before); ``stream`` (a handle or a
         torch stream) runs a GPU engine on that stream without waiting for the result.
         """
-        feed = self._feed(feed, named)
+        feed = feed_of(feed, named, self.engine.input_names)
         handle = stream_handle(stream)
         arrays = {n: as_array(feed[n], n) for n in self.engine.input_names}
         self._guard.enter()
@@ -513,26 +498,6 @@ class IExecutionContext(_Reporter):
         finally:
             self._guard.settle()
             self._guard.exit()
-
-    def _feed(self, feed, named) -> dict:
-        names = self.engine.input_names
-        if isinstance(feed, (list, tuple)):
-            if len(feed) > len(names):
-                raise BindingError(f"{len(feed)} inputs given but this engine has {len(names)}: {names}")
-            feed = dict(zip(names, feed))
-        elif feed is None:
-            feed = {}
-        elif not isinstance(feed, dict):
-            raise BindingError(f"infer takes a dict {{input name: array}}, a list of arrays in input order {names} "
-                               f"or keyword arguments, not a {type(feed).__name__}")
-        feed = dict(feed, **named)
-        extra = [k for k in feed if k not in names]
-        if extra:
-            raise BindingError(f"unknown input(s) {sorted(map(str, extra))}; this engine's inputs are {names}")
-        missing = [n for n in names if n not in feed]
-        if missing:
-            raise BindingError(f"missing input(s) {missing}; this engine's inputs are {names}")
-        return feed
 
     def _infer_locked(self, arrays: dict, handle: int):
         names = self.engine.input_names
@@ -549,7 +514,7 @@ class IExecutionContext(_Reporter):
         s = self._stream(handle)
         with (torch.cuda.stream(s) if s is not None else _null()):
             if plan.eager:
-                self._after_previous(s)
+                self._order.after_previous(s)
                 with (tf32_mode(self.engine.tf32) if s is not None else _null()):
                     outs = self.engine.executor.run_eager(io, self.profiler)
             elif self._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
@@ -560,7 +525,7 @@ class IExecutionContext(_Reporter):
                         static[o] = torch.empty(plan.output_shapes[o], device=self._device,
                                                 dtype=torch_dtype(self.engine.get_tensor_dtype(o)))
                     self._static_io[key] = static
-                self._after_previous(s)   # the previous call may still read the static buffers
+                self._order.after_previous(s)   # the previous call may still read the static buffers
                 for n in names:
                     static[n].copy_(io[n])
                 self._execute(dict(static), s, plan, key)
@@ -571,7 +536,7 @@ class IExecutionContext(_Reporter):
                                         device=self._device)
                 self._execute(io, s, plan, key)
                 outs = {o: io[o] for o in self.engine.output_names}
-            self._mark_done(s)
+            self._order.mark_done(s)
         if s is not None and not handle:
             s.synchronize()
         if want_numpy:

@@ -98,3 +98,29 @@ class UseGuard:
         with self._state:
             if self._clash is None:
                 self._writer = None
+
+
+class DeviceOrder:
+    """On the GPU an execution returns once its work is queued, so the guard alone does not stop the next call, on
+    another stream, from using the activation memory while that work runs. Each execution records an event where
+    its work ends; the next one, on a different stream, makes its stream wait for that event (no host wait)."""
+
+    def __init__(self):
+        self._done = None   # (event, stream handle) of the last execution
+
+    def after_previous(self, stream) -> None:
+        import torch
+
+        if stream is None or self._done is None or self._done[1] == stream.cuda_stream \
+                or torch.cuda.is_current_stream_capturing():
+            return
+        stream.wait_event(self._done[0])
+
+    def mark_done(self, stream) -> None:
+        import torch
+
+        if stream is None or torch.cuda.is_current_stream_capturing():
+            return
+        event = self._done[0] if self._done is not None else torch.cuda.Event()
+        event.record(stream)
+        self._done = (event, stream.cuda_stream)
