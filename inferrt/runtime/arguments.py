@@ -78,14 +78,15 @@ def address_problem(name: str, value, dtype: DataType, what: str = "set_tensor_a
     return None
 
 
-def host_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool) -> str | None:
-    """Why the process cannot use host memory [ptr, ptr + nbytes) for tensor ``name`` (None when it can)."""
+def host_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool, whole: bool = True) -> str | None:
+    """Why the process cannot use host memory [ptr, ptr + nbytes) for tensor ``name`` (None when it can);
+    ``whole``: nbytes is the tensor's size (not only its first element's, as when its shape is not known yet)."""
     why = host_range_problem(ptr, nbytes, writable)
     if why is None:
         return None
-    return (f"the buffer of tensor {name!r} at {ptr:#x} cannot be used: {why}; bind a live host buffer of at least "
-            f"{nbytes} bytes (for example np.empty(shape, dtype).ctypes.data) with "
-            f"context.set_tensor_address({name!r}, ptr)")
+    size = f"of at least {nbytes} bytes" if whole else "large enough for the tensor"
+    return (f"the buffer of tensor {name!r} at {ptr:#x} cannot be used: {why}; bind a live host buffer {size} "
+            f"(for example np.empty(shape, dtype).ctypes.data) with context.set_tensor_address({name!r}, ptr)")
 
 
 def stream_problem(value) -> str | None:

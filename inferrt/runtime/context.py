@@ -262,7 +262,7 @@ class IExecutionContext(_Reporter):
         why = address_problem(name, memory, dtype)
         ptr = 0 if why else int(memory)
         if not why and ptr and self._device.type == "cpu":   # its first element now, the whole tensor when used
-            why = host_buffer_problem(name, ptr, itemsize(dtype), mode != TensorIOMode.INPUT)
+            why = host_buffer_problem(name, ptr, itemsize(dtype), mode != TensorIOMode.INPUT, whole=False)
             why = why and f"set_tensor_address: {why}"
         if why:
             self._error(why)
