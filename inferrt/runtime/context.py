@@ -512,11 +512,12 @@ class IExecutionContext(_Reporter):
             self._shapes[n] = tuple(io[n].shape)
         plan, key = self._plan_keyed()
         s = self._stream(handle)
+        if s is not None and s != torch.cuda.current_stream(self._device):   # inputs were copied on that one
+            s.wait_stream(torch.cuda.current_stream(self._device))
         with (torch.cuda.stream(s) if s is not None else _null()):
             if plan.eager:
                 self._order.after_previous(s)
-                with (tf32_mode(self.engine.tf32) if s is not None else _null()):
-                    outs = self.engine.executor.run_eager(io, self.profiler)
+                outs = self.engine.executor.run_eager(io, self.profiler)
             elif self._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
                 static = self._static_io.get(key)
                 if static is None:
