@@ -27,7 +27,7 @@ class IExecutionContext(_Reporter):
         self.logger = engine.logger
         self.error_recorder = engine.error_recorder
         self.name = ""
-        self.profiler = None
+        self._profiler = None
         self.debug_sync = False
         self.enqueue_emits_profile = True
         self.persistent_cache_limit = 0
@@ -52,6 +52,17 @@ class IExecutionContext(_Reporter):
         self._reset_shapes()
         if allocate:
             self._arena = torch.empty(max(engine.device_memory_size, 1), dtype=torch.uint8, device=self._device)
+
+    @property
+    def profiler(self):
+        return self._profiler
+
+    @profiler.setter
+    def profiler(self, profiler) -> None:
+        if profiler is not None and not callable(getattr(profiler, "report_layer_time", None)):
+            raise TypeError(f"context.profiler must be an IProfiler (with report_layer_time(layer_name, ms)) or "
+                            f"None, got {type(profiler).__name__}")
+        self._profiler = profiler
 
     # ------------------------------------------------------------------ profiles and shapes
     def _reset_shapes(self):
@@ -277,7 +288,7 @@ class IExecutionContext(_Reporter):
         return True
 
     def get_tensor_address(self, name: str) -> int:
-        return self._addresses.get(name, 0)
+        return self._addresses.get(name, 0) if isinstance(name, str) else 0
 
     def set_output_allocator(self, name: str, output_allocator) -> bool:
         if self.engine.get_tensor_mode(name) != TensorIOMode.OUTPUT:
@@ -300,7 +311,7 @@ class IExecutionContext(_Reporter):
         return True
 
     def get_output_allocator(self, name: str):
-        return self._allocators.get(name)
+        return self._allocators.get(name) if isinstance(name, str) else None
 
     def get_max_output_size(self, name: str) -> int:
         shp = tuple(self.get_tensor_shape(name))

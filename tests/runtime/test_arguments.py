@@ -242,3 +242,29 @@ def test_engine_index_arguments():
         engine.get_device_memory_size_for_profile(1)
     assert engine.get_tensor_mode(["x"]) == trt.TensorIOMode.NONE
     assert engine.get_tensor_mode(None) == trt.TensorIOMode.NONE
+
+
+def test_profiler_must_be_an_iprofiler():
+    ctx, _ = _ctx()
+    with pytest.raises(TypeError, match="IProfiler"):
+        ctx.profiler = print
+    ctx.profiler = None
+    assert ctx.get_tensor_address(["x"]) == 0 and ctx.get_output_allocator(None) is None
+
+
+@pytest.mark.parametrize("profiles,words", [
+    ({"x": [(1, 8), (2, 8)]}, ["profiles[0]['x']", "three shapes"]),
+    ({"x": [(1, 8), (2, 8), (4, 8.5)]}, ["profiles[0]['x']", "integers"]),
+    ([{"x": [(1, 8), (2, 8), (4, 8)]}, {"x": "1,8"}], ["profiles[1]['x']"]),
+    ("x", ["profiles must be a dict"]),
+])
+def test_build_engine_profiles_argument(profiles, words):
+    from rt_tools import make_network
+
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    with pytest.raises(trt.BuildError) as e:
+        trt.build_engine(make_network(builder), profiles=profiles, device="cpu")
+    for w in words:
+        assert w in str(e.value)
+    with pytest.raises(TypeError, match="engine or plan bytes"):
+        trt.save_plan(3, os.devnull)
