@@ -1,0 +1,134 @@
+"""com.microsoft (onnxruntime contrib) operators against onnxruntime's CPU kernels, on models built here with
+onnx.helper, over attribute variants; and the ParserErrors for unsupported attribute combinations.
+
+Float ops compare at the float32 tolerance of tests/helpers.py. Quantized ops that onnxruntime computes with
+dynamically quantized activations use looser bounds, each explained where it is used."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto as TP, helper as oh, numpy_helper
+
+import inferrt
+from tests.helpers import tolerance
+
+RNG = np.random.default_rng(7)
+MS = "com.microsoft"
+NP2ONNX = {np.dtype(np.float32): TP.FLOAT, np.dtype(np.int64): TP.INT64, np.dtype(np.int32): TP.INT32,
+           np.dtype(np.uint8): TP.UINT8, np.dtype(np.int8): TP.INT8, np.dtype(np.bool_): TP.BOOL}
+RTOL, ATOL = tolerance(np.float32)
+
+
+def rand(*shape, scale=1.0):
+    return (RNG.standard_normal(shape) * scale).astype(np.float32)
+
+
+def ms(op, inputs, outputs, **attrs):
+    return oh.make_node(op, inputs, outputs, domain=MS, name=f"{op.lower()}_{outputs[0]}", **attrs)
+
+
+def model_of(nodes, feeds, outputs, inits=None, out_types=None):
+    ins = [oh.make_tensor_value_info(k, NP2ONNX[v.dtype], list(v.shape)) for k, v in feeds.items()]
+    outs = [oh.make_tensor_value_info(o, (out_types or {}).get(o, TP.FLOAT), None) for o in outputs]
+    inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()]
+    model = oh.make_model(oh.make_graph(nodes, "g", ins, outs, inits),
+                          opset_imports=[oh.make_opsetid("", 17), oh.make_opsetid(MS, 1)])
+    model.ir_version = 8
+    return model
+
+
+def check(nodes, feeds, outputs, inits=None, out_types=None, rtol=RTOL, atol=ATOL):
+    """Build with inferrt (CPU, FLOAT), run, and compare every output with onnxruntime's CPU kernels."""
+    import onnxruntime as ort
+
+    model = model_of(nodes, feeds, outputs, inits, out_types)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ref = dict(zip(outputs, sess.run(outputs, feeds)))
+    engine = inferrt.build_engine(model, device="cpu")
+    got = engine.create_execution_context().infer(feeds)
+    for o in outputs:
+        r, g = np.asarray(ref[o]), np.asarray(got[o])
+        assert g.shape == r.shape, f"{o}: shape {g.shape} != onnxruntime {r.shape}"
+        if r.dtype.kind == "f":
+            np.testing.assert_allclose(g.astype(np.float64), r.astype(np.float64), rtol=rtol, atol=atol, err_msg=o)
+        else:
+            np.testing.assert_array_equal(g, r.astype(g.dtype), err_msg=o)
+    return got, ref
+
+
+def parse_errors(nodes, feeds, outputs, inits=None):
+    logger = inferrt.Logger(inferrt.Logger.INTERNAL_ERROR)
+    net = inferrt.Builder(logger).create_network(0)
+    parser = inferrt.OnnxParser(net, logger)
+    ok = parser.parse(model_of(nodes, feeds, outputs, inits).SerializeToString())
+    assert not ok
+    return " ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+
+
+# ----------------------------------------------------------------------------------------------- GELU family
+def test_gelu_biasgelu_fastgelu_quickgelu():
+    x, b = rand(2, 5, 8, scale=2), rand(8)
+    nodes = [ms("Gelu", ["x"], ["g"]), ms("BiasGelu", ["x", "b"], ["bg"]), ms("FastGelu", ["x"], ["fg"]),
+             ms("FastGelu", ["x", "b"], ["fgb"]), ms("QuickGelu", ["x"], ["qg"]),
+             oh.make_node("QuickGelu", ["x"], ["qg2"], domain=MS, alpha=1.2)]
+    check(nodes, {"x": x}, ["g", "bg", "fg", "fgb", "qg", "qg2"], inits={"b": b})
+
+
+def test_bias_add():
+    # onnxruntime has BiasAdd on CUDA only: the reference is its definition, X + bias + skip, in float64
+    x, s, b = rand(2, 3, 4), rand(2, 3, 4), rand(4)
+    model = model_of([ms("BiasAdd", ["x", "b", "s"], ["y"])], {"x": x, "s": s}, ["y"], inits={"b": b})
+    got = inferrt.build_engine(model, device="cpu").create_execution_context().infer({"x": x, "s": s})["y"]
+    np.testing.assert_allclose(np.asarray(got), x.astype(np.float64) + b + s, rtol=RTOL, atol=ATOL)
+
+
+# ----------------------------------------------------------------------------------------------- fused
+@pytest.mark.parametrize("act,params", [(None, None), ("Relu", None), ("Tanh", None), ("Sigmoid", None),
+                                        ("LeakyRelu", [0.2]), ("Clip", [-0.5, 0.7]), ("HardSigmoid", [0.3, 0.4])])
+@pytest.mark.parametrize("with_z", [False, True])
+def test_fused_conv(act, params, with_z):
+    attrs = {"pads": [1, 1, 1, 1], "strides": [1, 1], "group": 2}
+    if act:
+        attrs["activation"] = act
+    if params:
+        attrs["activation_params"] = params
+    ins = ["x", "w", "b"] + (["z"] if with_z else [])
+    feeds = {"x": rand(1, 4, 6, 6)}
+    if with_z:
+        feeds["z"] = rand(1, 6, 6, 6)
+    check([oh.make_node("FusedConv", ins, ["y"], domain=MS, **attrs)], feeds, ["y"],
+          inits={"w": rand(6, 2, 3, 3, scale=0.3), "b": rand(6)})
+
+
+@pytest.mark.parametrize("act,alpha,beta", [("Relu", None, None), ("LeakyRelu", 0.1, None),
+                                            ("HardSigmoid", 0.3, 0.6), ("Elu", 0.7, None), ("Tanh", None, None)])
+@pytest.mark.parametrize("trans", [(0, 0), (1, 1)])
+def test_fused_gemm(act, alpha, beta, trans):
+    attrs = {"alpha": 0.7, "beta": 1.3, "transA": trans[0], "transB": trans[1]}
+    for k, v in (("activation", act), ("activation_alpha", alpha), ("activation_beta", beta)):
+        if v is not None:
+            attrs[k] = v
+    a = rand(5, 3) if trans[0] else rand(3, 5)
+    b = rand(4, 5) if trans[1] else rand(5, 4)
+    check([oh.make_node("FusedGemm", ["a", "b", "c"], ["y"], domain=MS, **attrs)], {"a": a}, ["y"],
+          inits={"b": b, "c": rand(4)})
+
+
+@pytest.mark.parametrize("shapes,flags", [
+    (((2, 3, 4), (2, 4, 5)), {}),
+    (((2, 4, 3), (2, 4, 5)), {"transA": 1}),
+    (((2, 3, 4), (2, 5, 4)), {"transB": 1, "alpha": 0.5}),
+    (((3, 2, 4), (2, 4, 5)), {"transBatchA": 1}),
+    (((2, 3, 4), (4, 2, 5)), {"transBatchB": 1}),
+    (((4, 2, 3), (5, 2, 4)), {"transBatchA": 1, "transBatchB": 1, "transA": 1, "transB": 1, "alpha": 2.0}),
+    (((3, 4), (2, 4, 5)), {}),
+])
+def test_fused_matmul(shapes, flags):
+    check([oh.make_node("FusedMatMul", ["a", "b"], ["y"], domain=MS, **flags)], {"a": rand(*shapes[0])}, ["y"],
+          inits={"b": rand(*shapes[1])})
+
+
+def test_fused_activation_that_is_not_supported_is_named():
+    node = oh.make_node("FusedGemm", ["a", "b"], ["y"], domain=MS, name="fg", activation="Softplus")
+    msg = parse_errors([node], {"a": rand(3, 5)}, ["y"], inits={"b": rand(5, 4)})
+    assert "'fg'" in msg and "activation='Softplus'" in msg
