@@ -132,3 +132,83 @@ def test_fused_activation_that_is_not_supported_is_named():
     node = oh.make_node("FusedGemm", ["a", "b"], ["y"], domain=MS, name="fg", activation="Softplus")
     msg = parse_errors([node], {"a": rand(3, 5)}, ["y"], inits={"b": rand(5, 4)})
     assert "'fg'" in msg and "activation='Softplus'" in msg
+
+
+# ----------------------------------------------------------------------------------------------- skip + norm
+@pytest.mark.parametrize("op", ["SkipLayerNormalization", "SkipSimplifiedLayerNormalization"])
+@pytest.mark.parametrize("with_beta,with_bias,skip_2d,with_sum", [(False, False, False, False),
+                                                                  (True, True, False, True),
+                                                                  (True, False, True, True)])
+def test_skip_layer_norm(op, with_beta, with_bias, skip_2d, with_sum):
+    h = 16
+    simplified = op.startswith("SkipSimplified")
+    ins = ["x", "skip", "gamma"]
+    inits = {"gamma": rand(h)}
+    if not simplified:
+        ins.append("beta" if with_beta else "")
+        if with_beta:
+            inits["beta"] = rand(h)
+    if with_bias:
+        ins.append("bias")
+        inits["bias"] = rand(h)
+    outs = ["y", "", "", "sum"] if with_sum else ["y"]
+    feeds = {"x": rand(2, 5, h), "skip": rand(5, h) if skip_2d else rand(2, 5, h)}
+    check([ms(op, ins, outs, epsilon=1e-5)], feeds, [o for o in outs if o], inits=inits)
+
+
+@pytest.mark.parametrize("segments,mask,pos_ids", [(False, False, False), (True, True, False), (True, False, True)])
+def test_embed_layer_norm(segments, mask, pos_ids):
+    b, s, h, vocab = 2, 6, 8, 20
+    ids = RNG.integers(0, vocab, (b, s)).astype(np.int32)
+    feeds = {"ids": ids}
+    inits = {"word": rand(vocab, h), "pos": rand(16, h), "gamma": rand(h), "beta": rand(h)}
+    ins = ["ids", "seg" if segments else "", "word", "pos", "segemb" if segments else "", "gamma", "beta",
+           "mask" if mask else "", "pos_ids" if pos_ids else ""]
+    if segments:
+        feeds["seg"] = RNG.integers(0, 2, (b, s)).astype(np.int32)
+        inits["segemb"] = rand(2, h)
+    if mask:
+        m = np.ones((b, s), np.int32)
+        m[1, 4:] = 0
+        feeds["mask"] = m
+    if pos_ids:
+        feeds["pos_ids"] = RNG.integers(0, 16, (b, s)).astype(np.int32)
+    while ins and not ins[-1]:
+        ins.pop()
+    check([ms("EmbedLayerNormalization", ins, ["y", "mask_index", "emb_sum"], epsilon=1e-5)], feeds,
+          ["y", "mask_index", "emb_sum"], inits=inits, out_types={"mask_index": TP.INT32})
+
+
+# ----------------------------------------------------------------------------------------------- rotary
+def _rope_cache(max_pos, half, base=10000.0):
+    inv = 1.0 / base ** (np.arange(half) / half)
+    ang = np.arange(max_pos)[:, None] * inv[None, :]
+    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+
+
+@pytest.mark.parametrize("layout", ["bsd", "bnsh"])
+@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("rot_dim", [0, 4])
+@pytest.mark.parametrize("offset_positions", [False, True])
+def test_rotary_embedding(layout, interleaved, rot_dim, offset_positions):
+    b, n, s, head = 2, 3, 5, 8
+    x = rand(b, s, n * head) if layout == "bsd" else rand(b, n, s, head)
+    half = (rot_dim or head) // 2
+    cos, sin = _rope_cache(32, half)
+    pos = np.array([3], np.int64) if offset_positions else RNG.integers(0, 32, (b, s)).astype(np.int64)
+    attrs = {"interleaved": interleaved}
+    if layout == "bsd" or rot_dim:  # onnxruntime wants num_heads with rotary_embedding_dim
+        attrs["num_heads"] = n
+    if rot_dim:
+        attrs["rotary_embedding_dim"] = rot_dim
+    check([ms("RotaryEmbedding", ["x", "pos", "cos", "sin"], ["y"], **attrs)], {"x": x, "pos": pos}, ["y"],
+          inits={"cos": cos, "sin": sin})
+
+
+def test_rotary_packed_batching_is_refused():
+    cos, sin = _rope_cache(16, 4)
+    node = oh.make_node("RotaryEmbedding", ["x", "pos", "cos", "sin"], ["y"], domain=MS, name="rope",
+                        is_packed_batching=1)
+    msg = parse_errors([node], {"x": rand(1, 4, 8), "pos": np.zeros((1, 4), np.int64)}, ["y"],
+                       inits={"cos": cos, "sin": sin})
+    assert "'rope'" in msg and "is_packed_batching" in msg
