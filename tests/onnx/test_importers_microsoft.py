@@ -212,3 +212,149 @@ def test_rotary_packed_batching_is_refused():
     msg = parse_errors([node], {"x": rand(1, 4, 8), "pos": np.zeros((1, 4), np.int64)}, ["y"],
                        inits={"cos": cos, "sin": sin})
     assert "'rope'" in msg and "is_packed_batching" in msg
+
+
+# ----------------------------------------------------------------------------------------------- attention
+def _lengths_mask(b, t, lengths):
+    m = np.zeros((b, t), np.int32)
+    for i, n in enumerate(lengths):
+        m[i, :n] = 1
+    return m
+
+
+@pytest.mark.parametrize("mask", [None, "1d", "2d", "3d"])
+@pytest.mark.parametrize("unidirectional,past", [(0, False), (1, False), (1, True), (0, True)])
+def test_attention(mask, unidirectional, past):
+    b, s, p, n, h, hidden = 2, 4, 3, 2, 4, 6
+    t = s + p if past else s
+    feeds = {"x": rand(b, s, hidden)}
+    ins = ["x", "w", "bias", "", ""]
+    if mask == "1d":
+        feeds["mask"] = np.array([t, t - 2], np.int32)
+    elif mask == "2d":
+        feeds["mask"] = _lengths_mask(b, t, [t, t - 1])
+    elif mask == "3d":
+        feeds["mask"] = (RNG.random((b, s, t)) > 0.3).astype(np.int32)
+        feeds["mask"][:, :, 0] = 1
+    if mask:
+        ins[3] = "mask"
+    if past:
+        feeds["past"] = rand(2, b, n, p, h)
+        ins[4] = "past"
+    while not ins[-1]:
+        ins.pop()
+    outs = ["y", "present"] if past else ["y"]
+    check([ms("Attention", ins, outs, num_heads=n, unidirectional=unidirectional)], feeds, outs,
+          inits={"w": rand(hidden, 3 * n * h, scale=0.5), "bias": rand(3 * n * h)})
+
+
+def test_attention_qkv_sizes_bias_scale_and_filter_value():
+    b, s, n, hidden = 2, 5, 2, 6
+    sizes = [8, 8, 12]
+    feeds = {"x": rand(b, s, hidden), "mask": _lengths_mask(b, s, [5, 2]), "ab": rand(b, n, s, s)}
+    node = ms("Attention", ["x", "w", "bias", "mask", "", "ab"], ["y"], num_heads=n, qkv_hidden_sizes=sizes,
+              scale=0.3, mask_filter_value=-50.0)
+    check([node], feeds, ["y"], inits={"w": rand(hidden, sum(sizes), scale=0.5), "bias": rand(sum(sizes))})
+
+
+def test_attention_megatron_mask_is_refused():
+    node = ms("Attention", ["x", "w", "", "mask"], ["y"], num_heads=2)
+    msg = parse_errors([node], {"x": rand(1, 4, 6), "mask": np.ones((1, 1, 4, 4), np.int32)}, ["y"],
+                       inits={"w": rand(6, 12)})
+    assert "attention_y" in msg and "4-D mask_index" in msg
+
+
+# onnxruntime takes past and bias only with 3-D key/value
+_MHA_CASES = [("bsd", False, False, 0), ("bsd", True, False, 1), ("bsd", False, True, 1), ("bsd", True, True, 0),
+              ("bnsh", False, False, 0), ("bnsh", False, False, 1)]
+
+
+@pytest.mark.parametrize("kv_layout,past,bias,unidirectional", _MHA_CASES)
+@pytest.mark.parametrize("mask", [None, "1d", "2d"])
+def test_multi_head_attention(kv_layout, mask, past, bias, unidirectional):
+    b, s, p, n, h = 2, 3, 2, 2, 4
+    l = s if unidirectional else 5  # causal masks are for self-attention (see the refusal test below)
+    d = n * h
+    feeds = {"q": rand(b, s, d)}
+    if kv_layout == "bsd":
+        feeds["k"], feeds["v"] = rand(b, l, d), rand(b, l, d)
+    else:
+        feeds["k"], feeds["v"] = rand(b, n, l, h), rand(b, n, l, h)
+    t = l + p if past else l
+    ins = ["q", "k", "v", "bias" if bias else "", "", "", "", ""]
+    inits = {"bias": rand(3 * d)} if bias else {}
+    if mask == "1d":
+        feeds["mask"] = np.array([t, t - 2], np.int32)
+    elif mask == "2d":
+        feeds["mask"] = _lengths_mask(b, t, [t - 1, t])
+    if mask:
+        ins[4] = "mask"
+    if past:
+        feeds["pk"], feeds["pv"] = rand(b, n, p, h), rand(b, n, p, h)
+        ins[6], ins[7] = "pk", "pv"
+    while not ins[-1]:
+        ins.pop()
+    outs = ["y", "present_k", "present_v"] if past else ["y"]
+    check([ms("MultiHeadAttention", ins, outs, num_heads=n, unidirectional=unidirectional)], feeds, outs,
+          inits=inits)
+
+
+def test_multi_head_attention_attention_bias_and_scale():
+    b, s, n, h = 1, 4, 2, 3
+    feeds = {"q": rand(b, s, n * h), "k": rand(b, s, n * h), "v": rand(b, s, n * h), "ab": rand(1, n, s, s)}
+    check([ms("MultiHeadAttention", ["q", "k", "v", "", "", "ab"], ["y"], num_heads=n, scale=0.7)], feeds, ["y"])
+
+
+def test_multi_head_attention_causal_cross_attention_is_refused():
+    node = ms("MultiHeadAttention", ["q", "k", "v"], ["y"], num_heads=1, unidirectional=1)
+    msg = parse_errors([node], {"q": rand(1, 3, 4), "k": rand(1, 5, 4), "v": rand(1, 5, 4)}, ["y"])
+    assert "multiheadattention_y" in msg and "unidirectional=1" in msg
+
+
+# onnxruntime's CPU kernel wants head sizes that are multiples of 16 (rotary) or 8, and batch 1 when several new
+# tokens follow a past; the decode step (one new token) runs at batch 2
+@pytest.mark.parametrize("kvn", [1, 2, 4])
+@pytest.mark.parametrize("b,s,past_len", [(2, 4, 0), (1, 4, 3), (2, 1, 5)])
+@pytest.mark.parametrize("rotary,interleaved", [(0, 0), (1, 0), (1, 1)])
+def test_group_query_attention(kvn, b, s, past_len, rotary, interleaved):
+    n, h = 4, 16
+    total = past_len + s
+    feeds = {"q": rand(b, s, n * h), "k": rand(b, s, kvn * h), "v": rand(b, s, kvn * h),
+             "seqlens": np.full(b, total - 1, np.int32), "total": np.array(total, np.int32)}
+    ins = ["q", "k", "v", "", "", "seqlens", "total"]
+    outs = ["y", "present_k", "present_v"]
+    if past_len:
+        feeds["pk"], feeds["pv"] = rand(b, kvn, past_len, h), rand(b, kvn, past_len, h)
+        ins[3], ins[4] = "pk", "pv"
+    inits = {}
+    if rotary:
+        inits["cos"], inits["sin"] = _rope_cache(32, h // 2)
+        ins += ["cos", "sin"]
+    node = ms("GroupQueryAttention", ins, outs, num_heads=n, kv_num_heads=kvn, do_rotary=rotary,
+              rotary_interleaved=interleaved)
+    check([node], feeds, outs, inits=inits)
+
+
+@pytest.mark.parametrize("window,softcap,packed", [(2, 0.0, False), (-1, 5.0, False), (-1, 0.0, True)])
+def test_group_query_attention_window_softcap_packed(window, softcap, packed):
+    b, s, n, kvn, h = 1, 6, 4, 2, 8
+    q = rand(b, s, n * h, scale=2)
+    k, v = rand(b, s, kvn * h, scale=2), rand(b, s, kvn * h)
+    feeds = {"seqlens": np.full(b, s - 1, np.int32), "total": np.array(s, np.int32)}
+    if packed:
+        feeds["qkv"] = np.concatenate([q, k, v], axis=-1)
+        ins = ["qkv", "", "", "", "", "seqlens", "total"]
+    else:
+        feeds.update(q=q, k=k, v=v)
+        ins = ["q", "k", "v", "", "", "seqlens", "total"]
+    node = ms("GroupQueryAttention", ins, ["y", "pk", "pv"], num_heads=n, kv_num_heads=kvn, local_window_size=window,
+              softcap=softcap)
+    check([node], feeds, ["y", "pk", "pv"])
+
+
+def test_group_query_attention_smooth_softmax_is_refused():
+    node = ms("GroupQueryAttention", ["q", "k", "v", "", "", "sl", "tot"], ["y", "pk", "pv"], num_heads=2,
+              kv_num_heads=1, smooth_softmax=1)
+    msg = parse_errors([node], {"q": rand(1, 2, 8), "k": rand(1, 2, 4), "v": rand(1, 2, 4),
+                                "sl": np.array([1], np.int32), "tot": np.array(2, np.int32)}, ["y"])
+    assert "groupqueryattention_y" in msg and "smooth_softmax" in msg
