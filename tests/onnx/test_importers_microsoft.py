@@ -479,3 +479,81 @@ def test_dynamic_quantize_lstm(direction, per_column):
     got, ref = check([node], {"x": x}, ["y", "yh", "yc"], inits=inits, rtol=0, atol=3e-2)
     # and not trivially: the outputs move by far more than that bound across the sequence
     assert np.abs(np.asarray(ref["y"])).max() > 0.1
+
+
+# ----------------------------------------------------------------------------------------------- dynamic shapes
+def _dynamic_model(nodes, feeds, dyn, outputs, inits, out_types=None):
+    """``dyn``: {input: [axes that get symbolic dims]}."""
+    model = model_of(nodes, feeds, outputs, inits, out_types)
+    for vi in model.graph.input:
+        for ax in dyn.get(vi.name, ()):
+            vi.type.tensor_type.shape.dim[ax].dim_param = f"{vi.name}_{ax}"
+    return model
+
+
+@pytest.mark.parametrize("batch,seq", [(1, 3), (3, 7)])
+def test_transformer_block_with_dynamic_batch_and_sequence(batch, seq):
+    # EmbedLayerNormalization -> Attention (mask, causal) -> SkipLayerNormalization -> FastGelu, built once for a
+    # profile of batch 1..4 and sequence 1..8 and run at two shapes
+    import onnxruntime as ort
+
+    h, n, vocab = 8, 2, 30
+    inits = {"word": rand(vocab, h), "pos": rand(16, h), "g": rand(h), "be": rand(h), "w": rand(h, 3 * h, scale=0.5),
+             "wb": rand(3 * h), "g2": rand(h), "b2": rand(h)}
+    nodes = [ms("EmbedLayerNormalization", ["ids", "", "word", "pos", "", "g", "be", "mask"], ["e", "mi"]),
+             ms("Attention", ["e", "w", "wb", "mi"], ["a"], num_heads=n, unidirectional=1),
+             ms("SkipLayerNormalization", ["a", "e", "g2", "b2"], ["s"]), ms("FastGelu", ["s"], ["y"])]
+    mask = np.ones((batch, seq), np.int32)
+    mask[-1, seq - 1:] = 0
+    feeds = {"ids": RNG.integers(0, vocab, (batch, seq)).astype(np.int32), "mask": mask}
+    model = _dynamic_model(nodes, feeds, {"ids": [0, 1], "mask": [0, 1]}, ["y"], inits)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(["y"], feeds)[0]
+    profiles = {k: ((1, 1), (2, 4), (4, 8)) for k in ("ids", "mask")}
+    engine = inferrt.build_engine(model, device="cpu", profiles=profiles)
+    got = np.asarray(engine.create_execution_context().infer(feeds)["y"])
+    np.testing.assert_allclose(got, ref, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("seq", [1, 5])
+def test_group_query_attention_with_dynamic_sequence_and_rotary(seq):
+    import onnxruntime as ort
+
+    b, n, kvn, h, past = 1, 4, 2, 16, 3
+    cos, sin = _rope_cache(32, h // 2)
+    node = ms("GroupQueryAttention", ["q", "k", "v", "pk", "pv", "sl", "tot", "cos", "sin"], ["y", "ok", "ov"],
+              num_heads=n, kv_num_heads=kvn, do_rotary=1)
+    feeds = {"q": rand(b, seq, n * h), "k": rand(b, seq, kvn * h), "v": rand(b, seq, kvn * h),
+             "pk": rand(b, kvn, past, h), "pv": rand(b, kvn, past, h), "sl": np.array([past + seq - 1], np.int32),
+             "tot": np.array(past + seq, np.int32)}
+    model = _dynamic_model([node], feeds, {"q": [1], "k": [1], "v": [1]}, ["y", "ok", "ov"],
+                           {"cos": cos, "sin": sin})
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    profiles = {k: ((b, 1, feeds[k].shape[2]), (b, 4, feeds[k].shape[2]), (b, 8, feeds[k].shape[2]))
+                for k in ("q", "k", "v")}
+    got = inferrt.build_engine(model, device="cpu", profiles=profiles).create_execution_context().infer(feeds)
+    for name, r in zip(["y", "ok", "ov"], ref):
+        np.testing.assert_allclose(np.asarray(got[name]), r, rtol=RTOL, atol=ATOL, err_msg=name)
+
+
+@pytest.mark.gpu
+def test_contrib_ops_on_the_gpu():
+    # the same decompositions built for CUDA with the default config (TF32 matrix products): the tf32 row
+    import onnxruntime as ort
+
+    b, s, n, kvn, h = 2, 4, 4, 2, 16
+    q4 = RNG.integers(0, 16, (6, 2, 16))
+    inits = {"w4": _pack(q4, 4), "sc": (RNG.random(12) * 0.1).astype(np.float32)}
+    nodes = [ms("GroupQueryAttention", ["q", "k", "v", "", "", "sl", "tot"], ["y", "pk", "pv"], num_heads=n,
+                kv_num_heads=kvn),
+             ms("MatMulNBits", ["a", "w4", "sc"], ["z"], K=32, N=6, bits=4, block_size=16),
+             ms("SkipLayerNormalization", ["q", "q2", "g"], ["ln"])]
+    inits["g"] = rand(n * h)
+    feeds = {"q": rand(b, s, n * h), "k": rand(b, s, kvn * h), "v": rand(b, s, kvn * h),
+             "sl": np.full(b, s - 1, np.int32), "tot": np.array(s, np.int32), "a": rand(3, 32),
+             "q2": rand(b, s, n * h)}
+    model = model_of(nodes, feeds, ["y", "z", "ln"], inits)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    got = inferrt.build_engine(model, device="cuda").create_execution_context().infer(feeds)
+    rtol, atol = tolerance("tf32")
+    for name, r in zip(["y", "z", "ln"], ref):
+        np.testing.assert_allclose(np.asarray(got[name]), r, rtol=rtol, atol=atol, err_msg=name)
