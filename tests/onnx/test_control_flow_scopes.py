@@ -77,6 +77,11 @@ def test_if_output_rank_from_the_declared_branch_type(device):
     # the else branch yields rank 3, not the declared (1, 3, 6, 6): the run says so instead of feeding the Conv
     with pytest.raises(Exception, match=r"declares \(1, 3, 6, 6\)"):
         ctx.infer({"x": x, "c": np.array(False)})
+    # the declared shapes travel in the plan
+    again = inferrt.Runtime(inferrt.Logger()).deserialize_cuda_engine(engine.serialize()).create_execution_context()
+    np.testing.assert_array_equal(np.asarray(again.infer({"x": x, "c": np.array(True)})["z"]), got)
+    with pytest.raises(Exception, match=r"declares \(1, 3, 6, 6\)"):
+        again.infer({"x": x, "c": np.array(False)})
 
 
 def test_if_output_of_unknown_rank_read_by_another_if_is_reported_as_such():
