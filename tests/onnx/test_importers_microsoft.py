@@ -151,9 +151,15 @@ def test_skip_layer_norm(op, with_beta, with_bias, skip_2d, with_sum):
     if with_bias:
         ins.append("bias")
         inits["bias"] = rand(h)
-    outs = ["y", "", "", "sum"] if with_sum else ["y"]
+    outs = ["y", "" if simplified else "mean", "inv", "sum"] if with_sum else ["y"]
     feeds = {"x": rand(2, 5, h), "skip": rand(5, h) if skip_2d else rand(2, 5, h)}
     check([ms(op, ins, outs, epsilon=1e-5)], feeds, [o for o in outs if o], inits=inits)
+
+
+def test_skip_simplified_layer_norm_mean_output_is_refused():
+    node = ms("SkipSimplifiedLayerNormalization", ["x", "s", "g"], ["y", "mean"])
+    msg = parse_errors([node], {"x": rand(1, 2, 4), "s": rand(1, 2, 4)}, ["y", "mean"], inits={"g": rand(4)})
+    assert "skipsimplifiedlayernormalization_y" in msg and "mean" in msg
 
 
 @pytest.mark.parametrize("segments,mask,pos_ids", [(False, False, False), (True, True, False), (True, False, True)])

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E
+from ...enums import (DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation as R,
+                      UnaryOperation as U)
 from ..registry import importer
 from ._compose import (attr, axis_slice, cast, concat, const, ew, fail, has_input, inp, ints, onnx_op, out, rank,
-                       reshape, unsqueeze_front)
+                       reduce, reshape, scalar_like, to_float, unary, unsqueeze_front)
 
 MS = "com.microsoft"
 
@@ -40,30 +41,32 @@ def _skip_sum(ctx, node, bias_index):
     return s
 
 
-def _reject_stats(node, indices):
-    for i in indices:
-        if _out(node, i):
-            fail(node, f"output {i} ({'mean' if i == 1 else 'inv_std_var'}) is not produced by onnxruntime's kernels "
-                       f"either; remove it from the node's outputs")
-
-
 @importer("SkipLayerNormalization", since=1, domain=MS)
 def skip_layer_norm(ctx, node):
     s = _skip_sum(ctx, node, 4)
     eps = float(attr(node, "epsilon", 1e-12))
-    _reject_stats(node, (1, 2))
     ln_in = [s, inp(ctx, node, 2)] + ([inp(ctx, node, 3)] if has_input(node, 3) else [])
-    y = onnx_op(ctx, node, "LayerNormalization", ln_in, axis=-1, epsilon=eps)[0]
-    return [y, None, None, s if _out(node, 3) else None][:len(node.outputs)]
+    stats = _out(node, 1) or _out(node, 2)
+    y, mean, inv = (onnx_op(ctx, node, "LayerNormalization", ln_in, n_out=3 if stats else 1, axis=-1, epsilon=eps)
+                    + [None, None])[:3]
+    return [y, mean if _out(node, 1) else None, inv if _out(node, 2) else None,
+            s if _out(node, 3) else None][:len(node.outputs)]
 
 
 @importer("SkipSimplifiedLayerNormalization", since=1, domain=MS)
 def skip_simplified_layer_norm(ctx, node):
     s = _skip_sum(ctx, node, 3)
     eps = float(attr(node, "epsilon", 1e-12))
-    _reject_stats(node, (1, 2))
+    if _out(node, 1):
+        fail(node, "output 1 (mean) does not exist for the RMS form (onnxruntime leaves it unwritten); remove it "
+                   "from the node's outputs")
     y = onnx_op(ctx, node, "RMSNormalization", [s, inp(ctx, node, 2)], opset=23, axis=-1, epsilon=eps)[0]
-    return [y, None, None, s if _out(node, 3) else None][:len(node.outputs)]
+    inv = None
+    if _out(node, 2):  # 1 / sqrt(mean(s^2) + epsilon) over the hidden axis, kept as (B, S, 1)
+        sf = to_float(ctx, s)
+        ms_ = reduce(ctx, ew(ctx, sf, sf, EW.PROD), R.AVG, [rank(sf) - 1], True)
+        inv = unary(ctx, unary(ctx, ew(ctx, ms_, scalar_like(ctx, eps, ms_), EW.SUM), U.SQRT), U.RECIP)
+    return [y, None, inv, s if _out(node, 3) else None][:len(node.outputs)]
 
 
 # ----------------------------------------------------------------------------------------------- embedding
