@@ -122,3 +122,26 @@ def test_a_real_shape_error_is_reported_once_naming_the_node():
     errors = logger.errors()
     assert len(errors) == 1, errors
     assert "bad_conv" in errors[0] and "kernel has 72 values" in errors[0], errors[0]
+
+
+def test_network_api_layer_error_is_reported_once_by_the_build():
+    # a layer whose attributes are set after creation is inferred more than once; only the build reports what is
+    # still wrong, once, naming the layer
+    logger = CaptureLogger()
+    builder = trt.Builder(logger)
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, (1, 4, 8, 8))
+    conv = net.add_convolution_nd(x, 4, (3, 3), np.ones(4 * 2 * 9, np.float32))  # groups=1 needs 4*4*9 values
+    conv.name = "grouped"
+    assert logger.errors() == []
+    conv.num_groups = 3  # still wrong: 4 channels do not split into 3 groups
+    net.mark_output(conv.get_output(0))
+    assert logger.errors() == []
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    assert builder.build_serialized_network(net, config) is None
+    errors = logger.errors()
+    assert len(errors) == 1 and "'grouped'" in errors[0], errors
+    conv.num_groups = 2  # fixed: the build succeeds and logs nothing more
+    assert builder.build_serialized_network(net, config) is not None
+    assert len(logger.errors()) == 1
