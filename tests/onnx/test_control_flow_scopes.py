@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto as TP, helper as oh
+from onnx import helper as oh
 
 import inferrt
 

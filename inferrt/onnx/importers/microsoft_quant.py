@@ -16,8 +16,8 @@ import numpy as np
 
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E
 from ..registry import importer
-from ._compose import (attr, axis_slice, cast, concat, const, ew, fail, has_input, inp, ints, onnx_op, out, rank,
-                       reshape, transpose)
+from ._compose import (attr, axis_slice, cast, concat, const, ew, fail, has_input, inp, onnx_op, out, rank, reshape,
+                       transpose)
 from .matrix import matmul
 
 MS = "com.microsoft"
