@@ -67,10 +67,9 @@ def export(zm, exporter: str, path: str, example_batch: int = 2) -> str:
     feeds = zm.make_inputs(example_batch, 0)
     args = tuple(torch.from_numpy(feeds[n]) for n in zm.input_names)
     tmp = f"{path}.part{os.getpid()}"
-    with torch.no_grad(), _no_mha_fastpath():
+    with torch.no_grad(), _no_mha_fastpath(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # the torchscript exporter's "legacy" notices
         if exporter == "torchscript":
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
-            warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
             axes = {n: {0: "batch"} for n in zm.input_names + zm.output_names}
             torch.onnx.export(zm.module, args, tmp, input_names=zm.input_names, output_names=zm.output_names,
                               dynamic_axes=axes, opset_version=17, dynamo=False)
