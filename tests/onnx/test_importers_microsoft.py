@@ -563,3 +563,24 @@ def test_contrib_ops_on_the_gpu():
     rtol, atol = tolerance("tf32")
     for name, r in zip(["y", "z", "ln"], ref):
         np.testing.assert_allclose(np.asarray(got[name]), r, rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("op", ["Attention", "MultiHeadAttention", "GroupQueryAttention"])
+def test_attention_decompositions_fuse_into_one_attention_layer(op):
+    # masks (padding + causal) are summed before the one add that fuse_attention recognizes
+    b, s, n, h = 2, 4, 2, 16
+    if op == "Attention":
+        feeds = {"x": rand(b, s, 8), "mask": _lengths_mask(b, s, [4, 3])}
+        node, inits = ms(op, ["x", "w", "", "mask"], ["y"], num_heads=n, unidirectional=1), {"w": rand(8, 3 * n * h)}
+    elif op == "MultiHeadAttention":
+        feeds = {k: rand(b, s, n * h) for k in "qkv"}
+        feeds["mask"] = _lengths_mask(b, s, [4, 2])
+        node, inits = ms(op, ["q", "k", "v", "", "mask"], ["y"], num_heads=n, unidirectional=1), {}
+    else:
+        feeds = {"q": rand(b, s, n * h), "k": rand(b, s, h), "v": rand(b, s, h)}
+        feeds.update(sl=np.full(b, s - 1, np.int32), tot=np.array(s, np.int32))
+        node, inits = ms(op, ["q", "k", "v", "", "", "sl", "tot"], ["y"], num_heads=n, kv_num_heads=1), {}
+    check([node], feeds, ["y"], inits=inits)
+    engine = inferrt.build_engine(model_of([node], feeds, ["y"], inits), device="cpu")
+    info = engine.create_engine_inspector().get_engine_information(inferrt.LayerInformationFormat.ONELINE)
+    assert ": attention (" in info, info

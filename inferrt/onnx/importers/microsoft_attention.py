@@ -86,8 +86,11 @@ def attend(ctx, node, q, k, v, scale, penalties=(), softcap=0.0):
     if softcap > 0:
         t = ctx.activation(ew(ctx, scores, scalar_like(ctx, 1.0 / softcap, scores), EW.PROD), "TANH")
         scores = ew(ctx, t, scalar_like(ctx, softcap, t), EW.PROD)
-    for p in penalties:
-        scores = ew(ctx, scores, p, EW.SUM)
+    if penalties:  # summed first, then added once: the scores -> + mask -> softmax pattern that fuse_attention takes
+        mask = penalties[0]
+        for p in penalties[1:]:
+            mask = ew(ctx, mask, p, EW.SUM)
+        scores = ew(ctx, scores, mask, EW.SUM)
     probs = onnx_op(ctx, node, "Softmax", [scores], axis=-1)[0]
     return matmul(ctx, probs, v)
 

@@ -104,8 +104,11 @@ def embed_layer_norm(ctx, node):
             m = cast(ctx, inp(ctx, node, 7), DataType.INT32)
             mask_index = onnx_op(ctx, node, "ReduceSum", [m, ints(ctx, [1])], keepdims=0)[0]
         else:  # no mask: onnxruntime writes zeros
-            zero = onnx_op(ctx, node, "ReduceSum", [cast(ctx, ids, DataType.INT32), ints(ctx, [1])], keepdims=0)[0]
-            mask_index = ew(ctx, zero, const(ctx, np.zeros(1, np.int32)), EW.PROD)
+            from onnx import TensorProto, helper
+
+            batch = onnx_op(ctx, node, "Shape", [ids], start=0, end=1)[0]
+            mask_index = onnx_op(ctx, node, "ConstantOfShape", [batch],
+                                 value=helper.make_tensor("zero", TensorProto.INT32, [1], [0]))[0]
     return [y, mask_index, emb if _out(node, 2) else None][:len(node.outputs)]
 
 
