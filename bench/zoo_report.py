@@ -9,9 +9,11 @@ def _num(v, spec=".2e") -> str:
     return "–" if v is None else format(v, spec)
 
 
-def _result(r: dict) -> str:
+def _result(r: dict, common_note: str = "") -> str:
+    note = r.get("fp16_note") or ""
+    note = f" ({note.strip()})" if note and note != common_note else ""
     if r["passed"]:
-        return "pass"
+        return "pass" + note
     why = (r.get("error") or "").splitlines()[0][:120] if r.get("error") else ""
     if not why:
         parts = []
@@ -22,7 +24,7 @@ def _result(r: dict) -> str:
         if r.get("fp16_finite") is False:
             parts.append("FP16 not finite where FP32 is")
         why = ", ".join(parts) or "check failed"
-    return "**FAIL**: " + why.replace("|", "\\|")
+    return ("**FAIL**: " + why + note).replace("|", "\\|")
 
 
 def render(doc) -> str:
@@ -46,15 +48,14 @@ def render(doc) -> str:
             f"{FP32_REL_L2:g}); the FP16 engine's relative L2 error against the PyTorch model in float64, next to "
             f"eager PyTorch FP16's error on the same inputs (ratio at most {FP16_RATIO:g}, and finite wherever the "
             f"reference is). Batch `dynA-B-C@N` is an engine built for batches A..C (optimized for B) run at N.", ""]
-    notes = sorted({r["fp16_note"] for r in rows if r.get("fp16_note")})
-    for n in notes:
-        out += [f"- {n}"]
-    if notes:
-        out.append("")
+    common = {r.get("fp16_note") for r in rows}
+    common = common.pop() if len(common) == 1 else ""   # a note every row has is said once, above the table
+    if common:
+        out += [f"- {common}", ""]
     out += ["| model | exporter | batch | FP32 rel-L2 vs ORT | FP16 rel-L2 | eager FP16 rel-L2 | ratio | result |",
             "|---|---|---|---:|---:|---:|---:|---|"]
     for r in rows:
         out.append(f"| {r['model']} | {r['exporter']} | {r['batch']} | {_num(r.get('fp32_rel_l2'))} | "
                    f"{_num(r.get('fp16_rel_l2'))} | {_num(r.get('eager_fp16_rel_l2'))} | "
-                   f"{_num(r.get('fp16_ratio'), '.2f')} | {_result(r)} |")
+                   f"{_num(r.get('fp16_ratio'), '.2f')} | {_result(r, common)} |")
     return "\n".join(out) + "\n"
