@@ -41,7 +41,7 @@ def render(doc) -> str:
     if meta.get("wall_s") is not None:
         line += f", {meta['wall_s']:.0f} s in all"
     if meta.get("note"):
-        line += f". {meta['note']}"
+        line += f". {meta['note'].rstrip('.')}"
     out += [line + f". **{n_pass}/{len(rows)} rows pass.**", ""]
     out += [f"Checks (bench/zoo_check.py): the FP32 engine, built with BuilderFlag.TF32 cleared, against onnxruntime "
             f"on the same ONNX file and inputs (relative L2 per output, worst output shown, at most "
@@ -58,4 +58,9 @@ def render(doc) -> str:
         out.append(f"| {r['model']} | {r['exporter']} | {r['batch']} | {_num(r.get('fp32_rel_l2'))} | "
                    f"{_num(r.get('fp16_rel_l2'))} | {_num(r.get('eager_fp16_rel_l2'))} | "
                    f"{_num(r.get('fp16_ratio'), '.2f')} | {_result(r, common)} |")
+    out += ["", "Reproduce (`--log-dir` keeps each job's log and caches the exported ONNX files):", "", "```bash",
+            "python -m bench.zoo --device cuda --jobs 6 --budget 450 --json zoo.json --log-dir zoo_logs",
+            "python -m bench.zoo --markdown zoo.json --output docs/zoo.md", "```",
+            "", "Models and inputs: bench/zoo_models.py (torchvision with BatchNorm statistics measured on random "
+            "images; transformers with random weights from small real configurations and padding masks)."]
     return "\n".join(out) + "\n"
