@@ -35,8 +35,8 @@ def _tail(path: str, chars: int = 3000) -> str:
         return f"(no log: {e})"
 
 
-def _failed_row(model, exporter, device, why, log_path) -> dict:
-    return {"model": model, "exporter": exporter, "batch": "all", "device": device, "fp32_rel_l2": None,
+def _failed_row(model, exporter, device, why, log_path, batch="all") -> dict:
+    return {"model": model, "exporter": exporter, "batch": batch, "device": device, "fp32_rel_l2": None,
             "fp32_outputs": {}, "fp16_rel_l2": None, "eager_fp16_rel_l2": None, "fp16_ratio": None,
             "fp16_finite": None, "fp16_note": "", "passed": False, "error": why, "log_tail": _tail(log_path)}
 
@@ -46,8 +46,18 @@ def cuda_graphs(a) -> bool:
     return not a.no_cuda_graphs and os.environ.get("INFERRT_CUDA_GRAPHS", "1") != "0"
 
 
-def run_job(model: str, exporter: str, a, threads: int) -> list[dict]:
-    """Run one (model, exporter) in a subprocess; its rows, or one failing row when it crashed or timed out."""
+def _read_rows(path: str) -> list[dict] | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run_job(model: str, exporter: str, a, threads: int, timeout: float | None = None) -> list[dict]:
+    """Run one (model, exporter) in a subprocess: its rows, plus one failing row when it crashed or timed out (the
+    rows it finished before that are kept)."""
+    timeout = a.timeout if timeout is None else timeout
     base = os.path.join(a.log_dir, f"{model}.{exporter}")
     log_path, json_path = base + ".log", base + ".json"
     if os.path.exists(json_path):
@@ -56,6 +66,8 @@ def run_job(model: str, exporter: str, a, threads: int) -> list[dict]:
            "--batches", a.batches, "--dyn-profile", a.dyn_profile, "--dyn-batch", str(a.dyn_batch),
            "--onnx-dir", os.path.join(a.log_dir, "onnx"), "--threads", str(threads), "--json", json_path,
            "--fp16" if a.fp16 else "--no-fp16"]
+    if getattr(a, "opt_level", None) is not None:
+        cmd += ["--opt-level", str(a.opt_level)]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                OMP_NUM_THREADS=str(threads), INFERRT_CUDA_GRAPHS="1" if cuda_graphs(a) else "0")
     t0 = time.perf_counter()
@@ -65,18 +77,21 @@ def run_job(model: str, exporter: str, a, threads: int) -> list[dict]:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
-            rc = proc.wait(timeout=a.timeout)
+            rc = proc.wait(timeout=timeout)
+            why = None
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)   # its own session: the job and anything it started
             proc.wait()
-            return [_failed_row(model, exporter, a.device, f"timed out after {a.timeout} s", log_path)]
+            rc, why = None, f"timed out after {timeout:.0f} s"
     wall = round(time.perf_counter() - t0, 1)
-    try:
-        with open(json_path) as f:
-            rows = json.load(f)
-    except (OSError, ValueError):
+    rows = _read_rows(json_path) or []
+    want = len(a.batches.split(","))
+    if why is None and len(rows) < want:
         why = f"crashed (exit status {rc})" if rc else "wrote no rows"
-        return [_failed_row(model, exporter, a.device, why, log_path)]
+    if why is not None:
+        done = ", ".join(r["batch"] for r in rows)
+        rows = rows + [_failed_row(model, exporter, a.device, why + (f" after batch {done}" if done else ""),
+                                   log_path, "rest" if done else "all")]
     for r in rows:
         r["job_s"] = wall
         if not r["passed"]:
@@ -102,8 +117,9 @@ def print_table(rows: list[dict], out=sys.stdout) -> None:
     print(f"{n}/{len(rows)} rows pass", file=out)
 
 
-def run(a) -> list[dict]:
-    from bench.zoo_models import MODELS, TINY
+def run(a, on_progress=None) -> list[dict]:
+    """Every (model, exporter) job of ``a`` (the parsed command line); ``on_progress(rows so far)`` after each."""
+    from bench.zoo_models import COST, MODELS, TINY
 
     models = a.models.split(",") if a.models else list(MODELS)
     unknown = [m for m in models if m not in MODELS and m != TINY]
@@ -115,15 +131,28 @@ def run(a) -> list[dict]:
         raise SystemExit(f"unknown exporter(s) {bad}; use {','.join(EXPORTERS)}")
     os.makedirs(os.path.join(a.log_dir, "onnx"), exist_ok=True)
     jobs = [(m, e) for m in models for e in exporters]
+    # the longest jobs first, so the last ones to finish are short (dynamo's export is the slower one)
+    order = sorted(jobs, key=lambda j: -(COST.get(j[0], 1.0) * (1.2 if j[1] == "dynamo" else 1.0)))
     threads = max(1, (os.cpu_count() or 1) // max(1, a.jobs))
+    start = time.monotonic()
     results: dict[tuple, list] = {}
+
+    def job(m, e):
+        left = a.budget - (time.monotonic() - start) if a.budget else None
+        if left is not None and left < 10:
+            return [_failed_row(m, e, a.device, f"not run: the --budget of {a.budget:.0f} s was spent", "")]
+        return run_job(m, e, a, threads, a.timeout if left is None else min(a.timeout, left))
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        futs = {pool.submit(run_job, m, e, a, threads): (m, e) for m, e in jobs}
+        futs = {pool.submit(job, m, e): (m, e) for m, e in order}
         for fut in concurrent.futures.as_completed(futs):
             m, e = futs[fut]
             results[(m, e)] = fut.result()
             ok = all(r["passed"] for r in results[(m, e)])
-            print(f"[zoo] {m} {e}: {'pass' if ok else 'FAIL'} ({len(results)}/{len(jobs)} jobs done)", flush=True)
+            print(f"[zoo] {m} {e}: {'pass' if ok else 'FAIL'} ({len(results)}/{len(jobs)} jobs done, "
+                  f"{time.monotonic() - start:.0f} s)", flush=True)
+            if on_progress is not None:
+                on_progress([r for key in jobs if key in results for r in results[key]])
     return [r for key in jobs for r in results[key]]
 
 
@@ -138,6 +167,10 @@ def main(argv=None) -> int:
     ap.add_argument("--dyn-batch", type=int, default=7, help="batch the dynamic-batch engine runs at")
     ap.add_argument("--jobs", type=int, default=6, help="(model, exporter) subprocesses at once")
     ap.add_argument("--timeout", type=float, default=420, help="seconds per (model, exporter) job")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds for the whole run: jobs are cut to what is left, jobs not started by then fail")
+    ap.add_argument("--opt-level", type=int, default=None, help="builder optimization level 0..5 (default: the "
+                                                                  "builder's; 0 skips tactic timing)")
     ap.add_argument("--json", default=None, help="write every row here")
     ap.add_argument("--log-dir", default="zoo_logs", help="per-job logs and the exported ONNX cache (onnx/)")
     ap.add_argument("--no-cuda-graphs", action="store_true", help="run with INFERRT_CUDA_GRAPHS=0")
@@ -159,11 +192,16 @@ def main(argv=None) -> int:
             sys.stdout.write(text)
         return 0
     t0 = time.perf_counter()
-    rows = run(a)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"device": a.device, "cuda_graphs": cuda_graphs(a), "note": a.note,
-                       "wall_s": round(time.perf_counter() - t0, 1), "rows": rows}, f, indent=1)
+
+    def write(rows):   # after every job, so a run stopped from outside keeps what it finished
+        if a.json:
+            with open(a.json + ".tmp", "w") as f:
+                json.dump({"device": a.device, "cuda_graphs": cuda_graphs(a), "note": a.note,
+                           "wall_s": round(time.perf_counter() - t0, 1), "rows": rows}, f, indent=1)
+            os.replace(a.json + ".tmp", a.json)
+
+    rows = run(a, write)
+    write(rows)
     print_table(rows)
     print(f"[zoo] {time.perf_counter() - t0:.0f} s", flush=True)
     return 0 if rows and all(r["passed"] for r in rows) else 1

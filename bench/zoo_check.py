@@ -100,12 +100,14 @@ def _batch_specs(batches: list[str], dyn_profile: tuple, dyn_batch: int) -> list
     return out
 
 
-def _build(onnx_path, zm, feeds, prof, device, fp16, calibration):
+def _build(onnx_path, zm, feeds, prof, device, fp16, calibration, opt_level=None):
     import inferrt
 
     logger = inferrt.Logger(inferrt.Logger.WARNING)
     config = inferrt.Builder(logger).create_builder_config()
     config.clear_flag(inferrt.BuilderFlag.TF32)
+    if opt_level is not None:
+        config.builder_optimization_level = opt_level
     if fp16:
         config.set_flag(inferrt.BuilderFlag.FP16)
         config.calibration_data = calibration
@@ -136,10 +138,13 @@ def _torch_outputs(module, feeds, names, device, dtype):
 
 
 def check(name: str, exporter: str, device: str, batches: list[str], dyn_profile=(1, 8, 64), dyn_batch: int = 7,
-          fp16: bool = True, onnx_dir: str = ".", threads: int | None = None, log=print) -> list[dict]:
+          fp16: bool = True, onnx_dir: str = ".", threads: int | None = None, log=print, opt_level=None,
+          on_row=None) -> list[dict]:
     """Rows for (``name``, ``exporter``), one per batch: ``model, exporter, batch, device, fp32_rel_l2`` (worst
     output, both runs), ``fp32_outputs`` ({output: rel L2}), ``fp16_rel_l2``, ``eager_fp16_rel_l2``, ``fp16_ratio``,
-    ``fp16_finite``, ``fp16_note`` (why FP16 was not checked), ``passed``, ``error``, and timings in seconds."""
+    ``fp16_finite``, ``fp16_note`` (why FP16 was not checked), ``passed``, ``error``, and timings in seconds.
+    ``opt_level``: the builder optimization level (None: the builder's default); ``on_row(rows)`` is called after
+    each row, so a job stopped part way keeps the rows it finished."""
     import onnxruntime as ort
     import torch
 
@@ -182,7 +187,7 @@ def check(name: str, exporter: str, device: str, batches: list[str], dyn_profile
             ref = dict(zip(out_names, sess.run(out_names, feeds)))
             row["ort_s"] = round(time.perf_counter() - t, 1)
             t = time.perf_counter()
-            engine = _build(path, zm, feeds, prof, device, False, None)
+            engine = _build(path, zm, feeds, prof, device, False, None, opt_level)
             row["build_fp32_s"] = round(time.perf_counter() - t, 1)
             runs = _run_twice(engine, feeds)
             del engine
@@ -192,25 +197,29 @@ def check(name: str, exporter: str, device: str, batches: list[str], dyn_profile
             ok = row["fp32_rel_l2"] <= FP32_REL_L2
             log(f"{name} {exporter} batch {label}: FP32 rel L2 vs onnxruntime {row['fp32_rel_l2']:.2e}")
             if do_fp16:
-                ok = _check_fp16(row, zm, path, feeds, prof, device, ref64, eager16, calib_all, log) and ok
+                ok = _check_fp16(row, zm, path, feeds, prof, device, ref64, eager16, calib_all, log,
+                                 opt_level=opt_level) and ok
             row["passed"] = bool(ok)
         except Exception as e:  # noqa: BLE001 - one failing batch is a failing row; the next batch still runs
             row["error"] = f"{type(e).__name__}: {e}"[:2000]
             log(traceback.format_exc())
         rows.append(row)
+        if on_row is not None:
+            on_row(rows)
         if device == "cuda":
             torch.cuda.empty_cache()
     return rows
 
 
-def _check_fp16(row, zm, path, feeds, prof, device, ref64, eager16, calib_all, log, eager_dtype=None) -> bool:
+def _check_fp16(row, zm, path, feeds, prof, device, ref64, eager16, calib_all, log, eager_dtype=None,
+                opt_level=None) -> bool:
     """Build the FP16 engine at ``prof``, run it on ``feeds`` and fill ``row``'s FP16 fields; True if it passes.
     ``ref64``/``eager16``: the model in float64 and in ``eager_dtype`` (float16 unless given) on ``device``."""
     import torch
 
     t = time.perf_counter()
     calibration = [{k: v[:prof[1]] for k, v in calib_all.items()}]
-    engine = _build(path, zm, feeds, prof, device, True, calibration)
+    engine = _build(path, zm, feeds, prof, device, True, calibration, opt_level)
     row["build_fp16_s"] = round(time.perf_counter() - t, 1)
     runs = _run_twice(engine, feeds)
     del engine
@@ -220,6 +229,9 @@ def _check_fp16(row, zm, path, feeds, prof, device, ref64, eager16, calib_all, l
     for o, r, e in zip(zm.output_names, ref, eager):
         errs[o] = max(rel_l2(run[o], r) for run in runs)
         eager_errs[o] = rel_l2(e, r)
+        if not np.isfinite(eager_errs[o]):   # eager FP16 overflowed: any finite engine result is the better one
+            eager_errs[o] = float("inf")
+            row["fp16_note"] = (row.get("fp16_note") or "") + f"eager FP16's {o} is not finite. "
         fin = np.isfinite(r)
         finite = finite and all(bool(np.isfinite(run[o][fin]).all()) for run in runs)
         ratios.append(errs[o] / eager_errs[o] if eager_errs[o] > 0 else (0.0 if errs[o] == 0 else float("inf")))
@@ -242,15 +254,20 @@ def main(argv=None) -> int:
     ap.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--onnx-dir", default=".")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--json", required=True, help="where to write the rows")
+    ap.add_argument("--opt-level", type=int, default=None, help="builder optimization level (default: builder's)")
+    ap.add_argument("--json", required=True, help="where to write the rows (rewritten after each row)")
     a = ap.parse_args(argv)
     dyn = tuple(int(x) for x in a.dyn_profile.split(","))
     if len(dyn) != 3:
         ap.error("--dyn-profile takes min,opt,max")
+    def write(rows):
+        with open(a.json + ".tmp", "w") as f:
+            json.dump(rows, f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
+
     rows = check(a.model, a.exporter, a.device, a.batches.split(","), dyn, a.dyn_batch, a.fp16, a.onnx_dir,
-                 a.threads, log=lambda s: print(s, flush=True))
-    with open(a.json, "w") as f:
-        json.dump(rows, f, indent=1)
+                 a.threads, log=lambda s: print(s, flush=True), opt_level=a.opt_level, on_row=write)
+    write(rows)
     return 0 if all(r["passed"] for r in rows) else 1
 
 

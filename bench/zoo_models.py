@@ -24,6 +24,11 @@ VISION = ["resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "
 #: transformers models (random weights from their configs)
 TEXT_AND_AUDIO = ["bert", "distilbert", "roberta", "gpt2", "t5_encoder", "whisper_encoder", "clip_vision", "llama"]
 MODELS = VISION + TEXT_AND_AUDIO
+#: relative cost of a job (export + builds + references), measured on the CPU; the harness starts costly jobs first
+COST = {"swin_t": 6.0, "vit_b_16": 3.0, "gpt2": 3.0, "clip_vision": 3.0, "whisper_encoder": 3.0, "densenet121": 3.0,
+        "t5_encoder": 2.0, "llama": 2.0, "convnext_tiny": 2.0, "bert": 1.5, "roberta": 1.5, "distilbert": 1.2,
+        "efficientnet_b0": 1.5, "deeplabv3_mobilenet_v3_large": 1.5, "resnet50": 1.0, "mobilenet_v3_large": 1.0,
+        "regnet_y_400mf": 1.0, "mobilenet_v2": 1.0}
 #: a model small enough for the harness's own fast CPU test (not part of the zoo)
 TINY = "tiny_cnn"
 

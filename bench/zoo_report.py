@@ -9,9 +9,11 @@ def _num(v, spec=".2e") -> str:
     return "–" if v is None else format(v, spec)
 
 
-def _result(r: dict) -> str:
+def _result(r: dict, common_note: str = "") -> str:
+    note = r.get("fp16_note") or ""
+    note = f" ({note.strip()})" if note and note != common_note else ""
     if r["passed"]:
-        return "pass"
+        return "pass" + note
     why = (r.get("error") or "").splitlines()[0][:120] if r.get("error") else ""
     if not why:
         parts = []
@@ -22,7 +24,7 @@ def _result(r: dict) -> str:
         if r.get("fp16_finite") is False:
             parts.append("FP16 not finite where FP32 is")
         why = ", ".join(parts) or "check failed"
-    return "**FAIL**: " + why.replace("|", "\\|")
+    return ("**FAIL**: " + why + note).replace("|", "\\|")
 
 
 def render(doc) -> str:
@@ -39,22 +41,26 @@ def render(doc) -> str:
     if meta.get("wall_s") is not None:
         line += f", {meta['wall_s']:.0f} s in all"
     if meta.get("note"):
-        line += f". {meta['note']}"
+        line += f". {meta['note'].rstrip('.')}"
     out += [line + f". **{n_pass}/{len(rows)} rows pass.**", ""]
     out += [f"Checks (bench/zoo_check.py): the FP32 engine, built with BuilderFlag.TF32 cleared, against onnxruntime "
             f"on the same ONNX file and inputs (relative L2 per output, worst output shown, at most "
             f"{FP32_REL_L2:g}); the FP16 engine's relative L2 error against the PyTorch model in float64, next to "
             f"eager PyTorch FP16's error on the same inputs (ratio at most {FP16_RATIO:g}, and finite wherever the "
             f"reference is). Batch `dynA-B-C@N` is an engine built for batches A..C (optimized for B) run at N.", ""]
-    notes = sorted({r["fp16_note"] for r in rows if r.get("fp16_note")})
-    for n in notes:
-        out += [f"- {n}"]
-    if notes:
-        out.append("")
+    common = {r.get("fp16_note") for r in rows}
+    common = common.pop() if len(common) == 1 else ""   # a note every row has is said once, above the table
+    if common:
+        out += [f"- {common}", ""]
     out += ["| model | exporter | batch | FP32 rel-L2 vs ORT | FP16 rel-L2 | eager FP16 rel-L2 | ratio | result |",
             "|---|---|---|---:|---:|---:|---:|---|"]
     for r in rows:
         out.append(f"| {r['model']} | {r['exporter']} | {r['batch']} | {_num(r.get('fp32_rel_l2'))} | "
                    f"{_num(r.get('fp16_rel_l2'))} | {_num(r.get('eager_fp16_rel_l2'))} | "
-                   f"{_num(r.get('fp16_ratio'), '.2f')} | {_result(r)} |")
+                   f"{_num(r.get('fp16_ratio'), '.2f')} | {_result(r, common)} |")
+    out += ["", "Reproduce (`--log-dir` keeps each job's log and caches the exported ONNX files):", "", "```bash",
+            "python -m bench.zoo --device cuda --jobs 6 --budget 450 --json zoo.json --log-dir zoo_logs",
+            "python -m bench.zoo --markdown zoo.json --output docs/zoo.md", "```",
+            "", "Models and inputs: bench/zoo_models.py (torchvision with BatchNorm statistics measured on random "
+            "images; transformers with random weights from small real configurations and padding masks)."]
     return "\n".join(out) + "\n"

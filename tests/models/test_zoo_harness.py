@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _args(tmp_path, **kw):
     a = dict(device="cpu", batches="1,dyn", dyn_profile="1,2,4", dyn_batch=3, timeout=300, log_dir=str(tmp_path),
-             no_cuda_graphs=False, fp16=True)
+             no_cuda_graphs=False, fp16=True, opt_level=None, budget=None)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -63,7 +63,14 @@ def test_crashed_job_is_a_failing_row_with_its_log(tmp_path):
 def test_timed_out_job_is_a_failing_row(tmp_path):
     rows = zoo.run_job(TINY, "torchscript", _args(tmp_path, timeout=0.5), threads=1)
     assert len(rows) == 1 and not rows[0]["passed"]
-    assert rows[0]["error"] == "timed out after 0.5 s"
+    assert rows[0]["error"].startswith("timed out after") and rows[0]["batch"] == "all"
+
+
+def test_budget_spent_jobs_are_failing_rows(tmp_path):
+    a = _args(tmp_path, models=TINY, exporters="dynamo,torchscript", jobs=2, budget=1e-3, opt_level=None)
+    rows = zoo.run(a)
+    assert [(r["exporter"], r["passed"]) for r in rows] == [("dynamo", False), ("torchscript", False)]
+    assert all(r["error"].startswith("not run: the --budget") for r in rows)
 
 
 def test_check_fails_an_engine_that_is_off_by_1e_3(tmp_path, monkeypatch):
