@@ -85,8 +85,9 @@ class IExecutionContext(_Reporter):
         if not self._claim("set_optimization_profile_async"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write("the optimization profile")
             if int(profile_index) != self._profile:
+                self._guard.note_write(*(f"the shape of {n!r}" for n in self.engine.input_names))
                 self._profile = int(profile_index)
                 self._reset_shapes()
         finally:
@@ -106,6 +107,7 @@ class IExecutionContext(_Reporter):
     def _forget_bindings(self) -> None:
         self._addresses.clear()
         self._reset_shapes()
+        self._guard.forget()
 
     def _shape_error(self, name: str, shape: tuple) -> str | None:
         eng = self.engine
@@ -133,7 +135,7 @@ class IExecutionContext(_Reporter):
         if not self._claim("set_input_shape"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(f"the shape of {name!r}")
             self._shapes[name] = shape
         finally:
             self._guard.exit()
@@ -235,7 +237,7 @@ class IExecutionContext(_Reporter):
         if not self._claim("set_device_memory"):
             return
         try:
-            self._guard.note_write()
+            self._guard.note_write("the device memory")
             self._arena = self._addr_cache.view(int(memory), (n,), DataType.UINT8, "device memory")
         except BindingError as e:
             self._error(f"set_device_memory: {e}")
@@ -281,7 +283,7 @@ class IExecutionContext(_Reporter):
         if not self._claim("set_tensor_address"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(f"the address of {name!r}")
             self._addresses[name] = ptr
         finally:
             self._guard.exit()
@@ -301,7 +303,7 @@ class IExecutionContext(_Reporter):
         if not self._claim("set_output_allocator"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(f"the output allocator of {name!r}")
             if output_allocator is None:
                 self._allocators.pop(name, None)
             else:
@@ -352,9 +354,10 @@ class IExecutionContext(_Reporter):
             if clash:
                 self._forget_bindings()
                 self._error(f"execute_async_v3 refused: {clash}, so its input shapes and tensor addresses may mix "
-                            f"several threads' (an execution context may be used by one thread at a time). Its "
-                            f"shapes and addresses were cleared: set them again from one thread, and give each "
-                            f"thread its own context (engine.create_execution_context())", ErrorCode.FAILED_EXECUTION)
+                            f"several threads' (an execution context may be used by one thread at a time). The "
+                            f"context's shapes and addresses were cleared: set them again from one thread, and give "
+                            f"each thread its own context (engine.create_execution_context())",
+                            ErrorCode.FAILED_EXECUTION)
                 return False
             plan, key, io = self._bound_io()
             self._execute(io, self._stream(int(stream_handle)), plan, key)
@@ -385,7 +388,7 @@ class IExecutionContext(_Reporter):
         if not self._claim("execute_v2"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(*(f"the address of {n!r}" for n in names))
             for n, ptr in zip(names, bindings):
                 self._addresses[n] = int(ptr)
             ok = self.execute_async_v3(0)
@@ -504,7 +507,8 @@ class IExecutionContext(_Reporter):
         arrays = {n: as_array(feed[n], n) for n in self.engine.input_names}
         self._guard.enter()
         try:
-            self._guard.note_write()   # it sets the input shapes (another thread's pending ones become a clash)
+            # it sets the input shapes: another thread's pending ones are overwritten (that thread's execution is refused)
+            self._guard.note_write(*(f"the shape of {n!r}" for n in self.engine.input_names))
             return self._infer_locked(arrays, handle)
         finally:
             self._guard.settle()
