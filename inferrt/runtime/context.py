@@ -239,14 +239,13 @@ class IExecutionContext(_Reporter):
         try:
             self._guard.note_write("the device memory")
             self._arena = self._addr_cache.view(int(memory), (n,), DataType.UINT8, "device memory")
+            self._user_memory = True
+            self._plans.clear()
+            self._invalidate_graphs()
         except BindingError as e:
             self._error(f"set_device_memory: {e}")
-            return
         finally:
             self._guard.exit()
-        self._user_memory = True
-        self._plans.clear()
-        self._invalidate_graphs()
 
     def update_device_memory_size_for_shapes(self) -> int:
         if not self.all_binding_shapes_specified:
