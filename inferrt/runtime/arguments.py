@@ -12,6 +12,7 @@ import torch
 from ..dtypes import from_torch_dtype, itemsize
 from ..enums import DataType
 from ..errors import BindingError
+from .device_pointers import is_host_only, reaches_pageable
 from .host_mappings import host_range_problem
 
 ADDRESS_LIMIT = 2 ** 64
@@ -87,6 +88,22 @@ def host_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool, whole:
     size = f"of at least {nbytes} bytes" if whole else "large enough for the tensor"
     return (f"the buffer of tensor {name!r} at {ptr:#x} cannot be used: {why}; bind a live host buffer {size} "
             f"(for example np.empty(shape, dtype).ctypes.data) with context.set_tensor_address({name!r}, ptr)")
+
+
+def device_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool, device: int) -> str | None:
+    """Why a kernel on CUDA ``device`` cannot use [ptr, ptr + nbytes) for tensor ``name`` (None when it can, or when
+    CUDA cannot tell): ordinary host memory, unless the GPU reaches pageable memory and the range is mapped."""
+    if not is_host_only(ptr):
+        return None
+    if reaches_pageable(device):
+        why = host_range_problem(ptr, nbytes, writable)
+    else:
+        why = f"{ptr:#x} is ordinary host memory, which this GPU cannot read or write"
+    if why is None:
+        return None
+    return (f"the buffer of tensor {name!r} at {ptr:#x} cannot be used by the GPU: {why}; bind device memory "
+            f"(tensor.data_ptr() of a CUDA tensor) or pinned host memory with "
+            f"context.set_tensor_address({name!r}, ptr)")
 
 
 def stream_problem(value) -> str | None:

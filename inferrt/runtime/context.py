@@ -10,8 +10,8 @@ from ..errors import BindingError, InferrtError, ShapeError
 from ..ir.weights import Dims
 from ..logger import Severity, _Reporter
 from ..ops import Spec
-from .arguments import (ADDRESS_LIMIT, address_problem, check_dtype, feed_of, host_buffer_problem, index_problem,
-                        integer, shape_of, stream_handle, stream_problem)
+from .arguments import (ADDRESS_LIMIT, address_problem, check_dtype, device_buffer_problem, feed_of,
+                        host_buffer_problem, index_problem, integer, shape_of, stream_handle, stream_problem)
 from .buffers import AddressCache, as_array, as_torch
 from .executor import ExecutionError, ShapePlan, nbytes_of
 from .tf32 import tf32_mode
@@ -273,8 +273,11 @@ class IExecutionContext(_Reporter):
         dtype = self.engine.get_tensor_dtype(name)
         why = address_problem(name, memory, dtype)
         ptr = 0 if why else int(memory)
-        if not why and ptr and self._device.type == "cpu":   # its first element now, the whole tensor when used
-            why = host_buffer_problem(name, ptr, itemsize(dtype), mode != TensorIOMode.INPUT, whole=False)
+        if not why and ptr:   # its first element now, the whole tensor when used
+            writable = mode != TensorIOMode.INPUT
+            why = host_buffer_problem(name, ptr, itemsize(dtype), writable, whole=False) \
+                if self._device.type == "cpu" else \
+                device_buffer_problem(name, ptr, itemsize(dtype), writable, self._device.index or 0)
             why = why and f"set_tensor_address: {why}"
         if why:
             self._error(why)
