@@ -4,17 +4,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import itemsize, torch_dtype
+from ..dtypes import itemsize
 from ..enums import DataType, ErrorCode, TensorIOMode
 from ..errors import BindingError, InferrtError, ShapeError
 from ..ir.weights import Dims
 from ..logger import Severity, _Reporter
 from ..ops import Spec
-from .arguments import (ADDRESS_LIMIT, address_problem, check_dtype, device_buffer_problem, feed_of,
-                        host_buffer_problem, index_problem, integer, shape_of, stream_handle, stream_problem)
-from .buffers import AddressCache, as_array, as_torch
+from .arguments import (ADDRESS_LIMIT, address_problem, device_buffer_problem, feed_of, host_buffer_problem,
+                        index_problem, integer, shape_of, stream_handle, stream_problem)
+from .buffers import AddressCache, as_array
 from .executor import ExecutionError, ShapePlan, nbytes_of
 from .tf32 import tf32_mode
+from .run_arrays import run_arrays
 from .use_guard import DeviceOrder, UseGuard
 
 #: what the TensorRT API reports (False and a logged error) when running fails
@@ -509,70 +510,22 @@ class IExecutionContext(_Reporter):
         arrays = {n: as_array(feed[n], n) for n in self.engine.input_names}
         self._guard.enter()
         try:
-            # it sets the input shapes: another thread's pending ones are overwritten (that thread's execution is refused)
+            # it sets the input shapes: another thread's pending ones are overwritten (its execution is refused)
             self._guard.note_write(*(f"the shape of {n!r}" for n in self.engine.input_names))
-            return self._infer_locked(arrays, handle)
+            return run_arrays(self, arrays, handle)
+        except (MemoryError, torch.OutOfMemoryError) as e:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ExecutionError(f"not enough memory on {self._device} to run these input shapes ({why}); use "
+                                 f"smaller inputs or free memory") from None
         finally:
             self._guard.settle()
             self._guard.exit()
-
-    def _infer_locked(self, arrays: dict, handle: int):
-        names = self.engine.input_names
-        want_numpy = not any(isinstance(a, torch.Tensor) for a in arrays.values())
-        for n, a in arrays.items():   # shapes first: nothing is copied for an input the engine refuses
-            err = self._shape_error(n, tuple(int(d) for d in a.shape))
-            if err:
-                raise ShapeError(err)
-        io = {n: check_dtype(as_torch(a, self._device, n), self.engine.get_tensor_dtype(n), n)
-              for n, a in arrays.items()}
-        for n in names:
-            self._shapes[n] = tuple(io[n].shape)
-        plan, key = self._plan_keyed()
-        s = self._stream(handle)
-        if s is not None and s != torch.cuda.current_stream(self._device):   # inputs were copied on that one
-            s.wait_stream(torch.cuda.current_stream(self._device))
-        with (torch.cuda.stream(s) if s is not None else _null()):
-            if plan.eager:
-                self._order.after_previous(s)
-                outs = self.engine.executor.run_eager(io, self.profiler)
-            elif self._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
-                static = self._static_io.get(key)
-                if static is None:
-                    static = {n: torch.empty_like(t) for n, t in io.items()}
-                    for o in self.engine.output_names:
-                        static[o] = torch.empty(plan.output_shapes[o], device=self._device,
-                                                dtype=torch_dtype(self.engine.get_tensor_dtype(o)))
-                    self._static_io[key] = static
-                self._order.after_previous(s)   # the previous call may still read the static buffers
-                for n in names:
-                    static[n].copy_(io[n])
-                self._execute(dict(static), s, plan, key)
-                outs = {o: static[o].clone() for o in self.engine.output_names}
-            else:
-                for o in self.engine.output_names:
-                    io[o] = torch.empty(plan.output_shapes[o], dtype=torch_dtype(self.engine.get_tensor_dtype(o)),
-                                        device=self._device)
-                self._execute(io, s, plan, key)
-                outs = {o: io[o] for o in self.engine.output_names}
-            self._order.mark_done(s)
-        if s is not None and not handle:
-            s.synchronize()
-        if want_numpy:
-            return {k: _to_numpy(v) for k, v in outs.items()}
-        return outs
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         return False
-
-
-def _to_numpy(t: torch.Tensor):
-    t = t.detach()
-    if t.dtype == torch.bfloat16:
-        t = t.float()
-    return t.cpu().numpy().copy() if t.device.type == "cpu" else t.cpu().numpy()
 
 
 class _null:

@@ -22,6 +22,8 @@ import threading
 
 
 def _thread_name(ident: int | None) -> str:
+    if ident is None:
+        return "(another, which has just left)"
     for t in threading.enumerate():
         if t.ident == ident:
             return repr(t.name)
@@ -37,10 +39,6 @@ class UseGuard:
         self._pending: dict[int, set] = {}        # thread -> settings it made since its last execution
         self._spoiled: dict[int, str] = {}        # thread -> which of its changes was refused
         self._state = threading.Lock()            # guards the three (refused threads write _spoiled unguarded)
-
-    @property
-    def owner(self) -> int | None:
-        return self._owner
 
     def try_enter(self) -> bool:
         me = threading.get_ident()
