@@ -83,7 +83,7 @@ class IExecutionContext(_Reporter):
         if why:
             self._error(f"set_optimization_profile_async: {why}")
             return False
-        if not self._claim("set_optimization_profile_async"):
+        if not self._claim("set_optimization_profile_async", "the optimization profile"):
             return False
         try:
             self._guard.note_write("the optimization profile")
@@ -96,12 +96,13 @@ class IExecutionContext(_Reporter):
         return True
 
     # ------------------------------------------------------------------ one thread at a time (use_guard.py)
-    def _claim(self, what: str, setting: bool = True) -> bool:
-        """Enter the context's guard without waiting; False (and a logged error) when another thread is inside."""
+    def _claim(self, what: str, *settings: str) -> bool:
+        """Enter the context's guard without waiting; False (and a logged error) when another thread is inside
+        (``settings``: those the refused call would have changed)."""
         if self._guard.try_enter():
             return True
-        if setting:
-            self._guard.note_refused(what)
+        if settings:
+            self._guard.note_refused(what, *settings)
         self._error(self._guard.busy_message(what))
         return False
 
@@ -133,7 +134,7 @@ class IExecutionContext(_Reporter):
         if err:
             self._error(f"set_input_shape: {err}")
             return False
-        if not self._claim("set_input_shape"):
+        if not self._claim("set_input_shape", f"the shape of {name!r}"):
             return False
         try:
             self._guard.note_write(f"the shape of {name!r}")
@@ -146,8 +147,7 @@ class IExecutionContext(_Reporter):
         mode = self.engine.get_tensor_mode(name)
         if mode == TensorIOMode.INPUT:
             return Dims(self._shapes.get(name, self.engine.get_tensor_shape(name)))
-        if mode == TensorIOMode.OUTPUT and self.all_binding_shapes_specified and self._claim("get_tensor_shape",
-                                                                                              setting=False):
+        if mode == TensorIOMode.OUTPUT and self.all_binding_shapes_specified and self._claim("get_tensor_shape"):
             try:
                 shp = self._plan().output_shapes[name]
             except (ExecutionError, InferrtError) as e:
@@ -177,7 +177,7 @@ class IExecutionContext(_Reporter):
 
     def infer_shapes(self) -> list[str]:
         missing = [n for n in self.engine.input_names if n not in self._shapes]
-        if not missing and self._claim("infer_shapes", setting=False):
+        if not missing and self._claim("infer_shapes"):
             try:
                 self._plan()
             finally:
@@ -235,7 +235,7 @@ class IExecutionContext(_Reporter):
             self._error(f"device memory of {n} bytes is smaller than the engine's device_memory_size "
                         f"({self.engine.device_memory_size})")
             return
-        if not self._claim("set_device_memory"):
+        if not self._claim("set_device_memory", "the device memory"):
             return
         try:
             self._guard.note_write("the device memory")
@@ -253,7 +253,7 @@ class IExecutionContext(_Reporter):
             self._error("update_device_memory_size_for_shapes: input shapes are not all set; call "
                         "context.set_input_shape for every input first")
             return 0
-        if not self._claim("update_device_memory_size_for_shapes", setting=False):
+        if not self._claim("update_device_memory_size_for_shapes"):
             return 0
         try:
             plan = self._plan()
@@ -283,7 +283,7 @@ class IExecutionContext(_Reporter):
         if why:
             self._error(why)
             return False
-        if not self._claim("set_tensor_address"):
+        if not self._claim("set_tensor_address", f"the address of {name!r}"):
             return False
         try:
             self._guard.note_write(f"the address of {name!r}")
@@ -303,7 +303,7 @@ class IExecutionContext(_Reporter):
             self._error(f"set_output_allocator: the allocator for {name!r} must be an IOutputAllocator (with "
                         f"reallocate_output_async and notify_shape), got {type(output_allocator).__name__}")
             return False
-        if not self._claim("set_output_allocator"):
+        if not self._claim("set_output_allocator", f"the output allocator of {name!r}"):
             return False
         try:
             self._guard.note_write(f"the output allocator of {name!r}")
@@ -350,7 +350,7 @@ class IExecutionContext(_Reporter):
         if why:
             self._error(f"execute_async_v3: {why}")
             return False
-        if not self._claim("execute_async_v3", setting=False):
+        if not self._claim("execute_async_v3"):
             return False
         try:
             clash = self._guard.take_clash()
@@ -388,7 +388,7 @@ class IExecutionContext(_Reporter):
             if why:
                 self._error(why)
                 return False
-        if not self._claim("execute_v2"):
+        if not self._claim("execute_v2", *(f"the address of {n!r}" for n in names)):
             return False
         try:
             self._guard.note_write(*(f"the address of {n!r}" for n in names))

@@ -9,7 +9,7 @@ addresses, activation memory - is a single set). A context owns one :class:`UseG
   concurrent ``infer`` calls are serialized and each is right.
 * each setting (a shape, an address, ...) remembers the thread that made it, and each thread the settings it made
   since its own last execution. When a thread executes and one of those was changed since by another thread, or
-  one of its changes was refused, its execution would run a mix: it is refused (:meth:`UseGuard.take_clash`) and
+  one of its changes was refused (and not made again), its execution would run a mix: it is refused (:meth:`UseGuard.take_clash`) and
   the context forgets its shapes and addresses, so the mix cannot run later either. Sequential use by several
   threads stays allowed: one thread binding and another executing (a hand-off), or one binding addresses once and
   another setting shapes and executing.
@@ -37,7 +37,7 @@ class UseGuard:
         self._depth = 0
         self._owner_of: dict[str, tuple] = {}     # setting -> (ident, name) of the thread that set it last
         self._pending: dict[int, set] = {}        # thread -> settings it made since its last execution
-        self._spoiled: dict[int, str] = {}        # thread -> which of its changes was refused
+        self._spoiled: dict[int, dict] = {}       # thread -> {setting: why} of its changes that were refused
         self._state = threading.Lock()            # guards the three (refused threads write _spoiled unguarded)
 
     def try_enter(self) -> bool:
@@ -77,19 +77,26 @@ class UseGuard:
         with self._state:
             who = (me, repr(threading.current_thread().name))   # the name too: the thread may be gone later
             mine = self._pending.setdefault(me, set())
+            lost = self._spoiled.get(me)
             for key in settings:
                 self._owner_of[key] = who
                 mine.add(key)
+                if lost:
+                    lost.pop(key, None)   # made again: no longer missing
             if len(self._pending) > 64:   # threads that set and never executed, and are gone
                 alive = {t.ident for t in threading.enumerate()}
                 for t in [t for t in self._pending if t not in alive]:
                     del self._pending[t]
 
-    def note_refused(self, what: str) -> None:
-        """A settings change refused for concurrent use: the calling thread's settings are incomplete."""
+    def note_refused(self, what: str, *settings: str) -> None:
+        """A change of ``settings`` refused for concurrent use: the calling thread's settings lack it until the
+        thread makes that change again."""
         me = threading.get_ident()
+        why = f"its {what} was refused while thread {_thread_name(self._owner)} used the context"
         with self._state:
-            self._spoiled[me] = f"its {what} was refused while thread {_thread_name(self._owner)} used the context"
+            lost = self._spoiled.setdefault(me, {})
+            for key in settings:
+                lost[key] = why
 
     def take_clash(self) -> str | None:
         """At an execution by the calling thread: why the settings it made since its last execution are no longer
@@ -97,7 +104,8 @@ class UseGuard:
         me = threading.get_ident()
         with self._state:
             mine = self._pending.pop(me, set())
-            why = self._spoiled.pop(me, None)
+            lost = self._spoiled.pop(me, None)
+            why = next(iter(lost.values())) if lost else None
             if why is None:
                 for key in sorted(mine):
                     other = self._owner_of.get(key)
