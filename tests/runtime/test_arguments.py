@@ -71,6 +71,7 @@ def test_parse_maps_merges_adjacent_mappings_and_reads_permissions():
 
 def test_mapping_table_is_refreshed_for_new_memory_and_sees_unmapped_memory():
     maps = host_mappings.MAPPINGS
+    maps.refresh()   # no stale entry (memory unmapped since the last read) may cover the pages mapped next
     p = map_pages(2)
     try:
         reads = maps.reads

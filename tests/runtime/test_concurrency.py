@@ -104,7 +104,6 @@ def _check_trt_api_outcomes(outcomes, logger):
     assert kinds.count("exception") == 0, [o for o in outcomes if o[0] == "exception"][:3]
     assert kinds.count("wrong") == 0, f"{kinds.count('wrong')} of {len(kinds)} results silently wrong"
     assert kinds.count("correct") + kinds.count("refused") == THREADS * ROUNDS
-    assert kinds.count("correct") >= 1
     refusals = kinds.count("refused")
     errors = logger.errors()
     assert len(errors) >= refusals
@@ -131,6 +130,9 @@ def test_eight_threads_on_one_context_trt_api_are_right_or_refused(device):
     outcomes = _run_threads(lambda i, r: _trt_api_round(ctx, device, i, r, streams))
     kinds = _check_trt_api_outcomes(outcomes, logger)
     assert kinds.count("refused") >= 1   # 8 threads racing over 25 rounds: some calls do meet
+    # after the contention, a thread binding everything again runs right
+    outcomes = [_trt_api_round(ctx, device, 0, r, streams) for r in range(2)]
+    assert outcomes == [("correct",)] * 2, outcomes
 
 
 def _infer_round(ctx, device, i, r):
