@@ -16,6 +16,7 @@ from .device_pointers import is_host_only, reaches_pageable
 from .host_mappings import host_range_problem
 
 ADDRESS_LIMIT = 2 ** 64
+MAX_RANK = 64   # far beyond any engine's inputs (TensorRT allows 8); longer "shapes" are not read to the end
 #: numpy dtype kinds that never hold tensor numbers: object, str, bytes, structured/void, datetime, timedelta
 _NOT_NUMBERS = {"O": "Python objects", "U": "strings", "S": "byte strings", "V": "structured records",
                 "M": "datetimes", "m": "timedeltas", "c": "complex numbers"}
@@ -27,7 +28,8 @@ def integer(value) -> int | None:
     if isinstance(value, bool) or isinstance(value, (float, np.floating)):
         return None
     if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.dtype.is_floating_point or value.dtype == torch.bool or value.is_meta:
+        if value.numel() != 1 or value.dtype.is_floating_point or value.is_complex() or value.dtype == torch.bool \
+                or value.is_meta:
             return None
         return int(value.item())
     try:
@@ -51,6 +53,8 @@ def shape_of(name: str, shape) -> tuple | str:
         return f"input {name!r}: shape {str(shape)[:80]!r} is not a sequence of integers"
     dims = []
     for d in shape:
+        if len(dims) == MAX_RANK:
+            return f"input {name!r}: shape {str(shape)[:80]} has more than {MAX_RANK} dimensions"
         i = integer(d)
         if i is None:
             return (f"input {name!r}: shape {str(shape)[:80]} is not a sequence of integers "

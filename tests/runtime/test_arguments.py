@@ -308,3 +308,13 @@ def test_gpu_bad_input_tensors_are_binding_errors():
         ctx.infer(x=torch.empty(2, 8, device="meta"), s=torch.from_numpy(s).cuda())
     with pytest.raises(trt.BindingError, match="big-endian"):
         ctx.infer(x=np.zeros((2, 8), ">f4"), s=s)
+
+
+def test_shape_arguments_that_never_end_are_not_read_to_the_end():
+    import itertools
+
+    ctx, logger = _ctx()
+    assert ctx.set_input_shape("x", itertools.count(1)) is False
+    assert "more than 64 dimensions" in logger.errors()[-1]
+    assert ctx.set_input_shape("x", torch.tensor([2, 8])) is True   # a tensor of ints is a shape
+    assert ctx.set_input_shape("s", np.array([2, 4])) is True
