@@ -9,10 +9,12 @@ addresses, activation memory - is a single set). A context owns one :class:`UseG
   concurrent ``infer`` calls are serialized and each is right.
 * each setting (a shape, an address, ...) remembers the thread that made it, and each thread the settings it made
   since its own last execution. When a thread executes and one of those was changed since by another thread, or
-  one of its changes was refused (and not made again), its execution would run a mix: it is refused (:meth:`UseGuard.take_clash`) and
-  the context forgets its shapes and addresses, so the mix cannot run later either. Sequential use by several
-  threads stays allowed: one thread binding and another executing (a hand-off), or one binding addresses once and
-  another setting shapes and executing.
+  one of its changes was refused (and not made again), its execution would run a mix: it is refused
+  (:meth:`UseGuard.take_clash`) and the context forgets its shapes and addresses, so the mix cannot run later
+  either. Sequential use by several threads stays allowed: one thread binding and another executing (a
+  hand-off), or one binding addresses once and another setting shapes and executing.
+* on the GPU an execution returns once its work is queued; :class:`DeviceOrder` makes the next execution's stream
+  wait for it, so two executions never share the activation memory at once on the device either.
 
 The guard is reentrant for its owning thread (``execute_v2`` binds, then executes).
 """
