@@ -35,11 +35,17 @@ def _export_torch(module, example_inputs, profiles, input_names):
     buf = io.BytesIO()
     was_training = module.training
     module.eval()
+    # PyTorch's fused MultiheadAttention / TransformerEncoderLayer fast path (taken in eval mode without grad)
+    # traces to ops ONNX has no mapping for (aten::_native_multi_head_attention, _transformer_encoder_layer_fwd);
+    # the plain path computes the same function
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.no_grad():
             torch.onnx.export(module, tuple(example_inputs), buf, input_names=names, opset_version=17,
                               dynamic_axes=dynamic or None, dynamo=False)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         module.train(was_training)
     return buf.getvalue()
 

@@ -118,6 +118,31 @@ def test_build_engine_from_torch_module_with_dynamic_batch():
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
 
 
+def test_build_engine_from_torch_module_with_multihead_attention():
+    """In eval mode without grad, nn.MultiheadAttention takes PyTorch's fused fast path, which traces to
+    aten::_native_multi_head_attention (no ONNX mapping): the export turns the fast path off, and restores it."""
+    import torch
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+
+        def forward(self, x):
+            return self.attn(x, x, x, need_weights=False)[0]
+
+    torch.manual_seed(0)
+    model = Block().eval()
+    x = torch.randn(2, 5, 16)
+    assert torch.backends.mha.get_fastpath_enabled()
+    engine = inferrt.build_engine(model, example_inputs=(x,), device="cpu")
+    assert torch.backends.mha.get_fastpath_enabled()
+    got = list(engine.create_execution_context().infer({"input_0": x.numpy()}).values())[0]
+    with torch.no_grad():
+        ref = model.double()(x.double()).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
 def test_build_engine_from_torch_module_needs_example_inputs():
     import torch
 

@@ -53,14 +53,23 @@ class Graph:
                 return n
         raise KeyError(name)
 
-    def unique_name(self, base: str) -> str:
-        names = {n.name for n in self.nodes} | set(self.specs)
-        if base not in names:
-            return base
-        i = 1
-        while f"{base}_{i}" in names:
+    def taken_names(self) -> set[str]:
+        """Every node and value name in use: pass it to ``unique_name`` when making many names in a row."""
+        return {n.name for n in self.nodes} | set(self.specs)
+
+    def unique_name(self, base: str, taken: set[str] | None = None) -> str:
+        """``base``, or ``base_<i>`` when that is in use. ``taken``: the names in use (``taken_names()``), kept up
+        to date by the caller and here (the new name is added), so a pass naming thousands of nodes does not
+        rescan the graph for each (without it, every call costs a scan of the whole graph)."""
+        names = self.taken_names() if taken is None else taken
+        name = base
+        i = 0
+        while name in names:
             i += 1
-        return f"{base}_{i}"
+            name = f"{base}_{i}"
+        if taken is not None:
+            taken.add(name)
+        return name
 
     # ------------------------------------------------------------------ checks and inference
     def infer(self, input_specs: dict[str, Spec] | None = None, strict: bool = True) -> dict[str, Spec]:
@@ -72,7 +81,7 @@ class Graph:
             ins = [specs[i] if i else None for i in n.inputs]
             try:
                 outs = n.op.infer_all(n.attrs, ins)
-            except (OpError, ValueError, TypeError, IndexError) as e:
+            except (OpError, ValueError, TypeError, IndexError, ArithmeticError) as e:  # absurd values: inf, 0
                 raise OpError(f"node {n.name!r} ({n.kind}, from {', '.join(n.origin) or 'nothing'}): {e}") from None
             for o, s in zip(n.outputs, outs):
                 specs[o] = s

@@ -45,9 +45,35 @@ def node_key(n):
 
 
 def eliminate_common_subexpressions(graph, ctx) -> int:
+    """One walk in topological order; readers are redirected and removed layers dropped once at the end (a
+    redirect per removed layer would rescan the graph each time: minutes on a model of several thousand layers)."""
     removed = 0
     seen: dict = {}
-    for n in list(graph.nodes):
+    rename: dict[str, str] = {}     # a removed layer's output -> the kept twin's output
+    dropped: set[int] = set()
+
+    origin_sets: dict[int, set] = {}
+
+    def resolve(v: str) -> str:
+        while v in rename:
+            v = rename[v]
+        return v
+
+    def absorb(keep, gone) -> None:
+        """merge_origin(keep, gone) into keep.origin, with a set per kept layer: a constant that thousands of
+        twins merge into would otherwise rebuild its growing origin list each time"""
+        names = origin_sets.get(id(keep))
+        if names is None:
+            keep.origin = list(keep.origin) or [keep.name]
+            names = origin_sets[id(keep)] = set(keep.origin)
+        for x in gone.origin or [gone.name]:
+            if x not in names:
+                names.add(x)
+                keep.origin.append(x)
+
+    for n in graph.nodes:
+        if rename:   # readers see the kept twins' outputs, so their own twins share a key
+            n.inputs = [resolve(i) if i else i for i in n.inputs]
         if not plain(n) and n.kind != "constant":
             continue
         try:
@@ -60,25 +86,22 @@ def eliminate_common_subexpressions(graph, ctx) -> int:
         if first is None:
             seen[key] = n
             continue
-        if any(o in graph.outputs for o in n.outputs) and any(o in graph.outputs for o in first.outputs):
-            continue
-        ok = True
-        for o, keep in zip(n.outputs, first.outputs):
-            if o in graph.outputs:
-                ok = False
-        if not ok:
-            # n's output is a network output: keep n and drop ``first`` instead when it is not one
-            for keep, o in zip(n.outputs, first.outputs):
-                redirect(graph, o, keep)
-            graph.nodes.remove(first)
+        if any(o in graph.outputs for o in n.outputs):
+            if any(o in graph.outputs for o in first.outputs):
+                continue
+            # n's output is a network output: keep n and drop ``first`` instead (its outputs are not ones)
+            rename.update(zip(first.outputs, n.outputs))
+            dropped.add(id(first))
             n.origin = merge_origin(first, n)
             seen[key] = n
         else:
-            for o, keep in zip(n.outputs, first.outputs):
-                redirect(graph, o, keep)
-            graph.nodes.remove(n)
-            first.origin = merge_origin(first, n)
+            rename.update(zip(n.outputs, first.outputs))
+            dropped.add(id(n))
+            absorb(first, n)
         removed += 1
     if removed:
+        graph.nodes = [n for n in graph.nodes if id(n) not in dropped]
+        for n in graph.nodes:   # layers before a dropped ``first`` read its outputs too
+            n.inputs = [resolve(i) if i else i for i in n.inputs]
         graph.toposort()
     return removed

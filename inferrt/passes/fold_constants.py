@@ -71,6 +71,7 @@ def _fold_once(graph, ctx) -> int:
     values: dict[str, np.ndarray] = {}
     new_nodes, gone = [], []
     origin_of: dict[str, list[str]] = {}
+    taken = graph.taken_names()
     for n in graph.nodes:
         if n.kind == "constant":
             values[n.outputs[0]] = view.const(n.outputs[0])
@@ -108,13 +109,17 @@ def _fold_once(graph, ctx) -> int:
             continue
         gone.append(n)
         origin = merge_origin(n)
+        seen = set(origin)
         for i in n.inputs:
             src = origin_of.get(i) or (view.prod[i].origin if i in view.prod else [])
-            origin += [x for x in src if x not in origin]
+            for x in src:
+                if x not in seen:
+                    seen.add(x)
+                    origin.append(x)
         for o, arr in zip(n.outputs, outs):
             arr = np.asarray(arr)
             origin_of[o] = origin
-            c = const_node(graph, f"{n.name} [folded]", arr, origin)
+            c = const_node(graph, f"{n.name} [folded]", arr, origin, taken)
             c.outputs = [o]
             graph.specs.pop(c.name, None)
             new_nodes.append(c)

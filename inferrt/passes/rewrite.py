@@ -76,10 +76,11 @@ def merge_origin(*nodes: Node) -> list[str]:
     return out
 
 
-def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str]) -> Node:
-    """A new constant node (not yet in the graph) whose output is named like its node."""
+def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str], taken: set[str] | None = None) -> Node:
+    """A new constant node (not yet in the graph) whose output is named like its node. ``taken``: see
+    Graph.unique_name (passes that add many constants keep one set of the names in use)."""
     arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # ascontiguousarray makes 0-d arrays 1-d
-    name = g.unique_name(base)
+    name = g.unique_name(base, taken)
     g.specs[name] = Spec(_dtype(arr), tuple(arr.shape))
     return Node(name, "constant", [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
 

@@ -37,7 +37,7 @@ class ICudaEngine(_Reporter):
         self.tf32 = "TF32" in manifest.get("build", {}).get("flags", ["TF32"])
         self._lock = threading.Lock()
         if self.device_kind == "cuda" and manifest.get("kernels"):
-            self._install_kernels(manifest["kernels"], blobs)
+            self._install_kernels(manifest["kernels"], blobs, len(plan))
         consts, kernels = {}, {}
         for n in self.graph.nodes:
             if n.kind == "constant":
@@ -49,11 +49,11 @@ class ICudaEngine(_Reporter):
         self.executor = Executor(self.graph, consts, kernels, self.device)
 
     @staticmethod
-    def _install_kernels(entries, blobs):
-        """Put the plan's compiled Triton kernels into this machine's Triton cache (see tactics/kernel_store.py)."""
+    def _install_kernels(entries, blobs, plan_size):
+        """Check the plan's compiled kernels and make them Triton's for this process (see tactics/kernel_store.py)."""
         from ..tactics.kernel_store import install
 
-        install([{"dir": e["dir"], "files": {f: blobs.get(i) for f, i in e["files"]}} for e in entries])
+        install(entries, blobs, plan_size)
 
     # ------------------------------------------------------------------ I/O metadata
     @property

@@ -76,6 +76,30 @@ def test_squeeze_unsqueeze_dynamic():
           inits={"a": np.array([2], np.int64), "b": np.array([1, 4], np.int64)})
 
 
+def test_squeeze_unsqueeze_keep_the_dims_known_at_build_time():
+    """With a dynamic input, Squeeze/Unsqueeze keep the known dims (the inserted 1s included) instead of reshaping to
+    a run-time shape vector (all -1): the index depth of a GatherND whose indices are unsqueezed and concatenated
+    (as torch's dynamo exporter writes for BERT's attention mask) must be known when the GatherND is imported."""
+    data = rand(3, 5)
+    x = rand(2, 4)
+    nodes = [oh.make_node("Shape", ["x"], ["sh"]),
+             oh.make_node("Greater", ["x", "zero"], ["pos"]), oh.make_node("Cast", ["pos"], ["e0"], to=TP.INT64),
+             oh.make_node("Expand", ["three", "sh"], ["e1"]),
+             oh.make_node("Unsqueeze", ["e0", "last"], ["u0"]), oh.make_node("Unsqueeze", ["e1", "last"], ["u1"]),
+             oh.make_node("Concat", ["u0", "u1"], ["idx"], axis=-1),
+             oh.make_node("GatherND", ["data", "idx"], ["g"]),
+             oh.make_node("Squeeze", ["u0", "last"], ["s0"])]
+    inits = {"zero": np.zeros((), np.float32), "three": np.array([[3]], np.int64), "last": np.array([-1], np.int64),
+             "data": data}
+    model = make_model(nodes, {"x": (x, ["n", "m"])}, ["g", "s0"], inits=inits)
+    network = inferrt.Builder(inferrt.Logger()).create_network()
+    assert inferrt.OnnxParser(network, inferrt.Logger()).parse(model.SerializeToString())
+    shapes = {network.get_layer(i).get_output(0).name: tuple(network.get_layer(i).get_output(0).shape)
+              for i in range(network.num_layers)}
+    assert shapes["u0"] == (-1, -1, 1) and shapes["idx"] == (-1, -1, 2) and shapes["s0"] == (-1, -1)
+    check(nodes, {"x": (x, ["n", "m"])}, ["g", "s0"], inits=inits)
+
+
 @pytest.mark.parametrize("perm", [None, [0, 2, 1, 3], [3, 1, 0, 2]])
 def test_transpose(perm):
     x = rand(2, 3, 4, 5)

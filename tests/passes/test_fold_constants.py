@@ -82,3 +82,33 @@ def test_dynamic_shape_computation_is_not_folded():
     prof = {"x": ((1, 4), (2, 4), (3, 4))}
     compare_optimized(builder, net, [{"x": rand(3, 4)}, {"x": rand(1, 4)}], profiles=[prof],
                       passes=["fold_constants"])
+
+
+def test_folding_many_layers_names_them_without_rescanning_the_graph(monkeypatch):
+    """Every folded layer becomes a constant with a fresh name: one set of the names in use per folding round, not a
+    scan of the whole graph per constant (quadratic: minutes on a transformer export of several thousand layers)."""
+    from inferrt.ir.graph import Graph
+
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (3,))
+    acc = x
+    for i in range(400):
+        p = net.add_elementwise(const(net, rand(3)), const(net, rand(3)), EW.PROD)
+        p.name = f"fold_me_{i}"
+        acc = net.add_elementwise(acc, p.get_output(0), EW.SUM).get_output(0)
+    acc.name = "y"
+    net.mark_output(acc)
+    scans = []
+    real = Graph.taken_names
+    monkeypatch.setattr(Graph, "taken_names", lambda self: scans.append(1) or real(self))
+    g = optimize(net, only={"fold_constants", "eliminate_dead_layers"})
+    assert count(g, "constant") == 400 and count(g, "elementwise") == 400
+    assert len(scans) <= 3, f"{len(scans)} scans of the graph's names for 400 folded layers"
+    g.check()   # unique names, defined before use
+    assert sorted(n.origin[0] for n in g.nodes if n.kind == "constant") == sorted(f"fold_me_{i}" for i in range(400))
+    assert g.unique_name("fold_me_0 [folded]", {"fold_me_0 [folded]", "fold_me_0 [folded]_1"}) == \
+        "fold_me_0 [folded]_2"
+    taken = {"a"}
+    assert g.unique_name("a", taken) == "a_1" and taken == {"a", "a_1"}
+    assert g.unique_name("b", taken) == "b" and "b" in taken
+    compare_optimized(builder, net, [{"x": rand(3)}], passes=["fold_constants"])

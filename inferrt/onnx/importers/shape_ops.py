@@ -110,8 +110,10 @@ def _squeeze(ctx, node, axes):
     for a in axes:
         if shape[a] not in (1, -1):
             fail(node, f"cannot squeeze axis {a} of size {shape[a]} (input shape {shape})", E.INVALID_NODE)
-    items = [d for i, d in enumerate(dim_items(ctx, x)) if i not in axes]
-    return [reshape(ctx, x, items)]
+    if any(d < 0 for i, d in enumerate(shape) if i not in axes):
+        # a squeeze layer, not a reshape to a run-time shape vector: its output keeps the dims known at build time
+        return [done(ctx.network.add_squeeze(x, sorted(axes)))]
+    return [reshape(ctx, x, [d for i, d in enumerate(shape) if i not in axes])]
 
 
 @importer("Squeeze", since=1)
@@ -136,11 +138,15 @@ def _unsqueeze(ctx, node, axes):
     axes = norm_axes(node, axes, r_out)
     if len(set(axes)) != len(axes):
         fail(node, f"axes {axes} repeat an axis", E.INVALID_NODE)
-    src = iter(dim_items(ctx, x))
+    src = iter(tuple(x.shape))
     items = [1 if i in axes else next(src) for i in range(r_out)]
     v = tensor_value(x)
     if v is not None:
         return [const(ctx, v.reshape([int(d) for d in items]))]
+    if any(d < 0 for d in items):
+        # an unsqueeze layer, not a reshape to a run-time shape vector: its output keeps the known dims (the new 1s
+        # included), which later layers need at build time (GatherND's index depth, Concat's axis sizes)
+        return [done(ctx.network.add_unsqueeze(x, axes))]
     return [reshape(ctx, x, items)]
 
 
