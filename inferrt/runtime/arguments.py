@@ -25,6 +25,8 @@ _NOT_NUMBERS = {"O": "Python objects", "U": "strings", "S": "byte strings", "V":
 def integer(value) -> int | None:
     """``value`` as an int when it is an integer (int, numpy integer, 0-d integer tensor), else None; bools and
     floats are not integers here, as in TensorRT's bindings."""
+    if type(value) is int:   # the common case, first
+        return value
     if isinstance(value, bool) or isinstance(value, (float, np.floating)):
         return None
     if isinstance(value, torch.Tensor):
