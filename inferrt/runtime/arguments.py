@@ -12,9 +12,11 @@ import torch
 from ..dtypes import from_torch_dtype, itemsize
 from ..enums import DataType
 from ..errors import BindingError
+from .device_pointers import is_host_only, reaches_pageable
 from .host_mappings import host_range_problem
 
 ADDRESS_LIMIT = 2 ** 64
+MAX_RANK = 64   # far beyond any engine's inputs (TensorRT allows 8); longer "shapes" are not read to the end
 #: numpy dtype kinds that never hold tensor numbers: object, str, bytes, structured/void, datetime, timedelta
 _NOT_NUMBERS = {"O": "Python objects", "U": "strings", "S": "byte strings", "V": "structured records",
                 "M": "datetimes", "m": "timedeltas", "c": "complex numbers"}
@@ -23,10 +25,13 @@ _NOT_NUMBERS = {"O": "Python objects", "U": "strings", "S": "byte strings", "V":
 def integer(value) -> int | None:
     """``value`` as an int when it is an integer (int, numpy integer, 0-d integer tensor), else None; bools and
     floats are not integers here, as in TensorRT's bindings."""
+    if type(value) is int:   # the common case, first
+        return value
     if isinstance(value, bool) or isinstance(value, (float, np.floating)):
         return None
     if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.dtype.is_floating_point or value.dtype == torch.bool or value.is_meta:
+        if value.numel() != 1 or value.dtype.is_floating_point or value.is_complex() or value.dtype == torch.bool \
+                or value.is_meta:
             return None
         return int(value.item())
     try:
@@ -50,6 +55,8 @@ def shape_of(name: str, shape) -> tuple | str:
         return f"input {name!r}: shape {str(shape)[:80]!r} is not a sequence of integers"
     dims = []
     for d in shape:
+        if len(dims) == MAX_RANK:
+            return f"input {name!r}: shape {str(shape)[:80]} has more than {MAX_RANK} dimensions"
         i = integer(d)
         if i is None:
             return (f"input {name!r}: shape {str(shape)[:80]} is not a sequence of integers "
@@ -87,6 +94,22 @@ def host_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool, whole:
     size = f"of at least {nbytes} bytes" if whole else "large enough for the tensor"
     return (f"the buffer of tensor {name!r} at {ptr:#x} cannot be used: {why}; bind a live host buffer {size} "
             f"(for example np.empty(shape, dtype).ctypes.data) with context.set_tensor_address({name!r}, ptr)")
+
+
+def device_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool, device: int) -> str | None:
+    """Why a kernel on CUDA ``device`` cannot use [ptr, ptr + nbytes) for tensor ``name`` (None when it can, or when
+    CUDA cannot tell): ordinary host memory, unless the GPU reaches pageable memory and the range is mapped."""
+    if not is_host_only(ptr):
+        return None
+    if reaches_pageable(device):
+        why = host_range_problem(ptr, nbytes, writable)
+    else:
+        why = f"{ptr:#x} is ordinary host memory, which this GPU cannot read or write"
+    if why is None:
+        return None
+    return (f"the buffer of tensor {name!r} at {ptr:#x} cannot be used by the GPU: {why}; bind device memory "
+            f"(tensor.data_ptr() of a CUDA tensor) or pinned host memory with "
+            f"context.set_tensor_address({name!r}, ptr)")
 
 
 def stream_problem(value) -> str | None:

@@ -12,7 +12,7 @@ import torch
 from ..dtypes import torch_dtype
 from ..enums import DataType
 from ..errors import BindingError
-from .arguments import array_problem, host_buffer_problem
+from .arguments import array_problem, device_buffer_problem, host_buffer_problem
 
 
 class _CudaArray:
@@ -27,8 +27,9 @@ class AddressCache:
     """Caches byte-tensors wrapping raw addresses, so rebinding the same buffer costs a dict lookup.
 
     On the CPU every use first checks that the process can read (inputs) or read and write (everything else) the
-    whole buffer (``host_mappings.py``), so a wrong pointer is a BindingError, not a segfault. Device pointers are
-    left to CUDA."""
+    whole buffer (``host_mappings.py``), so a wrong pointer is a BindingError, not a segfault. On the GPU a new
+    address is refused when CUDA says it is host memory the GPU cannot reach (``device_pointers.py``); other device
+    addresses are left to CUDA."""
 
     def __init__(self, device: torch.device, capacity: int = 256):
         self.device = device
@@ -51,6 +52,9 @@ class AddressCache:
         base = self._cache.get(key)
         if base is None:
             if self.device.type == "cuda":
+                why = device_buffer_problem(name, ptr, nbytes, writable, self.device.index or 0)
+                if why:
+                    raise BindingError(why)
                 base = torch.as_tensor(_CudaArray(ptr, nbytes), device=self.device)
             else:
                 buf = (ctypes.c_uint8 * nbytes).from_address(ptr)

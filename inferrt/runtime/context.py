@@ -4,17 +4,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import itemsize, torch_dtype
+from ..dtypes import itemsize
 from ..enums import DataType, ErrorCode, TensorIOMode
 from ..errors import BindingError, InferrtError, ShapeError
 from ..ir.weights import Dims
 from ..logger import Severity, _Reporter
 from ..ops import Spec
-from .arguments import (ADDRESS_LIMIT, address_problem, check_dtype, feed_of, host_buffer_problem, index_problem,
-                        integer, shape_of, stream_handle, stream_problem)
-from .buffers import AddressCache, as_array, as_torch
+from .arguments import (ADDRESS_LIMIT, address_problem, device_buffer_problem, feed_of, host_buffer_problem,
+                        index_problem, integer, shape_of, stream_handle, stream_problem)
+from .buffers import AddressCache, as_array
 from .executor import ExecutionError, ShapePlan, nbytes_of
 from .tf32 import tf32_mode
+from .run_arrays import run_arrays
 from .use_guard import DeviceOrder, UseGuard
 
 #: what the TensorRT API reports (False and a logged error) when running fails
@@ -82,11 +83,12 @@ class IExecutionContext(_Reporter):
         if why:
             self._error(f"set_optimization_profile_async: {why}")
             return False
-        if not self._claim("set_optimization_profile_async"):
+        if not self._claim("set_optimization_profile_async", "the optimization profile"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write("the optimization profile")
             if int(profile_index) != self._profile:
+                self._guard.note_write(*(f"the shape of {n!r}" for n in self.engine.input_names))
                 self._profile = int(profile_index)
                 self._reset_shapes()
         finally:
@@ -94,18 +96,20 @@ class IExecutionContext(_Reporter):
         return True
 
     # ------------------------------------------------------------------ one thread at a time (use_guard.py)
-    def _claim(self, what: str, setting: bool = True) -> bool:
-        """Enter the context's guard without waiting; False (and a logged error) when another thread is inside."""
+    def _claim(self, what: str, *settings: str) -> bool:
+        """Enter the context's guard without waiting; False (and a logged error) when another thread is inside
+        (``settings``: those the refused call would have changed)."""
         if self._guard.try_enter():
             return True
-        if setting:
-            self._guard.note_refused(what)
+        if settings:
+            self._guard.note_refused(what, *settings)
         self._error(self._guard.busy_message(what))
         return False
 
     def _forget_bindings(self) -> None:
         self._addresses.clear()
         self._reset_shapes()
+        self._guard.forget()
 
     def _shape_error(self, name: str, shape: tuple) -> str | None:
         eng = self.engine
@@ -130,10 +134,10 @@ class IExecutionContext(_Reporter):
         if err:
             self._error(f"set_input_shape: {err}")
             return False
-        if not self._claim("set_input_shape"):
+        if not self._claim("set_input_shape", f"the shape of {name!r}"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(f"the shape of {name!r}")
             self._shapes[name] = shape
         finally:
             self._guard.exit()
@@ -143,8 +147,7 @@ class IExecutionContext(_Reporter):
         mode = self.engine.get_tensor_mode(name)
         if mode == TensorIOMode.INPUT:
             return Dims(self._shapes.get(name, self.engine.get_tensor_shape(name)))
-        if mode == TensorIOMode.OUTPUT and self.all_binding_shapes_specified and self._claim("get_tensor_shape",
-                                                                                              setting=False):
+        if mode == TensorIOMode.OUTPUT and self.all_binding_shapes_specified and self._claim("get_tensor_shape"):
             try:
                 shp = self._plan().output_shapes[name]
             except (ExecutionError, InferrtError) as e:
@@ -174,7 +177,7 @@ class IExecutionContext(_Reporter):
 
     def infer_shapes(self) -> list[str]:
         missing = [n for n in self.engine.input_names if n not in self._shapes]
-        if not missing and self._claim("infer_shapes", setting=False):
+        if not missing and self._claim("infer_shapes"):
             try:
                 self._plan()
             finally:
@@ -232,26 +235,25 @@ class IExecutionContext(_Reporter):
             self._error(f"device memory of {n} bytes is smaller than the engine's device_memory_size "
                         f"({self.engine.device_memory_size})")
             return
-        if not self._claim("set_device_memory"):
+        if not self._claim("set_device_memory", "the device memory"):
             return
         try:
-            self._guard.note_write()
+            self._guard.note_write("the device memory")
             self._arena = self._addr_cache.view(int(memory), (n,), DataType.UINT8, "device memory")
+            self._user_memory = True
+            self._plans.clear()
+            self._invalidate_graphs()
         except BindingError as e:
             self._error(f"set_device_memory: {e}")
-            return
         finally:
             self._guard.exit()
-        self._user_memory = True
-        self._plans.clear()
-        self._invalidate_graphs()
 
     def update_device_memory_size_for_shapes(self) -> int:
         if not self.all_binding_shapes_specified:
             self._error("update_device_memory_size_for_shapes: input shapes are not all set; call "
                         "context.set_input_shape for every input first")
             return 0
-        if not self._claim("update_device_memory_size_for_shapes", setting=False):
+        if not self._claim("update_device_memory_size_for_shapes"):
             return 0
         try:
             plan = self._plan()
@@ -272,16 +274,19 @@ class IExecutionContext(_Reporter):
         dtype = self.engine.get_tensor_dtype(name)
         why = address_problem(name, memory, dtype)
         ptr = 0 if why else int(memory)
-        if not why and ptr and self._device.type == "cpu":   # its first element now, the whole tensor when used
-            why = host_buffer_problem(name, ptr, itemsize(dtype), mode != TensorIOMode.INPUT, whole=False)
+        if not why and ptr:   # its first element now, the whole tensor when used
+            writable = mode != TensorIOMode.INPUT
+            why = host_buffer_problem(name, ptr, itemsize(dtype), writable, whole=False) \
+                if self._device.type == "cpu" else \
+                device_buffer_problem(name, ptr, itemsize(dtype), writable, self._device.index or 0)
             why = why and f"set_tensor_address: {why}"
         if why:
             self._error(why)
             return False
-        if not self._claim("set_tensor_address"):
+        if not self._claim("set_tensor_address", f"the address of {name!r}"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(f"the address of {name!r}")
             self._addresses[name] = ptr
         finally:
             self._guard.exit()
@@ -298,10 +303,10 @@ class IExecutionContext(_Reporter):
             self._error(f"set_output_allocator: the allocator for {name!r} must be an IOutputAllocator (with "
                         f"reallocate_output_async and notify_shape), got {type(output_allocator).__name__}")
             return False
-        if not self._claim("set_output_allocator"):
+        if not self._claim("set_output_allocator", f"the output allocator of {name!r}"):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(f"the output allocator of {name!r}")
             if output_allocator is None:
                 self._allocators.pop(name, None)
             else:
@@ -345,16 +350,17 @@ class IExecutionContext(_Reporter):
         if why:
             self._error(f"execute_async_v3: {why}")
             return False
-        if not self._claim("execute_async_v3", setting=False):
+        if not self._claim("execute_async_v3"):
             return False
         try:
             clash = self._guard.take_clash()
             if clash:
                 self._forget_bindings()
                 self._error(f"execute_async_v3 refused: {clash}, so its input shapes and tensor addresses may mix "
-                            f"several threads' (an execution context may be used by one thread at a time). Its "
-                            f"shapes and addresses were cleared: set them again from one thread, and give each "
-                            f"thread its own context (engine.create_execution_context())", ErrorCode.FAILED_EXECUTION)
+                            f"several threads' (an execution context may be used by one thread at a time). The "
+                            f"context's shapes and addresses were cleared: set them again from one thread, and give "
+                            f"each thread its own context (engine.create_execution_context())",
+                            ErrorCode.FAILED_EXECUTION)
                 return False
             plan, key, io = self._bound_io()
             self._execute(io, self._stream(int(stream_handle)), plan, key)
@@ -382,10 +388,10 @@ class IExecutionContext(_Reporter):
             if why:
                 self._error(why)
                 return False
-        if not self._claim("execute_v2"):
+        if not self._claim("execute_v2", *(f"the address of {n!r}" for n in names)):
             return False
         try:
-            self._guard.note_write()
+            self._guard.note_write(*(f"the address of {n!r}" for n in names))
             for n, ptr in zip(names, bindings):
                 self._addresses[n] = int(ptr)
             ok = self.execute_async_v3(0)
@@ -504,69 +510,22 @@ class IExecutionContext(_Reporter):
         arrays = {n: as_array(feed[n], n) for n in self.engine.input_names}
         self._guard.enter()
         try:
-            self._guard.note_write()   # it sets the input shapes (another thread's pending ones become a clash)
-            return self._infer_locked(arrays, handle)
+            # it sets the input shapes: another thread's pending ones are overwritten (its execution is refused)
+            self._guard.note_write(*(f"the shape of {n!r}" for n in self.engine.input_names))
+            return run_arrays(self, arrays, handle)
+        except (MemoryError, torch.OutOfMemoryError) as e:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ExecutionError(f"not enough memory on {self._device} to run these input shapes ({why}); use "
+                                 f"smaller inputs or free memory") from None
         finally:
             self._guard.settle()
             self._guard.exit()
-
-    def _infer_locked(self, arrays: dict, handle: int):
-        names = self.engine.input_names
-        want_numpy = not any(isinstance(a, torch.Tensor) for a in arrays.values())
-        for n, a in arrays.items():   # shapes first: nothing is copied for an input the engine refuses
-            err = self._shape_error(n, tuple(int(d) for d in a.shape))
-            if err:
-                raise ShapeError(err)
-        io = {n: check_dtype(as_torch(a, self._device, n), self.engine.get_tensor_dtype(n), n)
-              for n, a in arrays.items()}
-        for n in names:
-            self._shapes[n] = tuple(io[n].shape)
-        plan, key = self._plan_keyed()
-        s = self._stream(handle)
-        if s is not None and s != torch.cuda.current_stream(self._device):   # inputs were copied on that one
-            s.wait_stream(torch.cuda.current_stream(self._device))
-        with (torch.cuda.stream(s) if s is not None else _null()):
-            if plan.eager:
-                self._order.after_previous(s)
-                outs = self.engine.executor.run_eager(io, self.profiler)
-            elif self._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
-                static = self._static_io.get(key)
-                if static is None:
-                    static = {n: torch.empty_like(t) for n, t in io.items()}
-                    for o in self.engine.output_names:
-                        static[o] = torch.empty(plan.output_shapes[o], device=self._device,
-                                                dtype=torch_dtype(self.engine.get_tensor_dtype(o)))
-                    self._static_io[key] = static
-                self._order.after_previous(s)   # the previous call may still read the static buffers
-                for n in names:
-                    static[n].copy_(io[n])
-                self._execute(dict(static), s, plan, key)
-                outs = {o: static[o].clone() for o in self.engine.output_names}
-            else:
-                for o in self.engine.output_names:
-                    io[o] = torch.empty(plan.output_shapes[o], dtype=torch_dtype(self.engine.get_tensor_dtype(o)),
-                                        device=self._device)
-                self._execute(io, s, plan, key)
-                outs = {o: io[o] for o in self.engine.output_names}
-            self._order.mark_done(s)
-        if s is not None and not handle:
-            s.synchronize()
-        if want_numpy:
-            return {k: _to_numpy(v) for k, v in outs.items()}
-        return outs
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         return False
-
-
-def _to_numpy(t: torch.Tensor):
-    t = t.detach()
-    if t.dtype == torch.bfloat16:
-        t = t.float()
-    return t.cpu().numpy().copy() if t.device.type == "cpu" else t.cpu().numpy()
 
 
 class _null:

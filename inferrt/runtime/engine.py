@@ -212,6 +212,8 @@ class ICudaEngine(_Reporter):
 
 def _index(value, count: int, what: str) -> int:
     """An index argument: TypeError when it is not an integer, IndexError when out of range (TensorRT's bindings)."""
+    if type(value) is int and 0 <= value < count:   # the common case, first
+        return value
     from .arguments import index_problem, integer
 
     why = index_problem(value, count, what)

@@ -7,10 +7,14 @@ addresses, activation memory - is a single set). A context owns one :class:`UseG
   waiting (:meth:`UseGuard.try_enter`): a call that finds another thread inside is refused (``False`` and a logged
   error), which TensorRT leaves undefined. The Pythonic ``infer`` waits for it (:meth:`UseGuard.enter`), so
   concurrent ``infer`` calls are serialized and each is right.
-* settings are *pending* from the first change after an execution until the next execution. When a second thread
-  changes settings while another thread's are pending, or a thread's change is refused, the settings are mixed:
-  the next execution refuses to run them (:meth:`UseGuard.take_clash`) and the context forgets its bindings, so
-  a mix can never run later either. One thread setting and another executing (a hand-off) stays allowed.
+* each setting (a shape, an address, ...) remembers the thread that made it, and each thread the settings it made
+  since its own last execution. When a thread executes and one of those was changed since by another thread, or
+  one of its changes was refused (and not made again), its execution would run a mix: it is refused
+  (:meth:`UseGuard.take_clash`) and the context forgets its shapes and addresses, so the mix cannot run later
+  either. Sequential use by several threads stays allowed: one thread binding and another executing (a
+  hand-off), or one binding addresses once and another setting shapes and executing.
+* on the GPU an execution returns once its work is queued; :class:`DeviceOrder` makes the next execution's stream
+  wait for it, so two executions never share the activation memory at once on the device either.
 
 The guard is reentrant for its owning thread (``execute_v2`` binds, then executes).
 """
@@ -20,6 +24,8 @@ import threading
 
 
 def _thread_name(ident: int | None) -> str:
+    if ident is None:
+        return "(another, which has just left)"
     for t in threading.enumerate():
         if t.ident == ident:
             return repr(t.name)
@@ -31,13 +37,10 @@ class UseGuard:
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._depth = 0
-        self._writer: int | None = None     # thread whose settings are pending
-        self._clash: str | None = None      # why pending settings are mixed
-        self._state = threading.Lock()      # guards _writer and _clash (refused threads write _clash unguarded)
-
-    @property
-    def owner(self) -> int | None:
-        return self._owner
+        self._owner_of: dict[str, tuple] = {}     # setting -> (ident, name) of the thread that set it last
+        self._pending: dict[int, set] = {}        # thread -> settings it made since its last execution
+        self._spoiled: dict[int, dict] = {}       # thread -> {setting: why} of its changes that were refused
+        self._state = threading.Lock()            # guards the three (refused threads write _spoiled unguarded)
 
     def try_enter(self) -> bool:
         me = threading.get_ident()
@@ -70,34 +73,62 @@ class UseGuard:
                 f"(engine.create_execution_context()) or serialize the calls")
 
     # ------------------------------------------------------------------ pending settings
-    def note_write(self) -> None:
-        """A settings change by the calling thread (made while holding the guard)."""
+    def note_write(self, *settings: str) -> None:
+        """The calling thread changed ``settings`` (names such as "the address of 'x'"), holding the guard."""
         me = threading.get_ident()
         with self._state:
-            if self._writer is not None and self._writer != me and self._clash is None:
-                self._clash = (f"threads {_thread_name(self._writer)} and {_thread_name(me)} both changed its "
-                               f"settings since its last execution")
-            self._writer = me
+            who = (me, repr(threading.current_thread().name))   # the name too: the thread may be gone later
+            mine = self._pending.setdefault(me, set())
+            lost = self._spoiled.get(me)
+            for key in settings:
+                self._owner_of[key] = who
+                mine.add(key)
+                if lost:
+                    lost.pop(key, None)   # made again: no longer missing
+            if len(self._pending) > 64:   # threads that set and never executed, and are gone
+                alive = {t.ident for t in threading.enumerate()}
+                for t in [t for t in self._pending if t not in alive]:
+                    del self._pending[t]
 
-    def note_refused(self, what: str) -> None:
-        """A settings change refused for concurrent use: the refused thread's settings are missing from the set."""
+    def note_refused(self, what: str, *settings: str) -> None:
+        """A change of ``settings`` refused for concurrent use: the calling thread's settings lack it until the
+        thread makes that change again."""
+        me = threading.get_ident()
+        why = f"its {what} was refused while thread {_thread_name(self._owner)} used the context"
         with self._state:
-            if self._clash is None:
-                self._clash = (f"{what} by thread {_thread_name(threading.get_ident())} was refused during "
-                               f"concurrent use")
+            lost = self._spoiled.setdefault(me, {})
+            for key in settings:
+                lost[key] = why
 
     def take_clash(self) -> str | None:
-        """At an execution: why the pending settings are mixed (None when they are not); pending settings end."""
+        """At an execution by the calling thread: why the settings it made since its last execution are no longer
+        all its own (None when they are); its pending settings end."""
+        me = threading.get_ident()
         with self._state:
-            clash, self._clash, self._writer = self._clash, None, None
-        return clash
+            mine = self._pending.pop(me, set())
+            lost = self._spoiled.pop(me, None)
+            why = next(iter(lost.values())) if lost else None
+            if why is None:
+                for key in sorted(mine):
+                    other = self._owner_of.get(key)
+                    if other is None or other[0] != me:
+                        why = (f"{key} set by thread {_thread_name(me)} was changed by thread {other[1]} before this "
+                               f"execution" if other is not None else
+                               f"{key} set by thread {_thread_name(me)} was cleared by a refused execution")
+                        break
+        return why
 
     def settle(self) -> None:
-        """After an execution that set every setting it used itself (``infer``): its own changes are consumed;
-        a clash with another thread's pending settings stays for that thread's execution to see."""
+        """After an execution that set every setting it used itself (``infer``): its changes are consumed."""
+        me = threading.get_ident()
         with self._state:
-            if self._clash is None:
-                self._writer = None
+            self._pending.pop(me, None)
+            self._spoiled.pop(me, None)
+
+    def forget(self) -> None:
+        """The context cleared its settings: every thread that set one since its last execution finds it gone."""
+        with self._state:
+            self._owner_of.clear()
 
 
 class DeviceOrder:

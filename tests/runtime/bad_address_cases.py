@@ -57,11 +57,13 @@ def page_end_minus(nbytes: int) -> int:
 
 
 # case name: (tensor, how to get the bad address from the good buffers, set expected?, exec expected?, words)
-#   set/exec: True, False, or None (not called: the set was refused); words: in the last logged error
+#   set/exec: True, False, or None (not called: the set was refused, or execute_v2 binds); words: in the last
+#   logged error
 CASES = {
     "unmapped":            ("x", lambda b: unmapped_page(), False, None, ["'x'", "not readable memory"]),
     "unmapped_output":     ("y", lambda b: unmapped_page(), False, None, ["'y'", "not readable and writable"]),
     "freed_after_binding": ("y", "freed", True, False, ["'y'", "unmapped or freed"]),
+    "execute_v2_unmapped": ("s", "execute_v2", None, False, ["'s'", "not readable memory"]),
     "negative":            ("x", lambda b: -4096, False, None, ["'x'", "not an address"]),
     "beyond_2_64":         ("y", lambda b: 2 ** 64 + 4096, False, None, ["'y'", "not an address"]),
     "null":                ("y", lambda b: 0, True, False, ["'y'", "no address", "set_tensor_address"]),
@@ -94,6 +96,13 @@ def _run_case(name, tensor, make, engine, logger, x, s):
         p = map_pages(1)
         ok_set = ctx.set_tensor_address(tensor, p)
         unmap(p)
+    elif make == "execute_v2":   # bindings checked when used, not when set
+        ptrs = {n: a.ctypes.data for n, a in bufs.items()}
+        ptrs[tensor] = unmapped_page()
+        ok_exec = ctx.execute_v2([ptrs["x"], ptrs["s"], ptrs["y"]])
+        errors = logger.errors()
+        return {"case": name, "set": None, "exec": ok_exec, "error": errors[-1] if errors else "",
+                "correct": bool(np.allclose(bufs["y"], reference(x, s), rtol=1e-4, atol=1e-5))}
     else:
         ok_set = ctx.set_tensor_address(tensor, make(bufs))
     ok_exec = ctx.execute_async_v3(0) if ok_set else None

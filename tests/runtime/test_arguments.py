@@ -71,6 +71,7 @@ def test_parse_maps_merges_adjacent_mappings_and_reads_permissions():
 
 def test_mapping_table_is_refreshed_for_new_memory_and_sees_unmapped_memory():
     maps = host_mappings.MAPPINGS
+    maps.refresh()   # no stale entry (memory unmapped since the last read) may cover the pages mapped next
     p = map_pages(2)
     try:
         reads = maps.reads
@@ -268,3 +269,52 @@ def test_build_engine_profiles_argument(profiles, words):
         assert w in str(e.value)
     with pytest.raises(TypeError, match="engine or plan bytes"):
         trt.save_plan(3, os.devnull)
+
+
+# ---------------------------------------------------------------------- the GPU equivalents
+@pytest.mark.gpu
+def test_gpu_addresses_checked_before_a_kernel_touches_them():
+    """On a CUDA engine: bad integers and misaligned addresses are refused; ordinary host memory is refused
+    (unless this GPU reaches pageable memory), since a kernel dereferencing it would lose the process's CUDA
+    context; pinned host memory and device memory run."""
+    from inferrt.runtime import device_pointers
+
+    logger = ListLogger()
+    ctx = build_engine("cuda", runtime_logger=logger).create_execution_context()
+    x, s = inputs(2)
+    dx, ds = torch.from_numpy(x).cuda(), torch.from_numpy(s).cuda()
+    for bad, words in ((-8, "not an address"), (2 ** 64, "not an address"), (1.5, "must be an integer"),
+                       (dx.data_ptr() + 2, "not aligned")):
+        assert ctx.set_tensor_address("x", bad) is False and words in logger.errors()[-1]
+    host = np.zeros((2, 4), np.float32)
+    if device_pointers._runtime() is not None and not device_pointers.reaches_pageable(0):
+        assert ctx.set_tensor_address("y", host.ctypes.data) is False
+        assert "'y'" in logger.errors()[-1] and "ordinary host memory" in logger.errors()[-1]
+    pinned = torch.full((2, 4), float("nan"), pin_memory=True)
+    ctx.set_input_shape("x", x.shape)
+    ctx.set_input_shape("s", s.shape)
+    assert ctx.set_tensor_address("x", dx.data_ptr()) and ctx.set_tensor_address("s", ds.data_ptr())
+    assert ctx.set_tensor_address("y", pinned.data_ptr())
+    assert ctx.execute_async_v3(0)
+    torch.cuda.synchronize()
+    assert_close(pinned.numpy(), reference(x, s))
+
+
+@pytest.mark.gpu
+def test_gpu_bad_input_tensors_are_binding_errors():
+    ctx = build_engine("cuda").create_execution_context()
+    _, s = inputs(2)
+    with pytest.raises(trt.BindingError, match="meta tensor"):
+        ctx.infer(x=torch.empty(2, 8, device="meta"), s=torch.from_numpy(s).cuda())
+    with pytest.raises(trt.BindingError, match="big-endian"):
+        ctx.infer(x=np.zeros((2, 8), ">f4"), s=s)
+
+
+def test_shape_arguments_that_never_end_are_not_read_to_the_end():
+    import itertools
+
+    ctx, logger = _ctx()
+    assert ctx.set_input_shape("x", itertools.count(1)) is False
+    assert "more than 64 dimensions" in logger.errors()[-1]
+    assert ctx.set_input_shape("x", torch.tensor([2, 8])) is True   # a tensor of ints is a shape
+    assert ctx.set_input_shape("s", np.array([2, 4])) is True

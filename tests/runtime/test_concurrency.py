@@ -104,7 +104,6 @@ def _check_trt_api_outcomes(outcomes, logger):
     assert kinds.count("exception") == 0, [o for o in outcomes if o[0] == "exception"][:3]
     assert kinds.count("wrong") == 0, f"{kinds.count('wrong')} of {len(kinds)} results silently wrong"
     assert kinds.count("correct") + kinds.count("refused") == THREADS * ROUNDS
-    assert kinds.count("correct") >= 1
     refusals = kinds.count("refused")
     errors = logger.errors()
     assert len(errors) >= refusals
@@ -131,6 +130,9 @@ def test_eight_threads_on_one_context_trt_api_are_right_or_refused(device):
     outcomes = _run_threads(lambda i, r: _trt_api_round(ctx, device, i, r, streams))
     kinds = _check_trt_api_outcomes(outcomes, logger)
     assert kinds.count("refused") >= 1   # 8 threads racing over 25 rounds: some calls do meet
+    # after the contention, a thread binding everything again runs right
+    outcomes = [_trt_api_round(ctx, device, 0, r, streams) for r in range(2)]
+    assert outcomes == [("correct",)] * 2, outcomes
 
 
 def _infer_round(ctx, device, i, r):
@@ -162,6 +164,7 @@ def test_infer_and_trt_api_mixed_on_one_context(device):
 
 
 def test_eight_threads_on_eight_contexts_are_bit_exact(device):
+    """Each thread its own context, TensorRT API and infer alternating: every result equals a serial run's."""
     engine = build_engine(device)
     contexts = [engine.create_execution_context() for _ in range(THREADS)]
     serial = engine.create_execution_context()
@@ -186,7 +189,9 @@ def test_eight_threads_on_eight_contexts_are_bit_exact(device):
             y = bufs.y()
         else:
             ok, y = True, _to_host(contexts[i].infer(x=x, s=s)["y"])
-        return ("exact",) if ok and np.array_equal(y, expected[i, r]) else ("differs", i, r, ok)
+        # bit-exact on the CPU; on the GPU cuBLAS may pick other kernels per stream, so there it must be right
+        same = np.array_equal(y, expected[i, r]) if device == "cpu" else _right(y, x, s)
+        return ("exact",) if ok and same else ("differs", i, r, ok)
 
     outcomes = _run_threads(work)
     assert outcomes == [("exact",)] * (THREADS * ROUNDS), [o for o in outcomes if o != ("exact",)][:5]
@@ -241,6 +246,39 @@ def test_hand_off_to_another_thread_is_allowed():
     assert ctx.execute_async_v3(0) is True and _right(y, x, s)
 
 
+def test_addresses_bound_by_one_thread_shapes_set_by_another_is_allowed():
+    """Setup in one thread (addresses), then shapes and executions in another, then the first executes again: each
+    setting is still the one its thread made, so nothing is refused."""
+    ctx = build_engine("cpu").create_execution_context()
+    x, s = inputs(16, seed=4)
+    y = np.full((16, 4), np.nan, np.float32)
+    for k, a in (("x", x), ("s", s), ("y", y)):
+        assert ctx.set_tensor_address(k, a.ctypes.data)
+
+    def worker():
+        return [ctx.set_input_shape("x", (16, 8)), ctx.set_input_shape("s", (16, 4)), ctx.execute_async_v3(0)]
+
+    assert _in_thread(worker) == [True, True, True] and _right(y, x, s)
+    y[:] = np.nan
+    assert ctx.execute_async_v3(0) is True and _right(y, x, s)
+
+
+def test_settings_overwritten_by_a_thread_that_then_executes():
+    """A binds everything, B binds everything and executes (right: all B's), then A executes: A's settings were
+    replaced by B's, so A is refused rather than told it succeeded with B's buffers."""
+    logger = ListLogger()
+    ctx = build_engine("cpu", runtime_logger=logger).create_execution_context()
+    xa, sa, ya = _bind(ctx, 2, seed=7)
+
+    def b():
+        xb, sb, yb = _bind(ctx, 3, seed=8)
+        return ctx.execute_async_v3(0) and _right(yb, xb, sb)
+
+    assert _in_thread(b) is True
+    assert ctx.execute_async_v3(0) is False and np.isnan(ya).all()
+    assert "set by thread 'MainThread' was changed by thread 'other'" in logger.errors()[-1]
+
+
 class _Gate(trt.IProfiler):
     """A profiler that holds the first execution inside its first layer until released."""
 
@@ -276,7 +314,8 @@ def test_calls_during_an_execution_in_another_thread_are_refused_and_infer_waits
     waiter.join(60)
     assert _right(y, x, s) and _right(result["y"], x2, s2)
     # the refused set_input_shape lost a setting: the next TensorRT execution refuses the mix
-    assert ctx.execute_async_v3(0) is False and "refused during concurrent use" in logger.errors()[-1]
+    assert ctx.execute_async_v3(0) is False
+    assert "set_input_shape was refused while thread 'first' used the context" in logger.errors()[-1]
 
 
 @pytest.mark.gpu
