@@ -192,6 +192,12 @@ def _main() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- parent side
+#: runs this file as the worker without putting its folder (inferrt/onnx, whose module names are generic) or the
+#: current directory on sys.path
+_BOOT = ("import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+         "runpy.run_path(sys.argv[1], run_name='__main__')")
+
+
 class _Worker:
     def __init__(self):
         import subprocess
@@ -200,8 +206,7 @@ class _Worker:
         self.log = tempfile.TemporaryFile()
         env = dict(os.environ)
         env.pop("PYTHONSTARTUP", None)
-        # -P: the script's folder (inferrt/onnx, whose module names are generic) is not put on sys.path
-        self.proc = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__)], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, os.path.abspath(__file__)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log, env=env, close_fds=True)
         self.pid = os.getpid()
 
@@ -218,8 +223,14 @@ class _Worker:
             self.kill()
             raise NativeFailure(f"did not finish within {timeout:g} s (set INFERRT_ONNX_NATIVE_TIMEOUT to allow "
                                 f"more)") from None
-        except (EOFError, BrokenPipeError, OSError, ValueError) as e:
-            self.proc.wait()
+        except (EOFError, OSError, ValueError) as e:  # died (end of file, broken pipe) or sent a bad frame
+            import subprocess
+
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             raise NativeFailure(self._death(e)) from None
 
     def _death(self, e) -> str:

@@ -622,6 +622,13 @@ def _run_case(data, seed):
 
     logger = Logger(Severity.INTERNAL_ERROR)
     builder = inferrt.Builder(logger)
+    if seed % 8 == 0:  # TensorRT's supports_model walks the same paths with its own bookkeeping
+        try:
+            OnnxParser(builder.create_network(), logger).supports_model(data)
+        except _Hang:
+            raise
+        except Exception as e:  # noqa: BLE001
+            return Outcome("raw", f"supports_model raised {type(e).__name__}: {e}")
     network = builder.create_network()
     parser = OnnxParser(network, logger)
     try:
