@@ -3,8 +3,8 @@ process down.
 
 onnx's checker, shape inference, version converter, inliner and function builders are C++; on some malformed models
 they abort (SIGABRT) or crash instead of raising. The parser calls them only through the functions here. They send
-the request to one worker process per parsing process (started lazily, reused, restarted when it dies) over pipes
-with a small protocol, and raise :class:`NativeFailure` naming the operation when the worker dies or exceeds its
+the request to one worker process per parsing process (started lazily, reused, restarted when it dies, its address
+space capped at half the machine's memory) over pipes with a small protocol, and raise :class:`NativeFailure` naming the operation when the worker dies or exceeds its
 time limit (``INFERRT_ONNX_NATIVE_TIMEOUT`` seconds, default 120). Errors onnx raises normally come back as the same
 exception types (``ValidationError``, ``InferenceError``, ``ValueError``) with their messages.
 
@@ -165,9 +165,26 @@ def serve(fd_in: int, fd_out: int) -> None:
         _write_frame(fd_out, reply, out)
 
 
+def _limit_memory() -> None:
+    """Cap the worker's address space at half the machine's memory (at least 4 GiB): a model that makes onnx
+    allocate without bound fails in the worker (which the parent reports) instead of exhausting the machine."""
+    try:
+        import resource
+
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        cap = max(4 << 30, phys // 2)
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _main() -> None:
     import onnx  # noqa: F401 - imported while the parent prepares its first request
 
+    _limit_memory()
     fd_in = sys.stdin.fileno()
     fd_out = os.dup(sys.stdout.fileno())  # the protocol's channel; anything onnx prints goes to stderr
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -175,6 +192,12 @@ def _main() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- parent side
+#: runs this file as the worker without putting its folder (inferrt/onnx, whose module names are generic) or the
+#: current directory on sys.path
+_BOOT = ("import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+         "runpy.run_path(sys.argv[1], run_name='__main__')")
+
+
 class _Worker:
     def __init__(self):
         import subprocess
@@ -183,8 +206,7 @@ class _Worker:
         self.log = tempfile.TemporaryFile()
         env = dict(os.environ)
         env.pop("PYTHONSTARTUP", None)
-        # -P: the script's folder (inferrt/onnx, whose module names are generic) is not put on sys.path
-        self.proc = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__)], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, os.path.abspath(__file__)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log, env=env, close_fds=True)
         self.pid = os.getpid()
 
@@ -201,8 +223,14 @@ class _Worker:
             self.kill()
             raise NativeFailure(f"did not finish within {timeout:g} s (set INFERRT_ONNX_NATIVE_TIMEOUT to allow "
                                 f"more)") from None
-        except (EOFError, BrokenPipeError, OSError, ValueError) as e:
-            self.proc.wait()
+        except (EOFError, OSError, ValueError) as e:  # died (end of file, broken pipe) or sent a bad frame
+            import subprocess
+
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             raise NativeFailure(self._death(e)) from None
 
     def _death(self, e) -> str:

@@ -113,6 +113,25 @@ def seed_models() -> dict:
          oh.make_node("Sub", ["s0", "s1"], ["y"], name="sub")],
         [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [1, 3])],
         [init(np.array([1, 1], np.int64), "sp")], functions=[fn], extra_opsets=[oh.make_opsetid("local", 1)])
+    then = oh.make_graph([oh.make_node("Mul", ["x", "two"], ["t_out"], name="then_mul")], "then", [],
+                         [vi("t_out", TP.FLOAT, [2, 3])])
+    other = oh.make_graph([oh.make_node("Sub", ["x", "two"], ["e_out"], name="else_sub")], "else", [],
+                          [vi("e_out", TP.FLOAT, [2, 3])])
+    body = oh.make_graph([oh.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
+                          oh.make_node("Add", ["acc_in", "x"], ["acc_out"], name="body_add"),
+                          oh.make_node("Relu", ["acc_out"], ["scan_out"], name="body_relu")], "body",
+                         [vi("i", TP.INT64, []), vi("cond_in", TP.BOOL, []), vi("acc_in", TP.FLOAT, [2, 3])],
+                         [vi("cond_out", TP.BOOL, []), vi("acc_out", TP.FLOAT, [2, 3]),
+                          vi("scan_out", TP.FLOAT, [2, 3])])
+    seeds["control"] = _model(
+        [oh.make_node("ReduceSum", ["x"], ["s"], name="sum", keepdims=0),
+         oh.make_node("Greater", ["s", "zero"], ["c"], name="positive"),
+         oh.make_node("If", ["c"], ["branch"], name="if", then_branch=then, else_branch=other),
+         oh.make_node("Loop", ["trips", "", "branch"], ["acc", "scan"], name="loop", body=body),
+         oh.make_node("ReduceMean", ["scan"], ["y"], name="mean", axes=[0], keepdims=0)],
+        [vi("x", TP.FLOAT, [2, 3])], [vi("acc", TP.FLOAT, [2, 3]), vi("y", TP.FLOAT, [2, 3])],
+        [init(np.array(2.0, np.float32), "two"), init(np.array(0.0, np.float32), "zero"),
+         init(np.array(3, np.int64), "trips")])
     seeds["opset6"] = _model(
         [oh.make_node("Relu", ["x"], ["r"], name="relu"),
          oh.make_node("Add", ["r", "b"], ["a"], name="add"),
@@ -128,6 +147,34 @@ def _pick(rng, seq):
 
 def _names(g):
     return ([i.name for i in g.input] + [i.name for i in g.initializer] + [o for n in g.node for o in n.output])
+
+
+def _graphs(g):
+    out = [g]
+    for n in g.node:
+        for a in n.attribute:
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                out.extend(_graphs(sub))
+    return out
+
+
+class _Scoped:
+    """The model seen through one of its graphs: ``graph`` is the main graph or, one time in three when the model
+    has subgraphs, a subgraph; everything else passes through to the model."""
+
+    def __init__(self, m, rng):
+        self._m = m
+        subs = _graphs(m.graph)[1:]
+        self.graph = subs[rng.randrange(len(subs))] if subs and rng.random() < 1 / 3 else m.graph
+
+    def __getattr__(self, name):
+        return getattr(self._m, name)
+
+    def __setattr__(self, name, value):
+        if name in ("_m", "graph"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._m, name, value)
 
 
 def m_remove_node(m, rng):
@@ -466,7 +513,7 @@ def mutate(model, rng: random.Random):
     names = []
     for _ in range(1 if rng.random() < 0.7 else 2):
         fn = _pick(rng, MUTATIONS)
-        fn(m, rng)
+        fn(_Scoped(m, rng), rng)
         names.append(fn.__name__[2:])
     data = m.SerializeToString()
     k = rng.random()
@@ -575,6 +622,13 @@ def _run_case(data, seed):
 
     logger = Logger(Severity.INTERNAL_ERROR)
     builder = inferrt.Builder(logger)
+    if seed % 8 == 0:  # TensorRT's supports_model walks the same paths with its own bookkeeping
+        try:
+            OnnxParser(builder.create_network(), logger).supports_model(data)
+        except _Hang:
+            raise
+        except Exception as e:  # noqa: BLE001
+            return Outcome("raw", f"supports_model raised {type(e).__name__}: {e}")
     network = builder.create_network()
     parser = OnnxParser(network, logger)
     try:

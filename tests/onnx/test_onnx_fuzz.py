@@ -149,6 +149,25 @@ def test_importer_checks_attributes_that_onnx_does_not():
     assert errs[0].node_name() == "ap"
 
 
+@pytest.mark.parametrize("kind", ["convolution", "deconvolution", "pooling"])
+def test_negative_padding_is_refused_at_build_naming_the_layer(kind):
+    """Issue 10: negative padding used to be accepted by the build and fail (or mis-compute) at run time."""
+    from tests.helpers import new_network
+
+    builder, network = new_network()
+    x = network.add_input("x", inferrt.float32, (1, 2, 6, 6))
+    if kind == "pooling":
+        layer = network.add_pooling_nd(x, inferrt.PoolingType.MAX, (2, 2))
+    else:
+        add = network.add_convolution_nd if kind == "convolution" else network.add_deconvolution_nd
+        layer = add(x, 2, (3, 3), np.ones((2, 2, 3, 3), np.float32), None)
+    layer.name = "padded"
+    layer.post_padding = (0, -2)
+    network.mark_output(layer.get_output(0))
+    with pytest.raises(inferrt.BuildError, match="'padded'.*post_padding \\(0, -2\\) has negative values"):
+        builder.build(network, builder.create_builder_config())
+
+
 def test_names_that_are_not_utf8_are_refused():
     m = _one_node(oh.make_node("Relu", ["x"], ["y"], name="r"), [2])
     data = m.SerializeToString().replace(b"Relu", b"R\xf7lu")
