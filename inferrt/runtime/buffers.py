@@ -99,7 +99,7 @@ def as_torch(x, device: torch.device, name: str) -> torch.Tensor:
     a = as_array(x, name)
     if isinstance(a, np.ndarray):
         try:
-            a = torch.from_numpy(np.ascontiguousarray(a))
+            a = torch.from_numpy(np.ascontiguousarray(a).reshape(a.shape))   # ascontiguousarray makes 0-d 1-d
         except TypeError as e:  # a numpy dtype torch lacks
             raise BindingError(f"input {name!r}: numpy dtype {a.dtype} has no torch equivalent ({e}); convert it "
                                f"with .astype(...) to the engine's input dtype") from None
