@@ -157,6 +157,22 @@ def test_bad_feed_is_a_binding_error(engine, feed, words):
         assert w in str(e.value)
 
 
+def test_zero_dimensional_inputs_keep_their_shape():
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network(0)
+    a = net.add_input("a", trt.float32, ())
+    out = net.add_elementwise(a, a, trt.ElementWiseOperation.SUM).get_output(0)
+    out.name = "twice"
+    net.mark_output(out)
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(builder.build(net, config))
+    ctx = engine.create_execution_context()
+    for value in (np.array(1.5, np.float32), np.float32(1.5), 1.5, torch.tensor(1.5)):
+        got = np.asarray(ctx.infer(a=value)["twice"])
+        assert got.shape == () and got == 3.0, (value, got)
+
+
 def test_bad_stream_argument_of_infer(engine):
     x, s = inputs(2)
     with pytest.raises(trt.BindingError, match="stream handle"):
