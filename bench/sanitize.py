@@ -23,19 +23,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SUMMARY = re.compile(r"ERROR SUMMARY: (\d+) error")
 
 
-def run_one(models, exporter, batches, graphs: bool, timeout: float, log_dir: str | None):
+def run_one(models, exporter, batches, graphs: bool, timeout: float, log_dir: str | None, jobs: int = 1,
+            opt_level: int | None = None):
     tool = shutil.which("compute-sanitizer")
     if tool is None:
         raise SystemExit("compute-sanitizer is not on PATH (it ships with the CUDA toolkit)")
     out_json = os.path.join(log_dir or "/tmp", f"sanitize_zoo_{'graphs' if graphs else 'eager'}.json")
     cmd = [tool, "--tool", "memcheck", "--target-processes", "all", "--print-limit", "20",
            sys.executable, "-m", "bench.zoo", "--device", "cuda", "--models", ",".join(models),
-           "--exporters", exporter, "--batches", batches, "--jobs", "1", "--json", out_json]
+           "--exporters", exporter, "--batches", batches, "--jobs", str(jobs), "--json", out_json,
+           "--timeout", str(timeout), "--budget", str(timeout)]
+    if opt_level is not None:
+        cmd += ["--opt-level", str(opt_level)]
     if not graphs:
         cmd.append("--no-cuda-graphs")
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout + 60)
         text, rc = p.stdout + p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
         text, rc = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace"), None
@@ -60,13 +64,15 @@ def main(argv=None) -> int:
     p.add_argument("--exporter", default="torchscript")
     p.add_argument("--batches", default="1")
     p.add_argument("--timeout", type=float, default=900, help="seconds per run")
+    p.add_argument("--jobs", type=int, default=1, help="models at once (each its own process, all under memcheck)")
+    p.add_argument("--opt-level", type=int, default=None, help="builder optimization level (0 skips tactic timing)")
     p.add_argument("--json", default=None)
     p.add_argument("--log-dir", default=None)
     a = p.parse_args(argv)
     models = [m for m in a.models.split(",") if m]
     if a.log_dir:
         os.makedirs(a.log_dir, exist_ok=True)
-    results = [run_one(models, a.exporter, a.batches, g, a.timeout, a.log_dir) for g in (True, False)]
+    results = [run_one(models, a.exporter, a.batches, g, a.timeout, a.log_dir, a.jobs, a.opt_level) for g in (True, False)]
     print(f"{'cuda graphs':<12} {'processes':>9} {'errors':>7} {'zoo rows passed':>16} {'seconds':>8}")
     for r in results:
         print(f"{'on' if r['cuda_graphs'] else 'off':<12} {r['processes']:>9} {r['errors']:>7} "
