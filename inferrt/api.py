@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import numbers
 import os
 
 from .enums import BuilderFlag
@@ -26,7 +27,7 @@ def _export_torch(module, example_inputs, profiles, input_names):
         example_inputs = (example_inputs,)
     names = list(input_names or [f"input_{i}" for i in range(len(example_inputs))])
     dynamic = {}
-    for prof in ([profiles] if isinstance(profiles, dict) else profiles or []):
+    for prof in _profile_list(profiles):
         for name, (mn, _, mx) in prof.items():
             dims = {i: f"{name}_d{i}" for i, (a, b) in enumerate(zip(mn, mx)) if a != b}
             if dims:
@@ -47,6 +48,27 @@ def _export_torch(module, example_inputs, profiles, input_names):
         torch.backends.mha.set_fastpath_enabled(fastpath)
         module.train(was_training)
     return buf.getvalue()
+
+
+def _profile_list(profiles) -> list[dict]:
+    """``profiles=``: one dict or a list of dicts {input name: (min, opt, max) shapes}; BuildError naming the input
+    whose entry is not three shapes."""
+    if profiles is None:
+        return []
+    listed = [profiles] if isinstance(profiles, dict) else profiles
+    if not isinstance(listed, (list, tuple)) or not all(isinstance(p, dict) for p in listed):
+        raise BuildError(f"profiles must be a dict {{input name: (min, opt, max)}} or a list of such dicts, got "
+                         f"{type(profiles).__name__}")
+    for i, prof in enumerate(listed):
+        for name, triple in prof.items():
+            ok = isinstance(triple, (list, tuple)) and len(triple) == 3 and all(
+                isinstance(shape, (list, tuple)) and all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
+                                                         for d in shape) for shape in triple)
+            if not ok:
+                raise BuildError(f"profiles[{i}][{name!r}] must be three shapes (min, opt, max) of integers, for "
+                                 f"example ((1, 3, 224, 224), (8, 3, 224, 224), (32, 3, 224, 224)); got "
+                                 f"{str(triple)[:120]}")
+    return list(listed)
 
 
 def _network_from(source, builder, logger):
@@ -96,7 +118,7 @@ def build_engine(source, *, profiles=None, fp16=False, bf16=False, device=None, 
         config.set_flag(BuilderFlag.BF16)
     if optimization_level is not None:
         config.builder_optimization_level = optimization_level
-    for prof in ([profiles] if isinstance(profiles, dict) else profiles or []):
+    for prof in _profile_list(profiles):
         p = builder.create_optimization_profile()
         for name, (mn, op, mx) in prof.items():
             p.set_shape(name, mn, op, mx)
@@ -110,6 +132,8 @@ def build_engine(source, *, profiles=None, fp16=False, bf16=False, device=None, 
 def save_plan(engine_or_plan, path) -> None:
     """Write an engine's plan (or plan bytes) to ``path``."""
     data = engine_or_plan.serialize() if hasattr(engine_or_plan, "serialize") else engine_or_plan
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"save_plan takes an engine or plan bytes, not a {type(data).__name__}")
     with open(path, "wb") as f:
         f.write(bytes(data))
 

@@ -136,6 +136,7 @@ def build_plan(network, config, log) -> bytes:
             except OpError as e:
                 raise BuildError(f"shape inference failed at the {WHICH[which]} shapes of optimization profile {pi} "
                                  f"({ {k: tuple(v.shape) for k, v in specs_in.items()} }): {e}") from None
+            _check_sizes(specs, device, f"the {WHICH[which]} shapes of optimization profile {pi}")
             memory = max(memory, arena_bytes(graph, specs))
             if which == 1 and pi == 0:
                 opt_specs = specs
@@ -144,6 +145,7 @@ def build_plan(network, config, log) -> bytes:
     from ..tactics.select import select_tactics
 
     select_tactics(graph, opt_specs, device, config, log)
+    from ..tactics import kernel_store
     from ..tactics.select import compiled_kernels
 
     kernels = compiled_kernels(graph, opt_specs, device)
@@ -158,8 +160,7 @@ def build_plan(network, config, log) -> bytes:
     manifest = {
         "inferrt_version": __version__, "device": fingerprint(device), "name": network.name,
         "graph": graph.to_json(blobs), "io": io,
-        "kernels": [{"dir": k["dir"], "files": [[f, blobs.add(b)] for f, b in k["files"].items()]}
-                    for k in kernels],
+        "kernels": kernel_store.to_manifest(kernels, blobs),
         "profiles": prof_json,
         "profiling_verbosity": config.profiling_verbosity.name,
         "build": {"flags": [f.name for f in BuilderFlag if config.get_flag(f)],
@@ -171,6 +172,42 @@ def build_plan(network, config, log) -> bytes:
     log(Severity.INFO, f"built a plan of {len(plan)} bytes for {fingerprint(device)['name']} in "
                        f"{time.perf_counter() - t_start:.2f} s ({manifest['build']['layers_after']} layers)")
     return plan
+
+
+def device_memory_bytes(device) -> int:
+    """Total memory of ``device`` (physical memory for the CPU); 0 if unknown."""
+    try:
+        if str(device).startswith("cuda"):
+            import torch
+
+            return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+        import os
+
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, RuntimeError, AttributeError):
+        return 0
+
+
+def _check_sizes(specs, device, where: str) -> None:
+    """Refuse a value larger than the device's memory (or than the loader accepts): the plan could never run."""
+    import math
+
+    from ..dtypes import itemsize
+    from ..runtime.validate import MAX_TENSOR_BYTES
+
+    limit = device_memory_bytes(device) or MAX_TENSOR_BYTES
+    for name, spec in specs.items():
+        if spec.shape is None or not spec.static:
+            continue
+        volume = math.prod(int(d) for d in spec.shape)
+        try:
+            n = volume * itemsize(spec.dtype)
+        except TypeError:
+            n = volume
+        if volume * 8 > MAX_TENSOR_BYTES or n > limit:  # the loader's bound: 8 bytes an element
+            raise BuildError(f"tensor {name!r} would have shape {tuple(spec.shape)} ({n} bytes) at {where}, more "
+                             f"than the {limit} bytes of memory of the device ({device}); check the model's shapes "
+                             f"or lower the profile's shapes")
 
 
 def _extra_flags():

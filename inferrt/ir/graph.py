@@ -81,7 +81,7 @@ class Graph:
             ins = [specs[i] if i else None for i in n.inputs]
             try:
                 outs = n.op.infer_all(n.attrs, ins)
-            except (OpError, ValueError, TypeError, IndexError) as e:
+            except (OpError, ValueError, TypeError, IndexError, ArithmeticError) as e:  # absurd values: inf, 0
                 raise OpError(f"node {n.name!r} ({n.kind}, from {', '.join(n.origin) or 'nothing'}): {e}") from None
             for o, s in zip(n.outputs, outs):
                 specs[o] = s

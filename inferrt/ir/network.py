@@ -2,7 +2,9 @@
 
 Layers are added with ``add_*`` methods (the core ones below; the other families live in ``api_*.py`` modules
 that register their methods here). Shapes are inferred as layers are added, on symbolic dims (-1), and again
-lazily after any edit (``set_input``, an attribute, an input shape).
+lazily after any edit (``set_input``, an attribute, an input shape). An inference error is recorded on its layer
+(``layer._error``), not logged when it happens, since a layer is inferred before its creator has finished setting its
+attributes; the parser (after each node) and the builder report the errors that remain, once.
 """
 from __future__ import annotations
 
@@ -293,8 +295,10 @@ class INetworkDefinition:
             try:
                 out_specs = layer._op.infer_all(layer._attrs, ins)
             except (OpError, ValueError, TypeError, IndexError, KeyError) as e:
+                # recorded, not logged: a layer is often inferred before its creator has set all of its attributes
+                # (an importer sets num_groups after add_convolution_nd); whoever validates the finished network
+                # (the parser after each node, the builder, is_network_supported) reports what is still wrong, once
                 layer._error = f"layer {layer.name!r} ({layer._kind}): {e}"
-                self._log_error(layer._error)
         if out_specs is None:
             out_specs = [Spec(DataType.FLOAT, None) for _ in layer._outputs]
         for i, (t, s) in enumerate(zip(layer._outputs, out_specs)):
@@ -370,6 +374,8 @@ class INetworkDefinition:
         return False
 
     def _layer_errors(self) -> list[str]:
+        """Shape-inference errors of the network as it stands now (recorded on the layers; not logged here: the
+        caller reports them, once)."""
         self._refresh()
         return [l._error for l in self._layers if l._error]
 

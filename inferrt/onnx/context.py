@@ -37,7 +37,8 @@ An importer is ``fn(ctx, node) -> list[ITensor | None]`` (see ``registry.py``). 
 * ``ctx.import_subgraph(graph_proto, outer_scope=None, inputs=None, network=None) -> list[ITensor]``: import a
   GraphProto (If branch, Loop/Scan body). ``inputs`` maps the subgraph's input names to ITensors; names not bound
   there or inside the subgraph resolve through ``outer_scope`` (default: this context; or any mapping / callable
-  ``name -> ITensor``). ``network`` (default: this network) receives the layers. Returns the subgraph outputs in
+  ``name -> ITensor``, raising KeyError for unknown names; a callable with ``has(name)`` and ``value(name)``
+  attributes is probed through them, so that checking a name or reading a known value never captures it). ``network`` (default: this network) receives the layers. Returns the subgraph outputs in
   order; ``ctx.last_subgraph_captures`` then lists the outer-scope names the subgraph read.
 """
 from __future__ import annotations
@@ -279,10 +280,16 @@ class ImportContext:
                 return True if outer.has(name) else None
             return outer.tensor(name) if outer.has(name) else None
         if callable(outer) and not hasattr(outer, "get"):
+            if probe and hasattr(outer, "has"):  # a capturing scope answers "is it there" without capturing
+                return True if outer.has(name) else None
             try:
                 return outer(name)
-            except (KeyError, ImportFailure):
+            except KeyError:
                 return None
+            except ImportFailure:
+                if probe:
+                    return None
+                raise  # the name exists but cannot be read here: say why, not "not defined"
         return outer.get(name)
 
     def value(self, name: str):
@@ -294,7 +301,7 @@ class ImportContext:
         if t is not None:
             return self.value_of(t)
         outer = self._outer
-        if isinstance(outer, ImportContext):
+        if isinstance(outer, ImportContext) or hasattr(outer, "value"):
             return outer.value(name)
         return None
 

@@ -1,7 +1,11 @@
 """Expansion of ONNX function ops: an op without an importer that ONNX defines as a function (a FunctionProto
 body, or a context-dependent one built from the node's input types) is replaced by the nodes of its body, bound to
-the node's inputs, outputs and attributes; names internal to the body get a unique prefix."""
+the node's inputs, outputs and attributes; names internal to the body get a unique prefix. Function bodies that depend on the node, and type inference of the
+expanded nodes, are built by onnx's C++ code in the helper process (``native_worker``); a crash there raises
+NativeFailure, which the parser reports."""
 from __future__ import annotations
+
+from . import native_worker
 
 
 def schema_function(op_type, proto, opset, types, domain=""):
@@ -28,9 +32,10 @@ def schema_function(op_type, proto, opset, types, domain=""):
                 if name and name not in types:
                     return None
                 in_types.append(types[name].SerializeToString() if name else onnx.TypeProto().SerializeToString())
-            data = schema.get_context_dependent_function_with_opset_version(fv, proto.SerializeToString(),
-                                                                            in_types)
+            data = native_worker.context_function(op_type, opset, domain, fv, proto.SerializeToString(), in_types)
             body = onnx.FunctionProto.FromString(data) if data else None
+    except native_worker.NativeFailure:
+        raise
     except Exception:  # noqa: BLE001 - onnx raises various errors for functions it cannot build
         return None
     if body is None or not len(body.node):
@@ -40,16 +45,12 @@ def schema_function(op_type, proto, opset, types, domain=""):
 
 def infer_types(node, opsets, types):
     """Add the ONNX types of ``node``'s outputs to ``types`` (nodes made by function expansion have none)."""
-    import onnx
-    import onnx.defs
-    from onnx import shape_inference
-
     dom = "" if node.domain in ("", "ai.onnx") else node.domain
     try:
-        schema = onnx.defs.get_schema(node.op_type, opsets.get(dom, 1), dom)
         known = {n: types[n] for n in node.input if n and n in types}
-        ops = [onnx.helper.make_opsetid(d, v) for d, v in opsets.items()]
-        res = shape_inference.infer_node_outputs(schema, node, known, opset_imports=ops)
+        res = native_worker.infer_node_outputs(node.op_type, opsets.get(dom, 1), dom, node, known, opsets)
+    except native_worker.NativeFailure:
+        raise
     except Exception:  # noqa: BLE001 - missing types leave context-dependent functions unexpanded, nothing worse
         return
     for name, t in res.items():

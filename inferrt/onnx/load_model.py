@@ -1,14 +1,16 @@
 """Loading and validating an ONNX model for OnnxParser: protobuf, external data (resolved next to the model, never
 outside its folder), opsets (7 to the newest onnx defines; older ones converted), local-function inlining, a
 topological presort, the ONNX checker and strict shape inference. Errors are recorded with ``self._error`` and
-end the parse with ParseAbort; checker findings are deferred so unsupported nodes are reported first."""
+end the parse with ParseAbort; checker findings are deferred so unsupported nodes are reported first. onnx's C++
+entry points run in a helper process (``native_worker``): if one crashes or hangs on the model, the parse fails with
+a ParserError saying which step did."""
 from __future__ import annotations
 
 import os
 
 from ..enums import ParserErrorCode
 from ..logger import Severity
-from . import registry
+from . import native_worker as _native, registry
 from .model_tools import fill_output_types as _fill_output_types, first_line as _first_line
 from .model_tools import light_copy as _light_copy, max_opset as _max_opset, opset_map as _opset_map
 from .parser_error import ParseAbort as _Abort
@@ -39,6 +41,11 @@ class ModelLoader:
             self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, "the model has no graph (empty or not an ONNX "
                         "model)")
             raise _Abort
+        bad = _non_text(model)
+        if bad:
+            self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, f"{bad} is not valid UTF-8 text (damaged model "
+                        f"bytes?); names, op types and domains must be text")
+            raise _Abort
         base_dir = os.path.dirname(os.path.abspath(path)) if path else None
         self._load_external(model, base_dir)
         return self._validate(model), base_dir
@@ -50,7 +57,12 @@ class ModelLoader:
         if not tensors:
             return
         for t in tensors:
-            info = ext.ExternalDataInfo(t)
+            try:
+                info = ext.ExternalDataInfo(t)
+            except (ValueError, TypeError) as e:
+                self._error(ParserErrorCode.INVALID_VALUE, f"initializer {t.name!r}: invalid external data "
+                            f"fields ({e}); give a location, offset >= 0 and length >= 0")
+                raise _Abort from None
             if base_dir is None:
                 self._error(ParserErrorCode.INVALID_VALUE,
                             f"initializer {t.name!r} keeps its data in the external file {info.location!r}; use "
@@ -90,9 +102,9 @@ class ModelLoader:
             raise _Abort
         if ver < MIN_OPSET:
             try:
-                from onnx import version_converter
-
-                model = version_converter.convert_version(model, MIN_OPSET)
+                model = self._native("the ONNX version converter", _native.convert_version, model, MIN_OPSET)
+            except _Abort:
+                raise
             except Exception as e:  # noqa: BLE001 - the converter raises many types
                 self._error(ParserErrorCode.UNSUPPORTED_GRAPH,
                             f"the model uses ai.onnx opset {ver} (< {MIN_OPSET}) and could not be converted to "
@@ -100,14 +112,14 @@ class ModelLoader:
                 raise _Abort from None
         if model.functions:
             try:
-                from onnx import inliner
-
-                model = inliner.inline_local_functions(model)
+                model = self._native("the ONNX function inliner", _native.inline_local_functions, model)
+            except _Abort:
+                raise
             except Exception as e:  # noqa: BLE001
                 self._error(ParserErrorCode.INVALID_GRAPH, f"cannot inline the model's local functions: {e}")
                 raise _Abort from None
         self._presort(model.graph)
-        _fill_output_types(model)
+        self._native("ONNX shape inference", _fill_output_types, model)
         self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
         light = _light_copy(model)
         inferred = self._check_and_infer(light)
@@ -124,7 +136,7 @@ class ModelLoader:
 
         inferred = model
         try:
-            onnx.checker.check_model(model)
+            self._native("the ONNX checker", _native.check_model, model)
         except onnx.checker.ValidationError as e:
             if self._has_importer_for_unknown(str(e)):
                 if self.logger is not None:  # ops ONNX dropped (experimental ones) that inferrt still imports
@@ -134,21 +146,35 @@ class ModelLoader:
                     self.logger.log(Severity.WARNING, f"ONNX checker: {_first_line(e)} (ignored)")
             else:
                 self._deferred.append(f"the ONNX checker rejects the model: {_first_line(e)}")
+        except _native.NativeError as e:
+            self._deferred.append(f"the ONNX checker rejects the model: {_first_line(e)}")
         except ValueError:
             pass  # over 2 GiB: the checker needs a path; shape inference below still runs per node
         try:
-            inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=not self._deferred)
+            inferred = self._native("ONNX shape inference", _native.infer_shapes, model, check_type=True,
+                                    strict_mode=not self._deferred)
         except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
             if str(e).count("(op_type:") > 1 or self._has_importer_for_unknown(str(e)):
                 # inside an op's function body (ONNX's own issue), or an op only inferrt knows: importers decide
                 if self.logger is not None:
                     self.logger.log(Severity.WARNING, f"ONNX shape inference: {_first_line(e)} (ignored)")
-                inferred = onnx.shape_inference.infer_shapes(model)
+                inferred = self._native("ONNX shape inference", _native.infer_shapes, model)
             else:
                 self._deferred.append(f"ONNX shape inference fails: {_first_line(e)}")
+        except _native.NativeError as e:
+            self._deferred.append(f"ONNX shape inference fails: {_first_line(e)}")
         except ValueError:
             pass
         return inferred
+
+    def _native(self, what, fn, *args, **kwargs):
+        """``fn`` (an onnx C++ entry point run in the helper process); a crash or hang of it ends the parse."""
+        try:
+            return fn(*args, **kwargs)
+        except _native.NativeFailure as e:
+            self._error(ParserErrorCode.INVALID_GRAPH, f"{what} failed on this model: its helper process {e}; the "
+                        f"model is malformed (check it with onnx.checker.check_model and re-export it)")
+            raise _Abort from None
 
     @staticmethod
     def _has_importer_for_unknown(message: str) -> bool:
@@ -176,3 +202,48 @@ class ModelLoader:
                 sorted_nodes.append(c)
             del graph.node[:]
             graph.node.extend(sorted_nodes)
+
+
+def _non_text(model) -> str | None:
+    """Where the model holds a name that protobuf could not decode as UTF-8 (it then hands out bytes), or None."""
+    for o in model.opset_import:
+        if not isinstance(o.domain, str):
+            return f"an opset_import domain ({o.domain!r})"
+    for f in model.functions:
+        for field in ("name", "domain"):
+            if not isinstance(getattr(f, field), str):
+                return f"function field {field!r} ({getattr(f, field)!r})"
+        where = _graph_non_text(f, f"function {f.name!r}")
+        if where:
+            return where
+    return _graph_non_text(model.graph, "the graph")
+
+
+def _graph_non_text(graph, where) -> str | None:
+    for vi in list(getattr(graph, "value_info", [])):
+        if not isinstance(vi.name, str):
+            return f"{where}: value_info name {vi.name!r}"
+    for field in ("input", "output"):
+        for v in getattr(graph, field):
+            name = v if isinstance(v, (str, bytes)) else v.name
+            if not isinstance(name, str):
+                return f"{where}: {field} name {name!r}"
+    for t in getattr(graph, "initializer", []):
+        if not isinstance(t.name, str):
+            return f"{where}: initializer name {t.name!r}"
+    for i, n in enumerate(graph.node):
+        for field in ("name", "op_type", "domain"):
+            if not isinstance(getattr(n, field), str):
+                return f"{where}: node {i} field {field!r} ({getattr(n, field)!r})"
+        for field in ("input", "output"):
+            for name in getattr(n, field):
+                if not isinstance(name, str):
+                    return f"{where}: node {n.name!r} {field} name {name!r}"
+        for a in n.attribute:
+            if not isinstance(a.name, str):
+                return f"{where}: node {n.name!r} attribute name {a.name!r}"
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                found = _graph_non_text(g, f"{where}: node {n.name!r} attribute {a.name!r}")
+                if found:
+                    return found
+    return None

@@ -20,12 +20,14 @@ def opset_map(model) -> dict:
 
 def fill_output_types(model) -> None:
     """Give untyped graph outputs (accepted by onnxruntime, rejected by the checker) their inferred types."""
-    import onnx
-
     if all(o.type.HasField("tensor_type") or o.type.WhichOneof("value") for o in model.graph.output):
         return
+    from .native_worker import NativeFailure, infer_shapes
+
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = infer_shapes(model)
+    except NativeFailure:
+        raise
     except Exception:  # noqa: BLE001 - the strict pass later reports real problems
         return
     types = {v.name: v.type for v in inferred.graph.value_info}

@@ -18,13 +18,11 @@ from .context import ImportContext, NodeView, onnx_dtype
 from .expand_functions import free_names as _free_names, infer_types as _infer_types, instantiate as _instantiate
 from .expand_functions import schema_function as _schema_function
 from .model_tools import max_opset as _max_opset, opset_map as _opset_map
+from .native_worker import NativeFailure, prestart as _native_prestart
 from .model_tools import restore as _restore, snapshot as _snapshot, value_types as _value_types
 from .load_model import MIN_OPSET, ModelLoader  # noqa: F401 - MIN_OPSET re-exported
 from .parser_error import ParseAbort as _Abort, ParserError  # noqa: F401 - ParserError is trt.ParserError
 from .registry import ImportFailure
-
-
-
 
 
 class OnnxParser(ModelLoader):
@@ -39,6 +37,7 @@ class OnnxParser(ModelLoader):
         self._subgraphs: list[tuple[list[int], bool]] = []
         self.model = None           # the validated, shape-inferred ModelProto of the last parse
         self._model_dir = None
+        _native_prestart()          # onnx's C++ checks run in a helper process; start it while the model is read
 
     # ------------------------------------------------------------------ flags and errors
     @property
@@ -127,7 +126,10 @@ class OnnxParser(ModelLoader):
             return False
         self._types = _value_types(model.graph)
         model_opsets = _opset_map(model)
-        nodes = self._expanded(model.graph, model_opsets, top=True)
+        try:
+            nodes = self._expanded(model.graph, model_opsets, top=True)
+        except _Abort:
+            return False
         status = [self._supported(n, {**model_opsets, **opsets}) for n, opsets, _, _ in nodes]
         n_err = len(self._errors)
         scratch = INetworkDefinition(getattr(self.network, "builder", None), getattr(self.network, "flags", 0))
@@ -185,7 +187,7 @@ class OnnxParser(ModelLoader):
                                 f"no function to expand it into supported ops", node)
                 raise _Abort
             for msg in getattr(self, "_deferred", []):
-                self._error(ParserErrorCode.INVALID_GRAPH, msg)
+                self._error(ParserErrorCode.INVALID_GRAPH, msg, self._node_named_in(msg, model.graph))
             if getattr(self, "_deferred", []):
                 raise _Abort
             self._import_graph(ctx, model.graph, top=True)
@@ -203,6 +205,19 @@ class OnnxParser(ModelLoader):
             _restore(network, snapshot)
             return False
         return len(self._errors) == n_err
+
+    def _node_named_in(self, msg, graph):
+        """The top-level node an onnx checker / shape inference message names ("node name: X"), or None."""
+        import re
+
+        m = re.search(r"node name: ([^)]*)\)", msg) or re.search(r"Node \(([^)]*)\)", msg)
+        if m is None:
+            return None
+        index = getattr(self, "_orig_index", None)
+        for i, p in enumerate(graph.node):
+            if p.name and p.name == m.group(1):
+                return NodeView(p, index[i] if index and len(index) == len(graph.node) else i)
+        return None
 
     def _supported(self, proto, opsets) -> bool:
         dom = "" if proto.domain in ("", "ai.onnx") else proto.domain
@@ -237,7 +252,10 @@ class OnnxParser(ModelLoader):
         if self._supported(proto, eff) or depth > 16:
             return [(proto, node_opsets, origin, stack)]
         dom = "" if proto.domain in ("", "ai.onnx") else proto.domain
-        body = _schema_function(proto.op_type, proto, eff.get(dom, 1), self._types, dom)
+        try:
+            body = _schema_function(proto.op_type, proto, eff.get(dom, 1), self._types, dom)
+        except NativeFailure as e:
+            self._native_failed("building the ONNX function body", e, proto, origin, stack)
         if body is None:
             return [(proto, node_opsets, origin, stack)]
         sub_opsets = dict(node_opsets)
@@ -246,9 +264,17 @@ class OnnxParser(ModelLoader):
         eff_body = dict(eff)
         eff_body.update(sub_opsets)
         for p in _instantiate(proto, body, f"{proto.name or proto.op_type}_{origin}_{depth}/"):
-            _infer_types(p, eff_body, self._types)
+            try:
+                _infer_types(p, eff_body, self._types)
+            except NativeFailure as e:
+                self._native_failed("ONNX type inference of the function body", e, proto, origin, stack)
             out.extend(self._expand_node(p, opsets, sub_opsets, origin, stack + [proto.op_type], depth + 1))
         return out
+
+    def _native_failed(self, what, e, proto, origin, stack):
+        self._error(ParserErrorCode.INVALID_NODE, f"node {proto.name!r} ({proto.op_type}): {what} failed: its "
+                    f"helper process {e}; the node is malformed", NodeView(proto, origin, function_stack=stack))
+        raise _Abort from None
 
     def _import_graph(self, ctx, graph, top=False):
         """Import ``graph`` into ``ctx``; returns its output tensors."""
@@ -258,13 +284,19 @@ class OnnxParser(ModelLoader):
         for init in graph.initializer:
             try:
                 ctx.add_constant_value(init.name, numpy_helper.to_array(init, ctx.base_dir or ""), init.data_type)
-            except (ValueError, TypeError, OSError) as e:
-                self._error(ParserErrorCode.INVALID_VALUE, f"initializer {init.name!r} cannot be read: {e}")
+            except (ValueError, TypeError, OSError, KeyError, IndexError, MemoryError) as e:
+                self._error(ParserErrorCode.INVALID_VALUE, f"initializer {init.name!r} (data_type {init.data_type}, "
+                            f"dims {list(init.dims)}) cannot be read: {_why(e)}; check its type, dims and data")
                 raise _Abort from None
         for sp in graph.sparse_initializer:
             from .context import _sparse_to_dense
 
-            ctx.add_constant_value(sp.values.name, _sparse_to_dense(sp), sp.values.data_type)
+            try:
+                ctx.add_constant_value(sp.values.name, _sparse_to_dense(sp), sp.values.data_type)
+            except (ValueError, TypeError, KeyError, IndexError, MemoryError) as e:
+                self._error(ParserErrorCode.INVALID_VALUE, f"sparse initializer {sp.values.name!r} cannot be read: "
+                            f"{_why(e)}; check its dims, indices and values")
+                raise _Abort from None
         for vi in graph.input:
             if ctx._local(vi.name):
                 continue
@@ -395,7 +427,8 @@ class OnnxParser(ModelLoader):
             msg = e.message if view.name in e.message else f"node {view.name!r} ({view.op_type}): {e.message}"
             self._error(e.code, msg, view)
             raise _Abort from None
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, MemoryError) as e:
+            # absurd attribute or constant values (inf scales, zero divisors, huge sizes) end here
             self._error(ParserErrorCode.INVALID_NODE, f"node {view.name!r} ({view.op_type}) cannot be imported: "
                         f"{type(e).__name__}: {e}", view)
             raise _Abort from None
@@ -436,6 +469,12 @@ class OnnxParser(ModelLoader):
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
+def _why(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"unknown key {e.args[0]!r} (an unknown data type?)" if e.args else "KeyError"
+    return f"{type(e).__name__}: {e}"
+
+
 def _constant_value(view):
     from onnx import TensorProto, numpy_helper
 

@@ -65,7 +65,13 @@ class ParametricReLU(OpDef):
         from .base import broadcast_shapes
 
         x, s = ins
-        broadcast_shapes(x.shape, s.shape, where=" (slopes must broadcast to the input)")
+        if x.shape is not None and s.shape is not None:
+            out = broadcast_shapes(x.shape, s.shape, where=" (slopes must broadcast to the input)")
+            # unidirectional: the slopes may not make the output larger than the input
+            if len(s.shape) > len(x.shape) or any(o != d and d != -1 and o != -1 for o, d in zip(out, x.shape)):
+                raise OpError(f"slopes of shape {tuple(s.shape)} do not broadcast to the input's shape "
+                              f"{tuple(x.shape)}: each slope dim must be 1 or equal the input's (aligned right), "
+                              f"and the slopes may not have a higher rank")
         return [spec_like(x)]
 
     def run(self, a, ins, outs):

@@ -2,7 +2,10 @@
 
 ``if``   inputs  [condition, *outer]; attrs ``then_graph``/``else_graph`` (Graphs whose inputs bind to ``outer``
          in order and whose outputs are the node's outputs). Branch outputs may differ in shape; then the node's
-         output shape is only known once the condition is (the runtime's eager path runs it).
+         output shape is only known once the condition is (the runtime's eager path runs it). ``output_shapes``
+         (optional, one entry per output: a list of dims with -1 for unknown, or null) is the shape the model
+         declares for an output; it gives the output its rank where the branches' inferred ranks differ or are
+         unknown, and each run checks the branch's result against it.
 
 ``loop`` inputs  [trip_count | "", condition | "", *carried (N), *scanned (K), *outer (M)]
          body inputs  [iteration (INT64 scalar), condition (BOOL scalar), *carried, *scan slices, *outer]
@@ -27,7 +30,7 @@ import torch
 
 from ..dtypes import from_torch_dtype, torch_dtype
 from ..enums import DataType, LayerType, LoopOutput, TripLimit
-from .base import BOOL, GRAPH, INT, INTS, STR, Enum, OpDef, OpError, Spec, register
+from .base import BOOL, GRAPH, INT, INTS, JSON, STR, Enum, OpDef, OpError, Spec, register
 
 _FOLD_LIMIT = 1 << 16
 
@@ -144,9 +147,32 @@ def _truth(t, what) -> bool:
 class If(OpDef):
     kind = "if"
     layer_type = LayerType.CONDITION
-    attrs = {"then_graph": (GRAPH, None), "else_graph": (GRAPH, None)}
+    attrs = {"then_graph": (GRAPH, None), "else_graph": (GRAPH, None), "output_shapes": (JSON, None)}
     inputs = ("condition", "outer")
     min_inputs = 1
+
+    @staticmethod
+    def _declared(a, i):
+        shapes = a.get("output_shapes") or ()
+        return None if i >= len(shapes) or shapes[i] is None else tuple(int(d) for d in shapes[i])
+
+    def _with_declared(self, a, specs):
+        """``specs`` with the declared shapes filling in what inference left unknown (a rank, or -1 dims)."""
+        res = []
+        for i, s in enumerate(specs):
+            d = self._declared(a, i)
+            if d is not None and s.shape is None:
+                s = Spec(s.dtype, d)
+            elif d is not None and len(d) != len(s.shape):
+                raise OpError(f"output {i} has rank {len(s.shape)} (shape {s.shape}) but the model declares rank "
+                              f"{len(d)} ({d}); fix the branch or the declared output type")
+            elif d is not None:
+                for k, (x, y) in enumerate(zip(s.shape, d)):
+                    if x >= 0 and y >= 0 and x != y:
+                        raise OpError(f"output {i} has dim {k} = {x} but the model declares {y} (shape {d})")
+                s = Spec(s.dtype, tuple(x if x >= 0 else y for x, y in zip(s.shape, d)), s.value)
+            res.append(s)
+        return res
 
     def _graphs(self, a):
         if a.then_graph is None or a.else_graph is None:
@@ -165,17 +191,24 @@ class If(OpDef):
         if cond.value is not None:
             g, label = (tg, "then branch") if bool(np.asarray(cond.value).reshape(-1)[0]) else (eg, "else branch")
             specs = _infer_graph(g, outer, label)
-            return [Spec(specs[o].dtype, specs[o].shape, specs[o].value) for o in g.outputs]
+            return self._with_declared(a, [Spec(specs[o].dtype, specs[o].shape, specs[o].value) for o in g.outputs])
         ts = _infer_graph(tg, outer, "then branch")
         es = _infer_graph(eg, outer, "else branch")
-        return [merge_specs(ts[t], es[e], f"output {i} of the branches")
-                for i, (t, e) in enumerate(zip(tg.outputs, eg.outputs))]
+        return self._with_declared(a, [merge_specs(ts[t], es[e], f"output {i} of the branches")
+                                       for i, (t, e) in enumerate(zip(tg.outputs, eg.outputs))])
 
     def run(self, a, ins, outs):
         tg, eg = self._graphs(a)
         take_then = _truth(ins[0], "if condition")
         g = tg if take_then else eg
-        return run_graph(g, list(ins[1:]), _device_of(ins, outs), "then branch" if take_then else "else branch")
+        label = "then branch" if take_then else "else branch"
+        res = run_graph(g, list(ins[1:]), _device_of(ins, outs), label)
+        for i, r in enumerate(res):
+            d = self._declared(a, i)
+            if d is not None and (r.dim() != len(d) or any(y >= 0 and x != y for x, y in zip(r.shape, d))):
+                raise RuntimeError(f"{label}: output {i} has shape {tuple(r.shape)} but the model declares {d}; the "
+                                   f"layers after the if were built for the declared shape")
+        return res
 
 
 # ----------------------------------------------------------------------------------------------- loop

@@ -17,6 +17,8 @@ def _fill(v, n, default, what):
         return (default,) * n
     if len(v) != n:
         raise OpError(f"{what} has {len(v)} values but the kernel has {n} spatial dimensions")
+    if what.endswith("padding") and any(int(x) < 0 for x in v):  # it used to fail only at run time
+        raise OpError(f"{what} {tuple(v)} has negative values; padding must be >= 0 (crop with a slice layer)")
     return tuple(v)
 
 

@@ -24,13 +24,14 @@ import struct
 import numpy as np
 
 from ..errors import PlanError
+from . import limits
 
 MAGIC = b"INFERRT\x00"
 FORMAT_VERSION = 1
 HEADER = struct.Struct("<8sII5Q32s8s")
 HEADER_SIZE = HEADER.size  # 96
 BLOB_ALIGN = 256
-MAX_MANIFEST = 1 << 30
+MAX_MANIFEST = limits.MAX_MANIFEST
 _DTYPES = {"float32", "float16", "int8", "int32", "int64", "bool", "uint8", "bfloat16", "float8_e4m3fn", "bytes"}
 
 
@@ -101,10 +102,11 @@ def write_plan(manifest: dict, blobs: BlobWriter) -> bytes:
 class BlobReader:
     """Read-only views of the blobs of a verified plan."""
 
-    def __init__(self, data: memoryview, base: int, table: list):
+    def __init__(self, data: memoryview, base: int, table: list, section_bytes: int = 0):
         self._data = data
         self._base = base
         self._table = table
+        self._budget = limits.BlobBudget(section_bytes)
 
     def __len__(self):
         return len(self._table)
@@ -113,6 +115,7 @@ class BlobReader:
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self._table):
             raise PlanError(f"corrupt plan: blob reference {index!r} is out of range (plan has {len(self._table)})")
         e = self._table[index]
+        self._budget.take(e["nbytes"])
         raw = self._data[self._base + e["offset"]: self._base + e["offset"] + e["nbytes"]]
         if e["dtype"] == "bytes":
             return bytes(raw)
@@ -152,17 +155,19 @@ def read_plan(data) -> tuple[dict, BlobReader]:
     if total != n:
         raise PlanError(f"corrupt plan: header says {total} bytes but {n} were given "
                         f"({'truncated' if n < total else 'trailing bytes'}); copy the plan again")
-    if not (m_off == HEADER_SIZE and 0 < m_len <= MAX_MANIFEST and m_off + m_len <= b_off
+    if not (m_off == HEADER_SIZE and 0 < m_len and m_off + m_len <= b_off
             and b_off % BLOB_ALIGN == 0 and b_off + b_len == n):
         raise PlanError("corrupt plan: section offsets and lengths are inconsistent")
     if _digest(bytes(mv[:56]), mv[HEADER_SIZE:]) != digest:
         raise PlanError("corrupt plan: checksum mismatch (the file was modified or damaged); rebuild or copy it again")
+    limits.check_manifest_size(m_len)
     try:
         manifest = json.loads(bytes(mv[m_off:m_off + m_len]).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise PlanError(f"corrupt plan: manifest is not valid JSON ({type(e).__name__}: {e})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("blobs"), list):
         raise PlanError("corrupt plan: manifest must be an object with a 'blobs' list")
+    limits.check_manifest(manifest, n)
     table = manifest["blobs"]
     for i, e in enumerate(table):
         if not (isinstance(e, dict) and isinstance(e.get("offset"), int) and isinstance(e.get("nbytes"), int)
@@ -176,4 +181,4 @@ def read_plan(data) -> tuple[dict, BlobReader]:
                 "int8", "uint8", "bool", "float8_e4m3fn") else np.dtype(e["dtype"]).itemsize
             if math.prod(e["shape"]) * item != e["nbytes"]:
                 raise PlanError(f"corrupt plan: blob {i} shape {e['shape']} does not match its {e['nbytes']} bytes")
-    return manifest, BlobReader(mv, b_off, table)
+    return manifest, BlobReader(mv, b_off, table, b_len)

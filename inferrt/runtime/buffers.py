@@ -1,4 +1,6 @@
-"""Turning what users hand us (raw addresses, numpy arrays, torch tensors, DLPack objects) into torch tensors."""
+"""Turning what users hand us (raw addresses, numpy arrays, torch tensors, DLPack objects) into torch tensors.
+
+What may be handed over is checked in ``arguments.py``; this module only converts."""
 from __future__ import annotations
 
 import ctypes
@@ -7,9 +9,10 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..dtypes import from_torch_dtype, torch_dtype
+from ..dtypes import torch_dtype
 from ..enums import DataType
 from ..errors import BindingError
+from .arguments import array_problem, device_buffer_problem, host_buffer_problem
 
 
 class _CudaArray:
@@ -21,25 +24,37 @@ class _CudaArray:
 
 
 class AddressCache:
-    """Caches byte-tensors wrapping raw addresses, so rebinding the same buffer costs a dict lookup."""
+    """Caches byte-tensors wrapping raw addresses, so rebinding the same buffer costs a dict lookup.
+
+    On the CPU every use first checks that the process can read (inputs) or read and write (everything else) the
+    whole buffer (``host_mappings.py``), so a wrong pointer is a BindingError, not a segfault. On the GPU a new
+    address is refused when CUDA says it is host memory the GPU cannot reach (``device_pointers.py``); other device
+    addresses are left to CUDA."""
 
     def __init__(self, device: torch.device, capacity: int = 256):
         self.device = device
         self._cache: OrderedDict = OrderedDict()
         self._capacity = capacity
 
-    def view(self, ptr: int, shape, dtype: DataType) -> torch.Tensor:
+    def view(self, ptr: int, shape, dtype: DataType, name: str = "", writable: bool = True) -> torch.Tensor:
         tdt = torch_dtype(dtype)
-        n = int(np.prod(shape)) if len(shape) else 1
+        n = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
         nbytes = n * torch.empty((), dtype=tdt).element_size()
         if nbytes == 0:
             return torch.empty(tuple(shape), dtype=tdt, device=self.device)
         if not ptr:
-            raise BindingError("null address")
+            raise BindingError(f"tensor {name!r} has a null address; call context.set_tensor_address({name!r}, ptr)")
+        if self.device.type == "cpu":
+            why = host_buffer_problem(name, ptr, nbytes, writable)
+            if why:
+                raise BindingError(why)
         key = (ptr, nbytes)
         base = self._cache.get(key)
         if base is None:
             if self.device.type == "cuda":
+                why = device_buffer_problem(name, ptr, nbytes, writable, self.device.index or 0)
+                if why:
+                    raise BindingError(why)
                 base = torch.as_tensor(_CudaArray(ptr, nbytes), device=self.device)
             else:
                 buf = (ctypes.c_uint8 * nbytes).from_address(ptr)
@@ -52,32 +67,42 @@ class AddressCache:
         return base.view(tdt).view(tuple(shape))
 
 
-def as_torch(x, device: torch.device, name: str) -> torch.Tensor:
-    """numpy / torch / DLPack / array-like -> torch tensor on ``device`` (copy only when it must move)."""
-    if isinstance(x, torch.Tensor):
-        t = x
-    elif isinstance(x, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(x).reshape(x.shape)) if x.dtype != np.float64 else torch.from_numpy(x.astype(np.float32))
-    elif hasattr(x, "__dlpack__"):
-        t = torch.from_dlpack(x)
+def as_array(x, name: str):
+    """A numpy array or torch tensor for what the user passed as input ``name``, copying nothing that is already
+    one; BindingError for anything no tensor can be made of."""
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        a = x
     elif isinstance(x, (list, tuple, int, float, bool, np.generic)):
-        t = torch.as_tensor(np.asarray(x))
+        try:
+            a = np.asarray(x)
+        except (ValueError, TypeError, OverflowError) as e:  # ragged nesting, mixed types
+            raise BindingError(f"input {name!r}: the nested list cannot be an array ({e}); pass a numpy array or "
+                               f"a torch tensor") from None
+    elif hasattr(x, "__dlpack__"):
+        try:
+            a = torch.from_dlpack(x)
+        except Exception as e:  # noqa: BLE001 - every exporter fails its own way
+            raise BindingError(f"input {name!r}: its DLPack capsule cannot be read by torch ({type(e).__name__}: "
+                               f"{e}); pass a numpy array or a torch tensor") from None
     else:
         raise BindingError(f"input {name!r}: cannot use a {type(x).__name__}; pass a numpy array, a torch tensor "
                            f"or an object with __dlpack__")
-    if t.device != device:
-        t = t.to(device)
-    return t
+    why = array_problem(a, name)
+    if why:
+        raise BindingError(why)
+    return a
 
 
-def check_dtype(t: torch.Tensor, expected: DataType, name: str) -> torch.Tensor:
-    if t.dtype == torch.float64 and expected == DataType.FLOAT:
-        return t.float()
-    try:
-        got = from_torch_dtype(t.dtype)
-    except TypeError:
-        got = None
-    if got != expected:
-        raise BindingError(f"input {name!r} has dtype {t.dtype} but the engine expects {expected.name}; "
-                           f"convert it first (for example array.astype(...))")
-    return t
+def as_torch(x, device: torch.device, name: str) -> torch.Tensor:
+    """What the user passed as input ``name`` (checked by ``as_array``) as a contiguous torch tensor on ``device``
+    (copy only when it must)."""
+    a = as_array(x, name)
+    if isinstance(a, np.ndarray):
+        try:
+            a = torch.from_numpy(np.ascontiguousarray(a).reshape(a.shape))  # ascontiguousarray makes 0-D 1-D
+        except TypeError as e:  # a numpy dtype torch lacks
+            raise BindingError(f"input {name!r}: numpy dtype {a.dtype} has no torch equivalent ({e}); convert it "
+                               f"with .astype(...) to the engine's input dtype") from None
+    if a.device != device:
+        a = a.to(device)
+    return a.contiguous()

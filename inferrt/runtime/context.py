@@ -4,15 +4,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import itemsize
 from ..enums import DataType, ErrorCode, TensorIOMode
 from ..errors import BindingError, InferrtError, ShapeError
 from ..ir.weights import Dims
 from ..logger import Severity, _Reporter
 from ..ops import Spec
-from .buffers import AddressCache, as_torch, check_dtype
-from .tf32 import tf32_mode
+from .arguments import (ADDRESS_LIMIT, address_problem, device_buffer_problem, feed_of, host_buffer_problem,
+                        index_problem, integer, shape_of, stream_handle, stream_problem)
+from .buffers import AddressCache, as_array
 from .executor import ExecutionError, ShapePlan, nbytes_of
+from .tf32 import tf32_mode
+from .run_arrays import run_arrays
+from .use_guard import DeviceOrder, UseGuard
+
+#: what the TensorRT API reports (False and a logged error) when running fails
+_RUN_ERRORS = (InferrtError, RuntimeError, MemoryError, OverflowError)
 
 
 class IExecutionContext(_Reporter):
@@ -21,7 +28,7 @@ class IExecutionContext(_Reporter):
         self.logger = engine.logger
         self.error_recorder = engine.error_recorder
         self.name = ""
-        self.profiler = None
+        self._profiler = None
         self.debug_sync = False
         self.enqueue_emits_profile = True
         self.persistent_cache_limit = 0
@@ -41,9 +48,22 @@ class IExecutionContext(_Reporter):
         self._graphs = None
         self._static_io: dict = {}
         self._plan_key = None
+        self._guard = UseGuard()       # one thread at a time (use_guard.py)
+        self._order = DeviceOrder()    # GPU: each execution after the previous one, whatever their streams
         self._reset_shapes()
         if allocate:
             self._arena = torch.empty(max(engine.device_memory_size, 1), dtype=torch.uint8, device=self._device)
+
+    @property
+    def profiler(self):
+        return self._profiler
+
+    @profiler.setter
+    def profiler(self, profiler) -> None:
+        if profiler is not None and not callable(getattr(profiler, "report_layer_time", None)):
+            raise TypeError(f"context.profiler must be an IProfiler (with report_layer_time(layer_name, ms)) or "
+                            f"None, got {type(profiler).__name__}")
+        self._profiler = profiler
 
     # ------------------------------------------------------------------ profiles and shapes
     def _reset_shapes(self):
@@ -58,14 +78,38 @@ class IExecutionContext(_Reporter):
         return self._profile
 
     def set_optimization_profile_async(self, profile_index: int, stream_handle: int = 0) -> bool:
-        if not 0 <= profile_index < self.engine.num_optimization_profiles:
-            self._error(f"optimization profile {profile_index} does not exist; the engine has "
-                        f"{self.engine.num_optimization_profiles}")
+        why = index_problem(profile_index, self.engine.num_optimization_profiles, "optimization profile") \
+            or stream_problem(stream_handle)
+        if why:
+            self._error(f"set_optimization_profile_async: {why}")
             return False
-        if profile_index != self._profile:
-            self._profile = profile_index
-            self._reset_shapes()
+        if not self._claim("set_optimization_profile_async", "the optimization profile"):
+            return False
+        try:
+            self._guard.note_write("the optimization profile")
+            if int(profile_index) != self._profile:
+                self._guard.note_write(*(f"the shape of {n!r}" for n in self.engine.input_names))
+                self._profile = int(profile_index)
+                self._reset_shapes()
+        finally:
+            self._guard.exit()
         return True
+
+    # ------------------------------------------------------------------ one thread at a time (use_guard.py)
+    def _claim(self, what: str, *settings: str) -> bool:
+        """Enter the context's guard without waiting; False (and a logged error) when another thread is inside
+        (``settings``: those the refused call would have changed)."""
+        if self._guard.try_enter():
+            return True
+        if settings:
+            self._guard.note_refused(what, *settings)
+        self._error(self._guard.busy_message(what))
+        return False
+
+    def _forget_bindings(self) -> None:
+        self._addresses.clear()
+        self._reset_shapes()
+        self._guard.forget()
 
     def _shape_error(self, name: str, shape: tuple) -> str | None:
         eng = self.engine
@@ -85,28 +129,32 @@ class IExecutionContext(_Reporter):
         return None
 
     def set_input_shape(self, name: str, shape) -> bool:
-        try:
-            shape = tuple(int(d) for d in shape)
-        except (TypeError, ValueError):
-            self._error(f"input {name!r}: shape {shape!r} is not a sequence of integers")
-            return False
-        err = self._shape_error(name, shape)
+        shape = shape_of(name, shape)
+        err = shape if isinstance(shape, str) else self._shape_error(name, shape)
         if err:
-            self._error(err)
+            self._error(f"set_input_shape: {err}")
             return False
-        self._shapes[name] = shape
+        if not self._claim("set_input_shape", f"the shape of {name!r}"):
+            return False
+        try:
+            self._guard.note_write(f"the shape of {name!r}")
+            self._shapes[name] = shape
+        finally:
+            self._guard.exit()
         return True
 
     def get_tensor_shape(self, name: str) -> Dims:
         mode = self.engine.get_tensor_mode(name)
         if mode == TensorIOMode.INPUT:
             return Dims(self._shapes.get(name, self.engine.get_tensor_shape(name)))
-        if mode == TensorIOMode.OUTPUT and self.all_binding_shapes_specified:
+        if mode == TensorIOMode.OUTPUT and self.all_binding_shapes_specified and self._claim("get_tensor_shape"):
             try:
                 shp = self._plan().output_shapes[name]
             except (ExecutionError, InferrtError) as e:
                 self._error(str(e))
                 shp = None
+            finally:
+                self._guard.exit()
             if shp is not None:
                 return Dims(shp)
         return self.engine.get_tensor_shape(name)
@@ -129,11 +177,18 @@ class IExecutionContext(_Reporter):
 
     def infer_shapes(self) -> list[str]:
         missing = [n for n in self.engine.input_names if n not in self._shapes]
-        if not missing:
-            self._plan()
+        if not missing and self._claim("infer_shapes"):
+            try:
+                self._plan()
+            finally:
+                self._guard.exit()
         return missing
 
     def _plan(self) -> ShapePlan:
+        return self._plan_keyed()[0]
+
+    def _plan_keyed(self) -> tuple[ShapePlan, tuple]:
+        """The plan of the current input shapes and its key (callers hold the guard)."""
         key = (self._profile, tuple(self._shapes[n] for n in self.engine.input_names))
         self._plan_key = key
         plan = self._plans.get(key)
@@ -143,7 +198,7 @@ class IExecutionContext(_Reporter):
             if len(self._plans) > 64:
                 self._plans.clear()
             self._plans[key] = plan
-        return plan
+        return plan, key
 
     def _arena_view(self, nbytes: int) -> torch.Tensor:
         if self._arena is None:
@@ -169,40 +224,99 @@ class IExecutionContext(_Reporter):
         self.set_device_memory(ptr, self.engine.device_memory_size)
 
     def set_device_memory(self, memory: int, size: int) -> None:
-        if size < self.engine.device_memory_size:
-            self._error(f"device memory of {size} bytes is smaller than the engine's device_memory_size "
+        why = address_problem("device memory", memory, DataType.UINT8, "set_device_memory")
+        n = integer(size)
+        if n is not None and not 0 <= n < ADDRESS_LIMIT:
+            n = None
+        if why or n is None:
+            self._error(why or f"set_device_memory: size must be an integer number of bytes, got {size!r}")
+            return
+        if n < self.engine.device_memory_size:
+            self._error(f"device memory of {n} bytes is smaller than the engine's device_memory_size "
                         f"({self.engine.device_memory_size})")
             return
-        self._arena = self._addr_cache.view(int(memory), (int(size),), DataType.UINT8)
-        self._user_memory = True
-        self._plans.clear()
-        self._invalidate_graphs()
+        if not self._claim("set_device_memory", "the device memory"):
+            return
+        try:
+            self._guard.note_write("the device memory")
+            self._arena = self._addr_cache.view(int(memory), (n,), DataType.UINT8, "device memory")
+            self._user_memory = True
+            self._plans.clear()
+            self._invalidate_graphs()
+        except BindingError as e:
+            self._error(f"set_device_memory: {e}")
+        finally:
+            self._guard.exit()
 
     def update_device_memory_size_for_shapes(self) -> int:
-        plan = self._plan()
+        if not self.all_binding_shapes_specified:
+            self._error("update_device_memory_size_for_shapes: input shapes are not all set; call "
+                        "context.set_input_shape for every input first")
+            return 0
+        if not self._claim("update_device_memory_size_for_shapes"):
+            return 0
+        try:
+            plan = self._plan()
+        except (ExecutionError, InferrtError) as e:
+            self._error(str(e))
+            return 0
+        finally:
+            self._guard.exit()
         return 0 if plan.eager else plan.arena_bytes
 
     # ------------------------------------------------------------------ addresses
     def set_tensor_address(self, name: str, memory: int) -> bool:
-        if self.engine.get_tensor_mode(name) == TensorIOMode.NONE:
+        mode = self.engine.get_tensor_mode(name)
+        if mode == TensorIOMode.NONE:
             self._error(f"set_tensor_address: {name!r} is not an I/O tensor of this engine "
                         f"(I/O tensors: {self.engine.input_names + self.engine.output_names})")
             return False
-        self._addresses[name] = int(memory)
+        dtype = self.engine.get_tensor_dtype(name)
+        why = address_problem(name, memory, dtype)
+        ptr = 0 if why else int(memory)
+        if not why and ptr:   # its first element now, the whole tensor when used
+            writable = mode != TensorIOMode.INPUT
+            why = host_buffer_problem(name, ptr, itemsize(dtype), writable, whole=False) \
+                if self._device.type == "cpu" else \
+                device_buffer_problem(name, ptr, itemsize(dtype), writable, self._device.index or 0)
+            why = why and f"set_tensor_address: {why}"
+        if why:
+            self._error(why)
+            return False
+        if not self._claim("set_tensor_address", f"the address of {name!r}"):
+            return False
+        try:
+            self._guard.note_write(f"the address of {name!r}")
+            self._addresses[name] = ptr
+        finally:
+            self._guard.exit()
         return True
 
     def get_tensor_address(self, name: str) -> int:
-        return self._addresses.get(name, 0)
+        return self._addresses.get(name, 0) if isinstance(name, str) else 0
 
     def set_output_allocator(self, name: str, output_allocator) -> bool:
         if self.engine.get_tensor_mode(name) != TensorIOMode.OUTPUT:
             self._error(f"set_output_allocator: {name!r} is not an output tensor")
             return False
-        self._allocators[name] = output_allocator
+        if output_allocator is not None and not callable(getattr(output_allocator, "reallocate_output_async", None)):
+            self._error(f"set_output_allocator: the allocator for {name!r} must be an IOutputAllocator (with "
+                        f"reallocate_output_async and notify_shape), got {type(output_allocator).__name__}")
+            return False
+        if not self._claim("set_output_allocator", f"the output allocator of {name!r}"):
+            return False
+        try:
+            self._guard.note_write(f"the output allocator of {name!r}")
+            if output_allocator is None:
+                self._allocators.pop(name, None)
+            else:
+                self._allocators[name] = output_allocator
+        finally:
+            self._guard.exit()
         return True
 
     def get_output_allocator(self, name: str):
-        return self._allocators.get(name)
+        return self._allocators.get(name) if isinstance(name, str) else None
 
     def get_max_output_size(self, name: str) -> int:
         shp = tuple(self.get_tensor_shape(name))
@@ -232,33 +346,66 @@ class IExecutionContext(_Reporter):
         return s
 
     def execute_async_v3(self, stream_handle: int = 0) -> bool:
+        why = stream_problem(stream_handle)
+        if why:
+            self._error(f"execute_async_v3: {why}")
+            return False
+        if not self._claim("execute_async_v3"):
+            return False
         try:
-            io = self._bound_io()
-            self._execute(io, self._stream(int(stream_handle or 0)))
+            clash = self._guard.take_clash()
+            if clash:
+                self._forget_bindings()
+                self._error(f"execute_async_v3 refused: {clash}, so its input shapes and tensor addresses may mix "
+                            f"several threads' (an execution context may be used by one thread at a time). The "
+                            f"context's shapes and addresses were cleared: set them again from one thread, and give "
+                            f"each thread its own context (engine.create_execution_context())",
+                            ErrorCode.FAILED_EXECUTION)
+                return False
+            plan, key, io = self._bound_io()
+            self._execute(io, self._stream(int(stream_handle)), plan, key)
             return True
-        except (InferrtError, ExecutionError) as e:
-            self._error(str(e), ErrorCode.FAILED_EXECUTION)
-        except RuntimeError as e:  # errors raised by kernels (out-of-range indices, ...)
-            self._error(f"execution failed: {e}", ErrorCode.FAILED_EXECUTION)
+        except _RUN_ERRORS as e:
+            msg = str(e) if isinstance(e, InferrtError) else f"execution failed: {type(e).__name__}: {e}"
+            self._error(msg, ErrorCode.FAILED_EXECUTION)
+        finally:
+            self._guard.exit()
         return False
 
     def execute_v2(self, bindings) -> bool:
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        try:
+            bindings = list(bindings)
+        except TypeError:
+            self._error(f"execute_v2 needs a list of {len(names)} addresses (in I/O order: {names}), got "
+                        f"{type(bindings).__name__}")
+            return False
         if len(bindings) != len(names):
             self._error(f"execute_v2 needs {len(names)} bindings (in I/O order: {names}), got {len(bindings)}")
             return False
         for n, ptr in zip(names, bindings):
-            self._addresses[n] = int(ptr)
-        ok = self.execute_async_v3(0)
+            why = address_problem(n, ptr, self.engine.get_tensor_dtype(n), "execute_v2")
+            if why:
+                self._error(why)
+                return False
+        if not self._claim("execute_v2", *(f"the address of {n!r}" for n in names)):
+            return False
+        try:
+            self._guard.note_write(*(f"the address of {n!r}" for n in names))
+            for n, ptr in zip(names, bindings):
+                self._addresses[n] = int(ptr)
+            ok = self.execute_async_v3(0)
+        finally:
+            self._guard.exit()
         if ok and self._device.type == "cuda":
             torch.cuda.default_stream(self._device).synchronize()  # not the device: other threads may capture
         return ok
 
-    def _bound_io(self) -> dict:
+    def _bound_io(self) -> tuple[ShapePlan, tuple, dict]:
         if not self.all_binding_shapes_specified:
             missing = [n for n in self.engine.input_names if n not in self._shapes]
             raise ShapeError(f"input shapes not set for {missing}; call context.set_input_shape(name, shape)")
-        plan = self._plan()
+        plan, key = self._plan_keyed()
         io = {}
         for name in self.engine.input_names + self.engine.output_names:
             ptr = self._addresses.get(name, 0)
@@ -270,26 +417,30 @@ class IExecutionContext(_Reporter):
                 if name in self._allocators:
                     continue
                 raise BindingError(f"tensor {name!r} has no address; call context.set_tensor_address({name!r}, ptr)")
-            io[name] = self._addr_cache.view(ptr, shape, self.engine.get_tensor_dtype(name))
-        return io
+            io[name] = self._addr_cache.view(ptr, shape, self.engine.get_tensor_dtype(name), name,
+                                             writable=name not in self._shapes)
+        return plan, key, io
 
-    def _execute(self, io: dict, stream) -> dict:
-        """Run with ``io`` tensors (all inputs; outputs that are not given are returned). Raises on error."""
-        plan = self._plan()
+    def _execute(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
+        """Run ``plan`` with ``io`` tensors (all inputs; outputs that are not given are returned). Raises on error.
+        Callers hold the guard."""
         ctx = torch.cuda.stream(stream) if stream is not None else _null()
         with ctx, (tf32_mode(self.engine.tf32) if self._device.type == "cuda" else _null()):
+            self._order.after_previous(stream)
             if plan.eager:
                 outs = self.engine.executor.run_eager({n: io[n] for n in self.engine.input_names}, self.profiler)
                 self._deliver(outs, io, stream)
+                self._order.mark_done(stream)
                 return outs
             missing = [o for o in self.engine.output_names if o not in io]
             for o in missing:  # outputs with an allocator but static shape
                 io[o] = self._allocate_output(o, plan.output_shapes[o], stream)
             if self._use_graphs():
-                key = (self._plan_key, tuple(sorted((n, t.data_ptr()) for n, t in io.items())))
+                key = (plan_key, tuple(sorted((n, t.data_ptr()) for n, t in io.items())))
                 self._graph_cache().run(key, lambda: plan.run(io, adopt=not self._user_memory), stream)
             else:
                 plan.run(io, self.profiler, self.debug_sync, adopt=not self._user_memory)
+            self._order.mark_done(stream)
             for o in missing:
                 alloc = self._allocators.get(o)
                 if alloc is not None:
@@ -306,8 +457,11 @@ class IExecutionContext(_Reporter):
                                             getattr(stream, "cuda_stream", 0) if stream is not None else 0)
         if not ptr and size:
             raise BindingError(f"output allocator returned a null address for {name!r} ({size} bytes)")
+        why = address_problem(name, ptr, dt, f"the output allocator of {name!r}")
+        if why:
+            raise BindingError(why)
         self._addresses[name] = int(ptr)
-        return self._addr_cache.view(int(ptr), shape, dt)
+        return self._addr_cache.view(int(ptr), shape, dt, name)
 
     def _deliver(self, outs: dict, io: dict, stream):
         for name, t in outs.items():
@@ -347,67 +501,31 @@ class IExecutionContext(_Reporter):
 
         Inputs may be numpy arrays, torch tensors (any device) or DLPack objects. Returns ``{output name: array}``:
         numpy arrays when the inputs were numpy, torch tensors on the engine's device otherwise. Raises
-        inferrt exceptions (ShapeError, BindingError, ExecutionError) that name the tensor or layer.
+        inferrt exceptions (ShapeError, BindingError, ExecutionError) that name the tensor or layer. Calls from
+        several threads on one context are serialized (each waits for the one before); ``stream`` (a handle or a
+        torch stream) runs a GPU engine on that stream without waiting for the result.
         """
-        feed = dict(feed or {}, **named) if not isinstance(feed, (list, tuple)) else \
-            dict(zip(self.engine.input_names, feed), **named)
-        names = self.engine.input_names
-        extra = set(feed) - set(names)
-        if extra:
-            raise BindingError(f"unknown input(s) {sorted(extra)}; this engine's inputs are {names}")
-        missing = [n for n in names if n not in feed]
-        if missing:
-            raise BindingError(f"missing input(s) {missing}; this engine's inputs are {names}")
-        want_numpy = not any(isinstance(v, torch.Tensor) for v in feed.values())
-        io = {}
-        for n in names:
-            t = check_dtype(as_torch(feed[n], self._device, n), self.engine.get_tensor_dtype(n), n).contiguous()
-            err = self._shape_error(n, tuple(t.shape))
-            if err:
-                raise ShapeError(err)
-            self._shapes[n] = tuple(t.shape)
-            io[n] = t
-        plan = self._plan()
-        if not plan.eager:
-            if self._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
-                static = self._static_io.get(self._plan_key)
-                if static is None:
-                    static = {n: torch.empty_like(t) for n, t in io.items()}
-                    for o in self.engine.output_names:
-                        static[o] = torch.empty(plan.output_shapes[o], device=self._device,
-                                                dtype=torch_dtype(self.engine.get_tensor_dtype(o)))
-                    self._static_io[self._plan_key] = static
-                for n in names:
-                    static[n].copy_(io[n])
-                self._execute(dict(static), self._stream(stream or 0))
-                outs = {o: static[o].clone() for o in self.engine.output_names}
-            else:
-                for o in self.engine.output_names:
-                    io[o] = torch.empty(plan.output_shapes[o], dtype=torch_dtype(self.engine.get_tensor_dtype(o)),
-                                        device=self._device)
-                self._execute(io, self._stream(stream or 0))
-                outs = {o: io[o] for o in self.engine.output_names}
-        else:
-            with (torch.cuda.stream(self._stream(stream or 0)) if self._device.type == "cuda" else _null()):
-                outs = self.engine.executor.run_eager(io, self.profiler)
-        if self._device.type == "cuda":
-            torch.cuda.current_stream(self._device).synchronize() if not stream else None
-        if want_numpy:
-            return {k: _to_numpy(v) for k, v in outs.items()}
-        return outs
+        feed = feed_of(feed, named, self.engine.input_names)
+        handle = stream_handle(stream)
+        arrays = {n: as_array(feed[n], n) for n in self.engine.input_names}
+        self._guard.enter()
+        try:
+            # it sets the input shapes: another thread's pending ones are overwritten (its execution is refused)
+            self._guard.note_write(*(f"the shape of {n!r}" for n in self.engine.input_names))
+            return run_arrays(self, arrays, handle)
+        except (MemoryError, torch.OutOfMemoryError) as e:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ExecutionError(f"not enough memory on {self._device} to run these input shapes ({why}); use "
+                                 f"smaller inputs or free memory") from None
+        finally:
+            self._guard.settle()
+            self._guard.exit()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         return False
-
-
-def _to_numpy(t: torch.Tensor):
-    t = t.detach()
-    if t.dtype == torch.bfloat16:
-        t = t.float()
-    return t.cpu().numpy().copy() if t.device.type == "cpu" else t.cpu().numpy()
 
 
 class _null:

@@ -37,7 +37,7 @@ class ICudaEngine(_Reporter):
         self.tf32 = "TF32" in manifest.get("build", {}).get("flags", ["TF32"])
         self._lock = threading.Lock()
         if self.device_kind == "cuda" and manifest.get("kernels"):
-            self._install_kernels(manifest["kernels"], blobs)
+            self._install_kernels(manifest["kernels"], blobs, len(plan))
         consts, kernels = {}, {}
         for n in self.graph.nodes:
             if n.kind == "constant":
@@ -49,11 +49,11 @@ class ICudaEngine(_Reporter):
         self.executor = Executor(self.graph, consts, kernels, self.device)
 
     @staticmethod
-    def _install_kernels(entries, blobs):
-        """Put the plan's compiled Triton kernels into this machine's Triton cache (see tactics/kernel_store.py)."""
+    def _install_kernels(entries, blobs, plan_size):
+        """Check the plan's compiled kernels and make them Triton's for this process (see tactics/kernel_store.py)."""
         from ..tactics.kernel_store import install
 
-        install([{"dir": e["dir"], "files": {f: blobs.get(i) for f, i in e["files"]}} for e in entries])
+        install(entries, blobs, plan_size)
 
     # ------------------------------------------------------------------ I/O metadata
     @property
@@ -61,15 +61,13 @@ class ICudaEngine(_Reporter):
         return len(self._io)
 
     def get_tensor_name(self, index: int) -> str:
-        if not 0 <= index < len(self._io):
-            raise IndexError(f"I/O tensor index {index} out of range (engine has {len(self._io)})")
-        return self._io[index]["name"]
+        return self._io[_index(index, len(self._io), "I/O tensor index")]["name"]
 
     def __getitem__(self, index):
         return self.get_tensor_name(index)
 
     def _entry(self, name):
-        i = self._io_index.get(name)
+        i = self._io_index.get(name) if isinstance(name, str) else None
         return None if i is None else self._io[i]
 
     def get_tensor_mode(self, name: str) -> TensorIOMode:
@@ -106,9 +104,8 @@ class ICudaEngine(_Reporter):
         return False
 
     def get_tensor_profile_shape(self, name: str, profile_index: int):
-        if not 0 <= profile_index < len(self._profiles):
-            raise IndexError(f"profile {profile_index} out of range (engine has {len(self._profiles)})")
-        s = self._profiles[profile_index]["shapes"].get(name)
+        profile_index = _index(profile_index, len(self._profiles), "optimization profile")
+        s = self._profiles[profile_index]["shapes"].get(name) if isinstance(name, str) else None
         if s is None:
             if self.get_tensor_mode(name) != TensorIOMode.INPUT:
                 return []
@@ -135,7 +132,7 @@ class ICudaEngine(_Reporter):
     device_memory_size_v2 = device_memory_size
 
     def get_device_memory_size_for_profile(self, profile_index: int) -> int:
-        return self._profiles[profile_index]["device_memory"]
+        return self._profiles[_index(profile_index, len(self._profiles), "optimization profile")]["device_memory"]
 
     get_device_memory_size_for_profile_v2 = get_device_memory_size_for_profile
 
@@ -211,3 +208,15 @@ class ICudaEngine(_Reporter):
     @property
     def manifest(self) -> dict:
         return self._manifest
+
+
+def _index(value, count: int, what: str) -> int:
+    """An index argument: TypeError when it is not an integer, IndexError when out of range (TensorRT's bindings)."""
+    if type(value) is int and 0 <= value < count:   # the common case, first
+        return value
+    from .arguments import index_problem, integer
+
+    why = index_problem(value, count, what)
+    if why:
+        raise (TypeError if integer(value) is None else IndexError)(why)
+    return integer(value)

@@ -105,6 +105,21 @@ class ShapePlan:
             self.specs = g.infer(input_specs)
         except OpError as e:
             raise ExecutionError(str(e)) from None
+        except Exception as e:  # noqa: BLE001 - an op's shape rule failing on these shapes names no layer itself
+            raise ExecutionError(f"shape inference at input shapes "
+                                 f"{ {k: tuple(v.shape) for k, v in input_specs.items()} } failed: "
+                                 f"{type(e).__name__}: {e}") from None
+        try:
+            self._prepare(executor, arena_getter)
+        except InferrtError:
+            raise
+        except Exception as e:  # noqa: BLE001 - preparing views of constants runs layers (see _prepare)
+            raise ExecutionError(f"preparing to run at input shapes "
+                                 f"{ {k: tuple(v.shape) for k, v in input_specs.items()} } failed: "
+                                 f"{type(e).__name__}: {e}") from None
+
+    def _prepare(self, executor, arena_getter):
+        g = executor.graph
         self.eager = any(not s.static for s in self.specs.values())
         self.output_shapes = {o: tuple(self.specs[o].shape) if self.specs[o].static else None for o in g.outputs}
         if self.eager:
@@ -139,9 +154,12 @@ class ShapePlan:
                 if on_input:
                     per_call.add(n.outputs[0])
                 else:
-                    self.slots[n.outputs[0]] = n.op.run(n.attrs, [self.slots.get(i) if i else None
-                                                                  for i in self._host_side(n)],
-                                                        [meta[n.outputs[0]]])[0]
+                    try:
+                        self.slots[n.outputs[0]] = n.op.run(n.attrs, [self.slots.get(i) if i else None
+                                                                      for i in self._host_side(n)],
+                                                            [meta[n.outputs[0]]])[0]
+                    except Exception as e:  # noqa: BLE001
+                        raise _layer_failed(n.name, e) from e
                 continue
             self.steps.append((executor.kernels[n.name], self._host_side(n), n.outputs, n.name))
         # views of graph I/O are made per call (their addresses can change)
@@ -154,6 +172,21 @@ class ShapePlan:
         # not the source of a view made once here (such a view would keep pointing at the arena slot)
         self.adoptable = frozenset(written - set(g.outputs) - set(aliases.values()))
         self.arena_storage = arena.untyped_storage().data_ptr() if offsets else None
+
+    @staticmethod
+    def _store(res, outs, b, slots, adoptable, foreign):
+        """Put a step's returned tensors in place: adopted as the slot, or copied into it."""
+        for o, dst, r in zip(outs, b, res):
+            if r is None or r.data_ptr() == dst.data_ptr():
+                continue
+            if o in adoptable and r.shape == dst.shape and r.dtype == dst.dtype and r.device == dst.device \
+                    and r.untyped_storage().data_ptr() not in foreign:
+                slots[o] = r  # adopt the returned tensor: later steps read it in place of the slot
+            else:
+                if r.numel() != dst.numel():
+                    raise ExecutionError(f"it produced shape {tuple(r.shape)} for output {o!r}, which was planned "
+                                         f"as {tuple(dst.shape)}")
+                dst.copy_(r.reshape(dst.shape) if r.shape != dst.shape else r)
 
     def _host_side(self, n) -> list:
         """Input names for node ``n``, with known shape-tensor inputs (``op.host_inputs``) redirected to CPU copies
@@ -181,9 +214,15 @@ class ShapePlan:
         foreign = {self.arena_storage} | {t.untyped_storage().data_ptr() for t in io.values()}
         slots.update(io)
         for n, m, ins in self.input_views:
-            slots[n.outputs[0]] = n.op.run(n.attrs, [slots.get(i) if i else None for i in ins], [m])[0]
+            try:
+                slots[n.outputs[0]] = n.op.run(n.attrs, [slots.get(i) if i else None for i in ins], [m])[0]
+            except Exception as e:  # noqa: BLE001
+                raise _layer_failed(n.name, e) from e
         for o in self.copies:
-            io[o].copy_(self.slots[o].reshape(io[o].shape))
+            try:
+                io[o].copy_(self.slots[o].reshape(io[o].shape))
+            except Exception as e:  # noqa: BLE001
+                raise ExecutionError(f"copying into output {o!r} failed: {type(e).__name__}: {e}") from e
         for fn, ins, outs, name in self.steps:
             a = [slots[i] if i else None for i in ins]
             b = [slots[o] for o in outs]
@@ -195,14 +234,10 @@ class ShapePlan:
             except Exception as e:  # noqa: BLE001 - name the failing layer (bad values, corrupt attributes, ...)
                 raise _layer_failed(name, e) from e
             if res is not None:
-                for o, dst, r in zip(outs, b, res):
-                    if r is None or r.data_ptr() == dst.data_ptr():
-                        continue
-                    if o in adoptable and r.shape == dst.shape and r.dtype == dst.dtype and r.device == dst.device \
-                            and r.untyped_storage().data_ptr() not in foreign:
-                        slots[o] = r  # adopt the returned tensor: later steps read it in place of the slot
-                    else:
-                        dst.copy_(r.reshape(dst.shape) if r.shape != dst.shape else r)
+                try:
+                    self._store(res, outs, b, slots, adoptable, foreign)
+                except Exception as e:  # noqa: BLE001 - a result of the wrong size: name the layer
+                    raise _layer_failed(name, e) from e
             if profiler is not None:
                 _sync(b)
                 profiler.report_layer_time(name, (time.perf_counter() - t0) * 1e3)
@@ -211,8 +246,9 @@ class ShapePlan:
 
 
 def _layer_failed(name: str, e: Exception) -> Exception:
-    if isinstance(e, (ExecutionError, InferrtError)):
-        return e
+    """The error to raise for layer ``name`` failing with ``e``: an inferrt error that names the layer."""
+    if isinstance(e, InferrtError):
+        return e if repr(name) in str(e) else ExecutionError(f"layer {name!r} failed: {e}")
     return ExecutionError(f"layer {name!r} failed: {type(e).__name__}: {e}")
 
 
@@ -239,22 +275,11 @@ class Executor:
         for n in self.graph.nodes:
             if n.kind == "constant":
                 continue
-            ins = [vals[i] if i else None for i in n.inputs]
-            specs = [None if t is None else _spec_of(t) for t in ins]
-            try:
-                out_specs = n.op.infer_all(n.attrs, specs)
-            except OpError as e:
-                raise ExecutionError(f"node {n.name!r} ({n.kind}): {e}") from None
-            outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=self.device)
-                    if s.static else None for s in out_specs]
             t0 = time.perf_counter()
             try:
-                res = self.kernels[n.name](ins, outs)
-            except Exception as e:  # noqa: BLE001
+                outs = self._run_node_eager(n, [vals[i] if i else None for i in n.inputs])
+            except Exception as e:  # noqa: BLE001 - shape rules, allocation and kernels: name the layer
                 raise _layer_failed(n.name, e) from e
-            if res is not None:
-                outs = [r if o is None else (o.copy_(r.reshape(o.shape)) if r.data_ptr() != o.data_ptr() else o)
-                        for o, r in zip(outs, res)]
             if profiler is not None:
                 if self.device.type == "cuda":
                     torch.cuda.current_stream().synchronize()
@@ -262,6 +287,21 @@ class Executor:
             for o, t in zip(n.outputs, outs):
                 vals[o] = t
         return {o: vals[o] for o in self.graph.outputs}
+
+
+    def _run_node_eager(self, n, ins) -> list:
+        specs = [None if t is None else _spec_of(t) for t in ins]
+        try:
+            out_specs = n.op.infer_all(n.attrs, specs)
+        except OpError as e:
+            raise ExecutionError(f"node {n.name!r} ({n.kind}): {e}") from None
+        outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=self.device)
+                if s.static else None for s in out_specs]
+        res = self.kernels[n.name](ins, outs)
+        if res is not None:
+            outs = [r if o is None else (o.copy_(r.reshape(o.shape)) if r.data_ptr() != o.data_ptr() else o)
+                    for o, r in zip(outs, res)]
+        return outs
 
 
 def _spec_of(t: torch.Tensor) -> Spec:

@@ -32,10 +32,14 @@ def load_engine(data, logger=None, error_recorder=None):
         raise PlanError(f"plan was built for {describe(fp)} but this device is {describe(here)} ({diff}); plans are "
                         f"specific to a device kind: rebuild the plan on this device")
     from ..ir.graph import Graph
+    from ..tactics.kernel_store import validate as validate_kernels
     from .engine import ICudaEngine
     from .validate import check_engine_graph, check_manifest
 
     check_manifest(manifest)
+    kernels = validate_kernels(manifest.get("kernels"), blobs, memoryview(data).nbytes)
+    if kernels and fp["kind"] != "cuda":
+        raise PlanError(f"corrupt plan: a {fp['kind']} plan carries {len(kernels)} GPU kernels")
     try:
         graph = Graph.from_json(manifest["graph"], blobs)
     except PlanError:

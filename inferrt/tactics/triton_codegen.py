@@ -2,16 +2,19 @@
 
 One kernel per (program, input layouts, dtypes): it loads each input once (contiguous inputs of the output's shape
 by linear offset, others through broadcast strides), computes in float32 (integers and bools stay integral), and
-stores once in the output's dtype. The generated source is written to inferrt's cache directory so Triton's JIT can
-read it, and is deterministic, so a rebuild or a plan load regenerates the identical kernel.
+stores once in the output's dtype. The generated source is written to inferrt's private cache directory (see
+``load_kernel``) so Triton's JIT can read it, and is deterministic, so a rebuild or a plan load regenerates the
+identical kernel.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import linecache
 import os
 
 from ..enums import DataType
+from . import private_cache
 
 MAX_RANK = 6
 _TL = {DataType.FLOAT: "tl.float32", DataType.HALF: "tl.float16", DataType.BF16: "tl.bfloat16",
@@ -170,21 +173,26 @@ _MODULES: dict[str, object] = {}
 
 
 def load_kernel(source: str):
-    """Import the generated source (once per process) and return its jitted kernel."""
+    """Import the generated source (once per process) and return its jitted kernel.
+
+    Triton's JIT reads a kernel's source through ``inspect``, so the text is also written, as ``pw_<sha256>.py``,
+    into inferrt's private ``triton_src-<uid>`` cache (``private_cache.py``: mode 0700, written under a random
+    temporary name, no link followed). The module runs ``source`` itself, never what the file holds, and the same
+    text is what Triton's JIT sees (``linecache`` holds it)."""
     key = hashlib.sha256(source.encode()).hexdigest()[:24]
     mod = _MODULES.get(key)
     if mod is None:
-        d = os.path.join(os.environ.get("INFERRT_CACHE", os.path.expanduser("~/.cache/inferrt")), "triton_src")
-        os.makedirs(d, exist_ok=True)
-        path = os.path.join(d, f"pw_{key}.py")
-        if not os.path.exists(path):
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w") as f:
-                f.write(source)
-            os.replace(tmp, path)
+        name = f"pw_{key}.py"
+        fd = private_cache.open_area("triton_src")
+        try:
+            private_cache.ensure_file(fd, name, source.encode())
+        finally:
+            os.close(fd)
+        path = os.path.join(private_cache.area_path("triton_src"), name)
+        linecache.cache[path] = (len(source), None, source.splitlines(True), path)
         spec = importlib.util.spec_from_file_location(f"inferrt_pw_{key}", path)
         mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        exec(compile(source, path, "exec"), mod.__dict__)  # noqa: S102 - inferrt's own generated kernel source
         _MODULES[key] = mod
     return mod.pointwise_kernel
 

@@ -87,3 +87,42 @@ def with_manifest(plan: bytes, edit) -> bytes:
     manifest, blobs, version, _ = split(plan)
     edit(manifest)
     return frame(json.dumps(manifest).encode(), blobs, version)
+
+
+def with_blobs(plan: bytes, edit, extra: list[bytes]) -> bytes:
+    """Re-frame ``plan`` with raw byte blobs ``extra`` appended to its blob section, after ``edit(manifest, first)``
+    (``first``: the blob index of ``extra[0]``) changed its manifest in place."""
+    manifest, blobs, version, _ = split(plan)
+    section = bytearray(blobs)
+    first = len(manifest["blobs"])
+    for data in extra:
+        section += b"\x00" * ((-len(section)) % ALIGN)
+        manifest["blobs"].append({"offset": len(section), "nbytes": len(data), "dtype": "bytes", "shape": []})
+        section += data
+    edit(manifest, first)
+    return frame(json.dumps(manifest).encode(), bytes(section), version)
+
+
+def softmax_chain_manifest(layers: int, profiles: int = 1, device_memory: int = 0) -> dict:
+    """A CPU plan's manifest, without blobs: x[N, 5] -> softmax -> ... (``layers`` times) -> y, with ``profiles``
+    optimization profiles (min/opt/max batch 1/2/4). ``device_memory`` is recorded for every profile (0 passes
+    the load checks; the executor plans its own arena per shape)."""
+    from inferrt._version import __version__
+    from inferrt.device import fingerprint
+
+    names = ["x"] + [f"v{i}" for i in range(layers - 1)] + ["y"]
+    nodes = [{"attrs": {"axes": 2}, "info": {"tactic": "generic"}, "inputs": [names[i]], "kind": "softmax",
+              "name": f"softmax{i}", "origin": [f"softmax{i}"], "outputs": [names[i + 1]]} for i in range(layers)]
+    graph = {"inputs": ["x"], "outputs": ["y"], "nodes": nodes,
+             "values": {v: {"dtype": "FLOAT", "shape": [-1, 5]} for v in names}}
+    return {"inferrt_version": __version__, "device": fingerprint("cpu"), "name": "chain", "graph": graph,
+            "io": [{"name": "x", "mode": "INPUT", "dtype": "FLOAT", "shape": [-1, 5]},
+                   {"name": "y", "mode": "OUTPUT", "dtype": "FLOAT", "shape": [-1, 5]}],
+            "kernels": [], "profiles": [{"shapes": {"x": [[1, 5], [2, 5], [4, 5]]}, "device_memory": device_memory}
+                                        for _ in range(profiles)],
+            "profiling_verbosity": "LAYER_NAMES_ONLY", "build": {"flags": []}, "blobs": []}
+
+
+def frame_manifest(manifest: dict) -> bytes:
+    """A plan of ``manifest`` alone (empty blob section)."""
+    return frame(json.dumps(manifest).encode(), b"")

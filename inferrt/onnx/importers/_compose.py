@@ -284,3 +284,38 @@ def done(layer, i=0):
     t = layer.get_output(i)
     _ = t.shape
     return t
+
+
+# ----------------------------------------------------------------------------------------------- ops by importer
+def onnx_op(ctx, node, op_type, inputs, n_out=1, opset=21, **attrs):
+    """Import one ai.onnx ``op_type`` node on ITensors through its registered importer (contrib ops decompose into
+    standard ones this way). ``inputs``: ITensors, or None for an absent input; ``attrs``: ONNX attributes.
+    Returns the ``n_out`` output ITensors. Errors name ``node`` (the contrib node being imported)."""
+    from onnx import helper
+
+    from ..context import NodeView
+    from ..registry import lookup
+
+    fn = lookup("", op_type, opset)
+    if fn is None:
+        raise ImportFailure(E.INTERNAL_ERROR, f"{node.op_type} node {node.name!r}: no importer for {op_type}")
+    stem = f"{node.name}/{op_type}#{len(ctx.network._layers)}"
+    names = []
+    for k, t in enumerate(inputs):
+        if t is None:
+            names.append("")
+            continue
+        names.append(f"{stem}:in{k}")
+        ctx.bind(names[-1], t)
+    outs = [f"{stem}:out{k}" for k in range(n_out)]
+    proto = helper.make_node(op_type, names, outs, name=node.name, **attrs)
+    view = NodeView(proto, node.index, {**node.opsets, "": opset}, ctx.base_dir, node.function_stack)
+    saved = ctx.node
+    ctx.node = view
+    try:
+        res = fn(ctx, view)
+    finally:
+        ctx.node = saved
+        for nm in names:
+            ctx._tensors.pop(nm, None)
+    return list(res)[:n_out]

@@ -18,8 +18,33 @@ def _spec_shape(ctx, t, what):
     spec = ctx.network._spec(t) if t._producer is not None else None
     shape = spec.shape if spec is not None else tuple(t.shape)
     if shape is None:
-        ctx.fail(f"{what} {t.name!r} has an unknown rank", ParserErrorCode.UNSUPPORTED_NODE_SHAPE)
+        ctx.fail(f"{what} {t.name!r} has an unknown rank (it comes out of layer {t._producer.name!r}, whose output "
+                 f"rank could not be inferred: an If whose branches give different ranks); declare the value's "
+                 f"shape in the branch outputs' types", ParserErrorCode.UNSUPPORTED_NODE_SHAPE)
     return tuple(shape)
+
+
+def declared_shape(value_info):
+    """The shape a ValueInfoProto declares (-1 for symbolic or absent dims), or None when it declares no rank."""
+    tp = value_info.type
+    if not tp.HasField("tensor_type") or not tp.tensor_type.HasField("shape"):
+        return None
+    return [int(d.dim_value) if d.HasField("dim_value") else -1 for d in tp.tensor_type.shape.dim]
+
+
+def branch_declared_shapes(then_graph, else_graph):
+    """Per If output, the shape the branches declare: dims that differ become -1; the one declared shape when only
+    one branch declares one; None where neither does or the declared ranks differ."""
+    res = []
+    for t, e in zip(then_graph.output, else_graph.output):
+        a, b = declared_shape(t), declared_shape(e)
+        if a is None or b is None:
+            res.append(a if b is None else b)
+        elif len(a) != len(b):
+            res.append(None)
+        else:
+            res.append([x if x == y else -1 for x, y in zip(a, b)])
+    return res
 
 
 def import_body(ctx, graph_proto, bound, what):
@@ -60,6 +85,8 @@ def import_body(ctx, graph_proto, bound, what):
         captured[name] = (t, parent)
         return t
 
+    outer.has = ctx.has  # probing a name (the subgraph's topological sort) must not capture it,
+    outer.value = ctx.value  # and an importer reading a known value (Squeeze's axes) sees the outer constant
     outs = ctx.import_subgraph(graph_proto, outer_scope=outer, inputs=inputs, network=net)
     errors = net._layer_errors() + [e for e in net._errors if not e.startswith("layer ")]
     if errors:
@@ -114,8 +141,9 @@ def if_(ctx, node):
             if nm not in g.inputs:
                 g.specs[nm] = Spec(p.dtype, _spec_shape(ctx, p, "outer-scope tensor"))
         g.inputs = list(outer)
-    return _add(ctx, node, "if", [cond] + list(outer.values()), {"then_graph": tg, "else_graph": eg},
-                len(node.outputs))
+    attrs = {"then_graph": tg, "else_graph": eg,
+             "output_shapes": branch_declared_shapes(node.attr("then_branch"), node.attr("else_branch"))}
+    return _add(ctx, node, "if", [cond] + list(outer.values()), attrs, len(node.outputs))
 
 
 # ----------------------------------------------------------------------------------------------- Loop

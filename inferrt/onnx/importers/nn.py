@@ -23,6 +23,9 @@ def _spatial(node, x, nsp):
     if len(strides) != nsp or len(dil) != nsp or len(pads) != 2 * nsp:
         fail(node, f"strides {strides}, dilations {dil} and pads {pads} do not match {nsp} spatial dims",
              E.INVALID_NODE)
+    _check_ints(node, "strides", strides, 1)
+    _check_ints(node, "dilations", dil, 1)
+    _check_ints(node, "pads", pads, 0)
     auto = attr(node, "auto_pad", "NOTSET")
     mode = PM.EXPLICIT_ROUND_DOWN
     pre, post = pads[:nsp], pads[nsp:]
@@ -34,6 +37,18 @@ def _spatial(node, x, nsp):
     elif auto != "NOTSET":
         fail(node, f"auto_pad {auto!r} is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", E.INVALID_NODE)
     return strides, dil, pre, post, mode
+
+
+#: attribute values beyond this are damage, not a model (no tensor has 2**31 elements along one dim)
+_MAX_ATTR = 2 ** 31 - 1
+
+
+def _check_ints(node, name, values, lo):
+    """Refuse an integer attribute with a value below ``lo`` (or absurdly large), naming the node and field."""
+    for i, v in enumerate(values):
+        if not isinstance(v, (int, np.integer)) or not lo <= int(v) <= _MAX_ATTR:
+            fail(node, f"attribute {name!r} = {list(values)}: value {v} at position {i} must be an integer from "
+                       f"{lo} to {_MAX_ATTR}", E.INVALID_NODE)
 
 
 def _configure(layer, strides, dil, pre, post, mode, dilations=True):
@@ -65,6 +80,7 @@ def _conv_operands(ctx, node):
 def conv_1(ctx, node):
     x, nsp, w, w_t, wshape = _conv_operands(ctx, node)
     ks = attr(node, "kernel_shape", None)
+    _check_ints(node, "weights' shape", wshape, 1)
     if ks is not None and tuple(ks) != wshape[2:]:
         fail(node, f"kernel_shape {tuple(ks)} disagrees with the weights' shape {wshape}", E.INVALID_NODE)
     b = value(ctx, node, 2) if has_input(node, 2) else None
@@ -74,7 +90,9 @@ def conv_1(ctx, node):
     if b is None and has_input(node, 2):
         layer.set_input(2, inp(ctx, node, 2))
     _configure(layer, *_spatial(node, x, nsp))
-    layer.num_groups = int(attr(node, "group", 1))
+    group = int(attr(node, "group", 1))
+    _check_ints(node, "group", [group], 1)
+    layer.num_groups = group
     return [done(layer)]
 
 
@@ -82,12 +100,21 @@ def conv_1(ctx, node):
 def conv_transpose_1(ctx, node):
     x, nsp, w, w_t, wshape = _conv_operands(ctx, node)
     g = int(attr(node, "group", 1))
+    _check_ints(node, "group", [g], 1)
+    _check_ints(node, "weights' shape", wshape, 1)
     k = wshape[2:]
     strides, dil, pre, post, mode = _spatial(node, x, nsp)
     outpad = list(attr(node, "output_padding", None) or [0] * nsp)
+    if len(outpad) != nsp:
+        fail(node, f"output_padding {outpad} does not match {nsp} spatial dims", E.INVALID_NODE)
+    _check_ints(node, "output_padding", outpad, 0)
     out_shape = attr(node, "output_shape", None)
     if out_shape is not None:
         out_shape = list(out_shape)[-nsp:]
+        if len(out_shape) != nsp:
+            fail(node, f"output_shape {list(attr(node, 'output_shape'))} has fewer than {nsp} spatial dims",
+                 E.INVALID_NODE)
+        _check_ints(node, "output_shape", out_shape, 1)
         ins = tuple(x.shape[2:])
         if any(d < 0 for d in ins):
             fail(node, "output_shape needs static spatial input dims", E.UNSUPPORTED_NODE_DYNAMIC)
@@ -138,6 +165,7 @@ def _pool_params(ctx, node):
     ks = attr(node, "kernel_shape", None)
     if ks is None or len(ks) != r - 2:
         fail(node, f"kernel_shape {ks} must have {r - 2} values", E.INVALID_NODE)
+    _check_ints(node, "kernel_shape", ks, 1)
     return x, tuple(int(v) for v in ks), _spatial(node, x, r - 2)
 
 
