@@ -284,11 +284,6 @@ FAILURES_BY_REASON = {
     'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | First # mismatches are at indices: | [#, #,': [
         'test_dft_inverse_opset19',
     ],
-    'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | First # mismatches are at indices: | [#]: #': [
-        'test_bernoulli_double_expanded',
-        'test_bernoulli_expanded',
-        'test_bernoulli_seed',
-    ],
     'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | Mismatch at indices: | [#, #, #, #]: # (ACT': [
         'test_attention_4d_causal_fp16',
         'test_attention_4d_causal_fp16_expanded',
@@ -300,11 +295,6 @@ FAILURES_BY_REASON = {
         'test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FN_expanded',
         'test_castlike_no_saturate_FLOAT_to_FLOAT8E4M3FN',
         'test_castlike_no_saturate_FLOAT_to_FLOAT8E4M3FN_expanded',
-    ],
-    'open issue: AssertionError: | Not equal to tolerance rtol=#, atol=#e-# | | Mismatched elements: # / # (#%) | Mismatch at indices: | [#]: # (ACTUAL), # (': [
-        'test_bernoulli',
-        'test_bernoulli_double',
-        'test_bernoulli_seed_expanded',
     ],
 }
 

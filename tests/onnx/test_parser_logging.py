@@ -56,12 +56,40 @@ def _build_and_run(builder, network, feeds):
     return engine.create_execution_context().infer(feeds)
 
 
-def test_mobilenet_v2_parsed_twice_logs_no_error():
+def _depthwise_block():
+    """MobileNetV2's inverted residual block in plain torch (the depthwise Conv is what logged), for machines
+    without torchvision."""
     import torch
-    import torchvision
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(),
+                nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False), nn.BatchNorm2d(32), nn.ReLU6(),
+                nn.Conv2d(32, 16, 1, bias=False), nn.BatchNorm2d(16))
+
+        def forward(self, x):
+            return self.body(x)
 
     torch.manual_seed(0)
-    model = torchvision.models.mobilenet_v2().eval()
+    return Block().eval()
+
+
+def _mobilenet_v2():
+    torchvision = pytest.importorskip("torchvision")
+    import torch
+
+    torch.manual_seed(0)
+    return torchvision.models.mobilenet_v2().eval()
+
+
+@pytest.mark.parametrize("make", [_depthwise_block, _mobilenet_v2], ids=["depthwise_block", "mobilenet_v2"])
+def test_depthwise_model_parsed_twice_logs_no_error(make):
+    import torch
+
+    model = make()
     x = torch.randn(1, 3, 64, 64)
     for attempt in range(2):  # the second export and parse in one process is the one the issue saw fail
         data = _export(model, (x,))
