@@ -35,6 +35,11 @@ class NativeError(Exception):
     """onnx raised an exception of a type without a counterpart here (the message starts with the type's name)."""
 
 
+class NativeValueError(NativeError, ValueError):
+    """onnx raised ValueError in the worker (the caller's own ValueErrors, such as a model over protobuf's 2 GiB,
+    are raised before anything is sent)."""
+
+
 # ---------------------------------------------------------------------------------------------------- framing
 def _write_frame(fd: int, header: dict, blobs=()) -> None:
     h = json.dumps(header).encode()
@@ -343,7 +348,7 @@ def _rebuild_error(kind: str, message: str) -> Exception:
     import onnx
 
     table = {"ValidationError": onnx.checker.ValidationError, "InferenceError": onnx.shape_inference.InferenceError,
-             "ValueError": ValueError, "TypeError": TypeError, "KeyError": KeyError, "IndexError": IndexError}
+             "ValueError": NativeValueError, "TypeError": TypeError, "KeyError": KeyError, "IndexError": IndexError}
     cls = table.get(kind)
     return NativeError(f"{kind}: {message}") if cls is None else cls(message)
 

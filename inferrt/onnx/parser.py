@@ -420,7 +420,9 @@ class OnnxParser(ModelLoader):
         n_layers = len(network._layers)
         try:
             outs = fn(ctx, view)
-            if outs is None or len(outs) > len(view.outputs):
+            if outs is not None and len(outs) > len(view.outputs):
+                outs = list(outs)[:len(view.outputs)]  # optional trailing outputs the node does not ask for
+            if outs is None:
                 raise ImportFailure(ParserErrorCode.INTERNAL_ERROR, f"the importer returned {outs!r} for "
                                     f"{len(view.outputs)} output(s)")
         except ImportFailure as e:
