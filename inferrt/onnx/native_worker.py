@@ -1,18 +1,18 @@
 """ONNX's native (C++) entry points, run in a helper process so that an abort inside them cannot take the caller's
 process down.
 
-onnx's checker, shape inference, version converter, inliner and function builders are C++; on some malformed models
-they abort (SIGABRT) or crash instead of raising. The parser calls them only through the functions here. They send
-the request to one worker process per parsing process (started lazily, reused, restarted when it dies, its address
-space capped at half the machine's memory) over pipes with a small protocol, and raise :class:`NativeFailure` naming the operation when the worker dies or exceeds its
-time limit (``INFERRT_ONNX_NATIVE_TIMEOUT`` seconds, default 120). Errors onnx raises normally come back as the same
-exception types (``ValidationError``, ``InferenceError``, ``ValueError``) with their messages.
+onnx's checker, shape inference, version converter, inliner and function builders are C++; on some malformed models they
+abort (SIGABRT) or crash instead of raising. The parser calls them only through the functions here. They send the
+request to one worker process per parsing process (started lazily, reused, restarted when it dies, its address space
+capped at half the machine's memory) over pipes with a small protocol, and raise :class:`NativeFailure` naming the
+operation when the worker dies or exceeds its time limit (``INFERRT_ONNX_NATIVE_TIMEOUT`` seconds, default 120). Errors
+onnx raises normally come back as the same exception types (``ValidationError``, ``InferenceError``, ``ValueError``)
+with their messages.
 
-Protocol (both directions): a frame is ``>IQ`` (header length, number of blobs), a UTF-8 JSON header, then each blob
-as ``>Q`` length + bytes. Requests carry ``{"op": name, "args": {...}}`` with protobuf messages as serialized blobs;
+Protocol (both directions): a frame is ``>IQ`` (header length, number of blobs), a UTF-8 JSON header, then each blob as
+``>Q`` length + bytes. Requests carry ``{"op": name, "args": {...}}`` with protobuf messages as serialized blobs;
 replies carry ``{"ok": true, ...}`` or ``{"ok": false, "type": exception class name, "message": str}``. Nothing is
-pickled. Run as a script (``python native_worker.py``) the file is the worker: it imports onnx only, not inferrt.
-"""
+pickled. Run as a script (``python native_worker.py``) the file is the worker: it imports onnx only, not inferrt."""
 from __future__ import annotations
 
 import json

@@ -1,8 +1,9 @@
 """OnnxParser and ParserError: TensorRT's ONNX parser API on top of the importer registry.
 
-Parsing is all-or-nothing: the model is validated (protobuf, checker, strict shape inference, opsets), model-local
-functions and ops without an importer that ONNX defines as functions are expanded, every unsupported node is
-reported at once, nodes are sorted topologically (dangling references and cycles are reported by node), and then
+Parsing is all-or-nothing: the model is validated (protobuf, checker, strict shape inference, opsets; onnx's C++
+steps run in a helper process, ``native_worker``, so that an abort in them fails the parse, not the process),
+model-local functions and ops without an importer that ONNX defines as functions are expanded, every unsupported
+node is reported at once, nodes are sorted topologically (dangling references and cycles are reported by node), and then
 imported through ``registry.lookup``. On any error the network is restored to what it was before ``parse``.
 """
 from __future__ import annotations

@@ -500,10 +500,12 @@ def m_function(m, rng):
         f.node.append(oh.make_node("ScaledTanh", ["b"], ["b2"], domain="local"))  # recursion
 
 
+#: weighted: value damage that keeps the model well-formed reaches the builder and runtime more often
 MUTATIONS = [m_remove_node, m_duplicate_node, m_shuffle_nodes, m_dangling_input, m_rewire_input, m_cycle,
              m_extra_io, m_drop_io, m_rename_output, m_op_type, m_domain, m_opset, m_ir_version, m_attr_type,
-             m_attr_value, m_attr_value, m_attr_remove_or_add, m_init_size, m_init_dims, m_init_values, m_init_values, m_init_values, m_init_dtype, m_init_name,
-             m_init_location, m_input_dims, m_input_dims, m_input_type, m_graph_io, m_function]
+             m_attr_value, m_attr_value, m_attr_remove_or_add, m_init_size, m_init_dims, m_init_values,
+             m_init_values, m_init_values, m_init_dtype, m_init_name, m_init_location, m_input_dims, m_input_dims,
+             m_input_type, m_graph_io, m_function]
 
 
 def mutate(model, rng: random.Random):
