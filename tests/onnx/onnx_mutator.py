@@ -553,7 +553,7 @@ class Outcome:
         return f"{self.kind}: {self.detail[:500]}"
 
 
-class _Hang(Exception):
+class _Hang(BaseException):  # not an Exception: code under test must not catch it
     pass
 
 
@@ -603,8 +603,10 @@ def _profiles(builder, network, config):
             return
 
 
-def run_case(data: bytes, seed: int = 0, timeout_s: int = 20) -> Outcome:
-    """Parse, build (CPU), reload the plan, run; the outcome kind and what it said."""
+def run_case(data: bytes, seed: int = 0, timeout_s: int = 120) -> Outcome:
+    """Parse, build (CPU), reload the plan, run; the outcome kind and what it said. A case still running after
+    ``timeout_s`` is a hang (the slowest legitimate mutants, Loops whose trip count became 10**6, take about a
+    minute on one CPU core)."""
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(timeout_s)
     try:
