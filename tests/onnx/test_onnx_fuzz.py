@@ -212,6 +212,18 @@ def test_build_refuses_tensors_larger_than_the_device():
     assert "'x'" in out.detail and "memory" in out.detail
 
 
+def test_build_refuses_tensors_larger_than_the_device_memory(device):
+    """The bound is the memory of the device the plan is built for (physical memory for the CPU)."""
+    from inferrt.builder.build import device_memory_bytes
+
+    total = device_memory_bytes(device)
+    assert total > 0
+    n = total // 4 + 1  # one float32 more than the device holds
+    m = _one_node(oh.make_node("Relu", ["x"], ["y"], name="r"), [n], y_shape=[n])
+    with pytest.raises(inferrt.BuildError, match=f"tensor 'x' would have shape \\({n},\\)"):
+        inferrt.build_engine(m, device=device)
+
+
 def _relu_engine():
     m = _one_node(oh.make_node("Relu", ["x"], ["h"], name="r"), [2, 3], y_shape=[2, 3])
     m.graph.node.append(oh.make_node("Neg", ["h"], ["y"], name="n"))
