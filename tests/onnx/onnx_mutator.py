@@ -18,6 +18,7 @@ from onnx import TensorProto as TP, helper as oh, numpy_helper as nh
 
 HUGE = [2 ** 31, 2 ** 40, 2 ** 62, 10 ** 6]
 ABSURD_INTS = [0, -1, -7, 1, 3, 2 ** 31 - 1, 2 ** 63 - 1, -2 ** 63, 10 ** 6]
+VALUE_INTS = [0, -1, -7, 1, 3, 2 ** 31 - 1, 2 ** 63 - 1, -2 ** 63, 10 ** 5, -2, 2, 5, 100, -100]
 OPS = ["Relu", "Add", "Conv", "MatMul", "Reshape", "Concat", "Softmax", "Gather", "Transpose", "PRelu", "Pad",
        "Slice", "Resize", "Loop", "If", "TopK", "NonZero", "Shape", "Cast", "Expand", "Split", "Einsum", "Gemm",
        "BatchNormalization", "LayerNormalization", "MaxPool", "ConvTranspose", "Where", "Tile", "ScatterND"]
@@ -404,8 +405,8 @@ def m_init_values(m, rng):
     for _ in range(rng.randrange(1, 3)):
         i = rng.randrange(flat.size)
         if arr.dtype.kind in "iu":
-            flat[i] = _pick(rng, [v for v in ABSURD_INTS + [-2, 2, 5, 100, -100] if np.iinfo(arr.dtype).min <= v
-                                  <= np.iinfo(arr.dtype).max])
+            # 10**5, not 10**6: a Loop trip count of 10**6 is a valid model that runs for a minute or two
+            flat[i] = _pick(rng, [v for v in VALUE_INTS if np.iinfo(arr.dtype).min <= v <= np.iinfo(arr.dtype).max])
         elif arr.dtype.kind == "f":
             flat[i] = _pick(rng, [np.nan, np.inf, -np.inf, 0.0, -1.0, 1e30, 1e-30])
         else:
