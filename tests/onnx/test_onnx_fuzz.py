@@ -168,6 +168,33 @@ def test_negative_padding_is_refused_at_build_naming_the_layer(kind):
         builder.build(network, builder.create_builder_config())
 
 
+@pytest.mark.parametrize("op,w_shape,bias_len", [("Conv", (4, 3, 3, 3), 5), ("ConvTranspose", (3, 4, 2, 2), 128)])
+def test_bias_of_the_wrong_size_is_refused(op, w_shape, bias_len):
+    """Fuzz finding: a bias with more values than output maps built, then failed in the layer at run time."""
+    w = nh.from_array(np.ones(w_shape, np.float32), "W")
+    b = nh.from_array(np.ones((bias_len,), np.float32), "B")
+    m = _one_node(oh.make_node(op, ["x", "W", "B"], ["y"], name="c0"), [1, 3, 8, 8], [w, b], None)
+    errs = _refused(m, "c0", f"has {bias_len} values but there are 4 output maps")
+    assert errs[0].node_name() == "c0"
+
+
+def test_loop_condition_that_is_not_one_value_is_refused():
+    """Fuzz finding: a Loop body whose condition output is a (2, 3) tensor built, then failed at run time."""
+    vi = oh.make_tensor_value_info
+    body = oh.make_graph([oh.make_node("Add", ["acc_in", "x"], ["acc_out"], name="body_add"),
+                          oh.make_node("Greater", ["acc_out", "x"], ["cond_out"], name="body_cond")], "body",
+                         [vi("i", TP.INT64, []), vi("cond_in", TP.BOOL, []), vi("acc_in", TP.FLOAT, [2, 3])],
+                         [vi("cond_out", TP.BOOL, [2, 3]), vi("acc_out", TP.FLOAT, [2, 3])])
+    g = oh.make_graph([oh.make_node("Loop", ["trips", "", "x"], ["y"], name="loop0", body=body)], "g",
+                      [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])],
+                      [nh.from_array(np.array(3, np.int64), "trips")])
+    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 17)])
+    m.ir_version = 8
+    out = om.run_case(m.SerializeToString())
+    assert out.kind == "refused_parse", out
+    assert "loop0" in out.detail and "condition" in out.detail
+
+
 def test_names_that_are_not_utf8_are_refused():
     m = _one_node(oh.make_node("Relu", ["x"], ["y"], name="r"), [2])
     data = m.SerializeToString().replace(b"Relu", b"R\xf7lu")
