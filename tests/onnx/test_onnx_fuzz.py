@@ -1,4 +1,5 @@
-"""Protobuf-level fuzzing of the ONNX parser, builder, plan loader and runtime (``onnx_mutator``).
+"""Protobuf-level fuzzing of the ONNX parser, builder, plan loader and runtime (seeds in ``onnx_fuzz_seeds``,
+mutations in ``onnx_mutator``, the oracle in ``onnx_fuzz_oracle``).
 
 Every mutant must end in a clean refusal (a ParserError or BuildError that is not an internal "please report"
 error), or build a plan that loads and runs (a run-time failure must be an inferrt error naming the layer); never a
@@ -13,16 +14,18 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import onnx_fuzz_oracle as oracle  # noqa: E402
 import onnx_mutator as om  # noqa: E402
+from onnx_fuzz_seeds import seed_models  # noqa: E402
 
 N = int(os.environ.get("INFERRT_FUZZ_N", "2000"))
 SEED = int(os.environ.get("INFERRT_FUZZ_SEED", "0"))
 
 
-@pytest.mark.parametrize("name", sorted(om.seed_models()))
+@pytest.mark.parametrize("name", sorted(seed_models()))
 def test_seed_models_run(name):
     """The unmutated seeds build, reload and run, so mutants start from working models."""
-    out = om.run_case(om.seed_models()[name].SerializeToString())
+    out = oracle.run_case(seed_models()[name].SerializeToString())
     assert out.kind == "ran", out
 
 
@@ -30,9 +33,9 @@ def test_fuzz_outcomes_are_clean():
     counts = collections.Counter()
     bad = []
     for i, seed_name, muts, data in om.cases(N, SEED):
-        out = om.run_case(data, seed=i)
+        out = oracle.run_case(data, seed=i)
         counts[out.kind] += 1
-        if out.kind not in om.Outcome.GOOD:
+        if out.kind not in oracle.Outcome.GOOD:
             bad.append(f"case {i} ({seed_name}, {'+'.join(muts)}): {out!r}")
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     assert not bad, f"{len(bad)} of {N} mutants ended badly ({summary}):\n" + "\n".join(bad[:20])
@@ -52,10 +55,10 @@ def test_mutations_are_deterministic():
 
 def test_oracle_flags_bad_outcomes():
     """The oracle is not vacuous: an internal error and a raw exception are classified as bad."""
-    assert om.INTERNAL.search("node 'x' (Relu): the importer failed with KeyError: 3; please report this")
-    assert not om.NAMES_LAYER.search("execution failed: shape '[1, 32, 1, 1]' is invalid for input of size 16416")
-    assert om.NAMES_LAYER.search("layer 'conv' failed: RuntimeError: bad")
-    assert om.run_case(b"\x08\x01\x12").kind == "refused_parse"
+    assert oracle.INTERNAL.search("node 'x' (Relu): the importer failed with KeyError: 3; please report this")
+    assert not oracle.NAMES_LAYER.search("execution failed: shape '[1, 32, 1, 1]' is invalid for input of size 16416")
+    assert oracle.NAMES_LAYER.search("layer 'conv' failed: RuntimeError: bad")
+    assert oracle.run_case(b"\x08\x01\x12").kind == "refused_parse"
 
 
 # ---------------------------------------------------------------------------------------------------- findings
@@ -89,7 +92,7 @@ def _refused(model, *words):
     text = " ".join(str(e) for e in errs)
     for w in words:
         assert w in text, f"{w!r} not in {text}"
-    assert not om.INTERNAL.search(text), text
+    assert not oracle.INTERNAL.search(text), text
     return errs
 
 
@@ -190,7 +193,7 @@ def test_loop_condition_that_is_not_one_value_is_refused():
                       [nh.from_array(np.array(3, np.int64), "trips")])
     m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 17)])
     m.ir_version = 8
-    out = om.run_case(m.SerializeToString())
+    out = oracle.run_case(m.SerializeToString())
     assert out.kind == "refused_parse", out
     assert "loop0" in out.detail and "condition" in out.detail
 
@@ -226,7 +229,7 @@ def test_external_data_with_a_negative_length_is_refused():
 def test_infinite_resize_scales_are_refused():
     scales = nh.from_array(np.array([1, 1, np.inf, 2], np.float32), "sc")
     m = _one_node(oh.make_node("Resize", ["x", "", "sc"], ["y"], name="up"), [1, 1, 2, 2], [scales], None)
-    out = om.run_case(m.SerializeToString())
+    out = oracle.run_case(m.SerializeToString())
     assert out.kind in ("refused_parse", "refused_build"), out
     assert "up" in out.detail
 
@@ -234,7 +237,7 @@ def test_infinite_resize_scales_are_refused():
 def test_build_refuses_tensors_larger_than_the_device():
     """A plan whose tensors could never fit is a BuildError naming the tensor (the loader would reject it)."""
     m = _one_node(oh.make_node("Relu", ["x"], ["y"], name="r"), [1, 3, 8, 2 ** 40], y_shape=[1, 3, 8, 2 ** 40])
-    out = om.run_case(m.SerializeToString())
+    out = oracle.run_case(m.SerializeToString())
     assert out.kind == "refused_build", out
     assert "'x'" in out.detail and "memory" in out.detail
 
