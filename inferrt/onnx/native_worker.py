@@ -324,7 +324,10 @@ def prestart() -> None:
     global _worker
     with _lock:
         if _worker is None or not _worker.alive():
-            _start()
+            try:
+                _start()
+            except NativeFailure:
+                pass  # the first call reports it
 
 
 def _start() -> None:
@@ -336,7 +339,11 @@ def _start() -> None:
 
         atexit.register(_shutdown)
         _hooked_pids.append(os.getpid())
-    _worker = _Worker()
+    try:
+        _worker = _Worker()
+    except OSError as e:
+        _worker = None
+        raise NativeFailure(f"could not be started ({e})") from None
 
 
 def worker_pid() -> int | None:
