@@ -180,8 +180,12 @@ class ModelLoader:
         try:
             return fn(*args, **kwargs)
         except _native.NativeFailure as e:
-            self._error(ParserErrorCode.INVALID_GRAPH, f"{what} failed on this model: its helper process {e}; the "
-                        f"model is malformed (check it with onnx.checker.check_model and re-export it)")
+            if e.startup:
+                self._error(ParserErrorCode.INTERNAL_ERROR, f"{what} runs in a helper process, which {e}; allow "
+                            f"this process to start subprocesses")
+            else:
+                self._error(ParserErrorCode.INVALID_GRAPH, f"{what} failed on this model: its helper process {e}; "
+                            f"the model is malformed (check it with onnx.checker.check_model and re-export it)")
             raise _Abort from None
 
     @staticmethod

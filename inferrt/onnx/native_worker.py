@@ -28,7 +28,12 @@ _MAX_FRAME = 1 << 34
 
 
 class NativeFailure(Exception):
-    """The worker running an ONNX native entry point crashed, timed out or broke the protocol."""
+    """The worker running an ONNX native entry point crashed, timed out or broke the protocol (``startup``: it could
+    not be started at all, which says nothing about the model)."""
+
+    def __init__(self, message, startup=False):
+        super().__init__(message)
+        self.startup = startup
 
 
 class NativeError(Exception):
@@ -343,7 +348,7 @@ def _start() -> None:
         _worker = _Worker()
     except OSError as e:
         _worker = None
-        raise NativeFailure(f"could not be started ({e})") from None
+        raise NativeFailure(f"could not be started ({e})", startup=True) from None
 
 
 def worker_pid() -> int | None:

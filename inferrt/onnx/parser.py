@@ -273,8 +273,10 @@ class OnnxParser(ModelLoader):
         return out
 
     def _native_failed(self, what, e, proto, origin, stack):
-        self._error(ParserErrorCode.INVALID_NODE, f"node {proto.name!r} ({proto.op_type}): {what} failed: its "
-                    f"helper process {e}; the node is malformed", NodeView(proto, origin, function_stack=stack))
+        why = "allow this process to start subprocesses" if e.startup else "the node is malformed"
+        self._error(ParserErrorCode.INTERNAL_ERROR if e.startup else ParserErrorCode.INVALID_NODE,
+                    f"node {proto.name!r} ({proto.op_type}): {what} failed: its helper process {e}; {why}",
+                    NodeView(proto, origin, function_stack=stack))
         raise _Abort from None
 
     def _import_graph(self, ctx, graph, top=False):
