@@ -152,6 +152,7 @@ def build_plan(network, config, log) -> bytes:
 
     blobs = BlobWriter()
     graph.specs.update(declared)  # the engine reports the declared input shapes (-1 where dynamic)
+    _check_sizes(graph.specs, device, "the shapes recorded in the plan")
     io = [{"name": n, "mode": "INPUT", "dtype": graph.specs[n].dtype.name, "shape": list(graph.specs[n].shape)}
           for n in graph.inputs]
     io += [{"name": n, "mode": "OUTPUT", "dtype": graph.specs[n].dtype.name,
@@ -197,6 +198,9 @@ def _check_sizes(specs, device, where: str) -> None:
 
     limit = device_memory_bytes(device) or MAX_TENSOR_BYTES
     for name, spec in specs.items():
+        if spec.shape is not None and any(int(d) < -1 for d in spec.shape):
+            raise BuildError(f"tensor {name!r} gets the invalid shape {tuple(spec.shape)} at {where}; the layer "
+                             f"producing it has inconsistent parameters")
         if spec.shape is None or not spec.static:
             continue
         volume = math.prod(int(d) for d in spec.shape)

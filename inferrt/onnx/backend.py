@@ -15,6 +15,7 @@ import onnx
 from onnx.backend.base import Backend, BackendRep
 
 from ..errors import ParseError
+from . import native_worker
 
 
 def _device_name(device) -> str:
@@ -163,7 +164,7 @@ class InferrtBackend(Backend):
         graph = onnx.helper.make_graph([node], "run_node", vis, outs)
         opset = kwargs.get("opset_version", onnx.defs.onnx_opset_version())
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(node.domain or "", opset)])
-        model = onnx.shape_inference.infer_shapes(model)
+        model = native_worker.infer_shapes(model)  # onnx's C++ inference, where an abort cannot kill this process
         del model.graph.output[:]
         model.graph.output.extend(model.graph.value_info if model.graph.value_info else outs)
         return cls.run_model(model, [x for n, x in zip(names, inputs) if n], device)

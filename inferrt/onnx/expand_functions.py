@@ -1,8 +1,8 @@
-"""Expansion of ONNX function ops: an op without an importer that ONNX defines as a function (a FunctionProto
-body, or a context-dependent one built from the node's input types) is replaced by the nodes of its body, bound to
-the node's inputs, outputs and attributes; names internal to the body get a unique prefix. Function bodies that depend on the node, and type inference of the
-expanded nodes, are built by onnx's C++ code in the helper process (``native_worker``); a crash there raises
-NativeFailure, which the parser reports."""
+"""Expansion of ONNX function ops: an op without an importer that ONNX defines as a function (a FunctionProto body, or
+a context-dependent one built from the node's input types) is replaced by the nodes of its body, bound to the node's
+inputs, outputs and attributes; names internal to the body get a unique prefix. Function bodies that depend on the
+node, and type inference of the expanded nodes, are built by onnx's C++ code in the helper process
+(``native_worker``); a crash there raises NativeFailure, which the parser reports."""
 from __future__ import annotations
 
 from . import native_worker

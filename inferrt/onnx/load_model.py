@@ -46,6 +46,11 @@ class ModelLoader:
             self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, f"{bad} is not valid UTF-8 text (damaged model "
                         f"bytes?); names, op types and domains must be text")
             raise _Abort
+        bad = _unknown_type(model.graph)
+        if bad:
+            self._error(ParserErrorCode.INVALID_VALUE, f"{bad} is not an ONNX data type (TensorProto.DataType); "
+                        f"the model is damaged or needs a newer onnx package")
+            raise _Abort
         base_dir = os.path.dirname(os.path.abspath(path)) if path else None
         self._load_external(model, base_dir)
         return self._validate(model), base_dir
@@ -158,7 +163,10 @@ class ModelLoader:
                 # inside an op's function body (ONNX's own issue), or an op only inferrt knows: importers decide
                 if self.logger is not None:
                     self.logger.log(Severity.WARNING, f"ONNX shape inference: {_first_line(e)} (ignored)")
-                inferred = self._native("ONNX shape inference", _native.infer_shapes, model)
+                try:
+                    inferred = self._native("ONNX shape inference", _native.infer_shapes, model)
+                except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, _native.NativeError) as e2:
+                    self._deferred.append(f"ONNX shape inference fails: {_first_line(e2)}")
             else:
                 self._deferred.append(f"ONNX shape inference fails: {_first_line(e)}")
         except _native.NativeError as e:
@@ -172,8 +180,12 @@ class ModelLoader:
         try:
             return fn(*args, **kwargs)
         except _native.NativeFailure as e:
-            self._error(ParserErrorCode.INVALID_GRAPH, f"{what} failed on this model: its helper process {e}; the "
-                        f"model is malformed (check it with onnx.checker.check_model and re-export it)")
+            if e.startup:
+                self._error(ParserErrorCode.INTERNAL_ERROR, f"{what} runs in a helper process, which {e}; allow "
+                            f"this process to start subprocesses")
+            else:
+                self._error(ParserErrorCode.INVALID_GRAPH, f"{what} failed on this model: its helper process {e}; "
+                            f"the model is malformed (check it with onnx.checker.check_model and re-export it)")
             raise _Abort from None
 
     @staticmethod
@@ -246,4 +258,19 @@ def _graph_non_text(graph, where) -> str | None:
                 found = _graph_non_text(g, f"{where}: node {n.name!r} attribute {a.name!r}")
                 if found:
                     return found
+    return None
+
+
+def _unknown_type(graph) -> str | None:
+    """Where the top-level graph declares an element type onnx does not define, or None."""
+    import onnx
+
+    known = set(onnx.TensorProto.DataType.values())
+    for t in graph.initializer:
+        if t.data_type not in known:
+            return f"initializer {t.name!r}: data_type {t.data_type}"
+    for field in ("input", "output", "value_info"):
+        for v in getattr(graph, field):
+            if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type not in known:
+                return f"graph {field} {v.name!r}: elem_type {v.type.tensor_type.elem_type}"
     return None

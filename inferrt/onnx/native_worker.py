@@ -1,18 +1,18 @@
 """ONNX's native (C++) entry points, run in a helper process so that an abort inside them cannot take the caller's
 process down.
 
-onnx's checker, shape inference, version converter, inliner and function builders are C++; on some malformed models
-they abort (SIGABRT) or crash instead of raising. The parser calls them only through the functions here. They send
-the request to one worker process per parsing process (started lazily, reused, restarted when it dies, its address
-space capped at half the machine's memory) over pipes with a small protocol, and raise :class:`NativeFailure` naming the operation when the worker dies or exceeds its
-time limit (``INFERRT_ONNX_NATIVE_TIMEOUT`` seconds, default 120). Errors onnx raises normally come back as the same
-exception types (``ValidationError``, ``InferenceError``, ``ValueError``) with their messages.
+onnx's checker, shape inference, version converter, inliner and function builders are C++; on some malformed models they
+abort (SIGABRT) or crash instead of raising. The parser calls them only through the functions here. They send the
+request to one worker process per parsing process (started lazily, reused, restarted when it dies, its address space
+capped at half the machine's memory) over pipes with a small protocol, and raise :class:`NativeFailure` naming the
+operation when the worker dies or exceeds its time limit (``INFERRT_ONNX_NATIVE_TIMEOUT`` seconds, default 120). Errors
+onnx raises normally come back as the same exception types (``ValidationError``, ``InferenceError``, ``ValueError``)
+with their messages.
 
-Protocol (both directions): a frame is ``>IQ`` (header length, number of blobs), a UTF-8 JSON header, then each blob
-as ``>Q`` length + bytes. Requests carry ``{"op": name, "args": {...}}`` with protobuf messages as serialized blobs;
+Protocol (both directions): a frame is ``>IQ`` (header length, number of blobs), a UTF-8 JSON header, then each blob as
+``>Q`` length + bytes. Requests carry ``{"op": name, "args": {...}}`` with protobuf messages as serialized blobs;
 replies carry ``{"ok": true, ...}`` or ``{"ok": false, "type": exception class name, "message": str}``. Nothing is
-pickled. Run as a script (``python native_worker.py``) the file is the worker: it imports onnx only, not inferrt.
-"""
+pickled. Run as a script (``python native_worker.py``) the file is the worker: it imports onnx only, not inferrt."""
 from __future__ import annotations
 
 import json
@@ -28,11 +28,21 @@ _MAX_FRAME = 1 << 34
 
 
 class NativeFailure(Exception):
-    """The worker running an ONNX native entry point crashed, timed out or broke the protocol."""
+    """The worker running an ONNX native entry point crashed, timed out or broke the protocol (``startup``: it could
+    not be started at all, which says nothing about the model)."""
+
+    def __init__(self, message, startup=False):
+        super().__init__(message)
+        self.startup = startup
 
 
 class NativeError(Exception):
     """onnx raised an exception of a type without a counterpart here (the message starts with the type's name)."""
+
+
+class NativeValueError(NativeError, ValueError):
+    """onnx raised ValueError in the worker (the caller's own ValueErrors, such as a model over protobuf's 2 GiB,
+    are raised before anything is sent)."""
 
 
 # ---------------------------------------------------------------------------------------------------- framing
@@ -319,7 +329,10 @@ def prestart() -> None:
     global _worker
     with _lock:
         if _worker is None or not _worker.alive():
-            _start()
+            try:
+                _start()
+            except NativeFailure:
+                pass  # the first call reports it
 
 
 def _start() -> None:
@@ -331,7 +344,11 @@ def _start() -> None:
 
         atexit.register(_shutdown)
         _hooked_pids.append(os.getpid())
-    _worker = _Worker()
+    try:
+        _worker = _Worker()
+    except OSError as e:
+        _worker = None
+        raise NativeFailure(f"could not be started ({e})", startup=True) from None
 
 
 def worker_pid() -> int | None:
@@ -343,7 +360,7 @@ def _rebuild_error(kind: str, message: str) -> Exception:
     import onnx
 
     table = {"ValidationError": onnx.checker.ValidationError, "InferenceError": onnx.shape_inference.InferenceError,
-             "ValueError": ValueError, "TypeError": TypeError, "KeyError": KeyError, "IndexError": IndexError}
+             "ValueError": NativeValueError, "TypeError": TypeError, "KeyError": KeyError, "IndexError": IndexError}
     cls = table.get(kind)
     return NativeError(f"{kind}: {message}") if cls is None else cls(message)
 

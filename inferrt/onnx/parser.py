@@ -1,8 +1,9 @@
 """OnnxParser and ParserError: TensorRT's ONNX parser API on top of the importer registry.
 
-Parsing is all-or-nothing: the model is validated (protobuf, checker, strict shape inference, opsets), model-local
-functions and ops without an importer that ONNX defines as functions are expanded, every unsupported node is
-reported at once, nodes are sorted topologically (dangling references and cycles are reported by node), and then
+Parsing is all-or-nothing: the model is validated (protobuf, checker, strict shape inference, opsets; onnx's C++
+steps run in a helper process, ``native_worker``, so that an abort in them fails the parse, not the process),
+model-local functions and ops without an importer that ONNX defines as functions are expanded, every unsupported
+node is reported at once, nodes are sorted topologically (dangling references and cycles are reported by node), and then
 imported through ``registry.lookup``. On any error the network is restored to what it was before ``parse``.
 """
 from __future__ import annotations
@@ -272,8 +273,10 @@ class OnnxParser(ModelLoader):
         return out
 
     def _native_failed(self, what, e, proto, origin, stack):
-        self._error(ParserErrorCode.INVALID_NODE, f"node {proto.name!r} ({proto.op_type}): {what} failed: its "
-                    f"helper process {e}; the node is malformed", NodeView(proto, origin, function_stack=stack))
+        why = "allow this process to start subprocesses" if e.startup else "the node is malformed"
+        self._error(ParserErrorCode.INTERNAL_ERROR if e.startup else ParserErrorCode.INVALID_NODE,
+                    f"node {proto.name!r} ({proto.op_type}): {what} failed: its helper process {e}; {why}",
+                    NodeView(proto, origin, function_stack=stack))
         raise _Abort from None
 
     def _import_graph(self, ctx, graph, top=False):
@@ -420,7 +423,9 @@ class OnnxParser(ModelLoader):
         n_layers = len(network._layers)
         try:
             outs = fn(ctx, view)
-            if outs is None or len(outs) > len(view.outputs):
+            if outs is not None and len(outs) > len(view.outputs):
+                outs = list(outs)[:len(view.outputs)]  # optional trailing outputs the node does not ask for
+            if outs is None:
                 raise ImportFailure(ParserErrorCode.INTERNAL_ERROR, f"the importer returned {outs!r} for "
                                     f"{len(view.outputs)} output(s)")
         except ImportFailure as e:

@@ -317,6 +317,9 @@ class Loop(OpDef):
         state = [Spec(declared_dtype(body, nm, c.dtype), c.shape) for nm, c in zip(names, carried)]
         for _ in range(8):  # fixpoint: carried shapes that change across iterations become dynamic
             specs = _infer_graph(body, [it, cd] + state + slice_specs + list(outer), "loop body")
+            c_out = specs.get(body.outputs[0]) if body.outputs else None
+            if c_out is not None and c_out.shape is not None and any(d > 1 or d == 0 for d in c_out.shape):
+                raise OpError(f"the loop body's condition output must hold one value, got shape {c_out.shape}")
             if a.cond_graph is not None:
                 _infer_graph(a.cond_graph, [it, cd] + state + slice_specs + list(outer), "loop condition")
             nxt = [specs[o] for o in body.outputs[1:1 + n]]

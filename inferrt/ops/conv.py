@@ -99,6 +99,13 @@ class _ConvBase(OpDef):
             if int(math.prod(kshape)) != int(math.prod(expect)):
                 raise OpError(f"kernel has {int(math.prod(kshape))} values but {expect} needs "
                               f"{int(math.prod(expect))} (num_output_maps={a.num_output_maps}, groups={g})")
+        bias = ins[2] if len(ins) > 2 and ins[2] is not None else None
+        bshape = bias.shape if bias is not None else (None if a.bias is None else a.bias.shape)
+        if bshape is not None and all(v >= 0 for v in bshape):
+            nb = int(math.prod(bshape))
+            if (nb or bias is not None) and nb != a.num_output_maps:  # empty bias weights mean no bias
+                raise OpError(f"bias of shape {tuple(bshape)} has {nb} values but there are {a.num_output_maps} "
+                              f"output maps (one bias value per output map)")
         pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post, self.transposed)
         out = []
         for i, n in enumerate(x.shape[2:]):

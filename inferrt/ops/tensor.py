@@ -87,6 +87,8 @@ class Shape(OpDef):
 def reshape_target(in_shape, dims, zero_is_placeholder=True, where="reshape_dims"):
     """Resolve 0 (copy) and -1 (infer) in a reshape target; -1 stays when it cannot be resolved."""
     dims = [int(d) for d in dims]
+    if dims.count(-1) > 1:
+        raise OpError(f"{where} {tuple(dims)} holds -1 (infer) more than once")
     out = []
     for i, d in enumerate(dims):
         if d == 0 and zero_is_placeholder:

@@ -105,6 +105,8 @@ class ShapePlan:
             self.specs = g.infer(input_specs)
         except OpError as e:
             raise ExecutionError(str(e)) from None
+        except InferrtError:
+            raise
         except Exception as e:  # noqa: BLE001 - an op's shape rule failing on these shapes names no layer itself
             raise ExecutionError(f"shape inference at input shapes "
                                  f"{ {k: tuple(v.shape) for k, v in input_specs.items()} } failed: "
@@ -287,7 +289,6 @@ class Executor:
             for o, t in zip(n.outputs, outs):
                 vals[o] = t
         return {o: vals[o] for o in self.graph.outputs}
-
 
     def _run_node_eager(self, n, ins) -> list:
         specs = [None if t is None else _spec_of(t) for t in ins]

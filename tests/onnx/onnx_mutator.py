@@ -1,143 +1,26 @@
-"""Protobuf-level mutations of small ONNX models, and the oracle the fuzz test applies to each mutant.
+"""Protobuf-level mutations of the fuzz test's seed models (``onnx_fuzz_seeds``).
 
-``seed_models()`` builds the models (a CNN, a dynamic-batch MLP block, shape arithmetic, resize + batch norm, a model
-with local functions, an opset-6 model). ``mutate(model, rng)`` applies one or two random mutations: removed,
-duplicated or reordered nodes, dangling names, cycles, wrong attribute types and absurd values, wrong initializer
-sizes and types, huge/zero/negative dims, unknown ops, domains and opsets, broken I/O, truncated or flipped bytes. It
-returns the mutant's bytes and the names of the mutations. ``run_case(data)`` parses, builds on the CPU, reloads the
-plan, runs it, and classifies the outcome (see ``Outcome``)."""
+``mutate(model, rng)`` applies one or two random mutations: removed, duplicated or reordered nodes, dangling names,
+cycles, wrong attribute types and absurd values, wrong initializer sizes, types and values, huge/zero/negative dims,
+unknown ops, domains and opsets, broken I/O, damaged local functions, truncated or flipped bytes; node-level
+mutations reach into If/Loop subgraphs. ``cases(n, seed)`` yields ``n`` deterministic mutants; the oracle that judges
+them is ``onnx_fuzz_oracle.run_case``."""
 from __future__ import annotations
 
 import random
-import re
-import signal
 
 import numpy as np
 import onnx
 from onnx import TensorProto as TP, helper as oh, numpy_helper as nh
 
+from onnx_fuzz_seeds import seed_models
+
 HUGE = [2 ** 31, 2 ** 40, 2 ** 62, 10 ** 6]
 ABSURD_INTS = [0, -1, -7, 1, 3, 2 ** 31 - 1, 2 ** 63 - 1, -2 ** 63, 10 ** 6]
+VALUE_INTS = [0, -1, -7, 1, 3, 2 ** 31 - 1, 2 ** 63 - 1, -2 ** 63, 10 ** 5, -2, 2, 5, 100, -100]
 OPS = ["Relu", "Add", "Conv", "MatMul", "Reshape", "Concat", "Softmax", "Gather", "Transpose", "PRelu", "Pad",
        "Slice", "Resize", "Loop", "If", "TopK", "NonZero", "Shape", "Cast", "Expand", "Split", "Einsum", "Gemm",
        "BatchNormalization", "LayerNormalization", "MaxPool", "ConvTranspose", "Where", "Tile", "ScatterND"]
-
-
-# ---------------------------------------------------------------------------------------------------- seeds
-def _model(nodes, inputs, outputs, inits=(), opset=17, functions=(), extra_opsets=()):
-    g = oh.make_graph(nodes, "g", inputs, outputs, list(inits))
-    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", opset)] + list(extra_opsets), functions=list(functions))
-    m.ir_version = 8 if opset >= 7 else 3
-    return m
-
-
-def _f(shape, rng, scale=0.5):
-    return (rng.standard_normal(shape) * scale).astype(np.float32)
-
-
-def seed_models() -> dict:
-    """name -> ModelProto; every seed parses, builds and runs on the CPU."""
-    r = np.random.default_rng(0)
-    vi = oh.make_tensor_value_info
-    init = nh.from_array
-    seeds = {}
-    seeds["cnn"] = _model(
-        [oh.make_node("Conv", ["x", "W", "B"], ["c"], name="conv", pads=[1, 1, 1, 1], strides=[1, 1]),
-         oh.make_node("PRelu", ["c", "slope"], ["p"], name="prelu"),
-         oh.make_node("MaxPool", ["p"], ["m"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
-         oh.make_node("Pad", ["m", "pads"], ["pd"], name="pad", mode="constant"),
-         oh.make_node("Relu", ["pd"], ["r"], name="relu"),
-         oh.make_node("GlobalAveragePool", ["r"], ["gp"], name="gap"),
-         oh.make_node("Flatten", ["gp"], ["fl"], name="flatten", axis=1),
-         oh.make_node("Gemm", ["fl", "G", "GB"], ["gm"], name="fc", transB=1),
-         oh.make_node("Softmax", ["gm"], ["y"], name="softmax", axis=-1)],
-        [vi("x", TP.FLOAT, [1, 3, 8, 8])], [vi("y", TP.FLOAT, [1, 5])],
-        [init(_f((4, 3, 3, 3), r), "W"), init(_f((4,), r), "B"), init(_f((4, 1, 1), r), "slope"),
-         init(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads"), init(_f((5, 4), r), "G"),
-         init(_f((5,), r), "GB")])
-    seeds["mlp"] = _model(
-        [oh.make_node("MatMul", ["x", "M"], ["mm"], name="matmul"),
-         oh.make_node("Add", ["mm", "MB"], ["a"], name="bias"),
-         oh.make_node("LayerNormalization", ["a", "LS", "LB"], ["ln"], name="norm", axis=-1, epsilon=1e-5),
-         oh.make_node("Div", ["ln", "sqrt2"], ["d"], name="div"),
-         oh.make_node("Erf", ["d"], ["e"], name="erf"),
-         oh.make_node("Add", ["e", "one"], ["e1"], name="erf_plus_1"),
-         oh.make_node("Mul", ["ln", "e1"], ["g"], name="gelu"),
-         oh.make_node("Transpose", ["g"], ["t"], name="transpose", perm=[0, 2, 1]),
-         oh.make_node("Reshape", ["t", "shape"], ["y"], name="reshape")],
-        [vi("x", TP.FLOAT, ["N", 4, 8])], [vi("y", TP.FLOAT, ["N", 24])],
-        [init(_f((8, 6), r), "M"), init(_f((6,), r), "MB"), init(_f((6,), r) + 1, "LS"), init(_f((6,), r), "LB"),
-         init(np.array(1.4142135, np.float32), "sqrt2"), init(np.array(1.0, np.float32), "one"),
-         init(np.array([-1, 24], np.int64), "shape")])
-    seeds["shapes"] = _model(
-        [oh.make_node("Shape", ["x"], ["s"], name="shape"),
-         oh.make_node("Gather", ["s", "zero"], ["b"], name="batch", axis=0),
-         oh.make_node("Unsqueeze", ["b", "axes0"], ["b1"], name="unsq"),
-         oh.make_node("Concat", ["b1", "m1"], ["ns"], name="concat_shape", axis=0),
-         oh.make_node("Reshape", ["x", "ns"], ["flat"], name="flatten"),
-         oh.make_node("Slice", ["flat", "st", "en", "ax"], ["sl"], name="slice"),
-         oh.make_node("ReduceMean", ["sl"], ["rm"], name="mean", axes=[1], keepdims=1),
-         oh.make_node("Greater", ["sl", "rm"], ["gt"], name="greater"),
-         oh.make_node("Where", ["gt", "sl", "rm"], ["w"], name="where"),
-         oh.make_node("ArgMax", ["w"], ["am"], name="argmax", axis=1, keepdims=0),
-         oh.make_node("Cast", ["am"], ["y"], name="cast", to=TP.INT32),
-         oh.make_node("TopK", ["w", "k"], ["tv", "ti"], name="topk", axis=1),
-         oh.make_node("Expand", ["tv", "ex"], ["z"], name="expand")],
-        [vi("x", TP.FLOAT, ["N", 2, 6])], [vi("y", TP.INT32, ["N"]), vi("z", TP.FLOAT, [3, "N", 2])],
-        [init(np.array(0, np.int64), "zero"), init(np.array([0], np.int64), "axes0"),
-         init(np.array([-1], np.int64), "m1"), init(np.array([1], np.int64), "st"),
-         init(np.array([11], np.int64), "en"), init(np.array([1], np.int64), "ax"),
-         init(np.array([2], np.int64), "k"), init(np.array([3, 1, 1], np.int64), "ex")])
-    seeds["resize"] = _model(
-        [oh.make_node("BatchNormalization", ["x", "bs", "bb", "bm", "bv"], ["bn"], name="bn", epsilon=1e-5),
-         oh.make_node("Resize", ["bn", "", "scales"], ["rs"], name="resize", mode="nearest"),
-         oh.make_node("Sigmoid", ["rs"], ["sg"], name="sigmoid"),
-         oh.make_node("Mul", ["rs", "sg"], ["sw"], name="swish"),
-         oh.make_node("AveragePool", ["sw"], ["ap"], name="avgpool", kernel_shape=[2, 2], strides=[2, 2]),
-         oh.make_node("Concat", ["ap", "x"], ["cc"], name="concat", axis=1),
-         oh.make_node("ConvTranspose", ["cc", "CT"], ["y"], name="deconv", strides=[2, 2])],
-        [vi("x", TP.FLOAT, [1, 2, 4, 4])], [vi("y", TP.FLOAT, [1, 3, 8, 8])],
-        [init(_f((2,), r) + 1, "bs"), init(_f((2,), r), "bb"), init(_f((2,), r), "bm"),
-         init(np.abs(_f((2,), r)) + 0.5, "bv"), init(np.array([1, 1, 2, 2], np.float32), "scales"),
-         init(_f((4, 3, 2, 2), r), "CT")])
-    fn = oh.make_function("local", "ScaledTanh", ["a"], ["b"],
-                          [oh.make_node("Constant", [], ["c"], value=nh.from_array(np.array(0.5, np.float32))),
-                           oh.make_node("Mul", ["a", "c"], ["ac"]), oh.make_node("Tanh", ["ac"], ["b"])],
-                          [oh.make_opsetid("", 17)])
-    seeds["function"] = _model(
-        [oh.make_node("ScaledTanh", ["x"], ["h"], name="f1", domain="local"),
-         oh.make_node("Constant", [], ["k"], name="const", value=nh.from_array(_f((3,), r))),
-         oh.make_node("Add", ["h", "k"], ["hk"], name="add"),
-         oh.make_node("ScaledTanh", ["hk"], ["h2"], name="f2", domain="local"),
-         oh.make_node("Split", ["h2", "sp"], ["s0", "s1"], name="split", axis=0),
-         oh.make_node("Sub", ["s0", "s1"], ["y"], name="sub")],
-        [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [1, 3])],
-        [init(np.array([1, 1], np.int64), "sp")], functions=[fn], extra_opsets=[oh.make_opsetid("local", 1)])
-    then = oh.make_graph([oh.make_node("Mul", ["x", "two"], ["t_out"], name="then_mul")], "then", [],
-                         [vi("t_out", TP.FLOAT, [2, 3])])
-    other = oh.make_graph([oh.make_node("Sub", ["x", "two"], ["e_out"], name="else_sub")], "else", [],
-                          [vi("e_out", TP.FLOAT, [2, 3])])
-    body = oh.make_graph([oh.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
-                          oh.make_node("Add", ["acc_in", "x"], ["acc_out"], name="body_add"),
-                          oh.make_node("Relu", ["acc_out"], ["scan_out"], name="body_relu")], "body",
-                         [vi("i", TP.INT64, []), vi("cond_in", TP.BOOL, []), vi("acc_in", TP.FLOAT, [2, 3])],
-                         [vi("cond_out", TP.BOOL, []), vi("acc_out", TP.FLOAT, [2, 3]),
-                          vi("scan_out", TP.FLOAT, [2, 3])])
-    seeds["control"] = _model(
-        [oh.make_node("ReduceSum", ["x"], ["s"], name="sum", keepdims=0),
-         oh.make_node("Greater", ["s", "zero"], ["c"], name="positive"),
-         oh.make_node("If", ["c"], ["branch"], name="if", then_branch=then, else_branch=other),
-         oh.make_node("Loop", ["trips", "", "branch"], ["acc", "scan"], name="loop", body=body),
-         oh.make_node("ReduceMean", ["scan"], ["y"], name="mean", axes=[0], keepdims=0)],
-        [vi("x", TP.FLOAT, [2, 3])], [vi("acc", TP.FLOAT, [2, 3]), vi("y", TP.FLOAT, [2, 3])],
-        [init(np.array(2.0, np.float32), "two"), init(np.array(0.0, np.float32), "zero"),
-         init(np.array(3, np.int64), "trips")])
-    seeds["opset6"] = _model(
-        [oh.make_node("Relu", ["x"], ["r"], name="relu"),
-         oh.make_node("Add", ["r", "b"], ["a"], name="add"),
-         oh.make_node("Mul", ["a", "b"], ["y"], name="mul")],
-        [vi("x", TP.FLOAT, [2, 3]), vi("b", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])], opset=6)
-    return seeds
 
 
 # ---------------------------------------------------------------------------------------------------- mutations
@@ -404,8 +287,8 @@ def m_init_values(m, rng):
     for _ in range(rng.randrange(1, 3)):
         i = rng.randrange(flat.size)
         if arr.dtype.kind in "iu":
-            flat[i] = _pick(rng, [v for v in ABSURD_INTS + [-2, 2, 5, 100, -100] if np.iinfo(arr.dtype).min <= v
-                                  <= np.iinfo(arr.dtype).max])
+            # 10**5, not 10**6: a Loop trip count of 10**6 is a valid model that runs for a minute or two
+            flat[i] = _pick(rng, [v for v in VALUE_INTS if np.iinfo(arr.dtype).min <= v <= np.iinfo(arr.dtype).max])
         elif arr.dtype.kind == "f":
             flat[i] = _pick(rng, [np.nan, np.inf, -np.inf, 0.0, -1.0, 1e30, 1e-30])
         else:
@@ -500,10 +383,12 @@ def m_function(m, rng):
         f.node.append(oh.make_node("ScaledTanh", ["b"], ["b2"], domain="local"))  # recursion
 
 
+#: weighted: value damage that keeps the model well-formed reaches the builder and runtime more often
 MUTATIONS = [m_remove_node, m_duplicate_node, m_shuffle_nodes, m_dangling_input, m_rewire_input, m_cycle,
              m_extra_io, m_drop_io, m_rename_output, m_op_type, m_domain, m_opset, m_ir_version, m_attr_type,
-             m_attr_value, m_attr_value, m_attr_remove_or_add, m_init_size, m_init_dims, m_init_values, m_init_values, m_init_values, m_init_dtype, m_init_name,
-             m_init_location, m_input_dims, m_input_dims, m_input_type, m_graph_io, m_function]
+             m_attr_value, m_attr_value, m_attr_remove_or_add, m_init_size, m_init_dims, m_init_values,
+             m_init_values, m_init_values, m_init_dtype, m_init_name, m_init_location, m_input_dims, m_input_dims,
+             m_input_type, m_graph_io, m_function]
 
 
 def mutate(model, rng: random.Random):
@@ -527,158 +412,6 @@ def mutate(model, rng: random.Random):
         data = bytes(b)
         names.append("flip_bytes")
     return data, names
-
-
-# ---------------------------------------------------------------------------------------------------- oracle
-INTERNAL = re.compile(r"please report|INTERNAL_ERROR|Traceback", re.I)
-NAMES_LAYER = re.compile(r"\b(layer|node)\b '|\b(layer|node) \"", re.I)
-RUN_LIMIT = 1 << 26  # bytes of inputs + activations a fuzz case may run with
-
-
-class Outcome:
-    """Kinds: refused_parse, refused_build, ran, run_error (an inferrt error naming the layer), too_big (built,
-    more memory than the test runs with); bad kinds fail the test: internal (an internal-error message), raw (an
-    exception that is not an inferrt error), plan_rejected (the loader refused a plan the builder wrote),
-    unnamed_run_error (an inferrt run-time error naming no layer), hang."""
-
-    GOOD = ("refused_parse", "refused_build", "ran", "run_error", "too_big")
-
-    def __init__(self, kind, detail=""):
-        self.kind = kind
-        self.detail = detail
-
-    def __repr__(self):
-        return f"{self.kind}: {self.detail[:500]}"
-
-
-class _Hang(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Hang
-
-
-def _input_shapes(engine) -> dict:
-    return {name: tuple(engine.get_tensor_profile_shape(name, 0)[1]) if -1 in tuple(engine.get_tensor_shape(name))
-            else tuple(engine.get_tensor_shape(name)) for name in engine.input_names}
-
-
-def _feed(engine, shapes, rng_np):
-    feeds = {}
-    for name, shape in shapes.items():
-        dt = engine.get_tensor_dtype(name).name
-        if dt in ("FLOAT", "HALF", "BF16"):
-            arr = rng_np.standard_normal(shape).astype(np.float16 if dt == "HALF" else np.float32)
-            if dt == "BF16":
-                import torch
-
-                arr = torch.from_numpy(arr).to(torch.bfloat16)
-        elif dt == "BOOL":
-            arr = rng_np.random(shape) < 0.5
-        else:
-            np_dt = {"INT64": np.int64, "INT32": np.int32, "INT8": np.int8, "UINT8": np.uint8}.get(dt, np.int32)
-            arr = rng_np.integers(0, 3, shape).astype(np_dt)
-        feeds[name] = arr
-    return feeds
-
-
-def _profiles(builder, network, config):
-    for i in range(network.num_inputs):
-        t = network.get_input(i)
-        shape = tuple(t.shape)
-        if any(d < 0 for d in shape):
-            fixed = tuple(2 if d < 0 else d for d in shape)
-            p = builder.create_optimization_profile()
-            p.set_shape(t.name, fixed, fixed, fixed)
-            config.add_optimization_profile(p)
-            # one profile with every dynamic input
-            for j in range(network.num_inputs):
-                u = network.get_input(j)
-                if j != i and any(d < 0 for d in u.shape):
-                    f2 = tuple(2 if d < 0 else d for d in u.shape)
-                    p.set_shape(u.name, f2, f2, f2)
-            return
-
-
-def run_case(data: bytes, seed: int = 0, timeout_s: int = 20) -> Outcome:
-    """Parse, build (CPU), reload the plan, run; the outcome kind and what it said."""
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(timeout_s)
-    try:
-        return _run_case(data, seed)
-    except _Hang:
-        return Outcome("hang", f"no outcome within {timeout_s} s")
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def _run_case(data, seed):
-    import inferrt
-    from inferrt.errors import BuildError, InferrtError, PlanError
-    from inferrt.logger import Logger, Severity
-    from inferrt.onnx.parser import OnnxParser
-
-    logger = Logger(Severity.INTERNAL_ERROR)
-    builder = inferrt.Builder(logger)
-    if seed % 8 == 0:  # TensorRT's supports_model walks the same paths with its own bookkeeping
-        try:
-            OnnxParser(builder.create_network(), logger).supports_model(data)
-        except _Hang:
-            raise
-        except Exception as e:  # noqa: BLE001
-            return Outcome("raw", f"supports_model raised {type(e).__name__}: {e}")
-    network = builder.create_network()
-    parser = OnnxParser(network, logger)
-    try:
-        ok = parser.parse(data)
-    except _Hang:
-        raise
-    except Exception as e:  # noqa: BLE001
-        return Outcome("raw", f"parse raised {type(e).__name__}: {e}")
-    if not ok:
-        errs = [str(parser.get_error(i)) for i in range(parser.num_errors)]
-        if not errs:
-            return Outcome("internal", "parse returned False without an error")
-        bad = [e for e in errs if INTERNAL.search(e)]
-        return Outcome("internal", bad[0]) if bad else Outcome("refused_parse", errs[0])
-    config = builder.create_builder_config()
-    config.device = "cpu"
-    try:
-        _profiles(builder, network, config)
-        plan = builder.build(network, config)
-    except _Hang:
-        raise
-    except BuildError as e:
-        return Outcome("internal", str(e)) if INTERNAL.search(str(e)) else Outcome("refused_build", str(e))
-    except Exception as e:  # noqa: BLE001
-        return Outcome("raw", f"build raised {type(e).__name__}: {e}")
-    try:
-        engine = inferrt.load_engine(bytes(plan))
-    except PlanError as e:
-        return Outcome("plan_rejected", str(e))
-    except Exception as e:  # noqa: BLE001
-        return Outcome("raw", f"load raised {type(e).__name__}: {e}")
-    try:
-        shapes = _input_shapes(engine)
-        need = engine.device_memory_size + sum(8 * int(np.prod(s, dtype=object)) for s in shapes.values())
-        if need > RUN_LIMIT:
-            return Outcome("too_big", f"{need} bytes")
-        feeds = _feed(engine, shapes, np.random.default_rng(seed))
-        ctx = engine.create_execution_context()
-        if ctx is None:
-            return Outcome("raw", "create_execution_context returned None")
-        ctx.infer(feeds)
-    except _Hang:
-        raise
-    except InferrtError as e:
-        if INTERNAL.search(str(e)):
-            return Outcome("internal", str(e))
-        return Outcome("run_error", str(e)) if NAMES_LAYER.search(str(e)) else Outcome("unnamed_run_error", str(e))
-    except Exception as e:  # noqa: BLE001
-        return Outcome("raw", f"run raised {type(e).__name__}: {e}")
-    return Outcome("ran")
 
 
 def cases(n: int, seed: int = 0):

@@ -151,3 +151,19 @@ def test_parse_result_unchanged_through_the_worker():
     engine = inferrt.build_engine(_model(), device="cpu")
     x = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
     np.testing.assert_array_equal(engine.create_execution_context().infer({"x": x})["y"], -np.maximum(x, 0))
+
+
+def test_a_worker_that_cannot_start_fails_the_parse_cleanly(monkeypatch):
+    import subprocess
+
+    with pytest.raises(nw.NativeFailure):
+        nw.call("selftest", {"action": "abort"})  # no worker running now
+
+    def no_processes(*args, **kwargs):
+        raise OSError("fork refused")
+
+    monkeypatch.setattr(subprocess, "Popen", no_processes)
+    network = inferrt.Builder(inferrt.Logger(inferrt.Logger.ERROR)).create_network()
+    parser = OnnxParser(network)  # starting the worker early does not raise
+    assert parser.parse(_model().SerializeToString()) is False
+    assert "could not be started (fork refused)" in str(parser.get_error(0))

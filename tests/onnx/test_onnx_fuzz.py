@@ -1,4 +1,5 @@
-"""Protobuf-level fuzzing of the ONNX parser, builder, plan loader and runtime (``onnx_mutator``).
+"""Protobuf-level fuzzing of the ONNX parser, builder, plan loader and runtime (seeds in ``onnx_fuzz_seeds``,
+mutations in ``onnx_mutator``, the oracle in ``onnx_fuzz_oracle``).
 
 Every mutant must end in a clean refusal (a ParserError or BuildError that is not an internal "please report"
 error), or build a plan that loads and runs (a run-time failure must be an inferrt error naming the layer); never a
@@ -13,16 +14,18 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import onnx_fuzz_oracle as oracle  # noqa: E402
 import onnx_mutator as om  # noqa: E402
+from onnx_fuzz_seeds import seed_models  # noqa: E402
 
 N = int(os.environ.get("INFERRT_FUZZ_N", "2000"))
 SEED = int(os.environ.get("INFERRT_FUZZ_SEED", "0"))
 
 
-@pytest.mark.parametrize("name", sorted(om.seed_models()))
+@pytest.mark.parametrize("name", sorted(seed_models()))
 def test_seed_models_run(name):
     """The unmutated seeds build, reload and run, so mutants start from working models."""
-    out = om.run_case(om.seed_models()[name].SerializeToString())
+    out = oracle.run_case(seed_models()[name].SerializeToString())
     assert out.kind == "ran", out
 
 
@@ -30,9 +33,9 @@ def test_fuzz_outcomes_are_clean():
     counts = collections.Counter()
     bad = []
     for i, seed_name, muts, data in om.cases(N, SEED):
-        out = om.run_case(data, seed=i)
+        out = oracle.run_case(data, seed=i)
         counts[out.kind] += 1
-        if out.kind not in om.Outcome.GOOD:
+        if out.kind not in oracle.Outcome.GOOD:
             bad.append(f"case {i} ({seed_name}, {'+'.join(muts)}): {out!r}")
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     assert not bad, f"{len(bad)} of {N} mutants ended badly ({summary}):\n" + "\n".join(bad[:20])
@@ -52,10 +55,10 @@ def test_mutations_are_deterministic():
 
 def test_oracle_flags_bad_outcomes():
     """The oracle is not vacuous: an internal error and a raw exception are classified as bad."""
-    assert om.INTERNAL.search("node 'x' (Relu): the importer failed with KeyError: 3; please report this")
-    assert not om.NAMES_LAYER.search("execution failed: shape '[1, 32, 1, 1]' is invalid for input of size 16416")
-    assert om.NAMES_LAYER.search("layer 'conv' failed: RuntimeError: bad")
-    assert om.run_case(b"\x08\x01\x12").kind == "refused_parse"
+    assert oracle.INTERNAL.search("node 'x' (Relu): the importer failed with KeyError: 3; please report this")
+    assert not oracle.NAMES_LAYER.search("execution failed: shape '[1, 32, 1, 1]' is invalid for input of size 16416")
+    assert oracle.NAMES_LAYER.search("layer 'conv' failed: RuntimeError: bad")
+    assert oracle.run_case(b"\x08\x01\x12").kind == "refused_parse"
 
 
 # ---------------------------------------------------------------------------------------------------- findings
@@ -89,7 +92,7 @@ def _refused(model, *words):
     text = " ".join(str(e) for e in errs)
     for w in words:
         assert w in text, f"{w!r} not in {text}"
-    assert not om.INTERNAL.search(text), text
+    assert not oracle.INTERNAL.search(text), text
     return errs
 
 
@@ -168,6 +171,33 @@ def test_negative_padding_is_refused_at_build_naming_the_layer(kind):
         builder.build(network, builder.create_builder_config())
 
 
+@pytest.mark.parametrize("op,w_shape,bias_len", [("Conv", (4, 3, 3, 3), 5), ("ConvTranspose", (3, 4, 2, 2), 128)])
+def test_bias_of_the_wrong_size_is_refused(op, w_shape, bias_len):
+    """Fuzz finding: a bias with more values than output maps built, then failed in the layer at run time."""
+    w = nh.from_array(np.ones(w_shape, np.float32), "W")
+    b = nh.from_array(np.ones((bias_len,), np.float32), "B")
+    m = _one_node(oh.make_node(op, ["x", "W", "B"], ["y"], name="c0"), [1, 3, 8, 8], [w, b], None)
+    errs = _refused(m, "c0", f"has {bias_len} values but there are 4 output maps")
+    assert errs[0].node_name() == "c0"
+
+
+def test_loop_condition_that_is_not_one_value_is_refused():
+    """Fuzz finding: a Loop body whose condition output is a (2, 3) tensor built, then failed at run time."""
+    vi = oh.make_tensor_value_info
+    body = oh.make_graph([oh.make_node("Add", ["acc_in", "x"], ["acc_out"], name="body_add"),
+                          oh.make_node("Greater", ["acc_out", "x"], ["cond_out"], name="body_cond")], "body",
+                         [vi("i", TP.INT64, []), vi("cond_in", TP.BOOL, []), vi("acc_in", TP.FLOAT, [2, 3])],
+                         [vi("cond_out", TP.BOOL, [2, 3]), vi("acc_out", TP.FLOAT, [2, 3])])
+    g = oh.make_graph([oh.make_node("Loop", ["trips", "", "x"], ["y"], name="loop0", body=body)], "g",
+                      [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])],
+                      [nh.from_array(np.array(3, np.int64), "trips")])
+    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 17)])
+    m.ir_version = 8
+    out = oracle.run_case(m.SerializeToString())
+    assert out.kind == "refused_parse", out
+    assert "loop0" in out.detail and "condition" in out.detail
+
+
 def test_names_that_are_not_utf8_are_refused():
     m = _one_node(oh.make_node("Relu", ["x"], ["y"], name="r"), [2])
     data = m.SerializeToString().replace(b"Relu", b"R\xf7lu")
@@ -199,7 +229,7 @@ def test_external_data_with_a_negative_length_is_refused():
 def test_infinite_resize_scales_are_refused():
     scales = nh.from_array(np.array([1, 1, np.inf, 2], np.float32), "sc")
     m = _one_node(oh.make_node("Resize", ["x", "", "sc"], ["y"], name="up"), [1, 1, 2, 2], [scales], None)
-    out = om.run_case(m.SerializeToString())
+    out = oracle.run_case(m.SerializeToString())
     assert out.kind in ("refused_parse", "refused_build"), out
     assert "up" in out.detail
 
@@ -207,9 +237,21 @@ def test_infinite_resize_scales_are_refused():
 def test_build_refuses_tensors_larger_than_the_device():
     """A plan whose tensors could never fit is a BuildError naming the tensor (the loader would reject it)."""
     m = _one_node(oh.make_node("Relu", ["x"], ["y"], name="r"), [1, 3, 8, 2 ** 40], y_shape=[1, 3, 8, 2 ** 40])
-    out = om.run_case(m.SerializeToString())
+    out = oracle.run_case(m.SerializeToString())
     assert out.kind == "refused_build", out
     assert "'x'" in out.detail and "memory" in out.detail
+
+
+def test_build_refuses_tensors_larger_than_the_device_memory(device):
+    """The bound is the memory of the device the plan is built for (physical memory for the CPU)."""
+    from inferrt.builder.build import device_memory_bytes
+
+    total = device_memory_bytes(device)
+    assert total > 0
+    n = total // 4 + 1  # one float32 more than the device holds
+    m = _one_node(oh.make_node("Relu", ["x"], ["y"], name="r"), [n], y_shape=[n])
+    with pytest.raises(inferrt.BuildError, match=f"tensor 'x' would have shape \\({n},\\)"):
+        inferrt.build_engine(m, device=device)
 
 
 def _relu_engine():
