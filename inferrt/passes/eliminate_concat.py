@@ -19,13 +19,10 @@ since the concatenation layer itself is kept.
 """
 from __future__ import annotations
 
-from ..enums import DataType
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..ir.graph import Node
 from ..ops.base import Attrs, norm_axis
 from .rewrite import View, merge_origin, plain, redirect, replace
-
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _axis(n, rank):
