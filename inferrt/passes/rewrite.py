@@ -85,6 +85,26 @@ def until_fixed_point(step: Callable[[Graph], int], graph: Graph, *, name: str, 
                      f"build without the pass meanwhile (INFERRT_DISABLE_PASSES={name})")
 
 
+def sweep_fusions(graph: Graph, fusion) -> int:
+    """One sweep of a pattern fusion (a ``step`` for until_fixed_point): for each node in graph order,
+    ``fusion(view, node, taken)`` returns (the nodes a fused layer replaces, that layer) for a match at ``node``
+    that avoids ``taken`` (the ids of the nodes replaced earlier in this sweep), or None. Each match is replaced at
+    once; the view is not rebuilt within the sweep. Returns the number of fusions."""
+    view = View(graph)
+    taken, fused = set(), 0
+    for n in list(graph.nodes):
+        if id(n) in taken:
+            continue
+        m = fusion(view, n, taken)
+        if m is None:
+            continue
+        nodes, new = m
+        replace(graph, nodes, [new])
+        taken |= {id(k) for k in nodes}
+        fused += 1
+    return fused
+
+
 def plain(n: Node) -> bool:
     """A node with no precision pin, which a fusion may absorb."""
     return not any(k in n.info for k in PINNED_INFO)
