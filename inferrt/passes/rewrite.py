@@ -1,6 +1,7 @@
 """Shared graph-rewriting helpers for the passes: a read-only view (producers, consumers, symbolic specs,
-constant values), the few edits every pass makes (add a constant, replace nodes, redirect a value) and the driver
-that repeats a rewrite sweep until nothing changes."""
+constant values), the few edits every pass makes (add a constant, replace nodes, redirect a value), the driver
+that repeats a rewrite sweep until nothing changes (``until_fixed_point``) and the sweep of the pattern fusions
+(``sweep_fusions``)."""
 from __future__ import annotations
 
 from typing import Callable

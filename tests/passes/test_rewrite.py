@@ -7,7 +7,7 @@ from inferrt.builder.lower_network import lower_network
 from inferrt.errors import BuildError
 from inferrt.ir.graph import Graph, Node
 from inferrt.passes.pipeline import PassContext, run_pipeline
-from inferrt.passes.rewrite import until_fixed_point
+from inferrt.passes.rewrite import sweep_fusions, until_fixed_point
 from tests.helpers import new_network
 
 
@@ -96,3 +96,39 @@ def test_pipeline_undoes_a_non_converging_pass_with_a_warning_and_raises_in_debu
     Cfg.debug_passes = True
     with pytest.raises(BuildError, match="pass pingpong did not reach a fixed point"):
         run_pipeline(lower_network(_net()), PassContext(Cfg()), [("pingpong", pingpong)])
+
+
+def _chain(n):
+    from inferrt.enums import DataType
+    from inferrt.ops import Spec
+
+    g = _graph(n)
+    g.inputs, g.outputs, g.specs = ["v0"], [f"v{n}"], {"v0": Spec(DataType.FLOAT, (2,))}
+    return g
+
+
+def _pair_fusion(seen):
+    """Fuse an identity with the identity reading it (when that one was not replaced earlier in the sweep)."""
+    def fusion(view, n, taken):
+        seen.append(n.name)
+        readers = view.uses(n.outputs[0])
+        if len(readers) != 1 or id(readers[0]) in taken:
+            return None
+        r = readers[0]
+        return [n, r], Node(f"{n.name}+{r.name}", "identity", list(n.inputs), list(r.outputs), origin=[n.name, r.name])
+    return fusion
+
+
+def test_sweep_fusions_replaces_each_match_and_skips_nodes_already_replaced():
+    g, seen = _chain(5), []
+    assert sweep_fusions(g, _pair_fusion(seen)) == 2
+    assert [n.name for n in g.nodes] == ["n0+n1", "n2+n3", "n4"]
+    assert seen == ["n0", "n2", "n4"]          # n1 and n3 were replaced before their turn: not offered
+    assert g.nodes[-1].outputs == ["v5"] and g.nodes[0].inputs == ["v0"]
+
+
+def test_sweep_fusions_until_fixed_point_fuses_the_whole_chain():
+    g = _chain(4)
+    assert until_fixed_point(lambda x: sweep_fusions(x, _pair_fusion([])), g, name="pairs") == 3
+    assert [n.name for n in g.nodes] == ["n0+n1+n2+n3"]
+    g.check()
