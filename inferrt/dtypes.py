@@ -21,7 +21,11 @@ _SIZE = {
     DataType.FLOAT: 4, DataType.HALF: 2, DataType.BF16: 2, DataType.INT8: 1, DataType.INT32: 4,
     DataType.INT64: 8, DataType.BOOL: 1, DataType.UINT8: 1, DataType.FP8: 1,
 }
-FLOATING = (DataType.FLOAT, DataType.HALF, DataType.BF16, DataType.FP8)
+#: The floating-point types layers compute in (and that float-only layers and importers accept); FP8 is a
+#: storage type for quantized tensors, not one of them. Import this rather than spelling the tuple again.
+FLOAT_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+#: Every floating-point storage type: FLOAT_TYPES and FP8.
+FLOATING = (*FLOAT_TYPES, DataType.FP8)
 INTEGER = (DataType.INT8, DataType.INT32, DataType.INT64, DataType.UINT8)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import from_torch_dtype, torch_dtype
+from ..dtypes import FLOAT_TYPES as _FLOATS, from_torch_dtype, torch_dtype
 from ..enums import DataType, LayerType, LoopOutput, TripLimit
 from .base import BOOL, GRAPH, INT, INTS, JSON, STR, Enum, OpDef, OpError, Spec, register
 
@@ -52,9 +52,6 @@ def _constant_of(graph, node, device) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(w)).reshape(tuple(node.attrs.shape)).to(device)
         cache[key] = t
     return t
-
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def declared_dtype(graph, name, dtype):

@@ -6,10 +6,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType, PaddingMode as PM, PoolingType
 from .base import ARRAY, BOOL, FLOAT, INT, INTS, Enum, OpDef, OpError, Spec, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _fill(v, n, default, what):

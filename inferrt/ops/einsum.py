@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from ..enums import DataType, LayerType
+from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..enums import LayerType
 from .base import STR, OpDef, OpError, Spec, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def parse_equation(equation: str, ranks: list[int]):

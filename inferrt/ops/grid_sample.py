@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..enums import DataType, InterpolationMode as IM, LayerType, SampleMode
+from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..enums import InterpolationMode as IM, LayerType, SampleMode
 from .base import BOOL, Enum, OpDef, OpError, Spec, register
 
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 _PADDING = {SampleMode.FILL: "zeros", SampleMode.CLAMP: "border", SampleMode.REFLECT: "reflection"}
 _MODES = {IM.NEAREST: "nearest", IM.LINEAR: "bilinear", IM.CUBIC: "bicubic"}
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import BoundingBoxFormat as BBF, DataType, LayerType
 from .base import DTYPE, INT, Enum, OpDef, OpError, Spec, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def corners(boxes, fmt):

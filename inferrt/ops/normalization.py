@@ -4,10 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType
 from .base import DTYPE, FLOAT, INT, OpDef, OpError, Spec, axes_from_mask, broadcast_shapes, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 @register

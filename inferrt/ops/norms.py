@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from ..enums import DataType, LayerType
+from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..enums import LayerType
 from .base import FLOAT, INT, STR, OpDef, OpError, Spec, axes_from_mask, broadcast_shapes, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _axes(a, rank, kind):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import torch
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType
 from .base import BOOL, INT, INTS, STR, OpDef, OpError, Spec, broadcast_shapes, norm_axis, register, spec_like
 
 _INTS = (DataType.INT8, DataType.UINT8, DataType.INT32, DataType.INT64)
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _mod(a, b):

@@ -8,11 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import FLOAT_TYPES as _FLOATS, torch_dtype
 from ..enums import DataType
 from .base import DTYPE, FLOAT, INT, INTS, STR, OpDef, OpError, Spec, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def generator(seed, device):

@@ -11,10 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType
 from .base import BOOL, FLOAT, INT, INTS, STR, OpDef, OpError, Spec, norm_axis, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _ints(spec, what):

@@ -12,10 +12,10 @@ import math
 
 import torch
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType
 from .base import DTYPE, INT, INTS, OpDef, OpError, Spec, norm_axis, register
 
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 _QUANT = (DataType.INT8, DataType.UINT8, DataType.FP8)
 _RANGE = {DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.FP8: (-448.0, 448.0)}
 

@@ -16,11 +16,11 @@ import math
 import numpy as np
 import torch
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import (DataType, InterpolationMode as IM, LayerType, ResizeCoordinateTransformation as RCT,
                      ResizeRoundMode as RRM, ResizeSelector)
 from .base import BOOL, FLOAT, FLOATS, INTS, STR, Enum, OpDef, OpError, Spec, norm_axis, register
 
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 COORD_MODES = ("align_corners", "asymmetric", "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                "tf_half_pixel_for_nn", "tf_crop_and_resize")
 _POLICIES = ("stretch", "not_larger", "not_smaller")

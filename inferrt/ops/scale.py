@@ -5,10 +5,10 @@ import math
 
 import torch
 
-from ..enums import DataType, LayerType, ScaleMode
+from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..enums import LayerType, ScaleMode
 from .base import ARRAY, INT, Enum, OpDef, OpError, Spec, norm_axis, register
 
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 _ROLES = ("shift", "scale", "power")
 
 

@@ -10,11 +10,9 @@ import math
 import numpy as np
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import FLOAT_TYPES as _FLOATS, torch_dtype
 from ..enums import DataType
 from .base import BOOL, DTYPE, INT, STR, OpDef, OpError, Spec, norm_axis, register
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _scalar(spec, what):

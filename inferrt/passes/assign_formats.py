@@ -12,13 +12,12 @@ executor when it lays the value out in the activation arena.
 """
 from __future__ import annotations
 
-from ..enums import DataType
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..logger import Severity
 
 _SEEDS = {"convolution", "fused_conv"}
 _AGNOSTIC = {"activation", "elementwise", "unary", "pointwise", "cast", "pooling", "concatenation", "padding",
              "resize", "scale", "parametric_relu", "convolution", "fused_conv", "deconvolution"}
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def assign_formats(graph, device: str, log) -> int:

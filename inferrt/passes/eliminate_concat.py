@@ -19,13 +19,10 @@ since the concatenation layer itself is kept.
 """
 from __future__ import annotations
 
-from ..enums import DataType
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..ir.graph import Node
 from ..ops.base import Attrs, norm_axis
-from .rewrite import View, merge_origin, plain, redirect, replace
-
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+from .rewrite import View, merge_origin, plain, redirect, replace, until_fixed_point
 
 
 def _axis(n, rank):
@@ -82,53 +79,50 @@ def _untile(view, n, ax):
 
 
 def eliminate_concat(graph, ctx) -> int:
-    changes = 0
-    while True:
-        view = View(graph)
-        done = False
-        for n in graph.nodes:
-            if n.kind != "concatenation" or not plain(n):
-                continue
-            rank = len(view.shape(n.outputs[0]) or ())
-            if not rank:
-                continue
-            ax = _axis(n, rank)
-            untiled = _untile(view, n, ax)
-            if untiled is not None:
-                ins, slices = untiled
-                if len(ins) == 1:
-                    if not redirect(graph, n.outputs[0], ins[0]):
-                        continue
-                    keep = view.producer(ins[0])
-                    for r in [keep] if keep is not None else view.uses(n.outputs[0]):
-                        r.origin = merge_origin(r, *slices, n)
-                    replace(graph, [n] + slices, [])
-                else:
-                    new = Node(n.name, "concatenation", ins, list(n.outputs), Attrs(axis=ax),
-                               origin=merge_origin(n, *slices), info=dict(n.info))
-                    replace(graph, [n] + slices, [new])
-                changes += 1
-                done = True
-                break
-            flat, absorbed = [], []
-            for v in n.inputs:
-                inner = view.producer(v, "concatenation")
-                if inner is not None and plain(inner) and view.only_use(v, n) and \
-                        _axis(inner, rank) == ax:
-                    flat += inner.inputs
-                    absorbed.append(inner)
-                else:
-                    flat.append(v)
-            if absorbed:
-                new = Node(n.name, "concatenation", flat, list(n.outputs), Attrs(axis=ax),
-                           origin=merge_origin(*absorbed, n), info=dict(n.info))
-                replace(graph, [n] + absorbed, [new])
-                changes += 1
-                done = True
-                break
-        if not done:
-            break
-    return changes + record_concat_aliases(graph)
+    return until_fixed_point(_rewrite_one, graph, name="eliminate_concat") + record_concat_aliases(graph)
+
+
+def _rewrite_one(graph) -> int:
+    """Untile or flatten the first concatenation that allows it (1), or find none (0): each edit reorders the
+    graph, so a sweep stops after one."""
+    view = View(graph)
+    for n in graph.nodes:
+        if n.kind != "concatenation" or not plain(n):
+            continue
+        rank = len(view.shape(n.outputs[0]) or ())
+        if not rank:
+            continue
+        ax = _axis(n, rank)
+        untiled = _untile(view, n, ax)
+        if untiled is not None:
+            ins, slices = untiled
+            if len(ins) == 1:
+                if not redirect(graph, n.outputs[0], ins[0]):
+                    continue
+                keep = view.producer(ins[0])
+                for r in [keep] if keep is not None else view.uses(n.outputs[0]):
+                    r.origin = merge_origin(r, *slices, n)
+                replace(graph, [n] + slices, [])
+            else:
+                new = Node(n.name, "concatenation", ins, list(n.outputs), Attrs(axis=ax),
+                           origin=merge_origin(n, *slices), info=dict(n.info))
+                replace(graph, [n] + slices, [new])
+            return 1
+        flat, absorbed = [], []
+        for v in n.inputs:
+            inner = view.producer(v, "concatenation")
+            if inner is not None and plain(inner) and view.only_use(v, n) and \
+                    _axis(inner, rank) == ax:
+                flat += inner.inputs
+                absorbed.append(inner)
+            else:
+                flat.append(v)
+        if absorbed:
+            new = Node(n.name, "concatenation", flat, list(n.outputs), Attrs(axis=ax),
+                       origin=merge_origin(*absorbed, n), info=dict(n.info))
+            replace(graph, [n] + absorbed, [new])
+            return 1
+    return 0
 
 
 def record_concat_aliases(graph) -> int:

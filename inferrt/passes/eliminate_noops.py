@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..enums import ElementWiseOperation as EW, SampleMode
-from .rewrite import View, merge_origin, plain, redirect
+from .rewrite import View, merge_origin, plain, redirect, until_fixed_point
 
 _NEUTRAL = {EW.SUM: (0.0, True), EW.SUB: (0.0, False), EW.PROD: (1.0, True), EW.DIV: (1.0, False),
             EW.POW: (1.0, False)}
@@ -86,26 +86,27 @@ def noop_input(view: View, n) -> str | None:
 
 
 def eliminate_noops(graph, ctx) -> int:
+    return until_fixed_point(_sweep, graph, name="eliminate_noops")
+
+
+def _sweep(graph) -> int:
+    view = View(graph)
+    touched: set[str] = set()
     removed = 0
-    while True:
-        view = View(graph)
-        touched: set[str] = set()
-        before = removed
-        for n in list(graph.nodes):
-            if n.kind == "constant" or len(n.outputs) != 1 or not plain(n) or touched & set(n.inputs + n.outputs):
-                continue
-            x = noop_input(view, n)
-            if x is None:
-                continue
-            y = n.outputs[0]
-            readers = view.uses(y)
-            if not redirect(graph, y, x):
-                continue
-            graph.nodes.remove(n)
-            src = view.producer(x)
-            for t in [src] if src is not None else readers:
-                t.origin = merge_origin(t, n)
-            touched |= {x, y}
-            removed += 1
-        if removed == before:
-            return removed
+    for n in list(graph.nodes):
+        if n.kind == "constant" or len(n.outputs) != 1 or not plain(n) or touched & set(n.inputs + n.outputs):
+            continue
+        x = noop_input(view, n)
+        if x is None:
+            continue
+        y = n.outputs[0]
+        readers = view.uses(y)
+        if not redirect(graph, y, x):
+            continue
+        graph.nodes.remove(n)
+        src = view.producer(x)
+        for t in [src] if src is not None else readers:
+            t.origin = merge_origin(t, n)
+        touched |= {x, y}
+        removed += 1
+    return removed

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..enums import ElementWiseOperation as EW, MatrixOperation as MO
-from .rewrite import View, const_node, dying_consts, merge_origin, plain, replace
+from .rewrite import View, const_node, dying_consts, merge_origin, plain, replace, until_fixed_point
 
 _OPS = {EW.PROD: "mul", EW.DIV: "div", EW.SUM: "add", EW.SUB: "sub"}
 
@@ -108,55 +108,56 @@ def _fold_matmul(view, p, op, c, w, b):
 
 
 def fold_batchnorm_into_weights(graph, ctx) -> int:
-    folded = 0
-    while True:
-        view = View(graph)
-        before = folded
-        busy = set()
-        for p in list(graph.nodes):
-            if p.kind not in ("convolution", "deconvolution", "matrix_multiply") or id(p) in busy:
-                continue
-            y = p.outputs[0]
-            readers = view.uses(y)
-            if len(readers) != 1 or not view.only_use(y, readers[0]) or len(p.inputs) < 2:
-                continue
-            e = readers[0]
-            steps = _scale_steps(view, e, y)
-            if not steps:
-                continue
-            fold = _fold_matmul if p.kind == "matrix_multiply" else _fold_conv
-            new_w = new_b = None
-            w_in = view.const(p.inputs[1])
-            b_in = view.const(p.inputs[2]) if len(p.inputs) > 2 and p.inputs[2] else None
-            for op, c in steps:
-                res = fold(view, p, op, c, w_in if new_w is None else new_w, b_in if new_b is None else new_b)
-                if res is None:
-                    break
-                new_w = res[0] if res[0] is not None else new_w
-                new_b = res[1] if res[1] is not None else new_b
-            else:
-                res = True
-            if res is None:
-                continue
-            add = []
-            wsrc = view.producer(p.inputs[1])
-            if new_w is not None:
-                cw = const_node(graph, f"{p.name} [kernel]", new_w, merge_origin(wsrc))
-                p.inputs[1] = cw.outputs[0]
-                add.append(cw)
-            if new_b is not None:
-                old = view.producer(p.inputs[2]) if len(p.inputs) > 2 and p.inputs[2] else None
-                cb = const_node(graph, f"{p.name} [bias]", new_b, merge_origin(old) if old else list(p.origin))
-                while len(p.inputs) < 3:
-                    p.inputs.append("")
-                p.inputs[2] = cb.outputs[0]
-                add.append(cb)
-            p.outputs = [e.outputs[0]]
-            p.origin = merge_origin(p, e, *dying_consts(view, [p, e]))
-            replace(graph, [e], add)
-            busy.add(id(p))
-            folded += 1
-        if folded == before:
-            break
+    folded = until_fixed_point(_sweep, graph, name="fold_batchnorm_into_weights")
     graph.remove_dead()
+    return folded
+
+
+def _sweep(graph) -> int:
+    view = View(graph)
+    folded = 0
+    busy = set()
+    for p in list(graph.nodes):
+        if p.kind not in ("convolution", "deconvolution", "matrix_multiply") or id(p) in busy:
+            continue
+        y = p.outputs[0]
+        readers = view.uses(y)
+        if len(readers) != 1 or not view.only_use(y, readers[0]) or len(p.inputs) < 2:
+            continue
+        e = readers[0]
+        steps = _scale_steps(view, e, y)
+        if not steps:
+            continue
+        fold = _fold_matmul if p.kind == "matrix_multiply" else _fold_conv
+        new_w = new_b = None
+        w_in = view.const(p.inputs[1])
+        b_in = view.const(p.inputs[2]) if len(p.inputs) > 2 and p.inputs[2] else None
+        for op, c in steps:
+            res = fold(view, p, op, c, w_in if new_w is None else new_w, b_in if new_b is None else new_b)
+            if res is None:
+                break
+            new_w = res[0] if res[0] is not None else new_w
+            new_b = res[1] if res[1] is not None else new_b
+        else:
+            res = True
+        if res is None:
+            continue
+        add = []
+        wsrc = view.producer(p.inputs[1])
+        if new_w is not None:
+            cw = const_node(graph, f"{p.name} [kernel]", new_w, merge_origin(wsrc))
+            p.inputs[1] = cw.outputs[0]
+            add.append(cw)
+        if new_b is not None:
+            old = view.producer(p.inputs[2]) if len(p.inputs) > 2 and p.inputs[2] else None
+            cb = const_node(graph, f"{p.name} [bias]", new_b, merge_origin(old) if old else list(p.origin))
+            while len(p.inputs) < 3:
+                p.inputs.append("")
+            p.inputs[2] = cb.outputs[0]
+            add.append(cb)
+        p.outputs = [e.outputs[0]]
+        p.origin = merge_origin(p, e, *dying_consts(view, [p, e]))
+        replace(graph, [e], add)
+        busy.add(id(p))
+        folded += 1
     return folded

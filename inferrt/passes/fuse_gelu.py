@@ -18,7 +18,7 @@ from ..enums import ActivationType as AT, ElementWiseOperation as EW, UnaryOpera
 from ..ir.graph import Node
 from ..ops.base import Attrs
 from .fuse_softmax import node_of
-from .rewrite import View, absorbed_origin, replace
+from .rewrite import absorbed_origin, sweep_fusions, until_fixed_point
 
 
 def _near(v, target):
@@ -141,28 +141,22 @@ def _match(view, t_node_out, branch):
 
 
 def fuse_gelu(graph, ctx) -> int:
-    fused = 0
-    while True:
-        view = View(graph)
-        taken, before = set(), fused
-        for n in list(graph.nodes):
-            if n.kind != "elementwise" or n.attrs.op != EW.SUM or id(n) in taken:
-                continue
-            for typ, branch in ((AT.GELU_ERF, _erf_branch), (AT.GELU_TANH, _tanh_branch)):
-                m = _match(view, n.outputs[0], branch)
-                if m is None:
-                    continue
-                x, top, nodes = m
-                nodes = list({id(k): k for k in nodes}.values())
-                if any(id(k) in taken for k in nodes) or not all(
-                        view.internal(o, nodes) for k in nodes if k is not top for o in k.outputs):
-                    continue
-                new = Node(top.name, "activation", [x], list(top.outputs),
+    return until_fixed_point(lambda g: sweep_fusions(g, _fusion), graph, name="fuse_gelu")
+
+
+def _fusion(view, n, taken):
+    if n.kind != "elementwise" or n.attrs.op != EW.SUM:
+        return None
+    for typ, branch in ((AT.GELU_ERF, _erf_branch), (AT.GELU_TANH, _tanh_branch)):
+        m = _match(view, n.outputs[0], branch)
+        if m is None:
+            continue
+        x, top, nodes = m
+        nodes = list({id(k): k for k in nodes}.values())
+        if any(id(k) in taken for k in nodes) or not all(
+                view.internal(o, nodes) for k in nodes if k is not top for o in k.outputs):
+            continue
+        return nodes, Node(top.name, "activation", [x], list(top.outputs),
                            Attrs(type=typ, alpha=0.0, beta=0.0), origin=absorbed_origin(view, *nodes[::-1]),
                            info=dict(top.info))
-                replace(graph, nodes, [new])
-                taken |= {id(k) for k in nodes}
-                fused += 1
-                break
-        if fused == before:
-            return fused
+    return None

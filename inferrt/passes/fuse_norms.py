@@ -19,7 +19,7 @@ from ..enums import ElementWiseOperation as EW, ReduceOperation as R, UnaryOpera
 from ..ir.graph import Node
 from ..ops.base import Attrs
 from .fuse_softmax import node_of
-from .rewrite import View, absorbed_origin, replace
+from .rewrite import absorbed_origin, sweep_fusions, until_fixed_point
 
 
 def square_of(view, v):
@@ -179,46 +179,36 @@ def _match_group(view, ln):
 
 
 def fuse_norms(graph, ctx) -> int:
-    fused = 0
-    while True:
-        view = View(graph)
-        taken, before = set(), fused
-        for n in list(graph.nodes):
-            if id(n) in taken:
-                continue
-            m = _match_mean_var(view, n) or _match_l2(view, n)
-            new = None
-            if m is not None:
-                kind, x, attrs, nodes = m
-                if not any(id(k) in taken for k in nodes) and all(
-                        view.internal(o, nodes) for k in nodes[1:] for o in k.outputs):
-                    new = Node(n.name, kind, [x], list(n.outputs), attrs, origin=absorbed_origin(view, *nodes[::-1]),
-                               info=dict(n.info))
-            elif n.kind in ("layer_norm", "instance_norm", "rms_norm", "group_norm"):
-                slots = {"rms_norm": (1,)}.get(n.kind, (1, 2))
-                for slot in slots:
-                    if len(n.inputs) > slot and n.inputs[slot] or (slot == 1 and len(n.inputs) > 2):
-                        continue
-                    st = _affine_step(view, n, slot)
-                    if st is None or id(st[0]) in taken:
-                        continue
-                    e, c = st
-                    ins = list(n.inputs) + [""] * (slot + 1 - len(n.inputs))
-                    ins[slot] = c
-                    nodes = [e, n]
-                    new = Node(n.name, n.kind, ins, list(e.outputs), Attrs(n.attrs), origin=absorbed_origin(view, n, e),
-                               info=dict(n.info))
-                    break
-                if new is None and n.kind == "layer_norm":
-                    g = _match_group(view, n)
-                    if g is not None and not any(id(k) in taken for k in g[2]):
-                        x, groups, nodes = g
-                        new = Node(nodes[0].name, "group_norm", [x], list(nodes[0].outputs),
-                                   Attrs(num_groups=groups, epsilon=n.attrs.epsilon),
-                                   origin=absorbed_origin(view, *nodes[::-1]), info=dict(n.info))
-            if new is not None:
-                replace(graph, nodes, [new])
-                taken |= {id(k) for k in nodes}
-                fused += 1
-        if fused == before:
-            return fused
+    return until_fixed_point(lambda g: sweep_fusions(g, _fusion), graph, name="fuse_norms")
+
+
+def _fusion(view, n, taken):
+    m = _match_mean_var(view, n) or _match_l2(view, n)
+    if m is not None:
+        kind, x, attrs, nodes = m
+        if any(id(k) in taken for k in nodes) or not all(
+                view.internal(o, nodes) for k in nodes[1:] for o in k.outputs):
+            return None
+        return nodes, Node(n.name, kind, [x], list(n.outputs), attrs, origin=absorbed_origin(view, *nodes[::-1]),
+                           info=dict(n.info))
+    if n.kind not in ("layer_norm", "instance_norm", "rms_norm", "group_norm"):
+        return None
+    for slot in {"rms_norm": (1,)}.get(n.kind, (1, 2)):
+        if len(n.inputs) > slot and n.inputs[slot] or (slot == 1 and len(n.inputs) > 2):
+            continue
+        st = _affine_step(view, n, slot)
+        if st is None or id(st[0]) in taken:
+            continue
+        e, c = st
+        ins = list(n.inputs) + [""] * (slot + 1 - len(n.inputs))
+        ins[slot] = c
+        return [e, n], Node(n.name, n.kind, ins, list(e.outputs), Attrs(n.attrs), origin=absorbed_origin(view, n, e),
+                            info=dict(n.info))
+    if n.kind == "layer_norm":
+        g = _match_group(view, n)
+        if g is not None and not any(id(k) in taken for k in g[2]):
+            x, groups, nodes = g
+            return nodes, Node(nodes[0].name, "group_norm", [x], list(nodes[0].outputs),
+                               Attrs(num_groups=groups, epsilon=n.attrs.epsilon),
+                               origin=absorbed_origin(view, *nodes[::-1]), info=dict(n.info))
+    return None

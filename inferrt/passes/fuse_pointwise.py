@@ -13,13 +13,13 @@ arithmetic) and layers with precision pins are left alone. Groups of one layer a
 """
 from __future__ import annotations
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, ScaleMode
 from ..ir.graph import Node
 from ..ops.base import Attrs
 from .rewrite import View, absorbed_origin, const_node, plain, replace
 
 KINDS = ("elementwise", "unary", "activation", "cast", "identity", "parametric_relu", "scale")
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _num(v):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ..enums import ElementWiseOperation as EW, ReduceOperation as R, UnaryOperation as U
 from ..ir.graph import Node
 from ..ops.base import Attrs
-from .rewrite import View, absorbed_origin, plain, replace
+from .rewrite import absorbed_origin, plain, sweep_fusions, until_fixed_point
 
 
 def node_of(view, v, kind, op=None):
@@ -112,26 +112,17 @@ def _internal_ok(view, nodes, x):
 
 
 def fuse_softmax(graph, ctx) -> int:
-    fused = 0
-    while True:
-        view = View(graph)
-        taken, before = set(), fused
-        for n in list(graph.nodes):
-            if id(n) in taken:
-                continue
-            for kind, match in (("softmax", _match_softmax), ("log_softmax", _match_log_softmax)):
-                m = match(view, n)
-                if m is None:
-                    continue
-                x, axes, nodes = m
-                if any(id(k) in taken for k in nodes) or not _internal_ok(view, nodes, x):
-                    continue
-                new = Node(n.name, kind, [x], list(n.outputs), Attrs(axes=axes),
-                           origin=absorbed_origin(view, *nodes[::-1]),
-                           info=dict(n.info))
-                replace(graph, nodes, [new])
-                taken |= {id(k) for k in nodes}
-                fused += 1
-                break
-        if fused == before:
-            return fused
+    return until_fixed_point(lambda g: sweep_fusions(g, _fusion), graph, name="fuse_softmax")
+
+
+def _fusion(view, n, taken):
+    for kind, match in (("softmax", _match_softmax), ("log_softmax", _match_log_softmax)):
+        m = match(view, n)
+        if m is None:
+            continue
+        x, axes, nodes = m
+        if any(id(k) in taken for k in nodes) or not _internal_ok(view, nodes, x):
+            continue
+        return nodes, Node(n.name, kind, [x], list(n.outputs), Attrs(axes=axes),
+                           origin=absorbed_origin(view, *nodes[::-1]), info=dict(n.info))
+    return None

@@ -22,7 +22,7 @@ from __future__ import annotations
 from ..ir.graph import Node
 from ..ops.base import Attrs
 from .eliminate_noops import reshape_is_noop
-from .rewrite import View, merge_origin, plain, redirect, replace
+from .rewrite import View, merge_origin, plain, redirect, replace, until_fixed_point
 
 
 def _ops(a):
@@ -187,35 +187,38 @@ def merge_shuffles(graph, ctx) -> int:
     if merged:
         graph.infer()
     merged += _refine_head_splits(graph, View(graph))
-    while True:
-        view = View(graph)
-        done = set()
-        before = merged
-        for s2 in list(graph.nodes):
-            if s2.kind != "shuffle" or len([i for i in s2.inputs if i]) != 1 or not plain(s2) or id(s2) in done:
+    return merged + until_fixed_point(_merge_pairs, graph, name="merge_shuffles")
+
+
+def _merge_pairs(graph) -> int:
+    """One sweep merging each shuffle into the shuffle it reads (when that one has no other reader)."""
+    view = View(graph)
+    done = set()
+    merged = 0
+    for s2 in list(graph.nodes):
+        if s2.kind != "shuffle" or len([i for i in s2.inputs if i]) != 1 or not plain(s2) or id(s2) in done:
+            continue
+        t = s2.inputs[0]
+        s1 = view.producer(t, "shuffle")
+        if s1 is None or id(s1) in done or len([i for i in s1.inputs if i]) != 1 or not plain(s1) \
+                or not view.only_use(t, s2):
+            continue
+        ops = _merge(_ops(s1.attrs), _ops(s2.attrs), view.shape(t) or ())
+        if ops is None or not _fits(ops):
+            continue
+        x, y = s1.inputs[0], s2.outputs[0]
+        if not ops or (len(ops) == 1 and ops[0][0] == "R" and reshape_is_noop(view.shape(x), ops[0][1], ops[0][2])):
+            if not redirect(graph, y, x):
                 continue
-            t = s2.inputs[0]
-            s1 = view.producer(t, "shuffle")
-            if s1 is None or id(s1) in done or len([i for i in s1.inputs if i]) != 1 or not plain(s1) \
-                    or not view.only_use(t, s2):
-                continue
-            ops = _merge(_ops(s1.attrs), _ops(s2.attrs), view.shape(t) or ())
-            if ops is None or not _fits(ops):
-                continue
-            x, y = s1.inputs[0], s2.outputs[0]
-            if not ops or (len(ops) == 1 and ops[0][0] == "R" and reshape_is_noop(view.shape(x), ops[0][1], ops[0][2])):
-                if not redirect(graph, y, x):
-                    continue
-                graph.nodes.remove(s1)
-                graph.nodes.remove(s2)
-                src = view.producer(x)
-                for r in [src] if src is not None else view.uses(y):
-                    r.origin = merge_origin(r, s1, s2)
-            else:
-                new = Node(s2.name, "shuffle", [x], [y], _attrs(ops), origin=merge_origin(s1, s2), info=dict(s2.info))
-                replace(graph, [s1, s2], [new])
-                done.add(id(new))
-            done |= {id(s1), id(s2)}
-            merged += 1
-        if merged == before:
-            return merged
+            graph.nodes.remove(s1)
+            graph.nodes.remove(s2)
+            src = view.producer(x)
+            for r in [src] if src is not None else view.uses(y):
+                r.origin = merge_origin(r, s1, s2)
+        else:
+            new = Node(s2.name, "shuffle", [x], [y], _attrs(ops), origin=merge_origin(s1, s2), info=dict(s2.info))
+            replace(graph, [s1, s2], [new])
+            done.add(id(new))
+        done |= {id(s1), id(s2)}
+        merged += 1
+    return merged

@@ -34,25 +34,66 @@ from .merge_shuffles import merge_shuffles
 from .sink_reshapes import sink_reshapes
 from .rewrite import refresh_specs
 
-#: (name, function(graph, ctx) -> number of changes, what a change is called), in order.
+#: (name, function(graph, ctx) -> number of changes, what a change is called), in order. The pattern passes match
+#: exact chains of layers whose inner values are read only inside the chain, so the order is: make values constant
+#: and canonical first, then fuse the specific patterns, then the general epilogue and horizontal fusions, then
+#: pointwise fusion (which swallows whatever elementwise layers are left), then record aliases and drop the dead.
+#: Precision guarding, precision and format assignment run after the pipeline (builder/build.py).
 PIPELINE = [
+    # First: every later matcher reads constants (scales, epsilons, reshape dims, masks, weights) and folded shape
+    # arithmetic (Shape ─ Gather ─ Reshape) turns dynamic-looking reshapes into constant ones.
     ("fold_constants", fold_constants, "layers folded"),
+    # Needs the folded constants (x·1, x+0 and reshapes to x's own shape only show once they are known); removing
+    # identities and same-type casts makes the chains the fusions look for adjacent.
     ("eliminate_noops", eliminate_noops, "no-ops removed"),
+    # After the two above (constant reshape dims become attributes, identity reshapes are gone); leaves one shuffle
+    # per transpose/reshape chain, the form fuse_attention (Kᵀ) and sink_reshapes (a lone reshape) match.
     ("merge_shuffles", merge_shuffles, "shuffles merged"),
+    # On the canonical graph the passes above made (folded constants with equal bytes, merged shuffles), so twins
+    # compare equal; a subexpression an exporter computed twice becomes one value read twice, the form the
+    # fusions match.
     ("eliminate_common_subexpressions", eliminate_common_subexpressions, "duplicates removed"),
+    # Drops what folding and merging orphaned before the fusions test "read only inside the pattern": a dead
+    # reader would make a value look shared.
     ("eliminate_dead_layers", eliminate_dead_layers, "dead layers removed"),
+    # Needs constant per-channel scales (fold_constants); before the epilogue fusion, which would take the shift as
+    # a bias but cannot take the scale, before fuse_pointwise, which would swallow the mul/add, and before
+    # fuse_horizontal_convs, whose members must have constant kernels (the folded kernel is one).
     ("fold_batchnorm_into_weights", fold_batchnorm_into_weights, "scales folded"),
+    # Matches a plain ``convolution``: before the epilogue fusion turns it into ``fused_conv``, and before
+    # fuse_horizontal_convs (equal padding, and convolutions that read one input only once its paddings are gone).
     ("fold_padding_into_conv", fold_padding_into_conv, "paddings folded"),
+    # Before fuse_attention, which matches a SoftMax layer, and before fuse_pointwise (exp, sub, div).
     ("fuse_softmax", fuse_softmax, "fusions"),
+    # Shares no layers with fuse_softmax or fuse_gelu (either order works); before fuse_pointwise, which would
+    # swallow the sub/mul/div/add chain.
     ("fuse_norms", fuse_norms, "fusions"),
+    # Makes GELU one activation layer, which sink_reshapes can move and the epilogue fusion can absorb; before
+    # fuse_pointwise, which would otherwise fuse the erf/tanh expression elementwise.
     ("fuse_gelu", fuse_gelu, "fusions"),
+    # Needs fuse_softmax (SoftMax layer), merge_shuffles (one Kᵀ shuffle) and folded scalar scales and causal
+    # masks; before the epilogue fusion, which would take an unscaled mask add after MatMul(Q, Kᵀ) as a residual.
     ("fuse_attention", fuse_attention, "fusions"),
+    # After fuse_gelu: a GELU is then one activation to move past (its raw expression reads the reshape's output
+    # twice and would not move). Exists for the next pass: the layer it moves above the reshape joins the epilogue.
     ("sink_reshapes", sink_reshapes, "reshapes moved"),
+    # After the BatchNorm and padding folds, fuse_gelu and sink_reshapes (each makes more epilogue steps
+    # adjacent to the product); before the horizontal fusions, which merge whole fused layers: merged first, each
+    # member's bias and activation would sit behind a slice, out of the epilogue's reach.
     ("fuse_conv_matmul_epilogue", fuse_conv_matmul_epilogue, "fusions"),
+    # After the epilogue fusion (above); members have equal epilogues and concatenated biases.
     ("fuse_horizontal_matmuls", fuse_horizontal_matmuls, "layers merged"),
+    # Same as the matrix products, for convolutions with one group.
     ("fuse_horizontal_convs", fuse_horizontal_convs, "layers merged"),
+    # After every pattern fusion: it takes whatever elementwise / unary / activation / cast / Scale layers remain,
+    # and no pattern can see inside a pointwise layer.
     ("fuse_pointwise", fuse_pointwise, "fusions"),
+    # After all fusions: its rewrites remove slices the horizontal fusions made when a concatenation rebuilds the
+    # merged output, and its alias records (info["writes_into"]) must name the final producers, which a later
+    # fusion would replace.
     ("eliminate_concat", eliminate_concat, "concatenations handled"),
+    # Last: the constants only replaced layers read (original weights of merged and fused layers, absorbed
+    # biases) and any layer whose output no longer reaches an output, so the plan holds no unused weights.
     ("eliminate_dead_layers", eliminate_dead_layers, "dead layers removed"),
 ]
 

@@ -1,9 +1,14 @@
 """Shared graph-rewriting helpers for the passes: a read-only view (producers, consumers, symbolic specs,
-constant values) and the few edits every pass makes (add a constant, replace nodes, redirect a value)."""
+constant values), the few edits every pass makes (add a constant, replace nodes, redirect a value), the driver
+that repeats a rewrite sweep until nothing changes (``until_fixed_point``) and the sweep of the pattern fusions
+(``sweep_fusions``)."""
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
+from ..errors import BuildError
 from ..ir.graph import Graph, Node
 from ..ops import Spec
 from ..ops.base import Attrs
@@ -59,6 +64,46 @@ class View:
         if c is None or c.size != 1 or c.dtype.kind not in "fiu":
             return None
         return float(c.reshape(()))
+
+
+def until_fixed_point(step: Callable[[Graph], int], graph: Graph, *, name: str, limit: int | None = None) -> int:
+    """Run ``step(graph)`` (one sweep over the graph that applies a rewrite wherever it matches and returns how
+    many rewrites it made) until a sweep makes none; returns the rewrites of all sweeps together.
+
+    ``limit`` bounds the sweeps that rewrite something; by default two per node of the graph as it is now, plus 64.
+    Every pass driven here removes a layer or moves one a step down a chain in each such sweep, so a pass running
+    past the bound undoes its own rewrites: BuildError names the pass ``name`` (the pipeline then skips it with a
+    warning, outside ``debug_passes``)."""
+    bound = 2 * len(graph.nodes) + 64 if limit is None else limit
+    total = 0
+    for _ in range(bound + 1):  # the sweep after the last rewriting one confirms the fixed point
+        made = step(graph)
+        if not made:
+            return total
+        total += made
+    raise BuildError(f"internal error: pass {name} did not reach a fixed point: {bound + 1} sweeps in a row "
+                     f"rewrote the graph ({total} rewrites, limit {bound}); please report it with the model, and "
+                     f"build without the pass meanwhile (INFERRT_DISABLE_PASSES={name})")
+
+
+def sweep_fusions(graph: Graph, fusion) -> int:
+    """One sweep of a pattern fusion (a ``step`` for until_fixed_point): for each node in graph order,
+    ``fusion(view, node, taken)`` returns (the nodes a fused layer replaces, that layer) for a match at ``node``
+    that avoids ``taken`` (the ids of the nodes replaced earlier in this sweep), or None. Each match is replaced at
+    once; the view is not rebuilt within the sweep. Returns the number of fusions."""
+    view = View(graph)
+    taken, fused = set(), 0
+    for n in list(graph.nodes):
+        if id(n) in taken:
+            continue
+        m = fusion(view, n, taken)
+        if m is None:
+            continue
+        nodes, new = m
+        replace(graph, nodes, [new])
+        taken |= {id(k) for k in nodes}
+        fused += 1
+    return fused
 
 
 def plain(n: Node) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..ir.graph import Node
 from ..ops import get_op
-from .rewrite import View, plain, same_shape
+from .rewrite import View, plain, same_shape, until_fixed_point
 
 _PRODUCERS = ("matrix_multiply", "convolution", "deconvolution", "fused_matmul", "fused_conv")
 _ONE_INPUT = ("activation", "unary", "cast")
@@ -28,39 +28,40 @@ def _is_reshape(s):
 
 
 def sink_reshapes(graph, ctx) -> int:
-    moved = 0
-    while True:
-        view = View(graph)
-        before, touched = moved, set()
-        for s in list(graph.nodes):
-            if not _is_reshape(s) or id(s) in touched:
+    return until_fixed_point(_sweep, graph, name="sink_reshapes")
+
+
+def _sweep(graph) -> int:
+    view = View(graph)
+    moved, touched = 0, set()
+    for s in list(graph.nodes):
+        if not _is_reshape(s) or id(s) in touched:
+            continue
+        m = s.inputs[0]
+        src = view.producer(m, *_PRODUCERS)
+        readers = view.uses(s.outputs[0])
+        if src is None or not view.only_use(m, s) or len(readers) != 1 or \
+                not view.only_use(s.outputs[0], readers[0]):
+            continue
+        p = readers[0]
+        if id(p) in touched or not plain(p):
+            continue
+        t, y = s.outputs[0], p.outputs[0]
+        if p.kind == "elementwise" and len(p.inputs) == 2 and p.inputs.count(t) == 1:
+            other = _reshaped_operand(graph, view, p, t, m)
+            if other is None:
                 continue
-            m = s.inputs[0]
-            src = view.producer(m, *_PRODUCERS)
-            readers = view.uses(s.outputs[0])
-            if src is None or not view.only_use(m, s) or len(readers) != 1 or \
-                    not view.only_use(s.outputs[0], readers[0]):
-                continue
-            p = readers[0]
-            if id(p) in touched or not plain(p):
-                continue
-            t, y = s.outputs[0], p.outputs[0]
-            if p.kind == "elementwise" and len(p.inputs) == 2 and p.inputs.count(t) == 1:
-                other = _reshaped_operand(graph, view, p, t, m)
-                if other is None:
-                    continue
-                p.inputs = [m if i == t else other for i in p.inputs]
-            elif p.kind not in _ONE_INPUT or len([i for i in p.inputs if i]) != 1:
-                continue
-            else:
-                p.inputs = [m]
-            p.outputs = [t]
-            s.inputs = [t] + list(s.inputs[1:])
-            s.outputs = [y]
-            touched |= {id(s), id(p)}
-            moved += 1
-        if moved == before:
-            break
+            p.inputs = [m if i == t else other for i in p.inputs]
+        elif p.kind not in _ONE_INPUT or len([i for i in p.inputs if i]) != 1:
+            continue
+        else:
+            p.inputs = [m]
+        p.outputs = [t]
+        s.inputs = [t] + list(s.inputs[1:])
+        s.outputs = [y]
+        touched |= {id(s), id(p)}
+        moved += 1
+    if moved:
         graph.toposort()
     return moved
 

@@ -13,6 +13,7 @@ import importlib.util
 import linecache
 import os
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType
 from . import private_cache
 
@@ -20,7 +21,6 @@ MAX_RANK = 6
 _TL = {DataType.FLOAT: "tl.float32", DataType.HALF: "tl.float16", DataType.BF16: "tl.bfloat16",
        DataType.INT32: "tl.int32", DataType.INT64: "tl.int64", DataType.INT8: "tl.int8", DataType.UINT8: "tl.uint8",
        DataType.BOOL: "tl.int1"}
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 _BIN = {"SUM": "({a} + {b})", "PROD": "({a} * {b})", "SUB": "({a} - {b})", "MAX": "tl.maximum({a}, {b})",
         "MIN": "tl.minimum({a}, {b})", "EQUAL": "({a} == {b})", "GREATER": "({a} > {b})", "LESS": "({a} < {b})",

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import ActivationType as A, DataType, ElementWiseOperation as EW, ParserErrorCode as E
 from ..registry import importer
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _x(ctx, node, float_only=True):

@@ -2,10 +2,9 @@
 BitwiseAnd/Or/Xor/Not."""
 from __future__ import annotations
 
+from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, UnaryOperation as U
 from ..registry import importer
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _pair(ctx, node):

@@ -1,10 +1,9 @@
 """Importers for ONNX elementwise math: arithmetic, variadic Max/Min/Sum/Mean, Mod, BitShift, unary math."""
 from __future__ import annotations
 
+from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, UnaryOperation as U
 from ..registry import importer
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def inputs(ctx, node):

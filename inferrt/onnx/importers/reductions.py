@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation as R, \
     UnaryOperation as U
 from ..registry import importer
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _axes(ctx, node, from_input: bool):

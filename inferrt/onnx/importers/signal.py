@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import DataType, ParserErrorCode as E
 from ..registry import importer
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _signal(ctx, node):

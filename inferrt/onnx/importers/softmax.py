@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...enums import DataType, ParserErrorCode as E, ReduceOperation as R
+from ...dtypes import FLOAT_TYPES as _FLOATS
+from ...enums import ParserErrorCode as E, ReduceOperation as R
 from ..registry import importer
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _apply(ctx, kind, x, axis):

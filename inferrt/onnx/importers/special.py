@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import ActivationType, DataType, ElementWiseOperation as EW, InterpolationMode, ParserErrorCode as E
 from ...enums import SampleMode
 from ..registry import importer
-
-_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def _float_input(ctx, node, i, what="input"):
