@@ -13,6 +13,7 @@ from ..dtypes import torch_dtype
 from ..errors import ShapeError
 from .arguments import check_dtype
 from .buffers import as_torch
+from .tf32 import tf32_mode
 
 
 def run_arrays(ctx, arrays: dict, handle: int):
@@ -35,7 +36,8 @@ def run_arrays(ctx, arrays: dict, handle: int):
     with (torch.cuda.stream(s) if s is not None else contextlib.nullcontext()):
         if plan.eager:
             ctx._order.after_previous(s)
-            outs = ctx.engine.executor.run_eager(io, ctx.profiler)
+            with tf32_mode(ctx.engine.tf32) if s is not None else contextlib.nullcontext():  # as _execute does
+                outs = ctx.engine.executor.run_eager(io, ctx.profiler)
         elif ctx._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
             static = ctx._static_io.get(key)
             if static is None:

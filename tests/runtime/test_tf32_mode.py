@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import torch
 
 from inferrt.runtime.tf32 import tf32_mode
@@ -69,3 +70,42 @@ def test_nested_region_of_the_other_mode_is_an_error_not_a_hang():
             with tf32_mode(False):
                 pass
 
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tf32", [False, True])
+def test_infer_on_a_data_dependent_engine_runs_in_the_engines_tf32_mode(tf32, monkeypatch):
+    """Engines with data-dependent shapes run eagerly through ``infer``; their products follow BuilderFlag.TF32
+    like every other execution, whatever the process-wide switch says."""
+    import numpy as np
+
+    import inferrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, (4, 4))
+    nz = net.add_non_zero(x)
+    net.mark_output(nz.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cuda"
+    if not tf32:
+        config.clear_flag(trt.BuilderFlag.TF32)
+    engine = trt.Runtime(logger).deserialize_cuda_engine(builder.build(net, config))
+    ctx = engine.create_execution_context()
+    seen = []
+    real = engine.executor.run_eager
+
+    def spy(*a, **k):
+        seen.append(_flags())
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine.executor, "run_eager", spy)
+    before = _flags()
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = not tf32
+    try:
+        out = ctx.infer(x=np.eye(4, dtype=np.float32))
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+    assert seen == [(tf32, tf32)]
+    assert np.asarray(next(iter(out.values()))).shape == (2, 4)
