@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..enums import DataType
 from ..ir.graph import Graph, Node
+from ..ir.kinds import Kind
 from ..ops import Spec
 from ..ops.base import Attrs
 
@@ -33,7 +34,7 @@ def lower_network(network) -> Graph:
                 attrs[attr] = None
                 continue
             cname = f"{layer.name} [{attr}]"
-            g.nodes.append(Node(unique(cname), "constant", [], [cname], Attrs(weights=arr, shape=tuple(arr.shape)),
+            g.nodes.append(Node(unique(cname), Kind.CONSTANT, [], [cname], Attrs(weights=arr, shape=tuple(arr.shape)),
                                 origin=[layer.name]))
             g.specs[cname] = Spec(_dtype_of(arr), tuple(arr.shape), None)
             while len(inputs) <= slot:
@@ -43,8 +44,8 @@ def lower_network(network) -> Graph:
         while inputs and inputs[-1] == "":
             inputs.pop()
         kind = layer._kind
-        if kind == "identity" and 0 in layer._output_types:
-            kind, attrs = "cast", Attrs(to_type=layer._output_types[0])
+        if kind == Kind.IDENTITY and 0 in layer._output_types:
+            kind, attrs = Kind.CAST, Attrs(to_type=layer._output_types[0])
         info = {}
         if layer.precision_is_set:
             info["precision"] = layer.precision.name

@@ -13,11 +13,12 @@ executor when it lays the value out in the activation arena.
 from __future__ import annotations
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..ir.kinds import Kind
 from ..logger import Severity
 
-_SEEDS = {"convolution", "fused_conv"}
-_AGNOSTIC = {"activation", "elementwise", "unary", "pointwise", "cast", "pooling", "concatenation", "padding",
-             "resize", "scale", "parametric_relu", "convolution", "fused_conv", "deconvolution"}
+_SEEDS = {Kind.CONVOLUTION, Kind.FUSED_CONV}
+_AGNOSTIC = {Kind.ACTIVATION, Kind.ELEMENTWISE, Kind.UNARY, Kind.POINTWISE, Kind.CAST, Kind.POOLING, Kind.CONCATENATION, Kind.PADDING,
+             Kind.RESIZE, Kind.SCALE, Kind.PARAMETRIC_RELU, Kind.CONVOLUTION, Kind.FUSED_CONV, Kind.DECONVOLUTION}
 
 
 def assign_formats(graph, device: str, log) -> int:

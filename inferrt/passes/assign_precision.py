@@ -17,6 +17,7 @@ import numpy as np
 
 from ..enums import BuilderFlag, DataType
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs, OpError
 from .guard_reduced_precision import KEEP_FLOAT, requested_precision
 
@@ -40,7 +41,7 @@ def _lowered_weights(w, target):
 
 
 def _is_float_const(n) -> bool:
-    return n.kind == "constant" and n.attrs.weights is not None and np.asarray(n.attrs.weights).dtype == np.float32
+    return n.kind == Kind.CONSTANT and n.attrs.weights is not None and np.asarray(n.attrs.weights).dtype == np.float32
 
 
 def assign_precision(graph, config, device, log) -> int:
@@ -64,7 +65,7 @@ def assign_precision(graph, config, device, log) -> int:
     def cast(src: str, dt: DataType, origin) -> str:
         name = f"{src} [{dt.name.lower()}]"
         if name not in specs:
-            new_nodes.append(Node(name, "cast", [src], [name], Attrs(to_type=dt), origin=list(origin),
+            new_nodes.append(Node(name, Kind.CAST, [src], [name], Attrs(to_type=dt), origin=list(origin),
                                   info={"tactic": "generic", "inserted": "precision"}))
             from ..ops import Spec
 
@@ -89,7 +90,7 @@ def assign_precision(graph, config, device, log) -> int:
             if kept_readers:
                 twin = f"{n.outputs[0]} [{target.name.lower()}]"
                 new_nodes.append(n)
-                new_nodes.append(Node(twin, "constant", [], [twin],
+                new_nodes.append(Node(twin, Kind.CONSTANT, [], [twin],
                                       Attrs(weights=_lowered_weights(n.attrs.weights, target), shape=n.attrs.shape),
                                       origin=list(n.origin), info={"inserted": "precision"}))
                 from ..ops import Spec
@@ -113,7 +114,7 @@ def assign_precision(graph, config, device, log) -> int:
             ins_specs = [specs.get(i) if i else None for i in n.inputs]
         new_nodes.append(n)
         try:
-            outs = n.op.infer_all(n.attrs, [s for s in ins_specs]) if n.kind != "constant" else \
+            outs = n.op.infer_all(n.attrs, [s for s in ins_specs]) if n.kind != Kind.CONSTANT else \
                 n.op.infer_all(n.attrs, [])
         except OpError as e:
             raise OpError(f"node {n.name!r} after precision assignment: {e}") from None
@@ -130,14 +131,14 @@ def assign_precision(graph, config, device, log) -> int:
                 inner = f"{o} [{target.name.lower()}]"
                 n.outputs[idx] = inner
                 specs[inner] = specs[o]
-                new_nodes.append(Node(f"{o} [cast to FLOAT]", "cast", [inner], [o], Attrs(to_type=_FLOAT),
+                new_nodes.append(Node(f"{o} [cast to FLOAT]", Kind.CAST, [inner], [o], Attrs(to_type=_FLOAT),
                                       origin=list(n.origin), info={"tactic": "generic", "inserted": "precision"}))
                 specs[o] = graph.specs[o]
     graph.nodes = new_nodes
     graph.specs = {k: v for k, v in graph.infer().items()}
     for k in graph.outputs:
         assert graph.specs[k].dtype == specs[k].dtype
-    kept = sum(1 for n in graph.nodes if KEEP_FLOAT in n.info and n.kind != "constant")
+    kept = sum(1 for n in graph.nodes if KEEP_FLOAT in n.info and n.kind != Kind.CONSTANT)
     log(3, f"assign_precision: {lowered} layers in {target.name}" + (f", {kept} kept in FLOAT by the range guard"
                                                                      if kept else ""))
     return lowered

@@ -35,6 +35,7 @@ import torch
 
 from ..dtypes import torch_dtype
 from ..enums import DataType
+from ..ir.kinds import Kind
 from ..logger import Severity
 
 OVERFLOW_MARGIN = 4
@@ -108,7 +109,7 @@ def mark(graph, keep: dict[str, str], target: DataType, log) -> list[tuple[str, 
             continue
         n.info[KEEP_FLOAT] = why
         marked.append((n.name, why))
-        if n.kind != "constant":
+        if n.kind != Kind.CONSTANT:
             log(Severity.INFO, f"{target.name} range guard: layer {_label(n)} kept in FLOAT: {why}")
     return marked
 
@@ -124,7 +125,7 @@ def guard_reduced_precision(graph, target: DataType, batches: list, log, device=
         log(Severity.WARNING, f"{target.name} range guard: {obs.stopped}; {len(obs.unchecked)} layers were not "
                               f"checked and are lowered to {target.name} unchecked")
     marked = mark(graph, decide(graph, obs, target), target, log)
-    layers = {n.name for n in graph.nodes if n.kind != "constant"}
+    layers = {n.name for n in graph.nodes if n.kind != Kind.CONSTANT}
     kept = [m for m, _ in marked if m in layers]
     log(Severity.INFO, f"{target.name} range guard: {len(kept)} of {len(layers)} layers kept in FLOAT"
                        + (f" (sample data: {source})" if source else ""))

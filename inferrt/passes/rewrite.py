@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import BuildError
 from ..ir.graph import Graph, Node
+from ..ir.kinds import Kind
 from ..ops import Spec
 from ..ops.base import Attrs
 
@@ -54,7 +55,7 @@ class View:
     def const(self, v: str) -> np.ndarray | None:
         """The value of ``v`` when a constant node produces it."""
         n = self.prod.get(v)
-        if n is None or n.kind != "constant":
+        if n is None or n.kind != Kind.CONSTANT:
             return None
         return np.asarray(n.attrs.weights).reshape(tuple(n.attrs.shape))
 
@@ -127,7 +128,7 @@ def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str], taken: s
     arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # ascontiguousarray makes 0-d arrays 1-d
     name = g.unique_name(base, taken)
     g.specs[name] = Spec(_dtype(arr), tuple(arr.shape))
-    return Node(name, "constant", [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
+    return Node(name, Kind.CONSTANT, [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
 
 
 def merged_with_slices(graph: Graph, first: Node, nodes: list[Node], kind: str, ins: list[str], attrs: Attrs,
@@ -141,7 +142,7 @@ def merged_with_slices(graph: Graph, first: Node, nodes: list[Node], kind: str, 
     new = [Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=dict(first.info))]
     off = 0
     for n, size in zip(nodes, sizes):
-        new.append(Node(n.name, "slice", [out], list(n.outputs),
+        new.append(Node(n.name, Kind.SLICE, [out], list(n.outputs),
                         Attrs(start=(off,), shape=(size,), stride=(1,), axes=(axis,), mode=SampleMode.STRICT_BOUNDS),
                         origin=list(n.origin)))
         off += size
@@ -205,7 +206,7 @@ def dying_consts(view: View, nodes) -> list[Node]:
     for n in nodes:
         for i in n.inputs:
             p = view.prod.get(i) if i else None
-            if p is None or p.kind != "constant" or id(p) in ids or id(p) in seen or i in view.outputs:
+            if p is None or p.kind != Kind.CONSTANT or id(p) in ids or id(p) in seen or i in view.outputs:
                 continue
             if all(id(r) in ids or id(r) not in alive for r in view.uses(i)):
                 seen.add(id(p))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ..enums import LayerInformationFormat
+from ..ir.kinds import Kind
 
 
 class EngineInspector:
@@ -13,7 +14,7 @@ class EngineInspector:
         self.error_recorder = None
 
     def _layers(self):
-        return [n for n in self.engine.graph.nodes if n.kind != "constant"]
+        return [n for n in self.engine.graph.nodes if n.kind != Kind.CONSTANT]
 
     def _describe(self, n) -> dict:
         specs = self.engine.graph.specs

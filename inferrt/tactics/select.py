@@ -11,6 +11,7 @@ import hashlib
 import json
 
 from ..enums import BuilderFlag
+from ..ir.kinds import Kind
 from ..logger import Severity
 from .registry import candidates
 
@@ -44,7 +45,7 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
     timed = hits = 0
     nhwc = nhwc_values(graph)
     for n in graph.nodes:
-        if n.kind == "constant":
+        if n.kind == Kind.CONSTANT:
             continue
         cands = candidates(n, specs, device)
         if not cands:
@@ -104,7 +105,7 @@ def compiled_kernels(graph, specs, device: str) -> list[dict]:
     nhwc = nhwc_values(graph)
     for n in graph.nodes:
         name = n.info.get("tactic", "generic")
-        if n.kind != "constant" and name != "generic":
+        if n.kind != Kind.CONSTANT and name != "generic":
             jit += compile_chosen(n, specs, get_tactic(name), nhwc)
     return collect(jit)
 
