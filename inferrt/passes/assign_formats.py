@@ -17,8 +17,9 @@ from ..ir.kinds import Kind
 from ..logger import Severity
 
 _SEEDS = {Kind.CONVOLUTION, Kind.FUSED_CONV}
-_AGNOSTIC = {Kind.ACTIVATION, Kind.ELEMENTWISE, Kind.UNARY, Kind.POINTWISE, Kind.CAST, Kind.POOLING, Kind.CONCATENATION, Kind.PADDING,
-             Kind.RESIZE, Kind.SCALE, Kind.PARAMETRIC_RELU, Kind.CONVOLUTION, Kind.FUSED_CONV, Kind.DECONVOLUTION}
+_AGNOSTIC = {Kind.ACTIVATION, Kind.ELEMENTWISE, Kind.UNARY, Kind.POINTWISE, Kind.CAST, Kind.POOLING, Kind.CONCATENATION,
+             Kind.PADDING, Kind.RESIZE, Kind.SCALE, Kind.PARAMETRIC_RELU, Kind.CONVOLUTION, Kind.FUSED_CONV,
+             Kind.DECONVOLUTION}
 
 
 def assign_formats(graph, device: str, log) -> int:

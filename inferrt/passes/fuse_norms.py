@@ -160,7 +160,8 @@ def _match_group(view, ln):
         return None
     r1 = node_of(view, ln.inputs[0], Kind.SHUFFLE)
     readers = view.uses(ln.outputs[0])
-    if r1 is None or len(readers) != 1 or readers[0].kind != Kind.SHUFFLE or not view.only_use(ln.outputs[0], readers[0]):
+    if (r1 is None or len(readers) != 1 or readers[0].kind != Kind.SHUFFLE
+            or not view.only_use(ln.outputs[0], readers[0])):
         return None
     r2 = readers[0]
     for s in (r1, r2):
