@@ -7,7 +7,7 @@ A region starts at each 2-D convolution (or pooling) and grows through layers th
 (pointwise, pooling, concatenation, padding, resize, further convolutions) while the tensors stay 4-D.
 Everything else stays NCHW, so reformats happen only at region boundaries (the first convolution reads NCHW and
 writes NHWC; the layer leaving the region reads NHWC through strides). Regions without a convolution are not
-converted: a reformat would cost bandwidth and buy nothing. ``node.info["format"] = "NHWC"`` is read by the
+converted: a reformat would cost bandwidth and buy nothing. ``node.info.format = "NHWC"`` is read by the
 executor when it lays the value out in the activation arena.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ def assign_formats(graph, device: str, log) -> int:
                     stack.append(c)
     for n in graph.nodes:
         if n.name in marked:
-            n.info["format"] = "NHWC"
+            n.info.format = "NHWC"
     if marked:
         log(Severity.INFO, f"assign_formats: {len(marked)} layers in NHWC (channels-last)")
     return len(marked)

@@ -3,7 +3,7 @@
     x(float32) ─ cast ─ [every floating layer in HALF/BF16: weights pre-cast once at build] ─ cast ─ y(float32)
 
 Network I/O keeps its declared types (casts at the boundary). Layers whose precision was set to FLOAT (with
-OBEY/PREFER_PRECISION_CONSTRAINTS), and layers the range guard kept in FLOAT (``info["keep_float"]``, see
+OBEY/PREFER_PRECISION_CONSTRAINTS), and layers the range guard kept in FLOAT (``info.keep_float``, see
 ``guard_reduced_precision.py``), run in FLOAT: they read network inputs and FLOAT-only constants as they are (a
 constant shared with lowered layers gets a lowered twin), their FLOAT outputs are cast to the reduced type for
 lowered readers, so a FLOAT island ends at its readers. Ops compute softmax and normalization statistics in
@@ -18,8 +18,9 @@ import numpy as np
 from ..enums import BuilderFlag, DataType
 from ..ir.graph import Node
 from ..ir.kinds import Kind
+from ..ir.node_info import NodeInfo
 from ..ops.base import Attrs, OpError
-from .guard_reduced_precision import KEEP_FLOAT, requested_precision
+from .guard_reduced_precision import requested_precision
 
 _FLOAT = DataType.FLOAT
 _TYPE_ATTRS = ("to_type", "output_type")
@@ -53,7 +54,7 @@ def assign_precision(graph, config, device, log) -> int:
         BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
 
     def keeps_float(n) -> bool:
-        return (obey and n.info.get("precision") == "FLOAT") or KEEP_FLOAT in n.info
+        return (obey and n.info.precision == "FLOAT") or n.info.keep_float is not None
 
     specs = dict(graph.specs)
     new_nodes: list[Node] = []
@@ -66,7 +67,7 @@ def assign_precision(graph, config, device, log) -> int:
         name = f"{src} [{dt.name.lower()}]"
         if name not in specs:
             new_nodes.append(Node(name, Kind.CAST, [src], [name], Attrs(to_type=dt), origin=list(origin),
-                                  info={"tactic": "generic", "inserted": "precision"}))
+                                  info=NodeInfo(tactic="generic", inserted="precision")))
             from ..ops import Spec
 
             specs[name] = Spec(dt, specs[src].shape)
@@ -92,7 +93,7 @@ def assign_precision(graph, config, device, log) -> int:
                 new_nodes.append(n)
                 new_nodes.append(Node(twin, Kind.CONSTANT, [], [twin],
                                       Attrs(weights=_lowered_weights(n.attrs.weights, target), shape=n.attrs.shape),
-                                      origin=list(n.origin), info={"inserted": "precision"}))
+                                      origin=list(n.origin), info=NodeInfo(inserted="precision")))
                 from ..ops import Spec
 
                 specs[twin] = Spec(target, specs[n.outputs[0]].shape)
@@ -124,7 +125,7 @@ def assign_precision(graph, config, device, log) -> int:
                 kept_outputs.add(o)
         if any(s.dtype == target for s in outs):
             lowered += 1
-            n.info["precision"] = target.name
+            n.info.precision = target.name
         # graph outputs keep their declared type
         for idx, o in enumerate(list(n.outputs)):
             if o in outputs and specs[o].dtype != graph.specs[o].dtype and graph.specs[o].dtype == _FLOAT:
@@ -132,13 +133,13 @@ def assign_precision(graph, config, device, log) -> int:
                 n.outputs[idx] = inner
                 specs[inner] = specs[o]
                 new_nodes.append(Node(f"{o} [cast to FLOAT]", Kind.CAST, [inner], [o], Attrs(to_type=_FLOAT),
-                                      origin=list(n.origin), info={"tactic": "generic", "inserted": "precision"}))
+                                      origin=list(n.origin), info=NodeInfo(tactic="generic", inserted="precision")))
                 specs[o] = graph.specs[o]
     graph.nodes = new_nodes
     graph.specs = {k: v for k, v in graph.infer().items()}
     for k in graph.outputs:
         assert graph.specs[k].dtype == specs[k].dtype
-    kept = sum(1 for n in graph.nodes if KEEP_FLOAT in n.info and n.kind != Kind.CONSTANT)
+    kept = sum(1 for n in graph.nodes if n.info.keep_float is not None and n.kind != Kind.CONSTANT)
     log(3, f"assign_precision: {lowered} layers in {target.name}" + (f", {kept} kept in FLOAT by the range guard"
                                                                      if kept else ""))
     return lowered

@@ -41,7 +41,7 @@ def node_key(n):
         attrs = tuple(sorted((k, _key_of_value(v)) for k, v in n.attrs.items()))
     except TypeError:
         return None
-    info = tuple(sorted((k, v) for k, v in n.info.items() if k != "metadata"))   # metadata is informational
+    info = tuple(sorted((k, v) for k, v in n.info.to_json().items() if k != "metadata"))   # metadata is informational
     return (n.kind, attrs, tuple(n.inputs), len(n.outputs), info)
 
 

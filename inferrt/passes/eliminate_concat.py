@@ -10,10 +10,10 @@
 The first two are graph rewrites. For the rest, copying into the concatenation output is removable only by the
 memory planner, so this pass records the decision instead of rewriting: when an input is produced by a layer,
 read by the concatenation alone, is not a network input or output, and its offset along the axis is known for
-every shape (the sizes of the inputs before it are static), the producer gets ``info["writes_into"] =
-{"tensor": y, "axis": axis, "offset": offset}`` and the concatenation ``info["aliased_inputs"]`` (the indices;
+every shape (the sizes of the inputs before it are static), the producer gets ``info.writes_into =
+{"tensor": y, "axis": axis, "offset": offset}`` and the concatenation ``info.aliased_inputs`` (the indices;
 floating-point activations only, not shape arithmetic);
-when all inputs are aliased it gets ``info["elided"] = True``. An executor that binds each such producer's
+when all inputs are aliased it gets ``info.elided = True``. An executor that binds each such producer's
 output slot to a view of y's slot can then skip the copy; one that ignores the record still runs correctly,
 since the concatenation layer itself is kept.
 """
@@ -106,7 +106,7 @@ def _rewrite_one(graph) -> int:
                 replace(graph, [n] + slices, [])
             else:
                 new = Node(n.name, Kind.CONCATENATION, ins, list(n.outputs), Attrs(axis=ax),
-                           origin=merge_origin(n, *slices), info=dict(n.info))
+                           origin=merge_origin(n, *slices), info=n.info.copy())
                 replace(graph, [n] + slices, [new])
             return 1
         flat, absorbed = [], []
@@ -120,7 +120,7 @@ def _rewrite_one(graph) -> int:
                 flat.append(v)
         if absorbed:
             new = Node(n.name, Kind.CONCATENATION, flat, list(n.outputs), Attrs(axis=ax),
-                       origin=merge_origin(*absorbed, n), info=dict(n.info))
+                       origin=merge_origin(*absorbed, n), info=n.info.copy())
             replace(graph, [n] + absorbed, [new])
             return 1
     return 0
@@ -143,12 +143,12 @@ def record_concat_aliases(graph) -> int:
             ok = (offset >= 0 and p is not None and p.kind != Kind.CONSTANT and len(p.outputs) == 1
                   and view.only_use(v, n) and n.inputs.count(v) == 1 and v not in graph.inputs)
             if ok:
-                p.info["writes_into"] = {"tensor": y, "axis": ax, "offset": offset}
+                p.info.writes_into = {"tensor": y, "axis": ax, "offset": offset}
                 aliased.append(i)
             size = view.shape(v)[ax]
             offset = offset + size if offset >= 0 and size >= 0 else -1
-        if aliased and n.info.get("aliased_inputs") != aliased:
-            n.info["aliased_inputs"] = aliased
-            n.info["elided"] = len(aliased) == len(n.inputs)
+        if aliased and n.info.aliased_inputs != aliased:
+            n.info.aliased_inputs = aliased
+            n.info.elided = len(aliased) == len(n.inputs)
             recorded += 1
     return recorded

@@ -127,7 +127,7 @@ def fuse_attention(graph, ctx) -> int:
         ins = [q, k, v] + ([mask] if mask is not None else [])
         new = Node(mm2.name, Kind.ATTENTION, ins, list(mm2.outputs),
                    Attrs(scale=float(scale), key_transposed=key_t, causal=causal),
-                   origin=absorbed_origin(view, *nodes[::-1]), info=dict(mm2.info))
+                   origin=absorbed_origin(view, *nodes[::-1]), info=mm2.info.copy())
         replace(graph, [n for n in nodes if n.kind != Kind.CONSTANT], [new])
         taken |= {id(n) for n in nodes if n.kind != Kind.CONSTANT}
         fused += 1

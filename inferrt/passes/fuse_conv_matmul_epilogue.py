@@ -136,7 +136,7 @@ def fuse_conv_matmul_epilogue(graph, ctx) -> int:
             attrs["epilogue"] = steps
             kind = "fused_conv"
         add_nodes.append(Node(anchor.name, kind, ins, [out], attrs, origin=absorbed_origin(view, anchor, *absorbed),
-                              info=dict(anchor.info)))
+                              info=anchor.info.copy()))
         gone += [anchor] + absorbed
         fused += 1
     if fused:

@@ -159,5 +159,5 @@ def _fusion(view, n, taken):
             continue
         return nodes, Node(top.name, Kind.ACTIVATION, [x], list(top.outputs),
                            Attrs(type=typ, alpha=0.0, beta=0.0), origin=absorbed_origin(view, *nodes[::-1]),
-                           info=dict(top.info))
+                           info=top.info.copy())
     return None

@@ -192,7 +192,7 @@ def _fusion(view, n, taken):
                 view.internal(o, nodes) for k in nodes[1:] for o in k.outputs):
             return None
         return nodes, Node(n.name, kind, [x], list(n.outputs), attrs, origin=absorbed_origin(view, *nodes[::-1]),
-                           info=dict(n.info))
+                           info=n.info.copy())
     if n.kind not in (Kind.LAYER_NORM, Kind.INSTANCE_NORM, Kind.RMS_NORM, Kind.GROUP_NORM):
         return None
     for slot in {Kind.RMS_NORM: (1,)}.get(n.kind, (1, 2)):
@@ -205,12 +205,12 @@ def _fusion(view, n, taken):
         ins = list(n.inputs) + [""] * (slot + 1 - len(n.inputs))
         ins[slot] = c
         return [e, n], Node(n.name, n.kind, ins, list(e.outputs), Attrs(n.attrs), origin=absorbed_origin(view, n, e),
-                            info=dict(n.info))
+                            info=n.info.copy())
     if n.kind == Kind.LAYER_NORM:
         g = _match_group(view, n)
         if g is not None and not any(id(k) in taken for k in g[2]):
             x, groups, nodes = g
             return nodes, Node(nodes[0].name, Kind.GROUP_NORM, [x], list(nodes[0].outputs),
                                Attrs(num_groups=groups, epsilon=n.attrs.epsilon),
-                               origin=absorbed_origin(view, *nodes[::-1]), info=dict(n.info))
+                               origin=absorbed_origin(view, *nodes[::-1]), info=n.info.copy())
     return None

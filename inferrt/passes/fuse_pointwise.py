@@ -157,7 +157,7 @@ def fuse_pointwise(graph, ctx) -> int:
             continue  # the root is an identity of an earlier value; leave this group to no-op elimination
         add += prog.new_consts
         add.append(Node(root.name, Kind.POINTWISE, list(prog.inputs), list(root.outputs), Attrs(program=prog.code),
-                        origin=absorbed_origin(view, *members), info=dict(root.info)))
+                        origin=absorbed_origin(view, *members), info=root.info.copy()))
         gone += members
         fused += 1
     if fused:

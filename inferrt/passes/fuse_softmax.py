@@ -125,5 +125,5 @@ def _fusion(view, n, taken):
         if any(id(k) in taken for k in nodes) or not _internal_ok(view, nodes, x):
             continue
         return nodes, Node(n.name, kind, [x], list(n.outputs), Attrs(axes=axes),
-                           origin=absorbed_origin(view, *nodes[::-1]), info=dict(n.info))
+                           origin=absorbed_origin(view, *nodes[::-1]), info=n.info.copy())
     return None

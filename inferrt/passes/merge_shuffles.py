@@ -176,8 +176,8 @@ def _refine_head_splits(graph, view) -> int:
         b = Attrs(first_transpose=(), reshape_dims=tuple(mid[j] for j in perm), second_transpose=(),
                   zero_is_placeholder=False)
         t = f"{s1.outputs[0]} [fine]"
-        first = Node(s1.name, Kind.SHUFFLE, [x], [t], a, origin=merge_origin(s1, s2), info=dict(s1.info))
-        last = Node(s2.name, Kind.SHUFFLE, [t], list(s2.outputs), b, origin=merge_origin(s1, s2), info=dict(s2.info))
+        first = Node(s1.name, Kind.SHUFFLE, [x], [t], a, origin=merge_origin(s1, s2), info=s1.info.copy())
+        last = Node(s2.name, Kind.SHUFFLE, [t], list(s2.outputs), b, origin=merge_origin(s1, s2), info=s2.info.copy())
         replace(graph, [s1, s2], [first, last])
         changed += 1
     return changed
@@ -217,7 +217,7 @@ def _merge_pairs(graph) -> int:
             for r in [src] if src is not None else view.uses(y):
                 r.origin = merge_origin(r, s1, s2)
         else:
-            new = Node(s2.name, Kind.SHUFFLE, [x], [y], _attrs(ops), origin=merge_origin(s1, s2), info=dict(s2.info))
+            new = Node(s2.name, Kind.SHUFFLE, [x], [y], _attrs(ops), origin=merge_origin(s1, s2), info=s2.info.copy())
             replace(graph, [s1, s2], [new])
             done.add(id(new))
         done |= {id(s1), id(s2)}

@@ -14,9 +14,6 @@ from ..ir.kinds import Kind
 from ..ops import Spec
 from ..ops.base import Attrs
 
-#: node.info keys that pin a layer's behaviour (precision constraints); such layers are never absorbed
-PINNED_INFO = ("precision", "output_types")
-
 
 class View:
     """Indexes over a graph at one moment: rebuild it after editing the graph."""
@@ -109,7 +106,7 @@ def sweep_fusions(graph: Graph, fusion) -> int:
 
 def plain(n: Node) -> bool:
     """A node with no precision pin, which a fusion may absorb."""
-    return not any(k in n.info for k in PINNED_INFO)
+    return not n.info.user_set()
 
 
 def merge_origin(*nodes: Node) -> list[str]:
@@ -139,7 +136,7 @@ def merged_with_slices(graph: Graph, first: Node, nodes: list[Node], kind: str, 
 
     name = graph.unique_name(f"{first.name} [+{len(nodes) - 1} merged]")
     out = graph.unique_name(f"{name} output")
-    new = [Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=dict(first.info))]
+    new = [Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=first.info.copy())]
     off = 0
     for n, size in zip(nodes, sizes):
         new.append(Node(n.name, Kind.SLICE, [out], list(n.outputs),

@@ -46,7 +46,7 @@ class ICudaEngine(_Reporter):
                 t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
                 consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(self.device)
             else:
-                kernels[n.name] = get_tactic(n.info.get("tactic", "generic")).prepare(n, self.device)
+                kernels[n.name] = get_tactic(n.info.tactic or "generic").prepare(n, self.device)
         self.executor = Executor(self.graph, consts, kernels, self.device)
 
     @staticmethod

@@ -53,7 +53,7 @@ def plan_layout(graph, specs: dict, const_names: set):
     for n in graph.nodes:
         if n.kind == Kind.CONSTANT:
             continue
-        fmt = n.info.get("format")
+        fmt = n.info.format
         if (n.kind in VIEW_KINDS and len(n.outputs) == 1 and n.outputs[0] not in keep
                 and n.outputs[0] not in folded and n.inputs and n.inputs[0] in meta):
             x = meta[n.inputs[0]]

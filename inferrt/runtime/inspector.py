@@ -36,8 +36,8 @@ class EngineInspector:
             "Name": n.name, "LayerType": n.kind, "Origin": list(n.origin),
             "Inputs": [tensor(i) for i in n.inputs if i],
             "Outputs": [tensor(o) for o in n.outputs],
-            "TacticName": n.info.get("tactic", "generic"), "Precision": n.info.get("precision", "FLOAT"),
-            "Metadata": n.info.get("metadata", ""),
+            "TacticName": n.info.tactic or "generic", "Precision": n.info.precision or "FLOAT",
+            "Metadata": n.info.metadata or "",
         }
 
     def get_layer_information(self, layer: int, format=LayerInformationFormat.ONELINE):  # noqa: A002
