@@ -49,7 +49,7 @@ def test_kept_layer_reads_float_input_and_constant_lowered_layers_read_casts_and
     assert g.specs[b.inputs[0]].dtype == DataType.HALF and g.specs[b.inputs[1]].dtype == DataType.HALF
     twin = [n for n in g.nodes if n.kind == "constant" and n.outputs[0] == b.inputs[1]]
     assert len(twin) == 1 and twin[0].attrs.weights.dtype == np.float16
-    assert y.info.precision == "HALF"                                         # the island ends at its reader
+    assert y.info.precision == "HALF"                                                 # the island ends at its reader
     assert g.specs["y"].dtype == DataType.FLOAT                                       # network output keeps its type
     x = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     w = np.linspace(0.5, 2.0, 8).reshape(1, 8)
