@@ -8,6 +8,7 @@ from .._version import __version__
 from ..device import fingerprint, resolve_device
 from ..enums import BuilderFlag
 from ..errors import BuildError
+from ..ir.kinds import Kind
 from ..logger import Severity
 from ..ops.base import OpError
 from ..passes.pipeline import PassContext, run_pipeline
@@ -167,7 +168,7 @@ def build_plan(network, config, log) -> bytes:
         "build": {"flags": [f.name for f in BuilderFlag if config.get_flag(f)],
                   "optimization_level": config.builder_optimization_level,
                   "layers_before": network.num_layers, "layers_after": sum(1 for n in graph.nodes
-                                                                           if n.kind != "constant")},
+                                                                           if n.kind != Kind.CONSTANT)},
     }
     plan = write_plan(manifest, blobs)
     log(Severity.INFO, f"built a plan of {len(plan)} bytes for {fingerprint(device)['name']} in "

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ..enums import DataType
 from ..ir.graph import Graph, Node
+from ..ir.kinds import Kind
+from ..ir.node_info import NodeInfo
 from ..ops import Spec
 from ..ops.base import Attrs
 
@@ -33,7 +35,7 @@ def lower_network(network) -> Graph:
                 attrs[attr] = None
                 continue
             cname = f"{layer.name} [{attr}]"
-            g.nodes.append(Node(unique(cname), "constant", [], [cname], Attrs(weights=arr, shape=tuple(arr.shape)),
+            g.nodes.append(Node(unique(cname), Kind.CONSTANT, [], [cname], Attrs(weights=arr, shape=tuple(arr.shape)),
                                 origin=[layer.name]))
             g.specs[cname] = Spec(_dtype_of(arr), tuple(arr.shape), None)
             while len(inputs) <= slot:
@@ -43,15 +45,11 @@ def lower_network(network) -> Graph:
         while inputs and inputs[-1] == "":
             inputs.pop()
         kind = layer._kind
-        if kind == "identity" and 0 in layer._output_types:
-            kind, attrs = "cast", Attrs(to_type=layer._output_types[0])
-        info = {}
-        if layer.precision_is_set:
-            info["precision"] = layer.precision.name
-        if layer._output_types:
-            info["output_types"] = {str(k): v.name for k, v in layer._output_types.items()}
-        if layer.metadata:
-            info["metadata"] = str(layer.metadata)
+        if kind == Kind.IDENTITY and 0 in layer._output_types:
+            kind, attrs = Kind.CAST, Attrs(to_type=layer._output_types[0])
+        info = NodeInfo(precision=layer.precision.name if layer.precision_is_set else None,
+                        output_types={str(k): v.name for k, v in layer._output_types.items()} or None,
+                        metadata=str(layer.metadata) if layer.metadata else None)
         g.nodes.append(Node(unique(layer.name), kind, inputs, [t.name for t in layer._outputs], attrs,
                             origin=[layer.name], info=info))
         for t in layer._outputs:

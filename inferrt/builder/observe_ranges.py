@@ -20,6 +20,7 @@ import time
 import torch
 
 from ..dtypes import torch_dtype
+from ..ir.kinds import Kind
 from ..ops.base import FOLD_LIMIT
 
 #: seconds the observation may take before it stops (the nodes after the stop are reported as unchecked)
@@ -67,7 +68,7 @@ def _constants(graph, device) -> dict:
     with warnings.catch_warnings():   # read-only weight arrays: no op writes its inputs
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         for n in graph.nodes:
-            if n.kind == "constant":
+            if n.kind == Kind.CONSTANT:
                 w = n.attrs.weights
                 t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
                 consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(device)
@@ -104,7 +105,7 @@ def _run_node(n, ins, device, registers):
     out_specs = n.op.infer_all(n.attrs, specs)
     outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=device) if s.static else None
             for s in out_specs]
-    if n.kind == "pointwise":
+    if n.kind == Kind.POINTWISE:
         from ..ops.pointwise import run_program
 
         res = [run_program(n.attrs.program, ins, registers)]
@@ -140,7 +141,7 @@ def observe_ranges(graph, batches: list, device="cpu", time_box_s: float = TIME_
             for k in graph.inputs:
                 record(k, None, vals.get(k))
             for idx, n in enumerate(graph.nodes):
-                if n.kind == "constant":
+                if n.kind == Kind.CONSTANT:
                     continue
                 if time.perf_counter() > t_end:
                     stopped = f"the time box of {time_box_s:g} s ran out at layer {n.name!r} (batch {bi + 1})"
@@ -155,7 +156,7 @@ def observe_ranges(graph, batches: list, device="cpu", time_box_s: float = TIME_
                 for o, t in zip(n.outputs, outs):
                     vals[o] = t
                     record(o, None, t)
-                if n.kind == "pointwise":
+                if n.kind == Kind.POINTWISE:
                     prog = n.attrs.program
                     for r, t in enumerate(regs[:-1]):
                         if prog[r][0] not in ("input", "scalar"):
@@ -174,5 +175,5 @@ def observe_ranges(graph, batches: list, device="cpu", time_box_s: float = TIME_
             into = ranges if reg is None else inner.setdefault(key, {})
             k = key if reg is None else reg
             into[k] = into[k].merge(got) if k in into else got
-    unchecked = [n.name for n in graph.nodes if n.kind != "constant" and n.name not in ran]
+    unchecked = [n.name for n in graph.nodes if n.kind != Kind.CONSTANT and n.name not in ran]
     return Observation(ranges, inner, unchecked, stopped)

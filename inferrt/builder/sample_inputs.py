@@ -28,12 +28,13 @@ import torch
 from ..dtypes import torch_dtype
 from ..enums import DataType
 from ..errors import BuildError
+from ..ir.kinds import Kind
 from ..runtime.profile_memory import profile_input_specs
 
 MAX_BATCHES = 4
 SEED = 20261203
 #: kinds an integer input passes through unchanged in value on its way to a Gather's indices
-_PASS_THROUGH = {"cast", "identity", "shuffle", "squeeze", "unsqueeze", "slice", "concatenation"}
+_PASS_THROUGH = {Kind.CAST, Kind.IDENTITY, Kind.SHUFFLE, Kind.SQUEEZE, Kind.UNSQUEEZE, Kind.SLICE, Kind.CONCATENATION}
 
 
 def index_bounds(graph) -> dict[str, int]:
@@ -53,7 +54,7 @@ def index_bounds(graph) -> dict[str, int]:
             for n in consumers.get(v, []):
                 if n.kind in _PASS_THROUGH:
                     todo += n.outputs
-                elif n.kind == "gather" and len(n.inputs) > 1 and n.inputs[1] == v and n.attrs.mode.name != "ND":
+                elif n.kind == Kind.GATHER and len(n.inputs) > 1 and n.inputs[1] == v and n.attrs.mode.name != "ND":
                     shape = graph.specs[n.inputs[0]].shape
                     if shape is not None and shape and 0 <= n.attrs.axis % len(shape) < len(shape):
                         d = shape[n.attrs.axis % len(shape)]

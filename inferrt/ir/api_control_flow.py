@@ -238,7 +238,7 @@ class _Folder:
         sg.inputs = list(inputs)
         sg.outputs = list(outputs)
         sg.nodes = [Node(n.name, n.kind, list(n.inputs), list(n.outputs), Attrs(n.attrs), list(n.origin),
-                         dict(n.info)) for n in nodes]
+                         n.info.copy()) for n in nodes]
         for v in sg.inputs + [o for n in nodes for o in n.outputs]:
             s = extra_specs.get(v) or self.g.specs.get(v)
             if s is not None:

@@ -6,11 +6,11 @@ Every node keeps ``origin``: the names of the network layers it stands for, so f
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from ..enums import DataType
 from ..ops import Spec, get_op
 from ..ops.base import Attrs, OpError
+from .node_info import NodeInfo
 
 
 @dataclasses.dataclass
@@ -21,7 +21,7 @@ class Node:
     outputs: list[str]
     attrs: Attrs = dataclasses.field(default_factory=Attrs)
     origin: list[str] = dataclasses.field(default_factory=list)
-    info: dict[str, Any] = dataclasses.field(default_factory=dict)   # precision, tactic, ... (JSON-able)
+    info: NodeInfo = dataclasses.field(default_factory=NodeInfo)      # tactic, precision, ... (typed fields)
 
     @property
     def op(self):
@@ -156,7 +156,7 @@ class Graph:
             "values": {k: {"dtype": s.dtype.name, "shape": None if s.shape is None else list(s.shape)}
                        for k, s in self.specs.items()},
             "nodes": [{"name": n.name, "kind": n.kind, "inputs": n.inputs, "outputs": n.outputs,
-                       "attrs": attrs_json(n), "origin": n.origin, "info": n.info} for n in self.nodes],
+                       "attrs": attrs_json(n), "origin": n.origin, "info": n.info.to_json()} for n in self.nodes],
         }
 
     @classmethod
@@ -190,7 +190,7 @@ class Graph:
                 inputs=[_str(x, "node input") for x in _list(nj["inputs"], "node inputs")],
                 outputs=[_str(x, "node output") for x in _list(nj["outputs"], "node outputs")],
                 attrs=attrs, origin=[_str(x, "origin") for x in _list(nj["origin"], "origin")],
-                info=_dict(nj["info"], "info")))
+                info=NodeInfo.from_json(_dict(nj["info"], "info"), nj.get("name"))))
         g.check()
         return g
 

@@ -30,6 +30,7 @@ import torch
 
 from ..dtypes import FLOAT_TYPES as _FLOATS, from_torch_dtype, torch_dtype
 from ..enums import DataType, LayerType, LoopOutput, TripLimit
+from ..ir.kinds import Kind
 from .base import BOOL, GRAPH, INT, INTS, JSON, STR, Enum, OpDef, OpError, Spec, register
 
 _FOLD_LIMIT = 1 << 16
@@ -74,7 +75,7 @@ def run_graph(graph, inputs: list, device, where: str = "subgraph") -> list:
             t = t.to(torch_dtype(dt))
         vals[name] = t
     for n in graph.nodes:
-        if n.kind == "constant":
+        if n.kind == Kind.CONSTANT:
             vals[n.outputs[0]] = _constant_of(graph, n, device)
             continue
         ins = [vals[i] if i else None for i in n.inputs]

@@ -12,6 +12,7 @@ fast GPU tactics must match.
 from __future__ import annotations
 
 from ..enums import ActivationType as AT, LayerType, MatrixOperation as MO
+from ..ir.kinds import Kind
 from .activation import ACTIVATIONS
 from .base import BOOL, INTS, JSON, Enum, OpDef, OpError, Spec, broadcast_shapes, get_op, register
 from .conv import _ConvBase
@@ -97,7 +98,7 @@ class FusedMatmul(OpDef):
 
     def infer(self, a, ins):
         check_epilogue(a.epilogue, len(ins), "fused_matmul")
-        (out,) = get_op("matrix_multiply").infer(a, ins[:2])
+        (out,) = get_op(Kind.MATRIX_MULTIPLY).infer(a, ins[:2])
         shape = out.shape
         b = ins[2] if len(ins) > 2 else None
         if b is not None:
@@ -107,7 +108,7 @@ class FusedMatmul(OpDef):
         return [Spec(out.dtype, epilogue_shape(shape, a.epilogue, ins, "fused_matmul"))]
 
     def run(self, a, ins, outs):
-        (y,) = get_op("matrix_multiply").run(a, list(ins[:2]), outs)
+        (y,) = get_op(Kind.MATRIX_MULTIPLY).run(a, list(ins[:2]), outs)
         if len(ins) > 2 and ins[2] is not None:
             y = y + ins[2].to(y.dtype)
         return [apply_epilogue(y, a.epilogue, ins)]

@@ -21,6 +21,7 @@ import torch
 
 from ..dtypes import torch_dtype
 from ..enums import ActivationType as AT, DataType, ElementWiseOperation as EW, LayerType, UnaryOperation as U
+from ..ir.kinds import Kind
 from .activation import ACTIVATIONS
 from .base import JSON, Attrs, OpDef, OpError, Spec, broadcast_shapes, get_op, register
 from .elementwise import BINARY, UNARY
@@ -113,7 +114,7 @@ def run_program(prog, ins, registers: list | None = None):
         elif op == "act":
             regs.append(ACTIVATIONS[AT[ins_[1]]](_tensor(regs[ins_[4]]), float(ins_[2]), float(ins_[3])))
         elif op == "cast":
-            regs.append(get_op("cast").run(Attrs(to_type=DataType[ins_[1]]), [_tensor(regs[ins_[2]])], None)[0])
+            regs.append(get_op(Kind.CAST).run(Attrs(to_type=DataType[ins_[1]]), [_tensor(regs[ins_[2]])], None)[0])
         else:
             x, s = _pair(regs[ins_[1]], regs[ins_[2]])
             regs.append(torch.where(x >= 0, x, x * s))

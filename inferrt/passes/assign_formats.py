@@ -7,17 +7,19 @@ A region starts at each 2-D convolution (or pooling) and grows through layers th
 (pointwise, pooling, concatenation, padding, resize, further convolutions) while the tensors stay 4-D.
 Everything else stays NCHW, so reformats happen only at region boundaries (the first convolution reads NCHW and
 writes NHWC; the layer leaving the region reads NHWC through strides). Regions without a convolution are not
-converted: a reformat would cost bandwidth and buy nothing. ``node.info["format"] = "NHWC"`` is read by the
+converted: a reformat would cost bandwidth and buy nothing. ``node.info.format = "NHWC"`` is read by the
 executor when it lays the value out in the activation arena.
 """
 from __future__ import annotations
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..ir.kinds import Kind
 from ..logger import Severity
 
-_SEEDS = {"convolution", "fused_conv"}
-_AGNOSTIC = {"activation", "elementwise", "unary", "pointwise", "cast", "pooling", "concatenation", "padding",
-             "resize", "scale", "parametric_relu", "convolution", "fused_conv", "deconvolution"}
+_SEEDS = {Kind.CONVOLUTION, Kind.FUSED_CONV}
+_AGNOSTIC = {Kind.ACTIVATION, Kind.ELEMENTWISE, Kind.UNARY, Kind.POINTWISE, Kind.CAST, Kind.POOLING, Kind.CONCATENATION,
+             Kind.PADDING, Kind.RESIZE, Kind.SCALE, Kind.PARAMETRIC_RELU, Kind.CONVOLUTION, Kind.FUSED_CONV,
+             Kind.DECONVOLUTION}
 
 
 def assign_formats(graph, device: str, log) -> int:
@@ -46,7 +48,7 @@ def assign_formats(graph, device: str, log) -> int:
                     stack.append(c)
     for n in graph.nodes:
         if n.name in marked:
-            n.info["format"] = "NHWC"
+            n.info.format = "NHWC"
     if marked:
         log(Severity.INFO, f"assign_formats: {len(marked)} layers in NHWC (channels-last)")
     return len(marked)

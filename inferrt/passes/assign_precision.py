@@ -3,7 +3,7 @@
     x(float32) ─ cast ─ [every floating layer in HALF/BF16: weights pre-cast once at build] ─ cast ─ y(float32)
 
 Network I/O keeps its declared types (casts at the boundary). Layers whose precision was set to FLOAT (with
-OBEY/PREFER_PRECISION_CONSTRAINTS), and layers the range guard kept in FLOAT (``info["keep_float"]``, see
+OBEY/PREFER_PRECISION_CONSTRAINTS), and layers the range guard kept in FLOAT (``info.keep_float``, see
 ``guard_reduced_precision.py``), run in FLOAT: they read network inputs and FLOAT-only constants as they are (a
 constant shared with lowered layers gets a lowered twin), their FLOAT outputs are cast to the reduced type for
 lowered readers, so a FLOAT island ends at its readers. Ops compute softmax and normalization statistics in
@@ -17,8 +17,10 @@ import numpy as np
 
 from ..enums import BuilderFlag, DataType
 from ..ir.graph import Node
+from ..ir.kinds import Kind
+from ..ir.node_info import NodeInfo
 from ..ops.base import Attrs, OpError
-from .guard_reduced_precision import KEEP_FLOAT, requested_precision
+from .guard_reduced_precision import requested_precision
 
 _FLOAT = DataType.FLOAT
 _TYPE_ATTRS = ("to_type", "output_type")
@@ -40,7 +42,7 @@ def _lowered_weights(w, target):
 
 
 def _is_float_const(n) -> bool:
-    return n.kind == "constant" and n.attrs.weights is not None and np.asarray(n.attrs.weights).dtype == np.float32
+    return n.kind == Kind.CONSTANT and n.attrs.weights is not None and np.asarray(n.attrs.weights).dtype == np.float32
 
 
 def assign_precision(graph, config, device, log) -> int:
@@ -52,7 +54,7 @@ def assign_precision(graph, config, device, log) -> int:
         BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
 
     def keeps_float(n) -> bool:
-        return (obey and n.info.get("precision") == "FLOAT") or KEEP_FLOAT in n.info
+        return (obey and n.info.precision == "FLOAT") or n.info.keep_float is not None
 
     specs = dict(graph.specs)
     new_nodes: list[Node] = []
@@ -64,8 +66,8 @@ def assign_precision(graph, config, device, log) -> int:
     def cast(src: str, dt: DataType, origin) -> str:
         name = f"{src} [{dt.name.lower()}]"
         if name not in specs:
-            new_nodes.append(Node(name, "cast", [src], [name], Attrs(to_type=dt), origin=list(origin),
-                                  info={"tactic": "generic", "inserted": "precision"}))
+            new_nodes.append(Node(name, Kind.CAST, [src], [name], Attrs(to_type=dt), origin=list(origin),
+                                  info=NodeInfo(tactic="generic", inserted="precision")))
             from ..ops import Spec
 
             specs[name] = Spec(dt, specs[src].shape)
@@ -89,9 +91,9 @@ def assign_precision(graph, config, device, log) -> int:
             if kept_readers:
                 twin = f"{n.outputs[0]} [{target.name.lower()}]"
                 new_nodes.append(n)
-                new_nodes.append(Node(twin, "constant", [], [twin],
+                new_nodes.append(Node(twin, Kind.CONSTANT, [], [twin],
                                       Attrs(weights=_lowered_weights(n.attrs.weights, target), shape=n.attrs.shape),
-                                      origin=list(n.origin), info={"inserted": "precision"}))
+                                      origin=list(n.origin), info=NodeInfo(inserted="precision")))
                 from ..ops import Spec
 
                 specs[twin] = Spec(target, specs[n.outputs[0]].shape)
@@ -113,7 +115,7 @@ def assign_precision(graph, config, device, log) -> int:
             ins_specs = [specs.get(i) if i else None for i in n.inputs]
         new_nodes.append(n)
         try:
-            outs = n.op.infer_all(n.attrs, [s for s in ins_specs]) if n.kind != "constant" else \
+            outs = n.op.infer_all(n.attrs, [s for s in ins_specs]) if n.kind != Kind.CONSTANT else \
                 n.op.infer_all(n.attrs, [])
         except OpError as e:
             raise OpError(f"node {n.name!r} after precision assignment: {e}") from None
@@ -123,21 +125,21 @@ def assign_precision(graph, config, device, log) -> int:
                 kept_outputs.add(o)
         if any(s.dtype == target for s in outs):
             lowered += 1
-            n.info["precision"] = target.name
+            n.info.precision = target.name
         # graph outputs keep their declared type
         for idx, o in enumerate(list(n.outputs)):
             if o in outputs and specs[o].dtype != graph.specs[o].dtype and graph.specs[o].dtype == _FLOAT:
                 inner = f"{o} [{target.name.lower()}]"
                 n.outputs[idx] = inner
                 specs[inner] = specs[o]
-                new_nodes.append(Node(f"{o} [cast to FLOAT]", "cast", [inner], [o], Attrs(to_type=_FLOAT),
-                                      origin=list(n.origin), info={"tactic": "generic", "inserted": "precision"}))
+                new_nodes.append(Node(f"{o} [cast to FLOAT]", Kind.CAST, [inner], [o], Attrs(to_type=_FLOAT),
+                                      origin=list(n.origin), info=NodeInfo(tactic="generic", inserted="precision")))
                 specs[o] = graph.specs[o]
     graph.nodes = new_nodes
     graph.specs = {k: v for k, v in graph.infer().items()}
     for k in graph.outputs:
         assert graph.specs[k].dtype == specs[k].dtype
-    kept = sum(1 for n in graph.nodes if KEEP_FLOAT in n.info and n.kind != "constant")
+    kept = sum(1 for n in graph.nodes if n.info.keep_float is not None and n.kind != Kind.CONSTANT)
     log(3, f"assign_precision: {lowered} layers in {target.name}" + (f", {kept} kept in FLOAT by the range guard"
                                                                      if kept else ""))
     return lowered

@@ -14,6 +14,7 @@ import hashlib
 
 import numpy as np
 
+from ..ir.kinds import Kind
 from .rewrite import merge_origin, plain, redirect
 
 
@@ -40,7 +41,7 @@ def node_key(n):
         attrs = tuple(sorted((k, _key_of_value(v)) for k, v in n.attrs.items()))
     except TypeError:
         return None
-    info = tuple(sorted((k, v) for k, v in n.info.items() if k != "metadata"))   # metadata is informational
+    info = tuple(sorted((k, v) for k, v in n.info.to_json().items() if k != "metadata"))   # metadata is informational
     return (n.kind, attrs, tuple(n.inputs), len(n.outputs), info)
 
 
@@ -74,7 +75,7 @@ def eliminate_common_subexpressions(graph, ctx) -> int:
     for n in graph.nodes:
         if rename:   # readers see the kept twins' outputs, so their own twins share a key
             n.inputs = [resolve(i) if i else i for i in n.inputs]
-        if not plain(n) and n.kind != "constant":
+        if not plain(n) and n.kind != Kind.CONSTANT:
             continue
         try:
             key = node_key(n)

@@ -10,10 +10,10 @@
 The first two are graph rewrites. For the rest, copying into the concatenation output is removable only by the
 memory planner, so this pass records the decision instead of rewriting: when an input is produced by a layer,
 read by the concatenation alone, is not a network input or output, and its offset along the axis is known for
-every shape (the sizes of the inputs before it are static), the producer gets ``info["writes_into"] =
-{"tensor": y, "axis": axis, "offset": offset}`` and the concatenation ``info["aliased_inputs"]`` (the indices;
+every shape (the sizes of the inputs before it are static), the producer gets ``info.writes_into =
+{"tensor": y, "axis": axis, "offset": offset}`` and the concatenation ``info.aliased_inputs`` (the indices;
 floating-point activations only, not shape arithmetic);
-when all inputs are aliased it gets ``info["elided"] = True``. An executor that binds each such producer's
+when all inputs are aliased it gets ``info.elided = True``. An executor that binds each such producer's
 output slot to a view of y's slot can then skip the copy; one that ignores the record still runs correctly,
 since the concatenation layer itself is kept.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs, norm_axis
 from .rewrite import View, merge_origin, plain, redirect, replace, until_fixed_point
 
@@ -32,7 +33,7 @@ def _axis(n, rank):
 
 def _slice_range(view, n, v, ax):
     """(source, start, stop) when v is a unit-stride slice of one tensor along ``ax`` alone, read only by n."""
-    s = view.producer(v, "slice")
+    s = view.producer(v, Kind.SLICE)
     if s is None or len([i for i in s.inputs if i]) != 1 or not view.only_use(v, n) or not plain(s):
         return None
     x = s.inputs[0]
@@ -87,7 +88,7 @@ def _rewrite_one(graph) -> int:
     graph, so a sweep stops after one."""
     view = View(graph)
     for n in graph.nodes:
-        if n.kind != "concatenation" or not plain(n):
+        if n.kind != Kind.CONCATENATION or not plain(n):
             continue
         rank = len(view.shape(n.outputs[0]) or ())
         if not rank:
@@ -104,13 +105,13 @@ def _rewrite_one(graph) -> int:
                     r.origin = merge_origin(r, *slices, n)
                 replace(graph, [n] + slices, [])
             else:
-                new = Node(n.name, "concatenation", ins, list(n.outputs), Attrs(axis=ax),
-                           origin=merge_origin(n, *slices), info=dict(n.info))
+                new = Node(n.name, Kind.CONCATENATION, ins, list(n.outputs), Attrs(axis=ax),
+                           origin=merge_origin(n, *slices), info=n.info.copy())
                 replace(graph, [n] + slices, [new])
             return 1
         flat, absorbed = [], []
         for v in n.inputs:
-            inner = view.producer(v, "concatenation")
+            inner = view.producer(v, Kind.CONCATENATION)
             if inner is not None and plain(inner) and view.only_use(v, n) and \
                     _axis(inner, rank) == ax:
                 flat += inner.inputs
@@ -118,8 +119,8 @@ def _rewrite_one(graph) -> int:
             else:
                 flat.append(v)
         if absorbed:
-            new = Node(n.name, "concatenation", flat, list(n.outputs), Attrs(axis=ax),
-                       origin=merge_origin(*absorbed, n), info=dict(n.info))
+            new = Node(n.name, Kind.CONCATENATION, flat, list(n.outputs), Attrs(axis=ax),
+                       origin=merge_origin(*absorbed, n), info=n.info.copy())
             replace(graph, [n] + absorbed, [new])
             return 1
     return 0
@@ -129,7 +130,7 @@ def record_concat_aliases(graph) -> int:
     view = View(graph)
     recorded = 0
     for n in graph.nodes:
-        if n.kind != "concatenation":
+        if n.kind != Kind.CONCATENATION:
             continue
         y = n.outputs[0]
         rank = len(view.shape(y) or ())
@@ -139,15 +140,15 @@ def record_concat_aliases(graph) -> int:
         offset, aliased = 0, []
         for i, v in enumerate(n.inputs):
             p = view.producer(v)
-            ok = (offset >= 0 and p is not None and p.kind != "constant" and len(p.outputs) == 1
+            ok = (offset >= 0 and p is not None and p.kind != Kind.CONSTANT and len(p.outputs) == 1
                   and view.only_use(v, n) and n.inputs.count(v) == 1 and v not in graph.inputs)
             if ok:
-                p.info["writes_into"] = {"tensor": y, "axis": ax, "offset": offset}
+                p.info.writes_into = {"tensor": y, "axis": ax, "offset": offset}
                 aliased.append(i)
             size = view.shape(v)[ax]
             offset = offset + size if offset >= 0 and size >= 0 else -1
-        if aliased and n.info.get("aliased_inputs") != aliased:
-            n.info["aliased_inputs"] = aliased
-            n.info["elided"] = len(aliased) == len(n.inputs)
+        if aliased and n.info.aliased_inputs != aliased:
+            n.info.aliased_inputs = aliased
+            n.info.elided = len(aliased) == len(n.inputs)
             recorded += 1
     return recorded

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..enums import ElementWiseOperation as EW, SampleMode
+from ..ir.kinds import Kind
 from .rewrite import View, merge_origin, plain, redirect, until_fixed_point
 
 _NEUTRAL = {EW.SUM: (0.0, True), EW.SUB: (0.0, False), EW.PROD: (1.0, True), EW.DIV: (1.0, False),
@@ -45,11 +46,11 @@ def reshape_is_noop(in_shape, dims, zero_is_placeholder=True) -> bool:
 
 def noop_input(view: View, n) -> str | None:
     """The input that ``n`` passes through unchanged, or None."""
-    if n.kind == "identity":
+    if n.kind == Kind.IDENTITY:
         return n.inputs[0]
-    if n.kind == "cast":
+    if n.kind == Kind.CAST:
         return n.inputs[0] if view.spec(n.inputs[0]).dtype == n.attrs.to_type else None
-    if n.kind == "shuffle":
+    if n.kind == Kind.SHUFFLE:
         a = n.attrs
         if len([i for i in n.inputs if i]) != 1 or not _identity_perm(a.first_transpose) or \
                 not _identity_perm(a.second_transpose):
@@ -58,9 +59,9 @@ def noop_input(view: View, n) -> str | None:
                                                               a.zero_is_placeholder):
             return None
         return n.inputs[0]
-    if n.kind == "concatenation":
+    if n.kind == Kind.CONCATENATION:
         return n.inputs[0] if len(n.inputs) == 1 else None
-    if n.kind == "slice":
+    if n.kind == Kind.SLICE:
         a = n.attrs
         shape = view.shape(n.inputs[0])
         if len([i for i in n.inputs if i]) != 1 or shape is None or a.axes or a.mode != SampleMode.STRICT_BOUNDS:
@@ -69,7 +70,7 @@ def noop_input(view: View, n) -> str | None:
         if full and all(s == 0 for s in a.start) and all(s == 1 for s in (a.stride or (1,) * len(shape))):
             return n.inputs[0]
         return None
-    if n.kind == "elementwise" and n.attrs.op in _NEUTRAL:
+    if n.kind == Kind.ELEMENTWISE and n.attrs.op in _NEUTRAL:
         value, commutes = _NEUTRAL[n.attrs.op]
         for ci, xi in ((1, 0), (0, 1)) if commutes else ((1, 0),):
             c = view.const(n.inputs[ci])
@@ -94,7 +95,7 @@ def _sweep(graph) -> int:
     touched: set[str] = set()
     removed = 0
     for n in list(graph.nodes):
-        if n.kind == "constant" or len(n.outputs) != 1 or not plain(n) or touched & set(n.inputs + n.outputs):
+        if n.kind == Kind.CONSTANT or len(n.outputs) != 1 or not plain(n) or touched & set(n.inputs + n.outputs):
             continue
         x = noop_input(view, n)
         if x is None:

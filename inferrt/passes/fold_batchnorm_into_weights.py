@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..enums import ElementWiseOperation as EW, MatrixOperation as MO
+from ..ir.kinds import Kind
 from .rewrite import View, const_node, dying_consts, merge_origin, plain, replace, until_fixed_point
 
 _OPS = {EW.PROD: "mul", EW.DIV: "div", EW.SUM: "add", EW.SUB: "sub"}
@@ -34,13 +35,13 @@ def _scale_steps(view, e, y):
     Scale layer without power (its coefficients reshaped to broadcast against ``y``)."""
     if not plain(e):
         return None
-    if e.kind == "elementwise" and e.attrs.op in _OPS:
+    if e.kind == Kind.ELEMENTWISE and e.attrs.op in _OPS:
         a, b = e.inputs
         if a == y and view.const(b) is not None:
             return [(_OPS[e.attrs.op], view.const(b))]
         if b == y and e.attrs.op in (EW.PROD, EW.SUM) and view.const(a) is not None:
             return [(_OPS[e.attrs.op], view.const(a))]
-    if e.kind == "scale" and e.inputs[0] == y:
+    if e.kind == Kind.SCALE and e.inputs[0] == y:
         shape = view.shape(y)
         coef = [view.const(e.inputs[i]) if len(e.inputs) > i and e.inputs[i] else None for i in (1, 2, 3)]
         if any(len(e.inputs) > i and e.inputs[i] and coef[i - 1] is None for i in (1, 2, 3)):
@@ -76,7 +77,7 @@ def _fold_conv(view, p, op, c, w, b):
         if op == "div":
             v = 1.0 / v
         g = p.attrs.num_groups
-        if p.kind == "convolution":
+        if p.kind == Kind.CONVOLUTION:
             w2 = w.astype(np.float64).reshape(n, -1) * v[:, None]
         else:
             w2 = w.astype(np.float64).reshape(g, -1, n // g, int(np.prod(p.attrs.kernel_size_nd))) * \
@@ -118,7 +119,7 @@ def _sweep(graph) -> int:
     folded = 0
     busy = set()
     for p in list(graph.nodes):
-        if p.kind not in ("convolution", "deconvolution", "matrix_multiply") or id(p) in busy:
+        if p.kind not in (Kind.CONVOLUTION, Kind.DECONVOLUTION, Kind.MATRIX_MULTIPLY) or id(p) in busy:
             continue
         y = p.outputs[0]
         readers = view.uses(y)
@@ -128,7 +129,7 @@ def _sweep(graph) -> int:
         steps = _scale_steps(view, e, y)
         if not steps:
             continue
-        fold = _fold_matmul if p.kind == "matrix_multiply" else _fold_conv
+        fold = _fold_matmul if p.kind == Kind.MATRIX_MULTIPLY else _fold_conv
         new_w = new_b = None
         w_in = view.const(p.inputs[1])
         b_in = view.const(p.inputs[2]) if len(p.inputs) > 2 and p.inputs[2] else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.kinds import Kind
 from ..logger import Severity
 from ..ops.base import evaluate
 from .rewrite import View, const_node, merge_origin, refresh_specs, replace
@@ -23,7 +24,7 @@ from .rewrite import View, const_node, merge_origin, refresh_specs, replace
 SMALL = 1 << 16
 CAP = 1 << 24
 #: kinds never folded (their value must be produced at run time)
-KEEP = {"constant", "fill_random", "random_uniform", "random_normal", "assertion"}
+KEEP = {Kind.CONSTANT, Kind.ASSERTION}   # random kinds: see _random
 
 
 def _random(n) -> bool:
@@ -34,10 +35,10 @@ def _random(n) -> bool:
 def _static_part_of_shape(view, n, values):
     """The value of a Slice or Gather of a Shape that picks only static dimensions (the others dynamic), for
     example the head size in ``Shape(q)[-1]`` under a dynamic batch; None otherwise."""
-    if n.kind not in ("slice", "gather") or not n.inputs or n.inputs[0] not in view.prod:
+    if n.kind not in (Kind.SLICE, Kind.GATHER) or not n.inputs or n.inputs[0] not in view.prod:
         return None
     src = view.prod[n.inputs[0]]
-    if src.kind != "shape" or any(i and values.get(i) is None for i in n.inputs[1:]):
+    if src.kind != Kind.SHAPE or any(i and values.get(i) is None for i in n.inputs[1:]):
         return None
     dims = view.specs[src.inputs[0]].shape
     if dims is None:
@@ -73,7 +74,7 @@ def _fold_once(graph, ctx) -> int:
     origin_of: dict[str, list[str]] = {}
     taken = graph.taken_names()
     for n in graph.nodes:
-        if n.kind == "constant":
+        if n.kind == Kind.CONSTANT:
             values[n.outputs[0]] = view.const(n.outputs[0])
             continue
         if n.kind in KEEP or _random(n) or n.op.data_dependent or any(v in graph.inputs for v in n.inputs):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..enums import PaddingMode as PM
+from ..ir.kinds import Kind
 from .rewrite import View, dying_consts, merge_origin, plain, replace
 
 
@@ -37,10 +38,10 @@ def fold_padding_into_conv(graph, ctx) -> int:
     folded = 0
     gone = []
     for conv in graph.nodes:
-        if conv.kind != "convolution" or conv.attrs.padding_mode not in (PM.EXPLICIT_ROUND_DOWN,
+        if conv.kind != Kind.CONVOLUTION or conv.attrs.padding_mode not in (PM.EXPLICIT_ROUND_DOWN,
                                                                          PM.EXPLICIT_ROUND_UP):
             continue
-        pad = view.producer(conv.inputs[0], "padding")
+        pad = view.producer(conv.inputs[0], Kind.PADDING)
         if pad is None or not plain(pad) or not view.only_use(conv.inputs[0], conv):
             continue
         pads = _pads(view, pad)

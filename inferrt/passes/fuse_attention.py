@@ -19,6 +19,7 @@ import numpy as np
 
 from ..enums import ElementWiseOperation as EW, MatrixOperation as MO
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .fuse_softmax import node_of
 from .rewrite import View, absorbed_origin, replace
@@ -27,7 +28,7 @@ from .rewrite import View, absorbed_origin, replace
 def _scaled(view, v, nodes):
     """(base, factor) peeling one scalar multiplication or division off v when it is read once."""
     for op in (EW.PROD, EW.DIV):
-        n = node_of(view, v, "elementwise", op)
+        n = node_of(view, v, Kind.ELEMENTWISE, op)
         if n is None or len(view.uses(v)) != 1 or v in view.outputs:
             continue
         pairs = (n.inputs, n.inputs[::-1]) if op == EW.PROD else (n.inputs,)
@@ -50,17 +51,17 @@ def _is_causal(mask, l_len, s_len):
 
 
 def _match(view, mm2):
-    if mm2.kind != "matrix_multiply" or mm2.attrs.op0 != MO.NONE or mm2.attrs.op1 != MO.NONE:
+    if mm2.kind != Kind.MATRIX_MULTIPLY or mm2.attrs.op0 != MO.NONE or mm2.attrs.op1 != MO.NONE:
         return None
     p, v = mm2.inputs
-    sm = node_of(view, p, "softmax")
+    sm = node_of(view, p, Kind.SOFTMAX)
     if sm is None:
         return None
     z = sm.inputs[0]
     rank = len(view.shape(z) or ())
     if rank < 2 or sm.attrs.axes != 1 << (rank - 1):
         return None
-    add = node_of(view, z, "elementwise", EW.SUM)
+    add = node_of(view, z, Kind.ELEMENTWISE, EW.SUM)
     options = [(z, None, [])]
     if add is not None:
         options = [(add.inputs[0], add.inputs[1], [add]), (add.inputs[1], add.inputs[0], [add])] + options
@@ -77,7 +78,7 @@ def _from_scores(view, scores, nodes):
     scale = 1.0
     scores, f = _scaled(view, scores, nodes)
     scale *= f
-    qk = node_of(view, scores, "matrix_multiply")
+    qk = node_of(view, scores, Kind.MATRIX_MULTIPLY)
     if qk is None or qk.attrs.op0 != MO.NONE or qk.attrs.op1 == MO.VECTOR:
         return None
     nodes.append(qk)
@@ -89,7 +90,7 @@ def _from_scores(view, scores, nodes):
     if qk.attrs.op1 == MO.TRANSPOSE:
         return q, kt, scale, False, nodes
     k, key_t = kt, True
-    sh = node_of(view, kt, "shuffle")
+    sh = node_of(view, kt, Kind.SHUFFLE)
     if sh is not None and len([i for i in sh.inputs if i]) == 1 and sh.attrs.reshape_dims is None \
             and not sh.attrs.second_transpose and len(view.uses(kt)) == 1 and kt not in view.outputs:
         perm = list(sh.attrs.first_transpose)
@@ -124,11 +125,11 @@ def fuse_attention(graph, ctx) -> int:
                 causal, nodes = True, nodes + [view.producer(mask)]
                 mask = None
         ins = [q, k, v] + ([mask] if mask is not None else [])
-        new = Node(mm2.name, "attention", ins, list(mm2.outputs),
+        new = Node(mm2.name, Kind.ATTENTION, ins, list(mm2.outputs),
                    Attrs(scale=float(scale), key_transposed=key_t, causal=causal),
-                   origin=absorbed_origin(view, *nodes[::-1]), info=dict(mm2.info))
-        replace(graph, [n for n in nodes if n.kind != "constant"], [new])
-        taken |= {id(n) for n in nodes if n.kind != "constant"}
+                   origin=absorbed_origin(view, *nodes[::-1]), info=mm2.info.copy())
+        replace(graph, [n for n in nodes if n.kind != Kind.CONSTANT], [new])
+        taken |= {id(n) for n in nodes if n.kind != Kind.CONSTANT}
         fused += 1
     if fused:
         graph.remove_dead()

@@ -18,10 +18,11 @@ import numpy as np
 
 from ..enums import ElementWiseOperation as EW
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .rewrite import View, absorbed_origin, const_node, merge_origin, plain, replace
 
-ANCHORS = ("convolution", "deconvolution", "matrix_multiply")
+ANCHORS = (Kind.CONVOLUTION, Kind.DECONVOLUTION, Kind.MATRIX_MULTIPLY)
 
 
 def _num(v):
@@ -33,10 +34,10 @@ def _num(v):
 def _bias_vector(view, anchor, c, out_rank):
     if c is None or c.ndim != out_rank or c.dtype.kind != "f":
         return None
-    axis = 1 if anchor.kind != "matrix_multiply" else out_rank - 1
+    axis = 1 if anchor.kind != Kind.MATRIX_MULTIPLY else out_rank - 1
     if any(d != 1 for i, d in enumerate(c.shape) if i != axis):
         return None
-    if anchor.kind != "matrix_multiply":
+    if anchor.kind != Kind.MATRIX_MULTIPLY:
         n = anchor.attrs.num_output_maps
         if c.shape[axis] not in (1, n):
             return None
@@ -56,14 +57,14 @@ def _collect(view, anchor):
         if len(readers) != 1 or not view.only_use(cur, readers[0]) or not plain(readers[0]):
             break
         r = readers[0]
-        if r.kind == "activation" and r.inputs[0] == cur:
+        if r.kind == Kind.ACTIVATION and r.inputs[0] == cur:
             steps.append(["act", r.attrs.type.name, _num(r.attrs.alpha), _num(r.attrs.beta)])
-        elif r.kind == "elementwise" and r.attrs.op == EW.SUM and cur in r.inputs:
+        elif r.kind == Kind.ELEMENTWISE and r.attrs.op == EW.SUM and cur in r.inputs:
             other = r.inputs[1] if r.inputs[0] == cur else r.inputs[0]
             vec = _bias_vector(view, anchor, view.const(other), out_rank) if not steps and bias is None else None
             if other == cur:
                 break
-            if vec is not None and not (has_bias and anchor.kind == "matrix_multiply"):
+            if vec is not None and not (has_bias and anchor.kind == Kind.MATRIX_MULTIPLY):
                 bias, bias_src = vec, other
             elif residual is None and len(view.shape(other) or ()) == out_rank \
                     and view.spec(other).dtype == view.spec(cur).dtype:
@@ -71,7 +72,7 @@ def _collect(view, anchor):
                 steps.append(["add", 3])
             else:
                 break
-        elif r.kind == "elementwise" and r.attrs.op in (EW.MAX, EW.MIN) and cur in r.inputs:
+        elif r.kind == Kind.ELEMENTWISE and r.attrs.op in (EW.MAX, EW.MIN) and cur in r.inputs:
             other = r.inputs[1] if r.inputs[0] == cur else r.inputs[0]
             c = view.scalar(other)
             if c is None or other == cur:
@@ -124,18 +125,18 @@ def fuse_conv_matmul_epilogue(graph, ctx) -> int:
             ins.append(residual)
         while ins and not ins[-1]:
             ins.pop()
-        if anchor.kind == "matrix_multiply":
+        if anchor.kind == Kind.MATRIX_MULTIPLY:
             attrs = Attrs(op0=anchor.attrs.op0, op1=anchor.attrs.op1, epilogue=steps)
             kind = "fused_matmul"
         else:
             attrs = Attrs({k: v for k, v in anchor.attrs.items() if k not in ("kernel", "bias")})
             attrs["kernel"], attrs["bias"] = None, None
             attrs.setdefault("output_padding", ())
-            attrs["transposed"] = anchor.kind == "deconvolution"
+            attrs["transposed"] = anchor.kind == Kind.DECONVOLUTION
             attrs["epilogue"] = steps
             kind = "fused_conv"
         add_nodes.append(Node(anchor.name, kind, ins, [out], attrs, origin=absorbed_origin(view, anchor, *absorbed),
-                              info=dict(anchor.info)))
+                              info=anchor.info.copy()))
         gone += [anchor] + absorbed
         fused += 1
     if fused:

@@ -16,6 +16,7 @@ import math
 
 from ..enums import ActivationType as AT, ElementWiseOperation as EW, UnaryOperation as U
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .fuse_softmax import node_of
 from .rewrite import absorbed_origin, sweep_fusions, until_fixed_point
@@ -30,7 +31,7 @@ def factors(view, v, stop=(), limit=6):
     leaves, nodes, todo = [], [], [v]
     while todo:
         cur = todo.pop()
-        n = node_of(view, cur, "elementwise", EW.PROD)
+        n = node_of(view, cur, Kind.ELEMENTWISE, EW.PROD)
         inner = cur == v or (n is not None and len(view.uses(cur)) == 1 and cur not in view.outputs)
         if n is None or cur in stop or not inner or len(nodes) >= limit:
             leaves.append(cur)
@@ -52,7 +53,7 @@ def _split(view, leaves, target_const):
 
 
 def _one_plus(view, t):
-    n = node_of(view, t, "elementwise", EW.SUM)
+    n = node_of(view, t, Kind.ELEMENTWISE, EW.SUM)
     if n is None:
         return None
     for a, c in (n.inputs, n.inputs[::-1]):
@@ -66,11 +67,11 @@ def _erf_branch(view, t):
     op = _one_plus(view, t)
     if op is None:
         return None
-    erf = node_of(view, op[0], "unary", U.ERF)
+    erf = node_of(view, op[0], Kind.UNARY, U.ERF)
     if erf is None:
         return None
     arg = erf.inputs[0]
-    d = node_of(view, arg, "elementwise", EW.DIV)
+    d = node_of(view, arg, Kind.ELEMENTWISE, EW.DIV)
     if d is not None and _near(view.scalar(d.inputs[1]), math.sqrt(2.0)):
         return d.inputs[0], [op[1], erf, d]
     leaves, muls = factors(view, arg)
@@ -85,14 +86,14 @@ def _tanh_branch(view, t):
     op = _one_plus(view, t)
     if op is None:
         return None
-    th = node_of(view, op[0], "activation")
+    th = node_of(view, op[0], Kind.ACTIVATION)
     if th is None or th.attrs.type != AT.TANH:
         return None
     leaves, muls = factors(view, th.inputs[0])
     rest = _split(view, leaves, math.sqrt(2.0 / math.pi))
     if rest is None or len(rest) != 1:
         return None
-    s = node_of(view, rest[0], "elementwise", EW.SUM)
+    s = node_of(view, rest[0], Kind.ELEMENTWISE, EW.SUM)
     if s is None:
         return None
     nodes = [op[1], th] + muls + [s]
@@ -102,7 +103,7 @@ def _tanh_branch(view, t):
         if rest is None:
             continue
         if len(rest) == 1:
-            p = node_of(view, rest[0], "elementwise", EW.POW)
+            p = node_of(view, rest[0], Kind.ELEMENTWISE, EW.POW)
             if p is not None and p.inputs[0] == x and view.scalar(p.inputs[1]) == 3.0:
                 return x, nodes + cm + [p]
         # x·x·x may hang off the product as three leaves, or as x · (x·x) with a shared square
@@ -127,7 +128,7 @@ def _match(view, t_node_out, branch):
         return None
     top = readers[0]
     for _ in range(3):
-        if top.kind != "elementwise" or top.attrs.op != EW.PROD:
+        if top.kind != Kind.ELEMENTWISE or top.attrs.op != EW.PROD:
             return None
         leaves, muls = factors(view, top.outputs[0], stop=(t_node_out, x))
         rest = _split(view, leaves, 0.5)
@@ -145,7 +146,7 @@ def fuse_gelu(graph, ctx) -> int:
 
 
 def _fusion(view, n, taken):
-    if n.kind != "elementwise" or n.attrs.op != EW.SUM:
+    if n.kind != Kind.ELEMENTWISE or n.attrs.op != EW.SUM:
         return None
     for typ, branch in ((AT.GELU_ERF, _erf_branch), (AT.GELU_TANH, _tanh_branch)):
         m = _match(view, n.outputs[0], branch)
@@ -156,7 +157,7 @@ def _fusion(view, n, taken):
         if any(id(k) in taken for k in nodes) or not all(
                 view.internal(o, nodes) for k in nodes if k is not top for o in k.outputs):
             continue
-        return nodes, Node(top.name, "activation", [x], list(top.outputs),
+        return nodes, Node(top.name, Kind.ACTIVATION, [x], list(top.outputs),
                            Attrs(type=typ, alpha=0.0, beta=0.0), origin=absorbed_origin(view, *nodes[::-1]),
-                           info=dict(top.info))
+                           info=top.info.copy())
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .rewrite import View, const_node, group_members, merge_origin, merged_with_slices, plain, replace
 
@@ -20,7 +21,7 @@ _GEOMETRY = ("kernel_size_nd", "stride_nd", "pre_padding", "post_padding", "padd
 
 
 def _member(view, n):
-    if n.kind not in ("convolution", "fused_conv") or len(n.outputs) != 1 or not plain(n):
+    if n.kind not in (Kind.CONVOLUTION, Kind.FUSED_CONV) or len(n.outputs) != 1 or not plain(n):
         return None
     a = n.attrs
     if a.num_groups != 1 or a.get("transposed") or len(n.inputs) < 2:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..enums import MatrixOperation as MO
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .rewrite import View, const_node, group_members, merge_origin, merged_with_slices, plain, replace
 
 
 def _member(view, n):
     """(key, weights 2-D as (K, N), bias 1-D or None) or None."""
-    if n.kind not in ("matrix_multiply", "fused_matmul") or len(n.outputs) != 1 or not plain(n):
+    if n.kind not in (Kind.MATRIX_MULTIPLY, Kind.FUSED_MATMUL) or len(n.outputs) != 1 or not plain(n):
         return None
     if n.attrs.op0 == MO.VECTOR or n.attrs.op1 == MO.VECTOR:
         return None
@@ -70,9 +71,9 @@ def fuse_horizontal_matmuls(graph, ctx) -> int:
                                            if len(n.inputs) > 2 and n.inputs[2]]))
             add.append(cb)
             ins.append(cb.outputs[0])
-        kind = "fused_matmul" if len(ins) > 2 or first.kind == "fused_matmul" else "matrix_multiply"
+        kind = Kind.FUSED_MATMUL if len(ins) > 2 or first.kind == Kind.FUSED_MATMUL else Kind.MATRIX_MULTIPLY
         attrs = Attrs(op0=first.attrs.op0, op1=MO.NONE)
-        if kind == "fused_matmul":
+        if kind == Kind.FUSED_MATMUL:
             attrs["epilogue"] = list(first.attrs.get("epilogue") or [])
         add += merged_with_slices(graph, first, nodes, kind, ins, attrs, [w2.shape[1] for _, w2, _ in members],
                                   out_rank - 1)

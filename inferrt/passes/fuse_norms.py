@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..enums import ElementWiseOperation as EW, ReduceOperation as R, UnaryOperation as U
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .fuse_softmax import node_of
 from .rewrite import absorbed_origin, sweep_fusions, until_fixed_point
@@ -24,29 +25,29 @@ from .rewrite import absorbed_origin, sweep_fusions, until_fixed_point
 
 def square_of(view, v):
     """(t, node) when v = t·t or t^2."""
-    n = node_of(view, v, "elementwise", EW.PROD)
+    n = node_of(view, v, Kind.ELEMENTWISE, EW.PROD)
     if n is not None and n.inputs[0] == n.inputs[1]:
         return n.inputs[0], n
-    n = node_of(view, v, "elementwise", EW.POW)
+    n = node_of(view, v, Kind.ELEMENTWISE, EW.POW)
     if n is not None and view.scalar(n.inputs[1]) == 2.0:
         return n.inputs[0], n
     return None
 
 
 def _reduce(view, v, op):
-    r = node_of(view, v, "reduce", op)
+    r = node_of(view, v, Kind.REDUCE, op)
     return r if r is not None and r.attrs.keep_dims and r.attrs.axes else None
 
 
 def _quotient(view, n):
     """(numerator, denominator, nodes) for n = a / s or a · Recip(s)."""
-    if n.kind != "elementwise":
+    if n.kind != Kind.ELEMENTWISE:
         return None
-    if n.attrs.op == EW.DIV and node_of(view, n.outputs[0], "elementwise") is n:
+    if n.attrs.op == EW.DIV and node_of(view, n.outputs[0], Kind.ELEMENTWISE) is n:
         return n.inputs[0], n.inputs[1], [n]
-    if n.attrs.op == EW.PROD and node_of(view, n.outputs[0], "elementwise") is n:
+    if n.attrs.op == EW.PROD and node_of(view, n.outputs[0], Kind.ELEMENTWISE) is n:
         for a, r in (n.inputs, n.inputs[::-1]):
-            rc = node_of(view, r, "unary", U.RECIP)
+            rc = node_of(view, r, Kind.UNARY, U.RECIP)
             if rc is not None:
                 return a, rc.inputs[0], [n, rc]
     return None
@@ -54,7 +55,7 @@ def _quotient(view, n):
 
 def _plus_eps(view, v):
     """(inner, eps, nodes) for v = inner + ε (either order) or v = inner (ε = 0)."""
-    n = node_of(view, v, "elementwise", EW.SUM)
+    n = node_of(view, v, Kind.ELEMENTWISE, EW.SUM)
     if n is not None:
         for a, c in (n.inputs, n.inputs[::-1]):
             eps = view.scalar(c)
@@ -64,7 +65,7 @@ def _plus_eps(view, v):
 
 
 def _max_eps(view, v):
-    n = node_of(view, v, "elementwise", EW.MAX)
+    n = node_of(view, v, Kind.ELEMENTWISE, EW.MAX)
     if n is not None:
         for a, c in (n.inputs, n.inputs[::-1]):
             eps = view.scalar(c)
@@ -79,7 +80,7 @@ def _match_mean_var(view, n):
     if q is None:
         return None
     num, den, nodes = q
-    sq = node_of(view, den, "unary", U.SQRT)
+    sq = node_of(view, den, Kind.UNARY, U.SQRT)
     if sq is None:
         return None
     inner, eps, eps_nodes = _plus_eps(view, sq.inputs[0])
@@ -91,7 +92,7 @@ def _match_mean_var(view, n):
         return None
     nodes = nodes + [sq] + eps_nodes + [var, s[1]]
     axes = var.attrs.axes
-    sub = node_of(view, num, "elementwise", EW.SUB)
+    sub = node_of(view, num, Kind.ELEMENTWISE, EW.SUB)
     if sub is not None:
         mu = _reduce(view, sub.inputs[1], R.AVG)
         if mu is not None and mu.inputs[0] == sub.inputs[0] and mu.attrs.axes == axes:
@@ -100,7 +101,7 @@ def _match_mean_var(view, n):
             spatial = sum(1 << i for i in range(2, rank))
             kind = "instance_norm" if rank >= 4 and axes == spatial else "layer_norm"
             return kind, x, Attrs(axes=axes, epsilon=eps), nodes + [sub, mu]
-    return "rms_norm", num, Attrs(axes=axes, epsilon=eps), nodes
+    return Kind.RMS_NORM, num, Attrs(axes=axes, epsilon=eps), nodes
 
 
 def _match_l2(view, n):
@@ -114,7 +115,7 @@ def _match_l2(view, n):
         den, eps, extra = outer
         nodes = nodes + extra
         mode = "max_sqrt"
-    sq = node_of(view, den, "unary", U.SQRT)
+    sq = node_of(view, den, Kind.UNARY, U.SQRT)
     if sq is None:
         return None
     nodes = nodes + [sq]
@@ -134,7 +135,7 @@ def _match_l2(view, n):
     s = square_of(view, total.inputs[0])
     if s is None or s[0] != x:
         return None
-    return "l2_norm", x, Attrs(axes=total.attrs.axes, epsilon=eps, eps_mode=mode), nodes + [total, s[1]]
+    return Kind.L2_NORM, x, Attrs(axes=total.attrs.axes, epsilon=eps, eps_mode=mode), nodes + [total, s[1]]
 
 
 def _affine_step(view, node, slot):
@@ -145,7 +146,7 @@ def _affine_step(view, node, slot):
         return None
     e = readers[0]
     op = EW.PROD if slot == 1 else EW.SUM
-    if node_of(view, e.outputs[0], "elementwise", op) is not e:
+    if node_of(view, e.outputs[0], Kind.ELEMENTWISE, op) is not e:
         return None
     other = e.inputs[1] if e.inputs[0] == y else e.inputs[0]
     if other == y or view.const(other) is None:
@@ -155,11 +156,12 @@ def _affine_step(view, node, slot):
 
 def _match_group(view, ln):
     """GroupNorm around a LayerNorm without affine: (x, G, nodes)."""
-    if ln.kind != "layer_norm" or len([i for i in ln.inputs if i]) != 1:
+    if ln.kind != Kind.LAYER_NORM or len([i for i in ln.inputs if i]) != 1:
         return None
-    r1 = node_of(view, ln.inputs[0], "shuffle")
+    r1 = node_of(view, ln.inputs[0], Kind.SHUFFLE)
     readers = view.uses(ln.outputs[0])
-    if r1 is None or len(readers) != 1 or readers[0].kind != "shuffle" or not view.only_use(ln.outputs[0], readers[0]):
+    if (r1 is None or len(readers) != 1 or readers[0].kind != Kind.SHUFFLE
+            or not view.only_use(ln.outputs[0], readers[0])):
         return None
     r2 = readers[0]
     for s in (r1, r2):
@@ -190,10 +192,10 @@ def _fusion(view, n, taken):
                 view.internal(o, nodes) for k in nodes[1:] for o in k.outputs):
             return None
         return nodes, Node(n.name, kind, [x], list(n.outputs), attrs, origin=absorbed_origin(view, *nodes[::-1]),
-                           info=dict(n.info))
-    if n.kind not in ("layer_norm", "instance_norm", "rms_norm", "group_norm"):
+                           info=n.info.copy())
+    if n.kind not in (Kind.LAYER_NORM, Kind.INSTANCE_NORM, Kind.RMS_NORM, Kind.GROUP_NORM):
         return None
-    for slot in {"rms_norm": (1,)}.get(n.kind, (1, 2)):
+    for slot in {Kind.RMS_NORM: (1,)}.get(n.kind, (1, 2)):
         if len(n.inputs) > slot and n.inputs[slot] or (slot == 1 and len(n.inputs) > 2):
             continue
         st = _affine_step(view, n, slot)
@@ -203,12 +205,12 @@ def _fusion(view, n, taken):
         ins = list(n.inputs) + [""] * (slot + 1 - len(n.inputs))
         ins[slot] = c
         return [e, n], Node(n.name, n.kind, ins, list(e.outputs), Attrs(n.attrs), origin=absorbed_origin(view, n, e),
-                            info=dict(n.info))
-    if n.kind == "layer_norm":
+                            info=n.info.copy())
+    if n.kind == Kind.LAYER_NORM:
         g = _match_group(view, n)
         if g is not None and not any(id(k) in taken for k in g[2]):
             x, groups, nodes = g
-            return nodes, Node(nodes[0].name, "group_norm", [x], list(nodes[0].outputs),
+            return nodes, Node(nodes[0].name, Kind.GROUP_NORM, [x], list(nodes[0].outputs),
                                Attrs(num_groups=groups, epsilon=n.attrs.epsilon),
-                               origin=absorbed_origin(view, *nodes[::-1]), info=dict(n.info))
+                               origin=absorbed_origin(view, *nodes[::-1]), info=n.info.copy())
     return None

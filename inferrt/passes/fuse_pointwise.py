@@ -16,10 +16,11 @@ from __future__ import annotations
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, ScaleMode
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .rewrite import View, absorbed_origin, const_node, plain, replace
 
-KINDS = ("elementwise", "unary", "activation", "cast", "identity", "parametric_relu", "scale")
+KINDS = (Kind.ELEMENTWISE, Kind.UNARY, Kind.ACTIVATION, Kind.CAST, Kind.IDENTITY, Kind.PARAMETRIC_RELU, Kind.SCALE)
 
 
 def _num(v):
@@ -30,7 +31,7 @@ def _num(v):
 def candidate(view, n) -> bool:
     if n.kind not in KINDS or len(n.outputs) != 1 or not plain(n):
         return False
-    if n.kind == "scale":
+    if n.kind == Kind.SCALE:
         if view.spec(n.inputs[0]).dtype != DataType.FLOAT or _scale_shape(view, n) is None:
             return False
         if any(i and view.const(i) is None for i in n.inputs[1:]):
@@ -95,18 +96,18 @@ class _Program:
 
     def node(self, n) -> None:
         a, k, out = n.attrs, n.kind, n.outputs[0]
-        if k == "identity":
+        if k == Kind.IDENTITY:
             self.reg[out] = self.value(n.inputs[0])
             return
-        if k == "elementwise":
+        if k == Kind.ELEMENTWISE:
             r = self.emit(["binary", a.op.name, self.value(n.inputs[0]), self.value(n.inputs[1])])
-        elif k == "unary":
+        elif k == Kind.UNARY:
             r = self.emit(["unary", a.op.name, self.value(n.inputs[0])])
-        elif k == "activation":
+        elif k == Kind.ACTIVATION:
             r = self.emit(["act", a.type.name, _num(a.alpha), _num(a.beta), self.value(n.inputs[0])])
-        elif k == "cast":
+        elif k == Kind.CAST:
             r = self.emit(["cast", a.to_type.name, self.value(n.inputs[0])])
-        elif k == "parametric_relu":
+        elif k == Kind.PARAMETRIC_RELU:
             r = self.emit(["prelu", self.value(n.inputs[0]), self.value(n.inputs[1])])
         else:  # scale: (x * scale + shift) ^ power, coefficients reshaped to broadcast as the layer does
             r = self.value(n.inputs[0])
@@ -155,8 +156,8 @@ def fuse_pointwise(graph, ctx) -> int:
         if out_reg != len(prog.code) - 1:
             continue  # the root is an identity of an earlier value; leave this group to no-op elimination
         add += prog.new_consts
-        add.append(Node(root.name, "pointwise", list(prog.inputs), list(root.outputs), Attrs(program=prog.code),
-                        origin=absorbed_origin(view, *members), info=dict(root.info)))
+        add.append(Node(root.name, Kind.POINTWISE, list(prog.inputs), list(root.outputs), Attrs(program=prog.code),
+                        origin=absorbed_origin(view, *members), info=root.info.copy()))
         gone += members
         fused += 1
     if fused:

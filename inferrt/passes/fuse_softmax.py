@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..enums import ElementWiseOperation as EW, ReduceOperation as R, UnaryOperation as U
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .rewrite import absorbed_origin, plain, sweep_fusions, until_fixed_point
 
@@ -27,7 +28,7 @@ def node_of(view, v, kind, op=None):
 
 
 def _single_axis_reduce(view, v, op):
-    r = node_of(view, v, "reduce", op)
+    r = node_of(view, v, Kind.REDUCE, op)
     if r is None or not r.attrs.keep_dims or bin(r.attrs.axes).count("1") != 1:
         return None
     return r
@@ -35,11 +36,11 @@ def _single_axis_reduce(view, v, op):
 
 def _exp_chain(view, e):
     """(x, [nodes]) for e = exp(x) or e = exp(x - reducemax(x)) with the reduce's axes returned too."""
-    ex = node_of(view, e, "unary", U.EXP)
+    ex = node_of(view, e, Kind.UNARY, U.EXP)
     if ex is None:
         return None
     u = ex.inputs[0]
-    sub = node_of(view, u, "elementwise", EW.SUB)
+    sub = node_of(view, u, Kind.ELEMENTWISE, EW.SUB)
     if sub is not None:
         m = _single_axis_reduce(view, sub.inputs[1], R.MAX)
         if m is not None and m.inputs[0] == sub.inputs[0]:
@@ -48,14 +49,14 @@ def _exp_chain(view, e):
 
 
 def _match_softmax(view, y_node):
-    if y_node.kind != "elementwise" or not plain(y_node):
+    if y_node.kind != Kind.ELEMENTWISE or not plain(y_node):
         return None
     if y_node.attrs.op == EW.DIV:
         e, s = y_node.inputs
         extra = []
     elif y_node.attrs.op == EW.PROD:
         for e, r in (y_node.inputs, y_node.inputs[::-1]):
-            rc = node_of(view, r, "unary", U.RECIP)
+            rc = node_of(view, r, Kind.UNARY, U.RECIP)
             if rc is not None:
                 s, extra = rc.inputs[0], [rc]
                 break
@@ -77,17 +78,17 @@ def _match_softmax(view, y_node):
 
 
 def _match_log_softmax(view, y_node):
-    if y_node.kind == "unary" and y_node.attrs.op == U.LOG and plain(y_node):
-        sm = node_of(view, y_node.inputs[0], "softmax")
+    if y_node.kind == Kind.UNARY and y_node.attrs.op == U.LOG and plain(y_node):
+        sm = node_of(view, y_node.inputs[0], Kind.SOFTMAX)
         if sm is not None:
             rank = len(view.shape(sm.inputs[0]))
             axes = sm.attrs.axes if sm.attrs.axes is not None else 1 << max(rank - 3, 0)
             return sm.inputs[0], axes, [y_node, sm]
         return None
-    if y_node.kind != "elementwise" or y_node.attrs.op != EW.SUB or not plain(y_node):
+    if y_node.kind != Kind.ELEMENTWISE or y_node.attrs.op != EW.SUB or not plain(y_node):
         return None
     u, lv = y_node.inputs
-    lg = node_of(view, lv, "unary", U.LOG)
+    lg = node_of(view, lv, Kind.UNARY, U.LOG)
     if lg is None:
         return None
     red = _single_axis_reduce(view, lg.inputs[0], R.SUM)
@@ -116,7 +117,7 @@ def fuse_softmax(graph, ctx) -> int:
 
 
 def _fusion(view, n, taken):
-    for kind, match in (("softmax", _match_softmax), ("log_softmax", _match_log_softmax)):
+    for kind, match in ((Kind.SOFTMAX, _match_softmax), (Kind.LOG_SOFTMAX, _match_log_softmax)):
         m = match(view, n)
         if m is None:
             continue
@@ -124,5 +125,5 @@ def _fusion(view, n, taken):
         if any(id(k) in taken for k in nodes) or not _internal_ok(view, nodes, x):
             continue
         return nodes, Node(n.name, kind, [x], list(n.outputs), Attrs(axes=axes),
-                           origin=absorbed_origin(view, *nodes[::-1]), info=dict(n.info))
+                           origin=absorbed_origin(view, *nodes[::-1]), info=n.info.copy())
     return None

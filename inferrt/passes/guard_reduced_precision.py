@@ -2,7 +2,7 @@
 
     sample batch ─ graph in FLOAT (after fusion) ─ range of every value v ─┬─ max |v| > limit      (overflow)
                                                                            └─ max |v| < floor      (precision lost)
-    the layer that writes v and every layer that reads v ─ info["keep_float"] = reason ─ assign_precision runs them
+    the layer that writes v and every layer that reads v ─ info.keep_float = reason ─ assign_precision runs them
     in FLOAT; their other inputs and outputs are cast at their boundary, the rest of the network is lowered
 
 Runs on the graph the fusion passes produced, just before ``assign_precision``: those nodes are what runs, and a
@@ -35,14 +35,11 @@ import torch
 
 from ..dtypes import torch_dtype
 from ..enums import DataType
+from ..ir.kinds import Kind
 from ..logger import Severity
 
 OVERFLOW_MARGIN = 4
 PRECISION_STEPS = 16
-#: node.info key a kept layer carries: why it stays in FLOAT (shown in the plan manifest and the build log)
-KEEP_FLOAT = "keep_float"
-#: node.info keys that mean the user chose the layer's types
-_USER_SET = ("precision", "output_types")
 
 
 def limits(target: DataType) -> tuple[float, float]:
@@ -94,21 +91,21 @@ def decide(graph, observation, target: DataType) -> dict[str, str]:
 
 
 def mark(graph, keep: dict[str, str], target: DataType, log) -> list[tuple[str, str]]:
-    """Set ``info["keep_float"]`` on the nodes of ``keep`` the user did not pin; log each. Returns the marked
+    """Set ``info.keep_float`` on the nodes of ``keep`` the user did not pin; log each. Returns the marked
     (node name, reason) pairs."""
     marked = []
     for n in graph.nodes:
         why = keep.get(n.name)
         if why is None:
             continue
-        pinned = [k for k in _USER_SET if k in n.info]
+        pinned = n.info.user_set()
         if pinned:
             log(Severity.WARNING, f"{target.name} range guard: layer {_label(n)} would need FLOAT ({why}) but its "
                                   f"{' and '.join(pinned).replace('_', ' ')} was set by the user; kept as set")
             continue
-        n.info[KEEP_FLOAT] = why
+        n.info.keep_float = why
         marked.append((n.name, why))
-        if n.kind != "constant":
+        if n.kind != Kind.CONSTANT:
             log(Severity.INFO, f"{target.name} range guard: layer {_label(n)} kept in FLOAT: {why}")
     return marked
 
@@ -124,7 +121,7 @@ def guard_reduced_precision(graph, target: DataType, batches: list, log, device=
         log(Severity.WARNING, f"{target.name} range guard: {obs.stopped}; {len(obs.unchecked)} layers were not "
                               f"checked and are lowered to {target.name} unchecked")
     marked = mark(graph, decide(graph, obs, target), target, log)
-    layers = {n.name for n in graph.nodes if n.kind != "constant"}
+    layers = {n.name for n in graph.nodes if n.kind != Kind.CONSTANT}
     kept = [m for m, _ in marked if m in layers]
     log(Severity.INFO, f"{target.name} range guard: {len(kept)} of {len(layers)} layers kept in FLOAT"
                        + (f" (sample data: {source})" if source else ""))

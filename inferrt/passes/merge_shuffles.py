@@ -20,6 +20,7 @@ disappears, so the whole chain becomes a view of x.
 from __future__ import annotations
 
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops.base import Attrs
 from .eliminate_noops import reshape_is_noop
 from .rewrite import View, merge_origin, plain, redirect, replace, until_fixed_point
@@ -94,7 +95,7 @@ def _dims_attr(graph, view) -> int:
     """Shuffles whose reshape dims come from a constant take them as the attribute instead."""
     n_changed = 0
     for n in graph.nodes:
-        if n.kind != "shuffle" or len(n.inputs) < 2 or not n.inputs[1]:
+        if n.kind != Kind.SHUFFLE or len(n.inputs) < 2 or not n.inputs[1]:
             continue
         dims = view.const(n.inputs[1])
         if dims is None or dims.ndim != 1:
@@ -152,10 +153,10 @@ def _refine_head_splits(graph, view) -> int:
     """The second rewrite of the docstring; returns how many chains it changed."""
     changed = 0
     for s2 in list(graph.nodes):
-        if s2.kind != "shuffle" or len([i for i in s2.inputs if i]) != 1 or not plain(s2):
+        if s2.kind != Kind.SHUFFLE or len([i for i in s2.inputs if i]) != 1 or not plain(s2):
             continue
         ops2 = _ops(s2.attrs)
-        s1 = view.producer(s2.inputs[0], "shuffle")
+        s1 = view.producer(s2.inputs[0], Kind.SHUFFLE)
         if len(ops2) != 1 or ops2[0][0] != "T" or s1 is None or not plain(s1) or \
                 len([i for i in s1.inputs if i]) != 1 or not view.only_use(s2.inputs[0], s2):
             continue
@@ -175,8 +176,8 @@ def _refine_head_splits(graph, view) -> int:
         b = Attrs(first_transpose=(), reshape_dims=tuple(mid[j] for j in perm), second_transpose=(),
                   zero_is_placeholder=False)
         t = f"{s1.outputs[0]} [fine]"
-        first = Node(s1.name, "shuffle", [x], [t], a, origin=merge_origin(s1, s2), info=dict(s1.info))
-        last = Node(s2.name, "shuffle", [t], list(s2.outputs), b, origin=merge_origin(s1, s2), info=dict(s2.info))
+        first = Node(s1.name, Kind.SHUFFLE, [x], [t], a, origin=merge_origin(s1, s2), info=s1.info.copy())
+        last = Node(s2.name, Kind.SHUFFLE, [t], list(s2.outputs), b, origin=merge_origin(s1, s2), info=s2.info.copy())
         replace(graph, [s1, s2], [first, last])
         changed += 1
     return changed
@@ -196,10 +197,10 @@ def _merge_pairs(graph) -> int:
     done = set()
     merged = 0
     for s2 in list(graph.nodes):
-        if s2.kind != "shuffle" or len([i for i in s2.inputs if i]) != 1 or not plain(s2) or id(s2) in done:
+        if s2.kind != Kind.SHUFFLE or len([i for i in s2.inputs if i]) != 1 or not plain(s2) or id(s2) in done:
             continue
         t = s2.inputs[0]
-        s1 = view.producer(t, "shuffle")
+        s1 = view.producer(t, Kind.SHUFFLE)
         if s1 is None or id(s1) in done or len([i for i in s1.inputs if i]) != 1 or not plain(s1) \
                 or not view.only_use(t, s2):
             continue
@@ -216,7 +217,7 @@ def _merge_pairs(graph) -> int:
             for r in [src] if src is not None else view.uses(y):
                 r.origin = merge_origin(r, s1, s2)
         else:
-            new = Node(s2.name, "shuffle", [x], [y], _attrs(ops), origin=merge_origin(s1, s2), info=dict(s2.info))
+            new = Node(s2.name, Kind.SHUFFLE, [x], [y], _attrs(ops), origin=merge_origin(s1, s2), info=s2.info.copy())
             replace(graph, [s1, s2], [new])
             done.add(id(new))
         done |= {id(s1), id(s2)}

@@ -89,7 +89,7 @@ PIPELINE = [
     # and no pattern can see inside a pointwise layer.
     ("fuse_pointwise", fuse_pointwise, "fusions"),
     # After all fusions: its rewrites remove slices the horizontal fusions made when a concatenation rebuilds the
-    # merged output, and its alias records (info["writes_into"]) must name the final producers, which a later
+    # merged output, and its alias records (info.writes_into) must name the final producers, which a later
     # fusion would replace.
     ("eliminate_concat", eliminate_concat, "concatenations handled"),
     # Last: the constants only replaced layers read (original weights of merged and fused layers, absorbed

@@ -10,11 +10,9 @@ import numpy as np
 
 from ..errors import BuildError
 from ..ir.graph import Graph, Node
+from ..ir.kinds import Kind
 from ..ops import Spec
 from ..ops.base import Attrs
-
-#: node.info keys that pin a layer's behaviour (precision constraints); such layers are never absorbed
-PINNED_INFO = ("precision", "output_types")
 
 
 class View:
@@ -54,7 +52,7 @@ class View:
     def const(self, v: str) -> np.ndarray | None:
         """The value of ``v`` when a constant node produces it."""
         n = self.prod.get(v)
-        if n is None or n.kind != "constant":
+        if n is None or n.kind != Kind.CONSTANT:
             return None
         return np.asarray(n.attrs.weights).reshape(tuple(n.attrs.shape))
 
@@ -108,7 +106,7 @@ def sweep_fusions(graph: Graph, fusion) -> int:
 
 def plain(n: Node) -> bool:
     """A node with no precision pin, which a fusion may absorb."""
-    return not any(k in n.info for k in PINNED_INFO)
+    return not n.info.user_set()
 
 
 def merge_origin(*nodes: Node) -> list[str]:
@@ -127,7 +125,7 @@ def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str], taken: s
     arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # ascontiguousarray makes 0-d arrays 1-d
     name = g.unique_name(base, taken)
     g.specs[name] = Spec(_dtype(arr), tuple(arr.shape))
-    return Node(name, "constant", [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
+    return Node(name, Kind.CONSTANT, [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
 
 
 def merged_with_slices(graph: Graph, first: Node, nodes: list[Node], kind: str, ins: list[str], attrs: Attrs,
@@ -138,10 +136,10 @@ def merged_with_slices(graph: Graph, first: Node, nodes: list[Node], kind: str, 
 
     name = graph.unique_name(f"{first.name} [+{len(nodes) - 1} merged]")
     out = graph.unique_name(f"{name} output")
-    new = [Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=dict(first.info))]
+    new = [Node(name, kind, ins, [out], attrs, origin=merge_origin(*nodes), info=first.info.copy())]
     off = 0
     for n, size in zip(nodes, sizes):
-        new.append(Node(n.name, "slice", [out], list(n.outputs),
+        new.append(Node(n.name, Kind.SLICE, [out], list(n.outputs),
                         Attrs(start=(off,), shape=(size,), stride=(1,), axes=(axis,), mode=SampleMode.STRICT_BOUNDS),
                         origin=list(n.origin)))
         off += size
@@ -205,7 +203,7 @@ def dying_consts(view: View, nodes) -> list[Node]:
     for n in nodes:
         for i in n.inputs:
             p = view.prod.get(i) if i else None
-            if p is None or p.kind != "constant" or id(p) in ids or id(p) in seen or i in view.outputs:
+            if p is None or p.kind != Kind.CONSTANT or id(p) in ids or id(p) in seen or i in view.outputs:
                 continue
             if all(id(r) in ids or id(r) not in alive for r in view.uses(i)):
                 seen.add(id(p))

@@ -14,17 +14,18 @@ residual add after a flattened Gemm joins its epilogue too.
 from __future__ import annotations
 
 from ..ir.graph import Node
+from ..ir.kinds import Kind
 from ..ops import get_op
 from .rewrite import View, plain, same_shape, until_fixed_point
 
-_PRODUCERS = ("matrix_multiply", "convolution", "deconvolution", "fused_matmul", "fused_conv")
-_ONE_INPUT = ("activation", "unary", "cast")
+_PRODUCERS = (Kind.MATRIX_MULTIPLY, Kind.CONVOLUTION, Kind.DECONVOLUTION, Kind.FUSED_MATMUL, Kind.FUSED_CONV)
+_ONE_INPUT = (Kind.ACTIVATION, Kind.UNARY, Kind.CAST)
 
 
 def _is_reshape(s):
     a = s.attrs
     ident = lambda p: not p or list(p) == list(range(len(p)))  # noqa: E731
-    return s.kind == "shuffle" and ident(a.first_transpose) and ident(a.second_transpose) and plain(s)
+    return s.kind == Kind.SHUFFLE and ident(a.first_transpose) and ident(a.second_transpose) and plain(s)
 
 
 def sink_reshapes(graph, ctx) -> int:
@@ -47,7 +48,7 @@ def _sweep(graph) -> int:
         if id(p) in touched or not plain(p):
             continue
         t, y = s.outputs[0], p.outputs[0]
-        if p.kind == "elementwise" and len(p.inputs) == 2 and p.inputs.count(t) == 1:
+        if p.kind == Kind.ELEMENTWISE and len(p.inputs) == 2 and p.inputs.count(t) == 1:
             other = _reshaped_operand(graph, view, p, t, m)
             if other is None:
                 continue
@@ -71,8 +72,8 @@ def _reshaped_operand(graph, view, p, t, m):
     (r,) = [i for i in p.inputs if i != t]
     if not r or not same_shape(view.shape(r), view.shape(t)) or not same_shape(view.shape(m), view.shape(m)):
         return None
-    attrs = get_op("shuffle").default_attrs()
+    attrs = get_op(Kind.SHUFFLE).default_attrs()
     attrs.update(reshape_dims=tuple(view.shape(m)), zero_is_placeholder=False)
     out = f"{r} [as {p.name} operand]"
-    graph.nodes.append(Node(f"{p.name} [operand reshape]", "shuffle", [r], [out], attrs, origin=list(p.origin)))
+    graph.nodes.append(Node(f"{p.name} [operand reshape]", Kind.SHUFFLE, [r], [out], attrs, origin=list(p.origin)))
     return out

@@ -11,6 +11,7 @@ from ..enums import (DataType, EngineCapability, ErrorCode, ExecutionContextAllo
                      TensorFormat, TensorIOMode, TensorLocation)
 from ..host_memory import IHostMemory
 from ..ir.graph import Graph
+from ..ir.kinds import Kind
 from ..ir.weights import Dims
 from ..logger import _Reporter
 from ..tactics.registry import get_tactic
@@ -40,12 +41,12 @@ class ICudaEngine(_Reporter):
             self._install_kernels(manifest["kernels"], blobs, len(plan))
         consts, kernels = {}, {}
         for n in self.graph.nodes:
-            if n.kind == "constant":
+            if n.kind == Kind.CONSTANT:
                 w = n.attrs.weights
                 t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
                 consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(self.device)
             else:
-                kernels[n.name] = get_tactic(n.info.get("tactic", "generic")).prepare(n, self.device)
+                kernels[n.name] = get_tactic(n.info.tactic or "generic").prepare(n, self.device)
         self.executor = Executor(self.graph, consts, kernels, self.device)
 
     @staticmethod
@@ -123,7 +124,7 @@ class ICudaEngine(_Reporter):
 
     @property
     def num_layers(self) -> int:
-        return sum(1 for n in self.graph.nodes if n.kind != "constant")
+        return sum(1 for n in self.graph.nodes if n.kind != Kind.CONSTANT)
 
     @property
     def device_memory_size(self) -> int:

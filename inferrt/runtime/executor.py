@@ -14,6 +14,7 @@ import torch
 
 from ..dtypes import torch_dtype
 from ..errors import ExecutionError, InferrtError
+from ..ir.kinds import Kind
 from ..ops import Spec
 from ..ops.base import FOLD_LIMIT, OpError, host_tensor
 from .memory import lifetimes_of, plan_memory
@@ -25,7 +26,7 @@ def nbytes_of(spec: Spec) -> int:
 
 
 #: op kinds whose output can often be a view of their input (no kernel, no memory)
-VIEW_KINDS = {"shuffle", "squeeze", "unsqueeze", "identity", "slice", "gather"}
+VIEW_KINDS = {Kind.SHUFFLE, Kind.SQUEEZE, Kind.UNSQUEEZE, Kind.IDENTITY, Kind.SLICE, Kind.GATHER}
 
 
 def _meta(spec: Spec, fmt: str | None):
@@ -50,9 +51,9 @@ def plan_layout(graph, specs: dict, const_names: set):
         meta[k] = _meta(specs[k], None)
     aliases: dict[str, str] = {}
     for n in graph.nodes:
-        if n.kind == "constant":
+        if n.kind == Kind.CONSTANT:
             continue
-        fmt = n.info.get("format")
+        fmt = n.info.format
         if (n.kind in VIEW_KINDS and len(n.outputs) == 1 and n.outputs[0] not in keep
                 and n.outputs[0] not in folded and n.inputs and n.inputs[0] in meta):
             x = meta[n.inputs[0]]
@@ -148,7 +149,7 @@ class ShapePlan:
         # graph inputs and outputs (bound per call) and views of them, chains included: views made per call
         per_call = set(g.inputs) | set(g.outputs)
         for n in g.nodes:
-            if n.kind == "constant" or (n.outputs and all(o in folded for o in n.outputs)):
+            if n.kind == Kind.CONSTANT or (n.outputs and all(o in folded for o in n.outputs)):
                 continue
             if n.outputs and n.outputs[0] in aliases:
                 on_input = n.inputs[0] in per_call
@@ -275,7 +276,7 @@ class Executor:
         vals: dict[str, torch.Tensor] = dict(self.consts)
         vals.update(io_inputs)
         for n in self.graph.nodes:
-            if n.kind == "constant":
+            if n.kind == Kind.CONSTANT:
                 continue
             t0 = time.perf_counter()
             try:

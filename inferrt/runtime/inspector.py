@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ..enums import LayerInformationFormat
+from ..ir.kinds import Kind
 
 
 class EngineInspector:
@@ -13,7 +14,7 @@ class EngineInspector:
         self.error_recorder = None
 
     def _layers(self):
-        return [n for n in self.engine.graph.nodes if n.kind != "constant"]
+        return [n for n in self.engine.graph.nodes if n.kind != Kind.CONSTANT]
 
     def _describe(self, n) -> dict:
         specs = self.engine.graph.specs
@@ -35,8 +36,8 @@ class EngineInspector:
             "Name": n.name, "LayerType": n.kind, "Origin": list(n.origin),
             "Inputs": [tensor(i) for i in n.inputs if i],
             "Outputs": [tensor(o) for o in n.outputs],
-            "TacticName": n.info.get("tactic", "generic"), "Precision": n.info.get("precision", "FLOAT"),
-            "Metadata": n.info.get("metadata", ""),
+            "TacticName": n.info.tactic or "generic", "Precision": n.info.precision or "FLOAT",
+            "Metadata": n.info.metadata or "",
         }
 
     def get_layer_information(self, layer: int, format=LayerInformationFormat.ONELINE):  # noqa: A002

@@ -5,6 +5,7 @@ verify a plan (and bounds its ``device_memory``; the exact figure is recomputed 
 """
 from __future__ import annotations
 
+from ..ir.kinds import Kind
 from ..ops import Spec
 from .executor import plan_arena
 
@@ -22,5 +23,5 @@ def arena_bytes(graph, specs: dict) -> int:
     """Activation bytes the executor needs at concrete ``specs`` (0 when shapes depend on data: eager mode)."""
     if not all(s.static for s in specs.values()):
         return 0
-    const_names = {n.outputs[0] for n in graph.nodes if n.kind == "constant"}
+    const_names = {n.outputs[0] for n in graph.nodes if n.kind == Kind.CONSTANT}
     return plan_arena(graph, specs, const_names)[1]

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..enums import DataType, ProfilingVerbosity
 from ..errors import PlanError
+from ..ir.kinds import Kind
 from ..ops.base import OpError
 from .executor import nbytes_of
 from .memory import align
@@ -97,7 +98,7 @@ def check_engine_graph(manifest: dict, graph) -> None:
                 _fail(f"input {e['name']!r} is {e['dtype']}{e['shape']} in the I/O table but "
                       f"{s.dtype.name}{list(s.shape)} in the graph")
     for n in graph.nodes:
-        if n.kind != "constant":
+        if n.kind != Kind.CONSTANT:
             continue
         w, shp = n.attrs.get("weights"), n.attrs.get("shape")
         if w is None or not hasattr(w, "shape"):

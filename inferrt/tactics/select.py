@@ -11,6 +11,7 @@ import hashlib
 import json
 
 from ..enums import BuilderFlag
+from ..ir.kinds import Kind
 from ..logger import Severity
 from .registry import candidates
 
@@ -44,7 +45,7 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
     timed = hits = 0
     nhwc = nhwc_values(graph)
     for n in graph.nodes:
-        if n.kind == "constant":
+        if n.kind == Kind.CONSTANT:
             continue
         cands = candidates(n, specs, device)
         if not cands:
@@ -61,15 +62,15 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
             if allowed:
                 cands = [t for i, t in enumerate(cands) if t.name in allowed or i in allowed]
         if len(cands) == 1 or device != "cuda" or specs is None:
-            n.info["tactic"] = cands[0].name
+            n.info.tactic = cands[0].name
             continue
         if config.builder_optimization_level == 0:
-            n.info["tactic"] = next((t.name for t in cands if t.name != "generic"), cands[0].name)
+            n.info.tactic = next((t.name for t in cands if t.name != "generic"), cands[0].name)
             continue
         key = _key(n, specs, device_name, cands)
         hit = cache.lookup(key) if cache is not None else None
         if hit is not None and any(t.name == hit["tactic"] for t in cands):
-            n.info["tactic"] = hit["tactic"]
+            n.info.tactic = hit["tactic"]
             hits += 1
             continue
         if cache is not None and config.get_flag(BuilderFlag.ERROR_ON_TIMING_CACHE_MISS):
@@ -80,7 +81,7 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
         with tf32_mode(config.get_flag(BuilderFlag.TF32)):  # time what the engine will run
             results = time_candidates(n, specs, cands, config, log, nhwc)
         best = min(results, key=lambda r: r[1])
-        n.info["tactic"] = best[0]
+        n.info.tactic = best[0]
         log(Severity.VERBOSE, f"{n.name}: " + ", ".join(f"{name} {ms:.4f} ms" for name, ms in results)
             + f" -> {best[0]}")
         timed += 1
@@ -103,8 +104,8 @@ def compiled_kernels(graph, specs, device: str) -> list[dict]:
     jit = []
     nhwc = nhwc_values(graph)
     for n in graph.nodes:
-        name = n.info.get("tactic", "generic")
-        if n.kind != "constant" and name != "generic":
+        name = n.info.tactic or "generic"
+        if n.kind != Kind.CONSTANT and name != "generic":
             jit += compile_chosen(n, specs, get_tactic(name), nhwc)
     return collect(jit)
 
@@ -112,4 +113,4 @@ def compiled_kernels(graph, specs, device: str) -> list[dict]:
 def nhwc_values(graph) -> frozenset:
     """Values the executor lays out channels-last (see passes/assign_formats.py), except graph I/O."""
     io = set(graph.inputs) | set(graph.outputs)
-    return frozenset(o for n in graph.nodes if n.info.get("format") == "NHWC" for o in n.outputs if o not in io)
+    return frozenset(o for n in graph.nodes if n.info.format == "NHWC" for o in n.outputs if o not in io)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..enums import MatrixOperation as MO
+from ..ir.kinds import Kind
 from ..ops.conv import resolve_padding, spatial_params
 from .registry import Tactic, register_tactic
 from .tactic_triton_pointwise import triton_available
@@ -75,7 +76,7 @@ def conv_operands(a, ins, channels_last: bool, weights: dict):
 @register_tactic
 class CudnnConvEpilogue(Tactic):
     name = "cudnn_conv_epilogue"
-    kinds = ("fused_conv", "convolution")  # a plain convolution is one with an empty epilogue
+    kinds = (Kind.FUSED_CONV, Kind.CONVOLUTION)  # a plain convolution is one with an empty epilogue
     devices = ("cuda",)
 
     def supports(self, node, specs, device):
@@ -118,7 +119,7 @@ class CudnnConvEpilogue(Tactic):
 @register_tactic
 class CublasMatmulEpilogue(Tactic):
     name = "cublas_matmul_epilogue"
-    kinds = ("fused_matmul", "matrix_multiply")  # a plain product is one without bias or epilogue
+    kinds = (Kind.FUSED_MATMUL, Kind.MATRIX_MULTIPLY)  # a plain product is one without bias or epilogue
     devices = ("cuda",)
 
     def supports(self, node, specs, device):

@@ -21,6 +21,7 @@ import torch
 
 from ..dtypes import torch_dtype
 from ..enums import MatrixOperation as MO
+from ..ir.kinds import Kind
 from .registry import Tactic, register_tactic
 from .tactic_cuda_fused import conv_operands
 
@@ -40,7 +41,7 @@ def _pattern(epilogue):
 @register_tactic
 class CudnnConvBiasRelu(Tactic):
     name = "cudnn_conv_bias_relu"
-    kinds = ("fused_conv",)
+    kinds = (Kind.FUSED_CONV,)
     devices = ("cuda",)
 
     def supports(self, node, specs, device):
@@ -96,7 +97,7 @@ _MATMUL_ACTS = {"RELU": False, "GELU_TANH": True}  # activation -> use_gelu
 @register_tactic
 class CublasLtBiasAct(Tactic):
     name = "cublaslt_bias_act"
-    kinds = ("fused_matmul",)
+    kinds = (Kind.FUSED_MATMUL,)
     devices = ("cuda",)
 
     def supports(self, node, specs, device):

@@ -1,6 +1,7 @@
 """GPU tactic for ``pointwise`` nodes: one generated Triton kernel per fused chain (see triton_codegen.py)."""
 from __future__ import annotations
 
+from ..ir.kinds import Kind
 from .registry import Tactic, register_tactic
 from .triton_codegen import MAX_RANK, PointwiseLauncher, supported
 
@@ -16,7 +17,7 @@ def triton_available() -> bool:
 @register_tactic
 class TritonPointwise(Tactic):
     name = "triton_pointwise"
-    kinds = ("pointwise",)
+    kinds = (Kind.POINTWISE,)
     devices = ("cuda",)
 
     def supports(self, node, specs, device):

@@ -42,12 +42,12 @@ def test_selector_sees_every_layer_with_tactic_names():
 def test_selection_by_name_or_index_is_honoured():
     for keep in (["generic"], [0]):
         engine = _build(_Recorder(keep))
-        assert {n.info["tactic"] for n in engine.graph.nodes if n.kind != "constant"} == {"generic"}
+        assert {n.info.tactic for n in engine.graph.nodes if n.kind != "constant"} == {"generic"}
 
 
 def test_default_selector_keeps_every_choice():
     engine = _build(trt.IAlgorithmSelector())
-    assert all(n.info["tactic"] == "generic" for n in engine.graph.nodes if n.kind != "constant")
+    assert all(n.info.tactic == "generic" for n in engine.graph.nodes if n.kind != "constant")
 
 
 def test_selection_outside_the_choices_is_a_build_error():

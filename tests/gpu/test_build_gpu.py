@@ -68,7 +68,7 @@ def test_timing_cache_replay_gives_identical_plan():
 def test_fast_tactics_chosen_and_correct():
     plan, _, _ = _build(fp16=False)
     engine = trt.load_engine(plan)
-    tactics = {n.info.get("tactic") for n in engine.graph.nodes if n.kind != "constant"}
+    tactics = {n.info.tactic for n in engine.graph.nodes if n.kind != "constant"}
     assert tactics - {"generic"}, f"only generic tactics were chosen: {tactics}"
     x = np.random.default_rng(1).standard_normal((16, 1, 28, 28)).astype(np.float32)
     got = engine.create_execution_context().infer({"x": x})["prob"]

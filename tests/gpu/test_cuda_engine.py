@@ -120,7 +120,7 @@ def test_fp16_engine_keeps_float32_io_and_is_accurate():
     got = engine.create_execution_context().infer({"x": x})["prob"]
     ref = _cpu_reference(x)
     assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 1e-2
-    precisions = {n.info.get("precision") for n in engine.graph.nodes if n.kind in ("convolution", "fused_conv")}
+    precisions = {n.info.precision for n in engine.graph.nodes if n.kind in ("convolution", "fused_conv")}
     assert precisions == {"HALF"}
 
 

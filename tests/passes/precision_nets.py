@@ -105,5 +105,5 @@ def run_graph(graph, feeds: dict) -> dict:
 
 def kept(graph, constants=False) -> dict:
     """{node name: reason} of the layers (and with ``constants``, the constants) the range guard kept in FLOAT."""
-    return {n.name: n.info["keep_float"] for n in graph.nodes
-            if "keep_float" in n.info and (constants or n.kind != "constant")}
+    return {n.name: n.info.keep_float for n in graph.nodes
+            if n.info.keep_float is not None and (constants or n.kind != "constant")}

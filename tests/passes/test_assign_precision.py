@@ -36,7 +36,7 @@ def _lowered(keep=()):
     g = lower_network(net)
     for n in g.nodes:
         if n.name in keep:
-            n.info["keep_float"] = "test"
+            n.info.keep_float = "test"
     assign_precision(g, fp16_config(builder), "cuda", lambda s, m: None)
     return g
 
@@ -45,11 +45,11 @@ def test_kept_layer_reads_float_input_and_constant_lowered_layers_read_casts_and
     g = _lowered(keep=("a",))
     a, b, y = g.node("a"), g.node("b"), g.node("y")
     assert a.inputs[0] == "x" and g.specs[a.inputs[1]].dtype == DataType.FLOAT     # no FP16 round trip
-    assert g.specs[a.outputs[0]].dtype == DataType.FLOAT and "precision" not in a.info
+    assert g.specs[a.outputs[0]].dtype == DataType.FLOAT and a.info.precision is None
     assert g.specs[b.inputs[0]].dtype == DataType.HALF and g.specs[b.inputs[1]].dtype == DataType.HALF
     twin = [n for n in g.nodes if n.kind == "constant" and n.outputs[0] == b.inputs[1]]
     assert len(twin) == 1 and twin[0].attrs.weights.dtype == np.float16
-    assert y.info.get("precision") == "HALF"                                         # the island ends at its reader
+    assert y.info.precision == "HALF"                                                 # the island ends at its reader
     assert g.specs["y"].dtype == DataType.FLOAT                                       # network output keeps its type
     x = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     w = np.linspace(0.5, 2.0, 8).reshape(1, 8)
@@ -60,7 +60,7 @@ def test_nothing_kept_lowers_everything_with_one_input_cast():
     g = _lowered()
     casts = [n for n in g.nodes if n.kind == "cast" and n.inputs == ["x"]]
     assert len(casts) == 1
-    assert all(n.info.get("precision") == "HALF" for n in g.nodes if n.name in ("a", "b", "y", "w"))
+    assert all(n.info.precision == "HALF" for n in g.nodes if n.name in ("a", "b", "y", "w"))
 
 
 def test_input_read_only_by_kept_layers_is_never_cast():

@@ -49,8 +49,8 @@ def test_structure_nested_concat_flattens_and_records_aliases():
     assert count(g, "concatenation") == 1
     cat = [n for n in g.nodes if n.kind == "concatenation"][0]
     assert "inner" in cat.origin and len(cat.inputs) == 3
-    assert cat.info["aliased_inputs"] == [0, 1, 2] and cat.info["elided"] is True
-    writes = {n.name: n.info["writes_into"] for n in g.nodes if "writes_into" in n.info}
+    assert cat.info.aliased_inputs == [0, 1, 2] and cat.info.elided is True
+    writes = {n.name: n.info.writes_into for n in g.nodes if n.info.writes_into is not None}
     assert writes == {"exp": {"tensor": "y", "axis": 2, "offset": 0},
                       "sigmoid": {"tensor": "y", "axis": 2, "offset": 4},
                       "abs": {"tensor": "y", "axis": 2, "offset": 8}}

@@ -60,7 +60,7 @@ def test_simulated_fp16_engine_is_finite_with_the_guard_and_not_without(passes):
     assert_close(y, _reference(x), dtype=np.float16, rtol=2e-3, atol=2e-2)
     # layers after the FLOAT island are lowered again
     if passes == []:
-        assert guarded.node("relu").info.get("precision") == "HALF"
+        assert guarded.node("relu").info.precision == "HALF"
     _, net2 = overflow_network()
     unguarded = lower_for_gpu(net2, fp16_config(builder, passes=passes), guard=False)
     assert not np.isfinite(run_graph(unguarded, {"x": x})["y"]).all()   # what the guard prevents
@@ -72,7 +72,7 @@ def test_network_without_overflow_keeps_every_layer_lowered():
     g = lower_for_gpu(net, fp16_config(builder, passes=[]), log=log.log)
     assert kept(g) == {}
     layers = [n for n in g.nodes if n.kind not in ("constant", "cast")]
-    assert layers and all(n.info.get("precision") == "HALF" for n in layers), [(n.name, n.info) for n in layers]
+    assert layers and all(n.info.precision == "HALF" for n in layers), [(n.name, n.info) for n in layers]
     assert any("0 of 3 layers kept in FLOAT" in m for m in log.of(trt.Severity.INFO))
     x = RNG.standard_normal((8, 16)).astype(np.float32)
     _, ref_net = calm_network()
@@ -101,7 +101,7 @@ def test_values_fp16_cannot_resolve_are_kept_in_float():
     g = lower_for_gpu(net, fp16_config(builder, passes=[]))
     got = kept(g)
     assert set(got) == {"shrink", "grow"} and "below" in got["shrink"], got
-    consts = {n.name: n for n in g.nodes if n.kind == "constant" and "keep_float" in n.info}
+    consts = {n.name: n for n in g.nodes if n.kind == "constant" and n.info.keep_float is not None}
     assert len(consts) == 1 and all(n.attrs.weights.dtype == np.float32 for n in consts.values())  # 1e-7
     x = RNG.standard_normal((4, 64)).astype(np.float32)
     ref = x.astype(np.float64) * 1e-3
