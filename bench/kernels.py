@@ -72,7 +72,7 @@ def main(argv=None):
     fin = [x.half() if x.is_floating_point() else x for x in dev]
     with torch.inference_mode():
         report["eager"] = kernel_table(lambda: m(*fin))
-    tactics = collections.Counter((n.kind, n.info.get("tactic", "generic")) for n in engine.graph.nodes
+    tactics = collections.Counter((n.kind, (n.info.tactic or "generic")) for n in engine.graph.nodes
                                   if n.kind != "constant")
     report["tactics"] = {f"{k}/{t}": c for (k, t), c in tactics.most_common()}
     kinds = {n.name: n.kind for n in engine.graph.nodes}

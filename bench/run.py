@@ -130,7 +130,7 @@ def bench_row(name, batch, device, dtype, modes, small, iters, profile=False, to
         ctx.profiler = P()
         ctx.execute_async_v3(stream)
         ctx.profiler = None
-        kinds = {n.name: (n.kind, n.info.get("tactic", "generic")) for n in engine.graph.nodes}
+        kinds = {n.name: (n.kind, (n.info.tactic or "generic")) for n in engine.graph.nodes}
         by_kind = {}
         for name, ms in times.items():
             k = kinds.get(name, ("?", "?"))
