@@ -16,7 +16,7 @@ ENQUEUE_BOUND_RATIO = 0.8
 def percentile(sorted_ms, p: float) -> float:
     """trtexec's percentile: the value with (1 - p/100) of the queries excluded above it."""
     n = len(sorted_ms)
-    exclude = int((1 - p / 100) * n)
+    exclude = int((100 - p) * n / 100 + 1e-9)   # 1e-9: (100 - 90) * 100 / 100 is 10, not 9.99...
     return float(sorted_ms[max(n - 1 - exclude, 0)])
 
 
