@@ -87,6 +87,10 @@ def _infer(args, trt, built, ctx) -> None:
     summary = report.summarize(trace, args.percentile)
     report.print_trace(_say, trace, args.avg_runs, gpu)
     report.print_summary(_say, summary, gpu, transfers)
+    if args.verbose:
+        report.print_explanations(_say, gpu)
+    else:
+        _say("Explanations of the performance metrics are printed in the verbose logs.")
     for w in report.warnings(summary, gpu, transfers):
         _warn(w)
     if args.dump_output:

@@ -142,6 +142,26 @@ def print_summary(say, s: dict, gpu: bool, transfers: bool) -> None:
             "and H2D / D2H are host memory copies")
 
 
+def print_explanations(say, gpu: bool) -> None:
+    """trtexec's --verbose explanations of the summary's metrics."""
+    dev = "GPU" if gpu else "CPU"
+    say("=== Explanations of the performance metrics ===")
+    say("Total Host Walltime: the host time from when the first query (after warm-ups) is enqueued to when the "
+        "last query is completed.")
+    say(f"{dev} Compute Time: the {dev} latency to execute the kernels for a query.")
+    say(f"Total {dev} Compute Time: the summation of the {dev} Compute Time of all the queries.")
+    say("Throughput: the observed throughput computed by dividing the number of queries by the Total Host "
+        "Walltime.")
+    say("Enqueue Time: the host latency to enqueue a query." + ("" if gpu else " On the CPU the engine runs "
+        "synchronously, so this is the whole engine call."))
+    say("H2D Latency: the latency for host-to-device data transfers for input tensors of a single query."
+        + ("" if gpu else " On the CPU: the host copy of the inputs into the engine's input tensors."))
+    say("D2H Latency: the latency for device-to-host data transfers for output tensors of a single query."
+        + ("" if gpu else " On the CPU: the host copy of the outputs."))
+    say(f"Latency: the summation of H2D Latency, {dev} Compute Time, and D2H Latency. This is the latency to "
+        f"infer a single query.")
+
+
 def warnings(s: dict, gpu: bool, transfers: bool) -> list:
     out = []
     dev = "GPU" if gpu else "CPU"

@@ -129,6 +129,16 @@ def test_no_data_transfers_reports_zero_copies(capsys, tmp_path):
     assert all(r["h2dMs"] < 0.05 and r["d2hMs"] < 0.05 for r in rows)   # nothing but two clock reads
 
 
+def test_verbose_explains_the_metrics(capsys):
+    assert main(["exec", *FAST, "--iterations", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Explanations of the performance metrics are printed in the verbose logs." in out
+    assert main(["exec", *FAST, "--iterations", "2", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "=== Explanations of the performance metrics ===" in out
+    assert "[I] Latency: the summation of H2D Latency, CPU Compute Time, and D2H Latency." in out
+
+
 def test_duration_and_warm_up_are_times(capsys):
     assert main(["exec", "--device", "cpu", "--iterations", "1", "--duration", "0.3", "--warmUp", "100"]) == 0
     out = capsys.readouterr().out
@@ -157,3 +167,28 @@ def test_unwritable_export_is_a_clear_error(capsys, tmp_path):
     rc = main(["exec", *FAST, "--iterations", "1", "--exportTimes", str(tmp_path / "no" / "t.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "cannot write" in err and "t.json" in err
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("graph", [False, True])
+def test_gpu_report_and_times(capsys, tmp_path, graph):
+    times, prof = tmp_path / "t.json", tmp_path / "p.json"
+    argv = ["exec", "--duration", "0", "--warmUp", "50", "--device", "cuda", "--batch", "8", "--iterations", "20",
+            "--exportTimes", str(times), "--exportProfile", str(prof)] + (["--useCudaGraph"] if graph else [])
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert f"[I] CUDA Graph: {'Enabled' if graph else 'Disabled'}" in out and "[I] Selected Device ID: 0" in out
+    for label in ("Latency", "Enqueue Time", "H2D Latency", "GPU Compute Time", "D2H Latency"):
+        s = _stat_line(out, label)
+        assert s["min"] <= s["median"] <= s["max"], label
+    assert "Total GPU Compute Time" in out and "(host copy" not in out
+    rows = json.loads(times.read_text())
+    assert len(rows) == 20
+    for r in rows:   # CUDA events on one stream: H2D, compute, D2H back to back; the host enqueue inside the trace
+        assert r["startH2dMs"] <= r["endH2dMs"] == r["startComputeMs"] <= r["endComputeMs"] == r["startD2hMs"]
+        assert r["computeMs"] > 0 and r["h2dMs"] >= 0 and r["d2hMs"] >= 0
+        assert r["startEnqMs"] <= r["endEnqMs"]
+        assert r["latencyMs"] == pytest.approx(r["h2dMs"] + r["computeMs"] + r["d2hMs"])
+    p = json.loads(prof.read_text())
+    assert p[0] == {"count": 20} and sum(r["percentage"] for r in p[1:]) == pytest.approx(100)
