@@ -41,8 +41,7 @@ def pick_device(args) -> str:
 
 def _reduced_precision_check(args, device: str) -> None:
     if device == "cpu":
-        for flag, on in (("--best", args.best), ("--fp16", args.fp16), ("--bf16", args.bf16),
-                         ("--noTF32", args.no_tf32)):
+        for flag, on in (("--best", args.best), ("--fp16", args.fp16), ("--bf16", args.bf16)):
             if on:
                 raise ExecArgError(f"{flag} cannot be honoured on the CPU: inferrt's CPU layers run in FLOAT "
                                    f"(without TF32); drop {flag} or build for the GPU (--device=cuda)")
@@ -60,6 +59,9 @@ def build_or_load(args, trt, logger, info) -> Built:
         except trt.PlanError as e:
             raise trt.PlanError(f"cannot load engine {args.load_engine!r}: {e}") from None
         kind = engine.manifest["device"]["kind"]
+        if args.device not in (None, "auto") and (kind == "cpu") != (device == "cpu"):
+            raise ExecArgError(f"--device={args.device} but {args.load_engine!r} is a {kind.upper()} plan; drop "
+                               f"--device or rebuild the plan for that device")
         if args.use_cuda_graph and kind != "cuda":
             raise ExecArgError("--useCudaGraph needs a GPU engine and the loaded plan is a CPU plan")
         info(f"Loaded engine with size: {os.path.getsize(args.load_engine) / 2 ** 20:.4f} MiB")

@@ -68,7 +68,8 @@ def print_options(say, args, built, trt) -> None:
         say("Engine loaded from a plan: no build options")
     else:
         prec = "FP32" + ("+FP16" if args.fp16 else "") + ("+BF16" if args.bf16 else "")
-        say(f"Precision: {prec}{'' if args.no_tf32 else ' (TF32 allowed)'}")
+        tf32 = " (no TF32 on the CPU)" if built.device == "cpu" else ("" if args.no_tf32 else " (TF32 allowed)")
+        say(f"Precision: {prec}{tf32}")
         say(f"Builder optimization level: {3 if args.opt_level is None else args.opt_level}")
         pools = ", ".join(f"{k}: {v / 2 ** 20:g} MiB" for k, v in args.mem_pools.items()) or "default"
         say(f"Memory pools: {pools}")

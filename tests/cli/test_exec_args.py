@@ -88,10 +88,13 @@ def test_contradictory_flags_are_errors_before_any_build(capsys, argv, flags):
 
 
 def test_reduced_precision_on_the_cpu_is_an_error_not_ignored(capsys):
-    for flag in ("--fp16", "--bf16", "--best", "--noTF32"):
+    for flag in ("--fp16", "--bf16", "--best"):
         assert main(["exec", "--cpu", flag]) == 2
         out, err = capsys.readouterr()
         assert f"{flag} cannot be honoured on the CPU" in err and "Engine built" not in out
+    # --noTF32 asks for full FLOAT, which is all the CPU does: honoured, and said so
+    assert main(["exec", "--cpu", "--noTF32", "--skipInference"]) == 0
+    assert "[I] Precision: FP32 (no TF32 on the CPU)" in capsys.readouterr().out
 
 
 def test_cuda_graph_on_the_cpu_is_an_error(capsys):
@@ -112,3 +115,12 @@ def test_no_abbreviations():
     """argparse would take --warm for --warmUp or --warmup; trtexec spells flags out, and so must users."""
     with pytest.raises(SystemExit):
         main(["exec", "--warm", "5"])
+
+
+def test_device_index_beyond_the_machine_is_an_error(capsys):
+    import torch
+
+    n = torch.cuda.device_count()
+    assert main(["exec", "--device", str(n)]) == 2
+    err = capsys.readouterr().err
+    assert f"--device={n}: there" in err and f"{n} CUDA device(s)" in err
