@@ -112,12 +112,22 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
     g.add_argument("--noTF32", dest="no_tf32", action="store_true", help="FLOAT layers without TF32 (GPU)")
     g.add_argument("--best", action="store_true",
                    help="every reduced precision inferrt builds: FP16 and BF16 (it has no INT8/FP8 kernels)")
+    g.add_argument("--int8", action="store_true", help="refused: inferrt has no INT8 kernels")
+    g.add_argument("--fp8", action="store_true", help="refused: inferrt has no FP8 kernels")
+    g.add_argument("--precisionConstraints", dest="precision_constraints", choices=("none", "prefer", "obey"),
+                   default=None, help="whether --layerPrecisions are preferred or obeyed (default: none; prefer "
+                                      "when --layerPrecisions is given)")
+    g.add_argument("--layerPrecisions", dest="layer_precisions",
+                   help="per-layer precision, layerName:fp32[,name2:fp16] ('*' for every layer); a reduced type "
+                        "needs its flag (--fp16 / --bf16)")
     g.add_argument("--memPoolSize", dest="mem_pool_size", help="pool limits, e.g. workspace:1024 (MiB) or "
                                                                  "workspace:2G")
     g.add_argument("--builderOptimizationLevel", dest="opt_level", type=int, choices=range(0, 6), default=None,
                    metavar="0-5", help="0 skips tactic timing; default 3")
     g.add_argument("--timingCacheFile", dest="timing_cache_file",
                    help="timing cache read before the build (when it exists) and written after it")
+    g.add_argument("--errorOnTimingCacheMiss", dest="error_on_cache_miss", action="store_true",
+                   help="fail the build when a tactic is not in the timing cache")
     g = e.add_argument_group("inference")
     g.add_argument("--iterations", type=positive, default=10, help="run at least N queries (default 10)")
     g.add_argument("--duration", type=non_negative_float, default=3.0,
@@ -165,7 +175,10 @@ def check_exec_arguments(args) -> None:
                          ("--fp16", args.fp16), ("--bf16", args.bf16), ("--best", args.best),
                          ("--noTF32", args.no_tf32), ("--memPoolSize", args.mem_pool_size),
                          ("--builderOptimizationLevel", args.opt_level is not None),
-                         ("--timingCacheFile", args.timing_cache_file)):
+                         ("--timingCacheFile", args.timing_cache_file),
+                         ("--errorOnTimingCacheMiss", args.error_on_cache_miss),
+                         ("--precisionConstraints", args.precision_constraints),
+                         ("--layerPrecisions", args.layer_precisions)):
             if on:
                 raise ExecArgError(f"{flag} is a build flag and --loadEngine builds nothing; drop one of them")
     if args.skip_inference:
@@ -174,6 +187,10 @@ def check_exec_arguments(args) -> None:
                          ("--dumpProfile", args.dump_profile), ("--exportProfile", args.export_profile)):
             if on:
                 raise ExecArgError(f"{flag} needs inference and --skipInference runs none; drop one of them")
+    for flag, on in (("--int8", args.int8), ("--fp8", args.fp8)):
+        if on:
+            raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {flag[2:].upper()} kernels "
+                               f"(BuilderFlag.{flag[2:].upper()} is not implemented); drop {flag}")
     if args.cpu:
         if args.device not in (None, "cpu"):
             raise ExecArgError(f"--cpu and --device={args.device} contradict each other")
@@ -194,3 +211,30 @@ def check_exec_arguments(args) -> None:
             args.input_files[name.strip("'\"")] = path
     if args.best:
         args.fp16 = args.bf16 = True
+    args.layer_precision_dict = parse_layer_precisions(args.layer_precisions)
+    if args.layer_precision_dict and args.precision_constraints == "none":
+        raise ExecArgError("--layerPrecisions and --precisionConstraints=none contradict each other: use prefer "
+                           "or obey")
+
+
+#: trtexec's precision names -> inferrt DataType names, for the types inferrt builds
+LAYER_PRECISIONS = {"fp32": "FLOAT", "fp16": "HALF", "bf16": "BF16"}
+
+
+def parse_layer_precisions(spec: str | None) -> dict:
+    """'conv1:fp32,*:fp16' -> {'conv1': 'FLOAT', '*': 'HALF'}."""
+    out: dict = {}
+    if not spec:
+        return out
+    for part in spec.split(","):
+        name, _, prec = part.strip().rpartition(":")
+        name = name.strip("'\"")
+        if not name or not prec:
+            raise ExecArgError(f"--layerPrecisions: {part!r} is not like layerName:fp16")
+        if prec not in LAYER_PRECISIONS:
+            raise ExecArgError(f"--layerPrecisions: layer {name!r}: precision {prec!r} is not one inferrt builds "
+                               f"({', '.join(LAYER_PRECISIONS)})")
+        if name in out:
+            raise ExecArgError(f"--layerPrecisions: layer {name!r} is given twice")
+        out[name] = LAYER_PRECISIONS[prec]
+    return out

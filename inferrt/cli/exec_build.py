@@ -84,6 +84,9 @@ def build_or_load(args, trt, logger, info) -> Built:
         config.set_flag(trt.BuilderFlag.BF16)
     if args.no_tf32:
         config.clear_flag(trt.BuilderFlag.TF32)
+    if args.error_on_cache_miss:
+        config.set_flag(trt.BuilderFlag.ERROR_ON_TIMING_CACHE_MISS)
+    _layer_precisions(args, trt, network, config, info)
     for pool, size in args.mem_pools.items():
         config.set_memory_pool_limit(getattr(trt.MemoryPoolType, pool), size)
     if args.opt_level is not None:
@@ -118,6 +121,37 @@ def build_or_load(args, trt, logger, info) -> Built:
         info(f"Engine saved to {args.save_engine}")
     engine = trt.load_engine(plan, logger)
     return Built(engine, run_shapes, device, build_s, len(plan))
+
+
+def _layer_precisions(args, trt, network, config, info) -> None:
+    """--layerPrecisions onto the network's layers, with --precisionConstraints (prefer when not given)."""
+    wanted = args.layer_precision_dict
+    constraints = args.precision_constraints
+    if wanted and constraints is None:
+        constraints = "prefer"
+        info("--layerPrecisions is given without --precisionConstraints: using --precisionConstraints=prefer")
+    if constraints == "prefer":
+        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+    elif constraints == "obey":
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    if not wanted:
+        return
+    layers = {network.get_layer(i).name: network.get_layer(i) for i in range(network.num_layers)}
+    for name, prec in wanted.items():
+        if name != "*" and name not in layers:
+            some = ", ".join(repr(n) for n in list(layers)[:12]) + (", ..." if len(layers) > 12 else "")
+            raise ExecArgError(f"--layerPrecisions: the network has no layer {name!r}; its layers are {some}")
+        flag = {"HALF": ("--fp16", args.fp16), "BF16": ("--bf16", args.bf16)}.get(prec)
+        if flag is not None and not flag[1]:
+            raise ExecArgError(f"--layerPrecisions: layer {name!r} in {prec} needs {flag[0]} (inferrt lowers layers "
+                               f"to a reduced type only under its builder flag)")
+        if prec == "BF16" and args.fp16:
+            raise ExecArgError(f"--layerPrecisions: layer {name!r} in BF16 cannot be honoured with --fp16 (or "
+                               f"--best): inferrt lowers every reduced layer to one type, FP16 when it is allowed")
+    for name, layer in layers.items():
+        prec = wanted.get(name, wanted.get("*"))
+        if prec is not None:
+            layer.precision = getattr(trt.DataType, prec)
 
 
 def _network(args, trt, builder, logger):

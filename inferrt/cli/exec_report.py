@@ -70,6 +70,10 @@ def print_options(say, args, built, trt) -> None:
         prec = "FP32" + ("+FP16" if args.fp16 else "") + ("+BF16" if args.bf16 else "")
         tf32 = " (no TF32 on the CPU)" if built.device == "cpu" else ("" if args.no_tf32 else " (TF32 allowed)")
         say(f"Precision: {prec}{tf32}")
+        say(f"Precision constraints: {args.precision_constraints or ('prefer' if args.layer_precisions else 'none')}")
+        lp = ", ".join(f"{k}:{v}" for k, v in args.layer_precision_dict.items())
+        say(f"Layer precisions: {lp or '(none)'}")
+        say(f"Error on timing cache miss: {'Enabled' if args.error_on_cache_miss else 'Disabled'}")
         say(f"Builder optimization level: {3 if args.opt_level is None else args.opt_level}")
         pools = ", ".join(f"{k}: {v / 2 ** 20:g} MiB" for k, v in args.mem_pools.items()) or "default"
         say(f"Memory pools: {pools}")

@@ -124,3 +124,35 @@ def test_device_index_beyond_the_machine_is_an_error(capsys):
     assert main(["exec", "--device", str(n)]) == 2
     err = capsys.readouterr().err
     assert f"--device={n}: there" in err and f"{n} CUDA device(s)" in err
+
+
+def test_layer_precisions_spec():
+    from inferrt.cli.exec_args import parse_layer_precisions
+
+    assert parse_layer_precisions("conv1:fp32,*:fp16") == {"conv1": "FLOAT", "*": "HALF"}
+    with pytest.raises(ExecArgError, match="layer 'conv1': precision 'int8' is not one inferrt builds"):
+        parse_layer_precisions("conv1:int8")
+    with pytest.raises(ExecArgError, match="'conv1' is given twice"):
+        parse_layer_precisions("conv1:fp32,conv1:fp16")
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["--int8"], "--int8 cannot be honoured: inferrt has no INT8 kernels"),
+    (["--fp8"], "--fp8 cannot be honoured: inferrt has no FP8 kernels"),
+    (["--layerPrecisions", "conv1:fp32", "--precisionConstraints", "none"], "contradict each other"),
+    (["--layerPrecisions", "convX:fp32"], "the network has no layer 'convX'; its layers are 'conv1'"),
+    (["--layerPrecisions", "conv1:fp16"], "layer 'conv1' in HALF needs --fp16"),
+    (["--loadEngine", "m.plan", "--errorOnTimingCacheMiss"], "--errorOnTimingCacheMiss is a build flag"),
+])
+def test_precision_flags_inferrt_cannot_honour_are_errors(capsys, argv, why):
+    assert main(["exec", "--cpu", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert why in err and "Engine built" not in out
+
+
+def test_layer_precisions_build_with_prefer(capsys):
+    assert main(["exec", "--cpu", "--skipInference", "--layerPrecisions", "*:fp32",
+                 "--errorOnTimingCacheMiss"]) == 0
+    out = capsys.readouterr().out
+    assert "using --precisionConstraints=prefer" in out and "[I] Precision constraints: prefer" in out
+    assert "[I] Layer precisions: *:FLOAT" in out and "[I] Error on timing cache miss: Enabled" in out

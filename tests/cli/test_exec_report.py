@@ -192,3 +192,19 @@ def test_gpu_report_and_times(capsys, tmp_path, graph):
         assert r["latencyMs"] == pytest.approx(r["h2dMs"] + r["computeMs"] + r["d2hMs"])
     p = json.loads(prof.read_text())
     assert p[0] == {"count": 20} and sum(r["percentage"] for r in p[1:]) == pytest.approx(100)
+
+
+@pytest.mark.gpu
+def test_gpu_layer_precisions_keep_one_layer_in_float(capsys, tmp_path):
+    layers = tmp_path / "l.json"
+    rc = main(["exec", "--device", "cuda", "--fp16", "--layerPrecisions", "conv2:fp32", "--precisionConstraints",
+               "obey", "--skipInference", "--exportLayerInfo", str(layers)])
+    assert rc == 0, capsys.readouterr().err
+    found = json.loads(layers.read_text())["Layers"]
+
+    def precision_of(name):   # the (possibly fused) layer that computes the network layer ``name``
+        (hit,) = [L["Precision"] for L in found if L["LayerType"] != "cast" and (L["Name"] == name or name in
+                                                                                  L["Origin"])]
+        return hit
+
+    assert precision_of("conv2") == "FLOAT" and precision_of("conv1") == "HALF", found
