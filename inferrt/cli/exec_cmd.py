@@ -105,7 +105,7 @@ def _infer(args, trt, built, ctx) -> None:
         prof, count = run_profile(ctx, feeds, len(trace.queries), args.threads)
         rows = report.profile_rows(prof.times, count)
         if args.dump_profile:
-            report.print_profile(_say, rows, count)
+            report.print_profile(_say, prof.times, rows, count)
         if args.export_profile:
             report.export_profile(args.export_profile, rows, count)
             _say(f"Profile exported to {args.export_profile}")

@@ -35,9 +35,9 @@ def _pct(p: float) -> str:
 
 
 def format_stats(label: str, s: dict) -> str:
-    pcts = ", ".join(f"percentile({_pct(p)}) = {v:.5g} ms" for p, v in s["percentiles"].items())
-    return (f"{label}: min = {s['min']:.5g} ms, max = {s['max']:.5g} ms, mean = {s['mean']:.5g} ms, "
-            f"median = {s['median']:.5g} ms, {pcts}")
+    pcts = ", ".join(f"percentile({_pct(p)}) = {v:.6g} ms" for p, v in s["percentiles"].items())
+    return (f"{label}: min = {s['min']:.6g} ms, max = {s['max']:.6g} ms, mean = {s['mean']:.6g} ms, "
+            f"median = {s['median']:.6g} ms, {pcts}")
 
 
 def query_times(q: dict) -> dict:
@@ -117,29 +117,29 @@ def print_device(say, built) -> None:
 def print_trace(say, trace, avg_runs: int, gpu: bool) -> None:
     dev = "GPU" if gpu else "Compute"
     say(f"Warmup completed {trace.warmup_queries} queries over {trace.warmup_ms:.0f} ms")
-    say(f"Timing trace has {len(trace.queries)} queries over {trace.walltime_s:.5g} s")
+    say(f"Timing trace has {len(trace.queries)} queries over {trace.walltime_s:.6g} s")
     say("=== Trace details ===")
     say(f"Trace averages of {avg_runs} runs:")
     per = [query_times(q) for q in trace.queries]
-    groups = [per[i:i + avg_runs] for i in range(0, len(per), avg_runs)]
+    groups = [per[i:i + avg_runs] for i in range(0, len(per) - avg_runs + 1, avg_runs)]   # whole groups, as trtexec
     shown = groups if len(groups) <= 400 else groups[:200] + groups[-200:]
     for g in shown:
         k = len(g)
-        say(f"Average on {k} runs - {dev} latency: {sum(t['compute'] for t in g) / k:.5g} ms - Host latency: "
-            f"{sum(t['latency'] for t in g) / k:.5g} ms (enqueue {sum(t['enq'] for t in g) / k:.5g} ms)")
+        say(f"Average on {k} runs - {dev} latency: {sum(t['compute'] for t in g) / k:.6g} ms - Host latency: "
+            f"{sum(t['latency'] for t in g) / k:.6g} ms (enqueue {sum(t['enq'] for t in g) / k:.6g} ms)")
 
 
 def print_summary(say, s: dict, gpu: bool, transfers: bool) -> None:
     dev = "GPU" if gpu else "CPU"
     say("=== Performance summary ===")
-    say(f"Throughput: {s['throughput_qps']:.5g} qps")
+    say(f"Throughput: {s['throughput_qps']:.6g} qps")
     say(format_stats("Latency", s["latency"]))
     say(format_stats("Enqueue Time", s["enq"]))
     say(format_stats("H2D Latency" if gpu else "H2D Latency (host copy of the inputs)", s["h2d"]))
     say(format_stats(f"{dev} Compute Time", s["compute"]))
     say(format_stats("D2H Latency" if gpu else "D2H Latency (host copy of the outputs)", s["d2h"]))
-    say(f"Total Host Walltime: {s['walltime_s']:.5g} s")
-    say(f"Total {dev} Compute Time: {s['compute_total_s']:.5g} s")
+    say(f"Total Host Walltime: {s['walltime_s']:.6g} s")
+    say(f"Total {dev} Compute Time: {s['compute_total_s']:.6g} s")
     if not transfers:
         say("H2D and D2H are 0: --noDataTransfers")
     if not gpu:
@@ -154,7 +154,9 @@ def print_explanations(say, gpu: bool) -> None:
     say("Total Host Walltime: the host time from when the first query (after warm-ups) is enqueued to when the "
         "last query is completed.")
     say(f"{dev} Compute Time: the {dev} latency to execute the kernels for a query.")
-    say(f"Total {dev} Compute Time: the summation of the {dev} Compute Time of all the queries.")
+    say(f"Total {dev} Compute Time: the summation of the {dev} Compute Time of all the queries. If this is "
+        f"significantly shorter than Total Host Walltime, the {dev} may be under-utilized because of host-side "
+        f"overheads or data transfers.")
     say("Throughput: the observed throughput computed by dividing the number of queries by the Total Host "
         "Walltime.")
     say("Enqueue Time: the host latency to enqueue a query." + ("" if gpu else " On the CPU the engine runs "
@@ -168,13 +170,10 @@ def print_explanations(say, gpu: bool) -> None:
 
 
 def warnings(s: dict, gpu: bool, transfers: bool) -> list:
+    """trtexec's warnings, in its order: enqueue-bound, H2D-bound, D2H-bound, unstable compute time. The CPU engine
+    runs synchronously (its enqueue is its compute), so the enqueue-bound test is for the GPU only."""
     out = []
     dev = "GPU" if gpu else "CPU"
-    if s["compute"]["cov"] > UNSTABLE_COV_PERCENT:
-        out.append(f"* {dev} compute time is unstable, with coefficient of variance = {s['compute']['cov']:.4g}%.")
-        out.append("  If not already in use, locking GPU clock frequency or adding --useSpinWait may improve the "
-                   "stability." if gpu else "  Other processes on this machine's cores disturb the timing; "
-                                             "fewer --cpuThreads or an idle machine may improve the stability.")
     med = s["compute"]["median"]
     if gpu and s["enq"]["median"] > ENQUEUE_BOUND_RATIO * med:
         out.append("* Throughput may be bound by Enqueue Time rather than GPU Compute and the GPU may be "
@@ -189,6 +188,11 @@ def warnings(s: dict, gpu: bool, transfers: bool) -> list:
         out.append(f"* Throughput may be bound by device-to-host transfers for the outputs rather than {dev} Compute "
                    f"and the {dev} may be under-utilized.")
         out.append("  Add --noDataTransfers flag to disable data transfers.")
+    if s["compute"]["cov"] > UNSTABLE_COV_PERCENT:
+        out.append(f"* {dev} compute time is unstable, with coefficient of variance = {s['compute']['cov']:.6g}%.")
+        out.append("  If not already in use, locking GPU clock frequency or adding --useSpinWait may improve the "
+                   "stability." if gpu else "  Other processes on this machine's cores disturb the timing; "
+                                             "fewer --cpuThreads or an idle machine may improve the stability.")
     return out
 
 
@@ -213,13 +217,19 @@ def profile_rows(times: dict, count: int) -> list:
     return rows
 
 
-def print_profile(say, rows: list, count: int) -> None:
+def print_profile(say, times: dict, rows: list, count: int) -> None:
+    """trtexec's --dumpProfile table: layer, total, average and median time, share; layers that took no time are
+    left out, and the Total row's median is that of the per-query totals."""
+    shown = [r for r in rows if r["timeMs"] > 0]
+    width = max([len(r["name"]) + 1 for r in shown] + [len("Layer")])
     say(f"=== Profile ({count} iterations ) ===")
-    say(f"{'Time(ms)':>11} {'Avg.(ms)':>11} {'Median(ms)':>11} {'Time(%)':>9}   Layer")
-    for r in rows:
-        say(f"{r['timeMs']:11.4f} {r['averageMs']:11.4f} {r['medianMs']:11.4f} {r['percentage']:9.1f}   {r['name']}")
+    say(f"{'Layer':>{width}}   Time (ms)   Avg. Time (ms)   Median Time (ms)   Time %")
+    for r in shown:
+        say(f"{r['name']:>{width}}{r['timeMs']:12.2f}{r['averageMs']:17.4f}{r['medianMs']:19.4f}"
+            f"{r['percentage']:9.1f}")
     total = sum(r["timeMs"] for r in rows)
-    say(f"{total:11.4f} {total / count:11.4f} {sum(r['medianMs'] for r in rows):11.4f} {100.0:9.1f}   Total")
+    per_query = np.sum([v[:count] for v in times.values() if len(v) >= count], axis=0) if times else [0.0]
+    say(f"{'Total':>{width}}{total:12.2f}{total / count:17.4f}{float(np.median(per_query)):19.4f}{100.0:9.1f}")
 
 
 def export_profile(path: str, rows: list, count: int) -> None:
