@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .exec_args import ExecArgError
 from .exec_shapes import build_profile_shapes, engine_run_shapes
@@ -16,7 +16,6 @@ class Built:
     device: str
     build_s: float | None = None
     plan_bytes: int | None = None
-    notes: list = field(default_factory=list)
 
 
 def pick_device(args) -> str:

@@ -212,3 +212,14 @@ def test_gpu_layer_precisions_keep_one_layer_in_float(capsys, tmp_path):
         return hit
 
     assert precision_of("conv2") == "FLOAT" and precision_of("conv1") == "HALF", found
+
+
+def test_cpu_threads_sets_torch_threads(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["exec", *FAST, "--iterations", "1", "--cpuThreads", "1"]) == 0
+        assert "[I] CPU threads: 1 of" in capsys.readouterr().out and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
