@@ -142,8 +142,10 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
                    help="percentiles to report, e.g. 90,95,99 (the default)")
     g.add_argument("--useCudaGraph", dest="use_cuda_graph", action="store_true",
                    help="replay the engine as a CUDA graph (GPU); without it every query is enqueued")
+    g.add_argument("--infStreams", dest="inf_streams", type=positive, default=1,
+                   help="run this many inference streams at once, each with its own execution context (default 1)")
     g.add_argument("--threads", action="store_true",
-                   help="drive the inference stream from its own worker thread, as trtexec does")
+                   help="drive each inference stream from its own worker thread, as trtexec does")
     g.add_argument("--noDataTransfers", dest="no_data_transfers", action="store_true",
                    help="no host-to-device / device-to-host copies per query")
     g.add_argument("--loadInputs", dest="load_inputs",

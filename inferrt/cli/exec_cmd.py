@@ -47,15 +47,16 @@ def cmd_exec(args) -> int:
     report.print_options(_say, args, built, trt)
     report.print_device(_say, built)
     engine = built.engine
-    ctx = engine.create_execution_context()
+    ctxs = [engine.create_execution_context() for _ in range(1 if args.skip_inference else args.inf_streams)]
+    ctx = ctxs[0]
     if built.device == "cuda":
-        # trtexec enqueues every query unless --useCudaGraph; inferrt's context captures graphs by default
-        ctx._graph_cache().enabled = bool(args.use_cuda_graph)
+        for c in ctxs:   # trtexec enqueues every query unless --useCudaGraph; inferrt's context captures by default
+            c._graph_cache().enabled = bool(args.use_cuda_graph)
     try:
         if args.skip_inference:
             _say("Skipped inference phase since --skipInference is added.")
         else:
-            _infer(args, trt, built, ctx)
+            _infer(args, trt, built, ctxs)
     except ExecArgError as e:
         return _fail(str(e))
     except trt.InferrtError as e:
@@ -72,10 +73,11 @@ def cmd_exec(args) -> int:
     return 0
 
 
-def _infer(args, trt, built, ctx) -> None:
+def _infer(args, trt, built, ctxs) -> None:
     from .exec_run import make_inputs, run_profile, run_trace
 
     feeds = make_inputs(built.engine, built.run_shapes, args.input_files, trt)
+    ctx = ctxs[0]
     outs = ctx.infer(feeds)
     for name, v in outs.items():
         flat = np.asarray(v).reshape(-1)
@@ -83,7 +85,7 @@ def _infer(args, trt, built, ctx) -> None:
         print(f"[output] {name} shape={tuple(np.shape(v))} first values={first}")
     gpu = built.device == "cuda"
     transfers = not args.no_data_transfers
-    trace = run_trace(ctx, feeds, built.device, args)
+    trace = run_trace(ctxs, feeds, built.device, args)
     summary = report.summarize(trace, args.percentile)
     report.print_trace(_say, trace, args.avg_runs, gpu)
     report.print_summary(_say, summary, gpu, transfers)
@@ -91,7 +93,7 @@ def _infer(args, trt, built, ctx) -> None:
         report.print_explanations(_say, gpu)
     else:
         _say("Explanations of the performance metrics are printed in the verbose logs.")
-    for w in report.warnings(summary, gpu, transfers):
+    for w in report.warnings(summary, gpu, transfers, args.inf_streams):
         _warn(w)
     if args.dump_output:
         report.print_outputs(_say, outs)

@@ -86,6 +86,7 @@ def print_options(say, args, built, trt) -> None:
     say(f"Duration: {args.duration:g}s (+ {args.warm_up_ms:g}ms warm up)")
     say(f"Data transfers: {'Disabled' if args.no_data_transfers else 'Enabled'}")
     say(f"CUDA Graph: {'Enabled' if args.use_cuda_graph else 'Disabled'}")
+    say(f"Inference streams: {args.inf_streams}")
     say(f"Threads: {'Enabled' if args.threads else 'Disabled'}")
     say(f"Inputs: {', '.join(f'{k}<-{v}' for k, v in args.input_files.items()) or 'random (seed 0)'}")
     say("=== Reporting Options ===")
@@ -169,7 +170,7 @@ def print_explanations(say, gpu: bool) -> None:
         f"infer a single query.")
 
 
-def warnings(s: dict, gpu: bool, transfers: bool) -> list:
+def warnings(s: dict, gpu: bool, transfers: bool, streams: int = 1) -> list:
     """trtexec's warnings, in its order: enqueue-bound, H2D-bound, D2H-bound, unstable compute time. The CPU engine
     runs synchronously (its enqueue is its compute), so the enqueue-bound test is for the GPU only."""
     out = []
@@ -193,6 +194,10 @@ def warnings(s: dict, gpu: bool, transfers: bool) -> list:
         out.append("  If not already in use, locking GPU clock frequency or adding --useSpinWait may improve the "
                    "stability." if gpu else "  Other processes on this machine's cores disturb the timing; "
                                              "fewer --cpuThreads or an idle machine may improve the stability.")
+    if streams > 1:
+        out.append(f"* Multiple inference streams are used ({streams}): a query's latency includes the time it "
+                   f"shares the {dev} with the other streams, so latencies are not those of a single stream; "
+                   f"Throughput counts the queries of all streams.")
     return out
 
 

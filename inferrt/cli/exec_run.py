@@ -70,8 +70,8 @@ class _Runner:
         self.t0 = time.perf_counter()
         self.base = None
 
-    def start_trace(self):
-        self.t0 = time.perf_counter()
+    def start_trace(self, t0: float | None = None):
+        self.t0 = time.perf_counter() if t0 is None else t0
         if self.gpu:
             self.base = self.torch.cuda.Event(enable_timing=True)
             self.base.record(self.stream)
@@ -80,7 +80,22 @@ class _Runner:
         return (time.perf_counter() - self.t0) * 1e3
 
     def query(self) -> dict:
-        return self._gpu_query() if self.gpu else self._cpu_query()
+        return self.finish(self.enqueue())
+
+    def enqueue(self):
+        """Start one query: on the GPU it is enqueued on this runner's stream and left running; on the CPU it runs."""
+        return self._gpu_enqueue() if self.gpu else self._cpu_query()
+
+    def finish(self, pending) -> dict:
+        """Wait for a query from ``enqueue`` and return its timestamps."""
+        if not self.gpu:
+            return pending
+        ev, enq0, enq1 = pending
+        ev["d2h1"].synchronize()
+        at = {k: self.base.elapsed_time(e) for k, e in ev.items()}
+        return {"startEnqMs": enq0, "endEnqMs": enq1, "startH2dMs": at["h2d0"], "endH2dMs": at["h2d1"],
+                "startComputeMs": at["h2d1"], "endComputeMs": at["c1"], "startD2hMs": at["c1"],
+                "endD2hMs": at["d2h1"]}
 
     def _cpu_query(self) -> dict:
         torch = self.torch
@@ -97,7 +112,7 @@ class _Runner:
         q["endD2hMs"] = self._now()
         return q
 
-    def _gpu_query(self) -> dict:
+    def _gpu_enqueue(self):
         torch, s = self.torch, self.stream
         ev = {k: torch.cuda.Event(enable_timing=True) for k in ("h2d0", "h2d1", "c1", "d2h1")}
         with torch.cuda.stream(s):
@@ -117,11 +132,7 @@ class _Runner:
                         h = self.host_out[n] = torch.empty(o.shape, dtype=o.dtype, pin_memory=True)
                     h.copy_(o, non_blocking=True)
             ev["d2h1"].record(s)
-        s.synchronize()
-        at = {k: self.base.elapsed_time(e) for k, e in ev.items()}
-        return {"startEnqMs": enq0, "endEnqMs": enq1, "startH2dMs": at["h2d0"], "endH2dMs": at["h2d1"],
-                "startComputeMs": at["h2d1"], "endComputeMs": at["c1"], "startD2hMs": at["c1"],
-                "endD2hMs": at["d2h1"]}
+        return ev, enq0, enq1
 
 
 def _in_thread(fn, use_thread: bool):
@@ -143,27 +154,81 @@ def _in_thread(fn, use_thread: bool):
     return box["value"]
 
 
-def run_trace(ctx, feeds: dict, device: str, args) -> Trace:
-    """Warm up (--warmUp ms and --warmup queries), then time at least --iterations queries over at least
-    --duration seconds; --threads drives them from a worker thread."""
-    runner = _Runner(ctx, feeds, device, transfers=not args.no_data_transfers)
+def run_trace(ctxs: list, feeds: dict, device: str, args) -> Trace:
+    """Warm up (--warmUp ms and --warmup queries), then time at least --iterations queries per stream over at least
+    --duration seconds. One context and stream per --infStreams; --threads drives each from its own thread, else
+    one thread enqueues a query on every stream and then waits for them (the GPU overlaps them; the CPU engine runs
+    them one after another)."""
+    runners = [_Runner(c, feeds, device, transfers=not args.no_data_transfers) for c in ctxs]
+    if args.threads:
+        return _threaded_trace(runners, args)
+    return _round_robin_trace(runners, args)
 
-    def trace() -> Trace:
-        tr = Trace()
-        t0 = time.perf_counter()
-        while (time.perf_counter() - t0) * 1e3 < args.warm_up_ms or tr.warmup_queries < args.warmup_runs:
-            runner.start_trace()
-            runner.query()
-            tr.warmup_queries += 1
-        tr.warmup_ms = (time.perf_counter() - t0) * 1e3
-        runner.start_trace()
-        t1 = time.perf_counter()
-        while len(tr.queries) < args.iterations or time.perf_counter() - t1 < args.duration:
-            tr.queries.append(runner.query())
-        tr.walltime_s = time.perf_counter() - t1
-        return tr
 
-    return _in_thread(trace, args.threads)
+def _round_robin_trace(runners, args) -> Trace:
+    tr = Trace()
+
+    def one_round(record: bool):
+        pending = [r.enqueue() for r in runners]
+        done = [r.finish(p) for r, p in zip(runners, pending)]
+        if record:
+            tr.queries.extend(done)
+
+    t0 = time.perf_counter()
+    for r in runners:
+        r.start_trace(t0)
+    while (time.perf_counter() - t0) * 1e3 < args.warm_up_ms or tr.warmup_queries < args.warmup_runs:
+        one_round(False)
+        tr.warmup_queries += len(runners)
+    tr.warmup_ms = (time.perf_counter() - t0) * 1e3
+    t1 = time.perf_counter()
+    for r in runners:
+        r.start_trace(t1)
+    while len(tr.queries) < args.iterations * len(runners) or time.perf_counter() - t1 < args.duration:
+        one_round(True)
+    tr.walltime_s = time.perf_counter() - t1
+    return tr
+
+
+def _threaded_trace(runners, args) -> Trace:
+    n = len(runners)
+    start: dict = {}
+    barrier = threading.Barrier(n, action=lambda: start.setdefault("t", time.perf_counter()))
+    results: list = [None] * n
+    errors: list = []
+
+    def work(i, r):
+        try:
+            warm, t0 = 0, time.perf_counter()
+            r.start_trace(t0)
+            while (time.perf_counter() - t0) * 1e3 < args.warm_up_ms or warm < args.warmup_runs:
+                r.query()
+                warm += 1
+            warm_ms = (time.perf_counter() - t0) * 1e3
+            barrier.wait()
+            r.start_trace(start["t"])
+            qs = []
+            while len(qs) < args.iterations or time.perf_counter() - start["t"] < args.duration:
+                qs.append(r.query())
+            results[i] = (warm, warm_ms, qs, time.perf_counter())
+        except BaseException as e:  # noqa: BLE001 - re-raised on the calling thread
+            errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(i, r), name=f"inferrt-exec-stream{i}")
+               for i, r in enumerate(runners)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+    tr = Trace()
+    tr.warmup_queries = sum(w for w, _, _, _ in results)
+    tr.warmup_ms = max(ms for _, ms, _, _ in results)
+    tr.queries = sorted((q for _, _, qs, _ in results for q in qs), key=lambda q: q["startH2dMs"])
+    tr.walltime_s = max(end for _, _, _, end in results) - start["t"]
+    return tr
 
 
 class LayerTimes:

@@ -223,3 +223,32 @@ def test_cpu_threads_sets_torch_threads(capsys):
         assert "[I] CPU threads: 1 of" in capsys.readouterr().out and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [[], ["--threads"]])
+def test_several_inference_streams(capsys, tmp_path, threads):
+    times = tmp_path / "t.json"
+    assert main(["exec", *FAST, "--iterations", "3", "--infStreams", "2", "--exportTimes", str(times),
+                 *threads]) == 0
+    out = capsys.readouterr().out
+    assert "[I] Inference streams: 2" in out
+    n = int(re.search(r"Timing trace has (\d+) queries", out).group(1))
+    assert n >= 6 and (threads or n % 2 == 0)          # at least --iterations per stream; whole rounds without threads
+    assert "[W] * Multiple inference streams are used (2)" in out
+    rows = json.loads(times.read_text())
+    assert len(rows) == n and [r["startH2dMs"] for r in rows] == sorted(r["startH2dMs"] for r in rows)
+    if not threads:    # one thread: the CPU engine runs the streams' queries one after another
+        assert all(a["endD2hMs"] <= b["startH2dMs"] for a, b in zip(rows, rows[1:]))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("threads", [[], ["--threads"]])
+def test_gpu_several_inference_streams(capsys, tmp_path, threads):
+    times = tmp_path / "t.json"
+    rc = main(["exec", "--duration", "0", "--warmUp", "20", "--device", "cuda", "--iterations", "5", "--infStreams",
+               "3", "--exportTimes", str(times), *threads])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    rows = json.loads(times.read_text())
+    assert len(rows) >= 15 and all(r["computeMs"] > 0 for r in rows)
+    assert "[W] * Multiple inference streams are used (3)" in out
