@@ -11,24 +11,6 @@ from .errors import (BindingError, BuildError, ExecutionError, InferrtError, Net
                      ParseError, PlanError, ShapeError)
 from .host_memory import IHostMemory
 from .logger import IErrorRecorder, ILogger, Logger, Severity  # noqa: F401
-from .ir.weights import Dims, Dims2, Dims3, Dims4, DimsHW, Permutation, Weights  # noqa: F401
-from .ir.tensor import ITensor  # noqa: F401
-from .ir.layer import *  # noqa: F401,F403
-from .ir.layer import ILayer  # noqa: F401
-from .ir.network import INetworkDefinition  # noqa: F401
-from .builder.builder import Builder  # noqa: F401
-from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
-from .builder.profile import IOptimizationProfile  # noqa: F401
-from .runtime.runtime import Runtime  # noqa: F401
-from .runtime.engine import ICudaEngine  # noqa: F401
-from .runtime.context import IExecutionContext  # noqa: F401
-from .runtime.inspector import EngineInspector  # noqa: F401
-from .runtime.interfaces import IGpuAllocator, IGpuAsyncAllocator, IOutputAllocator, IProfiler, Profiler  # noqa: F401
-from .tactics.timing_cache import ITimingCache, TimingCacheKey, TimingCacheValue  # noqa: F401
-from .api import build_engine, load_engine, save_plan  # noqa: F401
-from .ir.layer import LAYER_CLASSES as _LAYER_CLASSES
-
-globals().update({_c.__name__: _c for _c in _LAYER_CLASSES.values()})  # layer classes of every api_* module
 
 float32 = DataType.FLOAT
 float16 = DataType.HALF
@@ -41,7 +23,29 @@ uint8 = DataType.UINT8
 fp8 = DataType.FP8
 
 
+def _load_engine_api() -> None:
+    """Import the network, builder and runtime API (which import PyTorch) into this module; done on first use of
+    any of their names, so ``import inferrt`` and the command line's start-up stay light."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True   # before the import: its modules may look names up here while it runs
+    try:
+        from . import _engine_api
+    except BaseException:
+        _loaded = False
+        raise
+    globals().update(_engine_api.exports())
+
+
+_loaded = False
+
+
 def __getattr__(name):
+    if not name.startswith("__") and not _loaded:
+        _load_engine_api()
+        if name in globals():
+            return globals()[name]
     if name == "OnnxParser":
         from .onnx.parser import OnnxParser
 
@@ -51,3 +55,8 @@ def __getattr__(name):
 
         return ParserError
     raise AttributeError(f"module 'inferrt' has no attribute {name!r}")
+
+
+def __dir__():
+    _load_engine_api()
+    return sorted(set(globals()) | {"OnnxParser", "ParserError"})

@@ -9,8 +9,12 @@ import pytest
 from inferrt.cli.main import main
 
 
+#: no time-based warm-up or minimum duration, so --iterations alone decides how many queries run
+FAST = ("--duration", "0", "--warmUp", "0")
+
+
 def _run(capsys, *argv):
-    rc = main(["exec", *argv])
+    rc = main(["exec", *FAST, *argv])
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -28,10 +32,12 @@ def test_exec_prints_outputs_and_latency(capsys, device):
     assert "shape=(2, 10)" in line
     values = np.array([float(v) for v in re.search(r"first values=\[(.*)\]", line).group(1).split()])
     assert values.shape == (10,) and np.all(values >= 0) and abs(values.sum() - 1) < 1e-3   # softmax row
-    lat = [ln for ln in out.splitlines() if ln.startswith("[latency]")]
-    assert len(lat) == 1 and "iterations=3" in lat[0]
-    for key in ("min", "median", "mean", "max", "p99"):
-        assert re.search(rf"{key}=\d+\.\d+ ms", lat[0]), lat[0]
+    assert "[I] Timing trace has 3 queries over" in out
+    assert "[I] Warmup completed 1 queries" in out
+    lat = [ln for ln in out.splitlines() if ln.startswith("[I] Latency:")]
+    assert len(lat) == 1
+    for key in ("min", "median", "mean", "max", r"percentile\(99%\)"):
+        assert re.search(rf"{key} = \d+(\.\d+)?(e-\d+)? ms", lat[0]), lat[0]
     assert re.search(r"\[build\] \d+\.\d+ s, plan \d+ bytes", out)
 
 
@@ -39,7 +45,7 @@ def test_save_then_load_engine(capsys, tmp_path):
     path = tmp_path / "mnist.plan"
     rc, out, err = _run(capsys, "--batch", "3", "--iterations", "1", "--device", "cpu", "--saveEngine", str(path))
     assert rc == 0, err
-    assert path.stat().st_size > 0 and f"saved plan to {path}" in out
+    assert path.stat().st_size > 0 and f"Engine saved to {path}" in out
     rc2, out2, err2 = _run(capsys, "--loadEngine", str(path), "--batch", "3", "--iterations", "2")
     assert rc2 == 0, err2
     assert "[build]" not in out2
@@ -54,7 +60,7 @@ def test_bad_load_engine_file(capsys, tmp_path, content):
     rc, out, err = _run(capsys, "--loadEngine", str(path), "--iterations", "1")
     assert rc != 0
     assert "error: cannot load engine" in err and str(path) in err
-    assert "Traceback" not in err and "[latency]" not in out
+    assert "Traceback" not in err and "Performance summary" not in out
 
 
 def test_truncated_plan_file(capsys, tmp_path):

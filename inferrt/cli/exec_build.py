@@ -1,0 +1,166 @@
+"""``inferrt exec``: build an engine (or load a plan) from the checked arguments, through inferrt's public API."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from .exec_args import ExecArgError
+from .exec_shapes import build_profile_shapes, engine_run_shapes
+
+
+@dataclass
+class Built:
+    engine: object
+    run_shapes: dict
+    device: str
+    build_s: float | None = None
+    plan_bytes: int | None = None
+
+
+def pick_device(args) -> str:
+    """'cpu' or 'cuda' for --device / --cpu; a CUDA index selects that GPU (trtexec's --device=N)."""
+    from ..device import resolve_device
+
+    req = args.device
+    if req is not None and req.isdigit():
+        import torch
+
+        n = torch.cuda.device_count()
+        if int(req) >= n:
+            raise ExecArgError(f"--device={req}: there {'is' if n == 1 else 'are'} {n} CUDA device(s)"
+                               + ("; use --device=cpu (or --cpu)" if n == 0 else f"; use 0..{n - 1}"))
+        torch.cuda.set_device(int(req))
+        req = "cuda"
+    try:
+        return resolve_device(req)
+    except (RuntimeError, ValueError) as e:
+        raise ExecArgError(f"--device: {e}") from None
+
+
+def _reduced_precision_check(args, device: str) -> None:
+    if device == "cpu":
+        for flag, on in (("--best", args.best), ("--fp16", args.fp16), ("--bf16", args.bf16)):
+            if on:
+                raise ExecArgError(f"{flag} cannot be honoured on the CPU: inferrt's CPU layers run in FLOAT "
+                                   f"(without TF32); drop {flag} or build for the GPU (--device=cuda)")
+    if args.use_cuda_graph and device == "cpu":
+        raise ExecArgError("--useCudaGraph needs a GPU engine; drop it or run on the GPU (--device=cuda)")
+
+
+def build_or_load(args, trt, logger, info) -> Built:
+    """``info(msg)`` prints trtexec's [I] lines. Raises ExecArgError (bad flags), trt.PlanError / trt.BuildError."""
+    device = pick_device(args)
+    _reduced_precision_check(args, device)
+    if args.load_engine:
+        try:
+            engine = trt.load_engine(args.load_engine, logger)
+        except trt.PlanError as e:
+            raise trt.PlanError(f"cannot load engine {args.load_engine!r}: {e}") from None
+        kind = engine.manifest["device"]["kind"]
+        if args.device not in (None, "auto") and (kind == "cpu") != (device == "cpu"):
+            raise ExecArgError(f"--device={args.device} but {args.load_engine!r} is a {kind.upper()} plan; drop "
+                               f"--device or rebuild the plan for that device")
+        if args.use_cuda_graph and kind != "cuda":
+            raise ExecArgError("--useCudaGraph needs a GPU engine and the loaded plan is a CPU plan")
+        info(f"Loaded engine with size: {os.path.getsize(args.load_engine) / 2 ** 20:.4f} MiB")
+        return Built(engine, engine_run_shapes(args, engine, info), "cpu" if kind == "cpu" else "cuda")
+
+    builder = trt.Builder(logger)
+    config = builder.create_builder_config()
+    config.device = device
+    network = _network(args, trt, builder, logger)
+    inputs = {network.get_input(i).name: tuple(network.get_input(i).shape) for i in range(network.num_inputs)}
+    ranges, run_shapes = build_profile_shapes(args, inputs, info)
+    if ranges:
+        prof = builder.create_optimization_profile()
+        for name, (mn, op, mx) in ranges.items():
+            prof.set_shape(name, mn, op, mx)
+        config.add_optimization_profile(prof)
+    if args.fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    if args.bf16:
+        config.set_flag(trt.BuilderFlag.BF16)
+    if args.no_tf32:
+        config.clear_flag(trt.BuilderFlag.TF32)
+    if args.error_on_cache_miss:
+        config.set_flag(trt.BuilderFlag.ERROR_ON_TIMING_CACHE_MISS)
+    _layer_precisions(args, trt, network, config, info)
+    for pool, size in args.mem_pools.items():
+        config.set_memory_pool_limit(getattr(trt.MemoryPoolType, pool), size)
+    if args.opt_level is not None:
+        config.builder_optimization_level = args.opt_level
+    cache = None
+    if args.timing_cache_file:
+        data = b""
+        if os.path.exists(args.timing_cache_file):
+            with open(args.timing_cache_file, "rb") as f:
+                data = f.read()
+        try:
+            cache = config.create_timing_cache(data)
+        except (trt.InferrtError, ValueError) as e:
+            raise ExecArgError(f"--timingCacheFile: {args.timing_cache_file!r} is not a timing cache: {e}") from None
+        config.set_timing_cache(cache, ignore_mismatch=False)
+        info(f"Loaded {len(cache)} timing cache entries from {args.timing_cache_file}" if data else
+             f"Timing cache {args.timing_cache_file} does not exist yet; it is written after the build")
+    t0 = time.perf_counter()
+    plan = builder.build(network, config)
+    build_s = time.perf_counter() - t0
+    info(f"Engine built in {build_s:.3f} sec.")
+    info(f"Created engine with size: {len(plan) / 2 ** 20:.4f} MiB")
+    if cache is not None:
+        with open(args.timing_cache_file, "wb") as f:
+            f.write(bytes(cache.serialize()))
+        info(f"Saved {len(cache)} timing cache entries to {args.timing_cache_file}")
+    if args.save_engine:
+        try:
+            trt.save_plan(plan, args.save_engine)
+        except OSError as e:
+            raise ExecArgError(f"cannot save engine to {args.save_engine!r}: {e}") from None
+        info(f"Engine saved to {args.save_engine}")
+    engine = trt.load_engine(plan, logger)
+    return Built(engine, run_shapes, device, build_s, len(plan))
+
+
+def _layer_precisions(args, trt, network, config, info) -> None:
+    """--layerPrecisions onto the network's layers, with --precisionConstraints (prefer when not given)."""
+    wanted = args.layer_precision_dict
+    constraints = args.precision_constraints
+    if wanted and constraints is None:
+        constraints = "prefer"
+        info("--layerPrecisions is given without --precisionConstraints: using --precisionConstraints=prefer")
+    if constraints == "prefer":
+        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+    elif constraints == "obey":
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    if not wanted:
+        return
+    layers = {network.get_layer(i).name: network.get_layer(i) for i in range(network.num_layers)}
+    for name, prec in wanted.items():
+        if name != "*" and name not in layers:
+            some = ", ".join(repr(n) for n in list(layers)[:12]) + (", ..." if len(layers) > 12 else "")
+            raise ExecArgError(f"--layerPrecisions: the network has no layer {name!r}; its layers are {some}")
+        flag = {"HALF": ("--fp16", args.fp16), "BF16": ("--bf16", args.bf16)}.get(prec)
+        if flag is not None and not flag[1]:
+            raise ExecArgError(f"--layerPrecisions: layer {name!r} in {prec} needs {flag[0]} (inferrt lowers layers "
+                               f"to a reduced type only under its builder flag)")
+        if prec == "BF16" and args.fp16:
+            raise ExecArgError(f"--layerPrecisions: layer {name!r} in BF16 cannot be honoured with --fp16 (or "
+                               f"--best): inferrt lowers every reduced layer to one type, FP16 when it is allowed")
+    for name, layer in layers.items():
+        prec = wanted.get(name, wanted.get("*"))
+        if prec is not None:
+            layer.precision = getattr(trt.DataType, prec)
+
+
+def _network(args, trt, builder, logger):
+    network = builder.create_network(0)
+    if args.onnx:
+        parser = trt.OnnxParser(network, logger)
+        if not parser.parse_from_file(args.onnx):
+            raise trt.BuildError("; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+                                 or f"cannot parse {args.onnx!r}")
+        return network
+    from ..models.mnist import build_mnist_network
+
+    return build_mnist_network(network)
