@@ -309,7 +309,7 @@ class ImportContext:
         if tensor is None:
             return None
         try:
-            return tensor._value()
+            return self.network.internal.known_value(tensor)
         except (AttributeError, ValueError, TypeError):
             return None
 
@@ -332,7 +332,7 @@ class ImportContext:
         return t
 
     def _set_name(self, t, name):
-        if name is not None and name not in self.network._tensors:
+        if name is not None and not self.network.internal.has_tensor_name(name):
             t.name = name
 
     # ------------------------------------------------------------------ layer helpers
@@ -363,7 +363,8 @@ class ImportContext:
 
     def rank(self, t) -> int:
         shape = t.shape
-        spec = self.network._spec(t) if t._producer is not None else None
+        internal = self.network.internal
+        spec = internal.spec(t) if internal.producer(t) is not None else None
         if spec is not None and spec.shape is None:
             self.fail(f"the rank of tensor {t.name!r} is unknown here", ParserErrorCode.UNSUPPORTED_NODE_SHAPE)
         return len(shape)
