@@ -47,7 +47,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..enums import ActivationType, DataType, ElementWiseOperation, ParserErrorCode, UnaryOperation
+from ..enums import DataType, ParserErrorCode
+from .context_compose import INT_MAX, LayerHelpers  # noqa: F401 - INT_MAX: the importers' "no end" bound
 from .registry import ImportFailure
 
 _MISSING = object()
@@ -191,7 +192,7 @@ class NodeView:
         return {k: attribute_value(a, self._base_dir) for k, a in self._attrs.items()}
 
 
-class ImportContext:
+class ImportContext(LayerHelpers):
     """State of one ONNX import: name -> tensor bindings, known constants, opsets (see the module docstring)."""
 
     def __init__(self, network, opsets: dict | None = None, parent: "ImportContext | None" = None,
@@ -224,18 +225,82 @@ class ImportContext:
         return f"node {self.node.name!r} ({self.node.op_type}): " if self.node is not None else ""
 
     def fail(self, message: str, code=ParserErrorCode.UNSUPPORTED_NODE):
+        """Raise ImportFailure(code, message prefixed with the node); see the module docstring for the codes."""
         raise ImportFailure(code, self._where() + message)
 
-    def attr(self, node: NodeView, name: str, default=_MISSING):
-        return node.attr(name, default)
-
     def dtype(self, elem_type: int) -> DataType:
-        return onnx_dtype(elem_type, self._where())
+        return onnx_dtype(int(elem_type), self._where())
+
+    # ------------------------------------------------------------------ node inputs and attributes
+    @staticmethod
+    def attr(node: NodeView, name: str, default=None):
+        """Attribute ``name`` of ``node``, ``default`` (None) when absent; strings decoded."""
+        v = node.attr(name, default)
+        return v.decode() if isinstance(v, bytes) else v
+
+    @staticmethod
+    def attr_array(v):
+        """An attribute holding a TensorProto (or an array already) as numpy (None stays None)."""
+        if v is None:
+            return None
+        if hasattr(v, "dims") and hasattr(v, "data_type"):
+            from onnx import numpy_helper
+
+            return numpy_helper.to_array(v)
+        return np.asarray(v)
+
+    @staticmethod
+    def has_input(node: NodeView, i: int) -> bool:
+        """Whether input ``i`` of ``node`` is present (not omitted, not "")."""
+        return i < len(node.inputs) and bool(node.inputs[i])
+
+    def input(self, node: NodeView, i: int):
+        """The ITensor of input ``i`` of ``node``, or None when it is absent."""
+        return self.tensor(node.inputs[i]) if self.has_input(node, i) else None
+
+    def input_value(self, node: NodeView, i: int):
+        """The value of input ``i`` of ``node`` as numpy when known at import time, else None."""
+        if not self.has_input(node, i):
+            return None
+        name = node.inputs[i]
+        try:
+            v = self.value(name)
+        except (KeyError, LookupError, ValueError):
+            v = None
+        if v is None:
+            v = self.value_of(self.tensor(name))
+        return None if v is None else np.asarray(v)
+
+    def norm_axes(self, axes, rank: int, what: str = "axis") -> list[int]:
+        """``axes`` (negative allowed) as non-negative ints; INVALID_NODE when one is out of range for ``rank``."""
+        res = []
+        for a in np.asarray(axes, dtype=np.int64).reshape(-1).tolist():
+            if not -rank <= a < max(rank, 1):
+                self.fail(f"{what} {a} is out of range for a tensor of rank {rank}", ParserErrorCode.INVALID_NODE)
+            res.append(a % rank if rank else 0)
+        return res
 
     # ------------------------------------------------------------------ bindings
     def bind(self, name: str, tensor) -> None:
         """Bind ONNX name ``name`` to an ITensor (the parser does this for node outputs and graph inputs)."""
         self._tensors[name] = tensor
+
+    def unbind(self, name: str) -> None:
+        """Forget a binding made with ``bind`` (temporary names of ``onnx_op``)."""
+        self._tensors.pop(name, None)
+
+    def is_local(self, name: str) -> bool:
+        """Whether ``name`` is bound or known in this context itself (not through the outer scope)."""
+        return self._local(name)
+
+    @property
+    def opsets(self) -> dict:
+        """The opsets of this context's graph, domain -> version ("" for ai.onnx)."""
+        return self._opsets
+
+    def bound_tensors(self):
+        """The ITensors bound in this context so far."""
+        return self._tensors.values()
 
     def add_constant_value(self, name: str, array: np.ndarray, onnx_type: int | None = None) -> None:
         """Register a known value (initializer / Constant output); it becomes a constant layer on first use."""
@@ -321,6 +386,10 @@ class ImportContext:
     def record_onnx_type(self, name: str, elem_type: int) -> None:
         self._onnx_types[name] = int(elem_type)
 
+    @staticmethod
+    def _storable(arr, where: str = ""):
+        return storable_array(arr, where)
+
     def _materialize(self, name):
         arr = self._consts[name]
         special = arr.dtype.name if arr.dtype.name in ("bfloat16", "float8_e4m3fn") else None
@@ -334,85 +403,6 @@ class ImportContext:
     def _set_name(self, t, name):
         if name is not None and not self.network.internal.has_tensor_name(name):
             t.name = name
-
-    # ------------------------------------------------------------------ layer helpers
-    def constant(self, array, name: str | None = None):
-        arr = storable_array(np.asarray(array))
-        layer = self.network.add_constant(arr.shape, np.ascontiguousarray(arr))
-        if layer is None:
-            self.fail(f"could not create a constant of shape {arr.shape}")
-        if name is not None:
-            layer.name = name
-        t = layer.get_output(0)
-        self._set_name(t, name)
-        return t
-
-    def scalar(self, value, dtype=DataType.FLOAT, rank: int = 0):
-        from ..dtypes import nptype
-
-        dtype = DataType.parse(dtype)
-        arr = np.full((1,) * rank, value, dtype=nptype(dtype) if dtype != DataType.BF16 else np.float32)
-        t = self.constant(arr)
-        return self.cast(t, dtype) if dtype == DataType.BF16 else t
-
-    def cast(self, t, dtype):
-        dtype = DataType.parse(dtype)
-        if t.dtype == dtype:
-            return t
-        return self.network.add_cast(t, dtype).get_output(0)
-
-    def rank(self, t) -> int:
-        shape = t.shape
-        internal = self.network.internal
-        spec = internal.spec(t) if internal.producer(t) is not None else None
-        if spec is not None and spec.shape is None:
-            self.fail(f"the rank of tensor {t.name!r} is unknown here", ParserErrorCode.UNSUPPORTED_NODE_SHAPE)
-        return len(shape)
-
-    def shape_of(self, t):
-        return self.network.add_shape(t).get_output(0)
-
-    def reshape(self, t, dims, zero_copies: bool = True):
-        layer = self.network.add_shuffle(t)
-        if hasattr(dims, "_network"):
-            layer.set_input(1, self.cast(dims, DataType.INT64))
-        else:
-            layer.reshape_dims = tuple(int(d) for d in dims)
-        layer.zero_is_placeholder = bool(zero_copies)
-        return layer.get_output(0)
-
-    def expand_rank(self, t, rank: int):
-        """``t`` with leading 1-dims added up to ``rank`` (unchanged if its rank is already >= rank)."""
-        r = self.rank(t)
-        if r >= rank:
-            return t
-        shape = tuple(t.shape)
-        k = rank - r
-        if sum(1 for d in shape if d < 0) <= 1:
-            return self.reshape(t, (1,) * k + shape, zero_copies=False)
-        ones = self.constant(np.ones(k, dtype=np.int64))
-        dims = self.network.add_concatenation([ones, self.shape_of(t)])
-        dims.axis = 0
-        return self.reshape(t, dims.get_output(0), zero_copies=False)
-
-    def broadcast_pair(self, a, b):
-        ra, rb = self.rank(a), self.rank(b)
-        return self.expand_rank(a, rb), self.expand_rank(b, ra)
-
-    def elementwise(self, a, b, op):
-        a, b = self.broadcast_pair(a, b)
-        return self.network.add_elementwise(a, b, ElementWiseOperation.parse(op)).get_output(0)
-
-    def unary(self, t, op):
-        return self.network.add_unary(t, UnaryOperation.parse(op)).get_output(0)
-
-    def activation(self, t, type, alpha=None, beta=None):  # noqa: A002
-        layer = self.network.add_activation(t, ActivationType.parse(type))
-        if alpha is not None:
-            layer.alpha = float(alpha)
-        if beta is not None:
-            layer.beta = float(beta)
-        return layer.get_output(0)
 
     # ------------------------------------------------------------------ subgraphs
     def import_subgraph(self, graph_proto, outer_scope=None, inputs: dict | None = None, network=None):

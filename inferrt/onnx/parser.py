@@ -178,13 +178,13 @@ class OnnxParser(ModelLoader):
         ctx = ImportContext(network, _opset_map(model), base_dir=base_dir, import_graph=self._import_graph)
         self._node_outputs = {}
         try:
-            unsupported = self._collect_unsupported(model.graph, ctx._opsets, top=True)
+            unsupported = self._collect_unsupported(model.graph, ctx.opsets, top=True)
             if unsupported:
                 for node in unsupported:
                     doms = node.domain or "ai.onnx"
                     self._error(ParserErrorCode.UNSUPPORTED_NODE,
                                 f"no importer for operator {doms}::{node.op_type} at opset "
-                                f"{node.opsets.get(node.domain, ctx._opsets.get(node.domain, 1))}, and ONNX defines "
+                                f"{node.opsets.get(node.domain, ctx.opsets.get(node.domain, 1))}, and ONNX defines "
                                 f"no function to expand it into supported ops", node)
                 raise _Abort
             for msg in getattr(self, "_deferred", []):
@@ -301,7 +301,7 @@ class OnnxParser(ModelLoader):
                             f"{_why(e)}; check its dims, indices and values")
                 raise _Abort from None
         for vi in graph.input:
-            if ctx._local(vi.name):
+            if ctx.is_local(vi.name):
                 continue
             if not top:
                 self._error(ParserErrorCode.INVALID_GRAPH, f"subgraph input {vi.name!r} was not bound by the "
@@ -309,7 +309,7 @@ class OnnxParser(ModelLoader):
                 raise _Abort
             ctx.bind(vi.name, self._add_input(network, vi))
             ctx.record_onnx_type(vi.name, vi.type.tensor_type.elem_type)
-        nodes = self._expanded(graph, ctx._opsets, top=top)
+        nodes = self._expanded(graph, ctx.opsets, top=top)
         for proto, node_opsets, origin, stack in self._toposort(nodes, ctx.has):
             view = NodeView(proto, origin, node_opsets, ctx.base_dir, stack)
             self._import_node(ctx, view)
@@ -454,7 +454,7 @@ class OnnxParser(ModelLoader):
             taken.add(layer.name)
             layer.metadata = f"onnx:{view.op_type}:{view.name}"
         self._names_upto = (network, network.num_layers)
-        bound = {id(t) for t in ctx._tensors.values()}
+        bound = {id(t) for t in ctx.bound_tensors()}
         for name, t in zip(view.outputs, outs):
             if not name or t is None:
                 continue
