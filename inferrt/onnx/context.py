@@ -12,34 +12,59 @@ An importer is ``fn(ctx, node) -> list[ITensor | None]`` (see ``registry.py``). 
   SPARSE_TENSOR -> dense numpy array, TYPE_PROTO(S) -> TypeProto(s). Without a default, a missing attribute
   raises ImportFailure naming the node. ``node.has_attr(name)``; ``node.proto`` is the NodeProto.
 
-``ctx`` (:class:`ImportContext`) gives:
+``ctx`` (:class:`ImportContext`) is the one importer API: every helper an importer needs is a method on it, so
+the context (network, node, bindings) is never passed separately. The layer-building methods live in
+``context_compose.py`` (:class:`LayerHelpers`, mixed into ImportContext), the rest here. ``t`` is an ITensor,
+``node`` a NodeView; every method that adds layers returns ITensors and goes through TensorRT's API.
 
-* ``ctx.network``: the INetworkDefinition being built (add layers with TensorRT's API only).
-* ``ctx.opset(domain="")``: the opset version of ``domain`` in effect for the current node.
-* ``ctx.tensor(name) -> ITensor``: graph inputs, node outputs and outer-scope values; initializers and Constant
-  outputs are materialized lazily as constant layers (DOUBLE becomes FLOAT). A missing name raises ImportFailure.
-* ``ctx.value(name) -> np.ndarray | None``: the value when known at import time: initializer, Constant output,
-  or a value folded by shape inference (``ITensor._value()``). Use it for shape-like inputs (Reshape's shape...).
-  ``ctx.value_of(tensor)`` does the same for an ITensor.
-* ``ctx.has(name)``: whether ``name`` names a known tensor (false for "").
-* ``ctx.constant(array, name=None) -> ITensor``: a constant layer; float64 is stored as float32.
-* ``ctx.scalar(v, dtype=DataType.FLOAT, rank=0) -> ITensor``: a constant of shape ``(1,) * rank``.
-* ``ctx.cast(t, dtype) -> ITensor`` (no layer when the type already matches).
-* ``ctx.broadcast_pair(a, b) -> (a, b)``: ONNX multidirectional broadcasting onto TensorRT's same-rank
-  elementwise: the lower-rank tensor gets leading 1-dims (works with dynamic shapes).
-* ``ctx.expand_rank(t, rank) -> ITensor``: the same for one tensor.
-* ``ctx.elementwise(a, b, op) -> ITensor``; ``ctx.unary(t, op) -> ITensor``; ``ctx.activation(t, type, alpha,
-  beta) -> ITensor``: ops as ElementWiseOperation / UnaryOperation / ActivationType members or names.
-* ``ctx.shape_of(t) -> ITensor`` (1-D INT64); ``ctx.reshape(t, dims, zero_copies=True) -> ITensor`` (``dims`` a
-  sequence of ints or a 1-D INT64 ITensor; with ``zero_copies`` a 0 copies the input's dim like ONNX allowzero=0).
-* ``ctx.rank(t)``: the rank of ``t`` (ImportFailure if unknown); ``ctx.dtype(elem_type)``: ONNX -> DataType.
-* ``ctx.fail(message, code=UNSUPPORTED_NODE)``: raise ImportFailure (message is prefixed with the node).
+Node, names and values:
+
+* ``ctx.network``: the INetworkDefinition being built; ``ctx.node``: the NodeView being imported (set while an
+  importer runs, also when it is called without the parser); ``ctx.opset(domain="")``: the opset in effect for it.
+* ``ctx.tensor(name)``: graph inputs, node outputs and outer-scope values; initializers and Constant outputs are
+  materialized lazily as constant layers (DOUBLE becomes FLOAT). A missing name raises ImportFailure.
+* ``ctx.value(name)`` / ``ctx.value_of(t)``: the numpy value when known at import time (initializer, Constant
+  output, or folded by shape inference), else None. ``ctx.has(name)``: whether ``name`` is a known tensor.
+* ``ctx.input(node, i)``, ``ctx.input_value(node, i)``, ``ctx.has_input(node, i)``: input ``i`` of ``node`` as
+  an ITensor / known numpy value / presence (None / None / False when absent).
+* ``ctx.attr(node, name, default=None)`` (absent -> default; ``node.attr(name)`` raises instead),
+  ``ctx.attr_array(v)`` (a TensorProto attribute as numpy), ``ctx.norm_axes(axes, rank, what)`` (negative axes
+  wrapped; INVALID_NODE when out of range), ``ctx.dtype(elem_type)``: ONNX element type -> DataType.
+
+Layers (``context_compose.py``):
+
+* constants: ``ctx.constant(array, name=None, dtype=None)``, ``ctx.ints(values)`` (1-D INT64),
+  ``ctx.scalar(v, dtype=FLOAT, rank=0)`` (shape ``(1,) * rank``), ``ctx.scalar_like(v, t)`` (t's dtype and rank).
+* types: ``ctx.cast(t, dtype)`` (no layer when it matches), ``ctx.to_float(t)``, ``ctx.identity(t)``.
+* rank and broadcasting: ``ctx.rank(t)`` (UNSUPPORTED_NODE_SHAPE if unknown), ``ctx.unsqueeze_front(t, k)``,
+  ``ctx.expand_rank(t, rank)``, ``ctx.broadcast_pair(a, b)`` (ONNX multidirectional broadcasting: the lower-rank
+  tensor gets leading 1-dims, dynamic shapes included), ``ctx.expand_to(t, shape_t)``.
+* ops: ``ctx.elementwise(a, b, op)`` (broadcast first), ``ctx.unary(t, op)``, ``ctx.activation(t, type, alpha,
+  beta)``, ``ctx.reduce(t, op, axes, keep_dims)``, ``ctx.transpose(t, perm)``, ``ctx.concat(ts, axis)``,
+  ``ctx.axis_slice(x, axes, start, size, stride)`` (the layer); ops as enum members or names.
+* shapes: ``ctx.shape_of(t)`` (1-D INT64), ``ctx.dim_of(t, i)`` / ``ctx.dim_items(t)`` (ints when known, else
+  1-element tensors), ``ctx.mul_dims(items)``, ``ctx.shape_vector(items)``, ``ctx.reshape(t, dims,
+  zero_copies=True)`` (``dims``: ints and 1-element tensors, or a 1-D shape tensor; with ``zero_copies`` a 0
+  copies the input's dim like ONNX allowzero=0).
+* layer outputs: ``ctx.out(layer, i=0)`` (INVALID_NODE when the network refused the layer), ``ctx.done(layer,
+  i=0)`` (for a layer configured after creation: re-infers its shapes).
+* ``ctx.onnx_op(op_type, inputs, n_out=1, opset=21, **attrs)``: import one ai.onnx op on ITensors through its
+  registered importer (how contrib ops decompose into standard ones); errors name ``ctx.node``.
 * ``ctx.import_subgraph(graph_proto, outer_scope=None, inputs=None, network=None) -> list[ITensor]``: import a
   GraphProto (If branch, Loop/Scan body). ``inputs`` maps the subgraph's input names to ITensors; names not bound
   there or inside the subgraph resolve through ``outer_scope`` (default: this context; or any mapping / callable
   ``name -> ITensor``, raising KeyError for unknown names; a callable with ``has(name)`` and ``value(name)``
-  attributes is probed through them, so that checking a name or reading a known value never captures it). ``network`` (default: this network) receives the layers. Returns the subgraph outputs in
-  order; ``ctx.last_subgraph_captures`` then lists the outer-scope names the subgraph read.
+  attributes is probed through them, so that checking a name or reading a known value never captures it).
+  ``network`` (default: this network) receives the layers. Returns the subgraph outputs in order;
+  ``ctx.last_subgraph_captures`` then lists the outer-scope names the subgraph read.
+
+Errors: ``ctx.fail(message, code=UNSUPPORTED_NODE)`` raises ImportFailure with the message prefixed by the node
+(``node 'name' (OpType): ``). The convention for ``code``: leave the default, UNSUPPORTED_NODE, when the node is
+valid ONNX that inferrt does not import; pass UNSUPPORTED_NODE_ATTR when an attribute value (or an input standing
+for one) is what inferrt does not support, UNSUPPORTED_NODE_DATATYPE / UNSUPPORTED_NODE_SHAPE for a type / a shape
+it does not support, INVALID_NODE when the node breaks the ONNX spec (missing input, out-of-range axis, bad
+attribute), INVALID_GRAPH for a graph-level fault (undefined name), INTERNAL_ERROR for an inferrt bug. Helpers
+follow it: a missing tensor name is INVALID_GRAPH, an absent required input INVALID_NODE.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ def _check_types(ctx, node, a, b):
         ctx.fail(f"A ({a.dtype.name}) and B ({b.dtype.name}) must have the same type", E.INVALID_NODE)
     if a.dtype not in _MM_TYPES:
         ctx.fail(f"type {a.dtype.name} is not supported (FLOAT, FLOAT16, BFLOAT16, INT32, INT64)",
-             E.UNSUPPORTED_NODE_DATATYPE)
+                 E.UNSUPPORTED_NODE_DATATYPE)
 
 
 def matmul(ctx, a, b, ta=False, tb=False):

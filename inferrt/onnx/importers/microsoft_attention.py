@@ -115,7 +115,7 @@ def attention(ctx, node):
     sizes = list(ctx.attr(node, "qkv_hidden_sizes", []) or [total // 3] * 3)
     if len(sizes) != 3 or sum(sizes) != total or sizes[0] != sizes[1] or any(s % n for s in sizes):
         ctx.fail(f"qkv_hidden_sizes {sizes} must be 3 sizes summing to the weights' {total} columns, Q and K "
-                   f"equal, each a multiple of num_heads {n}", E.INVALID_NODE)
+                 f"equal, each a multiple of num_heads {n}", E.INVALID_NODE)
     qkv = matmul(ctx, x, w)
     if ctx.has_input(node, 2):
         qkv = ctx.elementwise(qkv, ctx.input(node, 2), EW.SUM)
@@ -134,9 +134,11 @@ def attention(ctx, node):
         mask = ctx.input(node, 3)
         mr = ctx.rank(mask)
         if mr == 1 and mask.shape[0] >= 0 and x.shape[0] >= 0 and mask.shape[0] == 2 * x.shape[0]:
-            ctx.fail("mask_index of shape (2 * batch) (end and start positions) is not supported; use a 2-D mask", E.UNSUPPORTED_NODE_ATTR)
+            ctx.fail("mask_index of shape (2 * batch) (end and start positions) is not supported; use a 2-D mask",
+                     E.UNSUPPORTED_NODE_ATTR)
         if mr == 4:
-            ctx.fail("a 4-D mask_index (Megatron causal mask) is not supported; use unidirectional=1", E.UNSUPPORTED_NODE_ATTR)
+            ctx.fail("a 4-D mask_index (Megatron causal mask) is not supported; use unidirectional=1",
+                     E.UNSUPPORTED_NODE_ATTR)
         if mr in (1, 2):
             penalties.append(_to4(ctx, node, _penalty(ctx, key_mask_valid(ctx, node, mask, t_len), filt, q.dtype)))
         elif mr == 3:
@@ -164,7 +166,8 @@ def multi_head_attention(ctx, node):
     q, k, v = ctx.input(node, 0), ctx.input(node, 1), ctx.input(node, 2)
     n = int(ctx.attr(node, "num_heads"))
     if k is None or v is None or ctx.rank(q) != 3:
-        ctx.fail("packed QKV or packed KV inputs are not supported; give query (B, S, D), key and value", E.UNSUPPORTED_NODE_ATTR)
+        ctx.fail("packed QKV or packed KV inputs are not supported; give query (B, S, D), key and value",
+                 E.UNSUPPORTED_NODE_ATTR)
     for i, what in ((8, "past_sequence_length"), (9, "cache_indirection")):
         if ctx.has_input(node, i):
             ctx.fail(f"input {what} is not supported", E.UNSUPPORTED_NODE_ATTR)
@@ -178,19 +181,20 @@ def multi_head_attention(ctx, node):
         dv = last_dim(ctx, node, v, "value")
         bias = ctx.input(node, 3)
         parts = [ctx.out(ctx.axis_slice(bias, [0], [s], [z])) for s, z in ((0, d), (d, d), (2 * d, dv))]
-        q, k, v = ctx.elementwise(q, parts[0], EW.SUM), ctx.elementwise(k, parts[1], EW.SUM), ctx.elementwise(v, parts[2], EW.SUM)
+        q, k, v = (ctx.elementwise(t, p, EW.SUM) for t, p in zip((q, k, v), parts))
     q = split_heads(ctx, q, n, hq)
     if ctx.rank(k) == 3:
         k = split_heads(ctx, k, n, last_dim(ctx, node, k, "key") // n)
         v = split_heads(ctx, v, n, last_dim(ctx, node, v, "value") // n)
     elif ctx.rank(k) != 4 or ctx.rank(v) != 4:
         ctx.fail(f"key and value must both be 3-D (B, L, D) or 4-D (B, N, L, H), got ranks {ctx.rank(k)} and "
-                   f"{ctx.rank(v)}", E.INVALID_NODE)
+                 f"{ctx.rank(v)}", E.INVALID_NODE)
     hv = last_dim(ctx, node, v, "value")
     causal = bool(int(ctx.attr(node, "unidirectional", 0)))
     if causal and q.shape[2] >= 0 and k.shape[2] >= 0 and q.shape[2] != k.shape[2]:
         ctx.fail(f"attribute unidirectional=1 with {k.shape[2]} new keys for {q.shape[2]} queries (cross "
-                   f"attention) is not supported: onnxruntime aligns that mask differently per shape", E.UNSUPPORTED_NODE_ATTR)
+                 f"attention) is not supported: onnxruntime aligns that mask differently per shape",
+                 E.UNSUPPORTED_NODE_ATTR)
     past_len = _dim(ctx, node, ctx.input(node, 6), 2) if ctx.has_input(node, 6) else ctx.ints([0])
     if ctx.has_input(node, 6) != ctx.has_input(node, 7):
         ctx.fail("past_key and past_value must be given together", E.INVALID_NODE)
@@ -202,10 +206,11 @@ def multi_head_attention(ctx, node):
     if ctx.has_input(node, 4):
         mask = ctx.input(node, 4)
         if ctx.rank(mask) not in (1, 2):
-            ctx.fail(f"key_padding_mask of rank {ctx.rank(mask)} is not supported ((B) lengths or (B, T))", E.UNSUPPORTED_NODE_ATTR)
+            ctx.fail(f"key_padding_mask of rank {ctx.rank(mask)} is not supported ((B) lengths or (B, T))",
+                     E.UNSUPPORTED_NODE_ATTR)
         if ctx.rank(mask) == 1 and mask.shape[0] >= 0 and q.shape[0] >= 0 and mask.shape[0] != q.shape[0]:
             ctx.fail(f"key_padding_mask of shape {tuple(mask.shape)} (packed start/end positions) is not "
-                       f"supported; give (B) lengths or a (B, T) mask", E.UNSUPPORTED_NODE_ATTR)
+                     f"supported; give (B) lengths or a (B, T) mask", E.UNSUPPORTED_NODE_ATTR)
         penalties.append(_to4(ctx, node, _penalty(ctx, key_mask_valid(ctx, node, mask, t_len), filt, q.dtype)))
     if causal:  # query i sits at position past_len + i
         penalties.append(_penalty(ctx, causal_valid(ctx, node, s_len, t_len, past_len)[0], filt, q.dtype))
@@ -248,15 +253,16 @@ def group_query_attention(ctx, node):
     q, k, v = split_heads(ctx, q, n, h), split_heads(ctx, k, kvn, h), split_heads(ctx, v, kvn, h)
     s_len = _dim(ctx, node, q, 2)
     seqlens = ctx.cast(ctx.input(node, 5), DataType.INT64)  # (B): total length - 1 per sequence
-    first = ctx.elementwise(ctx.elementwise(seqlens, ctx.ints([1]), EW.SUM), s_len, EW.SUB)  # position of the first new token
+    # position of the first new token
+    first = ctx.elementwise(ctx.elementwise(seqlens, ctx.ints([1]), EW.SUM), s_len, EW.SUB)
     if int(ctx.attr(node, "do_rotary", 0)):
         if not (ctx.has_input(node, 7) and ctx.has_input(node, 8)):
             ctx.fail("do_rotary=1 needs cos_cache and sin_cache", E.INVALID_NODE)
         if ctx.has_input(node, 9):
             positions = ctx.input(node, 9)
         else:
-            positions = ctx.elementwise(ctx.reshape(first, [-1, 1], zero_copies=False), ctx.reshape(_arange(ctx, node, s_len), [1, -1], zero_copies=False),
-                           EW.SUM)
+            positions = ctx.elementwise(ctx.reshape(first, [-1, 1], zero_copies=False),
+                                        ctx.reshape(_arange(ctx, node, s_len), [1, -1], zero_copies=False), EW.SUM)
         cos, sin = rotary_tables(ctx, node, ctx.input(node, 7), ctx.input(node, 8), positions)  # (B, S, half)
         cos, sin = (ctx.onnx_op("Unsqueeze", [t, ctx.ints([1])])[0] for t in (cos, sin))
         rot = 2 * last_dim(ctx, node, ctx.input(node, 7), "cos_cache")

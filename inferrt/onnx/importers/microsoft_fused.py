@@ -37,7 +37,7 @@ def _activation(ctx, node, y, name, alpha=None, beta=None, gamma=None, params=No
             ctx.fail(f"activation Clip needs activation_params [min, max], got {params}", E.UNSUPPORTED_NODE_ATTR)
         return ctx.activation(y, A.CLIP, params[0], params[1])
     ctx.fail(f"attribute activation={name!r} is not supported (Relu, Tanh, Sigmoid, LeakyRelu, Elu, HardSigmoid"
-               f"{', Clip' if node.op_type == 'FusedConv' else ''})", E.UNSUPPORTED_NODE_ATTR)
+             f"{', Clip' if node.op_type == 'FusedConv' else ''})", E.UNSUPPORTED_NODE_ATTR)
 
 
 # ----------------------------------------------------------------------------------------------- GELU family
@@ -72,7 +72,7 @@ def bias_add(ctx, node):
     x, bias, skip = ctx.input(node, 0), ctx.input(node, 1), ctx.input(node, 2)
     if ctx.rank(x) != 3 or ctx.rank(bias) != 1:
         ctx.fail(f"X must be 3-D (N, S, C) and bias 1-D (C), got ranks {ctx.rank(x)} and {ctx.rank(bias)}",
-             E.INVALID_NODE)
+                 E.INVALID_NODE)
     return [ctx.elementwise(ctx.elementwise(x, bias, EW.SUM), skip, EW.SUM)]
 
 
@@ -103,7 +103,8 @@ def fused_gemm(ctx, node):
         return [y]
     if node.has_attr("activation_gamma"):
         ctx.fail(f"attribute activation_gamma is not used by activation {name!r}; remove it", E.UNSUPPORTED_NODE_ATTR)
-    return [_activation(ctx, node, y, name, ctx.attr(node, "activation_alpha", None), ctx.attr(node, "activation_beta", None))]
+    return [_activation(ctx, node, y, name, ctx.attr(node, "activation_alpha", None),
+                        ctx.attr(node, "activation_beta", None))]
 
 
 def _batch_first_to_middle(ctx, t):

@@ -64,7 +64,8 @@ def unpack_bits(ctx, packed, bits):
         v = ctx.elementwise(x, ctx.constant(np.full((1,) * r, 1 << (bits * j), np.int32)), EW.FLOOR_DIV) if j else x
         if j < per - 1:
             hi = ctx.elementwise(v, ctx.constant(np.full((1,) * r, 1 << bits, np.int32)), EW.FLOOR_DIV)
-            v = ctx.elementwise(v, ctx.elementwise(hi, ctx.constant(np.full((1,) * r, 1 << bits, np.int32)), EW.PROD), EW.SUB)
+            v = ctx.elementwise(v, ctx.elementwise(hi, ctx.constant(np.full((1,) * r, 1 << bits, np.int32)), EW.PROD),
+                                EW.SUB)
         fields.append(ctx.reshape(v, [0] * r + [1], zero_copies=True))
     return ctx.reshape(ctx.concat(fields, r), [0] * (r - 1) + [-1], zero_copies=True)
 
@@ -93,7 +94,8 @@ def matmul_nbits(ctx, node):
             zp = ctx.reshape(ctx.out(ctx.axis_slice(zq, [1], [0], [kb])), [n, kb, 1], zero_copies=False)
             w = ctx.cast(ctx.elementwise(q, zp, EW.SUB), a.dtype)
         else:  # float zero points: q * scale - zero_point * scale
-            w = ctx.elementwise(ctx.cast(q, a.dtype), ctx.reshape(ctx.cast(zp, a.dtype), [n, kb, 1], zero_copies=False), EW.SUB)
+            w = ctx.elementwise(ctx.cast(q, a.dtype), ctx.reshape(ctx.cast(zp, a.dtype), [n, kb, 1], zero_copies=False),
+                                EW.SUB)
     else:
         w = ctx.cast(ctx.elementwise(q, ctx.constant(np.full((1, 1, 1), 1 << (bits - 1), np.int32)), EW.SUB), a.dtype)
     w = ctx.elementwise(w, ctx.reshape(ctx.cast(scales, a.dtype), [n, kb, 1], zero_copies=False), EW.PROD)

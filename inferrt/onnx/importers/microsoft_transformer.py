@@ -24,7 +24,7 @@ def last_dim(ctx, node, t, what):
     d = t.shape[-1] if ctx.rank(t) else -1
     if d < 0:
         ctx.fail(f"the last dimension of {what} must be static, got shape {tuple(t.shape)}",
-             E.UNSUPPORTED_NODE_SHAPE)
+                 E.UNSUPPORTED_NODE_SHAPE)
     return int(d)
 
 
@@ -33,7 +33,7 @@ def _skip_sum(ctx, node, bias_index):
     x, skip = ctx.input(node, 0), ctx.input(node, 1)
     if ctx.rank(x) != 3 or ctx.rank(skip) not in (2, 3):
         ctx.fail(f"input must be 3-D (B, S, H) and skip 3-D or 2-D, got ranks {ctx.rank(x)} and {ctx.rank(skip)}",
-             E.INVALID_NODE)
+                 E.INVALID_NODE)
     s = ctx.elementwise(x, skip, EW.SUM)
     if ctx.has_input(node, bias_index):
         s = ctx.elementwise(s, ctx.input(node, bias_index), EW.SUM)
@@ -58,7 +58,7 @@ def skip_simplified_layer_norm(ctx, node):
     eps = float(ctx.attr(node, "epsilon", 1e-12))
     if _out(node, 1):
         ctx.fail("output 1 (mean) does not exist for the RMS form (onnxruntime leaves it unwritten); remove it "
-                   "from the node's outputs", E.UNSUPPORTED_NODE_ATTR)
+                 "from the node's outputs", E.UNSUPPORTED_NODE_ATTR)
     y = ctx.onnx_op("RMSNormalization", [s, ctx.input(node, 2)], opset=23, axis=-1, epsilon=eps)[0]
     inv = None
     if _out(node, 2):  # 1 / sqrt(mean(s^2) + epsilon) over the hidden axis, kept as (B, S, 1)
@@ -93,12 +93,12 @@ def embed_layer_norm(ctx, node):
         emb = ctx.elementwise(emb, ctx.onnx_op("Gather", [ctx.input(node, 4), ctx.input(node, 1)], axis=0)[0], EW.SUM)
     eps = float(ctx.attr(node, "epsilon", 1e-12))
     y = ctx.onnx_op("LayerNormalization", [emb, ctx.input(node, 5), ctx.input(node, 6)], axis=-1,
-                epsilon=eps)[0]
+                    epsilon=eps)[0]
     mask_index = None
     if _out(node, 1):
         if int(ctx.attr(node, "mask_index_type", 1)) != 1:
             ctx.fail(f"attribute mask_index_type={ctx.attr(node, 'mask_index_type')} with a mask_index output is not "
-                       f"supported (1: the number of tokens per sequence)", E.UNSUPPORTED_NODE_ATTR)
+                     f"supported (1: the number of tokens per sequence)", E.UNSUPPORTED_NODE_ATTR)
         if ctx.has_input(node, 7):
             m = ctx.cast(ctx.input(node, 7), DataType.INT32)
             mask_index = ctx.onnx_op("ReduceSum", [m, ctx.ints([1])], keepdims=0)[0]
@@ -107,7 +107,7 @@ def embed_layer_norm(ctx, node):
 
             batch = ctx.onnx_op("Shape", [ids], start=0, end=1)[0]
             mask_index = ctx.onnx_op("ConstantOfShape", [batch],
-                                 value=helper.make_tensor("zero", TensorProto.INT32, [1], [0]))[0]
+                                     value=helper.make_tensor("zero", TensorProto.INT32, [1], [0]))[0]
     return [y, mask_index, emb if _out(node, 2) else None][:len(node.outputs)]
 
 
@@ -149,7 +149,8 @@ def rotary_tables(ctx, node, cos_cache, sin_cache, positions):
 def rotary_embedding(ctx, node):
     x, pos_ids, cos_cache, sin_cache = (ctx.input(node, i) for i in range(4))
     if int(ctx.attr(node, "is_packed_batching", 0)):
-        ctx.fail("attribute is_packed_batching=1 (packed variable-length batches) is not supported", E.UNSUPPORTED_NODE_ATTR)
+        ctx.fail("attribute is_packed_batching=1 (packed variable-length batches) is not supported",
+                 E.UNSUPPORTED_NODE_ATTR)
     if float(ctx.attr(node, "scale", 1.0)) != 1.0:
         ctx.fail(f"attribute scale={ctx.attr(node, 'scale')} is not supported (1.0)", E.UNSUPPORTED_NODE_ATTR)
     interleaved = bool(ctx.attr(node, "interleaved", 0))
@@ -168,7 +169,7 @@ def rotary_embedding(ctx, node):
     rot_dim = int(ctx.attr(node, "rotary_embedding_dim", 0)) or head
     if rot_dim != 2 * half or rot_dim > head:
         ctx.fail(f"rotary_embedding_dim {rot_dim} must be twice cos_cache's last dim ({half}) and at most the head "
-                   f"size {head}", E.INVALID_NODE)
+                 f"size {head}", E.INVALID_NODE)
     seq_axis = 1 if r == 3 else 2
     if ctx.rank(pos_ids) == 2:  # (B, S) positions
         positions = pos_ids

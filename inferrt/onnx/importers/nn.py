@@ -14,7 +14,6 @@ from ...enums import (DataType, ElementWiseOperation as EW, PaddingMode as PM, P
 from ..registry import importer
 
 
-
 def _spatial(ctx, node, x, nsp):
     """(strides, dilations, pre, post, padding_mode) from the ONNX attributes for ``nsp`` spatial dims."""
     strides = list(ctx.attr(node, "strides", None) or [1] * nsp)
@@ -22,7 +21,7 @@ def _spatial(ctx, node, x, nsp):
     pads = list(ctx.attr(node, "pads", None) or [0] * (2 * nsp))
     if len(strides) != nsp or len(dil) != nsp or len(pads) != 2 * nsp:
         ctx.fail(f"strides {strides}, dilations {dil} and pads {pads} do not match {nsp} spatial dims",
-             E.INVALID_NODE)
+                 E.INVALID_NODE)
     _check_ints(ctx, node, "strides", strides, 1)
     _check_ints(ctx, node, "dilations", dil, 1)
     _check_ints(ctx, node, "pads", pads, 0)
@@ -48,7 +47,7 @@ def _check_ints(ctx, node, name, values, lo):
     for i, v in enumerate(values):
         if not isinstance(v, (int, np.integer)) or not lo <= int(v) <= _MAX_ATTR:
             ctx.fail(f"attribute {name!r} = {list(values)}: value {v} at position {i} must be an integer from "
-                       f"{lo} to {_MAX_ATTR}", E.INVALID_NODE)
+                     f"{lo} to {_MAX_ATTR}", E.INVALID_NODE)
 
 
 def _configure(layer, strides, dil, pre, post, mode, dilations=True):
@@ -113,7 +112,7 @@ def conv_transpose_1(ctx, node):
         out_shape = list(out_shape)[-nsp:]
         if len(out_shape) != nsp:
             ctx.fail(f"output_shape {list(ctx.attr(node, 'output_shape'))} has fewer than {nsp} spatial dims",
-                 E.INVALID_NODE)
+                     E.INVALID_NODE)
         _check_ints(ctx, node, "output_shape", out_shape, 1)
         ins = tuple(x.shape[2:])
         if any(d < 0 for d in ins):
@@ -198,8 +197,8 @@ def max_pool_1(ctx, node):
         ctx.fail("the Indices output needs the max_pool_indices layer, which this build lacks", E.UNSUPPORTED_NODE_ATTR)
     layer = ctx.network.add_max_pool_indices(x, ks)
     _configure(layer, strides, dil, pre, post, mode)
-    layer.padding_mode = PM.EXPLICIT_ROUND_UP if bool(ctx.attr(node, "ceil_mode", 0)) and mode == PM.EXPLICIT_ROUND_DOWN \
-        else mode
+    ceil = bool(ctx.attr(node, "ceil_mode", 0))
+    layer.padding_mode = PM.EXPLICIT_ROUND_UP if ceil and mode == PM.EXPLICIT_ROUND_DOWN else mode
     layer.storage_order = int(ctx.attr(node, "storage_order", 0))
     return [y, ctx.done(layer)]
 

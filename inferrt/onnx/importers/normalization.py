@@ -14,7 +14,6 @@ from ...enums import UnaryOperation as U
 from ..registry import importer
 
 
-
 def _channel_shape(r):
     return [1, -1] + [1] * (r - 2)
 
@@ -47,10 +46,11 @@ def _mask(axes):
 @importer("BatchNormalization", since=1)
 def batch_norm_1(ctx, node):
     if int(ctx.attr(node, "training_mode", 0)) or int(ctx.attr(node, "is_test", 1)) == 0:
-        ctx.fail("training mode is not supported; export the model in eval mode (training_mode=0)", E.UNSUPPORTED_NODE_ATTR)
+        ctx.fail("training mode is not supported; export the model in eval mode (training_mode=0)",
+                 E.UNSUPPORTED_NODE_ATTR)
     if any(o for o in node.outputs[1:]):
         ctx.fail("the running mean/var and saved statistics outputs exist only in training; remove them from the "
-                   "node (export the model in eval mode)", E.UNSUPPORTED_NODE)
+                 "node (export the model in eval mode)", E.UNSUPPORTED_NODE)
     x = ctx.input(node, 0)
     r = ctx.rank(x)
     if r < 2:

@@ -101,7 +101,8 @@ def quantize_linear(ctx, node):
     if bits16 or (to_type == DataType.FP8 and not saturate):
         attrs = {"axis": axis, "block_size": block[axis % len(block)] if block else 0, "to_type": to_type,
                  "saturate": saturate, "bits16": bits16}
-        return [ctx.network.internal.add_layer("onnx_quantize", [x, scale, zp if bits16 else None], attrs).get_output(0)]
+        layer = ctx.network.internal.add_layer("onnx_quantize", [x, scale, zp if bits16 else None], attrs)
+        return [layer.get_output(0)]
     if to_type == DataType.FP8:
         zp = None  # an FP8 zero point is always 0 in ONNX
     return [_qdq_layer(ctx, "quantize", x, scale, zp, to_type, axis, block)]
@@ -159,7 +160,8 @@ def _conv_attrs(ctx, node):
 @importer("ConvInteger", since=10)
 def conv_integer(ctx, node):
     x, w = _int8_input(ctx, node, 0, "x"), _int8_input(ctx, node, 1, "w")
-    layer = ctx.network.internal.add_layer("integer_conv", [x, w, _opt(ctx, node, 2), _opt(ctx, node, 3)], _conv_attrs(ctx, node))
+    layer = ctx.network.internal.add_layer("integer_conv", [x, w, _opt(ctx, node, 2), _opt(ctx, node, 3)],
+                                           _conv_attrs(ctx, node))
     return [layer.get_output(0)]
 
 

@@ -36,7 +36,8 @@ def _simple_rounding(ctx, node, scales):
         return RRM.FLOOR
     if all(s < 1.0 for s in resized):
         return RRM.CEIL
-    ctx.fail(f"nearest resize that both up- and down-samples ({list(scales)}) is not supported before opset 11", E.UNSUPPORTED_NODE_ATTR)
+    ctx.fail(f"nearest resize that both up- and down-samples ({list(scales)}) is not supported before opset 11",
+             E.UNSUPPORTED_NODE_ATTR)
 
 
 def _legacy(ctx, node, scales, scales_t):
@@ -89,7 +90,8 @@ def resize_11(ctx, node):
         ctx.fail(f"coordinate_transformation_mode {coord!r} is not supported", E.UNSUPPORTED_NODE_ATTR)
     nm = ctx.attr(node, "nearest_mode", "round_prefer_floor")
     if nm not in _ROUNDING:
-        ctx.fail(f"nearest_mode {nm!r} is not round_prefer_floor, round_prefer_ceil, floor or ceil", E.UNSUPPORTED_NODE_ATTR)
+        ctx.fail(f"nearest_mode {nm!r} is not round_prefer_floor, round_prefer_ceil, floor or ceil",
+                 E.UNSUPPORTED_NODE_ATTR)
     layer.nearest_rounding = _ROUNDING[nm]
     layer.cubic_coeff = float(ctx.attr(node, "cubic_coeff_a", -0.75))
     layer.exclude_outside = bool(ctx.attr(node, "exclude_outside", 0))

@@ -13,7 +13,6 @@ from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E,
 from ..registry import importer
 
 
-
 # ----------------------------------------------------------------------------------------------- Shape / Size
 def _shape(ctx, node, start=0, end=None):
     x = ctx.input(node, 0)
@@ -102,7 +101,7 @@ def _squeeze(ctx, node, axes):
     if axes is None:
         if any(d < 0 for d in shape):
             ctx.fail(f"squeezing every size-1 axis needs a static input shape, got {shape}; give 'axes'",
-                 E.UNSUPPORTED_NODE_DYNAMIC)
+                     E.UNSUPPORTED_NODE_DYNAMIC)
         axes = [i for i, d in enumerate(shape) if d == 1]
     axes = set(ctx.norm_axes(axes, r))
     for a in axes:
@@ -260,7 +259,8 @@ def _const_value(ctx, node):
         return np.array(list(v), dtype=np.int64)
     for key in ("sparse_value", "value_string", "value_strings"):
         if node.attr(key, None) is not None:
-            ctx.fail(f"attribute {key!r} is not supported (sparse and string constants have no tensor type)", E.UNSUPPORTED_NODE_ATTR)
+            ctx.fail(f"attribute {key!r} is not supported (sparse and string constants have no tensor type)",
+                     E.UNSUPPORTED_NODE_ATTR)
     ctx.fail("has no value attribute", E.INVALID_NODE)
 
 
@@ -308,7 +308,7 @@ def range_11(ctx, node):
         return [ctx.constant((s + np.arange(n) * d).astype(dt))]
     if not hasattr(ctx.network, "add_fill"):
         ctx.fail("Range with non-constant inputs needs IFillLayer (add_fill), which this build lacks",
-             E.UNSUPPORTED_NODE_INPUT)
+                 E.UNSUPPORTED_NODE_INPUT)
     from ...enums import FillOperation
 
     ts = [ctx.input(node, i) for i in range(3)]

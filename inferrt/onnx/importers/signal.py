@@ -95,8 +95,8 @@ def _out_type(ctx, node, default=1):
 
 def _window(ctx, node, kind):
     size = _int_input(ctx, node, 0)
-    layer = ctx.network.internal.add_layer("window", [size], {"window": kind, "periodic": bool(node.attr("periodic", 1)),
-                                                "to_type": _out_type(ctx, node)})
+    attrs = {"window": kind, "periodic": bool(node.attr("periodic", 1)), "to_type": _out_type(ctx, node)}
+    layer = ctx.network.internal.add_layer("window", [size], attrs)
     return [layer.get_output(0)]
 
 

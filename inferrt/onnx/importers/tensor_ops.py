@@ -54,7 +54,8 @@ def _slice_dynamic(ctx, x, axes, starts_t, ends_t, steps):
     e_lo = ctx.elementwise(pos, one, EW.SUB)  # 0 or -1
     e = ctx.elementwise(ctx.elementwise(wrap_neg(ends_t), e_lo, EW.MAX), hi, EW.MIN)
     absstep = _vec(ctx, [abs(v) for v in steps])
-    num = ctx.elementwise(ctx.elementwise(ctx.elementwise(e, s, EW.SUB), sgn, EW.PROD), ctx.elementwise(absstep, one, EW.SUB), EW.SUM)
+    num = ctx.elementwise(ctx.elementwise(ctx.elementwise(e, s, EW.SUB), sgn, EW.PROD),
+                          ctx.elementwise(absstep, one, EW.SUB), EW.SUM)
     size = ctx.elementwise(ctx.elementwise(num, absstep, EW.FLOOR_DIV), zero, EW.MAX)
     return s, size
 
@@ -74,7 +75,9 @@ def _runtime_axes(ctx, node, axes_t, r, n):
     what = f"axes must lie in [{-r}, {r - 1}] for an input of rank {r}"
     _check(ctx, node, ctx.elementwise(wrapped, _vec(ctx, [-1] * n), EW.GREATER), what)
     _check(ctx, node, ctx.elementwise(wrapped, _vec(ctx, [r] * n), EW.LESS), what)
-    pairs = ctx.cast(ctx.elementwise(ctx.reshape(wrapped, [n, 1], zero_copies=False), ctx.reshape(wrapped, [1, n], zero_copies=False), EW.EQUAL), DataType.INT64)
+    pairs = ctx.elementwise(ctx.reshape(wrapped, [n, 1], zero_copies=False),
+                            ctx.reshape(wrapped, [1, n], zero_copies=False), EW.EQUAL)
+    pairs = ctx.cast(pairs, DataType.INT64)
     _check(ctx, node, ctx.elementwise(ctx.reduce(pairs, ReduceOperation.SUM, [0, 1], keep_dims=False), ctx.ints([n]),
                          EW.EQUAL), "axes must not repeat")
     return wrapped
@@ -93,8 +96,9 @@ def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
     zero, one = _vec(ctx, [0] * n), _vec(ctx, [1] * n)
     axes_t = _vec(ctx, list(range(n))) if axes_t is None else _runtime_axes(ctx, node, axes_t, r, n)
     steps_t = one if steps_t is None else ctx.cast(steps_t, i64)
-    _check(ctx, node, ctx.elementwise(ctx.elementwise(steps_t, zero, EW.LESS), ctx.elementwise(steps_t, zero, EW.GREATER), EW.OR),
-           "steps must not be 0")
+    nonzero = ctx.elementwise(ctx.elementwise(steps_t, zero, EW.LESS), ctx.elementwise(steps_t, zero, EW.GREATER),
+                              EW.OR)
+    _check(ctx, node, nonzero, "steps must not be 0")
     d = ctx.network.add_gather(ctx.shape_of(x), axes_t, 0).get_output(0)
     pos = ctx.cast(ctx.elementwise(steps_t, zero, EW.GREATER), i64)          # 1 where step > 0
     sgn = ctx.elementwise(ctx.elementwise(pos, _vec(ctx, [2] * n), EW.PROD), one, EW.SUB)
@@ -104,12 +108,13 @@ def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
 
     hi = ctx.elementwise(d, ctx.elementwise(one, pos, EW.SUB), EW.SUB)                # d (step > 0) or d - 1
     big = _vec(ctx, [INT_MAX] * n)
-    st = ctx.elementwise(ctx.elementwise(wrap_neg(ctx.elementwise(ctx.elementwise(starts_t, big, EW.MIN), ctx.elementwise(zero, big, EW.SUB), EW.MAX)),
-                    zero, EW.MAX), hi, EW.MIN)
+    st = ctx.elementwise(ctx.elementwise(starts_t, big, EW.MIN), ctx.elementwise(zero, big, EW.SUB), EW.MAX)
+    st = ctx.elementwise(ctx.elementwise(wrap_neg(st), zero, EW.MAX), hi, EW.MIN)
     en = ctx.elementwise(ctx.elementwise(ends_t, big, EW.MIN), ctx.elementwise(zero, big, EW.SUB), EW.MAX)
     en = ctx.elementwise(ctx.elementwise(wrap_neg(en), ctx.elementwise(pos, one, EW.SUB), EW.MAX), hi, EW.MIN)
     absstep = ctx.elementwise(steps_t, sgn, EW.PROD)
-    num = ctx.elementwise(ctx.elementwise(ctx.elementwise(en, st, EW.SUB), sgn, EW.PROD), ctx.elementwise(absstep, one, EW.SUB), EW.SUM)
+    num = ctx.elementwise(ctx.elementwise(ctx.elementwise(en, st, EW.SUB), sgn, EW.PROD),
+                          ctx.elementwise(absstep, one, EW.SUB), EW.SUM)
     size = ctx.elementwise(ctx.elementwise(num, absstep, EW.FLOOR_DIV), zero, EW.MAX)
     layer = ctx.axis_slice(x, tuple(range(n)), (0,) * n, (0,) * n)
     layer.set_input(1, st)
@@ -132,7 +137,7 @@ def _slice(ctx, node, x, starts, ends, axes, steps, starts_t=None, ends_t=None):
     steps = [1] * n if steps is None else [int(v) for v in steps]
     if len(axes) != n or len(steps) != n or len(set(axes)) != n:
         ctx.fail(f"starts, ends, axes {axes} and steps {steps} must have the same length and distinct axes",
-             E.INVALID_NODE)
+                 E.INVALID_NODE)
     if any(s == 0 for s in steps):
         ctx.fail("steps must not be 0", E.INVALID_NODE)
     shape = tuple(x.shape)
@@ -199,8 +204,11 @@ def _split(ctx, node, x, sizes, num_outputs, ceil_chunks):
     # dynamic axis: chunk = ceil(d / n) (opset 18) or d / n
     dt = ctx.dim_of(x, axis)
     nn = ctx.ints([n])
-    chunk = ctx.elementwise(ctx.elementwise(ctx.elementwise(dt, nn, EW.SUM), ctx.ints([1]), EW.SUB), nn, EW.FLOOR_DIV) if ceil_chunks \
-        else ctx.elementwise(dt, nn, EW.FLOOR_DIV)
+    if ceil_chunks:
+        chunk = ctx.elementwise(ctx.elementwise(ctx.elementwise(dt, nn, EW.SUM), ctx.ints([1]), EW.SUB), nn,
+                                EW.FLOOR_DIV)
+    else:
+        chunk = ctx.elementwise(dt, nn, EW.FLOOR_DIV)
     outs = []
     for i in range(n):
         start = ctx.elementwise(ctx.elementwise(chunk, ctx.ints([i]), EW.PROD), dt, EW.MIN)
@@ -231,17 +239,18 @@ def _split_runtime(ctx, node, x):
     sizes = ctx.cast(ctx.input(node, 1), DataType.INT64)
     if ctx.rank(sizes) != 1 or sizes.shape[0] not in (-1, len(node.outputs)):
         ctx.fail(f"the split input must be a 1-D tensor of {len(node.outputs)} sizes, got shape {sizes.shape}",
-             E.INVALID_NODE)
+                 E.INVALID_NODE)
     total = ctx.reduce(sizes, ReduceOperation.SUM, [0])
     d = ctx.dim_of(x, axis)
-    _check(ctx, node, ctx.elementwise(sizes, _vec(ctx, [-1] * len(node.outputs)), EW.GREATER), "split sizes must not be negative")
+    _check(ctx, node, ctx.elementwise(sizes, _vec(ctx, [-1] * len(node.outputs)), EW.GREATER),
+           "split sizes must not be negative")
     _check(ctx, node, ctx.elementwise(total, ctx.ints([d]) if isinstance(d, int) else d, EW.EQUAL),
            f"the split sizes must add up to the size of axis {axis}")
     outs = []
     for i in range(len(node.outputs)):
         size = ctx.done(ctx.axis_slice(sizes, (0,), (i,), (1,)))
         start = ctx.ints([0]) if i == 0 else ctx.reduce(ctx.done(ctx.axis_slice(sizes, (0,), (0,), (i,))),
-                                                     ReduceOperation.SUM, [0])
+                                                        ReduceOperation.SUM, [0])
         layer = ctx.axis_slice(x, (axis,), (0,), (0,))
         layer.set_input(1, start)
         layer.set_input(2, size)
@@ -296,7 +305,7 @@ def _pad(ctx, node, x, pads, pads_t, fill_t, fill_v, mode, axes, axes_t=None):
         pads = [int(v) for v in np.asarray(pads).reshape(-1)]
         if len(pads) != 2 * n:
             ctx.fail(f"pads has {len(pads)} values; expected {2 * n} (begin and end for each of {n} axes)",
-                 E.INVALID_NODE)
+                     E.INVALID_NODE)
         if not any(pads):
             return ctx.network.add_identity(x).get_output(0)
     layer = ctx.axis_slice(x, axes, (0,) * n, (0,) * n)
