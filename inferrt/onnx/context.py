@@ -26,7 +26,8 @@ Node, names and values:
 * ``ctx.value(name)`` / ``ctx.value_of(t)``: the numpy value when known at import time (initializer, Constant
   output, or folded by shape inference), else None. ``ctx.has(name)``: whether ``name`` is a known tensor.
 * ``ctx.input(node, i)``, ``ctx.input_value(node, i)``, ``ctx.has_input(node, i)``: input ``i`` of ``node`` as
-  an ITensor / known numpy value / presence (None / None / False when absent).
+  an ITensor / known numpy value / presence (None / None / False when absent);
+  ``ctx.has_output(node, i)``: whether output ``i`` is asked for.
 * ``ctx.attr(node, name, default=None)`` (absent -> default; ``node.attr(name)`` raises instead),
   ``ctx.attr_array(v)`` (a TensorProto attribute as numpy), ``ctx.norm_axes(axes, rank, what)`` (negative axes
   wrapped; INVALID_NODE when out of range), ``ctx.dtype(elem_type)``: ONNX element type -> DataType.
@@ -278,6 +279,11 @@ class ImportContext(LayerHelpers):
     def has_input(node: NodeView, i: int) -> bool:
         """Whether input ``i`` of ``node`` is present (not omitted, not "")."""
         return i < len(node.inputs) and bool(node.inputs[i])
+
+    @staticmethod
+    def has_output(node: NodeView, i: int) -> bool:
+        """Whether output ``i`` of ``node`` is asked for (not omitted, not "")."""
+        return i < len(node.outputs) and bool(node.outputs[i])
 
     def input(self, node: NodeView, i: int):
         """The ITensor of input ``i`` of ``node``, or None when it is absent."""

@@ -21,10 +21,6 @@ from .microsoft_transformer import last_dim, rotary_tables, rotate
 MS = "com.microsoft"
 
 
-def _out(node, i) -> bool:
-    return len(node.outputs) > i and bool(node.outputs[i])
-
-
 # ----------------------------------------------------------------------------------------------- building blocks
 def split_heads(ctx, t, n, h):
     """(B, S, N*H) -> (B, N, S, H)."""
@@ -153,7 +149,7 @@ def attention(ctx, node):
     scale = float(ctx.attr(node, "scale", 0.0)) or 1.0 / math.sqrt(hq)
     y = merge_heads(ctx, attend(ctx, node, q, k, v, scale, penalties), n, hv)
     present = None
-    if _out(node, 1):
+    if ctx.has_output(node, 1):
         if hq != hv:
             ctx.fail("output present needs equal Q/K and V head sizes", E.INVALID_NODE)
         present = ctx.concat([ctx.onnx_op("Unsqueeze", [t, ctx.ints([0])])[0] for t in (k, v)], 0)
@@ -171,7 +167,7 @@ def multi_head_attention(ctx, node):
     for i, what in ((8, "past_sequence_length"), (9, "cache_indirection")):
         if ctx.has_input(node, i):
             ctx.fail(f"input {what} is not supported", E.UNSUPPORTED_NODE_ATTR)
-    if _out(node, 3):
+    if ctx.has_output(node, 3):
         ctx.fail("output qk is not supported; remove it from the node's outputs", E.UNSUPPORTED_NODE_ATTR)
     d = last_dim(ctx, node, q, "query")
     hq = d // n
@@ -218,7 +214,7 @@ def multi_head_attention(ctx, node):
         penalties.append(ctx.input(node, 5))
     scale = float(ctx.attr(node, "scale", 0.0)) or 1.0 / math.sqrt(hq)
     y = merge_heads(ctx, attend(ctx, node, q, k, v, scale, penalties), n, hv)
-    return [y, k if _out(node, 1) else None, v if _out(node, 2) else None][:len(node.outputs)]
+    return [y, k if ctx.has_output(node, 1) else None, v if ctx.has_output(node, 2) else None][:len(node.outputs)]
 
 
 # ----------------------------------------------------------------------------------------------- GQA
@@ -284,4 +280,5 @@ def group_query_attention(ctx, node):
     scale = float(ctx.attr(node, "scale", 0.0)) or 1.0 / math.sqrt(h)
     kr, vr = _repeat_heads(ctx, node, k, n // kvn, n), _repeat_heads(ctx, node, v, n // kvn, n)
     y = attend(ctx, node, q, kr, vr, scale, penalties, float(ctx.attr(node, "softcap", 0.0)))
-    return [merge_heads(ctx, y, n, h), k if _out(node, 1) else None, v if _out(node, 2) else None][:len(node.outputs)]
+    present = [k if ctx.has_output(node, 1) else None, v if ctx.has_output(node, 2) else None]
+    return [merge_heads(ctx, y, n, h)] + present[:len(node.outputs) - 1]

@@ -16,10 +16,6 @@ from ..registry import importer
 MS = "com.microsoft"
 
 
-def _out(node, i) -> bool:
-    return len(node.outputs) > i and bool(node.outputs[i])
-
-
 def last_dim(ctx, node, t, what):
     d = t.shape[-1] if ctx.rank(t) else -1
     if d < 0:
@@ -45,27 +41,27 @@ def skip_layer_norm(ctx, node):
     s = _skip_sum(ctx, node, 4)
     eps = float(ctx.attr(node, "epsilon", 1e-12))
     ln_in = [s, ctx.input(node, 2)] + ([ctx.input(node, 3)] if ctx.has_input(node, 3) else [])
-    stats = _out(node, 1) or _out(node, 2)
+    stats = ctx.has_output(node, 1) or ctx.has_output(node, 2)
     y, mean, inv = (ctx.onnx_op("LayerNormalization", ln_in, n_out=3 if stats else 1, axis=-1, epsilon=eps)
                     + [None, None])[:3]
-    return [y, mean if _out(node, 1) else None, inv if _out(node, 2) else None,
-            s if _out(node, 3) else None][:len(node.outputs)]
+    return [y, mean if ctx.has_output(node, 1) else None, inv if ctx.has_output(node, 2) else None,
+            s if ctx.has_output(node, 3) else None][:len(node.outputs)]
 
 
 @importer("SkipSimplifiedLayerNormalization", since=1, domain=MS)
 def skip_simplified_layer_norm(ctx, node):
     s = _skip_sum(ctx, node, 3)
     eps = float(ctx.attr(node, "epsilon", 1e-12))
-    if _out(node, 1):
+    if ctx.has_output(node, 1):
         ctx.fail("output 1 (mean) does not exist for the RMS form (onnxruntime leaves it unwritten); remove it "
                  "from the node's outputs", E.UNSUPPORTED_NODE_ATTR)
     y = ctx.onnx_op("RMSNormalization", [s, ctx.input(node, 2)], opset=23, axis=-1, epsilon=eps)[0]
     inv = None
-    if _out(node, 2):  # 1 / sqrt(mean(s^2) + epsilon) over the hidden axis, kept as (B, S, 1)
+    if ctx.has_output(node, 2):  # 1 / sqrt(mean(s^2) + epsilon) over the hidden axis, kept as (B, S, 1)
         sf = ctx.to_float(s)
         ms_ = ctx.reduce(ctx.elementwise(sf, sf, EW.PROD), R.AVG, [ctx.rank(sf) - 1], True)
         inv = ctx.unary(ctx.unary(ctx.elementwise(ms_, ctx.scalar_like(eps, ms_), EW.SUM), U.SQRT), U.RECIP)
-    return [y, None, inv, s if _out(node, 3) else None][:len(node.outputs)]
+    return [y, None, inv, s if ctx.has_output(node, 3) else None][:len(node.outputs)]
 
 
 # ----------------------------------------------------------------------------------------------- embedding
@@ -95,7 +91,7 @@ def embed_layer_norm(ctx, node):
     y = ctx.onnx_op("LayerNormalization", [emb, ctx.input(node, 5), ctx.input(node, 6)], axis=-1,
                     epsilon=eps)[0]
     mask_index = None
-    if _out(node, 1):
+    if ctx.has_output(node, 1):
         if int(ctx.attr(node, "mask_index_type", 1)) != 1:
             ctx.fail(f"attribute mask_index_type={ctx.attr(node, 'mask_index_type')} with a mask_index output is not "
                      f"supported (1: the number of tokens per sequence)", E.UNSUPPORTED_NODE_ATTR)
@@ -108,7 +104,7 @@ def embed_layer_norm(ctx, node):
             batch = ctx.onnx_op("Shape", [ids], start=0, end=1)[0]
             mask_index = ctx.onnx_op("ConstantOfShape", [batch],
                                      value=helper.make_tensor("zero", TensorProto.INT32, [1], [0]))[0]
-    return [y, mask_index, emb if _out(node, 2) else None][:len(node.outputs)]
+    return [y, mask_index, emb if ctx.has_output(node, 2) else None][:len(node.outputs)]
 
 
 # ----------------------------------------------------------------------------------------------- rotary

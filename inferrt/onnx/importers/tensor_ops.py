@@ -30,30 +30,26 @@ def _slice_static(d, s, e, st):
     return s, n
 
 
-def _vec(ctx, vals):
-    return ctx.ints(np.asarray(vals, dtype=np.int64))
-
-
 def _slice_dynamic(ctx, x, axes, starts_t, ends_t, steps):
     """(start, size) INT64 vectors for ONNX Slice when some dims or bounds are only known at run time."""
     sh = ctx.shape_of(x)
-    d = ctx.network.add_gather(sh, _vec(ctx, axes), 0).get_output(0) if hasattr(ctx.network, "add_gather") else \
+    d = ctx.network.add_gather(sh, ctx.ints(axes), 0).get_output(0) if hasattr(ctx.network, "add_gather") else \
         _concat_dims(ctx, x, axes)
-    sgn = _vec(ctx, [1 if s > 0 else -1 for s in steps])
-    zero = _vec(ctx, [0] * len(axes))
-    one = _vec(ctx, [1] * len(axes))
+    sgn = ctx.ints([1 if s > 0 else -1 for s in steps])
+    zero = ctx.ints([0] * len(axes))
+    one = ctx.ints([1] * len(axes))
 
     def wrap_neg(v):  # v + d where v < 0
         neg = ctx.cast(ctx.elementwise(v, zero, EW.LESS), DataType.INT64)
         return ctx.elementwise(v, ctx.elementwise(neg, d, EW.PROD), EW.SUM)
 
     # step > 0: clamp to [0, d]; step < 0: start to [0, d-1], end to [-1, d-1]
-    pos = _vec(ctx, [1 if s > 0 else 0 for s in steps])
+    pos = ctx.ints([1 if s > 0 else 0 for s in steps])
     hi = ctx.elementwise(d, ctx.elementwise(one, pos, EW.SUB), EW.SUB)
     s = ctx.elementwise(ctx.elementwise(wrap_neg(starts_t), zero, EW.MAX), hi, EW.MIN)
     e_lo = ctx.elementwise(pos, one, EW.SUB)  # 0 or -1
     e = ctx.elementwise(ctx.elementwise(wrap_neg(ends_t), e_lo, EW.MAX), hi, EW.MIN)
-    absstep = _vec(ctx, [abs(v) for v in steps])
+    absstep = ctx.ints([abs(v) for v in steps])
     num = ctx.elementwise(ctx.elementwise(ctx.elementwise(e, s, EW.SUB), sgn, EW.PROD),
                           ctx.elementwise(absstep, one, EW.SUB), EW.SUM)
     size = ctx.elementwise(ctx.elementwise(num, absstep, EW.FLOOR_DIV), zero, EW.MAX)
@@ -70,11 +66,11 @@ def _runtime_axes(ctx, node, axes_t, r, n):
     """A run-time axes tensor as INT64 with negative axes wrapped (axis + rank); execution fails, naming the node,
     when an axis is out of range or repeated."""
     axes_t = ctx.cast(axes_t, DataType.INT64)
-    neg = ctx.cast(ctx.elementwise(axes_t, _vec(ctx, [0] * n), EW.LESS), DataType.INT64)
-    wrapped = ctx.elementwise(axes_t, ctx.elementwise(neg, _vec(ctx, [r] * n), EW.PROD), EW.SUM)
+    neg = ctx.cast(ctx.elementwise(axes_t, ctx.ints([0] * n), EW.LESS), DataType.INT64)
+    wrapped = ctx.elementwise(axes_t, ctx.elementwise(neg, ctx.ints([r] * n), EW.PROD), EW.SUM)
     what = f"axes must lie in [{-r}, {r - 1}] for an input of rank {r}"
-    _check(ctx, node, ctx.elementwise(wrapped, _vec(ctx, [-1] * n), EW.GREATER), what)
-    _check(ctx, node, ctx.elementwise(wrapped, _vec(ctx, [r] * n), EW.LESS), what)
+    _check(ctx, node, ctx.elementwise(wrapped, ctx.ints([-1] * n), EW.GREATER), what)
+    _check(ctx, node, ctx.elementwise(wrapped, ctx.ints([r] * n), EW.LESS), what)
     pairs = ctx.elementwise(ctx.reshape(wrapped, [n, 1], zero_copies=False),
                             ctx.reshape(wrapped, [1, n], zero_copies=False), EW.EQUAL)
     pairs = ctx.cast(pairs, DataType.INT64)
@@ -93,21 +89,21 @@ def _slice_runtime(ctx, node, x, starts_t, ends_t, axes_t, steps_t):
         ctx.fail("starts must be a 1-D tensor of known length", E.INVALID_NODE)
     i64 = DataType.INT64
     starts_t, ends_t = ctx.cast(starts_t, i64), ctx.cast(ends_t, i64)
-    zero, one = _vec(ctx, [0] * n), _vec(ctx, [1] * n)
-    axes_t = _vec(ctx, list(range(n))) if axes_t is None else _runtime_axes(ctx, node, axes_t, r, n)
+    zero, one = ctx.ints([0] * n), ctx.ints([1] * n)
+    axes_t = ctx.ints(list(range(n))) if axes_t is None else _runtime_axes(ctx, node, axes_t, r, n)
     steps_t = one if steps_t is None else ctx.cast(steps_t, i64)
     nonzero = ctx.elementwise(ctx.elementwise(steps_t, zero, EW.LESS), ctx.elementwise(steps_t, zero, EW.GREATER),
                               EW.OR)
     _check(ctx, node, nonzero, "steps must not be 0")
     d = ctx.network.add_gather(ctx.shape_of(x), axes_t, 0).get_output(0)
     pos = ctx.cast(ctx.elementwise(steps_t, zero, EW.GREATER), i64)          # 1 where step > 0
-    sgn = ctx.elementwise(ctx.elementwise(pos, _vec(ctx, [2] * n), EW.PROD), one, EW.SUB)
+    sgn = ctx.elementwise(ctx.elementwise(pos, ctx.ints([2] * n), EW.PROD), one, EW.SUB)
 
     def wrap_neg(v):
         return ctx.elementwise(v, ctx.elementwise(ctx.cast(ctx.elementwise(v, zero, EW.LESS), i64), d, EW.PROD), EW.SUM)
 
     hi = ctx.elementwise(d, ctx.elementwise(one, pos, EW.SUB), EW.SUB)                # d (step > 0) or d - 1
-    big = _vec(ctx, [INT_MAX] * n)
+    big = ctx.ints([INT_MAX] * n)
     st = ctx.elementwise(ctx.elementwise(starts_t, big, EW.MIN), ctx.elementwise(zero, big, EW.SUB), EW.MAX)
     st = ctx.elementwise(ctx.elementwise(wrap_neg(st), zero, EW.MAX), hi, EW.MIN)
     en = ctx.elementwise(ctx.elementwise(ends_t, big, EW.MIN), ctx.elementwise(zero, big, EW.SUB), EW.MAX)
@@ -148,8 +144,8 @@ def _slice(ctx, node, x, starts, ends, axes, steps, starts_t=None, ends_t=None):
             st.append(s0)
             sz.append(n0)
         return ctx.done(ctx.axis_slice(x, axes, st, sz, steps))
-    st_t = starts_t if starts is None else _vec(ctx, np.clip(np.asarray(starts, np.int64), -INT_MAX, INT_MAX))
-    en_t = ends_t if ends is None else _vec(ctx, np.clip(np.asarray(ends, np.int64), -INT_MAX, INT_MAX))
+    st_t = starts_t if starts is None else ctx.ints(np.clip(np.asarray(starts, np.int64), -INT_MAX, INT_MAX))
+    en_t = ends_t if ends is None else ctx.ints(np.clip(np.asarray(ends, np.int64), -INT_MAX, INT_MAX))
     s, size = _slice_dynamic(ctx, x, axes, ctx.cast(st_t, DataType.INT64), ctx.cast(en_t, DataType.INT64), steps)
     layer = ctx.axis_slice(x, axes, (0,) * n, (0,) * n, steps)
     layer.set_input(1, s)
@@ -242,7 +238,7 @@ def _split_runtime(ctx, node, x):
                  E.INVALID_NODE)
     total = ctx.reduce(sizes, ReduceOperation.SUM, [0])
     d = ctx.dim_of(x, axis)
-    _check(ctx, node, ctx.elementwise(sizes, _vec(ctx, [-1] * len(node.outputs)), EW.GREATER),
+    _check(ctx, node, ctx.elementwise(sizes, ctx.ints([-1] * len(node.outputs)), EW.GREATER),
            "split sizes must not be negative")
     _check(ctx, node, ctx.elementwise(total, ctx.ints([d]) if isinstance(d, int) else d, EW.EQUAL),
            f"the split sizes must add up to the size of axis {axis}")
