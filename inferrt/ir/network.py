@@ -19,6 +19,7 @@ from ..ops import Spec, get_op
 from ..ops.activation import DEFAULT_ALPHA_BETA
 from ..ops.base import OpError
 from . import layer as L
+from .internal import NetworkInternals
 from .tensor import ITensor
 from .weights import Dims, Weights, as_array
 
@@ -77,6 +78,12 @@ class INetworkDefinition:
 
     def __len__(self):
         return len(self._layers)
+
+    # ------------------------------------------------------------------ inferrt's parser and builder
+    @property
+    def internal(self) -> NetworkInternals:
+        """Accessor for inferrt's own parser and builder (not TensorRT API; see ``ir/internal.py``)."""
+        return NetworkInternals(self)
 
     def __getitem__(self, index):
         if not -len(self._layers) <= index < len(self._layers):

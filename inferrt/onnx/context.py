@@ -12,34 +12,60 @@ An importer is ``fn(ctx, node) -> list[ITensor | None]`` (see ``registry.py``). 
   SPARSE_TENSOR -> dense numpy array, TYPE_PROTO(S) -> TypeProto(s). Without a default, a missing attribute
   raises ImportFailure naming the node. ``node.has_attr(name)``; ``node.proto`` is the NodeProto.
 
-``ctx`` (:class:`ImportContext`) gives:
+``ctx`` (:class:`ImportContext`) is the one importer API: every helper an importer needs is a method on it, so
+the context (network, node, bindings) is never passed separately. The layer-building methods live in
+``context_compose.py`` (:class:`LayerHelpers`, mixed into ImportContext), the rest here. ``t`` is an ITensor,
+``node`` a NodeView; every method that adds layers returns ITensors and goes through TensorRT's API.
 
-* ``ctx.network``: the INetworkDefinition being built (add layers with TensorRT's API only).
-* ``ctx.opset(domain="")``: the opset version of ``domain`` in effect for the current node.
-* ``ctx.tensor(name) -> ITensor``: graph inputs, node outputs and outer-scope values; initializers and Constant
-  outputs are materialized lazily as constant layers (DOUBLE becomes FLOAT). A missing name raises ImportFailure.
-* ``ctx.value(name) -> np.ndarray | None``: the value when known at import time: initializer, Constant output,
-  or a value folded by shape inference (``ITensor._value()``). Use it for shape-like inputs (Reshape's shape...).
-  ``ctx.value_of(tensor)`` does the same for an ITensor.
-* ``ctx.has(name)``: whether ``name`` names a known tensor (false for "").
-* ``ctx.constant(array, name=None) -> ITensor``: a constant layer; float64 is stored as float32.
-* ``ctx.scalar(v, dtype=DataType.FLOAT, rank=0) -> ITensor``: a constant of shape ``(1,) * rank``.
-* ``ctx.cast(t, dtype) -> ITensor`` (no layer when the type already matches).
-* ``ctx.broadcast_pair(a, b) -> (a, b)``: ONNX multidirectional broadcasting onto TensorRT's same-rank
-  elementwise: the lower-rank tensor gets leading 1-dims (works with dynamic shapes).
-* ``ctx.expand_rank(t, rank) -> ITensor``: the same for one tensor.
-* ``ctx.elementwise(a, b, op) -> ITensor``; ``ctx.unary(t, op) -> ITensor``; ``ctx.activation(t, type, alpha,
-  beta) -> ITensor``: ops as ElementWiseOperation / UnaryOperation / ActivationType members or names.
-* ``ctx.shape_of(t) -> ITensor`` (1-D INT64); ``ctx.reshape(t, dims, zero_copies=True) -> ITensor`` (``dims`` a
-  sequence of ints or a 1-D INT64 ITensor; with ``zero_copies`` a 0 copies the input's dim like ONNX allowzero=0).
-* ``ctx.rank(t)``: the rank of ``t`` (ImportFailure if unknown); ``ctx.dtype(elem_type)``: ONNX -> DataType.
-* ``ctx.fail(message, code=UNSUPPORTED_NODE)``: raise ImportFailure (message is prefixed with the node).
+Node, names and values:
+
+* ``ctx.network``: the INetworkDefinition being built; ``ctx.node``: the NodeView being imported (set while an
+  importer runs, also when it is called without the parser); ``ctx.opset(domain="")``: the opset in effect for it.
+* ``ctx.tensor(name)``: graph inputs, node outputs and outer-scope values; initializers and Constant outputs are
+  materialized lazily as constant layers (DOUBLE becomes FLOAT). A missing name raises ImportFailure.
+* ``ctx.value(name)`` / ``ctx.value_of(t)``: the numpy value when known at import time (initializer, Constant
+  output, or folded by shape inference), else None. ``ctx.has(name)``: whether ``name`` is a known tensor.
+* ``ctx.input(node, i)``, ``ctx.input_value(node, i)``, ``ctx.has_input(node, i)``: input ``i`` of ``node`` as
+  an ITensor / known numpy value / presence (None / None / False when absent);
+  ``ctx.has_output(node, i)``: whether output ``i`` is asked for.
+* ``ctx.attr(node, name, default=None)`` (absent -> default; ``node.attr(name)`` raises instead),
+  ``ctx.attr_array(v)`` (a TensorProto attribute as numpy), ``ctx.norm_axes(axes, rank, what)`` (negative axes
+  wrapped; INVALID_NODE when out of range), ``ctx.dtype(elem_type)``: ONNX element type -> DataType.
+
+Layers (``context_compose.py``):
+
+* constants: ``ctx.constant(array, name=None, dtype=None)``, ``ctx.ints(values)`` (1-D INT64),
+  ``ctx.scalar(v, dtype=FLOAT, rank=0)`` (shape ``(1,) * rank``), ``ctx.scalar_like(v, t)`` (t's dtype and rank).
+* types: ``ctx.cast(t, dtype)`` (no layer when it matches), ``ctx.to_float(t)``, ``ctx.identity(t)``.
+* rank and broadcasting: ``ctx.rank(t)`` (UNSUPPORTED_NODE_SHAPE if unknown), ``ctx.unsqueeze_front(t, k)``,
+  ``ctx.expand_rank(t, rank)``, ``ctx.broadcast_pair(a, b)`` (ONNX multidirectional broadcasting: the lower-rank
+  tensor gets leading 1-dims, dynamic shapes included), ``ctx.expand_to(t, shape_t)``.
+* ops: ``ctx.elementwise(a, b, op)`` (broadcast first), ``ctx.unary(t, op)``, ``ctx.activation(t, type, alpha,
+  beta)``, ``ctx.reduce(t, op, axes, keep_dims)``, ``ctx.transpose(t, perm)``, ``ctx.concat(ts, axis)``,
+  ``ctx.axis_slice(x, axes, start, size, stride)`` (the layer); ops as enum members or names.
+* shapes: ``ctx.shape_of(t)`` (1-D INT64), ``ctx.dim_of(t, i)`` / ``ctx.dim_items(t)`` (ints when known, else
+  1-element tensors), ``ctx.mul_dims(items)``, ``ctx.shape_vector(items)``, ``ctx.reshape(t, dims,
+  zero_copies=True)`` (``dims``: ints and 1-element tensors, or a 1-D shape tensor; with ``zero_copies`` a 0
+  copies the input's dim like ONNX allowzero=0).
+* layer outputs: ``ctx.out(layer, i=0)`` (INVALID_NODE when the network refused the layer), ``ctx.done(layer,
+  i=0)`` (for a layer configured after creation: re-infers its shapes).
+* ``ctx.onnx_op(op_type, inputs, n_out=1, opset=21, **attrs)``: import one ai.onnx op on ITensors through its
+  registered importer (how contrib ops decompose into standard ones); errors name ``ctx.node``.
 * ``ctx.import_subgraph(graph_proto, outer_scope=None, inputs=None, network=None) -> list[ITensor]``: import a
   GraphProto (If branch, Loop/Scan body). ``inputs`` maps the subgraph's input names to ITensors; names not bound
   there or inside the subgraph resolve through ``outer_scope`` (default: this context; or any mapping / callable
   ``name -> ITensor``, raising KeyError for unknown names; a callable with ``has(name)`` and ``value(name)``
-  attributes is probed through them, so that checking a name or reading a known value never captures it). ``network`` (default: this network) receives the layers. Returns the subgraph outputs in
-  order; ``ctx.last_subgraph_captures`` then lists the outer-scope names the subgraph read.
+  attributes is probed through them, so that checking a name or reading a known value never captures it).
+  ``network`` (default: this network) receives the layers. Returns the subgraph outputs in order;
+  ``ctx.last_subgraph_captures`` then lists the outer-scope names the subgraph read.
+
+Errors: ``ctx.fail(message, code=UNSUPPORTED_NODE)`` raises ImportFailure with the message prefixed by the node
+(``node 'name' (OpType): ``). The convention for ``code``: leave the default, UNSUPPORTED_NODE, when the node is
+valid ONNX that inferrt does not import; pass UNSUPPORTED_NODE_ATTR when an attribute value (or an input standing
+for one) is what inferrt does not support, UNSUPPORTED_NODE_DATATYPE / UNSUPPORTED_NODE_SHAPE for a type / a shape
+it does not support, INVALID_NODE when the node breaks the ONNX spec (missing input, out-of-range axis, bad
+attribute), INVALID_GRAPH for a graph-level fault (undefined name), INTERNAL_ERROR for an inferrt bug. Helpers
+follow it: a missing tensor name is INVALID_GRAPH, an absent required input INVALID_NODE.
 """
 from __future__ import annotations
 
@@ -47,7 +73,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..enums import ActivationType, DataType, ElementWiseOperation, ParserErrorCode, UnaryOperation
+from ..enums import DataType, ParserErrorCode
+from .context_compose import INT_MAX, LayerHelpers  # noqa: F401 - INT_MAX: the importers' "no end" bound
 from .registry import ImportFailure
 
 _MISSING = object()
@@ -191,7 +218,7 @@ class NodeView:
         return {k: attribute_value(a, self._base_dir) for k, a in self._attrs.items()}
 
 
-class ImportContext:
+class ImportContext(LayerHelpers):
     """State of one ONNX import: name -> tensor bindings, known constants, opsets (see the module docstring)."""
 
     def __init__(self, network, opsets: dict | None = None, parent: "ImportContext | None" = None,
@@ -224,18 +251,87 @@ class ImportContext:
         return f"node {self.node.name!r} ({self.node.op_type}): " if self.node is not None else ""
 
     def fail(self, message: str, code=ParserErrorCode.UNSUPPORTED_NODE):
+        """Raise ImportFailure(code, message prefixed with the node); see the module docstring for the codes."""
         raise ImportFailure(code, self._where() + message)
 
-    def attr(self, node: NodeView, name: str, default=_MISSING):
-        return node.attr(name, default)
-
     def dtype(self, elem_type: int) -> DataType:
-        return onnx_dtype(elem_type, self._where())
+        return onnx_dtype(int(elem_type), self._where())
+
+    # ------------------------------------------------------------------ node inputs and attributes
+    @staticmethod
+    def attr(node: NodeView, name: str, default=None):
+        """Attribute ``name`` of ``node``, ``default`` (None) when absent; strings decoded."""
+        v = node.attr(name, default)
+        return v.decode() if isinstance(v, bytes) else v
+
+    @staticmethod
+    def attr_array(v):
+        """An attribute holding a TensorProto (or an array already) as numpy (None stays None)."""
+        if v is None:
+            return None
+        if hasattr(v, "dims") and hasattr(v, "data_type"):
+            from onnx import numpy_helper
+
+            return numpy_helper.to_array(v)
+        return np.asarray(v)
+
+    @staticmethod
+    def has_input(node: NodeView, i: int) -> bool:
+        """Whether input ``i`` of ``node`` is present (not omitted, not "")."""
+        return i < len(node.inputs) and bool(node.inputs[i])
+
+    @staticmethod
+    def has_output(node: NodeView, i: int) -> bool:
+        """Whether output ``i`` of ``node`` is asked for (not omitted, not "")."""
+        return i < len(node.outputs) and bool(node.outputs[i])
+
+    def input(self, node: NodeView, i: int):
+        """The ITensor of input ``i`` of ``node``, or None when it is absent."""
+        return self.tensor(node.inputs[i]) if self.has_input(node, i) else None
+
+    def input_value(self, node: NodeView, i: int):
+        """The value of input ``i`` of ``node`` as numpy when known at import time, else None."""
+        if not self.has_input(node, i):
+            return None
+        name = node.inputs[i]
+        try:
+            v = self.value(name)
+        except (KeyError, LookupError, ValueError):
+            v = None
+        if v is None:
+            v = self.value_of(self.tensor(name))
+        return None if v is None else np.asarray(v)
+
+    def norm_axes(self, axes, rank: int, what: str = "axis") -> list[int]:
+        """``axes`` (negative allowed) as non-negative ints; INVALID_NODE when one is out of range for ``rank``."""
+        res = []
+        for a in np.asarray(axes, dtype=np.int64).reshape(-1).tolist():
+            if not -rank <= a < max(rank, 1):
+                self.fail(f"{what} {a} is out of range for a tensor of rank {rank}", ParserErrorCode.INVALID_NODE)
+            res.append(a % rank if rank else 0)
+        return res
 
     # ------------------------------------------------------------------ bindings
     def bind(self, name: str, tensor) -> None:
         """Bind ONNX name ``name`` to an ITensor (the parser does this for node outputs and graph inputs)."""
         self._tensors[name] = tensor
+
+    def unbind(self, name: str) -> None:
+        """Forget a binding made with ``bind`` (temporary names of ``onnx_op``)."""
+        self._tensors.pop(name, None)
+
+    def is_local(self, name: str) -> bool:
+        """Whether ``name`` is bound or known in this context itself (not through the outer scope)."""
+        return self._local(name)
+
+    @property
+    def opsets(self) -> dict:
+        """The opsets of this context's graph, domain -> version ("" for ai.onnx)."""
+        return self._opsets
+
+    def bound_tensors(self):
+        """The ITensors bound in this context so far."""
+        return self._tensors.values()
 
     def add_constant_value(self, name: str, array: np.ndarray, onnx_type: int | None = None) -> None:
         """Register a known value (initializer / Constant output); it becomes a constant layer on first use."""
@@ -309,7 +405,7 @@ class ImportContext:
         if tensor is None:
             return None
         try:
-            return tensor._value()
+            return self.network.internal.known_value(tensor)
         except (AttributeError, ValueError, TypeError):
             return None
 
@@ -320,6 +416,10 @@ class ImportContext:
 
     def record_onnx_type(self, name: str, elem_type: int) -> None:
         self._onnx_types[name] = int(elem_type)
+
+    @staticmethod
+    def _storable(arr, where: str = ""):
+        return storable_array(arr, where)
 
     def _materialize(self, name):
         arr = self._consts[name]
@@ -332,86 +432,8 @@ class ImportContext:
         return t
 
     def _set_name(self, t, name):
-        if name is not None and name not in self.network._tensors:
+        if name is not None and not self.network.internal.has_tensor_name(name):
             t.name = name
-
-    # ------------------------------------------------------------------ layer helpers
-    def constant(self, array, name: str | None = None):
-        arr = storable_array(np.asarray(array))
-        layer = self.network.add_constant(arr.shape, np.ascontiguousarray(arr))
-        if layer is None:
-            self.fail(f"could not create a constant of shape {arr.shape}")
-        if name is not None:
-            layer.name = name
-        t = layer.get_output(0)
-        self._set_name(t, name)
-        return t
-
-    def scalar(self, value, dtype=DataType.FLOAT, rank: int = 0):
-        from ..dtypes import nptype
-
-        dtype = DataType.parse(dtype)
-        arr = np.full((1,) * rank, value, dtype=nptype(dtype) if dtype != DataType.BF16 else np.float32)
-        t = self.constant(arr)
-        return self.cast(t, dtype) if dtype == DataType.BF16 else t
-
-    def cast(self, t, dtype):
-        dtype = DataType.parse(dtype)
-        if t.dtype == dtype:
-            return t
-        return self.network.add_cast(t, dtype).get_output(0)
-
-    def rank(self, t) -> int:
-        shape = t.shape
-        spec = self.network._spec(t) if t._producer is not None else None
-        if spec is not None and spec.shape is None:
-            self.fail(f"the rank of tensor {t.name!r} is unknown here", ParserErrorCode.UNSUPPORTED_NODE_SHAPE)
-        return len(shape)
-
-    def shape_of(self, t):
-        return self.network.add_shape(t).get_output(0)
-
-    def reshape(self, t, dims, zero_copies: bool = True):
-        layer = self.network.add_shuffle(t)
-        if hasattr(dims, "_network"):
-            layer.set_input(1, self.cast(dims, DataType.INT64))
-        else:
-            layer.reshape_dims = tuple(int(d) for d in dims)
-        layer.zero_is_placeholder = bool(zero_copies)
-        return layer.get_output(0)
-
-    def expand_rank(self, t, rank: int):
-        """``t`` with leading 1-dims added up to ``rank`` (unchanged if its rank is already >= rank)."""
-        r = self.rank(t)
-        if r >= rank:
-            return t
-        shape = tuple(t.shape)
-        k = rank - r
-        if sum(1 for d in shape if d < 0) <= 1:
-            return self.reshape(t, (1,) * k + shape, zero_copies=False)
-        ones = self.constant(np.ones(k, dtype=np.int64))
-        dims = self.network.add_concatenation([ones, self.shape_of(t)])
-        dims.axis = 0
-        return self.reshape(t, dims.get_output(0), zero_copies=False)
-
-    def broadcast_pair(self, a, b):
-        ra, rb = self.rank(a), self.rank(b)
-        return self.expand_rank(a, rb), self.expand_rank(b, ra)
-
-    def elementwise(self, a, b, op):
-        a, b = self.broadcast_pair(a, b)
-        return self.network.add_elementwise(a, b, ElementWiseOperation.parse(op)).get_output(0)
-
-    def unary(self, t, op):
-        return self.network.add_unary(t, UnaryOperation.parse(op)).get_output(0)
-
-    def activation(self, t, type, alpha=None, beta=None):  # noqa: A002
-        layer = self.network.add_activation(t, ActivationType.parse(type))
-        if alpha is not None:
-            layer.alpha = float(alpha)
-        if beta is not None:
-            layer.beta = float(beta)
-        return layer.get_output(0)
 
     # ------------------------------------------------------------------ subgraphs
     def import_subgraph(self, graph_proto, outer_scope=None, inputs: dict | None = None, network=None):

@@ -49,19 +49,11 @@ def value_types(graph) -> dict:
 
 
 def snapshot(network):
-    return (len(network._layers), list(network._inputs), list(network._outputs), dict(network._tensors))
+    return network.internal.snapshot()
 
 
 def restore(network, snap):
-    n, inputs, outputs, tensors = snap
-    del network._layers[n:]
-    network._inputs[:] = inputs
-    network._outputs[:] = outputs
-    network._tensors.clear()
-    network._tensors.update(tensors)
-    network._invalidate()
-    if hasattr(network, "_errors"):
-        network._errors = [e for e in network._errors if not e.startswith("layer ")]
+    network.internal.restore(snap)
 
 
 _LIGHT_BYTES = 1 << 16

@@ -178,13 +178,13 @@ class OnnxParser(ModelLoader):
         ctx = ImportContext(network, _opset_map(model), base_dir=base_dir, import_graph=self._import_graph)
         self._node_outputs = {}
         try:
-            unsupported = self._collect_unsupported(model.graph, ctx._opsets, top=True)
+            unsupported = self._collect_unsupported(model.graph, ctx.opsets, top=True)
             if unsupported:
                 for node in unsupported:
                     doms = node.domain or "ai.onnx"
                     self._error(ParserErrorCode.UNSUPPORTED_NODE,
                                 f"no importer for operator {doms}::{node.op_type} at opset "
-                                f"{node.opsets.get(node.domain, ctx._opsets.get(node.domain, 1))}, and ONNX defines "
+                                f"{node.opsets.get(node.domain, ctx.opsets.get(node.domain, 1))}, and ONNX defines "
                                 f"no function to expand it into supported ops", node)
                 raise _Abort
             for msg in getattr(self, "_deferred", []):
@@ -192,7 +192,7 @@ class OnnxParser(ModelLoader):
             if getattr(self, "_deferred", []):
                 raise _Abort
             self._import_graph(ctx, model.graph, top=True)
-            errs = network._layer_errors() if hasattr(network, "_layer_errors") else []
+            errs = network.internal.layer_errors()
             if errs:
                 for e in errs:
                     self._error(ParserErrorCode.INVALID_NODE, e)
@@ -301,7 +301,7 @@ class OnnxParser(ModelLoader):
                             f"{_why(e)}; check its dims, indices and values")
                 raise _Abort from None
         for vi in graph.input:
-            if ctx._local(vi.name):
+            if ctx.is_local(vi.name):
                 continue
             if not top:
                 self._error(ParserErrorCode.INVALID_GRAPH, f"subgraph input {vi.name!r} was not bound by the "
@@ -309,7 +309,7 @@ class OnnxParser(ModelLoader):
                 raise _Abort
             ctx.bind(vi.name, self._add_input(network, vi))
             ctx.record_onnx_type(vi.name, vi.type.tensor_type.elem_type)
-        nodes = self._expanded(graph, ctx._opsets, top=top)
+        nodes = self._expanded(graph, ctx.opsets, top=top)
         for proto, node_opsets, origin, stack in self._toposort(nodes, ctx.has):
             view = NodeView(proto, origin, node_opsets, ctx.base_dir, stack)
             self._import_node(ctx, view)
@@ -321,9 +321,9 @@ class OnnxParser(ModelLoader):
                 self._error(e.code, f"graph output {vi.name!r}: {e.message}")
                 raise _Abort from None
             if top:
-                if t.is_network_input or t.is_network_output or t._producer is None:
+                if t.is_network_input or t.is_network_output or network.internal.producer(t) is None:
                     t = network.add_identity(t).get_output(0)
-                if t.name != vi.name and vi.name not in network._tensors:
+                if t.name != vi.name and not network.internal.has_tensor_name(vi.name):
                     t.name = vi.name
                 network.mark_output(t)
             outs.append(t)
@@ -404,7 +404,7 @@ class OnnxParser(ModelLoader):
         if names is None or upto is None or upto[0] is not network or upto[1] > n_layers:
             names = self._names = set()
             upto = (network, 0)
-        names.update(l.name for l in network._layers[upto[1]:n_layers])
+        names.update(l.name for l in network.internal.layers[upto[1]:n_layers])
         return names
 
     def _import_node(self, ctx, view):
@@ -420,7 +420,7 @@ class OnnxParser(ModelLoader):
             self._node_outputs[view.name] = []
             return
         fn = registry.lookup(view.domain, view.op_type, ctx.opset(view.domain))
-        n_layers = len(network._layers)
+        n_layers = network.num_layers
         try:
             outs = fn(ctx, view)
             if outs is not None and len(outs) > len(view.outputs):
@@ -443,7 +443,7 @@ class OnnxParser(ModelLoader):
             self._error(ParserErrorCode.INTERNAL_ERROR, f"node {view.name!r} ({view.op_type}): the importer "
                         f"failed with {type(e).__name__}: {e}; please report this", view)
             raise _Abort from None
-        new_layers = network._layers[n_layers:]
+        new_layers = network.internal.layers[n_layers:]
         taken = self._layer_names(network, n_layers)
         for j, layer in enumerate(new_layers):
             if layer.name.startswith("(Unnamed Layer"):
@@ -453,20 +453,20 @@ class OnnxParser(ModelLoader):
                 layer.name = name
             taken.add(layer.name)
             layer.metadata = f"onnx:{view.op_type}:{view.name}"
-        self._names_upto = (network, len(network._layers))
-        bound = {id(t) for t in ctx._tensors.values()}
+        self._names_upto = (network, network.num_layers)
+        bound = {id(t) for t in ctx.bound_tensors()}
         for name, t in zip(view.outputs, outs):
             if not name or t is None:
                 continue
-            if id(t) in bound or t._producer is None or t.is_network_output:
+            if id(t) in bound or network.internal.producer(t) is None or t.is_network_output:
                 t = network.add_identity(t).get_output(0)
-            if t.name != name and name not in network._tensors:
+            if t.name != name and not network.internal.has_tensor_name(name):
                 t.name = name
             ctx.bind(name, t)
             bound.add(id(t))
         self._node_outputs[view.name] = [t for t in outs]
-        network._refresh()  # re-infer layers whose attributes the importer set after creating them
-        errs = [l._error for l in new_layers if getattr(l, "_error", None)]
+        network.internal.refresh()  # re-infer layers whose attributes the importer set after creating them
+        errs = [e for e in map(network.internal.layer_error, new_layers) if e]
         if errs:
             self._error(ParserErrorCode.INVALID_NODE, f"node {view.name!r} ({view.op_type}): {errs[0]}", view)
             raise _Abort

@@ -15,6 +15,7 @@ unsupported attributes or inputs; the parser records it as a ParserError naming 
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from ..enums import ParserErrorCode
@@ -37,11 +38,27 @@ def importer(op_type: str, since: int = 1, domain: str = ""):
         lst = IMPORTERS.setdefault((domain, op_type), [])
         if any(s == since for s, _ in lst):
             raise RuntimeError(f"two importers for {domain or 'ai.onnx'}::{op_type} since opset {since}")
-        lst.append((since, fn))
+        lst.append((since, _with_node(fn)))
         lst.sort(key=lambda e: e[0])
         return fn
 
     return deco
+
+
+def _with_node(fn):
+    """``fn`` run with ``ctx.node`` set to the node it imports (the context's helpers name it in their errors),
+    also when an importer is called without the parser."""
+
+    @functools.wraps(fn)
+    def run(ctx, node):
+        saved = ctx.node
+        ctx.node = node
+        try:
+            return fn(ctx, node)
+        finally:
+            ctx.node = saved
+
+    return run
 
 
 def lookup(domain: str, op_type: str, opset: int):

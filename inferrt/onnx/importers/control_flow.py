@@ -15,10 +15,11 @@ from ..registry import importer
 
 
 def _spec_shape(ctx, t, what):
-    spec = ctx.network._spec(t) if t._producer is not None else None
+    producer = ctx.network.internal.producer(t)
+    spec = ctx.network.internal.spec(t) if producer is not None else None
     shape = spec.shape if spec is not None else tuple(t.shape)
     if shape is None:
-        ctx.fail(f"{what} {t.name!r} has an unknown rank (it comes out of layer {t._producer.name!r}, whose output "
+        ctx.fail(f"{what} {t.name!r} has an unknown rank (it comes out of layer {producer.name!r}, whose output "
                  f"rank could not be inferred: an If whose branches give different ranks); declare the value's "
                  f"shape in the branch outputs' types", ParserErrorCode.UNSUPPORTED_NODE_SHAPE)
     return tuple(shape)
@@ -59,7 +60,7 @@ def import_body(ctx, graph_proto, bound, what):
     for name, dtype, shape in bound:
         t = net.add_input(name, dtype, shape)
         if t is None:
-            ctx.fail(f"{what}: cannot bind subgraph input {name!r} ({'; '.join(net._errors)})",
+            ctx.fail(f"{what}: cannot bind subgraph input {name!r} ({'; '.join(net.internal.logged_errors())})",
                      ParserErrorCode.INVALID_GRAPH)
         inputs[name] = t
     captured: dict[str, tuple] = {}
@@ -88,7 +89,7 @@ def import_body(ctx, graph_proto, bound, what):
     outer.has = ctx.has  # probing a name (the subgraph's topological sort) must not capture it,
     outer.value = ctx.value  # and an importer reading a known value (Squeeze's axes) sees the outer constant
     outs = ctx.import_subgraph(graph_proto, outer_scope=outer, inputs=inputs, network=net)
-    errors = net._layer_errors() + [e for e in net._errors if not e.startswith("layer ")]
+    errors = net.internal.layer_errors() + net.internal.logged_errors()
     if errors:
         ctx.fail(f"{what}: " + "; ".join(errors), ParserErrorCode.INVALID_GRAPH)
     g = lower_network(net)
@@ -110,11 +111,12 @@ def _scalar(ctx, name, dtype, what):
 
 
 def _add(ctx, node, kind, inputs, attrs, n_out):
-    layer = ctx.network._add(kind, inputs, attrs, num_outputs=n_out)
-    if all(l.name != node.name for l in ctx.network._layers):  # keep names unique
+    layer = ctx.network.internal.add_layer(kind, inputs, attrs, num_outputs=n_out)
+    if all(l.name != node.name for l in ctx.network.internal.layers):  # keep names unique
         layer.name = node.name
-    if layer._error:
-        ctx.fail(layer._error, ParserErrorCode.INVALID_NODE)
+    error = ctx.network.internal.layer_error(layer)
+    if error:
+        ctx.fail(error, ParserErrorCode.INVALID_NODE)
     return [layer.get_output(i) if i < n_out and o else None for i, o in enumerate(node.outputs)]
 
 

@@ -63,7 +63,7 @@ def unique(ctx, node):
         if not -rank <= axis < rank:
             ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
         attrs["axis"] = axis
-    layer = ctx.network._add("unique", [x], attrs)
+    layer = ctx.network.internal.add_layer("unique", [x], attrs)
     return [layer.get_output(i) for i in range(len(node.outputs))]
 
 
@@ -79,4 +79,4 @@ def compress(ctx, node):
         if not -rank <= axis < rank:
             ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
         attrs["axis"] = axis
-    return [ctx.network._add("compress", [x, cond], attrs).get_output(0)]
+    return [ctx.network.internal.add_layer("compress", [x, cond], attrs).get_output(0)]

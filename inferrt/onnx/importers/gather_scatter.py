@@ -12,53 +12,53 @@ import numpy as np
 from ...enums import (DataType, GatherMode, ParserErrorCode as E, ScatterMode,
                       TopKOperation)
 from ..registry import importer
-from ._compose import attr, done, cast, const, fail, inp, norm_axes, rank, reshape, value
+
 from .tensor_ops import select
 
 
 def _require(ctx, node, method):
     if not hasattr(ctx.network, method):
-        fail(node, f"needs INetworkDefinition.{method}, which this build lacks", E.UNSUPPORTED_NODE)
+        ctx.fail(f"needs INetworkDefinition.{method}, which this build lacks", E.UNSUPPORTED_NODE)
 
 
 def _index_tensor(ctx, node, i):
-    idx = inp(ctx, node, i)
+    idx = ctx.input(node, i)
     if idx.dtype not in (DataType.INT32, DataType.INT64):
-        fail(node, f"indices must be INT32 or INT64, got {idx.dtype.name}", E.UNSUPPORTED_NODE_DATATYPE)
+        ctx.fail(f"indices must be INT32 or INT64, got {idx.dtype.name}", E.UNSUPPORTED_NODE_DATATYPE)
     return idx
 
 
 @importer("Gather", since=1)
 def gather_1(ctx, node):
     _require(ctx, node, "add_gather")
-    x = inp(ctx, node, 0)
-    axis = norm_axes(node, [int(attr(node, "axis", 0))], rank(x))[0]
+    x = ctx.input(node, 0)
+    axis = ctx.norm_axes([int(ctx.attr(node, "axis", 0))], ctx.rank(x))[0]
     idx = _index_tensor(ctx, node, 1)
     layer = ctx.network.add_gather(x, idx, axis)
-    return [done(layer)]
+    return [ctx.done(layer)]
 
 
 @importer("GatherElements", since=11)
 def gather_elements_11(ctx, node):
     _require(ctx, node, "add_gather_v2")
-    x = inp(ctx, node, 0)
-    axis = norm_axes(node, [int(attr(node, "axis", 0))], rank(x))[0]
+    x = ctx.input(node, 0)
+    axis = ctx.norm_axes([int(ctx.attr(node, "axis", 0))], ctx.rank(x))[0]
     idx = _index_tensor(ctx, node, 1)
-    if rank(idx) != rank(x):
-        fail(node, f"indices rank {rank(idx)} differs from data rank {rank(x)}", E.INVALID_NODE)
+    if ctx.rank(idx) != ctx.rank(x):
+        ctx.fail(f"indices rank {ctx.rank(idx)} differs from data rank {ctx.rank(x)}", E.INVALID_NODE)
     layer = ctx.network.add_gather_v2(x, idx, GatherMode.ELEMENT)
     layer.axis = axis
-    return [done(layer)]
+    return [ctx.done(layer)]
 
 
 @importer("GatherND", since=11)
 def gather_nd_11(ctx, node):
     _require(ctx, node, "add_gather_v2")
-    x = inp(ctx, node, 0)
+    x = ctx.input(node, 0)
     idx = _index_tensor(ctx, node, 1)
     layer = ctx.network.add_gather_v2(x, idx, GatherMode.ND)
-    layer.num_elementwise_dims = int(attr(node, "batch_dims", 0))
-    return [done(layer)]
+    layer.num_elementwise_dims = int(ctx.attr(node, "batch_dims", 0))
+    return [ctx.done(layer)]
 
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
@@ -66,29 +66,29 @@ _REDUCTIONS = ("none", "add", "mul", "max", "min")
 
 def _scatter(ctx, node, mode, axis=None):
     _require(ctx, node, "add_scatter")
-    data, upd = inp(ctx, node, 0), inp(ctx, node, 2)
+    data, upd = ctx.input(node, 0), ctx.input(node, 2)
     idx = _index_tensor(ctx, node, 1)
-    red = attr(node, "reduction", "none")
+    red = ctx.attr(node, "reduction", "none")
     if red not in _REDUCTIONS:
-        fail(node, f"reduction {red!r} is not one of {', '.join(_REDUCTIONS)}")
+        ctx.fail(f"reduction {red!r} is not one of {', '.join(_REDUCTIONS)}", E.UNSUPPORTED_NODE_ATTR)
     if mode == ScatterMode.ELEMENT:
-        axis = norm_axes(node, [axis], rank(data))[0]
-    layer = ctx.network.add_scatter(data, idx, cast(ctx, upd, data.dtype), mode)
+        axis = ctx.norm_axes([axis], ctx.rank(data))[0]
+    layer = ctx.network.add_scatter(data, idx, ctx.cast(upd, data.dtype), mode)
     if mode == ScatterMode.ELEMENT:
         layer.axis = axis
     if red != "none":
         layer.reduction = red
-    return [done(layer)]
+    return [ctx.done(layer)]
 
 
 @importer("Scatter", since=9)
 def scatter_9(ctx, node):
-    return _scatter(ctx, node, ScatterMode.ELEMENT, int(attr(node, "axis", 0)))
+    return _scatter(ctx, node, ScatterMode.ELEMENT, int(ctx.attr(node, "axis", 0)))
 
 
 @importer("ScatterElements", since=11)
 def scatter_elements_11(ctx, node):
-    return _scatter(ctx, node, ScatterMode.ELEMENT, int(attr(node, "axis", 0)))
+    return _scatter(ctx, node, ScatterMode.ELEMENT, int(ctx.attr(node, "axis", 0)))
 
 
 @importer("ScatterND", since=11)
@@ -100,11 +100,11 @@ def scatter_nd_11(ctx, node):
 @importer("Where", since=9)
 def where_9(ctx, node):
     _require(ctx, node, "add_select")
-    cond, a, b = (inp(ctx, node, i) for i in range(3))
+    cond, a, b = (ctx.input(node, i) for i in range(3))
     if cond.dtype != DataType.BOOL:
-        cond = cast(ctx, cond, DataType.BOOL)
+        cond = ctx.cast(cond, DataType.BOOL)
     if a.dtype != b.dtype:
-        fail(node, f"X ({a.dtype.name}) and Y ({b.dtype.name}) must have the same type", E.INVALID_NODE)
+        ctx.fail(f"X ({a.dtype.name}) and Y ({b.dtype.name}) must have the same type", E.INVALID_NODE)
     return [select(ctx, cond, a, b)]
 
 
@@ -112,49 +112,49 @@ def where_9(ctx, node):
 @importer("OneHot", since=9)
 def one_hot_9(ctx, node):
     _require(ctx, node, "add_one_hot")
-    idx, depth, values = (inp(ctx, node, i) for i in range(3))
-    axis = int(attr(node, "axis", -1))
-    r_out = rank(idx) + 1
-    axis = norm_axes(node, [axis], r_out)[0]
-    dv = value(ctx, node, 1)
+    idx, depth, values = (ctx.input(node, i) for i in range(3))
+    axis = int(ctx.attr(node, "axis", -1))
+    r_out = ctx.rank(idx) + 1
+    axis = ctx.norm_axes([axis], r_out)[0]
+    dv = ctx.input_value(node, 1)
     if dv is not None:
         depth_i = int(np.asarray(dv).reshape(-1)[0])
-        depth = const(ctx, np.array(depth_i, dtype=np.int32))
+        depth = ctx.constant(np.array(depth_i, dtype=np.int32))
     else:
-        depth = cast(ctx, depth if rank(depth) == 0 else reshape(ctx, depth, []), DataType.INT32)
+        depth = ctx.cast(depth if ctx.rank(depth) == 0 else ctx.reshape(depth, [], zero_copies=False), DataType.INT32)
     if idx.dtype not in (DataType.INT32, DataType.INT64):
-        idx = cast(ctx, idx, DataType.INT64)  # float indices are truncated, as ONNX does
-    if rank(values) != 1:
-        values = reshape(ctx, values, [2])
+        idx = ctx.cast(idx, DataType.INT64)  # float indices are truncated, as ONNX does
+    if ctx.rank(values) != 1:
+        values = ctx.reshape(values, [2], zero_copies=False)
     layer = ctx.network.add_one_hot(idx, values, depth, axis)
-    return [done(layer)]
+    return [ctx.done(layer)]
 
 
 # ----------------------------------------------------------------------------------------------- TopK
 def _topk(ctx, node, k_value, k_tensor, largest=True):
     _require(ctx, node, "add_topk")
-    x = inp(ctx, node, 0)
-    r = rank(x)
-    axis = norm_axes(node, [int(attr(node, "axis", -1))], r)[0]
+    x = ctx.input(node, 0)
+    r = ctx.rank(x)
+    axis = ctx.norm_axes([int(ctx.attr(node, "axis", -1))], r)[0]
     op = TopKOperation.MAX if largest else TopKOperation.MIN
     layer = ctx.network.add_topk(x, op, int(k_value) if k_value is not None else 1, 1 << axis, DataType.INT64)
     if k_value is None:
-        kt = cast(ctx, k_tensor, DataType.INT32)
-        layer.set_input(1, kt if rank(kt) == 0 else reshape(ctx, kt, []))
+        kt = ctx.cast(k_tensor, DataType.INT32)
+        layer.set_input(1, kt if ctx.rank(kt) == 0 else ctx.reshape(kt, [], zero_copies=False))
     values, indices = layer.get_output(0), layer.get_output(1)
     return [values, indices]
 
 
 @importer("TopK", since=1)
 def topk_1(ctx, node):
-    return _topk(ctx, node, int(attr(node, "k")), None)
+    return _topk(ctx, node, int(ctx.attr(node, "k")), None)
 
 
 @importer("TopK", since=10)
 def topk_10(ctx, node):
-    kv = value(ctx, node, 1)
-    largest = bool(attr(node, "largest", 1))
-    return _topk(ctx, node, None if kv is None else int(np.asarray(kv).reshape(-1)[0]), inp(ctx, node, 1), largest)
+    kv = ctx.input_value(node, 1)
+    largest = bool(ctx.attr(node, "largest", 1))
+    return _topk(ctx, node, None if kv is None else int(np.asarray(kv).reshape(-1)[0]), ctx.input(node, 1), largest)
 
 
 # ----------------------------------------------------------------------------------------------- CumSum & co
@@ -163,25 +163,25 @@ def cumsum_11(ctx, node):
     _require(ctx, node, "add_cumulative")
     from ...enums import CumulativeOperation
 
-    x = inp(ctx, node, 0)
-    av = value(ctx, node, 1)
+    x = ctx.input(node, 0)
+    av = ctx.input_value(node, 1)
     if av is None:  # known at run time only: pass the tensor (0-D) through
-        sh = ctx.network.add_shuffle(inp(ctx, node, 1))
+        sh = ctx.network.add_shuffle(ctx.input(node, 1))
         sh.reshape_dims = ()
         axis_t = sh.get_output(0)
     else:
-        axis = norm_axes(node, [int(np.asarray(av).reshape(-1)[0])], rank(x))[0]
-        axis_t = const(ctx, np.array(axis, dtype=np.int32))
-    layer = ctx.network.add_cumulative(x, axis_t, CumulativeOperation.SUM, bool(attr(node, "exclusive", 0)),
-                                       bool(attr(node, "reverse", 0)))
-    return [done(layer)]
+        axis = ctx.norm_axes([int(np.asarray(av).reshape(-1)[0])], ctx.rank(x))[0]
+        axis_t = ctx.constant(np.array(axis, dtype=np.int32))
+    layer = ctx.network.add_cumulative(x, axis_t, CumulativeOperation.SUM, bool(ctx.attr(node, "exclusive", 0)),
+                                       bool(ctx.attr(node, "reverse", 0)))
+    return [ctx.done(layer)]
 
 
 @importer("ReverseSequence", since=10)
 def reverse_sequence_10(ctx, node):
     _require(ctx, node, "add_reverse_sequence")
-    x, lens = inp(ctx, node, 0), inp(ctx, node, 1)
+    x, lens = ctx.input(node, 0), ctx.input(node, 1)
     layer = ctx.network.add_reverse_sequence(x, lens)
-    layer.batch_axis = int(attr(node, "batch_axis", 1))
-    layer.sequence_axis = int(attr(node, "time_axis", 0))
-    return [done(layer)]
+    layer.batch_axis = int(ctx.attr(node, "batch_axis", 1))
+    layer.sequence_axis = int(ctx.attr(node, "time_axis", 0))
+    return [ctx.done(layer)]

@@ -26,7 +26,7 @@ def _qdq_layer(ctx, which, x, scale, zp, to_type, axis, block_shape):
     attrs = {"to_type": to_type, "axis": int(axis)}
     if block_shape:
         attrs["block_shape"] = tuple(block_shape)
-    layer = ctx.network._add(which, [x, scale] + ([zp] if zp is not None else []), attrs)
+    layer = ctx.network.internal.add_layer(which, [x, scale] + ([zp] if zp is not None else []), attrs)
     return layer.get_output(0)
 
 
@@ -101,7 +101,8 @@ def quantize_linear(ctx, node):
     if bits16 or (to_type == DataType.FP8 and not saturate):
         attrs = {"axis": axis, "block_size": block[axis % len(block)] if block else 0, "to_type": to_type,
                  "saturate": saturate, "bits16": bits16}
-        return [ctx.network._add("onnx_quantize", [x, scale, zp if bits16 else None], attrs).get_output(0)]
+        layer = ctx.network.internal.add_layer("onnx_quantize", [x, scale, zp if bits16 else None], attrs)
+        return [layer.get_output(0)]
     if to_type == DataType.FP8:
         zp = None  # an FP8 zero point is always 0 in ONNX
     return [_qdq_layer(ctx, "quantize", x, scale, zp, to_type, axis, block)]
@@ -129,7 +130,7 @@ def dynamic_quantize_linear(ctx, node):
     x = ctx.tensor(node.inputs[0])
     if x.dtype != DataType.FLOAT:
         x = ctx.cast(x, DataType.FLOAT)
-    layer = ctx.network._add("dynamic_quantize_linear", [x])
+    layer = ctx.network.internal.add_layer("dynamic_quantize_linear", [x])
     return [layer.get_output(i) for i in range(3)]
 
 
@@ -143,7 +144,7 @@ def _int8_input(ctx, node, i, what):
 @importer("MatMulInteger", since=10)
 def matmul_integer(ctx, node):
     a, b = _int8_input(ctx, node, 0, "A"), _int8_input(ctx, node, 1, "B")
-    layer = ctx.network._add("integer_matmul", [a, b, _opt(ctx, node, 2), _opt(ctx, node, 3)])
+    layer = ctx.network.internal.add_layer("integer_matmul", [a, b, _opt(ctx, node, 2), _opt(ctx, node, 3)])
     return [layer.get_output(0)]
 
 
@@ -159,14 +160,15 @@ def _conv_attrs(ctx, node):
 @importer("ConvInteger", since=10)
 def conv_integer(ctx, node):
     x, w = _int8_input(ctx, node, 0, "x"), _int8_input(ctx, node, 1, "w")
-    layer = ctx.network._add("integer_conv", [x, w, _opt(ctx, node, 2), _opt(ctx, node, 3)], _conv_attrs(ctx, node))
+    layer = ctx.network.internal.add_layer("integer_conv", [x, w, _opt(ctx, node, 2), _opt(ctx, node, 3)],
+                                           _conv_attrs(ctx, node))
     return [layer.get_output(0)]
 
 
 def _requantize(ctx, node, acc, a_scale, b_scale, y_scale, y_zp, axis, a_axis):
     if y_zp.dtype not in (DataType.INT8, DataType.UINT8):
         ctx.fail(f"y_zero_point must be INT8 or UINT8, got {y_zp.dtype.name}", E.UNSUPPORTED_NODE_DATATYPE)
-    layer = ctx.network._add("requantize", [acc, a_scale, b_scale, y_scale, y_zp],
+    layer = ctx.network.internal.add_layer("requantize", [acc, a_scale, b_scale, y_scale, y_zp],
                              {"axis": axis, "a_axis": a_axis, "to_type": y_zp.dtype})
     return layer.get_output(0)
 
@@ -176,7 +178,7 @@ def qlinear_matmul(ctx, node):
     a, b = _int8_input(ctx, node, 0, "a"), _int8_input(ctx, node, 3, "b")
     t = [ctx.tensor(node.inputs[i]) for i in (1, 2, 4, 5, 6, 7)]
     a_scale, a_zp, b_scale, b_zp, y_scale, y_zp = t
-    acc = ctx.network._add("integer_matmul", [a, b, a_zp, b_zp]).get_output(0)
+    acc = ctx.network.internal.add_layer("integer_matmul", [a, b, a_zp, b_zp]).get_output(0)
     return [_requantize(ctx, node, acc, a_scale, b_scale, y_scale, y_zp, axis=-1, a_axis=-2)]
 
 
@@ -187,5 +189,5 @@ def qlinear_conv(ctx, node):
     bias = _opt(ctx, node, 8)
     if bias is not None and bias.dtype != DataType.INT32:
         ctx.fail(f"bias {bias.name!r} must be INT32, got {bias.dtype.name}", E.UNSUPPORTED_NODE_DATATYPE)
-    acc = ctx.network._add("integer_conv", [x, w, x_zp, w_zp, bias], _conv_attrs(ctx, node)).get_output(0)
+    acc = ctx.network.internal.add_layer("integer_conv", [x, w, x_zp, w_zp, bias], _conv_attrs(ctx, node)).get_output(0)
     return [_requantize(ctx, node, acc, x_scale, w_scale, y_scale, y_zp, axis=1, a_axis=1)]

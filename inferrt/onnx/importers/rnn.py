@@ -50,11 +50,12 @@ def _import(ctx, node, mode):
         "input_forget": bool(node.attr("input_forget", 0)),
     }
     n_out = 3 if mode == "LSTM" else 2
-    layer = ctx.network._add("rnn", ins, attrs, num_outputs=n_out)
-    if all(l.name != node.name for l in ctx.network._layers):  # keep names unique
+    layer = ctx.network.internal.add_layer("rnn", ins, attrs, num_outputs=n_out)
+    if all(l.name != node.name for l in ctx.network.internal.layers):  # keep names unique
         layer.name = node.name
-    if layer._error:
-        ctx.fail(layer._error, ParserErrorCode.INVALID_NODE)
+    error = ctx.network.internal.layer_error(layer)
+    if error:
+        ctx.fail(error, ParserErrorCode.INVALID_NODE)
     return [layer.get_output(i) if i < n_out and node.outputs[i] else None for i in range(len(node.outputs))]
 
 

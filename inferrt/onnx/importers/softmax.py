@@ -15,7 +15,7 @@ def _apply(ctx, kind, x, axis):
         layer = net.add_softmax(x)
         layer.axes = 1 << axis
     elif kind == "log_softmax":
-        layer = net._add("log_softmax", [x], {"axes": 1 << axis})
+        layer = net.internal.add_layer("log_softmax", [x], {"axes": 1 << axis})
     else:
         layer = net.add_hardmax(x, axis)
     return layer.get_output(0)

@@ -25,7 +25,7 @@ def _int64_input(ctx, node, i):
 
 
 def _add(ctx, kind, inputs, attrs=None, n_out=1):
-    layer = ctx.network._add(kind, inputs, attrs or {})
+    layer = ctx.network.internal.add_layer(kind, inputs, attrs or {})
     return [layer.get_output(i) for i in range(n_out)]
 
 
