@@ -46,35 +46,36 @@ def pin_static_profile_shapes(graph, profiles) -> dict:
 
 def resolve_profiles(network, config) -> list[dict[str, tuple]]:
     """Profiles as {input: (min, opt, max)}; an implicit one when every input is static."""
-    dynamic = [t for t in network._inputs if any(d < 0 for d in t._input_shape)]
+    net = network.internal
+    dynamic = [t for t in net.inputs if any(d < 0 for d in net.input_shape(t))]
     profiles = []
     for pi, prof in enumerate(config._profiles):
         shapes = {}
-        for t in network._inputs:
+        for t in net.inputs:
             got = prof._shapes.get(t.name)
             if got is None:
                 if t in dynamic:
                     raise BuildError(f"optimization profile {pi} has no shapes for dynamic input {t.name!r} "
-                                     f"{t._input_shape}; call profile.set_shape({t.name!r}, min, opt, max)")
+                                     f"{net.input_shape(t)}; call profile.set_shape({t.name!r}, min, opt, max)")
                 continue
             for which, shp in zip(("min", "opt", "max"), got):
-                if len(shp) != len(t._input_shape):
+                if len(shp) != len(net.input_shape(t)):
                     raise BuildError(f"optimization profile {pi}: {which} shape {shp} of input {t.name!r} has rank "
-                                     f"{len(shp)} but the input has rank {len(t._input_shape)}")
-                for i, (d, dd) in enumerate(zip(shp, t._input_shape)):
+                                     f"{len(shp)} but the input has rank {len(net.input_shape(t))}")
+                for i, (d, dd) in enumerate(zip(shp, net.input_shape(t))):
                     if dd >= 0 and d != dd:
                         raise BuildError(f"optimization profile {pi}: {which} shape {shp} of input {t.name!r} sets "
                                          f"dimension {i} to {d} but the network fixes it to {dd}")
             shapes[t.name] = tuple(tuple(s) for s in got)
-        unknown = set(prof._shapes) - {t.name for t in network._inputs}
+        unknown = set(prof._shapes) - {t.name for t in net.inputs}
         if unknown:
             raise BuildError(f"optimization profile {pi} names {sorted(unknown)}, which are not network inputs "
-                             f"(inputs: {[t.name for t in network._inputs]})")
+                             f"(inputs: {[t.name for t in net.inputs]})")
         profiles.append(shapes)
     if not profiles:
         if dynamic:
             t = dynamic[0]
-            raise BuildError(f"input {t.name!r} has dynamic shape {t._input_shape}; add an optimization profile "
+            raise BuildError(f"input {t.name!r} has dynamic shape {net.input_shape(t)}; add an optimization profile "
                              f"(profile = builder.create_optimization_profile(); profile.set_shape({t.name!r}, min, "
                              f"opt, max); config.add_optimization_profile(profile))")
         profiles.append({})
@@ -83,17 +84,18 @@ def resolve_profiles(network, config) -> list[dict[str, tuple]]:
 
 def build_plan(network, config, log) -> bytes:
     t_start = time.perf_counter()
-    errors = network._layer_errors() + [e for e in network._errors if not e.startswith("layer ")]
+    net = network.internal
+    errors = net.layer_errors() + net.logged_errors()
     if errors:
         raise BuildError("the network is invalid:\n  " + "\n  ".join(errors))
-    if not network._outputs:
+    if not net.outputs:
         raise BuildError("the network has no outputs; call network.mark_output(tensor) on at least one tensor")
-    for t in network._outputs:
-        if t._producer is None:
+    for t in net.outputs:
+        if net.producer(t) is None:
             raise BuildError(f"network input {t.name!r} is also marked as an output; add an identity layer "
                              f"(network.add_identity) and mark its output instead")
-    for t in network._inputs:
-        if t._input_dtype is None:
+    for t in net.inputs:
+        if net.input_dtype(t) is None:
             raise BuildError(f"network input {t.name!r} has no dtype")
     for f in BuilderFlag:
         if config.get_flag(f) and f not in IMPLEMENTED_FLAGS and f not in _extra_flags():

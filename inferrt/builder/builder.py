@@ -46,7 +46,7 @@ class Builder(_Reporter):
         return cuda_available()
 
     def is_network_supported(self, network, config) -> bool:
-        return not network._layer_errors()
+        return not network.internal.layer_errors()
 
     def build_serialized_network(self, network, config) -> IHostMemory | None:
         try:

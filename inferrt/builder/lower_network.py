@@ -10,7 +10,8 @@ from ..ops.base import Attrs
 
 
 def lower_network(network) -> Graph:
-    network._refresh()
+    net = network.internal
+    net.refresh()
     g = Graph()
     used: set[str] = set()
 
@@ -22,13 +23,13 @@ def lower_network(network) -> Graph:
             k += 1
         used.add(name)
         return name
-    for t in network._inputs:
+    for t in net.inputs:
         g.inputs.append(t.name)
-        g.specs[t.name] = Spec(t._input_dtype, t._input_shape)
-    for layer in network._toposort():
-        op = layer._op
-        attrs = Attrs(layer._attrs)
-        inputs = [t.name if t is not None else "" for t in layer._inputs]
+        g.specs[t.name] = Spec(net.input_dtype(t), net.input_shape(t))
+    for layer in net.toposort():
+        op = net.layer_op(layer)
+        attrs = Attrs(net.layer_attrs(layer))
+        inputs = [t.name if t is not None else "" for t in net.layer_inputs(layer)]
         for slot, attr in op.weight_inputs.items():
             arr = attrs.get(attr)
             if arr is None or (slot < len(inputs) and inputs[slot]):
@@ -44,17 +45,18 @@ def lower_network(network) -> Graph:
             attrs[attr] = None
         while inputs and inputs[-1] == "":
             inputs.pop()
-        kind = layer._kind
-        if kind == Kind.IDENTITY and 0 in layer._output_types:
-            kind, attrs = Kind.CAST, Attrs(to_type=layer._output_types[0])
+        kind = net.layer_kind(layer)
+        output_types = net.output_types(layer)
+        if kind == Kind.IDENTITY and 0 in output_types:
+            kind, attrs = Kind.CAST, Attrs(to_type=output_types[0])
         info = NodeInfo(precision=layer.precision.name if layer.precision_is_set else None,
-                        output_types={str(k): v.name for k, v in layer._output_types.items()} or None,
+                        output_types={str(k): v.name for k, v in output_types.items()} or None,
                         metadata=str(layer.metadata) if layer.metadata else None)
-        g.nodes.append(Node(unique(layer.name), kind, inputs, [t.name for t in layer._outputs], attrs,
+        g.nodes.append(Node(unique(layer.name), kind, inputs, [t.name for t in net.layer_outputs(layer)], attrs,
                             origin=[layer.name], info=info))
-        for t in layer._outputs:
-            g.specs[t.name] = network._spec(t)
-    g.outputs = [t.name for t in network._outputs]
+        for t in net.layer_outputs(layer):
+            g.specs[t.name] = net.spec(t)
+    g.outputs = [t.name for t in net.outputs]
     if any(n.kind.startswith(("if_", "loop_")) for n in g.nodes):  # TensorRT-style conditionals and loops
         from ..ir.api_control_flow import fold_control_flow
 

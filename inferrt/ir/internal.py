@@ -30,6 +30,10 @@ class NetworkInternals:
         """The layers in creation order (the network's own list: do not mutate it; see ``restore``)."""
         return self._net._layers
 
+    def toposort(self) -> list:
+        """The layers in dependency order (producers before consumers); ValueError naming a layer on a cycle."""
+        return self._net._toposort()
+
     @property
     def inputs(self) -> list:
         return self._net._inputs
@@ -54,6 +58,46 @@ class NetworkInternals:
     def producer(tensor):
         """The layer that produces ``tensor``, None for a network input."""
         return tensor._producer
+
+    @staticmethod
+    def input_shape(tensor) -> tuple | None:
+        """The shape declared for network input ``tensor`` (a plain tuple, -1 where dynamic); None otherwise."""
+        return tensor._input_shape
+
+    @staticmethod
+    def input_dtype(tensor):
+        """The DataType declared for network input ``tensor``; None when it has none."""
+        return tensor._input_dtype
+
+    # per-layer fields, as the builder lowers them (the layer's own objects: do not mutate them)
+    @staticmethod
+    def layer_kind(layer) -> str:
+        """The op kind of ``layer`` (a registered op name, e.g. ``"convolution"``)."""
+        return layer._kind
+
+    @staticmethod
+    def layer_op(layer):
+        """The OpDef implementing ``layer``'s kind."""
+        return layer._op
+
+    @staticmethod
+    def layer_attrs(layer) -> dict:
+        """The layer's attributes {name: converted value}, defaults included."""
+        return layer._attrs
+
+    @staticmethod
+    def layer_inputs(layer) -> list:
+        """The layer's input tensors, None for an absent optional input."""
+        return layer._inputs
+
+    @staticmethod
+    def layer_outputs(layer) -> list:
+        return layer._outputs
+
+    @staticmethod
+    def output_types(layer) -> dict:
+        """The output types set with ``set_output_type``: {output index: DataType}."""
+        return layer._output_types
 
     @staticmethod
     def layer_error(layer) -> str | None:

@@ -54,3 +54,42 @@ def test_snapshot_restore_drops_what_was_added_since():
     assert net.num_layers == 1 and net.num_inputs == 1 and net.num_outputs == 0
     assert not net.internal.has_tensor_name(y.name) and not net.internal.has_tensor_name("z")
     assert net.internal.layer_errors() == []
+
+
+def test_toposort_orders_producers_first_whatever_the_creation_order():
+    net = _network()
+    x = net.add_input("x", inferrt.float32, (2,))
+    first = net.add_identity(x)
+    second = net.add_identity(x)
+    first.set_input(0, second.get_output(0))  # created first, now consumes the second
+    assert net.internal.layers == [first, second]
+    assert net.internal.toposort() == [second, first]
+
+
+def test_toposort_names_a_layer_on_a_cycle():
+    import pytest
+
+    net = _network()
+    x = net.add_input("x", inferrt.float32, (2,))
+    a = net.add_identity(x)
+    b = net.add_identity(a.get_output(0))
+    a.set_input(0, b.get_output(0))
+    with pytest.raises(ValueError, match="cycle through layer"):
+        net.internal.toposort()
+
+
+def test_layer_fields_and_declared_input_specs():
+    net = _network()
+    x = net.add_input("x", inferrt.float32, (-1, 3))
+    layer = net.add_softmax(x)
+    layer.axes = 1 << 1
+    cast = net.add_identity(layer.get_output(0))
+    cast.set_output_type(0, inferrt.float16)
+    internal = net.internal
+    assert internal.input_shape(x) == (-1, 3) and type(internal.input_shape(x)) is tuple
+    assert internal.input_dtype(x) == inferrt.float32
+    assert internal.input_shape(layer.get_output(0)) is None
+    assert internal.layer_kind(layer) == "softmax" and internal.layer_op(layer).layer_type == layer.type
+    assert internal.layer_attrs(layer)["axes"] == 1 << 1
+    assert internal.layer_inputs(layer) == [x] and internal.layer_outputs(layer) == [layer.get_output(0)]
+    assert internal.output_types(cast) == {0: inferrt.float16} and internal.output_types(layer) == {}
