@@ -14,13 +14,8 @@ from ..ops.base import OpError
 from ..passes.pipeline import PassContext, run_pipeline
 from ..plan.format import BlobWriter, write_plan
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
+from .flags import flag_warnings
 from .lower_network import lower_network
-
-#: flags whose behaviour is built; the others are accepted and logged as ignored
-IMPLEMENTED_FLAGS = {BuilderFlag.TF32, BuilderFlag.DEBUG, BuilderFlag.DISABLE_TIMING_CACHE,
-                     BuilderFlag.STRICT_NANS, BuilderFlag.GPU_FALLBACK, BuilderFlag.DIRECT_IO,
-                     BuilderFlag.PREFER_PRECISION_CONSTRAINTS, BuilderFlag.OBEY_PRECISION_CONSTRAINTS}
-
 
 def pin_static_profile_shapes(graph, profiles) -> dict:
     """Dynamic inputs whose every profile allows one shape only (min == max, the same in all profiles) are
@@ -97,17 +92,12 @@ def build_plan(network, config, log) -> bytes:
     for t in net.inputs:
         if net.input_dtype(t) is None:
             raise BuildError(f"network input {t.name!r} has no dtype")
-    for f in BuilderFlag:
-        if config.get_flag(f) and f not in IMPLEMENTED_FLAGS and f not in _extra_flags():
-            log(Severity.WARNING, f"BuilderFlag.{f.name} is accepted but not implemented yet; it is ignored")
     try:
         device = resolve_device(config.device)
     except (RuntimeError, ValueError) as e:
         raise BuildError(f"config.device: {e}") from None
-    if device == "cpu":
-        for f in (BuilderFlag.FP16, BuilderFlag.BF16):
-            if config.get_flag(f):
-                log(Severity.WARNING, f"BuilderFlag.{f.name} is ignored on the CPU: layers run in FLOAT there")
+    for warning in flag_warnings(config, device):
+        log(Severity.WARNING, warning)
     for errs in getattr(config, "_rejected_profiles", []):
         raise BuildError("an optimization profile given to config.add_optimization_profile was rejected: "
                          + "; ".join(errs))
@@ -215,10 +205,3 @@ def _check_sizes(specs, device, where: str) -> None:
             raise BuildError(f"tensor {name!r} would have shape {tuple(spec.shape)} ({n} bytes) at {where}, more "
                              f"than the {limit} bytes of memory of the device ({device}); check the model's shapes "
                              f"or lower the profile's shapes")
-
-
-def _extra_flags():
-    """Flags implemented by later parts (precision, timing cache) register here."""
-    from ..tactics import select
-
-    return getattr(select, "HANDLED_FLAGS", set())

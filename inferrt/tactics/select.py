@@ -15,10 +15,6 @@ from ..ir.kinds import Kind
 from ..logger import Severity
 from .registry import candidates
 
-HANDLED_FLAGS = {BuilderFlag.FP16, BuilderFlag.BF16, BuilderFlag.EDITABLE_TIMING_CACHE,
-                 BuilderFlag.ERROR_ON_TIMING_CACHE_MISS}
-
-
 def _key(node, specs, device_name, cands) -> str:
     sig = {"kind": node.kind, "attrs": {k: _jsonable(v) for k, v in node.attrs.items() if k != "weights"},
            "ins": [[specs[i].dtype.name, list(specs[i].shape)] if i else None for i in node.inputs],
