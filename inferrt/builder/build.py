@@ -1,5 +1,5 @@
-"""The build pipeline: validate -> lower -> passes -> reduced-precision range guard -> precision -> shapes per profile
--> tactics -> memory -> plan bytes."""
+"""The build pipeline: validate -> lower -> passes -> post-pipeline passes (reduced-precision range guard,
+precision, formats) -> shapes per profile -> tactics -> memory -> plan bytes."""
 from __future__ import annotations
 
 import time
@@ -11,7 +11,7 @@ from ..errors import BuildError
 from ..ir.kinds import Kind
 from ..logger import Severity
 from ..ops.base import OpError
-from ..passes.pipeline import PassContext, run_pipeline
+from ..passes.pipeline import PassContext, run_pipeline, run_post_pipeline
 from ..plan.format import BlobWriter, write_plan
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
 from .flags import flag_warnings
@@ -107,16 +107,9 @@ def build_plan(network, config, log) -> bytes:
     pinned = pin_static_profile_shapes(graph, profiles)
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
-    run_pipeline(graph, PassContext(config, log, device))
-    from ..passes.guard_reduced_precision import guard_for_build
-
-    guard_for_build(graph, config, device, profiles, log)
-    from ..passes.assign_precision import assign_precision
-
-    assign_precision(graph, config, device, log)
-    from ..passes.assign_formats import assign_formats
-
-    assign_formats(graph, device, log)
+    ctx = PassContext(config, log, device, profiles)
+    run_pipeline(graph, ctx)
+    run_post_pipeline(graph, ctx)
 
     prof_json = []
     opt_specs = None

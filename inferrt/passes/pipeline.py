@@ -38,7 +38,7 @@ from .rewrite import refresh_specs
 #: exact chains of layers whose inner values are read only inside the chain, so the order is: make values constant
 #: and canonical first, then fuse the specific patterns, then the general epilogue and horizontal fusions, then
 #: pointwise fusion (which swallows whatever elementwise layers are left), then record aliases and drop the dead.
-#: Precision guarding, precision and format assignment run after the pipeline (builder/build.py).
+#: Precision guarding, precision and format assignment are the second stage, POST_PIPELINE (below).
 PIPELINE = [
     # First: every later matcher reads constants (scales, epsilons, reshape dims, masks, weights) and folded shape
     # arithmetic (Shape ─ Gather ─ Reshape) turns dynamic-looking reshapes into constant ones.
@@ -100,10 +100,45 @@ PIPELINE = [
 PASS_NAMES = tuple(dict.fromkeys(name for name, _, _ in PIPELINE))
 
 
+def _guard_reduced_precision(graph, ctx) -> int:
+    from .guard_reduced_precision import guard_for_build
+
+    return len(guard_for_build(graph, ctx.config, ctx.device, ctx.profiles, ctx.log))
+
+
+def _assign_precision(graph, ctx) -> int:
+    from .assign_precision import assign_precision
+
+    return assign_precision(graph, ctx.config, ctx.device, ctx.log)
+
+
+def _assign_formats(graph, ctx) -> int:
+    from .assign_formats import assign_formats
+
+    return assign_formats(graph, ctx.device, ctx.log)
+
+
+#: The second stage: decisions about the optimized graph's layers, as they will run. Always run (``config.passes``
+#: does not select them: a plan must have its precisions and formats decided), and a failure fails the build
+#: instead of being skipped; each pass keeps the specs it changes and logs its own summary (unit None).
+POST_PIPELINE = [
+    # First: runs sample data through the final layers in FLOAT (the optimization profiles give the shapes) and
+    # marks the layers whose values the reduced type cannot hold, for assign_precision to keep in FLOAT.
+    ("guard_reduced_precision", _guard_reduced_precision, None),
+    # After the guard (reads its marks) and after every fusion (lowers the layers that will run, inserting casts
+    # between the FLOAT islands and the rest).
+    ("assign_precision", _assign_precision, None),
+    # Last: channels-last applies to 4-D float values, whose dtypes assign_precision has settled.
+    ("assign_formats", _assign_formats, None),
+]
+
+
 class PassContext:
-    def __init__(self, config=None, log=None, device="cpu"):
+    def __init__(self, config=None, log=None, device="cpu", profiles=None):
         self.config = config
         self.device = device
+        #: the build's optimization profiles, [{input: (min, opt, max)}] (the range guard's sample shapes)
+        self.profiles = profiles if profiles is not None else [{}]
         self._log = log or (lambda sev, msg: None)
 
     def log(self, severity, msg):
@@ -146,9 +181,15 @@ def _restore(graph, snap):
     graph.nodes, graph.inputs, graph.outputs, graph.specs = snap
 
 
-def run_pipeline(graph, ctx: PassContext, pipeline=None):
+def run_post_pipeline(graph, ctx: PassContext):
+    """Run POST_PIPELINE, after ``run_pipeline``: every pass, failures raised (see POST_PIPELINE)."""
+    return run_pipeline(graph, ctx, POST_PIPELINE, required=True)
+
+
+def run_pipeline(graph, ctx: PassContext, pipeline=None, required: bool = False):
     """Run the passes in order. A pass that fails on an unexpected graph is undone and reported as a warning, so
-    an optimizer bug costs speed, never a build (with ``config.debug_passes`` it raises instead)."""
+    an optimizer bug costs speed, never a build (with ``config.debug_passes`` it raises instead). ``required``
+    (POST_PIPELINE): a failure raises, and the passes keep the specs themselves (they are not re-inferred)."""
     debug = bool(getattr(ctx.config, "debug_passes", False))
     steps = pipeline if pipeline is not None else selected_pipeline(ctx.config)
     for step in steps:
@@ -156,20 +197,21 @@ def run_pipeline(graph, ctx: PassContext, pipeline=None):
         unit = step[2] if len(step) > 2 else "changes"
         t0 = time.perf_counter()
         before = _origins(graph) if debug else None
-        snap = None if debug else _snapshot(graph)
+        snap = None if debug or required else _snapshot(graph)
         try:
             changes = fn(graph, ctx)
             if changes:
                 graph.check()
-                refresh_specs(graph)   # infers every shape: a pass that broke the graph fails here
+                if not required:
+                    refresh_specs(graph)   # infers every shape: a pass that broke the graph fails here
         except Exception as e:  # noqa: BLE001 - any bug in a pass: keep the graph as it was before it
-            if debug:
+            if debug or required:
                 raise
             _restore(graph, snap)
             ctx.log(Severity.WARNING, f"pass {name} failed and was skipped ({type(e).__name__}: {e}); the engine "
                                       f"is built without it. Please report this with the model.")
             continue
-        if changes:
+        if changes and unit is not None:
             ctx.log(Severity.INFO, f"{name}: {changes} {unit} ({len(graph.nodes)} layers, "
                                    f"{(time.perf_counter() - t0) * 1e3:.1f} ms)")
         if debug:

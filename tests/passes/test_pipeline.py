@@ -5,7 +5,7 @@ import pytest
 
 import inferrt as trt
 from inferrt.errors import BuildError
-from inferrt.passes.pipeline import PASS_NAMES, PIPELINE, selected_pipeline
+from inferrt.passes.pipeline import PASS_NAMES, PIPELINE, POST_PIPELINE, selected_pipeline
 from tests.passes.nets import (compare_optimized, count, dyn_profile, kinds, optimize, rand, resnet_block_network,
                                transformer_network)
 
@@ -83,7 +83,7 @@ def test_info_log_per_pass_and_debug_dumps():
     assert any(m.startswith("fuse_conv_matmul_epilogue: 3 fusions") for m in infos), infos
     assert any(m.startswith("fold_batchnorm_into_weights: 6 scales folded") for m in infos), infos
     dumps = [m for s, m in cap.messages if m.startswith("graph after ")]
-    assert len(dumps) == len(PIPELINE)
+    assert len(dumps) == len(PIPELINE) + len(POST_PIPELINE)   # one per pass, both stages
 
 
 def test_no_layer_name_is_lost_and_the_inspector_shows_origins():
@@ -136,3 +136,41 @@ def test_a_failing_pass_is_undone_with_a_warning_and_raises_in_debug():
     Cfg.debug_passes = True
     with pytest.raises(RuntimeError, match="boom"):
         run_pipeline(lower_network(net), PassContext(Cfg()), [("broken", broken)])
+
+
+def test_post_pipeline_is_the_precision_and_format_stage_in_order():
+    assert [name for name, _, _ in POST_PIPELINE] == ["guard_reduced_precision", "assign_precision",
+                                                      "assign_formats"]
+    assert not set(PASS_NAMES) & {name for name, _, _ in POST_PIPELINE}   # not selectable by config.passes
+
+
+def test_a_failing_post_pipeline_pass_fails_the_build_instead_of_being_skipped():
+    from inferrt.builder.lower_network import lower_network
+    from inferrt.passes.pipeline import PassContext, run_pipeline
+
+    def broken(graph, ctx):
+        raise RuntimeError("boom")
+
+    class Cfg:
+        debug_passes = False
+
+    logs = []
+    with pytest.raises(RuntimeError, match="boom"):
+        run_pipeline(lower_network(resnet_block_network()[1]), PassContext(Cfg(), lambda s, m: logs.append(m)),
+                     [("broken", broken, None)], required=True)
+    assert logs == []
+
+
+def test_the_post_pipeline_runs_with_optimization_off():
+    logger = Capture()
+    _, net = resnet_block_network()
+    builder = trt.Builder(logger)
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    config.passes = []
+    config.set_flag(trt.BuilderFlag.FP16)
+    p = builder.create_optimization_profile()
+    p.set_shape("x", *RESNET_PROFILE["x"])
+    config.add_optimization_profile(p)
+    assert builder.build_serialized_network(net, config) is not None, logger.messages
+    assert any(m.startswith("HALF range guard: ") for _, m in logger.messages), logger.messages
