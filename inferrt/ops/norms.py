@@ -1,4 +1,4 @@
-"""Fused normalizations and reductions: LayerNorm, InstanceNorm, RMSNorm, GroupNorm, L2 norm, LogSoftmax.
+"""Fused normalizations: LayerNorm, InstanceNorm, RMSNorm, GroupNorm, L2 norm (LogSoftmax is in reduce.py).
 
 These kinds are produced by the reduction fusions in ``passes/`` from primitive layer chains (reduce, elementwise,
 unary); each generic implementation computes exactly the math of the chain it replaces, with torch ops.
@@ -13,7 +13,7 @@ from ..enums import LayerType
 from .base import FLOAT, INT, STR, OpDef, OpError, Spec, axes_from_mask, broadcast_shapes, register
 
 
-def _axes(a, rank, kind):
+def mask_axes(a, rank, kind):
     if a.axes <= 0 or a.axes >> rank:
         raise OpError(f"{kind}: axes bitmask {a.axes:#b} must name at least one axis of a rank-{rank} tensor")
     return axes_from_mask(a.axes, rank)
@@ -47,7 +47,7 @@ class _MeanVarNorm(OpDef):
     inputs = ("input", "scale", "bias")
 
     def infer(self, a, ins):
-        _axes(a, ins[0].rank, self.kind)
+        mask_axes(a, ins[0].rank, self.kind)
         return _affine_shape(self.kind, ins[0], ins)
 
     def run(self, a, ins, outs):
@@ -81,7 +81,7 @@ class RMSNorm(OpDef):
     inputs = ("input", "scale")
 
     def infer(self, a, ins):
-        _axes(a, ins[0].rank, self.kind)
+        mask_axes(a, ins[0].rank, self.kind)
         return _affine_shape(self.kind, ins[0], ins)
 
     def run(self, a, ins, outs):
@@ -131,7 +131,7 @@ class L2Norm(OpDef):
     attrs = {"axes": (INT, 0), "epsilon": (FLOAT, 0.0), "eps_mode": (STR, "none")}
 
     def infer(self, a, ins):
-        _axes(a, ins[0].rank, self.kind)
+        mask_axes(a, ins[0].rank, self.kind)
         if a.eps_mode not in L2_EPS_MODES:
             raise OpError(f"l2_norm: eps_mode {a.eps_mode!r} is not one of {L2_EPS_MODES}")
         return _affine_shape(self.kind, ins[0], ins[:1])
@@ -148,28 +148,5 @@ class L2Norm(OpDef):
             d = torch.clamp_min(d, a.epsilon)
         return [x / d]
 
-
-@register
-class LogSoftmax(OpDef):
-    """log(softmax(x)) over one axis (bitmask with one bit, as SoftMax)."""
-
-    kind = "log_softmax"
-    layer_type = LayerType.SOFTMAX
-    attrs = {"axes": (INT, 1)}
-
-    def infer(self, a, ins):
-        x = ins[0]
-        if x.dtype not in _FLOATS:
-            raise OpError(f"log_softmax needs a floating-point input, got {x.dtype.name}")
-        if len(_axes(a, x.rank, self.kind)) != 1:
-            raise OpError(f"log_softmax: axes bitmask {a.axes:#b} must name exactly one axis")
-        return [Spec(x.dtype, x.shape)]
-
-    def run(self, a, ins, outs):
-        x = ins[0]
-        ax = axes_from_mask(a.axes, x.dim())[0]
-        if x.dtype != torch.float32:
-            return [torch.log_softmax(x.float(), ax).to(x.dtype)]
-        return [torch.log_softmax(x, ax)]
 
 
