@@ -14,7 +14,7 @@ import torch
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType, ReduceOperation as R
 from .base import BOOL, INT, INTS, STR, Enum, OpDef, OpError, Spec, axes_from_mask, norm_axis, register, spec_like
-from .norms import mask_axes
+from .normalization import mask_axes
 
 
 def reduce_tensor(op, x, axes, keep):
