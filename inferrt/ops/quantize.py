@@ -181,7 +181,6 @@ class Requantize(OpDef):
 # ----------------------------------------------------------------------------------------------- Q / DQ
 _FP8_MAX = 448.0
 
-
 _FP8_TIE = 464.0  # halfway between 448 and the next (absent) E4M3FN value, 480
 
 
