@@ -374,3 +374,14 @@ def write(out, value):
 
 
 Runner = Callable[[list, list], Any]
+
+
+def known_ints(spec, what):
+    """The integer values of a 1-D shape-like input, or None while unknown."""
+    if spec is None or spec.value is None:
+        return None
+    return [int(v) for v in np.asarray(spec.value).reshape(-1)]
+
+
+def host_ints(t):
+    return [int(v) for v in t.reshape(-1).tolist()]

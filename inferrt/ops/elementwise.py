@@ -1,10 +1,18 @@
-"""ElementWise (every op, numpy broadcasting) and Unary (every op)."""
+"""Elementwise ops: ElementWise (every op, numpy broadcasting), Unary (every op), Select, and the ONNX-only
+integer/bitwise ops.
+
+* ``onnx_binary`` (op = MOD | FMOD | BITSHIFT_LEFT | BITSHIFT_RIGHT | BITWISE_AND | BITWISE_OR | BITWISE_XOR):
+  same-rank inputs of one dtype, broadcast over size-1 dims (as the elementwise layer).
+  MOD takes the sign of the divisor (Python ``%``), FMOD the sign of the dividend (C ``fmod``).
+* ``onnx_unary`` (op = BITWISE_NOT).
+"""
 from __future__ import annotations
 
 import torch
 
+from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, ElementWiseOperation as EW, LayerType, UnaryOperation as U
-from .base import Enum, OpDef, OpError, Spec, broadcast_shapes, register, spec_like
+from .base import STR, Enum, OpDef, OpError, Spec, broadcast_shapes, register, spec_like
 
 
 def _div(a, b):
@@ -99,3 +107,115 @@ class Unary(OpDef):
 
     def run(self, a, ins, outs):
         return [UNARY[a.op](ins[0])]
+
+
+_INTS = (DataType.INT8, DataType.UINT8, DataType.INT32, DataType.INT64)
+
+
+def _mod(a, b):
+    if a.is_floating_point():
+        return torch.remainder(a, b)
+    safe = torch.where(b == 0, torch.ones_like(b), b)
+    return torch.remainder(a, safe)
+
+
+def _fmod(a, b):
+    if a.is_floating_point():
+        return torch.fmod(a, b)
+    safe = torch.where(b == 0, torch.ones_like(b), b)
+    return torch.fmod(a, safe)
+
+
+def _shift(a, b, left):
+    if a.dtype == torch.uint8:  # logical shifts on unsigned bytes; counts >= 8 give 0
+        wide = a.to(torch.int32)
+        out = wide << b.to(torch.int32) if left else wide >> b.to(torch.int32)
+        return torch.where(b.to(torch.int32) >= 8, torch.zeros_like(wide), out & 0xFF).to(torch.uint8)
+    return torch.bitwise_left_shift(a, b) if left else torch.bitwise_right_shift(a, b)
+
+
+ONNX_BINARY = {
+    "MOD": _mod,
+    "FMOD": _fmod,
+    "BITSHIFT_LEFT": lambda a, b: _shift(a, b, True),
+    "BITSHIFT_RIGHT": lambda a, b: _shift(a, b, False),
+    "BITWISE_AND": torch.bitwise_and,
+    "BITWISE_OR": torch.bitwise_or,
+    "BITWISE_XOR": torch.bitwise_xor,
+}
+
+
+ONNX_UNARY = {"BITWISE_NOT": torch.bitwise_not}
+
+
+@register
+class OnnxBinary(OpDef):
+    kind = "onnx_binary"
+    layer_type = LayerType.GENERIC_OP
+    attrs = {"op": (STR, "MOD")}
+    inputs = ("input1", "input2")
+    min_inputs = 2
+
+    def infer(self, a, ins):
+        x, y = ins
+        if a.op not in ONNX_BINARY:
+            raise OpError(f"op {a.op!r} is not one of {', '.join(ONNX_BINARY)}")
+        if x.dtype != y.dtype:
+            raise OpError(f"inputs have different types ({x.dtype.name} and {y.dtype.name}); cast one of them")
+        allowed = _INTS + _FLOATS if a.op in ("MOD", "FMOD") else _INTS
+        if a.op.startswith("BITWISE") and x.dtype == DataType.BOOL:
+            allowed = allowed + (DataType.BOOL,)
+        if x.dtype not in allowed:
+            raise OpError(f"{a.op} does not accept {x.dtype.name} inputs (accepted: "
+                          f"{', '.join(d.name for d in allowed)})")
+        if x.shape is None or y.shape is None:
+            return [Spec(x.dtype, None)]
+        if len(x.shape) != len(y.shape):
+            raise OpError(f"inputs have different ranks ({len(x.shape)} and {len(y.shape)}); unsqueeze the smaller")
+        return [Spec(x.dtype, broadcast_shapes(x.shape, y.shape))]
+
+    def run(self, a, ins, outs):
+        return [ONNX_BINARY[a.op](ins[0], ins[1])]
+
+
+@register
+class OnnxUnary(OpDef):
+    kind = "onnx_unary"
+    layer_type = LayerType.GENERIC_OP
+    attrs = {"op": (STR, "BITWISE_NOT")}
+
+    def infer(self, a, ins):
+        x = ins[0]
+        if a.op not in ONNX_UNARY:
+            raise OpError(f"op {a.op!r} is not one of {', '.join(ONNX_UNARY)}")
+        if x.dtype not in _INTS + (DataType.BOOL,):
+            raise OpError(f"{a.op} needs an integer input, got {x.dtype.name}")
+        return [spec_like(x)]
+
+    def run(self, a, ins, outs):
+        return [ONNX_UNARY[a.op](ins[0])]
+
+
+# ----------------------------------------------------------------------------------------------- Select
+@register
+class Select(OpDef):
+    kind = "select"
+    layer_type = LayerType.SELECT
+    inputs = ("condition", "then_input", "else_input")
+    min_inputs = 3
+
+    def infer(self, a, ins):
+        c, t, e = ins
+        if c.dtype != DataType.BOOL:
+            raise OpError(f"the condition must be BOOL, got {c.dtype.name}")
+        if t.dtype != e.dtype:
+            raise OpError(f"then_input ({t.dtype.name}) and else_input ({e.dtype.name}) must have the same type")
+        ranks = {len(c.shape), len(t.shape), len(e.shape)}
+        if len(ranks) != 1:
+            raise OpError(f"condition {tuple(c.shape)}, then_input {tuple(t.shape)} and else_input "
+                          f"{tuple(e.shape)} must have the same rank (only size-1 dimensions broadcast); "
+                          f"unsqueeze the smaller ones")
+        return [Spec(t.dtype, broadcast_shapes(c.shape, t.shape, e.shape))]
+
+    def run(self, a, ins, outs):
+        return [torch.where(ins[0], ins[1], ins[2])]

@@ -1,4 +1,6 @@
-"""GridSample (IGridSampleLayer): sample an N, C, spatial... input at normalized grid coordinates (4-D and 5-D)."""
+"""Sampling grids: GridSample (IGridSampleLayer: sample an N, C, spatial... input at normalized grid coordinates,
+4-D and 5-D) and the ONNX-only ``affine_grid`` (AffineGrid: the grid of an affine transform; its ``size`` input
+must be known when shapes are computed)."""
 from __future__ import annotations
 
 import torch
@@ -6,7 +8,7 @@ import torch.nn.functional as F
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import InterpolationMode as IM, LayerType, SampleMode
-from .base import BOOL, Enum, OpDef, OpError, Spec, register
+from .base import BOOL, Enum, OpDef, OpError, Spec, host_ints, known_ints, register
 
 _PADDING = {SampleMode.FILL: "zeros", SampleMode.CLAMP: "border", SampleMode.REFLECT: "reflection"}
 _MODES = {IM.NEAREST: "nearest", IM.LINEAR: "bilinear", IM.CUBIC: "bicubic"}
@@ -117,3 +119,40 @@ def _product(r, k):
     import itertools
 
     return itertools.product(r, repeat=k)
+
+
+# ----------------------------------------------------------------------------------------------- AffineGrid
+@register
+class AffineGrid(OpDef):
+    """AffineGrid: theta [N, 2, 3] (2-D) or [N, 3, 4] (3-D) and size (N, C, [D,] H, W) -> sampling grid
+    [N, [D,] H, W, 2|3] in normalized coordinates (like torch.nn.functional.affine_grid)."""
+
+    kind = "affine_grid"
+    host_inputs = (1,)
+    attrs = {"align_corners": (BOOL, False)}
+    inputs = ("theta", "size")
+    min_inputs = 2
+
+    def infer(self, a, ins):
+        theta = ins[0]
+        if theta.dtype not in _FLOATS or theta.rank != 3:
+            raise OpError(f"theta must be a floating-point [N, 2, 3] or [N, 3, 4] tensor, got {theta.dtype.name} "
+                          f"{theta.shape}")
+        size = known_ints(ins[1], "size")
+        if size is None:
+            n = ins[1].shape[0] if ins[1].shape else -1
+            if n not in (4, 5):
+                raise OpError("size must be a known-length 1-D tensor (N, C, H, W) or (N, C, D, H, W)")
+            return [Spec(theta.dtype, (theta.shape[0],) + (-1,) * (n - 2) + (n - 2,))]
+        if len(size) not in (4, 5):
+            raise OpError(f"size {size} must be (N, C, H, W) or (N, C, D, H, W)")
+        nsp = len(size) - 2
+        if theta.shape[1] >= 0 and theta.shape[2] >= 0 and tuple(theta.shape[1:]) != (nsp, nsp + 1):
+            raise OpError(f"theta has shape {theta.shape} but size {size} needs [N, {nsp}, {nsp + 1}]")
+        return [Spec(theta.dtype, (size[0],) + tuple(size[2:]) + (nsp,))]
+
+    def run(self, a, ins, outs):
+        theta = ins[0]
+        size = host_ints(ins[1])
+        dt = torch.float64 if theta.dtype == torch.float64 else torch.float32
+        return [F.affine_grid(theta.to(dt), size, align_corners=a.align_corners).to(theta.dtype)]

@@ -1,5 +1,6 @@
 """Index-driven layers: Gather (DEFAULT / ELEMENT / ND), Scatter (ELEMENT / ND, with reductions), OneHot,
-NonZero (data-dependent output shape) and ReverseSequence.
+NonZero (data-dependent output shape), ReverseSequence, and the ONNX-only ``compress`` (Compress, data-dependent
+output size) and ``tensor_scatter`` (TensorScatter: write updates into a cache along one axis).
 
 Indices follow ONNX semantics: negative values count from the end of the indexed axis. Out-of-range indices raise
 an error on the CPU; on CUDA they are clamped instead, because a device-side bounds check would either need a host
@@ -329,3 +330,81 @@ class ReverseSequence(OpDef):
         if b > s:
             src = src.t()
         return [torch.gather(x, s, src.reshape(shape).expand(x.shape))]
+
+
+def scalar_like(s: Spec) -> bool:
+    return s.shape is not None and all(d == 1 for d in s.shape)
+
+
+@register
+class Compress(OpDef):
+    """ONNX Compress: keep the slices along ``axis`` (or the flattened elements) where ``condition`` is true;
+    condition may be shorter than the axis (the rest is dropped)."""
+
+    kind = "compress"
+    attrs = {"axis": (INT, None)}
+    inputs = ("input", "condition")
+    min_inputs = 2
+    data_dependent = True
+
+    def infer(self, a, ins):
+        x, c = ins
+        if c.dtype != DataType.BOOL or c.shape is None or len(c.shape) != 1:
+            raise OpError(f"condition must be a 1-D BOOL tensor, got {c.dtype.name} of shape {c.shape}")
+        n = -1 if c.value is None else int(np.count_nonzero(c.value))
+        if a.axis is None:
+            return [Spec(x.dtype, (n,))]
+        ax = norm_axis(a.axis, x.rank)
+        if c.shape[0] >= 0 and x.shape[ax] >= 0 and c.shape[0] > x.shape[ax]:
+            raise OpError(f"condition has {c.shape[0]} entries but axis {ax} has only {x.shape[ax]}")
+        shape = list(x.shape)
+        shape[ax] = n
+        return [Spec(x.dtype, tuple(shape))]
+
+    def run(self, a, ins, outs):
+        x, c = ins
+        idx = torch.nonzero(c.to(torch.bool)).reshape(-1)
+        if a.axis is None:
+            return [x.reshape(-1).index_select(0, idx)]
+        return [x.index_select(norm_axis(a.axis, x.dim()), idx)]
+
+
+@register
+class TensorScatter(OpDef):
+    """ONNX TensorScatter (KV-cache update): write ``update`` into a copy of ``past_cache`` along ``axis`` starting at
+    ``write_indices[batch]`` (0 when absent), wrapping in ``circular`` mode; out-of-range writes are dropped."""
+
+    kind = "tensor_scatter"
+    attrs = {"axis": (INT, -2), "mode": (STR, "linear")}
+    inputs = ("past_cache", "update", "write_indices")
+    min_inputs = 2
+
+    def infer(self, a, ins):
+        past, upd = ins[:2]
+        if a.mode not in ("linear", "circular"):
+            raise OpError(f"mode {a.mode!r} must be 'linear' or 'circular'")
+        ax = norm_axis(a.axis, past.rank, "TensorScatter axis")
+        if ax == 0 or upd.rank != past.rank:
+            raise OpError(f"axis {a.axis} must not be the batch axis, and update {upd.shape} must have the rank of "
+                          f"past_cache {past.shape}")
+        for i, (p, u) in enumerate(zip(past.shape, upd.shape)):
+            if p >= 0 and u >= 0 and (u > p if i == ax else u != p):
+                raise OpError(f"update {upd.shape} does not fit past_cache {past.shape} (dim {i})")
+        return [Spec(past.dtype, past.shape)]
+
+    def run(self, a, ins, outs):
+        past, upd = ins[:2]
+        wi = ins[2] if len(ins) > 2 else None
+        ax = norm_axis(a.axis, past.dim())
+        n_max, seq = past.shape[ax], upd.shape[ax]
+        start = torch.zeros(past.shape[0], dtype=torch.int64, device=past.device) if wi is None else wi.to(torch.int64)
+        pos = start[:, None] + torch.arange(seq, device=past.device)[None]                     # [batch, seq]
+        pos = pos % n_max if a.mode == "circular" else torch.where((pos >= 0) & (pos < n_max), pos, n_max)
+        shape = [1] * past.dim()
+        shape[0], shape[ax] = pos.shape[0], seq
+        idx = pos.reshape(shape).expand(upd.shape)
+        pad = list(past.shape)
+        pad[ax] = 1                                                # a spare slot that takes the dropped writes
+        out = torch.cat([past, torch.zeros(pad, dtype=past.dtype, device=past.device)], dim=ax)
+        out.scatter_(ax, idx, upd.to(past.dtype))
+        return [out.narrow(ax, 0, n_max)]

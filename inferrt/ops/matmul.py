@@ -1,4 +1,10 @@
-"""MatrixMultiply with MatrixOperation NONE / TRANSPOSE / VECTOR and batch broadcasting."""
+"""Matrix products: MatrixMultiply (MatrixOperation NONE / TRANSPOSE / VECTOR, batch broadcasting), the ONNX-only
+``integer_matmul`` (MatMulInteger) and ``det``.
+
+``integer_matmul`` is exact integer math: products of 8-bit values are summed in float64, which holds every integer
+below 2**53 exactly, so the result equals an int64 accumulation on every device (CUDA has no integer GEMM in
+PyTorch) before it is stored as INT32.
+"""
 from __future__ import annotations
 
 import torch
@@ -64,3 +70,71 @@ class MatrixMultiply(OpDef):
         if a.op1 == MO.VECTOR:
             r = r.squeeze(-1)
         return [r]
+
+
+def as_f64(t):
+    return t.to(torch.float64)
+
+
+# ----------------------------------------------------------------------------------------------- integer math
+def _matmul_shape(a, b):
+    if a is None or b is None:
+        return None
+    if len(a) == 0 or len(b) == 0:
+        raise OpError("matrix multiplication needs inputs of rank >= 1")
+    a2 = (1,) + tuple(a) if len(a) == 1 else tuple(a)
+    b2 = tuple(b) + (1,) if len(b) == 1 else tuple(b)
+    if a2[-1] >= 0 and b2[-2] >= 0 and a2[-1] != b2[-2]:
+        raise OpError(f"inner dimensions differ: A has shape {tuple(a)} and B has shape {tuple(b)}")
+    batch = broadcast_shapes(a2[:-2], b2[:-2], where=" (matmul batch dims)")
+    out = batch + (a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return out
+
+
+@register
+class IntegerMatMul(OpDef):
+    """MatMulInteger: (A - a_zero_point) @ (B - b_zero_point) as INT32; A's zero point may be per row (M,),
+    B's per column (N,)."""
+
+    kind = "integer_matmul"
+    inputs = ("a", "b", "a_zero_point", "b_zero_point")
+    min_inputs = 2
+
+    def infer(self, a, ins):
+        for i in range(2):
+            if ins[i].dtype not in (DataType.INT8, DataType.UINT8):
+                raise OpError(f"input {self.inputs[i]} must be INT8 or UINT8, got {ins[i].dtype.name}")
+        return [Spec(DataType.INT32, _matmul_shape(ins[0].shape, ins[1].shape))]
+
+    def run(self, a, ins, outs):
+        x, w = as_f64(ins[0]), as_f64(ins[1])
+        if len(ins) > 2 and ins[2] is not None:
+            zp = as_f64(ins[2])
+            x = x - (zp.reshape(-1, 1) if zp.dim() == 1 and x.dim() >= 2 and zp.numel() > 1 else zp)
+        if len(ins) > 3 and ins[3] is not None:
+            w = w - as_f64(ins[3])
+        return [torch.matmul(x, w).to(torch.int32)]
+
+
+# ----------------------------------------------------------------------------------------------- linear algebra
+@register
+class Det(OpDef):
+    """Det: determinant of the trailing [M, M] matrices."""
+
+    kind = "det"
+
+    def infer(self, a, ins):
+        x = ins[0]
+        if x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+            raise OpError(f"input must be floating point, got {x.dtype.name}")
+        if x.rank < 2 or (x.shape[-1] >= 0 and x.shape[-2] >= 0 and x.shape[-1] != x.shape[-2]):
+            raise OpError(f"input must be [..., M, M] square matrices, got shape {x.shape}")
+        return [Spec(x.dtype, tuple(x.shape[:-2]))]
+
+    def run(self, a, ins, outs):
+        x = ins[0]
+        return [torch.linalg.det(x.to(torch.float64 if x.device.type == "cpu" else torch.float32)).to(x.dtype)]

@@ -1,10 +1,16 @@
-"""Quantize / Dequantize (IQuantizeLayer / IDequantizeLayer): per-tensor, per-axis and block scales.
+"""Quantization: Quantize / Dequantize (IQuantizeLayer / IDequantizeLayer: per-tensor, per-axis and block scales)
+and the ONNX-only ``requantize``, ``onnx_quantize`` and ``dynamic_quantize_linear``.
 
 quantize:   q = saturate(round_half_to_even(x / scale) + zero_point)
 dequantize: x = (q - zero_point) * scale
 
 The zero-point input (index 2) and UINT8 data are inferrt extensions so ONNX QuantizeLinear / DequantizeLinear,
 including asymmetric uint8, map onto these layers.
+
+* ``requantize``: int32 accumulator -> 8-bit, ``round_half_even(acc * a_scale * b_scale / y_scale) + y_zero_point``
+  with the multiplier in float32 like onnxruntime (QLinearMatMul, QLinearConv).
+* ``onnx_quantize``: QuantizeLinear in the cases TensorRT's quantize layer does not cover (FP8 with saturate=0).
+* ``dynamic_quantize_linear``: DynamicQuantizeLinear (uint8, per-tensor, asymmetric).
 """
 from __future__ import annotations
 
@@ -12,9 +18,9 @@ import math
 
 import torch
 
-from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..dtypes import FLOAT_TYPES as _FLOATS, torch_dtype
 from ..enums import DataType, LayerType
-from .base import DTYPE, INT, INTS, OpDef, OpError, Spec, norm_axis, register
+from .base import BOOL, DTYPE, INT, INTS, STR, OpDef, OpError, Spec, norm_axis, register
 
 _QUANT = (DataType.INT8, DataType.UINT8, DataType.FP8)
 _RANGE = {DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.FP8: (-448.0, 448.0)}
@@ -133,3 +139,125 @@ class Dequantize(_QBase):
             y = y - broadcast_param(a, zp.to(device=x.device, dtype=torch.float32), x)
         y = y * broadcast_param(a, scale.to(device=x.device, dtype=torch.float32), x)
         return [y.to(outs[0].dtype)]
+
+
+INT_RANGE = {DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.INT32: (-2 ** 31, 2 ** 31 - 1)}
+
+
+@register
+class Requantize(OpDef):
+    """int32 accumulator -> INT8/UINT8: saturate(round_half_even(float(acc) * (a_scale * b_scale / y_scale)) + zp).
+    ``b_scale`` may be per channel along ``axis`` of the accumulator, ``a_scale`` along ``a_axis``."""
+
+    kind = "requantize"
+    attrs = {"axis": (INT, 1), "a_axis": (INT, -2), "to_type": (DTYPE, DataType.UINT8)}
+    inputs = ("input", "a_scale", "b_scale", "y_scale", "y_zero_point")
+    min_inputs = 4
+
+    def infer(self, a, ins):
+        if a.to_type not in (DataType.INT8, DataType.UINT8):
+            raise OpError(f"to_type must be INT8 or UINT8, got {a.to_type.name}")
+        return [Spec(a.to_type, ins[0].shape)]
+
+    def run(self, a, ins, outs):
+        acc = ins[0].to(torch.float32)
+
+        def along(t, axis):
+            t = t.to(torch.float32)
+            if t.numel() == 1:
+                return t.reshape(())
+            shape = [1] * acc.dim()
+            shape[norm_axis(axis, acc.dim())] = t.numel()
+            return t.reshape(shape)
+
+        m = along(ins[1], a.a_axis) * along(ins[2], a.axis) / ins[3].to(torch.float32).reshape(())
+        y = torch.round(acc * m)
+        if len(ins) > 4 and ins[4] is not None:
+            y = y + ins[4].to(torch.float32).reshape(())
+        lo, hi = INT_RANGE[a.to_type]
+        return [y.clamp(lo, hi).to(torch_dtype(a.to_type))]
+
+
+# ----------------------------------------------------------------------------------------------- Q / DQ
+_FP8_MAX = 448.0
+
+_FP8_TIE = 464.0  # halfway between 448 and the next (absent) E4M3FN value, 480
+
+
+def scale_for(scale, x_shape, axis, block_size, where):
+    """Broadcast a per-tensor, per-axis or blocked scale/zero-point tensor onto ``x_shape``."""
+    rank = len(x_shape)
+    if scale.dim() == 0 or scale.numel() == 1 and block_size == 0:
+        return scale.reshape(())
+    ax = norm_axis(axis, rank, f"{where} axis")
+    if block_size > 0:
+        if scale.dim() != rank:
+            raise OpError(f"{where}: blocked scale must have the rank of the input ({rank}), got {tuple(scale.shape)}")
+        rep = scale.repeat_interleave(block_size, dim=ax)
+        return rep.narrow(ax, 0, x_shape[ax])
+    if scale.dim() != 1 or scale.shape[0] != x_shape[ax]:
+        raise OpError(f"{where}: per-axis scale of shape {tuple(scale.shape)} does not match input dim {ax} "
+                      f"({x_shape[ax]}); give one value per channel along 'axis'")
+    shape = [1] * rank
+    shape[ax] = -1
+    return scale.reshape(shape)
+
+
+@register
+class OnnxQuantize(OpDef):
+    """QuantizeLinear: saturate(round_half_even(x / scale) + zero_point), per tensor, per axis or blocked."""
+
+    kind = "onnx_quantize"
+    attrs = {"axis": (INT, 1), "block_size": (INT, 0), "to_type": (DTYPE, DataType.UINT8), "saturate": (BOOL, True),
+             "bits16": (STR, "")}      # "int16" / "uint16": ONNX 16-bit outputs, held as INT32 with that range
+    inputs = ("x", "scale", "zero_point")
+    min_inputs = 2
+
+    def infer(self, a, ins):
+        if a.to_type not in (DataType.INT8, DataType.UINT8, DataType.FP8) and not (
+                a.to_type == DataType.INT32 and a.bits16 in ("int16", "uint16")):
+            raise OpError(f"cannot quantize to {a.to_type.name}; use INT8, UINT8, FP8 or INT32 with bits16")
+        return [Spec(a.to_type, ins[0].shape)]
+
+    def run(self, a, ins, outs):
+        x = ins[0].to(torch.float32)
+        shp = tuple(x.shape)
+        y = x / scale_for(ins[1].to(torch.float32), shp, a.axis, a.block_size, "QuantizeLinear scale")
+        zp = ins[2] if len(ins) > 2 and ins[2] is not None else None
+        if a.to_type == DataType.FP8:
+            if zp is not None:
+                y = y + scale_for(zp.to(torch.float32), shp, a.axis, a.block_size, "zero point")
+            if a.saturate:      # ONNX: out-of-range values and infinities become +-448
+                y = y.clamp(-_FP8_MAX, _FP8_MAX)
+            else:               # ONNX: they become NaN (E4M3FN has no infinity); 464 rounds to 448 (ties to even)
+                y = torch.where(torch.isinf(y) | (y.abs() > _FP8_TIE), torch.full_like(y, float("nan")), y)
+            return [y.to(torch.float8_e4m3fn)]
+        y = torch.round(y.to(torch.float64))
+        if zp is not None:
+            y = y + scale_for(zp.to(torch.float64), shp, a.axis, a.block_size, "zero point")
+        lo, hi = {"int16": (-32768, 32767), "uint16": (0, 65535)}.get(a.bits16) or INT_RANGE[a.to_type]
+        return [y.clamp(lo, hi).to(torch_dtype(a.to_type))]
+
+
+@register
+class DynamicQuantizeLinear(OpDef):
+    """DynamicQuantizeLinear: uint8 output, float scale and uint8 zero point computed from the data range
+    (which always includes 0)."""
+
+    kind = "dynamic_quantize_linear"
+    num_outputs = 3
+
+    def infer(self, a, ins):
+        if ins[0].dtype != DataType.FLOAT:
+            raise OpError(f"input must be FLOAT, got {ins[0].dtype.name}")
+        return [Spec(DataType.UINT8, ins[0].shape), Spec(DataType.FLOAT, ()), Spec(DataType.UINT8, ())]
+
+    def run(self, a, ins, outs):
+        x = ins[0].to(torch.float32)
+        zero = torch.zeros((), dtype=torch.float32, device=x.device)
+        lo = torch.minimum(x.min(), zero) if x.numel() else zero
+        hi = torch.maximum(x.max(), zero) if x.numel() else zero
+        scale = torch.where(hi == lo, torch.ones_like(hi), (hi - lo) / torch.full_like(hi, 255.0))  # exact on CUDA too
+        zp = torch.round((0 - lo) / scale).clamp(0, 255)
+        y = (torch.round(x / scale) + zp).clamp(0, 255)
+        return [y.to(torch.uint8), scale, zp.to(torch.uint8)]

@@ -1,4 +1,5 @@
-"""Shape-changing layers: Padding (constant / reflect / edge / wrap, negative = crop), Squeeze and Unsqueeze.
+"""Shape-changing layers: Padding (constant / reflect / edge / wrap, negative = crop), Squeeze, Unsqueeze and the
+ONNX-only ``center_crop_pad`` (CenterCropPad; its ``shape`` input must be known when shapes are computed).
 
 Shape-tensor inputs (squeeze/unsqueeze axes, dynamic pads) are read with ``value_of`` when known at build time;
 otherwise the output dims they control are -1 and get resolved when the values are known (run time).
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 
 from ..enums import LayerType
-from .base import INTS, STR, OpDef, OpError, Spec, register
+from .base import INTS, STR, OpDef, OpError, Spec, host_ints, known_ints, norm_axis, register
 from .indexing import INDEX_TYPES, opt
 
 PAD_MODES = ("constant", "reflect", "edge", "wrap")
@@ -219,3 +220,53 @@ class Unsqueeze(OpDef):
         axes = [int(v) for v in t.reshape(-1).tolist()] if t is not None else list(a.axes)
         return [x.reshape(self._shape(tuple(x.shape), _normalize(axes, x.dim() + len(axes), "unsqueeze")))]
 
+
+# ----------------------------------------------------------------------------------------------- CenterCropPad
+@register
+class CenterCropPad(OpDef):
+    """CenterCropPad: crop (centered window) or zero-pad (centered input) each of ``axes`` to ``shape``."""
+
+    kind = "center_crop_pad"
+    host_inputs = (1,)
+    attrs = {"axes": (INTS, ())}
+    inputs = ("input", "shape")
+    min_inputs = 2
+
+    def _axes(self, a, rank, n):
+        axes = [norm_axis(x, rank, "CenterCropPad axis") for x in a.axes] if a.axes else list(range(rank))
+        if len(axes) != n:
+            raise OpError(f"shape has {n} values but there are {len(axes)} axes {tuple(axes)}")
+        return axes
+
+    def infer(self, a, ins):
+        x = ins[0]
+        shp = known_ints(ins[1], "shape")
+        rank = x.rank
+        out = list(x.shape)
+        if shp is None:
+            n = ins[1].shape[0] if ins[1].shape else -1
+            for ax in self._axes(a, rank, n if n >= 0 else len(a.axes) or rank):
+                out[ax] = -1
+            return [Spec(x.dtype, tuple(out))]
+        if any(v < 0 for v in shp):
+            raise OpError(f"shape {shp} must be non-negative")
+        for ax, v in zip(self._axes(a, rank, len(shp)), shp):
+            out[ax] = v
+        return [Spec(x.dtype, tuple(out))]
+
+    def run(self, a, ins, outs):
+        x = ins[0]
+        shp = host_ints(ins[1])
+        for ax, want in zip(self._axes(a, x.dim(), len(shp)), shp):
+            have = x.shape[ax]
+            if want < have:
+                x = x.narrow(ax, (have - want) // 2, want)
+            elif want > have:
+                before = (want - have) // 2
+                zeros_shape = list(x.shape)
+                parts = []
+                for n in (before, want - have - before):
+                    zeros_shape[ax] = n
+                    parts.append(torch.zeros(zeros_shape, dtype=x.dtype, device=x.device))
+                x = torch.cat([parts[0], x, parts[1]], dim=ax)
+        return [x]

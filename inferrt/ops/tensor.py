@@ -1,4 +1,5 @@
-"""Data-movement layers: Constant, Identity, Cast, Shape, Shuffle, Concatenation, Slice."""
+"""Data-movement layers: Constant, Identity, Cast, Shape, Shuffle, Concatenation, Slice, and the ONNX-only
+``bitcast`` (BitCast: reinterpret the bytes as another dtype of the same width group)."""
 from __future__ import annotations
 
 import numpy as np
@@ -326,3 +327,29 @@ class _HostSpec:
 
     def __init__(self, t):
         self.value = t.detach().cpu().numpy() if hasattr(t, "detach") else t
+
+
+_BITCAST_GROUPS = ({DataType.FLOAT, DataType.INT32}, {DataType.HALF, DataType.BF16},
+                   {DataType.INT8, DataType.UINT8, DataType.FP8, DataType.BOOL})
+
+
+@register
+class BitCast(OpDef):
+    """ONNX BitCast: reinterpret the bits as another type of the same width (same shape)."""
+
+    kind = "bitcast"
+    attrs = {"to_type": (DTYPE, DataType.FLOAT)}
+
+    def infer(self, a, ins):
+        src = ins[0].dtype
+        if not any(src in grp and a.to_type in grp for grp in _BITCAST_GROUPS) or (
+                a.to_type == DataType.BOOL and src != DataType.BOOL):
+            raise OpError(f"cannot reinterpret {src.name} as {a.to_type.name}: the types must have the same "
+                          f"width (FLOAT/INT32, HALF/BF16, INT8/UINT8/FP8, BOOL to 8 bits)")
+        return [Spec(a.to_type, ins[0].shape)]
+
+    def foldable(self, a):
+        return a.to_type != DataType.FP8
+
+    def run(self, a, ins, outs):
+        return [ins[0].contiguous().view(torch_dtype(a.to_type))]

@@ -1,4 +1,4 @@
-"""The ONNX-only ops (ops/onnx_special.py, onnx_vision.py, onnx_random.py, signal.py) through the network API:
+"""The ONNX-only ops (in their family modules of ops/, and signal.py) through the network API:
 symbolic shape inference, clear errors, exact integer math, seeded randomness, and CPU/GPU agreement with numpy."""
 from __future__ import annotations
 

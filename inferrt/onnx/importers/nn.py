@@ -3,7 +3,7 @@ GlobalAveragePool, GlobalMaxPool, GlobalLpPool, and ImageScaler.
 
 Conv/ConvTranspose map onto IConvolutionLayer / IDeconvolutionLayer (1-D to 3-D, groups, dilations, bias,
 auto_pad through ``padding_mode``), pools onto IPoolingLayer (ceil_mode -> EXPLICIT_ROUND_UP). MaxPool's Indices
-output uses the ``max_pool_indices`` op (``inferrt/ops/onnx_nn.py``).
+output uses the ``max_pool_indices`` op (``inferrt/ops/pooling.py``).
 """
 from __future__ import annotations
 

@@ -1,29 +1,14 @@
-"""Network API for the ONNX math layers TensorRT lacks (see ``inferrt/ops/onnx_math.py``).
-
-These are inferrt extensions (not TensorRT names); the ONNX importers use them for Mod, BitShift, Bitwise*,
-ArgMax/ArgMin and Hardmax.
-"""
+"""Network API for the reduction family (ops/reduce.py) beyond the core ``add_reduce`` / ``add_softmax``: the
+inferrt extensions ``add_arg_reduce`` (ArgMax/ArgMin), ``add_hardmax`` and ``add_onnx_reduce``."""
 from __future__ import annotations
 
 from .layer import layer_class
 from .network import network_method
 
-IOnnxBinaryLayer = layer_class("IOnnxBinaryLayer", "onnx_binary")
-IOnnxUnaryLayer = layer_class("IOnnxUnaryLayer", "onnx_unary")
+
 IArgReduceLayer = layer_class("IArgReduceLayer", "onnx_arg_reduce")
 IHardmaxLayer = layer_class("IHardmaxLayer", "onnx_hardmax")
-
-
-@network_method
-def add_onnx_binary(self, input1, input2, op: str):
-    """MOD, FMOD, BITSHIFT_LEFT, BITSHIFT_RIGHT, BITWISE_AND, BITWISE_OR or BITWISE_XOR of two same-rank tensors."""
-    return self._add("onnx_binary", [input1, input2], {"op": str(op).upper()})
-
-
-@network_method
-def add_onnx_unary(self, input, op: str):  # noqa: A002
-    """BITWISE_NOT of an integer or BOOL tensor."""
-    return self._add("onnx_unary", [input], {"op": str(op).upper()})
+IOnnxReduceLayer = layer_class("IOnnxReduceLayer", "onnx_reduce")
 
 
 @network_method
@@ -39,9 +24,6 @@ def add_arg_reduce(self, input, op: str, axis: int, keep_dims: bool = True,  # n
 def add_hardmax(self, input, axis: int = -1):  # noqa: A002
     """One-hot of the first maximum along ``axis``."""
     return self._add("onnx_hardmax", [input], {"axis": int(axis)})
-
-
-IOnnxReduceLayer = layer_class("IOnnxReduceLayer", "onnx_reduce")
 
 
 @network_method

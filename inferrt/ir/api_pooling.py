@@ -1,8 +1,10 @@
-"""Network API for ONNX-only NN layers: ``add_max_pool_indices`` (the Indices output of ONNX MaxPool)."""
+"""Network API for the pooling family (ops/pooling.py) beyond the core ``add_pooling_nd``: the inferrt extension
+``add_max_pool_indices`` (the Indices output of ONNX MaxPool)."""
 from __future__ import annotations
 
 from .layer import _padding_nd, layer_class
 from .network import network_method
+
 
 IMaxPoolIndicesLayer = layer_class("IMaxPoolIndicesLayer", "max_pool_indices", padding_nd=_padding_nd())
 
