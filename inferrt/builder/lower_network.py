@@ -7,6 +7,7 @@ from ..ir.kinds import Kind
 from ..ir.node_info import NodeInfo
 from ..ops import Spec
 from ..ops.base import Attrs
+from .lower_control_flow import fold_control_flow
 
 
 def lower_network(network) -> Graph:
@@ -57,10 +58,7 @@ def lower_network(network) -> Graph:
         for t in net.layer_outputs(layer):
             g.specs[t.name] = net.spec(t)
     g.outputs = [t.name for t in net.outputs]
-    if any(n.kind.startswith(("if_", "loop_")) for n in g.nodes):  # TensorRT-style conditionals and loops
-        from ..ir.api_control_flow import fold_control_flow
-
-        fold_control_flow(g, network)
+    fold_control_flow(g, network)  # TensorRT-style conditionals and loops (a no-op without them)
     return g
 
 

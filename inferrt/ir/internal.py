@@ -100,6 +100,16 @@ class NetworkInternals:
         return layer._output_types
 
     @staticmethod
+    def construct_of(layer):
+        """The IIfConditional or ILoop whose boundary layer ``layer`` is, else None."""
+        return getattr(layer, "_construct", None)
+
+    @staticmethod
+    def recurrence_next(layer):
+        """The next-iteration value of recurrence layer ``layer`` (its ``set_input(1, ...)``), None if unset."""
+        return getattr(layer, "_next", None)
+
+    @staticmethod
     def layer_error(layer) -> str | None:
         """The shape-inference error recorded on ``layer`` by its last inference, or None."""
         return getattr(layer, "_error", None)

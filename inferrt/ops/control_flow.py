@@ -21,7 +21,7 @@ actual values, outputs are allocated, and the node's generic PyTorch implementat
 
 The boundary kinds (``if_condition``, ``if_input``, ``if_output``, ``loop_trip_limit``, ``loop_recurrence``,
 ``loop_iterator``, ``loop_output``) exist only in networks built with ``add_if_conditional``/``add_loop``; the
-builder folds them into ``if``/``loop`` nodes (``inferrt.ir.api_control_flow.fold_control_flow``).
+builder folds them into ``if``/``loop`` nodes (``inferrt.builder.lower_control_flow``).
 """
 from __future__ import annotations
 
