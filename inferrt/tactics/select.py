@@ -14,12 +14,22 @@ from ..enums import BuilderFlag
 from ..ir.kinds import Kind
 from ..logger import Severity
 from .registry import candidates
+from .timing_cache import library_versions
 
-def _key(node, specs, device_name, cands) -> str:
+
+def _key(node, specs, device_name, cands, nhwc=frozenset()) -> str:
+    """The timing-cache key: what the timing depends on, including the layout each input and output was timed in
+    (``nhwc``: the channels-last values) and the kernel libraries' versions."""
     sig = {"kind": node.kind, "attrs": {k: _jsonable(v) for k, v in node.attrs.items() if k != "weights"},
            "ins": [[specs[i].dtype.name, list(specs[i].shape)] if i else None for i in node.inputs],
-           "device": device_name, "tactics": sorted(f"{t.name}@{t.version}" for t in cands)}
+           "layouts": [[_layout(v, nhwc) for v in node.inputs], [_layout(v, nhwc) for v in node.outputs]],
+           "device": device_name, "tactics": sorted(f"{t.name}@{t.version}" for t in cands),
+           "libraries": library_versions()}
     return hashlib.sha256(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _layout(value: str, nhwc) -> str | None:
+    return None if not value else "NHWC" if value in nhwc else "linear"
 
 
 def _jsonable(v):
@@ -63,7 +73,7 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
         if config.builder_optimization_level == 0:
             n.info.tactic = next((t.name for t in cands if t.name != "generic"), cands[0].name)
             continue
-        key = _key(n, specs, device_name, cands)
+        key = _key(n, specs, device_name, cands, nhwc)
         hit = cache.lookup(key) if cache is not None else None
         if hit is not None and any(t.name == hit["tactic"] for t in cands):
             n.info.tactic = hit["tactic"]

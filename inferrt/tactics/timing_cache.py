@@ -1,14 +1,33 @@
-"""ITimingCache: tactic timings keyed by layer signature, shapes, dtypes, device and tactic version.
+"""ITimingCache: tactic timings keyed by layer signature, shapes, dtypes, memory layouts, device, tactic versions and
+the versions of the libraries whose kernels were timed (``library_versions``).
 
 Serialized as a small framed JSON document (magic, version, JSON); a cache whose device differs is refused
-unless ``ignore_mismatch`` is set.
+unless ``ignore_mismatch`` is set. Entries recorded under other library versions are kept but never match: their
+keys differ, so a rebuild under a new PyTorch, cuDNN, CUDA (cuBLAS) or Triton times again instead of replaying.
 """
 from __future__ import annotations
 
+import functools
 import json
 import threading
 
 MAGIC = b"IRTTC1\x00\x00"
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> str:
+    """The versions of the kernel libraries a timing depends on, once per process: PyTorch, cuDNN, the CUDA
+    toolkit PyTorch was built with (it ships cuBLAS), Triton; ``none`` for one that is absent."""
+    import torch
+
+    try:
+        import triton
+        triton_version = getattr(triton, "__version__", None)
+    except ImportError:
+        triton_version = None
+    parts = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "cuda": torch.version.cuda,
+             "triton": triton_version}
+    return ";".join(f"{k}={'none' if v is None else v}" for k, v in parts.items())
 
 
 class TimingCacheKey(str):
