@@ -26,7 +26,7 @@ nms, attention,
 assertion
 rnn                rnn (RNN / GRU / LSTM)
 signal             dft, stft, window, mel_weight_matrix
-control_flow       if, loop and their boundary kinds
+control_flow       if, loop and their boundary kinds (their subgraph interpreter: subgraph.py)
 fused, pointwise   fusion products spanning families: fused_conv / fused_matmul with an epilogue, pointwise
                    programs
 =================  ==========================================================================================

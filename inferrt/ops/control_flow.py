@@ -16,8 +16,8 @@
          its own. It covers ONNX Loop (trip count and/or condition, scan outputs stacked on axis 0), ONNX Scan
          (scanned inputs with axes and directions, no trip count) and TensorRT's ILoop.
 
-The subgraphs run through ``run_graph``, a small interpreter: each node's output shapes are inferred from the
-actual values, outputs are allocated, and the node's generic PyTorch implementation runs.
+The subgraphs run through ``run_graph``, a small interpreter (``ops/subgraph.py``): each node's output shapes are
+inferred from the actual values, outputs are allocated, and the node's generic PyTorch implementation runs.
 
 The boundary kinds (``if_condition``, ``if_input``, ``if_output``, ``loop_trip_limit``, ``loop_recurrence``,
 ``loop_iterator``, ``loop_output``) exist only in networks built with ``add_if_conditional``/``add_loop``; the
@@ -28,116 +28,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import FLOAT_TYPES as _FLOATS, from_torch_dtype, torch_dtype
+from ..dtypes import from_torch_dtype, torch_dtype
 from ..enums import DataType, LayerType, LoopOutput, TripLimit
-from ..ir.kinds import Kind
 from .base import BOOL, GRAPH, INT, INTS, JSON, STR, Enum, OpDef, OpError, Spec, register
-
-_FOLD_LIMIT = 1 << 16
-
-
-# ----------------------------------------------------------------------------------------------- interpreter
-def _spec_of(t: torch.Tensor) -> Spec:
-    s = Spec(from_torch_dtype(t.dtype), tuple(t.shape))
-    if t.numel() <= _FOLD_LIMIT and not t.is_floating_point():
-        s.value = t.detach().cpu().numpy()
-    return s
-
-
-def _constant_of(graph, node, device) -> torch.Tensor:
-    cache = graph.__dict__.setdefault("_const_cache", {})
-    key = (node.name, str(device))
-    t = cache.get(key)
-    if t is None:
-        w = node.attrs.weights
-        t = torch.from_numpy(np.ascontiguousarray(w)).reshape(tuple(node.attrs.shape)).to(device)
-        cache[key] = t
-    return t
-
-
-def declared_dtype(graph, name, dtype):
-    """The dtype a subgraph input is built for when ``dtype`` is another float type (a precision pass lowered the
-    outer graph): subgraphs run in the precision they were built in, with casts at their boundary."""
-    s = graph.specs.get(name)
-    if s is not None and s.dtype != dtype and s.dtype in _FLOATS and dtype in _FLOATS:
-        return s.dtype
-    return dtype
-
-
-def run_graph(graph, inputs: list, device, where: str = "subgraph") -> list:
-    """Run ``graph`` on ``inputs`` (tensors bound to ``graph.inputs`` in order); returns its outputs."""
-    if len(inputs) != len(graph.inputs):
-        raise RuntimeError(f"{where}: expects {len(graph.inputs)} inputs, got {len(inputs)}")
-    vals = {}
-    for name, t in zip(graph.inputs, inputs):
-        if t is not None and t.is_floating_point():
-            dt = declared_dtype(graph, name, from_torch_dtype(t.dtype))
-            t = t.to(torch_dtype(dt))
-        vals[name] = t
-    for n in graph.nodes:
-        if n.kind == Kind.CONSTANT:
-            vals[n.outputs[0]] = _constant_of(graph, n, device)
-            continue
-        ins = [vals[i] if i else None for i in n.inputs]
-        try:
-            specs = n.op.infer_all(n.attrs, [None if t is None else _spec_of(t) for t in ins])
-        except (OpError, ValueError, TypeError, IndexError) as e:
-            raise RuntimeError(f"{where}: node {n.name!r} ({n.kind}): {e}") from None
-        if all(s.value is not None for s in specs):
-            outs = [torch.tensor(np.asarray(s.value), device=device) for s in specs]
-        else:
-            outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=device) if s.static else None
-                    for s in specs]
-            res = n.op.run(n.attrs, ins, outs)
-            if res is not None:
-                done = []
-                for o, r in zip(outs, res):
-                    if o is None:
-                        done.append(r.to(device))
-                    elif r.data_ptr() != o.data_ptr():
-                        done.append(o.copy_(r.reshape(o.shape) if r.shape != o.shape else r))
-                    else:
-                        done.append(o)
-                outs = done
-        for name, t in zip(n.outputs, outs):
-            vals[name] = t
-    return [vals[o] for o in graph.outputs]
-
-
-def _device_of(ins, outs):
-    for t in list(ins) + list(outs):
-        if isinstance(t, torch.Tensor):
-            return t.device
-    return torch.device("cpu")
-
-
-def _infer_graph(graph, specs: list, where: str) -> dict:
-    if len(specs) != len(graph.inputs):
-        raise OpError(f"{where} takes {len(graph.inputs)} inputs but the node gives it {len(specs)}")
-    feed = {}
-    for name, s in zip(graph.inputs, specs):
-        if s is not None and declared_dtype(graph, name, s.dtype) != s.dtype:
-            s = Spec(declared_dtype(graph, name, s.dtype), s.shape)
-        feed[name] = s if s is not None else graph.specs.get(name)
-    try:
-        return graph.infer(feed)
-    except OpError as e:
-        raise OpError(f"{where}: {e}") from None
-
-
-def merge_specs(a: Spec, b: Spec, where: str) -> Spec:
-    """The spec covering both ``a`` and ``b`` (differing dims become -1, differing ranks an unknown rank)."""
-    if a.dtype != b.dtype:
-        raise OpError(f"{where}: data types differ ({a.dtype.name} vs {b.dtype.name}); cast one of them")
-    if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
-        return Spec(a.dtype, None)
-    return Spec(a.dtype, tuple(x if x == y else -1 for x, y in zip(a.shape, b.shape)))
-
-
-def _truth(t, what) -> bool:
-    if t.numel() != 1:
-        raise RuntimeError(f"{what} must hold exactly one value, got shape {tuple(t.shape)}")
-    return bool(t.reshape(()).item())
+from .subgraph import declared_dtype, device_of, infer_graph, merge_specs, run_graph, spec_of, truth
 
 
 # ----------------------------------------------------------------------------------------------- if
@@ -188,19 +82,19 @@ class If(OpDef):
         outer = ins[1:]
         if cond.value is not None:
             g, label = (tg, "then branch") if bool(np.asarray(cond.value).reshape(-1)[0]) else (eg, "else branch")
-            specs = _infer_graph(g, outer, label)
+            specs = infer_graph(g, outer, label)
             return self._with_declared(a, [Spec(specs[o].dtype, specs[o].shape, specs[o].value) for o in g.outputs])
-        ts = _infer_graph(tg, outer, "then branch")
-        es = _infer_graph(eg, outer, "else branch")
+        ts = infer_graph(tg, outer, "then branch")
+        es = infer_graph(eg, outer, "else branch")
         return self._with_declared(a, [merge_specs(ts[t], es[e], f"output {i} of the branches")
                                        for i, (t, e) in enumerate(zip(tg.outputs, eg.outputs))])
 
     def run(self, a, ins, outs):
         tg, eg = self._graphs(a)
-        take_then = _truth(ins[0], "if condition")
+        take_then = truth(ins[0], "if condition")
         g = tg if take_then else eg
         label = "then branch" if take_then else "else branch"
-        res = run_graph(g, list(ins[1:]), _device_of(ins, outs), label)
+        res = run_graph(g, list(ins[1:]), device_of(ins, outs), label)
         for i, r in enumerate(res):
             d = self._declared(a, i)
             if d is not None and (r.dim() != len(d) or any(y >= 0 and x != y for x, y in zip(r.shape, d))):
@@ -314,12 +208,12 @@ class Loop(OpDef):
         names = body.inputs[2:2 + n]
         state = [Spec(declared_dtype(body, nm, c.dtype), c.shape) for nm, c in zip(names, carried)]
         for _ in range(8):  # fixpoint: carried shapes that change across iterations become dynamic
-            specs = _infer_graph(body, [it, cd] + state + slice_specs + list(outer), "loop body")
+            specs = infer_graph(body, [it, cd] + state + slice_specs + list(outer), "loop body")
             c_out = specs.get(body.outputs[0]) if body.outputs else None
             if c_out is not None and c_out.shape is not None and any(d > 1 or d == 0 for d in c_out.shape):
                 raise OpError(f"the loop body's condition output must hold one value, got shape {c_out.shape}")
             if a.cond_graph is not None:
-                _infer_graph(a.cond_graph, [it, cd] + state + slice_specs + list(outer), "loop condition")
+                infer_graph(a.cond_graph, [it, cd] + state + slice_specs + list(outer), "loop condition")
             nxt = [specs[o] for o in body.outputs[1:1 + n]]
             merged = [merge_specs(c, x, f"carried value {i} (initial vs. body output)")
                       for i, (c, x) in enumerate(zip(state, nxt))]
@@ -351,9 +245,9 @@ class Loop(OpDef):
         trip, cond, carried, scans, outer = self._split(a, ins)
         n, k, s, last_n = a.num_carried, a.num_scan_inputs, a.num_scan_outputs, a.num_last
         body = a.body
-        dev = _device_of(ins, outs)
+        dev = device_of(ins, outs)
         limit = None if trip is None else max(int(trip.reshape(-1)[0].item()), 0)
-        go = True if cond is None else _truth(cond, "loop condition")
+        go = True if cond is None else truth(cond, "loop condition")
         axes = [self._axis(a.scan_input_axes, i) % scans[i].dim() for i in range(k)]
         for i, x in enumerate(scans):
             limit = x.shape[axes[i]] if limit is None else min(limit, x.shape[axes[i]])
@@ -372,11 +266,11 @@ class Loop(OpDef):
             cd = torch.tensor(True, device=dev)
             feed = [it, cd] + state + slices + list(outer)
             if a.cond_graph is not None:
-                go = _truth(run_graph(a.cond_graph, feed, dev, "loop condition")[0], "loop condition")
+                go = truth(run_graph(a.cond_graph, feed, dev, "loop condition")[0], "loop condition")
                 if not go:
                     break
             res = run_graph(body, feed, dev, f"loop body (iteration {i})")
-            go = _truth(res[0], "loop body's condition output")
+            go = truth(res[0], "loop body's condition output")
             state = res[1:1 + n]
             for j in range(s):
                 scan_acc[j].append(res[1 + n + j])
@@ -408,11 +302,11 @@ class Loop(OpDef):
         sl = []
         for i, x in enumerate(scans):
             ax = self._axis(a.scan_input_axes, i) % x.dim()
-            sp = _spec_of(x)
+            sp = spec_of(x)
             sl.append(Spec(sp.dtype, sp.shape[:ax] + sp.shape[ax + 1:]))
-        feed = [Spec(DataType.INT64, ()), Spec(DataType.BOOL, ())] + [_spec_of(t) for t in state] + sl + \
-            [None if t is None else _spec_of(t) for t in outer]
-        specs = _infer_graph(a.body, feed, "loop body")
+        feed = [Spec(DataType.INT64, ()), Spec(DataType.BOOL, ())] + [spec_of(t) for t in state] + sl + \
+            [None if t is None else spec_of(t) for t in outer]
+        specs = infer_graph(a.body, feed, "loop body")
         return [specs[o] for o in a.body.outputs]
 
 
