@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..enums import DataType, LayerType
 from ..ops import get_op
+from ..ops.base import AttrValueError
 from .weights import Weights, as_array
 
 LAYER_CLASSES: dict[str, type] = {}
@@ -128,6 +129,8 @@ class ILayer:
     def _set_attr(self, key, value):
         try:
             self._attrs[key] = self._op.convert_attr(key, value)
+        except AttrValueError as e:
+            raise AttrValueError(f"layer {self._name!r}: {e}") from None
         except (TypeError, ValueError) as e:
             raise TypeError(f"layer {self._name!r}: bad value for {key}: {e}") from None
         self._network._invalidate(self)

@@ -28,6 +28,10 @@ class OpError(ValueError):
     """Raised by ``infer`` when inputs or attributes are invalid; the caller adds the layer name."""
 
 
+class AttrValueError(OpError, TypeError):
+    """An attribute value outside its declared set; an OpError that is also the TypeError bad setters raise."""
+
+
 @dataclasses.dataclass
 class Spec:
     """What is known about a tensor: dtype, shape (-1 = unknown dim; None = unknown rank) and maybe its value."""
@@ -149,6 +153,20 @@ class Enum(AttrType):
         return self.cls[j]
 
 
+class Choice(AttrType):
+    """A string from a fixed set (an enum-like attribute without a TensorRT enum); declared once with its allowed
+    values and stored in the plan as that string, so plans stay readable and unchanged."""
+
+    def __init__(self, *values: str):
+        self.values = tuple(values)
+        self.name = "choice"
+
+    def convert(self, v):
+        if not isinstance(v, str) or v not in self.values:
+            raise AttrValueError(f"{v!r} is not one of {', '.join(repr(x) for x in self.values)}")
+        return v
+
+
 class _Array(AttrType):
     """A numpy array (weights); stored in the plan as a raw blob."""
 
@@ -242,7 +260,10 @@ class OpDef:
             raise AttributeError(f"{self.kind} has no attribute {key!r}; it has: {', '.join(self.attrs) or 'none'}")
         if value is None and self.attrs[key][1] is None:
             return None
-        return self.attrs[key][0].convert(value)
+        try:
+            return self.attrs[key][0].convert(value)
+        except AttrValueError as e:
+            raise AttrValueError(f"{self.kind}: attribute {key!r}: {e}") from None
 
     # -- to override
     def infer(self, a: Attrs, ins: list[Spec | None]) -> list[Spec]:
@@ -303,6 +324,9 @@ def register(cls):
     inst = cls()
     if not inst.kind or inst.kind in REGISTRY:
         raise RuntimeError(f"op kind {inst.kind!r} is empty or registered twice")
+    for key, (t, default) in inst.attrs.items():
+        if isinstance(t, Choice) and default not in t.values:
+            raise RuntimeError(f"{inst.kind}: default {default!r} of attribute {key!r} is not one of {t.values}")
     REGISTRY[inst.kind] = inst
     return cls
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType, PaddingMode as PM
-from .base import ARRAY, INT, INTS, STR, Enum, OpDef, OpError, Spec, host_ints, known_ints, register
+from .base import ARRAY, INT, INTS, Choice, Enum, OpDef, OpError, Spec, host_ints, known_ints, register
 from .matmul import as_f64
 
 
@@ -238,7 +238,7 @@ class IntegerConv(OpDef):
 
     kind = "integer_conv"
     attrs = {"strides": (INTS, ()), "pads": (INTS, ()), "dilations": (INTS, ()), "group": (INT, 1),
-             "auto_pad": (STR, "NOTSET")}
+             "auto_pad": (Choice("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"), "NOTSET")}
     inputs = ("x", "w", "x_zero_point", "w_zero_point", "bias")
     min_inputs = 2
 

@@ -12,7 +12,7 @@ import torch
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, ElementWiseOperation as EW, LayerType, UnaryOperation as U
-from .base import STR, Enum, OpDef, OpError, Spec, broadcast_shapes, register, spec_like
+from .base import Choice, Enum, OpDef, OpError, Spec, broadcast_shapes, register, spec_like
 
 
 def _div(a, b):
@@ -152,7 +152,7 @@ ONNX_UNARY = {"BITWISE_NOT": torch.bitwise_not}
 class OnnxBinary(OpDef):
     kind = "onnx_binary"
     layer_type = LayerType.GENERIC_OP
-    attrs = {"op": (STR, "MOD")}
+    attrs = {"op": (Choice(*ONNX_BINARY), "MOD")}
     inputs = ("input1", "input2")
     min_inputs = 2
 
@@ -182,7 +182,7 @@ class OnnxBinary(OpDef):
 class OnnxUnary(OpDef):
     kind = "onnx_unary"
     layer_type = LayerType.GENERIC_OP
-    attrs = {"op": (STR, "BITWISE_NOT")}
+    attrs = {"op": (Choice(*ONNX_UNARY), "BITWISE_NOT")}
 
     def infer(self, a, ins):
         x = ins[0]

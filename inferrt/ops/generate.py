@@ -11,7 +11,7 @@ import torch
 
 from ..dtypes import FLOAT_TYPES as _FLOATS, torch_dtype
 from ..enums import DataType, FillOperation, LayerType
-from .base import DTYPE, FLOAT, INT, INTS, STR, Enum, OpDef, OpError, Spec, register
+from .base import DTYPE, FLOAT, INT, INTS, Choice, Enum, OpDef, OpError, Spec, register
 from .indexing import INDEX_TYPES, opt, scalar_like
 
 
@@ -128,7 +128,8 @@ class RandomTensor(_Random):
     """RandomNormal / RandomUniform (shape from ``shape``) and their *Like forms (shape from the input)."""
 
     kind = "random"
-    attrs = {"distribution": (STR, "normal"), "a": (FLOAT, 0.0), "b": (FLOAT, 1.0), "seed": (FLOAT, None),
+    attrs = {"distribution": (Choice("normal", "uniform"), "normal"), "a": (FLOAT, 0.0), "b": (FLOAT, 1.0),
+             "seed": (FLOAT, None),
              "shape": (INTS, ()), "to_type": (DTYPE, DataType.FLOAT)}
     inputs = ("like",)
     min_inputs = 0

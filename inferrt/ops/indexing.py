@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..enums import DataType, GatherMode, LayerType, ScatterMode
-from .base import DTYPE, INT, STR, Enum, OpDef, OpError, Spec, norm_axis, register
+from .base import DTYPE, INT, Choice, Enum, OpDef, OpError, Spec, norm_axis, register
 
 INDEX_TYPES = (DataType.INT32, DataType.INT64)
 #: Scatter reductions (inferrt extension for ONNX ScatterND/ScatterElements) -> torch reduce names
@@ -171,7 +171,8 @@ def linear_index(idx: torch.Tensor, dims, what: str) -> torch.Tensor:
 class Scatter(OpDef):
     kind = "scatter"
     layer_type = LayerType.SCATTER
-    attrs = {"axis": (INT, 0), "mode": (Enum(ScatterMode), ScatterMode.ELEMENT), "reduction": (STR, "none")}
+    attrs = {"axis": (INT, 0), "mode": (Enum(ScatterMode), ScatterMode.ELEMENT),
+             "reduction": (Choice(*REDUCTIONS), "none")}
     inputs = ("data", "indices", "updates")
     min_inputs = 3
 
@@ -375,7 +376,7 @@ class TensorScatter(OpDef):
     ``write_indices[batch]`` (0 when absent), wrapping in ``circular`` mode; out-of-range writes are dropped."""
 
     kind = "tensor_scatter"
-    attrs = {"axis": (INT, -2), "mode": (STR, "linear")}
+    attrs = {"axis": (INT, -2), "mode": (Choice("linear", "circular"), "linear")}
     inputs = ("past_cache", "update", "write_indices")
     min_inputs = 2
 

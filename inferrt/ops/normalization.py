@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType
-from .base import DTYPE, FLOAT, INT, STR, OpDef, OpError, Spec, axes_from_mask, broadcast_shapes, register
+from .base import DTYPE, FLOAT, INT, Choice, OpDef, OpError, Spec, axes_from_mask, broadcast_shapes, register
 
 
 @register
@@ -284,7 +284,7 @@ class L2Norm(OpDef):
 
     kind = "l2_norm"
     layer_type = LayerType.NORMALIZATION
-    attrs = {"axes": (INT, 0), "epsilon": (FLOAT, 0.0), "eps_mode": (STR, "none")}
+    attrs = {"axes": (INT, 0), "epsilon": (FLOAT, 0.0), "eps_mode": (Choice(*L2_EPS_MODES), "none")}
 
     def infer(self, a, ins):
         mask_axes(a, ins[0].rank, self.kind)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..enums import DataType, LayerType, PaddingMode as PM, PoolingType
-from .base import BOOL, FLOAT, INT, INTS, STR, Enum, OpDef, OpError, Spec, host_ints, known_ints, register
+from .base import BOOL, FLOAT, INT, INTS, Choice, Enum, OpDef, OpError, Spec, host_ints, known_ints, register
 from .conv import _fill, compute_dtype, conv_out_dim, resolve_padding
 
 
@@ -212,7 +212,8 @@ class RoiAlign(OpDef):
     contributions in ``max`` mode); rois [R, 4] = (x1, y1, x2, y2) with batch_indices [R]."""
 
     kind = "roi_align"
-    attrs = {"mode": (STR, "avg"), "output_height": (INT, 1), "output_width": (INT, 1), "sampling_ratio": (INT, 0),
+    attrs = {"mode": (Choice("avg", "max"), "avg"), "output_height": (INT, 1), "output_width": (INT, 1),
+             "sampling_ratio": (INT, 0),
              "spatial_scale": (FLOAT, 1.0), "half_pixel": (BOOL, True)}
     inputs = ("input", "rois", "batch_indices")
     min_inputs = 3

@@ -20,7 +20,7 @@ import torch
 
 from ..dtypes import FLOAT_TYPES as _FLOATS, torch_dtype
 from ..enums import DataType, LayerType
-from .base import BOOL, DTYPE, INT, INTS, STR, OpDef, OpError, Spec, norm_axis, register
+from .base import BOOL, DTYPE, INT, INTS, Choice, OpDef, OpError, Spec, norm_axis, register
 
 _QUANT = (DataType.INT8, DataType.UINT8, DataType.FP8)
 _RANGE = {DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.FP8: (-448.0, 448.0)}
@@ -209,7 +209,7 @@ class OnnxQuantize(OpDef):
 
     kind = "onnx_quantize"
     attrs = {"axis": (INT, 1), "block_size": (INT, 0), "to_type": (DTYPE, DataType.UINT8), "saturate": (BOOL, True),
-             "bits16": (STR, "")}      # "int16" / "uint16": ONNX 16-bit outputs, held as INT32 with that range
+             "bits16": (Choice("", "int16", "uint16"), "")}  # 16-bit ONNX outputs, held as INT32 with that range
     inputs = ("x", "scale", "zero_point")
     min_inputs = 2
 

@@ -13,7 +13,7 @@ import torch
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType, LayerType, ReduceOperation as R
-from .base import BOOL, INT, INTS, STR, Enum, OpDef, OpError, Spec, axes_from_mask, norm_axis, register, spec_like
+from .base import BOOL, INT, INTS, Choice, Enum, OpDef, OpError, Spec, axes_from_mask, norm_axis, register, spec_like
 from .normalization import mask_axes
 
 
@@ -123,7 +123,8 @@ def _reduced_shape(shape, ax, keep):
 class OnnxArgReduce(OpDef):
     kind = "onnx_arg_reduce"
     layer_type = LayerType.GENERIC_OP
-    attrs = {"op": (STR, "MAX"), "axis": (INT, 0), "keep_dims": (BOOL, True), "select_last_index": (BOOL, False)}
+    attrs = {"op": (Choice("MAX", "MIN"), "MAX"), "axis": (INT, 0), "keep_dims": (BOOL, True),
+             "select_last_index": (BOOL, False)}
 
     def infer(self, a, ins):
         x = ins[0]
@@ -246,7 +247,7 @@ class OnnxReduce(OpDef):
 
     kind = "onnx_reduce"
     layer_type = LayerType.REDUCE
-    attrs = {"op": (STR, "SUM"), "axes": (INTS, None), "keep_dims": (BOOL, True),
+    attrs = {"op": (Choice(*REDUCTIONS), "SUM"), "axes": (INTS, None), "keep_dims": (BOOL, True),
              "noop_with_empty_axes": (BOOL, False)}
     inputs = ("input", "axes")
     data_dependent = True

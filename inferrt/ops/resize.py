@@ -19,7 +19,7 @@ import torch
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import (DataType, InterpolationMode as IM, LayerType, ResizeCoordinateTransformation as RCT,
                      ResizeRoundMode as RRM, ResizeSelector)
-from .base import BOOL, FLOAT, FLOATS, INTS, STR, Enum, OpDef, OpError, Spec, norm_axis, register
+from .base import BOOL, FLOAT, FLOATS, INTS, Choice, Enum, OpDef, OpError, Spec, norm_axis, register
 
 COORD_MODES = ("align_corners", "asymmetric", "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                "tf_half_pixel_for_nn", "tf_crop_and_resize")
@@ -243,8 +243,8 @@ class Resize(OpDef):
         "selector_for_single_pixel": (Enum(ResizeSelector), ResizeSelector.FORMULA),
         "nearest_rounding": (Enum(RRM), RRM.FLOOR), "exclude_outside": (BOOL, False), "cubic_coeff": (FLOAT, -0.75),
         # inferrt extensions (ONNX Resize)
-        "coordinate_mode": (STR, ""), "roi": (FLOATS, ()), "extrapolation_value": (FLOAT, 0.0),
-        "antialias": (BOOL, False), "axes": (INTS, ()), "keep_aspect_ratio_policy": (STR, "stretch"),
+        "coordinate_mode": (Choice("", *COORD_MODES), ""), "roi": (FLOATS, ()), "extrapolation_value": (FLOAT, 0.0),
+        "antialias": (BOOL, False), "axes": (INTS, ()), "keep_aspect_ratio_policy": (Choice(*_POLICIES), "stretch"),
     }
     inputs = ("input", "shape_or_scales", "roi")
 

@@ -13,7 +13,7 @@ import threading
 import torch
 
 from ..enums import DataType, LayerType
-from .base import BOOL, FLOAT, FLOATS, INT, JSON, STR, OpDef, OpError, Spec, register
+from .base import BOOL, FLOAT, FLOATS, INT, JSON, Choice, OpDef, OpError, Spec, register
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
@@ -105,8 +105,8 @@ class RNN(OpDef):
     kind = "rnn"
     layer_type = LayerType.GENERIC_OP
     attrs = {
-        "mode": (STR, "LSTM"),                   # RNN | GRU | LSTM
-        "direction": (STR, "forward"),           # forward | reverse | bidirectional
+        "mode": (Choice(*GATES), "LSTM"),
+        "direction": (Choice("forward", "reverse", "bidirectional"), "forward"),
         "hidden_size": (INT, 0),
         "activations": (JSON, None),             # list of ONNX activation names, or None for the defaults
         "activation_alpha": (FLOATS, ()),

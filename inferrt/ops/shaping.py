@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..enums import LayerType
-from .base import INTS, STR, OpDef, OpError, Spec, host_ints, known_ints, norm_axis, register
+from .base import INTS, Choice, OpDef, OpError, Spec, host_ints, known_ints, norm_axis, register
 from .indexing import INDEX_TYPES, opt
 
 PAD_MODES = ("constant", "reflect", "edge", "wrap")
@@ -35,7 +35,7 @@ class Padding(OpDef):
     kind = "padding"
     host_inputs = (2,)
     layer_type = LayerType.PADDING
-    attrs = {"pre_padding_nd": (INTS, ()), "post_padding_nd": (INTS, ()), "mode": (STR, "constant")}
+    attrs = {"pre_padding_nd": (INTS, ()), "post_padding_nd": (INTS, ()), "mode": (Choice(*PAD_MODES), "constant")}
     #: input 1: fill value (0-D, constant mode); input 2 (inferrt extension): pads as a 1-D INT32/INT64 tensor
     #: [pre_0, ..., pre_{n-1}, post_0, ..., post_{n-1}] for the n innermost dimensions (ONNX Pad layout)
     inputs = ("input", "fill_value", "pads")

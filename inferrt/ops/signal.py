@@ -12,7 +12,7 @@ import torch
 
 from ..dtypes import FLOAT_TYPES as _FLOATS, torch_dtype
 from ..enums import DataType
-from .base import BOOL, DTYPE, INT, STR, OpDef, OpError, Spec, norm_axis, register
+from .base import BOOL, DTYPE, INT, Choice, OpDef, OpError, Spec, norm_axis, register
 
 
 def _scalar(spec, what):
@@ -183,7 +183,8 @@ class Window(OpDef):
     """Hann, Hamming and Blackman windows of ``size`` samples (``periodic``: N = size, else N = size - 1)."""
 
     kind = "window"
-    attrs = {"window": (STR, "hann"), "periodic": (BOOL, True), "to_type": (DTYPE, DataType.FLOAT)}
+    attrs = {"window": (Choice("hann", "hamming", "blackman"), "hann"), "periodic": (BOOL, True),
+             "to_type": (DTYPE, DataType.FLOAT)}
     inputs = ("size",)
 
     def infer(self, a, ins):

@@ -232,7 +232,6 @@ def test_scales_as_input_tensor():
 @pytest.mark.parametrize("setup,msg", [
     (lambda layer: None, "neither the output shape nor the scales"),
     (lambda layer: setattr(layer, "scales", [2.0, 2.0]), "has 2 values but 4 axes"),
-    (lambda layer: setattr(layer, "coordinate_mode", "bogus"), "bogus"),
     (lambda layer: (setattr(layer, "shape", (1, 1, 2, 2)), setattr(layer, "coordinate_mode", "tf_crop_and_resize")),
      "needs a roi"),
 ])
@@ -243,6 +242,14 @@ def test_bad_settings_name_layer(setup, msg):
     setup(layer)
     errs = " ".join(net._layer_errors())
     assert "my_resize" in errs and msg in errs
+
+
+def test_bad_coordinate_mode_refused_when_set():
+    _, net = new_network()
+    layer = net.add_resize(net.add_input("x", trt.float32, (1, 1, 4, 4)))
+    layer.name = "my_resize"
+    with pytest.raises(TypeError, match="'my_resize': resize: attribute 'coordinate_mode': 'bogus' is not one of"):
+        layer.coordinate_mode = "bogus"
 
 
 def test_linear_on_integers_is_rejected():
