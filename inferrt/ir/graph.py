@@ -9,7 +9,7 @@ import dataclasses
 
 from ..enums import DataType
 from ..ops import Spec, get_op
-from ..ops.base import Attrs, OpError
+from ..ops.base import Attrs, AttrValueError, OpError
 from .node_info import NodeInfo
 
 
@@ -184,7 +184,10 @@ class Graph:
                     raise ValueError(f"node {nj.get('name')!r}: unknown attribute {k!r} for {kind}")
                 if v is None and op.attrs[k][1] is not None:
                     raise ValueError(f"node {nj.get('name')!r}: attribute {k!r} of {kind} cannot be null")
-                attrs[k] = None if v is None else op.attrs[k][0].from_json(v, blobs)
+                try:
+                    attrs[k] = None if v is None else op.attrs[k][0].from_json(v, blobs)
+                except AttrValueError as e:
+                    raise ValueError(f"node {nj.get('name')!r}: attribute {k!r} of {kind}: {e}") from None
             g.nodes.append(Node(
                 name=_str(nj["name"], "node name"), kind=kind,
                 inputs=[_str(x, "node input") for x in _list(nj["inputs"], "node inputs")],

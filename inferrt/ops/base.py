@@ -162,6 +162,8 @@ class Choice(AttrType):
         self.name = "choice"
 
     def convert(self, v):
+        if isinstance(v, _Enum) and v.name in self.values:  # a TensorRT enum member of that name: ReduceOperation.MAX
+            return v.name
         if not isinstance(v, str) or v not in self.values:
             raise AttrValueError(f"{v!r} is not one of {', '.join(repr(x) for x in self.values)}")
         return v

@@ -100,3 +100,23 @@ def test_internal_construction_validates_too():
         net.internal.add_layer("window", [x], {"window": "kaiser"}, name="w")
     layer = net.internal.add_layer("window", [x], {"window": "hamming"}, name="w")
     assert layer.window == "hamming"
+
+
+def test_plan_reader_refuses_a_value_outside_the_set_naming_the_node():
+    from inferrt.ir.graph import Graph
+
+    spec = {"dtype": "FLOAT", "shape": [2, 3]}
+    node = {"name": "pad0", "kind": "padding", "inputs": ["x"], "outputs": ["y"], "origin": [], "info": {},
+            "attrs": {"pre_padding_nd": [1], "post_padding_nd": [1], "mode": "reflect"}}
+    j = {"inputs": ["x"], "outputs": ["y"], "values": {"x": spec, "y": spec}, "nodes": [node]}
+    assert Graph.from_json(j, None).nodes[0].attrs.mode == "reflect"
+    node["attrs"]["mode"] = "mirror"
+    with pytest.raises(ValueError, match="node 'pad0': attribute 'mode' of padding: 'mirror' is not one of"):
+        Graph.from_json(j, None)
+
+
+def test_tensorrt_enum_member_of_the_same_name_is_accepted():
+    assert get_op("onnx_reduce").convert_attr("op", trt.ReduceOperation.MAX) == "MAX"
+    assert get_op("onnx_arg_reduce").convert_attr("op", trt.TopKOperation.MIN) == "MIN"
+    with pytest.raises(OpError, match="'op': ReduceOperation.NONE is not one of"):
+        get_op("onnx_reduce").convert_attr("op", trt.ReduceOperation.NONE)
