@@ -69,6 +69,7 @@ follow it: a missing tensor name is INVALID_GRAPH, an absent required input INVA
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import numpy as np
@@ -229,6 +230,7 @@ class ImportContext(LayerHelpers):
         self._outer = outer_scope          # None, an ImportContext, a mapping or a callable name -> ITensor
         self.base_dir = base_dir
         self._tensors: dict[str, object] = {}       # name -> ITensor
+        self._bound_ids: Counter = Counter()         # id(ITensor) -> how many names are bound to it
         self._consts: dict[str, np.ndarray] = {}     # name -> value (initializers, Constant outputs)
         self._onnx_types: dict[str, int] = {}        # name -> ONNX elem type of initializers / Constant outputs
         self.captures: list[str] = []                # outer-scope names this context read
@@ -314,11 +316,25 @@ class ImportContext(LayerHelpers):
     # ------------------------------------------------------------------ bindings
     def bind(self, name: str, tensor) -> None:
         """Bind ONNX name ``name`` to an ITensor (the parser does this for node outputs and graph inputs)."""
+        self._drop(name)
         self._tensors[name] = tensor
+        self._bound_ids[id(tensor)] += 1
 
     def unbind(self, name: str) -> None:
         """Forget a binding made with ``bind`` (temporary names of ``onnx_op``)."""
-        self._tensors.pop(name, None)
+        self._drop(name)
+
+    def is_bound(self, tensor) -> bool:
+        """Whether some name in this context is bound to ``tensor`` (constant time, for the parser's per-node
+        check)."""
+        return self._bound_ids.get(id(tensor), 0) > 0
+
+    def _drop(self, name: str) -> None:
+        old = self._tensors.pop(name, None)
+        if old is not None:
+            self._bound_ids[id(old)] -= 1
+            if self._bound_ids[id(old)] <= 0:
+                del self._bound_ids[id(old)]
 
     def is_local(self, name: str) -> bool:
         """Whether ``name`` is bound or known in this context itself (not through the outer scope)."""
@@ -338,7 +354,7 @@ class ImportContext(LayerHelpers):
         self._consts[name] = np.asarray(array)
         if onnx_type is not None:
             self._onnx_types[name] = onnx_type
-        self._tensors.pop(name, None)
+        self._drop(name)
 
     def _local(self, name):
         return name in self._tensors or name in self._consts
@@ -428,7 +444,7 @@ class ImportContext(LayerHelpers):
         if special:
             t = self.network.add_cast(t, DataType.BF16 if special == "bfloat16" else DataType.FP8).get_output(0)
             self._set_name(t, name)
-        self._tensors[name] = t
+        self.bind(name, t)
         return t
 
     def _set_name(self, t, name):

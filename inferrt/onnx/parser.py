@@ -454,16 +454,14 @@ class OnnxParser(ModelLoader):
             taken.add(layer.name)
             layer.metadata = f"onnx:{view.op_type}:{view.name}"
         self._names_upto = (network, network.num_layers)
-        bound = {id(t) for t in ctx.bound_tensors()}
         for name, t in zip(view.outputs, outs):
             if not name or t is None:
                 continue
-            if id(t) in bound or network.internal.producer(t) is None or t.is_network_output:
+            if ctx.is_bound(t) or network.internal.producer(t) is None or t.is_network_output:
                 t = network.add_identity(t).get_output(0)
             if t.name != name and not network.internal.has_tensor_name(name):
                 t.name = name
             ctx.bind(name, t)
-            bound.add(id(t))
         self._node_outputs[view.name] = [t for t in outs]
         network.internal.refresh()  # re-infer layers whose attributes the importer set after creating them
         errs = [e for e in map(network.internal.layer_error, new_layers) if e]

@@ -76,3 +76,18 @@ def test_onnx_op_imports_a_standard_op_naming_the_current_node():
     with pytest.raises(ImportFailure) as e:
         ctx.onnx_op("Transpose", [ctx.tensor("x")], perm=[0, 0, 0])
     assert "outer" in e.value.message
+
+
+def test_is_bound_follows_bind_unbind_and_rebinding():
+    ctx, net = _ctx()
+    x = ctx.tensor("x")
+    y = net.add_identity(x).get_output(0)
+    assert ctx.is_bound(x) and not ctx.is_bound(y)
+    ctx.bind("alias", x)            # two names on one tensor
+    ctx.unbind("x")
+    assert ctx.is_bound(x)          # still bound as "alias"
+    ctx.bind("alias", y)            # rebinding moves the name
+    assert not ctx.is_bound(x) and ctx.is_bound(y)
+    ctx.add_constant_value("alias", np.zeros(2, np.float32))   # a known value replaces the binding
+    assert not ctx.is_bound(y)
+    assert ctx.is_bound(ctx.tensor("alias"))                    # materialized constants are bound too
