@@ -57,7 +57,7 @@ def build_or_load(args, trt, logger, info) -> Built:
             engine = trt.load_engine(args.load_engine, logger)
         except trt.PlanError as e:
             raise trt.PlanError(f"cannot load engine {args.load_engine!r}: {e}") from None
-        kind = engine.manifest["device"]["kind"]
+        kind = engine.device_kind
         if args.device not in (None, "auto") and (kind == "cpu") != (device == "cpu"):
             raise ExecArgError(f"--device={args.device} but {args.load_engine!r} is a {kind.upper()} plan; drop "
                                f"--device or rebuild the plan for that device")

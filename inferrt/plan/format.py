@@ -24,7 +24,7 @@ import struct
 import numpy as np
 
 from ..errors import PlanError
-from . import limits
+from . import limits, schema
 
 MAGIC = b"INFERRT\x00"
 FORMAT_VERSION = 1
@@ -82,7 +82,7 @@ def write_plan(manifest: dict, blobs: BlobWriter) -> bytes:
                       "shape": [] if isinstance(arr, (bytes, bytearray)) else [int(d) for d in arr.shape]})
         raws.append((pos, raw))
         pos += raw.nbytes
-    manifest = dict(manifest, blobs=table)
+    manifest = {**manifest, schema.BLOBS: table}
     mbytes = json.dumps(manifest, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
     m_off = HEADER_SIZE
     b_off = m_off + len(mbytes)
@@ -165,10 +165,10 @@ def read_plan(data) -> tuple[dict, BlobReader]:
         manifest = json.loads(bytes(mv[m_off:m_off + m_len]).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise PlanError(f"corrupt plan: manifest is not valid JSON ({type(e).__name__}: {e})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("blobs"), list):
+    if not isinstance(manifest, dict) or not isinstance(manifest.get(schema.BLOBS), list):
         raise PlanError("corrupt plan: manifest must be an object with a 'blobs' list")
     limits.check_manifest(manifest, n)
-    table = manifest["blobs"]
+    table = manifest[schema.BLOBS]
     for i, e in enumerate(table):
         if not (isinstance(e, dict) and isinstance(e.get("offset"), int) and isinstance(e.get("nbytes"), int)
                 and isinstance(e.get("dtype"), str) and e["dtype"] in _DTYPES and isinstance(e.get("shape"), list)

@@ -14,31 +14,32 @@ from ..ir.graph import Graph
 from ..ir.kinds import Kind
 from ..ir.weights import Dims
 from ..logger import _Reporter
+from ..plan.schema import Manifest
 from ..tactics.registry import get_tactic
 from .executor import Executor
 
 
 class ICudaEngine(_Reporter):
-    def __init__(self, plan: bytes, manifest: dict, blobs, logger=None, error_recorder=None, graph=None):
+    def __init__(self, plan: bytes, manifest: Manifest, blobs, logger=None, error_recorder=None, graph=None):
         self.logger = logger
         self.error_recorder = error_recorder
         self._plan = plan
         self._manifest = manifest
-        self.device_kind = manifest["device"]["kind"]
+        self.device_kind = manifest.device_kind
         self.device = torch.device("cuda", torch.cuda.current_device()) if self.device_kind == "cuda" \
             else torch.device("cpu")
-        self.graph: Graph = graph if graph is not None else Graph.from_json(manifest["graph"], blobs)
-        self._io = [dict(e) for e in manifest["io"]]
-        self._io_index = {e["name"]: i for i, e in enumerate(self._io)}
-        self._profiles = manifest["profiles"]
-        self.name = manifest.get("name", "")
-        self.profiling_verbosity = ProfilingVerbosity[manifest.get("profiling_verbosity", "LAYER_NAMES_ONLY")]
+        self.graph: Graph = graph if graph is not None else Graph.from_json(manifest.graph, blobs)
+        self._io = manifest.io
+        self._io_index = {e.name: i for i, e in enumerate(self._io)}
+        self._profiles = manifest.profiles
+        self.name = manifest.name
+        self.profiling_verbosity = ProfilingVerbosity[manifest.profiling_verbosity]
         self.engine_capability = EngineCapability.STANDARD
         #: BuilderFlag.TF32 at build time: FLOAT products and convolutions may use TF32 (see runtime/tf32.py)
-        self.tf32 = "TF32" in manifest.get("build", {}).get("flags", ["TF32"])
+        self.tf32 = manifest.tf32
         self._lock = threading.Lock()
-        if self.device_kind == "cuda" and manifest.get("kernels"):
-            self._install_kernels(manifest["kernels"], blobs, len(plan))
+        if self.device_kind == "cuda" and manifest.kernels:
+            self._install_kernels(manifest.kernels, blobs, len(plan))
         consts, kernels = {}, {}
         for n in self.graph.nodes:
             if n.kind == Kind.CONSTANT:
@@ -62,7 +63,7 @@ class ICudaEngine(_Reporter):
         return len(self._io)
 
     def get_tensor_name(self, index: int) -> str:
-        return self._io[_index(index, len(self._io), "I/O tensor index")]["name"]
+        return self._io[_index(index, len(self._io), "I/O tensor index")].name
 
     def __getitem__(self, index):
         return self.get_tensor_name(index)
@@ -73,15 +74,15 @@ class ICudaEngine(_Reporter):
 
     def get_tensor_mode(self, name: str) -> TensorIOMode:
         e = self._entry(name)
-        return TensorIOMode.NONE if e is None else TensorIOMode[e["mode"]]
+        return TensorIOMode.NONE if e is None else TensorIOMode[e.mode]
 
     def get_tensor_shape(self, name: str) -> Dims:
         e = self._entry(name)
-        return Dims(e["shape"]) if e else Dims(())
+        return Dims(e.shape) if e else Dims(())
 
     def get_tensor_dtype(self, name: str) -> DataType:
         e = self._entry(name)
-        return DataType[e["dtype"]] if e else DataType.FLOAT
+        return DataType[e.dtype] if e else DataType.FLOAT
 
     def get_tensor_location(self, name: str) -> TensorLocation:
         return TensorLocation.DEVICE if self.device_kind == "cuda" else TensorLocation.HOST
@@ -106,7 +107,7 @@ class ICudaEngine(_Reporter):
 
     def get_tensor_profile_shape(self, name: str, profile_index: int):
         profile_index = _index(profile_index, len(self._profiles), "optimization profile")
-        s = self._profiles[profile_index]["shapes"].get(name) if isinstance(name, str) else None
+        s = self._profiles[profile_index].shapes.get(name) if isinstance(name, str) else None
         if s is None:
             if self.get_tensor_mode(name) != TensorIOMode.INPUT:
                 return []
@@ -128,12 +129,12 @@ class ICudaEngine(_Reporter):
 
     @property
     def device_memory_size(self) -> int:
-        return max((p["device_memory"] for p in self._profiles), default=0)
+        return max((p.device_memory for p in self._profiles), default=0)
 
     device_memory_size_v2 = device_memory_size
 
     def get_device_memory_size_for_profile(self, profile_index: int) -> int:
-        return self._profiles[_index(profile_index, len(self._profiles), "optimization profile")]["device_memory"]
+        return self._profiles[_index(profile_index, len(self._profiles), "optimization profile")].device_memory
 
     get_device_memory_size_for_profile_v2 = get_device_memory_size_for_profile
 
@@ -200,14 +201,20 @@ class ICudaEngine(_Reporter):
     # ------------------------------------------------------------------ Pythonic helpers
     @property
     def input_names(self) -> list[str]:
-        return [e["name"] for e in self._io if e["mode"] == "INPUT"]
+        return [e.name for e in self._io if e.mode == "INPUT"]
 
     @property
     def output_names(self) -> list[str]:
-        return [e["name"] for e in self._io if e["mode"] == "OUTPUT"]
+        return [e.name for e in self._io if e.mode == "OUTPUT"]
 
     @property
     def manifest(self) -> dict:
+        """The plan's manifest as JSON (as stored in the plan)."""
+        return self._manifest.raw
+
+    @property
+    def plan_info(self) -> Manifest:
+        """The plan's checked manifest, typed (plan/schema.py)."""
         return self._manifest
 
 

@@ -54,7 +54,7 @@ class EngineInspector:
         if LayerInformationFormat.parse(format) == LayerInformationFormat.JSON:
             e = self.engine
             return json.dumps({"Layers": layers, "Bindings": [e.get_tensor_name(i) for i in range(e.num_io_tensors)],
-                               "Device": e.manifest["device"], "Build": e.manifest.get("build", {})})
+                               "Device": e.plan_info.device, "Build": e.plan_info.build})
         return "\n".join(_oneline(d) for d in layers)
 
 

@@ -1,27 +1,17 @@
 """Plan -> ICudaEngine, with every check that turns a bad plan into a PlanError naming what was wrong."""
 from __future__ import annotations
 
-from .._version import __version__
 from ..device import current_fingerprint_for, describe
 from ..errors import PlanError
 from ..plan.format import read_plan
-
-
-def _compatible_version(built: str) -> bool:
-    return str(built).split(".")[:2] == __version__.split(".")[:2]
+from ..plan.schema import read_header, read_manifest
 
 
 def load_engine(data, logger=None, error_recorder=None):
     if hasattr(data, "read") and not isinstance(data, (bytes, bytearray, memoryview)):
         data = data.read(-1) if _accepts_size(data) else data.read()
-    manifest, blobs = read_plan(data)
-    built = manifest.get("inferrt_version")
-    if not isinstance(built, str) or not _compatible_version(built):
-        raise PlanError(f"plan was built by inferrt {built}; this is inferrt {__version__}: rebuild the plan "
-                        f"with this version")
-    fp = manifest.get("device")
-    if not isinstance(fp, dict) or fp.get("kind") not in ("cpu", "cuda"):
-        raise PlanError("corrupt plan: its device fingerprint is missing")
+    raw, blobs = read_plan(data)
+    fp = read_header(raw).device
     here = current_fingerprint_for(fp["kind"])
     if here is None:
         raise PlanError(f"plan was built for {describe(fp)} but this machine has no CUDA GPU; rebuild it here "
@@ -34,14 +24,14 @@ def load_engine(data, logger=None, error_recorder=None):
     from ..ir.graph import Graph
     from ..tactics.kernel_store import validate as validate_kernels
     from .engine import ICudaEngine
-    from .validate import check_engine_graph, check_manifest
+    from .validate import check_engine_graph
 
-    check_manifest(manifest)
-    kernels = validate_kernels(manifest.get("kernels"), blobs, memoryview(data).nbytes)
+    manifest = read_manifest(raw)
+    kernels = validate_kernels(manifest.kernels, blobs, memoryview(data).nbytes)
     if kernels and fp["kind"] != "cuda":
         raise PlanError(f"corrupt plan: a {fp['kind']} plan carries {len(kernels)} GPU kernels")
     try:
-        graph = Graph.from_json(manifest["graph"], blobs)
+        graph = Graph.from_json(manifest.graph, blobs)
     except PlanError:
         raise
     except Exception as e:  # noqa: BLE001 - untrusted data: any failure to decode it is a PlanError

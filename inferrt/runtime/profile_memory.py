@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from ..ir.kinds import Kind
 from ..ops import Spec
+from ..plan.schema import WHICH  # noqa: F401 - re-exported: the builder and the loader name profile points
 from .executor import plan_arena
-
-WHICH = ("min", "opt", "max")
 
 
 def profile_input_specs(graph, shapes: dict, which: int) -> dict:

@@ -1,4 +1,4 @@
-"""Checks of a plan's manifest beyond its framing: types of every field the runtime reads, the I/O table against
+"""Checks of a plan beyond its manifest's field types (plan/schema.py's read_manifest): the I/O table against
 the graph, the optimization profiles, constant weights against their shapes, shape inference at every profile
 point, and the recorded activation memory. Every failure is a PlanError that names the field, tensor or layer.
 
@@ -9,78 +9,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..enums import DataType, ProfilingVerbosity
 from ..errors import PlanError
 from ..ir.kinds import Kind
 from ..ops.base import OpError
+from ..plan.schema import MAX_DIM, Manifest, check_shape as _shape, is_int as _is_int
 from .executor import nbytes_of
 from .memory import align
 from .profile_memory import WHICH, profile_input_specs
 
-MAX_DIM = 2 ** 40  # far beyond any real tensor; larger values are damage (tensor bytes are bounded below)
 MAX_TENSOR_BYTES = 2 ** 40
-_MODES = ("INPUT", "OUTPUT")
 
 
 def _fail(msg: str):
     raise PlanError(f"corrupt plan: {msg}")
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _shape(v, what: str, allow_dynamic: bool) -> tuple:
-    lo = -1 if allow_dynamic else 0
-    if not isinstance(v, list) or not all(_is_int(d) and lo <= d <= MAX_DIM for d in v):
-        _fail(f"{what} must be a list of integers in [{lo}, {MAX_DIM}], got {str(v)[:120]}")
-    return tuple(v)
-
-
-def check_manifest(manifest: dict) -> None:
-    """Field types of the top-level manifest (before the graph is decoded)."""
-    for key, typ in (("graph", dict), ("io", list), ("profiles", list), ("device", dict)):
-        if not isinstance(manifest.get(key), typ):
-            _fail(f"manifest field {key!r} must be a{'n object' if typ is dict else ' list'}")
-    if not isinstance(manifest.get("name", ""), str):
-        _fail("manifest field 'name' must be a string")
-    pv = manifest.get("profiling_verbosity", "LAYER_NAMES_ONLY")
-    if not isinstance(pv, str) or pv not in ProfilingVerbosity.__members__:
-        _fail(f"profiling_verbosity {str(pv)[:60]!r} is not a ProfilingVerbosity")
-    if not isinstance(manifest.get("build", {}), dict):
-        _fail("manifest field 'build' must be an object")
-    names = set()
-    for i, e in enumerate(manifest["io"]):
-        if not isinstance(e, dict) or not isinstance(e.get("name"), str):
-            _fail(f"I/O entry {i} must be an object with a string 'name'")
-        if e["name"] in names:
-            _fail(f"I/O tensor {e['name']!r} is listed twice")
-        names.add(e["name"])
-        if e.get("mode") not in _MODES:
-            _fail(f"I/O tensor {e['name']!r} has mode {str(e.get('mode'))[:40]!r}; expected INPUT or OUTPUT")
-        if not isinstance(e.get("dtype"), str) or e["dtype"] not in DataType.__members__:
-            _fail(f"I/O tensor {e['name']!r} has unknown dtype {str(e.get('dtype'))[:40]!r}")
-        _shape(e.get("shape"), f"shape of I/O tensor {e['name']!r}", True)
-    if not manifest["profiles"]:
-        _fail("the plan has no optimization profile")
-    for pi, p in enumerate(manifest["profiles"]):
-        if not isinstance(p, dict) or not isinstance(p.get("shapes"), dict):
-            _fail(f"optimization profile {pi} must be an object with a 'shapes' object")
-        dm = p.get("device_memory")
-        if not _is_int(dm) or dm < 0:
-            _fail(f"optimization profile {pi}: device_memory must be an integer >= 0, got {str(dm)[:40]}")
-        for name, triple in p["shapes"].items():
-            if not isinstance(triple, list) or len(triple) != 3:
-                _fail(f"optimization profile {pi}: shapes of {name!r} must be [min, opt, max]")
-            for which, s in zip(WHICH, triple):
-                _shape(s, f"optimization profile {pi}: {which} shape of {name!r}", False)
-
-
-def check_engine_graph(manifest: dict, graph) -> None:
+def check_engine_graph(manifest: Manifest, graph) -> None:
     """The decoded graph against the I/O table and profiles; shape inference and memory at every profile point."""
-    io = manifest["io"]
-    ins = [e["name"] for e in io if e["mode"] == "INPUT"]
-    outs = [e["name"] for e in io if e["mode"] == "OUTPUT"]
+    io = manifest.io
+    ins = [e.name for e in io if e.mode == "INPUT"]
+    outs = [e.name for e in io if e.mode == "OUTPUT"]
     if ins != graph.inputs or outs != graph.outputs:
         _fail(f"the I/O table (inputs {ins}, outputs {outs}) does not match the graph (inputs {graph.inputs}, "
               f"outputs {graph.outputs})")
@@ -90,12 +38,12 @@ def check_engine_graph(manifest: dict, graph) -> None:
         if s.shape is not None:
             _shape(list(s.shape), f"shape of value {name!r}", True)
     for e in io:
-        s = graph.specs.get(e["name"])
-        if e["mode"] == "INPUT":
+        s = graph.specs.get(e.name)
+        if e.mode == "INPUT":
             if s is None or s.shape is None:
-                _fail(f"input {e['name']!r} has no shape in the graph")
-            if s.dtype.name != e["dtype"] or list(s.shape) != e["shape"]:
-                _fail(f"input {e['name']!r} is {e['dtype']}{e['shape']} in the I/O table but "
+                _fail(f"input {e.name!r} has no shape in the graph")
+            if s.dtype.name != e.dtype or list(s.shape) != e.shape:
+                _fail(f"input {e.name!r} is {e.dtype}{e.shape} in the I/O table but "
                       f"{s.dtype.name}{list(s.shape)} in the graph")
     for n in graph.nodes:
         if n.kind != Kind.CONSTANT:
@@ -109,9 +57,9 @@ def check_engine_graph(manifest: dict, graph) -> None:
     _check_profiles(manifest, graph)
 
 
-def _check_profiles(manifest: dict, graph) -> None:
-    for pi, p in enumerate(manifest["profiles"]):
-        shapes = p["shapes"]
+def _check_profiles(manifest: Manifest, graph) -> None:
+    for pi, p in enumerate(manifest.profiles):
+        shapes = p.shapes
         for name in shapes:
             if name not in graph.inputs:
                 _fail(f"optimization profile {pi} names {name!r}, which is not an input "
@@ -149,7 +97,7 @@ def _check_profiles(manifest: dict, graph) -> None:
                           f"profile {pi}, larger than any device")
             if all(s.static for s in specs.values()):
                 most = max(most, sum(align(max(nbytes_of(s), 1)) for s in specs.values()))
-        if p["device_memory"] > most:   # the exact figure is recomputed per shape set at run time
-            _fail(f"optimization profile {pi} records {p['device_memory']} bytes of activation memory but its "
+        if p.device_memory > most:   # the exact figure is recomputed per shape set at run time
+            _fail(f"optimization profile {pi} records {p.device_memory} bytes of activation memory but its "
                   f"shapes cannot need more than {most}")
 
