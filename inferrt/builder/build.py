@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from .._version import __version__
 from ..device import fingerprint, resolve_device
 from ..enums import BuilderFlag
 from ..errors import BuildError
@@ -13,6 +12,7 @@ from ..logger import Severity
 from ..ops.base import OpError
 from ..passes.pipeline import PassContext, run_pipeline, run_post_pipeline
 from ..plan.format import BlobWriter, write_plan
+from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
 from .flags import flag_warnings
 from .lower_network import lower_network
@@ -111,7 +111,7 @@ def build_plan(network, config, log) -> bytes:
     run_pipeline(graph, ctx)
     run_post_pipeline(graph, ctx)
 
-    prof_json = []
+    profile_records = []
     opt_specs = None
     for pi, shapes in enumerate(profiles):
         memory = 0
@@ -126,7 +126,7 @@ def build_plan(network, config, log) -> bytes:
             memory = max(memory, arena_bytes(graph, specs))
             if which == 1 and pi == 0:
                 opt_specs = specs
-        prof_json.append({"shapes": {k: [list(x) for x in v] for k, v in shapes.items()}, "device_memory": memory})
+        profile_records.append(Profile(shapes, memory))
 
     from ..tactics.select import select_tactics
 
@@ -139,25 +139,18 @@ def build_plan(network, config, log) -> bytes:
     blobs = BlobWriter()
     graph.specs.update(declared)  # the engine reports the declared input shapes (-1 where dynamic)
     _check_sizes(graph.specs, device, "the shapes recorded in the plan")
-    io = [{"name": n, "mode": "INPUT", "dtype": graph.specs[n].dtype.name, "shape": list(graph.specs[n].shape)}
-          for n in graph.inputs]
-    io += [{"name": n, "mode": "OUTPUT", "dtype": graph.specs[n].dtype.name,
-            "shape": list(graph.specs[n].shape) if graph.specs[n].shape is not None else []}
-           for n in graph.outputs]
-    manifest = {
-        "inferrt_version": __version__, "device": fingerprint(device), "name": network.name,
-        "graph": graph.to_json(blobs), "io": io,
-        "kernels": kernel_store.to_manifest(kernels, blobs),
-        "profiles": prof_json,
-        "profiling_verbosity": config.profiling_verbosity.name,
-        "build": {"flags": [f.name for f in BuilderFlag if config.get_flag(f)],
-                  "optimization_level": config.builder_optimization_level,
-                  "layers_before": network.num_layers, "layers_after": sum(1 for n in graph.nodes
-                                                                           if n.kind != Kind.CONSTANT)},
-    }
+    io = [IOTensor(n, "INPUT", graph.specs[n].dtype.name, list(graph.specs[n].shape)) for n in graph.inputs]
+    io += [IOTensor(n, "OUTPUT", graph.specs[n].dtype.name,
+                    list(graph.specs[n].shape) if graph.specs[n].shape is not None else []) for n in graph.outputs]
+    build = BuildInfo(flags=[f.name for f in BuilderFlag if config.get_flag(f)],
+                      optimization_level=config.builder_optimization_level, layers_before=network.num_layers,
+                      layers_after=sum(1 for n in graph.nodes if n.kind != Kind.CONSTANT))
+    manifest = write_manifest(device=fingerprint(device), name=network.name, graph=graph.to_json(blobs), io=io,
+                              kernels=kernel_store.to_manifest(kernels, blobs), profiles=profile_records,
+                              profiling_verbosity=config.profiling_verbosity.name, build=build)
     plan = write_plan(manifest, blobs)
     log(Severity.INFO, f"built a plan of {len(plan)} bytes for {fingerprint(device)['name']} in "
-                       f"{time.perf_counter() - t_start:.2f} s ({manifest['build']['layers_after']} layers)")
+                       f"{time.perf_counter() - t_start:.2f} s ({build.layers_after} layers)")
     return plan
 
 
