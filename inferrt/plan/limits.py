@@ -27,6 +27,7 @@ import math
 import os
 
 from ..errors import PlanError
+from . import schema
 
 MAX_MANIFEST = 256 << 20
 MANIFEST_EXPANSION = 32
@@ -91,7 +92,7 @@ def _walk(manifest) -> tuple[int, int, int]:
         if isinstance(v, dict):
             for k, x in v.items():
                 if isinstance(x, (dict, list)):
-                    g = in_graph or k == "graph"
+                    g = in_graph or k == schema.GRAPH
                     if g and k == "nodes" and isinstance(x, list):
                         layers += len(x)
                     stack.append((x, d + 1, g))
@@ -110,11 +111,11 @@ def _elements(shape) -> int | None:
 
 def check_manifest(manifest: dict, plan_bytes: int) -> None:
     """After parsing, before any other check reads it: nesting, work (profiles x layers) and tensor sizes.
-    Fields of the wrong type are left to the manifest's own checks (runtime/validate.py)."""
+    Fields of the wrong type are left to the manifest's own checks (schema.read_manifest)."""
     _, layers, values = _walk(manifest)
-    profiles = manifest.get("profiles")
+    profiles = manifest.get(schema.PROFILES)
     n_prof = len(profiles) if isinstance(profiles, list) else 0
-    io = manifest.get("io") if isinstance(manifest.get("io"), list) else []
+    io = manifest.get(schema.IO) if isinstance(manifest.get(schema.IO), list) else []
     # a profile's checks infer shapes through every layer (whose cost grows with its attributes: a layer counts at
     # least once per LAYER_VALUES JSON values) and visit every I/O tensor
     units = max(layers, values // LAYER_VALUES) + len(io)
@@ -122,7 +123,7 @@ def check_manifest(manifest: dict, plan_bytes: int) -> None:
     if n_prof * units > work:
         refuse("profiles x layers", f"{n_prof} profiles x {units} layers and I/O tensors = {n_prof * units}",
                f"{work} for a plan of {plan_bytes} bytes")
-    device = manifest.get("device")
+    device = manifest.get(schema.DEVICE)
     kind = device.get("kind") if isinstance(device, dict) else None
     capacity = device_memory(kind)
     where = f"{capacity} bytes of {'GPU' if kind == 'cuda' else 'host'} memory"

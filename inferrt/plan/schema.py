@@ -1,20 +1,22 @@
 """The plan manifest's structure, in one place: its key names, one typed record per section, the writer the builder
-calls and the reader (with every type check) the runtime calls. Nothing else indexes the manifest's JSON.
+calls and the reader (with every type check) the runtime calls. Outside plan/, no code indexes the manifest's JSON:
+the runtime reads the typed ``Manifest``; its ``graph`` and ``kernels`` sections are decoded by ``Graph.from_json``
+and tactics/kernel_store.py.
 
-=====================  ===========================================================================================
-key                    value
-=====================  ===========================================================================================
-``inferrt_version``    the inferrt that built the plan (loaders accept the same major.minor)
-``device``             the device fingerprint (``kind`` "cpu" or "cuda", name, capability...; see device.py)
-``name``               the network's name
-``graph``              the optimized graph (``Graph.to_json``)
-``io``                 ``IOTensor`` entries: inputs in order, then outputs
-``kernels``            compiled GPU kernels (tactics/kernel_store.py checks them)
-``profiles``           ``Profile`` entries: {input: [min, opt, max]} and the activation memory they need
-``profiling_verbosity``  a ProfilingVerbosity name
-``build``              ``BuildInfo``: builder flags by name, optimization level, layer counts (for the inspector)
-``blobs``              the blob table (written and checked by plan/format.py)
-=====================  ===========================================================================================
+=========================  ===========================================================================================
+key                        value
+=========================  ===========================================================================================
+``inferrt_version``        the inferrt that built the plan (loaders accept the same major.minor)
+``device``                 the device fingerprint (``kind`` "cpu" or "cuda", name, capability...; see device.py)
+``name``                   the network's name
+``graph``                  the optimized graph (``Graph.to_json``)
+``io``                     ``IOTensor`` entries: inputs in order, then outputs
+``kernels``                compiled GPU kernels (tactics/kernel_store.py checks them)
+``profiles``               ``Profile`` entries: {input: [min, opt, max]} and the activation memory they need
+``profiling_verbosity``    a ProfilingVerbosity name
+``build``                  ``BuildInfo``: builder flags by name, optimization level, layer counts (for the inspector)
+``blobs``                  the blob table (written and checked by plan/format.py)
+=========================  ===========================================================================================
 
 The JSON is written with sorted keys, so the order of fields here does not change a plan's bytes.
 """
@@ -64,7 +66,8 @@ class Profile:
     device_memory: int
 
     def to_json(self) -> dict:
-        return {"shapes": {k: [list(x) for x in v] for k, v in self.shapes.items()}, "device_memory": self.device_memory}
+        return {"shapes": {k: [list(x) for x in v] for k, v in self.shapes.items()},
+                "device_memory": self.device_memory}
 
 
 @dataclass(frozen=True)
