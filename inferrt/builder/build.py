@@ -14,7 +14,7 @@ from ..passes.pipeline import PassContext, run_pipeline, run_post_pipeline
 from ..plan.format import BlobWriter, write_plan
 from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
-from .flags import flag_warnings
+from .flags import flag_refusals, flag_warnings
 from .lower_network import lower_network
 
 def pin_static_profile_shapes(graph, profiles) -> dict:
@@ -96,6 +96,9 @@ def build_plan(network, config, log) -> bytes:
         device = resolve_device(config.device)
     except (RuntimeError, ValueError) as e:
         raise BuildError(f"config.device: {e}") from None
+    refused = flag_refusals(config)
+    if refused:
+        raise BuildError("\n  ".join(refused))
     for warning in flag_warnings(config, device):
         log(Severity.WARNING, warning)
     for errs in getattr(config, "_rejected_profiles", []):

@@ -1,9 +1,11 @@
 """The one list of BuilderFlags: those the build honours (and where), those it does not (and why).
 
-``config.set_flag`` accepts every BuilderFlag, as TensorRT's does; the build (``flag_warnings``) then logs a WARNING
-naming each set flag that it cannot honour, with the reason, so no flag is accepted and ignored silently. Every
-BuilderFlag is in exactly one of the two tables (tests/builder/test_flags.py checks it); implementing a flag means
-moving it from ``NOT_IMPLEMENTED`` to ``IMPLEMENTED`` with the place that honours it.
+``config.set_flag`` accepts every BuilderFlag, as TensorRT's does. At build time a flag that asks for something
+inferrt cannot give (refit, weightless plans, version compatibility, ...) fails the build naming it
+(``flag_refusals``), and a flag that only permits something the build leaves unused (INT8 kernels, sparsity) is
+logged as a WARNING with the reason (``flag_warnings``): no flag is accepted and ignored silently. Every BuilderFlag
+is in exactly one of ``IMPLEMENTED``, ``UNUSED_PERMISSIONS`` and ``REFUSED`` (tests/builder/test_flags.py checks it);
+implementing a flag means moving it to ``IMPLEMENTED`` with the place that honours it.
 """
 from __future__ import annotations
 
@@ -26,27 +28,36 @@ IMPLEMENTED: dict = {
 }
 
 _NO_REFIT = "inferrt has no refit support yet (weights are frozen into the plan)"
-_NO_QUANT = "inferrt has no {} kernels; layers run in FLOAT, FP16 or BF16"
+_NO_QUANT = "inferrt has no {} kernels, so no layer uses them: layers run in FLOAT, FP16 or BF16 and Q/DQ layers " \
+    "compute their rounding in those types"
 
-#: flag -> why the build cannot honour it (logged as a WARNING when it is set)
-NOT_IMPLEMENTED: dict = {
+#: flags that only permit the builder something: TensorRT too may leave such a permission unused (it picks the
+#: fastest tactic among those allowed). The build logs a WARNING naming each one set, with the reason it goes unused.
+UNUSED_PERMISSIONS: dict = {
     BuilderFlag.INT8: _NO_QUANT.format("INT8"),
     BuilderFlag.FP8: _NO_QUANT.format("FP8"),
     BuilderFlag.INT4: _NO_QUANT.format("INT4"),
     BuilderFlag.FP4: _NO_QUANT.format("FP4"),
+    BuilderFlag.SPARSE_WEIGHTS: "there are no structured-sparsity tactics",
+    BuilderFlag.DISABLE_COMPILATION_CACHE: "the build has no switch for kernel compilation caching (results are "
+                                           "the same with or without it)",
+    BuilderFlag.MONITOR_MEMORY: "the build does not monitor memory (a diagnostic only)",
+    BuilderFlag.EXCLUDE_LEAN_RUNTIME: "it matters only with VERSION_COMPATIBLE, which inferrt refuses",
+}
+
+#: flags that ask for a plan or an engine with a property inferrt cannot give: building without it would hand the
+#: user something other than what was asked, so the build fails naming the flag (clear it to build)
+REFUSED: dict = {
     BuilderFlag.REFIT: _NO_REFIT,
     BuilderFlag.REFIT_IDENTICAL: _NO_REFIT,
     BuilderFlag.REFIT_INDIVIDUAL: _NO_REFIT,
-    BuilderFlag.STRIP_PLAN: _NO_REFIT,
-    BuilderFlag.WEIGHTLESS: _NO_REFIT,
-    BuilderFlag.SPARSE_WEIGHTS: "there are no structured-sparsity tactics",
+    BuilderFlag.STRIP_PLAN: _NO_REFIT + "; a plan cannot be built without its weights",
+    BuilderFlag.WEIGHTLESS: _NO_REFIT + "; a plan cannot be built without its weights",
     BuilderFlag.SAFETY_SCOPE: "there is no safety runtime",
-    BuilderFlag.REJECT_EMPTY_ALGORITHMS: "an IAlgorithmSelector that allows no tactic keeps them all",
+    BuilderFlag.REJECT_EMPTY_ALGORITHMS: "the tactic selection does not implement it (an IAlgorithmSelector that "
+                                         "allows no tactic keeps them all)",
     BuilderFlag.VERSION_COMPATIBLE: "there is no version-compatible runtime to embed in the plan",
-    BuilderFlag.EXCLUDE_LEAN_RUNTIME: "there is no lean runtime to exclude",
-    BuilderFlag.DISABLE_COMPILATION_CACHE: "the build has no switch for kernel compilation caching",
     BuilderFlag.WEIGHT_STREAMING: "weights are not streamed; they stay in device memory",
-    BuilderFlag.MONITOR_MEMORY: "the build does not monitor memory",
     BuilderFlag.DISTRIBUTIVE_INDEPENDENCE: "there is no batch-invariance mode",
 }
 
@@ -54,12 +65,19 @@ NOT_IMPLEMENTED: dict = {
 _GPU_ONLY = (BuilderFlag.FP16, BuilderFlag.BF16)
 
 
+def flag_refusals(config) -> list[str]:
+    """Why the build must fail for ``config``'s set flags (empty when it need not)."""
+    return [f"BuilderFlag.{f.name} is set but inferrt cannot build what it asks for ({why}); clear it with "
+            f"config.clear_flag(BuilderFlag.{f.name})" for f, why in REFUSED.items() if config.get_flag(f)]
+
+
 def flag_warnings(config, device: str) -> list[str]:
-    """The WARNINGs the build logs for ``config``'s set flags: each unimplemented one, with its reason, and the
-    GPU-only ones on the CPU."""
-    out = [f"BuilderFlag.{f.name} is accepted but not implemented yet; it is ignored ({why})"
-           for f, why in NOT_IMPLEMENTED.items() if config.get_flag(f)]
+    """The WARNINGs the build logs for ``config``'s set flags: each permission it leaves unused, with the reason,
+    and the GPU-only ones on the CPU."""
+    out = [f"BuilderFlag.{f.name} permits what this build does not use; it has no effect ({why})"
+           for f, why in UNUSED_PERMISSIONS.items() if config.get_flag(f)]
     if device == "cpu":
-        out += [f"BuilderFlag.{f.name} is ignored on the CPU: layers run in FLOAT there"
+        out += [f"BuilderFlag.{f.name} permits {f.name} layers, which the CPU does not have; it has no effect there "
+                f"(every layer runs in FLOAT, as TensorRT builds FLOAT layers on a device without fast {f.name})"
                 for f in _GPU_ONLY if config.get_flag(f)]
     return out

@@ -4,22 +4,34 @@ from __future__ import annotations
 import pytest
 
 import inferrt as trt
-from inferrt.builder.flags import IMPLEMENTED, NOT_IMPLEMENTED, flag_warnings
+from inferrt.builder.flags import IMPLEMENTED, REFUSED, UNUSED_PERMISSIONS, flag_refusals, flag_warnings
 
 
 def test_every_flag_is_in_exactly_one_table_with_a_reason():
     for flag in trt.BuilderFlag:
-        assert (flag in IMPLEMENTED) != (flag in NOT_IMPLEMENTED), flag.name
-        assert (IMPLEMENTED.get(flag) or NOT_IMPLEMENTED.get(flag)).strip(), flag.name
+        tables = [t for t in (IMPLEMENTED, UNUSED_PERMISSIONS, REFUSED) if flag in t]
+        assert len(tables) == 1, flag.name
+        assert tables[0][flag].strip(), flag.name
 
 
-@pytest.mark.parametrize("flag", sorted(NOT_IMPLEMENTED, key=lambda f: f.name), ids=lambda f: f.name)
-def test_an_unimplemented_flag_is_named_with_its_reason(flag):
+@pytest.mark.parametrize("flag", sorted(UNUSED_PERMISSIONS, key=lambda f: f.name), ids=lambda f: f.name)
+def test_an_unused_permission_is_named_with_its_reason(flag):
     config = trt.Builder(trt.Logger()).create_builder_config()
     config.set_flag(flag)
+    assert flag_refusals(config) == []
     for device in ("cpu", "cuda"):
         (msg,) = flag_warnings(config, device)
-        assert msg.startswith(f"BuilderFlag.{flag.name} ") and "ignored" in msg and NOT_IMPLEMENTED[flag] in msg
+        assert msg.startswith(f"BuilderFlag.{flag.name} ") and "no effect" in msg and UNUSED_PERMISSIONS[flag] in msg
+
+
+@pytest.mark.parametrize("flag", sorted(REFUSED, key=lambda f: f.name), ids=lambda f: f.name)
+def test_a_refused_flag_is_named_with_its_reason_and_the_fix(flag):
+    config = trt.Builder(trt.Logger()).create_builder_config()
+    config.set_flag(flag)
+    (msg,) = flag_refusals(config)
+    assert msg.startswith(f"BuilderFlag.{flag.name} ") and REFUSED[flag] in msg
+    assert f"config.clear_flag(BuilderFlag.{flag.name})" in msg
+    assert flag_warnings(config, "cuda") == []
 
 
 def test_implemented_flags_warn_only_where_the_device_cannot_honour_them():
@@ -34,4 +46,4 @@ def test_implemented_flags_warn_only_where_the_device_cannot_honour_them():
 def test_the_default_config_warns_about_nothing():
     config = trt.Builder(trt.Logger()).create_builder_config()
     assert config.get_flag(trt.BuilderFlag.TF32)
-    assert flag_warnings(config, "cpu") == flag_warnings(config, "cuda") == []
+    assert flag_warnings(config, "cpu") == flag_warnings(config, "cuda") == [] == flag_refusals(config)
