@@ -52,14 +52,18 @@ class Pooling(OpDef):
             out = [o - 1 if o > 0 and (o - 1) * s[i] >= x.shape[2 + i] + pre[i] else o for i, o in enumerate(out)]
         return [Spec(x.dtype, (*x.shape[:2], *out))]
 
-    def run(self, a, ins, outs):
-        x = ins[0]
+    def _window_pads(self, a, x, out_sp):
+        """``(nsp, kernel, stride, dilation, pre, post, F.pad amounts)`` for input ``x`` and output spatial shape
+        ``out_sp``, the right padding grown so that the last (round-up) window fits."""
         nsp, k, s, d, pre, post = self._params(a, x.shape)
-        out_sp = outs[0].shape[2:]
-        # extra right padding so that the last (round-up) window fits
         extra = [max(0, (o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + pre[i] + post[i]))
                  for i, o in enumerate(out_sp)]
-        pads = [p for i in reversed(range(nsp)) for p in (pre[i], post[i] + extra[i])]
+        return nsp, k, s, d, pre, post, [p for i in reversed(range(nsp)) for p in (pre[i], post[i] + extra[i])]
+
+    def run(self, a, ins, outs):
+        x = ins[0]
+        out_sp = outs[0].shape[2:]
+        nsp, k, s, d, pre, post, pads = self._window_pads(a, x, out_sp)
         if a.type == PoolingType.MAX:
             return [self._max(x, pads, k, s, d, nsp, out_sp)]
         avg = self._avg(a, x, pads, k, s, d, nsp, pre, post, out_sp)
@@ -117,11 +121,8 @@ class MaxPoolIndices(Pooling):
 
     def run(self, a, ins, outs):
         x = ins[0]
-        nsp, k, s, d, pre, post = self._params(a, x.shape)
         out_sp = outs[0].shape[2:]
-        extra = [max(0, (o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + pre[i] + post[i]))
-                 for i, o in enumerate(out_sp)]
-        pads = [p for i in reversed(range(nsp)) for p in (pre[i], post[i] + extra[i])]
+        nsp, k, s, d, pre, post, pads = self._window_pads(a, x, out_sp)
         xp = F.pad(x.float() if not x.is_floating_point() else x, pads, value=float("-inf")) if any(pads) else x
         f = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[nsp - 1]
         _, idx = f(xp, k, s, 0, d, return_indices=True)
