@@ -1,10 +1,12 @@
-"""EngineInspector: every final layer with its origin layers, precision, tactic and shapes (ONELINE or JSON)."""
+"""EngineInspector: every final layer with its origin layers, precision, tactic (and its tuning point) and shapes
+(ONELINE or JSON)."""
 from __future__ import annotations
 
 import json
 
 from ..enums import LayerInformationFormat
 from ..ir.kinds import Kind
+from ..tactics.tuning import label
 
 
 class EngineInspector:
@@ -36,8 +38,8 @@ class EngineInspector:
             "Name": n.name, "LayerType": n.kind, "Origin": list(n.origin),
             "Inputs": [tensor(i) for i in n.inputs if i],
             "Outputs": [tensor(o) for o in n.outputs],
-            "TacticName": n.info.tactic or "generic", "Precision": n.info.precision or "FLOAT",
-            "Metadata": n.info.metadata or "",
+            "TacticName": n.info.tactic or "generic", "TacticPoint": dict(n.info.tactic_point or {}),
+            "Precision": n.info.precision or "FLOAT", "Metadata": n.info.metadata or "",
         }
 
     def get_layer_information(self, layer: int, format=LayerInformationFormat.ONELINE):  # noqa: A002
@@ -62,4 +64,5 @@ def _oneline(d) -> str:
     ins = ", ".join(f"{t['Name']}{t['Dimensions']}" for t in d["Inputs"])
     outs = ", ".join(f"{t['Name']}{t['Dimensions']}" for t in d["Outputs"])
     origin = "" if d["Origin"] == [d["Name"]] else f" origin=[{', '.join(d['Origin'])}]"
-    return f"{d['Name']}: {d['LayerType']} ({ins}) -> ({outs}) tactic={d['TacticName']} precision={d['Precision']}{origin}"
+    tactic = label(d["TacticName"], d["TacticPoint"])
+    return f"{d['Name']}: {d['LayerType']} ({ins}) -> ({outs}) tactic={tactic} precision={d['Precision']}{origin}"
