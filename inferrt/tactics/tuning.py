@@ -39,7 +39,7 @@ class TuningSpace:
             values = tuple(values)
             if not (isinstance(name, str) and name.isidentifier()):
                 raise ValueError(f"tuning parameter name {name!r} is not an identifier")
-            if not values or len(set(values)) != len(values) or not all(isinstance(v, _SCALARS) for v in values):
+            if not values or not all(isinstance(v, _SCALARS) for v in values) or len(set(values)) != len(values):
                 raise ValueError(f"tuning parameter {name!r}: candidate values {values!r} must be distinct "
                                  f"bool/int/float/str values, at least one")
             self.params[name] = values
