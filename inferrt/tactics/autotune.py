@@ -53,7 +53,8 @@ def make_buffers(node, specs, device, nhwc=frozenset()):
 
 
 def compile_chosen(node, specs, tactic, nhwc=frozenset()) -> list:
-    """Run the chosen tactic once at the opt shapes (compiling its kernels); return its Triton JIT functions."""
+    """Run the chosen tactic once at the opt shapes and its chosen point (compiling its kernels); return the Triton
+    compiled kernels it ran (not the variants of other points compiled while timing)."""
     import torch
 
     fn = tactic.prepare(node, torch.device("cuda"))  # at the point the build chose (node.info.tactic_point)
@@ -62,7 +63,7 @@ def compile_chosen(node, specs, tactic, nhwc=frozenset()) -> list:
     ins, outs = make_buffers(node, specs, torch.device("cuda"), nhwc)
     fn(ins, outs)
     torch.cuda.synchronize()
-    return [j for launcher in fn.launchers for j in launcher.jit_functions()]
+    return [c for launcher in fn.launchers for c in launcher.compiled_kernels()]
 
 
 def _call(fn, ins, outs):

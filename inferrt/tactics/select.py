@@ -156,20 +156,21 @@ def _time(n, specs, choices, config, log, nhwc, timer):
 
 
 def compiled_kernels(graph, specs, device: str) -> list[dict]:
-    """Triton cache entries of the kernels the chosen tactics use at the opt shapes (stored in the plan)."""
+    """Triton cache entries of the kernels the chosen tactics run at the opt shapes and their chosen points (stored
+    in the plan)."""
     if device != "cuda" or specs is None:
         return []
     from .autotune import compile_chosen
-    from .kernel_store import collect
+    from .kernel_store import collect_compiled
     from .registry import get_tactic
 
-    jit = []
+    compiled = []
     nhwc = nhwc_values(graph)
     for n in graph.nodes:
         name = n.info.tactic or "generic"
         if n.kind != Kind.CONSTANT and name != "generic":
-            jit += compile_chosen(n, specs, get_tactic(name), nhwc)
-    return collect(jit)
+            compiled += compile_chosen(n, specs, get_tactic(name), nhwc)
+    return collect_compiled(compiled)
 
 
 def nhwc_values(graph) -> frozenset:

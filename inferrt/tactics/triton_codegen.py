@@ -235,9 +235,11 @@ class PointwiseLauncher:
         self.block = int(block)
         self.num_warps = int(num_warps)
         self.cache = {}
+        self.launched = {}   # Triton's compiled variants this launcher ran, by hash: what the plan stores
 
-    def jit_functions(self):
-        return list(self.cache.values())
+    def compiled_kernels(self) -> list:
+        """The compiled kernels this launcher has run (one per layout, dtype and Triton specialization)."""
+        return list(self.launched.values())
 
     def __call__(self, out, ins):
         import triton
@@ -268,5 +270,7 @@ class PointwiseLauncher:
         if k is None:
             k = self.cache[key] = load_kernel(kernel_source(
                 self.program, [from_torch_dtype(x.dtype) for x in ins], from_torch_dtype(out.dtype), linear, zero))
-        k[(triton.cdiv(n, self.block),)](out, *ins, n, *dims, *ostr, *strides, OUT_LINEAR=out_linear,
-                                         BLOCK=self.block, num_warps=self.num_warps)
+        compiled = k[(triton.cdiv(n, self.block),)](out, *ins, n, *dims, *ostr, *strides, OUT_LINEAR=out_linear,
+                                                    BLOCK=self.block, num_warps=self.num_warps)
+        if compiled is not None:
+            self.launched[compiled.hash] = compiled
