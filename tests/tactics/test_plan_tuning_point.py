@@ -28,10 +28,8 @@ def plan(fake, monkeypatch):
 
     monkeypatch.setattr(select, "select_tactics", tuned)
     builder, net = new_network()
-    x = net.add_input("x", trt.float32, (4, 8))
-    relu = net.add_activation(x, trt.ActivationType.RELU)
-    relu.name = "relu"
-    relu.get_output(0).name = "y"
+    relu = net.add_activation(net.add_input("x", trt.float32, (4, 8)), trt.ActivationType.RELU)
+    relu.name, relu.get_output(0).name = "relu", "y"
     net.mark_output(relu.get_output(0))
     config = builder.create_builder_config()
     config.device = "cpu"
