@@ -83,6 +83,19 @@ def _cached(hit, cands, points):
     return (t, point) if any(point == p for p in points[t.name]) else None
 
 
+def _points(n, specs, cands, cap, device, log):
+    """(the candidates with at least one point, tactic name -> its points to time at ``specs``)."""
+    points = {t.name: t.space.points(n, specs, cap) for t in cands}
+    pruned = [t.name for t in cands if not points[t.name]]
+    if pruned:
+        log(Severity.VERBOSE, f"{n.name}: tactics {pruned} have no tuning point for these shapes; skipped")
+        cands = [t for t in cands if points[t.name]]
+        if not cands:
+            raise RuntimeError(f"no tactic implements node {n.name!r} ({n.kind}) on {device}: the tuning spaces "
+                               f"of {pruned} keep no point for its shapes")
+    return cands, points
+
+
 def select_tactics(graph, specs, device: str, config, log, timer=None, device_name=None) -> None:
     """Set every node's tactic and point. ``timer(node, specs, choices, config, log, nhwc) -> [(tactic name, point,
     ms)]`` times (tactic, point) choices (default: autotune.time_candidates on the GPU); ``device_name`` defaults to
@@ -108,14 +121,7 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
         if not tuned:
             _assign(n, cands[0], None)
             continue
-        points = {t.name: t.space.points(n, specs, cap) for t in cands}
-        pruned = [t.name for t in cands if not points[t.name]]
-        if pruned:
-            log(Severity.VERBOSE, f"{n.name}: tactics {pruned} have no tuning point for these shapes; skipped")
-            cands = [t for t in cands if points[t.name]]
-            if not cands:
-                raise RuntimeError(f"no tactic implements node {n.name!r} ({n.kind}) on {device}: the tuning "
-                                   f"spaces of {pruned} keep no point for its shapes")
+        cands, points = _points(n, specs, cands, cap, device, log)
         choices = [(t, p) for t in cands for p in points[t.name]]
         if len(choices) == 1:
             _assign(n, *choices[0])

@@ -77,6 +77,24 @@ def test_a_tactic_whose_constraint_keeps_nothing_is_dropped(monkeypatch):
     assert any("tactics ['fake_tiled'] have no tuning point" in line for line in log.lines)
 
 
+def test_no_point_left_for_any_allowed_tactic_fails_naming_the_node(monkeypatch):
+    registry._load()
+    t = FakeTiled(lambda point, node, specs: False)
+    monkeypatch.setitem(registry.TACTICS, t.name, t)
+    config = config_with_cache()
+    config.algorithm_selector = _Keep("fake_tiled")
+    with pytest.raises(RuntimeError, match=r"node 'relu' .*the tuning spaces of \['fake_tiled'\] keep no point"):
+        _select(config, FakeTimer(BEST))
+
+
+class _Keep:
+    def __init__(self, name):
+        self.name = name
+
+    def select_algorithms(self, layer, choices):
+        return [self.name]
+
+
 @pytest.mark.parametrize("level,fake_points", [(1, 1), (2, 3), (3, 6), (4, 6), (5, 6)])
 def test_optimization_level_caps_the_points(fake, level, fake_points):
     timer = FakeTimer(("fake_tiled", {"tile": 32, "warps": 1}))
@@ -94,13 +112,9 @@ def test_level_zero_times_nothing_and_takes_the_default_point(fake):
     assert (node.info.tactic, node.info.tactic_point) == ("fake_tiled", {"tile": 32, "warps": 1})
 
 
-def test_a_single_tactic_with_several_points_is_still_timed(fake, monkeypatch):
-    class KeepFake:
-        def select_algorithms(self, name, choices):
-            return ["fake_tiled"]
-
+def test_a_single_tactic_with_several_points_is_still_timed(fake):
     config = config_with_cache()
-    config.algorithm_selector = KeepFake()
+    config.algorithm_selector = _Keep("fake_tiled")
     timer = FakeTimer(BEST)
     node = _select(config, timer)
     assert len(timer.calls[0]) == 6 and {name for name, _ in timer.calls[0]} == {"fake_tiled"}
