@@ -192,3 +192,11 @@ def test_a_cache_with_a_malformed_point_is_refused(config):
     bad = data.replace(b'{"BLOCK":1024}', config.encode())
     with pytest.raises(ValueError, match=r"corrupt timing cache: entry k: its tuning point \(config\) must be null or"):
         ITimingCache.deserialize(bad)
+
+
+def test_tactics_without_parameters_keep_their_cache_key(fake):
+    """A one-point tactic is named in the key as before tuning spaces (``name@version``), so older caches still
+    hit; a tactic with parameters adds the points timed."""
+    generic = registry.get_tactic("generic")
+    assert select._timed_as(generic, [{}]) == select._timed_as(generic, None) == "generic@1"
+    assert select._timed_as(fake, [{"tile": 32, "warps": 1}]) == 'fake_tiled@1:[{"tile": 32, "warps": 1}]'
