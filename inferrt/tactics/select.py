@@ -96,10 +96,11 @@ def _points(n, specs, cands, cap, device, log):
     return cands, points
 
 
-def select_tactics(graph, specs, device: str, config, log, timer=None, device_name=None) -> None:
+def select_tactics(graph, specs, device: str, config, log, timer=None, device_name=None, on_layer=None) -> None:
     """Set every node's tactic and point. ``timer(node, specs, choices, config, log, nhwc) -> [(tactic name, point,
     ms)]`` times (tactic, point) choices (default: autotune.time_candidates on the GPU); ``device_name`` defaults to
-    the CUDA device's name."""
+    the CUDA device's name. ``on_layer()`` is called once each layer's tactic is chosen (the build's progress
+    steps)."""
     cache = config.get_timing_cache() if not config.get_flag(BuilderFlag.DISABLE_TIMING_CACHE) else None
     selector = getattr(config, "algorithm_selector", None)
     tuned = device == "cuda" and specs is not None
@@ -110,7 +111,9 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
     cap = max_points(config.builder_optimization_level)
     timed = hits = 0
     nhwc = nhwc_values(graph)
-    for n in graph.nodes:
+    from ..builder.progress import stepped
+
+    for n in stepped(graph.nodes, on_layer, lambda n: n.kind != Kind.CONSTANT):
         if n.kind == Kind.CONSTANT:
             continue
         cands = candidates(n, specs, device)
