@@ -109,7 +109,7 @@ PROFILING_VERBOSITY = {"layer_names_only": "LAYER_NAMES_ONLY", "detailed": "DETA
                        "default": "LAYER_NAMES_ONLY", "verbose": "DETAILED"}
 #: build flags trtexec has and inferrt cannot honour yet: flag -> what is missing
 NOT_BUILT = {
-    "--calib": "an INT8 calibration path (inferrt has no INT8 kernels and reads no calibration cache)",
+    "--calib": "INT8 calibration (no INT8 kernels, and no calibration cache reader)",
     "--refit": "refit support (a refittable engine and IRefitter; weights are frozen into the plan)",
     "--stripWeights": "refit support (a weight-stripped plan needs IRefitter to put the weights back)",
 }

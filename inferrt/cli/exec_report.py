@@ -70,7 +70,8 @@ def print_options(say, args, built, trt) -> None:
         prec = "FP32" + ("+FP16" if args.fp16 else "") + ("+BF16" if args.bf16 else "")
         tf32 = " (no TF32 on the CPU)" if built.device == "cpu" else ("" if args.no_tf32 else " (TF32 allowed)")
         say(f"Precision: {prec}{tf32}")
-        say(f"Precision constraints: {args.precision_constraints or ('prefer' if args.layer_precisions else 'none')}")
+        per_layer = args.layer_precisions or args.layer_output_types
+        say(f"Precision constraints: {args.precision_constraints or ('prefer' if per_layer else 'none')}")
         lp = ", ".join(f"{k}:{v}" for k, v in args.layer_precision_dict.items())
         say(f"Layer precisions: {lp or '(none)'}")
         lo = ", ".join(f"{k}:{'+'.join(v)}" for k, v in args.layer_output_dict.items())
