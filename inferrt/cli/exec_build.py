@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .exec_args import ExecArgError
 from .exec_layers import apply_layer_specs
-from .exec_progress import build_progress
+from .exec_progress import build_progress, parse_progress
 from .exec_shapes import build_profile_shapes, engine_run_shapes
 
 
@@ -135,7 +135,9 @@ def _network(args, trt, builder, logger):
     network = builder.create_network(flags)
     if args.onnx:
         parser = trt.OnnxParser(network, logger)
-        if not parser.parse_from_file(args.onnx):
+        with parse_progress(args, os.path.basename(args.onnx)):
+            parsed = parser.parse_from_file(args.onnx)
+        if not parsed:
             raise trt.BuildError("; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
                                  or f"cannot parse {args.onnx!r}")
         return network

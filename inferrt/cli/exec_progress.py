@@ -1,4 +1,5 @@
-"""The build's progress bars in ``inferrt exec``: an ``IProgressMonitor`` that draws one tqdm bar per open phase.
+"""The build's progress bars in ``inferrt exec``: a one-step bar while the ONNX model is parsed (the parser is outside
+the builder), then an ``IProgressMonitor`` that draws one tqdm bar per open build phase.
 
 Shown on stderr only when stderr is a terminal, so the report on stdout and redirected or logged output stay clean;
 ``--noProgress`` turns it off on a terminal too. The top
@@ -47,6 +48,32 @@ def wants_bar(args, stream) -> bool:
     return not args.no_progress and bool(isatty and isatty())
 
 
+def _tqdm(stream, warn: bool = True):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if warn:   # said once, by the build's bar
+            print("[W] tqdm is not installed, so the build shows no progress bar (pip install tqdm)", file=stream)
+        return None
+    return tqdm
+
+
+@contextlib.contextmanager
+def parse_progress(args, what: str, stream=None):
+    """A one-step bar ("Parsing <what>") around the ``with`` body, when a bar is wanted."""
+    stream = stream if stream is not None else sys.stderr
+    tqdm = _tqdm(stream, warn=False) if wants_bar(args, stream) else None
+    if tqdm is None:
+        yield
+        return
+    bar = tqdm(total=1, desc=f"Parsing {what}", file=stream, unit="step", leave=False, dynamic_ncols=True)
+    try:
+        yield
+        bar.update(1)
+    finally:
+        bar.close()
+
+
 @contextlib.contextmanager
 def build_progress(args, config, stream=None):
     """Sets ``config.progress_monitor`` to a BarMonitor for the build inside the ``with`` when a bar is wanted."""
@@ -54,10 +81,8 @@ def build_progress(args, config, stream=None):
     if not wants_bar(args, stream) or config.progress_monitor is not None:
         yield None
         return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        print("[W] tqdm is not installed, so the build shows no progress bar (pip install tqdm)", file=stream)
+    tqdm = _tqdm(stream)
+    if tqdm is None:
         yield None
         return
     monitor = BarMonitor(stream, tqdm)

@@ -30,6 +30,17 @@ def test_a_terminal_gets_a_bar_for_every_phase(capsys, monkeypatch):
     assert BUILD not in capsys.readouterr().out
 
 
+def test_an_onnx_model_gets_a_parse_bar_first(capsys, monkeypatch, tmp_path):
+    from test_exec_shapes import _model
+
+    m = _model(tmp_path / "m.onnx", dims=(2, 3, 6))
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert main(["exec", *FAST, "--onnx", m]) == 0
+    drawn = term.getvalue()
+    assert "Parsing m.onnx" in drawn and drawn.index("Parsing m.onnx") < drawn.index(BUILD)
+
+
 def test_no_bar_when_stderr_is_not_a_terminal_or_with_no_progress(capsys, monkeypatch):
     assert main(["exec", *FAST]) == 0
     out, err = capsys.readouterr()
