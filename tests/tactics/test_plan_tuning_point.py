@@ -23,8 +23,8 @@ def plan(fake, monkeypatch):
     timer = FakeTimer(("fake_tiled", BEST))
     real = select.select_tactics
 
-    def tuned(graph, specs, device, config, log):  # the GPU path of the selection, timed by the fake timer
-        real(graph, specs, "cuda", config, log, timer=timer, device_name="fake-gpu")
+    def tuned(graph, specs, device, config, log, **kw):  # the GPU path of the selection, timed by the fake timer
+        real(graph, specs, "cuda", config, log, timer=timer, device_name="fake-gpu", **kw)
 
     monkeypatch.setattr(select, "select_tactics", tuned)
     builder, net = new_network()
