@@ -88,7 +88,7 @@ def autocast(onnx_path, low_precision_type="fp16", nodes_to_exclude=None, op_typ
     types = infer_types(model)
     types.update({k: s.elem_type for k, s in stats.items() if s.elem_type})
     decisions = classify(model, types, stats, opts, opset_map(model))
-    conv = convert(model, decisions, types, opts)
+    conv = convert(model, decisions, types, opts, target)
     simplify_casts(model.graph, infer_types(model))
     _validate(model, io_names)
     nodes, unchanged = node_reports(decisions, opts.low_name)

@@ -83,15 +83,28 @@ def _to_low(arr: np.ndarray, low: int) -> np.ndarray:
     return arr.astype(ml_dtypes.bfloat16)
 
 
-def convert(model, decisions: list, types: dict, opts) -> ConversionStats:
-    """Rewrite ``model`` in place."""
+def _cast_allows(opset: int, low: int) -> bool:
+    import onnx.defs
+
+    schema = onnx.defs.get_schema("Cast", opset, "")
+    allowed = {c.type_param_str: c.allowed_type_strs for c in schema.type_constraints}
+    want = "tensor(float16)" if low == TensorProto.FLOAT16 else "tensor(bfloat16)"
+    return all(want in v for v in allowed.values())
+
+
+def convert(model, decisions: list, types: dict, opts, opset: int) -> ConversionStats:
+    """Rewrite ``model`` (at ONNX ``opset``) in place."""
     g = model.graph
     low, short = opts.low, SHORT_NAME
     stats = ConversionStats()
     names = _Names(g)
     input_names = {vi.name for vi in g.input}
     inits = {t.name: t for t in g.initializer if t.name not in input_names}
-    io_type = (lambda t: t) if opts.keep_io_types else (lambda t: low if t == F32 else t)
+    lower_io = not opts.keep_io_types and _cast_allows(opset, low)
+    if not opts.keep_io_types and not lower_io:
+        stats.warnings.append(f"Cast-{opset} cannot take {short[low]}: the graph inputs and outputs stay float32 "
+                              f"(as with keep_io_types); raise the opset to convert them")
+    io_type = (lambda t: low if t == F32 else t) if lower_io else (lambda t: t)
 
     # the type each value is produced in, and the type the outside needs it in
     sub_reads = subgraph_reads(g)

@@ -51,7 +51,7 @@ def simplify_casts(graph, types: dict) -> int:
                 continue
             src, out = n.input[0], n.output[0]
             a = producer.get(src)
-            if a is not None and a.op_type == "Cast" and src not in outputs and \
+            if a is not None and a.op_type == "Cast" and a.domain in ("", "ai.onnx") and \
                     _chain_exact(types.get(a.input[0]), _to(a), _to(n)):
                 n.input[0] = a.input[0]
                 src = a.input[0]

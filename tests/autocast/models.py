@@ -97,9 +97,9 @@ def check_casts_at_boundaries(model) -> list:
             continue
         src, dst = n.input[0], n.output[0]
         to = next(a.i for a in n.attribute if a.name == "to")
-        assert types[src] != to, f"{n.name} casts {src} to its own type"
+        assert types.get(src) != to, f"{n.name} casts {src} to its own type"
         p = producer.get(src)
         assert p is None or p.op_type != "Cast", f"{n.name} reads the output of Cast {p.name}"
         assert src in inputs or dst in outputs or p is not None, f"{n.name} reads {src}, produced by nothing"
-        casts.append((src, dst, types[src], to))
+        casts.append((src, dst, types.get(src), to))
     return casts
