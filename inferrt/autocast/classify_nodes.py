@@ -7,7 +7,7 @@ Order of the checks (all the reasons that apply are kept, for the report):
    model's opset does not allow the low precision type where the node has float32 values stays FP32;
 2. nodes with no float32 value (integer shape arithmetic, a Shape of a float tensor) are left unchanged;
 3. the rules (``rules.py``): exclusions by name and op type, ``init_max``, ``data_max``,
-   ``max_depth_of_reduction``; a node that any of them flags stays FP32 unless ``nodes_to_include`` or
+   ``max_depth_of_reduction``, the variance path of decomposed norms (``keep_norm_variance``); a node that any of them flags stays FP32 unless ``nodes_to_include`` or
    ``op_types_to_include`` names it (then its reasons are reported as overridden);
 4. a Cast to float32 that survives is lowered only if some reader takes its output in low precision (else
    retargeting it would only add a Cast back).
@@ -19,6 +19,7 @@ import dataclasses
 from onnx import AttributeProto, TensorProto, numpy_helper
 
 from . import rules
+from .norm_variance import variance_nodes
 from .rules import Reason
 from .type_constraints import OUTPUT_TYPE_BY_ATTRIBUTE, node_types, schema_of
 
@@ -68,6 +69,7 @@ class Classifier:
         self.inits = {t.name: t for t in self.graph.initializer}
         self._init_abs = {}
         self._arrays = {}
+        self.variance_path = variance_nodes(self.graph) if opts.keep_norm_variance else {}
 
     def _init_max_abs(self, names) -> dict:
         out = {}
@@ -114,6 +116,7 @@ class Classifier:
                                     self.opts.init_max),
             rules.io_range(node, nt, self.stats, self.opts.data_max),
             rules.depth_of_reduction(node, self._shape, self._const, self.opts.max_depth_of_reduction),
+            rules.norm_variance(node, self.variance_path),
         ) if r is not None]
         d.lowered_inputs, d.lowered_outputs = list(nt.lowerable_inputs), list(nt.lowerable_outputs)
         if found:

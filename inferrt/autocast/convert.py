@@ -67,19 +67,20 @@ def _validate(model, io_names) -> None:
 
 def autocast(onnx_path, low_precision_type="fp16", nodes_to_exclude=None, op_types_to_exclude=None,
              nodes_to_include=None, op_types_to_include=None, data_max=DEFAULT_DATA_MAX, init_max=DEFAULT_INIT_MAX,
-             keep_io_types=False, calibration_data=None, max_depth_of_reduction=None,
-             init_conversion_max_bytes=None, opset=None, logger=None) -> AutocastResult:
+             keep_io_types=False, calibration_data=None, *, max_depth_of_reduction=None,
+             init_conversion_max_bytes=None, opset=None, keep_norm_variance=True, logger=None) -> AutocastResult:
     """Convert an FP32 ONNX model (path, bytes or ModelProto; never modified) to mixed precision.
 
     Knobs as Model Optimizer's ``convert_to_mixed_precision`` (see ``options.py``); ``calibration_data``: an
     ``.npz`` path, a dict ``{input: array}`` or a list of such dicts (None: random inputs, with a warning);
+    ``keep_norm_variance`` (inferrt's, default on): decomposed norms keep their variance path FP32;
     ``logger``: an ``inferrt.ILogger`` for the summary (INFO) and warnings. Returns the model and its report.
     Raises ValueError/TypeError for a bad knob, ParseError for an unreadable model, BindingError/ShapeError for
     calibration data that does not fit the model, BuildError when the model cannot be measured or converted."""
     logger = logger or Logger(Severity.WARNING)
     opts = make_options(low_precision_type, nodes_to_exclude, op_types_to_exclude, nodes_to_include,
                         op_types_to_include, data_max, init_max, max_depth_of_reduction, keep_io_types,
-                        init_conversion_max_bytes, opset)
+                        init_conversion_max_bytes, opset, keep_norm_variance)
     model, target, original = prepare(onnx_path, opts.low, opts.opset)
     io_names = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
     casts_before = sum(n.op_type == "Cast" for n in model.graph.node)
@@ -122,10 +123,9 @@ def _io_overflow(model, stats, opts) -> list:
 def convert_to_mixed_precision(onnx_path, low_precision_type="fp16", nodes_to_exclude=None,
                                op_types_to_exclude=None, nodes_to_include=None, op_types_to_include=None,
                                data_max=DEFAULT_DATA_MAX, init_max=DEFAULT_INIT_MAX, keep_io_types=False,
-                               calibration_data=None, max_depth_of_reduction=None, init_conversion_max_bytes=None,
-                               opset=None, logger=None):
-    """Model Optimizer's entry point: the same knobs as ``autocast``; returns only the converted onnx.ModelProto
-    (``autocast(...).report`` says what was kept in FP32 and why)."""
+                               calibration_data=None, **options):
+    """Model Optimizer's entry point, with its first ten parameters in its order; the others by keyword
+    (``max_depth_of_reduction``, ``init_conversion_max_bytes``, ``opset``, ``keep_norm_variance``, ``logger``).
+    Returns only the converted onnx.ModelProto (``autocast(...).report`` says what was kept in FP32 and why)."""
     return autocast(onnx_path, low_precision_type, nodes_to_exclude, op_types_to_exclude, nodes_to_include,
-                    op_types_to_include, data_max, init_max, keep_io_types, calibration_data,
-                    max_depth_of_reduction, init_conversion_max_bytes, opset, logger).model
+                    op_types_to_include, data_max, init_max, keep_io_types, calibration_data, **options).model

@@ -9,6 +9,8 @@
     init_max              largest |value| of an initializer a low precision node may read (65504, float16's largest)
     max_depth_of_reduction  largest reduction depth (GEMM K, conv C*kernel, reduced axis) kept low (None: no limit)
     keep_io_types         graph inputs and outputs stay float32 (else they become the low precision type)
+    keep_norm_variance    (inferrt) the variance path of decomposed LayerNorm/RMSNorm (x^2 -> ReduceMean -> +eps
+                          -> Sqrt) stays FP32: small values underflow float16 there (``norm_variance.py``)
     init_conversion_max_bytes  initializers larger than this are cast by a Cast node at run time instead of being
                           converted in the file (None: every initializer is converted)
     opset                 the output's opset (None: the model's, raised to 13 for fp16 and 22 for bf16)
@@ -42,6 +44,7 @@ class AutocastOptions:
     init_max: float = DEFAULT_INIT_MAX
     max_depth_of_reduction: int | None = None
     keep_io_types: bool = False
+    keep_norm_variance: bool = True
     init_conversion_max_bytes: int | None = None
     opset: int | None = None
 
@@ -87,7 +90,7 @@ def _count(value, what):
 def make_options(low_precision_type="fp16", nodes_to_exclude=None, op_types_to_exclude=None, nodes_to_include=None,
                  op_types_to_include=None, data_max=DEFAULT_DATA_MAX, init_max=DEFAULT_INIT_MAX,
                  max_depth_of_reduction=None, keep_io_types=False, init_conversion_max_bytes=None,
-                 opset=None) -> AutocastOptions:
+                 opset=None, keep_norm_variance=True) -> AutocastOptions:
     """Check every knob and return them as AutocastOptions; raises TypeError/ValueError naming the knob."""
     key = str(low_precision_type).lower() if isinstance(low_precision_type, str) else low_precision_type
     if key not in LOW_TYPES:
@@ -100,7 +103,7 @@ def make_options(low_precision_type="fp16", nodes_to_exclude=None, op_types_to_e
         op_types_to_include=_names(op_types_to_include, "op_types_to_include"),
         data_max=_limit(data_max, "data_max"), init_max=_limit(init_max, "init_max"),
         max_depth_of_reduction=_count(max_depth_of_reduction, "max_depth_of_reduction"),
-        keep_io_types=bool(keep_io_types),
+        keep_io_types=bool(keep_io_types), keep_norm_variance=bool(keep_norm_variance),
         init_conversion_max_bytes=_count(init_conversion_max_bytes, "init_conversion_max_bytes"),
         opset=_count(opset, "opset"))
     return opts

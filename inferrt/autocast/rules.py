@@ -9,6 +9,7 @@ lowerable float32 inputs and outputs): an int64 index or a float32 ``scales`` in
   inf in float16);
 - ``max_depth_of_reduction``: the node sums more terms than allowed (MatMul/Gemm K, Conv C/group x kernel volume,
   the reduced axes of a Reduce op, a CumSum axis): low precision accumulation error grows with the depth;
+- ``norm_variance``: the node is on the variance path of a decomposed LayerNorm/RMSNorm (``norm_variance.py``);
 - ``nodes_to_exclude`` / ``op_types_to_exclude``: the user's lists.
 """
 from __future__ import annotations
@@ -142,3 +143,11 @@ def depth_of_reduction(node, shape_of, const_of, limit) -> Reason | None:
     if d is not None and d > limit:
         return Reason("max_depth_of_reduction", f"sums {d} terms per output > {limit}")
     return None
+
+
+def norm_variance(node, variance_path: dict) -> Reason | None:
+    sq = variance_path.get(node.name)
+    if sq is None:
+        return None
+    return Reason("norm_variance", f"on the variance path of a decomposed normalization (square {sq!r} -> "
+                                   f"ReduceMean -> Sqrt): small values underflow float16 there")

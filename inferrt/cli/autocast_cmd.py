@@ -6,6 +6,7 @@ modelopt.onnx.autocast``: its option names, with underscores, are accepted too) 
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -54,6 +55,9 @@ def add_autocast_arguments(p) -> None:
                    default=None, help="initializers larger than this get a Cast node instead of being converted")
     p.add_argument(*_opt("--keep-io-types"), dest="keep_io_types", action="store_true",
                    help="keep the graph's inputs and outputs float32")
+    p.add_argument("--keep-norm-variance", dest="keep_norm_variance", action=argparse.BooleanOptionalAction,
+                   default=True, help="keep the variance path of decomposed LayerNorm/RMSNorm (x^2 -> ReduceMean -> "
+                                      "Sqrt) in FP32 (default: on)")
     p.add_argument("--opset", type=int, default=None,
                    help="the output's opset (default: the model's, at least 13 for fp16 and 22 for bf16)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
@@ -99,7 +103,8 @@ def cmd_autocast(args) -> int:
                               data_max=args.data_max, init_max=args.init_max, keep_io_types=args.keep_io_types,
                               calibration_data=args.calibration_data,
                               max_depth_of_reduction=args.max_depth_of_reduction,
-                              init_conversion_max_bytes=args.init_conversion_max_bytes, opset=args.opset)
+                              init_conversion_max_bytes=args.init_conversion_max_bytes, opset=args.opset,
+                              keep_norm_variance=args.keep_norm_variance)
         except (InferrtError, ValueError, TypeError) as e:
             return _fail(str(e))
     try:

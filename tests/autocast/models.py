@@ -61,6 +61,20 @@ def shared_weight_model() -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def rms_norm_model(eps=1e-12) -> onnx.ModelProto:
+    """A decomposed RMSNorm: x -> sq (Pow 2) -> mean (ReduceMean) -> add_eps -> sqrt -> norm (Div x by it) -> y."""
+    nodes = [helper.make_node("Pow", ["x", "two"], ["sq_out"], name="sq"),
+             helper.make_node("ReduceMean", ["sq_out"], ["var"], name="mean", axes=[-1], keepdims=1),
+             helper.make_node("Add", ["var", "eps"], ["var_eps"], name="add_eps"),
+             helper.make_node("Sqrt", ["var_eps"], ["std"], name="sqrt"),
+             helper.make_node("Div", ["x", "std"], ["y"], name="norm")]
+    g = helper.make_graph(nodes, "rms", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 16])],
+                          [numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+                           numpy_helper.from_array(np.array(eps, np.float32), "eps")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def value_types(model) -> dict:
     """value name -> elem type of the converted model (strict type inference)."""
     inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)

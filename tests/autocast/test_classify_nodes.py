@@ -114,3 +114,25 @@ def test_custom_op_and_control_flow_stay_fp32():
         want = ort.InferenceSession(m.SerializeToString()).run(None, feed)[0]
         got = ort.InferenceSession(r.model.SerializeToString()).run(None, feed)[0]
         assert_close(got, want, dtype=np.float16)
+
+
+def test_norm_variance_path_stays_fp32_and_saves_small_activations():
+    """Activations of ~1e-4: their squares underflow float16, so an all-FP16 RMSNorm divides by sqrt(0) and
+    returns inf; with the variance path kept FP32 (the default) the result is the FP32 one within FP16 rounding."""
+    from onnx.reference import ReferenceEvaluator
+
+    from tests.autocast.models import rms_norm_model
+
+    x = (np.random.default_rng(8).standard_normal((2, 16)) * 1e-4).astype(np.float32)
+    want = ReferenceEvaluator(rms_norm_model()).run(None, {"x": x})[0]
+    r = autocast(rms_norm_model(), calibration_data={"x": x})
+    assert kept(r) == {n: [f"norm_variance: on the variance path of a decomposed normalization (square 'sq' -> "
+                           f"ReduceMean -> Sqrt): small values underflow float16 there"]
+                       for n in ("sq", "mean", "add_eps", "sqrt")}
+    assert [n.name for n in r.report.converted] == ["norm"]
+    got = ReferenceEvaluator(r.model).run(None, {"x": x.astype(np.float16)})[0]
+    assert_close(got, want, dtype=np.float16)
+    off = autocast(rms_norm_model(), calibration_data={"x": x}, keep_norm_variance=False)
+    assert off.report.kept == []
+    bad = ReferenceEvaluator(off.model).run(None, {"x": x.astype(np.float16)})[0]
+    assert not np.isfinite(bad).all()

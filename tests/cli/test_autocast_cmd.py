@@ -65,3 +65,15 @@ def test_errors_exit_2_with_the_reason(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["autocast"]) == 2
     assert "give the FP32 ONNX model" in capsys.readouterr().err
+
+
+def test_norm_variance_switch(tmp_path, capsys):
+    from tests.autocast.models import rms_norm_model
+
+    model = tmp_path / "rms.onnx"
+    onnx.save(rms_norm_model(), str(model))
+    assert main(["autocast", str(model), "-o", str(tmp_path / "a.onnx"), "--json"]) == 0
+    on = json.loads(capsys.readouterr().out)
+    assert on["summary"]["kept_by_rule"] == {"norm_variance": 4}
+    assert main(["autocast", str(model), "-o", str(tmp_path / "b.onnx"), "--json", "--no-keep-norm-variance"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["kept_fp32"] == 0
