@@ -7,8 +7,9 @@ Order of the checks (all the reasons that apply are kept, for the report):
    model's opset does not allow the low precision type where the node has float32 values stays FP32;
 2. nodes with no float32 value (integer shape arithmetic, a Shape of a float tensor) are left unchanged;
 3. the rules (``rules.py``): exclusions by name and op type, ``init_max``, ``data_max``,
-   ``max_depth_of_reduction``, the variance path of decomposed norms (``keep_norm_variance``); a node that any of them flags stays FP32 unless ``nodes_to_include`` or
-   ``op_types_to_include`` names it (then its reasons are reported as overridden);
+   ``max_depth_of_reduction``, the variance path of decomposed norms (``keep_norm_variance``); a node that any of
+   them flags stays FP32 unless ``nodes_to_include`` or ``op_types_to_include`` names it (then its reasons are
+   reported as overridden);
 4. a Cast to float32 that survives is lowered only if some reader takes its output in low precision (else
    retargeting it would only add a Cast back).
 """

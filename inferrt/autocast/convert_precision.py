@@ -28,7 +28,6 @@ F32 = TensorProto.FLOAT
 
 @dataclasses.dataclass
 class ConversionStats:
-    casts: int = 0                  # Cast nodes inserted (before simplification)
     initializers_converted: int = 0  # converted in place
     initializers_copied: int = 0     # kept float32 and given a converted copy
     initializers_cast: int = 0       # over init_conversion_max_bytes: cast at run time
@@ -143,7 +142,6 @@ def convert(model, decisions: list, types: dict, opts, opset: int) -> Conversion
     def add_cast(src, dst_type, into: list, out_name=None, base=None):
         out = out_name or names.fresh(f"{base}_cast_{short.get(dst_type, dst_type)}")
         into.append(helper.make_node("Cast", [src], [out], name=names.fresh(f"{out}_Cast"), to=dst_type))
-        stats.casts += 1
         return out
 
     # initializers: convert, copy or cast
@@ -153,8 +151,7 @@ def convert(model, decisions: list, types: dict, opts, opset: int) -> Conversion
             available.update({(name, ty): name for ty in need | {t.data_type}})
             continue
         keep_name_type = pinned.get(name) or (F32 if F32 in need else low)
-        if opts.init_conversion_max_bytes is not None and len(t.raw_data or b"") + 4 * len(t.float_data) > \
-                opts.init_conversion_max_bytes:
+        if opts.init_conversion_max_bytes is not None and 4 * int(np.prod(t.dims)) > opts.init_conversion_max_bytes:
             available[(name, F32)] = name
             available[(name, low)] = add_cast(name, low, head, base=name)
             stats.initializers_cast += 1

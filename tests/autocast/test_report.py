@@ -32,3 +32,22 @@ def test_report_json_round_trip():
     assert d["low_precision_type"] == "fp16" and d["calibration"] == "1 feed(s)"
     scale = next(n for n in d["nodes"] if n["name"] == "scale")
     assert scale["precision"] == "fp32" and [r.split(":")[0] for r in scale["reasons"]] == ["init_max", "data_max"]
+
+
+def test_summary_and_warnings_go_to_the_users_logger():
+    import inferrt as trt
+
+    class Capture(trt.ILogger):
+        def __init__(self):
+            self.seen = []
+
+        def log(self, severity, msg):
+            self.seen.append((trt.Severity(severity).name, msg))
+
+    from tests.autocast.models import cap_model
+
+    log = Capture()
+    x = {"x": np.ones((3, 4), np.float32)}
+    autocast(cap_model(1e5), calibration_data=x, init_max=2e5, logger=log)
+    assert any(s == "INFO" and "AutoCast to fp16" in m for s, m in log.seen)
+    assert any(s == "WARNING" and "'cap': 4 values overflow fp16 to inf" in m for s, m in log.seen)
