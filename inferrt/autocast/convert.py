@@ -85,7 +85,13 @@ def autocast(onnx_path, low_precision_type="fp16", nodes_to_exclude=None, op_typ
     io_names = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
     casts_before = sum(n.op_type == "Cast" for n in model.graph.node)
     feeds, warnings = calibration_feeds(calibration_data, model.graph)
-    stats = measure(model, feeds)
+    try:
+        stats = measure(model, feeds)
+    except BuildError as e:
+        if calibration_data is not None:
+            raise
+        raise BuildError(f"{e} (the random inputs set every dim of unknown size to 1: pass calibration_data with "
+                         f"real shapes)") from None
     types = infer_types(model)
     types.update({k: s.elem_type for k, s in stats.items() if s.elem_type})
     decisions = classify(model, types, stats, opts, opset_map(model))

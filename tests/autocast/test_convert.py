@@ -166,3 +166,19 @@ def test_input_model_is_not_modified_and_the_output_is_valid(tmp_path):
     assert from_path.graph.node[0].op_type == r.model.graph.node[0].op_type
     r.save(tmp_path / "out.onnx")
     onnx.checker.check_model(str(tmp_path / "out.onnx"))
+
+
+def test_a_model_onnxruntime_cannot_run_is_refused_with_the_reason():
+    from onnx import helper
+
+    import inferrt as trt
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F32, [1, 3, "h", "w"])],
+                          [helper.make_tensor_value_info("y", F32, None)],
+                          [onnx.numpy_helper.from_array(np.zeros((2, 3, 3, 3), np.float32), "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(trt.BuildError, match="random inputs set every dim of unknown size to 1"):
+        autocast(m)
+    with pytest.raises(trt.BuildError, match="calibration feed 0"):
+        autocast(m, calibration_data={"x": np.zeros((1, 3, 2, 2), np.float32)})
