@@ -179,30 +179,35 @@ def convert(model, decisions: list, types: dict, opts, opset: int) -> Conversion
             stats.initializers_copied += 1
 
     # values produced by graph inputs and nodes
-    def provide(v, into: list, rename_output=None):
+    def provide(v, into: list, rename_output=None, through=None):
+        """Make ``v`` available in every type it is wanted in. ``through``: the input of the retargeted Cast that
+        produces ``v``; the other types are cast from it (one Cast, not a Cast of a Cast)."""
         p = produced.get(v)
         need = pinned.get(v)
         src = v
+        origin = src if through is None else available.get((through, produced.get(through)), through)
         if need is not None and p is not None and need != p and rename_output is not None:
             src = names.fresh(f"{v}_{short.get(p, p)}")
             rename_output(src)
-            add_cast(src, need, into, out_name=v)
+            origin = src if through is None else origin
+            add_cast(origin, need, into, out_name=v)
             available[(v, need)] = v
         available[(v, p)] = src
         for ty in sorted(wants.get(v, set()) - {p, need}):
             if ty is not None and p is not None:
-                available[(v, ty)] = add_cast(src, ty, into, base=v)
+                available[(v, ty)] = add_cast(origin, ty, into, base=v)
 
     for vi in g.input:
         if vi.name not in inits and vi.name in produced:
             provide(vi.name, head)
-    for k, n in enumerate(g.node):
+    for k, (n, d) in enumerate(zip(g.node, decisions)):
         after[k] = []
+        retargeted = n.op_type == "Cast" and d.precision == LOW and 0 in d.lowered_outputs
         for j, v in enumerate(n.output):
             if v:
                 def rename(new, n=n, j=j):
                     n.output[j] = new
-                provide(v, after[k], rename)
+                provide(v, after[k], rename, through=n.input[0] if retargeted else None)
 
     # rewrite readers, retarget lowered Casts, retype the graph's inputs and outputs
     originals = [list(n.input) for n in g.node]

@@ -94,3 +94,35 @@ def test_graph_output_also_read_inside_keeps_its_name_and_type():
     got = ort.InferenceSession(r.model.SerializeToString()).run(None, X)
     assert_close(got[0], np.maximum(X["x"], 0), dtype=np.float16)
     assert_close(got[1], -np.maximum(X["x"], 0), dtype=np.float16)
+
+
+def test_retargeted_cast_read_in_both_precisions_casts_its_source_again():
+    """ids -> Cast(to=FLOAT) -> f read by a FP16 Mul and an excluded (FP32) Mul: the Cast is retargeted to float16
+    and the FP32 reader gets its own Cast(ids, to=FLOAT), not a Cast of the float16 value."""
+    nodes = [helper.make_node("Cast", ["ids"], ["f"], name="to_float", to=F32),
+             helper.make_node("Mul", ["f", "w"], ["y"], name="low_mul"),
+             helper.make_node("Mul", ["f", "w"], ["z"], name="fp32_mul")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", TensorProto.INT64, [2, 3])],
+                          [helper.make_tensor_value_info("y", F32, [2, 3]), helper.make_tensor_value_info("z", F32,
+                                                                                                          [2, 3])],
+                          [numpy_helper.from_array(np.full((3,), 0.5, np.float32), "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    feed = {"ids": np.arange(6, dtype=np.int64).reshape(2, 3)}
+    r = autocast(m, calibration_data=feed, nodes_to_exclude=["fp32_mul"], keep_io_types=True)
+    casts = check_casts_at_boundaries(r.model)
+    i64 = TensorProto.INT64
+    assert sorted((s, a, b) for s, _, a, b in casts) == [("ids", i64, F32), ("ids", i64, F16), ("y_fp16", F16, F32)]
+    assert inits(r.model) == {"w": F32, "w_fp16": F16}
+    got = ort.InferenceSession(r.model.SerializeToString()).run(None, feed)
+    np.testing.assert_array_equal(got[1], feed["ids"] * 0.5)   # the FP32 path is exact
+    assert_close(got[0], feed["ids"] * 0.5, dtype=np.float16)
+
+
+def test_constants_become_converted_initializers():
+    nodes = [helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(np.full((4,), 0.25, np.float32))),
+             helper.make_node("Mul", ["x", "k"], ["y"], name="mul")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F32, [3, 4])],
+                          [helper.make_tensor_value_info("y", F32, [3, 4])])
+    r = autocast(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), calibration_data=X)
+    assert inits(r.model) == {"k": F16}
+    assert [n.op_type for n in r.model.graph.node] == ["Mul"]
