@@ -98,13 +98,22 @@ def compute_type(model, types, n) -> int:
 
 
 def check_casts_at_boundaries(model) -> list:
-    """Every Cast in ``model`` changes the type, reads no other Cast's output, and sits on a precision boundary:
-    it reads a graph input or a value of another precision than its readers, or writes a graph output.
+    """The Casts of ``model`` are minimal: each changes the type, reads no other Cast's output (no back-to-back
+    Casts), is read by a node or is a graph output (no dead Cast), and no two cast one value to one type.
     Returns the Casts as (input, output, from type, to type)."""
     types = value_types(model)
     producer = {v: n for n in model.graph.node for v in n.output}
     outputs = {o.name for o in model.graph.output}
-    inputs = {i.name for i in model.graph.input}
+    read = set()
+
+    def reads(graph):   # inputs of every node, subgraphs included (they read outer values by name)
+        for n in graph.node:
+            read.update(n.input)
+            for a in n.attribute:
+                for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                    reads(sub)
+
+    reads(model.graph)
     casts = []
     for n in model.graph.node:
         if n.op_type != "Cast":
@@ -114,6 +123,8 @@ def check_casts_at_boundaries(model) -> list:
         assert types.get(src) != to, f"{n.name} casts {src} to its own type"
         p = producer.get(src)
         assert p is None or p.op_type != "Cast", f"{n.name} reads the output of Cast {p.name}"
-        assert src in inputs or dst in outputs or p is not None, f"{n.name} reads {src}, produced by nothing"
+        assert dst in read or dst in outputs, f"{n.name}'s output {dst} is never read"
         casts.append((src, dst, types.get(src), to))
+    pairs = [(c[0], c[3]) for c in casts]
+    assert len(pairs) == len(set(pairs)), f"duplicate Casts: {pairs}"
     return casts
