@@ -182,3 +182,23 @@ def test_a_model_onnxruntime_cannot_run_is_refused_with_the_reason():
         autocast(m)
     with pytest.raises(trt.BuildError, match="calibration feed 0"):
         autocast(m, calibration_data={"x": np.zeros((1, 3, 2, 2), np.float32)})
+
+
+def test_torch_dynamo_export_with_layer_normalization():
+    """The torch.export-based exporter's graph (opset 20, LayerNormalization and Gemm ops, shared constants)."""
+    import torch
+
+    torch.manual_seed(0)
+    enc = torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, norm_first=True).eval()
+    x = torch.randn(2, 8, 32)
+    src = torch.onnx.export(enc, (x,), dynamo=True, input_names=["x"], verbose=False).model_proto
+    feed = {"x": x.numpy()}
+    r = autocast(src, calibration_data=feed, keep_io_types=True)
+    types = value_types(r.model)
+    lns = [n for n in r.model.graph.node if n.op_type == "LayerNormalization"]
+    assert len(lns) == 2 and all(compute_type(r.model, types, n) == F16 for n in lns)
+    assert r.report.kept == [], r.report.format_text()
+    assert [c[0] for c in check_casts_at_boundaries(r.model)] == ["x", r.model.graph.output[0].name + "_fp16"]
+    got, want = run(r.model, feed), run(src, feed)
+    assert rel_l2(got, want) < FP16_ENGINE_REL_L2
+    assert_close(got, want, dtype=np.float16)
