@@ -8,6 +8,19 @@ import argparse
 import sys
 
 
+#: Polygraphy-style subcommands: name -> (module in inferrt/cli, function adding its parser); the module's
+#: ``cmd_<name>(args)`` runs it
+_TOOL_COMMANDS = {
+    "run": ("run_cmd", "add_run_parser"),
+}
+
+
+def _tool_module(name: str):
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{name}")
+
+
 def main(argv=None) -> int:
     from .exec_args import add_exec_arguments
 
@@ -18,11 +31,15 @@ def main(argv=None) -> int:
                        help="trtexec: build (or load) an engine, run it and report its performance "
                             "(without --onnx/--loadEngine: the built-in MNIST CNN)")
     add_exec_arguments(e)
+    for module, adder in _TOOL_COMMANDS.values():
+        getattr(_tool_module(module), adder)(sub)
     args = p.parse_args(argv)
     if args.cmd == "exec":
         from .exec_cmd import cmd_exec
 
         return cmd_exec(args)
+    if args.cmd in _TOOL_COMMANDS:
+        return getattr(_tool_module(_TOOL_COMMANDS[args.cmd][0]), f"cmd_{args.cmd}")(args)
     raise AssertionError(args.cmd)  # pragma: no cover - argparse allows only the commands above
 
 
