@@ -12,6 +12,7 @@ import sys
 #: ``cmd_<name>(args)`` runs it
 _TOOL_COMMANDS = {
     "run": ("run_cmd", "add_run_parser"),
+    "surgeon": ("surgeon_cmd", "add_surgeon_parser"),
 }
 
 
