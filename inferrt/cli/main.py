@@ -13,6 +13,7 @@ import sys
 _TOOL_COMMANDS = {
     "run": ("run_cmd", "add_run_parser"),
     "surgeon": ("surgeon_cmd", "add_surgeon_parser"),
+    "inspect": ("inspect_cmd", "add_inspect_parser"),
 }
 
 
