@@ -14,6 +14,7 @@ _TOOL_COMMANDS = {
     "run": ("run_cmd", "add_run_parser"),
     "surgeon": ("surgeon_cmd", "add_surgeon_parser"),
     "inspect": ("inspect_cmd", "add_inspect_parser"),
+    "check": ("check_cmd", "add_check_parser"),
 }
 
 
