@@ -15,6 +15,7 @@ _TOOL_COMMANDS = {
     "surgeon": ("surgeon_cmd", "add_surgeon_parser"),
     "inspect": ("inspect_cmd", "add_inspect_parser"),
     "check": ("check_cmd", "add_check_parser"),
+    "debug": ("debug_cmd", "add_debug_parser"),
 }
 
 
