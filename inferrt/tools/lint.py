@@ -27,7 +27,7 @@ def _first(e) -> str:
 
 def _named_node(message: str) -> list:
     m = (re.search(r"node name: ([^)]*)\)", message) or re.search(r"Node \(([^)]*)\)", message)
-         or re.search(r"node: name: (\S+) OpType", message))
+         or re.search(r"node:\s*name:\s*(\S+)\s+OpType", message))
     return [m.group(1)] if m and m.group(1) else []
 
 
