@@ -62,7 +62,8 @@ def errors(a, b) -> tuple[np.ndarray, np.ndarray]:
     diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))
     mag = np.abs(b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(diff == 0, 0.0, np.where(mag == 0, np.inf, diff / np.where(mag == 0, 1.0, mag)))
+        rel = np.where(diff == 0, 0.0, np.where((mag == 0) | np.isinf(diff), np.inf,
+                                                diff / np.where((mag == 0) | np.isinf(mag), 1.0, mag)))
     return diff, rel
 
 

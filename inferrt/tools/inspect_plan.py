@@ -44,7 +44,7 @@ def describe_plan(engine) -> dict:
 
 
 def _tensor_line(t) -> str:
-    return f"{t['Name']} {t['Dimensions']} {t['Format/Datatype']}"
+    return f"{t.get('Name', '?')} {t.get('Dimensions', '?')} {t.get('Format/Datatype', '')}".rstrip()
 
 
 def format_plan(d: dict, show_tensors: bool = True) -> list:
@@ -67,12 +67,14 @@ def format_plan(d: dict, show_tensors: bool = True) -> list:
             lines.append(f"    {name}: min={tuple(mn)} opt={tuple(op)} max={tuple(mx)}")
     lines.append(f"---- {len(d['layers'])} Layer(s) ----")
     for k, layer in enumerate(d["layers"]):
-        lines.append(f"    Layer {k} | {layer['Name']} [{layer['LayerType']}] tactic={layer['TacticName']} "
-                     f"precision={layer['Precision']}")
-        if layer["Origin"] and layer["Origin"] != [layer["Name"]]:
-            lines.append(f"        origin: {', '.join(layer['Origin'])}")
-        lines.append(f"        inputs:  {'; '.join(_tensor_line(t) for t in layer['Inputs']) or '-'}")
-        lines.append(f"        outputs: {'; '.join(_tensor_line(t) for t in layer['Outputs']) or '-'}")
+        name = layer.get("Name", f"layer {k}")
+        lines.append(f"    Layer {k} | {name} [{layer.get('LayerType', '?')}] tactic={layer.get('TacticName', '?')} "
+                     f"precision={layer.get('Precision', '?')}")
+        origin = layer.get("Origin") or []
+        if origin and origin != [name]:
+            lines.append(f"        origin: {', '.join(origin)}")
+        lines.append(f"        inputs:  {'; '.join(_tensor_line(t) for t in layer.get('Inputs', [])) or '-'}")
+        lines.append(f"        outputs: {'; '.join(_tensor_line(t) for t in layer.get('Outputs', [])) or '-'}")
     for i, m in enumerate(d["memory_plans"]):
         where = f"profile {i} opt shapes" if d["profiles"] else "the declared shapes"
         if m["arena_bytes"] is None:
