@@ -114,7 +114,9 @@ def cmd_debug(args) -> int:
         return fail(str(e))
     nodes = [f"{node_label(n, k)} ({n.op_type})" for k, n in enumerate(res.model.graph.node)]
     say(f"Reduced to {len(nodes)} node(s) after {res.checks} check(s): {', '.join(nodes)}")
-    say(f"Inputs: {[v.name for v in res.model.graph.input if v.name not in {t.name for t in res.model.graph.initializer}]}"
-        f" | Outputs: {[o.name for o in res.model.graph.output]}")
+    from ..tools.onnx_graph import graph_inputs
+
+    say(f"Inputs: {[v.name for v in graph_inputs(res.model.graph)]} | Outputs: "
+        f"{[o.name for o in res.model.graph.output]}")
     say(f"Saved the reduced model to {args.output}")
     return 0

@@ -84,12 +84,8 @@ def test_python_check_against_onnxruntime_finds_the_broken_importer(tmp_path, ca
     assert [n.name for n in _valid(tmp_path / "r.onnx").graph.node] == ["n3_sigmoid"]
 
 
-def test_reduce_keeps_only_the_failing_branch():
-    import onnx as _onnx
-
-    import tempfile
-    with tempfile.TemporaryDirectory() as d:
-        model = _onnx.load(two_output_model(f"{d}/m.onnx"))
+def test_reduce_keeps_only_the_failing_branch(tmp_path):
+    model = onnx.load(two_output_model(tmp_path / "m.onnx"))
     res = reduce_model(model, lambda m: any(n.op_type == "Sigmoid" for n in m.graph.node))
     assert [n.name for n in res.model.graph.node] == ["sig"]
     assert [o.name for o in res.model.graph.output] == ["y2"] and [i.name for i in res.model.graph.input] == ["n"]

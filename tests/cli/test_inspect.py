@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
@@ -69,7 +68,8 @@ def test_plan_layers_origins_and_memory_plan(tmp_path, capsys):
     mem = d["memory_plans"][0]
     assert mem["shapes"] == {"x": [4, 8]}
     by_name = {t["name"]: t for t in mem["tensors"]}
-    assert mem["tensors"] and "x" not in by_name and "y" not in by_name                  # I/O is bound by the caller, not the arena
+    # I/O is bound by the caller, not the arena
+    assert mem["tensors"] and "x" not in by_name and "y" not in by_name
     for t in mem["tensors"]:                                           # every activation is [4, 8] float here
         assert t["bytes"] == 4 * 8 * 4 and t["offset"] + t["bytes"] <= mem["arena_bytes"]
 
