@@ -15,7 +15,7 @@ from .tool_args import fail
 def add_inspect_parser(sub) -> None:
     p = sub.add_parser("inspect", allow_abbrev=False, help="Polygraphy's inspect: models, plans, data, tactics")
     s = p.add_subparsers(dest="inspect_cmd", required=True)
-    m = s.add_parser("model", allow_abbrev=False, help="an ONNX model (.onnx) or an inferrt plan (any other file)")
+    m = s.add_parser("model", allow_abbrev=False, help="an ONNX model or an inferrt plan (told apart by content)")
     m.add_argument("path")
     m.add_argument("--show", nargs="+", choices=("layers", "attrs", "weights"), default=(),
                    help="ONNX: also list nodes (layers), their attributes (attrs) and initializers (weights)")
@@ -30,7 +30,15 @@ def add_inspect_parser(sub) -> None:
 
 
 def _is_onnx(path: str) -> bool:
-    return path.lower().endswith(".onnx")
+    """A plan starts with inferrt's plan magic; anything else named *.onnx (or not a plan) is read as ONNX."""
+    from ..plan.format import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC))
+    except OSError:
+        return path.lower().endswith(".onnx")
+    return head != MAGIC and (path.lower().endswith(".onnx") or not head.startswith(b"INFERRT"))
 
 
 def cmd_inspect(args) -> int:

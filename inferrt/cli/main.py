@@ -1,4 +1,5 @@
-"""``inferrt`` command line. ``inferrt exec`` builds (or loads) an engine, runs it and reports as trtexec does.
+"""``inferrt`` command line. ``inferrt exec`` builds (or loads) an engine, runs it and reports as trtexec does;
+``run``, ``inspect``, ``surgeon``, ``debug reduce`` and ``check lint`` are Polygraphy's workflows on inferrt.
 
 Start-up imports only argparse: torch and the engine code are imported by the command that needs them.
 """
@@ -43,6 +44,7 @@ def main(argv=None) -> int:
 
         return cmd_exec(args)
     if args.cmd in _TOOL_COMMANDS:
+        args.argv = list(sys.argv[1:] if argv is None else argv)   # echoed in the tools' PASSED/FAILED lines
         return getattr(_tool_module(_TOOL_COMMANDS[args.cmd][0]), f"cmd_{args.cmd}")(args)
     raise AssertionError(args.cmd)  # pragma: no cover - argparse allows only the commands above
 

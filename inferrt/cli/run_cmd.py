@@ -10,7 +10,6 @@ statistics and PASSED / FAILED lines, and exits 1 when an output is over toleran
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 
 from .tool_args import (ExecArgError, fail, parse_shape_spec, parse_tolerances, parse_val_ranges, resolve, say,
@@ -160,8 +159,8 @@ def cmd_run(args) -> int:
         say(f"Saved outputs to {args.save_outputs}")
     _report(args, res)
     status = "PASSED" if res.passed else "FAILED"
-    say(f"{status} | Runtime: {time.perf_counter() - t0:.3f}s | Command: inferrt run "
-        f"{' '.join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ['run'] else args.model}")
+    say(f"{status} | Runtime: {time.perf_counter() - t0:.3f}s | Command: inferrt "
+        f"{' '.join(shlex.quote(a) for a in getattr(args, 'argv', ['run', args.model]))}")
     return 0 if res.passed else 1
 
 

@@ -143,3 +143,15 @@ def test_tactics_of_a_gpu_build(tmp_path, capsys):
     capsys.readouterr()
     rc, out, _ = _inspect(capsys, "tactics", str(cache), "--json")
     assert rc == 0 and json.loads(out)["entries"]
+
+
+def test_model_kind_is_told_by_content(tmp_path, capsys):
+    import shutil
+
+    onnx_path = foldable_model(tmp_path / "m.onnx")
+    shutil.copy(onnx_path, tmp_path / "model.pb")
+    rc, out, _ = _inspect(capsys, "model", str(tmp_path / "model.pb"))
+    assert rc == 0 and "==== ONNX Model ====" in out
+    _attention_plan(tmp_path / "engine.onnx")     # a plan, whatever its name
+    rc, out, _ = _inspect(capsys, "model", str(tmp_path / "engine.onnx"))
+    assert rc == 0 and "==== Plan:" in out

@@ -191,3 +191,21 @@ def test_gpu_mark_all_names_the_broken_layer(tmp_path, capsys, monkeypatch):
     model = chain_model(tmp_path / "m.onnx")
     rc, out, _ = _run(capsys, model, "--device", "cuda", "--mark-all", "--atol", "1e-4", "--rtol", "1e-4")
     assert rc == 1 and "First divergent layer: 'sig' (Sigmoid)" in out
+
+
+def test_tool_commands_start_without_torch_or_onnx():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\nfrom inferrt.cli.main import main\n"
+            "for c in (['run', '--help'], ['inspect', 'model', '--help'], ['surgeon', 'extract', '--help'],\n"
+            "          ['debug', 'reduce', '--help'], ['check', 'lint', '--help']):\n"
+            "    try:\n        main(c)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in sys.modules if m in ('torch', 'onnx', 'onnxruntime')))\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "--mark-all" in r.stdout and "--fold-constants" not in r.stdout   # extract's help, not sanitize's
+    assert r.stdout.strip().splitlines()[-1] == "[]"
