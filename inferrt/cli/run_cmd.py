@@ -100,8 +100,30 @@ def _feeds(args, model) -> list:
     for name in args.range_spec:
         if name and name not in meta:
             raise ExecArgError(f"--val-range: the model has no input {name!r}; its inputs are {list(meta)}")
-    shapes = make_inputs.input_shapes(meta, args.shape_spec, warn)
+    shapes = _input_shapes(meta, args.shape_spec)
     return make_inputs.generate(meta, shapes, args.range_spec, args.seed, args.iterations)
+
+
+def _input_shapes(meta: dict, given: dict) -> dict:
+    """--input-shapes checked against the declared shapes as exec checks --shapes; unset dynamic dimensions get
+    trtexec's default (exec_shapes.DEFAULT_DIMENSION), with a warning."""
+    from .exec_shapes import DEFAULT_DIMENSION, _check_fits
+
+    for name in given:
+        if name not in meta:
+            raise ExecArgError(f"--input-shapes: the model has no input {name!r}; its inputs are "
+                               f"{', '.join(repr(n) for n in meta)}")
+    out = {}
+    for name, (_, dims) in meta.items():
+        declared = tuple(d if isinstance(d, int) else -1 for d in dims)
+        if name in given:
+            _check_fits("--input-shapes", name, declared, given[name])
+            out[name] = tuple(given[name])
+        else:
+            out[name] = tuple(d if d >= 0 else DEFAULT_DIMENSION for d in declared)
+            if out[name] != declared:
+                warn(f"Input {name!r} has dynamic shape {dims}; using {out[name]} (set it with --input-shapes)")
+    return out
 
 
 def cmd_run(args) -> int:

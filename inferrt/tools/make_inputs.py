@@ -1,15 +1,11 @@
-"""Inputs for comparing runners: the model's input metadata, shapes for its dynamic dimensions, and seeded random
-data in value ranges (Polygraphy's defaults: uniform in [0, 1], integers in {0, 1}, booleans either)."""
+"""Inputs for comparing runners: the model's input metadata, checks of loaded feeds, and seeded random data in value
+ranges (Polygraphy's defaults: uniform in [0, 1], integers in {0, 1}, booleans either)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ShapeError
 from .onnx_graph import graph_inputs, np_dtype
-
-#: the value of a dynamic dimension no shape is given for (trtexec's default, see cli/exec_shapes.py)
-DEFAULT_DIMENSION = 1
-
 
 def input_metadata(model) -> dict:
     """{input name: (numpy dtype, declared shape)} with None (or the dim_param string) for dynamic dimensions."""
@@ -22,33 +18,6 @@ def input_metadata(model) -> dict:
                              f"data for; give its data with --load-inputs")
         dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
         out[v.name] = (dt, dims)
-    return out
-
-
-def input_shapes(meta: dict, given: dict, log) -> dict:
-    """Concrete shapes: ``given`` ({name: shape}) checked against the declared ones, else the declared shape with
-    dynamic dimensions set to 1 (logged). ShapeError naming the input on an unknown name or a mismatch."""
-    for name in given:
-        if name not in meta:
-            raise ShapeError(f"--input-shapes: the model has no input {name!r}; its inputs are "
-                             f"{', '.join(repr(n) for n in meta)}")
-    out = {}
-    for name, (_, declared) in meta.items():
-        shp = given.get(name)
-        if shp is not None:
-            if len(shp) != len(declared):
-                raise ShapeError(f"--input-shapes: input {name!r} has rank {len(declared)} {declared}, but "
-                                 f"{tuple(shp)} has rank {len(shp)}")
-            for i, (d, s) in enumerate(zip(declared, shp)):
-                if isinstance(d, int) and d != s:
-                    raise ShapeError(f"--input-shapes: input {name!r} has static dimension {i} = {d}, but "
-                                     f"{tuple(shp)} sets it to {s}")
-            out[name] = tuple(shp)
-        else:
-            shape = tuple(d if isinstance(d, int) else DEFAULT_DIMENSION for d in declared)
-            if shape != declared:
-                log(f"Input {name!r} has dynamic shape {declared}; using {shape} (set it with --input-shapes)")
-            out[name] = shape
     return out
 
 
