@@ -96,6 +96,11 @@ def _feeds(args, model) -> list:
         feeds = data_io.load_inputs(args.load_inputs)
         make_inputs.check_feeds(meta, feeds)
         say(f"Loaded {len(feeds)} iteration(s) of inputs from {args.load_inputs}")
+        for n, (dt, _) in meta.items():
+            got = {str(it[n].dtype) for it in feeds} - {dt.name}
+            if got:
+                warn(f"--load-inputs: input {n!r} is {', '.join(sorted(got))} in the file and {dt.name} in the "
+                     f"model; it is converted")
         return [{n: it[n].astype(meta[n][0], copy=False) for n in meta} for it in feeds]
     for name in args.range_spec:
         if name and name not in meta:

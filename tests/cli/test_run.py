@@ -125,6 +125,13 @@ def test_loaded_inputs_reproduce_the_run_and_iterations(tmp_path, capsys):
     assert rc == 2 and "an .npz holds one iteration per runner" in err
 
 
+def test_loaded_inputs_of_another_type_are_converted_with_a_warning(tmp_path, capsys):
+    model = chain_model(tmp_path / "m.onnx")
+    np.savez(tmp_path / "i.npz", x=np.full((2, 4), 0.25))     # float64
+    rc, out, _ = _run(capsys, model, "--cpu", "--load-inputs", str(tmp_path / "i.npz"))
+    assert rc == 0 and "input 'x' is float64 in the file and float32 in the model" in out
+
+
 def test_dynamic_dimension_defaults_to_one(tmp_path, capsys):
     model = chain_model(tmp_path / "m.onnx")
     rc, out, _ = _run(capsys, model, "--cpu", "--save-inputs", str(tmp_path / "i.npz"))
