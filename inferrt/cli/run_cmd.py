@@ -16,6 +16,10 @@ from .tool_args import (ExecArgError, fail, parse_shape_spec, parse_tolerances, 
                         warn)
 
 
+#: with --mark-all, how many diverging intermediate tensors are reported in full
+MAX_INTERMEDIATES_SHOWN = 10
+
+
 def add_run_parser(sub) -> None:
     p = sub.add_parser("run", allow_abbrev=False, help="Polygraphy's run: compare inferrt with onnxruntime or with "
                                                        "another inferrt configuration")
@@ -199,8 +203,13 @@ def _report(args, res) -> None:
     n_pass = 0
     for k, it in enumerate(res.iterations):
         say(f"Accuracy Comparison | {res.runner_a} vs. {res.runner_b} | iteration {k}")
-        shown = it.comparisons if not args.mark_all else [c for c in it.comparisons
-                                                          if c.name in res.outputs or not c.passed]
+        shown = it.comparisons
+        if args.mark_all:
+            failing = [c for c in it.comparisons if c.name not in res.outputs and not c.passed]
+            shown = [c for c in it.comparisons if c.name in res.outputs] + failing[:MAX_INTERMEDIATES_SHOWN]
+            if len(failing) > MAX_INTERMEDIATES_SHOWN:
+                say(f"    {len(failing)} intermediate tensors diverge; the first {MAX_INTERMEDIATES_SHOWN} in "
+                    f"topological order are listed")
         for c in shown:
             for line in format_comparison(c, res.runner_a, res.runner_b):
                 say("    " + line)
