@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
@@ -134,12 +135,16 @@ def test_tactics_of_a_timing_cache(tmp_path, capsys):
 
 @pytest.mark.gpu
 def test_tactics_of_a_gpu_build(tmp_path, capsys):
-    from tests.cli.tool_models import chain_model
-
-    model = chain_model(tmp_path / "m.onnx")
+    # a matmul large enough for several GPU tactics (library, Triton, generic), so the builder times them
+    w = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    g = h.make_graph([h.make_node("MatMul", ["x", "w"], ["a"], name="mm"), h.make_node("Relu", ["a"], ["y"])], "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, [128, 256])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [128, 256])], [nh.from_array(w, "w")])
+    model = str(tmp_path / "m.onnx")
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), model)
     cache = tmp_path / "t.cache"
-    assert main(["exec", "--onnx", model, "--device", "cuda", "--shapes", "x:64x4", "--timingCacheFile",
-                 str(cache), "--skipInference"]) == 0
+    assert main(["exec", "--onnx", model, "--device", "cuda", "--timingCacheFile", str(cache),
+                 "--skipInference"]) == 0
     capsys.readouterr()
     rc, out, _ = _inspect(capsys, "tactics", str(cache), "--json")
     assert rc == 0 and json.loads(out)["entries"]
