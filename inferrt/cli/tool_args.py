@@ -102,12 +102,6 @@ def parse_tensor_specs(flag: str, items, with_shape: bool) -> dict:
     return out
 
 
-def add_device_arguments(p, prefix: str = "", what: str = "the inferrt runner") -> None:
-    dest = prefix.replace("-", "_")
-    p.add_argument(f"--{prefix}device", dest=f"{dest}device", default=None,
-                   help=f"device of {what}: cpu, cuda or auto (default: the GPU when there is one)")
-
-
 def resolve(device: str | None, cpu: bool = False) -> str:
     """'cpu' / 'cuda' for --device / --cpu; ExecArgError naming the contradiction or the missing GPU."""
     from ..device import resolve_device
