@@ -58,9 +58,10 @@ def cmd_inspect(args) -> int:
 def _model(args):
     if _is_onnx(args.path):
         from ..tools.inspect_onnx import describe_onnx, format_onnx
-        from ..tools.onnx_graph import load_model
+        from ..tools.onnx_graph import load_model, tensor_types
 
-        d = describe_onnx(load_model(args.path))
+        model = load_model(args.path)
+        d = describe_onnx(model, tensor_types(model) if "layers" in args.show or args.json else None)
         return d, format_onnx(d, set(args.show))
     if args.show:
         from ..errors import PlanError

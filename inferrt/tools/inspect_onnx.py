@@ -34,7 +34,9 @@ def _attr(a):
     return v
 
 
-def describe_onnx(model) -> dict:
+def describe_onnx(model, types: dict | None = None) -> dict:
+    """``types``: {tensor: (elem_type, shape)} (onnx_graph.tensor_types) to list every typed tensor under
+    ``tensors``."""
     g = model.graph
     inits = list(g.initializer)
     total = sum(int(t.raw_data and len(t.raw_data) or _numel(t) * (np_dtype(t.data_type) or _one).itemsize)
@@ -54,6 +56,8 @@ def describe_onnx(model) -> dict:
         "nodes": [{"name": node_label(n, k), "op": n.op_type, "domain": n.domain or "ai.onnx",
                    "inputs": list(n.input), "outputs": list(n.output),
                    "attributes": {a.name: _attr(a) for a in n.attribute}} for k, n in enumerate(g.node)],
+        "tensors": {name: {"dtype": str(np_dtype(t[0])), "shape": None if t[1] is None else list(t[1])}
+                    for name, t in (types or {}).items()},
     }
 
 
@@ -73,6 +77,14 @@ def _fmt_vi(v) -> str:
     return f"{v['name']} [dtype={v['dtype']}, shape={shape}]"
 
 
+def _io(names, tensors) -> str:
+    def one(n):
+        t = tensors.get(n)
+        return repr(n) if t is None else f"{n!r} [{t['dtype']}, {'?' if t['shape'] is None else tuple(t['shape'])}]"
+
+    return "[" + ", ".join(one(n) for n in names) + "]"
+
+
 def format_onnx(d: dict, show=()) -> list:
     opsets = ", ".join(f"{k} {v}" for k, v in d["opsets"].items())
     lines = [f"==== ONNX Model ====", f"Name: {d['name']} | Opsets: {opsets} | IR version {d['ir_version']}"
@@ -89,7 +101,7 @@ def format_onnx(d: dict, show=()) -> list:
     if "layers" in show or "attrs" in show:
         for k, n in enumerate(d["nodes"]):
             lines.append(f"    Node {k} | {n['name']} [Op: {n['op']}]")
-            lines.append(f"        {n['inputs']} -> {n['outputs']}")
+            lines.append(f"        {_io(n['inputs'], d['tensors'])} -> {_io(n['outputs'], d['tensors'])}")
             if "attrs" in show:
                 for name, v in n["attributes"].items():
                     lines.append(f"        {name} = {v}")

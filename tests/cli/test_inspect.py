@@ -46,10 +46,12 @@ def test_onnx_model_summary(tmp_path, capsys):
     assert "---- 3 Initializer(s), 64 bytes ----" in out and "unused_w [dtype=float32, shape=(8,)]" in out
     assert "---- 7 Node(s) ----" in out and "Mul x2" in out
     assert "Node 5 | reshape [Op: Reshape]" in out and "value = <tensor dtype=float32 shape=[]>" in out
+    assert "['a' [float32, ('n', 4)], 'shp' [int64, (2,)]] -> ['y' [float32, ('n', 4)]]" in out
     rc, out, _ = _inspect(capsys, "model", path, "--json")
     d = json.loads(out)
     assert d["op_counts"] == {"Mul": 2, "Add": 1, "Constant": 1, "Shape": 1, "Reshape": 1, "Neg": 1}
     assert [n["name"] for n in d["nodes"]][:2] == ["const_add", "kconst"]
+    assert d["tensors"]["s2"] == {"dtype": "float32", "shape": [4]}
 
 
 def test_plan_layers_origins_and_memory_plan(tmp_path, capsys):
