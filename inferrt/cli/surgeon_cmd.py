@@ -20,6 +20,9 @@ def add_surgeon_parser(sub) -> None:
                         "initializers; implies --cleanup")
     a.add_argument("--fold-size-threshold", type=int, default=None, metavar="BYTES",
                    help="do not store folded tensors larger than this; their nodes stay")
+    a.add_argument("--fold-qdq", action="store_true",
+                   help="also fold QuantizeLinear / DequantizeLinear of constants (kept by default: they carry the "
+                        "model's explicit quantization)")
     a.add_argument("--cleanup", action="store_true",
                    help="remove nodes no output depends on and initializers nothing reads")
     a.add_argument("--remove-unused-inputs", action="store_true",
@@ -68,7 +71,7 @@ def cmd_surgeon(args) -> int:
         else:
             result = _extract(model, ins, outs)
         save_model(result, args.output)
-    except InferrtError as e:
+    except (InferrtError, ExecArgError) as e:
         return fail(str(e))
     except ImportError as e:
         return fail(str(e))
@@ -81,8 +84,11 @@ def cmd_surgeon(args) -> int:
 def _sanitize(args, model, shapes):
     from ..tools.sanitize import sanitize
 
+    if args.fold_qdq and not args.fold_constants:
+        raise ExecArgError("--fold-qdq applies to --fold-constants; add it or drop --fold-qdq")
     rep = sanitize(model, fold=args.fold_constants, do_cleanup=args.cleanup, shapes=shapes,
-                   size_threshold=args.fold_size_threshold, remove_unused_inputs=args.remove_unused_inputs, log=say)
+                   size_threshold=args.fold_size_threshold, remove_unused_inputs=args.remove_unused_inputs,
+                   fold_qdq=args.fold_qdq, log=say)
     for name, shape in rep.overridden.items():
         say(f"Overrode the shape of input {name!r} to {list(shape)}")
     if args.fold_constants:

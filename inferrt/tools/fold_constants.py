@@ -3,7 +3,9 @@ onnxruntime) and its outputs become initializers.
 
 Known ahead of time: initializers (not also graph inputs, which a caller may override), Constant nodes' outputs,
 ``Shape`` / ``Size`` of a tensor whose inferred shape is static, and outputs of deterministic ai.onnx nodes without
-subgraphs whose inputs are all known. A folded tensor over ``size_threshold`` bytes is not stored: the node computing
+subgraphs whose inputs are all known. QuantizeLinear / DequantizeLinear are kept unless ``fold_qdq``: folding a
+quantized weight's DequantizeLinear would turn an explicitly quantized (strongly typed) model into a float one.
+A folded tensor over ``size_threshold`` bytes is not stored: the node computing
 it stays, fed by folded (smaller) tensors. Nodes nothing needs any more are removed by ``onnx_graph.cleanup``.
 """
 from __future__ import annotations
@@ -31,13 +33,19 @@ def _shape_value(node, shape):
                     else shape[attrs.get("start", 0):], dtype=np.int64)
 
 
-def _foldable(node) -> bool:
+#: ops that carry quantization: folded only when asked (``fold_qdq``)
+QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
+
+
+def _foldable(node, fold_qdq: bool) -> bool:
     if node.domain not in ("", "ai.onnx") or node.op_type in NONDETERMINISTIC_OPS:
+        return False
+    if node.op_type in QDQ_OPS and not fold_qdq:
         return False
     return not any(a.HasField("g") or len(a.graphs) for a in node.attribute)
 
 
-def fold_constants(model, size_threshold: int | None = None, log=None) -> int:
+def fold_constants(model, size_threshold: int | None = None, log=None, fold_qdq: bool = False) -> int:
     """Fold ``model`` in place; returns the number of nodes folded away."""
     import onnx
     from onnx import numpy_helper
@@ -58,7 +66,7 @@ def fold_constants(model, size_threshold: int | None = None, log=None) -> int:
                 known.add(n.output[0])
                 folded_nodes.append(n)
             continue
-        if _foldable(n) and all(i in known for i in ins):
+        if _foldable(n, fold_qdq) and all(i in known for i in ins):
             known.update(o for o in n.output if o)
             folded_nodes.append(n)
     if not folded_nodes:

@@ -76,7 +76,8 @@ def check(model) -> None:
 
 
 def sanitize(model, *, fold: bool = False, do_cleanup: bool = False, shapes: dict | None = None,
-             size_threshold: int | None = None, remove_unused_inputs: bool = False, log=None) -> SanitizeReport:
+             size_threshold: int | None = None, remove_unused_inputs: bool = False, fold_qdq: bool = False,
+             log=None) -> SanitizeReport:
     """Sanitize ``model`` in place (the steps asked for, in the order overrides, folding, clean-up)."""
     rep = SanitizeReport(len(model.graph.node))
     sort_nodes(model)
@@ -87,7 +88,7 @@ def sanitize(model, *, fold: bool = False, do_cleanup: bool = False, shapes: dic
     if fold:
         # folding exposes more to fold (a Shape of a tensor whose shape became static once its producer folded)
         while True:
-            n = fold_constants(model, size_threshold, log)
+            n = fold_constants(model, size_threshold, log, fold_qdq)
             rep.folded += n
             if n == 0:
                 break

@@ -123,3 +123,33 @@ def test_sanitize_errors(tmp_path, capsys):
     assert rc == 2 and "has no input 'z'" in err
     rc, _, err = _surgeon(capsys, "sanitize", src, "-o", str(tmp_path / "s.onnx"), "--override-input-shapes", "x:1x?")
     assert rc == 2 and "is not a shape" in err
+
+
+def _qdq_model(path):
+    """y = x @ DequantizeLinear(w_int8, scale): a weight-quantized MatMul."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    w = np.arange(-6, 6, dtype=np.int8).reshape(4, 3)
+    g = h.make_graph([h.make_node("DequantizeLinear", ["w", "s"], ["wf"], name="dq"),
+                      h.make_node("MatMul", ["x", "wf"], ["y"], name="mm")], "q",
+                     [h.make_tensor_value_info("x", T.FLOAT, [2, 4])], [h.make_tensor_value_info("y", T.FLOAT, [2, 3])],
+                     [nh.from_array(w, "w"), nh.from_array(np.array(0.5, np.float32), "s")])
+    onnx.save(onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 17)]), str(path))
+    return str(path)
+
+
+def test_dequantize_of_weights_is_kept_unless_asked(tmp_path, capsys):
+    src = _qdq_model(tmp_path / "q.onnx")
+    assert _surgeon(capsys, "sanitize", src, "-o", str(tmp_path / "a.onnx"), "--fold-constants")[0] == 0
+    assert [n.op_type for n in onnx.load(tmp_path / "a.onnx").graph.node] == ["DequantizeLinear", "MatMul"]
+    assert _surgeon(capsys, "sanitize", src, "-o", str(tmp_path / "b.onnx"), "--fold-constants", "--fold-qdq")[0] == 0
+    m = onnx.load(tmp_path / "b.onnx")
+    assert [n.op_type for n in m.graph.node] == ["MatMul"]
+    np.testing.assert_array_equal(onnx.numpy_helper.to_array(m.graph.initializer[0]),
+                                  np.arange(-6, 6, dtype=np.float32).reshape(4, 3) * 0.5)
+    x = np.ones((2, 4), np.float32)
+    np.testing.assert_array_equal(_ort(tmp_path / "b.onnx", {"x": x})[0], _ort(src, {"x": x})[0])
+    rc, _, err = _surgeon(capsys, "sanitize", src, "-o", str(tmp_path / "c.onnx"), "--fold-qdq")
+    assert rc == 2 and "--fold-qdq applies to --fold-constants" in err
