@@ -61,6 +61,8 @@ def add_run_parser(sub) -> None:
     g.add_argument("--mark-all", action="store_true",
                    help="mark every intermediate tensor as an output in both runners and name the first layer, in "
                         "topological order, whose outputs diverge")
+    g.add_argument("--validate", action="store_true",
+                   help="also fail when any runner's output holds NaN or inf (Polygraphy's --validate)")
     g.add_argument("--save-outputs", help="write both runners' outputs to this .json (Polygraphy's RunResults) or "
                                           ".npz file")
     p.add_argument("--verbose", action="store_true", help="print inferrt's build log")
@@ -189,10 +191,20 @@ def cmd_run(args) -> int:
             return fail(str(e))
         say(f"Saved outputs to {args.save_outputs}")
     _report(args, res)
-    status = "PASSED" if res.passed else "FAILED"
+    passed = res.passed
+    if args.validate:
+        from ..tools.run_compare import nonfinite
+
+        bad = nonfinite(res.results)
+        for runner, k, name, n_nan, n_inf in bad:
+            say(f"FAILED | {runner} | iteration {k} | Output: '{name}' holds {n_nan} NaN and {n_inf} inf value(s)")
+        if not bad:
+            say("Validation: no NaN or inf in any output")
+        passed = passed and not bad
+    status = "PASSED" if passed else "FAILED"
     say(f"{status} | Runtime: {time.perf_counter() - t0:.3f}s | Command: inferrt "
         f"{' '.join(shlex.quote(a) for a in getattr(args, 'argv', ['run', args.model]))}")
-    return 0 if res.passed else 1
+    return 0 if passed else 1
 
 
 def _report(args, res) -> None:

@@ -58,3 +58,20 @@ def compare_runners(model, make_a, make_b, feeds: list, atol: dict, rtol: dict, 
         divergence = first_divergence(order, {c.name: c for c in comps}) if mark_all_tensors else None
         res.iterations.append(IterationComparison(comps, all(c.passed for c in comps), divergence))
     return res
+
+
+def nonfinite(results: list) -> list:
+    """[(runner, iteration, output, NaN count, inf count)] for every float output holding NaN or inf."""
+    import numpy as np
+
+    found = []
+    for runner, iters in results:
+        for k, outs in enumerate(iters):
+            for name, a in outs.items():
+                a = np.asarray(a)
+                if a.dtype.kind != "f":
+                    continue
+                n_nan, n_inf = int(np.isnan(a).sum()), int(np.isinf(a).sum())
+                if n_nan or n_inf:
+                    found.append((runner, k, name, n_nan, n_inf))
+    return found

@@ -216,3 +216,20 @@ def test_tool_commands_start_without_torch_or_onnx():
     assert r.returncode == 0, r.stderr
     assert "--mark-all" in r.stdout and "--fold-constants" not in r.stdout   # extract's help, not sanitize's
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validate_fails_on_nan_in_both_runners(tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    g = h.make_graph([h.make_node("Log", ["x"], ["y"], name="log")], "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, [4])], [h.make_tensor_value_info("y", T.FLOAT, [4])])
+    path = str(tmp_path / "log.onnx")
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), path)
+    rc, out, _ = _run(capsys, path, "--cpu", "--val-range", "[-1,-0.5]")
+    assert rc == 0          # NaN where the reference has NaN counts as equal
+    rc, out, _ = _run(capsys, path, "--cpu", "--val-range", "[-1,-0.5]", "--validate")
+    assert rc == 1 and "FAILED | onnxrt-runner | iteration 0 | Output: 'y' holds 4 NaN and 0 inf value(s)" in out
+    rc, out, _ = _run(capsys, path, "--cpu", "--val-range", "[1,2]", "--validate")
+    assert rc == 0 and "Validation: no NaN or inf in any output" in out
