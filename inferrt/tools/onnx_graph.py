@@ -308,6 +308,7 @@ def cleanup(model, remove_unused_inputs: bool = False) -> dict:
         del graph.node[:]
         graph.node.extend(kept)
     inits = [t for t in graph.initializer if t.name in needed]
+    dropped = {t.name for t in graph.initializer} - {t.name for t in inits}
     removed["initializers"] = len(graph.initializer) - len(inits)
     if removed["initializers"]:
         kept = [type(t)() for t in inits]
@@ -315,9 +316,10 @@ def cleanup(model, remove_unused_inputs: bool = False) -> dict:
             c.CopyFrom(t)
         del graph.initializer[:]
         graph.initializer.extend(kept)
-    inputs = [v for v in graph.input if v.name in needed or not remove_unused_inputs]
-    removed["inputs"] = len(graph.input) - len(inputs)
-    if removed["inputs"]:
+    # an initializer also listed as a graph input (IR < 4) leaves with its input, which would else become required
+    inputs = [v for v in graph.input if v.name not in dropped and (v.name in needed or not remove_unused_inputs)]
+    removed["inputs"] = len(graph.input) - len(inputs) - len(dropped & {v.name for v in graph.input})
+    if len(inputs) != len(graph.input):
         kept = [type(v)() for v in inputs]
         for c, v in zip(kept, inputs):
             c.CopyFrom(v)

@@ -50,3 +50,12 @@ def test_extract_cleanup_and_mark_all():
     assert [o.name for o in marked.graph.output] == ["y", "a", "b"]
     assert order == [("relu", "Relu", ["a"]), ("neg", "Neg", ["b"]), ("exp", "Exp", ["y"])]
     assert all(o.type.tensor_type.elem_type == T.FLOAT for o in marked.graph.output)
+
+
+def test_cleanup_drops_the_input_entry_of_a_removed_initializer():
+    m = _model([h.make_node("Relu", ["x"], ["y"], name="relu")])
+    m.graph.initializer.append(onnx.numpy_helper.from_array(np.ones(2, np.float32), "old_w"))
+    m.graph.input.append(h.make_tensor_value_info("old_w", T.FLOAT, [2]))   # IR < 4 style
+    removed = cleanup(m)
+    assert [v.name for v in m.graph.input] == ["x"] and not m.graph.initializer
+    assert removed == {"nodes": 0, "initializers": 1, "inputs": 0}
