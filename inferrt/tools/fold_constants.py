@@ -55,6 +55,11 @@ def fold_constants(model, size_threshold: int | None = None, log=None, fold_qdq:
     types = tensor_types(model)
     fed = {v.name for v in graph.input}
     known = initializer_names(graph) - fed
+    overridable = initializer_names(graph) & fed
+    if overridable and log is not None:
+        log(f"{len(overridable)} initializer(s) are also graph inputs (a caller may override them), so nodes "
+            f"reading them are not folded: {', '.join(sorted(overridable)[:5])}"
+            + (", ..." if len(overridable) > 5 else ""))
     shape_values: dict = {}
     folded_nodes = []
     for k, n in enumerate(graph.node):
