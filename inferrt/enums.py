@@ -16,6 +16,20 @@ class _Enum(enum.IntEnum):
 
     __str__ = __repr__
 
+    def __eq__(self, other):
+        # as TensorRT's enums: members of two different enumerations never compare equal (ActivationType.RELU is
+        # not LayerType.CONVOLUTION, though both are 0), so dict and ``in`` lookups keyed by one enum are not
+        # matched by another; a member still equals its plain integer value
+        if isinstance(other, enum.Enum) and type(other) is not type(self):
+            return False
+        return int.__eq__(self, other)
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = int.__hash__
+
     @classmethod
     def parse(cls, value):
         """Accept a member, its name (any case) or its integer value; raise a clear error otherwise."""

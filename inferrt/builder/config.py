@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..enums import (BuilderFlag, DeviceType, EngineCapability, HardwareCompatibilityLevel, MemoryPoolType,
                      PreviewFeature, ProfilingVerbosity, QuantizationFlag, TacticSource, TilingOptimizationLevel)
+from ..interface import ContextManaged
 
 _DEFAULT_POOLS = {
     MemoryPoolType.WORKSPACE: 1 << 40, MemoryPoolType.DLA_MANAGED_SRAM: 1 << 20,
@@ -27,7 +28,7 @@ class IAlgorithmSelector:
         return None
 
 
-class IBuilderConfig:
+class IBuilderConfig(ContextManaged):
     def __init__(self):
         self.reset()
 

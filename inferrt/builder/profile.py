@@ -1,10 +1,11 @@
 """IOptimizationProfile: min / opt / max shapes per dynamic input (and values of shape inputs)."""
 from __future__ import annotations
 
+from ..interface import ContextManaged
 from ..ir.weights import Dims
 
 
-class IOptimizationProfile:
+class IOptimizationProfile(ContextManaged):
     def __init__(self):
         self._shapes: dict[str, tuple[tuple, tuple, tuple]] = {}
         self._shape_values: dict[str, tuple[tuple, tuple, tuple]] = {}

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 
 from ..enums import LayerInformationFormat
+from ..interface import ContextManaged
 from ..ir.kinds import Kind
 
 
-class EngineInspector:
+class EngineInspector(ContextManaged):
     def __init__(self, engine):
         self.engine = engine
         self.execution_context = None
