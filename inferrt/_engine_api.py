@@ -5,9 +5,12 @@ from .ir.layer import *  # noqa: F401,F403
 from .ir.layer import ILayer  # noqa: F401
 from .ir.layer import LAYER_CLASSES
 from .ir.network import INetworkDefinition  # noqa: F401
+from .ir.api_control_flow import IIfConditional, ILoop  # noqa: F401
 from .builder.builder import Builder  # noqa: F401
 from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
+from .builder.algorithm import IAlgorithm, IAlgorithmContext, IAlgorithmIOInfo, IAlgorithmVariant  # noqa: F401
 from .builder.profile import IOptimizationProfile  # noqa: F401
+from .builder.stream_writer import IStreamWriter  # noqa: F401
 from .runtime.runtime import Runtime  # noqa: F401
 from .runtime.engine import ICudaEngine  # noqa: F401
 from .runtime.context import IExecutionContext  # noqa: F401

@@ -54,6 +54,10 @@ def _make(name: str, members: str, start: int = 0) -> type:
 
 
 DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0")
+_ITEMSIZE = {"FLOAT": 4, "HALF": 2, "INT8": 1, "INT32": 4, "BOOL": 1, "UINT8": 1, "FP8": 1, "BF16": 2, "INT64": 8,
+             "INT4": 0.5, "FP4": 0.5, "E8M0": 1}
+DataType.itemsize = property(lambda self: _ITEMSIZE[self.name],
+                             doc="Bytes per element, as TensorRT's DataType.itemsize (0.5 for the 4-bit INT4 and FP4)")
 LayerType = _make(
     "LayerType",
     "CONVOLUTION GRID_SAMPLE NMS ACTIVATION POOLING LRN SCALE SOFTMAX DECONVOLUTION CONCATENATION "

@@ -116,6 +116,7 @@ def build_plan(network, config, log) -> bytes:
 
     profile_records = []
     opt_specs = None
+    p0_specs = []  # profile 0's specs at its min, opt and max shapes
     for pi, shapes in enumerate(profiles):
         memory = 0
         for which in range(3):
@@ -127,13 +128,16 @@ def build_plan(network, config, log) -> bytes:
                                  f"({ {k: tuple(v.shape) for k, v in specs_in.items()} }): {e}") from None
             _check_sizes(specs, device, f"the {WHICH[which]} shapes of optimization profile {pi}")
             memory = max(memory, arena_bytes(graph, specs))
+            if pi == 0:
+                p0_specs.append(specs)
             if which == 1 and pi == 0:
                 opt_specs = specs
         profile_records.append(Profile(shapes, memory))
 
     from ..tactics.select import select_tactics
 
-    select_tactics(graph, opt_specs, device, config, log)
+    select_tactics(graph, opt_specs, device, config, log,
+                   range_specs=(p0_specs[0], p0_specs[2]) if len(p0_specs) == 3 else None)
     from ..tactics import kernel_store
     from ..tactics.select import compiled_kernels
 

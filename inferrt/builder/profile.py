@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..interface import ContextManaged
 from ..ir.weights import Dims
+from .profile_defaults import fill_defaults
 
 
 class IOptimizationProfile(ContextManaged):
@@ -34,6 +35,8 @@ class IOptimizationProfile(ContextManaged):
     def get_shape_input(self, input: str):  # noqa: A002
         name = input if isinstance(input, str) else input.name
         return [list(x) for x in self._shape_values.get(name, ())]
+
+    fill_defaults = fill_defaults  # TensorRT code meets it through Polygraphy's Profile.fill_defaults
 
     def __bool__(self):
         return not self._errors and bool(self._shapes or self._shape_values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ..builder.algorithm import describe_node, report_choices
 from ..enums import BuilderFlag
 from ..ir.kinds import Kind
 from ..logger import Severity
@@ -40,7 +41,9 @@ def _jsonable(v):
     return v
 
 
-def select_tactics(graph, specs, device: str, config, log) -> None:
+def select_tactics(graph, specs, device: str, config, log, range_specs=None) -> None:
+    """Choose each node's tactic; ``specs`` are the opt-shape specs of profile 0, ``range_specs`` its (min, max) specs
+    (shown to an IAlgorithmSelector through IAlgorithmContext.get_shape)."""
     cache = config.get_timing_cache() if not config.get_flag(BuilderFlag.DISABLE_TIMING_CACHE) else None
     selector = getattr(config, "algorithm_selector", None)
     device_name = None
@@ -50,6 +53,7 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
         device_name = torch.cuda.get_device_name()
     timed = hits = 0
     nhwc = nhwc_values(graph)
+    timings = {}
     for n in graph.nodes:
         if n.kind == Kind.CONSTANT:
             continue
@@ -58,7 +62,8 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
             raise RuntimeError(f"no tactic implements node {n.name!r} ({n.kind}) on {device}")
         if selector is not None:
             names = [t.name for t in cands]
-            allowed = list(selector.select_algorithms(n.name, names) or [])
+            context, algorithms = describe_node(n, specs, range_specs, nhwc, cands)
+            allowed = list(selector.select_algorithms(context, algorithms) or [])
             unknown = [a for a in allowed if a not in names and not (isinstance(a, int) and 0 <= a < len(names))]
             if unknown:
                 from ..errors import BuildError
@@ -88,13 +93,14 @@ def select_tactics(graph, specs, device: str, config, log) -> None:
             results = time_candidates(n, specs, cands, config, log, nhwc)
         best = min(results, key=lambda r: r[1])
         n.info.tactic = best[0]
+        timings[n.name] = best[1]
         log(Severity.VERBOSE, f"{n.name}: " + ", ".join(f"{name} {ms:.4f} ms" for name, ms in results)
             + f" -> {best[0]}")
         timed += 1
         if cache is not None:
             cache.record(key, best[0], best[1])
-        if selector is not None and hasattr(selector, "report_algorithms"):
-            selector.report_algorithms([n.name], [best[0]])
+    if selector is not None and hasattr(selector, "report_algorithms"):
+        report_choices(selector, graph, specs, range_specs, nhwc, timings)
     if device == "cuda":
         log(Severity.INFO, f"tactic selection: {timed} layers timed, {hits} from the timing cache")
 
