@@ -14,6 +14,7 @@ from ..passes.pipeline import PassContext, run_pipeline, run_post_pipeline
 from ..plan.format import BlobWriter, write_plan
 from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
+from .debug_tensors import protect_debug_tensors, split_debug_tensors
 from .flags import flag_refusals, flag_warnings
 from .lower_network import lower_network
 
@@ -111,8 +112,10 @@ def build_plan(network, config, log) -> bytes:
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
     ctx = PassContext(config, log, device, profiles)
+    debug = protect_debug_tensors(network, graph)
     run_pipeline(graph, ctx)
     run_post_pipeline(graph, ctx)
+    split_debug_tensors(graph, debug)
 
     profile_records = []
     opt_specs = None
@@ -148,7 +151,8 @@ def build_plan(network, config, log) -> bytes:
     _check_sizes(graph.specs, device, "the shapes recorded in the plan")
     io = [IOTensor(n, "INPUT", graph.specs[n].dtype.name, list(graph.specs[n].shape)) for n in graph.inputs]
     io += [IOTensor(n, "OUTPUT", graph.specs[n].dtype.name,
-                    list(graph.specs[n].shape) if graph.specs[n].shape is not None else []) for n in graph.outputs]
+                    list(graph.specs[n].shape) if graph.specs[n].shape is not None else []) for n in graph.outputs
+           if n not in graph.debug]
     build = BuildInfo(flags=[f.name for f in BuilderFlag if config.get_flag(f)],
                       optimization_level=config.builder_optimization_level, layers_before=network.num_layers,
                       layers_after=sum(1 for n in graph.nodes if n.kind != Kind.CONSTANT))

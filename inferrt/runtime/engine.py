@@ -84,6 +84,10 @@ class ICudaEngine(_Reporter):
         e = self._entry(name)
         return DataType[e.dtype] if e else DataType.FLOAT
 
+    def is_debug_tensor(self, name: str) -> bool:
+        """Whether ``name`` was marked with network.mark_debug (runtime/debug_tensors.py)."""
+        return name in self.graph.debug
+
     def get_tensor_location(self, name: str) -> TensorLocation:
         return TensorLocation.DEVICE if self.device_kind == "cuda" else TensorLocation.HOST
 
