@@ -49,11 +49,24 @@ class _Enum(enum.IntEnum):
         raise ValueError(f"{value!r} is not a {cls.__name__}; expected one of: {names}")
 
 
-def _make(name: str, members: str, start: int = 0) -> type:
-    return _Enum(name, [(m, i + start) for i, m in enumerate(members.split())])
+def _make(name: str, members: str, start: int = 0, base: type = None) -> type:
+    return (base or _Enum)(name, [(m, i + start) for i, m in enumerate(members.split())])
 
 
-DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0")
+class _TypeEnum(_Enum):
+    """DataType's base: as TensorRT's DataType, a member is not equal to a plain integer (DataType.HALF != 1), so a
+    table keyed by another library's integer type codes (ONNX's TensorProto: 1 is FLOAT) never matches it. It still
+    converts with ``int()`` and orders like its value."""
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return False if isinstance(other, (int, enum.Enum)) else NotImplemented
+        return int.__eq__(self, other)
+
+    __hash__ = int.__hash__
+
+
+DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0", base=_TypeEnum)
 _ITEMSIZE = {"FLOAT": 4, "HALF": 2, "INT8": 1, "INT32": 4, "BOOL": 1, "UINT8": 1, "FP8": 1, "BF16": 2, "INT64": 8,
              "INT4": 0.5, "FP4": 0.5, "E8M0": 1}
 DataType.itemsize = property(lambda self: _ITEMSIZE[self.name],
