@@ -16,6 +16,7 @@ from .runtime.engine import ICudaEngine  # noqa: F401
 from .runtime.context import IExecutionContext  # noqa: F401
 from .runtime.inspector import EngineInspector  # noqa: F401
 from .runtime.debug_tensors import IDebugListener  # noqa: F401
+from .runtime.stream_reader import IStreamReader, IStreamReaderV2  # noqa: F401
 from .runtime.interfaces import IGpuAllocator, IGpuAsyncAllocator, IOutputAllocator, IProfiler, Profiler  # noqa: F401
 from .tactics.timing_cache import ITimingCache, TimingCacheKey, TimingCacheValue  # noqa: F401
 from .api import build_engine, load_engine, save_plan  # noqa: F401

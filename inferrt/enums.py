@@ -123,6 +123,7 @@ MemoryPoolType = _make(
     "MemoryPoolType",
     "WORKSPACE DLA_MANAGED_SRAM DLA_LOCAL_DRAM DLA_GLOBAL_DRAM TACTIC_DRAM TACTIC_SHARED_MEMORY",
 )
+SeekPosition = _make("SeekPosition", "SET CUR END")
 LayerInformationFormat = _make("LayerInformationFormat", "ONELINE JSON")
 ProfilingVerbosity = _make("ProfilingVerbosity", "LAYER_NAMES_ONLY NONE DETAILED")
 BuilderFlag = _make(
