@@ -15,6 +15,7 @@ from .runtime.runtime import Runtime  # noqa: F401
 from .runtime.engine import ICudaEngine  # noqa: F401
 from .runtime.context import IExecutionContext  # noqa: F401
 from .runtime.inspector import EngineInspector  # noqa: F401
+from .runtime.inspector import EngineInspector as IEngineInspector  # noqa: F401 - TensorRT's name
 from .runtime.debug_tensors import IDebugListener  # noqa: F401
 from .runtime.stream_reader import IStreamReader, IStreamReaderV2  # noqa: F401
 from .runtime.interfaces import IGpuAllocator, IGpuAsyncAllocator, IOutputAllocator, IProfiler, Profiler  # noqa: F401

@@ -37,6 +37,13 @@ def test_with_block_yields_the_object_and_propagates_errors(name):
             raise KeyError("inside")
 
 
+def test_tensorrt_class_names():
+    objs = _objects()
+    for name in ("Builder", "INetworkDefinition", "IBuilderConfig", "IOptimizationProfile", "OnnxParser",
+                 "IHostMemory", "Runtime", "ICudaEngine", "IExecutionContext", "IEngineInspector", "ITimingCache"):
+        assert isinstance(objs[name], getattr(trt, name)), name
+
+
 def test_objects_stay_usable_after_the_block():
     import numpy as np
 
