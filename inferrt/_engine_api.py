@@ -10,6 +10,7 @@ from .builder.builder import Builder  # noqa: F401
 from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
 from .builder.algorithm import IAlgorithm, IAlgorithmContext, IAlgorithmIOInfo, IAlgorithmVariant  # noqa: F401
 from .builder.profile import IOptimizationProfile  # noqa: F401
+from .builder.progress import IProgressMonitor  # noqa: F401
 from .builder.stream_writer import IStreamWriter  # noqa: F401
 from .runtime.runtime import Runtime  # noqa: F401
 from .runtime.engine import ICudaEngine  # noqa: F401
