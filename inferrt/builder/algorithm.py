@@ -7,8 +7,11 @@ and ``report_algorithms(contexts, choices)`` receive.
 - ``IAlgorithm``: one tactic for that layer; a ``str`` equal to the tactic's name (``"generic"``,
   ``"cudnn_conv_bias_relu"``...), with ``algorithm_variant`` (``implementation``: a stable id of the tactic's name;
   ``tactic``: a stable id of name and version, so a recorded choice stops matching when the tactic changes),
-  ``timing_msec`` (-1 when it was not timed), ``workspace_size`` and ``get_algorithm_io_info(index)`` (dtype,
-  strides, vectorized_dim, components_per_element of each input then output, at the opt shapes).
+  ``timing_msec`` (-1 when it was not timed; in a report, the winner's time at its best tuning point),
+  ``workspace_size`` (0: inferrt's tactics have no separate workspace, their scratch comes from the activation arena)
+  and ``get_algorithm_io_info(index)`` (dtype, strides, vectorized_dim, components_per_element of each input then
+  output, at the opt shapes). A tactic's tuning points (tactics/tuning.py) are not separate algorithms: restricting
+  a layer to a tactic lets the builder still tune that tactic's parameters.
 
 Because both are strings, selectors written for inferrt's earlier interface (layer name, tactic names) keep working.
 """
