@@ -67,8 +67,9 @@ class _TypeEnum(_Enum):
 
 
 DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0", base=_TypeEnum)
+#: bytes per element by member name (FP8_E5M2 and UINT4 are inferrt's own members, for ONNX's types)
 _ITEMSIZE = {"FLOAT": 4, "HALF": 2, "INT8": 1, "INT32": 4, "BOOL": 1, "UINT8": 1, "FP8": 1, "BF16": 2, "INT64": 8,
-             "INT4": 0.5, "FP4": 0.5, "E8M0": 1, "FP8_E5M2": 1, "UINT4": 0.5}   # the last two: inferrt's own members (ONNX types)
+             "INT4": 0.5, "FP4": 0.5, "E8M0": 1, "FP8_E5M2": 1, "UINT4": 0.5}
 DataType.itemsize = property(lambda self: _ITEMSIZE[self.name],
                              doc="Bytes per element, as TensorRT's DataType.itemsize (0.5 for the 4-bit INT4 and FP4)")
 LayerType = _make(
