@@ -14,7 +14,7 @@ from ..passes.pipeline import POST_PIPELINE, PassContext, run_pipeline, selected
 from ..plan.format import BlobWriter, write_plan
 from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
-from .debug_tensors import protect_debug_tensors, split_debug_tensors
+from .debug_tensors import add_unfused_debug_tensors, protect_debug_tensors, split_debug_tensors
 from .flags import flag_refusals, flag_warnings
 from .lower_network import lower_network
 from .progress import BUILD, KERNELS, MEMORY, OPTIMIZE, PHASES, SERIALIZE, TACTICS, ProgressDriver
@@ -127,6 +127,7 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
         progress.step()
     progress.finish()
     split_debug_tensors(graph, debug)
+    add_unfused_debug_tensors(network, graph)
 
     profile_records = []
     opt_specs = None

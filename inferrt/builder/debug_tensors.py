@@ -31,3 +31,25 @@ def split_debug_tensors(graph, names: list[str]) -> None:
         raise BuildError(f"internal error: optimization removed the debug tensors {missing}")
     graph.outputs = [o for o in graph.outputs if o not in names] + list(names)
     graph.debug = list(names)
+
+
+def add_unfused_debug_tensors(network, graph) -> list[str]:
+    """With ``network.mark_unfused_tensors_as_debug_tensors()``: after the passes, make the values that survived them
+    debug tensors too (``graph.unfused``; they also join ``graph.debug`` and the end of ``graph.outputs``). Left out:
+    graph I/O, constants, values already debug tensors, and values of channels-last regions (they are stored NHWC,
+    not in the row-major layout a listener reads; TensorRT also promises no particular set). Returns their names."""
+    from ..ir.api_debug import marks_unfused
+    from ..ir.kinds import Kind
+    from ..tactics.select import nhwc_values
+
+    if not marks_unfused(network):
+        return []
+    io = set(graph.inputs) | set(graph.outputs)
+    nhwc = nhwc_values(graph)
+    names = [o for n in graph.nodes if n.kind != Kind.CONSTANT for o in n.outputs
+             if o and o not in io and o not in nhwc and o in graph.specs]
+    names = list(dict.fromkeys(names))
+    graph.outputs.extend(names)
+    graph.debug = graph.debug + names
+    graph.unfused = names
+    return names

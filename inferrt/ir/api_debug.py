@@ -4,6 +4,9 @@ an execution context whose debug state for it is on hands its values to an ``IDe
 
 A debug tensor is kept through optimization like a network output (layers that produce it are not fused away), but
 it is not an I/O tensor of the engine: the context holds its buffer. Marking never changes what the network computes.
+
+``mark_unfused_tensors_as_debug_tensors()`` (TensorRT 10) asks for the tensors that survive optimization instead:
+it does not keep any layer from being fused, and ``is_debug_tensor`` does not report them.
 """
 from __future__ import annotations
 
@@ -52,3 +55,21 @@ def unmark_debug(self, tensor) -> bool:
 @network_method
 def is_debug_tensor(self, tensor) -> bool:
     return isinstance(tensor, ITensor) and tensor in debug_tensors(self)
+
+
+def marks_unfused(network) -> bool:
+    """Whether ``mark_unfused_tensors_as_debug_tensors`` is in effect for ``network``."""
+    return bool(network.__dict__.get("_debug_unfused", False))
+
+
+@network_method
+def mark_unfused_tensors_as_debug_tensors(self) -> bool:
+    """Make every tensor that survives optimization a debug tensor (builder/debug_tensors.py says which)."""
+    self.__dict__["_debug_unfused"] = True
+    return True
+
+
+@network_method
+def unmark_unfused_tensors_as_debug_tensors(self) -> bool:
+    self.__dict__["_debug_unfused"] = False
+    return True

@@ -6,7 +6,9 @@ set, made when that shape set is first run, so nothing is allocated per call aft
 calls ``listener.process_debug_tensor(addr, location, type, shape, name, stream)`` for every debug tensor whose debug
 state is on: ``addr`` is the address of its values (device memory on a GPU engine, ``TensorLocation.DEVICE``; host
 memory on the CPU, ``TensorLocation.HOST``), ``stream`` the CUDA stream handle the execution ran on (0 on the CPU).
-A debug tensor's state is off until ``set_tensor_debug_state`` or ``set_all_tensors_debug_state`` turns it on.
+A debug tensor's state is off until ``set_tensor_debug_state`` or ``set_all_tensors_debug_state`` turns it on;
+the tensors of ``mark_unfused_tensors_as_debug_tensors`` (``engine.graph.unfused``) are turned on and off together,
+by ``set_unfused_tensors_debug_state`` or ``set_all_tensors_debug_state``.
 """
 from __future__ import annotations
 
@@ -32,10 +34,17 @@ class DebugTensorsMixin:
     """IExecutionContext's debug-tensor methods (TensorRT names) and the hooks its execution paths call."""
 
     def _debug(self) -> dict:
-        return self.__dict__.setdefault("_debug_tensors", {"listener": None, "on": set(), "buffers": {}})
+        return self.__dict__.setdefault("_debug_tensors", {"listener": None, "on": set(), "unfused": False,
+                                                            "buffers": {}})
 
     def _debug_names(self) -> list[str]:
+        """Every debug tensor of the engine (buffers are needed for all of them)."""
         return self.engine.graph.debug
+
+    def _marked_names(self) -> list[str]:
+        """The debug tensors marked with mark_debug."""
+        unfused = set(self.engine.graph.unfused)
+        return [n for n in self.engine.graph.debug if n not in unfused]
 
     def set_debug_listener(self, listener) -> bool:
         if listener is not None and not callable(getattr(listener, "process_debug_tensor", None)):
@@ -49,9 +58,9 @@ class DebugTensorsMixin:
         return self._debug()["listener"]
 
     def set_tensor_debug_state(self, name: str, flag: bool) -> bool:
-        if name not in self._debug_names():
+        if name not in self._marked_names():
             self._error(f"set_tensor_debug_state: {name!r} is not a debug tensor of this engine (its debug tensors: "
-                        f"{self._debug_names()}); mark it with network.mark_debug(tensor) before building")
+                        f"{self._marked_names()}); mark it with network.mark_debug(tensor) before building")
             return False
         on = self._debug()["on"]
         on.add(name) if flag else on.discard(name)
@@ -61,8 +70,16 @@ class DebugTensorsMixin:
         return name in self._debug()["on"]
 
     def set_all_tensors_debug_state(self, flag: bool) -> bool:
-        self._debug()["on"] = set(self._debug_names()) if flag else set()
+        self._debug()["on"] = set(self._marked_names()) if flag else set()
+        self._debug()["unfused"] = bool(flag)
         return True
+
+    def set_unfused_tensors_debug_state(self, flag: bool) -> bool:
+        self._debug()["unfused"] = bool(flag)
+        return True
+
+    def get_unfused_tensors_debug_state(self) -> bool:
+        return self._debug()["unfused"]
 
     # ------------------------------------------------------------------ execution hooks
     def _add_debug_buffers(self, io: dict, plan, plan_key) -> None:
@@ -80,12 +97,13 @@ class DebugTensorsMixin:
         """Hand each debug tensor whose state is on to the listener (``values``: name -> tensor)."""
         state = self._debug()
         listener = state["listener"]
-        if listener is None or not state["on"]:
+        unfused = set(self.engine.graph.unfused) if state["unfused"] else set()
+        if listener is None or not (state["on"] or unfused):
             return
         handle = int(getattr(stream, "cuda_stream", 0) or 0) if stream is not None else 0
         location = TensorLocation.DEVICE if self._device.type == "cuda" else TensorLocation.HOST
         for name in self._debug_names():
-            if name not in state["on"] or name not in values:
+            if (name not in state["on"] and name not in unfused) or name not in values:
                 continue
             t = values[name]
             if not t.is_contiguous():

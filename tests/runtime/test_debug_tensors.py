@@ -125,3 +125,77 @@ def test_debug_tensors_survive_save_and_load(tmp_path):
     trt.save_plan(engine, tmp_path / "d.plan")
     loaded = trt.load_engine(str(tmp_path / "d.plan"))
     assert loaded.is_debug_tensor("relu_out") and loaded.num_io_tensors == 2
+
+
+def _conv_net(mark_unfused: bool):
+    """conv -> relu -> (relu * 2) -> sum over channels (conv and relu fuse into one layer)."""
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (1, 2, 5, 5))
+    w = np.linspace(-1, 1, 3 * 2 * 3 * 3, dtype=np.float32).reshape(3, 2, 3, 3)
+    conv = net.add_convolution_nd(x, 3, (3, 3), w, np.array([0.1, -0.2, 0.3], np.float32))
+    conv.padding_nd = (1, 1)
+    relu = net.add_activation(conv.get_output(0), trt.ActivationType.RELU)
+    two = net.add_constant((1, 1, 1, 1), np.full((1, 1, 1, 1), 2, np.float32)).get_output(0)
+    scaled = net.add_elementwise(relu.get_output(0), two, trt.ElementWiseOperation.PROD)
+    red = net.add_reduce(scaled.get_output(0), trt.ReduceOperation.SUM, 1 << 1, True)
+    red.get_output(0).name = "out"
+    net.mark_output(red.get_output(0))
+    if mark_unfused:
+        assert net.mark_unfused_tensors_as_debug_tensors()
+    cfg = builder.create_builder_config()
+    cfg.device = "cpu"
+    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, cfg)), w
+
+
+def _reference(x, w):
+    import torch.nn.functional as F
+
+    c = F.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
+                 torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64), padding=1)
+    return torch.relu(c).numpy(), (torch.relu(c) * 2).numpy()
+
+
+def test_unfused_tensors_as_debug_tensors():
+    plain, _ = _conv_net(False)
+    engine, w = _conv_net(True)
+    assert engine.num_layers == plain.num_layers   # no fusion was prevented
+    unfused = engine.graph.unfused
+    assert unfused and set(unfused) == set(engine.graph.debug)
+    assert not any(engine.is_debug_tensor(n) for n in unfused)
+    producers = {o: n for n in engine.graph.nodes for o in n.outputs}
+    assert all(producers[n].kind != "constant" for n in unfused)
+    ctx = engine.create_execution_context()
+    listener = _Listener("cpu")
+    ctx.set_debug_listener(listener)
+    x = np.random.default_rng(1).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    ctx.infer(x=x)
+    assert listener.calls == [] and ctx.get_unfused_tensors_debug_state() is False
+    assert ctx.set_unfused_tensors_debug_state(True) and ctx.get_unfused_tensors_debug_state()
+    out = ctx.infer(x=x)["out"]
+    assert [c["name"] for c in listener.calls] == unfused
+    # the surviving intermediates: the fused conv+relu output and the product the reduction reads
+    relu, scaled = _reference(x, w)
+    expected = {"fused_conv": relu, "elementwise": scaled}
+    assert sorted(producers[n].kind for n in unfused) == sorted(expected)
+    for c in listener.calls:
+        np.testing.assert_allclose(c["values"], expected[producers[c["name"]].kind], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out, scaled.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-5)
+    assert ctx.set_tensor_debug_state(unfused[0], True) is False   # not a mark_debug tensor
+    ctx.set_all_tensors_debug_state(False)
+    ctx.infer(x=x)
+    assert len(listener.calls) == len(unfused)
+    ctx.set_all_tensors_debug_state(True)   # "all" includes them
+    ctx.infer(x=x)
+    assert len(listener.calls) == 2 * len(unfused)
+
+
+def test_unmark_unfused():
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (2, 3))
+    r = net.add_activation(x, trt.ActivationType.RELU).get_output(0)
+    net.mark_output(net.add_elementwise(r, x, trt.ElementWiseOperation.SUM).get_output(0))
+    assert net.mark_unfused_tensors_as_debug_tensors() and net.unmark_unfused_tensors_as_debug_tensors()
+    cfg = builder.create_builder_config()
+    cfg.device = "cpu"
+    engine = trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, cfg))
+    assert engine.graph.unfused == [] and "debug_unfused" not in engine._manifest.graph
