@@ -121,6 +121,18 @@ def test_convert_records_and_replays_tactics(model):
     assert r.returncode == 0 and "Layer: conv" in r.stdout + r.stderr
 
 
+def test_convert_with_debug_tensors(model):
+    plan = model.parent / "debug.plan"
+    r = polygraphy("convert", str(model), "-o", str(plan), "--mark-debug", "r",
+                   "--mark-unfused-tensors-as-debug-tensors", cwd=model.parent)
+    assert r.returncode == 0, r.stdout + r.stderr
+    import inferrt
+
+    engine = inferrt.load_engine(str(plan))
+    assert engine.num_io_tensors == 2 and engine.is_debug_tensor("r")   # kept apart from the relu+add fusion
+    assert engine.graph.unfused == ["c"]   # the conv output, which the fused layer reads
+
+
 def _has_cuda():
     import torch
 
