@@ -8,6 +8,12 @@ import argparse
 import sys
 
 
+def _tool_module(name: str):
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{name}")
+
+
 def main(argv=None) -> int:
     from .exec_args import add_exec_arguments
 
@@ -18,11 +24,14 @@ def main(argv=None) -> int:
                        help="trtexec: build (or load) an engine, run it and report its performance "
                             "(without --onnx/--loadEngine: the built-in MNIST CNN)")
     add_exec_arguments(e)
+    _tool_module("report_cmd").add_report_parser(sub)
     args = p.parse_args(argv)
     if args.cmd == "exec":
         from .exec_cmd import cmd_exec
 
         return cmd_exec(args)
+    if args.cmd == "report":
+        return _tool_module("report_cmd").cmd_report(args)
     raise AssertionError(args.cmd)  # pragma: no cover - argparse allows only the commands above
 
 
