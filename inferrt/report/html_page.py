@@ -88,6 +88,11 @@ def time_section(plan_id: str, plan: dict) -> str:
     if p["unmatched"]:
         warn = (f'<p class="warn">{len(p["unmatched"])} profiled layer(s) are not layers of this plan (grey bars): '
                 f"{esc(', '.join(p['unmatched']))}</p>")
+    timed = {r["name"] for r in p["rows"]}
+    untimed = [x["Name"] for x in plan["layers"] if x["Name"] not in timed]
+    if untimed:
+        warn += (f'<p class="note">{len(untimed)} layer(s) have no time in the profile (a layer that runs no '
+                 f"kernel, such as a view of its input, reports none): {esc(', '.join(untimed))}</p>")
     return (f'<p>Average time per query of each layer over {p["count"]} profiled queries '
             f"(<code>{esc(p['source'])}</code>); click a bar to find its layer in the graph.</p>"
             f"{warn}{time_chart(plan_id, p, index)}")
