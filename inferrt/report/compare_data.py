@@ -28,8 +28,9 @@ def summary(plan: dict) -> dict:
 
 
 def compare_layers(a: dict, b: dict) -> list:
-    """[{name, status ("same", "changed", "only A", "only B"), changed: [field], a: facts, b: facts}] in A's order,
-    then B's layers that A lacks."""
+    """[{name, status, changed: [field], a: facts, b: facts}] in A's order, then B's layers that A lacks. status:
+    "same", "changed", "only A", "only B", or "in both" where a plan records layer names only (nothing to
+    compare)."""
     la = {x["Name"]: x for x in a["layers"]}
     lb = {x["Name"]: x for x in b["layers"]}
     ta, tb = _times(a), _times(b)
@@ -39,6 +40,8 @@ def compare_layers(a: dict, b: dict) -> list:
         fb = {**_facts(lb[name]), "ms": tb.get(name)} if name in lb else None
         if fa is None or fb is None:
             status, changed = ("only B" if fa is None else "only A"), []
+        elif "LayerType" not in la[name] or "LayerType" not in lb[name]:
+            status, changed = "in both", []
         else:
             changed = [k for k in _FIELDS if fa[k] != fb[k]]
             status = "changed" if changed else "same"

@@ -119,7 +119,7 @@ def memory_section(plan_id: str, plan: dict) -> str:
 def _cell(f: dict | None, key: str, changed: list) -> str:
     if f is None:
         return "<td>-</td>"
-    v = fmt_ms(f[key]) if key == "ms" else f[key]
+    v = fmt_ms(f[key]) if key == "ms" else (f[key] or "-")
     return f'<td class="{"changed" if key in changed else ""}">{esc(v)}</td>'
 
 
