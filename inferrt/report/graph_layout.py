@@ -178,8 +178,11 @@ def layout(layers: list, io: list) -> Layout:
             n.x, n.y = x + n.w / 2, y + (row_h - n.h) / 2
             x += n.w + H_GAP
         y += row_h + V_GAP
+    chains: dict = {}
+    for seg in segs:
+        chains.setdefault(id(seg[2]), []).append(seg)
     for e in edges:
-        chain = [s for s in segs if s[2] is e]
+        chain = chains[id(e)]
         pts = [(by_id[e.src].x, by_id[e.src].y + by_id[e.src].h)]
         for _, d, _ in chain[:-1]:
             pts.append((by_id[d].x, by_id[d].y + by_id[d].h / 2))

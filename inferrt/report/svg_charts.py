@@ -69,7 +69,7 @@ def memory_chart(plan_id: str, memory: dict, layer_names: list) -> str:
     width = MEM_LEFT + MEM_W + 20
     out = [f'<svg class="chart memory-chart" id="{esc(plan_id)}-memory-chart" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="memory plan">',
-           f'<text class="axis" x="4" y="12">offset</text>',
+           '<text class="axis" x="4" y="12">offset</text>',
            f'<rect class="arena" x="{MEM_LEFT}" y="16" width="{MEM_W}" height="{top_h - 16}"/>',
            f'<text class="tick" x="{MEM_LEFT - 4}" y="{top_h}" text-anchor="end">0</text>',
            f'<text class="tick" x="{MEM_LEFT - 4}" y="24" text-anchor="end">{esc(fmt_bytes(arena))}</text>']

@@ -105,3 +105,27 @@ def test_profile_json_and_run_exclude_each_other(capsys, exec_plan, tmp_path):
         main(["report", str(exec_plan["plan"]), "--run", "--profile-json", str(exec_plan["profile"]),
               "-o", str(tmp_path / "r.html")])
     assert e.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_report_run_on_the_gpu(capsys, tmp_path):
+    """A GPU plan profiled with --run on the GPU, compared with the same network's CPU plan."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "report"))
+    from report_plans import build_plan
+
+    gpu = build_plan(tmp_path / "gpu.plan", device="cuda")
+    out_html = tmp_path / "r.html"
+    rc, out, err = _report(capsys, gpu, "--run", "--iterations", "3", "-o", out_html)
+    assert rc == 0, err
+    page = out_html.read_text()
+    assert "profiled here on the GPU with --run" in page and "(cuda" in page
+    from inferrt.report.plan_data import describe_plan
+
+    layers = describe_plan(gpu)["layers"]
+    kernels = [x["Name"] for x in layers if x["LayerType"] != "shuffle"]   # the flattens are views: no kernel
+    assert set(kernels) <= set(_bars(page)) <= {x["Name"] for x in layers}
+    times = [float(t) for t in re.findall(r'class="value" x="[\d.]+" y="\d+">([\d.e+-]+) ms', page)]
+    assert len(times) == len(_bars(page)) and all(t > 0 for t in times)

@@ -1,4 +1,4 @@
-"""Plans for the report tests, built with the network API on the CPU:
+"""Plans for the report tests, built with the network API (on the CPU unless a test asks for the GPU):
 
 * ``residual``: x[N,4,8,8] (profile N: 1 / opt 3 / max 4) -> conv a + ReLU -> conv b -> + x -> ReLU -> flatten
   -> softmax -> y, and x -> max pool -> flatten -> z. The residual add and the ReLUs are fused into the convs,
@@ -48,13 +48,14 @@ def residual_network(net):
     return net
 
 
-def build_plan(path, which: str = "residual", verbosity=trt.ProfilingVerbosity.DETAILED) -> str:
-    """Build plan ``which`` ("residual" or "mnist") at ``verbosity`` and write it to ``path``."""
+def build_plan(path, which: str = "residual", verbosity=trt.ProfilingVerbosity.DETAILED, device: str = "cpu") -> str:
+    """Build plan ``which`` ("residual" or "mnist") at ``verbosity`` for ``device`` and write it to ``path``."""
     logger = trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)
     net = builder.create_network(0)
     config = builder.create_builder_config()
     config.profiling_verbosity = verbosity
+    config.device = device
     if which == "residual":
         residual_network(net)
         prof = builder.create_optimization_profile()

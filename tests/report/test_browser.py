@@ -70,7 +70,8 @@ def test_chart_has_one_bar_per_profiled_layer(loaded, plans):
     from inferrt.report.plan_data import describe_plan
 
     # --run profiles every layer that runs a kernel: the two flattens are views of their input and report no time
-    ran = [x["Name"] for x in describe_plan(plans["residual"])["layers"] if x["Name"] not in ("flatten", "side_flatten")]
+    views = ("flatten", "side_flatten")
+    ran = [x["Name"] for x in describe_plan(plans["residual"])["layers"] if x["Name"] not in views]
     n_layers = len(ran)
     bars = loaded.find_elements("css selector", "#main-time-chart .bar")
     assert sorted(b.get_attribute("data-name") for b in bars) == sorted(ran)

@@ -19,7 +19,8 @@ def _no_overlap(nodes):
 def test_edges_follow_tensors(plans):
     d = describe_plan(plans["residual"])
     nodes, edges = graph_of(d["layers"], d["io"])
-    assert sorted(n.id for n in nodes) == sorted(["in:x", "out:y", "out:z", *(f"L{i}" for i in range(len(d["layers"])))])
+    layer_ids = [f"L{i}" for i in range(len(d["layers"]))]
+    assert sorted(n.id for n in nodes) == sorted(["in:x", "out:y", "out:z", *layer_ids])
     idx = {x["Name"]: f"L{i}" for i, x in enumerate(d["layers"])}
     got = {(e.src, e.dst) for e in edges}
     # x feeds conv_a, the fused residual conv_b and the side pool; weights (constants) give no edge
