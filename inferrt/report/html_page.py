@@ -63,10 +63,11 @@ def graph_view(plan_id: str, plan: dict) -> str:
     bufs = _buffers_by_tensor(plan["memory"])
     details = "".join(f'<div class="layer-details" id="{esc(plan_id)}-layer-{i}">'
                       f"{layer_details(x, rows.get(x['Name']), bufs)}</div>" for i, x in enumerate(plan["layers"]))
-    note = "" if plan["detailed"] else (
-        '<p class="note">This plan records layer names only (profiling verbosity '
-        f"{esc(plan['verbosity'])}): the graph has no edges and layers no details. Rebuild with "
-        "<code>--profilingVerbosity=detailed</code> to see them.</p>")
+    what = ("no layer information" if not plan["layers"] else
+            "layer names only: the graph has no edges and layers no details")
+    note = "" if plan["detailed"] and plan["layers"] else (
+        f'<p class="note">This plan records {what} (profiling verbosity {esc(plan["verbosity"])}). Rebuild '
+        "with <code>--profilingVerbosity=detailed</code> to see them.</p>")
     return (f'{note}<div class="graph-view"><div class="graph-scroll">{svg}</div>'
             f'<div class="details" id="{esc(plan_id)}-details"><p class="note">Hover over a layer to see its '
             f"details; click to keep them.</p></div></div><div hidden>{details}</div>")
@@ -102,7 +103,6 @@ def memory_section(plan_id: str, plan: dict) -> str:
     m = plan["memory"]
     if m["arena_bytes"] is None:
         return f'<p class="note">No static memory plan: {esc(m["note"])}</p>'
-    names = [x["Name"] for x in plan["layers"]]
     rows = "".join(
         f"<tr><td class=\"mono\">{esc(b['name'])}</td><td class=\"num\">{b['bytes']}</td>"
         f"<td class=\"num\">{b['offset']}</td><td>{b['first']}: {esc(b['first_layer'])}</td>"
@@ -111,7 +111,7 @@ def memory_section(plan_id: str, plan: dict) -> str:
     return (f"<p>One arena of {esc(fmt_bytes(m['arena_bytes']))} holds every intermediate tensor; buffers whose "
             f"lifetimes do not overlap share bytes. Peak live: {esc(fmt_bytes(m['peak_bytes']))}. Network inputs "
             f"and outputs live in the caller's buffers, views (reshapes) in the buffer they view.</p>"
-            f"{memory_chart(plan_id, m, names)}"
+            f"{memory_chart(plan_id, m)}"
             f'<table class="buffers"><tr><th>buffer</th><th class="num">bytes</th><th class="num">offset</th>'
             f"<th>written by</th><th>last read by</th><th>views</th></tr>{rows}</table>")
 

@@ -19,9 +19,10 @@ def _live_bytes(buffers: list, steps: int) -> list:
     return out
 
 
-def memory_plan(engine, shapes: dict, layer_names: list) -> dict:
-    """{"arena_bytes", "peak_bytes", "peak_step", "live_bytes": per layer, "buffers": [{name, offset, bytes, first,
-    last, first_layer, last_layer, views}]} at input ``shapes``; with "note" and no buffers when the shapes depend
+def memory_plan(engine, shapes: dict) -> dict:
+    """{"arena_bytes", "peak_bytes", "peak_step", "layers": the steps' layer names (the inspector's layers, in
+    execution order), "live_bytes": per layer, "buffers": [{name, offset, bytes, first, last, first_layer,
+    last_layer, views}]} at input ``shapes``; with "note" and no buffers when the shapes depend
     on data (the executor then allocates as the layers run) or cannot be inferred."""
     from ..ir.kinds import Kind
     from ..ops import Spec
@@ -29,7 +30,8 @@ def memory_plan(engine, shapes: dict, layer_names: list) -> dict:
     from ..runtime.memory import lifetimes_of
 
     graph = engine.graph
-    empty = {"arena_bytes": None, "peak_bytes": None, "peak_step": None, "live_bytes": [], "buffers": []}
+    empty = {"arena_bytes": None, "peak_bytes": None, "peak_step": None, "layers": [], "live_bytes": [],
+             "buffers": []}
     try:
         specs = graph.infer({n: Spec(graph.specs[n].dtype, tuple(shapes.get(n, graph.specs[n].shape)))
                              for n in graph.inputs})
@@ -52,7 +54,7 @@ def memory_plan(engine, shapes: dict, layer_names: list) -> dict:
     views: dict = {}
     for v in aliases:
         views.setdefault(root(v), []).append(v)
-    names = [n.name for n in nodes] if len(nodes) == len(layer_names) else layer_names
+    names = [n.name for n in nodes]
     buffers = []
     for name, off in offsets.items():
         first, last = life[name]
@@ -63,4 +65,4 @@ def memory_plan(engine, shapes: dict, layer_names: list) -> dict:
     live = _live_bytes(buffers, len(nodes))
     peak = max(live, default=0)
     return {"arena_bytes": total, "peak_bytes": peak, "peak_step": live.index(peak) if live else None,
-            "live_bytes": live, "buffers": buffers, "note": ""}
+            "layers": names, "live_bytes": live, "buffers": buffers, "note": ""}

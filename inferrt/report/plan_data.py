@@ -83,4 +83,4 @@ def describe_plan(path: str, engine=None) -> dict:
     return {"path": str(path), "name": info.name or "", "inferrt_version": info.version, "device": info.device,
             "build": info.build or {}, "verbosity": engine.profiling_verbosity.name, "detailed": detailed,
             "io": io, "shapes": {k: list(v) for k, v in shapes.items()}, "layers": layers,
-            "memory": memory_plan(engine, shapes, [x["Name"] for x in layers]), "profile": None}
+            "memory": memory_plan(engine, shapes), "profile": None}

@@ -56,9 +56,10 @@ def time_chart(plan_id: str, profile: dict, layer_index: dict) -> str:
 MEM_W, MEM_H, MEM_LIVE_H, MEM_LEFT = 760, 260, 110, 70
 
 
-def memory_chart(plan_id: str, memory: dict, layer_names: list) -> str:
+def memory_chart(plan_id: str, memory: dict) -> str:
     """The arena over time: x is the layer (execution order), y the byte offset; one ``<rect class="buffer">`` per
     buffer; then the live bytes per layer with the peak."""
+    layer_names = memory["layers"]
     buffers, steps = memory["buffers"], max(len(layer_names), 1)
     arena = max(memory["arena_bytes"] or 0, 1)
     peak = memory["peak_bytes"] or 0

@@ -25,11 +25,12 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def plans(tmp_path_factory):
-    """{"residual", "residual_names", "mnist": plan paths}."""
+    """{"residual", "residual_names", "residual_none", "mnist": plan paths}."""
     d = tmp_path_factory.mktemp("report_plans")
     return {"residual": build_plan(d / "residual.plan"),
             "residual_names": build_plan(d / "residual_names.plan",
                                          verbosity=trt.ProfilingVerbosity.LAYER_NAMES_ONLY),
+            "residual_none": build_plan(d / "residual_none.plan", verbosity=trt.ProfilingVerbosity.NONE),
             "mnist": build_plan(d / "mnist.plan", "mnist")}
 
 

@@ -142,3 +142,14 @@ def test_names_only_plan_page(plans):
     el = _Elements(page)
     assert len(el.find("layer-node", data_plan="main")) == len(plan["layers"]) and not el.find("edge")
     assert "--profilingVerbosity=detailed" in page
+
+
+def test_no_layer_information_plan_page(plans):
+    plan = describe_plan(plans["residual_none"])
+    assert plan["layers"] == [] and plan["verbosity"] == "NONE"
+    page = render_report(plan)
+    el = _Elements(page)
+    assert not el.find("layer-node") and len(el.find("io-node")) == 3
+    assert "records no layer information" in page
+    # the memory plan is the engine's, whatever the inspector may show: same as the detailed plan's
+    assert len(el.find("buffer")) == len(describe_plan(plans["residual"])["memory"]["buffers"])
