@@ -2,6 +2,7 @@
 ``browser``-marked tests (skipped, with the reason, only where no Chromium/ChromeDriver/Selenium is found)."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -36,9 +37,7 @@ def plans(tmp_path_factory):
 
 def find_browser() -> tuple[str | None, str | None, str]:
     """(chromium, chromedriver, why not): the binaries the browser tests use, or the reason they cannot run."""
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         return None, None, "Selenium is not installed; " + INSTALL_HINT
     chrome = os.environ.get("INFERRT_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
     driver = os.environ.get("INFERRT_CHROMEDRIVER") or shutil.which("chromedriver")
