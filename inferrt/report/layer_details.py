@@ -12,7 +12,7 @@ def _tensors(title: str, tensors: list, buffers: dict) -> str:
     rows = []
     for t in tensors:
         b = buffers.get(t["Name"])
-        where = f"arena +{b['offset']} ({fmt_bytes(b['bytes'])})" if b else ""
+        where = f"arena +{b['offset']} ({fmt_bytes(b['bytes'])})" if b else t.get("Location", "")
         dims = t.get("Dimensions")
         rows.append(f"<tr><td class=\"mono\">{esc(t['Name'])}</td><td class=\"mono\">"
                     f"{esc('x'.join(map(str, dims)) if dims is not None else '?')}</td>"
@@ -36,7 +36,8 @@ def layer_details(layer: dict, profile_row: dict | None, buffers: dict) -> str:
         rows.append(("type", esc(layer["LayerType"])))
         fused = f"fused from {len(origin)} layers: " if len(origin) > 1 else ""
         rows.append(("origin", fused + ", ".join(f"<code>{esc(o)}</code>" for o in origin)))
-        rows.append(("tactic", f"<code>{esc(layer.get('TacticName', ''))}</code>"))
+        value = f" ({esc(layer['TacticValue'])})" if layer.get("TacticValue") else ""
+        rows.append(("tactic", f"<code>{esc(layer.get('TacticName', ''))}</code>{value}"))
         point = layer.get("TacticPoint") or {}
         if point:
             rows.append(("tuning point", ", ".join(f"<code>{esc(k)}={esc(v)}</code>" for k, v in point.items())))
