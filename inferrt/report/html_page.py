@@ -3,6 +3,8 @@ fetched when it is viewed), built from the report data of one plan (plan_data.de
 attached) and optionally a second plan to compare."""
 from __future__ import annotations
 
+import os
+
 from .compare_data import compare_layers, summary
 from .graph_layout import layout
 from .layer_details import layer_details
@@ -29,7 +31,7 @@ def _profile_rows(plan: dict) -> dict:
 def _facts(plan: dict) -> list:
     b, m, p = plan["build"], plan["memory"], plan.get("profile")
     dev = plan["device"]
-    rows = [("plan", f"<code>{esc(plan['path'])}</code>"),
+    rows = [("plan", f"<code>{esc(plan['path'])}</code>"), ("network name", esc(plan["name"] or "-")),
             ("device", esc(f"{dev.get('name', '?')} ({dev.get('kind', '?')}"
                            f"{', sm ' + dev['capability'] if dev.get('capability') else ''})")),
             ("built by", esc(f"inferrt {plan['inferrt_version']}")),
@@ -149,7 +151,7 @@ def compare_section(a: dict, b: dict) -> str:
 
 def render_report(plan: dict, other: dict | None = None, title: str | None = None) -> str:
     """The whole page for ``plan`` (and ``other`` side by side with it)."""
-    title = title or f"inferrt report: {plan['name'] or plan['path']}"
+    title = title or f"inferrt report: {os.path.basename(plan['path'])}"
     nav = ['<a href="#summary">Summary</a>', '<a href="#graph">Layer graph</a>', '<a href="#time">Layer time</a>',
            '<a href="#memory">Memory plan</a>'] + (['<a href="#compare">Compare</a>'] if other else [])
     sections = [("summary", "Summary", _table(_facts(plan))),
