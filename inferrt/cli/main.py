@@ -20,6 +20,8 @@ def main(argv=None) -> int:
     add_exec_arguments(e)
     from .autocast_cmd import register as register_autocast
     register_autocast(sub)
+    from .quantize_cmd import register as register_quantize
+    register_quantize(sub)
     args = p.parse_args(argv)
     if getattr(args, "run", None) is not None:   # commands registered with set_defaults(run=...)
         return args.run(args)

@@ -12,10 +12,20 @@ Calibration (max, entropy, percentile, mse) runs in inferrt's own engine on CUDA
 onnxruntime on the CPU, with a progress bar. Q/DQ goes where TensorRT fuses it (``placement.py``). Command line:
 ``inferrt quantize``.
 """
-from .cache import CalibrationCache
 from .options import METHODS, MODES, QuantizeOptions
-from .quantize import QuantizeResult, quantize
-from .report import QuantizeReport
+
+_LAZY = {"quantize": "quantize_model", "QuantizeResult": "quantize_model", "QuantizeReport": "report",
+         "CalibrationCache": "cache"}
+
+
+def __getattr__(name):
+    """numpy, onnx and torch load with the first use of the quantizer, not with the command line's start-up."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["quantize", "QuantizeResult", "QuantizeReport", "QuantizeOptions", "CalibrationCache", "MODES",
            "METHODS"]
