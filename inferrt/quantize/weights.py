@@ -47,7 +47,7 @@ def fp8_per_tensor(w: np.ndarray) -> tuple:
 def fp8_bits_to_float(bits: np.ndarray) -> np.ndarray:
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(bits)).view(torch.float8_e4m3fn).float().numpy()
+    return torch.from_numpy(np.array(bits, np.uint8)).view(torch.float8_e4m3fn).float().numpy()
 
 
 def int4_blocks(w: np.ndarray, axis: int, block: int) -> tuple:
