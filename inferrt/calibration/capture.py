@@ -84,11 +84,10 @@ def _profile(feeds) -> dict:
 
 
 class EngineRunner:
-    """inferrt engine on CUDA over the probe model: ``run(feed) -> {name: torch tensor on the GPU}``."""
+    """inferrt engine over the probe model: ``run(feed) -> {name: torch tensor on the engine's device}`` (CUDA
+    for calibration; the CPU engine computes the same values, which is how it is tested without a GPU)."""
 
-    device = "cuda"
-
-    def __init__(self, model, names, feeds, tool="calibration"):
+    def __init__(self, model, names, feeds, tool="calibration", device="cuda"):
         from ..api import build_engine
         from ..builder.builder import Builder
         from ..enums import BuilderFlag
@@ -98,19 +97,22 @@ class EngineRunner:
         logger = Logger(Severity.ERROR)
         config = Builder(logger).create_builder_config()
         config.clear_flag(BuilderFlag.TF32)     # ranges of the FP32 function, not of TF32 products
-        self.engine = build_engine(probe, device="cuda", profiles=_profile(feeds), config=config, logger=logger)
+        self.device = device
+        self.engine = build_engine(probe, device=device, profiles=_profile(feeds), config=config, logger=logger)
         self.context = self.engine.create_execution_context()
         self.inputs = {i.name for i in model.graph.input}
         self.wanted = list(names) if names is not None else None
+        self.tool = tool
 
     def run(self, feed, index=0) -> dict:
         import torch
 
-        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)).cuda() for k, v in feed.items()}
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.device) for k, v in feed.items()}
         try:
             got = dict(self.context.infer(tensors))
         except InferrtError as e:
-            raise BuildError(f"inferrt's engine failed to run the FP32 model on calibration feed {index}: "
+            raise BuildError(f"inferrt's engine failed to run the FP32 model on calibration feed {index} "
+                             f"({self.tool}): "
                              f"{first_line(e)}; check the calibration data's shapes and values") from None
         got.update(tensors)
         return got if self.wanted is None else {n: got[n] for n in self.wanted if n in got}
@@ -141,7 +143,7 @@ def make_runner(model, names, feeds, device="auto", tool="calibration"):
     if where == "cuda":
         try:
             return EngineRunner(model, names, feeds, tool)
-        except InferrtError as e:
+        except (InferrtError, RuntimeError) as e:
             if device == "cuda":
                 raise BuildError(f"inferrt cannot build the FP32 model on CUDA for calibration: {first_line(e)}; "
                                  f"pass device='cpu' to calibrate in onnxruntime") from None
@@ -156,6 +158,6 @@ def capture(runner, feeds, progress=False, desc="calibrating"):
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(it, total=len(feeds), desc=desc, unit="batch", leave=False)
+        it = tqdm(it, total=len(feeds), desc=desc, unit="batch")
     for k, feed in it:
         yield runner.run(feed, k)
