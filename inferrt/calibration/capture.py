@@ -5,7 +5,8 @@ one run per feed returns them all. Two runners:
 
 - ``OrtRunner``: onnxruntime on the CPU, graph optimizations off (each value is computed as the model writes it);
   returns numpy arrays. onnxruntime here is the CPU build.
-- ``EngineRunner``: inferrt's own engine on CUDA (FP32, TF32 off, a profile spanning the feeds' shapes); returns
+- ``EngineRunner``: inferrt's own engine on CUDA (FP32, TF32 off, optimization level 0 so nothing is timed, a
+  profile spanning the feeds' shapes); returns
   torch tensors on the GPU, so statistics can be computed there without copying activations to the host.
 
 ``make_runner(..., device="auto")`` takes the engine when ``torch.cuda.is_available()``, else onnxruntime; when the
@@ -97,6 +98,7 @@ class EngineRunner:
         logger = Logger(Severity.ERROR)
         config = Builder(logger).create_builder_config()
         config.clear_flag(BuilderFlag.TF32)     # ranges of the FP32 function, not of TF32 products
+        config.builder_optimization_level = 0  # a few calibration runs: no tactic timing (first fast tactic)
         self.device = device
         self.engine = build_engine(probe, device=device, profiles=_profile(feeds), config=config, logger=logger)
         self.context = self.engine.create_execution_context()

@@ -1,10 +1,12 @@
 """Activation ranges (amax: the |x| that maps to the largest quantized value) from calibration statistics.
 
     max          the largest |x| seen (TensorRT's IInt8MinMaxCalibrator)
-    entropy      TensorRT's KL-divergence method (IInt8EntropyCalibrator2): for each candidate threshold i bins into
-                 the |x| histogram, the reference distribution P is the first i bins with everything past them added
-                 to bin i; Q is P merged into 128 levels (INT8's positive half) and spread back evenly over the
-                 bins that were nonzero; the threshold with the smallest KL(P || Q) wins (its upper bin edge)
+    entropy      TensorRT's KL-divergence method (IInt8EntropyCalibrator2): for each candidate threshold of i bins
+                 (i >= 128), the reference distribution P is the first i bins of the |x| histogram with everything
+                 past them added to bin i; Q is the first i bins without that tail, merged into 128 levels (INT8's
+                 positive half; FP8 ranges use the same levels) and spread back evenly over the bins where P is
+                 nonzero; the threshold with the smallest KL(P || Q) wins (its upper bin edge). The first bin's
+                 count is replaced by the second's: a ReLU's spike of exact zeros would otherwise decide the range
     percentile   the |x| below which ``percentile`` % of the values lie (linear inside the bin)
     mse          the candidate threshold (every bin edge from bin 128 on) whose fake quantization of the histogram's
                  bin centres has the least squared error, on the mode's grid (INT8: 127 steps; FP8 E4M3: amax/448

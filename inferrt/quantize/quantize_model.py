@@ -50,6 +50,11 @@ class QuantizeResult:
 
 
 def _prepare(model, opts):
+    done = [n.name or n.op_type for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+            and n.domain in ("", "ai.onnx")]
+    if done:
+        raise BuildError(f"the model is already quantized ({len(done)} Q/DQ node(s), e.g. {done[0]!r}); quantize "
+                         f"the FP32 model it came from")
     original = opset_map(model).get("", 1)
     target = opts.opset if opts.opset is not None else max(original, MIN_OPSET[opts.quantize_mode])
     if target < MIN_OPSET[opts.quantize_mode]:

@@ -137,3 +137,10 @@ def test_the_input_model_is_not_modified():
     before = model.SerializeToString()
     quantize(model, "int8", "max", calibration_data={"x": np.ones((2, 4, 8, 8), np.float32)}, progress=False)
     assert model.SerializeToString() == before
+
+
+def test_an_already_quantized_model_is_refused():
+    r = quantize(resblock_model(), "int8", "max", calibration_data={"x": np.ones((2, 4, 8, 8), np.float32)},
+                 progress=False)
+    with pytest.raises(trt.BuildError, match="already quantized.*quantize the FP32 model"):
+        quantize(r.model, "int8", "max", progress=False)
