@@ -202,13 +202,17 @@ def quantize(onnx_path, quantize_mode="int8", calibration_method=None, calibrati
         types = infer_types(model)
         sites = {t: r for t, r in activation_sites(index, opts, weighted).items()
                  if types.get(t, TensorProto.FLOAT) == TensorProto.FLOAT}
-        amax = cal.cached("amax", list(sites))
+        amax = cal.cached("amax", list(sites)) if sites else {}
         if amax is None:
             stats, cal.device = histograms(model, cal.feeds(model.graph, batch_size), list(sites), opts, progress)
             amax = {t: amax_of(opts.calibration_method, stats[t], opts.quantize_mode, opts.percentile)
                     for t in sites}
         cal.new.amax = dict(amax)
     warnings = list(cal.warnings)
+    if not weighted:
+        warnings.append("no node to quantize: the model has no Conv/ConvTranspose/MatMul/Gemm with a float32 "
+                        "initializer weight outside the exclusions" + (" (int4 takes MatMul/Gemm with 2-D weights)"
+                                                                        if opts.int4 else ""))
     kind = "int4" if opts.int4 else opts.quantize_mode
     rw = Rewriter(model.graph)
     for t, readers in sites.items():

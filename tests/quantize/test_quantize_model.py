@@ -144,3 +144,14 @@ def test_an_already_quantized_model_is_refused():
                  progress=False)
     with pytest.raises(trt.BuildError, match="already quantized.*quantize the FP32 model"):
         quantize(r.model, "int8", "max", progress=False)
+
+
+def test_a_model_without_weighted_ops_is_left_float_with_a_warning():
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    r = quantize(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), "int8", progress=False)
+    assert [n.op_type for n in r.model.graph.node] == ["Relu"] and r.report.calibration == "none"
+    assert any("no node to quantize" in w for w in r.report.warnings)
