@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+_CHUNK = 1 << 24    # values binned at a time (the int64 bin indices of one chunk: 128 MiB)
+
 
 def _finite_abs(x) -> tuple:
     """(|x| as a flat float32 tensor of the finite values, number of non-finite values)."""
@@ -54,8 +56,9 @@ class AbsHistogram:
             merged = self.counts.view(-1, 2).sum(1)
             self.counts = torch.cat([merged, torch.zeros_like(merged)])
             self.width *= 2.0
-        idx = torch.clamp((a / self.width).long(), max=self.num_bins - 1)
-        self.counts += torch.bincount(idx, minlength=self.num_bins).to(self.counts.device)
+        for part in torch.split(a, _CHUNK):      # bounded index memory for large activations
+            idx = torch.clamp((part / self.width).long(), max=self.num_bins - 1)
+            self.counts += torch.bincount(idx, minlength=self.num_bins).to(self.counts.device)
 
     def numpy(self) -> tuple:
         """(counts as float64 numpy array, bin width); (None, 0) when every value was 0."""

@@ -89,8 +89,19 @@ class Rewriter:
         drop_unread_initializers(g)
 
 
+def _names_read(graph) -> set:
+    """Every value name a node of ``graph`` or of its subgraphs (If/Loop/Scan bodies read outer values) reads."""
+    read = set()
+    for n in graph.node:
+        read.update(n.input)
+        for a in n.attribute:
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                read |= _names_read(sub) | {o.name for o in sub.output}
+    return read
+
+
 def drop_unread_initializers(graph) -> None:
-    read = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+    read = _names_read(graph) | {o.name for o in graph.output}
     keep = [t for t in graph.initializer if t.name in read]
     if len(keep) != len(graph.initializer):
         inputs = {t.name for t in graph.initializer} - {t.name for t in keep}

@@ -120,3 +120,45 @@ def test_int4_is_weight_only_on_gemms():
         attrs = {a.name: a.i for a in dq.attribute}
         assert attrs == {"axis": 0, "block_size": 8}
     assert r.report.opset == 21 and r.report.calibration == "none"
+
+
+def test_projection_shortcut_add_fuses_with_input_0_and_quantizes_input_1():
+    """ResNet's downsampling block: both Add inputs come from quantized convs (through folded BatchNorms)."""
+    from tests.passes.onnx_models import resnet_onnx
+
+    x = np.random.default_rng(3).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    r = quantize(resnet_onnx(), "int8", "max", calibration_data={"x": x}, progress=False)
+    producer, _ = _graph(r.model)
+    adds = [n for n in r.model.graph.node if n.op_type == "Add"]
+    assert len(adds) == 2 and sorted(r.report.residual_adds) == sorted(n.name for n in adds)
+    identity, projection = adds
+    assert producer[identity.input[0]].op_type == "Conv" and _qdq_source(identity.input[1], producer)
+    assert producer[projection.input[0]].op_type == "Conv"
+    shortcut = _qdq_source(projection.input[1], producer)
+    assert shortcut is not None and producer[shortcut].op_type == "Conv"
+
+
+def test_initializers_read_only_by_a_subgraph_are_kept():
+    from onnx import TensorProto, helper, numpy_helper
+
+    then_g = helper.make_graph([helper.make_node("Add", ["z", "bias"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, [2, 3])])
+    else_g = helper.make_graph([helper.make_node("Identity", ["z"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 3])])
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["z"], name="mm"),
+         helper.make_node("If", ["c"], ["y"], name="if", then_branch=then_g, else_branch=else_g)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+         helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+        [numpy_helper.from_array(np.ones((4, 3), np.float32), "w"),
+         numpy_helper.from_array(np.ones(3, np.float32), "bias")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    r = quantize(m, "int8", "max", calibration_data={"x": np.ones((2, 4), np.float32), "c": np.array(True)},
+                 progress=False)
+    assert "bias" in {t.name for t in r.model.graph.initializer} and "w" not in {t.name for t in
+                                                                                 r.model.graph.initializer}
+    from tests.quantize.models import ort_run
+
+    np.testing.assert_allclose(ort_run(r.model, {"x": np.ones((2, 4), np.float32), "c": np.array(True)})[0],
+                               np.full((2, 3), 5.0), rtol=1e-2)
