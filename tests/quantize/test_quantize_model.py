@@ -76,8 +76,12 @@ def test_fp8_resnet_runs_in_onnxruntime_close_to_fp32():
     cal = rng.standard_normal((8, 3, 16, 16)).astype(np.float32)
     r = quantize(_resnet(), "fp8", calibration_data={"x": cal}, progress=False)
     onnx.checker.check_model(r.model, full_check=True)
-    # E4M3 keeps 3 mantissa bits (relative step 1/16) on every activation and weight of 7 layers
-    assert rel_l2(ort_run(r.model, {"x": cal})[0], ort_run(_resnet(), {"x": cal})[0]) < 0.2
+    # E4M3 keeps 3 mantissa bits (relative step 1/8, rounding error up to 1/16) on every activation and weight
+    from onnx.reference import ReferenceEvaluator
+
+    got = ort_run(r.model, {"x": cal})[0]
+    np.testing.assert_allclose(got, ReferenceEvaluator(r.model).run(None, {"x": cal})[0], rtol=1e-5, atol=1e-6)
+    assert rel_l2(got, ort_run(_resnet(), {"x": cal})[0]) < 5e-2
 
 
 def test_awq_lite_beats_round_to_nearest_on_outlier_channels():
