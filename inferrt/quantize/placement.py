@@ -88,6 +88,12 @@ def weighted_node(node, index: GraphIndex, opts, gemm_only=False):
     return WeightedNode(node, act, w, spec[0], spec[1])
 
 
+def reads_k_last(wn) -> bool:
+    """The activation's last axis is the GEMM's reduction axis (MatMul; Gemm without transA), so a per-channel
+    activation scale (SmoothQuant, AWQ-lite) is a scale of that axis."""
+    return wn.node.op_type == "MatMul" or _attr(wn.node, "transA", 0) == 0
+
+
 def weighted_nodes(index: GraphIndex, opts, gemm_only=False) -> list:
     out = []
     for n in index.graph.node:

@@ -27,7 +27,7 @@ from .calibrators import amax_of
 from .collect import channel_stats, histograms
 from .insert_qdq import Q_MAX, Names, Rewriter, quantize_weight
 from .options import MIN_OPSET, make_options
-from .placement import GraphIndex, activation_sites, weighted_nodes
+from .placement import GraphIndex, activation_sites, reads_k_last, weighted_nodes
 from .report import QuantizeReport
 from .scale_activation import scale_activation, scale_weight_rows
 from .smoothquant import apply_smoothquant, smooth_scales, smoothable_groups
@@ -122,6 +122,8 @@ class _Calibration:
 
 def _smoothquant(model, cal, opts, batch_size):
     groups = smoothable_groups(GraphIndex(model.graph), opts)
+    if not groups:
+        return {}
     scales = cal.cached("smoothquant", list(groups))
     if scales is None:
         stats, cal.device = channel_stats(model, cal.feeds(model.graph, batch_size), list(groups), opts,
@@ -139,7 +141,9 @@ def _smoothquant(model, cal, opts, batch_size):
 
 
 def _awq(model, cal, opts, batch_size) -> dict:
-    wns = weighted_nodes(GraphIndex(model.graph), opts, gemm_only=True)
+    wns = [wn for wn in weighted_nodes(GraphIndex(model.graph), opts, gemm_only=True) if reads_k_last(wn)]
+    if not wns:
+        return {}          # (Gemm with transA: plain RTN)
     scales = cal.cached("awq", [wn.node.name for wn in wns])
     alphas = {}
     if scales is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .placement import weighted_nodes
+from .placement import reads_k_last, weighted_nodes
 from .scale_activation import scale_activation, scale_weight_rows
 
 
@@ -23,7 +23,7 @@ def smoothable_groups(index, opts) -> dict:
     """activation -> [WeightedNode]: MatMul/Gemm with 2-D constant weights reading it as their (non-transposed) A."""
     groups: dict = {}
     for wn in weighted_nodes(index, opts, gemm_only=True):
-        if wn.node.op_type == "Gemm" and any(a.name == "transA" and a.i for a in wn.node.attribute):
+        if not reads_k_last(wn):
             continue
         groups.setdefault(wn.act, []).append(wn)
     return groups
