@@ -69,3 +69,17 @@ def test_a_model_onnxruntime_cannot_load_is_reported():
     m.graph.node[0].op_type = "NoSuchOp"
     with pytest.raises(trt.BuildError, match="onnxruntime cannot load the FP32 model.*for quantize"):
         OrtRunner(m, ["a"], tool="quantize")
+
+
+def test_auto_falls_back_to_onnxruntime_when_the_engine_cannot_build(monkeypatch):
+    from inferrt.calibration import capture as cap
+
+    def no_engine(*a, **k):
+        raise trt.BuildError("no tactic for layer 'c0'")
+
+    monkeypatch.setattr(cap, "resolve_device", lambda d: "cuda")
+    monkeypatch.setattr(cap, "EngineRunner", no_engine)
+    with pytest.warns(UserWarning, match="no tactic for layer 'c0'.*onnxruntime on the CPU instead"):
+        assert isinstance(cap.make_runner(resblock_model(), ["a"], _feeds(1), "auto"), OrtRunner)
+    with pytest.raises(trt.BuildError, match="cannot build the FP32 model on CUDA.*device='cpu'"):
+        cap.make_runner(resblock_model(), ["a"], _feeds(1), "cuda")
