@@ -16,7 +16,7 @@ from onnx import TensorProto
 from ..errors import BuildError
 from ..logger import Logger, Severity
 from ..onnx.model_tools import first_line, light_copy, opset_map
-from .calibration_data import calibration_feeds
+from ..calibration.feeds import calibration_feeds
 from .classify_nodes import classify
 from .convert_precision import convert
 from .options import DEFAULT_DATA_MAX, DEFAULT_INIT_MAX, make_options
@@ -84,7 +84,8 @@ def autocast(onnx_path, low_precision_type="fp16", nodes_to_exclude=None, op_typ
     model, target, original = prepare(onnx_path, opts.low, opts.opset)
     io_names = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
     casts_before = sum(n.op_type == "Cast" for n in model.graph.node)
-    feeds, warnings = calibration_feeds(calibration_data, model.graph)
+    feeds, warnings = calibration_feeds(calibration_data, model.graph,
+                                        consequence="the data_max check only reflects unit-scale inputs")
     try:
         stats = measure(model, feeds)
     except BuildError as e:

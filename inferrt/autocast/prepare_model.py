@@ -18,8 +18,8 @@ from ..onnx.model_tools import light_copy, opset_map
 from .options import MIN_OPSET, SHORT_NAME
 
 
-def load(source):
-    """The model as a fresh ModelProto (its external data loaded)."""
+def load(source, tool="autocast"):
+    """The model as a fresh ModelProto (its external data loaded); ``tool`` names the caller in errors."""
     import onnx
 
     if isinstance(source, onnx.ModelProto):
@@ -42,7 +42,7 @@ def load(source):
             return onnx.load(path)
         except Exception as e:  # noqa: BLE001
             raise ParseError(f"cannot load ONNX model {path!r}: {type(e).__name__}: {e}") from None
-    raise TypeError(f"autocast takes an ONNX file path, ONNX bytes or an onnx.ModelProto, not a "
+    raise TypeError(f"{tool} takes an ONNX file path, ONNX bytes or an onnx.ModelProto, not a "
                     f"{type(source).__name__}")
 
 

@@ -18,6 +18,7 @@ _TOOL_COMMANDS = {
     "check": ("check_cmd", "add_check_parser"),
     "debug": ("debug_cmd", "add_debug_parser"),
     "autocast": ("autocast_cmd", "add_autocast_parser"),
+    "quantize": ("quantize_cmd", "add_quantize_parser"),
     "report": ("report_cmd", "add_report_parser"),
 }
 

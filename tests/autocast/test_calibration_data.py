@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import inferrt as trt
-from inferrt.autocast.calibration_data import calibration_feeds, random_feed
+from inferrt.calibration.feeds import calibration_feeds, random_feed
 from tests.autocast.models import chain_model
 
 

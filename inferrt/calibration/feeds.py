@@ -1,10 +1,14 @@
-"""The inputs AutoCast runs the FP32 model on to measure every value's magnitude.
+"""The inputs a calibration (AutoCast's range measurement, the quantizer's) runs the FP32 model on.
 
 User data, checked against the model's inputs (names, element types of the same kind, static dims):
 
-- a path to an ``.npz`` file: one feed, ``{input name: array}``;
-- a dict ``{input name: array}``: one feed;
+- a path to an ``.npz`` file: ``{input name: array}``;
+- a dict ``{input name: array}``;
 - a list of such dicts: one feed each (every feed is measured; a value's magnitude is its largest over all).
+
+An ``.npz`` or dict holding many samples is split into batches along axis 0: into ``batch_size`` rows each when
+given, else (with every input's first dim fixed in the model, the same B for all, and the data N = k * B rows
+with k > 1) into k feeds of B rows. Otherwise it is one feed.
 
 Without data, one random feed (with a warning: measured ranges then only reflect unit-scale inputs): float inputs
 are standard normal, integer inputs that reach a Gather's indices (through Cast, Reshape, Unsqueeze, ...) are
@@ -72,7 +76,32 @@ def _check_feed(feed, inputs, where) -> dict:
     return out
 
 
-def user_feeds(data, graph) -> list:
+def _split(feed, inputs, batch_size, where) -> list:
+    """One feed of many samples as batches along axis 0 (see the module docstring)."""
+    if not isinstance(feed, dict) or not feed:
+        return [feed]
+    rows = {k: np.shape(v)[0] if np.ndim(v) else None for k, v in feed.items()}
+    if batch_size is None:
+        first = {(_dims(vi) or [None])[0] for vi in inputs}
+        if len(first) != 1 or None in first:
+            return [feed]
+        batch_size = first.pop()
+        if not batch_size or any(r is None or r == batch_size or r % batch_size for r in rows.values()):
+            return [feed]
+    n = set(rows.values())
+    if len(n) != 1 or None in n:
+        raise ShapeError(f"{where} has arrays with different numbers of rows ({rows}); to split it into batches of "
+                         f"{batch_size}, every input needs the same number of samples along axis 0")
+    n = n.pop()
+    return [{k: v[i:i + batch_size] for k, v in feed.items()} for i in range(0, n, batch_size)]
+
+
+def user_feeds(data, graph, batch_size=None) -> list:
+    """The user's calibration data as checked feeds (``batch_size``: rows per feed for data given as one array per
+    input)."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     inputs = graph_inputs(graph)
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
@@ -84,13 +113,17 @@ def user_feeds(data, graph) -> list:
         except Exception as e:  # noqa: BLE001 - numpy raises several types for a bad file
             raise BindingError(f"cannot read calibration data {path!r} as .npz ({type(e).__name__}: {e}); save it "
                                f"with numpy.savez(path, **{{input name: array}})") from None
-        return [_check_feed(data, inputs, f"calibration data {os.path.basename(path)}")]
+        where = f"calibration data {os.path.basename(path)}"
+        return [_check_feed(f, inputs, where) for f in _split(data, inputs, batch_size, where)]
     if isinstance(data, dict):
-        return [_check_feed(data, inputs, "calibration_data")]
+        return [_check_feed(f, inputs, "calibration_data") for f in _split(data, inputs, batch_size,
+                                                                              "calibration_data")]
     if isinstance(data, (list, tuple)):
         if not data:
             raise BindingError("calibration_data is an empty list; give at least one feed or None for random data")
-        return [_check_feed(f, inputs, f"calibration_data[{i}]") for i, f in enumerate(data)]
+        where = "calibration_data[{}]"
+        return [_check_feed(b, inputs, where.format(i)) for i, f in enumerate(data)
+                for b in _split(f, inputs, batch_size, where.format(i))]
     raise BindingError(f"calibration_data must be an .npz path, a dict {{input name: array}} or a list of such "
                        f"dicts, not a {type(data).__name__}")
 
@@ -152,14 +185,14 @@ def random_feed(graph) -> tuple[dict, list]:
     return feed, guessed
 
 
-def calibration_feeds(data, graph) -> tuple[list, list]:
-    """(feeds, warnings)."""
+def calibration_feeds(data, graph, *, batch_size=None,
+                      consequence="the measured ranges only reflect unit-scale inputs") -> tuple[list, list]:
+    """(feeds, warnings). Without data: one random feed and a warning that says ``consequence``."""
     if data is not None:
-        return user_feeds(data, graph), []
+        return user_feeds(data, graph, batch_size), []
     feed, guessed = random_feed(graph)
-    msg = ("no calibration data: the FP32 model's value ranges are measured on random inputs (standard normal "
-           "floats), so the data_max check only reflects unit-scale inputs; pass calibration_data (an .npz of real "
-           "inputs) for ranges you can trust")
+    msg = (f"no calibration data: the FP32 model's value ranges are measured on random inputs (standard normal "
+           f"floats), so {consequence}; pass calibration_data (an .npz of real inputs) for ranges you can trust")
     if guessed:
         msg += f"; dims of unknown size were set to 1 for {', '.join(guessed)}"
     warnings.warn(msg, stacklevel=3)
