@@ -41,6 +41,9 @@ class GenericTactic(Tactic):
 
     name = "generic"
 
+    def supports(self, node, specs, device: str) -> bool:  # plugin layers run only through their plugin's tactic
+        return device in self.devices and node.kind != "plugin_v3"
+
     def runner(self, node, device, point):
         op, attrs = node.op, node.attrs
 

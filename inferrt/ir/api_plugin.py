@@ -1,0 +1,58 @@
+"""Network API for ops/plugin.py: ``add_plugin_v3`` (an IPluginV3) and ``add_plugin`` (a decorator plugin,
+``tensorrt.plugin``), both making an IPluginV3Layer."""
+from __future__ import annotations
+
+from .layer import layer_class
+from .network import network_method
+
+
+def _get_plugin(self):
+    return self._attrs["plugin"]
+
+
+IPluginV3Layer = layer_class("IPluginV3Layer", "plugin_v3", get_plugin=_get_plugin)
+
+
+@network_method
+def add_plugin_v3(self, inputs, shape_inputs, plugin):
+    """A layer running ``plugin`` (an IPluginV3) on ``inputs``; ``shape_inputs`` (shape tensors) feed its
+    get_output_shapes only. None (and an error logged) when ``plugin`` is not an IPluginV3."""
+    from ..plugin.plan_record import check_plugin
+    from ..plugin.shapes import identity_of
+
+    try:
+        check_plugin(plugin)
+        n_out = int(plugin.get_capability_interface(_build()).num_outputs)
+    except (TypeError, ValueError, AttributeError) as e:
+        self._log_error(f"add_plugin_v3: {e}")
+        return None
+    if n_out < 1:
+        self._log_error(f"add_plugin_v3: plugin {identity_of(plugin)} has num_outputs {n_out}")
+        return None
+    shape_inputs = list(shape_inputs or [])
+    return self._add("plugin_v3", list(inputs) + shape_inputs,
+                     {"plugin": plugin, "num_shape_inputs": len(shape_inputs)}, num_outputs=n_out)
+
+
+def _build():
+    from ..plugin.interfaces import PluginCapabilityType
+
+    return PluginCapabilityType.BUILD
+
+
+@network_method
+def add_plugin(self, plugin_call, aot=None):
+    """A layer of a decorator plugin: ``network.add_plugin(trtp.op.ns.name(t0, attr=v), aot=None)``. ``aot``
+    picks the implementation when the plugin has both (else the network's PREFER_*_PYTHON_PLUGINS flag)."""
+    from ..plugin.decorators import PluginCall, make_plugin
+
+    if not isinstance(plugin_call, PluginCall):
+        self._log_error(f"add_plugin: expected trtp.op.<namespace>.<name>(inputs..., attrs...), got "
+                        f"{type(plugin_call).__name__}")
+        return None
+    try:
+        plugin = make_plugin(plugin_call, aot, self)
+    except ValueError as e:
+        self._log_error(f"add_plugin: {e}")
+        return None
+    return add_plugin_v3(self, plugin_call.inputs, [], plugin)
