@@ -53,7 +53,7 @@ def _field(name, v) -> PluginField:
 
 def plugin_importer(view):
     """The importer of ONNX node ``view`` through its registered plugin creator, or None when there is none."""
-    attrs = view.attrs()
+    attrs = view.attrs
     creator = creator_for(view.op_type, attrs)
     if creator is None:
         return None
