@@ -4,7 +4,8 @@ Attributes: ``plugin`` (the plugin; in a plan its name, version, namespace and s
 plugin/plan_record.py), ``num_shape_inputs`` (the trailing inputs that are shape inputs: their values feed the shape
 function, enqueue never sees them), and what the build recorded for the run phase: ``output_types`` (DataType
 names) and ``output_exprs`` (each output dim as a dimension-expression tree over the inputs' dims, see
-plugin/exprs.py) and, for an AOT plugin, ``aot_kernel`` (plugin/aot.py). While the network is built, shape inference calls the plugin's ``get_output_data_types`` and
+plugin/exprs.py) and, for an AOT plugin, ``aot_kernel`` (plugin/aot.py); ``default_tactic`` is the plugin's first
+valid tactic at build time, run when the build timed none (CPU builds). While the network is built, shape inference calls the plugin's ``get_output_data_types`` and
 ``get_output_shapes`` and records both; an engine evaluates the recorded trees at each call's shapes, so it needs
 no build-time code of the plugin (TensorRT does the same). Any failure or bad answer of the plugin's functions is
 an OpError naming the plugin and what it returned; the network prefixes the layer's name.
@@ -46,7 +47,8 @@ class PluginV3(OpDef):
     kind = "plugin_v3"
     layer_type = LayerType.PLUGIN_V3
     attrs = {"plugin": (PLUGIN, None), "num_shape_inputs": (INT, 0), "input_types": (JSON, None),
-             "output_types": (JSON, None), "output_exprs": (JSON, None), "aot_kernel": (JSON, None)}
+             "output_types": (JSON, None), "output_exprs": (JSON, None), "aot_kernel": (JSON, None),
+             "default_tactic": (INT, 0)}
     inputs = tuple(f"input{i}" for i in range(64))
     min_inputs = 0
 

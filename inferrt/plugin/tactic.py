@@ -77,15 +77,15 @@ class PluginTactic(Tactic):
         from .aot import place_for_device
 
         place_for_device(node, device)  # the build's device decides an AOT layer's implementation
+        if not isinstance(node.attrs.plugin, PlanPlugin):   # build time: what runs when no tactic is timed
+            node.attrs["default_tactic"] = (valid_tactics(live_plugin(node)) or [0])[0]
         return True
 
     def prepare(self, node, device, point=None):
         chosen = node.info.tactic_point if point is None else point
         where = f"layer {node.name!r} (tactic plugin)"
-        if chosen is None:  # not timed (a CPU build): the plugin's first tactic, as TensorRT's default
-            p = node.attrs.plugin
-            aot = isinstance(p, PlanPlugin) and p.aot
-            chosen = {"tactic": 0 if aot else (valid_tactics(live_plugin(node)) or [0])[0]}
+        if chosen is None:  # not timed (a CPU build): the plugin's first valid tactic, recorded at build time
+            chosen = {"tactic": node.attrs.default_tactic}
         return self.runner(node, device, self.space.resolve(chosen, where))
 
     def runner(self, node, device, point):
