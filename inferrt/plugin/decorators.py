@@ -349,6 +349,8 @@ class QuickPluginCreator(IPluginCreatorV3One):
             if f.name not in self.d.attrs:
                 raise ValueError(f"plugin {self.d.id} has no attribute {f.name!r}; it has {list(self.d.attrs)}")
             attrs[f.name] = _from_field(self.d, f)
+        if aot is None and TensorRTPhase.parse(phase) == TensorRTPhase.RUNTIME:
+            aot = False   # a plan recreates only JIT plugins through their creator (AOT ones carry a kernel)
         aot = choose_aot(self.d, aot, None)
         return QuickPlugin(self.d, self.d.check_attrs(attrs), aot)
 
