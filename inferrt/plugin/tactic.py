@@ -12,6 +12,7 @@ buffers (addresses carrying the torch tensors, see plugin/buffers.py), the works
 from __future__ import annotations
 
 from ..enums import TensorFormat
+from ..ir.kinds import Kind
 from ..tactics.registry import Tactic, register_tactic
 from ..tactics.tuning import TuningSpace
 from .buffers import TensorPointer
@@ -19,7 +20,7 @@ from .interfaces import (DynamicPluginTensorDesc, IPluginResourceContext, Plugin
 from .plan_record import PlanPlugin
 from .shapes import identity_of
 
-KIND = "plugin_v3"
+KIND = Kind.PLUGIN_V3
 
 
 def live_plugin(node):
