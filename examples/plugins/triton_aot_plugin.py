@@ -17,7 +17,13 @@ import inferrt.plugin as trtp
 BLOCK = 256
 
 
+_KERNEL = []
+
+
 def _kernel():
+    """The Triton kernel (defined on first use: Triton is only needed where the AOT kernel is compiled)."""
+    if _KERNEL:
+        return _KERNEL[0]
     import triton
     import triton.language as tl
 
@@ -30,6 +36,7 @@ def _kernel():
         y = tl.load(y_ptr + offs, mask=mask)
         tl.store(out_ptr + offs, x + alpha * y, mask=mask)
 
+    _KERNEL.append(scaled_add_kernel)
     return scaled_add_kernel
 
 

@@ -124,6 +124,9 @@ def compile_aot(node, tactic: int):
     if getattr(md, "global_scratch_size", 0):
         raise BuildError(f"plugin {who}: kernel {name!r} needs {md.global_scratch_size} bytes of global scratch "
                          f"memory per program, which AOT plugins cannot provide; simplify the kernel")
+    if getattr(md, "num_ctas", 1) != 1:
+        raise BuildError(f"plugin {who}: kernel {name!r} was compiled with num_ctas={md.num_ctas} (thread-block "
+                         f"clusters), which AOT plugins do not launch; compile it with num_ctas=1")
     scratch = sum(hasattr(md, k) for k in ("global_scratch_size", "profile_scratch_size"))
     args = []
     for i, a in enumerate(extra or []):
@@ -176,9 +179,10 @@ class AotLauncher:
         self.lib = torch.cuda._utils._get_gpu_runtime_library()
         self.module = ctypes.c_void_p()
         self.func = ctypes.c_void_p()
-        self._check(self.lib.cuModuleLoadData(ctypes.byref(self.module), cubin), "cuModuleLoadData")
-        self._check(self.lib.cuModuleGetFunction(ctypes.byref(self.func), self.module, rec["name"].encode()),
-                    "cuModuleGetFunction")
+        with torch.cuda.device(torch.cuda.current_device()):   # the device's primary context is current
+            self._check(self.lib.cuModuleLoadData(ctypes.byref(self.module), cubin), "cuModuleLoadData")
+            self._check(self.lib.cuModuleGetFunction(ctypes.byref(self.func), self.module, rec["name"].encode()),
+                        "cuModuleGetFunction")
         self.shared_configured = 0
 
     def _check(self, rc, what):
@@ -221,7 +225,7 @@ def aot_runner(node, device, tactic: int):
         from ..tactics.kernel_store import _b32, lookup
 
         installed = lookup(_b32(rec["hash"])) if len(rec["hash"]) == 64 else None
-        path = installed.paths.get(f"{rec['name']}.cubin") if installed is not None else None
+        path = installed.paths.get(f"{installed.name}.cubin") if installed is not None else None
         if path is None:
             raise PlanError(f"layer {node.name!r}: the plan carries no compiled kernel {rec['name']!r} for AOT plugin "
                             f"{identity_of(p)}; rebuild the plan")

@@ -47,7 +47,11 @@ class PluginDef:
         self.namespace, self.name = _split_id(plugin_id)
         self.register_func = fn
         sig = inspect.signature(fn)
-        hints = typing.get_type_hints(fn)
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception as e:  # noqa: BLE001 - an annotation naming something the function's module lacks
+            raise ValueError(f"plugin {plugin_id}: the annotations of {fn.__name__} cannot be resolved ({e}); "
+                             f"import what they name (e.g. inferrt.plugin as trtp) at module level") from None
         self.input_names, self.attrs = [], {}
         for p in sig.parameters.values():
             ann = hints.get(p.name, p.annotation)

@@ -102,3 +102,41 @@ if "tests::clip_mul" not in trtp.QDP_REGISTRY:
         out = torch.from_dlpack(outputs[0])
         v = (torch.from_dlpack(x) * torch.from_dlpack(y)).clamp(-limit, limit)
         out.copy_(v.repeat_interleave(1, dim=-1).repeat(*([1] * (v.dim() - 1)), repeat))
+
+
+class RepeatRowsPlugin(trt.IPluginV3, trt.IPluginV3OneCore, trt.IPluginV3OneBuild, trt.IPluginV3OneRuntime):
+    """out = x repeated along dim 0 by the value of its shape input (a 1-element INT32 shape tensor)."""
+
+    def __init__(self):
+        self.plugin_name, self.plugin_version, self.plugin_namespace = "RepeatRows", "1", "tests"
+        self.num_outputs = 1
+
+    def clone(self):
+        return RepeatRowsPlugin()
+
+    def get_output_data_types(self, input_types):
+        return [input_types[0]]
+
+    def get_output_shapes(self, inputs, shape_inputs, expr_builder):
+        dims = trt.DimsExprs(inputs[0])
+        dims[0] = expr_builder.operation(trt.DimensionOperation.PROD, inputs[0][0], shape_inputs[0][0])
+        return [dims]
+
+    def enqueue(self, input_desc, output_desc, inputs, outputs, workspace, stream):
+        x, y = inputs[0].tensor, outputs[0].tensor
+        y.copy_(x.repeat(y.shape[0] // x.shape[0], *([1] * (x.dim() - 1))))
+
+
+class RepeatRowsCreator(trt.IPluginCreatorV3One):
+    def __init__(self):
+        self.name, self.plugin_version, self.plugin_namespace = "RepeatRows", "1", "tests"
+        self.field_names = trt.PluginFieldCollection()
+
+    def create_plugin(self, name, fc, phase):
+        return RepeatRowsPlugin()
+
+
+def register_repeat_rows() -> None:
+    reg = trt.get_plugin_registry()
+    if reg.get_creator("RepeatRows", "1", "tests") is None:
+        assert reg.register_creator(RepeatRowsCreator(), "tests")

@@ -15,6 +15,7 @@ from helpers import assert_close
 from onnx import TensorProto, helper
 
 import inferrt as trt
+import inferrt.plugin as trtp
 from inferrt.errors import ParseError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -86,3 +87,30 @@ def test_supports_operator_and_model_see_the_plugin():
     parser = trt.OnnxParser(builder.create_network(0), trt.Logger())
     assert parser.supports_model_v2(_model().SerializeToString())
     onnx.checker.check_model(_model())
+
+
+def test_aot_attribute_selects_the_implementation():
+    """``aot=1`` on a node asks for a decorator plugin's AOT implementation: a plugin with only an impl is refused,
+    naming the node; ``aot=0`` builds through the impl."""
+    if "tests::Twice" not in trtp.QDP_REGISTRY:
+        @trtp.register("tests::Twice")
+        def _twice_desc(x: trtp.TensorDesc) -> trtp.TensorDesc:
+            return x.like()
+
+        @trtp.impl("tests::Twice")
+        def _twice_impl(x: trtp.Tensor, outputs, stream) -> None:
+            import torch
+
+            torch.from_dlpack(outputs[0]).copy_(torch.from_dlpack(x) * 2)
+
+    def model(aot):
+        node = helper.make_node("Twice", ["x"], ["y"], name="twice", domain="tests", plugin_namespace="tests", aot=aot)
+        g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("tests", 1)])
+
+    with pytest.raises(ParseError, match=r"twice.*aot=True but it has no @aot_impl"):
+        trt.build_engine(model(1).SerializeToString())
+    engine = trt.build_engine(model(0).SerializeToString())
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    assert_close(engine.create_execution_context().infer({"x": x})["y"], x.astype(np.float64) * 2)

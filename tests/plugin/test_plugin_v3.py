@@ -183,3 +183,20 @@ def test_add_plugin_v3_rejects_a_non_plugin():
     x = net.add_input("x", trt.float32, (2, 3))
     assert net.add_plugin_v3([x], [], object()) is None
     assert any("IPluginV3" in e for e in net.internal.logged_errors())
+
+
+def test_shape_inputs_feed_the_shape_function_only():
+    from plugins_for_tests import RepeatRowsPlugin, register_repeat_rows
+
+    register_repeat_rows()
+    builder = trt.Builder(trt.Logger())
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, (-1, 2))
+    reps = net.add_constant((1,), np.array([3], np.int32)).get_output(0)
+    layer = net.add_plugin_v3([x], [reps], RepeatRowsPlugin())
+    assert layer.num_inputs == 2 and tuple(layer.get_output(0).shape) == (-1, 2)
+    net.mark_output(layer.get_output(0))
+    engine = trt.build_engine(net, profiles={"x": ((1, 2), (2, 2), (4, 2))})
+    xv = np.arange(4, dtype=np.float32).reshape(2, 2)
+    out = list(engine.create_execution_context().infer({"x": xv}).values())[0]
+    assert_close(out, np.tile(xv, (3, 1)))
