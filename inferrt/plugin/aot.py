@@ -198,7 +198,8 @@ class AotLauncher:
         from .exprs import evaluate
 
         r = self.rec
-        shapes = [list(t.shape) for t in ins[:r["n_inputs"]]]
+        ins = [t if t.is_contiguous() else t.contiguous() for t in ins[:r["n_inputs"]]]  # NHWC producers
+        shapes = [list(t.shape) for t in ins]
         grid = [evaluate(t, shapes) for t in r["grid"]]
         block = [evaluate(t, shapes) for t in r["block"]]
         shared = evaluate(r["shared_mem"], shapes)
@@ -207,7 +208,7 @@ class AotLauncher:
         if shared >= 48 * 1024 and shared > self.shared_configured:
             self._check(self.lib.cuFuncSetAttribute(self.func, 8, shared), "cuFuncSetAttribute")
             self.shared_configured = shared
-        keep = [ctypes.c_void_p(t.data_ptr()) for t in ins[:r["n_inputs"]]]
+        keep = [ctypes.c_void_p(t.data_ptr()) for t in ins]
         keep += [ctypes.c_int32(evaluate(t, shapes)) for t in r["args"]]
         keep += [ctypes.c_void_p(t.data_ptr()) for t in outs]
         keep += [ctypes.c_void_p(0) for _ in range(r["scratch_args"])]
