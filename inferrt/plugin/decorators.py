@@ -65,6 +65,16 @@ class PluginDef:
                     raise ValueError(f"plugin {plugin_id}: attribute {p.name!r} has no type annotation")
                 self.attrs[p.name] = (ann, p.default)
         self.impl_func = self.aot_impl_func = self.autotune_func = None
+        self.creator = None
+
+    def register_creator(self):
+        """Register this plugin's creator in the plugin registry (once)."""
+        from .registry import get_plugin_registry
+
+        if self.creator is None:
+            self.creator = QuickPluginCreator(self)
+            get_plugin_registry().register_creator(self.creator, self.namespace)
+        return self.creator
 
     def __call__(self, *inputs, **attrs):
         """``trtp.op.ns.name(t0, t1, attr=v)``: what ``network.add_plugin`` takes."""
@@ -134,6 +144,7 @@ class _Namespace:
         if d is None:
             raise AttributeError(f"no plugin {self._ns}::{name} is registered (decorate its shape function with "
                                  f"@inferrt.plugin.register('{self._ns}::{name}'))")
+        d.register_creator()   # a lazily registered plugin joins the registry on first use
         return d
 
 
@@ -151,16 +162,16 @@ op = _Op()
 
 # ------------------------------------------------------------------------------------------------- decorators
 def register(plugin_id: str, lazy_register: bool = False):
-    """Declare a plugin with its shape-and-type function and register its creator."""
+    """Declare a plugin with its shape-and-type function and register its creator: now, or with
+    ``lazy_register=True`` when the plugin is first used (``trtp.op.ns.name``), as TensorRT does."""
 
     def deco(fn):
-        from .registry import get_plugin_registry
-
         if plugin_id in QDP_REGISTRY:
             raise ValueError(f"plugin {plugin_id} is already registered")
         d = PluginDef(plugin_id, fn)
         QDP_REGISTRY[plugin_id] = d
-        get_plugin_registry().register_creator(QuickPluginCreator(d), d.namespace)
+        if not lazy_register:
+            d.register_creator()
         return fn
 
     return deco

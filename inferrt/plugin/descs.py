@@ -170,15 +170,18 @@ class KernelLaunchParams:
 class AutoTuneCombination:
     """``AutoTuneCombination("FP32|FP16, FP32|FP16", "LINEAR", [tactics])``: per I/O position (inputs then outputs,
     comma-separated) the types it supports ("|" between choices), the formats, and the custom tactics valid for
-    them."""
+    them. One entry applies to every position; ``pos(positions, io_types, layouts)`` sets some positions."""
 
     def __init__(self, io_types: str = None, layouts: str = None, tactics=None):
         self.io_types = _split(io_types)
         self.layouts = _split(layouts)
         self.tactics = list(tactics or [])
+        self._pos: dict[int, tuple] = {}
 
-    def pos(self, positions, spec: str):
-        raise ValueError("AutoTuneCombination.pos is not supported by inferrt; give io_types for every position")
+    def pos(self, positions, io_types: str, layouts: str = "LINEAR"):
+        for p in ([positions] if isinstance(positions, int) else list(positions)):
+            self._pos[int(p)] = (_split(io_types)[0], _split(layouts)[0] if layouts else None)
+        return self
 
     def tactics_for(self):
         return list(self.tactics)
@@ -187,9 +190,13 @@ class AutoTuneCombination:
         def ok(table, value, names):
             if not table:
                 return True
-            entry = table[pos] if pos < len(table) else table[-1] if len(table) == 1 else None
+            entry = table[pos] if pos < len(table) else table[0] if len(table) == 1 else None
             return entry is not None and any(names.get(e, e) == value for e in entry)
 
+        if pos in self._pos:
+            types, layouts = self._pos[pos]
+            return any(_TYPE_NAMES.get(e, e) == dtype.name for e in types) and \
+                (layouts is None or any(e == fmt.name for e in layouts))
         return ok(self.io_types, dtype.name, _TYPE_NAMES) and ok(self.layouts, fmt.name, {})
 
 

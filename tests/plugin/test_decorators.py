@@ -131,3 +131,23 @@ def test_shape_exprs_and_launch_params_are_symbolic():
     assert evaluate(g.tree, [[1000, 8]]) == 32 and evaluate(trtp.max(n, 10).tree, [[1, 8]]) == 10
     c = trtp.cdiv(trtp.ShapeExpr(("c", 10), 10), 4)
     assert c.is_constant() and c.get_constant_value() == 3
+
+
+def test_lazy_register_joins_the_registry_on_first_use():
+    reg = trt.get_plugin_registry()
+    if "tests::lazy_neg" not in trtp.QDP_REGISTRY:
+        @trtp.register("tests::lazy_neg", lazy_register=True)
+        def _lazy_desc(x: trtp.TensorDesc) -> trtp.TensorDesc:
+            return x.like()
+
+        assert reg.get_creator("lazy_neg", "1", "tests") is None   # not yet used
+    trtp.op.tests.lazy_neg
+    assert reg.get_creator("lazy_neg", "1", "tests") is trtp.QDP_REGISTRY["tests::lazy_neg"].creator
+
+
+def test_autotune_combination_positions():
+    c = trtp.AutoTuneCombination("FP32|FP16, FP32|FP16", "LINEAR", [1])
+    assert c.allows(0, trt.float16, trt.TensorFormat.LINEAR) and not c.allows(1, trt.int32, trt.TensorFormat.LINEAR)
+    c = trtp.AutoTuneCombination("FP32").pos(1, "INT32|INT64")
+    assert c.allows(0, trt.float32, trt.TensorFormat.LINEAR) and c.allows(1, trt.int64, trt.TensorFormat.LINEAR)
+    assert not c.allows(1, trt.float32, trt.TensorFormat.LINEAR)
