@@ -1,5 +1,6 @@
 """Network API for ops/plugin.py: ``add_plugin_v3`` (an IPluginV3) and ``add_plugin`` (a decorator plugin,
-``tensorrt.plugin``), both making an IPluginV3Layer."""
+``tensorrt.plugin``), both making an IPluginV3Layer, and ``add_plugin_v2`` (TensorRT 10's legacy
+IPluginV2DynamicExt, run through plugin/v2.py) making an IPluginV2Layer."""
 from __future__ import annotations
 
 from .layer import layer_class
@@ -56,3 +57,38 @@ def add_plugin(self, plugin_call, aot=None):
         self._log_error(f"add_plugin: {e}")
         return None
     return add_plugin_v3(self, plugin_call.inputs, [], plugin)
+
+
+class IPluginV2Layer(IPluginV3Layer):
+    """TensorRT's IPluginV2Layer: ``plugin`` is the V2 plugin the layer runs (through plugin/v2.py's adapter)."""
+
+    @property
+    def type(self):
+        from ..enums import LayerType
+
+        return LayerType.PLUGIN_V2
+
+    @property
+    def plugin(self):
+        return self._attrs["plugin"].v2
+
+    def get_plugin(self):
+        return self.plugin
+
+
+@network_method
+def add_plugin_v2(self, inputs, plugin):
+    """A layer running the legacy ``plugin`` (an IPluginV2DynamicExt) on ``inputs``."""
+    from ..plugin.v2 import IPluginV2, V2Plugin
+
+    if not isinstance(plugin, IPluginV2) and not hasattr(plugin, "get_output_dimensions"):
+        self._log_error(f"add_plugin_v2: expected an IPluginV2DynamicExt, got {type(plugin).__name__}")
+        return None
+    adapter = V2Plugin(plugin)
+    try:
+        n_out = adapter.num_outputs
+    except (TypeError, ValueError, AttributeError) as e:
+        self._log_error(f"add_plugin_v2: {e}")
+        return None
+    return self._add("plugin_v3", list(inputs), {"plugin": adapter, "num_shape_inputs": 0}, num_outputs=n_out,
+                     cls=IPluginV2Layer)

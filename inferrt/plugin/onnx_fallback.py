@@ -69,7 +69,10 @@ def plugin_importer(view):
         except TypeError as e:
             raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_ATTR, f"node {node.name!r} (plugin {who}): {e}")
         try:
-            plugin = creator.create_plugin(node.name, fields, TensorRTPhase.BUILD)
+            from .v2 import from_fields, is_v2_creator
+
+            plugin = from_fields(creator, node.name, fields) if is_v2_creator(creator) else \
+                creator.create_plugin(node.name, fields, TensorRTPhase.BUILD)
         except Exception as e:  # noqa: BLE001 - the user's creator
             raise ImportFailure(ParserErrorCode.INVALID_NODE, f"node {node.name!r}: the creator of plugin {who} "
                                 f"failed on fields {[f.name for f in fields]}: {type(e).__name__}: {e}")

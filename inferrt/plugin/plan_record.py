@@ -94,7 +94,12 @@ def plugin_from_json(j) -> PlanPlugin:
         raise PlanError(f"the plan uses plugin {who}, whose creator is not registered in this process: "
                         f"{how_to_register(name, version, namespace)}")
     try:
-        plugin = creator.create_plugin(name, PluginFieldCollection(fields), TensorRTPhase.RUNTIME)
+        from .v2 import from_plan, is_v2_creator
+
+        if is_v2_creator(creator):
+            plugin = from_plan(creator, name, fields)
+        else:
+            plugin = creator.create_plugin(name, PluginFieldCollection(fields), TensorRTPhase.RUNTIME)
     except Exception as e:  # noqa: BLE001 - the user's creator failing on the plan's fields
         raise PlanError(f"the creator of plugin {who} failed to recreate it from the plan's fields "
                         f"{[f.name for f in fields]}: {type(e).__name__}: {e}") from None

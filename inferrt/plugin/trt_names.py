@@ -8,3 +8,4 @@ from .interfaces import (DynamicPluginTensorDesc, IPluginCapability, IPluginCrea
                          IPluginV3OneRuntime, PluginCapabilityType, PluginTensorDesc, TensorRTPhase)
 from .registry import (IPluginRegistry, get_builder_plugin_registry, get_plugin_registry,  # noqa: F401
                        init_libnvinfer_plugins)
+from .v2 import IPluginCreator, IPluginV2, IPluginV2DynamicExt, IPluginV2Ext  # noqa: F401
