@@ -1,14 +1,16 @@
-"""Plugin layers (IPluginV3Layer, kind ``plugin_v3``): a user's ``IPluginV3`` or decorator plugin in the graph.
+"""Plugin layers (IPluginV3Layer, kind ``plugin_v3``): a user's ``IPluginV3``, decorator plugin or (adapted)
+``IPluginV2DynamicExt`` in the graph.
 
 Attributes: ``plugin`` (the plugin; in a plan its name, version, namespace and serialized fields, see
-plugin/plan_record.py), ``num_shape_inputs`` (the trailing inputs that are shape inputs: their values feed the shape
-function, enqueue never sees them), and what the build recorded for the run phase: ``output_types`` (DataType
-names) and ``output_exprs`` (each output dim as a dimension-expression tree over the inputs' dims, see
-plugin/exprs.py) and, for an AOT plugin, ``aot_kernel`` (plugin/aot.py); ``default_tactic`` is the plugin's first
-valid tactic at build time, run when the build timed none (CPU builds). While the network is built, shape inference calls the plugin's ``get_output_data_types`` and
-``get_output_shapes`` and records both; an engine evaluates the recorded trees at each call's shapes, so it needs
-no build-time code of the plugin (TensorRT does the same). Any failure or bad answer of the plugin's functions is
-an OpError naming the plugin and what it returned; the network prefixes the layer's name.
+plugin/plan_record.py) and ``num_shape_inputs`` (the trailing inputs that are shape inputs: their values feed the
+shape function, enqueue never sees them); then what the build records for the run phase: ``input_types``
+([DataType name, rank] of each data input), ``output_types`` (DataType names), ``output_exprs`` (each output dim as a
+dimension-expression tree over the inputs' dims, plugin/exprs.py), ``aot_kernel`` (an AOT plugin's kernel and launch
+parameters, plugin/aot.py) and ``default_tactic`` (the plugin's first valid tactic, run when the build timed none:
+CPU builds). While the network is built, shape inference calls the plugin's ``get_output_data_types`` and
+``get_output_shapes`` and records their answers; an engine evaluates the recorded trees at each call's shapes, so it
+needs no build-time code of the plugin (TensorRT does the same). Any failure or bad answer of the plugin's functions
+is an OpError naming the plugin and what it returned; the network prefixes the layer's name.
 
 Plugins run through their own tactic (plugin/tactic.py), never the generic one: ``run`` here is not used.
 """
