@@ -200,3 +200,46 @@ def test_shape_inputs_feed_the_shape_function_only():
     xv = np.arange(4, dtype=np.float32).reshape(2, 2)
     out = list(engine.create_execution_context().infer({"x": xv}).values())[0]
     assert_close(out, np.tile(xv, (3, 1)))
+
+
+class _FailingEnqueue(ScaledPadPlugin):
+    def __init__(self, scale=2.0, pad=1):
+        super().__init__(scale, pad)
+        self.plugin_name = "FailingPad"
+
+    def clone(self):
+        return _FailingEnqueue(self.scale, self.pad)
+
+    def enqueue(self, input_desc, output_desc, inputs, outputs, workspace, stream):
+        raise RuntimeError("kernel launch failed")
+
+
+def test_enqueue_failure_names_the_layer():
+    from inferrt.errors import ExecutionError
+
+    class Creator(trt.IPluginCreatorV3One):
+        name, plugin_version, plugin_namespace = "FailingPad", "1", "tests"
+
+        def create_plugin(self, name, fc, phase):
+            return _FailingEnqueue()
+
+    reg = trt.get_plugin_registry()
+    if reg.get_creator("FailingPad", "1", "tests") is None:
+        assert reg.register_creator(Creator(), "tests")
+    builder, net, _ = _network(_FailingEnqueue(), shape=(1, 3, 4))
+    engine = trt.build_engine(net)
+    with pytest.raises(ExecutionError, match=r"'pad_plugin'.*kernel launch failed"):
+        engine.create_execution_context().infer({"x": np.zeros((1, 3, 4), np.float32)})
+
+
+def test_creator_failing_on_the_plans_fields_is_a_plan_error():
+    creator = register_scaled_pad()
+    builder, net, _ = _network(ScaledPadPlugin(), shape=(1, 3, 4))
+    plan = bytes(_build(builder, net, (1, 3, 4), (1, 3, 4), (1, 3, 4)))
+    original = creator.create_plugin
+    creator.create_plugin = lambda name, fc, phase: (_ for _ in ()).throw(ValueError("bad scale"))
+    try:
+        with pytest.raises(PlanError, match=r"creator of plugin tests::ScaledPad.*\['scale', 'pad'\].*bad scale"):
+            trt.load_engine(plan)
+    finally:
+        creator.create_plugin = original
