@@ -186,7 +186,8 @@ class OnnxParser(ModelLoader):
                     self._error(ParserErrorCode.UNSUPPORTED_NODE,
                                 f"no importer for operator {doms}::{node.op_type} at opset "
                                 f"{node.opsets.get(node.domain, ctx.opsets.get(node.domain, 1))}, and ONNX defines "
-                                f"no function to expand it into supported ops", node)
+                                f"no function to expand it into supported ops; a plugin creator registered under "
+                                f"{node.op_type!r} (and the node's plugin_namespace) would import it", node)
                 raise _Abort
             for msg in getattr(self, "_deferred", []):
                 self._error(ParserErrorCode.INVALID_GRAPH, msg, self._node_named_in(msg, model.graph))

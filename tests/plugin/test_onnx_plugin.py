@@ -74,8 +74,9 @@ def test_custom_op_builds_through_plugin_and_runs_in_fresh_process(tmp_path):
 
 def test_custom_op_without_registered_plugin_is_unsupported():
     register_scaled_pad()
-    with pytest.raises(ParseError, match="Unknown"):
+    with pytest.raises(ParseError, match="Unknown") as e:
         trt.build_engine(_model(op_type="Unknown").SerializeToString())
+    assert "a plugin creator registered under 'Unknown'" in str(e.value)
     # the namespace attribute selects the creator: none is registered in namespace "other"
     with pytest.raises(ParseError, match="ScaledPad"):
         trt.build_engine(_model(namespace="other").SerializeToString())
