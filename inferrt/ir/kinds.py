@@ -75,6 +75,7 @@ class Kind:
     ONNX_UNARY = "onnx_unary"
     PADDING = "padding"
     PARAMETRIC_RELU = "parametric_relu"
+    PLUGIN_V3 = "plugin_v3"
     POINTWISE = "pointwise"
     POOLING = "pooling"
     QUANTIZE = "quantize"

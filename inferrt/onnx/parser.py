@@ -15,6 +15,7 @@ import numpy as np
 from ..enums import OnnxParserFlag, ParserErrorCode
 from ..interface import ContextManaged
 from ..logger import Severity
+from ..plugin import onnx_fallback as plugin_fallback
 from . import registry
 from .context import ImportContext, NodeView, onnx_dtype
 from .expand_functions import free_names as _free_names, infer_types as _infer_types, instantiate as _instantiate
@@ -186,7 +187,8 @@ class OnnxParser(ModelLoader, ContextManaged):
                     self._error(ParserErrorCode.UNSUPPORTED_NODE,
                                 f"no importer for operator {doms}::{node.op_type} at opset "
                                 f"{node.opsets.get(node.domain, ctx.opsets.get(node.domain, 1))}, and ONNX defines "
-                                f"no function to expand it into supported ops", node)
+                                f"no function to expand it into supported ops; a plugin creator registered under "
+                                f"{node.op_type!r} (and the node's plugin_namespace) would import it", node)
                 raise _Abort
             for msg in getattr(self, "_deferred", []):
                 self._error(ParserErrorCode.INVALID_GRAPH, msg, self._node_named_in(msg, model.graph))
@@ -225,7 +227,8 @@ class OnnxParser(ModelLoader, ContextManaged):
         dom = "" if proto.domain in ("", "ai.onnx") else proto.domain
         if dom == "" and proto.op_type == "Constant":
             return True
-        return registry.lookup(dom, proto.op_type, opsets.get(dom, 1)) is not None
+        return registry.lookup(dom, proto.op_type, opsets.get(dom, 1)) is not None or \
+            plugin_fallback.creator_for_proto(proto) is not None  # a registered plugin of that op type
 
     def _collect_unsupported(self, graph, opsets, out=None, top=False):
         out = [] if out is None else out
@@ -420,7 +423,7 @@ class OnnxParser(ModelLoader, ContextManaged):
             ctx.add_constant_value(view.outputs[0], value, etype)
             self._node_outputs[view.name] = []
             return
-        fn = registry.lookup(view.domain, view.op_type, ctx.opset(view.domain))
+        fn = registry.lookup(view.domain, view.op_type, ctx.opset(view.domain)) or plugin_fallback.plugin_importer(view)
         n_layers = network.num_layers
         try:
             outs = fn(ctx, view)

@@ -9,9 +9,9 @@ key                        value
 ``inferrt_version``        the inferrt that built the plan (loaders accept the same major.minor)
 ``device``                 the device fingerprint (``kind`` "cpu" or "cuda", name, capability...; see device.py)
 ``name``                   the network's name
-``graph``                  the optimized graph (``Graph.to_json``)
+``graph``                  the optimized graph (``Graph.to_json``; plugin layers: plugin/plan_record.py)
 ``io``                     ``IOTensor`` entries: inputs in order, then outputs
-``kernels``                compiled GPU kernels (tactics/kernel_store.py checks them)
+``kernels``                compiled GPU kernels, AOT plugin kernels included (tactics/kernel_store.py)
 ``profiles``               ``Profile`` entries: {input: [min, opt, max]} and the activation memory they need
 ``profiling_verbosity``    a ProfilingVerbosity name
 ``build``                  ``BuildInfo``: builder flags by name, optimization level, layer counts (for the inspector)

@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 from typing import Callable
 
+from ..ir.kinds import Kind
 from .tuning import TuningSpace
 
 
@@ -40,6 +41,9 @@ class GenericTactic(Tactic):
     """The op's own PyTorch implementation."""
 
     name = "generic"
+
+    def supports(self, node, specs, device: str) -> bool:  # plugin layers run only through their plugin's tactic
+        return device in self.devices and node.kind != Kind.PLUGIN_V3
 
     def runner(self, node, device, point):
         op, attrs = node.op, node.attrs
