@@ -12,7 +12,7 @@ from .errors import (BindingError, BuildError, ExecutionError, InferrtError, Net
                      ParseError, PlanError, ShapeError)
 from .host_memory import IHostMemory
 from .logger import IErrorRecorder, ILogger, Logger, Severity  # noqa: F401
-from .plugins import init_libnvinfer_plugins  # noqa: F401
+from .plugin.registry import init_libnvinfer_plugins  # noqa: F401 - light: no torch
 
 float32 = DataType.FLOAT
 float16 = DataType.HALF

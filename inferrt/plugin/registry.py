@@ -110,9 +110,21 @@ def get_builder_plugin_registry(runtime_platform=None) -> IPluginRegistry:
 
 
 def init_libnvinfer_plugins(logger=None, namespace: str = "") -> bool:
-    """TensorRT registers its shipped C++ plugin library here. inferrt ships no plugin library (its layers cover
-    those operators natively), so this only makes the registry ready; calling it any number of times is harmless.
-    Returns True, as TensorRT does on success."""
-    if logger is not None and _REGISTRY.logger is None:
-        _REGISTRY.logger = logger
+    """TensorRT's ``init_libnvinfer_plugins(logger, namespace)``: TensorRT registers its shipped C++ plugin library
+    here. inferrt bundles none: the operators TensorRT maps onto libnvinfer_plugin (InstanceNorm, GridSample, NMS,
+    ScatterND, the EfficientNMS / BatchedNMS family...) are built-in importers and layers. The call validates its
+    arguments (TypeError naming the bad one), makes the registry log to ``logger``, says at INFO what it did, and
+    returns True as TensorRT does; calling it any number of times is harmless."""
+    if logger is not None and not callable(getattr(logger, "log", None)):
+        raise TypeError(f"init_libnvinfer_plugins: logger must be an ILogger (an object with log(severity, msg)), "
+                        f"got {type(logger).__name__}")
+    if not isinstance(namespace, str):
+        raise TypeError(f"init_libnvinfer_plugins: namespace must be a str ('' for the default namespace), got "
+                        f"{type(namespace).__name__}")
+    if logger is not None:
+        if _REGISTRY.logger is None:
+            _REGISTRY.logger = logger
+        where = f"namespace {namespace!r}" if namespace else "the default namespace"
+        logger.log(Severity.INFO, f"init_libnvinfer_plugins ({where}): inferrt has no plugin library to register; "
+                                  f"the operators TensorRT implements as bundled plugins are built into its layers")
     return True
