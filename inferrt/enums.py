@@ -39,7 +39,10 @@ def _make(name: str, members: str, start: int = 0) -> type:
     return _Enum(name, [(m, i + start) for i, m in enumerate(members.split())])
 
 
-DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0")
+#: TensorRT's members keep TensorRT's values (FP8 is E4M3FN, FP4 is E2M1, E8M0 is the MX scale type); UINT4 and
+#: FP8_E5M2 are inferrt's own (ONNX's UINT4 and FLOAT8E5M2), numbered after them. How each is held in memory:
+#: ``inferrt/dtypes.py``.
+DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0 UINT4 FP8_E5M2")
 LayerType = _make(
     "LayerType",
     "CONVOLUTION GRID_SAMPLE NMS ACTIVATION POOLING LRN SCALE SOFTMAX DECONVOLUTION CONCATENATION "

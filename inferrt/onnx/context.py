@@ -90,14 +90,31 @@ def onnx_dtype(elem_type: int, where: str = "") -> DataType:
         T.FLOAT: DataType.FLOAT, T.DOUBLE: DataType.FLOAT, T.FLOAT16: DataType.HALF, T.BFLOAT16: DataType.BF16,
         T.INT8: DataType.INT8, T.UINT8: DataType.UINT8, T.INT16: DataType.INT32, T.UINT16: DataType.INT32,
         T.INT32: DataType.INT32, T.UINT32: DataType.INT64, T.INT64: DataType.INT64, T.UINT64: DataType.INT64,
-        T.BOOL: DataType.BOOL, T.FLOAT8E4M3FN: DataType.FP8,
+        T.BOOL: DataType.BOOL, T.FLOAT8E4M3FN: DataType.FP8, T.FLOAT8E5M2: DataType.FP8_E5M2,
+        T.FLOAT8E8M0: DataType.E8M0, T.FLOAT4E2M1: DataType.FP4, T.INT4: DataType.INT4, T.UINT4: DataType.UINT4,
     }
     if elem_type not in table:
         name = T.DataType.Name(elem_type) if elem_type in T.DataType.values() else str(elem_type)
         raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_DATATYPE,
                             f"{where}ONNX type {name} is not supported (supported: FLOAT, DOUBLE as FLOAT, FLOAT16, "
-                            f"BFLOAT16, INT8/16/32/64, UINT8/16/32/64, BOOL, FLOAT8E4M3FN)")
+                            f"BFLOAT16, INT8/16/32/64, UINT8/16/32/64, BOOL, FLOAT8E4M3FN, FLOAT8E5M2, FLOAT8E8M0, "
+                            f"FLOAT4E2M1, INT4, UINT4)")
     return table[elem_type]
+
+
+#: how a constant of a type numpy lacks is stored before the cast layer that gives it its type: a numpy type that
+#: holds every value of it exactly (INT4 in int8, FP8 / FP8_E5M2 / FP4 in float16, BF16 / E8M0 in float32)
+_HELD_AS = {"bfloat16": np.float32, "float8_e4m3fn": np.float16, "float8_e5m2": np.float16,
+            "float4_e2m1fn": np.float16, "float8_e8m0fnu": np.float32, "int4": np.int8, "uint4": np.uint8}
+
+
+def typed_by_cast(arr: np.ndarray) -> DataType | None:
+    """The DataType a constant of ``arr``'s (ml_dtypes) type gets from a cast layer after it; None for numpy's types."""
+    if arr.dtype.name not in _HELD_AS:
+        return None
+    from ..dtypes import from_numpy_dtype
+
+    return from_numpy_dtype(arr.dtype)
 
 
 def storable_array(arr: np.ndarray, where: str = "") -> np.ndarray:
@@ -112,8 +129,8 @@ def storable_array(arr: np.ndarray, where: str = "") -> np.ndarray:
         return arr.astype(np.int64)
     if kind in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_):
         return arr
-    if kind.name in ("bfloat16", "float8_e4m3fn"):
-        return arr.astype(np.float32)  # cast to BF16 / FP8 by a cast layer after the constant
+    if kind.name in _HELD_AS:
+        return arr.astype(_HELD_AS[kind.name])  # typed by a cast layer after the constant (typed_by_cast)
     raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_DATATYPE,
                         f"{where}tensor of numpy dtype {kind} cannot be held by inferrt")
 
@@ -439,11 +456,7 @@ class ImportContext(LayerHelpers):
 
     def _materialize(self, name):
         arr = self._consts[name]
-        special = arr.dtype.name if arr.dtype.name in ("bfloat16", "float8_e4m3fn") else None
-        t = self.constant(storable_array(arr, f"initializer {name!r}: "), name=None if special else name)
-        if special:
-            t = self.network.add_cast(t, DataType.BF16 if special == "bfloat16" else DataType.FP8).get_output(0)
-            self._set_name(t, name)
+        t = self.constant(arr, name=name, where=f"initializer {name!r}: ")
         self.bind(name, t)
         return t
 

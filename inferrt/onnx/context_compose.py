@@ -41,19 +41,28 @@ class LayerHelpers:
         return t
 
     # ------------------------------------------------------------------ constants and casts
-    def constant(self, array, name: str | None = None, dtype=None):
+    def constant(self, array, name: str | None = None, dtype=None, where: str = ""):
         """A constant layer holding ``array`` (converted to ``dtype`` first when given); stored as a type inferrt
-        holds (float64 as float32...)."""
+        holds (float64 as float32...). Types numpy lacks (ml_dtypes' bfloat16, float8, int4, float4 arrays) are
+        stored in a type holding their values exactly, then cast to their DataType (context.typed_by_cast)."""
+        from .context import typed_by_cast
+
         arr = np.asarray(array)
         if dtype is not None:
             arr = arr.astype(dtype)
-        arr = self._storable(arr)
+        typed = typed_by_cast(arr)
+        arr = self._storable(arr, where)
         layer = self.network.add_constant(arr.shape, np.ascontiguousarray(arr))
         if layer is None:
             self.fail(f"could not create a constant of shape {arr.shape}")
         if name is not None:
-            layer.name = name
+            layer.name = name if typed is None else f"{name} [stored as {np.dtype(arr.dtype).name}]"
         t = layer.get_output(0)
+        if typed is not None:
+            cast = self.network.add_cast(t, typed)
+            if name is not None:
+                cast.name = name
+            t = cast.get_output(0)
         self._set_name(t, name)
         return t
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import from_numpy_dtype, torch_dtype
+from ..dtypes import LOW_BIT, from_numpy_dtype, torch_dtype
 from ..enums import DataType, LayerType, SampleMode
-from .base import ARRAY, BOOL, DTYPE, INT, INTS, Enum, OpDef, OpError, Spec, norm_axis, register, value_of
+from .base import ARRAY, BOOL, DTYPE, INT, INTS, Choice, Enum, OpDef, OpError, Spec, norm_axis, register, value_of
+from .cast_values import to_low_bit
 
 
 @register
@@ -46,9 +47,14 @@ class Identity(OpDef):
 
 @register
 class Cast(OpDef):
+    """ICastLayer. Writing a low-bit type rounds and saturates as ONNX's Cast does (``cast_values.py``):
+    ``saturate`` (FP8 / FP8_E5M2 / E8M0; ONNX's attribute, default on) and ``round_mode`` (E8M0: up, down,
+    nearest) are inferrt's additions for ONNX."""
+
     kind = "cast"
     layer_type = LayerType.CAST
-    attrs = {"to_type": (DTYPE, DataType.FLOAT)}
+    attrs = {"to_type": (DTYPE, DataType.FLOAT), "saturate": (BOOL, True),
+             "round_mode": (Choice("up", "down", "nearest"), "up")}
     pointwise = True
 
     def infer(self, a, ins):
@@ -56,6 +62,10 @@ class Cast(OpDef):
 
     def run(self, a, ins, outs):
         x = ins[0]
+        if a.to_type in LOW_BIT:
+            return [to_low_bit(x, a.to_type, a.get("saturate", True), a.get("round_mode", "up"))]
+        if x.dtype in (torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e8m0fnu):
+            x = x.to(torch.float32)  # exact; torch converts these to few types directly
         dt = torch_dtype(a.to_type)
         out = outs[0] if outs else None
         if out is not None and out.dtype == dt and out.shape == x.shape and (
