@@ -58,8 +58,8 @@ class LayerHelpers:
         if name is not None:
             layer.name = name if typed is None else f"{name} [stored as {np.dtype(arr.dtype).name}]"
         t = layer.get_output(0)
-        if typed is not None:
-            cast = self.network.add_cast(t, typed)
+        if typed is not None:  # exact: the stored values lie on the type's grid ("nearest" keeps E8M0's 2^-127)
+            cast = self.network.internal.add_layer("cast", [t], {"to_type": typed, "round_mode": "nearest"})
             if name is not None:
                 cast.name = name
             t = cast.get_output(0)

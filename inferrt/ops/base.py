@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..dtypes import from_numpy_dtype, nptype, torch_dtype
+from ..dtypes import LOW_BIT, from_numpy_dtype, nptype, torch_dtype
 from ..enums import DataType, LayerType, _Enum
 
 FOLD_LIMIT = 1 << 16  # largest number of elements whose value is propagated during shape inference
@@ -306,6 +306,8 @@ def evaluate(op: OpDef, a: Attrs, values: list, out_specs: list[Spec]):
     """Run ``op`` on host values (numpy) with its generic implementation; None when it cannot."""
     import torch
 
+    if any(s.dtype in LOW_BIT for s in out_specs):
+        return None  # numpy holds a low-bit value only in a wider type: a folded constant would lose its type
     try:
         ins = [None if v is None else host_tensor(v) for v in values]
         outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype)) for s in out_specs]
