@@ -168,3 +168,39 @@ def to_numpy(tensor, dt: DataType) -> np.ndarray:
         wide = t.to(__import__("torch").float32).numpy() if t.is_floating_point() else t.numpy()
         return wide.astype(ml_dtype(dt))
     return t.numpy()
+
+
+def array_dtype(w) -> DataType:
+    """The DataType of constant weights: a numpy array (ml_dtypes' included) or a torch tensor."""
+    if hasattr(w, "detach"):
+        return from_torch_dtype(w.dtype)
+    return from_numpy_dtype(np.asarray(w).dtype)
+
+
+def array_numel(w) -> int:
+    return int(w.numel()) if hasattr(w, "detach") else int(np.asarray(w).size)
+
+
+def storage_tensor(w):
+    """Constant weights (numpy, ml_dtypes or torch) as a torch tensor in their DataType's storage (no copy when
+    the weights already are one)."""
+    if hasattr(w, "detach"):
+        return w
+    return to_torch(w)
+
+
+def host_array(w) -> np.ndarray:
+    """Weights handed to the network API (numpy, ml_dtypes, torch) as a numpy array; torch tensors of types numpy
+    lacks (bfloat16, float8) become ml_dtypes arrays."""
+    if hasattr(w, "detach"):
+        t = w.detach().cpu()
+        if t.dtype in _storage_only_torch():
+            return to_numpy(t, from_torch_dtype(t.dtype))
+        return t.numpy()
+    return np.asarray(w)
+
+
+def _storage_only_torch():
+    import torch
+
+    return (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e8m0fnu)

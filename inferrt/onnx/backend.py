@@ -109,9 +109,9 @@ class InferrtRep(BackendRep):
 def _to_feed(a: np.ndarray):
     """A numpy input as inferrt takes it: ml_dtypes arrays (BF16, FP8, INT4, FP4...) as they are (the runtime
     reads them), float64 as float32, 16-bit integers as INT32..."""
-    from .context import storable_array, typed_by_cast
+    from .context import storable_array
 
-    return a if typed_by_cast(a) is not None else storable_array(a)
+    return storable_array(a)
 
 
 def _to_numpy(v) -> np.ndarray:

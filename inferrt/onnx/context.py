@@ -102,23 +102,14 @@ def onnx_dtype(elem_type: int, where: str = "") -> DataType:
     return table[elem_type]
 
 
-#: how a constant of a type numpy lacks is stored before the cast layer that gives it its type: a numpy type that
-#: holds every value of it exactly (INT4 in int8, FP8 / FP8_E5M2 / FP4 in float16, BF16 / E8M0 in float32)
-_HELD_AS = {"bfloat16": np.float32, "float8_e4m3fn": np.float16, "float8_e5m2": np.float16,
-            "float4_e2m1fn": np.float16, "float8_e8m0fnu": np.float32, "int4": np.int8, "uint4": np.uint8}
-
-
-def typed_by_cast(arr: np.ndarray) -> DataType | None:
-    """The DataType a constant of ``arr``'s (ml_dtypes) type gets from a cast layer after it; None for numpy's types."""
-    if arr.dtype.name not in _HELD_AS:
-        return None
-    from ..dtypes import from_numpy_dtype
-
-    return from_numpy_dtype(arr.dtype)
+#: ml_dtypes' types (what onnx's numpy_helper gives BFLOAT16, FLOAT8*, INT4, UINT4 and FLOAT4E2M1 tensors, packed
+#: 4-bit data unpacked): inferrt holds them as they are, as typed constants (see dtypes.py)
+_ML_TYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu", "int4", "uint4", "float4_e2m1fn")
 
 
 def storable_array(arr: np.ndarray, where: str = "") -> np.ndarray:
-    """An initializer's numpy value converted to a dtype inferrt stores (float64 -> float32, int16 -> int32...)."""
+    """An initializer's numpy value converted to a dtype inferrt stores (float64 -> float32, int16 -> int32...;
+    ml_dtypes arrays as they are)."""
     arr = np.asarray(arr)
     kind = arr.dtype
     if kind == np.float64:
@@ -127,10 +118,8 @@ def storable_array(arr: np.ndarray, where: str = "") -> np.ndarray:
         return arr.astype(np.int32)
     if kind in (np.uint32, np.uint64):
         return arr.astype(np.int64)
-    if kind in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_):
+    if kind in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_) or kind.name in _ML_TYPES:
         return arr
-    if kind.name in _HELD_AS:
-        return arr.astype(_HELD_AS[kind.name])  # typed by a cast layer after the constant (typed_by_cast)
     raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_DATATYPE,
                         f"{where}tensor of numpy dtype {kind} cannot be held by inferrt")
 

@@ -43,26 +43,17 @@ class LayerHelpers:
     # ------------------------------------------------------------------ constants and casts
     def constant(self, array, name: str | None = None, dtype=None, where: str = ""):
         """A constant layer holding ``array`` (converted to ``dtype`` first when given); stored as a type inferrt
-        holds (float64 as float32...). Types numpy lacks (ml_dtypes' bfloat16, float8, int4, float4 arrays) are
-        stored in a type holding their values exactly, then cast to their DataType (context.typed_by_cast)."""
-        from .context import typed_by_cast
-
+        holds (float64 as float32...; ml_dtypes' BF16, FP8, INT4, FP4... arrays as typed constants of their type)."""
         arr = np.asarray(array)
         if dtype is not None:
             arr = arr.astype(dtype)
-        typed = typed_by_cast(arr)
         arr = self._storable(arr, where)
         layer = self.network.add_constant(arr.shape, np.ascontiguousarray(arr))
         if layer is None:
             self.fail(f"could not create a constant of shape {arr.shape}")
         if name is not None:
-            layer.name = name if typed is None else f"{name} [stored as {np.dtype(arr.dtype).name}]"
+            layer.name = name
         t = layer.get_output(0)
-        if typed is not None:  # exact: the stored values lie on the type's grid ("nearest" keeps E8M0's 2^-127)
-            cast = self.network.internal.add_layer("cast", [t], {"to_type": typed, "round_mode": "nearest"})
-            if name is not None:
-                cast.name = name
-            t = cast.get_output(0)
         self._set_name(t, name)
         return t
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..dtypes import LOW_BIT, from_numpy_dtype, nptype, torch_dtype
+from ..dtypes import LOW_BIT, from_numpy_dtype, host_array, nptype, torch_dtype
 from ..enums import DataType, LayerType, _Enum
 
 FOLD_LIMIT = 1 << 16  # largest number of elements whose value is propagated during shape inference
@@ -177,9 +177,12 @@ class _Array(AttrType):
     def convert(self, v):
         if v is None:
             return None
-        arr = getattr(v, "numpy", None)
-        if arr is not None and not isinstance(v, np.ndarray):
-            v = v.numpy() if callable(arr) else arr
+        if hasattr(v, "detach"):
+            v = host_array(v)  # torch BF16 / FP8 weights as ml_dtypes arrays
+        else:
+            arr = getattr(v, "numpy", None)
+            if arr is not None and not isinstance(v, np.ndarray):
+                v = v.numpy() if callable(arr) else arr
         v = np.asarray(v)
         if v.dtype == np.float64:
             v = v.astype(np.float32)

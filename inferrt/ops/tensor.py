@@ -5,14 +5,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import LOW_BIT, from_numpy_dtype, torch_dtype
+from ..dtypes import LOW_BIT, array_dtype, array_numel, from_numpy_dtype, storage_tensor, torch_dtype
 from ..enums import DataType, LayerType, SampleMode
 from .base import ARRAY, BOOL, DTYPE, INT, INTS, Choice, Enum, OpDef, OpError, Spec, norm_axis, register, value_of
 from .cast_values import to_low_bit
 
 
+_NUMPY_TYPES = (DataType.FLOAT, DataType.HALF, DataType.INT8, DataType.UINT8, DataType.INT32, DataType.INT64,
+                DataType.BOOL)
+
+
 @register
 class Constant(OpDef):
+    """IConstantLayer. Weights are numpy arrays, ml_dtypes arrays for the types numpy lacks (BF16, FP8, INT4, FP4...:
+    the array's type is the constant's DataType), or torch tensors (as a plan gives back BF16 / FP8 weights)."""
+
     kind = "constant"
     layer_type = LayerType.CONSTANT
     attrs = {"weights": (ARRAY, None), "shape": (INTS, ())}
@@ -24,12 +31,16 @@ class Constant(OpDef):
         if w is None:
             raise OpError("constant has no weights")
         shape = tuple(a.shape)
-        if int(np.prod(shape)) != w.size:
-            raise OpError(f"weights hold {w.size} values but shape {shape} needs {int(np.prod(shape))}")
-        return [Spec(from_numpy_dtype(w.dtype), shape, w.reshape(shape) if w.size <= 1 << 16 else None)]
+        n = array_numel(w)
+        if int(np.prod(shape)) != n:
+            raise OpError(f"weights hold {n} values but shape {shape} needs {int(np.prod(shape))}")
+        dt = array_dtype(w)
+        # a value for constant folding only where numpy holds the type itself (ml_dtypes / torch weights: none)
+        known = isinstance(w, np.ndarray) and dt in _NUMPY_TYPES and n <= 1 << 16
+        return [Spec(dt, shape, w.reshape(shape) if known else None)]
 
     def run(self, a, ins, outs):
-        return [torch.from_numpy(np.ascontiguousarray(a.weights)).reshape(tuple(a.shape))]
+        return [storage_tensor(a.weights).reshape(tuple(a.shape))]
 
 
 @register
