@@ -5,8 +5,8 @@ QuantizeLinear define them (CPU and GPU alike: torch ops only).
                                               (448 / 57344); saturate=False: E4M3FN overflow and +-inf -> NaN,
                                               E5M2 overflow -> +-inf
     to_low_bit(x, FP4)                        round to nearest even on the E2M1 grid, always saturating at +-6
-                                              (+-inf too); NaN, which E2M1 cannot hold, becomes -0.0 as in
-                                              onnx's reference (ml_dtypes)
+                                              (+-inf too); NaN, which E2M1 cannot hold, becomes a zero of the
+                                              opposite sign, as in onnx's reference (ml_dtypes)
     to_low_bit(x, E8M0, saturate, round_mode) a power of two 2^-127 .. 2^127 from the float32 exponent, rounded
                                               "up" (default), "down" or "nearest"; NaN and +-inf -> NaN (255)
     to_low_bit(x, INT4 | UINT4)               integers: the high bits discarded (two's complement), as ONNX says;
@@ -77,7 +77,8 @@ def _to_fp4(f: torch.Tensor) -> torch.Tensor:
     step = torch.where(a < 2.0, torch.full_like(a, 0.5), torch.where(a < 4.0, torch.ones_like(a),
                                                                        torch.full_like(a, 2.0)))
     q = torch.round(a / step) * step
-    q = torch.where(nan, torch.full_like(q, -0.0), torch.copysign(q, f))
+    nan_zero = torch.where(torch.signbit(f), torch.zeros_like(q), torch.full_like(q, -0.0))
+    q = torch.where(nan, nan_zero, torch.copysign(q, f))
     return q.to(torch_dtype(DataType.FP4))
 
 
