@@ -5,7 +5,9 @@ inferrt cannot give (refit, weightless plans, version compatibility, ...) fails 
 (``flag_refusals``), and a flag that only permits something the build leaves unused (INT8 kernels, sparsity) is
 logged as a WARNING with the reason (``flag_warnings``): no flag is accepted and ignored silently. Every BuilderFlag
 is in exactly one of ``IMPLEMENTED``, ``UNUSED_PERMISSIONS`` and ``REFUSED`` (tests/builder/test_flags.py checks it);
-implementing a flag means moving it to ``IMPLEMENTED`` with the place that honours it.
+implementing a flag means moving it to ``IMPLEMENTED`` with the place that honours it. A strongly typed network
+(``NetworkDefinitionCreationFlag.STRONGLY_TYPED``) also refuses the weak-typing precision flags
+(``STRONGLY_TYPED_REFUSED``), as TensorRT 10 does.
 """
 from __future__ import annotations
 
