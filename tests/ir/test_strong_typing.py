@@ -214,3 +214,31 @@ def test_low_bit_types_have_storage_and_numpy_exchange():
     assert trt.int4 == DT.INT4 and trt.fp4 == DT.FP4 and trt.e8m0 == DT.E8M0
     assert [int(d) for d in (DT.INT4, DT.FP4, DT.E8M0)] == [9, 10, 11]   # TensorRT's values
     assert tolerance(np.float16)
+
+
+def test_fp16_onnx_model_parses_into_a_strongly_typed_network_with_fp16_io():
+    """FP16 initializers and I/O: the engine computes in HALF end to end, as onnxruntime does."""
+    import onnxruntime as ort
+    from onnx import TensorProto as TP, helper as oh, numpy_helper
+
+    rng = np.random.default_rng(5)
+    w = (rng.standard_normal((6, 4)) * 0.5).astype(np.float16)
+    b = rng.standard_normal(4).astype(np.float16)
+    g = oh.make_graph([oh.make_node("MatMul", ["x", "w"], ["m"]), oh.make_node("Add", ["m", "b"], ["a"]),
+                       oh.make_node("Relu", ["a"], ["y"])], "g",
+                      [oh.make_tensor_value_info("x", TP.FLOAT16, [2, 6])],
+                      [oh.make_tensor_value_info("y", TP.FLOAT16, [2, 4])],
+                      [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 17)])
+    m.ir_version = 8
+    logger, builder, net = _net()
+    parser = trt.OnnxParser(net, logger)
+    assert parser.parse(m.SerializeToString())
+    assert [net.get_layer(i).get_output(0).dtype for i in range(net.num_layers)] == [DT.HALF] * net.num_layers
+    engine = _engine(builder, net)
+    assert engine.get_tensor_dtype("x") == engine.get_tensor_dtype("y") == DT.HALF
+    x = rng.standard_normal((2, 6)).astype(np.float16)
+    got = engine.create_execution_context().infer({"x": x})["y"]
+    assert got.dtype == np.float16
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert_close(got, want, np.float16)

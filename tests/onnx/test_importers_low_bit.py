@@ -183,3 +183,20 @@ def test_low_bit_plan_round_trip_keeps_types_and_values():
     got = again.create_execution_context().infer({"x": x})
     for n in ref:
         _same(got[n], ref[n], n)
+
+
+def test_int4_weight_only_matmul_from_a_packed_blocked_initializer():
+    """y = x @ DequantizeLinear(W_int4, blocked scales along K): the usual INT4 weight-only GEMM of an LLM export."""
+    rng = np.random.default_rng(11)
+    k, n, block = 8, 5, 4
+    w = rng.integers(-8, 8, (k, n)).astype(ml_dtypes.int4)
+    scale = rng.uniform(0.01, 0.1, (k // block, n)).astype(np.float32)
+    x = rng.standard_normal((3, k)).astype(np.float32)
+    nodes = [oh.make_node("DequantizeLinear", ["w", "s"], ["wd"], axis=0, block_size=block),
+             oh.make_node("MatMul", ["x", "wd"], ["y"])]
+    m = _model(nodes, [("x", TP.FLOAT, [3, k])], [("y", TP.FLOAT, [3, n])],
+               [numpy_helper.from_array(w, "w"), numpy_helper.from_array(scale, "s")])
+    assert m.graph.initializer[0].raw_data and len(m.graph.initializer[0].raw_data) == k * n // 2  # packed
+    got = _run(m, {"x": x})["y"]
+    want = x.astype(np.float64) @ (w.astype(np.float64) * np.repeat(scale, block, axis=0))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
