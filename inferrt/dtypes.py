@@ -18,7 +18,8 @@ Storage (one element per byte or more; nothing is bit-packed in memory)::
 A logical type whose storage is wider holds *values* of the logical type, exactly, so every layer that reads such a
 tensor (Dequantize, Cast, the data-movement layers) sees the right numbers without knowing the logical type; only
 the layers that *write* the type (Cast, Quantize) round and saturate onto its grid (``ops/cast_values.py``).
-ONNX's packed 4-bit initializers arrive unpacked (onnx's numpy_helper unpacks them to ml_dtypes arrays). The low-bit types (``LOW_BIT``) are
+Constants of these types hold ml_dtypes arrays (ONNX's packed 4-bit initializers arrive unpacked: onnx's
+numpy_helper unpacks them) and are stored in the plan one element a byte. The low-bit types (``LOW_BIT``) are
 storage types: compute layers refuse them, and a Cast or Dequantize layer turns them into a compute type.
 """
 from __future__ import annotations

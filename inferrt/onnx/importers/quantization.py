@@ -4,8 +4,8 @@ QLinearMatMul, QLinearConv.
 Q/DQ map onto TensorRT's quantize / dequantize layers (per tensor, per axis with ``axis``, blocked with
 ``block_shape``, zero point as input 2) so the builder's Q/DQ passes see them, for INT8, UINT8, INT4, UINT4,
 FLOAT8E4M3FN, FLOAT8E5M2 and FLOAT4E2M1 (4-bit data unpacked, see dtypes.py); FP8 types with ``saturate=0`` and
-16-bit integers use the ``onnx_quantize`` op. The integer ops run exact integer math (``integer_matmul`` / ``integer_conv``) and the QLinear
-ops requantize the int32 accumulator like onnxruntime (``requantize``).
+16-bit integers use the ``onnx_quantize`` op. The integer ops run exact integer math (``integer_matmul`` /
+``integer_conv``) and the QLinear ops requantize the int32 accumulator like onnxruntime (``requantize``).
 """
 from __future__ import annotations
 
