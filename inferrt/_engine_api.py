@@ -8,6 +8,7 @@ from .ir.network import INetworkDefinition  # noqa: F401
 from .builder.builder import Builder  # noqa: F401
 from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
 from .builder.profile import IOptimizationProfile  # noqa: F401
+from .builder.progress import IProgressMonitor  # noqa: F401
 from .runtime.runtime import Runtime  # noqa: F401
 from .runtime.engine import ICudaEngine  # noqa: F401
 from .runtime.context import IExecutionContext  # noqa: F401

@@ -10,12 +10,13 @@ from ..errors import BuildError
 from ..ir.kinds import Kind
 from ..logger import Severity
 from ..ops.base import OpError
-from ..passes.pipeline import PassContext, run_pipeline, run_post_pipeline
+from ..passes.pipeline import POST_PIPELINE, PassContext, run_pipeline, selected_pipeline
 from ..plan.format import BlobWriter, write_plan
 from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
 from .flags import flag_refusals, flag_warnings
 from .lower_network import lower_network
+from .progress import BUILD, KERNELS, MEMORY, OPTIMIZE, PHASES, SERIALIZE, TACTICS, ProgressDriver
 
 def pin_static_profile_shapes(graph, profiles) -> dict:
     """Dynamic inputs whose every profile allows one shape only (min == max, the same in all profiles) are
@@ -77,7 +78,8 @@ def resolve_profiles(network, config) -> list[dict[str, tuple]]:
     return profiles
 
 
-def build_plan(network, config, log) -> bytes:
+def build_plan(network, config, log, progress: ProgressDriver | None = None) -> bytes:
+    """``progress`` reports the phases to ``config.progress_monitor`` (builder/progress.py)."""
     t_start = time.perf_counter()
     net = network.internal
     errors = net.layer_errors() + net.logged_errors()
@@ -111,11 +113,21 @@ def build_plan(network, config, log) -> bytes:
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
     ctx = PassContext(config, log, device, profiles)
-    run_pipeline(graph, ctx)
-    run_post_pipeline(graph, ctx)
+    progress = progress or ProgressDriver()
+    progress.start(BUILD, len(PHASES))
+    passes = selected_pipeline(config)
+    progress.start(OPTIMIZE, len(passes) + len(POST_PIPELINE))
+    for step in passes:   # one pass at a time, each a progress step
+        run_pipeline(graph, ctx, [step])
+        progress.step()
+    for step in POST_PIPELINE:
+        run_pipeline(graph, ctx, [step], required=True)
+        progress.step()
+    progress.finish()
 
     profile_records = []
     opt_specs = None
+    progress.start(MEMORY, 3 * len(profiles))
     for pi, shapes in enumerate(profiles):
         memory = 0
         for which in range(3):
@@ -129,15 +141,23 @@ def build_plan(network, config, log) -> bytes:
             memory = max(memory, arena_bytes(graph, specs))
             if which == 1 and pi == 0:
                 opt_specs = specs
+            progress.step()
         profile_records.append(Profile(shapes, memory))
+    progress.finish()
 
     from ..tactics.select import select_tactics
 
-    select_tactics(graph, opt_specs, device, config, log)
+    progress.start(TACTICS, sum(1 for n in graph.nodes if n.kind != Kind.CONSTANT))
+    select_tactics(graph, opt_specs, device, config, log, on_layer=progress.step)
+    progress.finish()
     from ..tactics import kernel_store
     from ..tactics.select import compiled_kernels
 
+    progress.start(KERNELS, 1)
     kernels = compiled_kernels(graph, opt_specs, device)
+    progress.step()
+    progress.finish()
+    progress.start(SERIALIZE, 1)
 
     blobs = BlobWriter()
     graph.specs.update(declared)  # the engine reports the declared input shapes (-1 where dynamic)
@@ -152,6 +172,9 @@ def build_plan(network, config, log) -> bytes:
                               kernels=kernel_store.to_manifest(kernels, blobs), profiles=profile_records,
                               profiling_verbosity=config.profiling_verbosity.name, build=build)
     plan = write_plan(manifest, blobs)
+    progress.step()
+    progress.finish()
+    progress.finish()
     log(Severity.INFO, f"built a plan of {len(plan)} bytes for {fingerprint(device)['name']} in "
                        f"{time.perf_counter() - t_start:.2f} s ({build.layers_after} layers)")
     return plan

@@ -68,14 +68,18 @@ class Builder(_Reporter):
     def build(self, network, config=None) -> IHostMemory:
         """Pythonic: build a plan or raise BuildError with every problem found."""
         from .build import build_plan
+        from .progress import ProgressDriver
 
         config = config or self.create_builder_config()
+        progress = ProgressDriver(config.progress_monitor)
         try:
-            return IHostMemory(build_plan(network, config, self._log))
+            return IHostMemory(build_plan(network, config, self._log, progress))
         except BuildError:
             raise
         except RuntimeError as e:
             raise BuildError(str(e)) from None
+        finally:
+            progress.close()   # phases left open by an error or a cancellation are finished
 
     def reset(self) -> None:
         pass

@@ -2,6 +2,8 @@
 
 Shape specs are trtexec's ``name:AxBxC[,name2:DxE]``; ``--memPoolSize`` is ``pool:size[K|M|G]`` (MiB without a
 suffix); ``--percentile`` is a comma-separated list. Contradictory flags are :class:`ExecArgError`s naming both flags.
+``--profile=N`` opens optimization profile N: the ``--minShapes/--optShapes/--maxShapes`` after it (until the next
+``--profile``) are that profile's, as in trtexec; the order of these flags is kept by :class:`_InOrder`.
 """
 from __future__ import annotations
 
@@ -91,6 +93,28 @@ non_negative = _number(int, 0, "non-negative integer")
 non_negative_float = _number(float, 0, "non-negative number")
 
 
+class _InOrder(argparse.Action):
+    """Stores the value and appends (flag, value) to ``namespace.profile_flags``: --profile groups the shape flags
+    that follow it, so their order matters."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seq = list(getattr(namespace, "profile_flags", None) or [])
+        seq.append((self.option_strings[0], values))
+        namespace.profile_flags = seq
+        setattr(namespace, self.dest, values)
+
+
+#: trtexec's --profilingVerbosity values (and its deprecated aliases) -> ProfilingVerbosity names
+PROFILING_VERBOSITY = {"layer_names_only": "LAYER_NAMES_ONLY", "detailed": "DETAILED", "none": "NONE",
+                       "default": "LAYER_NAMES_ONLY", "verbose": "DETAILED"}
+#: build flags trtexec has and inferrt cannot honour yet: flag -> what is missing
+NOT_BUILT = {
+    "--calib": "INT8 calibration (no INT8 kernels, and no calibration cache reader)",
+    "--refit": "refit support (a refittable engine and IRefitter; weights are frozen into the plan)",
+    "--stripWeights": "refit support (a weight-stripped plan needs IRefitter to put the weights back)",
+}
+
+
 def add_exec_arguments(e: argparse.ArgumentParser) -> None:
     g = e.add_argument_group("model and engine")
     g.add_argument("--onnx", help="ONNX model to build")
@@ -100,9 +124,17 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
                    help="build (and save) the engine, run nothing")
     g = e.add_argument_group("shapes (trtexec's name:AxBxC[,name2:...])")
     g.add_argument("--shapes", help="inference shapes; when building, also the one profile's min=opt=max")
-    g.add_argument("--minShapes", dest="min_shapes", help="the build profile's minimum shapes")
-    g.add_argument("--optShapes", dest="opt_shapes", help="the build profile's optimal shapes (default: max)")
-    g.add_argument("--maxShapes", dest="max_shapes", help="the build profile's maximum shapes")
+    g.add_argument("--minShapes", dest="min_shapes", action=_InOrder,
+                   help="the build profile's minimum shapes (default: --optShapes, else --maxShapes)")
+    g.add_argument("--optShapes", dest="opt_shapes", action=_InOrder,
+                   help="the build profile's optimal shapes (default: --maxShapes, else --minShapes)")
+    g.add_argument("--maxShapes", dest="max_shapes", action=_InOrder,
+                   help="the build profile's maximum shapes (default: --optShapes, else --minShapes)")
+    g.add_argument("--profile", type=non_negative, action=_InOrder, metavar="N",
+                   help="start optimization profile N: the --minShapes/--optShapes/--maxShapes after it are its "
+                        "shapes (repeat for more profiles, numbered 0, 1, ...)")
+    g.add_argument("--useProfile", dest="use_profile", type=non_negative, default=0, metavar="N",
+                   help="run inference with optimization profile N (default 0)")
     g.add_argument("--batch", type=positive, default=None,
                    help="inferrt: the first dimension of every input whose first dimension is dynamic and not in "
                         "the shape flags (other dynamic dimensions get trtexec's default, 1)")
@@ -118,8 +150,23 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
                    default=None, help="whether --layerPrecisions are preferred or obeyed (default: none; prefer "
                                       "when --layerPrecisions is given)")
     g.add_argument("--layerPrecisions", dest="layer_precisions",
-                   help="per-layer precision, layerName:fp32[,name2:fp16] ('*' for every layer); a reduced type "
-                        "needs its flag (--fp16 / --bf16)")
+                   help="per-layer precision, layerName:fp32[,name2:fp16]; a name may hold one '*' wildcard; a "
+                        "reduced type needs its flag (--fp16 / --bf16)")
+    g.add_argument("--layerOutputTypes", dest="layer_output_types",
+                   help="per-layer output types, layerName:fp32[,name2:fp16+fp32] (one type per output, or one "
+                        "for all); a name may hold one '*' wildcard")
+    g.add_argument("--stronglyTyped", dest="strongly_typed", action="store_true",
+                   help="build a strongly typed network (NetworkDefinitionCreationFlag.STRONGLY_TYPED): tensor "
+                        "types follow the model; no precision flags")
+    g.add_argument("--profilingVerbosity", dest="profiling_verbosity", choices=tuple(PROFILING_VERBOSITY),
+                   default=None, help="what the plan records for --dumpLayerInfo/--exportLayerInfo and the "
+                                      "inspector: layer_names_only (default), detailed or none")
+    g.add_argument("--calib", help="refused: inferrt has no INT8 calibration yet")
+    g.add_argument("--refit", action="store_true", help="refused: inferrt has no refit yet")
+    g.add_argument("--stripWeights", dest="strip_weights", action="store_true",
+                   help="refused: inferrt has no refit yet")
+    g.add_argument("--noProgress", dest="no_progress", action="store_true",
+                   help="inferrt: no build progress bar (it is shown only when stderr is a terminal)")
     g.add_argument("--memPoolSize", dest="mem_pool_size", help="pool limits, e.g. workspace:1024 (MiB) or "
                                                                  "workspace:2G")
     g.add_argument("--builderOptimizationLevel", dest="opt_level", type=int, choices=range(0, 6), default=None,
@@ -180,7 +227,10 @@ def check_exec_arguments(args) -> None:
                          ("--timingCacheFile", args.timing_cache_file),
                          ("--errorOnTimingCacheMiss", args.error_on_cache_miss),
                          ("--precisionConstraints", args.precision_constraints),
-                         ("--layerPrecisions", args.layer_precisions)):
+                         ("--layerPrecisions", args.layer_precisions),
+                         ("--layerOutputTypes", args.layer_output_types), ("--profile", args.profile is not None),
+                         ("--stronglyTyped", args.strongly_typed),
+                         ("--profilingVerbosity", args.profiling_verbosity)):
             if on:
                 raise ExecArgError(f"{flag} is a build flag and --loadEngine builds nothing; drop one of them")
     if args.skip_inference:
@@ -193,6 +243,18 @@ def check_exec_arguments(args) -> None:
         if on:
             raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {flag[2:].upper()} kernels "
                                f"(BuilderFlag.{flag[2:].upper()} is not implemented); drop {flag}")
+    for flag, on in (("--calib", args.calib), ("--refit", args.refit), ("--stripWeights", args.strip_weights)):
+        if on:
+            raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {NOT_BUILT[flag]}; drop {flag}")
+    if args.strongly_typed:
+        for flag, on in (("--best", args.best), ("--fp16", args.fp16), ("--bf16", args.bf16),
+                         ("--precisionConstraints", args.precision_constraints),
+                         ("--layerPrecisions", args.layer_precisions),
+                         ("--layerOutputTypes", args.layer_output_types)):
+            if on:
+                raise ExecArgError(f"{flag} and --stronglyTyped contradict each other: a strongly typed network takes "
+                                   f"its types from the model (its casts and initializers), not from precision flags; "
+                                   f"drop one of them")
     if args.cpu:
         if args.device not in (None, "cpu"):
             raise ExecArgError(f"--cpu and --device={args.device} contradict each other")
@@ -200,9 +262,11 @@ def check_exec_arguments(args) -> None:
     if args.device is not None and args.device not in ("auto", "cpu", "cuda", "gpu") and not args.device.isdigit():
         raise ExecArgError(f"--device={args.device!r}: use cpu, cuda, auto or a CUDA device index")
     args.shape_dict = parse_shape_spec("--shapes", args.shapes)
-    args.min_dict = parse_shape_spec("--minShapes", args.min_shapes)
-    args.opt_dict = parse_shape_spec("--optShapes", args.opt_shapes)
-    args.max_dict = parse_shape_spec("--maxShapes", args.max_shapes)
+    args.profile_dicts = group_profiles(getattr(args, "profile_flags", None) or [])
+    if args.use_profile and not args.load_engine and args.use_profile >= max(len(args.profile_dicts), 1):
+        raise ExecArgError(f"--useProfile={args.use_profile}: the engine is built with "
+                           f"{max(len(args.profile_dicts), 1)} optimization profile(s); use 0.."
+                           f"{max(len(args.profile_dicts), 1) - 1} or add --profile={args.use_profile} with its shapes")
     args.mem_pools = parse_mem_pools(args.mem_pool_size)
     args.input_files = {}
     if args.load_inputs:
@@ -213,30 +277,57 @@ def check_exec_arguments(args) -> None:
             args.input_files[name.strip("'\"")] = path
     if args.best:
         args.fp16 = args.bf16 = True
-    args.layer_precision_dict = parse_layer_precisions(args.layer_precisions)
-    if args.layer_precision_dict and args.precision_constraints == "none":
-        raise ExecArgError("--layerPrecisions and --precisionConstraints=none contradict each other: use prefer "
-                           "or obey")
+    from .exec_layers import parse_layer_spec
+
+    args.layer_precision_dict = parse_layer_spec("--layerPrecisions", args.layer_precisions)
+    args.layer_output_dict = parse_layer_spec("--layerOutputTypes", args.layer_output_types, multi=True)
+    for flag, given in (("--layerPrecisions", args.layer_precision_dict),
+                        ("--layerOutputTypes", args.layer_output_dict)):
+        if given and args.precision_constraints == "none":
+            raise ExecArgError(f"{flag} and --precisionConstraints=none contradict each other: use prefer or obey")
+    verbosity = args.profiling_verbosity or "layer_names_only"
+    args.verbosity_name = PROFILING_VERBOSITY[verbosity]
+    args.deprecations = []
+    if verbosity in ("default", "verbose"):
+        args.deprecations = [f"--profilingVerbosity={verbosity} is deprecated; use --profilingVerbosity="
+                             f"{'layer_names_only' if verbosity == 'default' else 'detailed'}"]
 
 
-#: trtexec's precision names -> inferrt DataType names, for the types inferrt builds
-LAYER_PRECISIONS = {"fp32": "FLOAT", "fp16": "HALF", "bf16": "BF16"}
+_SHAPE_FLAGS = {"--minShapes": 0, "--optShapes": 1, "--maxShapes": 2}
 
 
-def parse_layer_precisions(spec: str | None) -> dict:
-    """'conv1:fp32,*:fp16' -> {'conv1': 'FLOAT', '*': 'HALF'}."""
-    out: dict = {}
-    if not spec:
-        return out
-    for part in spec.split(","):
-        name, _, prec = part.strip().rpartition(":")
-        name = name.strip("'\"")
-        if not name or not prec:
-            raise ExecArgError(f"--layerPrecisions: {part!r} is not like layerName:fp16")
-        if prec not in LAYER_PRECISIONS:
-            raise ExecArgError(f"--layerPrecisions: layer {name!r}: precision {prec!r} is not one inferrt builds "
-                               f"({', '.join(LAYER_PRECISIONS)})")
-        if name in out:
-            raise ExecArgError(f"--layerPrecisions: layer {name!r} is given twice")
-        out[name] = LAYER_PRECISIONS[prec]
-    return out
+def group_profiles(flags: list) -> list:
+    """[(flag, value)] in command-line order -> one [min, opt, max] list of parsed specs ({} where a flag is
+    absent) per profile, as trtexec groups them: without --profile, one profile from the shape flags (each at most
+    once); with it, the shape flags after --profile=N (until the next --profile) are profile N's, and the profiles
+    are numbered 0, 1, ... without gaps."""
+    if not any(f == "--profile" for f, _ in flags):
+        out, seen = [{}, {}, {}], set()
+        for flag, value in flags:
+            if flag in seen:
+                raise ExecArgError(f"{flag} is given twice: several --minShapes/--optShapes/--maxShapes need "
+                                   f"--profile=N before each profile's shapes")
+            seen.add(flag)
+            out[_SHAPE_FLAGS[flag]] = parse_shape_spec(flag, value)
+        return [out] if any(out) else []
+    if flags[0][0] != "--profile":
+        raise ExecArgError(f"{flags[0][0]} comes before the first --profile: with --profile, give each profile's "
+                           f"shapes after its --profile=N")
+    profiles: dict = {}
+    current = None
+    for flag, value in flags:
+        if flag == "--profile":
+            if value in profiles:
+                raise ExecArgError(f"--profile={value} is given twice (optimization profile indices must differ)")
+            current = profiles[value] = [None, None, None]
+            continue
+        slot = _SHAPE_FLAGS[flag]
+        if current[slot] is not None:
+            raise ExecArgError(f"{flag} is given twice for the same --profile")
+        current[slot] = parse_shape_spec(flag, value)
+    for i in range(max(profiles) + 1):
+        if i not in profiles or not any(s is not None for s in profiles[i]):
+            raise ExecArgError(f"optimization profile {i} has no shapes: give --profile={i} followed by its "
+                               f"--minShapes/--optShapes/--maxShapes (profiles are numbered 0, 1, ... without gaps)")
+    return [[s if s is not None else {} for s in profiles[i]] for i in range(len(profiles))]
+

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 
 from .exec_args import ExecArgError
+from .exec_layers import apply_layer_specs
+from .exec_progress import build_progress, parse_progress
 from .exec_shapes import build_profile_shapes, engine_run_shapes
 
 
@@ -63,6 +65,10 @@ def build_or_load(args, trt, logger, info) -> Built:
                                f"--device or rebuild the plan for that device")
         if args.use_cuda_graph and kind != "cuda":
             raise ExecArgError("--useCudaGraph needs a GPU engine and the loaded plan is a CPU plan")
+        if args.use_profile >= engine.num_optimization_profiles:
+            raise ExecArgError(f"--useProfile={args.use_profile}: {args.load_engine!r} has "
+                               f"{engine.num_optimization_profiles} optimization profile(s); use 0.."
+                               f"{engine.num_optimization_profiles - 1}")
         info(f"Loaded engine with size: {os.path.getsize(args.load_engine) / 2 ** 20:.4f} MiB")
         return Built(engine, engine_run_shapes(args, engine, info), "cpu" if kind == "cpu" else "cuda")
 
@@ -71,12 +77,13 @@ def build_or_load(args, trt, logger, info) -> Built:
     config.device = device
     network = _network(args, trt, builder, logger)
     inputs = {network.get_input(i).name: tuple(network.get_input(i).shape) for i in range(network.num_inputs)}
-    ranges, run_shapes = build_profile_shapes(args, inputs, info)
-    if ranges:
+    profiles, run_shapes = build_profile_shapes(args, inputs, info)
+    for ranges in profiles:
         prof = builder.create_optimization_profile()
         for name, (mn, op, mx) in ranges.items():
             prof.set_shape(name, mn, op, mx)
         config.add_optimization_profile(prof)
+    config.profiling_verbosity = getattr(trt.ProfilingVerbosity, args.verbosity_name)
     if args.fp16:
         config.set_flag(trt.BuilderFlag.FP16)
     if args.bf16:
@@ -85,7 +92,7 @@ def build_or_load(args, trt, logger, info) -> Built:
         config.clear_flag(trt.BuilderFlag.TF32)
     if args.error_on_cache_miss:
         config.set_flag(trt.BuilderFlag.ERROR_ON_TIMING_CACHE_MISS)
-    _layer_precisions(args, trt, network, config, info)
+    apply_layer_specs(args, trt, network, config, info)
     for pool, size in args.mem_pools.items():
         config.set_memory_pool_limit(getattr(trt.MemoryPoolType, pool), size)
     if args.opt_level is not None:
@@ -104,7 +111,8 @@ def build_or_load(args, trt, logger, info) -> Built:
         info(f"Loaded {len(cache)} timing cache entries from {args.timing_cache_file}" if data else
              f"Timing cache {args.timing_cache_file} does not exist yet; it is written after the build")
     t0 = time.perf_counter()
-    plan = builder.build(network, config)
+    with build_progress(args, config):
+        plan = builder.build(network, config)
     build_s = time.perf_counter() - t0
     info(f"Engine built in {build_s:.3f} sec.")
     info(f"Created engine with size: {len(plan) / 2 ** 20:.4f} MiB")
@@ -122,42 +130,14 @@ def build_or_load(args, trt, logger, info) -> Built:
     return Built(engine, run_shapes, device, build_s, len(plan))
 
 
-def _layer_precisions(args, trt, network, config, info) -> None:
-    """--layerPrecisions onto the network's layers, with --precisionConstraints (prefer when not given)."""
-    wanted = args.layer_precision_dict
-    constraints = args.precision_constraints
-    if wanted and constraints is None:
-        constraints = "prefer"
-        info("--layerPrecisions is given without --precisionConstraints: using --precisionConstraints=prefer")
-    if constraints == "prefer":
-        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
-    elif constraints == "obey":
-        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-    if not wanted:
-        return
-    layers = {network.get_layer(i).name: network.get_layer(i) for i in range(network.num_layers)}
-    for name, prec in wanted.items():
-        if name != "*" and name not in layers:
-            some = ", ".join(repr(n) for n in list(layers)[:12]) + (", ..." if len(layers) > 12 else "")
-            raise ExecArgError(f"--layerPrecisions: the network has no layer {name!r}; its layers are {some}")
-        flag = {"HALF": ("--fp16", args.fp16), "BF16": ("--bf16", args.bf16)}.get(prec)
-        if flag is not None and not flag[1]:
-            raise ExecArgError(f"--layerPrecisions: layer {name!r} in {prec} needs {flag[0]} (inferrt lowers layers "
-                               f"to a reduced type only under its builder flag)")
-        if prec == "BF16" and args.fp16:
-            raise ExecArgError(f"--layerPrecisions: layer {name!r} in BF16 cannot be honoured with --fp16 (or "
-                               f"--best): inferrt lowers every reduced layer to one type, FP16 when it is allowed")
-    for name, layer in layers.items():
-        prec = wanted.get(name, wanted.get("*"))
-        if prec is not None:
-            layer.precision = getattr(trt.DataType, prec)
-
-
 def _network(args, trt, builder, logger):
-    network = builder.create_network(0)
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if args.strongly_typed else 0
+    network = builder.create_network(flags)
     if args.onnx:
         parser = trt.OnnxParser(network, logger)
-        if not parser.parse_from_file(args.onnx):
+        with parse_progress(args, os.path.basename(args.onnx)):
+            parsed = parser.parse_from_file(args.onnx)
+        if not parsed:
             raise trt.BuildError("; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
                                  or f"cannot parse {args.onnx!r}")
         return network

@@ -31,6 +31,9 @@ def cmd_exec(args) -> int:
 
     from .exec_build import build_or_load
 
+    for msg in args.deprecations:
+        _warn(msg)
+
     if args.cpu_threads:
         import torch
 
@@ -49,6 +52,9 @@ def cmd_exec(args) -> int:
     engine = built.engine
     ctxs = [engine.create_execution_context() for _ in range(1 if args.skip_inference else args.inf_streams)]
     ctx = ctxs[0]
+    for c in ctxs:
+        if args.use_profile and not c.set_optimization_profile_async(args.use_profile, 0):
+            return _fail(f"--useProfile={args.use_profile}: the execution context refused the profile")
     if built.device == "cuda":
         for c in ctxs:   # trtexec enqueues every query unless --useCudaGraph; inferrt's context captures by default
             c._graph_cache().enabled = bool(args.use_cuda_graph)

@@ -70,9 +70,15 @@ def print_options(say, args, built, trt) -> None:
         prec = "FP32" + ("+FP16" if args.fp16 else "") + ("+BF16" if args.bf16 else "")
         tf32 = " (no TF32 on the CPU)" if built.device == "cpu" else ("" if args.no_tf32 else " (TF32 allowed)")
         say(f"Precision: {prec}{tf32}")
-        say(f"Precision constraints: {args.precision_constraints or ('prefer' if args.layer_precisions else 'none')}")
+        per_layer = args.layer_precisions or args.layer_output_types
+        say(f"Precision constraints: {args.precision_constraints or ('prefer' if per_layer else 'none')}")
         lp = ", ".join(f"{k}:{v}" for k, v in args.layer_precision_dict.items())
         say(f"Layer precisions: {lp or '(none)'}")
+        lo = ", ".join(f"{k}:{'+'.join(v)}" for k, v in args.layer_output_dict.items())
+        say(f"Layer output types: {lo or '(none)'}")
+        say(f"Strongly typed: {'Enabled' if args.strongly_typed else 'Disabled'}")
+        say(f"Profiling verbosity: {args.verbosity_name}")
+        say(f"Optimization profiles: {max(len(args.profile_dicts), 1)}")
         say(f"Error on timing cache miss: {'Enabled' if args.error_on_cache_miss else 'Disabled'}")
         say(f"Builder optimization level: {3 if args.opt_level is None else args.opt_level}")
         pools = ", ".join(f"{k}: {v / 2 ** 20:g} MiB" for k, v in args.mem_pools.items()) or "default"
@@ -82,6 +88,7 @@ def print_options(say, args, built, trt) -> None:
     say("=== Inference Options ===")
     for name, shp in built.run_shapes.items():
         say(f"Input inference shape : {name}={'x'.join(map(str, shp))}")
+    say(f"Optimization profile: {args.use_profile}")
     say(f"Iterations: {args.iterations}")
     say(f"Duration: {args.duration:g}s (+ {args.warm_up_ms:g}ms warm up)")
     say(f"Data transfers: {'Disabled' if args.no_data_transfers else 'Enabled'}")

@@ -12,11 +12,15 @@ def _fmt(shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
+_FLAGS = ("--minShapes", "--optShapes", "--maxShapes")
+
+
 def _check_names(args, inputs: dict, what: str) -> None:
-    for flag, given in (("--shapes", args.shape_dict), ("--minShapes", args.min_dict),
-                        ("--optShapes", args.opt_dict), ("--maxShapes", args.max_dict),
-                        ("--loadInputs", args.input_files)):
-        for name in given:
+    given = [("--shapes", args.shape_dict), ("--loadInputs", args.input_files)]
+    for prof in getattr(args, "profile_dicts", []):
+        given += list(zip(_FLAGS, prof))
+    for flag, names in given:
+        for name in names:
             if name not in inputs:
                 raise ExecArgError(f"{flag}: {what} has no input tensor {name!r}; its inputs are "
                                    f"{', '.join(repr(n) for n in inputs)}")
@@ -32,47 +36,79 @@ def _check_fits(flag: str, name: str, declared, shape) -> None:
                                f"to {s}")
 
 
-def build_profile_shapes(args, inputs: dict, log) -> tuple[dict, dict]:
-    """``inputs``: {name: declared shape (-1 dynamic)} of the network. Returns ({name: (min, opt, max)} for the
-    dynamic inputs, {name: inference shape} for all inputs)."""
+def _broadcast(prof: list, log) -> list:
+    """trtexec's rule for a shape flag a profile lacks entirely: min <- opt, else max; opt <- max, else min;
+    max <- opt, else min (each with trtexec's warning)."""
+    mins, opts, maxs = prof
+    names = {n for d in prof for n in d}
+    src = {"min": "opt" if opts else "max", "opt": "max" if maxs else "min", "max": "opt" if opts else "min"}
+    out = {"min": dict(mins), "opt": dict(opts), "max": dict(maxs)}
+    have = {"min": bool(mins), "opt": bool(opts), "max": bool(maxs)}
+    for which in ("min", "opt", "max"):
+        if have[which]:
+            continue
+        frm = src[which] if have[src[which]] else next(k for k in ("min", "opt", "max") if have[k])
+        for n in sorted(names):
+            log(f"{frm}Shapes is being broadcasted to {which}Shapes for tensor {n}")
+        out[which] = dict(out[frm])
+        have[which] = True
+    return [out["min"], out["opt"], out["max"]]
+
+
+def build_profile_shapes(args, inputs: dict, log) -> tuple[list, dict]:
+    """``inputs``: {name: declared shape (-1 dynamic)} of the network. Returns ([{name: (min, opt, max)} of the
+    dynamic inputs, per optimization profile], {name: inference shape} for all inputs, in the --useProfile one)."""
     _check_names(args, inputs, "the network")
-    ranges: dict = {}
+    given = args.profile_dicts or [[{}, {}, {}]]
+    use = getattr(args, "use_profile", 0)
+    profiles: list = []
     run: dict = {}
-    for name, declared in inputs.items():
-        declared = tuple(declared)
-        mn, op, mx = (args.min_dict.get(name), args.opt_dict.get(name), args.max_dict.get(name))
-        shp = args.shape_dict.get(name)
-        for flag, s in (("--minShapes", mn), ("--optShapes", op), ("--maxShapes", mx), ("--shapes", shp)):
-            if s is not None:
-                _check_fits(flag, name, declared, s)
-        if mn is not None or op is not None or mx is not None:
-            if mn is None or mx is None:
-                missing = "--minShapes" if mn is None else "--maxShapes"
-                raise ExecArgError(f"{missing} does not name input {name!r}, which the other profile flags name; "
-                                   f"give --minShapes and --maxShapes (and optionally --optShapes) for it")
-            op = mx if op is None else op
-            if not all(a <= b <= c for a, b, c in zip(mn, op, mx)):
-                raise ExecArgError(f"input {name!r}: the profile must satisfy min <= opt <= max per dimension, got "
-                                   f"min {_fmt(mn)}, opt {_fmt(op)}, max {_fmt(mx)}")
-            if shp is not None and not all(a <= b <= c for a, b, c in zip(mn, shp, mx)):
-                raise ExecArgError(f"--shapes: {name}:{_fmt(shp)} is outside the profile built for {name!r} "
-                                   f"(min {_fmt(mn)}, max {_fmt(mx)})")
-            ranges[name] = (mn, op, mx)
-            run[name] = shp if shp is not None else op
-        elif shp is not None:
-            if any(d < 0 for d in declared):
-                ranges[name] = (shp, shp, shp)
-            run[name] = shp
-        elif any(d < 0 for d in declared):
-            shape = tuple(d if d >= 0 else (args.batch if i == 0 and args.batch else DEFAULT_DIMENSION)
-                          for i, d in enumerate(declared))
-            log(f"Dynamic dimensions required for input: {name}, but no shapes were given. Automatically "
-                f"overriding shape to: {_fmt(shape)}")
-            ranges[name] = (shape, shape, shape)
-            run[name] = shape
-        else:
-            run[name] = declared
-    return ranges, run
+    for pi, prof in enumerate(given):
+        where = f" (optimization profile {pi})" if len(given) > 1 else ""
+        named = {n for d in prof for n in d}
+        mins, opts, maxs = _broadcast(prof, log) if named else prof
+        ranges: dict = {}
+        for name, declared in inputs.items():
+            declared = tuple(declared)
+            mn, op, mx = mins.get(name), opts.get(name), maxs.get(name)
+            shp = args.shape_dict.get(name)
+            for flag, s in (("--minShapes", mn), ("--optShapes", op), ("--maxShapes", mx), ("--shapes", shp)):
+                if s is not None:
+                    _check_fits(flag, name, declared, s)
+            if name in named:
+                missing = [f for f, s in zip(_FLAGS, (mn, op, mx)) if s is None]
+                if missing:
+                    raise ExecArgError(f"{missing[0]} does not name input {name!r}, which the other profile flags "
+                                       f"name{where}; give it in {' and '.join(missing)} too")
+                if not all(a <= b <= c for a, b, c in zip(mn, op, mx)):
+                    raise ExecArgError(f"input {name!r}: the profile must satisfy min <= opt <= max per dimension"
+                                       f"{where}, got min {_fmt(mn)}, opt {_fmt(op)}, max {_fmt(mx)}")
+                if pi == use and shp is not None and not all(a <= b <= c for a, b, c in zip(mn, shp, mx)):
+                    raise ExecArgError(f"--shapes: {name}:{_fmt(shp)} is outside the profile built for {name!r}"
+                                       f"{where} (min {_fmt(mn)}, max {_fmt(mx)})")
+                ranges[name] = (mn, op, mx)
+                shape = shp if shp is not None else op
+            elif shp is not None and len(given) == 1:
+                if any(d < 0 for d in declared):
+                    ranges[name] = (shp, shp, shp)
+                shape = shp
+            elif any(d < 0 for d in declared):
+                shape = tuple(d if d >= 0 else (args.batch if i == 0 and args.batch else DEFAULT_DIMENSION)
+                              for i, d in enumerate(declared))
+                if pi == use:
+                    log(f"Dynamic dimensions required for input: {name}, but no shapes were given. Automatically "
+                        f"overriding shape to: {_fmt(shape)}")
+                ranges[name] = (shape, shape, shape)
+                if shp is not None and pi == use:
+                    raise ExecArgError(f"--shapes: {name}:{_fmt(shp)} is outside optimization profile {pi}, which "
+                                       f"does not name {name!r} and so fixes it to {_fmt(shape)}; give {name!r} "
+                                       f"in that profile's shape flags")
+            else:
+                shape = shp if shp is not None else declared
+            if pi == use:
+                run[name] = shape
+        profiles.append(ranges)
+    return (profiles if any(profiles) else []), run
 
 
 def engine_run_shapes(args, engine, log) -> dict:
@@ -87,7 +123,7 @@ def engine_run_shapes(args, engine, log) -> dict:
             _check_fits("--shapes", name, declared, shp)
             run[name] = shp
         elif any(d < 0 for d in declared):
-            prof = engine.get_tensor_profile_shape(name, 0)
+            prof = engine.get_tensor_profile_shape(name, getattr(args, "use_profile", 0))
             opt = tuple(prof[1]) if prof else tuple(DEFAULT_DIMENSION for _ in declared)
             shape = tuple(d if d >= 0 else (args.batch if i == 0 and args.batch else opt[i])
                           for i, d in enumerate(declared))

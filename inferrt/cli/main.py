@@ -18,7 +18,11 @@ def main(argv=None) -> int:
                        help="trtexec: build (or load) an engine, run it and report its performance "
                             "(without --onnx/--loadEngine: the built-in MNIST CNN)")
     add_exec_arguments(e)
+    from .autocast_cmd import register as register_autocast
+    register_autocast(sub)
     args = p.parse_args(argv)
+    if getattr(args, "run", None) is not None:   # commands registered with set_defaults(run=...)
+        return args.run(args)
     if args.cmd == "exec":
         from .exec_cmd import cmd_exec
 

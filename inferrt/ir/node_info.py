@@ -13,6 +13,9 @@ from typing import Any
 class NodeInfo:
     #: the tactic that runs the node (tactics/select.py); the runtime prepares it by this name
     tactic: str | None = None
+    #: the point of the tactic's tuning space the build chose, e.g. {"BLOCK": 1024, "num_warps": 4} (tactics/tuning.py);
+    #: absent for a tactic without tunable parameters
+    tactic_point: dict[str, Any] | None = None
     #: DataType name the node computes in: set by the user (``layer.precision``) or by assign_precision
     precision: str | None = None
     #: output types the user set on the layer: output index (as a string) -> DataType name

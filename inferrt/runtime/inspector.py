@@ -1,10 +1,17 @@
-"""EngineInspector: every final layer with its origin layers, precision, tactic and shapes (ONELINE or JSON)."""
+"""EngineInspector: every final layer with its origin layers, precision, tactic (and its tuning point) and shapes
+(ONELINE or JSON).
+
+What it shows follows the plan's ProfilingVerbosity (``config.profiling_verbosity`` at build time), as TensorRT's:
+DETAILED (inferrt's default) every field above, LAYER_NAMES_ONLY the layer names only (JSON: a list of names),
+NONE no layer information.
+"""
 from __future__ import annotations
 
 import json
 
-from ..enums import LayerInformationFormat
+from ..enums import LayerInformationFormat, ProfilingVerbosity
 from ..ir.kinds import Kind
+from ..tactics.tuning import label
 
 
 class EngineInspector:
@@ -15,6 +22,16 @@ class EngineInspector:
 
     def _layers(self):
         return [n for n in self.engine.graph.nodes if n.kind != Kind.CONSTANT]
+
+    def _verbosity(self):
+        return getattr(self.engine, "profiling_verbosity", ProfilingVerbosity.DETAILED)
+
+    def _info(self, n, as_json: bool):
+        """One layer as the plan's verbosity allows: a dict (DETAILED) or its name (LAYER_NAMES_ONLY)."""
+        if self._verbosity() == ProfilingVerbosity.LAYER_NAMES_ONLY:
+            return n.name
+        d = self._describe(n)
+        return d if as_json else _oneline(d)
 
     def _describe(self, n) -> dict:
         specs = self.engine.graph.specs
@@ -36,30 +53,32 @@ class EngineInspector:
             "Name": n.name, "LayerType": n.kind, "Origin": list(n.origin),
             "Inputs": [tensor(i) for i in n.inputs if i],
             "Outputs": [tensor(o) for o in n.outputs],
-            "TacticName": n.info.tactic or "generic", "Precision": n.info.precision or "FLOAT",
-            "Metadata": n.info.metadata or "",
+            "TacticName": n.info.tactic or "generic", "TacticPoint": dict(n.info.tactic_point or {}),
+            "Precision": n.info.precision or "FLOAT", "Metadata": n.info.metadata or "",
         }
 
     def get_layer_information(self, layer: int, format=LayerInformationFormat.ONELINE):  # noqa: A002
         layers = self._layers()
-        if not 0 <= layer < len(layers):
+        if not 0 <= layer < len(layers) or self._verbosity() == ProfilingVerbosity.NONE:
             return ""
-        d = self._describe(layers[layer])
-        if LayerInformationFormat.parse(format) == LayerInformationFormat.JSON:
-            return json.dumps(d)
-        return _oneline(d)
+        as_json = LayerInformationFormat.parse(format) == LayerInformationFormat.JSON
+        info = self._info(layers[layer], as_json)
+        return json.dumps(info) if as_json else info
 
     def get_engine_information(self, format=LayerInformationFormat.ONELINE):  # noqa: A002
-        layers = [self._describe(n) for n in self._layers()]
-        if LayerInformationFormat.parse(format) == LayerInformationFormat.JSON:
+        as_json = LayerInformationFormat.parse(format) == LayerInformationFormat.JSON
+        shown = self._layers() if self._verbosity() != ProfilingVerbosity.NONE else []
+        layers = [self._info(n, as_json) for n in shown]
+        if as_json:
             e = self.engine
             return json.dumps({"Layers": layers, "Bindings": [e.get_tensor_name(i) for i in range(e.num_io_tensors)],
                                "Device": e.plan_info.device, "Build": e.plan_info.build})
-        return "\n".join(_oneline(d) for d in layers)
+        return "\n".join(layers)
 
 
 def _oneline(d) -> str:
     ins = ", ".join(f"{t['Name']}{t['Dimensions']}" for t in d["Inputs"])
     outs = ", ".join(f"{t['Name']}{t['Dimensions']}" for t in d["Outputs"])
     origin = "" if d["Origin"] == [d["Name"]] else f" origin=[{', '.join(d['Origin'])}]"
-    return f"{d['Name']}: {d['LayerType']} ({ins}) -> ({outs}) tactic={d['TacticName']} precision={d['Precision']}{origin}"
+    tactic = label(d["TacticName"], d["TacticPoint"])
+    return f"{d['Name']}: {d['LayerType']} ({ins}) -> ({outs}) tactic={tactic} precision={d['Precision']}{origin}"

@@ -1,9 +1,11 @@
-"""Timing of tactic candidates on the device at concrete shapes (CUDA events; median of repeats)."""
+"""Timing of tactic candidates (each tactic at each point of its tuning space) on the device at concrete shapes
+(CUDA events; median of repeats)."""
 from __future__ import annotations
 
 from ..dtypes import torch_dtype
 from ..logger import Severity
 from ..ops.base import host_tensor
+from .tuning import label
 
 
 def _random_like(spec, device, value=None, gen=None):
@@ -51,16 +53,17 @@ def make_buffers(node, specs, device, nhwc=frozenset()):
 
 
 def compile_chosen(node, specs, tactic, nhwc=frozenset()) -> list:
-    """Run the chosen tactic once at the opt shapes (compiling its kernels); return its Triton JIT functions."""
+    """Run the chosen tactic once at the opt shapes and its chosen point (compiling its kernels); return the Triton
+    compiled kernels it ran (not the variants of other points compiled while timing)."""
     import torch
 
-    fn = tactic.prepare(node, torch.device("cuda"))
+    fn = tactic.prepare(node, torch.device("cuda"))  # at the point the build chose (node.info.tactic_point)
     if not getattr(fn, "launchers", None):
         return []
     ins, outs = make_buffers(node, specs, torch.device("cuda"), nhwc)
     fn(ins, outs)
     torch.cuda.synchronize()
-    return [j for launcher in fn.launchers for j in launcher.jit_functions()]
+    return [c for launcher in fn.launchers for c in launcher.compiled_kernels()]
 
 
 def _call(fn, ins, outs):
@@ -117,8 +120,9 @@ def _event_ms(fn, sets, iters):
     return times[len(times) // 2]
 
 
-def time_candidates(node, specs, cands, config, log, nhwc=frozenset()):
-    """[(tactic name, median ms)] for each candidate that runs; a failing candidate is skipped and logged.
+def time_candidates(node, specs, choices, config, log, nhwc=frozenset()):
+    """[(tactic name, point, median ms)] for each (tactic, point of its tuning space) in ``choices`` that runs; a
+    failing one is skipped and logged.
 
     Candidates are timed inside a CUDA graph (as the runtime runs them); one that cannot be captured is timed call
     by call, host overhead included, since it will also run that way."""
@@ -130,24 +134,26 @@ def time_candidates(node, specs, cands, config, log, nhwc=frozenset()):
     iters = max(1, config.avg_timing_iterations) * 5
     limit = config.get_memory_pool_limit(0)
     results = []
-    for t in cands:
+    for t, point in choices:
+        name = label(t.name, point)
         try:
-            fn = t.prepare(node, dev)
+            fn = t.prepare(node, dev, point)
             torch.cuda.synchronize()
             free_before = torch.cuda.memory_allocated()
             for ins, outs in sets:  # warm-up (compiles Triton kernels, creates handles)
                 _call(fn, ins, outs)
             torch.cuda.synchronize()
             if torch.cuda.memory_allocated() - free_before > limit:
-                log(Severity.VERBOSE, f"{node.name}: tactic {t.name} needs more workspace than the limit; skipped")
+                log(Severity.VERBOSE, f"{node.name}: tactic {name} needs more workspace than the limit; skipped")
                 continue
             ms = _graph_ms(fn, sets, iters)
             if ms is None:
                 ms = _event_ms(fn, sets, iters)
-            results.append((t.name, ms))
+            results.append((t.name, point, ms))
         except Exception as e:  # noqa: BLE001 - a candidate that fails is skipped, never fatal
-            log(Severity.VERBOSE, f"{node.name}: tactic {t.name} failed while timing ({type(e).__name__}: {e}); "
+            log(Severity.VERBOSE, f"{node.name}: tactic {name} failed while timing ({type(e).__name__}: {e}); "
                                   f"skipped")
     if not results:
-        results = [(cands[0].name, float("inf"))]
+        results = [(choices[0][0].name, choices[0][1], float("inf"))]
     return results
+

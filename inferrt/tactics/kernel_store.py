@@ -1,8 +1,9 @@
 """Compiled GPU kernels inside a plan: binaries and launch metadata, which the host never runs as code.
 
-Build (``collect``): for every compiled variant of the chosen Triton tactics, the plan stores Triton's cache key
-(``hash``), the kernel's name, its launch metadata (Triton's JSON, with any file path cut to its base name) and its
-binary (cubin for CUDA, hsaco for ROCm). No shared object, Python file, IR or group index is ever stored.
+Build (``collect_compiled``): for every compiled variant the chosen Triton tactics ran at the opt shapes and their
+chosen tuning points (tactics/tuning.py), the plan stores Triton's cache key (``hash``), the kernel's name, its
+launch metadata (Triton's JSON, with any file path cut to its base name) and its binary (cubin for CUDA, hsaco for
+ROCm). No shared object, Python file, IR or group index is ever stored.
 
 Plan entry: ``{"hash": "<64 hex digits>", "name": "<kernel>", "files": [["<kernel>.json", blob], ["<kernel>.cubin",
 blob]]}``, where ``<kernel>`` is the name Triton files the kernel under (its source function's name).
@@ -84,16 +85,21 @@ def _entry_of(compiled) -> dict | None:
 
 
 def collect(jit_fns) -> list[dict]:
-    """Plan entries ({"hash", "name", "files": {filename: bytes}}) of every compiled variant of ``jit_fns``."""
+    """Plan entries of every compiled variant of the Triton JIT functions ``jit_fns``."""
+    return collect_compiled(compiled for fn in jit_fns for caches in getattr(fn, "device_caches", {}).values()
+                            for compiled in caches[0].values())
+
+
+def collect_compiled(kernels) -> list[dict]:
+    """Plan entries ({"hash", "name", "files": {filename: bytes}}) of Triton compiled kernels, one per hash, in hash
+    order."""
     entries = {}
-    for fn in jit_fns:
-        for caches in getattr(fn, "device_caches", {}).values():
-            for compiled in caches[0].values():
-                if compiled.hash in entries:
-                    continue
-                e = _entry_of(compiled)
-                if e is not None:
-                    entries[compiled.hash] = e
+    for compiled in kernels:
+        if compiled.hash in entries:
+            continue
+        e = _entry_of(compiled)
+        if e is not None:
+            entries[compiled.hash] = e
     return [entries[k] for k in sorted(entries)]
 
 

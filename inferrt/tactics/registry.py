@@ -1,7 +1,8 @@
 """The tactic registry. A tactic implements node kinds on a device and prepares a runner for one node.
 
 Every kind has the ``generic`` tactic (the op's PyTorch implementation, CPU and CUDA), so a build never fails
-for lack of a fast kernel. Fast tactics register here from their own modules.
+for lack of a fast kernel. Fast tactics register here from their own modules. A tactic with tunable parameters
+declares them as its ``space`` (tactics/tuning.py); its runner is made for one point of that space.
 """
 from __future__ import annotations
 
@@ -9,17 +10,29 @@ import importlib
 import pkgutil
 from typing import Callable
 
+from .tuning import TuningSpace
+
 
 class Tactic:
     name = ""
     kinds: tuple[str, ...] = ()      # empty = every kind
     devices: tuple[str, ...] = ("cpu", "cuda")
     version = 1
+    #: the parameters the autotuner times this tactic over; the default has one point, ``{}``
+    space = TuningSpace()
 
     def supports(self, node, specs, device: str) -> bool:
         return device in self.devices and (not self.kinds or node.kind in self.kinds)
 
-    def prepare(self, node, device) -> Callable:
+    def prepare(self, node, device, point: dict | None = None) -> Callable:
+        """The runner of ``node`` at ``point`` of ``space``; None: the point the build chose for the node
+        (``node.info.tactic_point``, stored in the plan), else the space's default. Raises ValueError naming the
+        layer when the point does not fit the space."""
+        chosen = node.info.tactic_point if point is None else point
+        return self.runner(node, device, self.space.resolve(chosen, f"layer {node.name!r} (tactic {self.name})"))
+
+    def runner(self, node, device, point: dict) -> Callable:
+        """``run(ins, outs)`` for ``node`` at the checked ``point``: what a tactic implements."""
         raise NotImplementedError
 
 
@@ -28,7 +41,7 @@ class GenericTactic(Tactic):
 
     name = "generic"
 
-    def prepare(self, node, device):
+    def runner(self, node, device, point):
         op, attrs = node.op, node.attrs
 
         def run(ins, outs):

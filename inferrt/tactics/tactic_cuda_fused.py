@@ -2,11 +2,13 @@
 
 ``cudnn_conv_epilogue``: cuDNN convolution through PyTorch (channels-last when the output is, so the NHWC
 tensor-core kernels run), then ONE generated Triton kernel applying bias + residual adds + activation and writing
-the output slot: the convolution's result is read once and the output written once.
+the output slot: the convolution's result is read once and the output written once. The epilogue kernel is tuned
+over ``POINTWISE_SPACE`` (its block size and warps).
 
 ``cublas_matmul_epilogue``: 2-D-reshapable products with constant weights: ``addmm`` (cuBLASLt, bias in its
 epilogue) writes straight into the output when there is nothing else to do; otherwise one Triton kernel applies
-activation and residual adds.
+activation and residual adds, tuned like the convolution's; a product without epilogue runs no kernel of inferrt's
+and has only the default point.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from ..ir.kinds import Kind
 from ..ops.conv import resolve_padding, spatial_params
 from .registry import Tactic, register_tactic
 from .tactic_triton_pointwise import triton_available
-from .triton_codegen import PointwiseLauncher, supported
+from .triton_codegen import POINTWISE_SPACE, PointwiseLauncher, supported
+from .tuning import TuningSpace
 
 
 def epilogue_program(steps, with_bias: bool):
@@ -78,6 +81,7 @@ class CudnnConvEpilogue(Tactic):
     name = "cudnn_conv_epilogue"
     kinds = (Kind.FUSED_CONV, Kind.CONVOLUTION)  # a plain convolution is one with an empty epilogue
     devices = ("cuda",)
+    space = POINTWISE_SPACE
 
     def supports(self, node, specs, device):
         if not super().supports(node, specs, device) or specs is None or not triton_available():
@@ -88,11 +92,11 @@ class CudnnConvEpilogue(Tactic):
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
         return _epilogue_supported(node, specs, with_bias)
 
-    def prepare(self, node, device):
+    def runner(self, node, device, point):
         a = node.attrs
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
         prog, plan = epilogue_program(a.get("epilogue", []), with_bias)
-        epi = PointwiseLauncher(prog)
+        epi = PointwiseLauncher(prog, point["BLOCK"], point["num_warps"])
         weights = {}
 
         def run(ins, outs):
@@ -116,11 +120,19 @@ class CudnnConvEpilogue(Tactic):
         return run
 
 
+def _matmul_epilogue_point(point, node, specs) -> bool:
+    """With an epilogue, the pointwise kernel's points; without one there is no kernel to tune: the default only."""
+    if node.attrs.get("epilogue", []):
+        return POINTWISE_SPACE.constraint(point, node, specs)
+    return point == POINTWISE_SPACE.default
+
+
 @register_tactic
 class CublasMatmulEpilogue(Tactic):
     name = "cublas_matmul_epilogue"
     kinds = (Kind.FUSED_MATMUL, Kind.MATRIX_MULTIPLY)  # a plain product is one without bias or epilogue
     devices = ("cuda",)
+    space = TuningSpace(POINTWISE_SPACE.params, _matmul_epilogue_point)
 
     def supports(self, node, specs, device):
         if not super().supports(node, specs, device) or specs is None or not triton_available():
@@ -136,12 +148,12 @@ class CublasMatmulEpilogue(Tactic):
                 return False
         return _epilogue_supported(node, specs, False)
 
-    def prepare(self, node, device):
+    def runner(self, node, device, point):
         a = node.attrs
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
         epilogue = a.get("epilogue", [])
         prog, plan = epilogue_program(epilogue, False)
-        epi = PointwiseLauncher(prog) if epilogue else None
+        epi = PointwiseLauncher(prog, point["BLOCK"], point["num_warps"]) if epilogue else None
 
         def run(ins, outs):
             x, w = ins[0], ins[1]

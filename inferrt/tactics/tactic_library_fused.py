@@ -62,7 +62,7 @@ class CudnnConvBiasRelu(Tactic):
             return False  # cuDNN adds a full tensor, not a broadcast one
         return torch_dtype(out.dtype) in (torch.float16, torch.bfloat16, torch.float32)
 
-    def prepare(self, node, device):
+    def runner(self, node, device, point):
         a = node.attrs
         res = _pattern(a.epilogue)
         with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
@@ -116,7 +116,7 @@ class CublasLtBiasAct(Tactic):
             return False
         return torch_dtype(out.dtype) in (torch.float16, torch.bfloat16, torch.float32)
 
-    def prepare(self, node, device):
+    def runner(self, node, device, point):
         a = node.attrs
         use_gelu = _MATMUL_ACTS[list(a.epilogue[0])[1]]
         biases: dict = {}

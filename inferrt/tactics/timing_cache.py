@@ -4,6 +4,11 @@ the versions of the libraries whose kernels were timed (``library_versions``).
 Serialized as a small framed JSON document (magic, version, JSON); a cache whose device differs is refused
 unless ``ignore_mismatch`` is set. Entries recorded under other library versions are kept but never match: their
 keys differ, so a rebuild under a new PyTorch, cuDNN, CUDA (cuBLAS) or Triton times again instead of replaying.
+
+An entry is ``{"tactic": name, "ms": time, "config": point}``: ``config`` is the chosen point of the tactic's
+tuning space (``{name: value}``, tactics/tuning.py), null for a tactic without tunable parameters. Caches written
+before tuning spaces have null everywhere and load unchanged; a ``config`` that is neither null nor an object of
+named scalar values is refused as corrupt, naming the entry.
 """
 from __future__ import annotations
 
@@ -28,6 +33,17 @@ def library_versions() -> str:
     parts = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "cuda": torch.version.cuda,
              "triton": triton_version}
     return ";".join(f"{k}={'none' if v is None else v}" for k, v in parts.items())
+
+
+def _point(key, config):
+    """A deserialized entry's tuning point: null or {name: bool/int/float/str}; anything else raises TypeError."""
+    if config is None:
+        return None
+    if not (isinstance(config, dict) and all(isinstance(k, str) and isinstance(v, (bool, int, float, str))
+                                             for k, v in config.items())):
+        raise TypeError(f"entry {key}: its tuning point (config) must be null or an object of named bool/int/float/"
+                        f"string values, got {json.dumps(config)[:200]}")
+    return config
 
 
 class TimingCacheKey(str):
@@ -57,7 +73,7 @@ class ITimingCache:
         try:
             j = json.loads(data[len(MAGIC):].decode())
             entries = {str(k): {"tactic": str(v["tactic"]), "ms": float(v["ms"]),
-                                "config": v.get("config")} for k, v in j["entries"].items()}
+                                "config": _point(k, v.get("config"))} for k, v in j["entries"].items()}
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"corrupt timing cache: {e}") from None
         return cls(entries, j.get("device"))
@@ -90,17 +106,23 @@ class ITimingCache:
         return TimingCacheValue(e["tactic"], e["ms"]) if e else TimingCacheValue()
 
     def update(self, key, value: TimingCacheValue) -> bool:
+        """Replace an entry; its tuning point is kept while the tactic stays the same (TimingCacheValue has no
+        field for it), otherwise the new tactic runs at its first point."""
         with self._lock:
-            self._entries[str(key)] = {"tactic": value.tacticHash, "ms": value.timingMSec, "config": None}
+            old = self._entries.get(str(key))
+            point = old["config"] if old is not None and old["tactic"] == value.tacticHash else None
+            self._entries[str(key)] = {"tactic": value.tacticHash, "ms": value.timingMSec, "config": point}
         return True
 
     # inferrt's own accessors used by the autotuner
     def lookup(self, key: str):
         return self._entries.get(key)
 
-    def record(self, key: str, tactic: str, ms: float, config=None) -> None:
+    def record(self, key: str, tactic: str, ms: float, config: dict | None = None) -> None:
+        """Remember ``tactic`` at tuning point ``config`` (None: a tactic without tunable parameters)."""
         with self._lock:
-            self._entries[key] = {"tactic": tactic, "ms": float(ms), "config": config}
+            point = None if config is None else dict(config)
+            self._entries[key] = {"tactic": tactic, "ms": float(ms), "config": point}
 
     def __len__(self):
         return len(self._entries)

@@ -5,17 +5,23 @@ by linear offset, others through broadcast strides), computes in float32 (intege
 stores once in the output's dtype. The generated source is written to inferrt's private cache directory (see
 ``load_kernel``) so Triton's JIT can read it, and is deterministic, so a rebuild or a plan load regenerates the
 identical kernel.
+
+``POINTWISE_SPACE`` is the tuning space of every tactic that runs such a kernel: the block of elements one program
+handles (``BLOCK``) and the warps it runs with (``num_warps``); the default point is the launch used before spaces
+existed.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import linecache
+import math
 import os
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..enums import DataType
 from . import private_cache
+from .tuning import TuningSpace
 
 MAX_RANK = 6
 _TL = {DataType.FLOAT: "tl.float32", DataType.HALF: "tl.float16", DataType.BF16: "tl.bfloat16",
@@ -201,22 +207,39 @@ def _dense(t) -> bool:
     return t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=__import__("torch").channels_last))
 
 
+def _block_fits(point, node, specs) -> bool:
+    """Prune blocks larger than needed: a block is kept unless a smaller candidate already covers the whole output
+    in one program (larger ones would only add idle lanes)."""
+    out = specs.get(node.outputs[0]) if node.outputs else None
+    if out is None or out.shape is None or any(not isinstance(d, int) or d < 0 for d in out.shape):
+        return True
+    n = math.prod(out.shape)
+    block = point["BLOCK"]
+    return not any(n <= b < block for b in POINTWISE_SPACE.params["BLOCK"])
+
+
+POINTWISE_SPACE = TuningSpace({"BLOCK": (1024, 2048, 512), "num_warps": (4, 8)}, _block_fits)
+
+
 class PointwiseLauncher:
-    """Runs a pointwise program on tensors with one generated kernel per layout/dtype combination.
+    """Runs a pointwise program on tensors with one generated kernel per layout/dtype combination, launched with
+    ``block`` elements per program and ``num_warps`` warps (a point of ``POINTWISE_SPACE``).
 
     When the output is dense (contiguous or channels-last), every input with the output's shape and strides is
     read at the same memory offset as the output element (no index arithmetic); others are read through broadcast
     strides.
     """
 
-    BLOCK = 1024
-
-    def __init__(self, program):
+    def __init__(self, program, block: int = 1024, num_warps: int = 4):
         self.program = program
+        self.block = int(block)
+        self.num_warps = int(num_warps)
         self.cache = {}
+        self.launched = {}   # Triton's compiled variants this launcher ran, by hash: what the plan stores
 
-    def jit_functions(self):
-        return list(self.cache.values())
+    def compiled_kernels(self) -> list:
+        """The compiled kernels this launcher has run (one per layout, dtype and Triton specialization)."""
+        return list(self.launched.values())
 
     def __call__(self, out, ins):
         import triton
@@ -247,5 +270,7 @@ class PointwiseLauncher:
         if k is None:
             k = self.cache[key] = load_kernel(kernel_source(
                 self.program, [from_torch_dtype(x.dtype) for x in ins], from_torch_dtype(out.dtype), linear, zero))
-        k[(triton.cdiv(n, self.BLOCK),)](out, *ins, n, *dims, *ostr, *strides, OUT_LINEAR=out_linear,
-                                         BLOCK=self.BLOCK)
+        compiled = k[(triton.cdiv(n, self.block),)](out, *ins, n, *dims, *ostr, *strides, OUT_LINEAR=out_linear,
+                                                    BLOCK=self.block, num_warps=self.num_warps)
+        if compiled is not None:
+            self.launched[compiled.hash] = compiled

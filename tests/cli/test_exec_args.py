@@ -127,13 +127,17 @@ def test_device_index_beyond_the_machine_is_an_error(capsys):
 
 
 def test_layer_precisions_spec():
-    from inferrt.cli.exec_args import parse_layer_precisions
+    from inferrt.cli.exec_layers import parse_layer_spec
 
-    assert parse_layer_precisions("conv1:fp32,*:fp16") == {"conv1": "FLOAT", "*": "HALF"}
-    with pytest.raises(ExecArgError, match="layer 'conv1': precision 'int8' is not one inferrt builds"):
-        parse_layer_precisions("conv1:int8")
+    assert parse_layer_spec("--layerPrecisions", "conv1:fp32,*:fp16") == {"conv1": "FLOAT", "*": "HALF"}
+    with pytest.raises(ExecArgError, match="--layerPrecisions: layer 'conv1': type 'int8' is not one inferrt builds"):
+        parse_layer_spec("--layerPrecisions", "conv1:int8")
     with pytest.raises(ExecArgError, match="'conv1' is given twice"):
-        parse_layer_precisions("conv1:fp32,conv1:fp16")
+        parse_layer_spec("--layerPrecisions", "conv1:fp32,conv1:fp16")
+    with pytest.raises(ExecArgError, match="more than one"):
+        parse_layer_spec("--layerPrecisions", "c*n*:fp32")
+    assert parse_layer_spec("--layerOutputTypes", "split:fp16+fp32,c*:fp32", multi=True) == \
+        {"split": ("HALF", "FLOAT"), "c*": ("FLOAT",)}
 
 
 @pytest.mark.parametrize("argv, why", [

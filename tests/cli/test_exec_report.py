@@ -69,7 +69,7 @@ def test_report_layout_and_exports(capsys, tmp_path):
     times, prof, layers = (tmp_path / f for f in ("times.json", "profile.json", "layers.json"))
     rc = main(["exec", *FAST, "--batch", "2", "--iterations", "7", "--percentile", "50,90", "--avgRuns", "3",
                "--exportTimes", str(times), "--exportProfile", str(prof), "--exportLayerInfo", str(layers),
-               "--dumpProfile", "--dumpLayerInfo", "--dumpOutput", "--threads"])
+               "--dumpProfile", "--dumpLayerInfo", "--dumpOutput", "--threads", "--profilingVerbosity=detailed"])
     out, err = capsys.readouterr()
     assert rc == 0, err
     for head in ("=== Model Options ===", "=== Build Options ===", "=== Inference Options ===",
@@ -202,7 +202,7 @@ def test_gpu_report_and_times(capsys, tmp_path, graph):
 def test_gpu_layer_precisions_keep_one_layer_in_float(capsys, tmp_path):
     layers = tmp_path / "l.json"
     rc = main(["exec", "--device", "cuda", "--fp16", "--layerPrecisions", "conv2:fp32", "--precisionConstraints",
-               "obey", "--skipInference", "--exportLayerInfo", str(layers)])
+               "obey", "--skipInference", "--exportLayerInfo", str(layers), "--profilingVerbosity=detailed"])
     assert rc == 0, capsys.readouterr().err
     found = json.loads(layers.read_text())["Layers"]
 

@@ -97,7 +97,8 @@ def test_numerics_at_the_requested_shape(capsys, tmp_path):
 @pytest.mark.parametrize("flag", ["--shapes", "--minShapes", "--optShapes", "--maxShapes"])
 def test_unknown_tensor_name_is_an_error_naming_it(capsys, tmp_path, flag):
     m = _model(tmp_path / "m.onnx")
-    extra = [] if flag == "--shapes" else ["--minShapes", "x:1x1x6", "--maxShapes", "x:2x2x6"]
+    others = {"--minShapes": "x:1x1x6", "--maxShapes": "x:2x2x6"}
+    extra = [] if flag == "--shapes" else [a for f, v in others.items() if f != flag for a in (f, v)]
     rc, out, err = _exec(capsys, "--onnx", m, *extra, flag, "images:1x2x6")
     assert rc == 2 and f"{flag}: the network has no input tensor 'images'; its inputs are 'x'" in err
     assert "Engine built" not in out
@@ -105,7 +106,7 @@ def test_unknown_tensor_name_is_an_error_naming_it(capsys, tmp_path, flag):
 
 @pytest.mark.parametrize("argv, why", [
     (["--shapes", "x:2x6"], "input 'x' has rank 3"),
-    (["--minShapes", "x:1x1x6"], "--maxShapes does not name input 'x'"),
+    (["--minShapes", "x:1x1x6", "--minShapes", "x:1x1x6"], "--minShapes is given twice"),
     (["--minShapes", "x:4x1x6", "--maxShapes", "x:2x2x6"], "min <= opt <= max"),
     (["--minShapes", "x:1x1x6", "--maxShapes", "x:2x2x6", "--shapes", "x:3x2x6"], "outside the profile"),
     (["--shapes", "x:1x2x5"], "static dimension 2 = 6"),

@@ -13,10 +13,12 @@ from tests.plan.plan_tools import build_small_plan, with_manifest
 #: the keys plans carried when ``Node.info`` was a dict (inferrt/ir/graph.py before this module)
 PLAN_KEYS = {"tactic", "precision", "output_types", "format", "keep_float", "inserted", "metadata", "writes_into",
              "aliased_inputs", "elided"}
+#: keys added since: the chosen point of the tactic's tuning space (tactics/tuning.py)
+ADDED_KEYS = {"tactic_point"}
 
 
 def test_fields_are_the_plan_keys():
-    assert {f.name for f in dataclasses.fields(NodeInfo)} == PLAN_KEYS
+    assert {f.name for f in dataclasses.fields(NodeInfo)} == PLAN_KEYS | ADDED_KEYS
 
 
 def test_to_json_keeps_set_fields_only_and_false_is_set():

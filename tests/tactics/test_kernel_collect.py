@@ -52,6 +52,17 @@ def test_collect_keeps_metadata_and_binary_only_and_the_loader_accepts_it(tmp_pa
     assert [(h, n, sorted(f)) for h, n, f in checked] == [(e["hash"], NAME, ["cubin", "json"]) for e in entries]
 
 
+def test_collect_compiled_keeps_only_the_kernels_given(tmp_path):
+    """The build stores the variants the chosen tactics ran (their launchers' compiled kernels), not every variant
+    of their JIT functions (other tuning points compiled while timing)."""
+    h1, h2 = fake_hash("ran"), fake_hash("timed only")
+    ran, timed = _compiled(tmp_path, h1), _compiled(tmp_path, h2)
+    assert [e["hash"] for e in kernel_store.collect_compiled([ran, ran])] == [h1]
+    assert kernel_store.collect_compiled([ran]) == [e for e in kernel_store.collect([_Jit([ran, timed])])
+                                                    if e["hash"] == h1]
+    assert kernel_store.collect_compiled([]) == []
+
+
 def test_collect_leaves_out_a_kernel_the_loader_would_refuse(tmp_path):
     c = _compiled(tmp_path, fake_hash("c3"))
     meta_path = c.metadata_group[f"{NAME}.json"]

@@ -1,0 +1,47 @@
+"""Model preparation: loading, opset raised for the low type, unnamed nodes named, Constants to initializers."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import inferrt as trt
+from inferrt.autocast.prepare_model import prepare
+
+
+def _model(opset=11):
+    nodes = [helper.make_node("Constant", [], ["k"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.0])),
+             helper.make_node("Mul", ["x", "k"], ["m"]),
+             helper.make_node("Relu", ["m"], ["y"]),
+             helper.make_node("Constant", [], ["f"], value_float=3.0),
+             helper.make_node("Add", ["y", "f"], ["z"], name="Mul_1")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_opset_is_raised_to_the_low_types_minimum():
+    assert prepare(_model(11), TensorProto.FLOAT16, None)[1:] == (13, 11)
+    assert prepare(_model(11), TensorProto.BFLOAT16, None)[1:] == (22, 11)
+    assert prepare(_model(18), TensorProto.FLOAT16, None)[1:] == (18, 18)
+    m, opset, _ = prepare(_model(11), TensorProto.FLOAT16, 17)
+    assert opset == 17 and m.opset_import[0].version == 17
+
+
+def test_names_and_constants():
+    m, _, _ = prepare(_model(13), TensorProto.FLOAT16, None)
+    assert [n.op_type for n in m.graph.node] == ["Mul", "Relu", "Add"]
+    names = [n.name for n in m.graph.node]
+    assert len(set(names)) == 3 and names[2] == "Mul_1" and names[0] == "Mul_1_1"   # unique, never reused
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in m.graph.initializer}
+    assert inits["k"].tolist() == [2.0] and float(inits["f"]) == 3.0
+
+
+def test_bad_sources():
+    with pytest.raises(trt.ParseError, match="does not exist"):
+        prepare("/nonexistent/model.onnx", TensorProto.FLOAT16, None)
+    with pytest.raises(trt.ParseError, match="not an ONNX model"):
+        prepare(b"\xff\x00garbage", TensorProto.FLOAT16, None)
+    with pytest.raises(TypeError, match="ONNX file path"):
+        prepare(np.zeros(3), TensorProto.FLOAT16, None)
