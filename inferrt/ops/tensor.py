@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import LOW_BIT, array_dtype, array_numel, from_numpy_dtype, storage_tensor, torch_dtype
+from ..dtypes import LOW_BIT, array_dtype, array_numel, storage_tensor, torch_dtype
 from ..enums import DataType, LayerType, SampleMode
 from .base import ARRAY, BOOL, DTYPE, INT, INTS, Choice, Enum, OpDef, OpError, Spec, norm_axis, register, value_of
 from .cast_values import to_low_bit
