@@ -200,3 +200,35 @@ def test_int4_weight_only_matmul_from_a_packed_blocked_initializer():
     got = _run(m, {"x": x})["y"]
     want = x.astype(np.float64) @ (w.astype(np.float64) * np.repeat(scale, block, axis=0))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("qt", [TP.INT4, TP.UINT4, TP.FLOAT4E2M1, TP.FLOAT8E5M2, TP.FLOAT8E4M3FN, TP.FLOAT8E8M0])
+def test_cuda_casts_quantizes_and_dequantizes_as_the_reference(qt):
+    """The same models on the GPU: casts to and from the type, and (for quantized types) Q/DQ with block scales."""
+    if not torch_cuda():
+        pytest.skip("needs a CUDA GPU")
+    # int targets: no NaN/inf and nothing past int32 (the reference's rint().astype(int32) wraps those)
+    x = SWEEP if qt not in (TP.INT4, TP.UINT4) else SWEEP[np.isfinite(SWEEP) & (np.abs(SWEEP) < 1e9)]
+    if qt == TP.FLOAT8E8M0:
+        x = np.abs(x[~np.isnan(x)])
+    nodes = [oh.make_node("Cast", ["x"], ["c"], to=qt), oh.make_node("Cast", ["c"], ["back"], to=TP.FLOAT)]
+    outs = [("c", qt, [x.size]), ("back", TP.FLOAT, [x.size])]
+    inits = []
+    if qt != TP.FLOAT8E8M0:
+        nodes += [oh.make_node("QuantizeLinear", ["x", "s"], ["q"], output_dtype=qt),
+                  oh.make_node("DequantizeLinear", ["q", "s"], ["dq"])]
+        outs += [("q", qt, [x.size]), ("dq", TP.FLOAT, [x.size])]
+        inits = [numpy_helper.from_array(np.array(0.75, np.float32), "s")]
+    m = _model(nodes, [("x", TP.FLOAT, [x.size])], outs, inits)
+    names = [o[0] for o in outs]
+    ref = dict(zip(names, ReferenceEvaluator(m).run(names, {"x": x})))
+    got = inferrt.build_engine(m, device="cuda").create_execution_context().infer({"x": x})
+    for n in names:
+        _same(got[n], ref[n], f"{n} on cuda")
+
+
+def torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
