@@ -31,6 +31,8 @@ _INT_Q = {DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.INT4: (
 _FLOAT_Q = (DataType.FP8, DataType.FP8_E5M2, DataType.FP4)
 _QUANT = (*_INT_Q, *_FLOAT_Q)
 _QUANT_NAMES = "INT8, UINT8, INT4, UINT4, FP8, FP8_E5M2 or FP4"
+#: scale types: the float types, and E8M0 (powers of two: the block scales of the MX formats, MXFP8 / MXFP4)
+_SCALES = (*_FLOATS, DataType.E8M0)
 
 
 def quantize_values(y, to_type: DataType, zp=None, saturate: bool = True):
@@ -108,8 +110,8 @@ class Quantize(_QBase):
         zp = ins[2] if len(ins) > 2 else None
         if x.dtype not in _FLOATS:
             raise OpError(f"input type {x.dtype.name} is not supported; quantize takes FLOAT, HALF or BF16")
-        if scale.dtype not in _FLOATS:
-            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF or BF16")
+        if scale.dtype not in _SCALES:
+            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF, BF16 or E8M0")
         if a.to_type not in _QUANT:
             raise OpError(f"output type {a.to_type.name} is not supported; use {_QUANT_NAMES}")
         if zp is not None and zp.dtype != a.to_type:
@@ -141,8 +143,8 @@ class Dequantize(_QBase):
         zp = ins[2] if len(ins) > 2 else None
         if x.dtype not in _QUANT + (DataType.INT32,):
             raise OpError(f"input type {x.dtype.name} is not supported; dequantize takes {_QUANT_NAMES} or INT32")
-        if scale.dtype not in _FLOATS:
-            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF or BF16")
+        if scale.dtype not in _SCALES:
+            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF, BF16 or E8M0")
         if a.to_type not in _FLOATS:
             raise OpError(f"output type {a.to_type.name} is not supported; use FLOAT, HALF or BF16")
         if zp is not None and zp.dtype != x.dtype:

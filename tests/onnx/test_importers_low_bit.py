@@ -232,3 +232,28 @@ def torch_cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("qt", [TP.FLOAT4E2M1, TP.FLOAT8E4M3FN])
+def test_mx_block_scales_in_e8m0(qt):
+    """MXFP4 / MXFP8: blocks of 32 along the last axis share a power-of-two FLOAT8E8M0 scale."""
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((2, 64)) * 3).astype(np.float32)
+    s = np.array([[0.5, 2.0], [1.0, 0.25]], np.float32).astype(ml_dtypes.float8_e8m0fnu)
+    nodes = [oh.make_node("QuantizeLinear", ["x", "s"], ["q"], axis=1, block_size=32, output_dtype=qt),
+             oh.make_node("DequantizeLinear", ["q", "s"], ["y"], axis=1, block_size=32, output_dtype=TP.FLOAT)]
+    m = _model(nodes, [("x", TP.FLOAT, [2, 64])], [("q", qt, [2, 64]), ("y", TP.FLOAT, [2, 64])],
+               [numpy_helper.from_array(s, "s")])
+    got = _check(m, {"x": x}, ["q", "y"])
+    assert np.abs(got["y"] - x).max() > 0  # really quantized
+
+
+def test_e8m0_scale_without_output_dtype_names_the_node():
+    s = np.array([1.0], np.float32).astype(ml_dtypes.float8_e8m0fnu)
+    q = np.zeros(4, ml_dtypes.float8_e4m3fn)
+    m = _model([oh.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq_mx", axis=0, block_size=4,
+                             output_dtype=TP.FLOAT)],
+               [], [("y", TP.FLOAT, [4])], [numpy_helper.from_array(q, "q"), numpy_helper.from_array(s, "s")])
+    m.graph.node[0].attribute.pop()  # drop output_dtype: the output would be E8M0, which DequantizeLinear cannot give
+    with pytest.raises(inferrt.ParseError, match="(?s)dq_mx.*float8e8m0"):
+        inferrt.build_engine(m, device=DEVICE)
