@@ -102,21 +102,35 @@ def from_numpy_dtype(dtype) -> DataType:
     raise TypeError(f"numpy dtype {dtype} has no inferrt DataType")
 
 
+def float8_e8m0():
+    """torch's float8_e8m0fnu (PyTorch 2.7 and later), None before."""
+    import torch
+
+    return getattr(torch, "float8_e8m0fnu", None)
+
+
 def _storage_table():
     import torch
 
-    return {
+    table = {
         DataType.FLOAT: torch.float32, DataType.HALF: torch.float16, DataType.BF16: torch.bfloat16,
         DataType.INT8: torch.int8, DataType.INT32: torch.int32, DataType.INT64: torch.int64,
         DataType.BOOL: torch.bool, DataType.UINT8: torch.uint8, DataType.FP8: torch.float8_e4m3fn,
-        DataType.FP8_E5M2: torch.float8_e5m2, DataType.E8M0: torch.float8_e8m0fnu,
-        DataType.INT4: torch.int8, DataType.UINT4: torch.uint8, DataType.FP4: torch.float8_e4m3fn,
+        DataType.FP8_E5M2: torch.float8_e5m2, DataType.INT4: torch.int8, DataType.UINT4: torch.uint8,
+        DataType.FP4: torch.float8_e4m3fn,
     }
+    if float8_e8m0() is not None:
+        table[DataType.E8M0] = float8_e8m0()
+    return table
 
 
 def torch_dtype(dt: DataType):
     """The torch dtype a tensor of ``dt`` is held in (see the module docstring: INT4 in int8, FP4 in E4M3...)."""
-    return _storage_table()[DataType.parse(dt)]
+    dt = DataType.parse(dt)
+    table = _storage_table()
+    if dt not in table:
+        raise TypeError(f"DataType.{dt.name} needs a newer PyTorch (E8M0 tensors need PyTorch 2.7 or later)")
+    return table[dt]
 
 
 def from_torch_dtype(dtype) -> DataType:
@@ -127,17 +141,13 @@ def from_torch_dtype(dtype) -> DataType:
         torch.float32: DataType.FLOAT, torch.float16: DataType.HALF, torch.bfloat16: DataType.BF16,
         torch.int8: DataType.INT8, torch.int32: DataType.INT32, torch.int64: DataType.INT64,
         torch.bool: DataType.BOOL, torch.uint8: DataType.UINT8, torch.float8_e4m3fn: DataType.FP8,
-        torch.float8_e5m2: DataType.FP8_E5M2, torch.float8_e8m0fnu: DataType.E8M0,
-        torch.float64: DataType.FLOAT,
+        torch.float8_e5m2: DataType.FP8_E5M2, torch.float64: DataType.FLOAT,
     }
+    if float8_e8m0() is not None:
+        table[float8_e8m0()] = DataType.E8M0
     if dtype not in table:
         raise TypeError(f"torch dtype {dtype} has no inferrt DataType")
     return table[dtype]
-
-
-def storage_compatible(dt: DataType, torch_dt) -> bool:
-    """Whether a torch tensor of ``torch_dt`` can be bound where a tensor of ``dt`` is expected."""
-    return torch_dtype(dt) == torch_dt
 
 
 def ml_dtype(dt: DataType):
@@ -204,4 +214,4 @@ def host_array(w) -> np.ndarray:
 def _storage_only_torch():
     import torch
 
-    return (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e8m0fnu)
+    return (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2, float8_e8m0())

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import torch
 
-from ..dtypes import INT4_RANGE, LOW_BIT, torch_dtype
+from ..dtypes import INT4_RANGE, LOW_BIT, float8_e8m0, torch_dtype
 from ..enums import DataType
 
 #: largest finite value of each low-bit float type
 FLOAT_MAX = {DataType.FP8: 448.0, DataType.FP8_E5M2: 57344.0, DataType.FP4: 6.0}
 #: the smallest magnitude that rounds past the largest finite value (ties to even go down for E4M3FN, up for E5M2)
 _E4M3_OVERFLOW = 464.0
-_FLOAT8 = (torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e8m0fnu)
+_FLOAT8 = (torch.float8_e4m3fn, torch.float8_e5m2, float8_e8m0())
 
 
 def as_float32(x: torch.Tensor) -> torch.Tensor:
@@ -102,4 +102,4 @@ def _to_e8m0(f: torch.Tensor, saturate: bool, round_mode: str) -> torch.Tensor:
         up = up & (exp != 0xFE)
     exp = exp + up.to(torch.int64)
     exp = torch.where(special, torch.full_like(exp, 0xFF), exp.clamp(max=0xFF))
-    return exp.to(torch.uint8).view(torch.float8_e8m0fnu)
+    return exp.to(torch.uint8).view(torch_dtype(DataType.E8M0))

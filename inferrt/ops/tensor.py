@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import LOW_BIT, array_dtype, array_numel, storage_tensor, torch_dtype
+from ..dtypes import LOW_BIT, array_dtype, array_numel, float8_e8m0, storage_tensor, torch_dtype
 from ..enums import DataType, LayerType, SampleMode
 from .base import ARRAY, BOOL, DTYPE, INT, INTS, Choice, Enum, OpDef, OpError, Spec, norm_axis, register, value_of
 from .cast_values import to_low_bit
@@ -75,7 +75,7 @@ class Cast(OpDef):
         x = ins[0]
         if a.to_type in LOW_BIT:
             return [to_low_bit(x, a.to_type, a.get("saturate", True), a.get("round_mode", "up"))]
-        if x.dtype in (torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e8m0fnu):
+        if x.dtype in (torch.float8_e4m3fn, torch.float8_e5m2, float8_e8m0()):
             x = x.to(torch.float32)  # exact; torch converts these to few types directly
         dt = torch_dtype(a.to_type)
         out = outs[0] if outs else None
