@@ -257,3 +257,17 @@ def test_e8m0_scale_without_output_dtype_names_the_node():
     m.graph.node[0].attribute.pop()  # drop output_dtype: the output would be E8M0, which DequantizeLinear cannot give
     with pytest.raises(inferrt.ParseError, match="(?s)dq_mx.*float8e8m0"):
         inferrt.build_engine(m, device=DEVICE)
+
+
+@pytest.mark.parametrize("qt", [TP.FLOAT8E4M3FN, TP.INT4, TP.FLOAT4E2M1, TP.UINT4])
+def test_data_movement_on_low_bit_tensors(qt):
+    """The layout ops ONNX allows on low-bit tensors (Reshape, Transpose, Flatten, Unsqueeze, Pad) move the values
+    unchanged: they are data-movement layers, which the low-bit type rule lets through."""
+    x = (np.arange(12).reshape(2, 6) % 7 - (0 if qt == TP.UINT4 else 3)).astype(np.float32).astype(ML[qt])
+    i64 = lambda n, v: numpy_helper.from_array(np.array(v, np.int64), n)  # noqa: E731
+    nodes = [oh.make_node("Reshape", ["x", "s"], ["r"]), oh.make_node("Transpose", ["r"], ["t"], perm=[1, 0]),
+             oh.make_node("Flatten", ["t"], ["f"], axis=0), oh.make_node("Unsqueeze", ["f", "a"], ["u"]),
+             oh.make_node("Pad", ["x", "p"], ["pad"])]
+    m = _model(nodes, [("x", qt, [2, 6])], [("u", qt, [1, 1, 12]), ("pad", qt, [2, 8])],
+               [i64("s", [4, 3]), i64("a", [0]), i64("p", [0, 1, 0, 1])])
+    _check(m, {"x": x}, ["u", "pad"])
