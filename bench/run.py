@@ -170,7 +170,7 @@ def main(argv=None):
             rows.append(row)
             print(json.dumps(row), flush=True)
     env = {"date": time.strftime("%Y-%m-%d"), "device": torch.cuda.get_device_name() if a.device == "cuda" else
-           platform.processor() or "cpu", "torch": torch.__version__, "inferrt": inferrt.__version__,
+           platform.processor() or "cpu", "torch": torch.__version__, "inferrt": inferrt.inferrt_version,
            "python": platform.python_version(), "dtype": str(dtype)}
     try:
         import triton

@@ -3,7 +3,8 @@
 ``import inferrt as trt`` runs TensorRT-style code: build a network (network API or ONNX parser), build a plan,
 deserialize it with ``Runtime`` and execute it from execution contexts, on the GPU when there is one, else the CPU.
 """
-from ._version import __version__
+from ._version import TENSORRT_API_VERSION as __version__  # TensorRT's API level, as tensorrt.__version__
+from ._version import __version__ as inferrt_version  # inferrt's own release
 from .dtypes import nptype, volume
 from .enums import *  # noqa: F401,F403 - TensorRT's enums at module level, as tensorrt exposes them
 from .enums import DataType
@@ -11,6 +12,7 @@ from .errors import (BindingError, BuildError, ExecutionError, InferrtError, Net
                      ParseError, PlanError, ShapeError)
 from .host_memory import IHostMemory
 from .logger import IErrorRecorder, ILogger, Logger, Severity  # noqa: F401
+from .plugins import init_libnvinfer_plugins  # noqa: F401
 
 float32 = DataType.FLOAT
 float16 = DataType.HALF

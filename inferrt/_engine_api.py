@@ -5,14 +5,20 @@ from .ir.layer import *  # noqa: F401,F403
 from .ir.layer import ILayer  # noqa: F401
 from .ir.layer import LAYER_CLASSES
 from .ir.network import INetworkDefinition  # noqa: F401
+from .ir.api_control_flow import IIfConditional, ILoop  # noqa: F401
 from .builder.builder import Builder  # noqa: F401
 from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
+from .builder.algorithm import IAlgorithm, IAlgorithmContext, IAlgorithmIOInfo, IAlgorithmVariant  # noqa: F401
 from .builder.profile import IOptimizationProfile  # noqa: F401
 from .builder.progress import IProgressMonitor  # noqa: F401
+from .builder.stream_writer import IStreamWriter  # noqa: F401
 from .runtime.runtime import Runtime  # noqa: F401
 from .runtime.engine import ICudaEngine  # noqa: F401
 from .runtime.context import IExecutionContext  # noqa: F401
 from .runtime.inspector import EngineInspector  # noqa: F401
+from .runtime.inspector import EngineInspector as IEngineInspector  # noqa: F401 - TensorRT's name
+from .runtime.debug_tensors import IDebugListener  # noqa: F401
+from .runtime.stream_reader import IStreamReader, IStreamReaderV2  # noqa: F401
 from .runtime.interfaces import IGpuAllocator, IGpuAsyncAllocator, IOutputAllocator, IProfiler, Profiler  # noqa: F401
 from .tactics.timing_cache import ITimingCache, TimingCacheKey, TimingCacheValue  # noqa: F401
 from .api import build_engine, load_engine, save_plan  # noqa: F401

@@ -16,6 +16,20 @@ class _Enum(enum.IntEnum):
 
     __str__ = __repr__
 
+    def __eq__(self, other):
+        # as TensorRT's enums: members of two different enumerations never compare equal (ActivationType.RELU is
+        # not LayerType.CONVOLUTION, though both are 0), so dict and ``in`` lookups keyed by one enum are not
+        # matched by another; a member still equals its plain integer value
+        if isinstance(other, enum.Enum) and type(other) is not type(self):
+            return False
+        return int.__eq__(self, other)
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = int.__hash__
+
     @classmethod
     def parse(cls, value):
         """Accept a member, its name (any case) or its integer value; raise a clear error otherwise."""
@@ -35,14 +49,33 @@ class _Enum(enum.IntEnum):
         raise ValueError(f"{value!r} is not a {cls.__name__}; expected one of: {names}")
 
 
-def _make(name: str, members: str, start: int = 0) -> type:
-    return _Enum(name, [(m, i + start) for i, m in enumerate(members.split())])
+def _make(name: str, members: str, start: int = 0, base: type = None) -> type:
+    return (base or _Enum)(name, [(m, i + start) for i, m in enumerate(members.split())])
+
+
+class _TypeEnum(_Enum):
+    """DataType's base: as TensorRT's DataType, a member is not equal to a plain integer (DataType.HALF != 1), so a
+    table keyed by another library's integer type codes (ONNX's TensorProto: 1 is FLOAT) never matches it. It still
+    converts with ``int()`` and orders like its value."""
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return False if isinstance(other, (int, enum.Enum)) else NotImplemented
+        return int.__eq__(self, other)
+
+    __hash__ = int.__hash__
 
 
 #: TensorRT's members keep TensorRT's values (FP8 is E4M3FN, FP4 is E2M1, E8M0 is the MX scale type); UINT4 and
 #: FP8_E5M2 are inferrt's own (ONNX's UINT4 and FLOAT8E5M2), numbered after them. How each is held in memory:
 #: ``inferrt/dtypes.py``.
-DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0 UINT4 FP8_E5M2")
+DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0 UINT4 FP8_E5M2",
+                 base=_TypeEnum)
+#: bytes per element by member name (FP8_E5M2 and UINT4 are inferrt's own members, for ONNX's types)
+_ITEMSIZE = {"FLOAT": 4, "HALF": 2, "INT8": 1, "INT32": 4, "BOOL": 1, "UINT8": 1, "FP8": 1, "BF16": 2, "INT64": 8,
+             "INT4": 0.5, "FP4": 0.5, "E8M0": 1, "FP8_E5M2": 1, "UINT4": 0.5}
+DataType.itemsize = property(lambda self: _ITEMSIZE[self.name],
+                             doc="Bytes per element, as TensorRT's DataType.itemsize (0.5 for the 4-bit INT4 and FP4)")
 LayerType = _make(
     "LayerType",
     "CONVOLUTION GRID_SAMPLE NMS ACTIVATION POOLING LRN SCALE SOFTMAX DECONVOLUTION CONCATENATION "
@@ -95,6 +128,7 @@ MemoryPoolType = _make(
     "MemoryPoolType",
     "WORKSPACE DLA_MANAGED_SRAM DLA_LOCAL_DRAM DLA_GLOBAL_DRAM TACTIC_DRAM TACTIC_SHARED_MEMORY",
 )
+SeekPosition = _make("SeekPosition", "SET CUR END")
 LayerInformationFormat = _make("LayerInformationFormat", "ONELINE JSON")
 ProfilingVerbosity = _make("ProfilingVerbosity", "LAYER_NAMES_ONLY NONE DETAILED")
 BuilderFlag = _make(

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from .enums import DataType
+from .interface import ContextManaged
 
 
-class IHostMemory(bytes):
+class IHostMemory(bytes, ContextManaged):
     """A plan in host memory; supports the buffer protocol, ``nbytes`` and ``dtype`` like TensorRT's."""
 
     @property

@@ -14,6 +14,7 @@ from ..passes.pipeline import POST_PIPELINE, PassContext, run_pipeline, selected
 from ..plan.format import BlobWriter, write_plan
 from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
+from .debug_tensors import add_unfused_debug_tensors, protect_debug_tensors, split_debug_tensors
 from .flags import flag_refusals, flag_warnings
 from .lower_network import lower_network
 from .progress import BUILD, KERNELS, MEMORY, OPTIMIZE, PHASES, SERIALIZE, TACTICS, ProgressDriver
@@ -113,6 +114,7 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
     ctx = PassContext(config, log, device, profiles)
+    debug = protect_debug_tensors(network, graph)
     progress = progress or ProgressDriver()
     progress.start(BUILD, len(PHASES))
     passes = selected_pipeline(config)
@@ -124,9 +126,12 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
         run_pipeline(graph, ctx, [step], required=True)
         progress.step()
     progress.finish()
+    split_debug_tensors(graph, debug)
+    add_unfused_debug_tensors(network, graph)
 
     profile_records = []
     opt_specs = None
+    p0_specs = []  # profile 0's specs at its min, opt and max shapes
     progress.start(MEMORY, 3 * len(profiles))
     for pi, shapes in enumerate(profiles):
         memory = 0
@@ -139,6 +144,8 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
                                  f"({ {k: tuple(v.shape) for k, v in specs_in.items()} }): {e}") from None
             _check_sizes(specs, device, f"the {WHICH[which]} shapes of optimization profile {pi}")
             memory = max(memory, arena_bytes(graph, specs))
+            if pi == 0:
+                p0_specs.append(specs)
             if which == 1 and pi == 0:
                 opt_specs = specs
             progress.step()
@@ -148,7 +155,8 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
     from ..tactics.select import select_tactics
 
     progress.start(TACTICS, sum(1 for n in graph.nodes if n.kind != Kind.CONSTANT))
-    select_tactics(graph, opt_specs, device, config, log, on_layer=progress.step)
+    select_tactics(graph, opt_specs, device, config, log, on_layer=progress.step,
+                   range_specs=(p0_specs[0], p0_specs[2]) if len(p0_specs) == 3 else None)
     progress.finish()
     from ..tactics import kernel_store
     from ..tactics.select import compiled_kernels
@@ -164,7 +172,8 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
     _check_sizes(graph.specs, device, "the shapes recorded in the plan")
     io = [IOTensor(n, "INPUT", graph.specs[n].dtype.name, list(graph.specs[n].shape)) for n in graph.inputs]
     io += [IOTensor(n, "OUTPUT", graph.specs[n].dtype.name,
-                    list(graph.specs[n].shape) if graph.specs[n].shape is not None else []) for n in graph.outputs]
+                    list(graph.specs[n].shape) if graph.specs[n].shape is not None else []) for n in graph.outputs
+           if n not in graph.debug]
     build = BuildInfo(flags=[f.name for f in BuilderFlag if config.get_flag(f)],
                       optimization_level=config.builder_optimization_level, layers_before=network.num_layers,
                       layers_after=sum(1 for n in graph.nodes if n.kind != Kind.CONSTANT))

@@ -9,6 +9,7 @@ from ..ir.network import INetworkDefinition
 from ..logger import Severity, _Reporter
 from .config import IBuilderConfig
 from .profile import IOptimizationProfile
+from .stream_writer import build_serialized_network_to_stream
 
 
 class Builder(_Reporter):
@@ -54,6 +55,8 @@ class Builder(_Reporter):
         except BuildError as e:
             self._error(str(e), ErrorCode.INVALID_CONFIG)
             return None
+
+    build_serialized_network_to_stream = build_serialized_network_to_stream
 
     def build_engine_with_config(self, network, config):
         plan = self.build_serialized_network(network, config)

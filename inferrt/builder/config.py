@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..enums import (BuilderFlag, DeviceType, EngineCapability, HardwareCompatibilityLevel, MemoryPoolType,
                      PreviewFeature, ProfilingVerbosity, QuantizationFlag, TacticSource, TilingOptimizationLevel)
+from ..interface import ContextManaged
 
 _DEFAULT_POOLS = {
     MemoryPoolType.WORKSPACE: 1 << 40, MemoryPoolType.DLA_MANAGED_SRAM: 1 << 20,
@@ -12,22 +13,26 @@ _DEFAULT_POOLS = {
 
 
 class IAlgorithmSelector:
-    """Restricts and observes the builder's tactic choices (TensorRT's IAlgorithmSelector, with tactics named).
+    """Restricts and observes the builder's tactic choices, with TensorRT 10's signature (builder/algorithm.py).
 
-    ``select_algorithms(layer_name, choices)`` receives the names of the tactics that can implement the layer
-    (for example ``["generic", "cudnn_conv_epilogue", "cudnn_conv_bias_relu"]``) and returns the allowed ones, as
-    names or indices into ``choices``; an empty list keeps them all. ``report_algorithms(layer_names, choices)``
-    is told the tactic picked for each layer that was timed. Set it as ``config.algorithm_selector``.
+    ``select_algorithms(context, choices)`` receives the layer's IAlgorithmContext and an IAlgorithm per tactic that
+    can implement it, and returns the allowed ones as indices into ``choices`` (or tactic names, since an IAlgorithm
+    is a str equal to its tactic's name, e.g. ``"generic"``, ``"cudnn_conv_bias_relu"``); an empty list keeps them
+    all. After selection, ``report_algorithms(contexts, choices)`` is called once with every layer and the algorithm
+    chosen for it. Set it as ``config.algorithm_selector``.
     """
 
-    def select_algorithms(self, layer_name: str, choices: list) -> list:
+    def __init__(self):
+        pass
+
+    def select_algorithms(self, context, choices: list) -> list:
         return list(range(len(choices)))
 
-    def report_algorithms(self, layer_names: list, choices: list) -> None:
+    def report_algorithms(self, contexts: list, choices: list) -> None:
         return None
 
 
-class IBuilderConfig:
+class IBuilderConfig(ContextManaged):
     def __init__(self):
         self.reset()
 

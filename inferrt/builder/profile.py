@@ -1,10 +1,12 @@
 """IOptimizationProfile: min / opt / max shapes per dynamic input (and values of shape inputs)."""
 from __future__ import annotations
 
+from ..interface import ContextManaged
 from ..ir.weights import Dims
+from .profile_defaults import fill_defaults
 
 
-class IOptimizationProfile:
+class IOptimizationProfile(ContextManaged):
     def __init__(self):
         self._shapes: dict[str, tuple[tuple, tuple, tuple]] = {}
         self._shape_values: dict[str, tuple[tuple, tuple, tuple]] = {}
@@ -33,6 +35,8 @@ class IOptimizationProfile:
     def get_shape_input(self, input: str):  # noqa: A002
         name = input if isinstance(input, str) else input.name
         return [list(x) for x in self._shape_values.get(name, ())]
+
+    fill_defaults = fill_defaults  # TensorRT code meets it through Polygraphy's Profile.fill_defaults
 
     def __bool__(self):
         return not self._errors and bool(self._shapes or self._shape_values)

@@ -64,12 +64,11 @@ def add_autocast_arguments(p) -> None:
     p.add_argument("--report", metavar="PATH", help="also write the JSON report to PATH")
 
 
-def register(subparsers) -> None:
+def add_autocast_parser(subparsers) -> None:
     """Add ``inferrt autocast`` to the command line's subcommands."""
     p = subparsers.add_parser("autocast", allow_abbrev=False,
                               help="AutoCast: FP32 ONNX to mixed FP16/BF16 ONNX, with a report of what stayed FP32")
     add_autocast_arguments(p)
-    p.set_defaults(run=cmd_autocast)
 
 
 def _fail(msg: str) -> int:

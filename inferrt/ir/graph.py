@@ -33,6 +33,8 @@ class Graph:
         self.nodes: list[Node] = []
         self.inputs: list[str] = []
         self.outputs: list[str] = []
+        self.debug: list[str] = []           # debug tensors: the last graph outputs, not engine I/O (mark_debug)
+        self.unfused: list[str] = []         # those of them from mark_unfused_tensors_as_debug_tensors
         self.specs: dict[str, Spec] = {}     # symbolic specs (dims may be -1)
 
     # ------------------------------------------------------------------ queries
@@ -153,6 +155,8 @@ class Graph:
 
         return {
             "inputs": list(self.inputs), "outputs": list(self.outputs),
+            **({"debug": list(self.debug)} if self.debug else {}),
+            **({"debug_unfused": list(self.unfused)} if self.unfused else {}),
             "values": {k: {"dtype": s.dtype.name, "shape": None if s.shape is None else list(s.shape)}
                        for k, s in self.specs.items()},
             "nodes": [{"name": n.name, "kind": n.kind, "inputs": n.inputs, "outputs": n.outputs,
@@ -164,6 +168,12 @@ class Graph:
         g = cls()
         g.inputs = [_str(x, "graph input") for x in _list(j["inputs"], "inputs")]
         g.outputs = [_str(x, "graph output") for x in _list(j["outputs"], "outputs")]
+        g.debug = [_str(x, "debug tensor") for x in _list(j.get("debug", []), "debug")]
+        if g.debug != g.outputs[len(g.outputs) - len(g.debug):]:
+            raise ValueError(f"debug tensors {g.debug} must be the last graph outputs {g.outputs}")
+        g.unfused = [_str(x, "debug tensor") for x in _list(j.get("debug_unfused", []), "debug_unfused")]
+        if not set(g.unfused) <= set(g.debug):
+            raise ValueError(f"unfused debug tensors {g.unfused} must be debug tensors {g.debug}")
         for k, v in _dict(j["values"], "values").items():
             dt = DataType[_str(v["dtype"], f"dtype of {k}")] if v["dtype"] in DataType.__members__ else None
             if dt is None:

@@ -18,6 +18,7 @@ class ILayer:
     """A layer of the network: typed attributes, inputs, outputs, precision controls."""
 
     KIND = ""
+    metadata = ""  # TensorRT's ILayer.metadata (set per layer); declared here so it reads as an ILayer member
 
     def __init__(self, network, kind: str, inputs, name: str, attrs=None):
         self._network = network
@@ -52,6 +53,10 @@ class ILayer:
 
     def __repr__(self):
         return f"{type(self).__name__}({self._name!r})"
+
+    def __dir__(self):
+        # TensorRT's members only (tools such as Polygraphy list a layer's attributes with dir())
+        return [a for a in super().__dir__() if not a.startswith("_") or a.startswith("__")]
 
     # ------------------------------------------------------------------ connectivity
     @property

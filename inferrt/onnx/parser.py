@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from ..enums import OnnxParserFlag, ParserErrorCode
+from ..interface import ContextManaged
 from ..logger import Severity
 from . import registry
 from .context import ImportContext, NodeView, onnx_dtype
@@ -26,7 +27,7 @@ from .parser_error import ParseAbort as _Abort, ParserError  # noqa: F401 - Pars
 from .registry import ImportFailure
 
 
-class OnnxParser(ModelLoader):
+class OnnxParser(ModelLoader, ContextManaged):
     """TensorRT's ``OnnxParser(network, logger)``."""
 
     def __init__(self, network, logger=None):

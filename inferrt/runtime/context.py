@@ -13,6 +13,7 @@ from ..ops import Spec
 from .arguments import (ADDRESS_LIMIT, address_problem, device_buffer_problem, feed_of, host_buffer_problem,
                         index_problem, integer, shape_of, stream_handle, stream_problem)
 from .buffers import AddressCache, as_array
+from .debug_tensors import DebugTensorsMixin
 from .executor import ExecutionError, ShapePlan, nbytes_of
 from .tf32 import tf32_mode
 from .run_arrays import run_arrays
@@ -22,7 +23,7 @@ from .use_guard import DeviceOrder, UseGuard
 _RUN_ERRORS = (InferrtError, RuntimeError, MemoryError, OverflowError)
 
 
-class IExecutionContext(_Reporter):
+class IExecutionContext(_Reporter, DebugTensorsMixin):
     def __init__(self, engine, allocate: bool = True):
         self.engine = engine
         self.logger = engine.logger
@@ -429,9 +430,11 @@ class IExecutionContext(_Reporter):
             self._order.after_previous(stream)
             if plan.eager:
                 outs = self.engine.executor.run_eager({n: io[n] for n in self.engine.input_names}, self.profiler)
-                self._deliver(outs, io, stream)
+                self._report_debug(outs, stream)
+                self._deliver({o: outs[o] for o in self.engine.output_names if o in outs}, io, stream)
                 self._order.mark_done(stream)
                 return outs
+            self._add_debug_buffers(io, plan, plan_key)
             missing = [o for o in self.engine.output_names if o not in io]
             for o in missing:  # outputs with an allocator but static shape
                 io[o] = self._allocate_output(o, plan.output_shapes[o], stream)
@@ -441,6 +444,7 @@ class IExecutionContext(_Reporter):
             else:
                 plan.run(io, self.profiler, self.debug_sync, adopt=not self._user_memory)
             self._order.mark_done(stream)
+            self._report_debug(io, stream)
             for o in missing:
                 alloc = self._allocators.get(o)
                 if alloc is not None:

@@ -81,6 +81,11 @@ class ICudaEngine(_Reporter):
         e = self._entry(name)
         return DataType[e.dtype] if e else DataType.FLOAT
 
+    def is_debug_tensor(self, name: str) -> bool:
+        """Whether ``name`` was marked with network.mark_debug (runtime/debug_tensors.py); as in TensorRT, the
+        tensors of mark_unfused_tensors_as_debug_tensors are not reported here."""
+        return name in self.graph.debug and name not in self.graph.unfused
+
     def get_tensor_location(self, name: str) -> TensorLocation:
         return TensorLocation.DEVICE if self.device_kind == "cuda" else TensorLocation.HOST
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 
 from ..enums import LayerInformationFormat, ProfilingVerbosity
+from ..interface import ContextManaged
 from ..ir.kinds import Kind
 from ..tactics.tuning import label
 
 
-class EngineInspector:
+class EngineInspector(ContextManaged):
     def __init__(self, engine):
         self.engine = engine
         self.execution_context = None
@@ -44,16 +45,23 @@ class EngineInspector:
             except Exception:  # noqa: BLE001 - the inspector reports what it can
                 concrete = {}
 
+        location = "Device" if self.engine.device_kind == "cuda" else "Host"
+        from ..tactics.select import nhwc_values
+
+        nhwc = nhwc_values(self.engine.graph)
+
         def tensor(name):
             s = concrete.get(name) or specs.get(name)
-            return {"Name": name, "Dimensions": None if s is None or s.shape is None else list(s.shape),
-                    "Format/Datatype": "Row major linear " + (s.dtype.name if s else "?")}
+            return {"Name": name, "Location": location,
+                    "Dimensions": None if s is None or s.shape is None else list(s.shape),
+                    "Format/Datatype": format_datatype(s.dtype if s else None, name in nhwc)}
 
         return {
             "Name": n.name, "LayerType": n.kind, "Origin": list(n.origin),
             "Inputs": [tensor(i) for i in n.inputs if i],
             "Outputs": [tensor(o) for o in n.outputs],
-            "TacticName": n.info.tactic or "generic", "TacticPoint": dict(n.info.tactic_point or {}),
+            "TacticName": n.info.tactic or "generic", "TacticValue": tactic_value(n.info.tactic or "generic"),
+            "TacticPoint": dict(n.info.tactic_point or {}), "StreamId": 0,
             "Precision": n.info.precision or "FLOAT", "Metadata": n.info.metadata or "",
         }
 
@@ -74,6 +82,29 @@ class EngineInspector:
             return json.dumps({"Layers": layers, "Bindings": [e.get_tensor_name(i) for i in range(e.num_io_tensors)],
                                "Device": e.plan_info.device, "Build": e.plan_info.build})
         return "\n".join(layers)
+
+
+#: DataType -> how TensorRT's inspector spells it in "Format/Datatype"
+_TRT_TYPE_NAMES = {"FLOAT": "FP32", "HALF": "FP16", "BF16": "BF16", "INT8": "Int8", "INT32": "Int32",
+                   "INT64": "Int64", "BOOL": "Bool", "UINT8": "UInt8", "FP8": "FP8", "INT4": "Int4", "FP4": "FP4"}
+
+
+def format_datatype(dtype, channels_last: bool) -> str:
+    """TensorRT's "Format/Datatype" text: "Row major linear FP32", or "Channel last FP16 format" for NHWC values."""
+    name = _TRT_TYPE_NAMES.get(dtype.name, dtype.name) if dtype is not None else "unknown type"
+    return f"Channel last {name} format" if channels_last else f"Row major linear {name}"
+
+
+def tactic_value(name: str) -> str:
+    """TensorRT's "TacticValue" (a hex id): the tactic id IAlgorithm.algorithm_variant.tactic reports for it."""
+    from ..builder.algorithm import stable_id
+    from ..tactics.registry import get_tactic
+
+    try:
+        version = get_tactic(name).version
+    except KeyError:
+        version = 0
+    return f"0x{stable_id(f'{name}@{version}'):016x}"
 
 
 def _oneline(d) -> str:

@@ -38,6 +38,8 @@ def run_arrays(ctx, arrays: dict, handle: int):
             ctx._order.after_previous(s)
             with tf32_mode(ctx.engine.tf32) if s is not None else contextlib.nullcontext():  # as _execute does
                 outs = ctx.engine.executor.run_eager(io, ctx.profiler)
+            ctx._report_debug(outs, s)
+            outs = {o: outs[o] for o in ctx.engine.output_names}
         elif ctx._use_graphs():  # stable buffers per shape set, so CUDA graphs replay across calls
             static = ctx._static_io.get(key)
             if static is None:

@@ -20,8 +20,11 @@ class Runtime(_Reporter):
 
     def deserialize_cuda_engine(self, serialized_engine):
         from .load import load_engine
+        from .stream_reader import is_stream_reader, read_plan_stream
 
         try:
+            if is_stream_reader(serialized_engine):   # an IStreamReader / IStreamReaderV2
+                serialized_engine = read_plan_stream(serialized_engine)
             return load_engine(serialized_engine, self.logger, self.error_recorder)
         except PlanError as e:
             self._error(str(e), ErrorCode.INVALID_ARGUMENT)

@@ -29,7 +29,7 @@ def check_engine_graph(manifest: Manifest, graph) -> None:
     io = manifest.io
     ins = [e.name for e in io if e.mode == "INPUT"]
     outs = [e.name for e in io if e.mode == "OUTPUT"]
-    if ins != graph.inputs or outs != graph.outputs:
+    if ins != graph.inputs or outs != graph.outputs[:len(graph.outputs) - len(graph.debug)]:
         _fail(f"the I/O table (inputs {ins}, outputs {outs}) does not match the graph (inputs {graph.inputs}, "
               f"outputs {graph.outputs})")
     if not outs:

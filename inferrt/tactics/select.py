@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ..builder.algorithm import describe_node, report_choices
 from ..enums import BuilderFlag
 from ..ir.kinds import Kind
 from ..logger import Severity
@@ -52,10 +53,12 @@ def _jsonable(v):
     return v
 
 
-def _allowed(n, cands, selector):
-    """The candidates the IAlgorithmSelector keeps (all of them when it keeps none)."""
+def _allowed(n, cands, selector, specs, range_specs, nhwc):
+    """The candidates the IAlgorithmSelector keeps (all of them when it keeps none); it is shown the layer's
+    IAlgorithmContext and an IAlgorithm per candidate (builder/algorithm.py)."""
     names = [t.name for t in cands]
-    allowed = list(selector.select_algorithms(n.name, names) or [])
+    context, algorithms = describe_node(n, specs, range_specs, nhwc, cands)
+    allowed = list(selector.select_algorithms(context, algorithms) or [])
     unknown = [a for a in allowed if a not in names and not (isinstance(a, int) and 0 <= a < len(names))]
     if unknown:
         from ..errors import BuildError
@@ -96,11 +99,13 @@ def _points(n, specs, cands, cap, device, log):
     return cands, points
 
 
-def select_tactics(graph, specs, device: str, config, log, timer=None, device_name=None, on_layer=None) -> None:
+def select_tactics(graph, specs, device: str, config, log, timer=None, device_name=None, on_layer=None,
+                   range_specs=None) -> None:
     """Set every node's tactic and point. ``timer(node, specs, choices, config, log, nhwc) -> [(tactic name, point,
     ms)]`` times (tactic, point) choices (default: autotune.time_candidates on the GPU); ``device_name`` defaults to
     the CUDA device's name. ``on_layer()`` is called once each layer's tactic is chosen (the build's progress
-    steps)."""
+    steps). ``range_specs``: profile 0's (min, max) specs, shown to an IAlgorithmSelector through
+    IAlgorithmContext.get_shape."""
     cache = config.get_timing_cache() if not config.get_flag(BuilderFlag.DISABLE_TIMING_CACHE) else None
     selector = getattr(config, "algorithm_selector", None)
     tuned = device == "cuda" and specs is not None
@@ -111,6 +116,7 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
     cap = max_points(config.builder_optimization_level)
     timed = hits = 0
     nhwc = nhwc_values(graph)
+    timings = {}
     from ..builder.progress import stepped
 
     for n in stepped(graph.nodes, on_layer, lambda n: n.kind != Kind.CONSTANT):
@@ -120,7 +126,7 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
         if not cands:
             raise RuntimeError(f"no tactic implements node {n.name!r} ({n.kind}) on {device}")
         if selector is not None:
-            cands = _allowed(n, cands, selector)
+            cands = _allowed(n, cands, selector, specs, range_specs, nhwc)
         if not tuned:
             _assign(n, cands[0], None)
             continue
@@ -149,8 +155,9 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
         timed += 1
         if cache is not None:
             cache.record(key, name, ms, n.info.tactic_point)
-        if selector is not None and hasattr(selector, "report_algorithms"):
-            selector.report_algorithms([n.name], [name])
+        timings[n.name] = ms
+    if selector is not None and hasattr(selector, "report_algorithms"):
+        report_choices(selector, graph, specs, range_specs, nhwc, timings)
     if device == "cuda":
         log(Severity.INFO, f"tactic selection: {timed} layers timed, {hits} from the timing cache")
 

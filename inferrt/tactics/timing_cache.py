@@ -16,6 +16,8 @@ import functools
 import json
 import threading
 
+from ..interface import ContextManaged
+
 MAGIC = b"IRTTC1\x00\x00"
 
 
@@ -58,7 +60,7 @@ class TimingCacheValue:
         self.timingMSec = float(timingMSec)
 
 
-class ITimingCache:
+class ITimingCache(ContextManaged):
     def __init__(self, entries=None, device=None):
         self._entries: dict[str, dict] = dict(entries or {})
         self.device = device

@@ -30,7 +30,7 @@ def test_written_manifest_reads_back_typed():
     assert set(raw) == {schema.VERSION, schema.DEVICE, schema.NAME, schema.GRAPH, schema.IO, schema.KERNELS,
                         schema.PROFILES, schema.PROFILING_VERBOSITY, schema.BUILD}
     m = schema.read_manifest(raw)
-    assert m.version == trt.__version__ and m.device_kind == "cpu" and m.name == "net"
+    assert m.version == trt.inferrt_version and m.device_kind == "cpu" and m.name == "net"
     assert m.io == (schema.IOTensor("x", "INPUT", "FLOAT", [-1, 3]), schema.IOTensor("y", "OUTPUT", "HALF", [-1, 3]))
     assert m.profiles == (schema.Profile({"x": [[1, 3], [2, 3], [4, 3]]}, 96),)
     assert m.profiling_verbosity == "DETAILED" and m.kernels == [] and m.raw is raw
