@@ -13,6 +13,7 @@ import torch
 
 import inferrt as trt
 from inferrt.builder.flags import STRONGLY_TYPED_REFUSED, flag_refusals, flag_warnings
+from inferrt.runtime.inspector import format_datatype
 from tests.helpers import assert_close, tolerance
 
 DT = trt.DataType
@@ -68,8 +69,8 @@ def test_reduced_precision_network_keeps_its_types_and_the_plan_records_them(dty
     engine = _engine(builder, net)
     assert engine.get_tensor_dtype("x") == engine.get_tensor_dtype("y") == dtype
     info = json.loads(engine.create_engine_inspector().get_engine_information(trt.LayerInformationFormat.JSON))
-    types = {t["Format/Datatype"].split()[-1] for layer in info["Layers"] for t in layer["Inputs"] + layer["Outputs"]}
-    assert types == {dtype.name}, f"the plan records {types}"
+    types = {t["Format/Datatype"] for layer in info["Layers"] for t in layer["Inputs"] + layer["Outputs"]}
+    assert types == {format_datatype(dtype, False)}, f"the plan records {types}"   # TensorRT's spelling, FP16...
     x = np.array([[1.0, 2.0, -3.0], [0.5, -0.25, 8.0]], np.float32)
     feed = torch.from_numpy(x).to(torch.float16 if dtype == DT.HALF else torch.bfloat16)
     y = engine.create_execution_context().infer({"x": feed})["y"]
