@@ -23,6 +23,9 @@ int64 = DataType.INT64
 bool = DataType.BOOL  # noqa: A001 - TensorRT exposes trt.bool
 uint8 = DataType.UINT8
 fp8 = DataType.FP8
+int4 = DataType.INT4
+fp4 = DataType.FP4
+e8m0 = DataType.E8M0
 
 
 def _load_engine_api() -> None:

@@ -66,7 +66,11 @@ class _TypeEnum(_Enum):
     __hash__ = int.__hash__
 
 
-DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0", base=_TypeEnum)
+#: TensorRT's members keep TensorRT's values (FP8 is E4M3FN, FP4 is E2M1, E8M0 is the MX scale type); UINT4 and
+#: FP8_E5M2 are inferrt's own (ONNX's UINT4 and FLOAT8E5M2), numbered after them. How each is held in memory:
+#: ``inferrt/dtypes.py``.
+DataType = _make("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0 UINT4 FP8_E5M2",
+                 base=_TypeEnum)
 #: bytes per element by member name (FP8_E5M2 and UINT4 are inferrt's own members, for ONNX's types)
 _ITEMSIZE = {"FLOAT": 4, "HALF": 2, "INT8": 1, "INT32": 4, "BOOL": 1, "UINT8": 1, "FP8": 1, "BF16": 2, "INT64": 8,
              "INT4": 0.5, "FP4": 0.5, "E8M0": 1, "FP8_E5M2": 1, "UINT4": 0.5}

@@ -99,10 +99,10 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
         device = resolve_device(config.device)
     except (RuntimeError, ValueError) as e:
         raise BuildError(f"config.device: {e}") from None
-    refused = flag_refusals(config)
+    refused = flag_refusals(config, network)
     if refused:
         raise BuildError("\n  ".join(refused))
-    for warning in flag_warnings(config, device):
+    for warning in flag_warnings(config, device, network):
         log(Severity.WARNING, warning)
     for errs in getattr(config, "_rejected_profiles", []):
         raise BuildError("an optimization profile given to config.add_optimization_profile was rejected: "

@@ -5,7 +5,9 @@ inferrt cannot give (refit, weightless plans, version compatibility, ...) fails 
 (``flag_refusals``), and a flag that only permits something the build leaves unused (INT8 kernels, sparsity) is
 logged as a WARNING with the reason (``flag_warnings``): no flag is accepted and ignored silently. Every BuilderFlag
 is in exactly one of ``IMPLEMENTED``, ``UNUSED_PERMISSIONS`` and ``REFUSED`` (tests/builder/test_flags.py checks it);
-implementing a flag means moving it to ``IMPLEMENTED`` with the place that honours it.
+implementing a flag means moving it to ``IMPLEMENTED`` with the place that honours it. A strongly typed network
+(``NetworkDefinitionCreationFlag.STRONGLY_TYPED``) also refuses the weak-typing precision flags
+(``STRONGLY_TYPED_REFUSED``), as TensorRT 10 does.
 """
 from __future__ import annotations
 
@@ -65,17 +67,42 @@ REFUSED: dict = {
 _GPU_ONLY = (BuilderFlag.FP16, BuilderFlag.BF16)
 
 
-def flag_refusals(config) -> list[str]:
-    """Why the build must fail for ``config``'s set flags (empty when it need not)."""
-    return [f"BuilderFlag.{f.name} is set but inferrt cannot build what it asks for ({why}); clear it with "
-            f"config.clear_flag(BuilderFlag.{f.name})" for f, why in REFUSED.items() if config.get_flag(f)]
+#: the weak-typing flags a strongly typed network refuses, as TensorRT 10 does ("API Usage Error (Parameter check
+#: failed, condition: !config.getFlag(BuilderFlag::kFP16))"); TensorRT 11 removed them
+STRONGLY_TYPED_REFUSED = (BuilderFlag.FP16, BuilderFlag.BF16, BuilderFlag.INT8, BuilderFlag.FP8, BuilderFlag.INT4,
+                          BuilderFlag.FP4)
+#: flags with nothing to act on in a strongly typed network (it has no layer precisions to obey): logged, no effect
+_NO_CONSTRAINTS = (BuilderFlag.OBEY_PRECISION_CONSTRAINTS, BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
 
 
-def flag_warnings(config, device: str) -> list[str]:
+def flag_refusals(config, network=None) -> list[str]:
+    """Why the build must fail for ``config``'s set flags (empty when it need not); with ``network``, also the
+    precision flags a strongly typed network refuses."""
+    out = [f"BuilderFlag.{f.name} is set but inferrt cannot build what it asks for ({why}); clear it with "
+           f"config.clear_flag(BuilderFlag.{f.name})" for f, why in REFUSED.items() if config.get_flag(f)]
+    if network is not None and _strongly_typed(network):
+        out += [f"BuilderFlag.{f.name} is set but the network is strongly typed (NetworkDefinitionCreationFlag."
+                f"STRONGLY_TYPED): its types come from the graph, not from precision flags; clear the flag "
+                f"(config.clear_flag(BuilderFlag.{f.name})) and put the types in the graph (typed inputs and "
+                f"constants, cast layers, Q/DQ layers), or create the network without STRONGLY_TYPED"
+                for f in STRONGLY_TYPED_REFUSED if config.get_flag(f)]
+    return out
+
+
+def _strongly_typed(network) -> bool:
+    from ..enums import NetworkDefinitionCreationFlag
+
+    return network.get_flag(NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+
+
+def flag_warnings(config, device: str, network=None) -> list[str]:
     """The WARNINGs the build logs for ``config``'s set flags: each permission it leaves unused, with the reason,
-    and the GPU-only ones on the CPU."""
+    the GPU-only ones on the CPU, and the precision-constraint flags on a strongly typed ``network``."""
     out = [f"BuilderFlag.{f.name} permits what this build does not use; it has no effect ({why})"
            for f, why in UNUSED_PERMISSIONS.items() if config.get_flag(f)]
+    if network is not None and _strongly_typed(network):
+        out += [f"BuilderFlag.{f.name} has no effect on a strongly typed network: it has no layer precisions to "
+                f"obey (its types come from the graph)" for f in _NO_CONSTRAINTS if config.get_flag(f)]
     if device == "cpu":
         out += [f"BuilderFlag.{f.name} permits {f.name} layers, which the CPU does not have; it has no effect there "
                 f"(every layer runs in FLOAT, as TensorRT builds FLOAT layers on a device without fast {f.name})"

@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import storage_tensor, torch_dtype
 from ..ir.kinds import Kind
 from ..ops.base import FOLD_LIMIT
 
@@ -62,16 +62,12 @@ def _stats(t: torch.Tensor) -> torch.Tensor:
 def _constants(graph, device) -> dict:
     import warnings
 
-    import numpy as np
-
     consts = {}
     with warnings.catch_warnings():   # read-only weight arrays: no op writes its inputs
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         for n in graph.nodes:
             if n.kind == Kind.CONSTANT:
-                w = n.attrs.weights
-                t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
-                consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(device)
+                consts[n.outputs[0]] = storage_tensor(n.attrs.weights).reshape(tuple(n.attrs.shape)).to(device)
     return consts
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..enums import DataType, LayerType
 from ..ops import get_op
 from ..ops.base import AttrValueError
+from .type_rules import strong_typing_refusal
 from .weights import Weights, as_array
 
 LAYER_CLASSES: dict[str, type] = {}
@@ -97,6 +98,10 @@ class ILayer:
 
     @precision.setter
     def precision(self, dt):
+        refused = strong_typing_refusal(self, "the precision")
+        if refused:
+            self._network._log_error(refused)
+            return
         self._precision = DataType.parse(dt)
 
     @property
@@ -107,6 +112,10 @@ class ILayer:
         self._precision = None
 
     def set_output_type(self, index: int, dtype) -> None:
+        refused = strong_typing_refusal(self, f"the type of output {int(index)}")
+        if refused:
+            self._network._log_error(refused)
+            return
         self._output_types[int(index)] = DataType.parse(dtype)
         self._network._invalidate(self)
 

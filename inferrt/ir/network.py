@@ -21,6 +21,7 @@ from ..ops.base import OpError
 from . import layer as L
 from .internal import NetworkInternals
 from .tensor import ITensor
+from .type_rules import check_low_bit_inputs
 from .weights import Dims, Weights, as_array
 
 
@@ -300,6 +301,7 @@ class INetworkDefinition:
         layer._error = None
         if not unknown:
             try:
+                check_low_bit_inputs(layer._kind, layer._op, ins)
                 out_specs = layer._op.infer_all(layer._attrs, ins)
             except (OpError, ValueError, TypeError, IndexError, KeyError) as e:
                 # recorded, not logged: a layer is often inferred before its creator has set all of its attributes

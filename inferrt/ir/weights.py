@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import from_numpy_dtype, nptype
+from ..dtypes import from_numpy_dtype, host_array, nptype
 from ..enums import DataType
 
 
@@ -17,9 +17,7 @@ class Weights:
             return
         if isinstance(a, Weights):
             a = a._array
-        if hasattr(a, "detach"):
-            a = a.detach().cpu().numpy()
-        arr = np.ascontiguousarray(a)
+        arr = np.ascontiguousarray(host_array(a))  # torch BF16 / FP8 weights as ml_dtypes arrays
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)
         self._dtype = from_numpy_dtype(arr.dtype)
@@ -55,9 +53,7 @@ def as_array(w):
         return None
     if isinstance(w, Weights):
         return None if w.size == 0 else w.numpy()
-    if hasattr(w, "detach"):
-        w = w.detach().cpu().numpy()
-    arr = np.ascontiguousarray(np.asarray(w))
+    arr = np.ascontiguousarray(host_array(w))
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     return arr

@@ -57,8 +57,6 @@ class InferrtRep(BackendRep):
                              if o.type.HasField("tensor_type") and o.type.tensor_type.elem_type else None
                              for o in graph.output]
         self._contexts: dict[tuple, object] = {}
-        outs = [self.network.get_output(i) for i in range(self.network.num_outputs)]
-        self._torch_io = any(t.dtype.name in ("BF16", "FP8") for t in outs)
 
     def _context(self, feeds: dict):
         from ..runtime.runtime import Runtime
@@ -100,12 +98,7 @@ class InferrtRep(BackendRep):
                                  f"got {len(inputs)}")
             feeds = dict(zip(self.input_names, inputs))
         feeds = {k: _to_feed(np.asarray(v)) for k, v in feeds.items()}
-        if self._torch_io:  # numpy has no BF16 / FP8: exchange torch tensors so such outputs come back intact
-            import torch
-
-            feeds = {k: (torch.from_numpy(np.ascontiguousarray(v).reshape(v.shape)) if isinstance(v, np.ndarray) else v)
-                     for k, v in feeds.items()}
-        got = self._context(feeds).infer(feeds)
+        got = self._context(feeds).infer(feeds)  # numpy in, numpy out (ml_dtypes arrays for BF16, FP8, INT4...)
         outs = []
         for name, dt in zip(self.output_names, self.output_types):
             v = _to_numpy(got[name])
@@ -114,27 +107,16 @@ class InferrtRep(BackendRep):
 
 
 def _to_feed(a: np.ndarray):
-    """A numpy input as inferrt takes it: BF16 / FP8 (ml_dtypes arrays) as torch tensors, others as numpy."""
+    """A numpy input as inferrt takes it: ml_dtypes arrays (BF16, FP8, INT4, FP4...) as they are (the runtime
+    reads them), float64 as float32, 16-bit integers as INT32..."""
     from .context import storable_array
 
-    if a.dtype.name in ("bfloat16", "float8_e4m3fn"):
-        import torch
-
-        dt = torch.bfloat16 if a.dtype.name == "bfloat16" else torch.float8_e4m3fn
-        return torch.from_numpy(a.astype(np.float32)).to(dt)
     return storable_array(a)
 
 
 def _to_numpy(v) -> np.ndarray:
     if isinstance(v, np.ndarray):
         return v
-    import torch
-
-    if isinstance(v, torch.Tensor):
-        v = v.detach().cpu()
-        if v.dtype in (torch.bfloat16, torch.float8_e4m3fn):
-            v = v.float()
-        return v.numpy()
     return np.asarray(v)
 
 

@@ -90,18 +90,26 @@ def onnx_dtype(elem_type: int, where: str = "") -> DataType:
         T.FLOAT: DataType.FLOAT, T.DOUBLE: DataType.FLOAT, T.FLOAT16: DataType.HALF, T.BFLOAT16: DataType.BF16,
         T.INT8: DataType.INT8, T.UINT8: DataType.UINT8, T.INT16: DataType.INT32, T.UINT16: DataType.INT32,
         T.INT32: DataType.INT32, T.UINT32: DataType.INT64, T.INT64: DataType.INT64, T.UINT64: DataType.INT64,
-        T.BOOL: DataType.BOOL, T.FLOAT8E4M3FN: DataType.FP8,
+        T.BOOL: DataType.BOOL, T.FLOAT8E4M3FN: DataType.FP8, T.FLOAT8E5M2: DataType.FP8_E5M2,
+        T.FLOAT8E8M0: DataType.E8M0, T.FLOAT4E2M1: DataType.FP4, T.INT4: DataType.INT4, T.UINT4: DataType.UINT4,
     }
     if elem_type not in table:
         name = T.DataType.Name(elem_type) if elem_type in T.DataType.values() else str(elem_type)
         raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_DATATYPE,
                             f"{where}ONNX type {name} is not supported (supported: FLOAT, DOUBLE as FLOAT, FLOAT16, "
-                            f"BFLOAT16, INT8/16/32/64, UINT8/16/32/64, BOOL, FLOAT8E4M3FN)")
+                            f"BFLOAT16, INT8/16/32/64, UINT8/16/32/64, BOOL, FLOAT8E4M3FN, FLOAT8E5M2, FLOAT8E8M0, "
+                            f"FLOAT4E2M1, INT4, UINT4)")
     return table[elem_type]
 
 
+#: ml_dtypes' types (what onnx's numpy_helper gives BFLOAT16, FLOAT8*, INT4, UINT4 and FLOAT4E2M1 tensors, packed
+#: 4-bit data unpacked): inferrt holds them as they are, as typed constants (see dtypes.py)
+_ML_TYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu", "int4", "uint4", "float4_e2m1fn")
+
+
 def storable_array(arr: np.ndarray, where: str = "") -> np.ndarray:
-    """An initializer's numpy value converted to a dtype inferrt stores (float64 -> float32, int16 -> int32...)."""
+    """An initializer's numpy value converted to a dtype inferrt stores (float64 -> float32, int16 -> int32...;
+    ml_dtypes arrays as they are)."""
     arr = np.asarray(arr)
     kind = arr.dtype
     if kind == np.float64:
@@ -110,10 +118,8 @@ def storable_array(arr: np.ndarray, where: str = "") -> np.ndarray:
         return arr.astype(np.int32)
     if kind in (np.uint32, np.uint64):
         return arr.astype(np.int64)
-    if kind in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_):
+    if kind in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_) or kind.name in _ML_TYPES:
         return arr
-    if kind.name in ("bfloat16", "float8_e4m3fn"):
-        return arr.astype(np.float32)  # cast to BF16 / FP8 by a cast layer after the constant
     raise ImportFailure(ParserErrorCode.UNSUPPORTED_NODE_DATATYPE,
                         f"{where}tensor of numpy dtype {kind} cannot be held by inferrt")
 
@@ -439,11 +445,7 @@ class ImportContext(LayerHelpers):
 
     def _materialize(self, name):
         arr = self._consts[name]
-        special = arr.dtype.name if arr.dtype.name in ("bfloat16", "float8_e4m3fn") else None
-        t = self.constant(storable_array(arr, f"initializer {name!r}: "), name=None if special else name)
-        if special:
-            t = self.network.add_cast(t, DataType.BF16 if special == "bfloat16" else DataType.FP8).get_output(0)
-            self._set_name(t, name)
+        t = self.constant(arr, name=name, where=f"initializer {name!r}: ")
         self.bind(name, t)
         return t
 

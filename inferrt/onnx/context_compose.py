@@ -41,13 +41,13 @@ class LayerHelpers:
         return t
 
     # ------------------------------------------------------------------ constants and casts
-    def constant(self, array, name: str | None = None, dtype=None):
+    def constant(self, array, name: str | None = None, dtype=None, where: str = ""):
         """A constant layer holding ``array`` (converted to ``dtype`` first when given); stored as a type inferrt
-        holds (float64 as float32...)."""
+        holds (float64 as float32...; ml_dtypes' BF16, FP8, INT4, FP4... arrays as typed constants of their type)."""
         arr = np.asarray(array)
         if dtype is not None:
             arr = arr.astype(dtype)
-        arr = self._storable(arr)
+        arr = self._storable(arr, where)
         layer = self.network.add_constant(arr.shape, np.ascontiguousarray(arr))
         if layer is None:
             self.fail(f"could not create a constant of shape {arr.shape}")

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..dtypes import from_numpy_dtype, nptype, torch_dtype
+from ..dtypes import LOW_BIT, from_numpy_dtype, host_array, nptype, torch_dtype
 from ..enums import DataType, LayerType, _Enum
 
 FOLD_LIMIT = 1 << 16  # largest number of elements whose value is propagated during shape inference
@@ -177,9 +177,12 @@ class _Array(AttrType):
     def convert(self, v):
         if v is None:
             return None
-        arr = getattr(v, "numpy", None)
-        if arr is not None and not isinstance(v, np.ndarray):
-            v = v.numpy() if callable(arr) else arr
+        if hasattr(v, "detach"):
+            v = host_array(v)  # torch BF16 / FP8 weights as ml_dtypes arrays
+        else:
+            arr = getattr(v, "numpy", None)
+            if arr is not None and not isinstance(v, np.ndarray):
+                v = v.numpy() if callable(arr) else arr
         v = np.asarray(v)
         if v.dtype == np.float64:
             v = v.astype(np.float32)
@@ -306,6 +309,8 @@ def evaluate(op: OpDef, a: Attrs, values: list, out_specs: list[Spec]):
     """Run ``op`` on host values (numpy) with its generic implementation; None when it cannot."""
     import torch
 
+    if any(s.dtype in LOW_BIT for s in out_specs):
+        return None  # numpy holds a low-bit value only in a wider type: a folded constant would lose its type
     try:
         ins = [None if v is None else host_tensor(v) for v in values]
         outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype)) for s in out_specs]

@@ -4,12 +4,14 @@ and the ONNX-only ``requantize``, ``onnx_quantize`` and ``dynamic_quantize_linea
 quantize:   q = saturate(round_half_to_even(x / scale) + zero_point)
 dequantize: x = (q - zero_point) * scale
 
-The zero-point input (index 2) and UINT8 data are inferrt extensions so ONNX QuantizeLinear / DequantizeLinear,
-including asymmetric uint8, map onto these layers.
+The zero-point input (index 2) and UINT8, UINT4 and FP8_E5M2 data are inferrt extensions so ONNX QuantizeLinear /
+DequantizeLinear, including asymmetric uint8, map onto these layers. INT4 / UINT4 / FP4 tensors are held unpacked
+(see dtypes.py); the quantized values are written by ``quantize_values``.
 
 * ``requantize``: int32 accumulator -> 8-bit, ``round_half_even(acc * a_scale * b_scale / y_scale) + y_zero_point``
   with the multiplier in float32 like onnxruntime (QLinearMatMul, QLinearConv).
-* ``onnx_quantize``: QuantizeLinear in the cases TensorRT's quantize layer does not cover (FP8 with saturate=0).
+* ``onnx_quantize``: QuantizeLinear in the cases TensorRT's quantize layer does not cover (FP8 / FP8_E5M2 with
+  saturate=0, 16-bit integers).
 * ``dynamic_quantize_linear``: DynamicQuantizeLinear (uint8, per-tensor, asymmetric).
 """
 from __future__ import annotations
@@ -21,9 +23,31 @@ import torch
 from ..dtypes import FLOAT_TYPES as _FLOATS, torch_dtype
 from ..enums import DataType, LayerType
 from .base import BOOL, DTYPE, INT, INTS, Choice, OpDef, OpError, Spec, norm_axis, register
+from .cast_values import to_low_bit
 
-_QUANT = (DataType.INT8, DataType.UINT8, DataType.FP8)
-_RANGE = {DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.FP8: (-448.0, 448.0)}
+#: quantized types: integers rounded half to even and clamped to their range, floats rounded and saturated by
+#: cast_values.to_low_bit (E8M0 is a scale type, not a quantized one)
+_INT_Q = {DataType.INT8: (-128, 127), DataType.UINT8: (0, 255), DataType.INT4: (-8, 7), DataType.UINT4: (0, 15)}
+_FLOAT_Q = (DataType.FP8, DataType.FP8_E5M2, DataType.FP4)
+_QUANT = (*_INT_Q, *_FLOAT_Q)
+_QUANT_NAMES = "INT8, UINT8, INT4, UINT4, FP8, FP8_E5M2 or FP4"
+#: scale types: the float types, and E8M0 (powers of two: the block scales of the MX formats, MXFP8 / MXFP4)
+_SCALES = (*_FLOATS, DataType.E8M0)
+
+
+def quantize_values(y, to_type: DataType, zp=None, saturate: bool = True):
+    """``y`` (x / scale, float32) as ``to_type``: integers round half to even, add the zero point and clamp; floats
+    (FP8, FP8_E5M2, FP4) round to nearest even and saturate (or not: ONNX's saturate=0 for FP8 types). A zero point
+    of a float type is added before rounding, as onnx's reference does for FP4."""
+    if to_type in _FLOAT_Q:
+        if zp is not None:
+            y = y + zp
+        return to_low_bit(y, to_type, saturate)
+    y = torch.round(y)  # half to even
+    if zp is not None:
+        y = y + zp
+    lo, hi = _INT_Q[to_type]
+    return y.clamp(lo, hi).to(torch_dtype(to_type))
 
 
 def _check_scale(a, x, scale, zp, what):
@@ -86,14 +110,15 @@ class Quantize(_QBase):
         zp = ins[2] if len(ins) > 2 else None
         if x.dtype not in _FLOATS:
             raise OpError(f"input type {x.dtype.name} is not supported; quantize takes FLOAT, HALF or BF16")
-        if scale.dtype not in _FLOATS:
-            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF or BF16")
+        if scale.dtype not in _SCALES:
+            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF, BF16 or E8M0")
         if a.to_type not in _QUANT:
-            raise OpError(f"output type {a.to_type.name} is not supported; use INT8, UINT8 or FP8")
+            raise OpError(f"output type {a.to_type.name} is not supported; use {_QUANT_NAMES}")
         if zp is not None and zp.dtype != a.to_type:
             raise OpError(f"zero point type {zp.dtype.name} must equal the output type {a.to_type.name}")
-        if zp is not None and a.to_type == DataType.FP8 and zp.value is not None and zp.value.astype("f4").any():
-            raise OpError("an FP8 zero point must be 0")
+        if zp is not None and a.to_type in (DataType.FP8, DataType.FP8_E5M2) and zp.value is not None and \
+                zp.value.astype("f4").any():
+            raise OpError(f"an {a.to_type.name} zero point must be 0")
         _check_scale(a, x, scale, zp, "input")
         return [Spec(a.to_type, tuple(x.shape))]
 
@@ -102,13 +127,9 @@ class Quantize(_QBase):
         zp = ins[2] if len(ins) > 2 else None
         s = broadcast_param(a, scale.to(device=x.device, dtype=torch.float32), x)
         y = x.to(torch.float32) / s
-        lo, hi = _RANGE[a.to_type]
-        if a.to_type == DataType.FP8:
-            return [y.clamp(lo, hi).to(torch.float8_e4m3fn)]
-        y = torch.round(y)  # half to even
         if zp is not None:
-            y = y + broadcast_param(a, zp.to(device=x.device, dtype=torch.float32), x)
-        return [y.clamp(lo, hi).to(outs[0].dtype)]
+            zp = broadcast_param(a, zp.to(device=x.device, dtype=torch.float32), x)
+        return [quantize_values(y, a.to_type, zp)]
 
 
 @register
@@ -121,9 +142,9 @@ class Dequantize(_QBase):
         x, scale = ins[:2]
         zp = ins[2] if len(ins) > 2 else None
         if x.dtype not in _QUANT + (DataType.INT32,):
-            raise OpError(f"input type {x.dtype.name} is not supported; dequantize takes INT8, UINT8, INT32 or FP8")
-        if scale.dtype not in _FLOATS:
-            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF or BF16")
+            raise OpError(f"input type {x.dtype.name} is not supported; dequantize takes {_QUANT_NAMES} or INT32")
+        if scale.dtype not in _SCALES:
+            raise OpError(f"scale type {scale.dtype.name} must be FLOAT, HALF, BF16 or E8M0")
         if a.to_type not in _FLOATS:
             raise OpError(f"output type {a.to_type.name} is not supported; use FLOAT, HALF or BF16")
         if zp is not None and zp.dtype != x.dtype:
@@ -179,10 +200,6 @@ class Requantize(OpDef):
 
 
 # ----------------------------------------------------------------------------------------------- Q / DQ
-_FP8_MAX = 448.0
-
-_FP8_TIE = 464.0  # halfway between 448 and the next (absent) E4M3FN value, 480
-
 
 def scale_for(scale, x_shape, axis, block_size, where):
     """Broadcast a per-tensor, per-axis or blocked scale/zero-point tensor onto ``x_shape``."""
@@ -214,9 +231,8 @@ class OnnxQuantize(OpDef):
     min_inputs = 2
 
     def infer(self, a, ins):
-        if a.to_type not in (DataType.INT8, DataType.UINT8, DataType.FP8) and not (
-                a.to_type == DataType.INT32 and a.bits16 in ("int16", "uint16")):
-            raise OpError(f"cannot quantize to {a.to_type.name}; use INT8, UINT8, FP8 or INT32 with bits16")
+        if a.to_type not in _QUANT and not (a.to_type == DataType.INT32 and a.bits16 in ("int16", "uint16")):
+            raise OpError(f"cannot quantize to {a.to_type.name}; use {_QUANT_NAMES}, or INT32 with bits16")
         return [Spec(a.to_type, ins[0].shape)]
 
     def run(self, a, ins, outs):
@@ -224,18 +240,14 @@ class OnnxQuantize(OpDef):
         shp = tuple(x.shape)
         y = x / scale_for(ins[1].to(torch.float32), shp, a.axis, a.block_size, "QuantizeLinear scale")
         zp = ins[2] if len(ins) > 2 and ins[2] is not None else None
-        if a.to_type == DataType.FP8:
+        if a.to_type in _QUANT:
             if zp is not None:
-                y = y + scale_for(zp.to(torch.float32), shp, a.axis, a.block_size, "zero point")
-            if a.saturate:      # ONNX: out-of-range values and infinities become +-448
-                y = y.clamp(-_FP8_MAX, _FP8_MAX)
-            else:               # ONNX: they become NaN (E4M3FN has no infinity); 464 rounds to 448 (ties to even)
-                y = torch.where(torch.isinf(y) | (y.abs() > _FP8_TIE), torch.full_like(y, float("nan")), y)
-            return [y.to(torch.float8_e4m3fn)]
+                zp = scale_for(zp.to(torch.float32), shp, a.axis, a.block_size, "zero point")
+            return [quantize_values(y, a.to_type, zp, a.saturate)]
         y = torch.round(y.to(torch.float64))
         if zp is not None:
             y = y + scale_for(zp.to(torch.float64), shp, a.axis, a.block_size, "zero point")
-        lo, hi = {"int16": (-32768, 32767), "uint16": (0, 65535)}.get(a.bits16) or INT_RANGE[a.to_type]
+        lo, hi = {"int16": (-32768, 32767), "uint16": (0, 65535)}[a.bits16]
         return [y.clamp(lo, hi).to(torch_dtype(a.to_type))]
 
 

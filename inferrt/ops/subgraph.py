@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import FLOAT_TYPES as _FLOATS, from_torch_dtype, torch_dtype
+from ..dtypes import FLOAT_TYPES as _FLOATS, from_torch_dtype, storage_tensor, torch_dtype
 from ..ir.kinds import Kind
 from .base import OpError, Spec
 
@@ -27,8 +27,7 @@ def _constant_of(graph, node, device) -> torch.Tensor:
     key = (node.name, str(device))
     t = cache.get(key)
     if t is None:
-        w = node.attrs.weights
-        t = torch.from_numpy(np.ascontiguousarray(w)).reshape(tuple(node.attrs.shape)).to(device)
+        t = storage_tensor(node.attrs.weights).reshape(tuple(node.attrs.shape)).to(device)
         cache[key] = t
     return t
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import from_numpy_dtype, torch_dtype
+from ..dtypes import LOW_BIT, array_dtype, array_numel, float8_e8m0, storage_tensor, torch_dtype
 from ..enums import DataType, LayerType, SampleMode
-from .base import ARRAY, BOOL, DTYPE, INT, INTS, Enum, OpDef, OpError, Spec, norm_axis, register, value_of
+from .base import ARRAY, BOOL, DTYPE, INT, INTS, Choice, Enum, OpDef, OpError, Spec, norm_axis, register, value_of
+from .cast_values import to_low_bit
+
+
+_NUMPY_TYPES = (DataType.FLOAT, DataType.HALF, DataType.INT8, DataType.UINT8, DataType.INT32, DataType.INT64,
+                DataType.BOOL)
 
 
 @register
 class Constant(OpDef):
+    """IConstantLayer. Weights are numpy arrays, ml_dtypes arrays for the types numpy lacks (BF16, FP8, INT4, FP4...:
+    the array's type is the constant's DataType), or torch tensors (as a plan gives back BF16 / FP8 weights)."""
+
     kind = "constant"
     layer_type = LayerType.CONSTANT
     attrs = {"weights": (ARRAY, None), "shape": (INTS, ())}
@@ -23,12 +31,16 @@ class Constant(OpDef):
         if w is None:
             raise OpError("constant has no weights")
         shape = tuple(a.shape)
-        if int(np.prod(shape)) != w.size:
-            raise OpError(f"weights hold {w.size} values but shape {shape} needs {int(np.prod(shape))}")
-        return [Spec(from_numpy_dtype(w.dtype), shape, w.reshape(shape) if w.size <= 1 << 16 else None)]
+        n = array_numel(w)
+        if int(np.prod(shape)) != n:
+            raise OpError(f"weights hold {n} values but shape {shape} needs {int(np.prod(shape))}")
+        dt = array_dtype(w)
+        # a value for constant folding only where numpy holds the type itself (ml_dtypes / torch weights: none)
+        known = isinstance(w, np.ndarray) and dt in _NUMPY_TYPES and n <= 1 << 16
+        return [Spec(dt, shape, w.reshape(shape) if known else None)]
 
     def run(self, a, ins, outs):
-        return [torch.from_numpy(np.ascontiguousarray(a.weights)).reshape(tuple(a.shape))]
+        return [storage_tensor(a.weights).reshape(tuple(a.shape))]
 
 
 @register
@@ -46,9 +58,14 @@ class Identity(OpDef):
 
 @register
 class Cast(OpDef):
+    """ICastLayer. Writing a low-bit type rounds and saturates as ONNX's Cast does (``cast_values.py``):
+    ``saturate`` (FP8 / FP8_E5M2 / E8M0; ONNX's attribute, default on) and ``round_mode`` (E8M0: up, down,
+    nearest) are inferrt's additions for ONNX."""
+
     kind = "cast"
     layer_type = LayerType.CAST
-    attrs = {"to_type": (DTYPE, DataType.FLOAT)}
+    attrs = {"to_type": (DTYPE, DataType.FLOAT), "saturate": (BOOL, True),
+             "round_mode": (Choice("up", "down", "nearest"), "up")}
     pointwise = True
 
     def infer(self, a, ins):
@@ -56,6 +73,10 @@ class Cast(OpDef):
 
     def run(self, a, ins, outs):
         x = ins[0]
+        if a.to_type in LOW_BIT:
+            return [to_low_bit(x, a.to_type, a.get("saturate", True), a.get("round_mode", "up"))]
+        if x.dtype in (torch.float8_e4m3fn, torch.float8_e5m2, float8_e8m0()):
+            x = x.to(torch.float32)  # exact; torch converts these to few types directly
         dt = torch_dtype(a.to_type)
         out = outs[0] if outs else None
         if out is not None and out.dtype == dt and out.shape == x.shape and (

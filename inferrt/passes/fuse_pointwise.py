@@ -13,7 +13,7 @@ arithmetic) and layers with precision pins are left alone. Groups of one layer a
 """
 from __future__ import annotations
 
-from ..dtypes import FLOAT_TYPES as _FLOATS
+from ..dtypes import FLOAT_TYPES as _FLOATS, LOW_BIT
 from ..enums import DataType, ScaleMode
 from ..ir.graph import Node
 from ..ir.kinds import Kind
@@ -37,7 +37,7 @@ def candidate(view, n) -> bool:
         if any(i and view.const(i) is None for i in n.inputs[1:]):
             return False
     dts = [view.spec(v).dtype for v in n.inputs + n.outputs if v]
-    return any(d in _FLOATS for d in dts)
+    return any(d in _FLOATS for d in dts) and not any(d in LOW_BIT for d in dts)  # low-bit casts: ops/cast_values
 
 
 def _scale_shape(view, n):

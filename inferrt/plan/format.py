@@ -32,7 +32,12 @@ HEADER = struct.Struct("<8sII5Q32s8s")
 HEADER_SIZE = HEADER.size  # 96
 BLOB_ALIGN = 256
 MAX_MANIFEST = limits.MAX_MANIFEST
-_DTYPES = {"float32", "float16", "int8", "int32", "int64", "bool", "uint8", "bfloat16", "float8_e4m3fn", "bytes"}
+_DTYPES = {"float32", "float16", "int8", "int32", "int64", "bool", "uint8", "bfloat16", "float8_e4m3fn", "bytes",
+           "float8_e5m2", "float8_e8m0fnu", "int4", "uint4", "float4_e2m1fn"}
+#: blob dtypes numpy lacks, read back as torch tensors (torch has the type) ...
+_TORCH_BLOBS = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu")
+#: ... or as ml_dtypes arrays (4-bit types: one element a byte, as dtypes.py holds them)
+_ML_BLOBS = ("int4", "uint4", "float4_e2m1fn")
 
 
 def _digest(head: bytes, body) -> bytes:
@@ -121,7 +126,11 @@ class BlobReader:
             return bytes(raw)
         import torch
 
-        if e["dtype"] in ("bfloat16", "float8_e4m3fn"):
+        if e["dtype"] in _ML_BLOBS:
+            import ml_dtypes
+
+            return np.frombuffer(raw, dtype=getattr(ml_dtypes, e["dtype"])).reshape(e["shape"]).copy()
+        if e["dtype"] in _TORCH_BLOBS:
             t = torch.frombuffer(bytearray(raw), dtype=getattr(torch, e["dtype"])) if e["nbytes"] else \
                 torch.empty(0, dtype=getattr(torch, e["dtype"]))
             return t.reshape(e["shape"])
@@ -178,7 +187,7 @@ def read_plan(data) -> tuple[dict, BlobReader]:
             raise PlanError(f"corrupt plan: blob {i} lies outside the blob section")
         if e["dtype"] != "bytes":
             item = 2 if e["dtype"] in ("bfloat16", "float16") else 1 if e["dtype"] in (
-                "int8", "uint8", "bool", "float8_e4m3fn") else np.dtype(e["dtype"]).itemsize
+                "int8", "uint8", "bool", *_TORCH_BLOBS[1:], *_ML_BLOBS) else np.dtype(e["dtype"]).itemsize
             if math.prod(e["shape"]) * item != e["nbytes"]:
                 raise PlanError(f"corrupt plan: blob {i} shape {e['shape']} does not match its {e['nbytes']} bytes")
     return manifest, BlobReader(mv, b_off, table, b_len)

@@ -37,7 +37,7 @@ WORK_BYTES = 32
 LAYER_VALUES = 64
 BLOB_SLACK = 64 << 20
 _ITEMSIZE = {"FLOAT": 4, "HALF": 2, "BF16": 2, "INT8": 1, "UINT8": 1, "INT32": 4, "INT64": 8, "BOOL": 1,
-             "FP8": 1, "INT4": 1, "FP4": 1, "E8M0": 1}
+             "FP8": 1, "INT4": 1, "FP4": 1, "E8M0": 1, "UINT4": 1, "FP8_E5M2": 1}
 
 
 def refuse(limit: str, found, bound, fix: str = "the plan is damaged or forged; rebuild it"):

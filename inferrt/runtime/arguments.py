@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import from_torch_dtype, itemsize
+from ..dtypes import LOW_BIT, from_numpy_dtype, from_torch_dtype, itemsize, torch_dtype
 from ..enums import DataType
 from ..errors import BindingError
 from .device_pointers import is_host_only, reaches_pageable
@@ -165,7 +165,7 @@ def array_problem(x, name: str) -> str | None:
     """Kinds of arrays no tensor can be made of (checked before anything is copied)."""
     if isinstance(x, np.ndarray):
         kind = x.dtype.kind
-        if kind in _NOT_NUMBERS:
+        if kind in _NOT_NUMBERS and not _ml_dtype(x.dtype):
             return _dtype_fix(name, f"{_NOT_NUMBERS[kind]} (numpy dtype {x.dtype})")
         if not x.dtype.isnative:
             return (f"input {name!r} is a {'big' if x.dtype.byteorder == '>' else 'little'}-endian numpy array "
@@ -190,15 +190,28 @@ def array_problem(x, name: str) -> str | None:
     return None
 
 
+_ML_TYPES = (*LOW_BIT, DataType.BF16)
+
+
+def _ml_dtype(dtype) -> bool:
+    """Whether a numpy dtype is one of ml_dtypes' (bfloat16, float8_*, int4, uint4, float4_e2m1fn) inferrt holds."""
+    try:
+        return from_numpy_dtype(dtype) in _ML_TYPES
+    except TypeError:
+        return False
+
+
 def check_dtype(t: torch.Tensor, expected: DataType, name: str) -> torch.Tensor:
-    """``t`` in the engine's dtype for ``name`` (float64 becomes float32 for FLOAT inputs), else BindingError."""
+    """``t`` in the engine's dtype for ``name`` (float64 becomes float32 for FLOAT inputs), else BindingError. A
+    tensor in a type's storage is accepted for it (int8 for INT4, uint8 for UINT4, float8_e4m3fn for FP4: see
+    dtypes.py); its values must lie on that type's grid."""
     if t.dtype == torch.float64 and expected == DataType.FLOAT:
         return t.float()
     try:
         got = from_torch_dtype(t.dtype)
     except TypeError:
         got = None
-    if got != expected:
+    if got != expected and not (expected in LOW_BIT and torch_dtype(expected) == t.dtype):
         raise BindingError(f"input {name!r} has dtype {t.dtype} but the engine expects {expected.name}; "
                            f"convert it first (for example array.astype(...))")
     return t

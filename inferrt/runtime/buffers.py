@@ -9,7 +9,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import to_torch, torch_dtype
 from ..enums import DataType
 from ..errors import BindingError
 from .arguments import array_problem, device_buffer_problem, host_buffer_problem
@@ -99,7 +99,7 @@ def as_torch(x, device: torch.device, name: str) -> torch.Tensor:
     a = as_array(x, name)
     if isinstance(a, np.ndarray):
         try:
-            a = torch.from_numpy(np.ascontiguousarray(a).reshape(a.shape))  # ascontiguousarray makes 0-D 1-D
+            a = to_torch(a)  # ml_dtypes arrays (BF16, FP8, INT4, FP4...) in their DataType's storage
         except TypeError as e:  # a numpy dtype torch lacks
             raise BindingError(f"input {name!r}: numpy dtype {a.dtype} has no torch equivalent ({e}); convert it "
                                f"with .astype(...) to the engine's input dtype") from None

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import storage_tensor, torch_dtype
 from ..enums import (DataType, EngineCapability, ErrorCode, ExecutionContextAllocationStrategy, ProfilingVerbosity,
                      TensorFormat, TensorIOMode, TensorLocation)
 from ..host_memory import IHostMemory
@@ -43,9 +42,7 @@ class ICudaEngine(_Reporter):
         consts, kernels = {}, {}
         for n in self.graph.nodes:
             if n.kind == Kind.CONSTANT:
-                w = n.attrs.weights
-                t = w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w))
-                consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(self.device)
+                consts[n.outputs[0]] = storage_tensor(n.attrs.weights).reshape(tuple(n.attrs.shape)).to(self.device)
             else:
                 kernels[n.name] = get_tactic(n.info.tactic or "generic").prepare(n, self.device)
         self.executor = Executor(self.graph, consts, kernels, self.device)

@@ -9,7 +9,7 @@ import contextlib
 
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import LOW_BIT, to_numpy, torch_dtype
 from ..errors import ShapeError
 from .arguments import check_dtype
 from .buffers import as_torch
@@ -63,12 +63,15 @@ def run_arrays(ctx, arrays: dict, handle: int):
     if s is not None and not handle:
         s.synchronize()
     if want_numpy:
-        return {k: _to_numpy(v) for k, v in outs.items()}
+        return {k: _to_numpy(v, ctx.engine.get_tensor_dtype(k)) for k, v in outs.items()}
     return outs
 
 
-def _to_numpy(t: torch.Tensor):
+def _to_numpy(t: torch.Tensor, dt):
+    """An output as numpy; types numpy lacks as ml_dtypes arrays (BF16 as float32, as before)."""
     t = t.detach()
     if t.dtype == torch.bfloat16:
         t = t.float()
+    elif dt in LOW_BIT:
+        return to_numpy(t, dt)
     return t.cpu().numpy().copy() if t.device.type == "cpu" else t.cpu().numpy()

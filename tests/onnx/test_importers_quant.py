@@ -177,17 +177,6 @@ def test_qlinear_conv(per_channel):
     check(node, {"x": x}, ["y"], inits, opset=10)
 
 
-def test_unsupported_zero_point_type_names_the_node():
-    x = RNG.standard_normal((2, 3)).astype(np.float32)
-    from onnx import helper
-
-    m = model(oh.make_node("QuantizeLinear", ["x", "s", "zp"], ["y"], name="q4"), {"x": x}, [("y", TP.INT4, 2)],
-              {"s": np.array(0.1, np.float32)}, opset=21)
-    m.graph.initializer.append(helper.make_tensor("zp", TP.INT4, [], [0]))
-    with pytest.raises(inferrt.ParseError, match="(?i)q4.*int4"):
-        inferrt.build_engine(m, device="cpu")
-
-
 # ----------------------------------------------------------------------------------------------- whole models
 def _float_cnn(rng):
     from onnx import numpy_helper

@@ -21,6 +21,7 @@ FREE_STRINGS = {
 
 #: the enum-like attributes and their values (the 17 that were plain strings before Choice)
 EXPECTED = {
+    ("cast", "round_mode"): {"up", "down", "nearest"},
     ("integer_conv", "auto_pad"): {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"},
     ("l2_norm", "eps_mode"): {"none", "add", "max", "max_sqrt"},
     ("onnx_arg_reduce", "op"): {"MAX", "MIN"},

@@ -136,4 +136,4 @@ def test_bad_types_name_layer():
     net.add_quantize(xf, s, trt.float32).name = "q_float_out"
     errs = " ".join(net._layer_errors())
     assert "q_int" in errs and "FLOAT, HALF or BF16" in errs
-    assert "q_float_out" in errs and "INT8, UINT8 or FP8" in errs
+    assert "q_float_out" in errs and "INT8, UINT8, INT4, UINT4, FP8, FP8_E5M2 or FP4" in errs

@@ -2,16 +2,21 @@
 QLinearMatMul, QLinearConv.
 
 Q/DQ map onto TensorRT's quantize / dequantize layers (per tensor, per axis with ``axis``, blocked with
-``block_shape``, zero point as input 2) so the builder's Q/DQ passes see them; FP8 with ``saturate=0`` uses the
-``onnx_quantize`` op. The integer ops run exact integer math (``integer_matmul`` / ``integer_conv``) and the QLinear
-ops requantize the int32 accumulator like onnxruntime (``requantize``).
+``block_shape``, zero point as input 2) so the builder's Q/DQ passes see them, for INT8, UINT8, INT4, UINT4,
+FLOAT8E4M3FN, FLOAT8E5M2 and FLOAT4E2M1 (4-bit data unpacked, see dtypes.py); FP8 types with ``saturate=0`` and
+16-bit integers use the ``onnx_quantize`` op. The integer ops run exact integer math (``integer_matmul`` /
+``integer_conv``) and the QLinear ops requantize the int32 accumulator like onnxruntime (``requantize``).
 """
 from __future__ import annotations
 
 from ...enums import DataType, ParserErrorCode as E
 from ..registry import importer
 
-_Q_TYPES = (DataType.INT8, DataType.UINT8, DataType.FP8)
+_Q_TYPES = (DataType.INT8, DataType.UINT8, DataType.INT4, DataType.UINT4, DataType.FP8, DataType.FP8_E5M2,
+            DataType.FP4)
+_Q_NAMES = "INT8, UINT8, INT16, UINT16, INT4, UINT4, FLOAT8E4M3FN, FLOAT8E5M2 or FLOAT4E2M1"
+#: float8 types: ONNX's zero point for them is always 0 and is dropped (FP4's is added, as onnx's reference does)
+_FP8_TYPES = (DataType.FP8, DataType.FP8_E5M2)
 _AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
 
@@ -61,15 +66,6 @@ def _onnx_type(ctx, node, i):
     return ctx.onnx_type(name) if name else None
 
 
-def _check_zp_type(ctx, node, i, allow16=False):
-    from onnx import TensorProto as T
-
-    t = _onnx_type(ctx, node, i)
-    if t in (T.INT4, T.UINT4) or (not allow16 and t in (T.INT16, T.UINT16)):
-        ctx.fail(f"zero point type {T.DataType.Name(t)} is not supported here; inferrt quantizes to INT8, UINT8, "
-                 f"INT16, UINT16 or FLOAT8E4M3FN", E.UNSUPPORTED_NODE_DATATYPE)
-
-
 def _bits16(ctx, node):
     """"int16" / "uint16" when QuantizeLinear's output type is a 16-bit integer (held as INT32), else ""."""
     from onnx import TensorProto as T
@@ -83,7 +79,6 @@ def _bits16(ctx, node):
 @importer("QuantizeLinear", since=10)
 def quantize_linear(ctx, node):
     x, scale, zp = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), _opt(ctx, node, 2)
-    _check_zp_type(ctx, node, 2, allow16=True)
     if zp is not None:
         to_type = zp.dtype
     elif node.has_attr("output_dtype") and node.attr("output_dtype") != 0:
@@ -92,31 +87,28 @@ def quantize_linear(ctx, node):
         to_type = DataType.UINT8
     bits16 = _bits16(ctx, node)
     if to_type not in _Q_TYPES and not bits16:
-        ctx.fail(f"cannot quantize to {to_type.name}; use INT8, UINT8, INT16, UINT16 or FLOAT8E4M3FN",
-                 E.UNSUPPORTED_NODE_DATATYPE)
+        ctx.fail(f"cannot quantize to {to_type.name}; use {_Q_NAMES}", E.UNSUPPORTED_NODE_DATATYPE)
     if x.dtype != scale.dtype and scale.dtype in (DataType.FLOAT, DataType.HALF, DataType.BF16):
         x = ctx.cast(x, scale.dtype)
     axis, block = _qdq_params(ctx, node, x, scale)
     saturate = bool(node.attr("saturate", 1)) if ctx.opset() >= 19 else True
-    if bits16 or (to_type == DataType.FP8 and not saturate):
+    if to_type in _FP8_TYPES:
+        zp = None  # an FP8 zero point is always 0 in ONNX
+    if bits16 or (to_type in _FP8_TYPES and not saturate):
         attrs = {"axis": axis, "block_size": block[axis % len(block)] if block else 0, "to_type": to_type,
                  "saturate": saturate, "bits16": bits16}
-        layer = ctx.network.internal.add_layer("onnx_quantize", [x, scale, zp if bits16 else None], attrs)
+        layer = ctx.network.internal.add_layer("onnx_quantize", [x, scale, zp], attrs)
         return [layer.get_output(0)]
-    if to_type == DataType.FP8:
-        zp = None  # an FP8 zero point is always 0 in ONNX
     return [_qdq_layer(ctx, "quantize", x, scale, zp, to_type, axis, block)]
 
 
 @importer("DequantizeLinear", since=10)
 def dequantize_linear(ctx, node):
     x, scale, zp = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), _opt(ctx, node, 2)
-    _check_zp_type(ctx, node, 0, allow16=True)     # 16-bit integers are held (exactly) as INT32
-    _check_zp_type(ctx, node, 2, allow16=True)
-    if x.dtype not in _Q_TYPES + (DataType.INT32,):
-        ctx.fail(f"cannot dequantize {x.dtype.name} input {x.name!r}; use INT8, UINT8, INT32 or FLOAT8E4M3FN",
+    if x.dtype not in _Q_TYPES + (DataType.INT32,):   # 16-bit integers are held (exactly) as INT32
+        ctx.fail(f"cannot dequantize {x.dtype.name} input {x.name!r}; use {_Q_NAMES} or INT32",
                  E.UNSUPPORTED_NODE_DATATYPE)
-    if x.dtype == DataType.FP8:
+    if x.dtype in _FP8_TYPES:
         zp = None
     axis, block = _qdq_params(ctx, node, x, scale)
     out_type = scale.dtype

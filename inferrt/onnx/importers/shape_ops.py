@@ -362,9 +362,16 @@ def dropout_1(ctx, node):
 
 
 def _cast(ctx, node, x, dt):
+    """A cast layer with ONNX's ``saturate`` (opset 19+: float8 targets) and ``round_mode`` (opset 24+: E8M0)."""
     if x.dtype == dt:
         return ctx.identity(x)
-    return ctx.cast(x, dt)
+    saturate = bool(ctx.attr(node, "saturate", 1)) if ctx.opset() >= 19 else True
+    round_mode = ctx.attr(node, "round_mode", "up") if ctx.opset() >= 24 else "up"
+    if round_mode not in ("up", "down", "nearest"):
+        ctx.fail(f"round_mode {round_mode!r} is not 'up', 'down' or 'nearest'", E.UNSUPPORTED_NODE_ATTR)
+    layer = ctx.network.internal.add_layer("cast", [x], {"to_type": dt, "saturate": saturate,
+                                                         "round_mode": round_mode})
+    return ctx.out(layer)
 
 
 @importer("Cast", since=1)
