@@ -10,6 +10,7 @@ from .builder.builder import Builder  # noqa: F401
 from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
 from .builder.algorithm import IAlgorithm, IAlgorithmContext, IAlgorithmIOInfo, IAlgorithmVariant  # noqa: F401
 from .builder.profile import IOptimizationProfile  # noqa: F401
+from .builder.calibrators import IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2, IInt8LegacyCalibrator, IInt8MinMaxCalibrator  # noqa: F401,E501
 from .builder.progress import IProgressMonitor  # noqa: F401
 from .builder.stream_writer import IStreamWriter  # noqa: F401
 from .runtime.runtime import Runtime  # noqa: F401

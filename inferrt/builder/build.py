@@ -14,6 +14,7 @@ from ..passes.pipeline import POST_PIPELINE, PassContext, run_pipeline, selected
 from ..plan.format import BlobWriter, write_plan
 from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
+from .calibrate import quantize_for_build
 from .debug_tensors import add_unfused_debug_tensors, protect_debug_tensors, split_debug_tensors
 from .flags import flag_refusals, flag_warnings
 from .lower_network import lower_network
@@ -113,6 +114,7 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
     pinned = pin_static_profile_shapes(graph, profiles)
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
+    quantize_for_build(network, graph, config, profiles, device, log)   # TensorRT 10 INT8: calibrate, insert Q/DQ
     ctx = PassContext(config, log, device, profiles)
     debug = protect_debug_tensors(network, graph)
     progress = progress or ProgressDriver()

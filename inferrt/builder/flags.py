@@ -2,12 +2,14 @@
 
 ``config.set_flag`` accepts every BuilderFlag, as TensorRT's does. At build time a flag that asks for something
 inferrt cannot give (refit, weightless plans, version compatibility, ...) fails the build naming it
-(``flag_refusals``), and a flag that only permits something the build leaves unused (INT8 kernels, sparsity) is
+(``flag_refusals``), and a flag that only permits something the build leaves unused (FP8 kernels, sparsity) is
 logged as a WARNING with the reason (``flag_warnings``): no flag is accepted and ignored silently. Every BuilderFlag
 is in exactly one of ``IMPLEMENTED``, ``UNUSED_PERMISSIONS`` and ``REFUSED`` (tests/builder/test_flags.py checks it);
 implementing a flag means moving it to ``IMPLEMENTED`` with the place that honours it. A strongly typed network
 (``NetworkDefinitionCreationFlag.STRONGLY_TYPED``) also refuses the weak-typing precision flags
-(``STRONGLY_TYPED_REFUSED``), as TensorRT 10 does.
+(``STRONGLY_TYPED_REFUSED``), as TensorRT 10 does; on a weakly typed network the weak-typing controls (precision
+flags, INT8 calibrator, dynamic ranges, layer precisions) work and one WARNING line per build deprecates them,
+naming the strongly typed way, as TensorRT 10.12+ does (``weak_typing_deprecation``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ IMPLEMENTED: dict = {
     BuilderFlag.TF32: "FLOAT products and convolutions may use TF32 (runtime/tf32.py; tactics are timed likewise)",
     BuilderFlag.FP16: "reduced precision on the GPU (passes/assign_precision.py, passes/guard_reduced_precision.py)",
     BuilderFlag.BF16: "reduced precision on the GPU (passes/assign_precision.py, passes/guard_reduced_precision.py)",
+    BuilderFlag.INT8: "with config.int8_calibrator or tensor dynamic ranges: calibration and Q/DQ layers "
+                      "(builder/calibrate.py); without either, a WARNING says nothing is quantized",
     BuilderFlag.OBEY_PRECISION_CONSTRAINTS: "layer precisions are kept (passes/assign_precision.py)",
     BuilderFlag.PREFER_PRECISION_CONSTRAINTS: "layer precisions are kept (passes/assign_precision.py)",
     BuilderFlag.DISABLE_TIMING_CACHE: "no timing cache is read or written (tactics/select.py)",
@@ -36,7 +40,6 @@ _NO_QUANT = "inferrt has no {} kernels, so no layer uses them: layers run in FLO
 #: flags that only permit the builder something: TensorRT too may leave such a permission unused (it picks the
 #: fastest tactic among those allowed). The build logs a WARNING naming each one set, with the reason it goes unused.
 UNUSED_PERMISSIONS: dict = {
-    BuilderFlag.INT8: _NO_QUANT.format("INT8"),
     BuilderFlag.FP8: _NO_QUANT.format("FP8"),
     BuilderFlag.INT4: _NO_QUANT.format("INT4"),
     BuilderFlag.FP4: _NO_QUANT.format("FP4"),
@@ -95,10 +98,45 @@ def _strongly_typed(network) -> bool:
     return network.get_flag(NetworkDefinitionCreationFlag.STRONGLY_TYPED)
 
 
+#: the weak-typing precision controls TensorRT 10.12 deprecated (TensorRT 11 removed them)
+WEAK_TYPING_FLAGS = STRONGLY_TYPED_REFUSED + _NO_CONSTRAINTS
+_CALIBRATOR_KINDS = ("IInt8EntropyCalibrator2", "IInt8EntropyCalibrator", "IInt8MinMaxCalibrator",
+                     "IInt8LegacyCalibrator", "IInt8Calibrator")
+
+
+def weak_typing_deprecation(config, network) -> str | None:
+    """The one-line deprecation WARNING for the weak-typing controls a build of ``network`` uses (flags,
+    calibrator, dynamic ranges, layer precisions), naming the strongly typed way; None when it uses none."""
+    used = [f"BuilderFlag.{f.name}" for f in WEAK_TYPING_FLAGS if config.get_flag(f)]
+    cal = getattr(config, "int8_calibrator", None)
+    if cal is not None and config.get_flag(BuilderFlag.INT8):
+        kind = next((c.__name__ for c in type(cal).__mro__ if c.__name__ in _CALIBRATOR_KINDS),
+                    type(cal).__name__)
+        used.append(kind)
+    if network is not None:
+        net = network.internal
+        tensors = list(net.inputs) + [t for layer in net.layers for t in net.layer_outputs(layer)]
+        if any(t.dynamic_range is not None for t in tensors):
+            used.append("ITensor.set_dynamic_range")
+        if any(layer.precision_is_set for layer in net.layers):
+            used.append("ILayer.precision")
+        if any(net.output_types(layer) for layer in net.layers):
+            used.append("ILayer.set_output_type")
+    if not used:
+        return None
+    return (f"weak typing is deprecated since TensorRT 10.12 and removed in TensorRT 11 (this build uses "
+            f"{', '.join(used)}): convert the model with inferrt.autocast (FP16/BF16) or inferrt.quantize (INT8/FP8 "
+            f"Q/DQ) and build it with NetworkDefinitionCreationFlag.STRONGLY_TYPED")
+
+
 def flag_warnings(config, device: str, network=None) -> list[str]:
     """The WARNINGs the build logs for ``config``'s set flags: each permission it leaves unused, with the reason,
-    the GPU-only ones on the CPU, and the precision-constraint flags on a strongly typed ``network``."""
-    out = [f"BuilderFlag.{f.name} permits what this build does not use; it has no effect ({why})"
+    the GPU-only ones on the CPU, the precision-constraint flags on a strongly typed ``network``, and one line
+    deprecating the weak-typing controls on a weakly typed one."""
+    deprecated = weak_typing_deprecation(config, network) if network is not None and not _strongly_typed(network) \
+        else None
+    out = [deprecated] if deprecated else []
+    out += [f"BuilderFlag.{f.name} permits what this build does not use; it has no effect ({why})"
            for f, why in UNUSED_PERMISSIONS.items() if config.get_flag(f)]
     if network is not None and _strongly_typed(network):
         out += [f"BuilderFlag.{f.name} has no effect on a strongly typed network: it has no layer precisions to "
