@@ -40,8 +40,8 @@ def Calibrator(base=trt.IInt8EntropyCalibrator2, batches=(), as_="numpy", cache=
             x = self.batches[self.calls - 1]
             if as_ == "torch":
                 return [torch.from_numpy(x)]
-            if as_ == "pointer":
-                t = torch.from_numpy(x.copy())
+            if as_ in ("pointer", "cuda"):
+                t = torch.from_numpy(x.copy()).to("cuda" if as_ == "cuda" else "cpu")
                 self._alive.append(t)
                 return [t.data_ptr()]
             return [x]
@@ -101,9 +101,9 @@ def batches(n=3, seed=7):
     return [rng.standard_normal(SHAPE).astype(np.float32) * (1 + k) for k in range(n)]
 
 
-def build(builder, net, calibrator=None, flags=(trt.BuilderFlag.INT8,)):
+def build(builder, net, calibrator=None, flags=(trt.BuilderFlag.INT8,), device="cpu"):
     config = builder.create_builder_config()
-    config.device = "cpu"
+    config.device = device
     config.clear_flag(trt.BuilderFlag.TF32)
     for f in flags:
         config.set_flag(f)
@@ -346,3 +346,54 @@ def test_fp16_flag_on_a_weakly_typed_network_keeps_building():
                                rtol=1e-5, atol=1e-5)     # the CPU has no FP16 layers: FLOAT, as before
     assert any("BuilderFlag.FP16" in m and "CPU" in m for m in log.of(trt.Severity.WARNING))
     assert len(_deprecations(log)) == 1
+
+
+def test_addresses_are_read_at_the_calibration_profiles_opt_shape():
+    """A dynamic batch: profile 0's opt is 1, the calibration profile's opt is 3, so get_batch's addresses hold
+    batches of 3."""
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, (-1, 4))
+    r = net.add_activation(x, trt.ActivationType.RELU)
+    r.get_output(0).name = "r"
+    net.mark_output(r.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    config.set_flag(trt.BuilderFlag.INT8)
+    profile = builder.create_optimization_profile()
+    profile.set_shape("x", (1, 4), (1, 4), (4, 4))
+    config.add_optimization_profile(profile)
+    cal_profile = builder.create_optimization_profile()
+    cal_profile.set_shape("x", (3, 4), (3, 4), (3, 4))
+    assert config.set_calibration_profile(cal_profile) and config.get_calibration_profile() is cal_profile
+    data = np.arange(12, dtype=np.float32).reshape(3, 4) - 2.0        # |x| reaches 9 only in the third row
+    config.int8_calibrator = Calibrator(trt.IInt8MinMaxCalibrator, [data], as_="pointer")
+    builder.build(net, config)
+    _, amax = read_cache(config.int8_calibrator.written)
+    assert amax["x"] == pytest.approx(9.0, rel=1e-6) and amax["r"] == pytest.approx(9.0, rel=1e-6)
+
+
+@pytest.mark.gpu
+def test_calibration_on_the_gpu_reads_device_pointers_and_matches_the_cpu():
+    data = batches()
+    for kind, rel in ((trt.IInt8MinMaxCalibrator, 1e-5), (trt.IInt8EntropyCalibrator2, 2e-3)):
+        cpu, gpu = Calibrator(kind, data), Calibrator(kind, data, as_="cuda")
+        builder, net = conv_net()
+        build(builder, net, cpu)
+        builder, net = conv_net()
+        build(builder, net, gpu, device="cuda")
+        want, got = read_cache(cpu.written)[1], read_cache(gpu.written)[1]
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k] == pytest.approx(want[k], rel=rel), (kind.__name__, k)
+
+
+@pytest.mark.gpu
+def test_int8_with_fp16_on_the_gpu_stays_within_quantization_error():
+    data = batches()
+    builder, net = conv_net()
+    engine = build(builder, net, Calibrator(trt.IInt8EntropyCalibrator2, data),
+                   flags=(trt.BuilderFlag.INT8, trt.BuilderFlag.FP16), device="cuda")
+    x = np.random.default_rng(9).standard_normal(SHAPE).astype(np.float32) * 2
+    got = engine.create_execution_context().infer({"x": x})["y"]
+    assert rel_l2(got, reference_values(x)["y"]) < 3e-2
