@@ -162,8 +162,8 @@ def quantize_for_build(network, graph, config, profiles, device, log) -> int:
     user = dynamic_ranges(network)
     amax.update(user)
     if not amax:
-        log(Severity.WARNING, "BuilderFlag.INT8 is set but there is no config.int8_calibrator and no tensor has a "
-                              "dynamic range (ITensor.set_dynamic_range): no layer is quantized and the network "
+        log(Severity.WARNING, "BuilderFlag.INT8 has no effect: there is no config.int8_calibrator and no tensor has "
+                              "a dynamic range (ITensor.set_dynamic_range), so no layer is quantized and the network "
                               "builds in FLOAT; set a calibrator or dynamic ranges, or quantize the model with "
                               "inferrt.quantize")
         return 0
