@@ -48,9 +48,10 @@ def format_cache(algorithm, amax: dict) -> bytes:
 
 
 def parse_cache(data) -> tuple[str, int, dict]:
-    """(algorithm name, TensorRT version number, {tensor: amax}) of cache bytes; CacheError when malformed."""
+    """(algorithm name, TensorRT version number, {tensor: amax}) of a cache (bytes, a buffer or str); CacheError
+    when malformed."""
     try:
-        text = bytes(data).decode()
+        text = data if isinstance(data, str) else bytes(data).decode()
     except UnicodeDecodeError as e:
         raise CacheError(f"the calibration cache is not text ({e})") from None
     lines = text.splitlines()

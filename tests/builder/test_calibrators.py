@@ -202,6 +202,25 @@ def test_the_cache_round_trips_and_a_cached_build_never_calls_get_batch():
     np.testing.assert_array_equal(engine.create_execution_context().infer({"x": x})["y"], want)
 
 
+def test_a_dynamic_range_wins_over_the_calibrator():
+    """x's range set by the user replaces the calibrated one: the same engine as the calibrated cache with x's
+    entry set to that range (the written cache keeps what calibration measured, as TensorRT's does)."""
+    data = batches()
+    builder, net = conv_net()
+    net.get_input(0).set_dynamic_range(-100.0, 100.0)
+    cal = Calibrator(trt.IInt8MinMaxCalibrator, data)
+    engine = build(builder, net, cal)
+    header, amax = read_cache(cal.written)
+    assert amax["x"] == pytest.approx(max(float(np.abs(b).max()) for b in data), rel=1e-6)
+    amax["x"] = 100.0
+    edited = "\n".join([header] + [f"{k}: {struct.pack('>f', v / 127.0).hex()}" for k, v in amax.items()])
+    builder, net = conv_net()
+    cached = build(builder, net, Calibrator(trt.IInt8MinMaxCalibrator, data, cache=edited))
+    x = data[1]
+    np.testing.assert_array_equal(engine.create_execution_context().infer({"x": x})["y"],
+                                  cached.create_execution_context().infer({"x": x})["y"])
+
+
 def test_a_cache_of_another_algorithm_is_recalibrated_with_a_warning():
     data = batches()
     first = Calibrator(trt.IInt8MinMaxCalibrator, data)
