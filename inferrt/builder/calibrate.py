@@ -4,25 +4,29 @@ typed machinery: the build turns it into explicit Q/DQ before optimizing.
     lowered graph (FP32) ─┬─ config.int8_calibrator: its cache (read_calibration_cache), else its batches
                           │  (get_batch) run through the graph in FLOAT on the engine's device ─ |x| statistics of
                           │  every network tensor ─ amax by the calibrator's method ─ write_calibration_cache
-                          ├─ ITensor.set_dynamic_range(min, max): amax = max(|min|, |max|) (wins over the calibrator)
-                          └─ Q/DQ placed by inferrt.quantize's rules (calibrate_placement.py) ─ the passes ─ plan
+                          ├─ ITensor.set_dynamic_range(min, max): amax = max(|min|, |max|) (wins over calibration)
+                          └─ Q/DQ placed by inferrt.quantize's rules (calibrate_placement.py) ─ passes ─ plan
 
 Methods (``inferrt.quantize.calibrators``): ENTROPY_CALIBRATION_2 and ENTROPY_CALIBRATION -> entropy,
 MINMAX_CALIBRATION -> max, LEGACY_CALIBRATION -> percentile ``100 * get_quantile()``, at least
 ``get_regression_cutoff()`` x the largest |x|. Histograms have 2048 bins, as TensorRT's. The cache is TensorRT's
 text format (``calibrate_cache.py``); a cache made with another algorithm is ignored with a warning and the network
-is calibrated again. A tensor the placement wants but no range covers stays in FLOAT, with a warning naming it (as
-TensorRT falls back to a non-INT8 layer).
+is calibrated again. A network that already has Q/DQ layers is explicitly quantized: its scales are used and the
+calibrator and dynamic ranges are not (a WARNING says so), as in TensorRT. A tensor the placement wants but no
+range covers stays in FLOAT, with a warning naming it (as TensorRT falls back to a non-INT8 layer).
 """
 from __future__ import annotations
 
 from ..enums import BuilderFlag, CalibrationAlgoType
 from ..errors import BuildError
+from ..ir.kinds import Kind
 from ..logger import Severity
 from .calibrate_cache import ALGO_NAMES, CacheError, format_cache, parse_cache
 from .calibrate_placement import find_placement, insert_qdq
 
 NUM_BINS = 2048
+#: layer kinds that make a network explicitly quantized (its own Q/DQ scales; TensorRT then skips calibration)
+EXPLICIT_KINDS = frozenset({Kind.QUANTIZE, Kind.DEQUANTIZE, Kind.ONNX_QUANTIZE, Kind.DYNAMIC_QUANTIZE_LINEAR})
 _METHOD = {CalibrationAlgoType.ENTROPY_CALIBRATION_2: "entropy", CalibrationAlgoType.ENTROPY_CALIBRATION: "entropy",
            CalibrationAlgoType.MINMAX_CALIBRATION: "max", CalibrationAlgoType.LEGACY_CALIBRATION: "percentile"}
 
@@ -155,6 +159,13 @@ def quantize_for_build(network, graph, config, profiles, device, log) -> int:
 
     if not config.get_flag(BuilderFlag.INT8) or strongly_typed(network):
         return 0
+    explicit = [n.name for n in graph.nodes if n.kind in EXPLICIT_KINDS]
+    if explicit:
+        if getattr(config, "int8_calibrator", None) is not None or dynamic_ranges(network):
+            log(Severity.WARNING, f"INT8: the network is explicitly quantized ({len(explicit)} Q/DQ layer(s), e.g. "
+                                  f"{explicit[0]!r}): its Q/DQ scales are used and the calibrator and dynamic "
+                                  f"ranges are not, as in TensorRT")
+        return 0
     amax = {}
     calibrator = getattr(config, "int8_calibrator", None)
     if calibrator is not None:
@@ -170,6 +181,10 @@ def quantize_for_build(network, graph, config, profiles, device, log) -> int:
     constraints = config.get_flag(BuilderFlag.OBEY_PRECISION_CONSTRAINTS) or config.get_flag(
         BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
     placement = find_placement(graph, constraints)
+    zeros = [t for t in placement.sites if amax.get(t) == 0]
+    if zeros:
+        log(Severity.WARNING, f"INT8: tensor(s) {zeros[:8]} were 0 on every calibration batch; their range is set "
+                              f"to 1")
     done, missing, weights = insert_qdq(graph, placement, amax)
     if missing:
         log(Severity.WARNING, f"INT8: no dynamic range for tensor(s) {missing[:8]}"

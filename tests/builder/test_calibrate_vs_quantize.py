@@ -81,3 +81,27 @@ def test_int8_build_matches_inferrt_quantize_in_onnxruntime_within_one_step(devi
     assert rel_l2(got["y"], want["y"]) < 1e-2
     if method == "max":   # (entropy clips the Gemm input, 8 values per batch, far: the same in both paths)
         assert rel_l2(got["y"], ort_run(src, {"x": x})[0]) < 3e-2
+
+
+def test_an_explicitly_quantized_network_keeps_its_scales_and_skips_the_calibrator():
+    """TensorRT 10 builds a Q/DQ model with BuilderFlag.INT8; a calibrator set too is not used."""
+    from tests.passes.precision_nets import Capture
+
+    rng = np.random.default_rng(33)
+    data = [rng.standard_normal((2, 4, 8, 8)).astype(np.float32)]
+    q = quantize(resblock_model(), "int8", "max", calibration_data={"x": data[0]}, device="cpu", progress=False)
+    log = Capture()
+    builder = trt.Builder(log)
+    net = builder.create_network(0)
+    assert trt.OnnxParser(net, log).parse(q.model.SerializeToString())
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    config.set_flag(trt.BuilderFlag.INT8)
+    cal = Calibrator(trt.IInt8MinMaxCalibrator, data)
+    config.int8_calibrator = cal
+    engine = trt.Runtime(log).deserialize_cuda_engine(builder.build(net, config))
+    assert cal.calls == 0 and cal.written is None
+    assert any("explicitly quantized" in m for m in log.of(trt.Severity.WARNING))
+    x = rng.standard_normal((2, 4, 8, 8)).astype(np.float32)
+    got = engine.create_execution_context().infer({"x": x})["y"]
+    np.testing.assert_allclose(got, ort_run(q.model, {"x": x})[0], rtol=1e-4, atol=1e-4)
