@@ -10,7 +10,7 @@ from inferrt.builder.calibrate_placement import KIND_OF, WEIGHTED_KINDS, find_pl
 from inferrt.builder.lower_network import lower_network
 from inferrt.ir.kinds import Kind
 from inferrt.quantize.placement import WEIGHTED_OPS
-from tests.builder.test_calibrators import build, conv_net
+from tests.builder.calibration_nets import build, conv_net
 from tests.passes.precision_nets import Capture
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import inferrt as trt
 from inferrt.quantize import quantize
-from tests.builder.test_calibrators import Calibrator, fake_quant, read_cache
+from tests.builder.calibration_nets import Calibrator, fake_quant, read_cache
 from tests.helpers import rel_l2
 from tests.quantize.models import ort_run, resblock_model
 

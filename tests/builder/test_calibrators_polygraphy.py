@@ -13,7 +13,7 @@ import pytest
 import inferrt as trt
 from tests.alias.test_polygraphy_cli import polygraphy
 from tests.builder.test_calibrate_vs_quantize import _int8_network
-from tests.builder.test_calibrators import Calibrator
+from tests.builder.calibration_nets import Calibrator
 from tests.quantize.models import resblock_model
 
 pytest.importorskip("polygraphy")
