@@ -14,6 +14,10 @@ text format (``calibrate_cache.py``); a cache made with another algorithm is ign
 is calibrated again. A network that already has Q/DQ layers is explicitly quantized: its scales are used and the
 calibrator and dynamic ranges are not (a WARNING says so), as in TensorRT. A tensor the placement wants but no
 range covers stays in FLOAT, with a warning naming it (as TensorRT falls back to a non-INT8 layer).
+
+Calibration always measures the network's own tensors, on the graph before fusion, so
+``QuantizationFlag.CALIBRATE_BEFORE_FUSION`` changes no range: a fused layer's output is the value of the last layer
+it absorbed, and no other tensor is quantized.
 """
 from __future__ import annotations
 
