@@ -15,6 +15,7 @@ from .runtime.context import IExecutionContext  # noqa: F401
 from .runtime.inspector import EngineInspector  # noqa: F401
 from .runtime.interfaces import IGpuAllocator, IGpuAsyncAllocator, IOutputAllocator, IProfiler, Profiler  # noqa: F401
 from .tactics.timing_cache import ITimingCache, TimingCacheKey, TimingCacheValue  # noqa: F401
+from .refit import OnnxParserRefitter, Refitter  # noqa: F401
 from .api import build_engine, load_engine, save_plan  # noqa: F401
 
 

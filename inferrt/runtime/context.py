@@ -189,6 +189,7 @@ class IExecutionContext(_Reporter):
 
     def _plan_keyed(self) -> tuple[ShapePlan, tuple]:
         """The plan of the current input shapes and its key (callers hold the guard)."""
+        self.engine.sync_weights(self)   # refused while weights are missing; fresh plans after a refit
         key = (self._profile, tuple(self._shapes[n] for n in self.engine.input_names))
         self._plan_key = key
         plan = self._plans.get(key)

@@ -36,6 +36,12 @@ def load_engine(data, logger=None, error_recorder=None):
         raise
     except Exception as e:  # noqa: BLE001 - untrusted data: any failure to decode it is a PlanError
         raise PlanError(f"corrupt plan: its graph cannot be decoded ({_describe(e)})") from None
+    from ..refit.state import fill_stripped, section_of
+    from .validate import MAX_TENSOR_BYTES
+
+    section = section_of(manifest)   # a weight-stripped plan: zeros stand in until a refit (refit/state.py)
+    if section is not None:
+        fill_stripped(graph, section["stripped_nodes"], MAX_TENSOR_BYTES)
     check_engine_graph(manifest, graph)
     try:
         return ICudaEngine(bytes(data), manifest, blobs, logger, error_recorder, graph=graph)
