@@ -3,8 +3,9 @@
 
 A name belongs to one weights array (the array a layer holds: ``Weights(a)`` and ``a`` name the same values); the
 builder finds named weights among the network's constants when it builds a refittable engine
-(inferrt/refit/record.py). Weights handed to a layer other than a constant layer (a convolution's kernel, a scale's
-shift...) and left unnamed are named ``"<layer name> [<role>]"`` by the builder, e.g. ``"conv1 [kernel]"``.
+(inferrt/refit/record.py). Float weights left unnamed are refittable too, under a name the builder gives them:
+``"<layer name> [<role>]"`` for weights handed to a layer (e.g. ``"conv1 [kernel]"``), the layer's name for a
+constant layer.
 Marks matter with ``BuilderFlag.REFIT_INDIVIDUAL`` only: then exactly the marked weights are refittable.
 """
 from __future__ import annotations

@@ -79,15 +79,13 @@ class RefitRecorder:
         self.flags = [f.name for f in BuilderFlag if config.get_flag(f)]
         named = {key: name for key, (_, name) in weight_names(network).items()}
         marks = refittable_marks(network) if marks is None else marks
-        layer_names = {layer.name for layer in network.internal.layers
-                       if network.internal.layer_kind(layer) == Kind.CONSTANT}
         self.weights: dict[str, str] = {}     # weight name -> source constant node name
         for n in graph.nodes:
             if n.kind != Kind.CONSTANT or n.attrs.weights is None or not _is_float(n.attrs.weights):
                 continue
-            name = named.get(id(n.attrs.weights))
-            if name is None and n.origin and n.origin[0] not in layer_names:
-                name = n.outputs[0]          # "<layer> [<role>]": weights a layer was given, unnamed
+            # unnamed: the constant's node name, "<layer> [<role>]" for weights a layer was given (a convolution's
+            # kernel), the layer's name for a constant layer (weights an ONNX importer derived from initializers)
+            name = named.get(id(n.attrs.weights), n.name)
             if name is None or name in self.weights:
                 continue
             if self.mode == "REFIT_INDIVIDUAL" and name not in marks:
