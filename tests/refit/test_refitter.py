@@ -1,0 +1,199 @@
+"""Refitter on a network-API convolution + BatchNorm (Scale) network: new weights give what a fresh build gives,
+bad input is a logged False that leaves the engine unchanged, stripped and REFIT_IDENTICAL plans."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import inferrt as trt
+
+
+class Log(trt.ILogger):
+    def __init__(self):
+        super().__init__()
+        self.errors = []
+        self.infos = []
+
+    def log(self, severity, msg):
+        if severity <= trt.Logger.ERROR:
+            self.errors.append(msg)
+        elif severity == trt.Logger.INFO:
+            self.infos.append(msg)
+
+
+def weights(seed, c=8):
+    rng = np.random.default_rng(seed)
+    return {"conv.weight": rng.standard_normal((c, 3, 3, 3)).astype(np.float32),
+            "conv.bias": rng.standard_normal(c).astype(np.float32),
+            "bn.shift": rng.standard_normal(c).astype(np.float32),
+            "bn.scale": rng.uniform(0.5, 1.5, c).astype(np.float32)}
+
+
+def build(w, device, flags=(), logger=None):
+    builder = trt.Builder(logger or trt.Logger(trt.Logger.ERROR))
+    n = builder.create_network(0)
+    x = n.add_input("x", trt.float32, (2, 3, 12, 12))
+    conv = n.add_convolution_nd(x, w["conv.weight"].shape[0], (3, 3), w["conv.weight"], w["conv.bias"])
+    conv.name = "conv"
+    conv.padding_nd = (1, 1)
+    bn = n.add_scale(conv.get_output(0), trt.ScaleMode.CHANNEL, w["bn.shift"], w["bn.scale"], None)
+    bn.name = "bn"
+    for name, arr in w.items():
+        assert n.set_weights_name(arr, name)
+    relu = n.add_activation(bn.get_output(0), trt.ActivationType.RELU)
+    n.mark_output(relu.get_output(0))
+    config = builder.create_builder_config()
+    config.device = device
+    config.clear_flag(trt.BuilderFlag.TF32)
+    for f in flags:
+        config.set_flag(f)
+    plan = builder.build_serialized_network(n, config)
+    assert plan is not None
+    return bytes(plan)
+
+
+def load(plan, logger=None):
+    return trt.Runtime(logger or trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(plan)
+
+
+X = np.random.default_rng(7).standard_normal((2, 3, 12, 12)).astype(np.float32)
+
+
+def run(engine, ctx=None):
+    ctx = ctx or engine.create_execution_context()
+    out = ctx.infer({"x": X})
+    (v,) = out.values()
+    return np.asarray(v.cpu() if hasattr(v, "cpu") else v)
+
+
+def reference(w):
+    """float64 conv + scale + relu (independent of inferrt)."""
+    import torch
+
+    t = {k: torch.from_numpy(v.astype(np.float64)) for k, v in w.items()}
+    y = torch.nn.functional.conv2d(torch.from_numpy(X.astype(np.float64)), t["conv.weight"], t["conv.bias"],
+                                   padding=1)
+    y = y * t["bn.scale"].view(1, -1, 1, 1) + t["bn.shift"].view(1, -1, 1, 1)
+    return torch.relu(y).numpy()
+
+
+def test_refit_equals_fresh_build(device):
+    log = Log()
+    old, new = weights(0), weights(1)
+    engine = load(build(old, device, [trt.BuilderFlag.REFIT]), log)
+    assert engine.refittable
+    ctx = engine.create_execution_context()
+    before = run(engine, ctx)
+    refitter = trt.Refitter(engine, log)
+    assert sorted(refitter.get_all_weights()) == sorted(old)
+    assert refitter.get_missing_weights() == []
+    for name, arr in new.items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine(), log.errors
+    assert sorted(refitter.changed_weights) == sorted(new)
+    assert any("4 of 4 weights changed" in m for m in log.infos)
+    after = run(engine, ctx)  # the same context: its plans (and CUDA graphs) see the new weights
+    fresh = run(load(build(new, device)))
+    np.testing.assert_array_equal(after, fresh)
+    np.testing.assert_allclose(after, reference(new), rtol=1e-4, atol=1e-4)
+    assert not np.allclose(before, after)
+    # the refitted engine serializes with its new weights
+    np.testing.assert_array_equal(run(load(bytes(engine.serialize()))), fresh)
+
+
+def test_partial_refit_keeps_other_weights():
+    old, new = weights(0), weights(1)
+    engine = load(build(old, "cpu", [trt.BuilderFlag.REFIT]))
+    refitter = trt.Refitter(engine, trt.Logger(trt.Logger.ERROR))
+    assert refitter.set_named_weights("bn.scale", new["bn.scale"])
+    assert refitter.refit_cuda_engine()
+    assert refitter.changed_weights == ["bn.scale"]
+    np.testing.assert_allclose(run(engine), reference({**old, "bn.scale": new["bn.scale"]}), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(refitter.get_named_weights("bn.scale").numpy(), new["bn.scale"])
+
+
+@pytest.mark.parametrize("case", ["unknown", "shape", "dtype", "nan", "not_refittable"])
+def test_bad_input_is_false_and_leaves_engine_usable(case):
+    log = Log()
+    old = weights(0)
+    engine = load(build(old, "cpu", [] if case == "not_refittable" else [trt.BuilderFlag.REFIT]), log)
+    before = run(engine)
+    refitter = trt.Refitter(engine, log)
+    arg = {"unknown": ("conv.wieght", old["conv.weight"]), "shape": ("conv.weight", old["conv.weight"][:2]),
+           "dtype": ("conv.weight", old["conv.weight"].astype(np.float16)),
+           "nan": ("bn.scale", np.full(8, np.nan, np.float32)),
+           "not_refittable": ("conv.weight", old["conv.weight"])}[case]
+    assert refitter.set_named_weights(*arg) is False
+    assert log.errors
+    want = {"unknown": "no refittable weights named 'conv.wieght'", "shape": "shape (8, 3, 3, 3)",
+            "dtype": "float16 but the weights are float32", "nan": "NaN", "not_refittable": "without BuilderFlag.REFIT"}
+    assert want[case] in log.errors[-1]
+    if case == "not_refittable":
+        assert not engine.refittable and refitter.refit_cuda_engine() is False
+    np.testing.assert_array_equal(run(engine), before)
+
+
+def test_stripped_plan_is_smaller_and_refuses_to_run_until_refitted():
+    big = weights(0, c=256)
+    refit = build(big, "cpu", [trt.BuilderFlag.REFIT])
+    plain = build(big, "cpu")
+    stripped = build(big, "cpu", [trt.BuilderFlag.REFIT, trt.BuilderFlag.STRIP_PLAN])
+    nbytes = sum(a.nbytes for a in big.values())
+    assert len(refit) - len(stripped) >= 1.5 * nbytes   # originals and engine constants both leave
+    assert len(stripped) <= len(plain) - 0.8 * nbytes
+    log = Log()
+    engine = load(stripped, log)
+    assert engine.refittable and sorted(engine.missing_weights) == sorted(big)
+    ctx = engine.create_execution_context()
+    with pytest.raises(trt.ExecutionError, match="weight-stripped plan"):
+        ctx.infer({"x": X})
+    refitter = trt.Refitter(engine, log)
+    assert refitter.set_named_weights("conv.weight", big["conv.weight"])
+    assert refitter.refit_cuda_engine() is False
+    assert "3 weights are missing" in log.errors[-1] and "bn.scale" in log.errors[-1]
+    assert sorted(refitter.get_missing_weights()) == ["bn.scale", "bn.shift", "conv.bias"]
+    for name in ("bn.scale", "bn.shift", "conv.bias"):
+        assert refitter.set_named_weights(name, big[name])
+    assert refitter.refit_cuda_engine(), log.errors
+    assert engine.missing_weights == []
+    np.testing.assert_array_equal(run(engine, ctx), run(load(plain)))
+    # serialized again, the plan stays stripped
+    assert len(bytes(engine.serialize())) < len(plain)
+
+
+def test_refit_identical_refuses_other_weights():
+    log = Log()
+    old, new = weights(0), weights(1)
+    engine = load(build(old, "cpu", [trt.BuilderFlag.REFIT_IDENTICAL, trt.BuilderFlag.STRIP_PLAN]), log)
+    refitter = trt.Refitter(engine, log)
+    for name, arr in new.items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine() is False
+    assert "REFIT_IDENTICAL" in log.errors[-1] and "differ from the plan's digest" in log.errors[-1]
+    assert sorted(engine.missing_weights) == sorted(old)   # unchanged
+    for name, arr in old.items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine(), log.errors
+    np.testing.assert_allclose(run(engine), reference(old), rtol=1e-4, atol=1e-4)
+
+
+def test_refit_individual_only_marked_weights():
+    old, new = weights(0), weights(1)
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    # marks live on the network: build by hand with one weight marked
+    n = builder.create_network(0)
+    x = n.add_input("x", trt.float32, (2, 3, 12, 12))
+    conv = n.add_convolution_nd(x, 8, (3, 3), old["conv.weight"], old["conv.bias"])
+    conv.padding_nd = (1, 1)
+    assert n.set_weights_name(old["conv.weight"], "conv.weight")
+    assert n.mark_weights_refittable("conv.weight") and n.are_weights_marked_refittable("conv.weight")
+    assert not n.mark_weights_refittable("nope")
+    n.mark_output(conv.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    config.set_flag(trt.BuilderFlag.REFIT_INDIVIDUAL)
+    engine = load(bytes(builder.build_serialized_network(n, config)))
+    refitter = trt.Refitter(engine, trt.Logger(trt.Logger.ERROR))
+    assert refitter.get_all_weights() == ["conv.weight"]
+    assert refitter.set_named_weights("conv.bias", new["conv.bias"]) is False
+    assert refitter.set_named_weights("conv.weight", new["conv.weight"]) and refitter.refit_cuda_engine()
