@@ -54,7 +54,10 @@ def recompute(state, engine_graph: Graph, weights: dict, device: str, profiles: 
     for n in g.nodes:
         if n.name in weights:
             n.attrs = Attrs(n.attrs)
-            n.attrs.weights = weights[n.name]
+            n.attrs.weights = weights[n.name].reshape(tuple(n.attrs.weights.shape))   # as the build had them
+    from .record import guarded_ids
+
+    g.refit_weights = guarded_ids(g, {w["node"] for w in state.weights.values()}, state.mode)
     config = _config(state)
     ctx = PassContext(config, lambda sev, msg: None, device, profiles)
     run_pipeline(g, ctx, [p for p in PIPELINE if p[0] in set(state.passes)])
@@ -110,6 +113,8 @@ def same_structure(new: Graph, old: Graph, where: str = "") -> None:
             if isinstance(x, Graph) and isinstance(y, Graph):
                 same_structure(x, y, f"{where}in the subgraph {k!r} of layer {b.name!r}: ")
             elif _is_array(x) and _is_array(y):
+                if a.kind == Kind.CONSTANT and k == "weights":   # a constant's values: read at attrs.shape
+                    x, y = x.reshape(-1), y.reshape(-1)
                 if tuple(x.shape) != tuple(y.shape) or str(x.dtype) != str(y.dtype):
                     raise StructureChanged(f"{where}the weights of layer {b.name!r} ({k}) would have shape "
                                            f"{tuple(x.shape)} {x.dtype}, not {tuple(y.shape)} {y.dtype}")

@@ -66,6 +66,17 @@ def _is_float(arr) -> bool:
     return np.asarray(arr).dtype.kind in FLOAT_KINDS
 
 
+def guarded_ids(graph, nodes: set, mode: str) -> set:
+    """ids of the weights of ``nodes`` that the value-based rewrites must leave alone (passes/eliminate_noops.py,
+    passes/eliminate_common_subexpressions.py): every refittable weight of more than one value, unless ``mode`` is
+    REFIT_IDENTICAL. Single values (epsilons, the scales a fusion matches) stay visible to the fusions; a refit
+    that changes one of those is refused (refit/recompute.py)."""
+    if mode == "REFIT_IDENTICAL":
+        return set()
+    return {id(n.attrs.weights) for n in graph.nodes if n.name in nodes and n.kind == Kind.CONSTANT
+            and int(np.prod(n.attrs.shape)) > 1}
+
+
 class RefitRecorder:
     """Made after lowering (``source``: the graph before the passes); ``section`` writes the manifest section once
     the engine graph is final."""
@@ -94,6 +105,9 @@ class RefitRecorder:
         if self.mode == "REFIT_INDIVIDUAL" and marks - set(self.weights):
             log(Severity.WARNING, f"weights {sorted(marks - set(self.weights))} are marked refittable but no layer "
                                   f"of the network uses them as weights; they are not refittable")
+        # value-based rewrites (x * 1 dropped, equal constants merged) must not use refittable weights: a refit
+        # may change them. REFIT_IDENTICAL promises the same values, so it keeps those rewrites
+        graph.refit_weights = guarded_ids(graph, set(self.weights.values()), self.mode)
         nodes, inputs, outputs, specs = _snapshot(graph)
         from ..ir.graph import Graph
 

@@ -216,7 +216,7 @@ class Refitter(_Reporter):
                 from ..ops.base import Attrs
 
                 n.attrs = Attrs(n.attrs)
-                n.attrs.weights = by_node[n.name]
+                n.attrs.weights = by_node[n.name].reshape(tuple(n.attrs.weights.shape))
         state.missing -= set(self._pending)
 
     # ------------------------------------------------------------------ helpers
