@@ -209,6 +209,12 @@ class Refitter(_Reporter):
                 if int(stream) else torch.cuda.current_stream()
             with torch.cuda.stream(s):
                 apply_updates(engine, updates)
+        elif engine.device.type == "cuda":
+            import torch
+
+            apply_updates(engine, updates)
+            # refit_cuda_engine is synchronous: the new weights are in place before any stream reads them
+            torch.cuda.current_stream(engine.device).synchronize()
         else:
             apply_updates(engine, updates)
         for n in state.source.nodes:     # the engine's originals are now the new weights

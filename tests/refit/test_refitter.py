@@ -94,11 +94,14 @@ def test_refit_equals_fresh_build(device):
     assert any("4 of 4 weights changed" in m for m in log.infos)
     after = run(engine, ctx)  # the same context: its plans (and CUDA graphs) see the new weights
     fresh = run(load(build(new, device)))
-    np.testing.assert_array_equal(after, fresh)
+    if device == "cpu":
+        np.testing.assert_array_equal(after, fresh)
+    else:   # tactics are timed per build: the fresh build may pick another kernel for the same constants
+        np.testing.assert_allclose(after, fresh, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(after, reference(new), rtol=1e-4, atol=1e-4)
     assert not np.allclose(before, after)
     # the refitted engine serializes with its new weights
-    np.testing.assert_array_equal(run(load(bytes(engine.serialize()))), fresh)
+    np.testing.assert_array_equal(run(load(bytes(engine.serialize()))), after)
 
 
 def test_partial_refit_keeps_other_weights():
@@ -260,3 +263,34 @@ def test_refit_that_changes_the_optimized_network_is_refused():
         same_structure(other, engine.graph)
     np.testing.assert_array_equal(run(engine), before)
     assert refitter.get_missing_weights() == []
+
+
+@pytest.mark.gpu
+def test_cuda_graphs_are_recaptured_after_refit():
+    """Fixed buffers make the context capture a CUDA graph (second run) and replay it; after a refit the graph
+    holding the old constants and kernels is dropped and a new one captured."""
+    import torch
+
+    old, new = weights(0), weights(1)
+    engine = load(build(old, "cuda", [trt.BuilderFlag.REFIT]))
+    ctx = engine.create_execution_context()
+    x = torch.from_numpy(X).cuda()
+    y = torch.empty((2, 8, 12, 12), device="cuda")
+    ctx.set_input_shape("x", tuple(x.shape))
+    ctx.set_tensor_address("x", x.data_ptr())
+    ctx.set_tensor_address(engine.output_names[0], y.data_ptr())
+    stream = torch.cuda.current_stream()
+    for _ in range(3):
+        assert ctx.execute_async_v3(stream.cuda_stream)
+    stream.synchronize()
+    assert ctx._graph_cache().captures == 1
+    np.testing.assert_allclose(y.cpu().numpy(), reference(old), rtol=2e-3, atol=2e-3)
+    refitter = trt.Refitter(engine, trt.Logger(trt.Logger.ERROR))
+    for name, arr in new.items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine_async(stream.cuda_stream)
+    for _ in range(3):
+        assert ctx.execute_async_v3(stream.cuda_stream)
+    stream.synchronize()
+    assert ctx._graph_cache().captures == 2   # the old graph dropped by the refit, a new one captured
+    np.testing.assert_allclose(y.cpu().numpy(), reference(new), rtol=2e-3, atol=2e-3)
