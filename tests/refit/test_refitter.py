@@ -294,3 +294,24 @@ def test_cuda_graphs_are_recaptured_after_refit():
     stream.synchronize()
     assert ctx._graph_cache().captures == 2   # the old graph dropped by the refit, a new one captured
     np.testing.assert_allclose(y.cpu().numpy(), reference(new), rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.gpu
+def test_fp16_engine_refit_recasts_the_weights():
+    """FP16 builds cast the folded weights to FLOAT16 (assign_precision): a refit casts the new ones the same way."""
+    old, new = weights(0), weights(1)
+    engine = load(build(old, "cuda", [trt.BuilderFlag.REFIT, trt.BuilderFlag.FP16]))
+    refitter = trt.Refitter(engine, trt.Logger(trt.Logger.ERROR))
+    for name, arr in new.items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine()
+    fresh = load(build(new, "cuda", [trt.BuilderFlag.FP16]))
+    half = {n.name: np.asarray(n.attrs.weights) for n in fresh.graph.nodes
+            if n.kind == "constant" and str(n.attrs.weights.dtype) == "float16"}
+    assert half   # the fresh build holds FP16 weights, and the refitted engine holds the same values
+    mine = {n.name: np.asarray(n.attrs.weights) for n in engine.graph.nodes if n.name in half}
+    for name, arr in half.items():
+        np.testing.assert_array_equal(mine[name].reshape(-1), arr.reshape(-1))
+    from tests.helpers import FP16_ENGINE_REL_L2, rel_l2
+
+    assert rel_l2(run(engine), reference(new)) < FP16_ENGINE_REL_L2
