@@ -114,9 +114,9 @@ class RefitRecorder:
         self.source = Graph()
         self.source.nodes, self.source.inputs, self.source.outputs, self.source.specs = nodes, inputs, outputs, specs
         if not self.weights:
-            log(Severity.WARNING, f"BuilderFlag.{self.mode} is set but the network has no refittable weights (name "
-                                  f"weights with network.set_weights_name, or mark them with "
-                                  f"mark_weights_refittable under REFIT_INDIVIDUAL)")
+            hint = " (mark weights with network.mark_weights_refittable)" if self.mode == "REFIT_INDIVIDUAL" else ""
+            log(Severity.WARNING, f"BuilderFlag.{self.mode} is set but the network has no refittable weights (no "
+                                  f"float weights{' marked refittable' if hint else ''}); it has no effect{hint}")
         log(Severity.INFO, f"refittable engine ({self.mode}{', weights stripped' if self.stripped else ''}): "
                            f"{len(self.weights)} refittable weights")
 
