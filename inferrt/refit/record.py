@@ -77,6 +77,17 @@ def guarded_ids(graph, nodes: set, mode: str) -> set:
             and int(np.prod(n.attrs.shape)) > 1}
 
 
+def strippable_nodes(engine_graph, source, refit_nodes: set) -> list[str]:
+    """The engine's float constants made from refittable weights: a constant that is one (same array) or whose
+    origin names a layer a refittable weight came from. Leaving one out of the plan more than needed costs nothing
+    (a refit recomputes every constant), only plan size."""
+    refit = [n for n in source.nodes if n.name in refit_nodes]
+    ids = {id(n.attrs.weights) for n in refit}
+    origins = {o for n in refit for o in n.origin}
+    return [n.name for n in engine_graph.nodes if n.kind == Kind.CONSTANT and (
+        id(n.attrs.weights) in ids or (set(n.origin) & origins and _is_float(n.attrs.weights)))]
+
+
 class RefitRecorder:
     """Made after lowering (``source``: the graph before the passes); ``section`` writes the manifest section once
     the engine graph is final."""
@@ -120,24 +131,16 @@ class RefitRecorder:
         log(Severity.INFO, f"refittable engine ({self.mode}{', weights stripped' if self.stripped else ''}): "
                            f"{len(self.weights)} refittable weights")
 
-    def _refit_arrays(self) -> list:
-        by_name = {n.name: n for n in self.source.nodes}
-        return [by_name[node].attrs.weights for node in self.weights.values()]
-
     def blob_writer(self, engine_graph) -> BlobWriter:
         """The plan's BlobWriter: with STRIP_PLAN, refittable weights and the engine constants made from them are
         stored as empty arrays (their values come back by refit)."""
         if not self.stripped:
             self.stripped_nodes = []
             return BlobWriter()
+        self.stripped_nodes = strippable_nodes(engine_graph, self.source, set(self.weights.values()))
         by_name = {n.name: n for n in self.source.nodes}
-        refit_ids = {id(by_name[node].attrs.weights) for node in self.weights.values()}
-        refit_origins = set()
-        for node in self.weights.values():
-            refit_origins.update(by_name[node].origin)
-        self.stripped_nodes = [n.name for n in engine_graph.nodes if n.kind == Kind.CONSTANT and (
-            id(n.attrs.weights) in refit_ids or (set(n.origin) & refit_origins and _is_float(n.attrs.weights)))]
-        strip_ids = refit_ids | {id(n.attrs.weights) for n in engine_graph.nodes if n.name in self.stripped_nodes}
+        strip_ids = {id(by_name[node].attrs.weights) for node in self.weights.values()}
+        strip_ids |= {id(n.attrs.weights) for n in engine_graph.nodes if n.name in self.stripped_nodes}
         return _StrippingBlobs(strip_ids)
 
     def section(self, engine_graph, blobs, passes: list[str]) -> dict:

@@ -201,6 +201,18 @@ class ICudaEngine(_Reporter):
             self._plan_stale = False
         return IHostMemory(self._plan)
 
+    def create_serialization_config(self):
+        from ..refit.reserialize import ISerializationConfig
+
+        return ISerializationConfig()
+
+    def serialize_with_config(self, config) -> IHostMemory | None:
+        """TensorRT 10: SerializationFlag.EXCLUDE_WEIGHTS writes a refittable engine without its refittable weights
+        (refit/reserialize.py)."""
+        from ..refit.reserialize import serialize_with_config
+
+        return serialize_with_config(self, config)
+
     def create_execution_context(self, strategy=ExecutionContextAllocationStrategy.STATIC):
         from .context import IExecutionContext
 

@@ -316,3 +316,39 @@ def test_fp16_engine_refit_recasts_the_weights():
     from tests.helpers import FP16_ENGINE_REL_L2, rel_l2
 
     assert rel_l2(run(engine), reference(new)) < FP16_ENGINE_REL_L2
+
+
+def test_serialization_config_exclude_weights():
+    big = weights(0, c=64)
+    plan = build(big, "cpu", [trt.BuilderFlag.REFIT])
+    engine = load(plan)
+    expected = run(engine)
+    assert len(bytes(engine.serialize())) == len(plan)
+    config = engine.create_serialization_config()
+    config.set_flag(trt.SerializationFlag.EXCLUDE_WEIGHTS)
+    assert config.get_flag(trt.SerializationFlag.EXCLUDE_WEIGHTS)
+    stripped = bytes(engine.serialize_with_config(config))
+    assert len(stripped) < len(plan) - 1.5 * sum(a.nbytes for a in big.values())
+    again = load(stripped)
+    assert sorted(again.missing_weights) == sorted(big)
+    refitter = trt.Refitter(again, trt.Logger(trt.Logger.ERROR))
+    for name, arr in big.items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine()
+    np.testing.assert_array_equal(run(again), expected)
+    # a refitted engine's plan stores each weight once, as the build did
+    assert len(bytes(again.serialize())) == len(stripped)
+    log = Log()
+    plain = load(build(big, "cpu"), log)
+    assert plain.serialize_with_config(config) is None and "needs an engine built with" in log.errors[-1]
+
+
+def test_refitted_plan_stores_shared_weights_once():
+    old, new = weights(0, c=64), weights(1, c=64)
+    plan = build(old, "cpu", [trt.BuilderFlag.REFIT])
+    engine = load(plan)
+    refitter = trt.Refitter(engine, trt.Logger(trt.Logger.ERROR))
+    for name, arr in new.items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine()
+    assert abs(len(bytes(engine.serialize())) - len(build(new, "cpu", [trt.BuilderFlag.REFIT]))) <= 4096
