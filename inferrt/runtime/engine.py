@@ -155,8 +155,15 @@ class ICudaEngine(_Reporter):
         return [] if self._refit is None else sorted(self._refit.missing)
 
     def sync_weights(self, context) -> None:
-        """Called by a context before it plans a run: refuse to run without all weights, and after a refit drop the
-        context's shape plans and CUDA graphs (they hold the old constants and kernels)."""
+        """Called by a context before it plans a run: after a refit, drop the context's shape plans and CUDA graphs
+        (they hold the old constants and kernels)."""
+        if context.__dict__.get("_weights_seen", 0) != self._weights_version:
+            context._plans.clear()
+            context._invalidate_graphs()
+            context._weights_seen = self._weights_version
+
+    def check_weights(self) -> None:
+        """Called before every run: a weight-stripped engine does not run until a refit has set all its weights."""
         if self._refit is not None and self._refit.missing:
             from ..errors import ExecutionError
 
@@ -165,10 +172,6 @@ class ICudaEngine(_Reporter):
                                  f"have not been refitted ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}"
                                  f"); refit them first (inferrt.OnnxParserRefitter(refitter, logger).refit_from_file("
                                  f"model), then refitter.refit_cuda_engine())")
-        if context.__dict__.get("_weights_seen", 0) != self._weights_version:
-            context._plans.clear()
-            context._invalidate_graphs()
-            context._weights_seen = self._weights_version
 
     @property
     def has_implicit_batch_dimension(self) -> bool:

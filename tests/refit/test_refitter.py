@@ -148,8 +148,16 @@ def test_stripped_plan_is_smaller_and_refuses_to_run_until_refitted():
     engine = load(stripped, log)
     assert engine.refittable and sorted(engine.missing_weights) == sorted(big)
     ctx = engine.create_execution_context()
+    assert tuple(ctx.get_tensor_shape(engine.output_names[0])) == (2, 256, 12, 12)   # metadata works
+    assert not log.errors
     with pytest.raises(trt.ExecutionError, match="weight-stripped plan"):
         ctx.infer({"x": X})
+    import torch
+
+    y = torch.empty((2, 256, 12, 12))
+    ctx.set_tensor_address("x", torch.from_numpy(X).data_ptr())
+    ctx.set_tensor_address(engine.output_names[0], y.data_ptr())
+    assert ctx.execute_async_v3(0) is False and "have not been refitted" in log.errors[-1]
     refitter = trt.Refitter(engine, log)
     assert refitter.set_named_weights("conv.weight", big["conv.weight"])
     assert refitter.refit_cuda_engine() is False
