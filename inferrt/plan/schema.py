@@ -112,6 +112,11 @@ class Manifest:
         return self.device["kind"]
 
     @property
+    def refit(self) -> dict | None:
+        """The ``refit`` section of a refittable engine's plan, unchecked (inferrt/refit/state.py checks it)."""
+        return self.raw.get(REFIT)
+
+    @property
     def tf32(self) -> bool:
         """BuilderFlag.TF32 at build time (on for plans that do not record their flags)."""
         return "TF32" in self.build.get("flags", ["TF32"])

@@ -35,7 +35,7 @@ def reserialize(engine, strip: bool | None = None) -> bytes:
     weights out."""
     state = engine._refit
     raw = {k: v for k, v in engine._manifest.raw.items() if k != schema.BLOBS}
-    section = dict(raw["refit"])
+    section = dict(raw[schema.REFIT])
     strip = state.stripped if strip is None else strip
     source_nodes = {n.name: n for n in state.source.nodes}
     if strip:
@@ -52,7 +52,7 @@ def reserialize(engine, strip: bool | None = None) -> bytes:
                for name, w in state.weights.items()}
     section.update(source=state.source.to_json(blobs), weights=weights, digest=overall_digest(weights),
                    stripped=bool(strip), stripped_nodes=stripped)
-    raw["refit"] = section
+    raw[schema.REFIT] = section
     return write_plan(raw, blobs)
 
 

@@ -17,7 +17,7 @@ def _fail(msg: str):
 
 def section_of(manifest) -> dict | None:
     """The checked ``refit`` section of a manifest (None for an engine built without REFIT)."""
-    raw = manifest.raw.get("refit") if hasattr(manifest, "raw") else None
+    raw = manifest.refit
     if raw is None:
         return None
     if not isinstance(raw, dict):
