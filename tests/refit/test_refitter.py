@@ -82,6 +82,9 @@ def test_refit_equals_fresh_build(device):
     old, new = weights(0), weights(1)
     engine = load(build(old, device, [trt.BuilderFlag.REFIT]), log)
     assert engine.refittable
+    # the Scale (BatchNorm) layer was folded into the convolution: its weights live in the conv's constants
+    kinds = [n.kind for n in engine.graph.nodes]
+    assert "fused_conv" in kinds and "scale" not in kinds
     ctx = engine.create_execution_context()
     before = run(engine, ctx)
     refitter = trt.Refitter(engine, log)
