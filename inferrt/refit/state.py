@@ -38,6 +38,26 @@ def section_of(manifest) -> dict | None:
     return raw
 
 
+class SharedBlobs:
+    """A plan's BlobReader that decodes each blob once: the engine graph and the source graph of a refittable plan
+    get the same array for a weight the build stored once (memory, and the plan written again stores it once).
+    Nothing writes into decoded weights (a refit puts new arrays in place)."""
+
+    def __init__(self, reader):
+        self._reader = reader
+        self._done: dict = {}
+
+    def __len__(self):
+        return len(self._reader)
+
+    def get(self, index):
+        if isinstance(index, int) and not isinstance(index, bool) and index in self._done:
+            return self._done[index]
+        value = self._reader.get(index)
+        self._done[index] = value
+        return value
+
+
 def _placeholder(like, shape):
     if hasattr(like, "new_zeros"):          # a torch tensor (bfloat16 weights)
         return like.new_zeros(tuple(shape))
