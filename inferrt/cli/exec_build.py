@@ -159,7 +159,7 @@ def refit_from_onnx(args, trt, engine, logger, info) -> None:
     if not (trt.OnnxParserRefitter(refitter, _Collect()).refit_from_file(args.onnx) and refitter.refit_cuda_engine()):
         raise ExecArgError(f"cannot refit the engine from {args.onnx!r}: " + ("; ".join(errors[-2:]) or "refit failed"))
     info(f"Engine refitted from {args.onnx} in {time.perf_counter() - t0:.3f} sec. "
-         f"({len(refitter.changed_weights)} of {len(refitter.get_all_weights())} weights set)")
+         f"({len(refitter.get_all_weights())} weights set, {len(refitter.changed_weights)} changed)")
 
 
 def _network(args, trt, builder, logger):
