@@ -22,6 +22,7 @@ from .runtime.debug_tensors import IDebugListener  # noqa: F401
 from .runtime.stream_reader import IStreamReader, IStreamReaderV2  # noqa: F401
 from .runtime.interfaces import IGpuAllocator, IGpuAsyncAllocator, IOutputAllocator, IProfiler, Profiler  # noqa: F401
 from .tactics.timing_cache import ITimingCache, TimingCacheKey, TimingCacheValue  # noqa: F401
+from .refit import OnnxParserRefitter, Refitter  # noqa: F401
 from .api import build_engine, load_engine, save_plan  # noqa: F401
 from .plugin.trt_names import *  # noqa: F401,F403 - IPluginV3, get_plugin_registry, PluginField...
 

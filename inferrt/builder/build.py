@@ -14,6 +14,7 @@ from ..passes.pipeline import POST_PIPELINE, PassContext, run_pipeline, selected
 from ..plan.format import BlobWriter, write_plan
 from ..plan.schema import BuildInfo, IOTensor, Profile, write_manifest
 from ..runtime.profile_memory import WHICH, arena_bytes, profile_input_specs
+from ..refit.record import refit_mode
 from .calibrate import quantize_for_build
 from .debug_tensors import add_unfused_debug_tensors, protect_debug_tensors, split_debug_tensors
 from .flags import flag_refusals, flag_warnings
@@ -115,6 +116,11 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
     if pinned:
         log(Severity.INFO, f"optimizing for the only shapes the profiles allow: {pinned}")
     quantize_for_build(network, graph, config, profiles, device, log)   # TensorRT 10 INT8: calibrate, insert Q/DQ
+    recorder = None
+    if refit_mode(config) is not None:   # keep the graph before any pass: the refit recipe (refit/record.py)
+        from ..refit.record import RefitRecorder
+
+        recorder = RefitRecorder(network, graph, config, log)
     ctx = PassContext(config, log, device, profiles)
     debug = protect_debug_tensors(network, graph)
     progress = progress or ProgressDriver()
@@ -169,7 +175,7 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
     progress.finish()
     progress.start(SERIALIZE, 1)
 
-    blobs = BlobWriter()
+    blobs = recorder.blob_writer(graph) if recorder is not None else BlobWriter()
     graph.specs.update(declared)  # the engine reports the declared input shapes (-1 where dynamic)
     _check_sizes(graph.specs, device, "the shapes recorded in the plan")
     io = [IOTensor(n, "INPUT", graph.specs[n].dtype.name, list(graph.specs[n].shape)) for n in graph.inputs]
@@ -181,7 +187,8 @@ def build_plan(network, config, log, progress: ProgressDriver | None = None) -> 
                       layers_after=sum(1 for n in graph.nodes if n.kind != Kind.CONSTANT))
     manifest = write_manifest(device=fingerprint(device), name=network.name, graph=graph.to_json(blobs), io=io,
                               kernels=kernel_store.to_manifest(kernels, blobs), profiles=profile_records,
-                              profiling_verbosity=config.profiling_verbosity.name, build=build)
+                              profiling_verbosity=config.profiling_verbosity.name, build=build,
+                              refit=recorder.section(graph, blobs, [p[0] for p in passes]) if recorder else None)
     plan = write_plan(manifest, blobs)
     progress.step()
     progress.finish()

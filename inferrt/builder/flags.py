@@ -1,7 +1,7 @@
 """The one list of BuilderFlags: those the build honours (and where), those it does not (and why).
 
 ``config.set_flag`` accepts every BuilderFlag, as TensorRT's does. At build time a flag that asks for something
-inferrt cannot give (refit, weightless plans, version compatibility, ...) fails the build naming it
+inferrt cannot give (version compatibility, a safety runtime, ...) fails the build naming it
 (``flag_refusals``), and a flag that only permits something the build leaves unused (FP8 kernels, sparsity) is
 logged as a WARNING with the reason (``flag_warnings``): no flag is accepted and ignored silently. Every BuilderFlag
 is in exactly one of ``IMPLEMENTED``, ``UNUSED_PERMISSIONS`` and ``REFUSED`` (tests/builder/test_flags.py checks it);
@@ -31,9 +31,15 @@ IMPLEMENTED: dict = {
     BuilderFlag.STRICT_NANS: "recorded in the plan's build flags",
     BuilderFlag.GPU_FALLBACK: "every layer runs on the GPU (there is no DLA to fall back from)",
     BuilderFlag.DIRECT_IO: "recorded in the plan's build flags",
+    BuilderFlag.REFIT: "the plan keeps the refit recipe; inferrt.Refitter sets new weights (refit/record.py)",
+    BuilderFlag.REFIT_IDENTICAL: "refittable, only with the weights it was built with (digests checked, "
+                                 "refit/refitter.py)",
+    BuilderFlag.REFIT_INDIVIDUAL: "only weights marked with network.mark_weights_refittable are refittable "
+                                  "(refit/record.py)",
+    BuilderFlag.STRIP_PLAN: "refittable weights leave the plan; the engine runs once refitted (refit/record.py, "
+                            "refit/state.py)",
 }
 
-_NO_REFIT = "inferrt has no refit support yet (weights are frozen into the plan)"
 _NO_QUANT = "inferrt has no {} kernels, so no layer uses them: layers run in FLOAT, FP16 or BF16 and Q/DQ layers " \
     "compute their rounding in those types"
 
@@ -53,11 +59,8 @@ UNUSED_PERMISSIONS: dict = {
 #: flags that ask for a plan or an engine with a property inferrt cannot give: building without it would hand the
 #: user something other than what was asked, so the build fails naming the flag (clear it to build)
 REFUSED: dict = {
-    BuilderFlag.REFIT: _NO_REFIT,
-    BuilderFlag.REFIT_IDENTICAL: _NO_REFIT,
-    BuilderFlag.REFIT_INDIVIDUAL: _NO_REFIT,
-    BuilderFlag.STRIP_PLAN: _NO_REFIT + "; a plan cannot be built without its weights",
-    BuilderFlag.WEIGHTLESS: _NO_REFIT + "; a plan cannot be built without its weights",
+    BuilderFlag.WEIGHTLESS: "deprecated in TensorRT for STRIP_PLAN, which inferrt implements: set "
+                            "BuilderFlag.STRIP_PLAN instead",
     BuilderFlag.SAFETY_SCOPE: "there is no safety runtime",
     BuilderFlag.REJECT_EMPTY_ALGORITHMS: "the tactic selection does not implement it (an IAlgorithmSelector that "
                                          "allows no tactic keeps them all)",

@@ -110,8 +110,6 @@ PROFILING_VERBOSITY = {"layer_names_only": "LAYER_NAMES_ONLY", "detailed": "DETA
 #: build flags trtexec has and inferrt cannot honour yet: flag -> what is missing
 NOT_BUILT = {
     "--calib": "INT8 calibration (no INT8 kernels, and no calibration cache reader)",
-    "--refit": "refit support (a refittable engine and IRefitter; weights are frozen into the plan)",
-    "--stripWeights": "refit support (a weight-stripped plan needs IRefitter to put the weights back)",
 }
 
 
@@ -162,9 +160,12 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
                    default=None, help="what the plan records for --dumpLayerInfo/--exportLayerInfo and the "
                                       "inspector: layer_names_only (default), detailed or none")
     g.add_argument("--calib", help="refused: inferrt has no INT8 calibration yet")
-    g.add_argument("--refit", action="store_true", help="refused: inferrt has no refit yet")
+    g.add_argument("--refit", action="store_true", help="build a refittable engine (BuilderFlag.REFIT) and refit it "
+                                                          "from --onnx after the build, timing the refit")
     g.add_argument("--stripWeights", dest="strip_weights", action="store_true",
-                   help="refused: inferrt has no refit yet")
+                   help="strip the refittable weights from the plan (BuilderFlag.STRIP_PLAN, with REFIT_IDENTICAL, "
+                        "or REFIT with --refit); the engine is refitted from --onnx before it runs. With "
+                        "--loadEngine, --onnx names the model a stripped plan is refitted from")
     g.add_argument("--noProgress", dest="no_progress", action="store_true",
                    help="inferrt: no build progress bar (it is shown only when stderr is a terminal)")
     g.add_argument("--memPoolSize", dest="mem_pool_size", help="pool limits, e.g. workspace:1024 (MiB) or "
@@ -216,8 +217,12 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
 
 def check_exec_arguments(args) -> None:
     """Flag combinations trtexec refuses or inferrt cannot honour; fills parsed fields on ``args``."""
-    if args.onnx and args.load_engine:
-        raise ExecArgError("--onnx and --loadEngine contradict each other: build from the model or load a plan")
+    if args.onnx and args.load_engine and not (args.refit or args.strip_weights):
+        raise ExecArgError("--onnx and --loadEngine contradict each other: build from the model or load a plan (with "
+                           "--refit or --stripWeights, --onnx names the model a refittable plan is refitted from)")
+    if (args.refit or args.strip_weights) and not args.onnx:
+        raise ExecArgError(f"{'--refit' if args.refit else '--stripWeights'} needs --onnx: the engine is refitted from "
+                           f"the model's weights")
     if args.load_engine:
         for flag, on in (("--saveEngine", args.save_engine), ("--minShapes", args.min_shapes),
                          ("--optShapes", args.opt_shapes), ("--maxShapes", args.max_shapes),
@@ -243,7 +248,7 @@ def check_exec_arguments(args) -> None:
         if on:
             raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {flag[2:].upper()} kernels "
                                f"(BuilderFlag.{flag[2:].upper()} is not implemented); drop {flag}")
-    for flag, on in (("--calib", args.calib), ("--refit", args.refit), ("--stripWeights", args.strip_weights)):
+    for flag, on in (("--calib", args.calib),):
         if on:
             raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {NOT_BUILT[flag]}; drop {flag}")
     if args.strongly_typed:

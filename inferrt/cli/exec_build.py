@@ -70,6 +70,8 @@ def build_or_load(args, trt, logger, info) -> Built:
                                f"{engine.num_optimization_profiles} optimization profile(s); use 0.."
                                f"{engine.num_optimization_profiles - 1}")
         info(f"Loaded engine with size: {os.path.getsize(args.load_engine) / 2 ** 20:.4f} MiB")
+        if args.onnx:
+            refit_from_onnx(args, trt, engine, logger, info)
         return Built(engine, engine_run_shapes(args, engine, info), "cpu" if kind == "cpu" else "cuda")
 
     builder = trt.Builder(logger)
@@ -90,6 +92,12 @@ def build_or_load(args, trt, logger, info) -> Built:
         config.set_flag(trt.BuilderFlag.BF16)
     if args.no_tf32:
         config.clear_flag(trt.BuilderFlag.TF32)
+    if args.refit:
+        config.set_flag(trt.BuilderFlag.REFIT)
+    if args.strip_weights:   # trtexec: weights identical to the model's unless --refit asks for a general refit
+        config.set_flag(trt.BuilderFlag.STRIP_PLAN)
+        if not args.refit:
+            config.set_flag(trt.BuilderFlag.REFIT_IDENTICAL)
     if args.error_on_cache_miss:
         config.set_flag(trt.BuilderFlag.ERROR_ON_TIMING_CACHE_MISS)
     apply_layer_specs(args, trt, network, config, info)
@@ -127,7 +135,31 @@ def build_or_load(args, trt, logger, info) -> Built:
             raise ExecArgError(f"cannot save engine to {args.save_engine!r}: {e}") from None
         info(f"Engine saved to {args.save_engine}")
     engine = trt.load_engine(plan, logger)
+    if args.refit or args.strip_weights:
+        refit_from_onnx(args, trt, engine, logger, info)
     return Built(engine, run_shapes, device, build_s, len(plan))
+
+
+def refit_from_onnx(args, trt, engine, logger, info) -> None:
+    """Refit ``engine`` from the weights of ``args.onnx`` (trtexec's refit of a weight-stripped plan); raises
+    ExecArgError when the engine is not refittable or the model does not fit it."""
+    if not engine.refittable:
+        raise ExecArgError(f"--onnx with --loadEngine refits the engine, but {args.load_engine!r} was built without "
+                           f"--refit or --stripWeights; drop --onnx, or rebuild the plan with one of them")
+    errors = []
+
+    class _Collect(trt.ILogger):
+        def log(self, severity, msg):
+            if severity <= trt.Logger.ERROR:
+                errors.append(msg)
+            logger.log(severity, msg)
+
+    t0 = time.perf_counter()
+    refitter = trt.Refitter(engine, _Collect())
+    if not (trt.OnnxParserRefitter(refitter, _Collect()).refit_from_file(args.onnx) and refitter.refit_cuda_engine()):
+        raise ExecArgError(f"cannot refit the engine from {args.onnx!r}: " + ("; ".join(errors[-2:]) or "refit failed"))
+    info(f"Engine refitted from {args.onnx} in {time.perf_counter() - t0:.3f} sec. "
+         f"({len(refitter.get_all_weights())} weights set, {len(refitter.changed_weights)} changed)")
 
 
 def _network(args, trt, builder, logger):

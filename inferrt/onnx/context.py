@@ -358,6 +358,10 @@ class ImportContext(LayerHelpers):
     def add_constant_value(self, name: str, array: np.ndarray, onnx_type: int | None = None) -> None:
         """Register a known value (initializer / Constant output); it becomes a constant layer on first use."""
         self._consts[name] = np.asarray(array)
+        if self._consts[name].dtype.kind == "f" and self.network is not None:   # weights a Refitter sets by name
+            from ..ir.api_refit import weight_names
+
+            weight_names(self.network)[id(self._consts[name])] = (self._consts[name], name)
         if onnx_type is not None:
             self._onnx_types[name] = onnx_type
         self._drop(name)

@@ -77,8 +77,8 @@ def eliminate_common_subexpressions(graph, ctx) -> int:
             n.inputs = [resolve(i) if i else i for i in n.inputs]
         if not plain(n) and n.kind != Kind.CONSTANT:
             continue
-        try:
-            key = node_key(n)
+        try:   # refittable weights (refit/record.py) are never merged: a refit may make twins differ
+            key = None if id(n.attrs.get("weights")) in getattr(graph, "refit_weights", ()) else node_key(n)
         except TypeError:
             key = None
         if key is None:

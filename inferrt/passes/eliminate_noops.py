@@ -78,6 +78,8 @@ def noop_input(view: View, n) -> str | None:
             xs = view.shape(x)
             if c is None or xs is None or c.dtype.kind not in "fiu" or not np.all(c == value):
                 continue
+            if id(view.prod[n.inputs[ci]].attrs.weights) in getattr(view.g, "refit_weights", ()):
+                continue   # a refittable weight (refit/record.py) is 1 or 0 now, not after a refit
             if view.spec(x).dtype != view.spec(n.outputs[0]).dtype or len(c.shape) > len(xs):
                 continue
             cs = (1,) * (len(xs) - c.ndim) + tuple(c.shape)

@@ -15,6 +15,7 @@ key                        value
 ``profiles``               ``Profile`` entries: {input: [min, opt, max]} and the activation memory they need
 ``profiling_verbosity``    a ProfilingVerbosity name
 ``build``                  ``BuildInfo``: builder flags by name, optimization level, layer counts (for the inspector)
+``refit``                  refittable engines only: the refit recipe and weight digests (inferrt/refit/record.py)
 ``blobs``                  the blob table (written and checked by plan/format.py)
 =========================  ===========================================================================================
 
@@ -38,6 +39,7 @@ PROFILES = "profiles"
 PROFILING_VERBOSITY = "profiling_verbosity"
 BUILD = "build"
 BLOBS = "blobs"
+REFIT = "refit"
 
 #: the three shape points of an optimization profile, in the order a profile lists them
 WHICH = ("min", "opt", "max")
@@ -110,17 +112,22 @@ class Manifest:
         return self.device["kind"]
 
     @property
+    def refit(self) -> dict | None:
+        """The ``refit`` section of a refittable engine's plan, unchecked (inferrt/refit/state.py checks it)."""
+        return self.raw.get(REFIT)
+
+    @property
     def tf32(self) -> bool:
         """BuilderFlag.TF32 at build time (on for plans that do not record their flags)."""
         return "TF32" in self.build.get("flags", ["TF32"])
 
 
 def write_manifest(*, device: dict, name: str, graph: dict, io: list, kernels: list, profiles: list,
-                   profiling_verbosity: str, build: BuildInfo) -> dict:
+                   profiling_verbosity: str, build: BuildInfo, refit: dict | None = None) -> dict:
     """The manifest's JSON (without the blob table, which write_plan adds) for a plan built by this inferrt."""
     return {VERSION: __version__, DEVICE: device, NAME: name, GRAPH: graph, IO: [e.to_json() for e in io],
             KERNELS: kernels, PROFILES: [p.to_json() for p in profiles], PROFILING_VERBOSITY: profiling_verbosity,
-            BUILD: build.to_json()}
+            BUILD: build.to_json(), **({REFIT: refit} if refit is not None else {})}
 
 
 def _fail(msg: str):

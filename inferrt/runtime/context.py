@@ -190,6 +190,7 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
 
     def _plan_keyed(self) -> tuple[ShapePlan, tuple]:
         """The plan of the current input shapes and its key (callers hold the guard)."""
+        self.engine.sync_weights(self)   # fresh plans (and CUDA graphs) after a refit
         key = (self._profile, tuple(self._shapes[n] for n in self.engine.input_names))
         self._plan_key = key
         plan = self._plans.get(key)
@@ -425,6 +426,7 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
     def _execute(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
         """Run ``plan`` with ``io`` tensors (all inputs; outputs that are not given are returned). Raises on error.
         Callers hold the guard."""
+        self.engine.check_weights()   # a weight-stripped engine runs once refitted
         ctx = torch.cuda.stream(stream) if stream is not None else _null()
         with ctx, (tf32_mode(self.engine.tf32) if self._device.type == "cuda" else _null()):
             self._order.after_previous(stream)

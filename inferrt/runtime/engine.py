@@ -39,6 +39,12 @@ class ICudaEngine(_Reporter):
         self._lock = threading.Lock()
         if self.device_kind == "cuda" and manifest.kernels:
             self._install_kernels(manifest.kernels, blobs, len(plan))
+        from ..refit.state import refit_state
+
+        #: the refit section of the plan (inferrt/refit/state.py), None for an engine built without REFIT
+        self._refit = refit_state(manifest, blobs, len(plan), self.graph)
+        self._weights_version = 0
+        self._plan_stale = False
         consts, kernels = {}, {}
         for n in self.graph.nodes:
             if n.kind == Kind.CONSTANT:
@@ -142,7 +148,32 @@ class ICudaEngine(_Reporter):
 
     @property
     def refittable(self) -> bool:
-        return False
+        return self._refit is not None
+
+    @property
+    def missing_weights(self) -> list[str]:
+        """Refittable weights a weight-stripped plan still lacks (inferrt: the engine does not run until a refit
+        sets them all)."""
+        return [] if self._refit is None else sorted(self._refit.missing)
+
+    def sync_weights(self, context) -> None:
+        """Called by a context before it plans a run: after a refit, drop the context's shape plans and CUDA graphs
+        (they hold the old constants and kernels)."""
+        if context.__dict__.get("_weights_seen", 0) != self._weights_version:
+            context._plans.clear()
+            context._invalidate_graphs()
+            context._weights_seen = self._weights_version
+
+    def check_weights(self) -> None:
+        """Called before every run: a weight-stripped engine does not run until a refit has set all its weights."""
+        if self._refit is not None and self._refit.missing:
+            from ..errors import ExecutionError
+
+            missing = self.missing_weights
+            raise ExecutionError(f"the engine was loaded from a weight-stripped plan and {len(missing)} of its weights "
+                                 f"have not been refitted ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}"
+                                 f"); refit them first (inferrt.OnnxParserRefitter(refitter, logger).refit_from_file("
+                                 f"model), then refitter.refit_cuda_engine())")
 
     @property
     def has_implicit_batch_dimension(self) -> bool:
@@ -168,7 +199,24 @@ class ICudaEngine(_Reporter):
 
     # ------------------------------------------------------------------ factories
     def serialize(self) -> IHostMemory:
+        if self._plan_stale:   # refitted: the plan carries the new weights (stripped ones stay stripped)
+            from ..refit.reserialize import reserialize
+
+            self._plan = reserialize(self)
+            self._plan_stale = False
         return IHostMemory(self._plan)
+
+    def create_serialization_config(self):
+        from ..refit.reserialize import ISerializationConfig
+
+        return ISerializationConfig()
+
+    def serialize_with_config(self, config) -> IHostMemory | None:
+        """TensorRT 10: SerializationFlag.EXCLUDE_WEIGHTS writes a refittable engine without its refittable weights
+        (refit/reserialize.py)."""
+        from ..refit.reserialize import serialize_with_config
+
+        return serialize_with_config(self, config)
 
     def create_execution_context(self, strategy=ExecutionContextAllocationStrategy.STATIC):
         from .context import IExecutionContext

@@ -30,12 +30,21 @@ def load_engine(data, logger=None, error_recorder=None):
     kernels = validate_kernels(manifest.kernels, blobs, memoryview(data).nbytes)
     if kernels and fp["kind"] != "cuda":
         raise PlanError(f"corrupt plan: a {fp['kind']} plan carries {len(kernels)} GPU kernels")
+    from ..refit.state import SharedBlobs, fill_stripped, section_of
+
+    section = section_of(manifest)
+    if section is not None:   # its source graph and the engine's share weights: decode each blob once
+        blobs = SharedBlobs(blobs)
     try:
         graph = Graph.from_json(manifest.graph, blobs)
     except PlanError:
         raise
     except Exception as e:  # noqa: BLE001 - untrusted data: any failure to decode it is a PlanError
         raise PlanError(f"corrupt plan: its graph cannot be decoded ({_describe(e)})") from None
+    from .validate import MAX_TENSOR_BYTES
+
+    if section is not None:   # a weight-stripped plan: zeros stand in until a refit (refit/state.py)
+        fill_stripped(graph, section["stripped_nodes"], MAX_TENSOR_BYTES)
     check_engine_graph(manifest, graph)
     try:
         return ICudaEngine(bytes(data), manifest, blobs, logger, error_recorder, graph=graph)

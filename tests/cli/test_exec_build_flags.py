@@ -1,6 +1,6 @@
 """``inferrt exec`` build flags: --stronglyTyped, --layerOutputTypes / --layerPrecisions (one-wildcard specs checked
-against the network before the build), --profilingVerbosity (what the layer info shows), and --calib / --refit /
---stripWeights, which inferrt cannot honour yet and so refuses before building anything."""
+against the network before the build), --profilingVerbosity (what the layer info shows), and --calib, which inferrt cannot honour yet and so refuses
+before building anything (--refit / --stripWeights: tests/cli/test_exec_refit.py)."""
 from __future__ import annotations
 
 import json
@@ -111,9 +111,8 @@ def test_layer_spec_errors_come_before_the_build(capsys, built, argv, why):
     assert built == [] and "Engine built" not in out
 
 
-@pytest.mark.parametrize("flag, missing", [
-    ("--calib=cache.bin", "INT8 calibration"), ("--refit", "refit support"), ("--stripWeights", "refit support")])
-def test_calib_refit_and_strip_weights_are_refused_before_any_build(capsys, built, flag, missing):
+@pytest.mark.parametrize("flag, missing", [("--calib=cache.bin", "INT8 calibration")])
+def test_calib_is_refused_before_any_build(capsys, built, flag, missing):
     rc, out, err = _run(capsys, flag)
     name = flag.split("=")[0]
     assert rc == 2 and err.startswith(f"error: {name} cannot be honoured: inferrt has no {missing}") and \
