@@ -57,15 +57,16 @@ def main(argv=None) -> int:
     names = list(results["models"])
     print(f"Top-1 agreement with the FP32 engine (accuracy on held-out labels) | device: {args.device} "
           f"({results['device_name']})")
-    header = f"{'path':<16}" + "".join(f"{n:>30}" for n in names)
+    header = f"{'path':<20}" + "".join(f"{n:>30}" for n in names)
     print(header)
     print("-" * len(header))
     for path in ["fp32"] + list(args.paths):
         cells = []
         for n in names:
-            row = results["models"][n]["paths"][path]
-            cells.append(f"{100 * row['agreement']:7.2f}% ({100 * row['accuracy']:6.2f}%)")
-        print(f"{path:<16}" + "".join(f"{c:>30}" for c in cells))
+            row = results["models"][n]["paths"].get(path)
+            cells.append("(not available)" if row is None else
+                         f"{100 * row['agreement']:7.2f}% ({100 * row['accuracy']:6.2f}%)")
+        print(f"{path:<20}" + "".join(f"{c:>30}" for c in cells))
     for n in names:
         m = results["models"][n]
         print(f"{n}: {m['held_out']} held-out rows, trained in {m['train_s']} s")

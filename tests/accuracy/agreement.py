@@ -10,6 +10,8 @@ matches the FP32 engine's (built with TF32 off, on the same device).
     int8-<method>    inferrt.quantize int8 with calibration method max / entropy / percentile / mse -> inferrt build
     fp8              inferrt.quantize fp8 (E4M3, max calibration) -> inferrt build
     int4-rtn / -awq  inferrt.quantize INT4 weight-only (block-wise) -> inferrt build
+    int8-flag-<cal>  the FP32 model built with BuilderFlag.INT8 and a TensorRT 10 calibrator (IInt8EntropyCalibrator2
+                     "entropy2", IInt8MinMaxCalibrator "minmax") fed the calibration rows
 
 The calibration data is the training split's first rows (never the held-out split).
 """
@@ -18,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 PATHS = ("fp16", "bf16", "fp16-flag", "bf16-flag", "int8-max", "int8-entropy", "int8-percentile", "int8-mse", "fp8",
-         "int4-rtn", "int4-awq")
+         "int4-rtn", "int4-awq", "int8-flag-entropy2", "int8-flag-minmax")
+#: TensorRT 10 calibrator class per int8-flag path
+CALIBRATORS = {"int8-flag-entropy2": "IInt8EntropyCalibrator2", "int8-flag-minmax": "IInt8MinMaxCalibrator"}
 #: held-out rows run per engine call (the engines are built for this batch)
 BATCH = 64
 #: INT4 block size: the models' GEMMs reduce over 32..512 channels, so blocks of 32 fit every one
@@ -30,7 +34,43 @@ def _profile(model, input_name: str, rows: np.ndarray) -> dict:
     return {input_name: (shape, shape, shape)}
 
 
-def run_engine(model, input_name: str, rows: np.ndarray, device: str, *, fp16=False, bf16=False) -> np.ndarray:
+def has_calibrators() -> bool:
+    """Whether this inferrt has TensorRT 10's INT8 calibrators (BuilderFlag.INT8 with ``config.int8_calibrator``)."""
+    import inferrt as trt
+
+    return all(hasattr(trt, c) for c in CALIBRATORS.values())
+
+
+def calibrator(kind: str, rows: np.ndarray, input_name: str):
+    """A TensorRT 10 calibrator of class ``kind`` handing out ``rows`` in batches of BATCH (numpy arrays)."""
+    import inferrt as trt
+
+    base = getattr(trt, kind)
+
+    class RowsCalibrator(base):
+        def __init__(self):
+            base.__init__(self)
+            self.batches = [np.ascontiguousarray(rows[i:i + BATCH]) for i in range(0, len(rows) - BATCH + 1, BATCH)]
+
+        def get_batch_size(self):
+            return BATCH
+
+        def get_batch(self, names):
+            if names != [input_name]:
+                raise ValueError(f"calibrator asked for {names}, expected [{input_name!r}]")
+            return [self.batches.pop(0)] if self.batches else None
+
+        def read_calibration_cache(self):
+            return None
+
+        def write_calibration_cache(self, cache):
+            return None
+
+    return RowsCalibrator()
+
+
+def run_engine(model, input_name: str, rows: np.ndarray, device: str, *, fp16=False, bf16=False,
+               int8_calibrator=None) -> np.ndarray:
     """Logits of ``model`` (ONNX bytes or ModelProto) built by inferrt on ``device`` (TF32 off) for every row."""
     import inferrt as trt
     from inferrt.api import build_engine
@@ -38,6 +78,9 @@ def run_engine(model, input_name: str, rows: np.ndarray, device: str, *, fp16=Fa
     logger = trt.Logger(trt.Logger.ERROR)
     config = trt.Builder(logger).create_builder_config()
     config.clear_flag(trt.BuilderFlag.TF32)
+    if int8_calibrator is not None:
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.int8_calibrator = int8_calibrator
     engine = build_engine(model, device=device, fp16=fp16, bf16=bf16, logger=logger, config=config,
                           profiles=_profile(model, input_name, rows))
     ctx = engine.create_execution_context()
@@ -53,7 +96,14 @@ def run_engine(model, input_name: str, rows: np.ndarray, device: str, *, fp16=Fa
 
 
 def convert(trained, path: str):
-    """The model ``path`` builds (ONNX ModelProto or bytes) and the builder flags it needs: (model, fp16, bf16)."""
+    """The model ``path`` builds (ONNX ModelProto or bytes) and the builder settings it needs:
+    (model, {"fp16": ..., "bf16": ..., "int8_calibrator": ...})."""
+    model, fp16, bf16 = _convert(trained, path)
+    cal = calibrator(CALIBRATORS[path], trained.calib, trained.input_name) if path in CALIBRATORS else None
+    return model, {"fp16": fp16, "bf16": bf16, "int8_calibrator": cal}
+
+
+def _convert(trained, path: str):
     if path in ("fp16", "bf16"):
         from inferrt.autocast import autocast
 
@@ -62,6 +112,8 @@ def convert(trained, path: str):
         return r.model, False, False
     if path in ("fp16-flag", "bf16-flag"):
         return trained.onnx, path == "fp16-flag", path == "bf16-flag"
+    if path in CALIBRATORS:
+        return trained.onnx, False, False
     from inferrt.quantize import quantize
 
     calib = {trained.input_name: trained.calib}
@@ -91,7 +143,9 @@ def measure(trained, paths=PATHS, device: str = "cpu") -> dict:
     ref = run_engine(trained.onnx, trained.input_name, trained.held_out, device)
     table = {"fp32": {"agreement": 1.0, "accuracy": accuracy(ref, trained.labels)}}
     for path in paths:
-        model, fp16, bf16 = convert(trained, path)
-        got = run_engine(model, trained.input_name, trained.held_out, device, fp16=fp16, bf16=bf16)
+        if path in CALIBRATORS and not has_calibrators():
+            continue
+        model, settings = convert(trained, path)
+        got = run_engine(model, trained.input_name, trained.held_out, device, **settings)
         table[path] = {"agreement": agreement(got, ref), "accuracy": accuracy(got, trained.labels)}
     return table
