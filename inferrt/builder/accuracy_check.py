@@ -196,7 +196,7 @@ def _strongly_typed(network) -> bool:
     return network.get_flag(NetworkDefinitionCreationFlag.STRONGLY_TYPED)
 
 
-def _reference_network(source, builder_network):
+def _reference_network(source):
     """The user's FP32 reference as an INetworkDefinition (parsed from ONNX when given as a model)."""
     from ..ir.network import INetworkDefinition
 
@@ -386,7 +386,7 @@ def run_accuracy_check(network, config, plan, log) -> AccuracyReport:
                          f"reference; pass AccuracyCheck(reference=...) with the FP32 model (ONNX path, bytes, "
                          f"ModelProto or INetworkDefinition) whose tensors have the same names")
     batches, where = _batches(network, config, check, device)
-    ref_net = _reference_network(check.reference, network) if check.reference is not None else network
+    ref_net = _reference_network(check.reference) if check.reference is not None else network
     ref_config = _fp32_config(config)
     ref_label = ("the FP32 reference model" if check.reference is not None else "an FP32 build") + \
         f" (TF32 off, {device})"

@@ -159,3 +159,41 @@ def test_fp16_flag_overflow_is_named_on_gpu():
     builder.build(network, config)
     bad = check.report.first_failing_layer
     assert bad is not None and bad.layer.startswith(BROKEN_LAYER), check.report.format_table()
+
+
+def test_int8_flag_with_a_caching_calibrator():
+    """TensorRT 10's INT8: BuilderFlag.INT8 and a calibrator that keeps its cache (TensorRT's usual pattern: return
+    what write_calibration_cache got); the per-layer builds reuse the cache instead of asking for batches again."""
+    if not hasattr(trt, "IInt8MinMaxCalibrator"):
+        pytest.skip("this inferrt has no TensorRT 10 INT8 calibrators yet")
+    rows = np.random.default_rng(0).standard_normal((32, 16)).astype(np.float32)
+
+    class Cal(trt.IInt8MinMaxCalibrator):
+        def __init__(self):
+            trt.IInt8MinMaxCalibrator.__init__(self)
+            self.batches, self.cache, self.calls = [rows[i:i + 4] for i in range(0, 32, 4)], None, 0
+
+        def get_batch_size(self):
+            return 4
+
+        def get_batch(self, names):
+            self.calls += 1
+            return [self.batches.pop()] if self.batches else None
+
+        def read_calibration_cache(self):
+            return self.cache
+
+        def write_calibration_cache(self, cache):
+            self.cache = cache.tobytes() if hasattr(cache, "tobytes") else bytes(cache)
+
+    check = trt.AccuracyCheck(inputs=[sample(1)], max_rel_l2=0.1)
+    builder, network, config, _ = _build(overflow_model(), check)
+    config.set_flag(trt.BuilderFlag.INT8)
+    config.int8_calibrator = cal = Cal()
+    builder.build(network, config)
+    rep = check.report
+    assert not rep.layers_skipped, rep.layers_skipped
+    outs = {e.name: e for e in rep.outputs}
+    assert 0 < outs["logits"].rel_l2 < 0.1            # INT8 ran (nonzero error) and stays near FP32
+    assert {"h1", "r1", "h2"} <= {e.name for e in rep.layers}
+    assert cal.calls == 9                              # 8 batches and the None that ends them: calibrated once
