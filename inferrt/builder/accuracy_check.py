@@ -32,8 +32,9 @@ import numpy as np
 from ..errors import BuildError
 from ..logger import Severity
 
-#: precision flags the FP32 reference build clears (TF32 too: a FLOAT reference computes in FLOAT)
-_REDUCED_FLAGS = ("FP16", "BF16", "INT8", "FP8", "INT4", "FP4", "TF32")
+#: flags the FP32 reference build clears (TF32 too: a FLOAT reference computes in FLOAT; and layer precisions)
+_REDUCED_FLAGS = ("FP16", "BF16", "INT8", "FP8", "INT4", "FP4", "TF32", "OBEY_PRECISION_CONSTRAINTS",
+                  "PREFER_PRECISION_CONSTRAINTS")
 #: sample batches run at most
 MAX_BATCHES = 4
 ON_FAILURE = ("warn", "fail")

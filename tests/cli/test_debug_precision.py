@@ -66,6 +66,7 @@ def test_bf16_needs_no_fp32_layer(model_path, capsys):
     assert "no layer needs FP32" in out
 
 
+@pytest.mark.slow   # each of its ~8 checks starts a Python process that imports torch and builds (~1 minute on 2 cores)
 def test_command_check(model_path, tmp_path, capsys):
     script = tmp_path / "finite.py"
     script.write_text(FINITE_ENERGY)
