@@ -8,6 +8,7 @@ from .ir.network import INetworkDefinition  # noqa: F401
 from .ir.api_control_flow import IIfConditional, ILoop  # noqa: F401
 from .builder.builder import Builder  # noqa: F401
 from .builder.config import IAlgorithmSelector, IBuilderConfig  # noqa: F401
+from .builder.accuracy_check import AccuracyCheck, AccuracyReport  # noqa: F401
 from .builder.algorithm import IAlgorithm, IAlgorithmContext, IAlgorithmIOInfo, IAlgorithmVariant  # noqa: F401
 from .builder.profile import IOptimizationProfile  # noqa: F401
 from .builder.calibrators import IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2, IInt8LegacyCalibrator, IInt8MinMaxCalibrator  # noqa: F401,E501

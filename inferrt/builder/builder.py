@@ -76,7 +76,12 @@ class Builder(_Reporter):
         config = config or self.create_builder_config()
         progress = ProgressDriver(config.progress_monitor)
         try:
-            return IHostMemory(build_plan(network, config, self._log, progress))
+            plan = IHostMemory(build_plan(network, config, self._log, progress))
+            if getattr(config, "accuracy_check", None) is not None:
+                from .accuracy_check import run_accuracy_check
+
+                run_accuracy_check(network, config, plan, self._log)
+            return plan
         except BuildError:
             raise
         except RuntimeError as e:

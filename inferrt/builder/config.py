@@ -73,6 +73,9 @@ class IBuilderConfig(ContextManaged):
         #: inferrt: sample batches for that check, an iterable of {input name: array} (at most 4 are used); None:
         #: batches from ``int8_calibrator`` when set, else generated data (builder/sample_inputs.py)
         self.calibration_data = None
+        #: inferrt: an AccuracyCheck: after the build, run the plan and an FP32 reference on sample data and report
+        #: per-layer error (builder/accuracy_check.py); None: off
+        self.accuracy_check = None
 
     # ------------------------------------------------------------------ flags
     def set_flag(self, flag) -> None:

@@ -1,4 +1,5 @@
 """``inferrt debug reduce MODEL.onnx -o reduced.onnx``: bisect a failing model down to a small failing subgraph.
+(``inferrt debug precision``, the layers that need FP32, is in debug_precision.py.)
 
 The check is a command (``--check "inferrt run {model} --atol 1e-4"``; ``{model}`` is replaced by the candidate's
 path, else the command reads ``--iter-artifact``) that fails (a non-zero exit, or ``--fail-code`` /
@@ -18,7 +19,8 @@ DEFAULT_ARTIFACT = "inferrt_debug.onnx"
 
 
 def add_debug_parser(sub) -> None:
-    p = sub.add_parser("debug", allow_abbrev=False, help="Polygraphy's debug: reduce a failing model")
+    p = sub.add_parser("debug", allow_abbrev=False,
+                       help="Polygraphy's debug: reduce a failing model, find the layers that need FP32")
     s = p.add_subparsers(dest="debug_cmd", required=True)
     r = s.add_parser("reduce", allow_abbrev=False, help="bisect to the smallest failing subgraph")
     r.add_argument("model", help="ONNX model that fails the check")
@@ -35,6 +37,9 @@ def add_debug_parser(sub) -> None:
                    help="with --check: the failure must also print a line matching this regular expression")
     r.add_argument("--mode", choices=("bisect",), default="bisect", help="reduction strategy (bisect)")
     r.add_argument("--show-output", action="store_true", help="print each check's output")
+    from .debug_precision import add_precision_parser
+
+    add_precision_parser(s)
 
 
 def _command_check(args):
@@ -96,6 +101,10 @@ def _python_check(spec: str):
 
 
 def cmd_debug(args) -> int:
+    if args.debug_cmd == "precision":
+        from .debug_precision import cmd_debug_precision
+
+        return cmd_debug_precision(args)
     from ..errors import InferrtError
     from ..tools.onnx_graph import load_model, node_label, save_model
     from ..tools.reduce_model import reduce_model

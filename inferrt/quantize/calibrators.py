@@ -41,8 +41,8 @@ def entropy_amax(counts: np.ndarray, width: float, levels: int = INT8_LEVELS) ->
         per = np.divide(sums, nzc, out=np.zeros_like(sums), where=nzc > 0)
         q = np.repeat(per, np.diff(edges)) * nz
         m = p > 0
-        if np.any(q[m] == 0):
-            continue        # P has mass where Q has none: KL is infinite
+        if np.any(q[m] == 0) or np.count_nonzero(m) < 2:
+            continue        # Q has no mass where P has (KL infinite), or P has one bin (KL 0 whatever is clipped)
         p /= p.sum()
         q /= q.sum()
         kl = float(np.sum(p[m] * np.log(p[m] / q[m])))
