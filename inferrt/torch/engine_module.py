@@ -1,0 +1,46 @@
+"""EngineModule: one inferrt engine as a ``torch.nn.Module`` piece of a compiled graph.
+
+Tensors go to the engine as they are (on the engine's device; inputs on another device are copied); a symbolic
+size passes as a 1-element INT64 tensor and comes back as an int."""
+from __future__ import annotations
+
+import torch
+
+from inferrt.logger import Logger, Severity
+from inferrt.torch.input_specs import InputSpec
+
+
+class EngineModule(torch.nn.Module):
+    def __init__(self, plan: bytes, meta: dict, cuda_graphs: bool = True, logger=None, label: str = "engine"):
+        super().__init__()
+        from inferrt.runtime.load import load_engine
+
+        self.plan = bytes(plan)
+        self.meta = meta
+        self.label = label
+        self.inputs = [s if isinstance(s, InputSpec) else InputSpec.from_json(s) for s in meta["inputs"]]
+        self.outputs = meta["outputs"]
+        self.tuple_output = bool(meta["tuple_output"])
+        self.engine = load_engine(self.plan, logger or Logger(Severity.WARNING))
+        self.context = self.engine.create_execution_context()
+        self.cuda_graphs = bool(cuda_graphs)
+        if not self.cuda_graphs:
+            self.context._graph_cache().enabled = False
+        self.device = self.context._device
+
+    def forward(self, *args):
+        feeds = {}
+        for spec, a in zip(self.inputs, args):
+            if spec.kind == "int":
+                feeds[spec.name] = torch.tensor([int(a)], dtype=torch.int64, device=self.device)
+            else:
+                feeds[spec.name] = a if a.device == self.device else a.to(self.device)
+        outs = self.context.infer(feeds)
+        res = []
+        for o in self.outputs:
+            v = outs[o["name"]]
+            res.append(int(v.reshape(-1)[0]) if o["kind"] == "int" else v)
+        return tuple(res) if self.tuple_output else res[0]
+
+    def extra_repr(self) -> str:
+        return f"{self.label}: {len(self.meta['nodes'])} ops, inputs {[s.name for s in self.inputs]}"

@@ -1,0 +1,68 @@
+"""CompileSettings: the options of ``inferrt.torch.compile`` and ``torch.compile(backend="inferrt", options=...)``.
+
+Unknown options and bad values raise ValueError naming the option and what it accepts, so no option is silently
+ignored."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+PRECISIONS = ("fp32", "fp16", "bf16", "strongly_typed")
+
+
+@dataclasses.dataclass
+class CompileSettings:
+    #: "fp32" (TF32 allowed on the GPU, as in TensorRT), "fp16" / "bf16" (the builder may run layers in that type;
+    #: inputs and outputs keep their types), "strongly_typed" (types exactly as in the graph: a ``.half()`` module
+    #: runs in FP16, nothing else is lowered)
+    precision: str = "fp32"
+    #: "cpu", "cuda", "cuda:N"; None: the device of the example inputs
+    device: str | None = None
+    #: replay captured CUDA graphs per input shape (GPU only)
+    cuda_graphs: bool = True
+    #: builder optimization level 0..5 (None: the builder's default)
+    optimization_level: int | None = None
+    #: an engine must hold at least this many ops; smaller pieces stay in PyTorch
+    min_block_size: int = 1
+    #: aten ops (``"aten.gelu.default"`` or an OpOverload) forced to run in PyTorch
+    torch_executed_ops: tuple = ()
+    #: return a report of what would run where instead of building
+    dryrun: bool = False
+    #: a directory for the on-disk engine cache (None: no cache)
+    cache_dir: str | None = None
+    #: what a call does when the module's parameters changed after compilation: "raise" or "rebuild"
+    on_weight_change: str = "raise"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.optimization_level is not None and not (0 <= int(self.optimization_level) <= 5):
+            raise ValueError(f"optimization_level={self.optimization_level!r}: must be 0..5")
+        if int(self.min_block_size) < 1:
+            raise ValueError(f"min_block_size={self.min_block_size!r}: must be >= 1")
+        if self.on_weight_change not in ("raise", "rebuild"):
+            raise ValueError(f"on_weight_change={self.on_weight_change!r}: choose 'raise' or 'rebuild'")
+        if self.device is not None:
+            import torch
+
+            torch.device(self.device)  # ValueError/RuntimeError on a bad string
+        from inferrt.torch.converters import target_name
+
+        self.torch_executed_ops = tuple(sorted(op if isinstance(op, str) else target_name(op)
+                                               for op in self.torch_executed_ops))
+
+    @classmethod
+    def from_options(cls, options: dict | None = None, **kwargs) -> "CompileSettings":
+        merged = dict(options or {})
+        merged.update(kwargs)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(merged) - names)
+        if unknown:
+            raise ValueError(f"unknown inferrt compile option(s) {unknown}; known options: {sorted(names)}")
+        return cls(**merged)
+
+    def build_key(self) -> str:
+        """A digest of the settings that change a built engine (for the engine cache)."""
+        d = {"precision": self.precision, "device": str(self.device), "opt": self.optimization_level}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
