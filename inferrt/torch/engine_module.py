@@ -39,6 +39,8 @@ class EngineModule(torch.nn.Module):
         res = []
         for o in self.outputs:
             v = outs[o["name"]]
+            if not isinstance(v, torch.Tensor):  # a block without tensor inputs: infer() answers with numpy
+                v = torch.from_numpy(v).to(self.device)
             res.append(int(v.reshape(-1)[0]) if o["kind"] == "int" else v)
         return tuple(res) if self.tuple_output else res[0]
 

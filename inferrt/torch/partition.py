@@ -142,7 +142,7 @@ def fuse(gm: torch.fx.GraphModule, engines: list) -> list:
     missing = [nm for block in engines for nm in block if nm not in by_name]
     if missing:
         raise KeyError(f"graph nodes {missing[:5]} of the saved partition are not in the graph")
-    parts = [{by_name[nm]: None for nm in block} for block in engines]
+    parts = [_with_local_sizes(gm, [by_name[nm] for nm in block]) for block in engines]
     fuse_by_partitions(gm, parts, prefix="inferrt_engine_", always_return_tuple=True)
     names = [f"inferrt_engine_{i}" for i in range(len(engines))]
     for name in names:
@@ -150,6 +150,35 @@ def fuse(gm: torch.fx.GraphModule, engines: list) -> list:
     gm.graph.eliminate_dead_code()
     gm.recompile()
     return names
+
+
+def _is_size(n) -> bool:
+    return n.op == "call_function" and isinstance(n.meta.get("val"), torch.SymInt)
+
+
+def _with_local_sizes(gm, nodes: list) -> dict:
+    """The block's nodes plus private copies of the symbolic-size computations (``sym_size`` and int arithmetic on
+    it) it reads from outside, so sizes are computed from the block's input tensors inside the engine rather than
+    passed in as ints."""
+    block = dict.fromkeys(nodes)
+    copies: dict = {}
+
+    def local(a, before):
+        if a in copies:
+            return copies[a]
+        with gm.graph.inserting_before(before):
+            c = gm.graph.call_function(a.target, a.args, dict(a.kwargs))
+        c.meta = dict(a.meta)
+        copies[a] = c
+        c.args = tuple(local(x, c) if isinstance(x, torch.fx.Node) and _is_size(x) else x for x in c.args)
+        block[c] = None
+        return c
+
+    for n in nodes:
+        for a in list(n.all_input_nodes):
+            if a not in block and _is_size(a):
+                n.replace_input_with(a, local(a, n))
+    return block
 
 
 def _internalize_weights(gm, name):

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from inferrt.dtypes import from_torch_dtype, nptype
-from inferrt.enums import DataType
+from inferrt.enums import DataType, FillOperation
 from inferrt.onnx.context_compose import INT_MAX
 from inferrt.torch.converters import converter
 from inferrt.torch.converters.context import SymDim
@@ -193,7 +193,7 @@ def _pieces(ctx, x, dim, sizes):
 def split(ctx, node):
     x = ctx.tensor(ctx.arg(node, 0))
     dim = ctx.norm_dim(ctx.arg(node, 2, 0, "dim"), ctx.rank(x))
-    n = x.shape[dim]
+    n = int(node.args[0].meta["val"].shape[dim])  # static (see _static_dim), even where the network's is not folded
     size = ctx.arg(node, 1)
     sizes = list(size) if isinstance(size, (list, tuple)) else [min(size, n - i) for i in range(0, n, size)]
     return _pieces(ctx, x, dim, sizes)
@@ -203,7 +203,7 @@ def split(ctx, node):
 def chunk(ctx, node):
     x = ctx.tensor(ctx.arg(node, 0))
     dim = ctx.norm_dim(ctx.arg(node, 2, 0, "dim"), ctx.rank(x))
-    n, k = x.shape[dim], ctx.arg(node, 1)
+    n, k = int(node.args[0].meta["val"].shape[dim]), ctx.arg(node, 1)
     step = -(-n // k)
     return _pieces(ctx, x, dim, [min(step, n - i) for i in range(0, n, step)])
 
@@ -288,12 +288,34 @@ def _factory(ctx, node, fill_fn):
     return ctx.cast(t, dt)
 
 
-@converter(aten.arange.default, aten.arange.start, aten.arange.start_step, supports=_static_out)
+def _arange_supports(node):
+    args = list(node.args) + [node.kwargs.get(k) for k in ("start", "end", "step") if k in node.kwargs]
+    for a in args:
+        v = a.meta.get("val") if isinstance(a, torch.fx.Node) else a
+        if isinstance(v, (float, torch.SymFloat)) and not float(v).is_integer():
+            return "arange with fractional bounds has no converter"
+    return None
+
+
+@converter(aten.arange.default, aten.arange.start, aten.arange.start_step, supports=_arange_supports)
 def arange(ctx, node):
-    args = [a for a in node.args]
+    args = [ctx.evaluate(a) for a in node.args]
     if len(args) == 1:
         args = [0, args[0]]
-    return _factory(ctx, node, lambda shape: np.arange(*args, dtype=np.float64)[: shape[0]])
+    start, end, step = (args + [1])[:3]
+    if not any(isinstance(v, SymDim) for v in (start, end, step)):
+        return _factory(ctx, node, lambda shape: np.arange(start, end, step, dtype=np.float64)[: shape[0]])
+    if not isinstance(start, int) or not isinstance(step, int) or step <= 0:
+        ctx.fail("arange with a symbolic end converts with constant integer start and positive step only")
+    n = end.tensor if start == 0 else ctx.elementwise(end.tensor, ctx.ints([start]), "SUB")
+    if step != 1:
+        n = ctx.elementwise(ctx.elementwise(n, ctx.ints([step - 1]), "SUM"), ctx.ints([step]), "FLOOR_DIV")
+    dt = ctx.out_dtype()
+    layer = ctx.network.add_fill((0,), FillOperation.LINSPACE, dt)
+    layer.set_input(0, ctx.reshape(n, [1], zero_copies=False))
+    layer.set_input(1, ctx.constant(np.array(start, dtype=nptype(dt))))
+    layer.set_input(2, ctx.constant(np.array([step], dtype=nptype(dt))))
+    return ctx.done(layer)
 
 
 @converter(aten.full.default, aten.new_full.default, aten.full_like.default, supports=_static_out)
