@@ -76,8 +76,8 @@ def _sym_range(sym_int, name, i, ranges):
         vr = (ranges or {}).get(s) or env.var_to_range.get(s)
         lower, upper = (int(vr.lower), vr.upper) if vr is not None else (0, None)
         try:
-            upper = int(upper)
-        except (TypeError, ValueError, OverflowError):
+            upper = None if upper is None or getattr(upper, "is_finite", True) is False else int(upper)
+        except (TypeError, ValueError, OverflowError, AttributeError):
             upper = None
         if upper is None or upper > 2 ** 31:
             raise BuildError(f"input {name!r} dim {i} ({expr}) has no upper bound; give its torch.export.Dim a max "
