@@ -16,7 +16,7 @@ from inferrt.enums import BuilderFlag, DataType, NetworkDefinitionCreationFlag
 from inferrt.errors import BuildError
 from inferrt.torch.converters import lookup, target_name
 from inferrt.torch.converters.context import ConversionError, ConvertContext, SymDim
-from inferrt.torch.input_specs import InputSpec, spec_of
+from inferrt.torch.input_specs import spec_of
 
 
 @dataclasses.dataclass

@@ -121,7 +121,8 @@ def place(gm: torch.fx.GraphModule, settings) -> Placement:
         work = sum(1 for n in nodes if n.target not in _FREE)
         if work < settings.min_block_size or work == 0:
             for n in nodes:
-                small[n.name] = f"in a block of {work} compute op(s), fewer than min_block_size={settings.min_block_size}"
+                small[n.name] = (f"in a block of {work} compute op(s), fewer than "
+                                 f"min_block_size={settings.min_block_size}")
             continue
         engines.append([n.name for n in nodes])
     torch_nodes = {}

@@ -11,7 +11,7 @@ import torch
 import inferrt.torch as itorch
 from inferrt.errors import PlanError, ShapeError
 from tests.helpers import assert_close
-from tests.torch.models import WithCustomOp, as_numpy, cnn, reference
+from tests.torch.models import WithCustomOp, cnn, reference
 
 _LOAD = """
 import sys, numpy as np, torch

@@ -47,9 +47,10 @@ def sdpa(ctx, node):
     if mask is not None:
         m = ctx.tensor(mask)
         if m.dtype == DataType.BOOL:
-            zero, ninf = ctx.scalar_like(0.0, s), ctx.scalar_like(-np.inf, s)
-            r = max(ctx.rank(m), 1)
-            m = ctx.out(ctx.network.add_select(m, ctx.expand_rank(zero, r), ctx.expand_rank(ninf, r)))
+            r = ctx.rank(m)
+            zero = ctx.cast(ctx.constant(np.zeros((1,) * r, np.float32)), s.dtype)
+            ninf = ctx.cast(ctx.constant(np.full((1,) * r, -np.inf, np.float32)), s.dtype)
+            m = ctx.out(ctx.network.add_select(m, zero, ninf))
         s = ctx.elementwise(s, ctx.cast(m, s.dtype), EW.SUM)
     p = softmax_along(ctx, s, -1)
     return ctx.out(ctx.network.add_matrix_multiply(p, M.NONE, v, M.NONE))

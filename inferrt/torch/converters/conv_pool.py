@@ -1,5 +1,5 @@
-"""Convolution and pooling aten ops: conv1d/2d/3d, convolution (incl. transposed), max/avg pooling, adaptive
-average pooling (global, or output sizes that divide the input)."""
+"""Convolution and pooling aten ops: conv1d/2d/3d, conv_transpose1d/2d/3d, convolution (incl. transposed),
+max/avg pooling, adaptive average pooling (global, or output sizes that divide the input)."""
 from __future__ import annotations
 
 import torch
@@ -33,6 +33,10 @@ def _conv_supports(node):
     if node.target is aten.convolution.default:
         transposed, out_pad = node.args[6], node.args[7]
         if transposed and any(out_pad):
+            return "transposed convolution with output_padding has no converter"
+    if node.target in _TRANSPOSED:
+        out_pad = node.args[5] if len(node.args) > 5 else node.kwargs.get("output_padding", 0)
+        if any(_ntuple(out_pad, 1)):
             return "transposed convolution with output_padding has no converter"
     return None
 
@@ -70,6 +74,18 @@ def convolution(ctx, node):
     stride, padding, dilation, transposed, _, groups = (ctx.arg(node, i) for i in range(3, 9))
     return _conv(ctx, node, x, _weights(ctx, node, 1), _weights(ctx, node, 2), stride, padding, dilation, groups,
                  transposed)
+
+
+_TRANSPOSED = (aten.conv_transpose1d.default, aten.conv_transpose2d.input, aten.conv_transpose3d.input)
+
+
+@converter(*_TRANSPOSED, supports=_conv_supports)
+def conv_transpose(ctx, node):
+    x = ctx.tensor(ctx.arg(node, 0))
+    stride, padding = ctx.arg(node, 3, 1, "stride"), ctx.arg(node, 4, 0, "padding")
+    groups, dilation = ctx.arg(node, 6, 1, "groups"), ctx.arg(node, 7, 1, "dilation")
+    return _conv(ctx, node, x, _weights(ctx, node, 1), _weights(ctx, node, 2), stride, padding, dilation, groups,
+                 transposed=True)
 
 
 def _pool_supports(node):

@@ -96,6 +96,17 @@ def pow_(ctx, node):
     return _binary(ctx, node, EW.POW)
 
 
+@converter(aten.remainder.Scalar, aten.remainder.Tensor)
+def remainder(ctx, node):
+    """Python's modulo (the result takes the divisor's sign): ONNX Mod with fmod=0."""
+    a, b = ctx.arg(node, 0), ctx.arg(node, 1)
+    dt = ctx.out_dtype()
+    like = a if hasattr(a, "_network") else b
+    a, b = ctx.cast(ctx.tensor(a, like, dt), dt), ctx.cast(ctx.tensor(b, like, dt), dt)
+    a, b = ctx.broadcast_pair(a, b)
+    return ctx.out(ctx.network.add_onnx_binary(a, b, "MOD"))
+
+
 @converter(aten.maximum.default)
 def maximum(ctx, node):
     return _binary(ctx, node, EW.MAX)

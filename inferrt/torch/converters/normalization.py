@@ -1,11 +1,12 @@
-"""Normalization aten ops: batch norm in inference mode (an IScaleLayer per channel, which the builder folds
-into the convolution before it), layer norm and group norm (INormalizationLayer)."""
+"""Normalization aten ops: batch norm in inference mode (an IScaleLayer per channel from constant
+statistics, which the builder folds into the convolution before it; elementwise layers when the statistics are
+computed in the graph), layer norm and group norm (INormalizationLayer)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from inferrt.enums import ScaleMode
+from inferrt.enums import ElementWiseOperation as EW, ScaleMode, UnaryOperation as U
 from inferrt.torch.converters import converter
 
 aten = torch.ops.aten
@@ -25,8 +26,6 @@ def _is_const(a):
 def _bn_supports(node):
     if node.target is aten.batch_norm.default and node.args[5]:
         return "batch_norm in training mode (call module.eval() before compiling)"
-    if not all(_is_const(a) for a in node.args[1:5]):
-        return "batch_norm statistics or affine parameters are computed at run time (only constants convert)"
     return None
 
 
@@ -34,6 +33,9 @@ def _bn_supports(node):
 def batch_norm(ctx, node):
     x = ctx.tensor(ctx.arg(node, 0))
     eps = float(node.args[7] if node.target is aten.batch_norm.default else node.args[6])
+    if not all(_is_const(a) for a in node.args[1:5]):
+        y = _bn_runtime(ctx, node, x, eps)
+        return [y, None, None] if node.target is aten._native_batch_norm_legit_no_training.default else y
     w, b, mean, var = (_const(ctx, node, i) for i in (1, 2, 3, 4))
     c = int(x.shape[1]) if x.shape[1] >= 0 else len(mean)
     w = np.ones(c) if w is None else w
@@ -46,6 +48,25 @@ def batch_norm(ctx, node):
     if node.target is aten._native_batch_norm_legit_no_training.default:
         return [y, None, None]
     return y
+
+
+def _bn_runtime(ctx, node, x, eps):
+    """(x - mean) / sqrt(var + eps) * w + b with statistics computed in the graph (elementwise layers)."""
+    r = ctx.rank(x)
+
+    def per_channel(i):
+        v = ctx.arg(node, i)
+        if v is None:
+            return None
+        t = ctx.cast(ctx.tensor(v), x.dtype)
+        return ctx.reshape(t, [1, -1] + [1] * (r - 2), zero_copies=False)
+
+    w, b, mean, var = (per_channel(i) for i in (1, 2, 3, 4))
+    std = ctx.unary(ctx.elementwise(var, ctx.scalar_like(eps, var), EW.SUM), U.SQRT)
+    y = ctx.elementwise(ctx.elementwise(x, mean, EW.SUB), std, EW.DIV)
+    if w is not None:
+        y = ctx.elementwise(y, w, EW.PROD)
+    return ctx.elementwise(y, b, EW.SUM) if b is not None else y
 
 
 def _trailing(ctx, v, x, n):
