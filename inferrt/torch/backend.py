@@ -6,7 +6,7 @@ first call with a given input signature (shapes, dtypes, devices, int values), e
 ``torch.export`` (the module's parameters, which dynamo passes as inputs, are frozen into the graph as constants),
 partitions and builds it like ``inferrt.torch.compile``, and reuses that build for later calls with the same
 signature. A parameter changed in place or replaced after a build raises BindingError
-(``on_weight_change="raise"``) or rebuilds (``"rebuild"``). Options: see :class:`CompileSettings`
+(``on_weight_change="raise"``), rebuilds (``"rebuild"``) or is not checked (``"ignore"``). Options: see :class:`CompileSettings`
 (``dryrun`` is refused here: use ``inferrt.torch.compile(..., dryrun=True)``).
 """
 from __future__ import annotations
@@ -62,7 +62,7 @@ class DynamoGraph:
     def __call__(self, *args):
         sig = _signature(args)
         entry = self.builds.get(sig)
-        if entry is not None and self._weights_changed(entry, args):
+        if entry is not None and self.settings.on_weight_change != "ignore" and self._weights_changed(entry, args):
             if self.settings.on_weight_change == "raise":
                 raise BindingError("parameters of the compiled module changed after torch.compile(backend='inferrt') "
                                    "built its engines; call torch._dynamo.reset() and compile again, or pass "

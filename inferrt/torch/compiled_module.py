@@ -2,10 +2,12 @@
 run in inferrt, the rest in PyTorch.
 
 Before a call it checks every input against the compiled specs (type, dtype, rank, each dim within its profile)
-and, for a module compiled in this process, that no parameter or buffer changed since compilation (a new tensor or
-an in-place update, seen through the tensor's version counter and data pointer). A change raises BindingError
-(``on_weight_change="raise"``, the default) or rebuilds the engines from the module's current weights
-(``on_weight_change="rebuild"``)."""
+and, for a module compiled in this process, that no parameter or buffer changed since compilation: an in-place
+update (``load_state_dict``, ``p.mul_()``, an optimizer step) or new storage (``p.data = ...``), seen through each
+tensor's version counter and data pointer (~0.15 us a tensor). Assigning a new Parameter object to a submodule
+is not seen (compile again after that). A change raises BindingError (``on_weight_change="raise"``, the default) or
+rebuilds the engines from the module's current weights (``"rebuild"``); ``"ignore"`` skips the check (the engines
+keep the weights they were built with)."""
 from __future__ import annotations
 
 import torch
@@ -14,23 +16,20 @@ import torch.utils._pytree as pytree
 from inferrt.errors import BindingError
 
 
-def weight_state(module) -> dict:
-    """name -> (tensor, data_ptr, version) of every parameter and buffer of ``module``."""
+def weight_state(module) -> list:
+    """(name, tensor, data_ptr, version) of every parameter and buffer of ``module``."""
     if module is None:
-        return {}
-    items = list(module.named_parameters(remove_duplicate=False)) + list(module.named_buffers(remove_duplicate=False))
-    return {n: (t, t.data_ptr(), t._version) for n, t in items if isinstance(t, torch.Tensor)}
+        return []
+    items = list(module.named_parameters()) + list(module.named_buffers())
+    return [(n, t, t.data_ptr(), t._version) for n, t in items if isinstance(t, torch.Tensor)]
 
 
-def changed_weights(module, state: dict) -> list[str]:
-    now = dict(module.named_parameters(remove_duplicate=False))
-    now.update(module.named_buffers(remove_duplicate=False))
-    changed = []
-    for n, (t, ptr, ver) in state.items():
-        cur = now.get(n)
-        if cur is not t or cur.data_ptr() != ptr or cur._version != ver:
-            changed.append(n)
-    return changed
+def changed_weights(state: list) -> list[str]:
+    """Names of the tensors in ``state`` updated in place or given new storage since it was taken."""
+    for _, t, ptr, ver in state:
+        if t._version != ver or t.data_ptr() != ptr:
+            return [n for n, t, ptr, ver in state if t._version != ver or t.data_ptr() != ptr]
+    return []
 
 
 class CompiledModule(torch.nn.Module):
@@ -42,12 +41,12 @@ class CompiledModule(torch.nn.Module):
         self.settings = settings
         self.exported = exported                # the ExportedProgram the engines were cut from (for save)
         self._source = source                   # the original module (in-process weight checks)
-        self._weights = weight_state(source)
+        self._weights = weight_state(source) if settings.on_weight_change != "ignore" else []
         self._rebuild = rebuild
 
     def forward(self, *args, **kwargs):
-        if self._source is not None and self._weights:
-            changed = changed_weights(self._source, self._weights)
+        if self._weights:
+            changed = changed_weights(self._weights)
             if changed:
                 if self.settings.on_weight_change == "rebuild" and self._rebuild is not None:
                     fresh = self._rebuild()

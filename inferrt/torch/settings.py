@@ -31,7 +31,8 @@ class CompileSettings:
     dryrun: bool = False
     #: a directory for the on-disk engine cache (None: no cache)
     cache_dir: str | None = None
-    #: what a call does when the module's parameters changed after compilation: "raise" or "rebuild"
+    #: what a call does when the module's parameters changed after compilation: "raise", "rebuild", or "ignore"
+    #: (no check: the engines keep the weights they were built with)
     on_weight_change: str = "raise"
 
     def __post_init__(self):
@@ -41,8 +42,8 @@ class CompileSettings:
             raise ValueError(f"optimization_level={self.optimization_level!r}: must be 0..5")
         if int(self.min_block_size) < 1:
             raise ValueError(f"min_block_size={self.min_block_size!r}: must be >= 1")
-        if self.on_weight_change not in ("raise", "rebuild"):
-            raise ValueError(f"on_weight_change={self.on_weight_change!r}: choose 'raise' or 'rebuild'")
+        if self.on_weight_change not in ("raise", "rebuild", "ignore"):
+            raise ValueError(f"on_weight_change={self.on_weight_change!r}: choose 'raise', 'rebuild' or 'ignore'")
         if self.device is not None:
             import torch
 

@@ -77,10 +77,17 @@ def test_changed_parameters_raise_or_rebuild():
         m.fc.weight.mul_(2.0)
     with pytest.raises(BindingError, match=r"\['fc.weight'\] changed after compilation"):
         c(x)
+    m.load_state_dict(cnn(seed=3).state_dict())  # in-place copies
+    with pytest.raises(BindingError, match="changed after compilation"):
+        c(x)
     r = itorch.compile(m, (x,), on_weight_change="rebuild")
     with torch.no_grad():
         m.fc.bias.add_(1.0)
     assert_close(as_numpy(r(x)), reference(m, x))
+    before = as_numpy(r(x))
+    unchecked = itorch.compile(m, (x,), on_weight_change="ignore")
+    m.fc.bias.data = m.fc.bias.data + 1.0  # new storage: not checked, the engine keeps its weights
+    assert_close(as_numpy(unchecked(x)), before)
 
 
 def test_data_dependent_control_flow_is_a_parse_error():
