@@ -58,9 +58,15 @@ class DynamoGraph:
         self.settings = settings
         self.logger = logger
         self.builds: dict = {}   # signature -> (compiled module, weight indices, weight states)
+        self.weight_index = None  # positions of the parameters/buffers among the graph's inputs (fixed per graph)
 
     def __call__(self, *args):
-        sig = _signature(args)
+        if self.weight_index is None:
+            placeholders = [n for n in self.gm.graph.nodes if n.op == "placeholder"]
+            self.weight_index = frozenset(i for i, (n, a) in enumerate(zip(placeholders, args)) if _is_weight(n, a))
+        # weights do not enter the signature (they are checked below): a few hundred of them would cost more
+        # than the engine call itself
+        sig = _signature(a for i, a in enumerate(args) if i not in self.weight_index)
         entry = self.builds.get(sig)
         if entry is not None and self.settings.on_weight_change != "ignore" and self._weights_changed(entry, args):
             if self.settings.on_weight_change == "raise":
@@ -70,8 +76,8 @@ class DynamoGraph:
             entry = None
         if entry is None:
             entry = self.builds[sig] = self._build(args)
-        compiled, index, _ = entry
-        rest = [a for i, a in enumerate(args) if i not in index]
+        compiled = entry[0]
+        rest = [a for i, a in enumerate(args) if i not in self.weight_index]
         with torch.no_grad():
             out = compiled.graph_module(*rest)
         return out
@@ -79,13 +85,16 @@ class DynamoGraph:
     @staticmethod
     def _weights_changed(entry, args) -> bool:
         _, index, states = entry
-        return any(args[i].data_ptr() != ptr or args[i]._version != ver for i, (ptr, ver) in zip(index, states))
+        for i, (ptr, ver) in zip(index, states):
+            a = args[i]
+            if a._version != ver or a.data_ptr() != ptr:
+                return True
+        return False
 
     def _build(self, args):
         from inferrt.torch.aot import build_from_exported, export
 
-        placeholders = [n for n in self.gm.graph.nodes if n.op == "placeholder"]
-        weights = {i: a for i, (n, a) in enumerate(zip(placeholders, args)) if _is_weight(n, a)}
+        weights = {i: args[i] for i in sorted(self.weight_index)}
         frozen = _Frozen(self.gm, weights, len(args))
         rest = [a for i, a in enumerate(args) if i not in weights]
         settings = self.settings

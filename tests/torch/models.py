@@ -83,8 +83,10 @@ def gpt2(seed=0):
 
 
 def reference(module, *args):
-    """``module`` run in float64 on ``args`` (floating tensors promoted), as numpy; the module is not changed."""
-    m = copy.deepcopy(module).double()
+    """``module`` run on the CPU in float64 on ``args`` (floating tensors promoted), as numpy; the module itself is
+    not changed (not even moved: a compiled module would see its parameters' storage change)."""
+    m = copy.deepcopy(module).cpu().double()
+    args = [a.cpu() for a in args]
     args = [a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args]
     with torch.no_grad():
         out = m(*args)

@@ -17,7 +17,7 @@ def test_cnn_matches_float64_eager(device):
     c = itorch.compile(m.to(device), (x.to(device),))
     assert c.num_engines == 1
     rtol, atol = default_config_tolerance(device)
-    assert_close(as_numpy(c(x.to(device))), reference(m.cpu(), x), rtol=rtol, atol=atol)
+    assert_close(as_numpy(c(x.to(device))), reference(m, x), rtol=rtol, atol=atol)
 
 
 def test_dynamic_batch_profile_and_out_of_range():
@@ -144,5 +144,5 @@ def test_cnn_fp16_on_gpu():
     for _ in range(2):  # second call replays the captured graph
         out = c(x)
     assert out.dtype == torch.float32 and out.is_cuda
-    assert rel_l2(as_numpy(out), reference(m.cpu(), x.cpu())) < FP16_ENGINE_REL_L2
+    assert rel_l2(as_numpy(out), reference(m, x)) < FP16_ENGINE_REL_L2
     assert np.isfinite(as_numpy(out)).all()

@@ -90,7 +90,7 @@ def test_family(name, device):
     assert report.num_engines == 1 and not report.placement.torch, str(report)
     c = itorch.compile(m, inputs)
     rtol, atol = default_config_tolerance(device)
-    assert_close(as_numpy(c(*inputs)), reference(m.cpu(), *(x.cpu() for x in inputs)), rtol=rtol, atol=atol,
+    assert_close(as_numpy(c(*inputs)), reference(m, *inputs), rtol=rtol, atol=atol,
                  what=name)
 
 
