@@ -85,9 +85,10 @@ def _default_device(args, kwargs):
     return "cpu"
 
 
-def compile(module, example_inputs, dynamic_shapes=None, *, example_kwargs=None, options=None, logger=None,
+def compile(module, example_inputs=None, dynamic_shapes=None, *, example_kwargs=None, options=None, logger=None,
             **kwargs):  # noqa: A001 - the public name mirrors torch.compile / torch_tensorrt.compile
-    """Compile ``module`` ahead of time for inputs like ``example_inputs`` (a tensor or a tuple).
+    """Compile ``module`` ahead of time for inputs like ``example_inputs`` (a tensor or a tuple), or an
+    ``torch.export.ExportedProgram`` as it is (its example inputs and Dim ranges are already in it).
 
     ``dynamic_shapes``: as ``torch.export`` takes it (``torch.export.Dim(name, min=, max=)`` per dynamic dim);
     each Dim range becomes the engines' optimization profile (min, the example's size as opt, max).
@@ -95,6 +96,16 @@ def compile(module, example_inputs, dynamic_shapes=None, *, example_kwargs=None,
     (or, with ``dryrun=True``, a :class:`DryRunReport` and nothing is built)."""
     settings = CompileSettings.from_options(options, **kwargs)
     logger = logger or Logger(Severity.WARNING)
+    if isinstance(module, torch.export.ExportedProgram):
+        if example_inputs is not None or dynamic_shapes is not None:
+            raise TypeError("an ExportedProgram carries its inputs and dynamic shapes: pass it alone")
+        if settings.device is None:
+            settings.device = _default_device(list(module.state_dict.values()) + list(module.constants.values()),
+                                              None)
+        return build_from_exported(module, settings, logger)
+    if example_inputs is None:
+        raise TypeError("inferrt.torch.compile(module, example_inputs): example_inputs are needed to export the "
+                        "module")
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"inferrt.torch.compile takes a torch.nn.Module, got {type(module).__name__}")
     args = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)

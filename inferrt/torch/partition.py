@@ -35,6 +35,9 @@ def why_not(node: torch.fx.Node, settings) -> str | None:
     if name in settings.torch_executed_ops:
         return "listed in torch_executed_ops"
     conv = lookup(node.target)
+    if conv is None and isinstance(node.target, torch._ops.HigherOrderOperator):
+        return (f"control flow ({name}) runs in PyTorch, its branches eagerly; the ops around it run in "
+                f"engines")
     if conv is None:
         return f"no converter for {name}"
     vals = [node.meta.get("val")] + [a.meta.get("val") for a in node.all_input_nodes]

@@ -99,6 +99,39 @@ def test_data_dependent_control_flow_is_a_parse_error():
         itorch.compile(Branchy(), (torch.randn(3),))
 
 
+def test_torch_cond_stays_in_pytorch_around_engines():
+    class Cond(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            y = self.lin(x)
+            return torch.cond(y.sum() > 0, lambda t: torch.relu(t) * 2, lambda t: t - 1, (y,)) + 1
+
+    m = Cond().eval()
+    x = torch.randn(3, 4)
+    report = itorch.compile(m, (x,), dryrun=True)
+    (cond,) = report.placement.torch
+    assert "control flow (torch.ops.higher_order.cond) runs in PyTorch" in report.reason(cond)
+    assert report.num_engines == 2
+    c = itorch.compile(m, (x,))
+    for v in (x, -x):  # both branches
+        assert_close(as_numpy(c(v)), reference(m, v))
+
+
+def test_exported_program_compiles_as_is():
+    m = cnn()
+    batch = torch.export.Dim("batch", min=1, max=3)
+    ep = torch.export.export(m, (torch.randn(2, 3, 32, 32),), dynamic_shapes=({0: batch},))
+    c = itorch.compile(ep)
+    assert c.input_specs[0].dims[0] == [1, 2, 3]
+    x = torch.randn(3, 3, 32, 32)
+    assert_close(as_numpy(c(x)), reference(m, x))
+    with pytest.raises(TypeError, match="pass it alone"):
+        itorch.compile(ep, (x,))
+
+
 def test_bad_inputs_and_options():
     m = cnn()
     with pytest.raises(BindingError, match=r"example input .* is a str"):

@@ -97,3 +97,17 @@ def test_damaged_files_are_refused(tmp_path):
 def test_save_refuses_other_objects(tmp_path):
     with pytest.raises(TypeError, match="inferrt.torch.compile"):
         itorch.save(torch.nn.Linear(2, 2), tmp_path / "x")
+
+
+@pytest.mark.gpu
+def test_gpu_module_roundtrip(tmp_path):
+    m = cnn().cuda()
+    c = itorch.compile(m, (torch.randn(2, 3, 32, 32, device="cuda"),), precision="fp16")
+    x = torch.randn(2, 3, 32, 32, device="cuda")
+    expected = c(x).float().cpu().numpy()
+    path = tmp_path / "gpu.inferrt"
+    itorch.save(c, path)
+    loaded = itorch.load(path)
+    out = loaded(x)
+    assert out.is_cuda
+    np.testing.assert_array_equal(out.float().cpu().numpy(), expected)  # same plan, same kernels: same bits
