@@ -110,4 +110,5 @@ def test_gpu_module_roundtrip(tmp_path):
     loaded = itorch.load(path)
     out = loaded(x)
     assert out.is_cuda
-    np.testing.assert_array_equal(out.float().cpu().numpy(), expected)  # same plan, same kernels: same bits
+    # same plan, same kernels (only atomics-based reductions may differ in the last bits)
+    assert_close(out.float().cpu().numpy(), expected, dtype=np.float16)
