@@ -106,7 +106,9 @@ def convert(gm: torch.fx.GraphModule, settings, logger, specs: list | None = Non
     try:
         outputs, tuple_output = build_network(gm, network, specs)
     except ConversionError as e:
-        raise BuildError(f"converting the graph to an inferrt network failed: {e}") from None
+        causes = network._layer_errors()[:3]
+        why = ("; caused by " + "; ".join(causes)) if causes else ""
+        raise BuildError(f"converting the graph to an inferrt network failed: {e}{why}") from None
     config = builder.create_builder_config()
     config.device = settings.device
     if settings.precision == "fp16":

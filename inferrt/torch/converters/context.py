@@ -142,6 +142,14 @@ class ConvertContext(LayerHelpers):
         t = self.constant(arr, name=target)
         return self.cast(t, dt) if dt == DataType.BF16 else t
 
+    def unsqueeze_back(self, t, rank: int):
+        """``t`` (of rank ``rank``) with a trailing dim of size 1; 0s copy the input dims, so the static dims stay
+        known to shape inference even when others are dynamic."""
+        layer = self.network.add_shuffle(t)
+        layer.zero_is_placeholder = True
+        layer.reshape_dims = (0,) * rank + (1,)
+        return self.out(layer)
+
     @staticmethod
     def norm_dim(d: int, rank: int) -> int:
         return d + rank if d < 0 else d

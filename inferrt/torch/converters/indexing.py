@@ -1,10 +1,10 @@
-"""Indexing aten ops: embedding (IGatherLayer on the table), gather (ELEMENT mode), index with one index tensor,
-index_select."""
+"""Indexing aten ops: embedding (IGatherLayer on the table), gather (ELEMENT mode), index (one index tensor, or
+several on the leading dims through GatherND), index_select."""
 from __future__ import annotations
 
 import torch
 
-from inferrt.enums import GatherMode
+from inferrt.enums import DataType, ElementWiseOperation as EW, GatherMode
 from inferrt.torch.converters import converter
 
 aten = torch.ops.aten
@@ -34,17 +34,29 @@ def gather(ctx, node):
 def _index_supports(node):
     idx = node.args[1]
     real = [(i, a) for i, a in enumerate(idx) if a is not None]
-    if len(real) != 1:
-        return "index with several index tensors has no converter"
-    val = real[0][1].meta.get("val") if isinstance(real[0][1], torch.fx.Node) else None
-    if val is None or val.dtype not in (torch.int64, torch.int32):
-        return "index with a boolean mask (data-dependent shape) has no converter"
+    for _, a in real:
+        val = a.meta.get("val") if isinstance(a, torch.fx.Node) else None
+        if val is None or val.dtype not in (torch.int64, torch.int32):
+            return "index with a boolean mask (data-dependent shape) has no converter"
+    if len(real) > 1 and [i for i, _ in real] != list(range(len(real))):
+        return "index with several index tensors converts when they index the leading dims"
     return None
 
 
 @converter(aten.index.Tensor, supports=_index_supports)
 def index(ctx, node):
+    """One index tensor: IGatherLayer on its axis. Several, on the leading dims: they broadcast together and
+    stack into the last axis of a GatherND (``x[i0, i1]`` = gather_nd(x, stack(broadcast(i0, i1), -1)))."""
     x = ctx.tensor(ctx.arg(node, 0))
     idx = ctx.arg(node, 1)
-    axis = next(i for i, a in enumerate(idx) if a is not None)
-    return ctx.out(ctx.network.add_gather(x, ctx.tensor(idx[axis]), axis))
+    real = [ctx.cast(ctx.tensor(a), DataType.INT64) for a in idx if a is not None]
+    if len(real) == 1:
+        axis = next(i for i, a in enumerate(idx) if a is not None)
+        return ctx.out(ctx.network.add_gather(x, real[0], axis))
+    zero = None
+    for t in real:  # sum of index * 0 has the broadcast shape of all of them
+        z = ctx.elementwise(t, ctx.scalar_like(0, t), EW.PROD)
+        zero = z if zero is None else ctx.elementwise(zero, z, EW.SUM)
+    r = ctx.rank(zero)
+    cols = [ctx.unsqueeze_back(ctx.elementwise(t, zero, EW.SUM), r) for t in real]
+    return ctx.out(ctx.network.add_gather_v2(x, ctx.concat(cols, r), GatherMode.ND))

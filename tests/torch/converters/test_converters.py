@@ -71,6 +71,9 @@ CASES = {
     "embedding_gather": (lambda s, i: F.embedding(i, s.w).sum(-1) + torch.gather(s.w, 1, i[:, :2] % 3)[:, :1]
                          + s.w[i[:, 0]].mean(-1, keepdim=True) + torch.index_select(s.w, 0, i[0]).sum(), (
                              torch.tensor([[1, 4, 2], [0, 3, 3]]),), {"w": r(5, 3)}),
+    "advanced_index_diff": (lambda s, x, i, j: x[i, j] + torch.diff(x, dim=1)[:, :1].sum() + torch.diff(
+        x, n=2, dim=0, prepend=x[:1]).sum() + torch.diff(i.float(), dim=0).sum(),
+        (r(4, 5, 3), torch.tensor([[0], [3], [-1]]), torch.tensor([[1, 4, -2]]))),
     "reductions": (lambda s, x: x.mean((1, 2)) + x.sum(1).amax(-1) - x.amin((1, 2)) + x.cumsum(1)[:, -1].sum(-1),
                    (r(2, 3, 4),)),
     "attention": (lambda s, q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m)
