@@ -1,4 +1,4 @@
-"""Shape and layout aten ops: view/reshape/flatten, (un)squeeze, permute/transpose, expand, cat, split, slice,
+"""Shape and layout aten ops: view/reshape/flatten/unflatten, (un)squeeze, permute/transpose, expand, cat, split, slice,
 select, casts (``to``, ``_to_copy``), identities (clone, contiguous, dropout in eval), ``sym_size`` and
 ``getitem``, and constant factories with static shapes (arange, full, ones, zeros, scalar_tensor).
 
@@ -96,6 +96,15 @@ def flatten(ctx, node):
     s, e = ctx.norm_dim(ctx.arg(node, 1, 0), r), ctx.norm_dim(ctx.arg(node, 2, -1), r)
     items = ctx.dim_items(x)
     return ctx.reshape(x, items[:s] + [ctx.mul_dims(items[s:e + 1])] + items[e + 1:], zero_copies=False)
+
+
+@converter(aten.unflatten.int)
+def unflatten(ctx, node):
+    x = ctx.tensor(ctx.arg(node, 0))
+    r = ctx.rank(x)
+    d = ctx.norm_dim(ctx.arg(node, 1), r)
+    items = ctx.dim_items(x)
+    return ctx.reshape(x, items[:d] + ctx.dims(ctx.arg(node, 2)) + items[d + 1:], zero_copies=False)
 
 
 @converter(aten.unsqueeze.default)

@@ -61,7 +61,7 @@ CASES = {
                   (r(3, 4), torch.arange(-6, 6).reshape(3, 4))),
     # shapes
     "shapes": (lambda s, x: torch.cat([x.view(2, 12).reshape(4, 6).t().unsqueeze(0).squeeze(0).permute(1, 0),
-                                       x.flatten().reshape(4, 6)], 0).expand(2, 8, 6).contiguous(), (r(2, 3, 4),)),
+                                       x.flatten().unflatten(0, (4, -1))], 0).expand(2, 8, 6).contiguous(), (r(2, 3, 4),)),
     "slice_select_split": (lambda s, x: x[:, 1:4:2].sum(1) + x[:, -1] + torch.split(x, [2, 3], 1)[1].mean(1)
                            + x.chunk(5, 1)[3].squeeze(1) + x.select(1, 2) + x.unbind(1)[0], (r(3, 5, 4),)),
     "factories": (lambda s, x: x + torch.arange(4.0) + torch.ones(3, 4) * 2 + torch.zeros_like(x)
