@@ -112,12 +112,13 @@ def compile(module, example_inputs=None, dynamic_shapes=None, *, example_kwargs=
     check_example_inputs(args, example_kwargs)
     if settings.device is None:
         settings.device = _default_device(args, example_kwargs)
-    was_training = module.training
+    modes = {m: m.training for m in module.modules()}  # restored one by one: train(flag) would set all alike
     module.eval()
     try:
         ep = export(module, args, example_kwargs, dynamic_shapes)
     finally:
-        module.train(was_training)
+        for m, flag in modes.items():
+            m.training = flag
 
     def rebuild():
         return compile(module, example_inputs, dynamic_shapes, example_kwargs=example_kwargs, options=options,

@@ -20,6 +20,15 @@ def test_cnn_matches_float64_eager(device):
     assert_close(as_numpy(c(x.to(device))), reference(m, x), rtol=rtol, atol=atol)
 
 
+def test_submodule_modes_are_restored():
+    outer = torch.nn.Sequential(cnn())  # the wrapper is in training mode, the model inside in eval mode
+    assert outer.training and not outer[0].training
+    x = torch.randn(1, 3, 32, 32)
+    c = itorch.compile(outer, (x,))
+    assert outer.training and not outer[0].training
+    assert_close(as_numpy(c(x)), reference(outer.eval(), x))
+
+
 def test_dynamic_batch_profile_and_out_of_range():
     m = cnn()
     batch = torch.export.Dim("batch", min=1, max=6)
