@@ -95,6 +95,26 @@ def test_weight_change_raises_or_rebuilds(builds):
     assert_close(as_numpy(r(x)), reference(m, x))
 
 
+def test_engine_cache_serves_a_new_process(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import torch, inferrt.torch\n"
+        "import inferrt.torch.engine_cache as ec\n"
+        "from tests.torch.models import cnn\n"
+        "calls = []\n"
+        "orig = ec.convert\n"
+        "ec.convert = lambda *a, **k: calls.append(1) or orig(*a, **k)\n"
+        f"c = torch.compile(cnn(), backend='inferrt', dynamic=False, options={{'cache_dir': {str(tmp_path)!r}}})\n"
+        "c(torch.randn(2, 3, 32, 32))\n"
+        "print('BUILDS', len(calls))\n")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:] + runs[1].stderr[-2000:]
+    assert "BUILDS 1" in runs[0].stdout and "BUILDS 0" in runs[1].stdout
+
+
 def test_bad_options_are_refused():
     m = cnn()
     torch._dynamo.reset()
