@@ -1,7 +1,12 @@
 """EngineModule: one inferrt engine as a ``torch.nn.Module`` piece of a compiled graph.
 
 Tensors go to the engine as they are (on the engine's device; inputs on another device are copied); a symbolic
-size passes as a 1-element INT64 tensor and comes back as an int."""
+size passes as a 1-element INT64 tensor and comes back as an int.
+
+On the GPU the engine runs on a stream of its own that waits for the caller's current stream and that the
+caller's stream then waits for (events only): the call returns without synchronizing the host, so PyTorch work
+around the engine stays queued behind it, as with any PyTorch op. Tensors crossing the two streams are recorded
+on the stream that uses them, so the caching allocator does not reuse their memory too early."""
 from __future__ import annotations
 
 import torch
@@ -27,6 +32,7 @@ class EngineModule(torch.nn.Module):
         if not self.cuda_graphs:
             self.context._graph_cache().enabled = False
         self.device = self.context._device
+        self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
 
     def forward(self, *args):
         feeds = {}
@@ -35,7 +41,17 @@ class EngineModule(torch.nn.Module):
                 feeds[spec.name] = torch.tensor([int(a)], dtype=torch.int64, device=self.device)
             else:
                 feeds[spec.name] = a if a.device == self.device else a.to(self.device)
-        outs = self.context.infer(feeds)
+        if self._stream is None:
+            outs = self.context.infer(feeds)
+        else:
+            caller = torch.cuda.current_stream(self.device)
+            outs = self.context.infer(feeds, stream=self._stream)  # waits for `caller` itself before reading
+            for t in feeds.values():
+                t.record_stream(self._stream)
+            caller.wait_stream(self._stream)
+            for t in outs.values():
+                if isinstance(t, torch.Tensor):  # a block without tensor inputs answers with numpy
+                    t.record_stream(caller)
         res = []
         for o in self.outputs:
             v = outs[o["name"]]
