@@ -111,6 +111,8 @@ def convert(gm: torch.fx.GraphModule, settings, logger, specs: list | None = Non
         raise BuildError(f"converting the graph to an inferrt network failed: {e}{why}") from None
     config = builder.create_builder_config()
     config.device = settings.device
+    if not settings.tf32:
+        config.clear_flag(BuilderFlag.TF32)
     if settings.precision == "fp16":
         config.set_flag(BuilderFlag.FP16)
     elif settings.precision == "bf16":

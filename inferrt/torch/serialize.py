@@ -33,7 +33,7 @@ def save(compiled, path) -> None:
                         f"options={{'cache_dir': ...}} to keep its engines on disk)")
     s = compiled.settings
     manifest = {"format": FORMAT, "inferrt": __version__, "torch": torch.__version__,
-                "settings": {"precision": s.precision, "device": s.device, "cuda_graphs": s.cuda_graphs,
+                "settings": {"precision": s.precision, "tf32": s.tf32, "device": s.device, "cuda_graphs": s.cuda_graphs,
                              "optimization_level": s.optimization_level, "min_block_size": s.min_block_size,
                              "torch_executed_ops": list(s.torch_executed_ops),
                              "on_weight_change": s.on_weight_change},

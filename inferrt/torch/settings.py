@@ -17,6 +17,9 @@ class CompileSettings:
     #: inputs and outputs keep their types), "strongly_typed" (types exactly as in the graph: a ``.half()`` module
     #: runs in FP16, nothing else is lowered)
     precision: str = "fp32"
+    #: FLOAT matrix products and convolutions may round their inputs to TF32 on the GPU (BuilderFlag.TF32, on by
+    #: default as in TensorRT); False keeps them IEEE float32
+    tf32: bool = True
     #: "cpu", "cuda", "cuda:N"; None: the device of the example inputs
     device: str | None = None
     #: replay captured CUDA graphs per input shape (GPU only)
@@ -65,5 +68,6 @@ class CompileSettings:
 
     def build_key(self) -> str:
         """A digest of the settings that change a built engine (for the engine cache)."""
-        d = {"precision": self.precision, "device": str(self.device), "opt": self.optimization_level}
+        d = {"precision": self.precision, "device": str(self.device), "opt": self.optimization_level,
+             "tf32": bool(self.tf32)}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -177,6 +177,14 @@ def test_engine_cache_hits_across_processes(tmp_path):
 
 
 @pytest.mark.gpu
+def test_fp32_without_tf32_gpu():
+    m = cnn().cuda()
+    x = torch.randn(2, 3, 32, 32, device="cuda")
+    c = itorch.compile(m, (x,), tf32=False)
+    assert_close(as_numpy(c(x)), reference(m, x))  # float32 tolerances, not TF32's
+
+
+@pytest.mark.gpu
 def test_cnn_fp16_on_gpu():
     from tests.helpers import FP16_ENGINE_REL_L2, rel_l2
 
