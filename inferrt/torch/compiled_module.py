@@ -57,7 +57,8 @@ class CompiledModule(torch.nn.Module):
                         f"parameters {changed[:4]}{' ...' if len(changed) > 4 else ''} changed after compilation "
                         f"(the engines hold the weights they were built with); compile the module again, or compile "
                         f"with on_weight_change='rebuild' to rebuild on such a change")
-        flat = pytree.tree_leaves((args, kwargs))
+        flat = args if not kwargs and all(isinstance(a, torch.Tensor) for a in args) else \
+            pytree.tree_leaves((args, kwargs))
         if len(flat) != len(self.input_specs):
             raise BindingError(f"the compiled module takes {len(self.input_specs)} input tensors/ints "
                                f"({[s.name for s in self.input_specs]}), got {len(flat)}")
