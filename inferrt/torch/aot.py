@@ -44,8 +44,8 @@ def export(module, args, kwargs=None, dynamic_shapes=None):
         if "data-dependent" in str(e) or "GuardOnDataDependent" in type(e).__name__ or "Could not guard" in str(e):
             hint = (" The module branches on tensor values (data-dependent control flow): rewrite the branch with "
                     "torch.cond, or use torch.compile(module, backend='inferrt'), which breaks the graph there.")
-        elif "Constraints violated" in str(e) or "dynamic" in str(e).lower():
-            hint = " Check dynamic_shapes: a dim marked dynamic was specialized by the model code."
+        elif "Constraints violated" in str(e):
+            hint = " A dim marked dynamic in dynamic_shapes was specialized by the model code (see above)."
         raise ParseError(f"torch.export could not capture {type(module).__name__}: {type(e).__name__}: {head}.{hint}",
                          [str(e)]) from None
 

@@ -37,11 +37,16 @@ def sdpa(ctx, node):
     mask = ctx.arg(node, 3, None, "attn_mask")
     causal = ctx.arg(node, 5, False, "is_causal")
     scale = ctx.arg(node, 6, None, "scale")
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    if scale is None:  # the head size from PyTorch's metadata: the network may not have folded it yet
+        head = node.args[0].meta["val"].shape[-1]
+        if not isinstance(head, int):
+            ctx.fail("attention with a symbolic head size needs an explicit scale")
+        scale = 1.0 / math.sqrt(head)
+    scale = float(scale)
     s = ctx.out(ctx.network.add_matrix_multiply(q, M.NONE, k, M.TRANSPOSE))
     s = ctx.elementwise(s, ctx.scalar_like(scale, s), EW.PROD)
     if causal:
-        lq, lk = q.shape[-2], k.shape[-2]
+        lq, lk = (int(node.args[i].meta["val"].shape[-2]) for i in (0, 1))
         tri = np.where(np.tril(np.ones((lq, lk), bool)), 0.0, -np.inf).astype(np.float32)
         s = ctx.elementwise(s, ctx.cast(ctx.constant(tri), s.dtype), EW.SUM)
     if mask is not None:
