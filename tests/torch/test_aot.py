@@ -196,3 +196,20 @@ def test_cnn_fp16_on_gpu():
     assert out.dtype == torch.float32 and out.is_cuda
     assert rel_l2(as_numpy(out), reference(m, x)) < FP16_ENGINE_REL_L2
     assert np.isfinite(as_numpy(out)).all()
+
+
+def test_torchvision_vit_dynamic_batch():
+    import torchvision
+
+    torch.manual_seed(0)
+    m = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
+                                             mlp_dim=64, num_classes=5).eval()
+    torch.nn.init.normal_(m.heads.head.weight, std=0.5)  # the head starts at zero: any output would match
+    batch = torch.export.Dim("batch", min=1, max=4)
+    c = itorch.compile(m, (torch.randn(2, 3, 32, 32),), dynamic_shapes=({0: batch},))
+    assert c.num_engines == 1
+    for b in (1, 3):
+        x = torch.randn(b, 3, 32, 32)
+        out = as_numpy(c(x))
+        assert np.abs(out).max() > 1e-2
+        assert_close(out, reference(m, x))
