@@ -9,6 +9,8 @@ Data-dependent Python control flow cannot be exported: it raises ParseError poin
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.utils._pytree as pytree
 
@@ -51,31 +53,60 @@ def export(module, args, kwargs=None, dynamic_shapes=None):
 
 
 def build_from_exported(ep, settings, logger, source=None, rebuild=None, artifacts=None):
-    """Partition and build an ExportedProgram; with ``artifacts`` (from a saved file) use those plans instead of
-    building."""
-    from inferrt.torch.engine_cache import cached_convert
-
+    """Partition and build an ExportedProgram; with ``artifacts`` ({engine name: EngineArtifact}, from a saved file)
+    use those plans instead of building. The branches of ``torch.cond`` are partitioned and built the same way
+    (their engines are named ``<branch>.inferrt_engine_<i>``); the cond itself runs in PyTorch."""
     gm = ep.module()
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     ranges = dict(ep.range_constraints)
     specs = [spec_of(n.name, n.meta.get("val"), ranges) for n in placeholders]
-    if artifacts is None:
-        placement = place(gm, settings)
-        if settings.dryrun:
-            report = placement.report()
-            logger.log(Severity.INFO, str(report))
-            return report
-        blocks = placement.engines
-    else:
-        blocks = [a.nodes for a in artifacts]
-    names = fuse(gm, blocks)
-    engines = {}
-    for i, name in enumerate(names):
-        art = artifacts[i] if artifacts is not None else cached_convert(getattr(gm, name), settings, logger, ranges)
-        engines[name] = art
-        setattr(gm, name, EngineModule(art.plan, art.meta(), settings.cuda_graphs, logger, label=name))
-    gm.recompile()
+    if settings.dryrun and artifacts is None:
+        report = _dry_run(gm, settings)
+        logger.log(Severity.INFO, str(report))
+        return report
+    engines: dict = {}
+    _build_graph(gm, "", settings, logger, ranges, artifacts, engines)
     return CompiledModule(gm, specs, engines, settings, exported=ep, source=source, rebuild=rebuild)
+
+
+def _branches(gm) -> list[str]:
+    """get_attr targets of the subgraphs that ``torch.cond`` nodes of ``gm`` run."""
+    out = []
+    for n in gm.graph.nodes:
+        if n.op == "call_function" and n.target is torch.ops.higher_order.cond:
+            out.extend(a.target for a in n.args[1:3] if isinstance(a, torch.fx.Node) and a.op == "get_attr")
+    return list(dict.fromkeys(out))
+
+
+def _dry_run(gm, settings):
+    report = place(gm, settings).report()
+    for target in _branches(gm):
+        report.branches[target] = _dry_run(getattr(gm, target), settings)
+    return report
+
+
+def _build_graph(gm, prefix, settings, logger, ranges, artifacts, engines):
+    from inferrt.torch.engine_cache import cached_convert
+
+    branches = _branches(gm)  # before fusing: cond nodes never join an engine block
+    if artifacts is None:
+        blocks = place(gm, settings).engines
+    else:
+        blocks, i = [], 0
+        while f"{prefix}inferrt_engine_{i}" in artifacts:
+            blocks.append(artifacts[f"{prefix}inferrt_engine_{i}"].nodes)
+            i += 1
+    for name in fuse(gm, blocks):
+        key = prefix + name
+        art = artifacts[key] if artifacts is not None else cached_convert(getattr(gm, name), settings, logger, ranges)
+        engines[key] = art
+        setattr(gm, name, EngineModule(art.plan, art.meta(), settings.cuda_graphs, logger, label=key))
+    for target in branches:
+        # a copy: ep.module() shares the branch modules with the ExportedProgram, which must stay as exported
+        branch = copy.deepcopy(getattr(gm, target))
+        setattr(gm, target, branch)
+        _build_graph(branch, f"{prefix}{target}.", settings, logger, ranges, artifacts, engines)
+    gm.recompile()
 
 
 def _default_device(args, kwargs):

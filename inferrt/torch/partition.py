@@ -36,8 +36,8 @@ def why_not(node: torch.fx.Node, settings) -> str | None:
         return "listed in torch_executed_ops"
     conv = lookup(node.target)
     if conv is None and isinstance(node.target, torch._ops.HigherOrderOperator):
-        return (f"control flow ({name}) runs in PyTorch, its branches eagerly; the ops around it run in "
-                f"engines")
+        return (f"control flow ({name}) runs in PyTorch; its branches are partitioned and built on their own "
+                f"(see the branch sections)")
     if conv is None:
         return f"no converter for {name}"
     vals = [node.meta.get("val")] + [a.meta.get("val") for a in node.all_input_nodes]
@@ -81,6 +81,7 @@ class DryRunReport:
 
     def __init__(self, placement: Placement):
         self.placement = placement
+        self.branches: dict = {}  # torch.cond branch name -> its DryRunReport
 
     @property
     def num_engines(self) -> int:
@@ -96,7 +97,8 @@ class DryRunReport:
         return self.placement.torch.get(node_name)
 
     def to_dict(self) -> dict:
-        return {"engines": [list(e) for e in self.placement.engines], "pytorch": dict(self.placement.torch)}
+        return {"engines": [list(e) for e in self.placement.engines], "pytorch": dict(self.placement.torch),
+                "branches": {k: v.to_dict() for k, v in self.branches.items()}}
 
     def __str__(self):
         p = self.placement
@@ -107,6 +109,9 @@ class DryRunReport:
             lines.append(f"  engine {i}: {len(names)} ops ({', '.join(ops[:12])}{' ...' if len(ops) > 12 else ''})")
         for name, why in p.torch.items():
             lines.append(f"  pytorch: {name} ({p.targets.get(name, '?')}): {why}")
+        for name, sub in self.branches.items():
+            lines.append(f"  branch {name}:")
+            lines.extend("  " + line for line in str(sub).splitlines())
         return "\n".join(lines)
 
     __repr__ = __str__

@@ -75,10 +75,11 @@ def load(path, logger=None, device=None):
             if device is not None:
                 settings["device"] = str(device)
             settings = CompileSettings.from_options(settings)
-            artifacts = []
+            artifacts = {}
             for e in manifest["engines"]:
-                artifacts.append(EngineArtifact(z.read(e["plan"]), [InputSpec.from_json(s) for s in e["inputs"]],
-                                                list(e["outputs"]), bool(e["tuple_output"]), list(e["nodes"])))
+                inputs = [InputSpec.from_json(s) for s in e["inputs"]]
+                artifacts[str(e["name"])] = EngineArtifact(z.read(e["plan"]), inputs, list(e["outputs"]),
+                                                           bool(e["tuple_output"]), list(e["nodes"]))
             program = z.read("program.pt2")
         except PlanError:
             raise

@@ -64,6 +64,18 @@ class WithCustomOp(torch.nn.Module):
         return self.b(y) * 2.0
 
 
+class Cond(torch.nn.Module):
+    """linear, then torch.cond on the sign of the sum (relu * 2 or minus 1), then + 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.lin(x)
+        return torch.cond(y.sum() > 0, lambda t: torch.relu(t) * 2, lambda t: t - 1, (y,)) + 1
+
+
 def bert(seed=0):
     from transformers import BertConfig, BertModel
 

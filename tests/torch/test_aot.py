@@ -8,7 +8,7 @@ import torch
 import inferrt.torch as itorch
 from inferrt.errors import BindingError, BuildError, ParseError, ShapeError
 from tests.helpers import assert_close, default_config_tolerance
-from tests.torch.models import WithCustomOp, as_numpy, cnn, reference
+from tests.torch.models import Cond, WithCustomOp, as_numpy, cnn, reference
 
 
 def test_cnn_matches_float64_eager(device):
@@ -108,23 +108,19 @@ def test_data_dependent_control_flow_is_a_parse_error():
         itorch.compile(Branchy(), (torch.randn(3),))
 
 
-def test_torch_cond_stays_in_pytorch_around_engines():
-    class Cond(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = torch.nn.Linear(4, 4)
-
-        def forward(self, x):
-            y = self.lin(x)
-            return torch.cond(y.sum() > 0, lambda t: torch.relu(t) * 2, lambda t: t - 1, (y,)) + 1
-
+def test_torch_cond_runs_in_pytorch_with_engines_around_and_inside():
     m = Cond().eval()
     x = torch.randn(3, 4)
     report = itorch.compile(m, (x,), dryrun=True)
     (cond,) = report.placement.torch
     assert "control flow (torch.ops.higher_order.cond) runs in PyTorch" in report.reason(cond)
     assert report.num_engines == 2
+    assert sorted(report.branches) == ["false_graph_0", "true_graph_0"]
+    assert all(b.num_engines == 1 and not b.placement.torch for b in report.branches.values())
+    assert "branch true_graph_0:" in str(report)
     c = itorch.compile(m, (x,))
+    assert sorted(c.engines) == ["false_graph_0.inferrt_engine_0", "inferrt_engine_0", "inferrt_engine_1",
+                                 "true_graph_0.inferrt_engine_0"]
     for v in (x, -x):  # both branches
         assert_close(as_numpy(c(v)), reference(m, v))
 

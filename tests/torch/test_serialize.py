@@ -11,7 +11,7 @@ import torch
 import inferrt.torch as itorch
 from inferrt.errors import PlanError, ShapeError
 from tests.helpers import assert_close
-from tests.torch.models import WithCustomOp, cnn, reference
+from tests.torch.models import Cond, WithCustomOp, cnn, reference
 
 _LOAD = """
 import sys, numpy as np, torch
@@ -63,6 +63,18 @@ def test_partitioned_module_roundtrip(tmp_path):
     assert loaded.num_engines == 2
     with pytest.raises(ShapeError):
         loaded(torch.randn(5, 6))
+
+
+def test_cond_branch_engines_roundtrip(tmp_path):
+    m = Cond().eval()
+    c = itorch.compile(m, (torch.randn(3, 4),))
+    for sign in (1, -1):
+        x = 100 * torch.randn(3, 4)
+        x = x if (m.lin(x).sum() > 0) == (sign > 0) else -x  # one input per branch (the bias is small)
+        assert (m.lin(x).sum() > 0) == (sign > 0)
+        y, _, _ = _roundtrip_in_fresh_process(tmp_path, c, x)
+        assert_close(y, reference(m, x))
+    assert len(itorch.load(tmp_path / "model.inferrt").engines) == 4
 
 
 def test_damaged_files_are_refused(tmp_path):
