@@ -6,7 +6,8 @@ first call with a given input signature (shapes, dtypes, devices, int values), e
 ``torch.export`` (the module's parameters, which dynamo passes as inputs, are frozen into the graph as constants),
 partitions and builds it like ``inferrt.torch.compile``, and reuses that build for later calls with the same
 signature. A parameter changed in place or replaced after a build raises BindingError
-(``on_weight_change="raise"``), rebuilds (``"rebuild"``) or is not checked (``"ignore"``). Options: see :class:`CompileSettings`
+(``on_weight_change="raise"``), rebuilds (``"rebuild"``) or is not checked (``"ignore"``).
+Options: see :class:`CompileSettings`
 (``dryrun`` is refused here: use ``inferrt.torch.compile(..., dryrun=True)``).
 """
 from __future__ import annotations

@@ -47,7 +47,8 @@ CASES = {
     "addmm": (lambda s, x: torch.addmm(s.b, x, s.w, beta=0.5, alpha=2.0), (r(3, 4),), {"w": r(4, 6), "b": r(6)}),
     # convolution and pooling
     "conv_pool": (lambda s, x: F.avg_pool2d(F.max_pool2d(F.conv2d(x, s.w, s.b, stride=2, padding=1, groups=2),
-                                                         3, 1, 1), 2), (r(2, 4, 9, 9),), {"w": r(6, 2, 3, 3), "b": r(6)}),
+                                                         3, 1, 1), 2),
+                  (r(2, 4, 9, 9),), {"w": r(6, 2, 3, 3), "b": r(6)}),
     "conv1d_dilated": (lambda s, x: F.conv1d(x, s.w, None, padding=2, dilation=2), (r(2, 3, 11),), {"w": r(4, 3, 3)}),
     "conv_transpose": (lambda s, x: F.conv_transpose2d(x, s.w, s.b, stride=2), (r(1, 3, 5, 5),),
                        {"w": r(3, 2, 3, 3), "b": r(2)}),
@@ -61,7 +62,8 @@ CASES = {
                   (r(3, 4), torch.arange(-6, 6).reshape(3, 4))),
     # shapes
     "shapes": (lambda s, x: torch.cat([x.view(2, 12).reshape(4, 6).t().unsqueeze(0).squeeze(0).permute(1, 0),
-                                       x.flatten().unflatten(0, (4, -1))], 0).expand(2, 8, 6).contiguous(), (r(2, 3, 4),)),
+                                       x.flatten().unflatten(0, (4, -1))], 0).expand(2, 8, 6).contiguous(),
+               (r(2, 3, 4),)),
     "slice_select_split": (lambda s, x: x[:, 1:4:2].sum(1) + x[:, -1] + torch.split(x, [2, 3], 1)[1].mean(1)
                            + x.chunk(5, 1)[3].squeeze(1) + x.select(1, 2) + x.unbind(1)[0], (r(3, 5, 4),)),
     "factories": (lambda s, x: x + torch.arange(4.0) + torch.ones(3, 4) * 2 + torch.zeros_like(x)
