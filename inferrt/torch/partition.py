@@ -32,7 +32,7 @@ def why_not(node: torch.fx.Node, settings) -> str | None:
     if node.op != "call_function":
         return f"{node.op} nodes run in PyTorch"
     name = target_name(node.target)
-    if name in settings.torch_executed_ops:
+    if name in settings.torch_executed_ops or name.rsplit(".", 1)[0] in settings.torch_executed_ops:
         return "listed in torch_executed_ops"
     conv = lookup(node.target)
     if conv is None and isinstance(node.target, torch._ops.HigherOrderOperator):

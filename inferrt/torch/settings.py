@@ -11,6 +11,15 @@ import json
 PRECISIONS = ("fp32", "fp16", "bf16", "strongly_typed")
 
 
+def _packet_name(op) -> str | None:
+    """``aten.add`` for ``torch.ops.aten.add`` (an OpOverloadPacket), None for anything else."""
+    import torch
+
+    if isinstance(op, torch._ops.OpOverloadPacket):
+        return op._qualified_op_name.replace("::", ".")
+    return None
+
+
 @dataclasses.dataclass
 class CompileSettings:
     #: "fp32" (TF32 allowed on the GPU, as in TensorRT), "fp16" / "bf16" (the builder may run layers in that type;
@@ -28,7 +37,8 @@ class CompileSettings:
     optimization_level: int | None = None
     #: an engine must hold at least this many ops; smaller pieces stay in PyTorch
     min_block_size: int = 1
-    #: aten ops (``"aten.gelu.default"`` or an OpOverload) forced to run in PyTorch
+    #: aten ops forced to run in PyTorch: an overload (``"aten.gelu.default"``, ``torch.ops.aten.gelu.default``) or
+    #: every overload of an op (``"aten.add"``, ``torch.ops.aten.add``)
     torch_executed_ops: tuple = ()
     #: return a report of what would run where instead of building
     dryrun: bool = False
@@ -53,7 +63,7 @@ class CompileSettings:
             torch.device(self.device)  # ValueError/RuntimeError on a bad string
         from inferrt.torch.converters import target_name
 
-        self.torch_executed_ops = tuple(sorted(op if isinstance(op, str) else target_name(op)
+        self.torch_executed_ops = tuple(sorted(op if isinstance(op, str) else _packet_name(op) or target_name(op)
                                                for op in self.torch_executed_ops))
 
     @classmethod

@@ -66,6 +66,10 @@ def test_torch_executed_ops_and_min_block_size():
     relu = next(n for n, t in r.placement.targets.items() if t == "aten.relu.default")
     assert r.where(relu) == "pytorch" and r.reason(relu) == "listed in torch_executed_ops"
     assert r.num_engines == 2  # linear | cummax, relu | linear, mul
+    for ops in (["aten.mul"], [torch.ops.aten.mul]):  # every overload of an op
+        r2 = itorch.compile(m, (x,), dryrun=True, torch_executed_ops=ops)
+        mul = next(n for n, t in r2.placement.targets.items() if t == "aten.mul.Tensor")
+        assert r2.reason(mul) == "listed in torch_executed_ops"
     # both blocks (linear + relu, linear + mul) have 2 compute ops: with min_block_size=3 they stay in PyTorch
     r = itorch.compile(m, (x,), dryrun=True, min_block_size=3)
     assert r.num_engines == 0
