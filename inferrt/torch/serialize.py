@@ -1,0 +1,96 @@
+"""``inferrt.torch.save(compiled, path)`` / ``inferrt.torch.load(path)``.
+
+One zip file: ``manifest.json`` (format version, inferrt and torch versions, settings, and for each engine its
+graph nodes and I/O metadata), ``engine_<i>.plan`` (inferrt plans, checksummed, no code) and ``program.pt2`` (the
+exported program in torch.export's own format: a JSON graph plus tensor data; no Python code is pickled). Loading
+rebuilds nothing: the program is re-partitioned along the saved node lists and the plans are loaded as they are.
+Modules from ``torch.compile(backend="inferrt")`` are not saved (each process rebuilds them; use
+``options={"cache_dir": ...}`` so a new process finds its engines on disk).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+from inferrt.errors import PlanError
+from inferrt.logger import Logger, Severity
+
+FORMAT = "inferrt.torch/1"
+_MAX_MANIFEST = 64 << 20
+
+
+def save(compiled, path) -> None:
+    import torch
+
+    from inferrt._version import __version__
+    from inferrt.torch.compiled_module import CompiledModule
+
+    if not isinstance(compiled, CompiledModule) or compiled.exported is None:
+        raise TypeError(f"inferrt.torch.save takes a module returned by inferrt.torch.compile, got "
+                        f"{type(compiled).__name__}; torch.compile(backend='inferrt') builds per process (use "
+                        f"options={{'cache_dir': ...}} to keep its engines on disk)")
+    s = compiled.settings
+    manifest = {"format": FORMAT, "inferrt": __version__, "torch": torch.__version__,
+                "settings": {"precision": s.precision, "tf32": s.tf32, "device": s.device, "cuda_graphs": s.cuda_graphs,
+                             "optimization_level": s.optimization_level, "min_block_size": s.min_block_size,
+                             "torch_executed_ops": list(s.torch_executed_ops),
+                             "on_weight_change": s.on_weight_change},
+                "engines": []}
+    buf = io.BytesIO()
+    torch.export.save(compiled.exported, buf)
+    with zipfile.ZipFile(os.fspath(path), "w", compression=zipfile.ZIP_STORED) as z:
+        for i, (name, art) in enumerate(compiled.engines.items()):
+            z.writestr(f"engine_{i}.plan", art.plan)
+            manifest["engines"].append({"name": name, "plan": f"engine_{i}.plan", **art.meta()})
+        z.writestr("program.pt2", buf.getvalue())
+        z.writestr("manifest.json", json.dumps(manifest, indent=1))
+
+
+def load(path, logger=None, device=None):
+    """Load a module saved by :func:`save`; PlanError naming what is wrong with the file."""
+    import torch
+
+    from inferrt.torch.aot import build_from_exported
+    from inferrt.torch.convert_graph import EngineArtifact
+    from inferrt.torch.input_specs import InputSpec
+    from inferrt.torch.settings import CompileSettings
+
+    logger = logger or Logger(Severity.WARNING)
+    try:
+        z = zipfile.ZipFile(os.fspath(path), "r")
+    except (OSError, zipfile.BadZipFile) as e:
+        raise PlanError(f"{path}: not an inferrt.torch file ({e})") from None
+    with z:
+        try:
+            info = z.getinfo("manifest.json")
+            if info.file_size > _MAX_MANIFEST:
+                raise PlanError(f"{path}: manifest.json is {info.file_size} bytes, too large")
+            manifest = json.loads(z.read(info))
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                raise PlanError(f"{path}: format {manifest.get('format') if isinstance(manifest, dict) else '?'!r}"
+                                f" is not {FORMAT!r}")
+            settings = dict(manifest["settings"])
+            if device is not None:
+                settings["device"] = str(device)
+            settings = CompileSettings.from_options(settings)
+            artifacts = {}
+            for e in manifest["engines"]:
+                inputs = [InputSpec.from_json(s) for s in e["inputs"]]
+                artifacts[str(e["name"])] = EngineArtifact(z.read(e["plan"]), inputs, list(e["outputs"]),
+                                                           bool(e["tuple_output"]), list(e["nodes"]))
+            program = z.read("program.pt2")
+        except PlanError:
+            raise
+        except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as e:
+            raise PlanError(f"{path}: damaged inferrt.torch file ({type(e).__name__}: {e})") from None
+    try:
+        ep = torch.export.load(io.BytesIO(program))
+    except Exception as e:  # noqa: BLE001 - torch.export.load's failures (version skew, damage) vary in type
+        raise PlanError(f"{path}: the PyTorch program could not be loaded ({type(e).__name__}: {e}); it was saved "
+                        f"with torch {manifest.get('torch')}, this is torch {torch.__version__}") from None
+    try:
+        return build_from_exported(ep, settings, logger, artifacts=artifacts)
+    except KeyError as e:
+        raise PlanError(f"{path}: the saved partition does not match the saved program ({e})") from None

@@ -1,0 +1,126 @@
+"""inferrt.torch.save / load: a fresh process loads and runs without building, and damaged files are refused."""
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import inferrt.torch as itorch
+from inferrt.errors import PlanError, ShapeError
+from tests.helpers import assert_close
+from tests.torch.models import Cond, WithCustomOp, cnn, reference
+
+_LOAD = """
+import sys, numpy as np, torch
+import inferrt.torch as it
+import inferrt.torch.convert_graph as cg
+cg.convert = lambda *a, **k: (_ for _ in ()).throw(AssertionError("load must not build"))
+m = it.load(sys.argv[1])
+x = torch.from_numpy(np.load(sys.argv[2]))
+np.save(sys.argv[3], m(x).detach().numpy())
+try:
+    m(torch.randn(9, *x.shape[1:]))
+except Exception as e:
+    print("ERR", type(e).__name__, e)
+"""
+
+
+def _roundtrip_in_fresh_process(tmp_path, compiled, x):
+    path = tmp_path / "model.inferrt"
+    itorch.save(compiled, path)
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = subprocess.run([sys.executable, "-c", _LOAD, str(path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return np.load(tmp_path / "y.npy"), r.stdout, path
+
+
+def test_dynamic_cnn_loads_in_fresh_process(tmp_path):
+    m = cnn()
+    batch = torch.export.Dim("batch", min=1, max=4)
+    c = itorch.compile(m, (torch.randn(2, 3, 32, 32),), dynamic_shapes=({0: batch},))
+    x = torch.randn(3, 3, 32, 32)
+    y, out, path = _roundtrip_in_fresh_process(tmp_path, c, x)
+    assert_close(y, reference(m, x))
+    assert "ERR ShapeError" in out and "outside the compiled profile [1, 4]" in out
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        manifest = json.loads(z.read("manifest.json"))
+    assert {"manifest.json", "program.pt2", "engine_0.plan"} <= names
+    assert manifest["engines"][0]["inputs"][0]["dims"][0] == [1, 2, 4]
+
+
+def test_partitioned_module_roundtrip(tmp_path):
+    m = WithCustomOp().eval()
+    c = itorch.compile(m, (torch.randn(4, 6),))
+    x = torch.randn(4, 6)
+    y, _, _ = _roundtrip_in_fresh_process(tmp_path, c, x)
+    assert_close(y, reference(m, x))
+    loaded = itorch.load(tmp_path / "model.inferrt")
+    assert loaded.num_engines == 2
+    with pytest.raises(ShapeError):
+        loaded(torch.randn(5, 6))
+
+
+def test_cond_branch_engines_roundtrip(tmp_path):
+    m = Cond().eval()
+    c = itorch.compile(m, (torch.randn(3, 4),))
+    for sign in (1, -1):
+        x = 100 * torch.randn(3, 4)
+        x = x if (m.lin(x).sum() > 0) == (sign > 0) else -x  # one input per branch (the bias is small)
+        assert (m.lin(x).sum() > 0) == (sign > 0)
+        y, _, _ = _roundtrip_in_fresh_process(tmp_path, c, x)
+        assert_close(y, reference(m, x))
+    assert len(itorch.load(tmp_path / "model.inferrt").engines) == 4
+
+
+def test_damaged_files_are_refused(tmp_path):
+    c = itorch.compile(cnn(), (torch.randn(1, 3, 32, 32),))
+    good = tmp_path / "good.inferrt"
+    itorch.save(c, good)
+    with pytest.raises(PlanError, match="not an inferrt.torch file"):
+        (tmp_path / "junk").write_bytes(b"not a zip")
+        itorch.load(tmp_path / "junk")
+    bad = tmp_path / "bad.inferrt"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if item == "engine_0.plan":
+                data = data[: len(data) // 2]
+            zout.writestr(item, data)
+    with pytest.raises(PlanError):
+        itorch.load(bad)
+    other = tmp_path / "other.inferrt"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(other, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if item == "manifest.json":
+                d = json.loads(data)
+                d["engines"][0]["nodes"] = ["no_such_node"]
+                data = json.dumps(d).encode()
+            zout.writestr(item, data)
+    with pytest.raises(PlanError, match="saved partition does not match"):
+        itorch.load(other)
+
+
+def test_save_refuses_other_objects(tmp_path):
+    with pytest.raises(TypeError, match="inferrt.torch.compile"):
+        itorch.save(torch.nn.Linear(2, 2), tmp_path / "x")
+
+
+@pytest.mark.gpu
+def test_gpu_module_roundtrip(tmp_path):
+    m = cnn().cuda()
+    c = itorch.compile(m, (torch.randn(2, 3, 32, 32, device="cuda"),), precision="fp16")
+    x = torch.randn(2, 3, 32, 32, device="cuda")
+    expected = c(x).float().cpu().numpy()
+    path = tmp_path / "gpu.inferrt"
+    itorch.save(c, path)
+    loaded = itorch.load(path)
+    out = loaded(x)
+    assert out.is_cuda
+    # same plan, same kernels (only atomics-based reductions may differ in the last bits)
+    assert_close(out.float().cpu().numpy(), expected, dtype=np.float16)
