@@ -8,17 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
-
-def _opt(*names):
-    """``--a-b`` and Model Optimizer's ``--a_b`` spellings of one option."""
-    out = []
-    for n in names:
-        out.append(n)
-        if "-" in n[2:]:
-            out.append("--" + n[2:].replace("-", "_"))
-    return out
+from .onnx_tool import fail, model_path, opt, write_result
 
 
 def _number(text):
@@ -31,29 +22,29 @@ def _number(text):
 def add_autocast_arguments(p) -> None:
     p.add_argument("model", nargs="?", help="the FP32 ONNX model")
     p.add_argument("--onnx_path", dest="onnx_path", help="the FP32 ONNX model (Model Optimizer's spelling)")
-    p.add_argument(*_opt("--output", "--output-path"), "-o", dest="output",
+    p.add_argument(*opt("--output", "--output-path"), "-o", dest="output",
                    help="where to write the converted model (default: next to the model, <name>.<fp16|bf16>.onnx)")
-    p.add_argument(*_opt("--low-precision-type"), dest="low_precision_type", choices=["fp16", "bf16"],
+    p.add_argument(*opt("--low-precision-type"), dest="low_precision_type", choices=["fp16", "bf16"],
                    default="fp16", help="the low precision type (default fp16)")
-    p.add_argument(*_opt("--calibration-data"), dest="calibration_data",
+    p.add_argument(*opt("--calibration-data"), dest="calibration_data",
                    help=".npz of the model's inputs ({input name: array}); without it, random inputs (a warning)")
-    p.add_argument(*_opt("--nodes-to-exclude"), dest="nodes_to_exclude", nargs="+", default=[], metavar="NAME",
+    p.add_argument(*opt("--nodes-to-exclude"), dest="nodes_to_exclude", nargs="+", default=[], metavar="NAME",
                    help="node names or regular expressions (matched from the start) kept in FP32")
-    p.add_argument(*_opt("--op-types-to-exclude"), dest="op_types_to_exclude", nargs="+", default=[],
+    p.add_argument(*opt("--op-types-to-exclude"), dest="op_types_to_exclude", nargs="+", default=[],
                    metavar="OP", help="op types kept in FP32")
-    p.add_argument(*_opt("--nodes-to-include"), dest="nodes_to_include", nargs="+", default=[], metavar="NAME",
+    p.add_argument(*opt("--nodes-to-include"), dest="nodes_to_include", nargs="+", default=[], metavar="NAME",
                    help="node names or regular expressions forced to low precision (over the range rules)")
-    p.add_argument(*_opt("--op-types-to-include"), dest="op_types_to_include", nargs="+", default=[],
+    p.add_argument(*opt("--op-types-to-include"), dest="op_types_to_include", nargs="+", default=[],
                    metavar="OP", help="op types forced to low precision (over the range rules)")
-    p.add_argument(*_opt("--data-max"), dest="data_max", type=_number, default=512.0,
+    p.add_argument(*opt("--data-max"), dest="data_max", type=_number, default=512.0,
                    help="largest |value| a low precision node may read or write (default 512; inf: no check)")
-    p.add_argument(*_opt("--init-max"), dest="init_max", type=_number, default=65504.0,
+    p.add_argument(*opt("--init-max"), dest="init_max", type=_number, default=65504.0,
                    help="largest |initializer value| a low precision node may read (default 65504)")
-    p.add_argument(*_opt("--max-depth-of-reduction"), dest="max_depth_of_reduction", type=int, default=None,
+    p.add_argument(*opt("--max-depth-of-reduction"), dest="max_depth_of_reduction", type=int, default=None,
                    help="largest reduction depth (GEMM K, conv C x kernel, reduced axes) kept in low precision")
-    p.add_argument(*_opt("--init-conversion-max-bytes"), dest="init_conversion_max_bytes", type=int,
+    p.add_argument(*opt("--init-conversion-max-bytes"), dest="init_conversion_max_bytes", type=int,
                    default=None, help="initializers larger than this get a Cast node instead of being converted")
-    p.add_argument(*_opt("--keep-io-types"), dest="keep_io_types", action="store_true",
+    p.add_argument(*opt("--keep-io-types"), dest="keep_io_types", action="store_true",
                    help="keep the graph's inputs and outputs float32")
     p.add_argument("--keep-norm-variance", dest="keep_norm_variance", action=argparse.BooleanOptionalAction,
                    default=True, help="keep the variance path of decomposed LayerNorm/RMSNorm (x^2 -> ReduceMean -> "
@@ -71,11 +62,6 @@ def add_autocast_parser(subparsers) -> None:
     add_autocast_arguments(p)
 
 
-def _fail(msg: str) -> int:
-    print(f"error: {msg}", file=sys.stderr)
-    return 2
-
-
 def default_output(model: str, low: str) -> str:
     stem, _ = os.path.splitext(model)
     return f"{stem}.{low}.onnx"
@@ -84,11 +70,9 @@ def default_output(model: str, low: str) -> str:
 def cmd_autocast(args) -> int:
     import warnings
 
-    model = args.model or args.onnx_path
-    if not model:
-        return _fail("give the FP32 ONNX model: inferrt autocast MODEL.onnx")
-    if args.model and args.onnx_path:
-        return _fail("give the model once: as MODEL or as --onnx_path, not both")
+    model, status = model_path(args, "autocast")
+    if model is None:
+        return status
     from ..errors import InferrtError
     from ..autocast import autocast
 
@@ -105,17 +89,5 @@ def cmd_autocast(args) -> int:
                               init_conversion_max_bytes=args.init_conversion_max_bytes, opset=args.opset,
                               keep_norm_variance=args.keep_norm_variance)
         except (InferrtError, ValueError, TypeError) as e:
-            return _fail(str(e))
-    try:
-        result.save(output)
-        if args.report:
-            with open(args.report, "w") as f:
-                f.write(result.report.to_json())
-    except OSError as e:
-        return _fail(f"cannot write {e.filename!r}: {e.strerror}")
-    if args.json:
-        print(result.report.to_json())
-    else:
-        print(result.report.format_text())
-        print(f"[I] wrote {output}")
-    return 0
+            return fail(str(e))
+    return write_result(result, output, args)
