@@ -1,7 +1,8 @@
 """IExecutionContext: input shapes, bound addresses, activation memory and execution of one engine."""
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import torch
 
 from ..dtypes import itemsize
@@ -423,18 +424,18 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
             raise ShapeError(f"input shapes not set for {missing}; call context.set_input_shape(name, shape)")
         plan, key = self._plan_keyed()
         io = {}
-        for name in self.engine.input_names + self.engine.output_names:
+        shapes, view = self._shapes, self._addr_cache.view
+        for name, dtype in self.engine._io_bindings:
             ptr = self._addresses.get(name, 0)
-            shape = self._shapes[name] if name in self._shapes else plan.output_shapes.get(name)
+            is_input = name in shapes
+            shape = shapes[name] if is_input else plan.output_shapes.get(name)
             if shape is None:  # data-dependent output: filled through its output allocator
                 continue
-            vol = int(np.prod(shape))
-            if not ptr and vol:
+            if not ptr and math.prod(shape):
                 if name in self._allocators:
                     continue
                 raise BindingError(f"tensor {name!r} has no address; call context.set_tensor_address({name!r}, ptr)")
-            io[name] = self._addr_cache.view(ptr, shape, self.engine.get_tensor_dtype(name), name,
-                                             writable=name not in self._shapes)
+            io[name] = view(ptr, shape, dtype, name, writable=not is_input)
         return plan, key, io
 
     def _execute(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:

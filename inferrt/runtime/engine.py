@@ -31,6 +31,9 @@ class ICudaEngine(_Reporter):
         self.graph: Graph = graph if graph is not None else Graph.from_json(manifest.graph, blobs)
         self._io = manifest.io
         self._io_index = {e.name: i for i, e in enumerate(self._io)}
+        #: (name, DataType) of the inputs then the outputs: what every execution binds, looked up once
+        self._io_bindings = tuple((e.name, DataType[e.dtype]) for mode in ("INPUT", "OUTPUT")
+                                  for e in self._io if e.mode == mode)
         self._profiles = manifest.profiles
         self.name = manifest.name
         self.profiling_verbosity = ProfilingVerbosity[manifest.profiling_verbosity]
