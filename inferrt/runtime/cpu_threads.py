@@ -33,9 +33,14 @@ no engine is executing, ``torch.get_num_threads()`` reads what the user set. Whi
 ``torch.get_num_threads()`` may report the engine's count (PyTorch has one process-wide number), and a call to
 ``torch.set_num_threads`` made by another thread during an engine execution is overwritten when the last
 overlapping execution ends. Setting the count costs well under a microsecond.
+
+The count is a maximum, as TensorRT's ``max_threads``: inside an execution, a layer with less work than
+``PARALLEL_MIN_WORK`` runs on the executing thread alone (the executor switches the count between layers), so a
+small network never pays a parallel region's fork/join - nor, on a shared machine, the stall at its barrier.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -231,6 +236,43 @@ class threads_for_run:
                 _saved = None
             torch.set_num_threads(restore)
         return False
+
+
+#: a layer with less work than this (about its FLOPs; see ``layer_work``) runs on one thread whatever the count:
+#: splitting it saves tens of microseconds at best, while a parallel region costs a fork/join and, when another
+#: process holds one of the cores, a scheduler time slice (milliseconds) at its closing barrier
+PARALLEL_MIN_WORK = 1e7
+_GEMM_LIKE = {"convolution", "fused_conv", "deconvolution", "matrix_multiply", "fused_matmul", "attention"}
+
+
+def layer_work(node, specs) -> float:
+    """About the FLOPs of ``node`` at ``specs`` (concrete shapes): 2 x output elements x reduction length for
+    convolutions and products, 4 x the elements read and written for everything else; 0 when unknown."""
+    def numel(v):
+        s = specs.get(v) if v else None
+        return math.prod(s.shape) if s is not None and s.shape is not None and all(
+            d >= 0 for d in s.shape) else 0
+
+    out = sum(numel(o) for o in node.outputs)
+    kind = node.kind
+    if kind in _GEMM_LIKE and node.inputs and specs.get(node.inputs[0]) is not None:
+        x = specs[node.inputs[0]].shape or ()
+        a = node.attrs
+        if kind in ("convolution", "fused_conv", "deconvolution"):
+            cin = x[1] if len(x) > 1 else 0
+            red = max(cin, 0) // max(a.get("num_groups", 1), 1) * math.prod(a.get("kernel_size_nd", ()) or (1,))
+        elif kind == "attention":
+            red = 2 * (x[-2] if len(x) > 1 else 0)            # scores and their product with the values
+        else:
+            red = x[-2] if a.get("op0") is not None and getattr(a.op0, "name", "") == "TRANSPOSE" else x[-1] \
+                if x else 0
+        return 2.0 * out * max(red, 0)
+    return 4.0 * (out + sum(numel(i) for i in node.inputs))
+
+
+def current_threads() -> int:
+    """The thread count of the execution open on this thread (0: none)."""
+    return getattr(_local, "threads", 0)
 
 
 def running_executions() -> int:
