@@ -191,7 +191,9 @@ class BusyCore:
 
     def __init__(self):
         core = max(os.sched_getaffinity(0))
-        code = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass\n"
+        # it spins until killed, and dies with this process (PR_SET_PDEATHSIG) if the benchmark is interrupted
+        code = (f"import ctypes, os, signal\nctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+                f"os.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass\n")
         self.core = core
         self.proc = subprocess.Popen([sys.executable, "-c", code])
         time.sleep(0.3)

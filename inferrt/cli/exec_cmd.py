@@ -49,6 +49,8 @@ def cmd_exec(args) -> int:
     ctx = ctxs[0]
     for c in ctxs:   # per context, around its executions; PyTorch's process setting is left alone
         c.cpu_threads = args.cpu_threads
+    if args.cpu_threads and built.device == "cuda":
+        _warn(f"--cpuThreads={args.cpu_threads} sets the threads of CPU engines; this engine runs on the GPU")
     report.print_device(_say, built, ctx.cpu_threads)
     for c in ctxs:
         if args.use_profile and not c.set_optimization_profile_async(args.use_profile, 0):

@@ -34,7 +34,11 @@ no engine is executing, ``torch.get_num_threads()`` reads what the user set. Whi
 ``torch.set_num_threads`` made by another thread during an engine execution is overwritten when the last
 overlapping execution ends. Setting the count costs well under a microsecond.
 
-The count is a maximum, as TensorRT's ``max_threads``: inside an execution, a layer with less work than
+Every count is a maximum, as TensorRT's ``max_threads`` is. A set count is lowered to the cores other processes
+leave free (the measurement above; never below 1), because a parallel region with a thread on a core another
+process holds stalls at its barrier: on the 2-core development machine under load, two OpenMP threads made a
+small CNN 40x slower than one. ``context.last_cpu_threads`` tells the count an execution used. And inside an
+execution, a layer with less work than
 ``PARALLEL_MIN_WORK`` runs on the executing thread alone (the executor switches the count between layers), so a
 small network never pays a parallel region's fork/join - nor, on a shared machine, the stall at its barrier.
 """
@@ -189,9 +193,15 @@ def auto_threads(running: int = 1, free: float | None = None, cores: int | None 
     return max(1, base // max(1, running))
 
 
+def free_limit() -> int:
+    """The most threads the cores other processes leave free can take (measured; a large number when unmeasured)."""
+    free = _free.get()
+    return 1 << 16 if free is None else max(1, int(free + FREE_MARGIN))
+
+
 class threads_for_run:
-    """``with threads_for_run(n):`` runs the block with ``n`` intra-op threads on this thread (``None``: the
-    automatic count), then restores the process's own setting as the module docstring describes. ``.threads`` is
+    """``with threads_for_run(n):`` runs the block with at most ``n`` intra-op threads on this thread, fewer when
+    other processes hold cores (``free_limit``; ``None``: the automatic count), then restores the process's own setting as the module docstring describes. ``.threads`` is
     the count in use inside the block, also written to ``owner.last_cpu_threads`` when an owner (the execution
     context) is given. A block nested in another on the same thread (an engine run from a plugin
     or callback) counts as the same execution and gives the outer block its count back when it ends."""
@@ -216,7 +226,7 @@ class threads_for_run:
                     _saved = torch.get_num_threads()
                 _running += 1
                 running = _running
-            n = self.requested if self.requested is not None else auto_threads(running)
+            n = auto_threads(running) if self.requested is None else min(self.requested, free_limit())
         self.threads = _local.threads = n
         if self._owner is not None:
             self._owner.last_cpu_threads = n

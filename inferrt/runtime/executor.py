@@ -124,6 +124,7 @@ class ShapePlan:
 
     def _prepare(self, executor, arena_getter):
         g = executor.graph
+        self.serial = None
         self.eager = any(not s.static for s in self.specs.values())
         self.output_shapes = {o: tuple(self.specs[o].shape) if self.specs[o].static else None for o in g.outputs}
         if self.eager:
@@ -170,7 +171,6 @@ class ShapePlan:
         self.input_views = [(n, meta[n.outputs[0]], self._host_side(n)) for n, on_input in self.view_steps
                             if on_input]
         # CPU: which steps run on one thread whatever the context's count (cpu_threads.PARALLEL_MIN_WORK)
-        self.serial = None
         if dev.type == "cpu":
             nodes = {n.name: n for n in g.nodes}
             serial = [layer_work(nodes[name], self.specs) < PARALLEL_MIN_WORK for *_, name in self.steps]

@@ -44,9 +44,10 @@ def torch_threads():
     torch.set_num_threads(before)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_measurement(monkeypatch):
-    """The automatic count without the /proc/stat measurement (deterministic: min(usable cores, 4) / running)."""
+    """No /proc/stat measurement (deterministic: a set count is used as set, the automatic one is
+    min(usable cores, 4) / running); test_set_count_is_lowered_to_free_cores measures."""
     class Unmeasured:
         def get(self):
             return None
@@ -293,3 +294,19 @@ def test_layer_work_estimates():
     relu = Node("activation", ["y"], ["y2"])
     specs["y2"] = specs["y"]
     assert ct.layer_work(relu, specs) == 4 * 2 * 32 * 14 * 14
+
+
+def test_set_count_is_lowered_to_free_cores(torch_threads, monkeypatch):
+    """A set count is a maximum: with 1.3 cores measured free it runs on 1 thread, with 2.9 on 3 (of 4 set)."""
+    engine = build_engine("cpu")
+    ctx = engine.create_execution_context()
+    ctx.cpu_threads = 4
+    for free, used in ((1.3, 1), (2.9, 3), (7.0, 4)):
+        class Measured:
+            def get(self, v=free):
+                return v
+
+        monkeypatch.setattr(ct, "_free", Measured())
+        ctx.profiler = seen = ThreadsSeen()
+        _run(ctx)
+        assert ctx.last_cpu_threads == used and set(seen.seen) == {used}
