@@ -51,6 +51,8 @@ import time
 
 import torch
 
+from ..ir.kinds import Kind
+
 ENV_VAR = "INFERRT_CPU_THREADS"
 #: the most threads the automatic default gives one execution
 AUTO_CAP = 4
@@ -252,7 +254,8 @@ class threads_for_run:
 #: splitting it saves tens of microseconds at best, while a parallel region costs a fork/join and, when another
 #: process holds one of the cores, a scheduler time slice (milliseconds) at its closing barrier
 PARALLEL_MIN_WORK = 1e7
-_GEMM_LIKE = {"convolution", "fused_conv", "deconvolution", "matrix_multiply", "fused_matmul", "attention"}
+_CONVS = {Kind.CONVOLUTION, Kind.FUSED_CONV, Kind.DECONVOLUTION}
+_GEMM_LIKE = _CONVS | {Kind.MATRIX_MULTIPLY, Kind.FUSED_MATMUL, Kind.ATTENTION}
 
 
 def layer_work(node, specs) -> float:
@@ -268,10 +271,10 @@ def layer_work(node, specs) -> float:
     if kind in _GEMM_LIKE and node.inputs and specs.get(node.inputs[0]) is not None:
         x = specs[node.inputs[0]].shape or ()
         a = node.attrs
-        if kind in ("convolution", "fused_conv", "deconvolution"):
+        if kind in _CONVS:
             cin = x[1] if len(x) > 1 else 0
             red = max(cin, 0) // max(a.get("num_groups", 1), 1) * math.prod(a.get("kernel_size_nd", ()) or (1,))
-        elif kind == "attention":
+        elif kind == Kind.ATTENTION:
             red = 2 * (x[-2] if len(x) > 1 else 0)            # scores and their product with the values
         else:
             red = x[-2] if a.get("op0") is not None and getattr(a.op0, "name", "") == "TRANSPOSE" else x[-1] \
