@@ -34,13 +34,14 @@ class CpuAddmm(Tactic):
         if a.op0 != MO.NONE or a.op1 not in (MO.NONE, MO.TRANSPOSE):
             return False
         x, w, out = specs[node.inputs[0]], specs[node.inputs[1]], specs[node.outputs[0]]
-        if x.shape is None or w.shape is None or out.shape is None or len(x.shape) < 2 or len(w.shape) != 2:
-            return False
+        if x.shape is None or w.shape is None or out.shape is None or len(x.shape) < 2 or len(w.shape) < 2 \
+                or len(w.shape) > len(x.shape) or any(d != 1 for d in w.shape[:-2]):
+            return False   # weights: one matrix (leading dimensions of 1, as ONNX exports broadcast them)
         if any(s.dtype.name != "FLOAT" for s in (x, w, out)):
             return False
         if len(node.inputs) > 2 and node.inputs[2]:
             b = specs[node.inputs[2]]
-            n = w.shape[0] if a.op1 == MO.TRANSPOSE else w.shape[1]
+            n = w.shape[-2] if a.op1 == MO.TRANSPOSE else w.shape[-1]
             if b.dtype.name != "FLOAT" or b.shape is None or any(d != 1 for d in b.shape[:-1]) \
                     or b.shape[-1] not in (1, n):
                 return False
@@ -59,6 +60,8 @@ class CpuAddmm(Tactic):
 
         def run(ins, outs):
             x, w = ins[0], ins[1]
+            if w.dim() > 2:
+                w = w.reshape(w.shape[-2:])
             if transpose:
                 w = w.t()
             x2 = x.reshape(-1, x.shape[-1])

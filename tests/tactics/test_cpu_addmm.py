@@ -15,12 +15,12 @@ A = trt.ActivationType
 MO = trt.MatrixOperation
 
 
-def _build(x_shape, k, n, transpose, bias, act, residual):
+def _build(x_shape, k, n, transpose, bias, act, residual, w_lead=()):
     builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
     net = builder.create_network(0)
     x = net.add_input("x", trt.float32, x_shape)
     w = (RNG.standard_normal((n, k) if transpose else (k, n)) / np.sqrt(k)).astype(np.float32)
-    wt = net.add_constant(w.shape, w).get_output(0)
+    wt = net.add_constant(w_lead + w.shape, w.reshape(w_lead + w.shape)).get_output(0)
     y = net.add_matrix_multiply(x, MO.NONE, wt, MO.TRANSPOSE if transpose else MO.NONE).get_output(0)
     b = None
     if bias:
@@ -40,16 +40,18 @@ def _build(x_shape, k, n, transpose, bias, act, residual):
     return engine, w, b
 
 
-@pytest.mark.parametrize("x_shape,transpose,bias,act,residual", [
-    ((4, 32), False, True, A.RELU, False),
-    ((2, 5, 32), True, True, A.GELU_ERF, False),
-    ((2, 5, 32), False, True, A.GELU_TANH, True),
-    ((3, 32), False, False, A.TANH, False),
-    ((1, 32), True, True, None, False),
-    ((6, 32), False, True, A.SIGMOID, True),
+@pytest.mark.parametrize("x_shape,transpose,bias,act,residual,w_lead", [
+    ((4, 32), False, True, A.RELU, False, ()),
+    ((2, 5, 32), False, True, A.RELU, True, (1,)),      # ONNX-style weights [1, K, N]
+    ((2, 5, 32), True, False, None, True, (1,)),
+    ((2, 5, 32), True, True, A.GELU_ERF, False, ()),
+    ((2, 5, 32), False, True, A.GELU_TANH, True, ()),
+    ((3, 32), False, False, A.TANH, False, ()),
+    ((1, 32), True, True, None, False, ()),
+    ((6, 32), False, True, A.SIGMOID, True, ()),
 ])
-def test_fused_product_matches_float64(x_shape, transpose, bias, act, residual):
-    engine, w, b = _build(x_shape, 32, 24, transpose, bias, act, residual)
+def test_fused_product_matches_float64(x_shape, transpose, bias, act, residual, w_lead):
+    engine, w, b = _build(x_shape, 32, 24, transpose, bias, act, residual, w_lead)
     mm = [n for n in engine.graph.nodes if n.kind in ("fused_matmul", "matrix_multiply")]
     assert len(mm) == 1, [(n.kind, n.name) for n in engine.graph.nodes]
     if mm[0].kind == "fused_matmul":
