@@ -6,8 +6,9 @@ leaves on the table.
 input shape (``mkldnn_reorder_conv2d_weight``; kept per weight and input shape), the residual add and the
 activation run as oneDNN post-ops on the result while it is in cache, and the result is channels-last, the layout
 ``passes/assign_formats.py`` gives convolution regions (the following layers read it without a reformat). Only a
-prefix of the epilogue is fused - ``[add r]`` (r of the output's shape) then one activation oneDNN has
-(ReLU, clip, GELU erf/tanh, sigmoid, tanh, leaky ReLU); later steps run after it as in ``ops/fused.py``.
+prefix of the epilogue is fused - ``[add r]`` (r of the output's shape) and/or one activation oneDNN has
+(ReLU, clip, GELU erf/tanh, sigmoid, tanh, leaky ReLU; only ReLU after an add); later steps run after it as in
+``ops/fused.py``.
 
 CPU layers are not timed at build time (see tactics/select.py): on the CPU a layer runs its first fast tactic
 that supports it, else the generic one, so a CPU tactic is registered here only for what it always does better.
@@ -40,14 +41,15 @@ def onednn_available() -> bool:
 
 
 def split_epilogue(steps) -> tuple:
-    """(residual input index or None, (post-op name, scalars, algorithm) or None, steps left to run after)."""
+    """(residual input index or None, (post-op name, scalars, algorithm) or None, steps left to run after). After
+    a residual add, only ReLU is a post-op (PyTorch's binary convolution fusion takes no other)."""
     steps = [list(s) for s in steps]
     res = None
     if steps and steps[0][0] == "add":
         res = int(steps[0][1])
         steps = steps[1:]
     act = None
-    if steps and steps[0][0] == "act" and steps[0][1] in _UNARY:
+    if steps and steps[0][0] == "act" and steps[0][1] in _UNARY and (res is None or steps[0][1] == "RELU"):
         act = _UNARY[steps[0][1]](float(steps[0][2]), float(steps[0][3]))
         steps = steps[1:]
     return res, act, steps

@@ -39,6 +39,8 @@ CASES = {   # name: (cin, cout, k, stride, dilation, groups, padding mode, resid
     "dilated_gelu": (4, 8, 3, 1, 2, 1, None, False, A.GELU_ERF, 0, 0),
     "grouped_leaky": (8, 16, 3, 1, 1, 2, None, False, A.LEAKY_RELU, 0.1, 0),
     "tanh": (4, 4, 3, 1, 1, 1, None, False, A.TANH, 0, 0),
+    "residual_sigmoid": (8, 8, 3, 1, 1, 2, None, True, A.SIGMOID, 0, 0),   # the add fused, the sigmoid after it
+    "residual_clip": (8, 8, 3, 1, 1, 1, None, True, A.CLIP, -0.5, 0.5),
     "selu_not_a_post_op": (4, 4, 3, 1, 1, 1, None, False, A.SELU, 1.6732632423543772, 1.0507009873554805),
 }
 
@@ -99,3 +101,4 @@ def test_split_epilogue():
     assert split_epilogue([["act", "SELU", 1.0, 2.0]]) == (None, None, [["act", "SELU", 1.0, 2.0]])
     assert split_epilogue([["act", "RELU", 0, 0], ["add", 3]]) == (None, ("relu", [], ""), [["add", 3]])
     assert split_epilogue([]) == (None, None, [])
+    assert split_epilogue([["add", 3], ["act", "TANH", 0, 0]]) == (3, None, [["act", "TANH", 0, 0]])
