@@ -202,7 +202,8 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
                    help="'cpu', 'cuda', 'auto' or a CUDA device index N (trtexec's --device=N)")
     g.add_argument("--cpu", action="store_true", help="inferrt: build and run on the CPU (same as --device=cpu)")
     g.add_argument("--cpuThreads", dest="cpu_threads", type=positive, default=None,
-                   help="inferrt: CPU threads PyTorch may use (torch.set_num_threads)")
+                   help="inferrt: CPU threads per execution context on the CPU (default: INFERRT_CPU_THREADS, else "
+                        "automatic: min(usable cores, 4), fewer when other processes or contexts use the cores)")
     g = e.add_argument_group("reporting")
     g.add_argument("--verbose", action="store_true")
     g.add_argument("--dumpOutput", dest="dump_output", action="store_true", help="print every output value")

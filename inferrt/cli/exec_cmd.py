@@ -34,10 +34,6 @@ def cmd_exec(args) -> int:
     for msg in args.deprecations:
         _warn(msg)
 
-    if args.cpu_threads:
-        import torch
-
-        torch.set_num_threads(args.cpu_threads)
     logger = trt.Logger(trt.Logger.VERBOSE if args.verbose else trt.Logger.WARNING)
     try:
         built = build_or_load(args, trt, logger, _say)
@@ -48,10 +44,14 @@ def cmd_exec(args) -> int:
     if built.build_s is not None:
         print(f"[build] {built.build_s:.3f} s, plan {built.plan_bytes} bytes")
     report.print_options(_say, args, built, trt)
-    report.print_device(_say, built)
     engine = built.engine
     ctxs = [engine.create_execution_context() for _ in range(1 if args.skip_inference else args.inf_streams)]
     ctx = ctxs[0]
+    for c in ctxs:   # per context, around its executions; PyTorch's process setting is left alone
+        c.cpu_threads = args.cpu_threads
+    if args.cpu_threads and built.device == "cuda":
+        _warn(f"--cpuThreads={args.cpu_threads} sets the threads of CPU engines; this engine runs on the GPU")
+    report.print_device(_say, built, ctx.cpu_threads)
     for c in ctxs:
         if args.use_profile and not c.set_optimization_profile_async(args.use_profile, 0):
             return _fail(f"--useProfile={args.use_profile}: the execution context refused the profile")

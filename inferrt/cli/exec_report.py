@@ -101,7 +101,8 @@ def print_options(say, args, built, trt) -> None:
     say(f"Average over {args.avg_runs} runs")
 
 
-def print_device(say, built) -> None:
+def print_device(say, built, cpu_threads=None) -> None:
+    """``cpu_threads``: the CPU thread count each execution context was given (None: automatic)."""
     say("=== Device Information ===")
     if built.device == "cuda":
         import torch
@@ -114,12 +115,13 @@ def print_device(say, built) -> None:
         say(f"SMs: {p.multi_processor_count}")
         say(f"Device Global Memory: {p.total_memory // 2 ** 20} MiB")
     else:
-        import os
-
-        import torch
+        from ..runtime.cpu_threads import auto_threads, usable_cores
 
         say("Selected Device: CPU (inferrt's CPU path; no GPU is used)")
-        say(f"CPU threads: {torch.get_num_threads()} of {os.cpu_count()} logical cores")
+        if cpu_threads is None:
+            say(f"CPU threads: automatic ({auto_threads()} now) of {usable_cores()} usable cores per execution")
+        else:
+            say(f"CPU threads: {cpu_threads} of {usable_cores()} usable cores per execution")
 
 
 def print_trace(say, trace, avg_runs: int, gpu: bool) -> None:

@@ -1,4 +1,5 @@
-"""Tensor formats on the GPU: channels-last (NHWC) regions around 2-D convolutions.
+"""Tensor formats: channels-last (NHWC) regions around 2-D convolutions (GPU and CPU: cuDNN's tensor-core
+kernels and oneDNN's CPU convolutions both read and write NHWC without reorders, and pooling is faster on it).
 
     x(NCHW) ─ conv ─ bn/relu ─ conv ─ add ─ pool ─ flatten ─ gemm
              └──────────── NHWC region ──────────────┘   NCHW
@@ -23,7 +24,7 @@ _AGNOSTIC = {Kind.ACTIVATION, Kind.ELEMENTWISE, Kind.UNARY, Kind.POINTWISE, Kind
 
 
 def assign_formats(graph, device: str, log) -> int:
-    if device != "cuda":
+    if device not in ("cuda", "cpu"):
         return 0
     specs = graph.specs
     consumers = graph.consumers()

@@ -34,9 +34,19 @@ class AddressCache:
     def __init__(self, device: torch.device, capacity: int = 256):
         self.device = device
         self._cache: OrderedDict = OrderedDict()
+        self._views: dict = {}   # (ptr, shape, dtype) -> (nbytes, typed view): a rebinding costs a lookup
         self._capacity = capacity
 
     def view(self, ptr: int, shape, dtype: DataType, name: str = "", writable: bool = True) -> torch.Tensor:
+        shape = tuple(shape)
+        hit = self._views.get((ptr, shape, dtype))
+        if hit is not None:   # the same buffer as before: only the (cheap) check that it is still mapped
+            nbytes, t = hit
+            if self.device.type == "cpu":
+                why = host_buffer_problem(name, ptr, nbytes, writable)
+                if why:
+                    raise BindingError(why)
+            return t
         tdt = torch_dtype(dtype)
         n = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
         nbytes = n * torch.empty((), dtype=tdt).element_size()
@@ -61,10 +71,15 @@ class AddressCache:
                 base = torch.from_numpy(np.ctypeslib.as_array(buf))
             self._cache[key] = base
             if len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
+                evicted = self._cache.popitem(last=False)[0]
+                self._views = {k: v for k, v in self._views.items() if k[0] != evicted[0]}
         else:
             self._cache.move_to_end(key)
-        return base.view(tdt).view(tuple(shape))
+        t = base.view(tdt).view(tuple(shape))
+        if len(self._views) >= self._capacity:
+            self._views.clear()
+        self._views[(ptr, shape, dtype)] = (nbytes, t)
+        return t
 
 
 def as_array(x, name: str):

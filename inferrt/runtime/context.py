@@ -1,7 +1,8 @@
 """IExecutionContext: input shapes, bound addresses, activation memory and execution of one engine."""
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import torch
 
 from ..dtypes import itemsize
@@ -13,6 +14,7 @@ from ..ops import Spec
 from .arguments import (ADDRESS_LIMIT, address_problem, device_buffer_problem, feed_of, host_buffer_problem,
                         index_problem, integer, shape_of, stream_handle, stream_problem)
 from .buffers import AddressCache, as_array
+from .cpu_threads import parse_threads, threads_for_run
 from .debug_tensors import DebugTensorsMixin
 from .executor import ExecutionError, ShapePlan, nbytes_of
 from .tf32 import tf32_mode
@@ -49,6 +51,8 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
         self._graphs = None
         self._static_io: dict = {}
         self._plan_key = None
+        self._cpu_threads = None       # None: the engine's (runtime/cpu_threads.py)
+        self.last_cpu_threads = 0      # the thread count the last CPU execution used
         self._guard = UseGuard()       # one thread at a time (use_guard.py)
         self._order = DeviceOrder()    # GPU: each execution after the previous one, whatever their streams
         self._reset_shapes()
@@ -65,6 +69,18 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
             raise TypeError(f"context.profiler must be an IProfiler (with report_layer_time(layer_name, ms)) or "
                             f"None, got {type(profiler).__name__}")
         self._profiler = profiler
+
+    @property
+    def cpu_threads(self) -> int | None:
+        """CPU engines: the intra-op thread count of this context's executions (None: the automatic count of
+        runtime/cpu_threads.py). Set it to an integer >= 1, or None to follow the engine (``Runtime.max_threads``,
+        then ``INFERRT_CPU_THREADS``). It applies to this context's work on the thread that runs it; PyTorch's
+        own setting is restored after each execution."""
+        return self._cpu_threads if self._cpu_threads is not None else self.engine.cpu_threads
+
+    @cpu_threads.setter
+    def cpu_threads(self, value) -> None:
+        self._cpu_threads = parse_threads(value, "context.cpu_threads")
 
     # ------------------------------------------------------------------ profiles and shapes
     def _reset_shapes(self):
@@ -409,24 +425,34 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
             raise ShapeError(f"input shapes not set for {missing}; call context.set_input_shape(name, shape)")
         plan, key = self._plan_keyed()
         io = {}
-        for name in self.engine.input_names + self.engine.output_names:
+        shapes, view = self._shapes, self._addr_cache.view
+        for name, dtype in self.engine._io_bindings:
             ptr = self._addresses.get(name, 0)
-            shape = self._shapes[name] if name in self._shapes else plan.output_shapes.get(name)
+            is_input = name in shapes
+            shape = shapes[name] if is_input else plan.output_shapes.get(name)
             if shape is None:  # data-dependent output: filled through its output allocator
                 continue
-            vol = int(np.prod(shape))
-            if not ptr and vol:
+            if not ptr and math.prod(shape):
                 if name in self._allocators:
                     continue
                 raise BindingError(f"tensor {name!r} has no address; call context.set_tensor_address({name!r}, ptr)")
-            io[name] = self._addr_cache.view(ptr, shape, self.engine.get_tensor_dtype(name), name,
-                                             writable=name not in self._shapes)
+            io[name] = view(ptr, shape, dtype, name, writable=not is_input)
         return plan, key, io
 
     def _execute(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
         """Run ``plan`` with ``io`` tensors (all inputs; outputs that are not given are returned). Raises on error.
         Callers hold the guard."""
         self.engine.check_weights()   # a weight-stripped engine runs once refitted
+        if self._device.type == "cpu":
+            with self._cpu_threads_scope():
+                return self._execute_on(io, None, plan, plan_key)
+        return self._execute_on(io, stream, plan, plan_key)
+
+    def _cpu_threads_scope(self):
+        """The thread count of one CPU execution, applied around it (runtime/cpu_threads.py)."""
+        return threads_for_run(self.cpu_threads, self)
+
+    def _execute_on(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
         ctx = torch.cuda.stream(stream) if stream is not None else _null()
         with ctx, (tf32_mode(self.engine.tf32) if self._device.type == "cuda" else _null()):
             self._order.after_previous(stream)

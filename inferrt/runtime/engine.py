@@ -19,7 +19,8 @@ from .executor import Executor
 
 
 class ICudaEngine(_Reporter):
-    def __init__(self, plan: bytes, manifest: Manifest, blobs, logger=None, error_recorder=None, graph=None):
+    def __init__(self, plan: bytes, manifest: Manifest, blobs, logger=None, error_recorder=None, graph=None,
+                 cpu_threads=None):
         self.logger = logger
         self.error_recorder = error_recorder
         self._plan = plan
@@ -30,6 +31,9 @@ class ICudaEngine(_Reporter):
         self.graph: Graph = graph if graph is not None else Graph.from_json(manifest.graph, blobs)
         self._io = manifest.io
         self._io_index = {e.name: i for i, e in enumerate(self._io)}
+        #: (name, DataType) of the inputs then the outputs: what every execution binds, looked up once
+        self._io_bindings = tuple((e.name, DataType[e.dtype]) for mode in ("INPUT", "OUTPUT")
+                                  for e in self._io if e.mode == mode)
         self._profiles = manifest.profiles
         self.name = manifest.name
         self.profiling_verbosity = ProfilingVerbosity[manifest.profiling_verbosity]
@@ -37,6 +41,8 @@ class ICudaEngine(_Reporter):
         #: BuilderFlag.TF32 at build time: FLOAT products and convolutions may use TF32 (see runtime/tf32.py)
         self.tf32 = manifest.tf32
         self._lock = threading.Lock()
+        #: CPU engines: intra-op threads per execution (None: automatic; runtime/cpu_threads.py)
+        self.cpu_threads = cpu_threads if cpu_threads is not None else self._env_threads()
         if self.device_kind == "cuda" and manifest.kernels:
             self._install_kernels(manifest.kernels, blobs, len(plan))
         from ..refit.state import refit_state
@@ -52,6 +58,15 @@ class ICudaEngine(_Reporter):
             else:
                 kernels[n.name] = get_tactic(n.info.tactic or "generic").prepare(n, self.device)
         self.executor = Executor(self.graph, consts, kernels, self.device)
+
+    def _env_threads(self):
+        from .cpu_threads import env_threads
+
+        try:
+            return env_threads()
+        except ValueError as e:
+            self._error(f"{e}; using the automatic CPU thread count")
+            return None
 
     @staticmethod
     def _install_kernels(entries, blobs, plan_size):

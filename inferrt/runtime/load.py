@@ -7,7 +7,8 @@ from ..plan.format import read_plan
 from ..plan.schema import read_header, read_manifest
 
 
-def load_engine(data, logger=None, error_recorder=None):
+def load_engine(data, logger=None, error_recorder=None, cpu_threads=None):
+    """``cpu_threads``: the engine's CPU thread count (``Runtime.max_threads`` when set; see cpu_threads.py)."""
     if hasattr(data, "read") and not isinstance(data, (bytes, bytearray, memoryview)):
         data = data.read(-1) if _accepts_size(data) else data.read()
     raw, blobs = read_plan(data)
@@ -47,7 +48,7 @@ def load_engine(data, logger=None, error_recorder=None):
         fill_stripped(graph, section["stripped_nodes"], MAX_TENSOR_BYTES)
     check_engine_graph(manifest, graph)
     try:
-        return ICudaEngine(bytes(data), manifest, blobs, logger, error_recorder, graph=graph)
+        return ICudaEngine(bytes(data), manifest, blobs, logger, error_recorder, graph=graph, cpu_threads=cpu_threads)
     except PlanError:
         raise
     except Exception as e:  # noqa: BLE001 - a plan is untrusted input: every failure to load it is a PlanError

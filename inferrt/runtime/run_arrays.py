@@ -36,7 +36,7 @@ def run_arrays(ctx, arrays: dict, handle: int):
     with (torch.cuda.stream(s) if s is not None else contextlib.nullcontext()):
         if plan.eager:
             ctx._order.after_previous(s)
-            with tf32_mode(ctx.engine.tf32) if s is not None else contextlib.nullcontext():  # as _execute does
+            with tf32_mode(ctx.engine.tf32) if s is not None else ctx._cpu_threads_scope():  # as _execute does
                 outs = ctx.engine.executor.run_eager(io, ctx.profiler)
             ctx._report_debug(outs, s)
             outs = {o: outs[o] for o in ctx.engine.output_names}

@@ -12,11 +12,35 @@ class Runtime(_Reporter):
         self.error_recorder = None
         self.DLA_core = -1
         self.num_DLA_cores = 0
-        self.max_threads = 1
+        self._max_threads = None     # None: the CPU engines' automatic count (runtime/cpu_threads.py)
         self.gpu_allocator = None
         self.temporary_directory = ""
         self.tempfile_control_flags = 0
         self.engine_host_code_allowed = False
+
+    @property
+    def max_threads(self) -> int:
+        """The most CPU threads one execution of the CPU engines this runtime loads may use (TensorRT's
+        IRuntime.max_threads). Unset, it reads ``INFERRT_CPU_THREADS`` or else the automatic count of
+        runtime/cpu_threads.py at this moment; engines loaded after a set use the value set."""
+        if self._max_threads is not None:
+            return self._max_threads
+        from .cpu_threads import auto_threads, env_threads
+
+        try:
+            env = env_threads()
+        except ValueError:
+            env = None
+        return env if env is not None else auto_threads()
+
+    @max_threads.setter
+    def max_threads(self, value) -> None:
+        from .cpu_threads import parse_threads
+
+        try:
+            self._max_threads = parse_threads(value, "Runtime.max_threads")
+        except ValueError as e:
+            self._error(str(e))
 
     def deserialize_cuda_engine(self, serialized_engine):
         from .load import load_engine
@@ -25,7 +49,7 @@ class Runtime(_Reporter):
         try:
             if is_stream_reader(serialized_engine):   # an IStreamReader / IStreamReaderV2
                 serialized_engine = read_plan_stream(serialized_engine)
-            return load_engine(serialized_engine, self.logger, self.error_recorder)
+            return load_engine(serialized_engine, self.logger, self.error_recorder, cpu_threads=self._max_threads)
         except PlanError as e:
             self._error(str(e), ErrorCode.INVALID_ARGUMENT)
             return None

@@ -1,4 +1,5 @@
-"""Tactic selection. On the CPU every node runs its generic tactic. On the GPU every point of the tuning space
+"""Tactic selection. On the CPU nothing is timed: a node runs the first CPU tactic that supports it (those are
+registered only for what they always do better), else its generic tactic. On the GPU every point of the tuning space
 (tactics/tuning.py) of every supported candidate of every node is timed at the optimization profile's opt shapes
 (warm-up, then the median of ``avg_timing_iterations`` x 5 runs, on inputs rotated through several buffers so
 they do not sit in L2), and the fastest (tactic, point) wins; the node records both (``info.tactic``,
@@ -127,8 +128,9 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
             raise RuntimeError(f"no tactic implements node {n.name!r} ({n.kind}) on {device}")
         if selector is not None:
             cands = _allowed(n, cands, selector, specs, range_specs, nhwc)
-        if not tuned:
-            _assign(n, cands[0], None)
+        if not tuned:   # the CPU: its first fast tactic (tactic_cpu_*.py, registered only where always faster)
+            _assign(n, next((t for t in cands if t.name != "generic"), cands[0]) if device == "cpu" else cands[0],
+                    None)
             continue
         cands, points = _points(n, specs, cands, cap, device, log)
         choices = [(t, p) for t in cands for p in points[t.name]]

@@ -214,13 +214,16 @@ def test_gpu_layer_precisions_keep_one_layer_in_float(capsys, tmp_path):
     assert precision_of("conv2") == "FLOAT" and precision_of("conv1") == "HALF", found
 
 
-def test_cpu_threads_sets_torch_threads(capsys):
+def test_cpu_threads_is_per_context_and_leaves_torch_alone(capsys):
     import torch
 
     before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    torch.set_num_threads(other)
     try:
-        assert main(["exec", *FAST, "--iterations", "1", "--cpuThreads", "1"]) == 0
-        assert "[I] CPU threads: 1 of" in capsys.readouterr().out and torch.get_num_threads() == 1
+        assert main(["exec", *FAST, "--iterations", "1", "--cpuThreads", "3"]) == 0
+        assert "[I] CPU threads: 3 of" in capsys.readouterr().out
+        assert torch.get_num_threads() == other     # the process's own setting is back after the run
     finally:
         torch.set_num_threads(before)
 

@@ -2,7 +2,8 @@
 
 * ``residual``: x[N,4,8,8] (profile N: 1 / opt 3 / max 4) -> conv a + ReLU -> conv b -> + x -> ReLU -> flatten
   -> softmax -> y, and x -> max pool -> flatten -> z. The residual add and the ReLUs are fused into the convs,
-  ``x`` feeds three layers on different ranks (an edge that skips ranks), the flatten is a view.
+  ``x`` feeds three layers on different ranks (an edge that skips ranks), side_flatten is a view (flatten
+  reformats the channels-last convolution region).
 * the built-in MNIST CNN (inferrt.models.mnist), fixed batch 2, for comparing two plans.
 """
 from __future__ import annotations

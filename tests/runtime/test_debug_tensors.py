@@ -128,14 +128,15 @@ def test_debug_tensors_survive_save_and_load(tmp_path):
 
 
 def _conv_net(mark_unfused: bool):
-    """conv -> relu -> (relu * 2) -> sum over channels (conv and relu fuse into one layer)."""
+    """conv -> relu -> (relu * 2) -> sum over channels (conv and relu fuse into one layer). 1-D, so the values stay
+    row-major (2-D convolution regions are channels-last, and those values are not unfused debug tensors)."""
     builder, net = new_network()
-    x = net.add_input("x", trt.float32, (1, 2, 5, 5))
-    w = np.linspace(-1, 1, 3 * 2 * 3 * 3, dtype=np.float32).reshape(3, 2, 3, 3)
-    conv = net.add_convolution_nd(x, 3, (3, 3), w, np.array([0.1, -0.2, 0.3], np.float32))
-    conv.padding_nd = (1, 1)
+    x = net.add_input("x", trt.float32, (1, 2, 5))
+    w = np.linspace(-1, 1, 3 * 2 * 3, dtype=np.float32).reshape(3, 2, 3)
+    conv = net.add_convolution_nd(x, 3, (3,), w, np.array([0.1, -0.2, 0.3], np.float32))
+    conv.padding_nd = (1,)
     relu = net.add_activation(conv.get_output(0), trt.ActivationType.RELU)
-    two = net.add_constant((1, 1, 1, 1), np.full((1, 1, 1, 1), 2, np.float32)).get_output(0)
+    two = net.add_constant((1, 1, 1), np.full((1, 1, 1), 2, np.float32)).get_output(0)
     scaled = net.add_elementwise(relu.get_output(0), two, trt.ElementWiseOperation.PROD)
     red = net.add_reduce(scaled.get_output(0), trt.ReduceOperation.SUM, 1 << 1, True)
     red.get_output(0).name = "out"
@@ -150,7 +151,7 @@ def _conv_net(mark_unfused: bool):
 def _reference(x, w):
     import torch.nn.functional as F
 
-    c = F.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
+    c = F.conv1d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
                  torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64), padding=1)
     return torch.relu(c).numpy(), (torch.relu(c) * 2).numpy()
 
@@ -167,7 +168,7 @@ def test_unfused_tensors_as_debug_tensors():
     ctx = engine.create_execution_context()
     listener = _Listener("cpu")
     ctx.set_debug_listener(listener)
-    x = np.random.default_rng(1).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((1, 2, 5)).astype(np.float32)
     ctx.infer(x=x)
     assert listener.calls == [] and ctx.get_unfused_tensors_debug_state() is False
     assert ctx.set_unfused_tensors_debug_state(True) and ctx.get_unfused_tensors_debug_state()

@@ -1,0 +1,131 @@
+"""CPU tactics through oneDNN (the library PyTorch's CPU convolutions already use), with what the generic path
+leaves on the table.
+
+``onednn_conv``: a 2-D convolution (plain, or fused with bias + residual add + activation) as ONE oneDNN call,
+``torch.ops.mkldnn._convolution_pointwise``: the weights are reordered once into oneDNN's blocked layout for the
+input shape (``mkldnn_reorder_conv2d_weight``; kept per weight and input shape), the residual add and the
+activation run as oneDNN post-ops on the result while it is in cache, and the result is channels-last, the layout
+``passes/assign_formats.py`` gives convolution regions (the following layers read it without a reformat). Only a
+prefix of the epilogue is fused - ``[add r]`` (r of the output's shape) and/or one activation oneDNN has
+(ReLU, clip, GELU erf/tanh, sigmoid, tanh, leaky ReLU; only ReLU after an add); later steps run after it as in
+``ops/fused.py``.
+
+CPU layers are not timed at build time (see tactics/select.py): on the CPU a layer runs its first fast tactic
+that supports it, else the generic one, so a CPU tactic is registered here only for what it always does better.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..enums import PaddingMode as PM
+from ..ir.kinds import Kind
+from ..ops.conv import resolve_padding, spatial_params
+from ..ops.fused import apply_epilogue
+from .registry import Tactic, register_tactic
+
+#: ActivationType -> (oneDNN post-op name, scalars from (alpha, beta), algorithm)
+_UNARY = {
+    "RELU": lambda a, b: ("relu", [], ""),
+    "CLIP": lambda a, b: ("hardtanh", [a, b], ""),
+    "GELU_ERF": lambda a, b: ("gelu", [], "none"),
+    "GELU_TANH": lambda a, b: ("gelu", [], "tanh"),
+    "SIGMOID": lambda a, b: ("sigmoid", [], ""),
+    "TANH": lambda a, b: ("tanh", [], ""),
+    "LEAKY_RELU": lambda a, b: ("leaky_relu", [a], ""),
+}
+
+
+def onednn_available() -> bool:
+    return bool(torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise"))
+
+
+def split_epilogue(steps) -> tuple:
+    """(residual input index or None, (post-op name, scalars, algorithm) or None, steps left to run after). After
+    a residual add, only ReLU is a post-op (PyTorch's binary convolution fusion takes no other)."""
+    steps = [list(s) for s in steps]
+    res = None
+    if steps and steps[0][0] == "add":
+        res = int(steps[0][1])
+        steps = steps[1:]
+    act = None
+    if steps and steps[0][0] == "act" and steps[0][1] in _UNARY and (res is None or steps[0][1] == "RELU"):
+        act = _UNARY[steps[0][1]](float(steps[0][2]), float(steps[0][3]))
+        steps = steps[1:]
+    return res, act, steps
+
+
+@register_tactic
+class OnednnConv(Tactic):
+    name = "onednn_conv"
+    kinds = (Kind.FUSED_CONV, Kind.CONVOLUTION)
+    devices = ("cpu",)
+
+    def supports(self, node, specs, device):
+        if not super().supports(node, specs, device) or specs is None or not onednn_available():
+            return False
+        a = node.attrs
+        if a.get("transposed") or len(a.kernel_size_nd) != 2 or a.padding_mode == PM.EXPLICIT_ROUND_UP:
+            return False
+        x, out = specs[node.inputs[0]], specs[node.outputs[0]]
+        if x.shape is None or len(x.shape) != 4 or x.dtype.name != "FLOAT" or out.dtype.name != "FLOAT":
+            return False
+        if any(i and specs[i].dtype.name != "FLOAT" for i in node.inputs[1:3]):
+            return False
+        res, _, _ = split_epilogue(a.get("epilogue", []))
+        if res is not None:
+            r = specs[node.inputs[res]]
+            if r.dtype.name != "FLOAT" or r.shape is None or out.shape is None or tuple(r.shape) != tuple(out.shape):
+                return False   # oneDNN's binary post-op adds a tensor of the output's shape, not a broadcast one
+        return True
+
+    def runner(self, node, device, point):
+        a = node.attrs
+        res, act, rest = split_epilogue(a.get("epilogue", []))
+        unary, scalars, algorithm = act if act is not None else ("none", [], "")
+        with_bias = len(node.inputs) > 2 and bool(node.inputs[2])
+        k, s, d, pre0, post0 = spatial_params(a, 2)
+        s, d = list(s), list(d)
+        groups = a.num_groups
+        packed: dict = {}     # (weight address, input shape) -> oneDNN weight
+        biases: dict = {}
+
+        def run(ins, outs):
+            x = ins[0]
+            pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre0, post0)
+            if pre != post:
+                x = F.pad(x, [pre[1], post[1], pre[0], post[0]])
+                pad = [0, 0]
+            else:
+                pad = list(pre)
+            if x.is_contiguous() and x.shape[1] > 1:
+                x = x.contiguous(memory_format=torch.channels_last)
+            w = ins[1]
+            key = (w.data_ptr(), tuple(x.shape))
+            wp = packed.get(key)
+            if wp is None:
+                dense = w.reshape(a.num_output_maps, x.shape[1] // groups, *k).float().contiguous()
+                wp = torch._C._nn.mkldnn_reorder_conv2d_weight(dense.to_mkldnn(), pad, s, d, groups, list(x.shape))
+                if len(packed) > 8:
+                    packed.clear()
+                packed[key] = wp
+            b = None
+            if with_bias:
+                bkey = ins[2].data_ptr()
+                b = biases.get(bkey)
+                if b is None:
+                    b = biases[bkey] = ins[2].reshape(-1).float().contiguous()
+            if res is None:
+                y = torch.ops.mkldnn._convolution_pointwise(x, wp, b, pad, s, d, groups, unary, scalars, algorithm)
+            else:
+                r = ins[res]
+                if not r.is_contiguous(memory_format=torch.channels_last):
+                    r = r.contiguous(memory_format=torch.channels_last)
+                y = torch.ops.mkldnn._convolution_pointwise.binary(x, r, wp, b, pad, s, d, groups, "add", None,
+                                                                   unary if act else None, scalars,
+                                                                   algorithm if act else None)
+            return [apply_epilogue(y, rest, ins) if rest else y]
+
+        run.launchers = []
+        return run
+

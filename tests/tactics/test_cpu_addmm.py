@@ -1,0 +1,72 @@
+"""The CPU ``cpu_addmm`` tactic (tactics/tactic_cpu_addmm.py): chosen for CPU float products with 2-D weights;
+bias + activation + residual match a float64 reference at float32 tolerances."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import assert_close
+
+import inferrt as trt
+
+RNG = np.random.default_rng(3)
+A = trt.ActivationType
+MO = trt.MatrixOperation
+
+
+def _build(x_shape, k, n, transpose, bias, act, residual, w_lead=()):
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, x_shape)
+    w = (RNG.standard_normal((n, k) if transpose else (k, n)) / np.sqrt(k)).astype(np.float32)
+    wt = net.add_constant(w_lead + w.shape, w.reshape(w_lead + w.shape)).get_output(0)
+    y = net.add_matrix_multiply(x, MO.NONE, wt, MO.TRANSPOSE if transpose else MO.NONE).get_output(0)
+    b = None
+    if bias:
+        b = RNG.standard_normal((1,) * (len(x_shape) - 1) + (n,)).astype(np.float32)
+        y = net.add_elementwise(y, net.add_constant(b.shape, b).get_output(0),
+                                trt.ElementWiseOperation.SUM).get_output(0)
+    if act is not None:
+        y = net.add_activation(y, act).get_output(0)
+    if residual:
+        r = net.add_input("r", trt.float32, x_shape[:-1] + (n,))
+        y = net.add_elementwise(y, r, trt.ElementWiseOperation.SUM).get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(builder.build(net, config))
+    return engine, w, b
+
+
+@pytest.mark.parametrize("x_shape,transpose,bias,act,residual,w_lead", [
+    ((4, 32), False, True, A.RELU, False, ()),
+    ((2, 5, 32), False, True, A.RELU, True, (1,)),      # ONNX-style weights [1, K, N]
+    ((2, 5, 32), True, False, None, True, (1,)),
+    ((2, 5, 32), True, True, A.GELU_ERF, False, ()),
+    ((2, 5, 32), False, True, A.GELU_TANH, True, ()),
+    ((3, 32), False, False, A.TANH, False, ()),
+    ((1, 32), True, True, None, False, ()),
+    ((6, 32), False, True, A.SIGMOID, True, ()),
+])
+def test_fused_product_matches_float64(x_shape, transpose, bias, act, residual, w_lead):
+    engine, w, b = _build(x_shape, 32, 24, transpose, bias, act, residual, w_lead)
+    mm = [n for n in engine.graph.nodes if n.kind in ("fused_matmul", "matrix_multiply")]
+    assert len(mm) == 1, [(n.kind, n.name) for n in engine.graph.nodes]
+    if mm[0].kind == "fused_matmul":
+        assert mm[0].info.tactic == "cpu_addmm"
+    feed = {"x": RNG.standard_normal(x_shape).astype(np.float32)}
+    if residual:
+        feed["r"] = RNG.standard_normal(x_shape[:-1] + (24,)).astype(np.float32)
+    out = engine.create_execution_context().infer(feed)["y"]
+    w64 = torch.from_numpy(w).double()
+    ref = torch.from_numpy(feed["x"]).double() @ (w64.t() if transpose else w64)
+    if bias:
+        ref = ref + torch.from_numpy(b).double()
+    if act is not None:
+        ref = {A.RELU: torch.relu, A.GELU_ERF: F.gelu, A.GELU_TANH: lambda t: F.gelu(t, approximate="tanh"),
+               A.TANH: torch.tanh, A.SIGMOID: torch.sigmoid}[act](ref)
+    if residual:
+        ref = ref + torch.from_numpy(feed["r"]).double()
+    assert_close(out, ref.numpy(), np.float32)

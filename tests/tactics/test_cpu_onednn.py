@@ -1,0 +1,104 @@
+"""The CPU oneDNN convolution tactic (tactics/tactic_cpu_onednn.py): chosen for CPU float convolutions, fused
+epilogues (residual add + activation as oneDNN post-ops) match a float64 reference at float32 tolerances."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import assert_close
+
+import inferrt as trt
+from inferrt.tactics.tactic_cpu_onednn import onednn_available, split_epilogue
+
+pytestmark = pytest.mark.skipif(not onednn_available(), reason="PyTorch without oneDNN")
+RNG = np.random.default_rng(7)
+A = trt.ActivationType
+
+
+def _w(*shape):
+    return (RNG.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))).astype(np.float32)
+
+
+def _act64(t, act, alpha, beta):
+    if act is None:
+        return t
+    return {A.RELU: lambda: torch.relu(t), A.CLIP: lambda: t.clamp(alpha, beta), A.SIGMOID: lambda: torch.sigmoid(t),
+            A.TANH: lambda: torch.tanh(t), A.GELU_ERF: lambda: F.gelu(t),
+            A.LEAKY_RELU: lambda: torch.where(t >= 0, t, alpha * t),
+            A.SELU: lambda: beta * torch.where(t >= 0, t, alpha * torch.expm1(t))}[act]()
+
+
+CASES = {   # name: (cin, cout, k, stride, dilation, groups, padding mode, residual, activation, alpha, beta)
+    "relu": (8, 16, 3, 1, 1, 1, None, False, A.RELU, 0, 0),
+    "residual_relu": (8, 8, 3, 1, 1, 1, None, True, A.RELU, 0, 0),
+    "residual_only": (8, 8, 1, 1, 1, 1, None, True, None, 0, 0),
+    "plain": (3, 16, 5, 2, 1, 1, None, False, None, 0, 0),
+    "relu6_depthwise": (16, 16, 3, 1, 1, 16, None, False, A.CLIP, 0.0, 6.0),
+    "same_upper_stride2_sigmoid": (8, 8, 3, 2, 1, 1, trt.PaddingMode.SAME_UPPER, False, A.SIGMOID, 0, 0),
+    "dilated_gelu": (4, 8, 3, 1, 2, 1, None, False, A.GELU_ERF, 0, 0),
+    "grouped_leaky": (8, 16, 3, 1, 1, 2, None, False, A.LEAKY_RELU, 0.1, 0),
+    "tanh": (4, 4, 3, 1, 1, 1, None, False, A.TANH, 0, 0),
+    "residual_sigmoid": (8, 8, 3, 1, 1, 2, None, True, A.SIGMOID, 0, 0),   # the add fused, the sigmoid after it
+    "residual_clip": (8, 8, 3, 1, 1, 1, None, True, A.CLIP, -0.5, 0.5),
+    "selu_not_a_post_op": (4, 4, 3, 1, 1, 1, None, False, A.SELU, 1.6732632423543772, 1.0507009873554805),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fused_convolution_matches_float64(case, batch):
+    cin, cout, k, s, d, g, mode, residual, act, alpha, beta = CASES[case]
+    h = 11
+    w, b = _w(cout, cin // g, k, k), _w(cout)
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, (batch, cin, h, h))
+    conv = net.add_convolution_nd(x, cout, (k, k), w, b)
+    conv.stride_nd, conv.dilation_nd, conv.num_groups = (s, s), (d, d), g
+    if mode is not None:
+        conv.padding_mode = mode
+    else:
+        conv.padding_nd = (d * (k - 1) // 2,) * 2
+    y = conv.get_output(0)
+    if residual:
+        r = net.add_input("r", trt.float32, (batch, cout, h, h))
+        y = net.add_elementwise(y, r, trt.ElementWiseOperation.SUM).get_output(0)
+    if act is not None:
+        layer = net.add_activation(y, act)
+        layer.alpha, layer.beta = alpha, beta
+        y = layer.get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(builder.build(net, config))
+    convs = [n for n in engine.graph.nodes if n.kind in ("fused_conv", "convolution")]
+    assert len(convs) == 1 and convs[0].info.tactic == "onednn_conv", [(n.kind, n.info.tactic) for n in convs]
+    xv = RNG.standard_normal((batch, cin, h, h)).astype(np.float32)
+    feed = {"x": xv}
+    if residual:
+        feed["r"] = RNG.standard_normal((batch, cout, h, h)).astype(np.float32)
+    ctx = engine.create_execution_context()
+    out = ctx.infer(feed)["y"]
+    out2 = ctx.infer(feed)["y"]                       # packed weights reused: same result
+    x64 = torch.from_numpy(xv).double()
+    if mode is not None:   # SAME_UPPER, stride 2, k 3 on 11: total padding 2, split 1/1
+        pad = (k - 1) * d // 2
+    else:
+        pad = d * (k - 1) // 2
+    ref = F.conv2d(x64, torch.from_numpy(w).double(), torch.from_numpy(b).double(), s, pad, d, g)
+    if residual:
+        ref = ref + torch.from_numpy(feed["r"]).double()
+    ref = _act64(ref, act, alpha, beta)
+    assert_close(out, ref.numpy(), np.float32, what=case)
+    np.testing.assert_array_equal(out, out2)
+
+
+def test_split_epilogue():
+    assert split_epilogue([["add", 3], ["act", "RELU", 0, 0]]) == (3, ("relu", [], ""), [])
+    assert split_epilogue([["act", "CLIP", 0.0, 6.0]]) == (None, ("hardtanh", [0.0, 6.0], ""), [])
+    assert split_epilogue([["act", "SELU", 1.0, 2.0]]) == (None, None, [["act", "SELU", 1.0, 2.0]])
+    assert split_epilogue([["act", "RELU", 0, 0], ["add", 3]]) == (None, ("relu", [], ""), [["add", 3]])
+    assert split_epilogue([]) == (None, None, [])
+    assert split_epilogue([["add", 3], ["act", "TANH", 0, 0]]) == (3, None, [["act", "TANH", 0, 0]])
