@@ -26,8 +26,13 @@ def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: b
     """Serve until SIGINT/SIGTERM. kserve reads its own flags from sys.argv when imported, so inferrt's are hidden
     from it."""
     ModelServer = _import_kserve().ModelServer
+    from kserve import model_server
+
+    from .http_compat import install
+
     logging.getLogger("inferrt.serve").setLevel(logging.INFO)
     models = build_models(repository, logger)
+    install(model_server.app)
     ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc, workers=workers).start(models)
 
 
