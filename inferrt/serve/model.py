@@ -142,8 +142,13 @@ class InferrtModel(Model):
             raise InferenceError(f"model {self.name!r}: {type(e).__name__}: {e}") from None
         self.metrics.add(self.name, self.version_label, nv_inference_request_success=1,
                          nv_inference_request_duration_us=(time.perf_counter() - t0) * 1e6)
-        infer_outputs = [InferOutput(name=s.name, shape=list(outputs[s.name].shape), datatype=s.datatype,
-                                     data=outputs[s.name]) for s in self.outputs]
+        infer_outputs = []
+        for s in self.outputs:
+            out = InferOutput(name=s.name, shape=list(outputs[s.name].shape), datatype=s.datatype)
+            # held as raw bytes: kserve's gRPC encoder sends them as raw_output_contents, its REST encoder writes
+            # them as binary data or as a JSON list, as the request asked
+            out.set_data_from_numpy(outputs[s.name], binary_data=True)
+            infer_outputs.append(out)
         return InferResponse(response_id=payload.id or "", model_name=self.name, model_version=self.version_label,
                              infer_outputs=infer_outputs, from_grpc=payload.from_grpc,
                              use_binary_outputs=payload.use_binary_outputs,

@@ -5,35 +5,35 @@ import logging
 import sys
 
 
-def build_models(repository: str, logger=None) -> list:
-    """A loaded InferrtModel per repository model (engines built or loaded, instances started, warmed up)."""
+def build_registry(repository: str, logger=None):
+    """kserve's model registry on the repository, every model loaded (engines built or loaded, warmed up)."""
     _import_kserve()
     from .metrics import server_metrics
-    from .model import InferrtModel
-    from .repository import scan_repository
+    from .registry import InferrtModelRepository
 
-    metrics = server_metrics()
-    models = []
-    for entry in scan_repository(repository):
-        m = InferrtModel(entry, metrics, logger)
-        m.load()
-        models.append(m)
-    return models
+    registry = InferrtModelRepository(repository, server_metrics(), logger)
+    registry.load_models()
+    return registry
 
 
-def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: bool = True, workers: int = 1,
-          logger=None) -> None:
-    """Serve until SIGINT/SIGTERM. kserve reads its own flags from sys.argv when imported, so inferrt's are hidden
-    from it."""
-    ModelServer = _import_kserve().ModelServer
+def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: bool = True, logger=None) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    kserve = _import_kserve()
     from kserve import model_server
 
     from .http_compat import install
 
     logging.getLogger("inferrt.serve").setLevel(logging.INFO)
-    models = build_models(repository, logger)
+    registry = build_registry(repository, logger)
     install(model_server.app)
-    ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc, workers=workers).start(models)
+
+    async def repository_index():
+        return await registry.index()
+
+    model_server.app.add_api_route("/v2/repository/index", repository_index, methods=["POST"])
+    server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc,
+                                registered_models=registry)
+    server.start(list(registry.get_models().values()))
 
 
 def _import_kserve():

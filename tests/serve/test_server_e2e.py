@@ -93,7 +93,7 @@ def server(tmp_path_factory):
             pytest.fail("inferrt serve did not become ready:\n" + (repo / "server.log").read_text()[-3000:])
         time.sleep(0.5)
     ctx = engine.create_execution_context()
-    yield {"url": url, "http": http, "repo": repo, "run": lambda x: ctx.infer({"x": x})["prob"]}
+    yield {"url": url, "http": http, "grpc": grpc, "repo": repo, "run": lambda x: ctx.infer({"x": x})["prob"]}
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -232,3 +232,62 @@ def test_tritonclient_http(server):
         res = client.infer("mnist", [inp], outputs=[out])
         np.testing.assert_allclose(res.as_numpy("prob"), server["run"](x), *tolerance(np.float32))
     client.close()
+
+
+_GRPC_CLIENT = """
+import sys
+import numpy as np
+import tritonclient.grpc as grpcclient
+client = grpcclient.InferenceServerClient(sys.argv[1])
+assert client.is_server_live() and client.is_model_ready("mnist")
+x = np.load(sys.argv[2])
+inp = grpcclient.InferInput("x", list(x.shape), "FP32")
+inp.set_data_from_numpy(x)
+res = client.infer("mnist", [inp], outputs=[grpcclient.InferRequestedOutput("prob")])
+np.save(sys.argv[3], res.as_numpy("prob"))
+bad = grpcclient.InferInput("x", [1, 1, 28, 27], "FP32")
+bad.set_data_from_numpy(np.ones((1, 1, 28, 27), np.float32))
+try:
+    client.infer("mnist", [bad])
+    print("BAD REQUEST ACCEPTED")
+except Exception as e:
+    print("refused:", e)
+"""
+
+
+def test_tritonclient_grpc(server, tmp_path):
+    # in its own process: tritonclient.grpc and kserve both register the v2 "inference" protos in protobuf's
+    # default descriptor pool, so one process cannot import both
+    import importlib.util
+
+    if importlib.util.find_spec("tritonclient") is None or importlib.util.find_spec("tritonclient.grpc") is None:
+        pytest.skip("tritonclient[grpc] is not installed")
+    x = np.random.default_rng(6).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = subprocess.run([sys.executable, "-c", _GRPC_CLIENT, f"127.0.0.1:{server['grpc']}", str(tmp_path / "x.npy"),
+                        str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "refused:" in r.stdout and "shape" in r.stdout, r.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), server["run"](x), *tolerance(np.float32))
+
+
+def test_repository_unload_load_index_while_serving(server):
+    url = server["url"]
+    a = np.ones((1, 6), np.float32)
+    index = {m["name"]: m for m in requests.post(f"{url}/v2/repository/index").json()}
+    assert index["linear"]["state"] == "READY" and index["mnist"]["version"] == "1"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        # mnist keeps answering while linear is unloaded and loaded again
+        busy = [pool.submit(_infer_json, url, "mnist", {"x": ("FP32", np.zeros((1, 1, 28, 28), np.float32))})
+                for _ in range(8)]
+        assert requests.post(f"{url}/v2/repository/models/linear/unload", timeout=60).status_code == 200
+        assert requests.get(f"{url}/v2/models/linear/ready").status_code != 200
+        assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code != 200
+        index = {m["name"]: m for m in requests.post(f"{url}/v2/repository/index").json()}
+        assert index["linear"]["state"] == "UNAVAILABLE"
+        assert requests.post(f"{url}/v2/repository/models/linear/load", timeout=120).status_code == 200
+        assert all(f.result().status_code == 200 for f in busy)
+    assert requests.get(f"{url}/v2/models/linear/ready").json()["ready"] is True
+    assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code == 200
+    r = requests.post(f"{url}/v2/repository/models/nothere/load", timeout=60)
+    assert r.status_code >= 400 and "nothere" in r.text
