@@ -29,12 +29,42 @@ class ServeMetrics:
     def __init__(self):
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], dict[str, float]] = {}
+        self._batches: dict[tuple[str, str], dict[int, list]] = {}   # batch size -> [executions, compute ns]
+        self._last: dict[tuple[str, str], int] = {}                  # last inference, ms since the epoch
 
     def add(self, model: str, version: str, **increments: float) -> None:
         with self._lock:
             row = self._values.setdefault((model, version), dict.fromkeys(_COUNTERS, 0.0))
             for k, v in increments.items():
                 row[k] += v
+
+    def add_batch(self, model: str, version: str, batch_size: int, compute_s: float) -> None:
+        import time
+
+        with self._lock:
+            row = self._batches.setdefault((model, version), {}).setdefault(batch_size, [0, 0])
+            row[0] += 1
+            row[1] += int(compute_s * 1e9)
+            self._last[(model, version)] = int(time.time() * 1000)
+
+    def statistics(self, model: str, version: str) -> dict:
+        """Triton's statistics extension entry of one model version (durations in ns)."""
+        with self._lock:
+            v = dict(self._values.get((model, version), dict.fromkeys(_COUNTERS, 0.0)))
+            batches = {k: list(r) for k, r in self._batches.get((model, version), {}).items()}
+            last = self._last.get((model, version), 0)
+        ok, fail = int(v["nv_inference_request_success"]), int(v["nv_inference_request_failure"])
+        ns = lambda key: int(v[key] * 1000)  # noqa: E731
+        return {
+            "name": model, "version": version, "last_inference": last,
+            "inference_count": int(v["nv_inference_count"]), "execution_count": int(v["nv_inference_exec_count"]),
+            "inference_stats": {"success": {"count": ok, "ns": ns("nv_inference_request_duration_us")},
+                                "fail": {"count": fail, "ns": 0},
+                                "queue": {"count": ok, "ns": ns("nv_inference_queue_duration_us")},
+                                "compute_infer": {"count": ok, "ns": ns("nv_inference_compute_infer_duration_us")}},
+            "batch_stats": [{"batch_size": b, "compute_infer": {"count": r[0], "ns": r[1]}}
+                            for b, r in sorted(batches.items())],
+        }
 
     def value(self, model: str, version: str, name: str) -> float:
         with self._lock:

@@ -66,6 +66,18 @@ class InferrtModel(Model):
         self.ready = False
 
     # ---------------------------------------------------------------- metadata
+    def completed_config(self):
+        """config.pbtxt as served: inputs and outputs the file left out are filled in from the engine."""
+        from .model_config import DataType
+
+        cfg = type(self.config)()
+        cfg.CopyFrom(self.config)
+        for field, specs in ((cfg.input, self.inputs), (cfg.output, self.outputs)):
+            if not len(field):
+                for s in specs:
+                    field.add(name=s.name, data_type=DataType.values_by_name[s.triton_type].number, dims=s.dims)
+        return cfg
+
     def get_input_types(self):
         return [s.metadata(self.config.max_batch_size > 0) for s in self.inputs]
 
@@ -86,6 +98,7 @@ class InferrtModel(Model):
         self.metrics.add(self.name, self.version_label, nv_inference_count=batch_size, nv_inference_exec_count=1,
                          nv_inference_queue_duration_us=sum(queue_s) * 1e6,
                          nv_inference_compute_infer_duration_us=compute_s * 1e6 * n_requests)
+        self.metrics.add_batch(self.name, self.version_label, batch_size, compute_s)
 
     def _validate(self, request: InferRequest) -> tuple[dict, int]:
         specs = {s.name: s for s in self.inputs}

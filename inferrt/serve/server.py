@@ -22,15 +22,13 @@ def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: b
     from kserve import model_server
 
     from .http_compat import install
+    from .metrics import server_metrics
+    from .routes import add_triton_routes
 
     logging.getLogger("inferrt.serve").setLevel(logging.INFO)
     registry = build_registry(repository, logger)
     install(model_server.app)
-
-    async def repository_index():
-        return await registry.index()
-
-    model_server.app.add_api_route("/v2/repository/index", repository_index, methods=["POST"])
+    add_triton_routes(model_server.app, registry, server_metrics())
     server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc,
                                 registered_models=registry)
     server.start(list(registry.get_models().values()))

@@ -291,3 +291,30 @@ def test_repository_unload_load_index_while_serving(server):
     assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code == 200
     r = requests.post(f"{url}/v2/repository/models/nothere/load", timeout=60)
     assert r.status_code >= 400 and "nothere" in r.text
+
+
+def test_model_config_and_statistics(server):
+    url = server["url"]
+    cfg = requests.get(f"{url}/v2/models/mnist/config").json()
+    assert cfg["name"] == "mnist" and cfg["max_batch_size"] == 8
+    assert cfg["dynamic_batching"]["preferred_batch_size"] == [8]
+    assert cfg["instance_group"] == [{"count": 2, "kind": "KIND_CPU"}]
+    # the ONNX model's config listed no tensors: the served config has them from the engine
+    cfg = requests.get(f"{url}/v2/models/linear/config").json()
+    assert cfg["input"] == [{"name": "a", "data_type": "TYPE_FP32", "dims": ["6"]}]
+    assert cfg["output"] == [{"name": "b", "data_type": "TYPE_FP32", "dims": ["5"]}]
+    assert requests.get(f"{url}/v2/models/nope/config").status_code == 404
+
+    before = requests.get(f"{url}/v2/models/mnist/stats").json()["model_stats"][0]
+    assert _infer_json(url, "mnist", {"x": ("FP32", np.zeros((3, 1, 28, 28), np.float32))}).status_code == 200
+    after = requests.get(f"{url}/v2/models/mnist/stats").json()["model_stats"][0]
+    assert (after["name"], after["version"]) == ("mnist", "1")
+    assert after["inference_count"] == before["inference_count"] + 3
+    assert after["execution_count"] == before["execution_count"] + 1
+    assert after["inference_stats"]["success"]["count"] == before["inference_stats"]["success"]["count"] + 1
+    assert after["inference_stats"]["compute_infer"]["ns"] > before["inference_stats"]["compute_infer"]["ns"]
+    sizes = {b["batch_size"]: b["compute_infer"]["count"] for b in after["batch_stats"]}
+    assert sum(b * n for b, n in sizes.items()) == after["inference_count"]
+    assert after["last_inference"] > 0
+    names = {m["name"] for m in requests.get(f"{url}/v2/models/stats").json()["model_stats"]}
+    assert {"mnist", "linear"} <= names
