@@ -45,7 +45,12 @@ class InferrtModel(Model):
             if d not in engines:
                 engines[d] = load_engine_for(model_file, cfg, d, self._logger)
         self.inputs, self.outputs = resolve_io(next(iter(engines.values())), cfg)
-        self._contexts = [engines[d].create_execution_context() for d in devices]
+        # a context, and every batch it runs, uses its engine's GPU as the thread's current device
+        self._gpu = [engines[d].device.index if engines[d].device.type == "cuda" else None for d in devices]
+        self._contexts = []
+        for d, g in zip(devices, self._gpu):
+            with _on_gpu(g):
+                self._contexts.append(engines[d].create_execution_context())
         db = cfg.dynamic_batching if cfg.HasField("dynamic_batching") else None
         self._batcher = DynamicBatcher(
             self._run_batch, max_batch_size=cfg.max_batch_size,
@@ -90,7 +95,8 @@ class InferrtModel(Model):
         n = next(iter(inputs.values())).shape[0] if batched else None
         feed = {s.name: inputs[s.name].reshape(((n,) if batched else ()) + s.engine_dims)
                 for s in self.inputs if s.name in inputs}
-        out = self._contexts[instance].infer(feed)
+        with _on_gpu(self._gpu[instance]):
+            out = self._contexts[instance].infer(feed)
         return {s.name: np.asarray(out[s.name]).reshape(((n,) if batched else ()) + s.dims)
                 if -1 not in s.dims else np.asarray(out[s.name]) for s in self.outputs}
 
@@ -187,3 +193,13 @@ class InferrtModel(Model):
             for k in range(len(self._contexts)):
                 for _ in range(max(1, w.count)):
                     self._run_batch(k, arrays)
+
+
+def _on_gpu(index):
+    import contextlib
+
+    if index is None:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.cuda.device(index)
