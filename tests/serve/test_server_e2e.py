@@ -43,14 +43,15 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _mnist_engine():
+def _mnist_engine(device=None):
     import inferrt
     from inferrt.builder.builder import Builder
     from inferrt.logger import Logger, Severity
     from inferrt.models.mnist import build_mnist_network
 
     net = build_mnist_network(Builder(Logger(Severity.WARNING)).create_network(0))
-    return inferrt.build_engine(net, profiles={"x": [(1, 1, 28, 28), (8, 1, 28, 28), (8, 1, 28, 28)]})
+    return inferrt.build_engine(net, profiles={"x": [(1, 1, 28, 28), (8, 1, 28, 28), (8, 1, 28, 28)]},
+                                device=device)
 
 
 def _linear_onnx(path):
@@ -62,44 +63,53 @@ def _linear_onnx(path):
                       dynamic_axes={"a": {0: "n"}, "b": {0: "n"}}, dynamo=False)
 
 
+def _start(repo, tmp_log):
+    """Run ``inferrt serve`` on ``repo``; (process, http port, grpc port) once it is ready."""
+    http, grpc = _free_port(), _free_port()
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    log = open(tmp_log, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "inferrt", "serve", "--model-repository", str(repo),
+                             "--http-port", str(http), "--grpc-port", str(grpc)], stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
+    log.close()
+    deadline = time.time() + 180
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{http}/v2/health/ready", timeout=2).status_code == 200:
+                return proc, http, grpc
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail("inferrt serve did not become ready:\n" + open(tmp_log).read()[-3000:])
+        time.sleep(0.5)
+
+
+def _stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     import inferrt
 
     repo = tmp_path_factory.mktemp("repo")
     os.makedirs(repo / "mnist" / "1")
-    engine = _mnist_engine()
+    engine = _mnist_engine("cpu")     # instance_group asks for KIND_CPU
     inferrt.save_plan(engine, str(repo / "mnist" / "1" / "model.plan"))
     (repo / "mnist" / "config.pbtxt").write_text(MNIST_CONFIG)
     os.makedirs(repo / "linear" / "1")
     _linear_onnx(str(repo / "linear" / "1" / "model.onnx"))
     (repo / "linear" / "config.pbtxt").write_text(LINEAR_CONFIG)
-    http, grpc = _free_port(), _free_port()
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    log = open(repo / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "inferrt", "serve", "--model-repository", str(repo),
-                             "--http-port", str(http), "--grpc-port", str(grpc)], stdout=log,
-                            stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{http}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail("inferrt serve did not become ready:\n" + (repo / "server.log").read_text()[-3000:])
-        time.sleep(0.5)
+    proc, http, grpc = _start(repo, repo / "server.log")
     ctx = engine.create_execution_context()
-    yield {"url": url, "http": http, "grpc": grpc, "repo": repo, "run": lambda x: ctx.infer({"x": x})["prob"]}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    yield {"url": f"http://127.0.0.1:{http}", "http": http, "grpc": grpc, "repo": repo,
+           "run": lambda x: ctx.infer({"x": x})["prob"]}
+    _stop(proc)
 
 
 def _infer_json(url, model, inputs, **extra):
@@ -318,3 +328,34 @@ def test_model_config_and_statistics(server):
     assert after["last_inference"] > 0
     names = {m["name"] for m in requests.get(f"{url}/v2/models/stats").json()["model_stats"]}
     assert {"mnist", "linear"} <= names
+
+
+@pytest.mark.gpu
+def test_gpu_instances(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    import inferrt
+
+    os.makedirs(tmp_path / "mnist" / "1")
+    engine = _mnist_engine("cuda")
+    inferrt.save_plan(engine, str(tmp_path / "mnist" / "1" / "model.plan"))
+    (tmp_path / "mnist" / "config.pbtxt").write_text(MNIST_CONFIG.replace("KIND_CPU", "KIND_GPU gpus: [ 0 ]"))
+    proc, http, _ = _start(tmp_path, tmp_path / "server.log")
+    try:
+        url = f"http://127.0.0.1:{http}"
+        ctx = engine.create_execution_context()
+        xs = [np.random.default_rng(i).standard_normal((1, 1, 28, 28)).astype(np.float32) for i in range(16)]
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            futs = [pool.submit(_infer_json, url, "mnist", {"x": ("FP32", x)}) for x in xs]
+        rtol, atol = tolerance("tf32")
+        for x, f in zip(xs, futs):
+            r = f.result()
+            assert r.status_code == 200, r.text
+            np.testing.assert_allclose(np.array(r.json()["outputs"][0]["data"], np.float32).reshape(1, 10),
+                                       ctx.infer({"x": x})["prob"], rtol, atol)
+        text = requests.get(f"{url}/metrics").text
+        m = re.search(r'^nv_gpu_memory_used_bytes{gpu_uuid="GPU-[^"]+"} (\S+)$', text, re.M)
+        assert m and float(m.group(1)) > 0
+    finally:
+        _stop(proc)
