@@ -57,7 +57,11 @@ class InferrtModel(Model):
             preferred_batch_sizes=tuple(db.preferred_batch_size) if db else (),
             max_queue_delay_us=db.max_queue_delay_microseconds if db else 0,
             instances=len(self._contexts), merge=db is not None, on_batch=self._on_batch, name=cfg.name)
-        self._warmup()
+        try:
+            self._warmup()
+        except BaseException:
+            self.stop()   # no instance threads left behind by a model that failed to load
+            raise
         self.ready = True
         log.info("model %r version %d ready: %d instance(s) on %s, max_batch_size %d, dynamic batching %s",
                  cfg.name, self.version, len(devices), sorted(set(devices)), cfg.max_batch_size,

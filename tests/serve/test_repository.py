@@ -71,3 +71,30 @@ def test_instance_devices(tmp_path):
     else:
         with pytest.raises(BuildError, match=r"instance_group\[0\].kind is KIND_GPU"):
             instance_devices(read_model(d).config)
+
+
+def test_failed_warmup_leaves_no_instance_threads(tmp_path):
+    pytest.importorskip("kserve")
+    import threading
+
+    import inferrt
+    from inferrt.builder.builder import Builder
+    from inferrt.logger import Logger, Severity
+    from inferrt.models.mnist import build_mnist_network
+    from inferrt.serve.metrics import ServeMetrics
+    from inferrt.serve.model import InferrtModel
+
+    net = build_mnist_network(Builder(Logger(Severity.WARNING)).create_network(0))
+    engine = inferrt.build_engine(net, profiles={"x": [(1, 1, 28, 28), (2, 1, 28, 28), (2, 1, 28, 28)]},
+                                  device="cpu")
+    d = tmp_path / "m"
+    os.makedirs(d / "1")
+    inferrt.save_plan(engine, str(d / "1" / "model.plan"))
+    (d / "config.pbtxt").write_text('max_batch_size: 2 instance_group [ { count: 3 kind: KIND_CPU } ] '
+                                    'model_warmup [ { name: "w" batch_size: 1 inputs { key: "nope" '
+                                    'value: { data_type: TYPE_FP32 dims: [ 1 ] zero_data: true } } } ]')
+    before = threading.active_count()
+    model = InferrtModel(read_model(str(d)), ServeMetrics())
+    with pytest.raises(BuildError, match=r"model_warmup\[0\].inputs names 'nope'"):
+        model.load()
+    assert threading.active_count() == before and not model.ready
