@@ -47,10 +47,11 @@ class InferrtModel(Model):
         self.inputs, self.outputs = resolve_io(next(iter(engines.values())), cfg)
         # a context, and every batch it runs, uses its engine's GPU as the thread's current device
         self._gpu = [engines[d].device.index if engines[d].device.type == "cuda" else None for d in devices]
-        self._contexts = []
+        self._contexts, self._streams = [], []
         for d, g in zip(devices, self._gpu):
             with _on_gpu(g):
                 self._contexts.append(engines[d].create_execution_context())
+                self._streams.append(_new_stream(g))   # instances on one GPU overlap on their own streams
         db = cfg.dynamic_batching if cfg.HasField("dynamic_batching") else None
         self._batcher = DynamicBatcher(
             self._run_batch, max_batch_size=cfg.max_batch_size,
@@ -99,8 +100,16 @@ class InferrtModel(Model):
         n = next(iter(inputs.values())).shape[0] if batched else None
         feed = {s.name: inputs[s.name].reshape(((n,) if batched else ()) + s.engine_dims)
                 for s in self.inputs if s.name in inputs}
-        with _on_gpu(self._gpu[instance]):
+        stream = self._streams[instance]
+        if stream is None:
             out = self._contexts[instance].infer(feed)
+        else:
+            import torch
+
+            # the stream is current too, so the input uploads and the output downloads are ordered with the run
+            with torch.cuda.device(self._gpu[instance]), torch.cuda.stream(stream):
+                out = self._contexts[instance].infer(feed, stream=stream)
+                stream.synchronize()
         return {s.name: np.asarray(out[s.name]).reshape(((n,) if batched else ()) + s.dims)
                 if -1 not in s.dims else np.asarray(out[s.name]) for s in self.outputs}
 
@@ -207,3 +216,11 @@ def _on_gpu(index):
     import torch
 
     return torch.cuda.device(index)
+
+
+def _new_stream(index):
+    if index is None:
+        return None
+    import torch
+
+    return torch.cuda.Stream(device=index)
