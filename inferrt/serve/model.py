@@ -143,7 +143,7 @@ class InferrtModel(Model):
             except (ValueError, TypeError) as e:
                 raise InvalidInput(f"input {name!r}: its data does not fill shape {list(inp.shape)} "
                                    f"({spec.datatype}): {e}") from None
-            arrays[name] = np.ascontiguousarray(arr, dtype=spec.dtype)
+            arrays[name] = np.require(arr, spec.dtype, ["C", "W"])   # frombuffer views of the body are read-only
             sizes.add(arr.shape[0] if self.config.max_batch_size else 1)
         if len(sizes) > 1:
             raise InvalidInput(f"model {self.name!r}: the inputs have different batch sizes {sorted(sizes)}")
