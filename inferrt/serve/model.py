@@ -98,8 +98,8 @@ class InferrtModel(Model):
     def _run_batch(self, instance: int, inputs: dict) -> dict:
         batched = self.config.max_batch_size > 0
         n = next(iter(inputs.values())).shape[0] if batched else None
-        feed = {s.name: inputs[s.name].reshape(((n,) if batched else ()) + s.engine_dims)
-                for s in self.inputs if s.name in inputs}
+        feed = {s.name: inputs[s.name] if s.engine_dims == s.dims
+                else inputs[s.name].reshape(((n,) if batched else ()) + s.engine_dims) for s in self.inputs}
         stream = self._streams[instance]
         if stream is None:
             out = self._contexts[instance].infer(feed)
@@ -110,8 +110,8 @@ class InferrtModel(Model):
             with torch.cuda.device(self._gpu[instance]), torch.cuda.stream(stream):
                 out = self._contexts[instance].infer(feed, stream=stream)
                 stream.synchronize()
-        return {s.name: np.asarray(out[s.name]).reshape(((n,) if batched else ()) + s.dims)
-                if -1 not in s.dims else np.asarray(out[s.name]) for s in self.outputs}
+        return {s.name: np.asarray(out[s.name]) if s.engine_dims == s.dims
+                else np.asarray(out[s.name]).reshape(((n,) if batched else ()) + s.dims) for s in self.outputs}
 
     def _on_batch(self, instance, batch_size, n_requests, queue_s, compute_s):
         self.metrics.add(self.name, self.version_label, nv_inference_count=batch_size, nv_inference_exec_count=1,
@@ -126,7 +126,7 @@ class InferrtModel(Model):
         if unknown:
             raise InvalidInput(f"unexpected inference input(s) {unknown} for model {self.name!r}; it takes "
                                f"{sorted(specs)}")
-        missing = sorted(n for n, s in specs.items() if n not in given and not s.optional)
+        missing = sorted(n for n in specs if n not in given)
         if missing:
             raise InvalidInput(f"model {self.name!r} expects input(s) {missing}, which the request lacks")
         arrays, sizes = {}, set()

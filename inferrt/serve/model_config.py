@@ -66,7 +66,6 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
     _field(mi, "data_type", 2, E, type_name=t("DataType"))
     _field(mi, "dims", 4, I64, R)
     _field(mi, "reshape", 5, M, type_name=t("ModelTensorReshape"))
-    _field(mi, "optional", 8, B)
 
     mo = fd.message_type.add(name="ModelOutput")
     _field(mo, "name", 1, S)

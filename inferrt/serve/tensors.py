@@ -19,7 +19,6 @@ class TensorSpec:
     triton_type: str              # TYPE_FP32
     dims: tuple[int, ...]         # client shape without the batch dim (-1: variable)
     engine_dims: tuple[int, ...]  # what the engine takes/gives without the batch dim (reshape)
-    optional: bool = False
 
     @property
     def datatype(self) -> str:    # KServe v2 name: FP32
@@ -70,7 +69,7 @@ def resolve_io(engine, cfg) -> tuple[list[TensorSpec], list[TensorSpec]]:
                                                         for a, b in zip(target, engine_dims)):
                 raise BuildError(f"{where}: {'reshape' if t.HasField('reshape') else 'dims'} {list(target)} do not "
                                  f"match the engine's shape {list(engine_dims)} (without the batch dimension)")
-            specs.append(TensorSpec(n, engine_type, tuple(t.dims), target, getattr(t, "optional", False)))
+            specs.append(TensorSpec(n, engine_type, tuple(t.dims), target))
         result.append(specs)
     return result[0], result[1]
 
