@@ -34,6 +34,21 @@ def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: b
     server.start(list(registry.get_models().values()))
 
 
+def serve_ray(repository: str, options: dict, http_port: int = 8000, grpc_port: int = 8001, grpc: bool = True,
+              address: str | None = None) -> None:
+    """Serve the repository's models as Ray Serve deployments behind kserve's server until SIGINT/SIGTERM."""
+    kserve = _import_kserve()
+    from kserve import model_server
+
+    from .http_compat import install
+    from .ray_serve import ray_models
+
+    logging.getLogger("inferrt.serve").setLevel(logging.INFO)
+    models = ray_models(repository, options, address)
+    install(model_server.app)
+    kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc).start(models)
+
+
 def _import_kserve():
     """kserve parses sys.argv when first imported; inferrt's own flags are hidden from it."""
     argv, sys.argv = sys.argv, sys.argv[:1]
