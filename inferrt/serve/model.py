@@ -7,14 +7,18 @@ import logging
 import time
 
 import numpy as np
-from kserve import Model
-from kserve.errors import InferenceError, InvalidInput
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from ..errors import BuildError
-from .batcher import DynamicBatcher
-from .repository import ModelEntry, instance_devices, load_engine_for
-from .tensors import check_shape, resolve_io
+from .kserve_import import import_kserve
+
+import_kserve()
+from kserve import Model  # noqa: E402
+from kserve.errors import InferenceError, InvalidInput  # noqa: E402
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse  # noqa: E402
+
+from ..errors import BuildError  # noqa: E402
+from .batcher import DynamicBatcher  # noqa: E402
+from .repository import ModelEntry, instance_devices, load_engine_for  # noqa: E402
+from .tensors import check_shape, resolve_io  # noqa: E402
 
 log = logging.getLogger("inferrt.serve")
 

@@ -40,6 +40,9 @@ class InferrtReplica:
 def _front_model(name: str, handle):
     """kserve's RayModel, answering a replica's protocol error (bad request) as that error rather than as Ray's
     wrapper with the replica's traceback."""
+    from .kserve_import import import_kserve
+
+    import_kserve()
     from kserve.ray import RayModel
     from ray.exceptions import RayTaskError
 

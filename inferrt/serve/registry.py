@@ -11,10 +11,10 @@ import asyncio
 import logging
 import os
 
-from kserve.model_repository import ModelRepository
-
-from .model import InferrtModel
+from .model import InferrtModel   # imports kserve with the host's flags hidden (kserve_import)
 from .repository import read_model, scan_repository
+
+from kserve.model_repository import ModelRepository  # noqa: E402,I001
 
 log = logging.getLogger("inferrt.serve")
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 
 def build_registry(repository: str, logger=None):
@@ -50,10 +49,6 @@ def serve_ray(repository: str, options: dict, http_port: int = 8000, grpc_port: 
 
 
 def _import_kserve():
-    """kserve parses sys.argv when first imported; inferrt's own flags are hidden from it."""
-    argv, sys.argv = sys.argv, sys.argv[:1]
-    try:
-        import kserve
-    finally:
-        sys.argv = argv
-    return kserve
+    from .kserve_import import import_kserve
+
+    return import_kserve()
