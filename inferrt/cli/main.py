@@ -20,6 +20,7 @@ _TOOL_COMMANDS = {
     "autocast": ("autocast_cmd", "add_autocast_parser"),
     "quantize": ("quantize_cmd", "add_quantize_parser"),
     "report": ("report_cmd", "add_report_parser"),
+    "serve": ("serve_cmd", "add_serve_parser"),
 }
 
 

@@ -1,0 +1,207 @@
+"""Bounded load test of ``inferrt serve`` on localhost (stops by itself).
+
+    python bench/serve_load.py --model resnet50 --fp16 --clients 64 --seconds 30        # the issue's target (GPU)
+    python bench/serve_load.py --model mnist --clients 8 --seconds 5                    # quick CPU check
+
+Builds the engine (random weights, bench/models.py), measures the engine's own batch-``max_batch`` throughput in
+this process, then serves the plan with dynamic batching and drives it with ``--clients`` concurrent batch-1
+clients (binary tensor data, spread over ``--client-procs`` processes so the clients are not the bottleneck) for
+``--seconds``. Prints one JSON line: requests/s, its ratio to the engine's throughput, p50/p99 latency, and the
+average batch size from the server's metrics (nv_inference_count / nv_inference_exec_count).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def _engine(model: str, fp16: bool, max_batch: int, device: str):
+    import inferrt
+
+    if model == "mnist":
+        from inferrt.builder.builder import Builder
+        from inferrt.logger import Logger, Severity
+        from inferrt.models.mnist import build_mnist_network
+
+        net = build_mnist_network(Builder(Logger(Severity.WARNING)).create_network(0))
+        return inferrt.build_engine(net, profiles={"x": [(1, 1, 28, 28), (max_batch, 1, 28, 28)
+                                                         , (max_batch, 1, 28, 28)]}, fp16=fp16, device=device)
+    from bench.models import export_onnx, make_model
+
+    m, inputs, names, dyn = make_model(model, 1)
+    shape = tuple(inputs[0].shape[1:])
+    onnx_bytes = export_onnx(m, inputs, names, dyn)
+    return inferrt.build_engine(onnx_bytes, profiles={names[0]: [(1, *shape), (max_batch, *shape),
+                                                                 (max_batch, *shape)]}, fp16=fp16, device=device)
+
+
+def _engine_throughput(engine, max_batch: int, seconds: float) -> float:
+    import torch
+
+    name = engine.input_names[0]
+    shape = (max_batch, *tuple(engine.get_tensor_shape(name))[1:])
+    x = torch.randn(shape, device=engine.device)
+    ctx = engine.create_execution_context()
+    for _ in range(3):
+        ctx.infer({name: x})
+    sync = torch.cuda.synchronize if engine.device.type == "cuda" else (lambda: None)
+    sync()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        ctx.infer({name: x})
+        n += 1
+    sync()
+    return n * max_batch / (time.perf_counter() - t0)
+
+
+def _client_proc(url, model, name, shape, threads, seconds, out):
+    import requests
+
+    x = np.random.default_rng(os.getpid()).standard_normal((1, *shape)).astype(np.float32)
+    header = json.dumps({"inputs": [{"name": name, "datatype": "FP32", "shape": list(x.shape),
+                                     "parameters": {"binary_data_size": x.nbytes}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    body = header + x.tobytes()
+    hdrs = {"Inference-Header-Content-Length": str(len(header)), "Content-Type": "application/octet-stream"}
+    lat, errors, lock = [], [0], threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def run():
+        s = requests.Session()
+        mine = []
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            r = s.post(f"{url}/v2/models/{model}/infer", data=body, headers=hdrs, timeout=60)
+            if r.status_code == 200:
+                mine.append(time.perf_counter() - t0)
+            else:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            lat.extend(mine)
+
+    ts = [threading.Thread(target=run) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    out.put((lat, errors[0]))
+
+
+def _metric(url, name, model):
+    import requests
+
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    m = re.search(rf'^{name}{{model="{model}",version="1"}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="resnet50", help="mnist, resnet50, mobilenet_v2, vit_b_16")
+    p.add_argument("--fp16", action="store_true")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: what the machine has)")
+    p.add_argument("--clients", type=int, default=64)
+    p.add_argument("--client-procs", type=int, default=8)
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--max-batch", type=int, default=64)
+    p.add_argument("--delay-us", type=int, default=2000, help="max_queue_delay_microseconds")
+    p.add_argument("--instances", type=int, default=2)
+    args = p.parse_args(argv)
+    import requests
+    import torch
+
+    import inferrt
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    engine = _engine(args.model, args.fp16, args.max_batch, device)
+    engine_ips = _engine_throughput(engine, args.max_batch, min(10.0, args.seconds))
+    name = engine.input_names[0]
+    shape = tuple(engine.get_tensor_shape(name))[1:]
+    kind = "KIND_GPU gpus: [ 0 ]" if device == "cuda" else "KIND_CPU"
+    with tempfile.TemporaryDirectory() as repo:
+        os.makedirs(os.path.join(repo, "m", "1"))
+        inferrt.save_plan(engine, os.path.join(repo, "m", "1", "model.plan"))
+        del engine
+        with open(os.path.join(repo, "m", "config.pbtxt"), "w") as f:
+            f.write(f'platform: "tensorrt_plan" max_batch_size: {args.max_batch}\n'
+                    f"dynamic_batching {{ max_queue_delay_microseconds: {args.delay_us} }}\n"
+                    f"instance_group [ {{ count: {args.instances} kind: {kind} }} ]\n")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        log = open(os.path.join(repo, "server.log"), "w")
+        server = subprocess.Popen([sys.executable, "-m", "inferrt", "serve", "--model-repository", repo,
+                                   "--http-port", str(port), "--no-grpc"], stdout=log, stderr=subprocess.STDOUT,
+                                  env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 300
+            while True:
+                try:
+                    if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if server.poll() is not None or time.time() > deadline:
+                    print(open(os.path.join(repo, "server.log")).read()[-3000:], file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+            count0, exec0 = _metric(url, "nv_inference_count", "m"), _metric(url, "nv_inference_exec_count", "m")
+            procs = max(1, min(args.client_procs, args.clients))
+            out = mp.get_context("spawn").Queue()
+            workers = [mp.get_context("spawn").Process(
+                target=_client_proc, args=(url, "m", name, shape, args.clients // procs + (i < args.clients % procs),
+                                           args.seconds, out)) for i in range(procs)]
+            t0 = time.perf_counter()
+            for w in workers:
+                w.start()
+            lat, errors = [], 0
+            for _ in workers:
+                got, err = out.get(timeout=args.seconds + 120)
+                lat += got
+                errors += err
+            elapsed = time.perf_counter() - t0
+            for w in workers:
+                w.join()
+            count = _metric(url, "nv_inference_count", "m") - count0
+            execs = _metric(url, "nv_inference_exec_count", "m") - exec0
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+    lat_ms = np.array(lat) * 1e3
+    rps = len(lat) / elapsed
+    print(json.dumps({
+        "model": args.model, "fp16": args.fp16, "device": device,
+        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "clients": args.clients, "seconds": round(elapsed, 2), "requests": len(lat), "errors": errors,
+        "requests_per_s": round(rps, 1), f"engine_batch{args.max_batch}_items_per_s": round(engine_ips, 1),
+        "ratio": round(rps / engine_ips, 3),
+        "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if len(lat) else None,
+        "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if len(lat) else None,
+        "avg_batch": round(count / execs, 2) if execs else None,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Triton HTTP routes kserve lacks, added to its FastAPI app:
+
+    GET /v2/models/<name>/config   the served config.pbtxt as JSON (inputs/outputs completed from the engine)
+    GET /v2/models/<name>/stats    Triton's statistics extension (counts, durations in ns, per-batch-size stats)
+    GET /v2/models/stats           every model's statistics
+    POST /v2/repository/index      every model folder with its state (READY / UNAVAILABLE)
+"""
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+from google.protobuf import json_format
+
+
+def add_triton_routes(app, registry, metrics) -> None:
+    def _model(name):
+        m = registry.get_model(name)
+        return m if m is not None and m.ready else None
+
+    async def model_config(model_name: str):
+        m = _model(model_name)
+        if m is None:
+            return JSONResponse({"error": f"model {model_name!r} is not loaded"}, status_code=404)
+        return json_format.MessageToDict(m.completed_config(), preserving_proto_field_name=True)
+
+    async def model_stats(model_name: str):
+        m = _model(model_name)
+        if m is None:
+            return JSONResponse({"error": f"model {model_name!r} is not loaded"}, status_code=404)
+        return {"model_stats": [metrics.statistics(m.name, m.version_label)]}
+
+    async def all_stats():
+        return {"model_stats": [metrics.statistics(m.name, m.version_label)
+                                for m in registry.get_models().values() if m.ready]}
+
+    async def repository_index():
+        return await registry.index()
+
+    app.add_api_route("/v2/models/stats", all_stats, methods=["GET"])
+    app.add_api_route("/v2/models/{model_name}/config", model_config, methods=["GET"])
+    app.add_api_route("/v2/models/{model_name}/stats", model_stats, methods=["GET"])
+    app.add_api_route("/v2/repository/index", repository_index, methods=["POST"])

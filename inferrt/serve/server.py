@@ -1,0 +1,54 @@
+"""Start kserve's ModelServer on a repository's models."""
+from __future__ import annotations
+
+import logging
+
+
+def build_registry(repository: str, logger=None):
+    """kserve's model registry on the repository, every model loaded (engines built or loaded, warmed up)."""
+    _import_kserve()
+    from .metrics import server_metrics
+    from .registry import InferrtModelRepository
+
+    registry = InferrtModelRepository(repository, server_metrics(), logger)
+    registry.load_models()
+    return registry
+
+
+def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: bool = True, logger=None) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    kserve = _import_kserve()
+    from kserve import model_server
+
+    from .http_compat import install
+    from .metrics import server_metrics
+    from .routes import add_triton_routes
+
+    logging.getLogger("inferrt.serve").setLevel(logging.INFO)
+    registry = build_registry(repository, logger)
+    install(model_server.app)
+    add_triton_routes(model_server.app, registry, server_metrics())
+    server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc,
+                                registered_models=registry)
+    server.start(list(registry.get_models().values()))
+
+
+def serve_ray(repository: str, options: dict, http_port: int = 8000, grpc_port: int = 8001, grpc: bool = True,
+              address: str | None = None) -> None:
+    """Serve the repository's models as Ray Serve deployments behind kserve's server until SIGINT/SIGTERM."""
+    kserve = _import_kserve()
+    from kserve import model_server
+
+    from .http_compat import install
+    from .ray_serve import ray_models
+
+    logging.getLogger("inferrt.serve").setLevel(logging.INFO)
+    models = ray_models(repository, options, address)
+    install(model_server.app)
+    kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc).start(models)
+
+
+def _import_kserve():
+    from .kserve_import import import_kserve
+
+    return import_kserve()
