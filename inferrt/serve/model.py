@@ -67,6 +67,7 @@ class InferrtModel(Model):
         except BaseException:
             self.stop()   # no instance threads left behind by a model that failed to load
             raise
+        self.metrics.add(self.name, self.version_label)   # a loaded model's counters exist from the start, at 0
         self.ready = True
         log.info("model %r version %d ready: %d instance(s) on %s, max_batch_size %d, dynamic batching %s",
                  cfg.name, self.version, len(devices), sorted(set(devices)), cfg.max_batch_size,

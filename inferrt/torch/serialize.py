@@ -1,6 +1,6 @@
 """``inferrt.torch.save(compiled, path)`` / ``inferrt.torch.load(path)``.
 
-One zip file: ``manifest.json`` (format version, inferrt and torch versions, settings, and for each engine its
+One zip file: ``index.json`` (format version, inferrt and torch versions, settings, and for each engine its
 graph nodes and I/O metadata), ``engine_<i>.plan`` (inferrt plans, checksummed, no code) and ``program.pt2`` (the
 exported program in torch.export's own format: a JSON graph plus tensor data; no Python code is pickled). Loading
 rebuilds nothing: the program is re-partitioned along the saved node lists and the plans are loaded as they are.
@@ -32,7 +32,7 @@ def save(compiled, path) -> None:
                         f"{type(compiled).__name__}; torch.compile(backend='inferrt') builds per process (use "
                         f"options={{'cache_dir': ...}} to keep its engines on disk)")
     s = compiled.settings
-    manifest = {"format": FORMAT, "inferrt": __version__, "torch": torch.__version__,
+    index = {"format": FORMAT, "inferrt": __version__, "torch": torch.__version__,
                 "settings": {"precision": s.precision, "tf32": s.tf32, "device": s.device, "cuda_graphs": s.cuda_graphs,
                              "optimization_level": s.optimization_level, "min_block_size": s.min_block_size,
                              "torch_executed_ops": list(s.torch_executed_ops),
@@ -43,9 +43,9 @@ def save(compiled, path) -> None:
     with zipfile.ZipFile(os.fspath(path), "w", compression=zipfile.ZIP_STORED) as z:
         for i, (name, art) in enumerate(compiled.engines.items()):
             z.writestr(f"engine_{i}.plan", art.plan)
-            manifest["engines"].append({"name": name, "plan": f"engine_{i}.plan", **art.meta()})
+            index["engines"].append({"name": name, "plan": f"engine_{i}.plan", **art.meta()})
         z.writestr("program.pt2", buf.getvalue())
-        z.writestr("manifest.json", json.dumps(manifest, indent=1))
+        z.writestr("index.json", json.dumps(index, indent=1))
 
 
 def load(path, logger=None, device=None):
@@ -64,19 +64,19 @@ def load(path, logger=None, device=None):
         raise PlanError(f"{path}: not an inferrt.torch file ({e})") from None
     with z:
         try:
-            info = z.getinfo("manifest.json")
+            info = z.getinfo("index.json")
             if info.file_size > _MAX_MANIFEST:
-                raise PlanError(f"{path}: manifest.json is {info.file_size} bytes, too large")
-            manifest = json.loads(z.read(info))
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise PlanError(f"{path}: format {manifest.get('format') if isinstance(manifest, dict) else '?'!r}"
+                raise PlanError(f"{path}: index.json is {info.file_size} bytes, too large")
+            index = json.loads(z.read(info))
+            if not isinstance(index, dict) or index.get("format") != FORMAT:
+                raise PlanError(f"{path}: format {index.get('format') if isinstance(index, dict) else '?'!r}"
                                 f" is not {FORMAT!r}")
-            settings = dict(manifest["settings"])
+            settings = dict(index["settings"])
             if device is not None:
                 settings["device"] = str(device)
             settings = CompileSettings.from_options(settings)
             artifacts = {}
-            for e in manifest["engines"]:
+            for e in index["engines"]:
                 inputs = [InputSpec.from_json(s) for s in e["inputs"]]
                 artifacts[str(e["name"])] = EngineArtifact(z.read(e["plan"]), inputs, list(e["outputs"]),
                                                            bool(e["tuple_output"]), list(e["nodes"]))
@@ -89,7 +89,7 @@ def load(path, logger=None, device=None):
         ep = torch.export.load(io.BytesIO(program))
     except Exception as e:  # noqa: BLE001 - torch.export.load's failures (version skew, damage) vary in type
         raise PlanError(f"{path}: the PyTorch program could not be loaded ({type(e).__name__}: {e}); it was saved "
-                        f"with torch {manifest.get('torch')}, this is torch {torch.__version__}") from None
+                        f"with torch {index.get('torch')}, this is torch {torch.__version__}") from None
     try:
         return build_from_exported(ep, settings, logger, artifacts=artifacts)
     except KeyError as e:

@@ -110,3 +110,15 @@ def test_request_errors_and_failure_metrics(tmp_path, plans):
         assert metrics.value("m", "1", "nv_inference_request_success") == 1
     finally:
         model.stop()
+
+
+def test_counters_of_a_model_exist_before_its_first_request():
+    """Triton lists a loaded model's nv_inference_* counters at 0 before any request; ``add`` with no increments
+    (what load does) creates that row."""
+    from inferrt.serve.metrics import ServeMetrics
+
+    m = ServeMetrics()
+    assert list(m.collect())[0].samples == []
+    m.add("mnist", "1")
+    samples = {s.name: s.value for fam in m.collect() for s in fam.samples}
+    assert samples["nv_inference_exec_count"] == 0.0 and samples["nv_inference_request_success"] == 0.0

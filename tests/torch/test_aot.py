@@ -199,7 +199,7 @@ def test_cnn_fp16_on_gpu():
 
 
 def test_torchvision_vit_dynamic_batch():
-    import torchvision
+    torchvision = pytest.importorskip("torchvision")
 
     torch.manual_seed(0)
     m = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,

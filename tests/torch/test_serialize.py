@@ -48,9 +48,9 @@ def test_dynamic_cnn_loads_in_fresh_process(tmp_path):
     assert "ERR ShapeError" in out and "outside the compiled profile [1, 4]" in out
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
-        manifest = json.loads(z.read("manifest.json"))
-    assert {"manifest.json", "program.pt2", "engine_0.plan"} <= names
-    assert manifest["engines"][0]["inputs"][0]["dims"][0] == [1, 2, 4]
+        index = json.loads(z.read("index.json"))
+    assert {"index.json", "program.pt2", "engine_0.plan"} <= names
+    assert index["engines"][0]["inputs"][0]["dims"][0] == [1, 2, 4]
 
 
 def test_partitioned_module_roundtrip(tmp_path):
@@ -97,7 +97,7 @@ def test_damaged_files_are_refused(tmp_path):
     with zipfile.ZipFile(good) as zin, zipfile.ZipFile(other, "w") as zout:
         for item in zin.namelist():
             data = zin.read(item)
-            if item == "manifest.json":
+            if item == "index.json":
                 d = json.loads(data)
                 d["engines"][0]["nodes"] = ["no_such_node"]
                 data = json.dumps(d).encode()
