@@ -107,10 +107,6 @@ class _InOrder(argparse.Action):
 #: trtexec's --profilingVerbosity values (and its deprecated aliases) -> ProfilingVerbosity names
 PROFILING_VERBOSITY = {"layer_names_only": "LAYER_NAMES_ONLY", "detailed": "DETAILED", "none": "NONE",
                        "default": "LAYER_NAMES_ONLY", "verbose": "DETAILED"}
-#: build flags trtexec has and inferrt cannot honour yet: flag -> what is missing
-NOT_BUILT = {
-    "--calib": "INT8 calibration (no INT8 kernels, and no calibration cache reader)",
-}
 
 
 def add_exec_arguments(e: argparse.ArgumentParser) -> None:
@@ -142,7 +138,9 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
     g.add_argument("--noTF32", dest="no_tf32", action="store_true", help="FLOAT layers without TF32 (GPU)")
     g.add_argument("--best", action="store_true",
                    help="every reduced precision inferrt builds: FP16 and BF16 (it has no INT8/FP8 kernels)")
-    g.add_argument("--int8", action="store_true", help="refused: inferrt has no INT8 kernels")
+    g.add_argument("--int8", action="store_true",
+                   help="INT8 layers through Q/DQ (BuilderFlag.INT8): ranges from --calib's calibration cache, else "
+                        "trtexec's placeholder ranges (speed only, outputs not accurate)")
     g.add_argument("--fp8", action="store_true", help="refused: inferrt has no FP8 kernels")
     g.add_argument("--precisionConstraints", dest="precision_constraints", choices=("none", "prefer", "obey"),
                    default=None, help="whether --layerPrecisions are preferred or obeyed (default: none; prefer "
@@ -159,7 +157,8 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
     g.add_argument("--profilingVerbosity", dest="profiling_verbosity", choices=tuple(PROFILING_VERBOSITY),
                    default=None, help="what the plan records for --dumpLayerInfo/--exportLayerInfo and the "
                                       "inspector: layer_names_only (default), detailed or none")
-    g.add_argument("--calib", help="refused: inferrt has no INT8 calibration yet")
+    g.add_argument("--calib", help="TensorRT INT8 calibration cache (TRT-<version>-<algorithm> header) giving "
+                                    "--int8's tensor ranges")
     g.add_argument("--refit", action="store_true", help="build a refittable engine (BuilderFlag.REFIT) and refit it "
                                                           "from --onnx after the build, timing the refit")
     g.add_argument("--stripWeights", dest="strip_weights", action="store_true",
@@ -245,13 +244,12 @@ def check_exec_arguments(args) -> None:
                          ("--dumpProfile", args.dump_profile), ("--exportProfile", args.export_profile)):
             if on:
                 raise ExecArgError(f"{flag} needs inference and --skipInference runs none; drop one of them")
-    for flag, on in (("--int8", args.int8), ("--fp8", args.fp8)):
+    if args.calib and not args.int8:
+        raise ExecArgError("--calib gives INT8 ranges and needs --int8; add --int8 or drop --calib")
+    for flag, on in (("--fp8", args.fp8),):
         if on:
             raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {flag[2:].upper()} kernels "
                                f"(BuilderFlag.{flag[2:].upper()} is not implemented); drop {flag}")
-    for flag, on in (("--calib", args.calib),):
-        if on:
-            raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {NOT_BUILT[flag]}; drop {flag}")
     if args.strongly_typed:
         for flag, on in (("--best", args.best), ("--fp16", args.fp16), ("--bf16", args.bf16),
                          ("--precisionConstraints", args.precision_constraints),

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from .exec_args import ExecArgError
+from .exec_int8 import apply_int8
 from .exec_layers import apply_layer_specs
 from .exec_progress import build_progress, parse_progress
 from .exec_shapes import build_profile_shapes, engine_run_shapes
@@ -50,8 +51,8 @@ def _reduced_precision_check(args, device: str) -> None:
         raise ExecArgError("--useCudaGraph needs a GPU engine; drop it or run on the GPU (--device=cuda)")
 
 
-def build_or_load(args, trt, logger, info) -> Built:
-    """``info(msg)`` prints trtexec's [I] lines. Raises ExecArgError (bad flags), trt.PlanError / trt.BuildError."""
+def build_or_load(args, trt, logger, info, warn=None) -> Built:
+    """``info(msg)`` prints trtexec's [I] lines, ``warn(msg)`` its [W] lines (default: as info). Raises ExecArgError (bad flags), trt.PlanError / trt.BuildError."""
     device = pick_device(args)
     _reduced_precision_check(args, device)
     if args.load_engine:
@@ -101,6 +102,7 @@ def build_or_load(args, trt, logger, info) -> Built:
     if args.error_on_cache_miss:
         config.set_flag(trt.BuilderFlag.ERROR_ON_TIMING_CACHE_MISS)
     apply_layer_specs(args, trt, network, config, info)
+    apply_int8(args, trt, network, config, info, warn or info)
     for pool, size in args.mem_pools.items():
         config.set_memory_pool_limit(getattr(trt.MemoryPoolType, pool), size)
     if args.opt_level is not None:

@@ -36,7 +36,7 @@ def cmd_exec(args) -> int:
 
     logger = trt.Logger(trt.Logger.VERBOSE if args.verbose else trt.Logger.WARNING)
     try:
-        built = build_or_load(args, trt, logger, _say)
+        built = build_or_load(args, trt, logger, _say, _warn)
     except ExecArgError as e:
         return _fail(str(e))
     except (trt.PlanError, trt.BuildError, trt.ShapeError) as e:

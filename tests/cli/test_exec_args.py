@@ -141,7 +141,6 @@ def test_layer_precisions_spec():
 
 
 @pytest.mark.parametrize("argv, why", [
-    (["--int8"], "--int8 cannot be honoured: inferrt has no INT8 kernels"),
     (["--fp8"], "--fp8 cannot be honoured: inferrt has no FP8 kernels"),
     (["--layerPrecisions", "conv1:fp32", "--precisionConstraints", "none"], "contradict each other"),
     (["--layerPrecisions", "convX:fp32"], "the network has no layer 'convX'; its layers are 'conv1'"),

@@ -1,6 +1,6 @@
 """``inferrt exec`` build flags: --stronglyTyped, --layerOutputTypes / --layerPrecisions (one-wildcard specs checked
-against the network before the build), --profilingVerbosity (what the layer info shows), and --calib, which inferrt cannot honour yet and so refuses
-before building anything (--refit / --stripWeights: tests/cli/test_exec_refit.py)."""
+against the network before the build), --profilingVerbosity (what the layer info shows)
+(--refit / --stripWeights: tests/cli/test_exec_refit.py; --int8 / --calib: tests/cli/test_exec_int8.py)."""
 from __future__ import annotations
 
 import json
@@ -109,15 +109,6 @@ def test_layer_spec_errors_come_before_the_build(capsys, built, argv, why):
     rc, out, err = _run(capsys, *argv)
     assert rc == 2 and why in err, err
     assert built == [] and "Engine built" not in out
-
-
-@pytest.mark.parametrize("flag, missing", [("--calib=cache.bin", "INT8 calibration")])
-def test_calib_is_refused_before_any_build(capsys, built, flag, missing):
-    rc, out, err = _run(capsys, flag)
-    name = flag.split("=")[0]
-    assert rc == 2 and err.startswith(f"error: {name} cannot be honoured: inferrt has no {missing}") and \
-        f"drop {name}" in err
-    assert built == [] and out == ""
 
 
 def test_profiling_verbosity_decides_what_the_layer_info_shows(capsys, tmp_path):
