@@ -1,21 +1,22 @@
 """``inferrt.torch.save(compiled, path)`` / ``inferrt.torch.load(path)``.
 
 One zip file: ``index.json`` (format version, inferrt and torch versions, settings, and for each engine its
-graph nodes and I/O metadata), ``engine_<i>.plan`` (inferrt plans, checksummed, no code) and ``program.pt2`` (the
-exported program in torch.export's own format: a JSON graph plus tensor data; no Python code is pickled). Loading
+graph nodes and I/O metadata, and the program's tensor table), ``engine_<i>.plan`` (inferrt plans, checksummed, no
+code), and the exported program as torch.export's JSON graph plus raw tensor files (``program_store.py``: nothing
+in the file is a pickle, and loading unpickles nothing). Loading
 rebuilds nothing: the program is re-partitioned along the saved node lists and the plans are loaded as they are.
 Modules from ``torch.compile(backend="inferrt")`` are not saved (each process rebuilds them; use
 ``options={"cache_dir": ...}`` so a new process finds its engines on disk).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import zipfile
 
 from inferrt.errors import PlanError
 from inferrt.logger import Logger, Severity
+from inferrt.torch.program_store import read_program, write_program
 
 FORMAT = "inferrt.torch/1"
 _MAX_MANIFEST = 64 << 20
@@ -38,13 +39,11 @@ def save(compiled, path) -> None:
                              "torch_executed_ops": list(s.torch_executed_ops),
                              "on_weight_change": s.on_weight_change},
                 "engines": []}
-    buf = io.BytesIO()
-    torch.export.save(compiled.exported, buf)
     with zipfile.ZipFile(os.fspath(path), "w", compression=zipfile.ZIP_STORED) as z:
         for i, (name, art) in enumerate(compiled.engines.items()):
             z.writestr(f"engine_{i}.plan", art.plan)
             index["engines"].append({"name": name, "plan": f"engine_{i}.plan", **art.meta()})
-        z.writestr("program.pt2", buf.getvalue())
+        index["tensors"] = write_program(z, compiled.exported)
         z.writestr("index.json", json.dumps(index, indent=1))
 
 
@@ -80,16 +79,17 @@ def load(path, logger=None, device=None):
                 inputs = [InputSpec.from_json(s) for s in e["inputs"]]
                 artifacts[str(e["name"])] = EngineArtifact(z.read(e["plan"]), inputs, list(e["outputs"]),
                                                            bool(e["tuple_output"]), list(e["nodes"]))
-            program = z.read("program.pt2")
         except PlanError:
             raise
         except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as e:
             raise PlanError(f"{path}: damaged inferrt.torch file ({type(e).__name__}: {e})") from None
-    try:
-        ep = torch.export.load(io.BytesIO(program))
-    except Exception as e:  # noqa: BLE001 - torch.export.load's failures (version skew, damage) vary in type
-        raise PlanError(f"{path}: the PyTorch program could not be loaded ({type(e).__name__}: {e}); it was saved "
-                        f"with torch {index.get('torch')}, this is torch {torch.__version__}") from None
+        try:
+            ep = read_program(z, index.get("tensors"))
+        except PlanError as e:
+            raise PlanError(f"{path}: damaged inferrt.torch file ({e})") from None
+        except Exception as e:  # noqa: BLE001 - torch's deserializer fails (version skew, damage) in many types
+            raise PlanError(f"{path}: the PyTorch program could not be loaded ({type(e).__name__}: {e}); it was "
+                            f"saved with torch {index.get('torch')}, this is torch {torch.__version__}") from None
     try:
         return build_from_exported(ep, settings, logger, artifacts=artifacts)
     except KeyError as e:

@@ -49,7 +49,7 @@ def test_dynamic_cnn_loads_in_fresh_process(tmp_path):
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
         index = json.loads(z.read("index.json"))
-    assert {"index.json", "program.pt2", "engine_0.plan"} <= names
+    assert {"index.json", "program.json", "engine_0.plan"} <= names
     assert index["engines"][0]["inputs"][0]["dims"][0] == [1, 2, 4]
 
 
@@ -124,3 +124,52 @@ def test_gpu_module_roundtrip(tmp_path):
     assert out.is_cuda
     # same plan, same kernels (only atomics-based reductions may differ in the last bits)
     assert_close(out.float().cpu().numpy(), expected, dtype=np.float16)
+
+
+def test_files_hold_no_pickle_and_loading_unpickles_nothing(tmp_path, monkeypatch):
+    """The program's weights are raw tensor files, not torch.save pickles; load never reaches an unpickler."""
+    import pickle
+
+    m = cnn()
+    c = itorch.compile(m, (torch.randn(1, 3, 32, 32),))
+    path = tmp_path / "m.inferrt"
+    itorch.save(c, path)
+    with zipfile.ZipFile(path) as z:
+        index = json.loads(z.read("index.json"))
+        raw = {e["file"] for e in index["tensors"]}
+        assert raw and all(f.startswith("tensors/") for f in raw)
+        for item in z.namelist():   # the rest: JSON and plans (raw tensor bytes may start with any byte)
+            data = z.read(item)
+            assert item in raw or (not data.startswith(b"\x80") and not data.startswith(b"PK")), item
+            assert not item.endswith((".pkl", ".pt", ".pt2")), item
+
+    def refuse(*a, **k):
+        raise AssertionError("unpickling while loading an inferrt.torch file")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    loaded = itorch.load(path)
+    x = torch.randn(1, 3, 32, 32)
+    assert_close(loaded(x), reference(m, x))
+
+
+def test_a_damaged_tensor_table_is_refused(tmp_path):
+    c = itorch.compile(cnn(), (torch.randn(1, 3, 32, 32),))
+    good = tmp_path / "good.inferrt"
+    itorch.save(c, good)
+    for change, why in ((lambda t: t[0].update(dtype="os.system"), "not a torch dtype"),
+                        (lambda t: t[0].update(shape=[10 ** 6]), "bytes where"),
+                        (lambda t: t[0].update(group="globals"), "malformed")):
+        bad = tmp_path / "bad.inferrt"
+        with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+            for item in zin.namelist():
+                data = zin.read(item)
+                if item == "index.json":
+                    d = json.loads(data)
+                    change(d["tensors"])
+                    data = json.dumps(d).encode()
+                zout.writestr(item, data)
+        with pytest.raises(PlanError, match=why):
+            itorch.load(bad)
