@@ -15,6 +15,20 @@ from .errors import BuildError, ParseError, PlanError
 from .logger import Logger, Severity
 
 
+def profile_spanning(feeds) -> dict:
+    """The ``profiles`` entry ``{input: (min, opt, max)}`` covering every feed's shapes (``feeds``: a list of
+    ``{input: array}``; opt is the first feed's shape)."""
+    import numpy as np
+
+    prof = {}
+    for name in feeds[0]:
+        shapes = [tuple(np.shape(f[name])) for f in feeds]
+        lo = tuple(min(s[i] for s in shapes) for i in range(len(shapes[0])))
+        hi = tuple(max(s[i] for s in shapes) for i in range(len(shapes[0])))
+        prof[name] = (lo, shapes[0], hi)
+    return prof
+
+
 def _export_torch(module, example_inputs, profiles, input_names):
     """ONNX bytes of a torch module (opset 17); dims that vary across ``profiles`` are exported as dynamic."""
     import io

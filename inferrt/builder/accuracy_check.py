@@ -262,7 +262,7 @@ def _batches(network, config, check, device):
 
     from .build import resolve_profiles
     from .lower_network import lower_network
-    from .sample_inputs import MAX_BATCHES as SAMPLE_MAX, sample_batches
+    from .sample_inputs import MAX_BATCHES as SAMPLE_MAX, check_batch, sample_batches
 
     if check.inputs is not None:
         if isinstance(check.inputs, dict):
@@ -273,13 +273,7 @@ def _batches(network, config, check, device):
         for bi, b in enumerate(check.inputs):
             if len(out) == MAX_BATCHES:
                 break
-            if not isinstance(b, dict):
-                raise BuildError(f"AccuracyCheck.inputs: batch {bi} is a {type(b).__name__}; each batch must be a "
-                                 f"dict {{input name: array}} with the inputs {names}")
-            missing = [n for n in names if n not in b]
-            if missing:
-                raise BuildError(f"AccuracyCheck.inputs: batch {bi} has no value for the inputs {missing} "
-                                 f"(inputs: {names})")
+            check_batch(b, bi, names, "AccuracyCheck.inputs")
             out.append({n: b[n] if isinstance(b[n], torch.Tensor) else torch.from_numpy(np.ascontiguousarray(b[n]))
                         for n in names})
         if not out:

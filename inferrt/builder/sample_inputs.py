@@ -129,12 +129,7 @@ def user_batches(graph, config, profiles: list, device: str) -> list[dict[str, t
         for bi, batch in enumerate(data):
             if len(out) == MAX_BATCHES:
                 break
-            if not isinstance(batch, dict):
-                raise BuildError(f"{where}: batch {bi} is a {type(batch).__name__}; each batch must be a dict "
-                                 f"{{input name: array}} with the inputs {names}")
-            missing = [n for n in names if n not in batch]
-            if missing:
-                raise BuildError(f"{where}: batch {bi} has no value for the inputs {missing} (inputs: {names})")
+            check_batch(batch, bi, names, where)
             out.append({n: _as_tensor(batch[n], n, specs[n], f"{where} batch {bi}", addresses) for n in names})
         return out
     where = "config.int8_calibrator.get_batch"
@@ -156,3 +151,13 @@ def sample_batches(graph, config, profiles: list, device: str) -> tuple[list[dic
             else "config.int8_calibrator"
         return user, f"{len(user)} batch(es) from {src}"
     return [generated_batch(graph, profiles[0])], "one generated batch at the opt shapes of profile 0"
+
+
+def check_batch(batch, bi: int, names: list, where: str) -> None:
+    """BuildError unless ``batch`` (batch number ``bi`` of ``where``) is a dict with a value for every input."""
+    if not isinstance(batch, dict):
+        raise BuildError(f"{where}: batch {bi} is a {type(batch).__name__}; each batch must be a dict "
+                         f"{{input name: array}} with the inputs {names}")
+    missing = [n for n in names if n not in batch]
+    if missing:
+        raise BuildError(f"{where}: batch {bi} has no value for the inputs {missing} (inputs: {names})")

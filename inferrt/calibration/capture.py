@@ -73,23 +73,12 @@ class OrtRunner:
         return got if self.wanted is None else {n: got[n] for n in self.wanted if n in got}
 
 
-def _profile(feeds) -> dict:
-    """{input: (min, opt, max)} spanning every feed's shapes (opt: the first feed's)."""
-    prof = {}
-    for name in feeds[0]:
-        shapes = [tuple(np.shape(f[name])) for f in feeds]
-        lo = tuple(min(s[i] for s in shapes) for i in range(len(shapes[0])))
-        hi = tuple(max(s[i] for s in shapes) for i in range(len(shapes[0])))
-        prof[name] = (lo, shapes[0], hi)
-    return prof
-
-
 class EngineRunner:
     """inferrt engine over the probe model: ``run(feed) -> {name: torch tensor on the engine's device}`` (CUDA
     for calibration; the CPU engine computes the same values, which is how it is tested without a GPU)."""
 
     def __init__(self, model, names, feeds, tool="calibration", device="cuda"):
-        from ..api import build_engine
+        from ..api import build_engine, profile_spanning
         from ..builder.builder import Builder
         from ..enums import BuilderFlag
         from ..logger import Logger, Severity
@@ -100,7 +89,7 @@ class EngineRunner:
         config.clear_flag(BuilderFlag.TF32)     # ranges of the FP32 function, not of TF32 products
         config.builder_optimization_level = 0  # a few calibration runs: no tactic timing (first fast tactic)
         self.device = device
-        self.engine = build_engine(probe, device=device, profiles=_profile(feeds), config=config, logger=logger)
+        self.engine = build_engine(probe, device=device, profiles=profile_spanning(feeds), config=config, logger=logger)
         self.context = self.engine.create_execution_context()
         self.inputs = {i.name for i in model.graph.input}
         self.wanted = list(names) if names is not None else None

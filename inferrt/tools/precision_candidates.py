@@ -86,9 +86,9 @@ def converted_model(model, target: Target, feeds: list, fp32_nodes: list):
 
 
 def _profiles(feeds):
-    from .runners import profile_from
+    from ..api import profile_spanning
 
-    return profile_from(feeds)
+    return profile_spanning(feeds)
 
 
 def build(model, target: Target | None, feeds: list, fp32_nodes=(), device: str | None = None):

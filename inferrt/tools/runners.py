@@ -26,17 +26,6 @@ class InferrtConfig:
         return "inferrt-runner[" + ",".join(parts) + "]"
 
 
-def profile_from(iterations: list) -> dict:
-    """{input: (min, opt, max)} covering every iteration's shapes (opt: the first iteration's)."""
-    prof = {}
-    for name in iterations[0]:
-        shapes = [tuple(np.shape(it[name])) for it in iterations]
-        mn = tuple(min(s[i] for s in shapes) for i in range(len(shapes[0])))
-        mx = tuple(max(s[i] for s in shapes) for i in range(len(shapes[0])))
-        prof[name] = (mn, shapes[0], mx)
-    return prof
-
-
 class InferrtRunner:
     def __init__(self, model, config: InferrtConfig, iterations: list, name: str | None = None, logger=None):
         """Builds ``model`` (ModelProto) now, with one optimization profile covering the shapes in ``iterations``
@@ -59,10 +48,11 @@ class InferrtRunner:
 
     @staticmethod
     def _dynamic_profile(model, iterations):
+        from ..api import profile_spanning
         from .make_inputs import input_metadata
 
         meta = input_metadata(model)
-        prof = profile_from(iterations) if iterations and iterations[0] else {}
+        prof = profile_spanning(iterations) if iterations and iterations[0] else {}
         return {n: p for n, p in prof.items() if n in meta and not all(isinstance(d, int) for d in meta[n][1])}
 
     def infer(self, feed: dict) -> dict:
