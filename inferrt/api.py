@@ -140,7 +140,7 @@ def build_engine(source, *, profiles=None, fp16=False, bf16=False, device=None, 
             raise BuildError("; ".join(p._errors))
         config.add_optimization_profile(p)
     plan = builder.build(network, config)
-    return _load(plan, logger)
+    return _load(plan, logger, device=config.device if config.device not in (None, "auto") else None)
 
 
 def save_plan(engine_or_plan, path) -> None:
@@ -152,8 +152,9 @@ def save_plan(engine_or_plan, path) -> None:
         f.write(bytes(data))
 
 
-def load_engine(plan, logger=None):
-    """Load an engine from a plan path or bytes; raises PlanError naming what is wrong."""
+def load_engine(plan, logger=None, device=None):
+    """Load an engine from a plan path or bytes; raises PlanError naming what is wrong. ``device`` (``cuda:N``,
+    ``N`` or a ``torch.device``) places a GPU plan's engine on that GPU (default: the current one)."""
     from .runtime.load import load_engine as _load
 
     if isinstance(plan, (str, os.PathLike)):
@@ -162,7 +163,7 @@ def load_engine(plan, logger=None):
                 plan = f.read()
         except OSError as e:
             raise PlanError(f"cannot read plan file: {e}") from None
-    return _load(plan, logger)
+    return _load(plan, logger, device=device)
 
 
 def _is_torch_module(obj) -> bool:

@@ -1,7 +1,7 @@
 """Builder: creates networks, configs and profiles, and builds plans (TensorRT semantics: None + logged error)."""
 from __future__ import annotations
 
-from ..device import cuda_available
+from ..device import cuda_available, on_device
 from ..enums import ErrorCode
 from ..errors import BuildError
 from ..host_memory import IHostMemory
@@ -76,11 +76,17 @@ class Builder(_Reporter):
         config = config or self.create_builder_config()
         progress = ProgressDriver(config.progress_monitor)
         try:
-            plan = IHostMemory(build_plan(network, config, self._log, progress))
-            if getattr(config, "accuracy_check", None) is not None:
-                from .accuracy_check import run_accuracy_check
+            gpu = on_device(config.device, "config.device")   # "cuda:N": tactics are timed and kernels built there
+        except ValueError as e:
+            progress.close()
+            raise BuildError(str(e)) from None
+        try:
+            with gpu:
+                plan = IHostMemory(build_plan(network, config, self._log, progress))
+                if getattr(config, "accuracy_check", None) is not None:
+                    from .accuracy_check import run_accuracy_check
 
-                run_accuracy_check(network, config, plan, self._log)
+                    run_accuracy_check(network, config, plan, self._log)
             return plan
         except BuildError:
             raise

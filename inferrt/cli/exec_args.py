@@ -198,7 +198,8 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
     g.add_argument("--loadInputs", dest="load_inputs",
                    help="raw binary input files, name:file.bin[,name2:file2.bin] (default: seeded random data)")
     g.add_argument("--device", default=None,
-                   help="'cpu', 'cuda', 'auto' or a CUDA device index N (trtexec's --device=N)")
+                   help="'cpu', 'cuda', 'auto' or a CUDA device index N / cuda:N (trtexec's --device=N): the GPU "
+                        "the engine is built or loaded on and runs on")
     g.add_argument("--cpu", action="store_true", help="inferrt: build and run on the CPU (same as --device=cpu)")
     g.add_argument("--cpuThreads", dest="cpu_threads", type=positive, default=None,
                    help="inferrt: CPU threads per execution context on the CPU (default: INFERRT_CPU_THREADS, else "
@@ -263,8 +264,14 @@ def check_exec_arguments(args) -> None:
         if args.device not in (None, "cpu"):
             raise ExecArgError(f"--cpu and --device={args.device} contradict each other")
         args.device = "cpu"
-    if args.device is not None and args.device not in ("auto", "cpu", "cuda", "gpu") and not args.device.isdigit():
-        raise ExecArgError(f"--device={args.device!r}: use cpu, cuda, auto or a CUDA device index")
+    if args.device is not None:
+        from ..device import split_device
+
+        try:
+            split_device(args.device)
+        except ValueError:
+            raise ExecArgError(f"--device={args.device!r}: use cpu, cuda, auto, a CUDA device index N or "
+                               f"cuda:N") from None
     args.shape_dict = parse_shape_spec("--shapes", args.shapes)
     args.profile_dicts = group_profiles(getattr(args, "profile_flags", None) or [])
     if args.use_profile and not args.load_engine and args.use_profile >= max(len(args.profile_dicts), 1):

@@ -22,23 +22,21 @@ class Built:
 
 
 def pick_device(args) -> str:
-    """'cpu' or 'cuda' for --device / --cpu; a CUDA index selects that GPU (trtexec's --device=N)."""
-    from ..device import resolve_device
+    """'cpu' or 'cuda' for --device / --cpu; a GPU index N (or cuda:N) makes that GPU the current device, as
+    trtexec's --device=N does: the engine is built or loaded there and every query runs there."""
+    from ..device import gpu_index, resolve_device, select_gpu, split_device
 
     req = args.device
-    if req is not None and req.isdigit():
-        import torch
-
-        n = torch.cuda.device_count()
-        if int(req) >= n:
-            raise ExecArgError(f"--device={req}: there {'is' if n == 1 else 'are'} {n} CUDA device(s)"
-                               + ("; use --device=cpu (or --cpu)" if n == 0 else f"; use 0..{n - 1}"))
-        torch.cuda.set_device(int(req))
-        req = "cuda"
     try:
+        kind, _ = split_device(req)
+        if kind == "cuda":
+            index = gpu_index(req, "--device")
+            if index is not None:
+                select_gpu(index)
         return resolve_device(req)
     except (RuntimeError, ValueError) as e:
-        raise ExecArgError(f"--device: {e}") from None
+        msg = str(e)
+        raise ExecArgError(msg if msg.startswith("--device") else f"--device: {msg}") from None
 
 
 def _reduced_precision_check(args, device: str) -> None:

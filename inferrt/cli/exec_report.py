@@ -107,7 +107,7 @@ def print_device(say, built, cpu_threads=None) -> None:
     if built.device == "cuda":
         import torch
 
-        i = torch.cuda.current_device()
+        i = built.engine.device.index
         p = torch.cuda.get_device_properties(i)
         say(f"Selected Device: {p.name}")
         say(f"Selected Device ID: {i}")

@@ -60,10 +60,10 @@ class _Runner:
         self.torch = torch
         self.ctx, self.feeds, self.transfers = ctx, feeds, transfers
         self.gpu = device == "cuda"
-        if self.gpu:
-            self.stream = torch.cuda.Stream()
+        if self.gpu:   # the engine's GPU (--device=N), whichever thread drives this runner
+            self.stream = torch.cuda.Stream(ctx.engine.device)
             self.host_in = {n: torch.from_numpy(np.ascontiguousarray(a)).pin_memory() for n, a in feeds.items()}
-            self.dev_in = {n: t.to("cuda") for n, t in self.host_in.items()}
+            self.dev_in = {n: t.to(ctx.engine.device) for n, t in self.host_in.items()}
             self.host_out: dict = {}
         else:
             self.dev_in = {n: torch.from_numpy(np.array(a)) for n, a in feeds.items()}

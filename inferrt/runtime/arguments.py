@@ -122,11 +122,16 @@ def stream_problem(value) -> str | None:
     return None
 
 
-def stream_handle(stream) -> int:
-    """The Pythonic layer's ``stream=`` argument: None, a handle, or a torch stream."""
+def stream_handle(stream, device=None) -> int:
+    """The Pythonic layer's ``stream=`` argument: None, a handle, or a torch stream (which must belong to the
+    engine's ``device``: a stream of another GPU cannot order its work)."""
     if stream is None:
         return 0
     if hasattr(stream, "cuda_stream"):
+        where = getattr(stream, "device", None)
+        if device is not None and getattr(device, "type", None) == "cuda" and where is not None and where != device:
+            raise BindingError(f"the stream is a stream of {where} but the engine runs on {device}; pass a stream "
+                               f"of {device} (torch.cuda.Stream(device={device.index})) or none")
         stream = stream.cuda_stream
     why = stream_problem(stream)
     if why:

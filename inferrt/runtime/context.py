@@ -538,7 +538,7 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
         torch stream) runs a GPU engine on that stream without waiting for the result.
         """
         feed = feed_of(feed, named, self.engine.input_names)
-        handle = stream_handle(stream)
+        handle = stream_handle(stream, self._device)
         arrays = {n: as_array(feed[n], n) for n in self.engine.input_names}
         self._guard.enter()
         try:

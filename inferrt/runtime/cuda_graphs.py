@@ -24,8 +24,10 @@ def capture_graph(graph, fn, stream=None) -> None:
     gens = list(torch.cuda.default_generators)
     saved = [g.clone_state() for g in gens]
     # torch.cuda.graph synchronizes the device before capturing, which fails while another thread captures;
-    # thread_local error mode lets other threads' work go on meanwhile
-    with _CAPTURE_LOCK:
+    # thread_local error mode lets other threads' work go on meanwhile. The capture stream's GPU is the current
+    # device throughout (torch.cuda.graph synchronizes and allocates on the current one; an engine on GPU 1 may be
+    # run from a thread whose current device is GPU 0)
+    with _CAPTURE_LOCK, torch.cuda.device(stream.device if stream is not None else None):
         try:
             with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
                 fn()
@@ -33,7 +35,7 @@ def capture_graph(graph, fn, stream=None) -> None:
             for g, s in zip(gens, saved):
                 g.graphsafe_set_state(s)
             try:
-                torch.cuda.synchronize()
+                torch.cuda.synchronize(stream.device if stream is not None else None)
             except RuntimeError:
                 pass
             raise

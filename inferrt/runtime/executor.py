@@ -283,7 +283,7 @@ def _layer_failed(name: str, e: Exception) -> Exception:
 def _sync(ts):
     for t in ts:
         if t.is_cuda:
-            torch.cuda.current_stream().synchronize()
+            torch.cuda.current_stream(t.device).synchronize()
             return
 
 
@@ -310,7 +310,7 @@ class Executor:
                 raise _layer_failed(n.name, e) from e
             if profiler is not None:
                 if self.device.type == "cuda":
-                    torch.cuda.current_stream().synchronize()
+                    torch.cuda.current_stream(self.device).synchronize()
                 profiler.report_layer_time(n.name, (time.perf_counter() - t0) * 1e3)
             for o, t in zip(n.outputs, outs):
                 vals[o] = t

@@ -1,18 +1,44 @@
 """Plan -> ICudaEngine, with every check that turns a bad plan into a PlanError naming what was wrong."""
 from __future__ import annotations
 
-from ..device import current_fingerprint_for, describe
+from ..device import current_fingerprint_for, describe, gpu_index, on_device, split_device
 from ..errors import PlanError
 from ..plan.format import read_plan
 from ..plan.schema import read_header, read_manifest
 
 
-def load_engine(data, logger=None, error_recorder=None, cpu_threads=None):
-    """``cpu_threads``: the engine's CPU thread count (``Runtime.max_threads`` when set; see cpu_threads.py)."""
+def load_engine(data, logger=None, error_recorder=None, cpu_threads=None, device=None):
+    """``cpu_threads``: the engine's CPU thread count (``Runtime.max_threads`` when set; see cpu_threads.py).
+    ``device``: where a GPU plan's engine goes (``cuda:N``, ``N`` or a ``torch.device``); None or ``cuda``: the
+    calling thread's current GPU (TensorRT's rule). A plan loads on every GPU of the kind it was built for."""
     if hasattr(data, "read") and not isinstance(data, (bytes, bytearray, memoryview)):
         data = data.read(-1) if _accepts_size(data) else data.read()
     raw, blobs = read_plan(data)
     fp = read_header(raw).device
+    index = _target_gpu(fp, device)
+    with on_device(index):
+        return _load_checked(data, raw, blobs, fp, index, logger, error_recorder, cpu_threads)
+
+
+def _target_gpu(fp: dict, device) -> int | None:
+    """The GPU index ``device`` asks for (None: the current one); PlanError when it does not fit the plan's kind or
+    does not exist."""
+    if device is None:
+        return None
+    try:
+        kind, _ = split_device(device)
+        if kind == "auto":
+            return None
+        if kind != fp["kind"]:
+            raise PlanError(f"device={device!r} but the plan was built for {describe(fp)}; "
+                            + ("load it without device= (a CPU plan runs on the CPU), or rebuild it for the GPU"
+                               if fp["kind"] == "cpu" else "load it on a GPU of that kind, or rebuild it for the CPU"))
+        return gpu_index(device, "device") if kind == "cuda" else None
+    except ValueError as e:
+        raise PlanError(f"cannot load the plan: {e}") from None
+
+
+def _load_checked(data, raw, blobs, fp, index, logger, error_recorder, cpu_threads):
     here = current_fingerprint_for(fp["kind"])
     if here is None:
         raise PlanError(f"plan was built for {describe(fp)} but this machine has no CUDA GPU; rebuild it here "
@@ -20,8 +46,10 @@ def load_engine(data, logger=None, error_recorder=None, cpu_threads=None):
     if here != fp:
         diff = ", ".join(f"{k} {fp.get(k)!r} in the plan, {here.get(k)!r} here" for k in sorted(set(fp) | set(here))
                          if fp.get(k) != here.get(k))
-        raise PlanError(f"plan was built for {describe(fp)} but this device is {describe(here)} ({diff}); plans are "
-                        f"specific to a device kind: rebuild the plan on this device")
+        where = "this device" if fp["kind"] == "cpu" else f"GPU {_current_index() if index is None else index}"
+        raise PlanError(f"plan was built for {describe(fp)} but {where} is {describe(here)} ({diff}); plans are "
+                        f"specific to a device kind: rebuild the plan on this device, or load it on a GPU of the "
+                        f"kind it was built for")
     from ..ir.graph import Graph
     from ..tactics.kernel_store import validate as validate_kernels
     from .engine import ICudaEngine
@@ -56,6 +84,12 @@ def load_engine(data, logger=None, error_recorder=None, cpu_threads=None):
             raise PlanError(f"cannot load the plan: out of memory while placing its weights on the device "
                             f"({_describe(e)}); free memory and load it again") from None
         raise PlanError(f"corrupt plan: the engine cannot be created from it ({_describe(e)})") from None
+
+
+def _current_index() -> int:
+    from ..device import current_gpu
+
+    return current_gpu()
 
 
 def _describe(e: BaseException) -> str:

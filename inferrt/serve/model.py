@@ -17,7 +17,8 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse 
 
 from ..errors import BuildError  # noqa: E402
 from .batcher import DynamicBatcher  # noqa: E402
-from .repository import ModelEntry, instance_devices, load_engine_for  # noqa: E402
+from .placement import place_instances  # noqa: E402
+from .repository import ModelEntry  # noqa: E402
 from .tensors import check_shape, resolve_io  # noqa: E402
 
 log = logging.getLogger("inferrt.serve")
@@ -43,11 +44,7 @@ class InferrtModel(Model):
             log.warning("model %r: version_policy selects versions %s; kserve's v2 routes serve one version per "
                         "model, so version %d is served", cfg.name, sorted(self.entry.versions), self.version)
         model_file = self.entry.versions[self.version]
-        devices = instance_devices(cfg)
-        engines = {}
-        for d in devices:
-            if d not in engines:
-                engines[d] = load_engine_for(model_file, cfg, d, self._logger)
+        devices, engines = place_instances(model_file, cfg, self._logger)   # instance_group across the devices
         self.inputs, self.outputs = resolve_io(next(iter(engines.values())), cfg)
         # a context, and every batch it runs, uses its engine's GPU as the thread's current device
         self._gpu = [engines[d].device.index if engines[d].device.type == "cuda" else None for d in devices]

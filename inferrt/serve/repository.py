@@ -91,8 +91,10 @@ def _select_versions(cfg, found: dict[int, str], where) -> dict[int, str]:
 
 
 def instance_devices(cfg) -> list[str]:
-    """One device string per instance: ``cpu``, ``cuda:N`` or ``auto`` (the engine's own device)."""
-    import torch
+    """One device string per instance, Triton's ``instance_group`` semantics: ``count`` instances on the CPU
+    (KIND_CPU), on every GPU of ``gpus`` (KIND_GPU; all the host's GPUs when ``gpus`` is empty), or ``auto`` (KIND_AUTO
+    without gpus: where the engine is; serve/placement.py spreads a GPU engine's over every GPU)."""
+    from .. import device as dev
 
     groups = list(cfg.instance_group) or [None]
     devices = []
@@ -102,14 +104,15 @@ def instance_devices(cfg) -> list[str]:
         if kind == "KIND_CPU":
             devices += ["cpu"] * count
         elif kind == "KIND_GPU" or (kind == "KIND_AUTO" and g is not None and g.gpus):
-            if not torch.cuda.is_available():
+            n = dev.device_count()
+            if n == 0:
                 raise BuildError(f"model {cfg.name!r}: instance_group[{i}].kind is KIND_GPU but no CUDA GPU is "
                                  f"present; use KIND_CPU or KIND_AUTO")
-            gpus = list(g.gpus) or list(range(torch.cuda.device_count()))
-            bad = [x for x in gpus if x >= torch.cuda.device_count()]
+            gpus = list(g.gpus) or list(range(n))
+            bad = [x for x in gpus if x >= n]
             if bad:
-                raise BuildError(f"model {cfg.name!r}: instance_group[{i}].gpus {bad}: only "
-                                 f"{torch.cuda.device_count()} GPU(s) present")
+                raise BuildError(f"model {cfg.name!r}: instance_group[{i}].gpus {bad}: only {n} GPU(s) present "
+                                 f"(indices 0..{n - 1}); list GPUs of this host, or leave gpus out to use them all")
             devices += [f"cuda:{x}" for x in gpus for _ in range(count)]
         else:
             devices += ["auto"] * count
@@ -117,20 +120,14 @@ def instance_devices(cfg) -> list[str]:
 
 
 def load_engine_for(model_file: str, cfg, device: str, logger=None):
-    """The engine of one version on ``device``: a plan is loaded, an ONNX model built with a profile covering
-    1..max_batch_size (the timing cache beside it is read and updated)."""
-    import contextlib
-
-    import torch
-
+    """The engine of one version on ``device`` (``cpu``, ``cuda:N`` or ``auto``): a plan is loaded, an ONNX model
+    built with a profile covering 1..max_batch_size (the timing cache beside it is read and updated)."""
     from ..api import load_engine
 
-    guard = torch.cuda.device(int(device.split(":")[1])) if device.startswith("cuda") else contextlib.nullcontext()
-    with guard:
-        if model_file.endswith(".onnx"):
-            engine = _build_onnx(model_file, cfg, device, logger)
-        else:
-            engine = load_engine(model_file, logger)
+    if model_file.endswith(".onnx"):
+        engine = _build_onnx(model_file, cfg, device, logger)
+    else:
+        engine = load_engine(model_file, logger, device=device if device.startswith("cuda") else None)
     if device == "cpu" and engine.device.type != "cpu":
         raise BuildError(f"model {cfg.name!r}: {model_file} is a {engine.device.type} plan but instance_group asks "
                          f"for KIND_CPU; rebuild the plan for the CPU or use KIND_GPU")
