@@ -154,7 +154,7 @@ class JitRunner:
         if shapes != self.shapes:
             self._shape_change(in_desc, out_desc)
             self.shapes = shapes
-        stream = torch.cuda.current_stream().cuda_stream if self.device.type == "cuda" else 0
+        stream = torch.cuda.current_stream(self.device).cuda_stream if self.device.type == "cuda" else 0
         ws = TensorPointer(self.workspace) if self.workspace is not None else 0
         self.runtime.enqueue(in_desc, out_desc, [TensorPointer(t) for t in data], [TensorPointer(t) for t in outs],
                              ws, stream)

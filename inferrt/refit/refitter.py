@@ -205,8 +205,8 @@ class Refitter(_Reporter):
         if engine.device.type == "cuda" and stream is not None:
             import torch
 
-            s = stream if isinstance(stream, torch.cuda.Stream) else torch.cuda.ExternalStream(int(stream)) \
-                if int(stream) else torch.cuda.current_stream()
+            s = stream if isinstance(stream, torch.cuda.Stream) else torch.cuda.ExternalStream(
+                int(stream), device=engine.device) if int(stream) else torch.cuda.current_stream(engine.device)
             with torch.cuda.stream(s):
                 apply_updates(engine, updates)
         elif engine.device.type == "cuda":
