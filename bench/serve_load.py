@@ -2,12 +2,15 @@
 
     python bench/serve_load.py --model resnet50 --fp16 --clients 64 --seconds 30        # the issue's target (GPU)
     python bench/serve_load.py --model mnist --clients 8 --seconds 5                    # quick CPU check
+    python bench/serve_load.py --model resnet50 --fp16 --gpus 0,1 --client-batch 8      # instances on two GPUs
 
 Builds the engine (random weights, bench/models.py), measures the engine's own batch-``max_batch`` throughput in
 this process, then serves the plan with dynamic batching and drives it with ``--clients`` concurrent batch-1
 clients (binary tensor data, spread over ``--client-procs`` processes so the clients are not the bottleneck) for
-``--seconds``. Prints one JSON line: requests/s, its ratio to the engine's throughput, p50/p99 latency, and the
-average batch size from the server's metrics (nv_inference_count / nv_inference_exec_count).
+``--seconds`` (``--client-batch`` items per request; ``--instances`` per GPU of ``--gpus``). Prints one JSON line:
+requests/s, the served items/s as a ratio of the engine's throughput, p50/p99 latency, and the average batch size
+from the server's metrics (nv_inference_count / nv_inference_exec_count). ``serve_and_drive`` is the served half,
+reused by bench/multigpu.py.
 """
 from __future__ import annotations
 
@@ -68,10 +71,10 @@ def _engine_throughput(engine, max_batch: int, seconds: float) -> float:
     return n * max_batch / (time.perf_counter() - t0)
 
 
-def _client_proc(url, model, name, shape, threads, seconds, out):
+def _client_proc(url, model, name, shape, threads, seconds, out, batch=1):
     import requests
 
-    x = np.random.default_rng(os.getpid()).standard_normal((1, *shape)).astype(np.float32)
+    x = np.random.default_rng(os.getpid()).standard_normal((batch, *shape)).astype(np.float32)
     header = json.dumps({"inputs": [{"name": name, "datatype": "FP32", "shape": list(x.shape),
                                      "parameters": {"binary_data_size": x.nbytes}}],
                          "parameters": {"binary_data_output": True}}).encode()
@@ -110,37 +113,22 @@ def _metric(url, name, model):
     return float(m.group(1)) if m else 0.0
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="resnet50", help="mnist, resnet50, mobilenet_v2, vit_b_16")
-    p.add_argument("--fp16", action="store_true")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: what the machine has)")
-    p.add_argument("--clients", type=int, default=64)
-    p.add_argument("--client-procs", type=int, default=8)
-    p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--max-batch", type=int, default=64)
-    p.add_argument("--delay-us", type=int, default=2000, help="max_queue_delay_microseconds")
-    p.add_argument("--instances", type=int, default=2)
-    args = p.parse_args(argv)
+def serve_and_drive(plan_path: str, name: str, shape: tuple, *, max_batch: int, delay_us: int, instance_group: str,
+                    clients: int, client_procs: int, seconds: float, client_batch: int = 1) -> dict:
+    """Serve ``plan_path`` as model "m" (dynamic batching up to ``max_batch``, ``instance_group`` as written in
+    config.pbtxt, e.g. ``{ count: 2 kind: KIND_GPU gpus: [ 0, 1 ] }``) from a fresh ``inferrt serve`` process and
+    drive it for ``seconds`` with ``clients`` concurrent clients of ``client_batch`` items per request. Returns the
+    clients' figures (requests, errors, requests/s, items/s, p50/p99 ms) and the server's average batch; None when
+    the server did not come up (its log's tail is printed)."""
     import requests
-    import torch
 
-    import inferrt
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    engine = _engine(args.model, args.fp16, args.max_batch, device)
-    engine_ips = _engine_throughput(engine, args.max_batch, min(10.0, args.seconds))
-    name = engine.input_names[0]
-    shape = tuple(engine.get_tensor_shape(name))[1:]
-    kind = "KIND_GPU gpus: [ 0 ]" if device == "cuda" else "KIND_CPU"
     with tempfile.TemporaryDirectory() as repo:
         os.makedirs(os.path.join(repo, "m", "1"))
-        inferrt.save_plan(engine, os.path.join(repo, "m", "1", "model.plan"))
-        del engine
+        os.symlink(os.path.abspath(plan_path), os.path.join(repo, "m", "1", "model.plan"))
         with open(os.path.join(repo, "m", "config.pbtxt"), "w") as f:
-            f.write(f'platform: "tensorrt_plan" max_batch_size: {args.max_batch}\n'
-                    f"dynamic_batching {{ max_queue_delay_microseconds: {args.delay_us} }}\n"
-                    f"instance_group [ {{ count: {args.instances} kind: {kind} }} ]\n")
+            f.write(f'platform: "tensorrt_plan" max_batch_size: {max_batch}\n'
+                    f"dynamic_batching {{ max_queue_delay_microseconds: {delay_us} }}\n"
+                    f"instance_group [ {instance_group} ]\n")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -160,20 +148,20 @@ def main(argv=None) -> int:
                     pass
                 if server.poll() is not None or time.time() > deadline:
                     print(open(os.path.join(repo, "server.log")).read()[-3000:], file=sys.stderr)
-                    return 1
+                    return None
                 time.sleep(0.5)
             count0, exec0 = _metric(url, "nv_inference_count", "m"), _metric(url, "nv_inference_exec_count", "m")
-            procs = max(1, min(args.client_procs, args.clients))
+            procs = max(1, min(client_procs, clients))
             out = mp.get_context("spawn").Queue()
             workers = [mp.get_context("spawn").Process(
-                target=_client_proc, args=(url, "m", name, shape, args.clients // procs + (i < args.clients % procs),
-                                           args.seconds, out)) for i in range(procs)]
+                target=_client_proc, args=(url, "m", name, shape, clients // procs + (i < clients % procs),
+                                           seconds, out, client_batch)) for i in range(procs)]
             t0 = time.perf_counter()
             for w in workers:
                 w.start()
             lat, errors = [], 0
             for _ in workers:
-                got, err = out.get(timeout=args.seconds + 120)
+                got, err = out.get(timeout=seconds + 120)
                 lat += got
                 errors += err
             elapsed = time.perf_counter() - t0
@@ -189,16 +177,55 @@ def main(argv=None) -> int:
                 server.kill()
             log.close()
     lat_ms = np.array(lat) * 1e3
-    rps = len(lat) / elapsed
+    return {"seconds": round(elapsed, 2), "requests": len(lat), "errors": errors,
+            "requests_per_s": round(len(lat) / elapsed, 1), "items_per_s": round(len(lat) * client_batch / elapsed, 1),
+            "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if len(lat) else None,
+            "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if len(lat) else None,
+            "avg_batch": round(count / execs, 2) if execs else None}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="resnet50", help="mnist, resnet50, mobilenet_v2, vit_b_16")
+    p.add_argument("--fp16", action="store_true")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: what the machine has)")
+    p.add_argument("--clients", type=int, default=64)
+    p.add_argument("--client-procs", type=int, default=8)
+    p.add_argument("--client-batch", type=int, default=1, help="items per request (default 1)")
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--max-batch", type=int, default=64)
+    p.add_argument("--delay-us", type=int, default=2000, help="max_queue_delay_microseconds")
+    p.add_argument("--instances", type=int, default=2, help="instances per device")
+    p.add_argument("--gpus", default="0", help="GPUs of the KIND_GPU instance group, e.g. 0,1 (default 0)")
+    args = p.parse_args(argv)
+    import torch
+
+    import inferrt
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    engine = _engine(args.model, args.fp16, args.max_batch, device)
+    engine_ips = _engine_throughput(engine, args.max_batch, min(10.0, args.seconds))
+    name = engine.input_names[0]
+    shape = tuple(engine.get_tensor_shape(name))[1:]
+    gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
+    kind = f"KIND_GPU gpus: [ {', '.join(map(str, gpus))} ]" if device == "cuda" else "KIND_CPU"
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = os.path.join(tmp, "model.plan")
+        inferrt.save_plan(engine, plan)
+        del engine
+        r = serve_and_drive(plan, name, shape, max_batch=args.max_batch, delay_us=args.delay_us,
+                            instance_group=f"{{ count: {args.instances} kind: {kind} }}", clients=args.clients,
+                            client_procs=args.client_procs, seconds=args.seconds, client_batch=args.client_batch)
+    if r is None:
+        return 1
     print(json.dumps({
         "model": args.model, "fp16": args.fp16, "device": device,
         "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
-        "clients": args.clients, "seconds": round(elapsed, 2), "requests": len(lat), "errors": errors,
-        "requests_per_s": round(rps, 1), f"engine_batch{args.max_batch}_items_per_s": round(engine_ips, 1),
-        "ratio": round(rps / engine_ips, 3),
-        "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if len(lat) else None,
-        "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if len(lat) else None,
-        "avg_batch": round(count / execs, 2) if execs else None,
+        "gpus": gpus if device == "cuda" else [], "clients": args.clients, "client_batch": args.client_batch,
+        "seconds": r["seconds"], "requests": r["requests"], "errors": r["errors"],
+        "requests_per_s": r["requests_per_s"], f"engine_batch{args.max_batch}_items_per_s": round(engine_ips, 1),
+        "ratio": round(r["items_per_s"] / engine_ips, 3),
+        "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "avg_batch": r["avg_batch"],
     }))
     return 0
 

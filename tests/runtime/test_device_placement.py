@@ -55,7 +55,8 @@ def host(monkeypatch):
 @pytest.mark.parametrize("name, expected", [
     (None, ("auto", None)), ("auto", ("auto", None)), ("cpu", ("cpu", None)), ("CPU", ("cpu", None)),
     ("cuda", ("cuda", None)), ("gpu", ("cuda", None)), ("cuda:1", ("cuda", 1)), ("3", ("cuda", 3)), (2, ("cuda", 2)),
-    (torch.device("cuda", 1), ("cuda", 1)), (torch.device("cuda"), ("cuda", None)), (torch.device("cpu"), ("cpu", None)),
+    (torch.device("cuda", 1), ("cuda", 1)), (torch.device("cuda"), ("cuda", None)),
+    (torch.device("cpu"), ("cpu", None)),
 ])
 def test_split_device(name, expected):
     assert dev.split_device(name) == expected
