@@ -14,6 +14,7 @@ import copy
 import torch
 import torch.utils._pytree as pytree
 
+from inferrt.device import on_device
 from inferrt.errors import BindingError, ParseError
 from inferrt.logger import Logger, Severity
 from inferrt.torch.compiled_module import CompiledModule
@@ -100,7 +101,8 @@ def _build_graph(gm, prefix, settings, logger, ranges, artifacts, engines):
         key = prefix + name
         art = artifacts[key] if artifacts is not None else cached_convert(getattr(gm, name), settings, logger, ranges)
         engines[key] = art
-        setattr(gm, name, EngineModule(art.plan, art.meta(), settings.cuda_graphs, logger, label=key))
+        with on_device(settings.device):   # "cuda:N": the engine runs on the GPU of the example inputs
+            setattr(gm, name, EngineModule(art.plan, art.meta(), settings.cuda_graphs, logger, label=key))
     for target in branches:
         # a copy: ep.module() shares the branch modules with the ExportedProgram, which must stay as exported
         branch = copy.deepcopy(getattr(gm, target))
