@@ -77,5 +77,5 @@ def _reuse_plan(made: list, d: str, logger):
             continue
         if dev.fingerprint("cuda", index) != dev.fingerprint("cuda", e.device.index):
             continue
-        return load_engine(bytes(e.serialize()), logger, device=index)
+        return load_engine(e.serialize(), logger, device=index)
     return None
