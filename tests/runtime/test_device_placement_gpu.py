@@ -25,9 +25,14 @@ def _same_kind(a: int, b: int) -> bool:
         (torch.cuda.get_device_name(b), torch.cuda.get_device_capability(b))
 
 
-def _on(engine) -> set:
-    """The devices of an engine's constants (its weights)."""
-    return {t.device for t in engine.executor.consts.values()}
+def _placed(load, gpus=(0, 1)):
+    """``load()``'s result and the bytes it left allocated on each GPU of ``gpus`` (PyTorch's allocator)."""
+    import gc
+
+    gc.collect()
+    before = [torch.cuda.memory_allocated(g) for g in gpus]
+    out = load()
+    return out, {g: torch.cuda.memory_allocated(g) - b for g, b in zip(gpus, before)}
 
 
 def _mnist_plan(device: str, max_batch: int = 64, config_fn=None) -> bytes:
@@ -51,7 +56,7 @@ def test_device_argument_and_current_gpu():
     plan = build_plan("cuda:0")
     for engine in (trt.load_engine(plan, device=0), trt.load_engine(plan, device="cuda:0"),
                    trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(plan)):
-        assert engine.device == torch.device("cuda", 0) and _on(engine) == {torch.device("cuda", 0)}
+        assert engine.device == torch.device("cuda", 0)
         x, s = inputs(3)
         assert_close(engine.create_execution_context().infer(x=x, s=s)["y"], reference(x, s), np.float32)
 
@@ -80,15 +85,19 @@ def test_build_on_gpu0_load_on_gpu1(how):
     _require_same_kind()
     plan = build_plan("cuda:0")
     e0 = trt.load_engine(plan, device=0)
-    if how == "device_argument":
-        e1 = trt.load_engine(plan, device=1)
-    else:   # TensorRT: the engine belongs to the device current at deserialization
-        with torch.cuda.device(1):
-            e1 = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(plan)
+
+    def load():
+        if how == "device_argument":
+            return trt.load_engine(plan, device=1)
+        with torch.cuda.device(1):   # TensorRT: the engine belongs to the device current at deserialization
+            return trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(plan)
+
+    e1, grew = _placed(load)
     assert torch.cuda.current_device() == 0
-    assert e1.device == torch.device("cuda", 1) and _on(e1) == {torch.device("cuda", 1)}
-    ctx1 = e1.create_execution_context()
-    assert ctx1._arena.device == torch.device("cuda", 1)
+    assert e1.device == torch.device("cuda", 1)
+    assert grew[1] > 0 and grew[0] <= 0, grew        # its weights are on GPU 1, nothing new on GPU 0
+    ctx1, grew = _placed(e1.create_execution_context)
+    assert ctx1._arena.device == torch.device("cuda", 1) and grew[0] <= 0, grew
     x, s = inputs(5, seed=3)
     y0 = e0.create_execution_context().infer(x=x, s=s)["y"]
     y1 = ctx1.infer(x=x, s=s)["y"]
