@@ -66,7 +66,8 @@ class Builder(_Reporter):
 
         rt = Runtime(self.logger)
         rt.error_recorder = self.error_recorder
-        return rt.deserialize_cuda_engine(plan)
+        with on_device(config.device, "config.device"):   # the engine goes where it was built
+            return rt.deserialize_cuda_engine(plan)
 
     def build(self, network, config=None) -> IHostMemory:
         """Pythonic: build a plan or raise BuildError with every problem found."""

@@ -168,7 +168,8 @@ def test_cpu_plan_with_device_cpu_runs(cpu_plan):
 
 def test_builder_builds_on_config_device_gpu(monkeypatch, cpu_plan):
     """config.device = "cuda:N": the whole build (tactic timing, kernels, the accuracy check) runs with GPU N
-    current; the build itself is simulated (it returns the relabelled plan)."""
+    current, and the engines of build_engine_with_config / inferrt.build_engine are placed there; the build itself
+    is simulated (it returns the relabelled plan)."""
     from inferrt.builder import build as build_mod
 
     gpus = SimulatedGpus(monkeypatch, [H100, H100])
@@ -179,11 +180,15 @@ def test_builder_builds_on_config_device_gpu(monkeypatch, cpu_plan):
         return _gpu_plan(cpu_plan)
 
     monkeypatch.setattr(build_mod, "build_plan", fake_build_plan)
+    monkeypatch.setattr(engine_mod, "ICudaEngine", FakeEngine)
     builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
     config = builder.create_builder_config()
     config.device = "cuda:1"
     builder.build(make_network(builder), config)
     assert seen == [1] and gpus.current == 0
+    assert builder.build_engine_with_config(make_network(builder), config).device.index == 1   # where it was built
+    assert trt.build_engine(make_network(builder), device="cuda:1").device.index == 1
+    assert seen == [1, 1, 1] and gpus.current == 0
     config.device = "cuda:2"
     with pytest.raises(BuildError, match=r"config\.device=cuda:2: there are 2 CUDA device\(s\)"):
         builder.build(make_network(builder), config)
