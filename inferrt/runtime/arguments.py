@@ -12,7 +12,7 @@ import torch
 from ..dtypes import LOW_BIT, from_numpy_dtype, from_torch_dtype, itemsize, torch_dtype
 from ..enums import DataType
 from ..errors import BindingError
-from .device_pointers import is_host_only, reaches_pageable
+from .device_pointers import UNREGISTERED, owner_gpu, pointer_kind, reaches_pageable
 from .host_mappings import host_range_problem
 
 ADDRESS_LIMIT = 2 ** 64
@@ -98,8 +98,15 @@ def host_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool, whole:
 
 def device_buffer_problem(name: str, ptr: int, nbytes: int, writable: bool, device: int) -> str | None:
     """Why a kernel on CUDA ``device`` cannot use [ptr, ptr + nbytes) for tensor ``name`` (None when it can, or when
-    CUDA cannot tell): ordinary host memory, unless the GPU reaches pageable memory and the range is mapped."""
-    if not is_host_only(ptr):
+    CUDA cannot tell): memory of another GPU, or ordinary host memory unless the GPU reaches pageable memory and the
+    range is mapped."""
+    kind = pointer_kind(ptr)
+    owner = owner_gpu(kind)
+    if owner is not None and owner != device:
+        return (f"the buffer of tensor {name!r} at {ptr:#x} is memory of GPU {owner} but the engine runs on GPU "
+                f"{device}; bind memory of GPU {device} (a tensor on cuda:{device}) with "
+                f"context.set_tensor_address({name!r}, ptr)")
+    if kind is None or kind[0] != UNREGISTERED:
         return None
     if reaches_pageable(device):
         why = host_range_problem(ptr, nbytes, writable)

@@ -4,7 +4,9 @@ A kernel that dereferences an address the device cannot reach does not fail alon
 process is lost (every later CUDA call fails). ``cudaPointerGetAttributes`` answers cheaply (no synchronization)
 what an address is: device, managed or pinned host memory (usable) or ordinary host memory that CUDA does not know
 ("unregistered"), which a kernel can read only on systems where the GPU reaches pageable memory (HMM / ATS, device
-attribute ``cudaDevAttrPageableMemoryAccess``), and there only when it is mapped (``host_mappings.py``).
+attribute ``cudaDevAttrPageableMemoryAccess``), and there only when it is mapped (``host_mappings.py``). Device
+memory names its GPU: an engine refuses another GPU's memory (its kernels would fault unless peer access happens to
+be on).
 
 The check fails open: it uses only a CUDA runtime library PyTorch has already loaded (never loads another), and
 any failure to find it or to ask it means "cannot tell", leaving the address to CUDA as TensorRT does. It never
@@ -16,7 +18,8 @@ import ctypes
 import os
 import threading
 
-_UNREGISTERED = 0                      # cudaMemoryTypeUnregistered
+UNREGISTERED = 0                      # cudaMemoryTypeUnregistered
+DEVICE_MEMORY = 2                      # cudaMemoryTypeDevice: memory of one GPU (``device``)
 _PAGEABLE_MEMORY_ACCESS = 88           # cudaDevAttrPageableMemoryAccess
 _NAMES = ("libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so")
 
@@ -72,14 +75,18 @@ def reaches_pageable(device: int) -> bool:
     return _pageable[device]
 
 
-def is_host_only(ptr: int) -> bool:
-    """True when CUDA says ``ptr`` is ordinary host memory it does not know (not device, managed or pinned);
-    False when it is one of those, or when CUDA cannot tell us."""
+def pointer_kind(ptr: int) -> tuple[int, int] | None:
+    """``(cudaMemoryType, device)`` CUDA reports for ``ptr``, or None when it cannot tell us."""
     lib = _runtime()
     if lib is None:
-        return False
+        return None
     attrs = _Attributes()
     if lib.cudaPointerGetAttributes(ctypes.byref(attrs), ctypes.c_void_p(ptr)) != 0:
         lib.cudaGetLastError()   # clear the (non-sticky) error this call left
-        return False
-    return attrs.type == _UNREGISTERED
+        return None
+    return attrs.type, attrs.device
+
+
+def owner_gpu(kind: tuple[int, int] | None) -> int | None:
+    """The GPU whose device memory a ``pointer_kind`` answer describes (None: host, managed or unknown memory)."""
+    return kind[1] if kind is not None and kind[0] == DEVICE_MEMORY else None

@@ -207,3 +207,19 @@ def test_infer_refuses_a_stream_of_another_gpu():
     with pytest.raises(BindingError, match=r"stream of cuda:0 but the engine runs on cuda:1; pass a stream of "
                                            r"cuda:1 \(torch.cuda.Stream\(device=1\)\)"):
         stream_handle(Stream(), torch.device("cuda", 1))
+
+
+@pytest.mark.parametrize("kind, refused", [((2, 0), True), ((2, 1), False), ((3, 0), False), ((1, 0), False),
+                                           (None, False)])
+def test_memory_of_another_gpu_is_refused(monkeypatch, kind, refused):
+    """cudaPointerGetAttributes' answer (type, device) for a buffer bound to an engine on GPU 1: device memory of
+    GPU 0 is refused (a kernel on GPU 1 would fault on it); its own GPU's, managed and pinned memory pass."""
+    from inferrt.runtime import arguments
+
+    monkeypatch.setattr(arguments, "pointer_kind", lambda ptr: kind)
+    why = arguments.device_buffer_problem("x", 0x7F0000001000, 16, False, 1)
+    if refused:
+        assert why == ("the buffer of tensor 'x' at 0x7f0000001000 is memory of GPU 0 but the engine runs on GPU 1; "
+                       "bind memory of GPU 1 (a tensor on cuda:1) with context.set_tensor_address('x', ptr)")
+    else:
+        assert why is None

@@ -13,7 +13,7 @@ import torch
 import inferrt as trt
 from inferrt.errors import BindingError
 from tests.helpers import assert_close
-from tests.runtime.rt_tools import build_plan, inputs, reference
+from tests.runtime.rt_tools import ListLogger, build_plan, inputs, reference
 
 GPUS = torch.cuda.device_count() if torch.cuda.is_available() else 0
 multigpu = [pytest.mark.gpu, pytest.mark.multigpu,
@@ -130,6 +130,11 @@ def test_raw_addresses_and_stream_of_gpu1():
     dx, ds = torch.from_numpy(x).to("cuda:1"), torch.from_numpy(s).to("cuda:1")
     dy = torch.empty((4, 4), device="cuda:1")
     stream = torch.cuda.Stream(device=1)
+    logger = ListLogger()
+    engine.logger = ctx.logger = logger
+    on_gpu0 = torch.empty((4, 8), device="cuda:0")
+    assert ctx.set_tensor_address("x", on_gpu0.data_ptr()) is False     # a kernel on GPU 1 would fault on it
+    assert "is memory of GPU 0 but the engine runs on GPU 1" in logger.errors()[-1]
     for name, t in (("x", dx), ("s", ds), ("y", dy)):
         assert ctx.set_tensor_address(name, t.data_ptr())
     assert ctx.set_input_shape("x", (4, 8)) and ctx.set_input_shape("s", (4, 4))
