@@ -31,8 +31,8 @@ def _target_gpu(fp: dict, device) -> int | None:
             return None
         if kind != fp["kind"]:
             raise PlanError(f"device={device!r} but the plan was built for {describe(fp)}; "
-                            + ("load it without device= (a CPU plan runs on the CPU), or rebuild it for the GPU"
-                               if fp["kind"] == "cpu" else "load it on a GPU of that kind, or rebuild it for the CPU"))
+                            + ("a CPU plan runs on the CPU only: run it there, or rebuild it on the GPU"
+                               if fp["kind"] == "cpu" else "run it on a GPU of that kind, or rebuild it for the CPU"))
         return gpu_index(device, "device") if kind == "cuda" else None
     except ValueError as e:
         raise PlanError(f"cannot load the plan: {e}") from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from ..errors import BuildError, ParseError
+from ..errors import BuildError, ParseError, PlanError
 from .model_config import BACKENDS, PLATFORMS, InstanceKind, parse_model_config
 
 TIMING_CACHE = "model.timing_cache"
@@ -127,7 +127,11 @@ def load_engine_for(model_file: str, cfg, device: str, logger=None):
     if model_file.endswith(".onnx"):
         engine = _build_onnx(model_file, cfg, device, logger)
     else:
-        engine = load_engine(model_file, logger, device=device if device.startswith("cuda") else None)
+        try:
+            engine = load_engine(model_file, logger, device=device if device.startswith("cuda") else None)
+        except PlanError as e:
+            where = f" (instance_group places an instance on {device})" if device != "auto" else ""
+            raise PlanError(f"model {cfg.name!r}: {model_file}{where}: {e}") from None
     if device == "cpu" and engine.device.type != "cpu":
         raise BuildError(f"model {cfg.name!r}: {model_file} is a {engine.device.type} plan but instance_group asks "
                          f"for KIND_CPU; rebuild the plan for the CPU or use KIND_GPU")

@@ -121,6 +121,20 @@ def test_plan_file_on_a_gpu_of_another_kind_is_an_error(monkeypatch):
         placement.place_instances("m.plan", _cfg("instance_group [ { kind: KIND_GPU gpus: [ 0, 1 ] } ]"))
 
 
+def test_cpu_plan_file_on_kind_gpu_is_an_error(monkeypatch, tmp_path):
+    from inferrt.serve.repository import load_engine_for
+    from tests.runtime.rt_tools import build_plan
+
+    SimulatedGpus(monkeypatch, [H100, H100])
+    path = tmp_path / "model.plan"
+    path.write_bytes(bytes(build_plan("cpu")))
+    with pytest.raises(PlanError, match=r"model 'm': .*model\.plan \(instance_group places an instance on cuda:1\): "
+                                        r"device='cuda:1' but the plan was built for the CPU; a CPU plan runs on the "
+                                        r"CPU only"):
+        load_engine_for(str(path), _cfg(""), "cuda:1")
+    assert load_engine_for(str(path), _cfg(""), "cpu").device.type == "cpu"
+
+
 @pytest.mark.parametrize("config", ["", "instance_group [ { count: 2 } ]", "instance_group [ { kind: KIND_AUTO } ]"])
 def test_kind_auto_places_a_gpu_engine_on_every_gpu(monkeypatch, config):
     gpus = SimulatedGpus(monkeypatch, [H100, H100])
