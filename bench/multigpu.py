@@ -33,6 +33,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+_WARM_UP = threading.Lock()
 
 
 def _drive(engine, batch: int, seconds: float, start: threading.Barrier, results: dict, key) -> None:
@@ -46,9 +47,10 @@ def _drive(engine, batch: int, seconds: float, start: threading.Barrier, results
     name = engine.input_names[0]
     shape = (batch, *tuple(engine.get_tensor_shape(name))[1:])
     x = torch.randn(shape, device=engine.device).to(torch_dtype(engine.get_tensor_dtype(name)))
-    for _ in range(5):   # first run, CUDA graph capture, replays
-        ctx.infer({name: x}, stream=stream)
-    stream.synchronize()
+    with _WARM_UP:   # first launches (kernel loading on this GPU) and the CUDA graph capture, one GPU at a time
+        for _ in range(5):
+            ctx.infer({name: x}, stream=stream)
+        stream.synchronize()
     start.wait()
     pending: collections.deque = collections.deque()
     n, t0 = 0, time.perf_counter()
