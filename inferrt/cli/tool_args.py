@@ -103,14 +103,19 @@ def parse_tensor_specs(flag: str, items, with_shape: bool) -> dict:
 
 
 def resolve(device: str | None, cpu: bool = False) -> str:
-    """'cpu' / 'cuda' for --device / --cpu; ExecArgError naming the contradiction or the missing GPU."""
-    from ..device import resolve_device
+    """'cpu' / 'cuda' for --device / --cpu; ExecArgError naming the contradiction or the missing GPU. A
+    ``cuda:N`` (or ``N``) request makes GPU N the process's current device, as trtexec's ``--device=N`` does."""
+    from ..device import gpu_index, resolve_device, select_gpu
 
     if cpu:
         if device not in (None, "cpu"):
             raise ExecArgError(f"--cpu and --device={device} contradict each other")
         device = "cpu"
     try:
-        return resolve_device(device)
+        kind = resolve_device(device)
+        index = gpu_index(device, "--device") if kind == "cuda" and device is not None else None
     except (RuntimeError, ValueError) as e:
         raise ExecArgError(f"--device: {e}") from None
+    if index is not None:
+        select_gpu(index)
+    return kind
