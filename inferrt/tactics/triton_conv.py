@@ -89,8 +89,9 @@ def pack_weight(w, oc, c, kernel, dtype):
 
 class ConvLauncher:
     """Runs ``out = epilogue(conv2d(x, w))`` with one generated kernel per epilogue input dtypes, at one point of
-    ``tactic_triton_conv.CONV_SPACE`` (tiles of output pixels x output channels; BLOCK_K channels per tap step). ``geometry``:
-    (stride, pre-padding, dilation) pairs; extras are epilogue inputs expanded to the output's NCHW shape."""
+    ``tactic_triton_conv.CONV_SPACE`` (tiles of output pixels x output channels; BLOCK_K channels per tap step).
+    ``geometry``: (stride, pre-padding, dilation) pairs; extras are epilogue inputs expanded to the output's NCHW
+    shape."""
 
     def __init__(self, program, point):
         self.program = program

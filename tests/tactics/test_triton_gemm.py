@@ -27,7 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
 TORCH_DT = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 #: (rtol, atol) per dtype (tests/helpers.py); atol is relative to the reference's largest magnitude
-TOL = {"f32": tolerance(np.float32), "f16": tolerance(np.float16), "bf16": tolerance("bfloat16"), "tf32": tolerance("tf32")}
+TOL = {"f32": tolerance(np.float32), "f16": tolerance(np.float16), "bf16": tolerance("bfloat16"),
+       "tf32": tolerance("tf32")}
 
 
 def _node(kind, x, w, out_dt, op0=MO.NONE, op1=MO.NONE, bias=None, residual=None, epilogue=()):
