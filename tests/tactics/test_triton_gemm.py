@@ -165,14 +165,80 @@ def _run_interpreted() -> dict:
     return results
 
 
-@pytest.fixture(scope="module")
-def interpreted():
+def _run_engines() -> dict:
+    """Engines whose products and convolutions all run the Triton tactics (allowed on the CPU for this process only,
+    and chosen by an algorithm selector) against unoptimized engines: network name -> tactics used, excess."""
+    import inferrt as trt
+    from inferrt.tactics import registry
+    from tests.passes.nets import dyn_profile, rand, resnet_block_network, transformer_network
+
+    mine = ("triton_gemm", "triton_conv_nhwc")
+    registry._load()
+    for name in mine:
+        registry.TACTICS[name].devices = ("cpu", "cuda")
+
+    class Only(trt.IAlgorithmSelector):
+        def select_algorithms(self, name, choices):
+            return [c for c in choices if c in mine]
+
+        def report_algorithms(self, names, choices):
+            pass
+
+    out = {}
+    for make, shape in ((transformer_network, (1, 8, 32)), (resnet_block_network, (1, 8, 8, 8))):
+        builder, net = make()
+        prof = dyn_profile("x", shape)
+        fast = build_engine(builder, net, "cpu", prof, Only())
+        ref = build_engine(builder, net, "cpu", prof, passes=[])
+        used = sorted({n.info.tactic for n in fast.graph.nodes if n.kind in (
+            "fused_matmul", "matrix_multiply", "fused_conv", "convolution")})
+        worst = 0.0
+        for b in (1, 3):
+            x = rand(b, *shape[1:])
+            got = np.asarray(fast.create_execution_context().infer({"x": x})["y"], dtype=np.float64)
+            want = np.asarray(ref.create_execution_context().infer({"x": x})["y"], dtype=np.float64)
+            rtol, atol = TOL["f32"]
+            worst = max(worst, float(np.max(np.abs(got - want) / (rtol * np.abs(want) + atol * max(
+                np.abs(want).max(), 1.0)))))
+        out[make.__name__] = {"tactics": used, "excess": worst}
+    return out
+
+
+def build_engine(builder, net, device, profile, selector=None, passes=None):
+    """An engine of ``net`` on ``device`` (TF32 off), restricted by ``selector``, with ``passes`` (None: all)."""
+    import inferrt as trt
+
+    config = builder.create_builder_config()
+    config.device = device
+    config.clear_flag(trt.BuilderFlag.TF32)
+    if selector is not None:
+        config.algorithm_selector = selector
+    if passes is not None:
+        config.passes = passes
+    p = builder.create_optimization_profile()
+    for k, v in profile.items():
+        p.set_shape(k, *v)
+    config.add_optimization_profile(p)
+    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
+
+
+def _interpret(mode):
     pytest.importorskip("triton")
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "tests.tactics.test_triton_gemm"], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "tests.tactics.test_triton_gemm", mode], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def interpreted():
+    return _interpret("kernels")
+
+
+def test_interpreted_engines_match_unoptimized():
+    for net, r in _interpret("engines").items():
+        assert r["tactics"] in (["triton_gemm"], ["triton_conv_nhwc"]) and r["excess"] <= 1.0, (net, r)
 
 
 @pytest.mark.parametrize("case", list(_cases()) + ["scaling_program"])
@@ -231,4 +297,4 @@ def test_dynamic_rows_keep_every_tile():
 
 
 if __name__ == "__main__":
-    print(json.dumps(_run_interpreted()))
+    print(json.dumps(_run_engines() if sys.argv[1:] == ["engines"] else _run_interpreted()))
