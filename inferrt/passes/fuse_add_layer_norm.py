@@ -1,8 +1,8 @@
 """LayerNorm fused with the residual add that feeds it.
 
-    a ─┐                                       a ─┐
-       Add ─ s ─ LayerNorm(γ, β; A, ε) ─ y  ==>    AddLayerNorm(γ, β; A, ε) ─ y
-    b ─┘   └──── (other readers of s)          b ─┘                        └─ s ─ (other readers of s)
+    a ─┐                                      a ─┐
+       Add ─ s ─ LayerNorm(γ, β; A, ε) ─ y  ==>   AddLayerNorm(γ, β; A, ε) ─ y
+    b ─┘   └──── (other readers of s)         b ─┘                        └─ s ─ (other readers of s)
 
 The sum is computed, normalized and (when anything else still reads it, or it is a network output) stored by one
 layer, so the residual stream of a transformer is read once per block instead of twice. Matches ``layer_norm`` (from

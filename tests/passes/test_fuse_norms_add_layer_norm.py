@@ -122,7 +122,7 @@ def test_not_fused():
 # --------------------------------------------------------------------------------------------------- ONNX
 def _onnx_model():
     """x + pos (constant (1, 6, 16)) ─ LayerNormalization-17 ─ y, and the sum doubled into z."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(3)
