@@ -166,13 +166,16 @@ def _run_interpreted() -> dict:
 
 
 def _run_engines() -> dict:
-    """Engines whose products and convolutions all run the Triton tactics (allowed on the CPU for this process only,
-    and chosen by an algorithm selector) against unoptimized engines: network name -> tactics used, excess."""
+    """Engines whose products, convolutions and add + LayerNorms all run the Triton tactics (allowed on the CPU for
+    this process only, and chosen by an algorithm selector) against unoptimized engines: network name -> tactics
+    used, excess."""
     import inferrt as trt
     from inferrt.tactics import registry
     from tests.passes.nets import dyn_profile, rand, resnet_block_network, transformer_network
 
-    mine = ("triton_gemm", "triton_conv_nhwc")
+    from tests.passes.test_fuse_norms_add_layer_norm import _net as add_ln_network
+
+    mine = ("triton_gemm", "triton_conv_nhwc", "triton_add_layer_norm")
     registry._load()
     for name in mine:
         registry.TACTICS[name].devices = ("cpu", "cuda")
@@ -185,22 +188,27 @@ def _run_engines() -> dict:
             pass
 
     out = {}
-    for make, shape in ((transformer_network, (1, 8, 32)), (resnet_block_network, (1, 8, 8, 8))):
+    nets = {"transformer": (transformer_network, {"x": (1, 8, 32)}),
+            "resnet_block": (resnet_block_network, {"x": (1, 8, 8, 8)}),
+            "add_layer_norm": (add_ln_network, {"a": (1, 5, 16), "r": (1, 5, 16)})}
+    for name, (make, shapes) in nets.items():
         builder, net = make()
-        prof = dyn_profile("x", shape)
+        prof = {k: v for s in shapes for k, v in dyn_profile(s, shapes[s]).items()}
         fast = build_engine(builder, net, "cpu", prof, Only())
         ref = build_engine(builder, net, "cpu", prof, passes=[])
         used = sorted({n.info.tactic for n in fast.graph.nodes if n.kind in (
-            "fused_matmul", "matrix_multiply", "fused_conv", "convolution")})
+            "fused_matmul", "matrix_multiply", "fused_conv", "convolution", "add_layer_norm")})
         worst = 0.0
         for b in (1, 3):
-            x = rand(b, *shape[1:])
-            got = np.asarray(fast.create_execution_context().infer({"x": x})["y"], dtype=np.float64)
-            want = np.asarray(ref.create_execution_context().infer({"x": x})["y"], dtype=np.float64)
+            feeds = {k: rand(b, *v[1:]) for k, v in shapes.items()}
+            got = fast.create_execution_context().infer(feeds)
+            want = ref.create_execution_context().infer(feeds)
             rtol, atol = TOL["f32"]
-            worst = max(worst, float(np.max(np.abs(got - want) / (rtol * np.abs(want) + atol * max(
-                np.abs(want).max(), 1.0)))))
-        out[make.__name__] = {"tactics": used, "excess": worst}
+            for k in want:
+                g, w = (np.asarray(v[k], dtype=np.float64) for v in (got, want))
+                worst = max(worst, float(np.max(np.abs(g - w) / (rtol * np.abs(w) + atol * max(np.abs(w).max(),
+                                                                                               1.0)))))
+        out[name] = {"tactics": used, "excess": worst}
     return out
 
 
@@ -237,8 +245,12 @@ def interpreted():
 
 
 def test_interpreted_engines_match_unoptimized():
-    for net, r in _interpret("engines").items():
-        assert r["tactics"] in (["triton_gemm"], ["triton_conv_nhwc"]) and r["excess"] <= 1.0, (net, r)
+    expect = {"transformer": ["triton_gemm"], "resnet_block": ["triton_conv_nhwc"],
+              "add_layer_norm": ["triton_add_layer_norm"]}
+    got = _interpret("engines")
+    assert sorted(got) == sorted(expect)
+    for net, r in got.items():
+        assert r["tactics"] == expect[net] and r["excess"] <= 1.0, (net, r)
 
 
 @pytest.mark.parametrize("case", list(_cases()) + ["scaling_program"])
