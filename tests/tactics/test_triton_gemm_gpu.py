@@ -18,7 +18,7 @@ from tests.tactics.test_triton_gemm import SMALL, _cases, build_engine, run_case
 POINTS = {
     "small": SMALL,
     "default": {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3, "GROUP_M": 8},
-    "large": {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3, "GROUP_M": 8},
+    "large": {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 3, "GROUP_M": 8},
 }
 GPU_CASES = dict(_cases(), **{
     "bias_gelu_erf_bf16": (dict(kind="fused_matmul", epilogue=[["act", "GELU_ERF", 0.0, 0.0], ["add", 3]]),
