@@ -71,6 +71,8 @@ def _cases():
                                   {"x": (1, 5, 24), "w": (24, 18), "r": (3, 5, 18)}, "f32", {}),
         "channels_last_output": (dict(kind="fused_matmul", epilogue=[["act", "SIGMOID", 0.0, 0.0]]),
                                  {"x": (2, 4, 5, 8), "w": (8, 6)}, "f32", {"channels_last": True}),
+        "tma_f16_aligned": (dict(kind="fused_matmul", epilogue=[["add", 3]]),
+                            {"x": (2, 24, 64), "w": (64, 48), "b": (1, 1, 48), "r": (2, 24, 48)}, "f16", {}),
         "empty_k": (dict(kind="fused_matmul", epilogue=[["act", "HARD_SIGMOID", 0.2, 0.5]]),
                     {"x": (4, 0), "w": (0, 5), "b": (1, 5)}, "f32", {}),
     }
@@ -106,7 +108,7 @@ def excess(got, ref, rtol_atol) -> float:
     return ((got - ref).abs() / (rtol * ref.abs() + atol * scale)).max().item()
 
 
-def run_case(case, point, device="cpu", tol=None) -> dict:
+def run_case(case, point, device="cpu", tol=None, tactic_name="triton_gemm") -> dict:
     """Run one case of ``_cases()`` through the tactic at ``point`` on ``device``: how far it is from float64 torch,
     in units of the dtype's tolerance (or of ``tol``'s row of TOL)."""
     import torch
@@ -115,7 +117,7 @@ def run_case(case, point, device="cpu", tol=None) -> dict:
     from inferrt.tactics.registry import get_tactic
 
     kw, shapes, dt, over = case
-    tactic = get_tactic("triton_gemm")
+    tactic = get_tactic(tactic_name)
     tdt = getattr(torch, TORCH_DT[dt])
     gen = torch.Generator().manual_seed(0)
     t = {k: torch.randn(s, generator=gen).to(tdt).to(device) for k, s in shapes.items()}
@@ -128,7 +130,7 @@ def run_case(case, point, device="cpu", tol=None) -> dict:
     over = dict(over)
     channels_last = over.pop("channels_last", False)
     point = dict(point, **over)
-    assert tactic.supports(node, specs, "cuda")
+    assert get_tactic("triton_gemm").supports(node, specs, "cuda")
     run = tactic.prepare(node, torch.device(device), point)
     out = torch.full(specs["y"].shape, float("nan"), dtype=tdt, device=device)
     if channels_last:
@@ -157,9 +159,29 @@ def scaling_case(device="cpu") -> dict:
     return {"excess": excess(out.cpu().double(), ref.cpu(), TOL["f32"]), "ok": True}
 
 
+#: cases the TMA variant takes (B without batch, A not transposed): name -> whether the operands suit TMA (else the
+#: plain template runs, at the same point)
+TMA_CASES = {"plain_f32_odd": False, "bias_gelu_erf_residual_f32": True, "bias_gelu_tanh_f16": False,
+             "tma_f16_aligned": True, "channels_last_output": False}
+
+
 def _run_interpreted() -> dict:
+    from inferrt.tactics import triton_gemm_tma
+
     results = {name: run_case(case, SMALL) for name, case in _cases().items()}
     results["scaling_program"] = scaling_case()
+    calls = []
+    real = triton_gemm_tma.GemmTmaLauncher.__call__
+
+    def counted(self, *args):
+        calls.append(1)
+        return real(self, *args)
+
+    triton_gemm_tma.GemmTmaLauncher.__call__ = counted
+    for name in TMA_CASES:
+        calls.clear()
+        r = run_case(_cases()[name], SMALL, tactic_name="triton_gemm_tma")
+        results["tma:" + name] = dict(r, ok=r["ok"] and bool(calls) == TMA_CASES[name])
     for r in results.values():
         r.pop("launcher", None)
     return results
@@ -253,7 +275,7 @@ def test_interpreted_engines_match_unoptimized():
         assert r["tactics"] == expect[net] and r["excess"] <= 1.0, (net, r)
 
 
-@pytest.mark.parametrize("case", list(_cases()) + ["scaling_program"])
+@pytest.mark.parametrize("case", list(_cases()) + ["scaling_program"] + ["tma:" + n for n in TMA_CASES])
 def test_interpreted_kernel_matches_float64(interpreted, case):
     r = interpreted[case]
     assert r["excess"] <= 1.0, (case, r)
@@ -279,6 +301,23 @@ def test_supports_rules():
     node, specs = _node("fused_matmul", Spec(F32, (8, 16)), Spec(F32, (16, 4)), F32,
                         epilogue=[["act", "GELU_ERF", 0.0, 0.0]])
     assert t.supports(node, specs, "cuda")
+
+
+def test_tma_variant_supports_unbatched_b_and_plain_a(monkeypatch):
+    pytest.importorskip("triton")
+    from inferrt.tactics import tactic_triton_gemm
+    from inferrt.tactics.registry import get_tactic
+
+    t = get_tactic("triton_gemm_tma")
+    node, specs = _node("fused_matmul", Spec(F32, (4, 8, 16)), Spec(F32, (1, 16, 24)), F32)
+    monkeypatch.setattr(tactic_triton_gemm, "hopper_or_later", lambda device=None: False)
+    assert not t.supports(node, specs, "cuda")   # before Hopper: the plain template only
+    monkeypatch.setattr(tactic_triton_gemm, "hopper_or_later", lambda device=None: True)
+    assert t.supports(node, specs, "cuda")
+    node, specs = _node("fused_matmul", Spec(F32, (4, 8, 16)), Spec(F32, (4, 16, 24)), F32)
+    assert not t.supports(node, specs, "cuda")   # B with a batch
+    node, specs = _node("fused_matmul", Spec(F32, (16, 8)), Spec(F32, (16, 24)), F32, op0=MO.TRANSPOSE)
+    assert not t.supports(node, specs, "cuda")   # A read through its transpose
 
 
 def test_space_prunes_tiles_larger_than_the_problem():

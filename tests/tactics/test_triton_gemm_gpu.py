@@ -13,7 +13,8 @@ import inferrt as trt  # noqa: E402
 from inferrt.enums import MatrixOperation as MO  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
 from tests.passes.nets import dyn_profile, rand, transformer_network  # noqa: E402
-from tests.tactics.test_triton_gemm import SMALL, _cases, build_engine, run_case, scaling_case  # noqa: E402
+from inferrt.tactics.tactic_triton_gemm import hopper_or_later  # noqa: E402
+from tests.tactics.test_triton_gemm import SMALL, TMA_CASES, _cases, build_engine, run_case, scaling_case  # noqa: E402
 
 POINTS = {
     "small": SMALL,
@@ -40,6 +41,20 @@ def test_every_case_at_every_point(case, point):
     assert all(c.metadata.num_stages == POINTS[point]["num_stages"] for c in compiled)
 
 
+#: case -> whether its operands suit TMA (else the TMA tactic runs the plain template)
+TMA_GPU_CASES = dict(TMA_CASES, bias_gelu_erf_bf16=False, transposed_b_bf16=True, large_f16=True)
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+@pytest.mark.parametrize("case", list(TMA_GPU_CASES))
+def test_tma_variant_at_every_point(case, point):
+    if not hopper_or_later():
+        pytest.skip("the TMA variant needs compute capability 9.0+")
+    r = run_case(GPU_CASES[case], POINTS[point], device="cuda", tactic_name="triton_gemm_tma")
+    assert r["excess"] <= 1.0 and r["ok"], (case, point, r)
+    assert bool(r["launcher"].compiled_kernels()) == TMA_GPU_CASES[case]   # the TMA kernel ran
+
+
 def test_fp32_follows_the_tf32_switch():
     case = GPU_CASES["bias_gelu_erf_residual_f32"]
     saved = torch.backends.cuda.matmul.allow_tf32
@@ -58,20 +73,26 @@ def test_scaling_program():
     assert scaling_case("cuda")["excess"] <= 1.0
 
 
-class _OnlyTritonGemm(trt.IAlgorithmSelector):
+class _Only(trt.IAlgorithmSelector):
+    def __init__(self, tactic):
+        self.tactic = tactic
+
     def select_algorithms(self, name, choices):
-        return [c for c in choices if c == "triton_gemm"]
+        return [c for c in choices if c == self.tactic]
 
     def report_algorithms(self, names, choices):
         pass
 
 
-def test_engine_with_triton_gemm_matches_cpu():
+@pytest.mark.parametrize("tactic", ["triton_gemm", "triton_gemm_tma"])
+def test_engine_with_triton_gemm_matches_cpu(tactic):
+    if tactic == "triton_gemm_tma" and not hopper_or_later():
+        pytest.skip("the TMA variant needs compute capability 9.0+")
     builder, net = transformer_network()
     prof = dyn_profile("x", (1, 8, 32))
-    gpu = build_engine(builder, net, "cuda", prof, _OnlyTritonGemm())
+    gpu = build_engine(builder, net, "cuda", prof, _Only(tactic))
     products = [n for n in gpu.graph.nodes if n.kind in ("fused_matmul", "matrix_multiply")]
-    assert products and all(n.info.tactic == "triton_gemm" for n in products), [
+    assert products and all(n.info.tactic == tactic for n in products), [
         (n.name, n.info.tactic) for n in products]
     cpu = build_engine(builder, net, "cpu", prof, passes=[])
     for b in (1, 3):
