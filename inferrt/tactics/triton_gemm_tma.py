@@ -62,8 +62,8 @@ def gemm_tma_source(program, in_dtypes, out_dtype) -> str:
 def _aligned(t, contiguous_dim: int) -> bool:
     other = 1 - contiguous_dim
     es = t.element_size()
-    return (t.stride(contiguous_dim) == 1 and (t.stride(other) * es) % 16 == 0 and t.data_ptr() % 16 == 0
-            and t.shape[contiguous_dim] * es >= 16)
+    return (t.stride(contiguous_dim) == 1 and t.stride(other) > 0 and (t.stride(other) * es) % 16 == 0
+            and t.data_ptr() % 16 == 0 and t.shape[contiguous_dim] * es >= 16)
 
 
 def tma_ready(a2, b2) -> bool | None:
