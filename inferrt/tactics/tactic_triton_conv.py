@@ -4,8 +4,9 @@ epilogue) through the implicit-GEMM kernel of ``triton_conv.py``. It competes wi
 
 Supported: one group, FP16 / BF16 / FP32 input, kernel and output of one type, any stride, padding (explicit,
 asymmetric or SAME_*) and dilation. Made for channels-last tensors (the layout ``assign_formats`` gives 4-D float
-values on the GPU); other layouts run through their strides. A residual add that broadcasts the convolution's
-batch or pixels (a fused output larger than the convolution's) runs the layer's generic implementation.
+values on the GPU); other layouts run through their strides. A residual add that widens the convolution's batch or
+pixels (a fused output larger than the convolution's) is not supported when the shapes say so at build time; when
+dynamic shapes turn out that way at run time, the call runs the layer's generic implementation.
 
 ``CONV_SPACE`` has the GEMM template's parameters; its constraint reads the implicit product's sizes: rows = output
 pixels (N·OH·OW), columns = output channels, reduction block = the input channels of one kernel tap.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from ..enums import DataType, PaddingMode as PM
 from ..ir.kinds import Kind
+from ..ops import get_op
 from ..ops.conv import conv_out_dim, resolve_padding, spatial_params
 from .registry import Tactic, register_tactic
 from .tactic_cuda_fused import epilogue_program
@@ -64,6 +66,9 @@ class TritonConvNHWC(Tactic):
             return False
         if x.dtype not in GEMM_DTYPES or w.dtype != x.dtype or out.dtype != x.dtype:
             return False
+        (conv,) = get_op(Kind.CONVOLUTION).infer(a, [specs[i] if i else None for i in node.inputs[:3]])
+        if any(c >= 0 and o >= 0 and c != o for c, o in zip(conv.shape, out.shape)):
+            return False   # the residual widens the convolution's batch or pixels
         prog, plan = _plan(node)
         dts = [DataType.FLOAT] + [specs[node.inputs[2 if p == "bias" else p]].dtype for p in plan[1:]]
         return epilogue_supported(prog, dts)

@@ -5,15 +5,16 @@ with ``cublas_matmul_epilogue`` and ``cublaslt_bias_act`` in the autotuner, tune
 Operands: FP16 / BF16 / FP32 of one type (the output's), ``MatrixOperation`` NONE or TRANSPOSE on either side
 (transposition is a stride swap), constant or runtime B. When B has no batch (2-D, or leading dims of 1) the batch of
 A folds into the rows (one tall product, B's tiles reused across the whole batch); otherwise the batch dims are one
-grid axis and both operands are addressed through their batch strides (broadcast batch dims have stride 0).
+grid axis and both operands are addressed through their batch strides (broadcast batch dims have stride 0; a
+broadcast that does not fold into one batch stride is materialized for the call).
 
 ``triton_gemm_tma``: the persistent variant of ``triton_gemm_tma.py`` whose operands arrive through TMA loads, on
 Hopper and later GPUs (compute capability 9.0+) where Triton offers host-side tensor descriptors; it is timed
 against the others like any tactic.
 
-A residual add that broadcasts the product's rows or columns (the fused layer's output larger than the product in
-its last two dims, possible only with dynamic shapes resolved that way at run time) runs the layer's generic
-implementation for that call.
+A residual add that widens the product's rows or columns (a one-row or one-column product broadcast by its
+residual): not supported when the shapes say so at build time; when dynamic shapes turn out that way at run time,
+the call runs the layer's generic implementation.
 """
 from __future__ import annotations
 
@@ -109,6 +110,10 @@ class TritonGemm(Tactic):
             return False
         if x.dtype not in GEMM_DTYPES or w.dtype != x.dtype or out.dtype != x.dtype:
             return False
+        rows = x.shape[-1] if a.op0 == MO.TRANSPOSE else x.shape[-2]
+        cols = w.shape[-2] if a.op1 == MO.TRANSPOSE else w.shape[-1]
+        if any(_known(p) and _known(o) and p != o for p, o in zip((rows, cols), out.shape[-2:])):
+            return False   # the residual widens the product's rows or columns
         prog, plan = _inputs_plan(node)
         dts = [DataType.FLOAT] + [specs[node.inputs[2 if p == "bias" else p]].dtype for p in plan[1:]]
         return epilogue_supported(prog, dts)

@@ -34,9 +34,8 @@ def test_every_case_at_every_point(case, point):
     r = run_case(GPU_CASES[case], POINTS[point], device="cuda")
     assert r["excess"] <= 1.0 and r["ok"], (case, point, r)
     compiled = r["launcher"].compiled_kernels()
-    if GPU_CASES[case][0].get("residual", (1,))[0] <= GPU_CASES[case][0]["x_shape"][0]:  # not the generic fallback
-        assert compiled and all(c.metadata.num_warps == POINTS[point]["num_warps"] for c in compiled)
-        assert all(c.metadata.num_stages == POINTS[point]["num_stages"] for c in compiled)
+    assert compiled and all(c.metadata.num_warps == POINTS[point]["num_warps"] for c in compiled)
+    assert all(c.metadata.num_stages == POINTS[point]["num_stages"] for c in compiled)
 
 
 def test_fp32_follows_the_tf32_switch():

@@ -301,6 +301,9 @@ def test_supports_rules():
     node, specs = _node("fused_matmul", Spec(F32, (8, 16)), Spec(F32, (16, 4)), F32,
                         epilogue=[["act", "GELU_ERF", 0.0, 0.0]])
     assert t.supports(node, specs, "cuda")
+    node, specs = _node("fused_matmul", Spec(F32, (1, 16)), Spec(F32, (16, 4)), F32, residual=Spec(F32, (6, 4)),
+                        epilogue=[["add", 3]])
+    assert specs["y"].shape == (6, 4) and not t.supports(node, specs, "cuda")   # the residual widens the rows
 
 
 def test_tma_variant_supports_unbatched_b_and_plain_a(monkeypatch):
