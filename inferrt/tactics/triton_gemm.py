@@ -123,8 +123,6 @@ def gemm_fits(point, dims, elem_bytes) -> bool:
         return False
     if point["num_stages"] * (point["BLOCK_M"] + point["BLOCK_N"]) * point["BLOCK_K"] * elem_bytes > SHARED_BYTES:
         return False
-    if point["BLOCK_M"] * point["BLOCK_N"] >= 128 * 128 and point["num_warps"] < 8:
-        return False  # a 128x128 FP32 accumulator over 4 warps spills
     if isinstance(m, int) and m >= 0 and math.ceil(m / point["BLOCK_M"]) <= 1 and point["GROUP_M"] != 8:
         return False  # one row of tiles: every grouping orders the programs alike
     return True

@@ -338,7 +338,6 @@ def test_space_prunes_tiles_larger_than_the_problem():
     # the shared-memory ring: 4 stages of 128x64 + 64x128 FP32 tiles (256 KiB) does not fit, FP16 (128 KiB) does
     big = {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4, "GROUP_M": 8}
     assert not gemm_fits(big, (-1, -1, -1), 4) and gemm_fits(big, (-1, -1, -1), 2)
-    assert not gemm_fits(dict(big, num_warps=4), (-1, -1, -1), 2)  # 128x128 accumulator over 4 warps
     assert all(GEMM_SPACE.check(p) is None for p in pts)
 
 
