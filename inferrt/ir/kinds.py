@@ -12,6 +12,7 @@ class Kind:
     """Every registered node kind (alphabetical)."""
 
     ACTIVATION = "activation"
+    ADD_LAYER_NORM = "add_layer_norm"
     AFFINE_GRID = "affine_grid"
     ASSERTION = "assertion"
     ATTENTION = "attention"

@@ -1,11 +1,14 @@
 """Normalizations: Normalization (layer / instance / group norm, INormalizationLayer), LRN (cross-channel,
-ILRNLayer), and the fused kinds LayerNorm, InstanceNorm, RMSNorm, GroupNorm and L2 norm.
+ILRNLayer), and the fused kinds LayerNorm, InstanceNorm, RMSNorm, GroupNorm, L2 norm and AddLayerNorm (a LayerNorm
+of the sum that feeds it, which also hands out that sum).
 
 The fused kinds are produced by the reduction fusions in ``passes/`` from primitive layer chains (reduce,
 elementwise, unary); each generic implementation computes exactly the math of the chain it replaces, with torch
 ops. ``scale`` / ``bias`` inputs are optional and broadcast against the normalized tensor (numpy rules).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -303,3 +306,62 @@ class L2Norm(OpDef):
         if a.eps_mode == "max_sqrt":
             d = torch.clamp_min(d, a.epsilon)
         return [x / d]
+
+
+@register
+class AddLayerNorm(OpDef):
+    """s = input + residual (numpy broadcasting); y = (s - mean) / sqrt(var + epsilon) * scale + bias over the
+    trailing ``axes`` (population variance, statistics in FLOAT, FLOAT64 for FLOAT64 data). Outputs: y, then s
+    (a node lists s only when something else reads it). ``scale`` / ``bias`` are optional and broadcast into s's
+    shape without widening it. Produced by ``passes/fuse_add_layer_norm.py``."""
+
+    kind = "add_layer_norm"
+    layer_type = LayerType.NORMALIZATION
+    attrs = {"axes": (INT, 0), "epsilon": (FLOAT, 1e-5)}
+    inputs = ("input", "residual", "scale", "bias")
+    min_inputs = 2
+    num_outputs = 2
+
+    def infer(self, a, ins):
+        x, r = ins[0], ins[1]
+        if x.dtype not in _FLOATS or r.dtype != x.dtype:
+            raise OpError(f"add_layer_norm: input and residual must share one floating-point type, got "
+                          f"{x.dtype.name} and {r.dtype.name}")
+        if a.epsilon < 0:
+            raise OpError(f"add_layer_norm: epsilon {a.epsilon} must not be negative")
+        shape = broadcast_shapes(x.shape, r.shape, where=" (add_layer_norm input + residual)")
+        axes = mask_axes(a, len(shape), self.kind)
+        if not _trailing(axes, len(shape)):
+            raise OpError(f"add_layer_norm: axes {axes} must be the trailing axes of the rank-{len(shape)} sum")
+        for i in (2, 3):
+            t = ins[i] if len(ins) > i else None
+            if t is None:
+                continue
+            if t.dtype != x.dtype:
+                raise OpError(f"add_layer_norm: {self.inputs[i]} has type {t.dtype.name} but the data has "
+                              f"{x.dtype.name}")
+            if tuple(broadcast_shapes(shape, t.shape, where=f" (add_layer_norm {self.inputs[i]})")) != tuple(shape):
+                raise OpError(f"add_layer_norm: {self.inputs[i]} of shape {tuple(t.shape)} would widen the sum's "
+                              f"shape {tuple(shape)}; it must broadcast into it")
+        return [Spec(x.dtype, tuple(shape)), Spec(x.dtype, tuple(shape))]
+
+    def run(self, a, ins, outs):
+        s = ins[0] + ins[1]
+        scale = ins[2] if len(ins) > 2 else None
+        bias = ins[3] if len(ins) > 3 else None
+        compute = torch.float64 if s.dtype == torch.float64 else torch.float32
+        axes = axes_from_mask(a.axes, s.dim())
+        tail = tuple(s.shape[axes[0]:])
+        y = s.to(compute)
+        coeffs = [t for t in (scale, bias) if t is not None]
+        if all(t.numel() == math.prod(tail) and tuple(t.shape[t.dim() - len(tail):]) == tail for t in coeffs):
+            w, b = (None if t is None else t.reshape(tail).to(compute) for t in (scale, bias))
+            y = F.layer_norm(y, tail, w, b, a.epsilon)
+        else:
+            var, mean = torch.var_mean(y, dim=axes, keepdim=True, correction=0)
+            y = (y - mean) * torch.rsqrt(var + a.epsilon)
+            if scale is not None:
+                y = y * scale.to(compute)
+            if bias is not None:
+                y = y + bias.to(compute)
+        return [y.to(s.dtype), s]

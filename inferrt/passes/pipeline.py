@@ -22,6 +22,7 @@ from .eliminate_noops import eliminate_noops
 from .fold_batchnorm_into_weights import fold_batchnorm_into_weights
 from .fold_constants import fold_constants
 from .fold_padding_into_conv import fold_padding_into_conv
+from .fuse_add_layer_norm import fuse_add_layer_norm
 from .fuse_attention import fuse_attention
 from .fuse_conv_matmul_epilogue import fuse_conv_matmul_epilogue
 from .fuse_gelu import fuse_gelu
@@ -85,6 +86,9 @@ PIPELINE = [
     ("fuse_horizontal_matmuls", fuse_horizontal_matmuls, "layers merged"),
     # Same as the matrix products, for convolutions with one group.
     ("fuse_horizontal_convs", fuse_horizontal_convs, "layers merged"),
+    # After the epilogue fusion (a residual add right after a product belongs in its epilogue) and fuse_norms (makes
+    # the layer_norm); before fuse_pointwise, which would swallow the add.
+    ("fuse_add_layer_norm", fuse_add_layer_norm, "fusions"),
     # After every pattern fusion: it takes whatever elementwise / unary / activation / cast / Scale layers remain,
     # and no pattern can see inside a pointwise layer.
     ("fuse_pointwise", fuse_pointwise, "fusions"),

@@ -88,7 +88,8 @@ def test_bert_one_attention_per_block_and_one_layer_per_layernorm(bert):
     builder, net = _parse(bert)
     g = optimize(net)
     assert count(g, "attention") == 2
-    assert count(g, "layer_norm") == 5            # embeddings + 2 per block
+    assert count(g, "layer_norm") == 4            # 2 per block
+    assert count(g, "add_layer_norm") == 1        # the embeddings' LayerNorm, with the token + position add
     assert count(g, "softmax") == 0 and count(g, "reduce") == 0 and count(g, "unary") == 0
     assert count(g, "activation") == 0            # GELU went into the FFN matmul epilogue
     ffn = [n for n in g.nodes if n.kind == "fused_matmul" and ["act", "GELU_ERF", 0.0, 0.0] in n.attrs.epilogue]
@@ -96,9 +97,9 @@ def test_bert_one_attention_per_block_and_one_layer_per_layernorm(bert):
     merged = [n for n in g.nodes if n.kind == "fused_matmul" and "merged" in n.name]
     assert len(merged) == 2                       # Q, K, V projections, once per block
     floats = [n for n in g.nodes if n.kind == "elementwise" and g.specs[n.outputs[0]].dtype == trt.float32]
-    # the only float elementwise layer left adds the token and position embeddings (gather + slice)
-    assert [n.name for n in floats] == ["/Add"], [n.name for n in floats]
-    for ln in (n for n in g.nodes if n.kind == "layer_norm"):
+    # the token + position embedding add (gather + slice) went into the embeddings' LayerNorm
+    assert floats == [], [n.name for n in floats]
+    for ln in (n for n in g.nodes if n.kind in ("layer_norm", "add_layer_norm")):
         assert sum("ReduceMean" in o for o in ln.origin) == 2 and any("Sqrt" in o for o in ln.origin)
 
 

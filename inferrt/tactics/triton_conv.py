@@ -1,0 +1,131 @@
+"""A Triton implicit-GEMM 2-D convolution for NHWC (channels-last) tensors, with the layer's epilogue in registers.
+
+The convolution is the product of an (N·OH·OW) x (KH·KW·C) matrix, never built, whose row (n, oh, ow) at column
+(kh, kw, c) is ``x[n, c, oh·SH - PH + kh·DH, ow·SW - PW + kw·DW]`` (0 outside the image: the padding), with the
+packed (KH·KW·C) x OC weight matrix. Each program computes a ``BLOCK_M x BLOCK_N`` tile of output pixels x output
+channels, walking the reduction in one loop over (kernel tap, channel block): for a channels-last input a tap's
+channel block is a dense row segment per pixel, so the loads are as coalesced as a plain GEMM's. Any other input
+layout works through its strides (slower). FP32 accumulation; FP32 operands as TF32 when
+``torch.backends.cuda.matmul.allow_tf32`` is on (the engine sets it from BuilderFlag.TF32), else IEEE FP32.
+
+The epilogue is the same ``pointwise`` program as the GEMM template's (``triton_gemm.epilogue_lines``): bias,
+residual adds (any broadcast, read through their NCHW-logical strides) and activations, applied before the single
+store into the output's layout.
+
+Weights are packed once per weight tensor into the (KH, KW, C, OC) matrix in the input's dtype.
+"""
+from __future__ import annotations
+
+from ..enums import DataType
+from .triton_codegen import load_kernel
+from .triton_gemm import _precision, epilogue_lines
+
+
+def conv_source(program, in_dtypes, out_dtype) -> str:
+    """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals)."""
+    n = len(in_dtypes)
+    args = ["x_ptr", "w_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)]
+    args += ["NB", "C", "H", "W", "OC", "OH", "OW", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
+             "sx_n", "sx_c", "sx_h", "sx_w", "so_n", "so_c", "so_h", "so_w"]
+    for k in range(1, n):
+        args += [f"s{k}_n", f"s{k}_c", f"s{k}_h", f"s{k}_w"]
+    src = ["import triton", "import triton.language as tl", "", "", "@triton.jit",
+           f"def conv_kernel({', '.join(args)}, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, "
+           f"BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr, PRECISION: tl.constexpr):",
+           "    M = NB * OH * OW",
+           "    pid = tl.program_id(0)",
+           "    num_m = tl.cdiv(M, BLOCK_M)",
+           "    num_n = tl.cdiv(OC, BLOCK_N)",
+           "    per_group = GROUP_M * num_n",
+           "    first_m = (pid // per_group) * GROUP_M",
+           "    group_rows = tl.minimum(num_m - first_m, GROUP_M)",
+           "    pid_m = first_m + (pid % per_group) % group_rows",
+           "    pid_n = (pid % per_group) // group_rows",
+           "    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)",
+           "    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)",
+           "    rk = tl.arange(0, BLOCK_K)",
+           "    pix = rm % M",   # rows past the edge compute a valid pixel again; their results are never stored
+           "    ow = pix % OW",
+           "    oh = (pix // OW) % OH",
+           "    nb = (pix // (OW * OH)).to(tl.int64)",
+           "    ih0 = oh * SH - PH",
+           "    iw0 = ow * SW - PW",
+           "    wn = (rn % OC).to(tl.int64)",
+           "    cblocks = tl.cdiv(C, BLOCK_K)",
+           "    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)",
+           "    for step in range(0, KH * KW * cblocks):",
+           "        tap = step // cblocks",
+           "        c0 = (step % cblocks) * BLOCK_K",
+           "        kh = tap // KW",
+           "        kw = tap % KW",
+           "        ih = ih0 + kh * DH",
+           "        iw = iw0 + kw * DW",
+           "        inside = (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)",
+           "        cc = c0 + rk",
+           "        xoff = nb * sx_n + ih.to(tl.int64) * sx_h + iw.to(tl.int64) * sx_w",
+           "        a = tl.load(x_ptr + xoff[:, None] + cc[None, :].to(tl.int64) * sx_c,",
+           "                    mask=inside[:, None] & (cc[None, :] < C), other=0.0)",
+           "        wrow = (tap * C + cc).to(tl.int64)",
+           "        b = tl.load(w_ptr + wrow[:, None] * OC + wn[None, :], mask=cc[:, None] < C, other=0.0)",
+           "        acc = tl.dot(a, b, acc, input_precision=PRECISION)",
+           "    ohl = oh.to(tl.int64)",
+           "    owl = ow.to(tl.int64)",
+           "    rn = rn.to(tl.int64)",
+           "    mask = (rm[:, None] < M) & (rn[None, :] < OC)"]
+
+    def address(k):
+        p = "so" if k is None else f"s{k}"
+        return f"(nb * {p}_n + ohl * {p}_h + owl * {p}_w)[:, None] + rn[None, :] * {p}_c"
+
+    src += epilogue_lines(program, in_dtypes, out_dtype, address)
+    src += ["", "", "pointwise_kernel = conv_kernel"]   # the name load_kernel hands back
+    return "\n".join(src) + "\n"
+
+
+def pack_weight(w, oc, c, kernel, dtype):
+    """The (KH·KW·C) x OC weight matrix of an (OC, C, KH, KW) kernel, contiguous, in ``dtype``."""
+    return w.reshape(oc, c, *kernel).permute(2, 3, 1, 0).contiguous().to(dtype).reshape(-1, oc)
+
+
+class ConvLauncher:
+    """Runs ``out = epilogue(conv2d(x, w))`` with one generated kernel per epilogue input dtypes, at one point of
+    ``tactic_triton_conv.CONV_SPACE`` (tiles of output pixels x output channels; BLOCK_K channels per tap step).
+    ``geometry``: (stride, pre-padding, dilation) pairs; extras are epilogue inputs expanded to the output's NCHW
+    shape."""
+
+    def __init__(self, program, point):
+        self.program = program
+        self.point = dict(point)
+        self.cache = {}
+        self.launched = {}
+
+    def compiled_kernels(self) -> list:
+        return list(self.launched.values())
+
+    def __call__(self, out, x, wmat, kernel, geometry, extras):
+        import triton
+
+        from ..dtypes import from_torch_dtype
+
+        if out.numel() == 0:
+            return
+        key = (tuple(t.dtype for t in extras), out.dtype)
+        kern = self.cache.get(key)
+        if kern is None:
+            dts = [DataType.FLOAT] + [from_torch_dtype(t.dtype) for t in extras]
+            kern = self.cache[key] = load_kernel(conv_source(self.program, dts, from_torch_dtype(out.dtype)))
+        (sh, sw), (ph, pw), (dh, dw) = geometry
+        nb, c, h, w = x.shape
+        _, oc, oh, ow = out.shape
+        strides = []
+        for t in extras:
+            strides += list(t.stride())
+        p = self.point
+        grid = (triton.cdiv(nb * oh * ow, p["BLOCK_M"]) * triton.cdiv(oc, p["BLOCK_N"]),)
+        compiled = kern[grid](x, wmat, out, *extras, nb, c, h, w, oc, oh, ow, kernel[0], kernel[1], sh, sw, ph, pw,
+                              dh, dw, *x.stride(), *out.stride(), *strides,
+                              BLOCK_M=p["BLOCK_M"], BLOCK_N=p["BLOCK_N"], BLOCK_K=p["BLOCK_K"], GROUP_M=p["GROUP_M"],
+                              PRECISION=_precision(x.dtype), num_warps=p["num_warps"], num_stages=p["num_stages"])
+        if compiled is not None and hasattr(compiled, "hash"):
+            self.launched[compiled.hash] = compiled
+
