@@ -9,7 +9,8 @@
 #   4. NVIDIA's Polygraphy, unmodified, with inferrt as its TensorRT (the tensorrt alias on PYTHONPATH): inspect model
 #      --display-as=trt, convert, inspect model of the plan, run --trt --onnxrt, on a small Conv/Relu/Add model and on
 #      ResNet-50 (polygraphy.log).
-#   5. With --tests: the gpu-marked tests of the tools (tests/alias tests/cli tests/report; gpu_tests.log).
+#   5. With --tests: the gpu-marked tests of the tools (tests/alias tests/cli tests/report and Polygraphy's INT8
+#      calibration, tests/builder/test_calibrators_polygraphy.py; gpu_tests.log).
 #
 #   bash bench/tools_gpu_check.sh [--tests]             # on the GPU machine
 #   bash bench/tools_gpu_check.sh --device cpu --model bert_base --small --batches 2 --no-tests   # smoke test, CPU
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     --batches) BATCHES=${2:-}; shift 2 ;;
     --duration) DURATION=${2:-}; shift 2 ;;
     --tests) TESTS=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "tools_gpu_check.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +99,7 @@ if ! $PY -c "import polygraphy" 2>/dev/null; then
   fi
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+BASE_PYTHONPATH=$PYTHONPATH   # without the tensorrt alias, which only Polygraphy's steps put on the path
 export POLYGRAPHY_AUTOINSTALL_DEPS=0 PYTHONUNBUFFERED=1
 HAVE_PG=0
 $PY -c "import polygraphy" 2>/dev/null && HAVE_PG=1
@@ -193,12 +195,14 @@ else
 fi
 
 # 5. the gpu-marked tests of the tools
-if [ $TESTS = 1 ]; then
-  TLOG=$RES/gpu_tests.log
-  step "pytest -m gpu tests/alias tests/cli tests/report" "$TLOG" " passed" -- $PY -m pytest -q -m gpu \
-    -p no:cacheprovider tests/alias tests/cli tests/report
+if [ $TESTS = 1 ] && [ "$DEVICE" = cpu ]; then
+  record "pytest -m gpu (the tools' GPU tests)" SKIP "--device cpu: gpu-marked tests skip without a GPU"
+elif [ $TESTS = 1 ]; then
+  TESTS_RUN=(tests/alias tests/cli tests/report tests/builder/test_calibrators_polygraphy.py)
+  step "pytest -m gpu ${TESTS_RUN[*]}" "$RES/gpu_tests.log" " passed" -- env PYTHONPATH="$BASE_PYTHONPATH" \
+    $PY -m pytest -q -m gpu -p no:cacheprovider "${TESTS_RUN[@]}"
 else
-  record "pytest -m gpu tests/alias tests/cli tests/report" SKIP "not asked for (--tests)"
+  record "pytest -m gpu (the tools' GPU tests)" SKIP "not asked for (--tests)"
 fi
 
 $PY bench/tools_gpu_summary.py --bench "$BENCH_JSON" --model "$MODEL" "${TIMES[@]}" --steps "$STEPS" \
