@@ -25,6 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import inferrt  # noqa: E402
 from models import export_onnx, make_model  # noqa: E402
 
+# bench/kernels.py must not shadow the `kernels` package transformers imports: keep bench/ last on the path
+_BENCH = os.path.dirname(os.path.abspath(__file__))
+while _BENCH in sys.path:
+    sys.path.remove(_BENCH)
+sys.path.append(_BENCH)
+
 
 def time_fn(fn, device, warmup=10, iters=50):
     for _ in range(warmup):
