@@ -53,7 +53,7 @@ def run_one(models, exporter, batches, graphs: bool, timeout: float, log_dir: st
             f.write(text)
     return {"cuda_graphs": graphs, "models": models, "exporter": exporter, "batches": batches,
             "processes": len(counts), "errors": sum(counts), "timed_out": rc is None, "exit": rc,
-            "zoo_rows": len(rows), "zoo_passed": sum(1 for r in rows if r.get("pass")),
+            "zoo_rows": len(rows), "zoo_passed": sum(1 for r in rows if r.get("passed")),
             "seconds": round(time.perf_counter() - t0, 1),
             "first_errors": [ln for ln in text.splitlines() if "=========" in ln and "Invalid" in ln][:10]}
 
