@@ -20,6 +20,7 @@ from ..ops.activation import DEFAULT_ALPHA_BETA
 from ..ops.base import OpError
 from . import layer as L
 from .internal import NetworkInternals
+from .kinds import Kind
 from .tensor import ITensor
 from .type_rules import check_low_bit_inputs
 from .weights import Dims, Weights, as_array
@@ -311,7 +312,7 @@ class INetworkDefinition:
         if out_specs is None:
             out_specs = [Spec(DataType.FLOAT, None) for _ in layer._outputs]
         for i, (t, s) in enumerate(zip(layer._outputs, out_specs)):
-            if i in layer._output_types and layer._kind in ("identity", "cast"):
+            if i in layer._output_types and layer._kind in (Kind.IDENTITY, Kind.CAST):
                 s = Spec(layer._output_types[i], s.shape, None)
             self._specs[id(t)] = s
 

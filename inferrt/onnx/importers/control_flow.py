@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...enums import DataType, ParserErrorCode
+from ...ir.kinds import Kind
 from ...ops import Spec
 from ..registry import importer
 
@@ -154,10 +155,10 @@ def _free_condition(g) -> None:
     trip-count loop keeps a static shape."""
     prod = g.producers()
     v = g.outputs[0]
-    while v in prod and prod[v].kind in ("identity", "cast") and prod[v].inputs:
+    while v in prod and prod[v].kind in (Kind.IDENTITY, Kind.CAST) and prod[v].inputs:
         v = prod[v].inputs[0]
     n = prod.get(v)
-    true_const = n is not None and n.kind == "constant" and n.attrs.weights is not None \
+    true_const = n is not None and n.kind == Kind.CONSTANT and n.attrs.weights is not None \
         and np.asarray(n.attrs.weights).size == 1 and bool(np.asarray(n.attrs.weights).reshape(-1)[0])
     if v == g.inputs[1] or true_const:
         g.outputs[0] = g.inputs[1]

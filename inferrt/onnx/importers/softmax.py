@@ -6,16 +6,17 @@ import numpy as np
 
 from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import ParserErrorCode as E, ReduceOperation as R
+from ...ir.kinds import Kind
 from ..registry import importer
 
 
 def _apply(ctx, kind, x, axis):
     net = ctx.network
-    if kind == "softmax":
+    if kind == Kind.SOFTMAX:
         layer = net.add_softmax(x)
         layer.axes = 1 << axis
-    elif kind == "log_softmax":
-        layer = net.internal.add_layer("log_softmax", [x], {"axes": 1 << axis})
+    elif kind == Kind.LOG_SOFTMAX:
+        layer = net.internal.add_layer(Kind.LOG_SOFTMAX, [x], {"axes": 1 << axis})
     else:
         layer = net.add_hardmax(x, axis)
     return layer.get_output(0)
@@ -23,7 +24,7 @@ def _apply(ctx, kind, x, axis):
 
 def _input(ctx, node, kind):
     x = ctx.tensor(node.inputs[0])
-    if kind != "hardmax" and x.dtype not in _FLOATS:
+    if kind != Kind.ONNX_HARDMAX and x.dtype not in _FLOATS:
         ctx.fail(f"{node.op_type} needs a floating-point input, got {x.dtype.name}", E.UNSUPPORTED_NODE_DATATYPE)
     return x, ctx.rank(x)
 
@@ -80,7 +81,7 @@ def make(kind):
     return legacy, modern
 
 
-for _op, _kind in (("Softmax", "softmax"), ("LogSoftmax", "log_softmax"), ("Hardmax", "hardmax")):
+for _op, _kind in (("Softmax", Kind.SOFTMAX), ("LogSoftmax", Kind.LOG_SOFTMAX), ("Hardmax", Kind.ONNX_HARDMAX)):
     _legacy, _modern = make(_kind)
     importer(_op, since=1)(_legacy)
     importer(_op, since=13)(_modern)
