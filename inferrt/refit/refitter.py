@@ -13,7 +13,7 @@ import numpy as np
 
 from ..enums import DataType, ErrorCode, TensorLocation, WeightsRole
 from ..ir.weights import Weights
-from ..logger import Severity, _Reporter
+from ..logger import Reporter, Severity
 from .record import digest_of
 
 
@@ -21,7 +21,7 @@ def _numpy_dtype_name(arr) -> str:
     return str(arr.dtype).removeprefix("torch.")
 
 
-class Refitter(_Reporter):
+class Refitter(Reporter):
     def __init__(self, engine, logger=None):
         self.engine = engine
         self.logger = logger

@@ -9,7 +9,7 @@ from ..dtypes import itemsize
 from ..enums import DataType, ErrorCode, TensorIOMode
 from ..errors import BindingError, InferrtError, ShapeError
 from ..ir.weights import Dims
-from ..logger import Severity, _Reporter
+from ..logger import Reporter, Severity
 from ..ops import Spec
 from .arguments import (ADDRESS_LIMIT, address_problem, device_buffer_problem, feed_of, host_buffer_problem,
                         index_problem, integer, shape_of, stream_handle, stream_problem)

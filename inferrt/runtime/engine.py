@@ -12,13 +12,13 @@ from ..host_memory import IHostMemory
 from ..ir.graph import Graph
 from ..ir.kinds import Kind
 from ..ir.weights import Dims
-from ..logger import _Reporter
+from ..logger import Reporter
 from ..plan.schema import Manifest
 from ..tactics.registry import get_tactic
 from .executor import Executor
 
 
-class ICudaEngine(_Reporter):
+class ICudaEngine(Reporter):
     def __init__(self, plan: bytes, manifest: Manifest, blobs, logger=None, error_recorder=None, graph=None,
                  cpu_threads=None):
         self.logger = logger
