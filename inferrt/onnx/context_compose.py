@@ -12,6 +12,7 @@ import numpy as np
 
 from ..enums import (ActivationType, DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation,
                      UnaryOperation)
+from ..ir.tensor import ITensor
 from .registry import ImportFailure
 
 INT_MAX = np.iinfo(np.int64).max
@@ -222,7 +223,7 @@ class LayerHelpers:
         dim (ONNX allowzero=0)."""
         layer = self.network.add_shuffle(t)
         layer.zero_is_placeholder = bool(zero_copies)
-        if hasattr(dims, "_network"):
+        if isinstance(dims, ITensor):
             v = self.value_of(dims)
             if v is not None:
                 layer.reshape_dims = tuple(int(x) for x in v)

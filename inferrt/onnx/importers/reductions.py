@@ -10,6 +10,7 @@ import numpy as np
 from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation as R, \
     UnaryOperation as U
+from ...ir.tensor import ITensor
 from ..registry import importer
 
 
@@ -59,10 +60,10 @@ def make_reduce(kind):
         if mask is None:
             return [ctx.network.add_identity(x).get_output(0)]
         shape = tuple(x.shape)
-        if hasattr(mask, "_network") or any(shape[a] <= 0 for a in axes):
+        if isinstance(mask, ITensor) or any(shape[a] <= 0 for a in axes):
             # runtime axes, or a reduction over an empty (or unknown-size) axis: ONNX's own reduction layer
             layer = ctx.network.add_onnx_reduce(x, "AVG" if kind == "MEAN" else kind,
-                                                mask if hasattr(mask, "_network") else axes, keep,
+                                                mask if isinstance(mask, ITensor) else axes, keep,
                                                 bool(node.attr("noop_with_empty_axes", 0)))
             return [layer.get_output(0)]
         if kind in ("SUM", "PROD", "MAX", "MIN"):
