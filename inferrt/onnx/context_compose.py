@@ -248,6 +248,13 @@ class LayerHelpers:
         layer.set_input(3, stride)
         return self.out(layer)
 
+    # ------------------------------------------------------------------ any op kind
+    def add_op(self, kind: str, inputs, attrs=None, n_out: int = 1) -> list:
+        """A layer of op ``kind`` (any registered kind, ONNX-only ones included: ``network.internal.add_layer``) on
+        ``inputs`` (None for an absent optional input); returns its first ``n_out`` output ITensors."""
+        layer = self.network.internal.add_layer(kind, inputs, attrs or {})
+        return [layer.get_output(i) for i in range(n_out)]
+
     # ------------------------------------------------------------------ ops by importer
     def onnx_op(self, op_type: str, inputs, n_out: int = 1, opset: int = 21, **attrs):
         """Import one ai.onnx ``op_type`` node on ITensors through its registered importer (contrib ops decompose
