@@ -199,7 +199,8 @@ class Refitter(Reporter):
 
         state, engine = self._state, self.engine
         by_node = {state.weights[n]["node"]: arr for n, arr in self._pending.items()}
-        profiles = [{k: tuple(tuple(s) for s in v) for k, v in p.shapes.items()} for p in engine._profiles]
+        profiles = [{k: tuple(tuple(s) for s in v) for k, v in p.shapes.items()}
+                    for p in engine.plan_info.profiles]
         new = recompute(state, engine.graph, by_node, engine.device_kind, profiles, self._log)
         updates = changed_nodes(new, engine.graph)
         if engine.device.type == "cuda" and stream is not None:
