@@ -146,7 +146,7 @@ def if_(ctx, node):
         g.inputs = list(outer)
     attrs = {"then_graph": tg, "else_graph": eg,
              "output_shapes": branch_declared_shapes(node.attr("then_branch"), node.attr("else_branch"))}
-    return _add(ctx, node, "if", [cond] + list(outer.values()), attrs, len(node.outputs))
+    return _add(ctx, node, Kind.IF, [cond] + list(outer.values()), attrs, len(node.outputs))
 
 
 # ----------------------------------------------------------------------------------------------- Loop
@@ -185,7 +185,7 @@ def loop(ctx, node):
     g, outer = import_body(ctx, body, bound, f"{node.name}/body")
     _free_condition(g)
     attrs = {"body": g, "num_carried": n, "num_scan_outputs": n_scan}
-    return _add(ctx, node, "loop", [trip, cond] + carried + [p for _, p in outer], attrs, n + n_scan)
+    return _add(ctx, node, Kind.LOOP, [trip, cond] + carried + [p for _, p in outer], attrs, n + n_scan)
 
 
 # ----------------------------------------------------------------------------------------------- Scan
@@ -215,7 +215,7 @@ def scan_9(ctx, node):
     attrs = {"body": g, "num_carried": n, "num_scan_inputs": k, "scan_input_axes": in_axes,
              "scan_input_reverse": in_dirs, "num_scan_outputs": s, "scan_output_axes": out_axes,
              "scan_output_reverse": out_dirs}
-    return _add(ctx, node, "loop", [None, None] + ins + [p for _, p in outer], attrs, n + s)
+    return _add(ctx, node, Kind.LOOP, [None, None] + ins + [p for _, p in outer], attrs, n + s)
 
 
 def _scan_body(ctx, node, body, names, states, scans, axes, batch_dims=0):
@@ -277,4 +277,4 @@ def scan_8(ctx, node):
         ob.specs[r] = inferred[r]
     ob.outputs = [ob.inputs[1]] + results
     attrs = {"body": ob, "num_carried": 0, "num_scan_inputs": n + k, "num_scan_outputs": n + s}
-    return _add(ctx, node, "loop", [None, None] + ins + [p for _, p in outer], attrs, n + s)
+    return _add(ctx, node, Kind.LOOP, [None, None] + ins + [p for _, p in outer], attrs, n + s)

@@ -397,8 +397,8 @@ def _cast(ctx, node, x, dt):
     round_mode = ctx.attr(node, "round_mode", "up") if ctx.opset() >= 24 else "up"
     if round_mode not in ("up", "down", "nearest"):
         ctx.fail(f"round_mode {round_mode!r} is not 'up', 'down' or 'nearest'", E.UNSUPPORTED_NODE_ATTR)
-    layer = ctx.network.internal.add_layer("cast", [x], {"to_type": dt, "saturate": saturate,
-                                                         "round_mode": round_mode})
+    layer = ctx.network.internal.add_layer(Kind.CAST, [x], {"to_type": dt, "saturate": saturate,
+                                                            "round_mode": round_mode})
     return ctx.out(layer)
 
 
