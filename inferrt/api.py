@@ -85,7 +85,7 @@ def _profile_list(profiles) -> list[dict]:
     return list(listed)
 
 
-def _network_from(source, builder, logger):
+def network_from(source, builder, logger):
     from .ir.network import INetworkDefinition
 
     if isinstance(source, INetworkDefinition):
@@ -122,7 +122,7 @@ def build_engine(source, *, profiles=None, fp16=False, bf16=False, device=None, 
     builder = Builder(logger)
     if _is_torch_module(source):
         source = _export_torch(source, example_inputs, profiles, input_names)
-    network = _network_from(source, builder, logger)
+    network = network_from(source, builder, logger)
     config = config or builder.create_builder_config()
     if device is not None:
         config.device = device

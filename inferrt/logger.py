@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 import threading
 
-from .enums import _make, ErrorCode
+from .enums import ErrorCode, make_enum
 
-Severity = _make("Severity", "INTERNAL_ERROR ERROR WARNING INFO VERBOSE")
+Severity = make_enum("Severity", "INTERNAL_ERROR ERROR WARNING INFO VERBOSE")
 
 
 class ILogger:
@@ -71,7 +71,7 @@ class IErrorRecorder:
         return False
 
 
-class _Reporter:
+class Reporter:
     """Mixin: routes an object's diagnostics to its logger and error recorder."""
 
     logger: ILogger | None = None

@@ -30,3 +30,15 @@ def test_datatype_is_not_a_plain_integer():
     assert int(trt.DataType.HALF) == 1 and trt.DataType(1) is trt.DataType.HALF
     assert trt.DataType.parse(1) is trt.DataType.HALF and trt.DataType.parse("half") is trt.DataType.HALF
     assert sorted([trt.DataType.INT8, trt.DataType.FLOAT]) == [trt.DataType.FLOAT, trt.DataType.INT8]
+
+
+def test_star_import_gives_the_enums_only():
+    import enum
+
+    import inferrt
+    import inferrt.enums as enums
+
+    assert enums.__all__ and all(issubclass(getattr(enums, n), enum.IntEnum) for n in enums.__all__)
+    assert {"ActivationType", "DataType", "LayerType"} <= set(enums.__all__)
+    for helper in ("TrtEnum", "make_enum", "enum"):   # the helpers that define enums stay in inferrt.enums
+        assert not hasattr(inferrt, helper), helper

@@ -203,11 +203,11 @@ def _reference_network(source):
 
     if isinstance(source, INetworkDefinition):
         return source
-    from ..api import _network_from
+    from ..api import network_from
     from .builder import Builder
 
     try:
-        return _network_from(source, Builder(None), None)
+        return network_from(source, Builder(None), None)
     except (TypeError, BuildError) as e:
         raise BuildError(f"accuracy check: AccuracyCheck.reference: {e}") from None
     except Exception as e:  # noqa: BLE001 - the parser's ParseError and onnx's errors

@@ -6,13 +6,13 @@ from ..enums import ErrorCode
 from ..errors import BuildError
 from ..host_memory import IHostMemory
 from ..ir.network import INetworkDefinition
-from ..logger import Severity, _Reporter
+from ..logger import Reporter, Severity
 from .config import IBuilderConfig
 from .profile import IOptimizationProfile
 from .stream_writer import build_serialized_network_to_stream
 
 
-class Builder(_Reporter):
+class Builder(Reporter):
     def __init__(self, logger=None):
         self.logger = logger
         self.error_recorder = None

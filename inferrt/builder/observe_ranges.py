@@ -59,7 +59,7 @@ def _stats(t: torch.Tensor) -> torch.Tensor:
     return torch.stack([mx.double(), mn.double(), bad.double()])
 
 
-def _constants(graph, device) -> dict:
+def constant_values(graph, device) -> dict:
     import warnings
 
     consts = {}
@@ -71,7 +71,7 @@ def _constants(graph, device) -> dict:
     return consts
 
 
-def _last_reads(graph) -> dict:
+def last_reads(graph) -> dict:
     last = {}
     for i, n in enumerate(graph.nodes):
         for v in n.inputs:
@@ -93,11 +93,11 @@ def _host_side(n, ins):
     return ins
 
 
-def _run_node(n, ins, device, registers):
-    from ..runtime.executor import _spec_of
+def run_node(n, ins, device, registers):
+    from ..runtime.executor import spec_of
 
     ins = _host_side(n, ins)
-    specs = [None if t is None else _spec_of(t) for t in ins]
+    specs = [None if t is None else spec_of(t) for t in ins]
     out_specs = n.op.infer_all(n.attrs, specs)
     outs = [torch.empty(tuple(s.shape), dtype=torch_dtype(s.dtype), device=device) if s.static else None
             for s in out_specs]
@@ -118,8 +118,8 @@ def observe_ranges(graph, batches: list, device="cpu", time_box_s: float = TIME_
     """Run each batch ({graph input: tensor}) through ``graph`` and return the ranges of its float32 values."""
     device = torch.device(device)
     t_end = time.perf_counter() + time_box_s
-    consts = _constants(graph, device)
-    last = _last_reads(graph)
+    consts = constant_values(graph, device)
+    last = last_reads(graph)
     pending: list = []   # (value or node name, register index or None, number of elements, stats tensor)
     ran: set = set()
     stopped = ""
@@ -144,7 +144,7 @@ def observe_ranges(graph, batches: list, device="cpu", time_box_s: float = TIME_
                     break
                 regs: list = []
                 try:
-                    outs = _run_node(n, [vals[i] if i else None for i in n.inputs], device, regs)
+                    outs = run_node(n, [vals[i] if i else None for i in n.inputs], device, regs)
                 except Exception as e:  # noqa: BLE001 - observing never fails a build
                     stopped = f"layer {n.name!r} ({n.kind}) could not run on the sample data: {type(e).__name__}: {e}"
                     break

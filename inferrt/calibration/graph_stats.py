@@ -12,7 +12,7 @@ import contextlib
 
 import torch
 
-from ..builder.observe_ranges import _constants, _last_reads, _run_node
+from ..builder.observe_ranges import constant_values, last_reads, run_node
 from ..errors import BuildError
 from ..ir.kinds import Kind
 
@@ -32,7 +32,7 @@ def graph_stats(graph, batches, names, make_stat, device="cpu") -> tuple[dict, i
     device = torch.device(device)
     wanted = set(names)
     stats: dict = {}
-    last = _last_reads(graph)
+    last = last_reads(graph)
     count = 0
 
     def add(name, t):
@@ -42,7 +42,7 @@ def graph_stats(graph, batches, names, make_stat, device="cpu") -> tuple[dict, i
             stats[name].add(t)
 
     with torch.no_grad(), _no_tf32(device):
-        consts = _constants(graph, device)
+        consts = constant_values(graph, device)
         for bi, batch in enumerate(batches):
             vals = dict(consts)
             vals.update({k: t.to(device) for k, t in batch.items()})
@@ -52,7 +52,7 @@ def graph_stats(graph, batches, names, make_stat, device="cpu") -> tuple[dict, i
                 if n.kind == Kind.CONSTANT:
                     continue
                 try:
-                    outs = _run_node(n, [vals[i] if i else None for i in n.inputs], device, [])
+                    outs = run_node(n, [vals[i] if i else None for i in n.inputs], device, [])
                 except Exception as e:  # noqa: BLE001 - name the layer whatever failed
                     raise BuildError(f"INT8 calibration: layer {n.name!r} ({n.kind}) failed on calibration batch "
                                      f"{bi}: {type(e).__name__}: {e}; check the shapes and values the calibrator's "

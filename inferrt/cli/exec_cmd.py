@@ -57,7 +57,7 @@ def cmd_exec(args) -> int:
             return _fail(f"--useProfile={args.use_profile}: the execution context refused the profile")
     if built.device == "cuda":
         for c in ctxs:   # trtexec enqueues every query unless --useCudaGraph; inferrt's context captures by default
-            c._graph_cache().enabled = bool(args.use_cuda_graph)
+            c.cuda_graphs = bool(args.use_cuda_graph)
     try:
         if args.skip_inference:
             _say("Skipped inference phase since --skipInference is added.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..enums import DataType, LayerType
 from ..ops import get_op
 from ..ops.base import AttrValueError
+from .kinds import Kind
 from .type_rules import strong_typing_refusal
 from .weights import Weights, as_array
 
@@ -79,7 +80,7 @@ class ILayer:
 
     def set_input(self, index: int, tensor) -> None:
         limit = max(len(self._op.inputs), len(self._inputs))
-        if self._kind == "concatenation":
+        if self._kind == Kind.CONCATENATION:
             limit = len(self._inputs)
         if not 0 <= index < max(limit, 1):
             self._network._log_error(f"layer {self._name!r}: set_input index {index} is out of range "

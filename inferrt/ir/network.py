@@ -8,9 +8,6 @@ attributes; the parser (after each node) and the builder report the errors that 
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from ..dtypes import volume
 from ..enums import (ActivationType, DataType, ElementWiseOperation, MatrixOperation, NetworkDefinitionCreationFlag,
                      PoolingType, ReduceOperation, UnaryOperation)
@@ -18,8 +15,10 @@ from ..logger import Severity
 from ..ops import Spec, get_op
 from ..ops.activation import DEFAULT_ALPHA_BETA
 from ..ops.base import OpError
+from ..package_modules import import_submodules
 from . import layer as L
 from .internal import NetworkInternals
+from .kinds import Kind
 from .tensor import ITensor
 from .type_rules import check_low_bit_inputs
 from .weights import Dims, Weights, as_array
@@ -311,7 +310,7 @@ class INetworkDefinition:
         if out_specs is None:
             out_specs = [Spec(DataType.FLOAT, None) for _ in layer._outputs]
         for i, (t, s) in enumerate(zip(layer._outputs, out_specs)):
-            if i in layer._output_types and layer._kind in ("identity", "cast"):
+            if i in layer._output_types and layer._kind in (Kind.IDENTITY, Kind.CAST):
                 s = Spec(layer._output_types[i], s.shape, None)
             self._specs[id(t)] = s
 
@@ -389,12 +388,4 @@ class INetworkDefinition:
         return [l._error for l in self._layers if l._error]
 
 
-def _load_api_modules():
-    from .. import ir
-
-    for m in pkgutil.iter_modules(ir.__path__):
-        if m.name.startswith("api_"):
-            importlib.import_module(f"{ir.__name__}.{m.name}")
-
-
-_load_api_modules()
+import_submodules(__package__, lambda name: name.startswith("api_"))   # the api_<family>.py network methods

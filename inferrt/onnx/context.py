@@ -27,7 +27,9 @@ Node, names and values:
   output, or folded by shape inference), else None. ``ctx.has(name)``: whether ``name`` is a known tensor.
 * ``ctx.input(node, i)``, ``ctx.input_value(node, i)``, ``ctx.has_input(node, i)``: input ``i`` of ``node`` as
   an ITensor / known numpy value / presence (None / None / False when absent);
-  ``ctx.has_output(node, i)``: whether output ``i`` is asked for.
+  ``ctx.has_output(node, i)``: whether output ``i`` is asked for. ``ctx.float_input(node, i, what="input")``:
+  a required input that must be FLOAT, FLOAT16 or BFLOAT16 (UNSUPPORTED_NODE_DATATYPE otherwise);
+  ``ctx.int64_input(node, i)``: a required input cast to INT64.
 * ``ctx.attr(node, name, default=None)`` (absent -> default; ``node.attr(name)`` raises instead),
   ``ctx.attr_array(v)`` (a TensorProto attribute as numpy), ``ctx.norm_axes(axes, rank, what)`` (negative axes
   wrapped; INVALID_NODE when out of range), ``ctx.dtype(elem_type)``: ONNX element type -> DataType.
@@ -49,6 +51,8 @@ Layers (``context_compose.py``):
   copies the input's dim like ONNX allowzero=0).
 * layer outputs: ``ctx.out(layer, i=0)`` (INVALID_NODE when the network refused the layer), ``ctx.done(layer,
   i=0)`` (for a layer configured after creation: re-infers its shapes).
+* ``ctx.add_op(kind, inputs, attrs=None, n_out=1)``: a layer of any registered op kind (``Kind.X``, ir/kinds.py),
+  ONNX-only kinds included, through ``network.internal.add_layer``; returns its first ``n_out`` outputs.
 * ``ctx.onnx_op(op_type, inputs, n_out=1, opset=21, **attrs)``: import one ai.onnx op on ITensors through its
   registered importer (how contrib ops decompose into standard ones); errors name ``ctx.node``.
 * ``ctx.import_subgraph(graph_proto, outer_scope=None, inputs=None, network=None) -> list[ITensor]``: import a
@@ -74,6 +78,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..dtypes import FLOAT_TYPES
 from ..enums import DataType, ParserErrorCode
 from .context_compose import INT_MAX, LayerHelpers  # noqa: F401 - INT_MAX: the importers' "no end" bound
 from .registry import ImportFailure
@@ -309,6 +314,19 @@ class ImportContext(LayerHelpers):
         if v is None:
             v = self.value_of(self.tensor(name))
         return None if v is None else np.asarray(v)
+
+    def float_input(self, node: NodeView, i: int, what: str = "input"):
+        """The ITensor of input ``i`` of ``node``, which must be FLOAT, FLOAT16 or BFLOAT16
+        (UNSUPPORTED_NODE_DATATYPE otherwise; ``what`` names the input in the message)."""
+        t = self.tensor(node.inputs[i])
+        if t.dtype not in FLOAT_TYPES:
+            self.fail(f"{what} {t.name!r} must be FLOAT, FLOAT16 or BFLOAT16, got {t.dtype.name}",
+                      ParserErrorCode.UNSUPPORTED_NODE_DATATYPE)
+        return t
+
+    def int64_input(self, node: NodeView, i: int):
+        """The ITensor of input ``i`` of ``node`` cast to INT64 (no layer when it is INT64 already)."""
+        return self.cast(self.tensor(node.inputs[i]), DataType.INT64)
 
     def norm_axes(self, axes, rank: int, what: str = "axis") -> list[int]:
         """``axes`` (negative allowed) as non-negative ints; INVALID_NODE when one is out of range for ``rank``."""

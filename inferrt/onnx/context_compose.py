@@ -12,6 +12,7 @@ import numpy as np
 
 from ..enums import (ActivationType, DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation,
                      UnaryOperation)
+from ..ir.tensor import ITensor
 from .registry import ImportFailure
 
 INT_MAX = np.iinfo(np.int64).max
@@ -222,7 +223,7 @@ class LayerHelpers:
         dim (ONNX allowzero=0)."""
         layer = self.network.add_shuffle(t)
         layer.zero_is_placeholder = bool(zero_copies)
-        if hasattr(dims, "_network"):
+        if isinstance(dims, ITensor):
             v = self.value_of(dims)
             if v is not None:
                 layer.reshape_dims = tuple(int(x) for x in v)
@@ -246,6 +247,13 @@ class LayerHelpers:
         layer.set_input(2, shape_t)
         layer.set_input(3, stride)
         return self.out(layer)
+
+    # ------------------------------------------------------------------ any op kind
+    def add_op(self, kind: str, inputs, attrs=None, n_out: int = 1) -> list:
+        """A layer of op ``kind`` (any registered kind, ONNX-only ones included: ``network.internal.add_layer``) on
+        ``inputs`` (None for an absent optional input); returns its first ``n_out`` output ITensors."""
+        layer = self.network.internal.add_layer(kind, inputs, attrs or {})
+        return [layer.get_output(i) for i in range(n_out)]
 
     # ------------------------------------------------------------------ ops by importer
     def onnx_op(self, op_type: str, inputs, n_out: int = 1, opset: int = 21, **attrs):

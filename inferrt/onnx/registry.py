@@ -19,6 +19,7 @@ import functools
 from typing import Callable
 
 from ..enums import ParserErrorCode
+from ..package_modules import import_submodules
 
 IMPORTERS: dict[tuple[str, str], list[tuple[int, Callable]]] = {}
 
@@ -77,19 +78,5 @@ def supported_ops(domain: str = "") -> set[str]:
     return {op for (d, op) in IMPORTERS if d == domain}
 
 
-_LOADED = False
-
-
 def _load_all():
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import importlib
-    import pkgutil
-
-    from . import importers
-
-    for m in pkgutil.iter_modules(importers.__path__):
-        if not m.name.startswith("_"):
-            importlib.import_module(f"{importers.__name__}.{m.name}")
+    import_submodules(f"{__package__}.importers", lambda name: not name.startswith("_"))

@@ -38,19 +38,9 @@ in conv.py, ``INDEX_TYPES`` in indexing.py). The network-API method of a kind go
 same family name, or in ``ir/network.py`` for TensorRT's core layers (see ``inferrt.ir``). Every module here is
 imported (and its ``@register`` classes registered) by ``_load_all``.
 """
+from ..package_modules import import_submodules
 from .base import REGISTRY, OpDef, OpError, Spec, get_op, register  # noqa: F401
-
-_LOADED = False
 
 
 def _load_all():
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import importlib
-    import pkgutil
-
-    for m in pkgutil.iter_modules(__path__):
-        if m.name not in ("base",) and not m.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{m.name}")
+    import_submodules(__name__, lambda name: name != "base" and not name.startswith("_"))

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..dtypes import LOW_BIT, from_numpy_dtype, host_array, nptype, torch_dtype
-from ..enums import DataType, LayerType, _Enum
+from ..enums import DataType, LayerType, TrtEnum
 
 FOLD_LIMIT = 1 << 16  # largest number of elements whose value is propagated during shape inference
 
@@ -162,7 +162,7 @@ class Choice(AttrType):
         self.name = "choice"
 
     def convert(self, v):
-        if isinstance(v, _Enum) and v.name in self.values:  # a TensorRT enum member of that name: ReduceOperation.MAX
+        if isinstance(v, TrtEnum) and v.name in self.values:  # a TensorRT enum member of that name: ReduceOperation.MAX
             return v.name
         if not isinstance(v, str) or v not in self.values:
             raise AttrValueError(f"{v!r} is not one of {', '.join(repr(x) for x in self.values)}")

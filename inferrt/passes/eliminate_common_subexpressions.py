@@ -35,7 +35,7 @@ def _key_of_value(v):
 
 
 def node_key(n):
-    if n.op.data_dependent or "random" in n.kind or "RANDOM" in getattr(n.attrs.get("operation"), "name", ""):
+    if n.op.data_dependent or n.kind == Kind.RANDOM or "RANDOM" in getattr(n.attrs.get("operation"), "name", ""):
         return None
     try:
         attrs = tuple(sorted((k, _key_of_value(v)) for k, v in n.attrs.items()))

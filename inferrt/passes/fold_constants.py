@@ -29,7 +29,7 @@ KEEP = {Kind.CONSTANT, Kind.ASSERTION}   # random kinds: see _random
 
 def _random(n) -> bool:
     op = n.attrs.get("operation")
-    return "RANDOM" in getattr(op, "name", "") or "random" in n.kind
+    return "RANDOM" in getattr(op, "name", "") or n.kind == Kind.RANDOM
 
 
 def _static_part_of_shape(view, n, values):

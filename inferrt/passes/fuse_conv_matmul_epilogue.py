@@ -127,14 +127,14 @@ def fuse_conv_matmul_epilogue(graph, ctx) -> int:
             ins.pop()
         if anchor.kind == Kind.MATRIX_MULTIPLY:
             attrs = Attrs(op0=anchor.attrs.op0, op1=anchor.attrs.op1, epilogue=steps)
-            kind = "fused_matmul"
+            kind = Kind.FUSED_MATMUL
         else:
             attrs = Attrs({k: v for k, v in anchor.attrs.items() if k not in ("kernel", "bias")})
             attrs["kernel"], attrs["bias"] = None, None
             attrs.setdefault("output_padding", ())
             attrs["transposed"] = anchor.kind == Kind.DECONVOLUTION
             attrs["epilogue"] = steps
-            kind = "fused_conv"
+            kind = Kind.FUSED_CONV
         add_nodes.append(Node(anchor.name, kind, ins, [out], attrs, origin=absorbed_origin(view, anchor, *absorbed),
                               info=anchor.info.copy()))
         gone += [anchor] + absorbed

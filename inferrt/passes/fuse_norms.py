@@ -99,7 +99,7 @@ def _match_mean_var(view, n):
             x = sub.inputs[0]
             rank = len(view.shape(x))
             spatial = sum(1 << i for i in range(2, rank))
-            kind = "instance_norm" if rank >= 4 and axes == spatial else "layer_norm"
+            kind = Kind.INSTANCE_NORM if rank >= 4 and axes == spatial else Kind.LAYER_NORM
             return kind, x, Attrs(axes=axes, epsilon=eps), nodes + [sub, mu]
     return Kind.RMS_NORM, num, Attrs(axes=axes, epsilon=eps), nodes
 

@@ -174,7 +174,7 @@ def _origins(graph):
     return {o for n in graph.nodes for o in (n.origin or [n.name])}
 
 
-def _snapshot(graph):
+def snapshot_graph(graph):
     """A copy of the graph's structure (weights are shared: passes never modify an array in place)."""
     nodes = [dataclasses.replace(n, inputs=list(n.inputs), outputs=list(n.outputs), attrs=Attrs(n.attrs),
                                  origin=list(n.origin), info=copy.deepcopy(n.info)) for n in graph.nodes]
@@ -201,7 +201,7 @@ def run_pipeline(graph, ctx: PassContext, pipeline=None, required: bool = False)
         unit = step[2] if len(step) > 2 else "changes"
         t0 = time.perf_counter()
         before = _origins(graph) if debug else None
-        snap = None if debug or required else _snapshot(graph)
+        snap = None if debug or required else snapshot_graph(graph)
         try:
             changes = fn(graph, ctx)
             if changes:

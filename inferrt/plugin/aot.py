@@ -223,9 +223,9 @@ def aot_runner(node, device, tactic: int):
     p = node.attrs.plugin
     if isinstance(p, PlanPlugin):
         rec = _check_record(node.attrs.aot_kernel, f"layer {node.name!r}")
-        from ..tactics.kernel_store import _b32, lookup
+        from ..tactics.kernel_store import hash_b32, lookup
 
-        installed = lookup(_b32(rec["hash"])) if len(rec["hash"]) == 64 else None
+        installed = lookup(hash_b32(rec["hash"])) if len(rec["hash"]) == 64 else None
         path = installed.paths.get(f"{installed.name}.cubin") if installed is not None else None
         if path is None:
             raise PlanError(f"layer {node.name!r}: the plan carries no compiled kernel {rec['name']!r} for AOT plugin "

@@ -11,10 +11,10 @@ plugin's launch parameters (grid, block, extra kernel arguments) are stored as i
 """
 from __future__ import annotations
 
-from ..enums import _make
+from ..enums import make_enum
 from ..errors import PlanError
 
-DimensionOperation = _make("DimensionOperation", "SUM PROD MAX MIN SUB EQUAL LESS FLOOR_DIV CEIL_DIV")
+DimensionOperation = make_enum("DimensionOperation", "SUM PROD MAX MIN SUB EQUAL LESS FLOOR_DIV CEIL_DIV")
 
 _OPS = {
     "SUM": lambda a, b: a + b, "PROD": lambda a, b: a * b, "MAX": max, "MIN": min, "SUB": lambda a, b: a - b,

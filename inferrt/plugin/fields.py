@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..enums import _make
+from ..enums import make_enum
 from ..errors import PlanError
 
-PluginFieldType = _make("PluginFieldType",
+PluginFieldType = make_enum("PluginFieldType",
                         "FLOAT16 FLOAT32 FLOAT64 INT8 INT16 INT32 CHAR DIMS UNKNOWN BF16 INT64 FP8 INT4 FP4")
 
 _NUMPY = {"FLOAT16": np.float16, "FLOAT32": np.float32, "FLOAT64": np.float64, "INT8": np.int8, "INT16": np.int16,

@@ -11,10 +11,10 @@ registered under that name, version and namespace, with phase ``TensorRTPhase.RU
 """
 from __future__ import annotations
 
-from ..enums import DataType, TensorFormat, _make
+from ..enums import DataType, TensorFormat, make_enum
 
-TensorRTPhase = _make("TensorRTPhase", "BUILD RUNTIME")
-PluginCapabilityType = _make("PluginCapabilityType", "CORE BUILD RUNTIME")
+TensorRTPhase = make_enum("TensorRTPhase", "BUILD RUNTIME")
+PluginCapabilityType = make_enum("PluginCapabilityType", "CORE BUILD RUNTIME")
 
 
 class PluginTensorDesc:

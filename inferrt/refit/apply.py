@@ -29,10 +29,4 @@ def apply_updates(engine, updates: dict) -> None:
             consts[n.outputs[0]] = t.reshape(tuple(n.attrs.shape)).to(engine.device)
         else:
             kernels[n.name] = get_tactic(n.info.tactic or "generic").prepare(n, engine.device)
-    from ..runtime.executor import Executor
-
-    with engine._lock:
-        engine.graph.nodes[:] = nodes
-        engine.executor = Executor(engine.graph, consts, kernels, engine.device)
-        engine._weights_version = getattr(engine, "_weights_version", 0) + 1
-        engine._plan_stale = True
+    engine.swap_weights(nodes, consts, kernels)

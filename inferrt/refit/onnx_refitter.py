@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from ..enums import ErrorCode
 from ..ir.kinds import Kind
-from ..logger import _Reporter
+from ..logger import Reporter
 
 
-class OnnxParserRefitter(_Reporter):
+class OnnxParserRefitter(Reporter):
     def __init__(self, refitter, logger=None):
         self.refitter = refitter
         self.logger = logger

@@ -38,10 +38,10 @@ def _config(state):
 
 
 def _copy(graph: Graph) -> Graph:
-    from ..passes.pipeline import _snapshot
+    from ..passes.pipeline import snapshot_graph
 
     g = Graph()
-    g.nodes, g.inputs, g.outputs, g.specs = _snapshot(graph)
+    g.nodes, g.inputs, g.outputs, g.specs = snapshot_graph(graph)
     return g
 
 

@@ -94,7 +94,7 @@ class RefitRecorder:
 
     def __init__(self, network, graph, config, log, marks: set | None = None):
         from ..ir.api_refit import refittable_marks, weight_names
-        from ..passes.pipeline import _snapshot
+        from ..passes.pipeline import snapshot_graph
 
         self.mode = refit_mode(config)
         self.stripped = bool(config.get_flag(BuilderFlag.STRIP_PLAN))
@@ -119,7 +119,7 @@ class RefitRecorder:
         # value-based rewrites (x * 1 dropped, equal constants merged) must not use refittable weights: a refit
         # may change them. REFIT_IDENTICAL promises the same values, so it keeps those rewrites
         graph.refit_weights = guarded_ids(graph, set(self.weights.values()), self.mode)
-        nodes, inputs, outputs, specs = _snapshot(graph)
+        nodes, inputs, outputs, specs = snapshot_graph(graph)
         from ..ir.graph import Graph
 
         self.source = Graph()

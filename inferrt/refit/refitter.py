@@ -13,7 +13,7 @@ import numpy as np
 
 from ..enums import DataType, ErrorCode, TensorLocation, WeightsRole
 from ..ir.weights import Weights
-from ..logger import Severity, _Reporter
+from ..logger import Reporter, Severity
 from .record import digest_of
 
 
@@ -21,7 +21,7 @@ def _numpy_dtype_name(arr) -> str:
     return str(arr.dtype).removeprefix("torch.")
 
 
-class Refitter(_Reporter):
+class Refitter(Reporter):
     def __init__(self, engine, logger=None):
         self.engine = engine
         self.logger = logger
@@ -199,7 +199,8 @@ class Refitter(_Reporter):
 
         state, engine = self._state, self.engine
         by_node = {state.weights[n]["node"]: arr for n, arr in self._pending.items()}
-        profiles = [{k: tuple(tuple(s) for s in v) for k, v in p.shapes.items()} for p in engine._profiles]
+        profiles = [{k: tuple(tuple(s) for s in v) for k, v in p.shapes.items()}
+                    for p in engine.plan_info.profiles]
         new = recompute(state, engine.graph, by_node, engine.device_kind, profiles, self._log)
         updates = changed_nodes(new, engine.graph)
         if engine.device.type == "cuda" and stream is not None:

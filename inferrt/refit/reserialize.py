@@ -3,7 +3,7 @@ config: ``SerializationFlag.EXCLUDE_WEIGHTS`` writes a refittable engine's plan 
 (a stripped plan, as STRIP_PLAN builds), ``INCLUDE_REFIT`` keeps the refit section (inferrt always does)."""
 from __future__ import annotations
 
-from ..enums import ErrorCode, SerializationFlag
+from ..enums import SerializationFlag
 from ..plan import schema
 from ..plan.format import BlobWriter, write_plan
 from .record import _StrippingBlobs, digest_of, overall_digest, strippable_nodes
@@ -33,8 +33,8 @@ class _DedupBlobs:
 def reserialize(engine, strip: bool | None = None) -> bytes:
     """``engine``'s plan with its current weights; ``strip`` (default: as the plan was) leaves the refittable
     weights out."""
-    state = engine._refit
-    raw = {k: v for k, v in engine._manifest.raw.items() if k != schema.BLOBS}
+    state = engine.refit_state
+    raw = {k: v for k, v in engine.plan_info.raw.items() if k != schema.BLOBS}
     section = dict(raw[schema.REFIT])
     strip = state.stripped if strip is None else strip
     source_nodes = {n.name: n for n in state.source.nodes}
@@ -75,19 +75,14 @@ class ISerializationConfig:
 
 
 def serialize_with_config(engine, config):
-    """The engine's plan under ``config``; None and a logged error for EXCLUDE_WEIGHTS on an engine built without
-    REFIT (it could never get its weights back)."""
+    """The engine's plan under ``config`` (ICudaEngine.serialize_with_config has refused EXCLUDE_WEIGHTS on an
+    engine built without REFIT)."""
     from ..host_memory import IHostMemory
 
     exclude = config.get_flag(SerializationFlag.EXCLUDE_WEIGHTS)
     if not exclude:
         return engine.serialize()
-    if engine._refit is None:
-        engine._error("serialize_with_config: SerializationFlag.EXCLUDE_WEIGHTS needs an engine built with "
-                      "BuilderFlag.REFIT (or REFIT_IDENTICAL / REFIT_INDIVIDUAL): without a refit the weights "
-                      "could never be put back", ErrorCode.INVALID_ARGUMENT)
-        return None
-    if engine._refit.missing:
+    if engine.refit_state.missing:
         return engine.serialize()   # still stripped
     return IHostMemory(reserialize(engine, strip=True))
 

@@ -9,7 +9,7 @@ from ..dtypes import itemsize
 from ..enums import DataType, ErrorCode, TensorIOMode
 from ..errors import BindingError, InferrtError, ShapeError
 from ..ir.weights import Dims
-from ..logger import Severity, _Reporter
+from ..logger import Reporter, Severity
 from ..ops import Spec
 from .arguments import (ADDRESS_LIMIT, address_problem, device_buffer_problem, feed_of, host_buffer_problem,
                         index_problem, integer, shape_of, stream_handle, stream_problem)
@@ -25,7 +25,7 @@ from .use_guard import DeviceOrder, UseGuard
 _RUN_ERRORS = (InferrtError, RuntimeError, MemoryError, OverflowError)
 
 
-class IExecutionContext(_Reporter, DebugTensorsMixin):
+class IExecutionContext(Reporter, DebugTensorsMixin):
     def __init__(self, engine, allocate: bool = True):
         self.engine = engine
         self.logger = engine.logger
@@ -511,6 +511,17 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
                                    f"with context.set_output_allocator({name!r}, allocator)")
 
     # ------------------------------------------------------------------ CUDA graphs
+    @property
+    def cuda_graphs(self) -> bool:
+        """Whether GPU executions are captured once per input-shape set and replayed as CUDA graphs (inferrt's
+        default, INFERRT_CUDA_GRAPHS=0 turns it off; not a TensorRT attribute). False: every execution enqueues its
+        kernels, as trtexec without --useCudaGraph."""
+        return self._graph_cache().enabled
+
+    @cuda_graphs.setter
+    def cuda_graphs(self, on: bool) -> None:
+        self._graph_cache().enabled = bool(on)
+
     def _use_graphs(self) -> bool:
         return (self._device.type == "cuda" and self.profiler is None and not self.debug_sync
                 and self._graph_cache().enabled)

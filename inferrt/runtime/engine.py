@@ -7,18 +7,18 @@ import torch
 
 from ..dtypes import storage_tensor, torch_dtype
 from ..enums import (DataType, EngineCapability, ErrorCode, ExecutionContextAllocationStrategy, ProfilingVerbosity,
-                     TensorFormat, TensorIOMode, TensorLocation)
+                     SerializationFlag, TensorFormat, TensorIOMode, TensorLocation)
 from ..host_memory import IHostMemory
 from ..ir.graph import Graph
 from ..ir.kinds import Kind
 from ..ir.weights import Dims
-from ..logger import _Reporter
+from ..logger import Reporter
 from ..plan.schema import Manifest
 from ..tactics.registry import get_tactic
 from .executor import Executor
 
 
-class ICudaEngine(_Reporter):
+class ICudaEngine(Reporter):
     def __init__(self, plan: bytes, manifest: Manifest, blobs, logger=None, error_recorder=None, graph=None,
                  cpu_threads=None):
         self.logger = logger
@@ -171,6 +171,22 @@ class ICudaEngine(_Reporter):
         sets them all)."""
         return [] if self._refit is None else sorted(self._refit.missing)
 
+    # ------------------------------------------------------------------ refit's access (inferrt/refit/)
+    @property
+    def refit_state(self):
+        """The refit section of the plan (inferrt/refit/state.py), None for an engine built without REFIT."""
+        return self._refit
+
+    def swap_weights(self, nodes, consts: dict, kernels: dict) -> None:
+        """Install refitted graph ``nodes`` with their device constants and prepared kernels, all at once: contexts
+        drop their shape plans and CUDA graphs before their next run (``sync_weights``) and the next ``serialize``
+        writes the new weights."""
+        with self._lock:
+            self.graph.nodes[:] = nodes
+            self.executor = Executor(self.graph, consts, kernels, self.device)
+            self._weights_version = getattr(self, "_weights_version", 0) + 1
+            self._plan_stale = True
+
     def sync_weights(self, context) -> None:
         """Called by a context before it plans a run: after a refit, drop the context's shape plans and CUDA graphs
         (they hold the old constants and kernels)."""
@@ -228,9 +244,15 @@ class ICudaEngine(_Reporter):
 
     def serialize_with_config(self, config) -> IHostMemory | None:
         """TensorRT 10: SerializationFlag.EXCLUDE_WEIGHTS writes a refittable engine without its refittable weights
-        (refit/reserialize.py)."""
+        (refit/reserialize.py); None and a logged error for an engine built without REFIT (it could never get its
+        weights back)."""
         from ..refit.reserialize import serialize_with_config
 
+        if config.get_flag(SerializationFlag.EXCLUDE_WEIGHTS) and self._refit is None:
+            self._error("serialize_with_config: SerializationFlag.EXCLUDE_WEIGHTS needs an engine built with "
+                        "BuilderFlag.REFIT (or REFIT_IDENTICAL / REFIT_INDIVIDUAL): without a refit the weights "
+                        "could never be put back", ErrorCode.INVALID_ARGUMENT)
+            return None
         return serialize_with_config(self, config)
 
     def create_execution_context(self, strategy=ExecutionContextAllocationStrategy.STATIC):

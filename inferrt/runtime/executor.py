@@ -317,7 +317,7 @@ class Executor:
         return {o: vals[o] for o in self.graph.outputs}
 
     def _run_node_eager(self, n, ins) -> list:
-        specs = [None if t is None else _spec_of(t) for t in ins]
+        specs = [None if t is None else spec_of(t) for t in ins]
         try:
             out_specs = n.op.infer_all(n.attrs, specs)
         except OpError as e:
@@ -331,7 +331,7 @@ class Executor:
         return outs
 
 
-def _spec_of(t: torch.Tensor) -> Spec:
+def spec_of(t: torch.Tensor) -> Spec:
     from ..dtypes import from_torch_dtype
 
     s = Spec(from_torch_dtype(t.dtype), tuple(t.shape))

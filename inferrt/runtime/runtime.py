@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from ..enums import ErrorCode
 from ..errors import PlanError
-from ..logger import _Reporter
+from ..logger import Reporter
 
 
-class Runtime(_Reporter):
+class Runtime(Reporter):
     def __init__(self, logger=None):
         self.logger = logger
         self.error_recorder = None

@@ -248,7 +248,7 @@ _LOCK = threading.Lock()
 _REGISTRY: dict[str, _Installed] = {}   # base32 Triton cache key -> kernel
 
 
-def _b32(h: str) -> str:
+def hash_b32(h: str) -> str:
     return base64.b32encode(bytes.fromhex(h)).decode().rstrip("=")
 
 
@@ -282,7 +282,7 @@ def install(entries, blobs, plan_size: int) -> int:
                 finally:
                     os.close(fd)
                 with _LOCK:
-                    _REGISTRY.setdefault(_b32(h), _Installed(name, paths))
+                    _REGISTRY.setdefault(hash_b32(h), _Installed(name, paths))
         finally:
             os.close(area)
     except (private_cache.CacheDirError, OSError) as e:

@@ -6,11 +6,10 @@ declares them as its ``space`` (tactics/tuning.py); its runner is made for one p
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Callable
 
 from ..ir.kinds import Kind
+from ..package_modules import import_submodules
 from .tuning import TuningSpace
 
 
@@ -66,19 +65,8 @@ def register_tactic(cls):
 
 
 register_tactic(GenericTactic)
-_LOADED = False
-
-
 def _load():
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    from .. import tactics
-
-    for m in pkgutil.iter_modules(tactics.__path__):
-        if m.name.startswith("tactic_"):
-            importlib.import_module(f"{tactics.__name__}.{m.name}")
+    import_submodules(__package__, lambda name: name.startswith("tactic_"))
 
 
 def get_tactic(name: str) -> Tactic:

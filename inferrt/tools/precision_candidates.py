@@ -69,10 +69,10 @@ def candidates(model, target: Target, feeds: list) -> list:
         return [n.name for n in model.graph.node if n.name in done]
     import inferrt as trt
 
-    from ..api import _network_from
+    from ..api import network_from
 
     logger = trt.Logger(trt.Logger.ERROR)
-    made = _layer_nodes(_network_from(model, trt.Builder(logger), logger))
+    made = _layer_nodes(network_from(model, trt.Builder(logger), logger))
     return [n.name for n in model.graph.node if n.name in made]
 
 
@@ -96,7 +96,7 @@ def build(model, target: Target | None, feeds: list, fp32_nodes=(), device: str 
     else with ``fp32_nodes`` kept in FP32 the target's way."""
     import inferrt as trt
 
-    from ..api import _network_from, build_engine
+    from ..api import network_from, build_engine
 
     logger = trt.Logger(trt.Logger.ERROR)
     builder = trt.Builder(logger)
@@ -104,7 +104,7 @@ def build(model, target: Target | None, feeds: list, fp32_nodes=(), device: str 
     config.clear_flag(trt.BuilderFlag.TF32)
     device = device or (target.device if target is not None else None)
     if target is None or target.way == "layer-precision":
-        network = _network_from(model, builder, logger)
+        network = network_from(model, builder, logger)
         if target is not None:
             config.set_flag(trt.BuilderFlag.FP16 if target.precision == "fp16" else trt.BuilderFlag.BF16)
             config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)

@@ -106,7 +106,7 @@ def convert(gm: torch.fx.GraphModule, settings, logger, specs: list | None = Non
     try:
         outputs, tuple_output = build_network(gm, network, specs)
     except ConversionError as e:
-        causes = network._layer_errors()[:3]
+        causes = network.internal.layer_errors()[:3]
         why = ("; caused by " + "; ".join(causes)) if causes else ""
         raise BuildError(f"converting the graph to an inferrt network failed: {e}{why}") from None
     config = builder.create_builder_config()

@@ -30,8 +30,8 @@ class EngineModule(torch.nn.Module):
         self.context = self.engine.create_execution_context()
         self.cuda_graphs = bool(cuda_graphs)
         if not self.cuda_graphs:
-            self.context._graph_cache().enabled = False
-        self.device = self.context._device
+            self.context.cuda_graphs = False
+        self.device = self.engine.device
         self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
 
     def forward(self, *args):

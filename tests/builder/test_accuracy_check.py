@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import inferrt as trt
-from inferrt.api import _network_from
+from inferrt.api import network_from
 from inferrt.autocast import autocast
 from inferrt.builder.accuracy_check import tensor_error
 from tests.accuracy.models import BROKEN_LAYER, overflow_model, sample
@@ -25,7 +25,7 @@ class _Log(trt.ILogger):
 def _build(model, check, device="cpu", fp16=False):
     log = _Log()
     builder = trt.Builder(log)
-    network = _network_from(model, builder, log)
+    network = network_from(model, builder, log)
     config = builder.create_builder_config()
     config.device = device
     if fp16:

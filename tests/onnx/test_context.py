@@ -91,3 +91,23 @@ def test_is_bound_follows_bind_unbind_and_rebinding():
     ctx.add_constant_value("alias", np.zeros(2, np.float32))   # a known value replaces the binding
     assert not ctx.is_bound(y)
     assert ctx.is_bound(ctx.tensor("alias"))                    # materialized constants are bound too
+
+
+def test_typed_inputs_and_add_op():
+    """float_input refuses a non-float input with UNSUPPORTED_NODE_DATATYPE naming the input; int64_input casts;
+    add_op adds a layer of any op kind (an ONNX-only one here) and returns its outputs."""
+    from inferrt.ir.kinds import Kind
+
+    ctx, net = _ctx()
+    ctx.bind("i", net.add_input("i", trt.int32, (3,)))
+    ctx.node = node = NodeView(oh.make_node("Foo", ["x", "i"], ["y"], name="typed"), 0)
+    assert ctx.float_input(node, 0) is ctx.tensor("x")
+    with pytest.raises(ImportFailure) as e:
+        ctx.float_input(node, 1, "indices")
+    assert e.value.code == E.UNSUPPORTED_NODE_DATATYPE and "indices 'i'" in e.value.message and "INT32" in e.value.message
+    assert ctx.int64_input(node, 1).dtype == trt.int64
+    before = net.num_layers
+    (y,) = ctx.add_op(Kind.DET, [ctx.tensor("x")])
+    layer = net.get_layer(net.num_layers - 1)
+    assert net.num_layers == before + 1 and net.internal.layer_kind(layer) == Kind.DET
+    assert layer.get_output(0) is y and tuple(y.shape) == (2,)

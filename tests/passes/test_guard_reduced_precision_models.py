@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import inferrt as trt  # noqa: E402
-from inferrt.api import _export_torch, _network_from  # noqa: E402
+from inferrt.api import _export_torch, network_from  # noqa: E402
 from tests.helpers import FP16_ENGINE_REL_L2, rel_l2  # noqa: E402
 from tests.passes.precision_models import AudioFrontEnd, cnn1d, speech_like  # noqa: E402
 from tests.passes.precision_nets import Capture, kept, lower_for_gpu, run_graph  # noqa: E402
@@ -19,7 +19,7 @@ def _simulated_fp16(model, x, name, calibration=None, guard=True):
     prof = {name: ((1,) + x.shape[1:], x.shape, (8,) + x.shape[1:])}
     log = Capture()
     builder = trt.Builder(log)
-    network = _network_from(_export_torch(model, (torch.from_numpy(x),), prof, [name]), builder, log)
+    network = network_from(_export_torch(model, (torch.from_numpy(x),), prof, [name]), builder, log)
     config = builder.create_builder_config()
     config.set_flag(trt.BuilderFlag.FP16)
     if calibration is not None:

@@ -50,7 +50,7 @@ def test_well_formed_entry_goes_to_the_private_cache_only(sandbox):
     assert json.loads(open(os.path.join(area, sub, "kernel.json")).read())["hash"] == e["hash"]
     assert all_files(sandbox["home"]) == [] and not sandbox["triton"].exists()
     assert _install([e], items) == 0          # same content: nothing rewritten
-    got = kernel_store.lookup(kernel_store._b32(e["hash"]))
+    got = kernel_store.lookup(kernel_store.hash_b32(e["hash"]))
     assert got.group(f"{NAME}.json") == {f"{NAME}.json": os.path.join(area, sub, "kernel.json"),
                                          f"{NAME}.cubin": os.path.join(area, sub, "kernel.cubin")}
     assert got.group(f"{SO_NAME}") is None
@@ -84,7 +84,7 @@ def _grp(items):
 
 def _old_dir_form(items):
     e = entry(items)
-    return [{"dir": kernel_store._b32(e["hash"]), "files": e["files"]}]
+    return [{"dir": kernel_store.hash_b32(e["hash"]), "files": e["files"]}]
 
 
 def _non_ascii_name(items):

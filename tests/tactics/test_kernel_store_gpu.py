@@ -103,6 +103,6 @@ def test_loaded_cuda_plan_registers_its_kernels(gpu_plan, sandbox):
     from inferrt.plan.format import read_plan
 
     for e in read_plan(gpu_plan)[0]["kernels"]:
-        assert kernel_store.lookup(kernel_store._b32(e["hash"])) is not None
+        assert kernel_store.lookup(kernel_store.hash_b32(e["hash"])) is not None
     x = np.random.default_rng(0).standard_normal((4, 1, 28, 28)).astype(np.float32)
     assert np.isfinite(engine.create_execution_context().infer({"x": x})["prob"]).all()

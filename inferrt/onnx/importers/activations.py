@@ -1,4 +1,4 @@
-"""Importers for ONNX activations: Relu family, sigmoid family, Gelu, Mish, Shrink, Clip (opset 6 vs 11+)."""
+"""Importers for ONNX activations: Relu family, sigmoid family, Swish, Gelu, Mish, Shrink, Clip (opset 6 vs 11+)."""
 from __future__ import annotations
 
 import numpy as np
@@ -79,6 +79,17 @@ def hard_sigmoid(ctx, node):
 def hard_swish(ctx, node):
     x = _x(ctx, node)
     return [ctx.elementwise(x, ctx.activation(x, A.HARD_SIGMOID, 1.0 / 6.0, 0.5), EW.PROD)]
+
+
+@importer("Swish", since=24)
+def swish(ctx, node):
+    """x * sigmoid(alpha * x)."""
+    x = ctx.float_input(node, 0)
+    alpha = float(node.attr("alpha", 1.0))
+    scaled = x
+    if alpha != 1.0:
+        scaled = ctx.elementwise(x, ctx.cast(ctx.constant(np.array(alpha, np.float32)), x.dtype), EW.PROD)
+    return [ctx.elementwise(x, ctx.activation(scaled, A.SIGMOID), EW.PROD)]
 
 
 @importer("Tanh", since=6)

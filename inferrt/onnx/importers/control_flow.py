@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...enums import DataType, ParserErrorCode
+from ...ir.kinds import Kind
 from ...ops import Spec
 from ..registry import importer
 
@@ -145,7 +146,7 @@ def if_(ctx, node):
         g.inputs = list(outer)
     attrs = {"then_graph": tg, "else_graph": eg,
              "output_shapes": branch_declared_shapes(node.attr("then_branch"), node.attr("else_branch"))}
-    return _add(ctx, node, "if", [cond] + list(outer.values()), attrs, len(node.outputs))
+    return _add(ctx, node, Kind.IF, [cond] + list(outer.values()), attrs, len(node.outputs))
 
 
 # ----------------------------------------------------------------------------------------------- Loop
@@ -154,10 +155,10 @@ def _free_condition(g) -> None:
     trip-count loop keeps a static shape."""
     prod = g.producers()
     v = g.outputs[0]
-    while v in prod and prod[v].kind in ("identity", "cast") and prod[v].inputs:
+    while v in prod and prod[v].kind in (Kind.IDENTITY, Kind.CAST) and prod[v].inputs:
         v = prod[v].inputs[0]
     n = prod.get(v)
-    true_const = n is not None and n.kind == "constant" and n.attrs.weights is not None \
+    true_const = n is not None and n.kind == Kind.CONSTANT and n.attrs.weights is not None \
         and np.asarray(n.attrs.weights).size == 1 and bool(np.asarray(n.attrs.weights).reshape(-1)[0])
     if v == g.inputs[1] or true_const:
         g.outputs[0] = g.inputs[1]
@@ -184,7 +185,7 @@ def loop(ctx, node):
     g, outer = import_body(ctx, body, bound, f"{node.name}/body")
     _free_condition(g)
     attrs = {"body": g, "num_carried": n, "num_scan_outputs": n_scan}
-    return _add(ctx, node, "loop", [trip, cond] + carried + [p for _, p in outer], attrs, n + n_scan)
+    return _add(ctx, node, Kind.LOOP, [trip, cond] + carried + [p for _, p in outer], attrs, n + n_scan)
 
 
 # ----------------------------------------------------------------------------------------------- Scan
@@ -214,7 +215,7 @@ def scan_9(ctx, node):
     attrs = {"body": g, "num_carried": n, "num_scan_inputs": k, "scan_input_axes": in_axes,
              "scan_input_reverse": in_dirs, "num_scan_outputs": s, "scan_output_axes": out_axes,
              "scan_output_reverse": out_dirs}
-    return _add(ctx, node, "loop", [None, None] + ins + [p for _, p in outer], attrs, n + s)
+    return _add(ctx, node, Kind.LOOP, [None, None] + ins + [p for _, p in outer], attrs, n + s)
 
 
 def _scan_body(ctx, node, body, names, states, scans, axes, batch_dims=0):
@@ -276,4 +277,4 @@ def scan_8(ctx, node):
         ob.specs[r] = inferred[r]
     ob.outputs = [ob.inputs[1]] + results
     attrs = {"body": ob, "num_carried": 0, "num_scan_inputs": n + k, "num_scan_outputs": n + s}
-    return _add(ctx, node, "loop", [None, None] + ins + [p for _, p in outer], attrs, n + s)
+    return _add(ctx, node, Kind.LOOP, [None, None] + ins + [p for _, p in outer], attrs, n + s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...enums import BoundingBoxFormat, DataType, ParserErrorCode as E
+from ...ir.kinds import Kind
 from ..registry import importer
 
 
@@ -63,7 +64,7 @@ def unique(ctx, node):
         if not -rank <= axis < rank:
             ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
         attrs["axis"] = axis
-    layer = ctx.network.internal.add_layer("unique", [x], attrs)
+    layer = ctx.network.internal.add_layer(Kind.UNIQUE, [x], attrs)
     return [layer.get_output(i) for i in range(len(node.outputs))]
 
 
@@ -79,4 +80,4 @@ def compress(ctx, node):
         if not -rank <= axis < rank:
             ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
         attrs["axis"] = axis
-    return [ctx.network.internal.add_layer("compress", [x, cond], attrs).get_output(0)]
+    return [ctx.network.internal.add_layer(Kind.COMPRESS, [x, cond], attrs).get_output(0)]

@@ -1,9 +1,10 @@
-"""Importers for ONNX indexing ops: Gather, GatherElements, GatherND, Scatter, ScatterElements, ScatterND, Where,
-OneHot, TopK, CumSum, ReverseSequence.
+"""Importers for ONNX indexing ops: Gather, GatherElements, GatherND, Scatter, ScatterElements, ScatterND,
+TensorScatter, Where, OneHot, TopK, CumSum, CumProd, ReverseSequence.
 
 They map onto IGatherLayer (DEFAULT / ELEMENT / ND), IScatterLayer (ELEMENT / ND, with reduction), ISelectLayer,
-IOneHotLayer, ITopKLayer, ICumulativeLayer and IReverseSequenceLayer. Negative indices
-count from the end in inferrt's indexing layers, as in ONNX.
+IOneHotLayer, ITopKLayer, ICumulativeLayer and IReverseSequenceLayer; TensorScatter and CumProd onto the ONNX-only
+``tensor_scatter`` and ``cumprod`` kinds. Negative indices count from the end in inferrt's indexing layers, as in
+ONNX.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ...enums import (DataType, GatherMode, ParserErrorCode as E, ScatterMode,
                       TopKOperation)
+from ...ir.kinds import Kind
 from ..registry import importer
 
 from .tensor_ops import select
@@ -96,6 +98,17 @@ def scatter_nd_11(ctx, node):
     return _scatter(ctx, node, ScatterMode.ND)
 
 
+@importer("TensorScatter", since=24)
+def tensor_scatter(ctx, node):
+    past, upd = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1])
+    wi = ctx.int64_input(node, 2) if node.input(2) else None
+    mode = node.attr("mode", "linear")
+    if mode not in ("linear", "circular"):
+        ctx.fail(f"mode {mode!r} must be 'linear' or 'circular'", E.UNSUPPORTED_NODE_ATTR)
+    return ctx.add_op(Kind.TENSOR_SCATTER, [past, ctx.cast(upd, past.dtype), wi],
+                      {"axis": int(node.attr("axis", -2)), "mode": mode})
+
+
 # ----------------------------------------------------------------------------------------------- Where
 @importer("Where", since=9)
 def where_9(ctx, node):
@@ -175,6 +188,20 @@ def cumsum_11(ctx, node):
     layer = ctx.network.add_cumulative(x, axis_t, CumulativeOperation.SUM, bool(ctx.attr(node, "exclusive", 0)),
                                        bool(ctx.attr(node, "reverse", 0)))
     return [ctx.done(layer)]
+
+
+@importer("CumProd", since=26)
+def cum_prod(ctx, node):
+    x = ctx.tensor(node.inputs[0])
+    attrs = {"exclusive": bool(node.attr("exclusive", 0)), "reverse": bool(node.attr("reverse", 0))}
+    v = ctx.value(node.inputs[1])
+    if v is None:                        # a run-time axis: the op reads it when it runs
+        return ctx.add_op(Kind.CUMPROD, [x, ctx.int64_input(node, 1)], attrs)
+    axis = int(np.asarray(v).reshape(-1)[0])
+    rank = ctx.rank(x)
+    if not -rank <= axis < max(rank, 1):
+        ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
+    return ctx.add_op(Kind.CUMPROD, [x], dict(attrs, axis=axis))
 
 
 @importer("ReverseSequence", since=10)

@@ -1,5 +1,5 @@
 """Importers for ONNX matrix ops: MatMul (N-D broadcasting, 1-D operands), Gemm (alpha, beta, transA/B, C
-broadcast) and Einsum.
+broadcast), Einsum and Det (the ``det`` op).
 
 MatMul and Gemm map onto IMatrixMultiplyLayer (MatrixOperation NONE / TRANSPOSE / VECTOR); Gemm's scaling and
 bias are elementwise layers that the builder's fusion passes fold into the matrix multiply.
@@ -7,6 +7,7 @@ bias are elementwise layers that the builder's fusion passes fold into the matri
 from __future__ import annotations
 
 from ...enums import DataType, ElementWiseOperation as EW, MatrixOperation as MO, ParserErrorCode as E
+from ...ir.kinds import Kind
 from ..registry import importer
 
 
@@ -78,3 +79,8 @@ def einsum_12(ctx, node):
     if any(t.dtype != dt for t in ts):
         ctx.fail("all Einsum inputs must have the same type", E.INVALID_NODE)
     return [ctx.network.add_einsum(ts, eq).get_output(0)]
+
+
+@importer("Det", since=11)
+def det(ctx, node):
+    return ctx.add_op(Kind.DET, [ctx.float_input(node, 0)])

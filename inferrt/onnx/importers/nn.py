@@ -1,9 +1,12 @@
-"""Importers for ONNX convolution and pooling: Conv, ConvTranspose, MaxPool (with Indices), AveragePool, LpPool,
-GlobalAveragePool, GlobalMaxPool, GlobalLpPool, and ImageScaler.
+"""Importers for ONNX convolution and pooling (the conv and pooling families): Conv, ConvTranspose, DeformConv,
+Col2Im, MaxPool (with Indices), AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool, MaxRoiPool,
+RoiAlign, MaxUnpool, and ImageScaler.
 
 Conv/ConvTranspose map onto IConvolutionLayer / IDeconvolutionLayer (1-D to 3-D, groups, dilations, bias,
 auto_pad through ``padding_mode``), pools onto IPoolingLayer (ceil_mode -> EXPLICIT_ROUND_UP). MaxPool's Indices
-output uses the ``max_pool_indices`` op (``inferrt/ops/pooling.py``).
+output uses the ``max_pool_indices`` op (``inferrt/ops/pooling.py``). DeformConv, Col2Im, the RoI pools and
+MaxUnpool map onto ONNX-only kinds of the same families (``deform_conv``, ``col2im``, ``max_roi_pool``,
+``roi_align``, ``max_unpool``).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import numpy as np
 
 from ...enums import (DataType, ElementWiseOperation as EW, PaddingMode as PM, ParserErrorCode as E, PoolingType,
                       ReduceOperation, UnaryOperation as U)
+from ...ir.kinds import Kind
 from ..registry import importer
 
 
@@ -155,6 +159,30 @@ def conv_transpose_1(ctx, node):
     return [ctx.done(layer)]
 
 
+@importer("DeformConv", since=19)
+def deform_conv(ctx, node):
+    x, w, off = ctx.float_input(node, 0), ctx.float_input(node, 1, "W"), ctx.float_input(node, 2, "offset")
+    if ctx.rank(x) != 4:
+        ctx.fail(f"input {x.name!r} has rank {ctx.rank(x)}; only 2-D deformable convolution (N, C, H, W) is "
+                 f"supported", E.UNSUPPORTED_NODE_SHAPE)
+    ks = node.attr("kernel_shape", None)
+    if ks is not None and w.shape[2:] and all(d >= 0 for d in w.shape[2:]) and tuple(ks) != tuple(w.shape[2:]):
+        ctx.fail(f"kernel_shape {tuple(ks)} differs from the weights' {tuple(w.shape[2:])}", E.INVALID_NODE)
+    bias = ctx.tensor(node.input(3)) if node.input(3) else None
+    mask = ctx.tensor(node.input(4)) if node.input(4) else None
+    attrs = {"strides": tuple(node.attr("strides", ())), "pads": tuple(node.attr("pads", ())),
+             "dilations": tuple(node.attr("dilations", ())), "group": int(node.attr("group", 1)),
+             "offset_group": int(node.attr("offset_group", 1))}
+    return ctx.add_op(Kind.DEFORM_CONV, [x, w, off, bias, mask], attrs)
+
+
+@importer("Col2Im", since=18)
+def col2im(ctx, node):
+    x = ctx.tensor(node.inputs[0])
+    attrs = {k: tuple(node.attr(k, ())) for k in ("dilations", "pads", "strides")}
+    return ctx.add_op(Kind.COL2IM, [x, ctx.int64_input(node, 1), ctx.int64_input(node, 2)], attrs)
+
+
 # ----------------------------------------------------------------------------------------------- pooling
 def _pool_params(ctx, node):
     x = ctx.input(node, 0)
@@ -272,6 +300,45 @@ def global_lp_pool_2(ctx, node):
     x, axes = _global(ctx, node, "lp")
     p = float(ctx.attr(node, "p", 2))
     return [_root(ctx, ctx.reduce(_abs_pow(ctx, x, p), ReduceOperation.SUM, axes, True), p)]
+
+
+@importer("MaxRoiPool", since=1)
+def max_roi_pool(ctx, node):
+    x, rois = ctx.float_input(node, 0), ctx.float_input(node, 1, "rois")
+    pooled = tuple(node.attr("pooled_shape"))
+    return ctx.add_op(Kind.MAX_ROI_POOL, [x, ctx.cast(rois, x.dtype)],
+                      {"pooled_shape": pooled, "spatial_scale": float(node.attr("spatial_scale", 1.0))})
+
+
+def _roi_align(ctx, node, default_ctm):
+    x, rois = ctx.float_input(node, 0), ctx.float_input(node, 1, "rois")
+    ctm = node.attr("coordinate_transformation_mode", default_ctm)
+    if ctm not in ("half_pixel", "output_half_pixel"):
+        ctx.fail(f"coordinate_transformation_mode {ctm!r} must be half_pixel or output_half_pixel",
+                 E.UNSUPPORTED_NODE_ATTR)
+    attrs = {"mode": node.attr("mode", "avg"), "output_height": int(node.attr("output_height", 1)),
+             "output_width": int(node.attr("output_width", 1)), "sampling_ratio": int(node.attr("sampling_ratio", 0)),
+             "spatial_scale": float(node.attr("spatial_scale", 1.0)), "half_pixel": ctm == "half_pixel"}
+    return ctx.add_op(Kind.ROI_ALIGN, [x, ctx.cast(rois, x.dtype), ctx.int64_input(node, 2)], attrs)
+
+
+@importer("RoiAlign", since=10)
+def roi_align_10(ctx, node):
+    return _roi_align(ctx, node, "output_half_pixel")
+
+
+@importer("RoiAlign", since=16)
+def roi_align_16(ctx, node):
+    return _roi_align(ctx, node, "half_pixel")
+
+
+@importer("MaxUnpool", since=9)
+def max_unpool(ctx, node):
+    x, idx = ctx.tensor(node.inputs[0]), ctx.int64_input(node, 1)
+    out = ctx.int64_input(node, 2) if node.input(2) else None
+    attrs = {"kernel_shape": tuple(node.attr("kernel_shape")), "strides": tuple(node.attr("strides", ())),
+             "pads": tuple(node.attr("pads", ()))}
+    return ctx.add_op(Kind.MAX_UNPOOL, [x, idx, out], attrs)
 
 
 # ----------------------------------------------------------------------------------------------- pointwise

@@ -1,7 +1,11 @@
-"""Importers for ONNX reductions: ReduceSum/Mean/Max/Min/Prod/L1/L2/LogSum/LogSumExp/SumSquare, ArgMax/ArgMin.
+"""Importers for ONNX reductions (the reduce family, ``inferrt/ops/reduce.py``): ReduceSum/Mean/Max/Min/Prod/L1/L2/
+LogSum/LogSumExp/SumSquare, ArgMax/ArgMin, and Softmax, LogSoftmax and Hardmax.
 
 Axes come from the ``axes`` attribute before opset 13 (ReduceSum) / 18 (the others) and from a constant input after;
 ``noop_with_empty_axes`` turns empty axes into an identity instead of a full reduction.
+
+Softmax, LogSoftmax and Hardmax: before opset 13 the input is coerced to 2-D at ``axis`` (default 1) and normalized over
+the flattened trailing block; from opset 13 over the single ``axis`` (default -1).
 """
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import numpy as np
 from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation as R, \
     UnaryOperation as U
+from ...ir.kinds import Kind
+from ...ir.tensor import ITensor
 from ..registry import importer
 
 
@@ -59,10 +65,10 @@ def make_reduce(kind):
         if mask is None:
             return [ctx.network.add_identity(x).get_output(0)]
         shape = tuple(x.shape)
-        if hasattr(mask, "_network") or any(shape[a] <= 0 for a in axes):
+        if isinstance(mask, ITensor) or any(shape[a] <= 0 for a in axes):
             # runtime axes, or a reduction over an empty (or unknown-size) axis: ONNX's own reduction layer
             layer = ctx.network.add_onnx_reduce(x, "AVG" if kind == "MEAN" else kind,
-                                                mask if hasattr(mask, "_network") else axes, keep,
+                                                mask if isinstance(mask, ITensor) else axes, keep,
                                                 bool(node.attr("noop_with_empty_axes", 0)))
             return [layer.get_output(0)]
         if kind in ("SUM", "PROD", "MAX", "MIN"):
@@ -117,3 +123,81 @@ def _arg(op):
 
 importer("ArgMax", since=1)(_arg("MAX"))
 importer("ArgMin", since=1)(_arg("MIN"))
+
+
+# ----------------------------------------------------------------------------------------------- Softmax & co
+def _apply_softmax(ctx, kind, x, axis):
+    net = ctx.network
+    if kind == Kind.SOFTMAX:
+        layer = net.add_softmax(x)
+        layer.axes = 1 << axis
+    elif kind == Kind.LOG_SOFTMAX:
+        layer = net.internal.add_layer(Kind.LOG_SOFTMAX, [x], {"axes": 1 << axis})
+    else:
+        layer = net.add_hardmax(x, axis)
+    return layer.get_output(0)
+
+
+def _softmax_input(ctx, node, kind):
+    x = ctx.tensor(node.inputs[0])
+    if kind != Kind.ONNX_HARDMAX and x.dtype not in _FLOATS:
+        ctx.fail(f"{node.op_type} needs a floating-point input, got {x.dtype.name}", E.UNSUPPORTED_NODE_DATATYPE)
+    return x, ctx.rank(x)
+
+
+def _softmax_axis(ctx, axis, rank):
+    if not -rank <= axis < max(rank, 1):
+        ctx.fail(f"axis {axis} is out of range for an input of rank {rank}", E.INVALID_NODE)
+    return axis % rank if rank else 0
+
+
+def _flatten_2d(ctx, x, axis, rank):
+    """x reshaped to [prod(dims[:axis]), prod(dims[axis:])] (works with dynamic dims)."""
+    shape = tuple(x.shape)
+    if all(d >= 0 for d in shape):
+        lead = 1
+        for d in shape[:axis]:
+            lead *= d
+        tail = 1
+        for d in shape[axis:]:
+            tail *= d
+        return ctx.reshape(x, (lead, tail), zero_copies=False)
+    net = ctx.network
+    s = ctx.shape_of(x)
+
+    def prod(start, length):
+        if length == 0:
+            return ctx.constant(np.ones(1, dtype=np.int64))
+        part = net.add_slice(s, (start,), (length,), (1,)).get_output(0)
+        return net.add_reduce(part, R.PROD, 1, True).get_output(0)
+
+    dims = net.add_concatenation([prod(0, axis), prod(axis, rank - axis)])
+    dims.axis = 0
+    return ctx.reshape(x, dims.get_output(0), zero_copies=False)
+
+
+def make_softmax(kind):
+    def legacy(ctx, node):
+        x, rank = _softmax_input(ctx, node, kind)
+        if rank == 0:
+            ctx.fail("needs an input of rank >= 1", E.INVALID_NODE)
+        axis = _softmax_axis(ctx, int(node.attr("axis", 1)), rank)
+        if axis == rank - 1:
+            return [_apply_softmax(ctx, kind, x, axis)]
+        flat = _flatten_2d(ctx, x, axis, rank)
+        y = _apply_softmax(ctx, kind, flat, 1)
+        return [ctx.reshape(y, ctx.shape_of(x), zero_copies=False)]
+
+    def modern(ctx, node):
+        x, rank = _softmax_input(ctx, node, kind)
+        if rank == 0:
+            ctx.fail("needs an input of rank >= 1", E.INVALID_NODE)
+        return [_apply_softmax(ctx, kind, x, _softmax_axis(ctx, int(node.attr("axis", -1)), rank))]
+
+    return legacy, modern
+
+
+for _op, _kind in (("Softmax", Kind.SOFTMAX), ("LogSoftmax", Kind.LOG_SOFTMAX), ("Hardmax", Kind.ONNX_HARDMAX)):
+    _legacy, _modern = make_softmax(_kind)
+    importer(_op, since=1)(_legacy)
+    importer(_op, since=13)(_modern)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...enums import DataType, ParserErrorCode
+from ...ir.kinds import Kind
 from ...ops.rnn import resolve_activations
 from ...ops.base import OpError
 from ..registry import importer
@@ -50,7 +51,7 @@ def _import(ctx, node, mode):
         "input_forget": bool(node.attr("input_forget", 0)),
     }
     n_out = 3 if mode == "LSTM" else 2
-    layer = ctx.network.internal.add_layer("rnn", ins, attrs, num_outputs=n_out)
+    layer = ctx.network.internal.add_layer(Kind.RNN, ins, attrs, num_outputs=n_out)
     if all(l.name != node.name for l in ctx.network.internal.layers):  # keep names unique
         layer.name = node.name
     error = ctx.network.internal.layer_error(layer)

@@ -1,5 +1,6 @@
 """Importers for shape-level ONNX ops: Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat,
-Expand, Tile, ConstantOfShape, Constant, Range, Identity, Dropout, Cast, CastLike, EyeLike.
+Expand, Tile, ConstantOfShape, Constant, Range, Identity, Dropout, Cast, CastLike, BitCast, EyeLike, and the Optional
+ops (when the optional's presence is known at import time).
 
 Shape computations (Shape -> Gather -> Concat -> Reshape chains) become INT64 shape-tensor layers; the network's
 shape inference folds them to constants whenever the values are known, and reshape targets that stay dynamic feed
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation, SampleMode
+from ...ir.kinds import Kind
 from ..registry import importer
 
 
@@ -361,6 +363,32 @@ def dropout_1(ctx, node):
     return outs
 
 
+# ----------------------------------------------------------------------------------------------- Optional
+def _bound(ctx, name):
+    return bool(name) and ctx.has(name)
+
+
+@importer("Optional", since=15)
+def optional(ctx, node):
+    """An optional holding its input, or an empty optional (its output stays unbound) when there is none."""
+    name = node.input(0)
+    return [ctx.tensor(name) if name else None]
+
+
+@importer("OptionalHasElement", since=15)
+def optional_has_element(ctx, node):
+    return [ctx.constant(np.array(_bound(ctx, node.input(0)), dtype=np.bool_))]
+
+
+@importer("OptionalGetElement", since=15)
+def optional_get_element(ctx, node):
+    name = node.input(0)
+    if not _bound(ctx, name):
+        ctx.fail(f"optional {name!r} is empty here, so it has no element to get; guard it with OptionalHasElement "
+                 f"and If, or give it a value", E.INVALID_NODE)
+    return [ctx.tensor(name)]
+
+
 def _cast(ctx, node, x, dt):
     """A cast layer with ONNX's ``saturate`` (opset 19+: float8 targets) and ``round_mode`` (opset 24+: E8M0)."""
     if x.dtype == dt:
@@ -369,8 +397,8 @@ def _cast(ctx, node, x, dt):
     round_mode = ctx.attr(node, "round_mode", "up") if ctx.opset() >= 24 else "up"
     if round_mode not in ("up", "down", "nearest"):
         ctx.fail(f"round_mode {round_mode!r} is not 'up', 'down' or 'nearest'", E.UNSUPPORTED_NODE_ATTR)
-    layer = ctx.network.internal.add_layer("cast", [x], {"to_type": dt, "saturate": saturate,
-                                                         "round_mode": round_mode})
+    layer = ctx.network.internal.add_layer(Kind.CAST, [x], {"to_type": dt, "saturate": saturate,
+                                                            "round_mode": round_mode})
     return ctx.out(layer)
 
 
@@ -387,3 +415,8 @@ def cast_1(ctx, node):
 @importer("CastLike", since=15)
 def cast_like_15(ctx, node):
     return [_cast(ctx, node, ctx.input(node, 0), ctx.input(node, 1).dtype)]
+
+
+@importer("BitCast", since=26)
+def bit_cast(ctx, node):
+    return ctx.add_op(Kind.BITCAST, [ctx.tensor(node.inputs[0])], {"to_type": ctx.dtype(int(node.attr("to")))})

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...dtypes import FLOAT_TYPES as _FLOATS
 from ...enums import DataType, ParserErrorCode as E
+from ...ir.kinds import Kind
 from ..registry import importer
 
 
@@ -48,7 +49,7 @@ def _dft(ctx, node, axis, axis_tensor=None):
     ins = [x, _int_input(ctx, node, 1) if node.input(1) else None]
     if axis_tensor is not None:
         ins.append(axis_tensor)
-    layer = ctx.network.internal.add_layer("dft", ins, {"axis": axis, "inverse": inverse, "onesided": onesided})
+    layer = ctx.network.internal.add_layer(Kind.DFT, ins, {"axis": axis, "inverse": inverse, "onesided": onesided})
     return [layer.get_output(0)]
 
 
@@ -82,7 +83,7 @@ def stft(ctx, node):
             ctx.fail(f"window {window.name!r} must be 1-D, got shape {tuple(window.shape)}", E.UNSUPPORTED_NODE_SHAPE)
         window = ctx.cast(window, x.dtype)
     frame_len = _int_input(ctx, node, 3)
-    layer = ctx.network.internal.add_layer("stft", [x, step, window, frame_len], {"onesided": onesided})
+    layer = ctx.network.internal.add_layer(Kind.STFT, [x, step, window, frame_len], {"onesided": onesided})
     return [layer.get_output(0)]
 
 
@@ -96,7 +97,7 @@ def _out_type(ctx, node, default=1):
 def _window(ctx, node, kind):
     size = _int_input(ctx, node, 0)
     attrs = {"window": kind, "periodic": bool(node.attr("periodic", 1)), "to_type": _out_type(ctx, node)}
-    layer = ctx.network.internal.add_layer("window", [size], attrs)
+    layer = ctx.network.internal.add_layer(Kind.WINDOW, [size], attrs)
     return [layer.get_output(0)]
 
 
@@ -121,5 +122,5 @@ def mel_weight_matrix(ctx, node):
     for i in (3, 4):
         t = ctx.tensor(node.inputs[i])
         ins.append(ctx.cast(t, DataType.FLOAT))
-    layer = ctx.network.internal.add_layer("mel_weight_matrix", ins, {"to_type": _out_type(ctx, node)})
+    layer = ctx.network.internal.add_layer(Kind.MEL_WEIGHT_MATRIX, ins, {"to_type": _out_type(ctx, node)})
     return [layer.get_output(0)]

@@ -1,5 +1,5 @@
-"""Importers for ONNX data-movement ops built from slice and shuffle layers: Split, Slice, Pad, DepthToSpace,
-SpaceToDepth, and Trilu / EyeLike style masks.
+"""Importers for ONNX data-movement ops built from slice and shuffle layers: Split, Slice, Pad, CenterCropPad (the
+``center_crop_pad`` op), DepthToSpace, SpaceToDepth, and Trilu / EyeLike style masks.
 
 ONNX Slice's clamped, negative and INT_MAX bounds and Pad's constant/reflect/edge/wrap modes map onto ISliceLayer
 (``SampleMode`` STRICT_BOUNDS / FILL / REFLECT / CLAMP / WRAP). When the bounds depend on dynamic dims the same
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...enums import DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation, SampleMode
+from ...ir.kinds import Kind
 from ..registry import importer
 from ..context import INT_MAX
 
@@ -356,6 +357,12 @@ def pad_11(ctx, node):
                          ctx.input(node, 3))]
         axes = axes.reshape(-1).tolist()
     return [_pad(ctx, node, x, pads, ctx.input(node, 1), fill_t, 0, ctx.attr(node, "mode", "constant"), axes)]
+
+
+@importer("CenterCropPad", since=18)
+def center_crop_pad(ctx, node):
+    x = ctx.tensor(node.inputs[0])
+    return ctx.add_op(Kind.CENTER_CROP_PAD, [x, ctx.int64_input(node, 1)], {"axes": tuple(node.attr("axes", ()))})
 
 
 # ----------------------------------------------------------------------------------------------- DepthToSpace & co

@@ -8,9 +8,9 @@ PyTorch instead of failing the build.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Callable
+
+from inferrt.package_modules import import_submodules
 
 
 class Converter:
@@ -54,16 +54,5 @@ def registered() -> list[str]:
     return sorted(target_name(t) for t in _REGISTRY)
 
 
-_loaded = False
-
-
 def _load():
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from inferrt.torch import converters as pkg
-
-    for m in pkgutil.iter_modules(pkg.__path__):
-        if m.name != "context":
-            importlib.import_module(f"{pkg.__name__}.{m.name}")
+    import_submodules(__name__, lambda name: name != "context")

@@ -13,6 +13,7 @@ import torch.fx
 
 from inferrt.dtypes import from_torch_dtype
 from inferrt.enums import DataType, ParserErrorCode
+from inferrt.ir.tensor import ITensor
 from inferrt.onnx.context import storable_array
 from inferrt.onnx.context_compose import LayerHelpers
 from inferrt.onnx.registry import ImportFailure
@@ -101,7 +102,7 @@ class ConvertContext(LayerHelpers):
             arr = np.asarray(v, dtype=np.float32 if dtype in (DataType.HALF, DataType.BF16) else None)
             t = self.constant(self._np_of(arr, dtype))
             return self.cast(t, dtype)
-        if hasattr(v, "_network"):
+        if isinstance(v, ITensor):
             return v
         self.fail(f"expected a tensor argument, got {type(v).__name__}")
 

@@ -11,6 +11,7 @@ import torch
 
 from inferrt.dtypes import from_torch_dtype
 from inferrt.enums import DataType, ElementWiseOperation as EW, UnaryOperation as U
+from inferrt.ir.tensor import ITensor
 from inferrt.torch.converters import converter
 from inferrt.torch.converters.context import SymDim
 
@@ -32,9 +33,9 @@ def _promoted(ctx, node):
 def _binary(ctx, node, op, swap=False):
     a, b = ctx.arg(node, 0), ctx.arg(node, 1)
     dt = _promoted(ctx, node)
-    like = a if hasattr(a, "_network") else b if hasattr(b, "_network") else None
-    a, b = ctx.tensor(a, like, dt if not hasattr(a, "_network") else None), \
-        ctx.tensor(b, like, dt if not hasattr(b, "_network") else None)
+    like = a if isinstance(a, ITensor) else b if isinstance(b, ITensor) else None
+    a, b = ctx.tensor(a, like, dt if not isinstance(a, ITensor) else None), \
+        ctx.tensor(b, like, dt if not isinstance(b, ITensor) else None)
     if dt is not None:
         a, b = ctx.cast(a, dt), ctx.cast(b, dt)
     if swap:
@@ -48,7 +49,7 @@ def _scaled_second(ctx, node, op):
         return _binary(ctx, node, op)
     a, b = ctx.arg(node, 0), ctx.arg(node, 1)
     dt = ctx.out_dtype()
-    b = ctx.cast(ctx.tensor(b, a if hasattr(a, "_network") else None, dt), dt)
+    b = ctx.cast(ctx.tensor(b, a if isinstance(a, ITensor) else None, dt), dt)
     b = ctx.elementwise(b, ctx.scalar_like(alpha, b), EW.PROD)
     return ctx.elementwise(ctx.cast(ctx.tensor(a, b, dt), dt), b, op)
 
@@ -101,7 +102,7 @@ def remainder(ctx, node):
     """Python's modulo (the result takes the divisor's sign): ONNX Mod with fmod=0."""
     a, b = ctx.arg(node, 0), ctx.arg(node, 1)
     dt = ctx.out_dtype()
-    like = a if hasattr(a, "_network") else b
+    like = a if isinstance(a, ITensor) else b
     a, b = ctx.cast(ctx.tensor(a, like, dt), dt), ctx.cast(ctx.tensor(b, like, dt), dt)
     a, b = ctx.broadcast_pair(a, b)
     return ctx.out(ctx.network.add_onnx_binary(a, b, "MOD"))
@@ -181,7 +182,7 @@ def where(ctx, node):
     cond = ctx.cast(ctx.tensor(ctx.arg(node, 0)), DataType.BOOL)
     a, b = ctx.arg(node, 1), ctx.arg(node, 2)
     dt = ctx.out_dtype()
-    like = a if hasattr(a, "_network") else b if hasattr(b, "_network") else None
+    like = a if isinstance(a, ITensor) else b if isinstance(b, ITensor) else None
     a, b = ctx.cast(ctx.tensor(a, like, dt), dt), ctx.cast(ctx.tensor(b, like, dt), dt)
     r = max(ctx.rank(cond), ctx.rank(a), ctx.rank(b))
     cond, a, b = ctx.expand_rank(cond, r), ctx.expand_rank(a, r), ctx.expand_rank(b, r)
