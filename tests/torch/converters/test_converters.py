@@ -66,8 +66,10 @@ CASES = {
                (r(2, 3, 4),)),
     "slice_select_split": (lambda s, x: x[:, 1:4:2].sum(1) + x[:, -1] + torch.split(x, [2, 3], 1)[1].mean(1)
                            + x.chunk(5, 1)[3].squeeze(1) + x.select(1, 2) + x.unbind(1)[0], (r(3, 5, 4),)),
-    "factories": (lambda s, x: x + torch.arange(4.0) + torch.ones(3, 4) * 2 + torch.zeros_like(x)
-                  + torch.full((4,), 0.5),
+    # factories on the input's device, as a module that runs on the GPU writes them (a CPU tensor of 4 values
+    # cannot be added to a CUDA one, in eager PyTorch or in torch.export's trace)
+    "factories": (lambda s, x: x + torch.arange(4.0, device=x.device) + torch.ones(3, 4, device=x.device) * 2
+                  + torch.zeros_like(x) + torch.full((4,), 0.5, device=x.device),
                   (r(3, 4),)),
     # indexing, reductions
     "embedding_gather": (lambda s, i: F.embedding(i, s.w).sum(-1) + torch.gather(s.w, 1, i[:, :2] % 3)[:, :1]
