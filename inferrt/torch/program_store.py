@@ -6,7 +6,7 @@ restricted unpickler refuses a file. So the program is stored in two parts:
 
     program.json          torch.export's serialized graph (its JSON, from ``torch._export.serde``)
     tensors/<i>.bin       each state-dict entry and tensor constant as raw bytes; ``index.json`` gives its name,
-                          group (state_dict / constants), dtype, shape and whether it is a Parameter
+                          group (state_dict / constants), dtype, shape, device and whether it is a Parameter
 
 and loading hands torch's deserializer the tensors as already-built dicts, so nothing is unpickled. A constant that
 is not a tensor (a TorchScript object) cannot be stored this way and ``save`` refuses it.
@@ -48,12 +48,24 @@ def write_program(z: zipfile.ZipFile, exported) -> list:
             file = f"tensors/{len(table)}.bin"
             z.writestr(file, data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
             table.append({"name": name, "group": group, "parameter": isinstance(t, torch.nn.Parameter),
-                          "dtype": str(data.dtype).removeprefix("torch."), "shape": list(data.shape), "file": file})
+                          "dtype": str(data.dtype).removeprefix("torch."), "shape": list(data.shape), "file": file,
+                          "device": str(t.device)})
     return table
 
 
+def _device(name):
+    import torch
+
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise PlanError(f"tensor device {name!r} is not a torch device") from None
+
+
 def read_program(z: zipfile.ZipFile, table, device=None):
-    """The ExportedProgram stored by :func:`write_program`; PlanError for a damaged or inconsistent file."""
+    """The ExportedProgram stored by :func:`write_program`; PlanError for a damaged or inconsistent file. Each
+    tensor goes to ``device`` when given, else back to the device it was saved from (CPU for files that do not
+    record one), as ``torch.export.load`` restores them."""
     import torch
     from torch._export.serde.serialize import SerializedArtifact, deserialize
 
@@ -76,8 +88,13 @@ def read_program(z: zipfile.ZipFile, table, device=None):
                             f"{numel * dtype.itemsize}")
         t = torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype).reshape(shape) if numel else \
             torch.empty(shape, dtype=dtype)
-        if device is not None:
-            t = t.to(device)
+        target = _device(device if device is not None else e.get("device", "cpu"))
+        if target.type != "cpu":
+            try:
+                t = t.to(target)
+            except (RuntimeError, AssertionError) as err:   # no CUDA (AssertionError), no such GPU (RuntimeError)
+                raise PlanError(f"tensor {e['name']!r} was saved on {target} and cannot go there here ({err}); "
+                                f"pass load(..., device=...) to place the module elsewhere") from None
         groups[e["group"]][e["name"]] = torch.nn.Parameter(t, requires_grad=False) if e.get("parameter") else t
     artifact = SerializedArtifact(z.read(PROGRAM), groups["state_dict"], groups["constants"], None)
     return deserialize(artifact)

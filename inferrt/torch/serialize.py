@@ -84,7 +84,7 @@ def load(path, logger=None, device=None):
         except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as e:
             raise PlanError(f"{path}: damaged inferrt.torch file ({type(e).__name__}: {e})") from None
         try:
-            ep = read_program(z, index.get("tensors"))
+            ep = read_program(z, index.get("tensors"), device=device)
         except PlanError as e:
             raise PlanError(f"{path}: damaged inferrt.torch file ({e})") from None
         except Exception as e:  # noqa: BLE001 - torch's deserializer fails (version skew, damage) in many types

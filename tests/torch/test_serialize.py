@@ -173,3 +173,51 @@ def test_a_damaged_tensor_table_is_refused(tmp_path):
                 zout.writestr(item, data)
         with pytest.raises(PlanError, match=why):
             itorch.load(bad)
+
+
+def _retarget_tensors(path, out, device):
+    """A copy of the inferrt.torch file ``path`` whose tensor table says every tensor was saved on ``device``."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "index.json":
+                index = json.loads(data)
+                for e in index["tensors"]:
+                    e["device"] = device
+                data = json.dumps(index).encode()
+            dst.writestr(info, data)
+
+
+def test_tensors_record_and_regain_their_device(tmp_path):
+    """Each stored tensor records its device, and loading puts it back there (torch.export.load does the same):
+    a GPU module's weights must not come back on the CPU."""
+    from inferrt.torch.program_store import read_program
+
+    m = cnn()
+    c = itorch.compile(m, (torch.randn(1, 3, 32, 32),))
+    path = tmp_path / "m.inferrt"
+    itorch.save(c, path)
+    with zipfile.ZipFile(path) as z:
+        table = json.loads(z.read("index.json"))["tensors"]
+    assert table and {e["device"] for e in table} == {"cpu"}
+    meta = tmp_path / "meta.inferrt"
+    _retarget_tensors(path, meta, "meta")
+    with zipfile.ZipFile(meta) as z:
+        table = json.loads(z.read("index.json"))["tensors"]
+        ep = read_program(z, table)
+        assert {t.device.type for t in ep.state_dict.values()} == {"meta"}
+        ep = read_program(z, table, device="cpu")   # load(device=...) wins over the recorded device
+        assert {t.device.type for t in ep.state_dict.values()} == {"cpu"}
+
+
+def test_a_device_that_is_not_there_is_a_plan_error(tmp_path):
+    m = cnn()
+    c = itorch.compile(m, (torch.randn(1, 3, 32, 32),))
+    path = tmp_path / "m.inferrt"
+    itorch.save(c, path)
+    for device, message in (("cuda:7" if torch.cuda.device_count() < 8 else "cuda:99", "cannot go there"),
+                            ("warp-drive", "is not a torch device")):
+        bad = tmp_path / "bad.inferrt"
+        _retarget_tensors(path, bad, device)
+        with pytest.raises(PlanError, match=message):
+            itorch.load(bad)
