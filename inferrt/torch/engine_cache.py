@@ -72,10 +72,11 @@ def cached_convert(gm, settings, logger, ranges=None) -> EngineArtifact:
     specs = [spec_of(n.name, n.meta.get("val"), ranges) for n in gm.graph.nodes if n.op == "placeholder"]
     if not settings.cache_dir:
         return convert(gm, settings, logger, specs)
-    os.makedirs(settings.cache_dir, exist_ok=True)
+    cache_dir = os.path.expanduser(os.fspath(settings.cache_dir))
+    os.makedirs(cache_dir, exist_ok=True)
     key = graph_key(gm, specs, settings)
-    plan_path = os.path.join(settings.cache_dir, key + ".plan")
-    meta_path = os.path.join(settings.cache_dir, key + ".json")
+    plan_path = os.path.join(cache_dir, key + ".plan")
+    meta_path = os.path.join(cache_dir, key + ".json")
     if os.path.exists(plan_path) and os.path.exists(meta_path):
         art = _hit(key, plan_path, meta_path, gm, specs, settings, logger)
         if art is not None:
@@ -115,6 +116,10 @@ def _hit(key, plan_path, meta_path, gm, specs, settings, logger) -> EngineArtifa
         engine = load_engine(plan, logger, device=settings.device)
     except (OSError, ValueError, KeyError, TypeError, PlanError) as e:
         logger.log(Severity.WARNING, f"engine cache entry {key} is unreadable ({e}); rebuilding it")
+        return None
+    if not engine.refittable and any(t.is_floating_point() for t in _attributes(gm).values()):
+        logger.log(Severity.WARNING, f"engine cache entry {key} holds fixed weights (not a refittable plan); "
+                                     f"rebuilding it")
         return None
     if engine.refittable:
         why = refit_from_graph(engine, gm, specs, settings)

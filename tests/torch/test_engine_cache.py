@@ -119,6 +119,20 @@ def test_integer_buffers_are_part_of_the_key(tmp_path, builds):
     assert_close(as_numpy(c(x)), reference(m, x))
 
 
+def test_a_graph_without_weights_is_cached_as_built(tmp_path, builds):
+    class NoWeights(torch.nn.Module):
+        def forward(self, x):
+            return torch.relu(x * 2.0 + 1.0).sum(dim=1)
+
+    x = torch.randn(3, 5)
+    itorch.compile(NoWeights(), (x,), cache_dir=str(tmp_path))
+    (entry,) = tmp_path.glob("*.plan")
+    assert not load_engine(entry.read_bytes()).refittable
+    c = itorch.compile(NoWeights(), (x,), cache_dir=str(tmp_path))
+    assert len(builds) == 1
+    assert_close(as_numpy(c(x)), reference(NoWeights(), x))
+
+
 def test_a_damaged_entry_is_rebuilt(tmp_path, builds):
     x = torch.randn(1, 3, 32, 32)
     itorch.compile(cnn(), (x,), cache_dir=str(tmp_path))
