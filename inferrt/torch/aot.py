@@ -104,7 +104,6 @@ def _build_graph(gm, prefix, settings, logger, ranges, artifacts, engines):
         with on_device(settings.device):   # "cuda:N": the engine runs on the GPU of the example inputs
             setattr(gm, name, EngineModule(art.plan, art.meta(), settings.cuda_graphs, logger, label=key,
                                            engine=art.engine))
-            art.engine = None  # the module holds it; the artifact (saved with the compiled module) keeps the plan
     for target in branches:
         # a copy: ep.module() shares the branch modules with the ExportedProgram, which must stay as exported
         branch = copy.deepcopy(getattr(gm, target))

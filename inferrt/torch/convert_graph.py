@@ -22,13 +22,22 @@ from inferrt.torch.input_specs import spec_of
 @dataclasses.dataclass
 class EngineArtifact:
     """A built engine of one graph piece: its plan and how to call it."""
-    plan: bytes
+    #: the plan; None for an engine the cache refitted, whose plan (with the new weights) is written on first use
+    plan: bytes | None
     inputs: list           # InputSpec per engine input, in call order
     outputs: list          # [{"name", "kind": "tensor"|"int"}] per graph output, in order
     tuple_output: bool     # the piece returns a tuple (else one value)
     nodes: list            # names of the FX nodes it runs
-    #: the plan already loaded (an engine the cache refitted), for EngineModule to use instead of loading ``plan``
+    #: the plan already loaded (the cache's), for EngineModule to use instead of loading ``plan``
     engine: object = dataclasses.field(default=None, repr=False, compare=False)
+
+    def plan_bytes(self) -> bytes:
+        """The plan, weights included (a refitted engine's is serialized now: only saving needs it)."""
+        if self.plan is None:
+            from inferrt.refit.reserialize import reserialize
+
+            self.plan = bytes(reserialize(self.engine, strip=False))
+        return self.plan
 
     def meta(self) -> dict:
         return {"inputs": [s.to_json() for s in self.inputs], "outputs": self.outputs,

@@ -11,7 +11,8 @@ renamed, so a concurrent reader never sees half a file. A miss runs the engine i
 
 Hit: the stripped plan is loaded on the compile device and refitted from the graph's current tensors
 (graph_refitter.py: the graph is converted again, so weights the converters derive, such as a BatchNorm's scale and
-shift, are recomputed); the refitted engine runs, and its full plan is what ``inferrt.torch.save`` writes. When the
+shift, are recomputed); the refitted engine runs, and its full plan, serialized only when needed, is what
+``inferrt.torch.save`` writes. When the
 refit is refused (a weight the build's optimizations depend on changed value, such as a single-valued scale a
 fusion matched), the entry is rebuilt from the current weights and replaced.
 """
@@ -103,7 +104,6 @@ def _stripped(art, settings, logger) -> bytes:
 def _hit(key, plan_path, meta_path, gm, specs, settings, logger) -> EngineArtifact | None:
     """The cached engine refitted with ``gm``'s current weights, or None (after a WARNING) when the entry cannot
     serve them."""
-    from inferrt.refit.reserialize import reserialize
     from inferrt.runtime.load import load_engine
 
     try:
@@ -127,8 +127,8 @@ def _hit(key, plan_path, meta_path, gm, specs, settings, logger) -> EngineArtifa
             logger.log(Severity.WARNING, f"engine cache entry {key} cannot take the current weights ({why}); "
                                          f"rebuilding it")
             return None
-        plan = reserialize(engine, strip=False)
-    return EngineArtifact(bytes(plan), inputs, outputs, tuple_output, nodes, engine=engine)
+        plan = None   # written from the refitted engine if the module is saved (EngineArtifact.plan_bytes)
+    return EngineArtifact(plan, inputs, outputs, tuple_output, nodes, engine=engine)
 
 
 def _atomic_write(path, data: bytes):
