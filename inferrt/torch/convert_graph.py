@@ -132,7 +132,8 @@ def convert(gm: torch.fx.GraphModule, settings, logger, specs: list | None = Non
         raise BuildError(f"converting the graph to an inferrt network failed: {e}{why}") from None
     config = builder.create_builder_config()
     config.device = settings.device
-    if refittable and any(n.op == "get_attr" and _is_float_tensor(_attr_getter(gm)(n.target)) for n in gm.graph.nodes):
+    get = _attr_getter(gm)
+    if refittable and any(n.op == "get_attr" and _is_float_tensor(get(n.target)) for n in gm.graph.nodes):
         config.set_flag(BuilderFlag.REFIT)
     if not settings.tf32:
         config.clear_flag(BuilderFlag.TF32)

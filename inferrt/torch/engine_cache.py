@@ -12,9 +12,8 @@ renamed, so a concurrent reader never sees half a file. A miss runs the engine i
 Hit: the stripped plan is loaded on the compile device and refitted from the graph's current tensors
 (graph_refitter.py: the graph is converted again, so weights the converters derive, such as a BatchNorm's scale and
 shift, are recomputed); the refitted engine runs, and its full plan, serialized only when needed, is what
-``inferrt.torch.save`` writes. When the
-refit is refused (a weight the build's optimizations depend on changed value, such as a single-valued scale a
-fusion matched), the entry is rebuilt from the current weights and replaced.
+``inferrt.torch.save`` writes. When the refit is refused (a weight the build's optimizations depend on changed
+value, such as a single-valued scale a fusion matched), the entry is rebuilt from the current weights and replaced.
 """
 from __future__ import annotations
 
