@@ -62,6 +62,17 @@ def test_retrained_weights_hit_the_cache_and_are_refitted(tmp_path, builds, make
     assert len(list(tmp_path.glob("*.plan"))) == 1
 
 
+def test_dynamic_batch_entry_is_refitted(tmp_path, builds):
+    batch = torch.export.Dim("batch", min=1, max=4)
+    itorch.compile(cnn(seed=0), (torch.randn(2, 3, 32, 32),), dynamic_shapes=({0: batch},), cache_dir=str(tmp_path))
+    m = cnn(seed=6)
+    c = itorch.compile(m, (torch.randn(2, 3, 32, 32),), dynamic_shapes=({0: batch},), cache_dir=str(tmp_path))
+    assert len(builds) == 1 and c.input_specs[0].dims[0] == [1, 2, 4]
+    for b in (1, 4):
+        x = torch.randn(b, 3, 32, 32)
+        assert_close(as_numpy(c(x)), reference(m, x))
+
+
 def test_refitted_module_saves_its_weights(tmp_path, builds):
     x = torch.randn(2, 3, 32, 32)
     itorch.compile(cnn(seed=0), (x,), cache_dir=str(tmp_path / "cache"))
