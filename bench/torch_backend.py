@@ -3,10 +3,13 @@
     python bench/torch_backend.py                                   # resnet50, bert_base, gpt2; batch 8; FP16
     python bench/torch_backend.py --models resnet50 --batches 1,32 --modes eager,ma,backend,aot,onnx
     python bench/torch_backend.py --small --device cpu --precision fp32   # smoke test
+    python bench/torch_backend.py --json rows.json --markdown rows.md      # the docs/benchmarks.md rows
 
 Columns: eager, ``torch.compile(mode="max-autotune")`` (ma), ``torch.compile(backend="inferrt")`` (backend),
 ``inferrt.torch.compile`` (aot) and inferrt's ONNX path (onnx), in milliseconds (median of CUDA-event-timed runs
-after warm-up), with compile times in seconds. Every output is checked against FP32 eager (relative L2) before
+after warm-up), with compile times in seconds. Opt-in ``hit``: the backend on the model with other weights (each
+parameter scaled by 1 + 5% noise), compiled from an engine cache this model filled: its compile time is a refit
+(``hit_fill_s``: the cold compile that filled the cache). Every output is checked against FP32 eager (relative L2) before
 it is timed; a row whose output is off by more than --max-err is reported and not timed. Models come from
 bench/models.py with PyTorch's default attention (sdpa).
 """
@@ -51,10 +54,10 @@ def bench_row(name, batch, device, precision, modes, small, iters, max_err):
     tmodel = model.half() if half and device == "cuda" else model
     tin = tuple(x.half() if half and x.is_floating_point() else x for x in inputs)
 
-    def record(key, fn, compile_s=None):
+    def record(key, fn, compile_s=None, expected=None):
         with torch.inference_mode():
             out = _first(fn()).float().clone()
-        err = rel_err(out, ref)
+        err = rel_err(out, ref if expected is None else expected)
         row[f"{key}_err"] = round(err, 5)
         if compile_s is not None:
             row[f"{key}_compile_s"] = round(compile_s, 2)
@@ -83,6 +86,32 @@ def bench_row(name, batch, device, precision, modes, small, iters, max_err):
         with torch.inference_mode():
             cb(*inputs)
         record("backend", lambda: cb(*inputs), time.perf_counter() - t0)
+    if "hit" in modes:
+        # the backend in a fresh dynamo state with an engine cache filled by this architecture with other weights:
+        # the compile is a refit, not a build (a retrained model, or another process)
+        import copy
+        import tempfile
+
+        other = copy.deepcopy(model)
+        with torch.no_grad():
+            g = torch.Generator(device=device).manual_seed(1)
+            for prm in other.parameters():
+                prm.mul_(1 + 0.05 * torch.randn(prm.shape, generator=g, device=device, dtype=prm.dtype))
+            expected = _first(other(*inputs)).float().clone()
+        with tempfile.TemporaryDirectory() as d:
+            opts = {"precision": precision, "cuda_graphs": device == "cuda", "cache_dir": d}
+            torch._dynamo.reset()
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                torch.compile(model, backend="inferrt", dynamic=False, options=opts)(*inputs)
+            row["hit_fill_s"] = round(time.perf_counter() - t0, 2)
+            torch._dynamo.reset()
+            t0 = time.perf_counter()
+            ch = torch.compile(other, backend="inferrt", dynamic=False, options=opts)
+            with torch.inference_mode():
+                ch(*inputs)
+            record("hit", lambda: ch(*inputs), time.perf_counter() - t0, expected)
+        del other
     if "aot" in modes:
         t0 = time.perf_counter()
         ca = itorch.compile(model, inputs, precision=precision, cuda_graphs=device == "cuda")
@@ -110,6 +139,58 @@ def bench_row(name, batch, device, precision, modes, small, iters, max_err):
     return row
 
 
+_MODES = (("eager", "eager"), ("ma", "max-autotune"), ("backend", "inferrt backend"),
+          ("hit", "backend, cache hit"), ("aot", "inferrt AOT"), ("onnx", "inferrt ONNX"))
+
+
+def _ms(row, key):
+    v = row.get(f"{key}_ms")
+    if v is None:
+        return "off" if f"{key}_note" in row else "-"
+    return f"{v:.3f}"
+
+
+def _ratio(v):
+    return "-" if v is None else f"{v:.2f}"
+
+
+def environment() -> str:
+    import datetime
+    import platform
+
+    parts = [torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "CPU",
+             datetime.date.today().isoformat(), f"PyTorch {torch.__version__}"]
+    if torch.version.cuda:
+        parts.append(f"CUDA {torch.version.cuda}")
+    try:
+        import triton
+
+        parts.append(f"Triton {triton.__version__}")
+    except ImportError:
+        pass
+    parts.append(f"Python {platform.python_version()}")
+    return ", ".join(parts)
+
+
+def markdown(rows) -> str:
+    """The rows as a docs/benchmarks.md table: milliseconds per batch, speed-ups of the backend (> 1: the backend
+    is faster), compile seconds (first call included) and the backend's relative L2 error against FP32 eager."""
+    present = [(k, title) for k, title in _MODES if any(f"{k}_ms" in r or f"{k}_note" in r for r in rows)]
+    head = ["model", "batch", "precision"] + [title for _, title in present] + \
+        ["ma/backend", "onnx/backend", "compile s (" + " / ".join(k for k, _ in present if k != "eager") + ")",
+         "backend err"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        compile_s = " / ".join("-" if r.get(f"{k}_compile_s") is None else f"{r[f'{k}_compile_s']:.1f}"
+                               for k, _ in present if k != "eager")
+        err = r.get("backend_err")
+        cells = [r["model"], str(r["batch"]), r["precision"]] + [_ms(r, k) for k, _ in present] + \
+            [_ratio(r.get("backend_vs_ma")), _ratio(r.get("backend_vs_onnx")), compile_s,
+             "-" if err is None else f"{err:.1e}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="resnet50,bert_base,gpt2")
@@ -121,6 +202,8 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--max-err", type=float, default=2e-2, help="largest relative L2 error that is still timed")
     p.add_argument("--json", help="write the rows here")
+    p.add_argument("--markdown", help="write the rows here as a docs/benchmarks.md table (with a heading naming the "
+                                      "device and versions)")
     a = p.parse_args(argv)
     modes = set(a.modes.split(","))
     rows = []
@@ -132,6 +215,10 @@ def main(argv=None):
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(f"### {environment()}\n\n{markdown(rows)}\n")
+        print(markdown(rows))
     return rows
 
 

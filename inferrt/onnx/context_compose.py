@@ -72,10 +72,8 @@ class LayerHelpers:
         return self.cast(t, dtype) if dtype == DataType.BF16 else t
 
     def scalar_like(self, value, t):
-        """A constant of ``t``'s dtype and rank with every dim 1."""
-        from ..dtypes import nptype
-
-        return self.constant(np.full((1,) * self.rank(t), value, dtype=nptype(t.dtype)))
+        """A constant of ``t``'s dtype and rank with every dim 1 (BF16: a FLOAT constant cast to BF16)."""
+        return self.scalar(value, t.dtype, self.rank(t))
 
     def cast(self, t, dtype):
         """``t`` as ``dtype`` (no layer when the type already matches)."""

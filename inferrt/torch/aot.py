@@ -102,7 +102,8 @@ def _build_graph(gm, prefix, settings, logger, ranges, artifacts, engines):
         art = artifacts[key] if artifacts is not None else cached_convert(getattr(gm, name), settings, logger, ranges)
         engines[key] = art
         with on_device(settings.device):   # "cuda:N": the engine runs on the GPU of the example inputs
-            setattr(gm, name, EngineModule(art.plan, art.meta(), settings.cuda_graphs, logger, label=key))
+            setattr(gm, name, EngineModule(art.plan, art.meta(), settings.cuda_graphs, logger, label=key,
+                                           engine=art.engine))
     for target in branches:
         # a copy: ep.module() shares the branch modules with the ExportedProgram, which must stay as exported
         branch = copy.deepcopy(getattr(gm, target))

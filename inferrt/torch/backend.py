@@ -60,14 +60,17 @@ class DynamoGraph:
         self.logger = logger
         self.builds: dict = {}   # signature -> (compiled module, weight indices, weight states)
         self.weight_index = None  # positions of the parameters/buffers among the graph's inputs (fixed per graph)
+        self.input_index = None   # positions of the other inputs
 
     def __call__(self, *args):
         if self.weight_index is None:
             placeholders = [n for n in self.gm.graph.nodes if n.op == "placeholder"]
             self.weight_index = frozenset(i for i, (n, a) in enumerate(zip(placeholders, args)) if _is_weight(n, a))
+            self.input_index = [i for i in range(len(args)) if i not in self.weight_index]
+        rest = [args[i] for i in self.input_index]
         # weights do not enter the signature (they are checked below): a few hundred of them would cost more
         # than the engine call itself
-        sig = _signature(a for i, a in enumerate(args) if i not in self.weight_index)
+        sig = _signature(rest)
         entry = self.builds.get(sig)
         if entry is not None and self.settings.on_weight_change != "ignore" and self._weights_changed(entry, args):
             if self.settings.on_weight_change == "raise":
@@ -78,7 +81,6 @@ class DynamoGraph:
         if entry is None:
             entry = self.builds[sig] = self._build(args)
         compiled = entry[0]
-        rest = [a for i, a in enumerate(args) if i not in self.weight_index]
         with torch.no_grad():
             out = compiled.graph_module(*rest)
         return out

@@ -22,11 +22,22 @@ from inferrt.torch.input_specs import spec_of
 @dataclasses.dataclass
 class EngineArtifact:
     """A built engine of one graph piece: its plan and how to call it."""
-    plan: bytes
+    #: the plan; None for an engine the cache refitted, whose plan (with the new weights) is written on first use
+    plan: bytes | None
     inputs: list           # InputSpec per engine input, in call order
     outputs: list          # [{"name", "kind": "tensor"|"int"}] per graph output, in order
     tuple_output: bool     # the piece returns a tuple (else one value)
     nodes: list            # names of the FX nodes it runs
+    #: the plan already loaded (the cache's), for EngineModule to use instead of loading ``plan``
+    engine: object = dataclasses.field(default=None, repr=False, compare=False)
+
+    def plan_bytes(self) -> bytes:
+        """The plan, weights included (a refitted engine's is serialized now: only saving needs it)."""
+        if self.plan is None:
+            from inferrt.refit.reserialize import reserialize
+
+            self.plan = bytes(reserialize(self.engine, strip=False))
+        return self.plan
 
     def meta(self) -> dict:
         return {"inputs": [s.to_json() for s in self.inputs], "outputs": self.outputs,
@@ -94,15 +105,25 @@ def build_network(gm: torch.fx.GraphModule, network, specs: list):
     return outputs, tuple_output
 
 
-def convert(gm: torch.fx.GraphModule, settings, logger, specs: list | None = None) -> EngineArtifact:
-    """Build ``gm`` into a plan. Raises BuildError naming the node that failed to convert or build."""
+def _is_float_tensor(v) -> bool:
+    return isinstance(v, torch.Tensor) and v.is_floating_point()
+
+
+def network_flags(settings) -> int:
+    return 1 << int(NetworkDefinitionCreationFlag.STRONGLY_TYPED) if settings.precision == "strongly_typed" else 0
+
+
+def convert(gm: torch.fx.GraphModule, settings, logger, specs: list | None = None,
+            refittable: bool = False) -> EngineArtifact:
+    """Build ``gm`` into a plan. Raises BuildError naming the node that failed to convert or build.
+    ``refittable``: build with BuilderFlag.REFIT when the graph reads floating-point tensors (the engine cache refits
+    such plans, graph_refitter.py)."""
     from inferrt.builder.builder import Builder
 
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     specs = specs or [spec_of(n.name, n.meta.get("val")) for n in placeholders]
     builder = Builder(logger)
-    flags = 1 << int(NetworkDefinitionCreationFlag.STRONGLY_TYPED) if settings.precision == "strongly_typed" else 0
-    network = builder.create_network(flags)
+    network = builder.create_network(network_flags(settings))
     try:
         outputs, tuple_output = build_network(gm, network, specs)
     except ConversionError as e:
@@ -111,6 +132,9 @@ def convert(gm: torch.fx.GraphModule, settings, logger, specs: list | None = Non
         raise BuildError(f"converting the graph to an inferrt network failed: {e}{why}") from None
     config = builder.create_builder_config()
     config.device = settings.device
+    get = _attr_getter(gm)
+    if refittable and any(n.op == "get_attr" and _is_float_tensor(get(n.target)) for n in gm.graph.nodes):
+        config.set_flag(BuilderFlag.REFIT)
     if not settings.tf32:
         config.clear_flag(BuilderFlag.TF32)
     if settings.precision == "fp16":

@@ -16,17 +16,18 @@ from inferrt.torch.input_specs import InputSpec
 
 
 class EngineModule(torch.nn.Module):
-    def __init__(self, plan: bytes, meta: dict, cuda_graphs: bool = True, logger=None, label: str = "engine"):
+    def __init__(self, plan: bytes | None, meta: dict, cuda_graphs: bool = True, logger=None,
+                 label: str = "engine", engine=None):
+        """``engine``: the plan already loaded (the engine cache's, refitted); else ``plan`` is loaded here."""
         super().__init__()
         from inferrt.runtime.load import load_engine
 
-        self.plan = bytes(plan)
         self.meta = meta
         self.label = label
         self.inputs = [s if isinstance(s, InputSpec) else InputSpec.from_json(s) for s in meta["inputs"]]
         self.outputs = meta["outputs"]
         self.tuple_output = bool(meta["tuple_output"])
-        self.engine = load_engine(self.plan, logger or Logger(Severity.WARNING))
+        self.engine = engine if engine is not None else load_engine(plan, logger or Logger(Severity.WARNING))
         self.context = self.engine.create_execution_context()
         self.cuda_graphs = bool(cuda_graphs)
         if not self.cuda_graphs:

@@ -41,7 +41,7 @@ def save(compiled, path) -> None:
                 "engines": []}
     with zipfile.ZipFile(os.fspath(path), "w", compression=zipfile.ZIP_STORED) as z:
         for i, (name, art) in enumerate(compiled.engines.items()):
-            z.writestr(f"engine_{i}.plan", art.plan)
+            z.writestr(f"engine_{i}.plan", art.plan_bytes())
             index["engines"].append({"name": name, "plan": f"engine_{i}.plan", **art.meta()})
         index["tensors"] = write_program(z, compiled.exported)
         z.writestr("index.json", json.dumps(index, indent=1))

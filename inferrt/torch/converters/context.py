@@ -19,6 +19,13 @@ from inferrt.onnx.context_compose import LayerHelpers
 from inferrt.onnx.registry import ImportFailure
 
 
+def weight_array(w: torch.Tensor) -> np.ndarray:
+    """The numpy array a weight tensor becomes in the network (BF16 as float32 values, cast back in the network):
+    the array a refit of that weight takes too."""
+    w = w.detach().cpu()
+    return np.ascontiguousarray((w.float() if w.dtype == torch.bfloat16 else w).numpy())
+
+
 class ConversionError(Exception):
     """A node could not be converted; the message names the node and the op."""
 
@@ -37,6 +44,7 @@ class ConvertContext(LayerHelpers):
         self.node: torch.fx.Node | None = None
         self.values: dict = {}
         self._attrs_of = attrs_of  # get_attr target -> torch.Tensor
+        self._parameters: dict = {}  # get_attr target -> its constant ITensor (one constant per attribute)
 
     # ------------------------------------------------------------------ LayerHelpers' requirements
     def fail(self, message: str, code=ParserErrorCode.UNSUPPORTED_NODE):
@@ -134,14 +142,25 @@ class ConvertContext(LayerHelpers):
 
     def parameter(self, target: str):
         """A get_attr target (a parameter, buffer or lifted constant) as a constant ITensor."""
+        if target in self._parameters:
+            return self._parameters[target]
         w = self._attrs_of(target)
         if not isinstance(w, torch.Tensor):
             self.fail(f"attribute {target!r} is a {type(w).__name__}, not a tensor")
-        w = w.detach().cpu()
         dt = from_torch_dtype(w.dtype)
-        arr = (w.float() if w.dtype == torch.bfloat16 else w).contiguous().numpy()
-        t = self.constant(arr, name=target)
-        return self.cast(t, dt) if dt == DataType.BF16 else t
+        arr = self._storable(weight_array(w), target)
+        layer = self.network.add_constant(arr.shape, arr)
+        if layer is None:
+            self.fail(f"could not create a constant for {target!r} of shape {tuple(arr.shape)}")
+        layer.name = target
+        if arr.size:
+            # named after the attribute, so a refittable build's Refitter sets it by that name (engine_cache.py)
+            self.network.set_weights_name(arr, target)
+        t = layer.get_output(0)
+        self._set_name(t, target)
+        t = self.cast(t, dt) if dt == DataType.BF16 else t
+        self._parameters[target] = t
+        return t
 
     def unsqueeze_back(self, t, rank: int):
         """``t`` (of rank ``rank``) with a trailing dim of size 1; 0s copy the input dims, so the static dims stay

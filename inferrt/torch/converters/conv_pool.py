@@ -6,6 +6,7 @@ import torch
 
 from inferrt.enums import PoolingType, ReduceOperation
 from inferrt.torch.converters import converter
+from inferrt.torch.converters.context import weight_array
 
 aten = torch.ops.aten
 
@@ -16,8 +17,7 @@ def _weights(ctx, node, i):
         return None
     if not isinstance(a, torch.fx.Node) or a.op != "get_attr":
         return False
-    w = ctx._attrs_of(a.target).detach().cpu()
-    return (w.float() if w.dtype == torch.bfloat16 else w).contiguous().numpy()
+    return weight_array(ctx._attrs_of(a.target))
 
 
 def _conv_supports(node):
