@@ -55,7 +55,7 @@ def cmd_serve(args) -> int:
             serve(args.model_repository, http_port=args.http_port, grpc_port=args.grpc_port,
                   grpc=not args.no_grpc)
     except ModuleNotFoundError as e:
-        if e.name not in ("kserve", "prometheus_client", "fastapi", "uvicorn", "grpc", "ray"):
+        if e.name not in ("kserve", "prometheus_client", "fastapi", "uvicorn", "grpc", "grpc_interceptor", "ray"):
             raise
         extra = "serve-ray" if e.name == "ray" else "serve"
         print(f"inferrt serve needs {e.name}: pip install 'inferrt[{extra}]'", file=sys.stderr)

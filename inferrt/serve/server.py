@@ -16,10 +16,11 @@ def build_registry(repository: str, logger=None):
 
 
 def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: bool = True, logger=None) -> None:
-    """Serve until SIGINT/SIGTERM."""
-    kserve = _import_kserve()
+    """Serve until SIGINT/SIGTERM: kserve's HTTP server with Triton's routes, and Triton's gRPC service."""
+    _import_kserve()
     from kserve import model_server
 
+    from .grpc_service import InferrtModelServer
     from .http_compat import install
     from .metrics import server_metrics
     from .routes import add_triton_routes
@@ -28,8 +29,7 @@ def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: b
     registry = build_registry(repository, logger)
     install(model_server.app)
     add_triton_routes(model_server.app, registry, server_metrics())
-    server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc,
-                                registered_models=registry)
+    server = InferrtModelServer(registry, server_metrics(), http_port=http_port, grpc_port=grpc_port, grpc=grpc)
     server.start(list(registry.get_models().values()))
 
 
