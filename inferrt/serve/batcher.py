@@ -105,24 +105,30 @@ class DynamicBatcher:
                 return
             t0 = time.perf_counter()
             queue_s = [t0 - p.t_queued for p in batch]
+            results, error = None, None
             try:
                 if self._merge and len(batch) > 1:
                     merged = {n: np.concatenate([p.inputs[n] for p in batch]) for n in batch[0].inputs}
                 else:
                     merged = batch[0].inputs
                 outputs = self._run(instance, merged)
-                compute_s = time.perf_counter() - t0
-                off = 0
-                for p in batch:
-                    if self._merge and len(batch) > 1:
-                        p.future.set_result({n: np.ascontiguousarray(a[off:off + p.size]) for n, a in outputs.items()})
-                    else:
-                        p.future.set_result(outputs)
-                    off += p.size
+                if self._merge and len(batch) > 1:
+                    offsets = np.cumsum([0] + [p.size for p in batch])
+                    results = [{n: np.ascontiguousarray(a[lo:hi]) for n, a in outputs.items()}
+                               for lo, hi in zip(offsets[:-1], offsets[1:])]
+                else:
+                    results = [outputs]
             except Exception as e:   # noqa: BLE001 - an execution error fails this batch's requests only
-                compute_s = time.perf_counter() - t0
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(e)
-            if self._on_batch is not None:
-                self._on_batch(instance, sum(p.size for p in batch), len(batch), queue_s, compute_s)
+                error = e
+            compute_s = time.perf_counter() - t0
+            try:
+                # reported before the requests are answered, so a client that reads the statistics after its
+                # response finds its request counted
+                if self._on_batch is not None:
+                    self._on_batch(instance, sum(p.size for p in batch), len(batch), queue_s, compute_s)
+            finally:
+                for k, p in enumerate(batch):
+                    if error is not None:
+                        p.future.set_exception(error)
+                    else:
+                        p.future.set_result(results[k])

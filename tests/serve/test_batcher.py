@@ -143,3 +143,27 @@ def test_on_batch_reports_and_close_refuses_new_requests():
     assert sum(n for n, _, _ in seen) == 4 and all(r == q for _, r, q in seen)
     with pytest.raises(RuntimeError, match="unloaded"):
         b.submit({"x": np.ones((1, 1), np.float32)}, 1)
+
+
+def test_a_batch_is_reported_before_its_requests_are_answered():
+    """A client reading the statistics right after its response finds its request counted (the report is slow
+    here on purpose: answering first would let the result arrive before it)."""
+    seen = []
+
+    def report(k, n, r, q, c):
+        time.sleep(0.2)
+        seen.append(n)
+
+    b = DynamicBatcher(lambda k, x: {"y": x["x"] * 2}, max_batch_size=4, on_batch=report)
+    try:
+        out = b.submit({"x": np.ones((3, 2), np.float32)}, 3).result(timeout=10)
+        assert seen == [3]
+        np.testing.assert_array_equal(out["y"], np.full((3, 2), 2, np.float32))
+        # an execution error is reported too, then raised to the request
+        bad = DynamicBatcher(lambda k, x: 1 / 0, max_batch_size=4, on_batch=report)
+        with pytest.raises(ZeroDivisionError):
+            bad.submit({"x": np.ones((1, 2), np.float32)}, 1).result(timeout=10)
+        assert seen == [3, 1]
+        bad.close()
+    finally:
+        b.close()

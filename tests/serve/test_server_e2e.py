@@ -333,6 +333,30 @@ def test_tritonclient_grpc(server, tmp_path):
     assert requests.get(f"{server['url']}/v2/models/linear/ready").json()["ready"] is True
 
 
+def test_triton_grpc_extensions_on_the_wire(server):
+    """The server's gRPC port answers Triton's extension methods (what tritonclient.grpc calls), here with
+    inferrt's own message classes so it runs without tritonclient."""
+    import grpc
+
+    from inferrt.serve import grpc_messages as tpb
+
+    with grpc.insecure_channel(f"127.0.0.1:{server['grpc']}") as channel:
+        def call(method, request, response):
+            return channel.unary_unary(f"/inference.GRPCInferenceService/{method}",
+                                       request_serializer=request.SerializeToString,
+                                       response_deserializer=response.FromString)(request, timeout=30)
+
+        cfg = call("ModelConfig", tpb.ModelConfigRequest(name="mnist"), tpb.ModelConfigResponse).config
+        assert (cfg.name, cfg.max_batch_size, [t.name for t in cfg.input]) == ("mnist", 8, ["x"])
+        index = call("RepositoryIndex", tpb.RepositoryIndexRequest(ready=True), tpb.RepositoryIndexResponse)
+        assert {m.name for m in index.models} == {"mnist", "linear"}
+        stats = call("ModelStatistics", tpb.ModelStatisticsRequest(name="mnist"), tpb.ModelStatisticsResponse)
+        assert stats.model_stats[0].name == "mnist"
+        with pytest.raises(grpc.RpcError) as e:
+            call("ModelConfig", tpb.ModelConfigRequest(name="nope"), tpb.ModelConfigResponse)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 def test_repository_unload_load_index_while_serving(server):
     url = server["url"]
     a = np.ones((1, 6), np.float32)
