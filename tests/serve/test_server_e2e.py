@@ -325,7 +325,8 @@ def test_tritonclient_grpc(server, tmp_path):
     assert set(out["stats_all"]) == {"mnist", "linear"}
     assert {m["name"]: m["state"] for m in out["index"]} == {"mnist": "READY", "linear": "READY"}
     assert out["unknown_ready"] is False
-    assert out["linear_ready_after_unload"] is False and out["index_after_unload"] == {"mnist": "READY", "linear": "UNAVAILABLE"}
+    assert out["linear_ready_after_unload"] is False
+    assert out["index_after_unload"] == {"mnist": "READY", "linear": "UNAVAILABLE"}
     assert out["unload_unknown"].startswith("StatusCode.NOT_FOUND")
     assert out["load_with_config"].startswith("StatusCode.INVALID_ARGUMENT") and "parameters" in \
         out["load_with_config"]
