@@ -167,3 +167,38 @@ def test_a_batch_is_reported_before_its_requests_are_answered():
         bad.close()
     finally:
         b.close()
+
+
+def _queued_then_run(batcher_kwargs, sizes):
+    """Queue requests of ``sizes`` while the single instance is held, then let it run; the batch sizes it ran."""
+    gate = threading.Event()
+    run = _Recorder()
+
+    def held(k, x):
+        gate.wait(10)
+        return run(k, x)
+
+    b = DynamicBatcher(held, **batcher_kwargs)
+    first = b.submit({"x": np.zeros((1, 2), np.float32)}, 1)    # occupies the instance until the gate opens
+    time.sleep(0.2)
+    futs = [b.submit({"x": np.full((n, 2), i, np.float32)}, n) for i, n in enumerate(sizes)]
+    gate.set()
+    first.result(timeout=10)
+    for i, (n, f) in enumerate(zip(sizes, futs)):
+        np.testing.assert_array_equal(f.result(timeout=10)["y"], np.full((n, 2), 2 * i, np.float32))
+    b.close()
+    return run.sizes[1:]
+
+
+def test_batches_take_the_largest_preferred_size_the_queue_makes_up():
+    # 12 queued, preferred 8: a batch of 8 (not 12 <= max 16), then the 4 left (4 is preferred too)
+    assert _queued_then_run(dict(max_batch_size=16, preferred_batch_sizes=(4, 8), max_queue_delay_us=0),
+                            [1] * 12) == [8, 4]
+    # 6 queued, preferred 4 and 8: 4, then the 2 left once the delay is over (no preferred size reachable)
+    assert _queued_then_run(dict(max_batch_size=16, preferred_batch_sizes=(4, 8), max_queue_delay_us=0),
+                            [1] * 6) == [4, 2]
+    # requests of 3 rows never sum to 4: every request that fits runs (3 + 3 + 3 = 9 <= 10)
+    assert _queued_then_run(dict(max_batch_size=10, preferred_batch_sizes=(4,), max_queue_delay_us=0),
+                            [3, 3, 3]) == [9]
+    # without preferred sizes: everything up to max_batch_size
+    assert _queued_then_run(dict(max_batch_size=16, max_queue_delay_us=0), [1] * 12) == [12]
