@@ -241,6 +241,18 @@ def test_tritonclient_http(server):
         out = httpclient.InferRequestedOutput("prob", binary_data=binary)
         res = client.infer("mnist", [inp], outputs=[out])
         np.testing.assert_allclose(res.as_numpy("prob"), server["run"](x), *tolerance(np.float32))
+    # the model repository, configuration and statistics extensions as tritonclient calls them
+    assert client.get_model_config("mnist")["max_batch_size"] == 8
+    assert client.get_inference_statistics("mnist")["model_stats"][0]["name"] == "mnist"
+    assert {m["name"] for m in client.get_model_repository_index()} == {"mnist", "linear"}
+    client.unload_model("linear")              # sends {"parameters": {"unload_dependents": false}}
+    assert not client.is_model_ready("linear")
+    from tritonclient.utils import InferenceServerException
+
+    with pytest.raises(InferenceServerException, match="not supported"):
+        client.load_model("linear", config='{"max_batch_size": 2}')
+    client.load_model("linear")
+    assert client.is_model_ready("linear")
     client.close()
 
 
@@ -381,6 +393,18 @@ def test_repository_unload_load_index_while_serving(server):
     assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code == 200
     r = requests.post(f"{url}/v2/repository/models/nothere/load", timeout=60)
     assert r.status_code >= 400 and "nothere" in r.text
+    # Triton's load parameters (a config override, model files) are refused, not dropped; unload_dependents is
+    # accepted (no ensembles), and an empty JSON body is a plain load
+    r = requests.post(f"{url}/v2/repository/models/linear/load", timeout=60,
+                      json={"parameters": {"config": '{"max_batch_size": 2}'}})
+    assert r.status_code == 400 and "['config'] are not supported" in r.json()["error"]
+    assert requests.post(f"{url}/v2/repository/models/linear/load", data="{x", timeout=60).status_code == 400
+    assert requests.post(f"{url}/v2/repository/models/linear/load", json={}, timeout=120).status_code == 200
+    assert requests.post(f"{url}/v2/repository/models/linear/unload", timeout=60,
+                         json={"parameters": {"unload_dependents": True}}).status_code == 200
+    assert requests.get(f"{url}/v2/models/linear/ready").status_code != 200
+    assert requests.post(f"{url}/v2/repository/models/linear/load", timeout=120).status_code == 200
+    assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code == 200
 
 
 def test_model_config_and_statistics(server):
