@@ -346,6 +346,33 @@ def test_tritonclient_grpc(server, tmp_path):
     assert requests.get(f"{server['url']}/v2/models/linear/ready").json()["ready"] is True
 
 
+def test_grpc_infer_typed_and_raw_contents(server):
+    """gRPC ModelInfer with typed contents (fp32_contents, gRPC's JSON-like form) and raw contents (what
+    tritonclient sends), both checked against the engine; a short tensor is INVALID_ARGUMENT."""
+    import grpc
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+
+    x = np.random.default_rng(8).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    typed = pb.ModelInferRequest(model_name="mnist", inputs=[pb.ModelInferRequest.InferInputTensor(
+        name="x", datatype="FP32", shape=list(x.shape), contents=pb.InferTensorContents(fp32_contents=x.ravel()))])
+    raw = pb.ModelInferRequest(model_name="mnist", raw_input_contents=[x.tobytes()], inputs=[
+        pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=list(x.shape))])
+    short = pb.ModelInferRequest(model_name="mnist", inputs=[pb.ModelInferRequest.InferInputTensor(
+        name="x", datatype="FP32", shape=list(x.shape), contents=pb.InferTensorContents(fp32_contents=[0.0] * 9))])
+    with grpc.insecure_channel(f"127.0.0.1:{server['grpc']}") as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                    request_serializer=pb.ModelInferRequest.SerializeToString,
+                                    response_deserializer=pb.ModelInferResponse.FromString)
+        for request in (typed, raw):
+            r = infer(request, timeout=60)
+            assert r.outputs[0].name == "prob" and list(r.outputs[0].shape) == [2, 10]
+            got = np.frombuffer(r.raw_output_contents[0], np.float32).reshape(2, 10)
+            np.testing.assert_allclose(got, server["run"](x), *tolerance(np.float32))
+        with pytest.raises(grpc.RpcError) as e:
+            infer(short, timeout=60)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_triton_grpc_extensions_on_the_wire(server):
     """The server's gRPC port answers Triton's extension methods (what tritonclient.grpc calls), here with
     inferrt's own message classes so it runs without tritonclient."""
