@@ -11,7 +11,8 @@ ModelInfer). This module adds what kserve lacks or frames differently, so ``trit
                        Triton's requests name the model in field 2 (field 1 is the repository), kserve's read
                        field 1, so tritonclient's load_model would reach kserve with no model name
 
-``InferrtModelServer`` is kserve's ModelServer with this service as its gRPC server.
+``InferrtModelServer`` is kserve's ModelServer with this service as its gRPC server and InferrtDataPlane (binary
+HTTP inputs decoded without Python lists) as its data plane.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from kserve.protocol.grpc.server import GRPCServer  # noqa: E402
 from kserve.protocol.grpc.servicer import InferenceServicer  # noqa: E402
 
 from . import grpc_messages as tpb  # noqa: E402
+from .binary_request import InferrtDataPlane  # noqa: E402
 
 SERVICE = "inference.GRPCInferenceService"
 #: kserve's methods whose request and response messages match Triton's
@@ -148,6 +150,7 @@ class InferrtModelServer(kserve.ModelServer):
 
     def __init__(self, registry, metrics, *, http_port: int, grpc_port: int, grpc: bool = True):
         super().__init__(http_port=http_port, grpc_port=grpc_port, enable_grpc=False, registered_models=registry)
+        self.dataplane = InferrtDataPlane(model_registry=registry)   # binary inputs stay bytes (binary_request.py)
         self._triton_grpc = grpc
         self._metrics = metrics
 

@@ -39,13 +39,16 @@ def serve_ray(repository: str, options: dict, http_port: int = 8000, grpc_port: 
     kserve = _import_kserve()
     from kserve import model_server
 
+    from .binary_request import InferrtDataPlane
     from .http_compat import install
     from .ray_serve import ray_models
 
     logging.getLogger("inferrt.serve").setLevel(logging.INFO)
     models = ray_models(repository, options, address)
     install(model_server.app)
-    kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc).start(models)
+    server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc)
+    server.dataplane = InferrtDataPlane(model_registry=server.registered_models)   # binary inputs stay bytes
+    server.start(models)
 
 
 def _import_kserve():
