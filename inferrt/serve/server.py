@@ -30,6 +30,7 @@ def serve(repository: str, http_port: int = 8000, grpc_port: int = 8001, grpc: b
     install(model_server.app)
     add_triton_routes(model_server.app, registry, server_metrics())
     server = InferrtModelServer(registry, server_metrics(), http_port=http_port, grpc_port=grpc_port, grpc=grpc)
+    use_event_loop(server.event_loop)
     server.start(list(registry.get_models().values()))
 
 
@@ -48,7 +49,33 @@ def serve_ray(repository: str, options: dict, http_port: int = 8000, grpc_port: 
     install(model_server.app)
     server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=grpc)
     server.dataplane = InferrtDataPlane(model_registry=server.registered_models)   # binary inputs stay bytes
+    use_event_loop(server.event_loop)
     server.start(models)
+
+
+def use_event_loop(kind: str) -> str:
+    """Make ``asyncio.run`` (which kserve's ModelServer.start serves in) use the event loop kserve's ``event_loop``
+    setting names: ``auto`` (kserve's default: uvloop when installed, as uvicorn[standard] installs it), ``uvloop``
+    or ``asyncio``. kserve hands the setting to uvicorn, but uvicorn applies it only when it starts the loop itself,
+    which it does not inside ModelServer.start, so without this the server runs on asyncio's default loop.
+    Returns the loop chosen."""
+    import asyncio
+
+    if kind == "asyncio":
+        asyncio.set_event_loop_policy(None)
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        if kind == "uvloop":
+            raise ModuleNotFoundError("kserve's event_loop is 'uvloop' but uvloop is not installed: pip install uvloop",
+                                      name="uvloop") from None
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    # ModelServer.start asks for the current loop (asyncio.get_event_loop) before asyncio.run; uvloop's policy
+    # does not make one on demand as asyncio's does
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    return "uvloop"
 
 
 def _import_kserve():
