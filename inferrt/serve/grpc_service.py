@@ -126,14 +126,18 @@ def method_handlers(servicer, extensions: TritonExtensions) -> dict:
 class TritonGRPCServer(GRPCServer):
     """kserve's gRPC server (its interceptors and message size limits) serving ``method_handlers``."""
 
-    def __init__(self, port, data_plane, repository_extension, registry, metrics, kwargs, grace_period=30):
+    def __init__(self, port, data_plane, repository_extension, registry, metrics, kwargs, grace_period=30,
+                 log_requests=False):
         super().__init__(port, data_plane, repository_extension, kwargs, grace_period=grace_period)
         self._extensions = TritonExtensions(registry, metrics, repository_extension)
+        self._log_requests = log_requests
 
     async def start(self, max_workers):
+        # kserve's LoggingInterceptor logs every call's method: only with log_requests
+        interceptors = ((LoggingInterceptor(),) if self._log_requests else ()) + (ExceptionToStatusInterceptor(),)
         self._server = aio.server(
             futures.ThreadPoolExecutor(max_workers=max_workers),
-            interceptors=(LoggingInterceptor(), ExceptionToStatusInterceptor()),
+            interceptors=interceptors,
             options=[("grpc.max_send_message_length", self._kwargs.get("grpc_max_send_message_length")),
                      ("grpc.max_receive_message_length", self._kwargs.get("grpc_max_receive_message_length"))])
         handlers = method_handlers(InferenceServicer(self._data_plane, self._model_repository_extension),
@@ -146,12 +150,18 @@ class TritonGRPCServer(GRPCServer):
 
 
 class InferrtModelServer(kserve.ModelServer):
-    """kserve's ModelServer whose gRPC server is TritonGRPCServer (``grpc=False``: HTTP only)."""
+    """kserve's ModelServer whose gRPC server is TritonGRPCServer (``grpc=False``: HTTP only). ``log_requests``:
+    kserve's per-request lines (access log, latency and timing traces, gRPC method log); off, as Triton logs no
+    requests by default (at thousands of requests a second they cost the front more than anything else)."""
 
-    def __init__(self, registry, metrics, *, http_port: int, grpc_port: int, grpc: bool = True):
-        super().__init__(http_port=http_port, grpc_port=grpc_port, enable_grpc=False, registered_models=registry)
+    def __init__(self, registry, metrics, *, http_port: int, grpc_port: int, grpc: bool = True,
+                 log_requests: bool = False):
+        super().__init__(http_port=http_port, grpc_port=grpc_port, enable_grpc=False, registered_models=registry,
+                         enable_latency_logging=log_requests)
         self.dataplane = InferrtDataPlane(model_registry=registry)   # binary inputs stay bytes (binary_request.py)
+        quiet_request_logs(log_requests)
         self._triton_grpc = grpc
+        self._log_requests = log_requests
         self._metrics = metrics
 
     def start(self, models) -> None:
@@ -159,6 +169,15 @@ class InferrtModelServer(kserve.ModelServer):
             # kserve's stop() shuts down the server it finds in _grpc_server
             self._grpc_server = TritonGRPCServer(self.grpc_port, self.dataplane, self.model_repository_extension,
                                                  self.registered_models, self._metrics, vars(model_server.args),
-                                                 grace_period=self.grace_period)
+                                                 grace_period=self.grace_period, log_requests=self._log_requests)
             self.servers.append(self._grpc_server.start(self.max_threads))
         super().start(models)
+
+
+def quiet_request_logs(log_requests: bool) -> None:
+    """kserve's per-request loggers (uvicorn's access log, kserve.trace's latency and timing lines) at INFO with
+    ``log_requests``, else WARNING. Call after ModelServer() has configured logging (it sets their levels)."""
+    import logging
+
+    for name in ("uvicorn.access", "kserve.trace"):
+        logging.getLogger(name).setLevel(logging.INFO if log_requests else logging.WARNING)

@@ -218,6 +218,15 @@ def test_metrics_endpoint(server):
     assert ("nv_gpu_memory_used_bytes" in text) == torch.cuda.is_available()
 
 
+def test_requests_are_not_logged_by_default(server):
+    """Without --log-requests no line per request (uvicorn's access log, kserve's latency and timing traces)."""
+    for _ in range(3):
+        assert _infer_json(server["url"], "mnist", {"x": ("FP32", np.zeros((1, 1, 28, 28), np.float32))}).ok
+    log = (server["repo"] / "server.log").read_text()
+    assert "model 'mnist' version 1 ready: 2 instance(s) on ['cpu']" in log   # the server's own lines are there
+    assert "/v2/models/mnist/infer" not in log and "kserve.trace" not in log, log[-2000:]
+
+
 def test_onnx_model_built_on_load_matches_onnxruntime(server):
     ort = pytest.importorskip("onnxruntime")
     path = str(server["repo"] / "linear" / "1" / "model.onnx")
