@@ -7,10 +7,12 @@
 Builds the engine (random weights, bench/models.py), measures the engine's own batch-``max_batch`` throughput in
 this process, then serves the plan with dynamic batching and drives it with ``--clients`` concurrent batch-1
 clients (binary tensor data, spread over ``--client-procs`` processes so the clients are not the bottleneck) for
-``--seconds`` (``--client-batch`` items per request; ``--instances`` per GPU of ``--gpus``). Prints one JSON line:
-requests/s, the served items/s as a ratio of the engine's throughput, p50/p99 latency, and the average batch size
-from the server's metrics (nv_inference_count / nv_inference_exec_count). ``serve_and_drive`` is the served half,
-reused by bench/multigpu.py.
+``--seconds`` (``--client-batch`` items per request; ``--instances`` per GPU of ``--gpus``); the clock starts once
+every client process is up. Prints one JSON line: requests/s, the served items/s as a ratio of the engine's
+throughput and whether it reaches ``--target`` (0.8) with no failed request, p50/p99 latency, the average batch size
+from the server's metrics (nv_inference_count / nv_inference_exec_count), and where a request's time goes on the
+server (its whole stay, the queued part, its batch's execution; the rest of the client's latency is HTTP).
+``serve_and_drive`` is the served half, reused by bench/multigpu.py.
 """
 from __future__ import annotations
 
@@ -71,38 +73,47 @@ def _engine_throughput(engine, max_batch: int, seconds: float) -> float:
     return n * max_batch / (time.perf_counter() - t0)
 
 
-def _client_proc(url, model, name, shape, threads, seconds, out, batch=1):
+def _client_proc(url, model, name, shape, threads, seconds, out, batch=1, go=None, datatype="FP32"):
+    """``threads`` closed-loop clients in one process: each sends its request again as soon as the answer came.
+    They start together when ``go`` is set (after every client process is up) and stop ``seconds`` later."""
     import requests
 
-    x = np.random.default_rng(os.getpid()).standard_normal((batch, *shape)).astype(np.float32)
-    header = json.dumps({"inputs": [{"name": name, "datatype": "FP32", "shape": list(x.shape),
+    dtype = {"FP32": np.float32, "FP16": np.float16}[datatype]
+    x = np.random.default_rng(os.getpid()).standard_normal((batch, *shape)).astype(dtype)
+    header = json.dumps({"inputs": [{"name": name, "datatype": datatype, "shape": list(x.shape),
                                      "parameters": {"binary_data_size": x.nbytes}}],
                          "parameters": {"binary_data_output": True}}).encode()
     body = header + x.tobytes()
     hdrs = {"Inference-Header-Content-Length": str(len(header)), "Content-Type": "application/octet-stream"}
-    lat, errors, lock = [], [0], threading.Lock()
+    lat, errors, last, lock = [], [0], [0.0], threading.Lock()
+    sessions = [requests.Session() for _ in range(threads)]
+    out.put("ready")
+    go.wait(timeout=600)
     stop = time.perf_counter() + seconds
 
-    def run():
-        s = requests.Session()
+    def run(s):
         mine = []
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
-            r = s.post(f"{url}/v2/models/{model}/infer", data=body, headers=hdrs, timeout=60)
-            if r.status_code == 200:
+            try:
+                ok = s.post(f"{url}/v2/models/{model}/infer", data=body, headers=hdrs, timeout=60).status_code == 200
+            except requests.RequestException:
+                ok = False
+            if ok:
                 mine.append(time.perf_counter() - t0)
             else:
                 with lock:
                     errors[0] += 1
         with lock:
             lat.extend(mine)
+            last[0] = max(last[0], time.time())
 
-    ts = [threading.Thread(target=run) for _ in range(threads)]
+    ts = [threading.Thread(target=run, args=(s,)) for s in sessions]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    out.put((lat, errors[0]))
+    out.put((lat, errors[0], last[0]))
 
 
 def _metric(url, name, model):
@@ -114,7 +125,8 @@ def _metric(url, name, model):
 
 
 def serve_and_drive(plan_path: str, name: str, shape: tuple, *, max_batch: int, delay_us: int, instance_group: str,
-                    clients: int, client_procs: int, seconds: float, client_batch: int = 1) -> dict:
+                    clients: int, client_procs: int, seconds: float, client_batch: int = 1,
+                    datatype: str = "FP32") -> dict:
     """Serve ``plan_path`` as model "m" (dynamic batching up to ``max_batch``, ``instance_group`` as written in
     config.pbtxt, e.g. ``{ count: 2 kind: KIND_GPU gpus: [ 0, 1 ] }``) from a fresh ``inferrt serve`` process and
     drive it for ``seconds`` with ``clients`` concurrent clients of ``client_batch`` items per request. Returns the
@@ -150,25 +162,33 @@ def serve_and_drive(plan_path: str, name: str, shape: tuple, *, max_batch: int, 
                     print(open(os.path.join(repo, "server.log")).read()[-3000:], file=sys.stderr)
                     return None
                 time.sleep(0.5)
-            count0, exec0 = _metric(url, "nv_inference_count", "m"), _metric(url, "nv_inference_exec_count", "m")
+            names = ("nv_inference_count", "nv_inference_exec_count", "nv_inference_request_success",
+                     "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
+                     "nv_inference_compute_infer_duration_us")
+            before = {n: _metric(url, n, "m") for n in names}
             procs = max(1, min(client_procs, clients))
-            out = mp.get_context("spawn").Queue()
-            workers = [mp.get_context("spawn").Process(
-                target=_client_proc, args=(url, "m", name, shape, clients // procs + (i < clients % procs),
-                                           seconds, out, client_batch)) for i in range(procs)]
-            t0 = time.perf_counter()
+            ctx = mp.get_context("spawn")
+            out, go = ctx.Queue(), ctx.Event()
+            workers = [ctx.Process(target=_client_proc, daemon=True, args=(
+                url, "m", name, shape, clients // procs + (i < clients % procs), seconds, out, client_batch, go,
+                datatype)) for i in range(procs)]
             for w in workers:
                 w.start()
-            lat, errors = [], 0
+            for _ in workers:   # every client process is up (imports, sessions) before the clock starts
+                if out.get(timeout=300) != "ready":
+                    raise RuntimeError("a client process did not start")
+            t0 = time.time()
+            go.set()
+            lat, errors, end = [], 0, t0
             for _ in workers:
-                got, err = out.get(timeout=seconds + 120)
+                got, err, last = out.get(timeout=seconds + 120)
                 lat += got
                 errors += err
-            elapsed = time.perf_counter() - t0
+                end = max(end, last)
+            elapsed = end - t0
             for w in workers:
-                w.join()
-            count = _metric(url, "nv_inference_count", "m") - count0
-            execs = _metric(url, "nv_inference_exec_count", "m") - exec0
+                w.join(timeout=30)
+            d = {n: _metric(url, n, "m") - before[n] for n in names}
         finally:
             server.terminate()
             try:
@@ -177,11 +197,17 @@ def serve_and_drive(plan_path: str, name: str, shape: tuple, *, max_batch: int, 
                 server.kill()
             log.close()
     lat_ms = np.array(lat) * 1e3
+    ok, execs = d["nv_inference_request_success"], d["nv_inference_exec_count"]
     return {"seconds": round(elapsed, 2), "requests": len(lat), "errors": errors,
             "requests_per_s": round(len(lat) / elapsed, 1), "items_per_s": round(len(lat) * client_batch / elapsed, 1),
             "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if len(lat) else None,
             "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if len(lat) else None,
-            "avg_batch": round(count / execs, 2) if execs else None}
+            "avg_batch": round(d["nv_inference_count"] / execs, 2) if execs else None,
+            # where a request's time goes, from the server's own counters: its whole stay in the server, the part
+            # of it queued, and one batch's execution (H2D, engine, D2H); the rest of the client's latency is HTTP
+            "server_request_ms": round(d["nv_inference_request_duration_us"] / ok / 1e3, 3) if ok else None,
+            "server_queue_ms": round(d["nv_inference_queue_duration_us"] / ok / 1e3, 3) if ok else None,
+            "server_batch_ms": round(d["nv_inference_compute_infer_duration_us"] / ok / 1e3, 3) if ok else None}
 
 
 def main(argv=None) -> int:
@@ -197,16 +223,24 @@ def main(argv=None) -> int:
     p.add_argument("--delay-us", type=int, default=2000, help="max_queue_delay_microseconds")
     p.add_argument("--instances", type=int, default=2, help="instances per device")
     p.add_argument("--gpus", default="0", help="GPUs of the KIND_GPU instance group, e.g. 0,1 (default 0)")
+    p.add_argument("--target", type=float, default=0.8,
+                   help="served items/s needed, as a share of the engine's batch-max throughput (default 0.8)")
     args = p.parse_args(argv)
     import torch
 
     import inferrt
+    from inferrt.dtypes import torch_dtype
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     engine = _engine(args.model, args.fp16, args.max_batch, device)
     engine_ips = _engine_throughput(engine, args.max_batch, min(10.0, args.seconds))
     name = engine.input_names[0]
     shape = tuple(engine.get_tensor_shape(name))[1:]
+    datatype = {torch.float32: "FP32", torch.float16: "FP16"}.get(torch_dtype(engine.get_tensor_dtype(name)))
+    if datatype is None:
+        print(f"serve_load: input {name!r} is {engine.get_tensor_dtype(name)}; the clients send FP32 or FP16",
+              file=sys.stderr)
+        return 2
     gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
     kind = f"KIND_GPU gpus: [ {', '.join(map(str, gpus))} ]" if device == "cuda" else "KIND_CPU"
     with tempfile.TemporaryDirectory() as tmp:
@@ -215,17 +249,23 @@ def main(argv=None) -> int:
         del engine
         r = serve_and_drive(plan, name, shape, max_batch=args.max_batch, delay_us=args.delay_us,
                             instance_group=f"{{ count: {args.instances} kind: {kind} }}", clients=args.clients,
-                            client_procs=args.client_procs, seconds=args.seconds, client_batch=args.client_batch)
+                            client_procs=args.client_procs, seconds=args.seconds, client_batch=args.client_batch,
+                            datatype=datatype)
     if r is None:
         return 1
+    ratio = r["items_per_s"] / engine_ips
     print(json.dumps({
         "model": args.model, "fp16": args.fp16, "device": device,
         "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
         "gpus": gpus if device == "cuda" else [], "clients": args.clients, "client_batch": args.client_batch,
         "seconds": r["seconds"], "requests": r["requests"], "errors": r["errors"],
         "requests_per_s": r["requests_per_s"], f"engine_batch{args.max_batch}_items_per_s": round(engine_ips, 1),
-        "ratio": round(r["items_per_s"] / engine_ips, 3),
+        f"engine_batch{args.max_batch}_ms": round(args.max_batch / engine_ips * 1e3, 3),
+        "items_per_s": r["items_per_s"], "ratio": round(ratio, 3), "target": args.target,
+        "meets_target": bool(ratio >= args.target and r["errors"] == 0),
         "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "avg_batch": r["avg_batch"],
+        "server_request_ms": r["server_request_ms"], "server_queue_ms": r["server_queue_ms"],
+        "server_batch_ms": r["server_batch_ms"],
     }))
     return 0
 

@@ -11,6 +11,9 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--http-port", type=int, default=8000, metavar="N", help="HTTP port (default 8000)")
     p.add_argument("--grpc-port", type=int, default=8001, metavar="N", help="gRPC port (default 8001)")
     p.add_argument("--no-grpc", action="store_true", help="serve HTTP only")
+    p.add_argument("--log-requests", action="store_true",
+                   help="log every request (kserve's access, latency and timing lines; off by default, as in "
+                        "Triton: they cost the front more than anything else at high request rates)")
     r = p.add_argument_group("Ray Serve scale-out")
     r.add_argument("--ray", action="store_true",
                    help="run each model as a Ray Serve deployment behind the same HTTP/gRPC front")
@@ -50,12 +53,12 @@ def cmd_serve(args) -> int:
                 print(f"inferrt serve: {e}", file=sys.stderr)
                 return 2
             serve_ray(args.model_repository, options, http_port=args.http_port, grpc_port=args.grpc_port,
-                      grpc=not args.no_grpc, address=args.ray_address)
+                      grpc=not args.no_grpc, address=args.ray_address, log_requests=args.log_requests)
         else:
             serve(args.model_repository, http_port=args.http_port, grpc_port=args.grpc_port,
-                  grpc=not args.no_grpc)
+                  grpc=not args.no_grpc, log_requests=args.log_requests)
     except ModuleNotFoundError as e:
-        if e.name not in ("kserve", "prometheus_client", "fastapi", "uvicorn", "grpc", "ray"):
+        if e.name not in ("kserve", "prometheus_client", "fastapi", "uvicorn", "grpc", "grpc_interceptor", "ray"):
             raise
         extra = "serve-ray" if e.name == "ray" else "serve"
         print(f"inferrt serve needs {e.name}: pip install 'inferrt[{extra}]'", file=sys.stderr)

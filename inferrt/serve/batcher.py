@@ -7,12 +7,14 @@ instances (one execution context each, one thread each); the outputs are split b
 
 A batch closes when it reaches the target size (the largest preferred batch size, else max_batch_size), when the
 next queued request would overflow it or has other non-batch dims, or when the oldest request has waited
-``max_queue_delay_us``. Requests are validated before they are queued, so a bad request never joins a batch; an
+``max_queue_delay_us``. As in Triton, it then holds the largest preferred batch size that the leading requests make
+up exactly (the others stay queued for the next batch), else every request that fits. Requests are validated before they are queued, so a bad request never joins a batch; an
 execution error fails only the requests of the batch that raised it.
 """
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 import time
 from concurrent.futures import Future
@@ -40,7 +42,8 @@ class DynamicBatcher:
             raise ValueError(f"instances must be >= 1, got {instances}")
         self._run = run_batch
         self._max = max(1, int(max_batch_size))
-        self._target = min(self._max, max(preferred_batch_sizes)) if preferred_batch_sizes else self._max
+        self._preferred = {int(p) for p in preferred_batch_sizes if 1 <= p <= self._max}
+        self._target = max(self._preferred) if self._preferred else self._max
         self._delay = max_queue_delay_us / 1e6
         self._merge = merge
         self._on_batch = on_batch
@@ -82,6 +85,16 @@ class DynamicBatcher:
                 return count, total, False
         return count, total, total < self._target
 
+    def _preferred_count(self, count: int) -> int:
+        """How many of the ``count`` leading requests to run: Triton's rule, the largest preferred batch size that
+        whole requests make up, else all of them."""
+        total, best = 0, count if not self._preferred else None
+        for i, p in enumerate(itertools.islice(self._queue, count)):
+            total += p.size
+            if total in self._preferred:
+                best = i + 1
+        return count if best is None else best
+
     def _next_batch(self) -> list[_Pending] | None:
         with self._cv:
             while True:
@@ -92,7 +105,7 @@ class DynamicBatcher:
                 count, total, can_grow = self._fits()
                 wait = self._queue[0].t_queued + self._delay - time.perf_counter()
                 if total >= self._target or not can_grow or wait <= 0 or self._closed:
-                    batch = [self._queue.popleft() for _ in range(count)]
+                    batch = [self._queue.popleft() for _ in range(self._preferred_count(count))]
                     if self._queue:
                         self._cv.notify()   # another idle instance may start on the rest
                     return batch
@@ -105,24 +118,30 @@ class DynamicBatcher:
                 return
             t0 = time.perf_counter()
             queue_s = [t0 - p.t_queued for p in batch]
+            results, error = None, None
             try:
                 if self._merge and len(batch) > 1:
                     merged = {n: np.concatenate([p.inputs[n] for p in batch]) for n in batch[0].inputs}
                 else:
                     merged = batch[0].inputs
                 outputs = self._run(instance, merged)
-                compute_s = time.perf_counter() - t0
-                off = 0
-                for p in batch:
-                    if self._merge and len(batch) > 1:
-                        p.future.set_result({n: np.ascontiguousarray(a[off:off + p.size]) for n, a in outputs.items()})
-                    else:
-                        p.future.set_result(outputs)
-                    off += p.size
+                if self._merge and len(batch) > 1:
+                    offsets = np.cumsum([0] + [p.size for p in batch])
+                    results = [{n: np.ascontiguousarray(a[lo:hi]) for n, a in outputs.items()}
+                               for lo, hi in zip(offsets[:-1], offsets[1:])]
+                else:
+                    results = [outputs]
             except Exception as e:   # noqa: BLE001 - an execution error fails this batch's requests only
-                compute_s = time.perf_counter() - t0
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(e)
-            if self._on_batch is not None:
-                self._on_batch(instance, sum(p.size for p in batch), len(batch), queue_s, compute_s)
+                error = e
+            compute_s = time.perf_counter() - t0
+            try:
+                # reported before the requests are answered, so a client that reads the statistics after its
+                # response finds its request counted
+                if self._on_batch is not None:
+                    self._on_batch(instance, sum(p.size for p in batch), len(batch), queue_s, compute_s)
+            finally:
+                for k, p in enumerate(batch):
+                    if error is not None:
+                        p.future.set_exception(error)
+                    else:
+                        p.future.set_result(results[k])

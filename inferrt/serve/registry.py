@@ -55,13 +55,17 @@ class InferrtModelRepository(ModelRepository):
         del self.models[name]
         model.stop()
 
-    async def index(self) -> list[dict]:
+    async def index(self, ready_only: bool = False) -> list[dict]:
+        """Triton's repository index: every model folder (``ready_only``: only the ready models) with its state
+        and, when loaded, its served version."""
         out = []
         for d in sorted(os.listdir(self.root)):
             if not os.path.isdir(os.path.join(self.root, d)) or d.startswith("."):
                 continue
             model = self.models.get(d)
             ready = model is not None and await model.healthy()
+            if ready_only and not ready:
+                continue
             row = {"name": d, "state": "READY" if ready else "UNAVAILABLE"}
             if model is not None:
                 row["version"] = model.version_label

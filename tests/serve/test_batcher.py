@@ -143,3 +143,62 @@ def test_on_batch_reports_and_close_refuses_new_requests():
     assert sum(n for n, _, _ in seen) == 4 and all(r == q for _, r, q in seen)
     with pytest.raises(RuntimeError, match="unloaded"):
         b.submit({"x": np.ones((1, 1), np.float32)}, 1)
+
+
+def test_a_batch_is_reported_before_its_requests_are_answered():
+    """A client reading the statistics right after its response finds its request counted (the report is slow
+    here on purpose: answering first would let the result arrive before it)."""
+    seen = []
+
+    def report(k, n, r, q, c):
+        time.sleep(0.2)
+        seen.append(n)
+
+    b = DynamicBatcher(lambda k, x: {"y": x["x"] * 2}, max_batch_size=4, on_batch=report)
+    try:
+        out = b.submit({"x": np.ones((3, 2), np.float32)}, 3).result(timeout=10)
+        assert seen == [3]
+        np.testing.assert_array_equal(out["y"], np.full((3, 2), 2, np.float32))
+        # an execution error is reported too, then raised to the request
+        bad = DynamicBatcher(lambda k, x: 1 / 0, max_batch_size=4, on_batch=report)
+        with pytest.raises(ZeroDivisionError):
+            bad.submit({"x": np.ones((1, 2), np.float32)}, 1).result(timeout=10)
+        assert seen == [3, 1]
+        bad.close()
+    finally:
+        b.close()
+
+
+def _queued_then_run(batcher_kwargs, sizes):
+    """Queue requests of ``sizes`` while the single instance is held, then let it run; the batch sizes it ran."""
+    gate = threading.Event()
+    run = _Recorder()
+
+    def held(k, x):
+        gate.wait(10)
+        return run(k, x)
+
+    b = DynamicBatcher(held, **batcher_kwargs)
+    first = b.submit({"x": np.zeros((1, 2), np.float32)}, 1)    # occupies the instance until the gate opens
+    time.sleep(0.2)
+    futs = [b.submit({"x": np.full((n, 2), i, np.float32)}, n) for i, n in enumerate(sizes)]
+    gate.set()
+    first.result(timeout=10)
+    for i, (n, f) in enumerate(zip(sizes, futs)):
+        np.testing.assert_array_equal(f.result(timeout=10)["y"], np.full((n, 2), 2 * i, np.float32))
+    b.close()
+    return run.sizes[1:]
+
+
+def test_batches_take_the_largest_preferred_size_the_queue_makes_up():
+    # 12 queued, preferred 8: a batch of 8 (not 12 <= max 16), then the 4 left (4 is preferred too)
+    assert _queued_then_run(dict(max_batch_size=16, preferred_batch_sizes=(4, 8), max_queue_delay_us=0),
+                            [1] * 12) == [8, 4]
+    # 6 queued, preferred 4 and 8: 4, then the 2 left once the delay is over (no preferred size reachable)
+    assert _queued_then_run(dict(max_batch_size=16, preferred_batch_sizes=(4, 8), max_queue_delay_us=0),
+                            [1] * 6) == [4, 2]
+    # requests of 3 rows never sum to 4: every request that fits runs (3 + 3 + 3 = 9 <= 10)
+    assert _queued_then_run(dict(max_batch_size=10, preferred_batch_sizes=(4,), max_queue_delay_us=0),
+                            [3, 3, 3]) == [9]
+    # without preferred sizes: everything up to max_batch_size
+    assert _queued_then_run(dict(max_batch_size=16, max_queue_delay_us=0), [1] * 12) == [12]

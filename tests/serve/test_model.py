@@ -122,3 +122,37 @@ def test_counters_of_a_model_exist_before_its_first_request():
     m.add("mnist", "1")
     samples = {s.name: s.value for fam in m.collect() for s in fam.samples}
     assert samples["nv_inference_exec_count"] == 0.0 and samples["nv_inference_request_success"] == 0.0
+
+
+def test_variable_dims_outside_the_profile_are_refused_before_batching(tmp_path):
+    """A request whose variable dim is outside the engine's profile gets the protocol's error; the requests batched
+    beside it (several shapes, each batch one shape) are answered, checked against numpy."""
+    import inferrt
+    from inferrt.builder.builder import Builder
+    from inferrt.logger import Logger, Severity
+
+    net = Builder(Logger(Severity.WARNING)).create_network(0)
+    x = net.add_input("x", inferrt.float32, (-1, -1))
+    net.mark_output(net.add_activation(x, inferrt.ActivationType.RELU).get_output(0))
+    engine = inferrt.build_engine(net, profiles={"x": [(1, 2), (4, 8), (4, 16)]}, device="cpu")
+    plan = str(tmp_path / "relu.plan")
+    inferrt.save_plan(engine, plan)
+    model, metrics = _model(tmp_path, plan, "max_batch_size: 4 dynamic_batching { max_queue_delay_microseconds: "
+                                            "50000 }")
+    try:
+        rng = np.random.default_rng(2)
+        xs = [rng.standard_normal((1, w)).astype(np.float32) for w in (2, 8, 16, 8, 2, 16)]
+
+        async def run_all():
+            good = [model.predict(_request(a)) for a in xs]
+            bad = model.predict(_request(np.ones((1, 17), np.float32)))
+            return await asyncio.gather(*good, bad, return_exceptions=True)
+
+        *responses, refused = asyncio.run(run_all())
+        assert isinstance(refused, InvalidInput) and "dimension 1 is 17" in str(refused) and "2..16" in str(refused)
+        for a, r in zip(xs, responses):
+            np.testing.assert_array_equal(r.outputs[0].as_numpy(), np.maximum(a, 0))
+        assert metrics.value("m", "1", "nv_inference_request_failure") == 1
+        assert metrics.value("m", "1", "nv_inference_request_success") == len(xs)
+    finally:
+        model.stop()

@@ -8,7 +8,7 @@ def test_help_lists_flags(capsys):
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
     out = capsys.readouterr().out
-    for flag in ("--model-repository", "--http-port", "--grpc-port", "--no-grpc"):
+    for flag in ("--model-repository", "--http-port", "--grpc-port", "--no-grpc", "--log-requests"):
         assert flag in out
 
 

@@ -218,6 +218,15 @@ def test_metrics_endpoint(server):
     assert ("nv_gpu_memory_used_bytes" in text) == torch.cuda.is_available()
 
 
+def test_requests_are_not_logged_by_default(server):
+    """Without --log-requests no line per request (uvicorn's access log, kserve's latency and timing traces)."""
+    for _ in range(3):
+        assert _infer_json(server["url"], "mnist", {"x": ("FP32", np.zeros((1, 1, 28, 28), np.float32))}).ok
+    log = (server["repo"] / "server.log").read_text()
+    assert "model 'mnist' version 1 ready: 2 instance(s) on ['cpu']" in log   # the server's own lines are there
+    assert "/v2/models/mnist/infer" not in log and "kserve.trace" not in log, log[-2000:]
+
+
 def test_onnx_model_built_on_load_matches_onnxruntime(server):
     ort = pytest.importorskip("onnxruntime")
     path = str(server["repo"] / "linear" / "1" / "model.onnx")
@@ -241,31 +250,68 @@ def test_tritonclient_http(server):
         out = httpclient.InferRequestedOutput("prob", binary_data=binary)
         res = client.infer("mnist", [inp], outputs=[out])
         np.testing.assert_allclose(res.as_numpy("prob"), server["run"](x), *tolerance(np.float32))
+    # the model repository, configuration and statistics extensions as tritonclient calls them
+    assert client.get_model_config("mnist")["max_batch_size"] == 8
+    assert client.get_inference_statistics("mnist")["model_stats"][0]["name"] == "mnist"
+    assert {m["name"] for m in client.get_model_repository_index()} == {"mnist", "linear"}
+    client.unload_model("linear")              # sends {"parameters": {"unload_dependents": false}}
+    assert not client.is_model_ready("linear")
+    from tritonclient.utils import InferenceServerException
+
+    with pytest.raises(InferenceServerException, match="not supported"):
+        client.load_model("linear", config='{"max_batch_size": 2}')
+    client.load_model("linear")
+    assert client.is_model_ready("linear")
     client.close()
 
 
 _GRPC_CLIENT = """
+import json
 import sys
 import numpy as np
 import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
 client = grpcclient.InferenceServerClient(sys.argv[1])
+out = {}
 assert client.is_server_live() and client.is_model_ready("mnist")
 x = np.load(sys.argv[2])
 inp = grpcclient.InferInput("x", list(x.shape), "FP32")
 inp.set_data_from_numpy(x)
 res = client.infer("mnist", [inp], outputs=[grpcclient.InferRequestedOutput("prob")])
 np.save(sys.argv[3], res.as_numpy("prob"))
+
+def refused(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+        return "ACCEPTED"
+    except InferenceServerException as e:
+        return f"{e.status()} {e.message()}"
+
 bad = grpcclient.InferInput("x", [1, 1, 28, 27], "FP32")
 bad.set_data_from_numpy(np.ones((1, 1, 28, 27), np.float32))
-try:
-    client.infer("mnist", [bad])
-    print("BAD REQUEST ACCEPTED")
-except Exception as e:
-    print("refused:", e)
+out["bad_infer"] = refused(client.infer, "mnist", [bad])
+out["config"] = client.get_model_config("mnist", as_json=True)["config"]
+out["linear_config"] = client.get_model_config("linear", as_json=True)["config"]
+out["config_unknown"] = refused(client.get_model_config, "nope")
+out["config_version"] = refused(client.get_model_config, "mnist", model_version="7")
+out["stats"] = client.get_inference_statistics("mnist", as_json=True)["model_stats"]
+out["stats_all"] = [m["name"] for m in client.get_inference_statistics(as_json=True)["model_stats"]]
+out["index"] = client.get_model_repository_index(as_json=True)["models"]
+out["unknown_ready"] = client.is_model_ready("nope")
+client.unload_model("linear")
+out["linear_ready_after_unload"] = client.is_model_ready("linear")
+out["index_after_unload"] = {m["name"]: m["state"] for m in client.get_model_repository_index(as_json=True)["models"]}
+out["unload_unknown"] = refused(client.unload_model, "nope")
+out["load_with_config"] = refused(client.load_model, "linear", config='{"max_batch_size": 2}')
+client.load_model("linear")
+out["linear_ready_after_load"] = client.is_model_ready("linear")
+print(json.dumps(out))
 """
 
 
 def test_tritonclient_grpc(server, tmp_path):
+    """tritonclient.grpc whole: infer (raw tensors), a refused request, and Triton's extensions over gRPC (model
+    config, statistics, repository index, unload and load by name)."""
     # in its own process: tritonclient.grpc and kserve both register the v2 "inference" protos in protobuf's
     # default descriptor pool, so one process cannot import both
     import importlib.util
@@ -274,11 +320,90 @@ def test_tritonclient_grpc(server, tmp_path):
         pytest.skip("tritonclient[grpc] is not installed")
     x = np.random.default_rng(6).standard_normal((2, 1, 28, 28)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
+    before = requests.get(f"{server['url']}/v2/models/mnist/stats").json()["model_stats"][0]
     r = subprocess.run([sys.executable, "-c", _GRPC_CLIENT, f"127.0.0.1:{server['grpc']}", str(tmp_path / "x.npy"),
-                        str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "refused:" in r.stdout and "shape" in r.stdout, r.stdout
+                        str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), server["run"](x), *tolerance(np.float32))
+    assert out["bad_infer"].startswith("StatusCode.INVALID_ARGUMENT") and "shape" in out["bad_infer"]
+    cfg = out["config"]
+    assert (cfg["name"], cfg["platform"], cfg["max_batch_size"]) == ("mnist", "tensorrt_plan", 8)
+    assert cfg["dynamic_batching"] == {"preferred_batch_size": [8], "max_queue_delay_microseconds": "30000"}
+    assert cfg["instance_group"] == [{"count": 2, "kind": "KIND_CPU"}]
+    assert cfg["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": ["1", "28", "28"]}]
+    assert out["linear_config"]["output"] == [{"name": "b", "data_type": "TYPE_FP32", "dims": ["5"]}]
+    assert out["config_unknown"].startswith("StatusCode.NOT_FOUND") and "nope" in out["config_unknown"]
+    assert out["config_version"].startswith("StatusCode.NOT_FOUND") and "version 1 is served" in out["config_version"]
+    (st,) = out["stats"]
+    assert (st["name"], st["version"]) == ("mnist", "1")
+    # the one request of this test (2 items) is counted, as the HTTP statistics count it
+    assert int(st["inference_count"]) == before["inference_count"] + 2
+    assert int(st["inference_stats"]["success"]["count"]) == before["inference_stats"]["success"]["count"] + 1
+    assert int(st["inference_stats"]["fail"]["count"]) == before["inference_stats"]["fail"]["count"] + 1
+    assert sum(int(b["batch_size"]) * int(b["compute_infer"]["count"]) for b in st["batch_stats"]) \
+        == int(st["inference_count"])
+    assert set(out["stats_all"]) == {"mnist", "linear"}
+    assert {m["name"]: m["state"] for m in out["index"]} == {"mnist": "READY", "linear": "READY"}
+    assert out["unknown_ready"] is False
+    assert out["linear_ready_after_unload"] is False
+    assert out["index_after_unload"] == {"mnist": "READY", "linear": "UNAVAILABLE"}
+    assert out["unload_unknown"].startswith("StatusCode.NOT_FOUND")
+    assert out["load_with_config"].startswith("StatusCode.INVALID_ARGUMENT") and "parameters" in \
+        out["load_with_config"]
+    assert out["linear_ready_after_load"] is True
+    assert requests.get(f"{server['url']}/v2/models/linear/ready").json()["ready"] is True
+
+
+def test_grpc_infer_typed_and_raw_contents(server):
+    """gRPC ModelInfer with typed contents (fp32_contents, gRPC's JSON-like form) and raw contents (what
+    tritonclient sends), both checked against the engine; a short tensor is INVALID_ARGUMENT."""
+    import grpc
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+
+    x = np.random.default_rng(8).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    typed = pb.ModelInferRequest(model_name="mnist", inputs=[pb.ModelInferRequest.InferInputTensor(
+        name="x", datatype="FP32", shape=list(x.shape), contents=pb.InferTensorContents(fp32_contents=x.ravel()))])
+    raw = pb.ModelInferRequest(model_name="mnist", raw_input_contents=[x.tobytes()], inputs=[
+        pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=list(x.shape))])
+    short = pb.ModelInferRequest(model_name="mnist", inputs=[pb.ModelInferRequest.InferInputTensor(
+        name="x", datatype="FP32", shape=list(x.shape), contents=pb.InferTensorContents(fp32_contents=[0.0] * 9))])
+    with grpc.insecure_channel(f"127.0.0.1:{server['grpc']}") as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                    request_serializer=pb.ModelInferRequest.SerializeToString,
+                                    response_deserializer=pb.ModelInferResponse.FromString)
+        for request in (typed, raw):
+            r = infer(request, timeout=60)
+            assert r.outputs[0].name == "prob" and list(r.outputs[0].shape) == [2, 10]
+            got = np.frombuffer(r.raw_output_contents[0], np.float32).reshape(2, 10)
+            np.testing.assert_allclose(got, server["run"](x), *tolerance(np.float32))
+        with pytest.raises(grpc.RpcError) as e:
+            infer(short, timeout=60)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_triton_grpc_extensions_on_the_wire(server):
+    """The server's gRPC port answers Triton's extension methods (what tritonclient.grpc calls), here with
+    inferrt's own message classes so it runs without tritonclient."""
+    import grpc
+
+    from inferrt.serve import grpc_messages as tpb
+
+    with grpc.insecure_channel(f"127.0.0.1:{server['grpc']}") as channel:
+        def call(method, request, response):
+            return channel.unary_unary(f"/inference.GRPCInferenceService/{method}",
+                                       request_serializer=request.SerializeToString,
+                                       response_deserializer=response.FromString)(request, timeout=30)
+
+        cfg = call("ModelConfig", tpb.ModelConfigRequest(name="mnist"), tpb.ModelConfigResponse).config
+        assert (cfg.name, cfg.max_batch_size, [t.name for t in cfg.input]) == ("mnist", 8, ["x"])
+        index = call("RepositoryIndex", tpb.RepositoryIndexRequest(ready=True), tpb.RepositoryIndexResponse)
+        assert {m.name for m in index.models} == {"mnist", "linear"}
+        stats = call("ModelStatistics", tpb.ModelStatisticsRequest(name="mnist"), tpb.ModelStatisticsResponse)
+        assert stats.model_stats[0].name == "mnist"
+        with pytest.raises(grpc.RpcError) as e:
+            call("ModelConfig", tpb.ModelConfigRequest(name="nope"), tpb.ModelConfigResponse)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_repository_unload_load_index_while_serving(server):
@@ -286,6 +411,7 @@ def test_repository_unload_load_index_while_serving(server):
     a = np.ones((1, 6), np.float32)
     index = {m["name"]: m for m in requests.post(f"{url}/v2/repository/index").json()}
     assert index["linear"]["state"] == "READY" and index["mnist"]["version"] == "1"
+    assert requests.post(f"{url}/v2/repository/index", json={"bogus": 1}).status_code == 400
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         # mnist keeps answering while linear is unloaded and loaded again
         busy = [pool.submit(_infer_json, url, "mnist", {"x": ("FP32", np.zeros((1, 1, 28, 28), np.float32))})
@@ -295,12 +421,26 @@ def test_repository_unload_load_index_while_serving(server):
         assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code != 200
         index = {m["name"]: m for m in requests.post(f"{url}/v2/repository/index").json()}
         assert index["linear"]["state"] == "UNAVAILABLE"
+        ready = requests.post(f"{url}/v2/repository/index", json={"ready": True}).json()
+        assert [m["name"] for m in ready] == ["mnist"]
         assert requests.post(f"{url}/v2/repository/models/linear/load", timeout=120).status_code == 200
         assert all(f.result().status_code == 200 for f in busy)
     assert requests.get(f"{url}/v2/models/linear/ready").json()["ready"] is True
     assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code == 200
     r = requests.post(f"{url}/v2/repository/models/nothere/load", timeout=60)
     assert r.status_code >= 400 and "nothere" in r.text
+    # Triton's load parameters (a config override, model files) are refused, not dropped; unload_dependents is
+    # accepted (no ensembles), and an empty JSON body is a plain load
+    r = requests.post(f"{url}/v2/repository/models/linear/load", timeout=60,
+                      json={"parameters": {"config": '{"max_batch_size": 2}'}})
+    assert r.status_code == 400 and "['config'] are not supported" in r.json()["error"]
+    assert requests.post(f"{url}/v2/repository/models/linear/load", data="{x", timeout=60).status_code == 400
+    assert requests.post(f"{url}/v2/repository/models/linear/load", json={}, timeout=120).status_code == 200
+    assert requests.post(f"{url}/v2/repository/models/linear/unload", timeout=60,
+                         json={"parameters": {"unload_dependents": True}}).status_code == 200
+    assert requests.get(f"{url}/v2/models/linear/ready").status_code != 200
+    assert requests.post(f"{url}/v2/repository/models/linear/load", timeout=120).status_code == 200
+    assert _infer_json(url, "linear", {"a": ("FP32", a)}).status_code == 200
 
 
 def test_model_config_and_statistics(server):
