@@ -3,6 +3,7 @@
     python bench/cpu.py                                   # every model, batch 1 and 8, 2 threads, + shared mode
     python bench/cpu.py --models mnist,resnet50 --batches 8 --no-shared
     python bench/cpu.py --small                           # tiny model configs (smoke test)
+    python bench/cpu.py --no-torch                        # inferrt and onnxruntime only
 
 Models: ResNet-50 and MobileNetV2 (torchvision, 224x224), BERT-base and GPT-2 (transformers, sequence 128, eager
 attention), all with random weights, and inferrt's shipped MNIST CNN (inferrt/models/mnist.py; the same weights
@@ -218,13 +219,15 @@ def bench_row(name, batch, a) -> dict:
     row["build_s"] = round(time.perf_counter() - t0, 2)
     row["layers"] = engine.num_layers
     irt, ctx = inferrt_runner(engine, names, inputs, a.threads)
-    runners = {"inferrt": irt, "onnxruntime": ort_runner(onnx_bytes, names, inputs, a.threads),
-               "torch": torch_runner(model, inputs, a.threads)}
+    runners = {"inferrt": irt, "onnxruntime": ort_runner(onnx_bytes, names, inputs, a.threads)}
+    if a.torch:
+        runners["torch"] = torch_runner(model, inputs, a.threads)
     # outputs first: inferrt against onnxruntime on the same ONNX file (the reference), and how far PyTorch eager is
     # from that file (see the docstring)
     ref = runners["onnxruntime"]()
     row["inferrt_err"] = err = rel_err(runners["inferrt"](), ref)
-    row["torch_vs_onnx_err"] = rel_err(runners["torch"](), ref)
+    if a.torch:
+        row["torch_vs_onnx_err"] = rel_err(runners["torch"](), ref)
     if not err < a.max_err:
         raise RuntimeError(f"inferrt's output differs from onnxruntime's: relative L2 error {err:.2e} "
                            f"(limit {a.max_err:.0e})")
@@ -232,7 +235,8 @@ def bench_row(name, batch, a) -> dict:
     for n, ts in times.items():
         row[n] = stats(ts)
     row["ort_over_inferrt"] = round(row["onnxruntime"]["median_ms"] / row["inferrt"]["median_ms"], 3)
-    row["torch_over_inferrt"] = round(row["torch"]["median_ms"] / row["inferrt"]["median_ms"], 3)
+    if a.torch:
+        row["torch_over_inferrt"] = round(row["torch"]["median_ms"] / row["inferrt"]["median_ms"], 3)
     if a.shared:
         auto, _ = inferrt_runner(engine, names, inputs, None)
         runners["inferrt_auto"] = auto
@@ -254,9 +258,10 @@ def print_table(rows, shared: bool) -> None:
         if "error" in r:
             print(f"{r['model']:<14}{r['batch']:>6}  ERROR {r['error'][:150]}")
             continue
+        eager = f"{r['torch']['median_ms']:>10.3f}" if "torch" in r else f"{'-':>10}"
+        eager_ratio = f"{r['torch_over_inferrt']:>10.2f}" if "torch" in r else f"{'-':>10}"
         print(f"{r['model']:<14}{r['batch']:>6}{r['inferrt']['median_ms']:>10.3f}{r['onnxruntime']['median_ms']:>10.3f}"
-              f"{r['torch']['median_ms']:>10.3f}{r['ort_over_inferrt']:>9.2f}{r['torch_over_inferrt']:>10.2f}"
-              f"{r['inferrt_err']:>9.1e}")
+              f"{eager}{r['ort_over_inferrt']:>9.2f}{eager_ratio}{r['inferrt_err']:>9.1e}")
     if shared:
         print("\nshared machine (another process spinning on one core): median / p99 ms (p99/median)")
         print(f"{'model':<14}{'batch':>6}" + "".join(f"{n:>26}" for n in ("inferrt", "inferrt_auto", "onnxruntime",
@@ -266,7 +271,10 @@ def print_table(rows, shared: bool) -> None:
                 continue
             cells = []
             for n in ("inferrt", "inferrt_auto", "onnxruntime", "torch"):
-                s = r["shared"][n]
+                s = r["shared"].get(n)
+                if s is None:
+                    cells.append("-")
+                    continue
                 cells.append(f"{s['median_ms']:.3f}/{s['p99_ms']:.3f} ({s['p99_over_median']:.2f})")
             print(f"{r['model']:<14}{r['batch']:>6}" + "".join(f"{c:>26}" for c in cells))
 
@@ -283,6 +291,8 @@ def main(argv=None):
                    help="largest relative L2 error of inferrt against onnxruntime accepted")
     p.add_argument("--no-shared", dest="shared", action="store_false", help="skip the shared-machine mode")
     p.add_argument("--small", action="store_true", help="tiny model configs (smoke test)")
+    p.add_argument("--no-torch", dest="torch", action="store_false",
+                   help="leave PyTorch eager out (on a loaded machine its OpenMP team makes a row take minutes)")
     p.add_argument("--json", default="bench/results/cpu.json")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)

@@ -185,10 +185,24 @@ _free = FreeCores()
 _local = threading.local()  # .threads: the count of this thread's open block (0: none)
 
 
+_cores = [-1.0, 0]   # (monotonic time of the reading, usable_cores() then)
+
+
+def recent_usable_cores() -> int:
+    """``usable_cores()`` read at most once per ``SAMPLE_PERIOD`` (it opens cgroup files: tens of microseconds,
+    as long as a small network's layer); an affinity or quota change is seen within that period."""
+    now = time.monotonic()
+    if now - _cores[0] >= SAMPLE_PERIOD:
+        _cores[1] = usable_cores()
+        _cores[0] = now
+    return _cores[1]
+
+
 def auto_threads(running: int = 1, free: float | None = None, cores: int | None = None) -> int:
     """The automatic count for one of ``running`` concurrent executions (see the module docstring); ``free``
-    (measured free cores) and ``cores`` (usable cores) are measured when not given."""
-    base = min(usable_cores() if cores is None else cores, AUTO_CAP)
+    (measured free cores) and ``cores`` (usable cores, read at most once per ``SAMPLE_PERIOD``) are measured when
+    not given."""
+    base = min(recent_usable_cores() if cores is None else cores, AUTO_CAP)
     free = _free.get() if free is None else free
     if free is not None:
         base = min(base, max(1, int(free + FREE_MARGIN)))

@@ -87,28 +87,35 @@ class OnednnConv(Tactic):
         k, s, d, pre0, post0 = spatial_params(a, 2)
         s, d = list(s), list(d)
         groups = a.num_groups
-        packed: dict = {}     # (weight address, input shape) -> oneDNN weight
+        shapes: dict = {}     # input shape -> (F.pad amounts or None, padding, weight address, oneDNN weight)
         biases: dict = {}
 
-        def run(ins, outs):
-            x = ins[0]
+        def prepare(x, w):
+            """Padding and the oneDNN weight for input shape ``x.shape`` (before the pad), once per shape."""
             pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre0, post0)
-            if pre != post:
-                x = F.pad(x, [pre[1], post[1], pre[0], post[0]])
-                pad = [0, 0]
-            else:
-                pad = list(pre)
+            fpad = [pre[1], post[1], pre[0], post[0]] if pre != post else None
+            pad = [0, 0] if fpad else list(pre)
+            shape = list(x.shape)
+            if fpad:
+                shape[2] += pre[0] + post[0]
+                shape[3] += pre[1] + post[1]
+            dense = w.reshape(a.num_output_maps, x.shape[1] // groups, *k).float().contiguous()
+            wp = torch._C._nn.mkldnn_reorder_conv2d_weight(dense.to_mkldnn(), pad, s, d, groups, shape)
+            if len(shapes) > 8:
+                shapes.clear()
+            p = shapes[tuple(x.shape)] = (fpad, pad, w.data_ptr(), wp)
+            return p
+
+        def run(ins, outs):
+            x, w = ins[0], ins[1]
+            p = shapes.get(tuple(x.shape))
+            if p is None or p[2] != w.data_ptr():    # a new shape, or refitted weights at a new address
+                p = prepare(x, w)
+            fpad, pad, _, wp = p
+            if fpad is not None:
+                x = F.pad(x, fpad)
             if x.is_contiguous() and x.shape[1] > 1:
                 x = x.contiguous(memory_format=torch.channels_last)
-            w = ins[1]
-            key = (w.data_ptr(), tuple(x.shape))
-            wp = packed.get(key)
-            if wp is None:
-                dense = w.reshape(a.num_output_maps, x.shape[1] // groups, *k).float().contiguous()
-                wp = torch._C._nn.mkldnn_reorder_conv2d_weight(dense.to_mkldnn(), pad, s, d, groups, list(x.shape))
-                if len(packed) > 8:
-                    packed.clear()
-                packed[key] = wp
             b = None
             if with_bias:
                 bkey = ins[2].data_ptr()

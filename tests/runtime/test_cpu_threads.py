@@ -190,6 +190,23 @@ def test_free_cores_from_proc_stat(tmp_path, monkeypatch):
     assert ct.FreeCores(str(tmp_path / "missing")).get() is None
 
 
+def test_usable_cores_read_once_per_period(monkeypatch):
+    """The automatic count reads the affinity mask and cgroup quota at most once per SAMPLE_PERIOD (not on every
+    execution), and sees a change after it."""
+    reads = []
+    cores = [3]
+    monkeypatch.setattr(ct, "usable_cores", lambda: reads.append(1) or cores[0])
+    monkeypatch.setattr(ct, "_cores", [-1.0, 0])
+    assert ct.auto_threads(1, free=8.0) == 3
+    assert ct.auto_threads(1, free=8.0) == 3 and ct.recent_usable_cores() == 3
+    assert len(reads) == 1
+    cores[0] = 1                               # taskset / a new quota ...
+    assert ct.auto_threads(1, free=8.0) == 3   # ... not seen within the period
+    ct._cores[0] -= ct.SAMPLE_PERIOD           # the period has passed
+    assert ct.auto_threads(1, free=8.0) == 1
+    assert len(reads) == 2
+
+
 def test_concurrent_executions_share_the_automatic_budget(torch_threads, no_measurement, monkeypatch):
     """Two contexts of one engine executing at once on two threads: the second gets half of the budget, and
     torch's own setting is back once both are done."""
