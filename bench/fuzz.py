@@ -260,6 +260,7 @@ def _print(result: dict) -> None:
         print(f"  slowest case: {s['i']} ({s['what']}) {s['s']} s")
     for b in r["bad_cases"][:20]:
         print(f"  BAD case {b['i']} {b['kind']}: {b.get('what', '')} {b['detail'][:300]}")
+    sys.stdout.flush()
 
 
 def main(argv=None) -> int:

@@ -180,12 +180,8 @@ class ModelLoader:
         try:
             return fn(*args, **kwargs)
         except _native.NativeFailure as e:
-            if e.startup:
-                self._error(ParserErrorCode.INTERNAL_ERROR, f"{what} runs in a helper process, which {e}; allow "
-                            f"this process to start subprocesses")
-            else:
-                self._error(ParserErrorCode.INVALID_GRAPH, f"{what} failed on this model: its helper process {e}; "
-                            f"the model is malformed (check it with onnx.checker.check_model and re-export it)")
+            self._error(ParserErrorCode.INTERNAL_ERROR if e.startup else ParserErrorCode.INVALID_GRAPH,
+                        _native.failure_message(what, e))
             raise _Abort from None
 
     @staticmethod
