@@ -30,12 +30,14 @@ class ModelLoader:
             model.CopyFrom(model_bytes)
         else:
             model = onnx.ModelProto()
-            try:
-                model.ParseFromString(bytes(model_bytes))
+            try:   # a buffer only: bytes(n) of an int n would be n zero bytes
+                model.ParseFromString(memoryview(model_bytes).tobytes())
             except (DecodeError, TypeError, ValueError, RuntimeError) as e:
-                self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED,
-                            f"the bytes are not a valid ONNX ModelProto ({type(e).__name__}: {e}); pass the "
-                            f"content of a .onnx file")
+                what = (f"a {type(model_bytes).__name__} is not the bytes of an ONNX model (bytes, bytearray, "
+                        f"memoryview or onnx.ModelProto)" + ("; parse_from_file takes a path" if isinstance(
+                            model_bytes, (str, os.PathLike)) else "")) if isinstance(e, TypeError) else \
+                    f"the bytes are not a valid ONNX ModelProto ({type(e).__name__}: {e})"
+                self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, f"{what}; pass the content of a .onnx file")
                 raise _Abort from None
         if not model.HasField("graph"):
             self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, "the model has no graph (empty or not an ONNX "
