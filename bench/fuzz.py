@@ -4,6 +4,7 @@ tracebacks.
     python bench/fuzz.py                                    # ONNX then plans, 120 s each, 2 worker processes
     python bench/fuzz.py --target plan --budget-s 600 --seed 3 --json fuzz_plan.json
     python bench/fuzz.py --target onnx --seed 0 --only 1234,1240   # replay cases
+    python bench/fuzz.py --target plan --device cuda                # GPU plans: their kernels really installed
 
 Every case runs in a worker process, so a case that kills its process (a crash: a signal such as SIGSEGV or
 SIGABRT, or an exit) is counted, and the worker restarted, instead of taking the tool down; a case still running
@@ -42,7 +43,7 @@ TARGETS = ("onnx", "plan", "harness")
 
 
 # ---------------------------------------------------------------------------------------------------- the worker
-def _prepare(target: str, seed: int, case_timeout: float):
+def _prepare(target: str, seed: int, case_timeout: float, device: str = "cpu"):
     """A function of a case index that returns (what the case is, kind, detail), after the one-time set-up."""
     if target == "harness":
         def harness(i):
@@ -75,25 +76,27 @@ def _prepare(target: str, seed: int, case_timeout: float):
 
     sandbox = {k: os.environ[v] for k, v in (("cache", "INFERRT_CACHE"), ("triton", "TRITON_CACHE_DIR"),
                                              ("home", "HOME"))}
-    plan_mutator.mnist_plan()
-    plan_mutator.case(0, seed)
+    plan_mutator.mnist_plan(device)
+    plan_mutator.case(0, seed, device)
 
     def plan_case(i):
-        family, what, data = plan_mutator.case(i, seed)
+        family, what, data = plan_mutator.case(i, seed, device)
         kind, detail = oracle.judge(data, seed=i)
         if family == "kernels" and kind in oracle.GOOD:
             kind, detail = oracle.judge_install(data, sandbox)
+        elif device == "cuda" and kind in oracle.GOOD:   # loading a GPU plan installs its kernels
+            kind, detail = oracle.check_sandbox(sandbox) or (kind, detail)
         return f"{family}: {what}", kind, detail
     return plan_case
 
 
-def worker(target: str, seed: int, case_timeout: float) -> None:
+def worker(target: str, seed: int, case_timeout: float, device: str = "cpu") -> None:
     """Reads case indices on stdin, one per line; writes one JSON line per case on the original stdout (anything
     the code under test prints goes to stderr)."""
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.path.insert(0, ROOT)
-    run = _prepare(target, seed, case_timeout)
+    run = _prepare(target, seed, case_timeout, device)
     out.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         i = int(line)
@@ -110,7 +113,7 @@ GOOD = {"onnx": {"refused_parse", "refused_build", "ran", "run_error", "too_big"
 
 
 class _Worker:
-    def __init__(self, target, seed, case_timeout, log_dir, n):
+    def __init__(self, target, seed, case_timeout, log_dir, n, device="cpu"):
         self.log_path = os.path.join(log_dir, f"{target}-worker{n}.log")
         env = dict(os.environ)
         if target == "plan":   # a sandbox per worker: its private cache, Triton cache and home start empty
@@ -123,7 +126,7 @@ class _Worker:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker", target, "--seed", str(seed),
-             "--case-timeout-s", str(case_timeout)],
+             "--case-timeout-s", str(case_timeout), "--device", device],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=ROOT,
             start_new_session=True)
         self.ready = False
@@ -161,9 +164,10 @@ class _Worker:
 
 
 def fuzz(target: str, budget_s: float, workers: int, seed: int, case_timeout: float, start: int = 0,
-         only: list | None = None, log_dir: str | None = None, startup_timeout: float = 300) -> dict:
+         only: list | None = None, log_dir: str | None = None, startup_timeout: float = 300,
+         device: str = "cpu") -> dict:
     """Runs cases of ``target`` from ``start`` on (or exactly ``only``) until ``budget_s`` seconds have passed;
-    returns the figures and every bad case."""
+    returns the figures and every bad case. ``device``: what the plan target's plans are built for."""
     log_dir = log_dir or tempfile.mkdtemp(prefix=f"inferrt-fuzz-{target}-")
     pending = list(only) if only is not None else None
     next_i = start
@@ -174,7 +178,7 @@ def fuzz(target: str, budget_s: float, workers: int, seed: int, case_timeout: fl
     pool = []
 
     def spawn(n):
-        w = _Worker(target, seed, case_timeout, log_dir, n)
+        w = _Worker(target, seed, case_timeout, log_dir, n, device)
         sel.register(w.proc.stdout, selectors.EVENT_READ, w)
         return w
 
@@ -242,17 +246,18 @@ def fuzz(target: str, budget_s: float, workers: int, seed: int, case_timeout: fl
             w.kill()
     cases = sum(counts.values())
     internal = sum(v for k, v in counts.items() if k not in GOOD[target] and k not in ("crash", "hang"))
-    return {"target": target, "seed": seed, "start": start, "cases": cases,
+    return {"target": target, "device": device, "seed": seed, "start": start, "cases": cases,
             "seconds": round(time.monotonic() - t_start, 1), "workers": workers, "case_timeout_s": case_timeout,
-            "crashes": crashes, "hangs": hangs, "internal_tracebacks": internal, "outcomes": dict(sorted(counts.items())),
+            "crashes": crashes, "hangs": hangs, "internal_tracebacks": internal,
+            "outcomes": dict(sorted(counts.items())),
             "slowest_cases": [{"s": s, "i": i, "what": what} for s, i, what in slowest], "bad_cases": bad,
             "logs": log_dir}
 
 
 def _print(result: dict) -> None:
     r = result
-    print(f"{r['target']}: {r['cases']} cases in {r['seconds']} s (seed {r['seed']}, from case {r['start']}, "
-          f"{r['workers']} workers): {r['crashes']} crashes, {r['hangs']} hangs, "
+    print(f"{r['target']} ({r['device']}): {r['cases']} cases in {r['seconds']} s (seed {r['seed']}, from case "
+          f"{r['start']}, {r['workers']} workers): {r['crashes']} crashes, {r['hangs']} hangs, "
           f"{r['internal_tracebacks']} internal tracebacks")
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in r["outcomes"].items()))
     if r["slowest_cases"]:
@@ -275,16 +280,22 @@ def main(argv=None) -> int:
     ap.add_argument("--case-timeout-s", type=float, default=120,
                     help="a case running longer is a hang (default 120; the slowest legitimate ONNX mutants, "
                          "Loops of 10**6 trips, take about a minute on one core)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="what the plan target's plans are built for (cuda: loading installs their Triton kernels "
+                         "into the sandboxed private cache, checked after every case); only with --target plan")
     ap.add_argument("--json", default=None, help="write the figures and every bad case to this file")
     ap.add_argument("--worker", choices=TARGETS, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.seed, args.case_timeout_s)
+        worker(args.worker, args.seed, args.case_timeout_s, args.device)
         return 0
     targets = [t for t in args.target.split(",") if t]
     for t in targets:
         if t not in TARGETS:
             ap.error(f"--target {t!r}: choose from {', '.join(TARGETS)}")
+    if args.device != "cpu" and targets != ["plan"]:
+        ap.error(f"--device {args.device} applies to the plan target only (ONNX mutants are built for the CPU): "
+                 f"pass --target plan")
     if args.workers < 1 or args.budget_s <= 0 or args.case_timeout_s <= 0:
         ap.error("--workers, --budget-s and --case-timeout-s must be positive")
     try:
@@ -293,7 +304,7 @@ def main(argv=None) -> int:
         ap.error(f"--only {args.only!r}: give case indices such as 12,40")
     results = []
     for t in targets:
-        r = fuzz(t, args.budget_s, args.workers, args.seed, args.case_timeout_s, args.start, only)
+        r = fuzz(t, args.budget_s, args.workers, args.seed, args.case_timeout_s, args.start, only, device=args.device)
         _print(r)
         results.append(r)
     if args.json:

@@ -113,10 +113,16 @@ def judge_install(data: bytes, sandbox: dict) -> tuple[str, str]:
         return ("internal" if not str(e) or INTERNAL.search(str(e)) else "refused"), str(e)
     except Exception as e:  # noqa: BLE001
         return "raw", f"install raised {type(e).__name__}: {e}"
+    return check_sandbox(sandbox) or ("installed", "")
+
+
+def check_sandbox(sandbox: dict) -> tuple[str, str] | None:
+    """("escaped", what) when a file lies outside the private cache's kernel area or there under a name inferrt did
+    not derive, or a module was loaded from the sandbox; None when all is well."""
     stray = [f for f in _tree(sandbox["cache"]) if not KERNEL_FILE.fullmatch(f)]
     stray += [f"{k}/{f}" for k in ("triton", "home") for f in _tree(sandbox[k])]
     loaded = [name for name, mod in list(sys.modules.items())
               if any(str(getattr(mod, "__file__", None) or "").startswith(str(sandbox[k])) for k in sandbox)]
     if stray or loaded:
         return "escaped", f"files {stray[:5]}, modules {loaded[:5]}"
-    return "installed", ""
+    return None

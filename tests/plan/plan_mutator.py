@@ -4,7 +4,7 @@
 * ``mutate_tree``: one structural edit of a parsed manifest (junk values, deletions, extra keys and items);
 * ``amplified``: a small plan that asks for much work or memory (profiles x layers, nesting, huge shapes, one blob
   decoded by many constants, huge numbers), each drawn with random sizes around the loader's limits;
-* ``with_kernels``: a CPU plan carrying two kernel entries, one of them (or its files) damaged;
+* ``with_kernels``: a plan carrying two more kernel entries, one of them (or its files) damaged;
 * ``case(i, seed)``: the ``i``-th deterministic mutant of all these families.
 
 Re-framing (a valid checksum around an edited manifest) is ``plan_tools.frame``."""
@@ -91,13 +91,13 @@ def mutate_tree(rng: random.Random, manifest: dict) -> tuple[dict, str]:
 
 
 # ------------------------------------------------------------------------------------------- amplified plans
-def _profiles_x_layers(rng):
+def _profiles_x_layers(rng, device):
     layers, profiles = rng.randint(1, 2000), rng.randint(1, 200)
     return frame_manifest(softmax_chain_manifest(layers, profiles=profiles)), \
         f"{profiles} profiles x {layers} layers"
 
 
-def _nesting(rng):
+def _nesting(rng, device):
     m = softmax_chain_manifest(3)
     depth = rng.choice((rng.randint(1, 200), rng.randint(1, 200_000)))
     text = json.dumps(m).encode()
@@ -105,7 +105,7 @@ def _nesting(rng):
     return frame(text[:-1] + b', "junk": ' + nested + b"}", b""), f"a list nested {depth} deep"
 
 
-def _huge_shape(rng):
+def _huge_shape(rng, device):
     m = softmax_chain_manifest(3)
     big = [rng.choice((1 << rng.randint(20, 70), 10 ** rng.randint(5, 30))), 5]
     where = rng.randrange(4)
@@ -120,13 +120,13 @@ def _huge_shape(rng):
     return frame_manifest(m), f"shape or size {big[0]} at place {where}"
 
 
-@functools.lru_cache(maxsize=1)
-def _small_plan() -> bytes:
-    return build_small_plan("cpu")
+@functools.lru_cache(maxsize=2)
+def _small_plan(device: str = "cpu") -> bytes:
+    return build_small_plan(device)
 
 
-def _shared_blob(rng):
-    base = _small_plan()
+def _shared_blob(rng, device):
+    base = _small_plan(device)
     n_elems = 1 << rng.randint(10, 20)
     copies = rng.randint(1, 200)
 
@@ -143,7 +143,7 @@ def _shared_blob(rng):
         f"a {4 * n_elems}-byte blob decoded by {copies} constants"
 
 
-def _huge_number(rng):
+def _huge_number(rng, device):
     m = softmax_chain_manifest(3)
     text = json.dumps(m)
     number = rng.choice(("1e400", "-1e400", "9" * rng.randint(20, 10_000), "NaN", "Infinity", "-0", "1.0e-400"))
@@ -156,22 +156,24 @@ def _huge_number(rng):
 AMPLIFIERS = [_profiles_x_layers, _nesting, _huge_shape, _shared_blob, _huge_number]
 
 
-def amplified(rng: random.Random) -> tuple[bytes, str]:
-    """A small plan that asks for much work or memory at load, and what it asks for."""
+def amplified(rng: random.Random, device: str = "cpu") -> tuple[bytes, str]:
+    """A small plan that asks for much work or memory at load, and what it asks for (the forged manifests are CPU
+    plans: the limits are checked before the device)."""
     fn = rng.choice(AMPLIFIERS)
-    data, what = fn(rng)
+    data, what = fn(rng, device)
     return data, f"{fn.__name__[1:]}: {what}"
 
 
 # ------------------------------------------------------------------------------------------------ kernel entries
-def with_kernels(rng: random.Random) -> tuple[bytes, str]:
-    """The small CPU plan with two kernel entries (shaped like those ``kernel_store.collect`` writes) whose entry
-    list, metadata or files got one random mutation (``kernel_tools.mutate_json``)."""
+def with_kernels(rng: random.Random, device: str = "cpu") -> tuple[bytes, str]:
+    """The small plan of ``device`` with two more kernel entries (shaped like those ``kernel_store.collect``
+    writes) whose entry list, metadata or files got one random mutation (``kernel_tools.mutate_json``)."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tactics"))
     from kernel_tools import entry, mutate_json
 
-    base = _small_plan()
-    n_base = len(split(base)[0]["blobs"])
+    base = _small_plan(device)
+    manifest = split(base)[0]
+    n_base, own = len(manifest["blobs"]), manifest.get("kernels") or []
     items = [b""] * n_base                # the plan's own blobs keep their indices; kernel files come after them
     entries = [entry(items) for _ in range(2)]
     what = rng.random()
@@ -185,29 +187,30 @@ def with_kernels(rng: random.Random) -> tuple[bytes, str]:
 
     def edit(manifest, first):
         assert first == n_base
-        manifest["kernels"] = entries
+        # a GPU plan's own kernels first (a mutation may have made the entry list something else: then alone)
+        manifest["kernels"] = own + entries if own and isinstance(entries, list) else entries
 
     return with_blobs(base, edit, items[n_base:]), f"kernel {what} mutated"
 
 
 # ------------------------------------------------------------------------------------------------- every family
-@functools.lru_cache(maxsize=1)
-def mnist_plan() -> bytes:
-    """The MNIST network's CPU plan (batch 1 to 4), the target of raw byte damage."""
+@functools.lru_cache(maxsize=2)
+def mnist_plan(device: str = "cpu") -> bytes:
+    """The MNIST network's plan (batch 1 to 4), the target of raw byte damage."""
     from inferrt.models.mnist import build_mnist_network
 
     builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
     net = build_mnist_network(builder.create_network(0))
     config = builder.create_builder_config()
-    config.device = "cpu"
+    config.device = device
     prof = builder.create_optimization_profile()
     prof.set_shape("x", (1, 1, 28, 28), (2, 1, 28, 28), (4, 1, 28, 28))
     config.add_optimization_profile(prof)
     return bytes(builder.build(net, config))
 
 
-def _raw(rng):
-    plan = mnist_plan()
+def _raw(rng, device):
+    plan = mnist_plan(device)
     manifest_end = 96 + len(split(plan)[3])
     region = rng.random()
     if region < 0.45:
@@ -217,14 +220,14 @@ def _raw(rng):
     return damage_bytes(rng, plan)
 
 
-def _manifest_bytes(rng):
-    _, blobs, version, raw = split(_small_plan())
+def _manifest_bytes(rng, device):
+    _, blobs, version, raw = split(_small_plan(device))
     bad, what = damage_bytes(rng, raw)
     return frame(bad or b" ", blobs, version), what
 
 
-def _manifest_tree(rng):
-    manifest, blobs, version, _ = split(_small_plan())
+def _manifest_tree(rng, device):
+    manifest, blobs, version, _ = split(_small_plan(device))
     m, what = mutate_tree(rng, manifest)
     return frame(json.dumps(m).encode(), blobs, version), what
 
@@ -234,13 +237,14 @@ FAMILIES = [("raw", 25, _raw), ("manifest_bytes", 20, _manifest_bytes), ("manife
             ("amplified", 10, amplified), ("kernels", 15, with_kernels)]
 
 
-def case(i: int, seed: int = 0) -> tuple[str, str, bytes]:
-    """The ``i``-th mutant of run ``seed``: (family, what was done, plan bytes); deterministic."""
+def case(i: int, seed: int = 0, device: str = "cpu") -> tuple[str, str, bytes]:
+    """The ``i``-th mutant of run ``seed`` from plans built for ``device``: (family, what was done, plan bytes);
+    deterministic for a given device (GPU plans depend on the GPU's tactics)."""
     rng = random.Random(seed * 1_000_003 + i)
     pick = rng.randrange(sum(w for _, w, _ in FAMILIES))
     for family, weight, make in FAMILIES:
         if pick < weight:
-            data, what = make(rng)
+            data, what = make(rng, device)
             return family, what, data
         pick -= weight
     raise AssertionError("weights")

@@ -34,6 +34,8 @@ def test_main_writes_the_figures_and_fails_on_bad_cases(tmp_path):
     assert fuzz.main(["--target", "harness", "--only", "1", "--json", str(out)]) == 1
     with pytest.raises(SystemExit):
         fuzz.main(["--target", "nope"])
+    with pytest.raises(SystemExit):     # --device is for plans only: never accepted and ignored
+        fuzz.main(["--target", "onnx,plan", "--device", "cuda"])
 
 
 def test_plan_target_short_run_is_clean(tmp_path):
@@ -44,6 +46,18 @@ def test_plan_target_short_run_is_clean(tmp_path):
     assert (r["crashes"], r["hangs"], r["internal_tracebacks"]) == (0, 0, 0), r["bad_cases"][:3]
     assert r["outcomes"].get("refused", 0) > 20 and r["outcomes"].get("ran", 0) > 0, r["outcomes"]
     assert r["outcomes"].get("installed", 0) > 0, r["outcomes"]
+
+
+@pytest.mark.gpu
+def test_plan_target_on_the_gpu_is_clean(tmp_path):
+    """GPU plans: loading installs their Triton kernels into the worker's sandboxed private cache, checked after
+    every case (nothing outside it, no module loaded from it)."""
+    only = [i for i in range(60) if plan_mutator.case(i, 5)[0] != "amplified"]
+    r = fuzz.fuzz("plan", budget_s=600, workers=1, seed=5, case_timeout=300, only=only, log_dir=str(tmp_path),
+                  device="cuda")
+    assert r["cases"] == len(only)
+    assert (r["crashes"], r["hangs"], r["internal_tracebacks"]) == (0, 0, 0), r["bad_cases"][:3]
+    assert r["outcomes"].get("ran", 0) > 0, r["outcomes"]
 
 
 def test_onnx_target_short_run_is_clean(tmp_path):
@@ -65,7 +79,7 @@ def test_plan_mutants_are_deterministic_and_cover_every_family():
 def test_amplified_plans_are_refused_or_run(maker):
     # profiles x layers near the bound load in seconds each: here the draws beyond it (refused), the bench does more
     for i in ((0, 3, 5) if maker is plan_mutator._profiles_x_layers else range(4)):
-        data, what = maker(random.Random(i))
+        data, what = maker(random.Random(i), "cpu")
         kind, detail = oracle.judge(data, seed=i)
         assert kind in oracle.GOOD, f"{what}: {kind} {detail}"
 
