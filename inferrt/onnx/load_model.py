@@ -126,6 +126,12 @@ class ModelLoader:
                 self._error(ParserErrorCode.INVALID_GRAPH, f"cannot inline the model's local functions: {e}")
                 raise _Abort from None
         self._presort(model.graph)
+        bad = _mistyped_attribute(model.graph, _opset_map(model).get("", MIN_OPSET))
+        if bad:   # the checker stops at its first finding (often an untyped output) and may never see it
+            index, message = bad
+            self._error(ParserErrorCode.INVALID_NODE, message, index=self._orig_index[index],
+                        top=model.graph.node[index])
+            raise _Abort
         self._native("ONNX shape inference", _fill_output_types, model)
         self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
         light = _light_copy(model)
@@ -212,6 +218,35 @@ class ModelLoader:
                 sorted_nodes.append(c)
             del graph.node[:]
             graph.node.extend(sorted_nodes)
+
+
+def _mistyped_attribute(graph, opset: int, top_index=None) -> tuple[int, str] | None:
+    """(index of the top-level node, message) for the first ai.onnx node, subgraphs included, with an attribute whose
+    type is not the one its operator's schema declares (importers would read it as the declared type), or None."""
+    import onnx
+    from onnx import defs
+
+    for i, node in enumerate(graph.node):
+        index = i if top_index is None else top_index
+        schema = None
+        if node.domain in ("", "ai.onnx"):
+            try:
+                schema = defs.get_schema(node.op_type, opset, "")
+            except defs.SchemaError:
+                schema = None   # no such op at this opset: the unsupported-node check reports it
+        for a in node.attribute:
+            want = schema.attributes.get(a.name) if schema is not None else None
+            if want is not None and a.type != int(want.type.value):
+                got = onnx.AttributeProto.AttributeType.Name(a.type) if a.type in \
+                    onnx.AttributeProto.AttributeType.values() else f"type {a.type}"
+                return index, (f"node {node.name!r} ({node.op_type}): attribute {a.name!r} is {got}, but "
+                               f"{node.op_type} at opset {opset} takes {want.type.name}; fix the attribute's type "
+                               f"(the exporter wrote it wrongly)")
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                bad = _mistyped_attribute(sub, opset, index)
+                if bad:
+                    return bad
+    return None
 
 
 def _non_text(model) -> str | None:
