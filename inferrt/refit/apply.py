@@ -1,7 +1,7 @@
 """Put recomputed constants into a live engine: new device constants and freshly prepared kernels (a tactic caches
 weights it prepared, e.g. a channels-last kernel, keyed by their address, so every runner is made again), swapped
 in at once; each execution context sees the new weights version and drops its shape plans and captured CUDA graphs
-before its next run (ICudaEngine._sync_weights)."""
+before its next run (ICudaEngine.sync_weights)."""
 from __future__ import annotations
 
 import dataclasses

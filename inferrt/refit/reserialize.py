@@ -79,9 +79,6 @@ def serialize_with_config(engine, config):
     REFIT (it could never get its weights back)."""
     from ..host_memory import IHostMemory
 
-    if not isinstance(config, ISerializationConfig):
-        raise TypeError(f"serialize_with_config takes an ISerializationConfig (engine.create_serialization_config()), "
-                        f"not {type(config).__name__}")
     exclude = config.get_flag(SerializationFlag.EXCLUDE_WEIGHTS)
     if not exclude:
         return engine.serialize()

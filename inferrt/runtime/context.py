@@ -206,7 +206,7 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
 
     def _plan_keyed(self) -> tuple[ShapePlan, tuple]:
         """The plan of the current input shapes and its key (callers hold the guard)."""
-        self.engine._sync_weights(self)   # fresh plans (and CUDA graphs) after a refit
+        self.engine.sync_weights(self)   # fresh plans (and CUDA graphs) after a refit
         key = (self._profile, tuple(self._shapes[n] for n in self.engine.input_names))
         self._plan_key = key
         plan = self._plans.get(key)
@@ -442,7 +442,7 @@ class IExecutionContext(_Reporter, DebugTensorsMixin):
     def _execute(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
         """Run ``plan`` with ``io`` tensors (all inputs; outputs that are not given are returned). Raises on error.
         Callers hold the guard."""
-        self.engine._check_weights()   # a weight-stripped engine runs once refitted
+        self.engine.check_weights()   # a weight-stripped engine runs once refitted
         if self._device.type == "cpu":
             with self._cpu_threads_scope():
                 return self._execute_on(io, None, plan, plan_key)

@@ -171,7 +171,7 @@ class ICudaEngine(_Reporter):
         sets them all)."""
         return [] if self._refit is None else sorted(self._refit.missing)
 
-    def _sync_weights(self, context) -> None:
+    def sync_weights(self, context) -> None:
         """Called by a context before it plans a run: after a refit, drop the context's shape plans and CUDA graphs
         (they hold the old constants and kernels)."""
         if context.__dict__.get("_weights_seen", 0) != self._weights_version:
@@ -179,7 +179,7 @@ class ICudaEngine(_Reporter):
             context._invalidate_graphs()
             context._weights_seen = self._weights_version
 
-    def _check_weights(self) -> None:
+    def check_weights(self) -> None:
         """Called before every run: a weight-stripped engine does not run until a refit has set all its weights."""
         if self._refit is not None and self._refit.missing:
             from ..errors import ExecutionError

@@ -261,14 +261,6 @@ def test_engine_index_arguments():
     assert engine.get_tensor_mode(None) == trt.TensorIOMode.NONE
 
 
-def test_serialize_with_config_takes_a_serialization_config():
-    engine = build_engine("cpu")
-    for bad in (None, 1, engine.create_serialization_config):
-        with pytest.raises(TypeError, match="takes an ISerializationConfig"):
-            engine.serialize_with_config(bad)
-    assert bytes(engine.serialize_with_config(engine.create_serialization_config())) == bytes(engine.serialize())
-
-
 def test_profiler_must_be_an_iprofiler():
     ctx, _ = _ctx()
     with pytest.raises(TypeError, match="IProfiler"):
