@@ -47,12 +47,14 @@ class AutocastResult:
 
 
 def _validate(model, io_names) -> None:
-    import onnx
+    from ..onnx import native_worker
 
     light = light_copy(model)
-    try:
-        inferred = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True)
-        onnx.checker.check_model(inferred)
+    try:   # onnx's C++ inference and checker run in the helper process: an abort there cannot end this one
+        inferred = native_worker.infer_shapes(light, check_type=True, strict_mode=True)
+        native_worker.check_model(inferred)
+    except native_worker.NativeFailure as e:
+        raise BuildError(native_worker.failure_message("checking the converted model", e)) from None
     except Exception as e:  # noqa: BLE001 - the checker and inference raise several types
         raise BuildError(f"autocast produced an invalid model ({type(e).__name__}: {first_line(e)}); this is an "
                          f"inferrt bug: please report it with the model, and exclude the node named in the message "

@@ -60,13 +60,16 @@ def target_opset(model, low: int, requested) -> int:
 
 
 def convert_opset(model, opset: int):
-    import onnx.version_converter
+    from ..onnx import native_worker
 
     current = opset_map(model).get("", 1)
     if opset == current:
         return model
-    try:
-        return onnx.version_converter.convert_version(model, opset)
+    try:   # onnx's C++ converter runs in the helper process: an abort there cannot end this one
+        return native_worker.convert_version(model, opset)
+    except native_worker.NativeFailure as e:
+        raise BuildError(native_worker.failure_message(f"converting the model from opset {current} to {opset}",
+                                                       e)) from None
     except Exception as e:  # noqa: BLE001 - the converter raises several types
         raise BuildError(f"cannot convert the model from opset {current} to {opset} "
                          f"({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); pass "
@@ -115,11 +118,13 @@ def constants_to_initializers(graph) -> None:
 
 def infer_types(model) -> dict:
     """value name -> TensorProto elem type, for every value onnx's type inference can type."""
-    import onnx
+    from ..onnx import native_worker
 
     types = {}
-    try:
-        inferred = onnx.shape_inference.infer_shapes(light_copy(model))
+    try:   # onnx's C++ inference runs in the helper process: an abort there cannot end this one
+        inferred = native_worker.infer_shapes(light_copy(model))
+    except native_worker.NativeFailure as e:
+        raise BuildError(native_worker.failure_message("ONNX shape inference", e)) from None
     except Exception:  # noqa: BLE001 - partial types are enough: the reference run supplies the rest
         inferred = model
     g = inferred.graph

@@ -6,6 +6,27 @@ from ..ir.weights import Dims
 from .profile_defaults import fill_defaults
 
 
+def _input_name(input) -> str:  # noqa: A002 - TensorRT's name
+    name = input if isinstance(input, str) else getattr(input, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(f"an optimization profile's input is a network input's name or its ITensor, got "
+                        f"{type(input).__name__} {str(input)[:40]}")
+    return name
+
+
+def _shapes(name: str, triple) -> tuple:
+    """(min, opt, max) as tuples of ints; TypeError naming the input and the shape that is not one."""
+    from ..runtime.arguments import shape_of
+
+    out = []
+    for what, s in zip(("min", "opt", "max"), triple):
+        dims = shape_of(name, s)
+        if isinstance(dims, str):
+            raise TypeError(f"optimization profile, {what} of {dims}")
+        out.append(dims)
+    return tuple(out)
+
+
 class IOptimizationProfile(ContextManaged):
     def __init__(self):
         self._shapes: dict[str, tuple[tuple, tuple, tuple]] = {}
@@ -14,8 +35,8 @@ class IOptimizationProfile(ContextManaged):
         self._errors: list[str] = []
 
     def set_shape(self, input: str, min, opt, max) -> None:  # noqa: A002 - TensorRT's names
-        name = input if isinstance(input, str) else input.name
-        mn, op, mx = (tuple(int(d) for d in s) for s in (min, opt, max))
+        name = _input_name(input)
+        mn, op, mx = _shapes(name, (min, opt, max))
         if not len(mn) == len(op) == len(mx):
             self._errors.append(f"profile shapes of {name!r} have different ranks: min {mn}, opt {op}, max {mx}")
         elif any(d < 0 for d in mn) or not all(a <= b <= c for a, b, c in zip(mn, op, mx)):
@@ -24,16 +45,16 @@ class IOptimizationProfile(ContextManaged):
         self._shapes[name] = (mn, op, mx)
 
     def get_shape(self, input: str):  # noqa: A002
-        name = input if isinstance(input, str) else input.name
+        name = _input_name(input)
         s = self._shapes.get(name)
         return [Dims(x) for x in s] if s else []
 
     def set_shape_input(self, input: str, min, opt, max) -> None:  # noqa: A002
-        name = input if isinstance(input, str) else input.name
-        self._shape_values[name] = tuple(tuple(int(v) for v in s) for s in (min, opt, max))
+        name = _input_name(input)
+        self._shape_values[name] = _shapes(name, (min, opt, max))
 
     def get_shape_input(self, input: str):  # noqa: A002
-        name = input if isinstance(input, str) else input.name
+        name = _input_name(input)
         return [list(x) for x in self._shape_values.get(name, ())]
 
     fill_defaults = fill_defaults  # TensorRT code meets it through Polygraphy's Profile.fill_defaults

@@ -30,12 +30,14 @@ class ModelLoader:
             model.CopyFrom(model_bytes)
         else:
             model = onnx.ModelProto()
-            try:
-                model.ParseFromString(bytes(model_bytes))
+            try:   # a buffer only: bytes(n) of an int n would be n zero bytes
+                model.ParseFromString(memoryview(model_bytes).tobytes())
             except (DecodeError, TypeError, ValueError, RuntimeError) as e:
-                self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED,
-                            f"the bytes are not a valid ONNX ModelProto ({type(e).__name__}: {e}); pass the "
-                            f"content of a .onnx file")
+                what = (f"a {type(model_bytes).__name__} is not the bytes of an ONNX model (bytes, bytearray, "
+                        f"memoryview or onnx.ModelProto)" + ("; parse_from_file takes a path" if isinstance(
+                            model_bytes, (str, os.PathLike)) else "")) if isinstance(e, TypeError) else \
+                    f"the bytes are not a valid ONNX ModelProto ({type(e).__name__}: {e})"
+                self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, f"{what}; pass the content of a .onnx file")
                 raise _Abort from None
         if not model.HasField("graph"):
             self._error(ParserErrorCode.MODEL_DESERIALIZE_FAILED, "the model has no graph (empty or not an ONNX "
@@ -124,6 +126,12 @@ class ModelLoader:
                 self._error(ParserErrorCode.INVALID_GRAPH, f"cannot inline the model's local functions: {e}")
                 raise _Abort from None
         self._presort(model.graph)
+        bad = _mistyped_attribute(model.graph, _opset_map(model).get("", MIN_OPSET))
+        if bad:   # the checker stops at its first finding (often an untyped output) and may never see it
+            index, message = bad
+            self._error(ParserErrorCode.INVALID_NODE, message, index=self._orig_index[index],
+                        top=model.graph.node[index])
+            raise _Abort
         self._native("ONNX shape inference", _fill_output_types, model)
         self._deferred = []  # validation errors, reported after unsupported nodes (which the checker also flags)
         light = _light_copy(model)
@@ -180,12 +188,8 @@ class ModelLoader:
         try:
             return fn(*args, **kwargs)
         except _native.NativeFailure as e:
-            if e.startup:
-                self._error(ParserErrorCode.INTERNAL_ERROR, f"{what} runs in a helper process, which {e}; allow "
-                            f"this process to start subprocesses")
-            else:
-                self._error(ParserErrorCode.INVALID_GRAPH, f"{what} failed on this model: its helper process {e}; "
-                            f"the model is malformed (check it with onnx.checker.check_model and re-export it)")
+            self._error(ParserErrorCode.INTERNAL_ERROR if e.startup else ParserErrorCode.INVALID_GRAPH,
+                        _native.failure_message(what, e))
             raise _Abort from None
 
     @staticmethod
@@ -214,6 +218,35 @@ class ModelLoader:
                 sorted_nodes.append(c)
             del graph.node[:]
             graph.node.extend(sorted_nodes)
+
+
+def _mistyped_attribute(graph, opset: int, top_index=None) -> tuple[int, str] | None:
+    """(index of the top-level node, message) for the first ai.onnx node, subgraphs included, with an attribute whose
+    type is not the one its operator's schema declares (importers would read it as the declared type), or None."""
+    import onnx
+    from onnx import defs
+
+    for i, node in enumerate(graph.node):
+        index = i if top_index is None else top_index
+        schema = None
+        if node.domain in ("", "ai.onnx"):
+            try:
+                schema = defs.get_schema(node.op_type, opset, "")
+            except defs.SchemaError:
+                schema = None   # no such op at this opset: the unsupported-node check reports it
+        for a in node.attribute:
+            want = schema.attributes.get(a.name) if schema is not None else None
+            if want is not None and a.type != int(want.type.value):
+                got = onnx.AttributeProto.AttributeType.Name(a.type) if a.type in \
+                    onnx.AttributeProto.AttributeType.values() else f"type {a.type}"
+                return index, (f"node {node.name!r} ({node.op_type}): attribute {a.name!r} is {got}, but "
+                               f"{node.op_type} at opset {opset} takes {want.type.name}; fix the attribute's type "
+                               f"(the exporter wrote it wrongly)")
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                bad = _mistyped_attribute(sub, opset, index)
+                if bad:
+                    return bad
+    return None
 
 
 def _non_text(model) -> str | None:

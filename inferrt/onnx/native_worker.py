@@ -36,6 +36,14 @@ class NativeFailure(Exception):
         self.startup = startup
 
 
+def failure_message(what: str, e: NativeFailure) -> str:
+    """What to tell the user when ``what`` (an onnx entry point run in the worker) failed with ``e``."""
+    if e.startup:
+        return f"{what} runs in a helper process, which {e}; allow this process to start subprocesses"
+    return (f"{what} failed on this model: its helper process {e}; the model is malformed (check it with "
+            f"onnx.checker.check_model and re-export it)")
+
+
 class NativeError(Exception):
     """onnx raised an exception of a type without a counterpart here (the message starts with the type's name)."""
 

@@ -70,9 +70,11 @@ class OnnxParser(ModelLoader, ContextManaged):
     def clear_errors(self):
         self._errors.clear()
 
-    def _error(self, code, desc, node: NodeView | None = None, func="parse", index=None):
+    def _error(self, code, desc, node: NodeView | None = None, func="parse", index=None, top=None):
+        """``top``: the top-level NodeProto the error is about, where there is no NodeView yet."""
+        name, op = (node.name, node.op_type) if node else (top.name, top.op_type) if top is not None else ("", "")
         err = ParserError(code, desc, node=(index if index is not None else (node.index if node else -1)),
-                          node_name=node.name if node else "", node_operator=node.op_type if node else "",
+                          node_name=name, node_operator=op,
                           func=func, stack=node.function_stack if node else (), file=__file__)
         self._errors.append(err)
         if self.logger is not None:

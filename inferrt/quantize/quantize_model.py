@@ -63,10 +63,13 @@ def _prepare(model, opts):
     name_nodes(model.graph)
     constants_to_initializers(model.graph)
     if target != original:
-        import onnx.version_converter
+        from ..onnx import native_worker
 
-        try:
-            model = onnx.version_converter.convert_version(model, target)
+        try:   # onnx's C++ converter runs in the helper process: an abort there cannot end this one
+            model = native_worker.convert_version(model, target)
+        except native_worker.NativeFailure as e:
+            raise BuildError(native_worker.failure_message(f"converting the model from opset {original} to {target}",
+                                                           e)) from None
         except Exception as e:  # noqa: BLE001 - the converter raises several types
             raise BuildError(f"cannot convert the model from opset {original} to {target} ({first_line(e)}); "
                              f"export the model at opset {target} or later") from None
@@ -75,11 +78,13 @@ def _prepare(model, opts):
 
 
 def _validate(model) -> None:
-    import onnx
+    from ..onnx import native_worker
 
-    try:
-        inferred = onnx.shape_inference.infer_shapes(light_copy(model), check_type=True, strict_mode=True)
-        onnx.checker.check_model(inferred)
+    try:   # onnx's C++ inference and checker run in the helper process: an abort there cannot end this one
+        inferred = native_worker.infer_shapes(light_copy(model), check_type=True, strict_mode=True)
+        native_worker.check_model(inferred)
+    except native_worker.NativeFailure as e:
+        raise BuildError(native_worker.failure_message("checking the quantized model", e)) from None
     except Exception as e:  # noqa: BLE001
         raise BuildError(f"quantize produced an invalid model ({type(e).__name__}: {first_line(e)}); this is an "
                          f"inferrt bug: please report it with the model, and exclude the node named in the message "

@@ -202,3 +202,29 @@ def test_torch_dynamo_export_with_layer_normalization():
     got, want = run(r.model, feed), run(src, feed)
     assert rel_l2(got, want) < FP16_ENGINE_REL_L2
     assert_close(got, want, dtype=np.float16)
+
+
+def _abort_in_helper(*args, **kwargs):
+    from inferrt.onnx import native_worker
+
+    native_worker.call("selftest", {"action": "abort"})
+
+
+@pytest.mark.parametrize("entry", ["infer_shapes", "check_model"])
+def test_onnx_aborting_while_checking_the_result_is_a_build_error(monkeypatch, entry):
+    """Issue 10: the result is checked by onnx's C++ inference and checker in the helper process; an abort there is
+    a BuildError, and this process goes on."""
+    import inferrt as trt
+    from inferrt.onnx import native_worker
+
+    model = chain_model(1e5)
+    if entry == "infer_shapes":   # autocast also infers types while preparing: abort only in the final check
+        real = native_worker.infer_shapes
+        monkeypatch.setattr(native_worker, entry,
+                            lambda m, **kw: _abort_in_helper() if kw.get("strict_mode") else real(m, **kw))
+    else:
+        monkeypatch.setattr(native_worker, entry, _abort_in_helper)
+    with pytest.raises(trt.BuildError, match="checking the converted model failed on this model.*SIGABRT"):
+        autocast(model, calibration_data=chain_feed())
+    monkeypatch.undo()
+    assert autocast(model, calibration_data=chain_feed()).model.graph.node

@@ -45,3 +45,31 @@ def test_bad_sources():
         prepare(b"\xff\x00garbage", TensorProto.FLOAT16, None)
     with pytest.raises(TypeError, match="ONNX file path"):
         prepare(np.zeros(3), TensorProto.FLOAT16, None)
+
+
+def _abort_in_helper(*args, **kwargs):
+    from inferrt.onnx import native_worker
+
+    native_worker.call("selftest", {"action": "abort"})
+
+
+def test_onnx_converter_aborting_is_a_build_error(monkeypatch):
+    """Issue 10: onnx's C++ version converter runs in the helper process; an abort there is a BuildError."""
+    from inferrt.onnx import native_worker
+
+    monkeypatch.setattr(native_worker, "convert_version", _abort_in_helper)
+    with pytest.raises(trt.BuildError, match="converting the model from opset 11 to 13.*SIGABRT"):
+        prepare(_model(11), TensorProto.FLOAT16, None)
+    monkeypatch.undo()
+    assert prepare(_model(11), TensorProto.FLOAT16, None)[1] == 13
+
+
+def test_onnx_inference_aborting_is_a_build_error(monkeypatch):
+    from inferrt.autocast.prepare_model import infer_types
+    from inferrt.onnx import native_worker
+
+    monkeypatch.setattr(native_worker, "infer_shapes", _abort_in_helper)
+    with pytest.raises(trt.BuildError, match="ONNX shape inference failed on this model.*SIGABRT"):
+        infer_types(_model(13))
+    monkeypatch.undo()
+    assert infer_types(_model(13))["z"] == TensorProto.FLOAT

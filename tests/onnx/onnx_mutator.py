@@ -3,8 +3,8 @@
 ``mutate(model, rng)`` applies one or two random mutations: removed, duplicated or reordered nodes, dangling names,
 cycles, wrong attribute types and absurd values, wrong initializer sizes, types and values, huge/zero/negative dims,
 unknown ops, domains and opsets, broken I/O, damaged local functions, truncated or flipped bytes; node-level
-mutations reach into If/Loop subgraphs. ``cases(n, seed)`` yields ``n`` deterministic mutants; the oracle that judges
-them is ``onnx_fuzz_oracle.run_case``."""
+mutations reach into If/Loop subgraphs. ``cases(n, seed)`` yields ``n`` deterministic mutants (``case(i, seed)`` is
+the ``i``-th alone); the oracle that judges them is ``onnx_fuzz_oracle.run_case``."""
 from __future__ import annotations
 
 import random
@@ -414,12 +414,19 @@ def mutate(model, rng: random.Random):
     return data, names
 
 
+def case(i: int, seed: int = 0, seeds: dict | None = None):
+    """The ``i``-th deterministic case of run ``seed``: (seed name, mutation names, bytes). ``seeds``: the seed
+    models, when the caller already has them."""
+    seeds = seed_models() if seeds is None else seeds
+    names = sorted(seeds)
+    rng = random.Random(seed * 1_000_003 + i)
+    name = names[i % len(names)]
+    data, muts = mutate(seeds[name], rng)
+    return name, muts, data
+
+
 def cases(n: int, seed: int = 0):
     """``n`` deterministic (index, seed name, mutation names, bytes) cases over the seed models."""
     seeds = seed_models()
-    names = sorted(seeds)
     for i in range(n):
-        rng = random.Random(seed * 1_000_003 + i)
-        name = names[i % len(names)]
-        data, muts = mutate(seeds[name], rng)
-        yield i, name, muts, data
+        yield (i, *case(i, seed, seeds))

@@ -167,3 +167,76 @@ def test_a_worker_that_cannot_start_fails_the_parse_cleanly(monkeypatch):
     parser = OnnxParser(network)  # starting the worker early does not raise
     assert parser.parse(_model().SerializeToString()) is False
     assert "could not be started (fork refused)" in str(parser.get_error(0))
+
+
+def _float_axes_model(opset=17):
+    """ReduceMean whose ``axes`` is a FLOAT attribute: onnx's version converter (ReduceMean 17 -> 18 adapter)
+    dereferences it as INTS and dies with SIGSEGV in onnx 1.23 (found by the fuzzer's mutations)."""
+    n = oh.make_node("ReduceMean", ["x"], ["y"], name="mean", axes=1.5, keepdims=0)
+    g = oh.make_graph([n], "g", [oh.make_tensor_value_info("x", TP.FLOAT, [2, 3])],
+                      [oh.make_tensor_value_info("y", TP.FLOAT, None)])
+    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def _onnx_dies_in_process(model, target) -> bool:
+    import subprocess
+    import sys
+
+    code = ("import sys, onnx; onnx.version_converter.convert_version(onnx.ModelProto.FromString("
+            "sys.stdin.buffer.read()), %d)" % target)
+    r = subprocess.run([sys.executable, "-c", code], input=model.SerializeToString(), capture_output=True,
+                       timeout=120)
+    return r.returncode < 0
+
+
+@pytest.mark.parametrize("tool", ["autocast_bf16", "quantize_int4"])
+def test_a_model_that_kills_onnx_in_process_is_a_build_error(tool):
+    """Issue 10: the version converter runs in the helper process, so a model that kills onnx is a BuildError."""
+    from onnx import TensorProto
+
+    model = _float_axes_model()
+    dies = _onnx_dies_in_process(model, 22 if tool == "autocast_bf16" else 21)
+    try:
+        if tool == "autocast_bf16":
+            from inferrt.autocast.prepare_model import prepare
+
+            prepare(model, TensorProto.BFLOAT16, None)
+        else:
+            from inferrt.quantize import quantize
+
+            quantize(model, "int4_rtn", progress=False)
+    except inferrt.BuildError as e:
+        if dies:
+            assert "helper process was killed by SIGSEGV" in str(e) and "converting the model from opset 17" in str(e)
+    else:
+        assert not dies, "the converter kills onnx on this model, yet the tool went on"
+    assert nw.check_model(_model()) is None   # this process and the next helper are fine
+
+
+def test_a_mistyped_attribute_is_refused_naming_node_and_attribute():
+    """The checker stops at its first finding (here the untyped output, which the parser tolerates) and never sees
+    the FLOAT ``axes``; the parser checks attribute types against the schema itself."""
+    network = inferrt.Builder(inferrt.Logger(inferrt.Logger.ERROR)).create_network()
+    parser = OnnxParser(network)
+    assert parser.parse(_float_axes_model().SerializeToString()) is False
+    err = parser.get_error(0)
+    assert err.code() == inferrt.ParserErrorCode.INVALID_NODE
+    assert err.node_name() == "mean" and err.node_operator() == "ReduceMean" and err.node() == 0
+    assert "attribute 'axes' is FLOAT, but ReduceMean at opset 17 takes INTS" in err.desc()
+
+
+def test_a_mistyped_attribute_in_a_subgraph_names_the_inner_node():
+    inner = _float_axes_model().graph
+    inner.ClearField("input")   # a branch takes no inputs: it reads x from the outer scope
+    cond = oh.make_tensor("c", TP.BOOL, [], [True])
+    g = oh.make_graph([oh.make_node("If", ["c"], ["y"], name="branch", then_branch=inner, else_branch=inner)], "g",
+                      [oh.make_tensor_value_info("x", TP.FLOAT, [2, 3])],
+                      [oh.make_tensor_value_info("y", TP.FLOAT, None)], [cond])
+    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 17)])
+    m.ir_version = 8
+    parser = OnnxParser(inferrt.Builder(inferrt.Logger(inferrt.Logger.ERROR)).create_network())
+    assert parser.parse(m.SerializeToString()) is False
+    err = parser.get_error(0)
+    assert err.node_name() == "branch" and "node 'mean' (ReduceMean): attribute 'axes' is FLOAT" in err.desc()

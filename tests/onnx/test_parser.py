@@ -128,6 +128,25 @@ def test_garbage_bytes_report_deserialize_error():
     assert parser.num_errors == 0 and parser.get_error(0) is None
 
 
+@pytest.mark.parametrize("bad,words", [
+    (2 ** 70, ["a int is not the bytes of an ONNX model"]),
+    (1 << 30, ["a int is not the bytes of an ONNX model"]),    # not a gigabyte of zeros
+    ("model.onnx", ["a str is not the bytes", "parse_from_file takes a path"]),
+    (None, ["a NoneType is not the bytes"]),
+    ([1, 2], ["a list is not the bytes"]),
+])
+def test_arguments_that_are_not_model_bytes(bad, words):
+    for entry in ("parse", "supports_model"):
+        network = new_network()[1]
+        parser = OnnxParser(network, trt.Logger(trt.Logger.ERROR))
+        out = getattr(parser, entry)(bad)
+        assert (out[0] if isinstance(out, tuple) else out) is False
+        text = str(parser.get_error(0))
+        assert parser.get_error(0).code() == trt.ParserErrorCode.MODEL_DESERIALIZE_FAILED
+        for w in words:
+            assert w in text, text
+
+
 def test_all_unsupported_nodes_reported_and_network_left_empty():
     nodes = [oh.make_node("Relu", ["x"], ["a"], name="ok"),
              oh.make_node("FancyOp", ["a"], ["b"], name="first", domain="acme"),

@@ -9,12 +9,12 @@ another exception, a crash or a hang.
 """
 from __future__ import annotations
 
-import copy
 import json
 import random
 
 import numpy as np
 import pytest
+from plan_mutator import damage_bytes, mutate_tree
 from plan_tools import build_small_plan, frame, split
 
 import inferrt as trt
@@ -68,29 +68,6 @@ def small():
     return plan, x, ref
 
 
-def _mutate_bytes(rng: random.Random, data: bytes, lo: int = 0, hi: int | None = None) -> tuple[bytes, str]:
-    """One random damage of ``data`` at positions in [lo, hi)."""
-    hi = len(data) if hi is None else hi
-    b = bytearray(data)
-    kind = rng.choice(("flip", "flip", "flips", "insert", "delete", "truncate"))
-    pos = rng.randrange(lo, hi)
-    if kind == "flip":
-        b[pos] ^= rng.randrange(1, 256)
-        return bytes(b), f"flip byte {pos}"
-    if kind == "flips":
-        n = rng.randint(2, 16)
-        for _ in range(n):
-            b[rng.randrange(lo, hi)] ^= rng.randrange(1, 256)
-        return bytes(b), f"flip {n} bytes from {lo} to {hi}"
-    if kind == "insert":
-        junk = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
-        return bytes(b[:pos] + junk + b[pos:]), f"insert {junk!r} at {pos}"
-    if kind == "delete":
-        n = rng.randint(1, 8)
-        return bytes(b[:pos] + b[pos + n:]), f"delete {n} bytes at {pos}"
-    return bytes(b[:pos]), f"truncate to {pos} bytes"
-
-
 def _outputs(engine, x, out_name):
     return engine.create_execution_context().infer(x=x)[out_name]
 
@@ -106,11 +83,11 @@ def test_raw_damage_of_mnist_plan_is_refused(mnist):
     for i in range(RAW_CASES):
         region = rng.random()
         if region < 0.45:        # the header: magic, version, offsets, lengths, checksum, reserved
-            bad, what = _mutate_bytes(rng, plan, 0, 96)
+            bad, what = damage_bytes(rng, plan, 0, 96)
         elif region < 0.8:       # the manifest
-            bad, what = _mutate_bytes(rng, plan, 96, manifest_end)
+            bad, what = damage_bytes(rng, plan, 96, manifest_end)
         else:                    # anywhere (mostly weights)
-            bad, what = _mutate_bytes(rng, plan)
+            bad, what = damage_bytes(rng, plan)
         try:
             engine = trt.load_engine(bad)
         except trt.PlanError as e:
@@ -162,54 +139,12 @@ def test_manifest_byte_damage_with_valid_checksum(small):
     rng = random.Random(99)
     seen = {}
     for _ in range(MANIFEST_BYTE_CASES):
-        bad_manifest, what = _mutate_bytes(rng, raw)
+        bad_manifest, what = damage_bytes(rng, raw)
         if not bad_manifest:
             bad_manifest = b" "
         r = _check_forged(frame(bad_manifest, blobs, version), what, x, ref, "y")
         seen[r] = seen.get(r, 0) + 1
     assert seen.get("refused", 0) >= MANIFEST_BYTE_CASES // 2, seen
-
-
-_JUNK = [None, True, False, 0, 1, -1, 7, 2 ** 31, 2 ** 63, -2 ** 63, 10 ** 30, 10 ** 400, 1.5, float("1e308"), "", "x",
-         "float32", "INPUT", "constant", "relu", [], [1], [-1, -1], [0, 1, 2], ["x"], [[1, 2], [3, 4]], {}, {"a": 1},
-         {"offset": 0}, "A" * 1000]
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, prefix + (i,))
-
-
-def _tree_mutation(rng: random.Random, manifest: dict):
-    m = copy.deepcopy(manifest)
-    paths = [p for p in _paths(m) if p]
-    path = rng.choice(paths)
-    parent = m
-    for k in path[:-1]:
-        parent = parent[k]
-    key = path[-1]
-    op = rng.random()
-    if op < 0.6:
-        old = parent[key]
-        if isinstance(old, int) and not isinstance(old, bool) and rng.random() < 0.5:
-            new = old + rng.choice((-2, -1, 1, 2, 1000, -1000, 2 ** 40))
-        else:
-            new = rng.choice(_JUNK)
-        parent[key] = new
-        return m, f"set {list(path)} from {str(old)[:60]} to {str(new)[:60]}"
-    if op < 0.8:
-        del parent[key]
-        return m, f"delete {list(path)}"
-    if isinstance(parent, dict):
-        parent["unknown_" + str(rng.randrange(100))] = rng.choice(_JUNK)
-        return m, f"add a key to {list(path[:-1])}"
-    parent.insert(key, copy.deepcopy(parent[key]) if rng.random() < 0.5 else rng.choice(_JUNK))
-    return m, f"insert into {list(path[:-1])} at {key}"
 
 
 def test_manifest_structure_damage_with_valid_checksum(small):
@@ -218,7 +153,7 @@ def test_manifest_structure_damage_with_valid_checksum(small):
     rng = random.Random(7)
     seen = {}
     for _ in range(MANIFEST_TREE_CASES):
-        m, what = _tree_mutation(rng, manifest)
+        m, what = mutate_tree(rng, manifest)
         r = _check_forged(frame(json.dumps(m).encode(), blobs, version), what, x, ref, "y")
         seen[r] = seen.get(r, 0) + 1
     assert seen.get("refused", 0) >= MANIFEST_TREE_CASES // 3, seen

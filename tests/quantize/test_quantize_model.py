@@ -159,3 +159,27 @@ def test_a_model_without_weighted_ops_is_left_float_with_a_warning():
     r = quantize(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), "int8", progress=False)
     assert [n.op_type for n in r.model.graph.node] == ["Relu"] and r.report.calibration == "none"
     assert any("no node to quantize" in w for w in r.report.warnings)
+
+
+def _abort_in_helper(*args, **kwargs):
+    from inferrt.onnx import native_worker
+
+    native_worker.call("selftest", {"action": "abort"})
+
+
+@pytest.mark.parametrize("entry,kwargs,words", [
+    ("convert_version", {"opset": 18}, "converting the model from opset 17 to 18"),
+    ("infer_shapes", {}, "ONNX shape inference failed on this model"),   # the first use: typing the input model
+    ("check_model", {}, "checking the quantized model"),
+])
+def test_onnx_aborting_is_a_build_error_not_the_end_of_this_process(monkeypatch, entry, kwargs, words):
+    """Issue 10: onnx's C++ converter, inference and checker run in the helper process; an abort there (as on some
+    malformed models) is a BuildError saying so, and the next quantize works."""
+    from inferrt.onnx import native_worker
+
+    monkeypatch.setattr(native_worker, entry, _abort_in_helper)
+    with pytest.raises(trt.BuildError, match="SIGABRT") as e:
+        quantize(resblock_model(), calibration_data=None, progress=False, **kwargs)
+    assert words in str(e.value) and "please report" not in str(e.value)
+    monkeypatch.undo()
+    assert quantize(resblock_model(), progress=False, **kwargs).model.graph.node

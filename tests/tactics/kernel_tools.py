@@ -58,6 +58,32 @@ def entry(blobs: list, h: str | None = None, name: str = NAME, meta: dict | None
     return {"hash": h, "name": name, "files": out}
 
 
+JUNK = [None, True, False, 0, -1, 7, 1 << 64, 1.5, "", "x", "../x", "a.so", "\u00e9", [], [0], [[0, 1]], {}, {"a": 0}]
+
+
+def mutate_json(rng, value):
+    """One random structural change somewhere in a JSON-like tree (returns the new tree)."""
+    if isinstance(value, (dict, list)) and value and rng.random() < 0.75:
+        keys = list(value) if isinstance(value, dict) else list(range(len(value)))
+        k = rng.choice(keys)
+        out = dict(value) if isinstance(value, dict) else list(value)
+        r = rng.random()
+        if r < 0.1:
+            del out[k]
+        elif r < 0.2 and isinstance(out, list):
+            out.append(out[k])
+        else:
+            out[k] = mutate_json(rng, out[k])
+        return out
+    if isinstance(value, bytes):
+        b = bytearray(value)
+        for _ in range(rng.randint(1, 4)):
+            if b:
+                b[rng.randrange(len(b))] = rng.randrange(256)
+        return bytes(b[:rng.randrange(len(b) + 1)] if rng.random() < 0.2 else b)
+    return rng.choice(JUNK)
+
+
 def all_files(root) -> list[str]:
     """Every file, link and directory under ``root`` (relative paths, sorted)."""
     out = []

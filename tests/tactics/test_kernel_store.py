@@ -9,7 +9,7 @@ import re
 import stat
 
 import pytest
-from kernel_tools import CUBIN, NAME, Blobs, all_files, entry, fake_hash, metadata, sandbox  # noqa: F401
+from kernel_tools import CUBIN, NAME, Blobs, all_files, entry, fake_hash, metadata, mutate_json, sandbox  # noqa: F401
 
 import inferrt as trt
 from inferrt.tactics import kernel_store, private_cache
@@ -319,32 +319,6 @@ def test_triton_compile_finds_a_plan_kernel_without_compiling(sandbox):
 
 
 FUZZ_CASES = 3000
-_JUNK = [None, True, False, 0, -1, 7, 1 << 64, 1.5, "", "x", "../x", "a.so", "\u00e9", [], [0], [[0, 1]], {}, {"a": 0}]
-
-
-def _mutate(rng, value):
-    """One random structural change somewhere in a JSON-like tree (returns the new tree)."""
-    if isinstance(value, (dict, list)) and value and rng.random() < 0.75:
-        keys = list(value) if isinstance(value, dict) else list(range(len(value)))
-        k = rng.choice(keys)
-        out = dict(value) if isinstance(value, dict) else list(value)
-        r = rng.random()
-        if r < 0.1:
-            del out[k]
-        elif r < 0.2 and isinstance(out, list):
-            out.append(out[k])
-        else:
-            out[k] = _mutate(rng, out[k])
-        return out
-    if isinstance(value, bytes):
-        b = bytearray(value)
-        for _ in range(rng.randint(1, 4)):
-            if b:
-                b[rng.randrange(len(b))] = rng.randrange(256)
-        return bytes(b[:rng.randrange(len(b) + 1)] if rng.random() < 0.2 else b)
-    return rng.choice(_JUNK)
-
-
 def test_fuzzed_kernel_entries_end_in_plan_error_or_a_valid_kernel(sandbox):
     """Structural mutations of entries and of their metadata (as JSON), and byte damage of the files: validate
     either returns well-formed kernels or raises PlanError, never anything else; nothing is written."""
@@ -357,16 +331,16 @@ def test_fuzzed_kernel_entries_end_in_plan_error_or_a_valid_kernel(sandbox):
         entries = [entry(items) for _ in range(2)]
         what = rng.random()
         if what < 0.4:
-            entries = _mutate(rng, entries)
+            entries = mutate_json(rng, entries)
         elif what < 0.8:
             k = rng.randrange(len(items))
             if k % 2 == 0:   # metadata: mutate the parsed tree, serialize again
-                items[k] = json.dumps(_mutate(rng, json.loads(items[k]))).encode()
+                items[k] = json.dumps(mutate_json(rng, json.loads(items[k]))).encode()
             else:
-                items[k] = _mutate(rng, items[k])
+                items[k] = mutate_json(rng, items[k])
         else:
             k = rng.randrange(len(items))
-            items[k] = _mutate(rng, items[k])
+            items[k] = mutate_json(rng, items[k])
         try:
             out = kernel_store.validate(entries, Blobs(items), 64 << 20)
         except trt.PlanError as e:
