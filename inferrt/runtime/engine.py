@@ -246,8 +246,11 @@ class ICudaEngine(Reporter):
         """TensorRT 10: SerializationFlag.EXCLUDE_WEIGHTS writes a refittable engine without its refittable weights
         (refit/reserialize.py); None and a logged error for an engine built without REFIT (it could never get its
         weights back)."""
-        from ..refit.reserialize import serialize_with_config
+        from ..refit.reserialize import ISerializationConfig, serialize_with_config
 
+        if not isinstance(config, ISerializationConfig):
+            raise TypeError(f"serialize_with_config takes the ISerializationConfig of "
+                            f"engine.create_serialization_config(), got {type(config).__name__}")
         if config.get_flag(SerializationFlag.EXCLUDE_WEIGHTS) and self._refit is None:
             self._error("serialize_with_config: SerializationFlag.EXCLUDE_WEIGHTS needs an engine built with "
                         "BuilderFlag.REFIT (or REFIT_IDENTICAL / REFIT_INDIVIDUAL): without a refit the weights "

@@ -363,3 +363,10 @@ def test_refitted_plan_stores_shared_weights_once():
         assert refitter.set_named_weights(name, arr)
     assert refitter.refit_cuda_engine()
     assert abs(len(bytes(engine.serialize())) - len(build(new, "cpu", [trt.BuilderFlag.REFIT]))) <= 4096
+
+
+@pytest.mark.parametrize("config", [None, "EXCLUDE_WEIGHTS", trt.SerializationFlag.EXCLUDE_WEIGHTS])
+def test_serialize_with_config_takes_only_a_serialization_config(config):
+    engine = load(build(weights(0), "cpu", [trt.BuilderFlag.REFIT]))
+    with pytest.raises(TypeError, match="create_serialization_config"):
+        engine.serialize_with_config(config)
