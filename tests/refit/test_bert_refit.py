@@ -58,6 +58,8 @@ def test_bert_refit_equals_fresh_build(kind, device):
     x = feed(kind)
     before = run(engine, x)
     refitter = trt.Refitter(engine, LOGGER)
+    # TensorRT's naming: each weight under its initializer's name (bert.encoder.layer.0.attention.self.query.bias)
+    assert _learned_weights(a) <= set(refitter.get_all_weights())
     assert trt.OnnxParserRefitter(refitter, LOGGER).refit_from_bytes(b)
     assert refitter.get_missing_weights() == []
     assert refitter.refit_cuda_engine()
@@ -123,6 +125,7 @@ def test_stripped_plan_is_smaller_by_the_weights_and_refits_from_onnx_file(kind,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["refitted"], done.stderr[-3000:]
     assert seen["missing_before"] >= len(_learned_weights(a))   # every weight left the plan
     assert seen["refused_before"] and seen["refitted"] and seen["missing_after"] == 0
     with np.load(tmp_path / "out.npz") as f:
