@@ -56,7 +56,7 @@ def _scaled_add_model(aot: int):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example", 1)])
 
 
-#: mode -> (model, profiles, the loading process's registration code, inputs, float64 reference)
+#: mode -> (model, profiles, the loading process's registration code, inputs, output name, float64 reference)
 def _case(mode, rng):
     x = rng.standard_normal((3, 3, 4) if mode == "v3" else (3, 64)).astype(np.float32)
     if mode == "v3":   # an IPluginV3 with its creator class: the loading process registers the creator

@@ -124,3 +124,28 @@ def run(engine, inputs: dict) -> dict:
     ctx = engine.create_execution_context()
     out = ctx.infer(inputs)
     return {k: np.asarray(v.cpu() if hasattr(v, "cpu") else v) for k, v in out.items()}
+
+
+def _bits(w) -> tuple:
+    """(dtype, shape, bytes) of a constant's values, numpy array or torch tensor."""
+    if hasattr(w, "detach"):
+        import torch
+
+        t = w.detach().cpu().contiguous()
+        return str(t.dtype), tuple(t.shape), t.reshape(-1).view(torch.uint8).numpy().tobytes()
+    a = np.ascontiguousarray(w)
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+def engine_differences(engine, other) -> list[str]:
+    """What differs between two engines' optimized graphs: the nodes (names, kinds, tactics) and every constant's
+    values, bit for bit. Empty when a refitted engine holds exactly what a fresh build of its weights holds."""
+    mine, theirs = {n.name: n for n in engine.graph.nodes}, {n.name: n for n in other.graph.nodes}
+    diffs = [f"node {k!r} only in one engine" for k in sorted(set(mine) ^ set(theirs))]
+    for name in sorted(set(mine) & set(theirs)):
+        a, b = mine[name], theirs[name]
+        if (a.kind, a.info.tactic) != (b.kind, b.info.tactic):
+            diffs.append(f"node {name!r}: {a.kind}/{a.info.tactic} vs {b.kind}/{b.info.tactic}")
+        elif a.kind == "constant" and _bits(a.attrs.weights) != _bits(b.attrs.weights):
+            diffs.append(f"constant {name!r} holds other values")
+    return diffs
