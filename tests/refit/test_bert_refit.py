@@ -34,9 +34,10 @@ def _load(plan: bytes):
 
 def _assert_same_as_fresh(after: dict, fresh: dict, device: str):
     """Outputs of a refitted engine and of a fresh build. On the CPU both engines hold the same kernels and the same
-    constants bit for bit (``engine_differences``, checked by the callers), yet BERT-base's outputs may differ in the
-    last bits: the CPU matrix products' summation order depends on where the weights lie in memory (a plan's blob
-    vs a refit's array). Each GPU build times its tactics: the fresh build may pick another kernel."""
+    constants bit for bit (``engine_differences``, checked by the callers); their outputs are compared at float32
+    tolerance because two engines loaded from one BERT-base plan in one process already differ in the last bits
+    (up to 8e-6 seen on the CPU; the smaller models agree exactly). Each GPU build times its tactics: the fresh
+    build may pick another kernel."""
     for k in fresh:
         if device == "cpu":
             np.testing.assert_allclose(after[k], fresh[k], rtol=1e-4, atol=1e-5, err_msg=k)
