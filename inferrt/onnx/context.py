@@ -328,6 +328,20 @@ class ImportContext(LayerHelpers):
         """The ITensor of input ``i`` of ``node`` cast to INT64 (no layer when it is INT64 already)."""
         return self.cast(self.tensor(node.inputs[i]), DataType.INT64)
 
+    def is_weight_input(self, node: NodeView, i: int) -> bool:
+        """Whether input ``i`` of ``node`` is float weights a Refitter sets by name (an initializer or a Constant
+        output of this graph). Importers keep such an input a layer's input (reshaped or cast by layers, which the
+        build folds and a refit recomputes) rather than a new constant made from its values, which a refit by the
+        initializer's name would not reach."""
+        if not self.has_input(node, i) or self.network is None:
+            return False
+        name = node.inputs[i]
+        if name in self._tensors:
+            return self._is_named_weight(self._tensors[name])
+        from ..ir.api_refit import weight_names
+
+        return name in self._consts and id(self._consts[name]) in weight_names(self.network)
+
     def norm_axes(self, axes, rank: int, what: str = "axis") -> list[int]:
         """``axes`` (negative allowed) as non-negative ints; INVALID_NODE when one is out of range for ``rank``."""
         res = []

@@ -104,13 +104,26 @@ class LayerHelpers:
             return t
         r = self.rank(t)
         v = self.value_of(t)
-        if v is not None:
+        if v is not None and not self._is_named_weight(t):
             return self.constant(v.reshape((1,) * k + v.shape))
+        # a data tensor, or weights a Refitter sets by name (an initializer): a reshape layer, which the build's
+        # constant folding folds and a refit recomputes from the new weights (a reshaped copy made here would be
+        # another, unnamed constant: a refit by the initializer's name would leave the engine's copy stale)
         layer = self.network.add_shuffle(t)
         layer.reshape_dims = (0,) * r + (1,) * k
         if r:
             layer.second_transpose = tuple(range(r, r + k)) + tuple(range(r))
         return self.out(layer)
+
+    def _is_named_weight(self, t) -> bool:
+        """Whether ``t`` is the output of a constant layer holding named weights (an initializer's)."""
+        from ..ir.api_refit import weight_names
+
+        internal = self.network.internal
+        layer = internal.producer(t)
+        if layer is None or internal.layer_kind(layer) != "constant":
+            return False
+        return id(internal.layer_attrs(layer).get("weights")) in weight_names(self.network)
 
     def expand_rank(self, t, rank: int):
         """``t`` with leading 1-dims added up to ``rank`` (unchanged if its rank is already >= rank)."""

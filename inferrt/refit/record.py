@@ -88,6 +88,19 @@ def strippable_nodes(engine_graph, source, refit_nodes: set) -> list[str]:
         id(n.attrs.weights) in ids or (set(n.origin) & origins and _is_float(n.attrs.weights)))]
 
 
+def live_nodes(graph) -> set:
+    """Names of the nodes the graph's outputs (and debug tensors) depend on."""
+    producers = graph.producers()
+    live, todo = set(), [producers[t] for t in list(graph.outputs) + list(graph.debug) if t in producers]
+    while todo:
+        n = todo.pop()
+        if n.name in live:
+            continue
+        live.add(n.name)
+        todo.extend(producers[t] for t in n.inputs if t and t in producers)
+    return live
+
+
 class RefitRecorder:
     """Made after lowering (``source``: the graph before the passes); ``section`` writes the manifest section once
     the engine graph is final."""
@@ -102,8 +115,12 @@ class RefitRecorder:
         named = {key: name for key, (_, name) in weight_names(network).items()}
         marks = refittable_marks(network) if marks is None else marks
         self.weights: dict[str, str] = {}     # weight name -> source constant node name
+        # weights no output depends on are not refittable: a refit of them would report success and change nothing
+        # (an importer that made a new constant from an initializer's values leaves the initializer's unused)
+        live = live_nodes(graph)
         for n in graph.nodes:
-            if n.kind != Kind.CONSTANT or n.attrs.weights is None or not _is_float(n.attrs.weights):
+            if n.kind != Kind.CONSTANT or n.attrs.weights is None or not _is_float(n.attrs.weights) or \
+                    n.name not in live:
                 continue
             # unnamed: the constant's node name, "<layer> [<role>]" for weights a layer was given (a convolution's
             # kernel), the layer's name for a constant layer (weights an ONNX importer derived from initializers)

@@ -370,3 +370,27 @@ def test_serialize_with_config_takes_only_a_serialization_config(config):
     engine = load(build(weights(0), "cpu", [trt.BuilderFlag.REFIT]))
     with pytest.raises(TypeError, match="create_serialization_config"):
         engine.serialize_with_config(config)
+
+
+def test_weights_no_output_uses_are_not_refittable():
+    """A named constant nothing reads is not refittable: setting it is an error, never a refit that reports success
+    and changes nothing."""
+    log = Log()
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    n = builder.create_network(0)
+    x = n.add_input("x", trt.float32, (2, 4))
+    used, unused = np.arange(4, dtype=np.float32).reshape(1, 4), np.ones((1, 4), np.float32)
+    consts = {}
+    for name, arr in (("used", used), ("unused", unused)):
+        consts[name] = n.add_constant((1, 4), arr)
+        assert n.set_weights_name(arr, name)
+    y = n.add_elementwise(x, consts["used"].get_output(0), trt.ElementWiseOperation.SUM)
+    n.mark_output(y.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    config.set_flag(trt.BuilderFlag.REFIT)
+    engine = load(bytes(builder.build_serialized_network(n, config)))
+    refitter = trt.Refitter(engine, log)
+    assert refitter.get_all_weights() == ["used"]
+    assert refitter.set_named_weights("unused", unused * 2) is False
+    assert "no refittable weights named 'unused'" in log.errors[-1]

@@ -132,8 +132,9 @@ def group_norm_21(ctx, node):
 
 # ----------------------------------------------------------------------------------------------- Layer / RMS
 def _trailing_param(ctx, node, i, x, r):
-    """Input ``i`` (a scale/bias over the trailing normalized dims) lifted to the input's rank and type."""
-    v = ctx.input_value(node, i)
+    """Input ``i`` (a scale/bias over the trailing normalized dims) lifted to the input's rank and type (by layers
+    when it is refittable weights, see ``ctx.is_weight_input``)."""
+    v = None if ctx.is_weight_input(node, i) else ctx.input_value(node, i)
     if v is not None and x.dtype.name in ("FLOAT", "HALF"):
         v = np.asarray(v, np.float16 if x.dtype.name == "HALF" else np.float32)
         return ctx.constant(v.reshape((1,) * (r - v.ndim) + v.shape))
