@@ -62,9 +62,12 @@ def refit_from_graph(engine, gm, specs, settings) -> str | None:
     absent = sorted(set(state.weights) - set(weights))
     if absent:
         return f"the graph has no weights named {', '.join(absent[:4])}, which the cached engine has"
+    from inferrt.refit.record import live_nodes
+
     refit_nodes = {w["node"] for w in state.weights.values()}
+    live = live_nodes(state.source)   # a constant no output reads (a parameter's duplicate) cannot matter
     for n in state.source.nodes:
-        if n.kind != Kind.CONSTANT or n.name in refit_nodes:
+        if n.kind != Kind.CONSTANT or n.name in refit_nodes or n.name not in live:
             continue
         m = nodes.get(n.name)
         if m is None or tuple(m.attrs.shape) != tuple(n.attrs.shape) or \
