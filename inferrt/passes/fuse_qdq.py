@@ -24,7 +24,7 @@ import numpy as np
 from ..enums import DataType, MatrixOperation as MO
 from ..ir.graph import Node
 from ..ir.kinds import Kind
-from ..ops.base import Attrs, evaluate
+from ..ops.base import evaluate, get_op
 from ..ops.quantized import ACT_KERNEL_TYPES
 from .qdq_patterns import constant_dequantize
 from .rewrite import View, absorbed_origin, const_node, plain, replace
@@ -69,13 +69,9 @@ def _supported(anchor, view) -> bool:
     return True
 
 
-def _attrs(anchor, input_type, qc):
-    if anchor.kind in (Kind.MATRIX_MULTIPLY, Kind.FUSED_MATMUL):
-        attrs = Attrs(op0=anchor.attrs.op0, op1=anchor.attrs.op1)
-    else:
-        attrs = Attrs({k: v for k, v in anchor.attrs.items() if k not in ("kernel", "bias", "transposed",
-                                                                            "output_padding", "epilogue")})
-        attrs["kernel"], attrs["bias"] = None, None
+def _attrs(anchor, kind, input_type, qc):
+    attrs = get_op(kind).default_attrs()
+    attrs.update({k: v for k, v in anchor.attrs.items() if k in attrs and k not in ("kernel", "bias")})
     attrs["epilogue"] = [list(s) for s in anchor.attrs.get("epilogue", [])]
     attrs["input_type"] = input_type
     attrs["kernel_axis"] = qc.axis if qc.channel_axis() is not None else 0
@@ -111,7 +107,7 @@ def _fuse(graph, view, anchor, taken):
     kind = Kind.QUANTIZED_CONV if anchor.kind in (Kind.CONVOLUTION, Kind.FUSED_CONV) else Kind.QUANTIZED_MATMUL
     # the Q/DQ of the input die only when nothing else reads them; their names join the fused layer either way
     origin = absorbed_origin(view, anchor, *absorbed)
-    fused = Node(anchor.name, kind, ins, list(anchor.outputs), _attrs(anchor, input_type, qc), origin=origin,
+    fused = Node(anchor.name, kind, ins, list(anchor.outputs), _attrs(anchor, kind, input_type, qc), origin=origin,
                  info=anchor.info.copy())
     return [anchor], extra + [fused]
 
