@@ -427,10 +427,10 @@ class ImportContext(LayerHelpers):
             return outer.value(name)
         return None
 
-    def producer_kind(self, name: str):
-        """The op kind of the layer that produced tensor ``name``; None for network inputs, initializers not yet
-        made tensors and names the context does not hold."""
-        t = self._tensors.get(name) if name else None
+    def producer_kind(self, tensor):
+        """The op kind of the layer that produced ``tensor`` (an ITensor, or the ONNX name of one); None for network
+        inputs, initializers not yet made tensors and names the context does not hold."""
+        t = self._tensors.get(tensor) if isinstance(tensor, str) else tensor
         layer = self.network.internal.producer(t) if t is not None else None
         return None if layer is None else self.network.internal.layer_kind(layer)
 

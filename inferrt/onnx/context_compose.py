@@ -100,11 +100,13 @@ class LayerHelpers:
         return len(t.shape)
 
     def unsqueeze_front(self, t, k: int):
-        """``t`` with ``k`` leading dims of size 1 (works on dynamic shapes: reshape then transpose)."""
+        """``t`` with ``k`` leading dims of size 1 (works on dynamic shapes: reshape then transpose). A known value
+        becomes a constant, except the output of a dequantize layer (quantized weights stay quantized for the
+        builder's Q/DQ fusion; a shuffle layer adds the dims)."""
         if k <= 0:
             return t
         r = self.rank(t)
-        v = self.value_of(t)
+        v = self.value_of(t) if self.producer_kind(t) != "dequantize" else None
         if v is not None:
             return self.constant(v.reshape((1,) * k + v.shape))
         layer = self.network.add_shuffle(t)
