@@ -279,3 +279,24 @@ def test_grouped_strided_int8_conv_matches_the_fake_quantized_reference():
                    bias=torch.linspace(-1, 1, 6, dtype=torch.float64)).numpy()
     np.testing.assert_allclose(got["y"], ref, rtol=1e-5, atol=1e-5)
     assert math.isfinite(float(np.abs(got["y"]).max()))
+
+
+def test_fp16_build_keeps_quantization_scales_in_float():
+    """FP16 + INT8 (TensorRT 10's usual flag pair): the quantized conv reads x and writes y in HALF, its kernel and
+    input scales stay FLOAT (the model's rounding boundaries); run on the CPU in those types it matches the
+    fake-quantized reference within HALF's output rounding."""
+    from tests.passes.precision_nets import fp16_config, lower_for_gpu, run_graph
+
+    builder, net, (wq, sw, g, t) = _conv_bn_residual_net()
+    graph = lower_for_gpu(net, fp16_config(builder), guard=False)
+    (qconv,) = _quantized_nodes(graph)
+    specs = graph.specs
+    assert specs[qconv.inputs[0]].dtype == DT.HALF and specs[qconv.outputs[0]].dtype == DT.HALF
+    assert specs[qconv.inputs[4]].dtype == DT.FLOAT and specs[qconv.inputs[5]].dtype == DT.FLOAT
+    x = RNG.normal(0, 2, (2, 4, 6, 6)).astype(np.float32)
+    r = RNG.normal(0, 1, (2, 6, 6, 6)).astype(np.float32)
+    got = run_graph(graph, {"x": x, "r": r})["y"]
+    xh = x.astype(np.float16).astype(np.float64)     # the input arrives in HALF
+    w = torch.from_numpy(wq.astype(np.float64) * sw.reshape(-1, 1, 1, 1))
+    ref = F.conv2d(torch.from_numpy(_fake_int8(xh, 0.05)), w, padding=1).numpy() * g + t + r
+    np.testing.assert_allclose(got, np.maximum(ref, 0), rtol=2e-3, atol=2e-3)
