@@ -17,8 +17,9 @@ from ..ir.kinds import Kind
 from ..ops.quantized import KERNEL_TYPES
 from .rewrite import View, plain
 
-#: the products whose input 1 is a weight, and the shape movers a weight may pass on the way there
-PRODUCTS = (Kind.CONVOLUTION, Kind.DECONVOLUTION, Kind.MATRIX_MULTIPLY, Kind.FUSED_CONV, Kind.FUSED_MATMUL)
+#: the products whose input 1 is a weight fuse_qdq can take (a deconvolution's quantized kernel is folded to float
+#: by fold_constants as before, so BatchNorm still folds into it)
+PRODUCTS = (Kind.CONVOLUTION, Kind.MATRIX_MULTIPLY, Kind.FUSED_CONV, Kind.FUSED_MATMUL)
 _MAX_CHAIN = 8
 
 

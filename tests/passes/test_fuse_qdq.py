@@ -300,3 +300,24 @@ def test_fp16_build_keeps_quantization_scales_in_float():
     w = torch.from_numpy(wq.astype(np.float64) * sw.reshape(-1, 1, 1, 1))
     ref = F.conv2d(torch.from_numpy(_fake_int8(xh, 0.05)), w, padding=1).numpy() * g + t + r
     np.testing.assert_allclose(got, np.maximum(ref, 0), rtol=2e-3, atol=2e-3)
+
+
+def test_deconvolution_kernel_is_folded_to_float_and_batchnorm_still_folds():
+    builder, net = new_network()
+    x = net.add_input("x", trt.float32, (1, 4, 5, 5))
+    wq = _int8_weights(4, 3, 2, 2)
+    de = net.add_deconvolution_nd(x, 3, (2, 2), None, None)
+    de.set_input(1, _qweight(net, wq, 0.01))
+    de.stride_nd = (2, 2)
+    de.name = "deconv"
+    g = RNG.uniform(0.5, 1.5, (1, 3, 1, 1)).astype(np.float32)
+    m = net.add_elementwise(de.get_output(0), const(net, g), EW.PROD)
+    m.name = "bn_mul"
+    m.get_output(0).name = "y"
+    net.mark_output(m.get_output(0))
+    graph = optimize(net)
+    assert not _quantized_nodes(graph) and not _const_dequantize_left(graph) and count(graph, "elementwise") == 0
+    xv = RNG.normal(0, 1, (1, 4, 5, 5)).astype(np.float32)
+    _, got = _run(builder, net, {"x": xv})
+    ref = F.conv_transpose2d(torch.from_numpy(xv.astype(np.float64)), torch.from_numpy(wq * 0.01), stride=2).numpy()
+    np.testing.assert_allclose(got["y"], ref * g, rtol=1e-5, atol=1e-5)
