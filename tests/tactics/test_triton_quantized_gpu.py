@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gpu
 
 from inferrt.enums import DataType  # noqa: E402
 from inferrt.tactics.registry import get_tactic  # noqa: E402
-from tests.tactics.test_triton_quantized import SMALL, _cases, _fake_int8, quantized_node  # noqa: E402
+from tests.tactics.test_triton_quantized import SMALL, _cases, quantized_node  # noqa: E402
 
 POINTS = {
     "small": SMALL,
@@ -82,7 +82,7 @@ def test_gpu_engine_runs_quantized_products_on_the_quantized_tactics(case, mode)
 
     rng = np.random.default_rng(7)
     src, feed = ((resblock_model(), {"x": rng.standard_normal((2, 4, 8, 8)).astype(np.float32)}) if case == "resblock"
-                 else (gemm_model(), {"x": rng.standard_normal((3, 32, 16)).astype(np.float32)}))
+                 else (gemm_model(), {"x": rng.standard_normal((32, 4, 16)).astype(np.float32)}))
     model = quantize(src, mode, "max", calibration_data=feed, progress=False).model
     want = ort_run(model, feed)
     engine = build_engine(model, device="cuda", profiles={k: (v.shape, v.shape, v.shape) for k, v in feed.items()})
