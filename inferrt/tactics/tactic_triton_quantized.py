@@ -18,10 +18,18 @@ from ..ops import Spec, get_op
 from ..ops.conv import conv_out_dim, resolve_padding, spatial_params
 from ..ops.quantized import matmul_output_axis, output_channel_scale, quantized_input
 from .registry import Tactic, register_tactic
-from .tactic_triton_conv import CONV_SPACE
+from .tactic_triton_conv import _conv_dims
+from .tactic_triton_gemm import problem_dims
 from .tactic_triton_pointwise import triton_available
 from .triton_conv import ConvLauncher, pack_weight
-from .triton_gemm import GEMM_DTYPES, GEMM_SPACE, GemmLauncher, epilogue_supported, view3
+from .triton_gemm import GEMM_DTYPES, GEMM_SPACE, GemmLauncher, epilogue_supported, gemm_fits, view3
+from .tuning import TuningSpace
+
+#: the GEMM template's parameters with reduction blocks of 32 and 64 (8-bit tensor-core products take K in steps of
+#: 32); one-byte operands in the shared-memory check
+_PARAMS = dict(GEMM_SPACE.params, BLOCK_K=(32, 64))
+QUANT_GEMM_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, problem_dims(node, specs)[0], 1))
+QUANT_CONV_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, _conv_dims(node, specs), 1))
 
 
 def dequantize_epilogue_program(steps, with_bias: bool):
@@ -90,7 +98,7 @@ class TritonQuantizedGemm(Tactic):
     name = "triton_quantized_gemm"
     kinds = (Kind.QUANTIZED_MATMUL,)
     devices = ("cuda",)
-    space = GEMM_SPACE
+    space = QUANT_GEMM_SPACE
 
     def supports(self, node, specs, device):
         if not super().supports(node, specs, device) or specs is None or not triton_available():
@@ -144,7 +152,7 @@ class TritonQuantizedConvNHWC(Tactic):
     name = "triton_quantized_conv_nhwc"
     kinds = (Kind.QUANTIZED_CONV,)
     devices = ("cuda",)
-    space = CONV_SPACE
+    space = QUANT_CONV_SPACE
 
     def supports(self, node, specs, device):
         if not super().supports(node, specs, device) or specs is None or not triton_available():

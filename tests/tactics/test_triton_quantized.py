@@ -24,7 +24,7 @@ from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
+SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
 
 
 def quantized_node(kind, x_shape, w, ks, sx, bias=None, residual=None, epilogue=(), input_type=DataType.INT8,
@@ -144,6 +144,16 @@ def interpreted():
 def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
     r = interpreted[case]
     assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+
+
+def test_tuning_spaces_take_k_in_steps_of_32():
+    from inferrt.tactics.tactic_triton_quantized import QUANT_CONV_SPACE, QUANT_GEMM_SPACE
+
+    for space in (QUANT_GEMM_SPACE, QUANT_CONV_SPACE):
+        assert set(space.params["BLOCK_K"]) == {32, 64}
+    node, specs = _cases()["gemm_int8_per_channel"][:2]
+    points = QUANT_GEMM_SPACE.points(node, specs)
+    assert points and all(p["BLOCK_K"] in (32, 64) for p in points)
 
 
 def test_support_rules():
