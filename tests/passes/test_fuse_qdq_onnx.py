@@ -72,3 +72,10 @@ def test_int8_calibrator_build_runs_quantized_convolutions():
     assert not _const_dequantize_left(engine.graph)
     # the residual add keeps its fake-quantized input (TensorRT's placement: the add's inputs are quantized)
     assert [s[0] for s in q[1].attrs.epilogue] == ["add"]
+
+
+def test_quantized_convolutions_run_channels_last():
+    model, feed = _quantized("resblock", "int8")
+    engine = build_engine(model, device="cpu", profiles={k: (v.shape, v.shape, v.shape) for k, v in feed.items()})
+    convs = [n for n in engine.graph.nodes if n.kind == "quantized_conv"]
+    assert convs and all(n.info.format == "NHWC" for n in convs)
