@@ -40,15 +40,15 @@ IMPLEMENTED: dict = {
                             "refit/state.py)",
 }
 
-_NO_QUANT = "inferrt has no {} kernels, so no layer uses them: layers run in FLOAT, FP16 or BF16 and Q/DQ layers " \
-    "compute their rounding in those types"
+_NO_QUANT = "{0} Q/DQ in the network run as quantized layers ({1}, passes/fuse_qdq.py) whether or not the flag " \
+    "is set, and the builder lowers nothing else to {0} by itself (write {0} Q/DQ with inferrt.quantize)"
 
 #: flags that only permit the builder something: TensorRT too may leave such a permission unused (it picks the
 #: fastest tactic among those allowed). The build logs a WARNING naming each one set, with the reason it goes unused.
 UNUSED_PERMISSIONS: dict = {
-    BuilderFlag.FP8: _NO_QUANT.format("FP8"),
-    BuilderFlag.INT4: _NO_QUANT.format("INT4"),
-    BuilderFlag.FP4: _NO_QUANT.format("FP4"),
+    BuilderFlag.FP8: _NO_QUANT.format("FP8", "FP8 products"),
+    BuilderFlag.INT4: _NO_QUANT.format("INT4", "weight-only products"),
+    BuilderFlag.FP4: _NO_QUANT.format("FP4", "weight-only products"),
     BuilderFlag.SPARSE_WEIGHTS: "there are no structured-sparsity tactics",
     BuilderFlag.DISABLE_COMPILATION_CACHE: "the build has no switch for kernel compilation caching (results are "
                                            "the same with or without it)",

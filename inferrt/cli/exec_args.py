@@ -141,7 +141,8 @@ def add_exec_arguments(e: argparse.ArgumentParser) -> None:
     g.add_argument("--int8", action="store_true",
                    help="INT8 layers through Q/DQ (BuilderFlag.INT8): ranges from --calib's calibration cache, else "
                         "trtexec's placeholder ranges (speed only, outputs not accurate)")
-    g.add_argument("--fp8", action="store_true", help="refused: inferrt has no FP8 kernels")
+    g.add_argument("--fp8", action="store_true",
+                   help="enable FP8 precision (BuilderFlag.FP8): FP8 Q/DQ in the model run as FP8 products")
     g.add_argument("--precisionConstraints", dest="precision_constraints", choices=("none", "prefer", "obey"),
                    default=None, help="whether --layerPrecisions are preferred or obeyed (default: none; prefer "
                                       "when --layerPrecisions is given)")
@@ -227,7 +228,7 @@ def check_exec_arguments(args) -> None:
     if args.load_engine:
         for flag, on in (("--saveEngine", args.save_engine), ("--minShapes", args.min_shapes),
                          ("--optShapes", args.opt_shapes), ("--maxShapes", args.max_shapes),
-                         ("--fp16", args.fp16), ("--bf16", args.bf16), ("--best", args.best),
+                         ("--fp16", args.fp16), ("--bf16", args.bf16), ("--fp8", args.fp8), ("--best", args.best),
                          ("--noTF32", args.no_tf32), ("--memPoolSize", args.mem_pool_size),
                          ("--builderOptimizationLevel", args.opt_level is not None),
                          ("--timingCacheFile", args.timing_cache_file),
@@ -247,12 +248,8 @@ def check_exec_arguments(args) -> None:
                 raise ExecArgError(f"{flag} needs inference and --skipInference runs none; drop one of them")
     if args.calib and not args.int8:
         raise ExecArgError("--calib gives INT8 ranges and needs --int8; add --int8 or drop --calib")
-    for flag, on in (("--fp8", args.fp8),):
-        if on:
-            raise ExecArgError(f"{flag} cannot be honoured: inferrt has no {flag[2:].upper()} kernels "
-                               f"(BuilderFlag.{flag[2:].upper()} is not implemented); drop {flag}")
     if args.strongly_typed:
-        for flag, on in (("--best", args.best), ("--fp16", args.fp16), ("--bf16", args.bf16),
+        for flag, on in (("--best", args.best), ("--fp16", args.fp16), ("--bf16", args.bf16), ("--fp8", args.fp8),
                          ("--precisionConstraints", args.precision_constraints),
                          ("--layerPrecisions", args.layer_precisions),
                          ("--layerOutputTypes", args.layer_output_types)):

@@ -89,6 +89,8 @@ def build_or_load(args, trt, logger, info, warn=None) -> Built:
         config.set_flag(trt.BuilderFlag.FP16)
     if args.bf16:
         config.set_flag(trt.BuilderFlag.BF16)
+    if args.fp8:
+        config.set_flag(trt.BuilderFlag.FP8)
     if args.no_tf32:
         config.clear_flag(trt.BuilderFlag.TF32)
     if args.refit:

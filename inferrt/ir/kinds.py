@@ -80,6 +80,8 @@ class Kind:
     POINTWISE = "pointwise"
     POOLING = "pooling"
     QUANTIZE = "quantize"
+    QUANTIZED_CONV = "quantized_conv"
+    QUANTIZED_MATMUL = "quantized_matmul"
     RANDOM = "random"
     REDUCE = "reduce"
     REQUANTIZE = "requantize"

@@ -459,6 +459,13 @@ class ImportContext(LayerHelpers):
             return outer.value(name)
         return None
 
+    def producer_kind(self, tensor):
+        """The op kind of the layer that produced ``tensor`` (an ITensor, or the ONNX name of one); None for network
+        inputs, initializers not yet made tensors and names the context does not hold."""
+        t = self._tensors.get(tensor) if isinstance(tensor, str) else tensor
+        layer = self.network.internal.producer(t) if t is not None else None
+        return None if layer is None else self.network.internal.layer_kind(layer)
+
     def value_of(self, tensor):
         if tensor is None:
             return None

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..enums import (ActivationType, DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation,
                      UnaryOperation)
+from ..ir.kinds import Kind
 from ..ir.tensor import ITensor
 from .registry import ImportFailure
 
@@ -99,11 +100,13 @@ class LayerHelpers:
         return len(t.shape)
 
     def unsqueeze_front(self, t, k: int):
-        """``t`` with ``k`` leading dims of size 1 (works on dynamic shapes: reshape then transpose)."""
+        """``t`` with ``k`` leading dims of size 1 (works on dynamic shapes: reshape then transpose). A known value
+        becomes a constant, except the output of a dequantize layer (quantized weights stay quantized for the
+        builder's Q/DQ fusion; a shuffle layer adds the dims)."""
         if k <= 0:
             return t
         r = self.rank(t)
-        v = self.value_of(t)
+        v = self.value_of(t) if self.producer_kind(t) != Kind.DEQUANTIZE else None   # DQ weights stay quantized
         if v is not None and not self._is_named_weight(t):
             return self.constant(v.reshape((1,) * k + v.shape))
         # a data tensor, or weights a Refitter sets by name (an initializer): a reshape layer, which the build's

@@ -19,6 +19,7 @@ sort               topk, unique
 cumulative         cumulative, cumprod
 generate           fill, random, bernoulli, multinomial (no data input)
 quantize           quantize, dequantize, requantize, onnx_quantize, dynamic_quantize_linear
+quantized          quantized_conv, quantized_matmul (products made from explicit Q/DQ by passes/fuse_qdq.py)
 resize             resize
 grid_sample        grid_sample, affine_grid
 scale, einsum,     one family each (a module named after its only TensorRT layer)

@@ -17,10 +17,10 @@ from ..dtypes import FLOAT_TYPES as _FLOATS
 from ..ir.kinds import Kind
 from ..logger import Severity
 
-_SEEDS = {Kind.CONVOLUTION, Kind.FUSED_CONV}
+_SEEDS = {Kind.CONVOLUTION, Kind.FUSED_CONV, Kind.QUANTIZED_CONV}
 _AGNOSTIC = {Kind.ACTIVATION, Kind.ELEMENTWISE, Kind.UNARY, Kind.POINTWISE, Kind.CAST, Kind.POOLING, Kind.CONCATENATION,
              Kind.PADDING, Kind.RESIZE, Kind.SCALE, Kind.PARAMETRIC_RELU, Kind.CONVOLUTION, Kind.FUSED_CONV,
-             Kind.DECONVOLUTION}
+             Kind.DECONVOLUTION, Kind.QUANTIZED_CONV, Kind.DEQUANTIZE}
 
 
 def assign_formats(graph, device: str, log) -> int:

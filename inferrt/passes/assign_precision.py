@@ -9,7 +9,7 @@ constant shared with lowered layers gets a lowered twin), their FLOAT outputs ar
 lowered readers, so a FLOAT island ends at its readers. Ops compute softmax and normalization statistics in
 float32 internally and matrix products accumulate in float32 (cuBLAS/cuDNN defaults). Cast-like attributes that
 target FLOAT (``to_type``, ``output_type``) are retargeted, and mixed float inputs are harmonized with casts, so
-the graph stays well typed.
+the graph stays well typed. Quantization scales (of quantize, dequantize and the quantized products) stay FLOAT.
 """
 from __future__ import annotations
 
@@ -24,6 +24,19 @@ from .guard_reduced_precision import requested_precision
 
 _FLOAT = DataType.FLOAT
 _TYPE_ATTRS = ("to_type", "output_type")
+#: the input slots that hold quantization scales: they stay FLOAT (as TensorRT's Q/DQ scales), so the rounding
+#: boundaries are those of the model, and the inputs' type harmonization leaves them alone
+_SCALE_SLOTS = {Kind.QUANTIZE: (1,), Kind.DEQUANTIZE: (1,), Kind.QUANTIZED_CONV: (4, 5),
+                Kind.QUANTIZED_MATMUL: (4, 5)}
+
+
+def _scale_slot(n, i) -> bool:
+    return i in _SCALE_SLOTS.get(n.kind, ())
+
+
+def _read_as_scale_only(value, readers) -> bool:
+    return bool(readers) and all(all(_scale_slot(r, i) for i, v in enumerate(r.inputs) if v == value)
+                                 for r in readers)
 
 
 def target_precision(config, device: str):
@@ -84,6 +97,9 @@ def assign_precision(graph, config, device, log) -> int:
         if _is_float_const(n):
             readers = consumers.get(n.outputs[0], [])
             kept_readers = [r for r in readers if keeps_float(r)]
+            if _read_as_scale_only(n.outputs[0], readers):
+                new_nodes.append(n)   # a quantization scale: FLOAT for every reader
+                continue
             if keep_fp32 or (readers and len(kept_readers) == len(readers)):
                 kept_outputs.add(n.outputs[0])
                 new_nodes.append(n)
@@ -105,13 +121,14 @@ def assign_precision(graph, config, device, log) -> int:
                 if n.attrs.get(k) == _FLOAT:
                     n.attrs[k] = target
         ins_specs = [specs.get(i) if i else None for i in n.inputs]
-        float_dts = {s.dtype for s in ins_specs if s is not None and s.dtype in (_FLOAT, target)}
+        float_dts = {s.dtype for k, s in enumerate(ins_specs) if s is not None and s.dtype in (_FLOAT, target)
+                     and not _scale_slot(n, k)}
         want = _FLOAT if keep_fp32 else target
         # a lowered layer reading a layer kept in FLOAT reads it cast back (the FLOAT island ends there)
         from_kept = not keep_fp32 and any(i in kept_outputs for i in n.inputs if i)
         if len(float_dts) > 1 or (keep_fp32 and target in float_dts) or from_kept:
             n.inputs = [cast(i, want, n.origin) if i and specs.get(i) is not None and specs[i].dtype in (_FLOAT, target)
-                        and specs[i].dtype != want else i for i in n.inputs]
+                        and specs[i].dtype != want and not _scale_slot(n, k) else i for k, i in enumerate(n.inputs)]
             ins_specs = [specs.get(i) if i else None for i in n.inputs]
         new_nodes.append(n)
         try:

@@ -9,13 +9,22 @@ channel axis of a convolution, or the last axis of a matrix product) it is folde
 ``* s`` and ``/ s`` scale the kernel (per output channel; grouped and transposed kernels included) and the bias,
 ``+ t`` and ``- t`` shift the bias (a bias is created when the convolution had none). Shifts of a matrix product
 are left for the epilogue fusion (``fused_matmul`` bias). The product must feed the scale alone.
+
+A quantized kernel (a dequantize layer of low-bit constants, kept by fold_constants) keeps its values: the scale
+goes into the dequantize scale, which becomes per output channel (TensorRT folds BatchNorm into the DQ scale the
+same way), so ``fuse_qdq`` still sees the quantized weights::
+
+    Wq ─ DQ(s) ─ Conv ─ Mul(g) ─ Add(t)     ==>    Wq ─ DQ(s·g, axis 0) ─ Conv(bias t)
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..enums import ElementWiseOperation as EW, MatrixOperation as MO
+from ..ir.graph import Node
 from ..ir.kinds import Kind
+from ..ops.base import Attrs
+from .qdq_patterns import constant_dequantize
 from .rewrite import View, const_node, dying_consts, merge_origin, plain, replace, until_fixed_point
 
 _OPS = {EW.PROD: "mul", EW.DIV: "div", EW.SUM: "add", EW.SUB: "sub"}
@@ -132,6 +141,9 @@ def _sweep(graph) -> int:
         fold = _fold_matmul if p.kind == Kind.MATRIX_MULTIPLY else _fold_conv
         new_w = new_b = None
         w_in = view.const(p.inputs[1])
+        quantized = _quantized_kernel(view, p) if w_in is None else None
+        if quantized is not None:
+            w_in = quantized[2]   # the per-channel multiplier, as the fold sees a kernel
         b_in = view.const(p.inputs[2]) if len(p.inputs) > 2 and p.inputs[2] else None
         for op, c in steps:
             res = fold(view, p, op, c, w_in if new_w is None else new_w, b_in if new_b is None else new_b)
@@ -145,7 +157,9 @@ def _sweep(graph) -> int:
             continue
         add = []
         wsrc = view.producer(p.inputs[1])
-        if new_w is not None:
+        if new_w is not None and quantized is not None:
+            add += _scaled_dequantize(graph, view, p, quantized, new_w)
+        elif new_w is not None:
             cw = const_node(graph, f"{p.name} [kernel]", new_w, merge_origin(wsrc))
             p.inputs[1] = cw.outputs[0]
             add.append(cw)
@@ -162,3 +176,39 @@ def _sweep(graph) -> int:
         busy.add(id(p))
         folded += 1
     return folded
+
+
+def _quantized_kernel(view, p):
+    """(the quantized constant, its output-channel axis, a multiplier of ones shaped as the fold reads a kernel)
+    when ``p`` is a convolution or matrix product whose kernel is a quantized constant with a per-tensor or
+    per-output-channel scale; None otherwise."""
+    if p.kind not in (Kind.CONVOLUTION, Kind.MATRIX_MULTIPLY):
+        return None
+    qc = constant_dequantize(view, p.inputs[1])
+    if qc is None or qc.block_shape or qc.values.ndim < 2:
+        return None
+    rank = qc.values.ndim
+    if p.kind == Kind.CONVOLUTION:
+        axis, proxy_shape = 0, (qc.values.shape[0], 1)
+    else:
+        transposed = p.attrs.op1 == MO.TRANSPOSE
+        axis = rank - 2 if transposed else rank - 1
+        proxy_shape = (qc.values.shape[axis], 1) if transposed else (1, qc.values.shape[axis])
+    if qc.channel_axis() not in (None, axis):
+        return None
+    return qc, axis, np.ones(proxy_shape, np.float32)
+
+
+def _scaled_dequantize(graph, view, p, quantized, multiplier):
+    """The dequantize of ``p``'s kernel with its scale multiplied per output channel; ``p`` reads it."""
+    qc, axis, _ = quantized
+    n = qc.values.shape[axis]
+    scale = (np.broadcast_to(qc.scale.reshape(-1).astype(np.float64), (n,)) *
+             np.asarray(multiplier, np.float64).reshape(-1)).astype(np.float32)
+    cs = const_node(graph, f"{p.name} [kernel scale]", scale, merge_origin(view.producer(qc.node.inputs[1])))
+    attrs = Attrs(qc.node.attrs)
+    attrs["axis"], attrs["block_shape"] = axis, ()
+    dq = Node(graph.unique_name(f"{qc.node.name} [scaled]"), Kind.DEQUANTIZE, [qc.node.inputs[0], cs.outputs[0]],
+              [graph.unique_name(f"{p.name} [kernel]")], attrs, origin=merge_origin(qc.node), info=qc.node.info.copy())
+    p.inputs[1] = dq.outputs[0]
+    return [cs, dq]

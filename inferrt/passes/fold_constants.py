@@ -10,7 +10,10 @@ A layer whose inputs are all constants (or whose output value is known from shap
 a statically shaped tensor) is evaluated once at build time with its op's generic implementation on the CPU and
 replaced by a constant. Network outputs keep their names (the constant produces them). Size cap: an output larger
 than ``SMALL`` elements is folded only when every constant it reads is read by nothing else (so a big weight is
-transformed, never duplicated), and never beyond ``CAP`` elements. Data-dependent and random layers are kept.
+transformed, never duplicated), and never beyond ``CAP`` elements. Data-dependent and random layers are kept,
+and so are quantized weights: a dequantize layer of a low-bit constant whose output reaches product weights through
+shape movers only (``qdq_patterns.feeds_product_weight``) stays, for ``fuse_qdq`` to run the product on the
+quantized values.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import numpy as np
 from ..ir.kinds import Kind
 from ..logger import Severity
 from ..ops.base import evaluate
+from .qdq_patterns import constant_dequantize, feeds_product_weight
 from .rewrite import View, const_node, merge_origin, refresh_specs, replace
 
 SMALL = 1 << 16
@@ -73,10 +77,15 @@ def _fold_once(graph, ctx) -> int:
     new_nodes, gone = [], []
     origin_of: dict[str, list[str]] = {}
     taken = graph.taken_names()
+    quantized: set[str] = set()   # quantized weights kept, and their shuffles
     for n in graph.nodes:
         if n.kind == Kind.CONSTANT:
             values[n.outputs[0]] = view.const(n.outputs[0])
             continue
+        if n.kind == Kind.DEQUANTIZE and constant_dequantize(view, n.outputs[0]) is not None and \
+                feeds_product_weight(view, n.outputs[0]) or n.kind == Kind.SHUFFLE and n.inputs[0] in quantized:
+            quantized.add(n.outputs[0])
+            continue   # a quantized weight (or a shuffle of one): fuse_qdq reads the low-bit values
         if n.kind in KEEP or _random(n) or n.op.data_dependent or any(v in graph.inputs for v in n.inputs):
             # inputs may still fold through known values (shape of a static input)
             known = [view.specs[o].value for o in n.outputs]

@@ -30,8 +30,10 @@ from .fuse_horizontal_convs import fuse_horizontal_convs
 from .fuse_horizontal_matmuls import fuse_horizontal_matmuls
 from .fuse_norms import fuse_norms
 from .fuse_pointwise import fuse_pointwise
+from .fuse_qdq import fuse_qdq
 from .fuse_softmax import fuse_softmax
 from .merge_shuffles import merge_shuffles
+from .propagate_dequantize import propagate_dequantize
 from .sink_reshapes import sink_reshapes
 from .rewrite import refresh_specs
 
@@ -57,6 +59,10 @@ PIPELINE = [
     # Drops what folding and merging orphaned before the fusions test "read only inside the pattern": a dead
     # reader would make a value look shared.
     ("eliminate_dead_layers", eliminate_dead_layers, "dead layers removed"),
+    # After fold_constants (which keeps the dequantize layers of quantized weights) and merge_shuffles (one shuffle
+    # per chain); before fold_batchnorm_into_weights, which folds into a dequantize scale only when the dequantize
+    # feeds the product directly.
+    ("propagate_dequantize", propagate_dequantize, "dequantize layers moved"),
     # Needs constant per-channel scales (fold_constants); before the epilogue fusion, which would take the shift as
     # a bias but cannot take the scale, before fuse_pointwise, which would swallow the mul/add, and before
     # fuse_horizontal_convs, whose members must have constant kernels (the folded kernel is one).
@@ -82,6 +88,10 @@ PIPELINE = [
     # adjacent to the product); before the horizontal fusions, which merge whole fused layers: merged first, each
     # member's bias and activation would sit behind a slice, out of the epilogue's reach.
     ("fuse_conv_matmul_epilogue", fuse_conv_matmul_epilogue, "fusions"),
+    # After the epilogue fusion (bias, residual and activation are then in the epilogue the quantized layer keeps)
+    # and before the horizontal fusions (which merge float products only); last, it folds the quantized weights
+    # no product took into float constants.
+    ("fuse_qdq", fuse_qdq, "fusions"),
     # After the epilogue fusion (above); members have equal epilogues and concatenated biases.
     ("fuse_horizontal_matmuls", fuse_horizontal_matmuls, "layers merged"),
     # Same as the matrix products, for convolutions with one group.

@@ -5,7 +5,8 @@ The convolution is the product of an (N·OH·OW) x (KH·KW·C) matrix, never bui
 packed (KH·KW·C) x OC weight matrix. Each program computes a ``BLOCK_M x BLOCK_N`` tile of output pixels x output
 channels, walking the reduction in one loop over (kernel tap, channel block): for a channels-last input a tap's
 channel block is a dense row segment per pixel, so the loads are as coalesced as a plain GEMM's. Any other input
-layout works through its strides (slower). FP32 accumulation; FP32 operands as TF32 when
+layout works through its strides (slower). FP32 accumulation (INT32 for the INT8 operands of the quantized tactic,
+``tactic_triton_quantized.py``); FP32 operands as TF32 when
 ``torch.backends.cuda.matmul.allow_tf32`` is on (the engine sets it from BuilderFlag.TF32), else IEEE FP32.
 
 The epilogue is the same ``pointwise`` program as the GEMM template's (``triton_gemm.epilogue_lines``): bias,
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 from ..enums import DataType
 from .triton_codegen import load_kernel
-from .triton_gemm import _precision, epilogue_lines
+from .triton_gemm import _precision, accumulator_lines, epilogue_lines
 
 
-def conv_source(program, in_dtypes, out_dtype) -> str:
-    """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals)."""
+def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False) -> str:
+    """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals).
+    ``int_operands``: input and weights are INT8, accumulated exactly in INT32 (``triton_gemm.accumulator_lines``)."""
+    init, dot, to_float = accumulator_lines(int_operands)
     n = len(in_dtypes)
     args = ["x_ptr", "w_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)]
     args += ["NB", "C", "H", "W", "OC", "OH", "OW", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
@@ -52,7 +55,7 @@ def conv_source(program, in_dtypes, out_dtype) -> str:
            "    iw0 = ow * SW - PW",
            "    wn = (rn % OC).to(tl.int64)",
            "    cblocks = tl.cdiv(C, BLOCK_K)",
-           "    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)",
+           init,
            "    for step in range(0, KH * KW * cblocks):",
            "        tap = step // cblocks",
            "        c0 = (step % cblocks) * BLOCK_K",
@@ -64,10 +67,11 @@ def conv_source(program, in_dtypes, out_dtype) -> str:
            "        cc = c0 + rk",
            "        xoff = nb * sx_n + ih.to(tl.int64) * sx_h + iw.to(tl.int64) * sx_w",
            "        a = tl.load(x_ptr + xoff[:, None] + cc[None, :].to(tl.int64) * sx_c,",
-           "                    mask=inside[:, None] & (cc[None, :] < C), other=0.0)",
+           "                    mask=inside[:, None] & (cc[None, :] < C), other=0)",
            "        wrow = (tap * C + cc).to(tl.int64)",
-           "        b = tl.load(w_ptr + wrow[:, None] * OC + wn[None, :], mask=cc[:, None] < C, other=0.0)",
-           "        acc = tl.dot(a, b, acc, input_precision=PRECISION)",
+           "        b = tl.load(w_ptr + wrow[:, None] * OC + wn[None, :], mask=cc[:, None] < C, other=0)",
+           f"        acc = {dot}",
+           *to_float,
            "    ohl = oh.to(tl.int64)",
            "    owl = ow.to(tl.int64)",
            "    rn = rn.to(tl.int64)",
@@ -109,11 +113,14 @@ class ConvLauncher:
 
         if out.numel() == 0:
             return
-        key = (tuple(t.dtype for t in extras), out.dtype)
+        key = (x.dtype, tuple(t.dtype for t in extras), out.dtype)
         kern = self.cache.get(key)
         if kern is None:
+            import torch
+
             dts = [DataType.FLOAT] + [from_torch_dtype(t.dtype) for t in extras]
-            kern = self.cache[key] = load_kernel(conv_source(self.program, dts, from_torch_dtype(out.dtype)))
+            kern = self.cache[key] = load_kernel(conv_source(self.program, dts, from_torch_dtype(out.dtype),
+                                                             int_operands=x.dtype == torch.int8))
         (sh, sw), (ph, pw), (dh, dw) = geometry
         nb, c, h, w = x.shape
         _, oc, oh, ow = out.shape

@@ -3,7 +3,8 @@
 One generated kernel per (epilogue program, operand dtypes): tiles of ``BLOCK_M x BLOCK_N`` outputs, each program
 walking K in steps of ``BLOCK_K`` with ``tl.dot`` (FP16 / BF16 operands; FP32 operands as TF32 when the process-wide
 ``torch.backends.cuda.matmul.allow_tf32`` switch is on, which the engine sets from BuilderFlag.TF32, else in full
-IEEE FP32), always accumulating in FP32. Programs are ordered in groups of ``GROUP_M`` row tiles so that
+IEEE FP32), accumulating in FP32; the quantized tactics (``tactic_triton_quantized.py``) pass INT8 operands,
+accumulated exactly in INT32, and FP8 (E4M3) operands, accumulated in FP32. Programs are ordered in groups of ``GROUP_M`` row tiles so that
 neighbouring programs share B's column tiles in L2. A third grid axis walks a batch; every operand is addressed
 through (batch, row, column) strides, so transposed operands, broadcast bias vectors and broadcast residuals need no
 copy.
@@ -56,8 +57,20 @@ def epilogue_supported(program, in_dtypes) -> bool:
         return False
 
 
-def gemm_source(program, in_dtypes, out_dtype) -> str:
-    """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals)."""
+def accumulator_lines(int_operands: bool):
+    """(the accumulator's initialization, the multiply-accumulate line's ``tl.dot``, the lines that make the
+    accumulator FP32 for the epilogue): INT8 operands accumulate exactly in INT32, everything else in FP32."""
+    if int_operands:
+        return ("    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32)",
+                "tl.dot(a, b, acc, out_dtype=tl.int32)", ["    acc = acc.to(tl.float32)"])
+    return ("    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)",
+            "tl.dot(a, b, acc, input_precision=PRECISION)", [])
+
+
+def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False) -> str:
+    """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals).
+    ``int_operands``: A and B are INT8 (quantized values; see ``accumulator_lines``)."""
+    init, dot, to_float = accumulator_lines(int_operands)
     n = len(in_dtypes)
     args = ["a_ptr", "b_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)] + ["M", "N", "K"]
     args += ["sa_b", "sa_m", "sa_k", "sb_b", "sb_k", "sb_n", "so_b", "so_m", "so_n"]
@@ -83,14 +96,15 @@ def gemm_source(program, in_dtypes, out_dtype) -> str:
            "    bn = (rn % N).to(tl.int64)",
            "    a_ptrs = a_ptr + pid_b * sa_b + am[:, None] * sa_m + rk[None, :] * sa_k",
            "    b_ptrs = b_ptr + pid_b * sb_b + rk[:, None] * sb_k + bn[None, :] * sb_n",
-           "    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)",
+           init,
            "    for k0 in range(0, tl.cdiv(K, BLOCK_K)):",
            "        left = K - k0 * BLOCK_K",
-           "        a = tl.load(a_ptrs, mask=rk[None, :] < left, other=0.0)",
-           "        b = tl.load(b_ptrs, mask=rk[:, None] < left, other=0.0)",
-           "        acc = tl.dot(a, b, acc, input_precision=PRECISION)",
+           "        a = tl.load(a_ptrs, mask=rk[None, :] < left, other=0)",
+           "        b = tl.load(b_ptrs, mask=rk[:, None] < left, other=0)",
+           f"        acc = {dot}",
            "        a_ptrs += BLOCK_K * sa_k",
            "        b_ptrs += BLOCK_K * sb_k",
+           *to_float,
            "    rm = rm.to(tl.int64)",
            "    rn = rn.to(tl.int64)",
            "    mask = (rm[:, None] < M) & (rn[None, :] < N)"]
@@ -179,11 +193,14 @@ class GemmLauncher:
         k = a3.shape[2]
         if out3.numel() == 0:
             return
-        key = (tuple(x.dtype for x in extras), out3.dtype)
+        key = (a3.dtype, tuple(x.dtype for x in extras), out3.dtype)
         kern = self.cache.get(key)
         if kern is None:
+            import torch
+
             dts = [DataType.FLOAT] + [from_torch_dtype(x.dtype) for x in extras]
-            kern = self.cache[key] = load_kernel(gemm_source(self.program, dts, from_torch_dtype(out3.dtype)))
+            kern = self.cache[key] = load_kernel(gemm_source(self.program, dts, from_torch_dtype(out3.dtype),
+                                                             int_operands=a3.dtype == torch.int8))
         p = self.point
         strides = []
         for x in extras:

@@ -141,7 +141,7 @@ def test_layer_precisions_spec():
 
 
 @pytest.mark.parametrize("argv, why", [
-    (["--fp8"], "--fp8 cannot be honoured: inferrt has no FP8 kernels"),
+    (["--fp8", "--stronglyTyped"], "--fp8 and --stronglyTyped contradict each other"),
     (["--layerPrecisions", "conv1:fp32", "--precisionConstraints", "none"], "contradict each other"),
     (["--layerPrecisions", "convX:fp32"], "the network has no layer 'convX'; its layers are 'conv1'"),
     (["--layerPrecisions", "conv1:fp16"], "layer 'conv1' in HALF needs --fp16"),
@@ -151,6 +151,12 @@ def test_precision_flags_inferrt_cannot_honour_are_errors(capsys, argv, why):
     assert main(["exec", "--cpu", *argv]) == 2
     out, err = capsys.readouterr()
     assert why in err and "Engine built" not in out
+
+
+def test_fp8_sets_the_builder_flag_and_builds(capsys):
+    assert main(["exec", "--cpu", "--skipInference", "--fp8", "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert "Engine built" in out and "FP8 Q/DQ in the network run as quantized layers" in out + err
 
 
 def test_layer_precisions_build_with_prefer(capsys):

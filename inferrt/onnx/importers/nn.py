@@ -64,14 +64,16 @@ def _configure(layer, strides, dil, pre, post, mode, dilations=True):
 
 
 # ----------------------------------------------------------------------------------------------- Conv
-def _conv_operands(ctx, node):
+def _conv_operands(ctx, node, keep_quantized=False):
     """(x, number of spatial dims, constant weights or None, weight tensor when not constant, weight shape) of a
-    Conv / ConvTranspose node, with its rank and weight-shape checks."""
+    Conv / ConvTranspose node, with its rank and weight-shape checks. ``keep_quantized``: quantized weights (a
+    DequantizeLinear of constants) stay a tensor, as TensorRT's parser keeps them, so the builder runs the
+    convolution on the quantized values (passes/fuse_qdq.py)."""
     x = ctx.input(node, 0)
     r = ctx.rank(x)
     if r not in (3, 4, 5):
         ctx.fail(f"input must be 3-D to 5-D (N, C, spatial...), got rank {r}", E.UNSUPPORTED_NODE_SHAPE)
-    w = ctx.input_value(node, 1)
+    w = None if keep_quantized and ctx.producer_kind(node.inputs[1]) == Kind.DEQUANTIZE else ctx.input_value(node, 1)
     w_t = ctx.input(node, 1) if w is None else None  # constant weights become layer weights, not a tensor
     wshape = tuple(w.shape) if w is not None else tuple(w_t.shape)
     if len(wshape) != r or any(d < 0 for d in wshape):
@@ -81,7 +83,7 @@ def _conv_operands(ctx, node):
 
 @importer("Conv", since=1)
 def conv_1(ctx, node):
-    x, nsp, w, w_t, wshape = _conv_operands(ctx, node)
+    x, nsp, w, w_t, wshape = _conv_operands(ctx, node, keep_quantized=True)
     ks = ctx.attr(node, "kernel_shape", None)
     _check_ints(ctx, node, "weights' shape", wshape, 1)
     if ks is not None and tuple(ks) != wshape[2:]:

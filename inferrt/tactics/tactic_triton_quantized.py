@@ -1,0 +1,201 @@
+"""GPU tactics of the quantized products (``ops/quantized.py``, made by ``passes/fuse_qdq.py``) with INT8 or FP8
+inputs: ``triton_quantized_gemm`` (``quantized_matmul``, the GEMM template of ``triton_gemm.py``) and
+``triton_quantized_conv_nhwc`` (``quantized_conv``, the implicit-GEMM template of ``triton_conv.py``).
+
+Per call the input is quantized with its per-tensor scale (round half to even and saturate, as the Q layer did:
+``ops.quantized.quantized_input``); the template multiplies the quantized values (INT8 x INT8/INT4 accumulated
+exactly in INT32, FP8 E4M3 x E4M3 in FP32) and its epilogue program starts with the dequantize, a product with the
+per-output-channel vector ``sx * sw[c]`` prepared once per kernel, followed by the bias and the layer's steps, all in
+registers before the single store. Weights are prepared once per weight tensor (INT4 values are already held in
+int8). FP8 needs a GPU of compute capability 8.9 or later. Weight-only layers (``input_type`` FLOAT) run through
+``dequantized_weights`` (``tactic_dequantized_weights.py``) or the generic implementation.
+"""
+from __future__ import annotations
+
+from ..enums import DataType, MatrixOperation as MO, PaddingMode as PM
+from ..ir.kinds import Kind
+from ..ops import Spec, get_op
+from ..ops.conv import conv_out_dim, resolve_padding, spatial_params
+from ..ops.quantized import matmul_output_axis, output_channel_scale, quantized_input
+from .registry import Tactic, register_tactic
+from .tactic_triton_conv import _conv_dims
+from .tactic_triton_gemm import problem_dims
+from .tactic_triton_pointwise import triton_available
+from .triton_conv import ConvLauncher, pack_weight
+from .triton_gemm import GEMM_DTYPES, GEMM_SPACE, GemmLauncher, epilogue_supported, gemm_fits, view3
+from .tuning import TuningSpace
+
+#: the GEMM template's parameters with reduction blocks of 32 and 64 (8-bit tensor-core products take K in steps of
+#: 32); one-byte operands in the shared-memory check
+_PARAMS = dict(GEMM_SPACE.params, BLOCK_K=(32, 64))
+QUANT_GEMM_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, problem_dims(node, specs)[0], 1))
+QUANT_CONV_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, _conv_dims(node, specs), 1))
+
+
+def dequantize_epilogue_program(steps, with_bias: bool):
+    """(program, kernel input plan) of a quantized layer's epilogue: input 0 is the FP32 accumulator, input 1 the
+    per-output-channel dequantize scale ("scale"), then the bias ("bias") and the residuals (their input index),
+    as ``tactic_cuda_fused.epilogue_program`` plans a float layer's."""
+    prog = [["input", 0], ["input", 1], ["binary", "PROD", 0, 1]]
+    plan = ["y", "scale"]
+    cur = 2
+    if with_bias:
+        prog.append(["input", len(plan)])
+        plan.append("bias")
+        prog.append(["binary", "SUM", cur, len(prog) - 1])
+        cur = len(prog) - 1
+    for s in steps:
+        if s[0] == "add":
+            prog.append(["input", len(plan)])
+            plan.append(s[1])
+            prog.append(["binary", "SUM", cur, len(prog) - 1])
+        else:
+            prog.append(["act", s[1], float(s[2]), float(s[3]), cur])
+        cur = len(prog) - 1
+    return prog, plan
+
+
+def _fp8_ok() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 9)
+
+
+def _common_supports(node, specs):
+    """The checks both tactics share: INT8 / FP8 inputs, one float type in and out, an epilogue the template
+    compiles."""
+    a = node.attrs
+    if a.input_type not in (DataType.INT8, DataType.FP8) or (a.input_type == DataType.FP8 and not _fp8_ok()):
+        return False
+    x, out = specs[node.inputs[0]], specs[node.outputs[0]]
+    if x.dtype not in GEMM_DTYPES or out.dtype != x.dtype or x.shape is None or out.shape is None:
+        return False
+    prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
+    dts = [DataType.FLOAT, DataType.FLOAT] + [specs[node.inputs[2 if p == "bias" else p]].dtype for p in plan[2:]]
+    return epilogue_supported(prog, dts)
+
+
+def _with_bias(node):
+    return len(node.inputs) > 2 and bool(node.inputs[2])
+
+
+def _storage(input_type):
+    import torch
+
+    return torch.int8 if input_type == DataType.INT8 else torch.float8_e4m3fn
+
+
+def _column_scale(ins, n):
+    """``sx * sw[c]`` as n float32 values on the kernel's device."""
+    import torch
+
+    sx = ins[5].to(torch.float64).reshape(())
+    return (output_channel_scale(ins[4], n).to(sx.device) * sx).to(torch.float32).contiguous()
+
+
+@register_tactic
+class TritonQuantizedGemm(Tactic):
+    name = "triton_quantized_gemm"
+    kinds = (Kind.QUANTIZED_MATMUL,)
+    devices = ("cuda",)
+    space = QUANT_GEMM_SPACE
+
+    def supports(self, node, specs, device):
+        if not super().supports(node, specs, device) or specs is None or not triton_available():
+            return False
+        if not _common_supports(node, specs):
+            return False
+        x, w, out = specs[node.inputs[0]], specs[node.inputs[1]], specs[node.outputs[0]]
+        if len(x.shape) < 2 or w.shape is None or any(d != 1 for d in w.shape[:-2]):
+            return False   # one weight matrix (leading dims of 1): the batch of x folds into the rows
+        n = w.shape[matmul_output_axis(node.attrs, len(w.shape))]
+        return tuple(out.shape[-2:]) == (x.shape[-2], n) and tuple(out.shape[:-2]) == tuple(x.shape[:-2])
+
+    def runner(self, node, device, point):
+        a = node.attrs
+        prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
+        gemm = GemmLauncher(prog, point)
+        prepared: dict = {}
+
+        def run(ins, outs):
+            x, w, out = ins[0], ins[1], outs[0]
+            key = (w.data_ptr(), ins[4].data_ptr(), ins[5].data_ptr())
+            prep = prepared.get(key)
+            if prep is None:
+                wm = w.reshape(w.shape[-2:])
+                wm = (wm.t() if a.op1 == MO.TRANSPOSE else wm).to(_storage(a.input_type))
+                prep = prepared[key] = (wm.unsqueeze(0), _column_scale(ins, wm.shape[1]))
+            b3, scale = prep
+            k, n = b3.shape[1], b3.shape[2]
+            a3 = quantized_input(a, x, ins[5]).reshape(1, -1, k)
+            shape = tuple(out.shape)
+            shape3 = (1, a3.shape[1], n)
+            extras = [scale.expand(shape3)]
+            extras += [view3((ins[2] if p == "bias" else ins[p]).expand(shape), shape3) for p in plan[2:]]
+            try:
+                out3, copy_back = out.view(shape3), False
+            except RuntimeError:
+                import torch
+
+                out3, copy_back = torch.empty(shape3, dtype=out.dtype, device=out.device), True
+            gemm(out3, a3, b3, extras)
+            if copy_back:
+                out.copy_(out3.view(shape))
+            return None
+
+        run.launchers = [gemm]
+        return run
+
+
+@register_tactic
+class TritonQuantizedConvNHWC(Tactic):
+    name = "triton_quantized_conv_nhwc"
+    kinds = (Kind.QUANTIZED_CONV,)
+    devices = ("cuda",)
+    space = QUANT_CONV_SPACE
+
+    def supports(self, node, specs, device):
+        if not super().supports(node, specs, device) or specs is None or not triton_available():
+            return False
+        a = node.attrs
+        if len(a.kernel_size_nd) != 2 or a.num_groups != 1 or not _common_supports(node, specs):
+            return False
+        x, out = specs[node.inputs[0]], specs[node.outputs[0]]
+        if len(x.shape) != 4 or len(out.shape) != 4:
+            return False
+        conv_in = [x, Spec(x.dtype, specs[node.inputs[1]].shape)]
+        (conv,) = get_op(Kind.CONVOLUTION).infer(a, conv_in)
+        return not any(c >= 0 and o >= 0 and c != o for c, o in zip(conv.shape, out.shape))
+
+    def runner(self, node, device, point):
+        a = node.attrs
+        prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
+        launch = ConvLauncher(prog, point)
+        prepared: dict = {}
+        generic = node.op
+
+        def run(ins, outs):
+            x, w, out = ins[0], ins[1], outs[0]
+            k, s, d, pre, post = spatial_params(a, 2)
+            pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post)
+            shape = tuple(out.shape)
+            up = a.padding_mode == PM.EXPLICIT_ROUND_UP
+            if shape != (x.shape[0], a.num_output_maps, *(conv_out_dim(x.shape[2 + i], k[i], s[i], d[i], pre[i],
+                                                                       post[i], up) for i in range(2))):
+                (y,) = generic.run(a, ins, outs)   # a residual broadcasting the convolution's batch or pixels
+                out.copy_(y)
+                return None
+            key = (w.data_ptr(), ins[4].data_ptr(), ins[5].data_ptr())
+            prep = prepared.get(key)
+            if prep is None:
+                wmat = pack_weight(w, a.num_output_maps, x.shape[1], k, _storage(a.input_type))
+                prep = prepared[key] = (wmat, _column_scale(ins, a.num_output_maps))
+            wmat, scale = prep
+            xq = quantized_input(a, x, ins[5])
+            extras = [scale.reshape(1, -1, 1, 1).expand(shape)]
+            extras += [(ins[2].reshape(1, -1, 1, 1) if p == "bias" else ins[p]).expand(shape) for p in plan[2:]]
+            launch(out, xq, wmat, k, (s, pre, d), extras)
+            return None
+
+        run.launchers = [launch]
+        return run

@@ -1,0 +1,208 @@
+"""The quantized Triton tactics (tactics/tactic_triton_quantized.py) on the CPU through Triton's interpreter, against
+float64 torch references of the fake-quantized layer (Q/DQ input, dequantized kernel): INT8 GEMM (per-channel and
+per-tensor scales, transposed kernel, INT4 kernel values, bias, residual, activation) and the INT8 implicit-GEMM
+convolution (stride, padding, bias, residual, ReLU; NCHW and channels-last inputs); plus the support rules and
+``dequantized_weights`` (no Triton needed). FP8 runs under the gpu marker (test_triton_quantized_gpu.py).
+
+``TRITON_INTERPRET=1`` must be set before Triton is imported, so the kernels run in one subprocess (this file run as a
+script), which prints each case's worst error as JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from inferrt.enums import DataType, MatrixOperation as MO
+from inferrt.ir.graph import Node
+from inferrt.ops import Spec, get_op
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
+
+
+def quantized_node(kind, x_shape, w, ks, sx, bias=None, residual=None, epilogue=(), input_type=DataType.INT8,
+                   **attrs):
+    """(node, specs) of a ``kind`` layer reading x of ``x_shape`` and the quantized kernel ``w`` (a torch tensor of
+    DataType ``attrs['w_type']``, default INT8)."""
+    w_type = attrs.pop("w_type", DataType.INT8)
+    ins = ["x", "w", "b" if bias is not None else "", "r" if residual is not None else "", "ks"]
+    specs = {"x": Spec(DataType.FLOAT, tuple(x_shape)), "w": Spec(w_type, tuple(w.shape)),
+             "ks": Spec(DataType.FLOAT, tuple(ks.shape))}
+    if sx is not None:
+        ins.append("xs")
+        specs["xs"] = Spec(DataType.FLOAT, ())
+    if bias is not None:
+        specs["b"] = Spec(DataType.FLOAT, tuple(bias.shape))
+    if residual is not None:
+        specs["r"] = Spec(DataType.FLOAT, tuple(residual.shape))
+    a = get_op(kind).default_attrs()
+    a.update(input_type=input_type, epilogue=[list(s) for s in epilogue], **attrs)
+    node = Node("q", kind, ins, ["y"], a)
+    (specs["y"],) = get_op(kind).infer(a, [specs[i] if i else None for i in ins])
+    return node, specs
+
+
+def _fake_int8(x, sx):
+    return torch.clamp(torch.round(x.double() / sx), -128, 127) * sx
+
+
+def _cases():
+    g = torch.Generator().manual_seed(5)
+
+    def rn(*s, scale=1.0):
+        return torch.randn(*s, generator=g) * scale
+
+    def ri(lo, hi, *s):
+        return torch.randint(lo, hi, s, generator=g, dtype=torch.int8)
+
+    cases = {}
+    # GEMM: per-channel INT8 kernel [K, N], bias, residual, ReLU; x batched (rows fold)
+    w = ri(-127, 128, 40, 24)
+    ks = torch.rand(24, generator=g) * 0.01 + 0.002
+    x, b, r = rn(2, 19, 40), rn(1, 1, 24, scale=0.1), rn(2, 19, 24)
+    node, specs = quantized_node("quantized_matmul", x.shape, w, ks, 0.03, b, r, [["add", 3], ["act", "RELU", 0, 0]],
+                                 kernel_axis=1)
+    ref = torch.relu(_fake_int8(x, 0.03) @ (w.double() * ks.double()) + b.double() + r.double())
+    cases["gemm_int8_per_channel"] = (node, specs, [x, w, b, r, ks, torch.tensor(0.03)], ref)
+    # GEMM: INT4 values in a transposed [N, K] kernel, per-tensor scale, odd sizes
+    w = ri(-8, 8, 21, 33)
+    x = rn(17, 33)
+    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(0.05), 0.02, op1=MO.TRANSPOSE,
+                                 w_type=DataType.INT4)
+    ref = _fake_int8(x, 0.02) @ (w.double().t() * 0.05)
+    cases["gemm_int4_values_transposed"] = (node, specs, [x, w, None, None, torch.tensor(0.05), torch.tensor(0.02)],
+                                            ref)
+    # implicit-GEMM conv: 3x3, stride 2, padding 1, bias, residual, ReLU; NCHW and channels-last input
+    w = ri(-127, 128, 12, 8, 3, 3)
+    ks = torch.rand(12, generator=g) * 0.005 + 0.001
+    x, b = rn(2, 8, 9, 9), rn(12, scale=0.1)
+    r = rn(2, 12, 5, 5)
+    conv = dict(num_output_maps=12, kernel_size_nd=(3, 3), stride_nd=(2, 2), pre_padding=(1, 1),
+                post_padding=(1, 1))
+    node, specs = quantized_node("quantized_conv", x.shape, w, ks, 0.04, b, r, [["add", 3], ["act", "RELU", 0, 0]],
+                                 **conv)
+    ref = torch.relu(F.conv2d(_fake_int8(x, 0.04), w.double() * ks.double().reshape(-1, 1, 1, 1), b.double(),
+                              stride=2, padding=1) + r.double())
+    ins = [x, w, b, r, ks, torch.tensor(0.04)]
+    cases["conv_int8_nchw"] = (node, specs, ins, ref)
+    cases["conv_int8_channels_last"] = (node, specs, [x.contiguous(memory_format=torch.channels_last)] + ins[1:],
+                                        ref)
+    return cases
+
+
+def _numpy_index_shim():
+    """Triton 3.6's interpreter reads a scalar kernel argument with ``int(array)`` on a one-element array of rank 1,
+    which NumPy 2.4 refuses ("only 0-dimensional arrays can be converted"); read the element instead."""
+    from triton.runtime import interpreter
+
+    patch = interpreter._patch_lang_tensor
+
+    def patched(tensor, scope):
+        patch(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
+
+    interpreter._patch_lang_tensor = patched
+
+
+def _run_kernels():
+    from inferrt.tactics.registry import get_tactic
+
+    _numpy_index_shim()
+
+    out = {}
+    for name, (node, specs, ins, ref) in _cases().items():
+        tactic = get_tactic("triton_quantized_gemm" if node.kind == "quantized_matmul" else
+                            "triton_quantized_conv_nhwc")
+        run = tactic.runner(node, "cpu", dict(SMALL))
+        y = torch.empty(specs["y"].shape, dtype=torch.float32)
+        res = run(ins, [y])
+        assert res is None
+        err = float((y.double() - ref).abs().max() / max(float(ref.abs().max()), 1.0))
+        out[name] = {"err": err, "launched": len(run.launchers[0].cache)}
+    return out
+
+
+@pytest.fixture(scope="module")
+def interpreted():
+    pytest.importorskip("triton")
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "tests.tactics.test_triton_quantized"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("case", ["gemm_int8_per_channel", "gemm_int4_values_transposed", "conv_int8_nchw",
+                                  "conv_int8_channels_last"])
+def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
+    r = interpreted[case]
+    assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+
+
+def test_tuning_spaces_take_k_in_steps_of_32():
+    from inferrt.tactics.tactic_triton_quantized import QUANT_CONV_SPACE, QUANT_GEMM_SPACE
+
+    for space in (QUANT_GEMM_SPACE, QUANT_CONV_SPACE):
+        assert set(space.params["BLOCK_K"]) == {32, 64}
+    node, specs = _cases()["gemm_int8_per_channel"][:2]
+    points = QUANT_GEMM_SPACE.points(node, specs)
+    assert points and all(p["BLOCK_K"] in (32, 64) for p in points)
+
+
+def test_support_rules():
+    pytest.importorskip("triton")
+    from inferrt.tactics.registry import get_tactic
+
+    gemm, conv = get_tactic("triton_quantized_gemm"), get_tactic("triton_quantized_conv_nhwc")
+    cases = _cases()
+    node, specs = cases["gemm_int8_per_channel"][:2]
+    assert gemm.supports(node, specs, "cuda") and not gemm.supports(node, specs, "cpu")
+    wo, wo_specs = quantized_node("quantized_matmul", (4, 40), torch.zeros(40, 8, dtype=torch.int8),
+                                  torch.tensor(0.1), None, input_type=DataType.FLOAT)
+    assert not gemm.supports(wo, wo_specs, "cuda")          # weight-only: dequantized_weights / generic
+    node, specs = cases["conv_int8_nchw"][:2]
+    assert conv.supports(node, specs, "cuda")
+    grouped, gspecs = quantized_node("quantized_conv", (1, 8, 5, 5), torch.zeros(8, 4, 1, 1, dtype=torch.int8),
+                                     torch.tensor(0.1), 0.1, num_output_maps=8, kernel_size_nd=(1, 1), num_groups=2)
+    assert not conv.supports(grouped, gspecs, "cuda")
+
+
+@pytest.mark.parametrize("kind", ["quantized_matmul", "quantized_conv"])
+def test_dequantized_weights_prepares_the_float_kernel_once_and_matches_generic(kind):
+    from inferrt.tactics.registry import get_tactic
+
+    g = torch.Generator().manual_seed(9)
+    if kind == "quantized_matmul":
+        w = torch.randint(-8, 8, (32, 6), generator=g, dtype=torch.int8)
+        ks = torch.rand(2, 6, generator=g) * 0.1
+        x = torch.randn(3, 32, generator=g)
+        node, specs = quantized_node(kind, x.shape, w, ks, None, input_type=DataType.FLOAT, w_type=DataType.INT4,
+                                     kernel_block_shape=(16, 1), kernel_axis=1)
+        ref = x.double() @ (w.double() * ks.double().repeat_interleave(16, 0))
+    else:
+        w = torch.randint(-127, 128, (4, 3, 3, 3), generator=g, dtype=torch.int8)
+        ks = torch.rand(4, generator=g) * 0.01
+        x = torch.randn(1, 3, 6, 6, generator=g)
+        node, specs = quantized_node(kind, x.shape, w, ks, None, input_type=DataType.FLOAT, num_output_maps=4,
+                                     kernel_size_nd=(3, 3))
+        ref = F.conv2d(x.double(), w.double() * ks.double().reshape(-1, 1, 1, 1))
+    tactic = get_tactic("dequantized_weights")
+    assert tactic.supports(node, specs, "cpu")
+    run = tactic.runner(node, "cpu", {})
+    ins = [x, w, None, None, ks]
+    for _ in range(2):
+        (y,) = run(ins, [torch.empty(specs["y"].shape)])
+        np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+    (gen,) = node.op.run(node.attrs, ins, [None])
+    np.testing.assert_allclose(gen.numpy(), y.numpy(), rtol=1e-6, atol=1e-6)
+
+
+if __name__ == "__main__":
+    print(json.dumps(_run_kernels()))

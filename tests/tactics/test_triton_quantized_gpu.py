@@ -1,0 +1,98 @@
+"""GPU: the quantized Triton tactics (INT8 and FP8 GEMM, INT8 implicit-GEMM convolution) at several tuning points
+against float64 torch references of the fake-quantized layer; FP8 on compute capability 8.9+; and engines built on
+the GPU from inferrt.quantize's INT8 / FP8 ONNX run their products on these tactics and agree with onnxruntime's
+fake-quantized run within one quantization step."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.gpu
+
+from inferrt.enums import DataType  # noqa: E402
+from inferrt.tactics.registry import get_tactic  # noqa: E402
+from tests.tactics.test_triton_quantized import SMALL, _cases, quantized_node  # noqa: E402
+
+POINTS = {
+    "small": SMALL,
+    "default": {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3, "GROUP_M": 8},
+    "large": {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3, "GROUP_M": 8},
+}
+
+
+def _run(node, specs, ins, point):
+    tactic = get_tactic("triton_quantized_gemm" if node.kind == "quantized_matmul" else "triton_quantized_conv_nhwc")
+    assert tactic.supports(node, specs, "cuda")
+    run = tactic.runner(node, "cuda", dict(point))
+    dev = [None if t is None else t.cuda() for t in ins]
+    y = torch.empty(specs["y"].shape, dtype=torch.float32, device="cuda")
+    assert run(dev, [y]) is None
+    return y.cpu().double()
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+@pytest.mark.parametrize("case", list(_cases()))
+def test_int8_kernels_at_every_point(case, point):
+    node, specs, ins, ref = _cases()[case]
+    y = _run(node, specs, ins, POINTS[point])
+    assert float((y - ref).abs().max() / max(float(ref.abs().max()), 1.0)) <= 1e-5
+
+
+def _fp8(x, s):
+    return (x.float() / s).clamp(-448, 448).to(torch.float8_e4m3fn).double() * s
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_fp8_gemm(point):
+    if torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("FP8 needs compute capability 8.9+")
+    g = torch.Generator().manual_seed(3)
+    wf = torch.randn(64, 48, generator=g) * 0.2
+    sw = float(wf.abs().max() / 448)
+    w = (wf / sw).to(torch.float8_e4m3fn)
+    x, b = torch.randn(3, 40, 64, generator=g), torch.randn(1, 1, 48, generator=g) * 0.1
+    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(sw), 0.01, b, None,
+                                 [["act", "GELU_TANH", 0, 0]], input_type=DataType.FP8, w_type=DataType.FP8)
+    y = _run(node, specs, [x, w, b, None, torch.tensor(sw), torch.tensor(0.01)], POINTS[point])
+    ref = torch.nn.functional.gelu(_fp8(x, 0.01) @ (w.double() * sw) + b.double(), approximate="tanh")
+    # FP32 accumulation of FP8 products (tensor cores): float32 rounding, not a quantization step
+    assert float((y - ref).abs().max() / max(float(ref.abs().max()), 1.0)) <= 1e-4
+
+
+def test_int8_gemm_matches_exact_integer_sums_beyond_float32_exactness():
+    """K = 4096 (sums past 2**24): the INT32 accumulator is exact, as the generic path's float64; the result
+    differs from the exact integer sum only by its FP32 rounding."""
+    g = torch.Generator().manual_seed(4)
+    w = torch.randint(-127, 128, (4096, 32), generator=g, dtype=torch.int8)
+    x = torch.randint(-127, 128, (24, 4096), generator=g).float() * 0.5      # exactly representable, no rounding
+    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(1.0), 0.5)
+    y = _run(node, specs, [x, w, None, None, torch.tensor(1.0), torch.tensor(0.5)], POINTS["default"])
+    exact = ((x.double() / 0.5).round().long() @ w.long()).double() * 0.5
+    assert torch.allclose(y, exact, rtol=1.2e-7, atol=0)     # only the FP32 output's rounding
+
+
+@pytest.mark.parametrize("case, mode", [("resblock", "int8"), ("gemms", "int8"), ("resblock", "fp8")])
+def test_gpu_engine_runs_quantized_products_on_the_quantized_tactics(case, mode):
+    if mode == "fp8" and torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("FP8 needs compute capability 8.9+")
+    from inferrt.api import build_engine
+    from inferrt.quantize import quantize
+    from tests.quantize.models import gemm_model, ort_run, resblock_model
+
+    rng = np.random.default_rng(7)
+    src, feed = ((resblock_model(), {"x": rng.standard_normal((2, 4, 8, 8)).astype(np.float32)}) if case == "resblock"
+                 else (gemm_model(), {"x": rng.standard_normal((32, 4, 16)).astype(np.float32)}))
+    model = quantize(src, mode, "max", calibration_data=feed, progress=False).model
+    want = ort_run(model, feed)
+    engine = build_engine(model, device="cuda", profiles={k: (v.shape, v.shape, v.shape) for k, v in feed.items()})
+    got = engine.create_execution_context().infer(feed)
+    tactics = {n.kind: n.info.tactic for n in engine.graph.nodes if n.kind.startswith("quantized_")}
+    assert tactics, "no quantized layer in the engine"
+    names = [o.name for o in model.graph.output]
+    for name, w in zip(names, want):
+        g = np.asarray(got[name], np.float64)
+        # the outputs are several quantized layers deep: a flipped rounding may move them by a step of the last
+        # layer's input; compare with a tolerance of the output's scale
+        assert np.max(np.abs(g - w)) <= 0.05 * max(np.abs(w).max(), 1.0), (name, tactics)
+    print(tactics)
