@@ -118,13 +118,18 @@ class LayerHelpers:
             layer.second_transpose = tuple(range(r, r + k)) + tuple(range(r))
         return self.out(layer)
 
+    def producer_kind(self, tensor):
+        """The op kind of the layer that produced the ITensor ``tensor``; None for network inputs."""
+        layer = self.network.internal.producer(tensor) if tensor is not None else None
+        return None if layer is None else self.network.internal.layer_kind(layer)
+
     def _is_named_weight(self, t) -> bool:
         """Whether ``t`` is the output of a constant layer holding named weights (an initializer's)."""
         from ..ir.api_refit import weight_names
 
         internal = self.network.internal
         layer = internal.producer(t)
-        if layer is None or internal.layer_kind(layer) != "constant":
+        if layer is None or internal.layer_kind(layer) != Kind.CONSTANT:
             return False
         return id(internal.layer_attrs(layer).get("weights")) in weight_names(self.network)
 
