@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..dtypes import torch_dtype
+from ..dtypes import FLOAT_TYPES, torch_dtype
 from ..enums import DataType
 from ..errors import BuildError
 from ..ir.kinds import Kind
@@ -88,7 +88,7 @@ def generated_batch(graph, shapes: dict) -> dict[str, torch.Tensor]:
     for name in graph.inputs:
         spec = specs[name]
         shape = tuple(spec.shape)
-        if spec.dtype in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+        if spec.dtype in FLOAT_TYPES:
             arr = float_sample(rng, shape)
         elif name in bounds:
             arr = rng.integers(0, bounds[name], size=shape)

@@ -8,11 +8,11 @@ do. Every name must match a layer: a misspelt one is an error before the build, 
 """
 from __future__ import annotations
 
+from ..dtypes import FLOAT_TYPES
 from .exec_args import ExecArgError
 
 #: trtexec's type names -> inferrt DataType names, for the types inferrt builds
 TYPES = {"fp32": "FLOAT", "fp16": "HALF", "bf16": "BF16"}
-_FLOATS = ("FLOAT", "HALF", "BF16")
 
 
 def parse_layer_spec(flag: str, spec: str | None, multi: bool = False) -> dict:
@@ -60,7 +60,7 @@ def resolve(flag: str, wanted: dict, layers: dict) -> dict:
             out[name] = wanted[name]
             continue
         hits = [p for p in wanted if "*" in p and _matches(p, name)]
-        if hits and all(layer.get_output(i).dtype.name in _FLOATS for i in range(layer.num_outputs)):
+        if hits and all(layer.get_output(i).dtype in FLOAT_TYPES for i in range(layer.num_outputs)):
             out[name] = wanted[hits[-1]]
     return out
 

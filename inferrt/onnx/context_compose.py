@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dtypes import FLOAT_TYPES
 from ..enums import (ActivationType, DataType, ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation,
                      UnaryOperation)
 from ..ir.kinds import Kind
@@ -85,7 +86,7 @@ class LayerHelpers:
 
     def to_float(self, t):
         """``t`` unchanged when it is FLOAT/HALF/BF16, else cast to FLOAT."""
-        return t if t.dtype in (DataType.FLOAT, DataType.HALF, DataType.BF16) else self.cast(t, DataType.FLOAT)
+        return t if t.dtype in FLOAT_TYPES else self.cast(t, DataType.FLOAT)
 
     def identity(self, t):
         return self.out(self.network.add_identity(t))

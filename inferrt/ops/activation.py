@@ -6,7 +6,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..enums import ActivationType as AT, LayerType
+from ..dtypes import FLOAT_TYPES
+from ..enums import ActivationType as AT, DataType, LayerType
 from .base import FLOAT, Enum, OpDef, OpError, register, spec_like
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -45,7 +46,7 @@ class Activation(OpDef):
 
     def infer(self, a, ins):
         x = ins[0]
-        if x.dtype.name not in ("FLOAT", "HALF", "BF16", "INT8") and a.type is not AT.RELU:
+        if x.dtype not in (*FLOAT_TYPES, DataType.INT8) and a.type is not AT.RELU:
             raise OpError(f"activation {a.type.name} needs a floating-point input, got {x.dtype.name}")
         return [spec_like(x)]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
+from ..dtypes import FLOAT_TYPES
 from ..enums import DataType, LayerType
 from .base import BOOL, FLOAT, OpDef, OpError, Spec, broadcast_shapes, register
 
@@ -29,7 +30,7 @@ class Attention(OpDef):
         q, k, v = ins[:3]
         m = ins[3] if len(ins) > 3 else None
         for name, s in (("query", q), ("key", k), ("value", v)):
-            if s.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+            if s.dtype not in FLOAT_TYPES:
                 raise OpError(f"attention {name} must be floating point, got {s.dtype.name}")
             if s.dtype != q.dtype:
                 raise OpError(f"attention {name} has type {s.dtype.name} but query has {q.dtype.name}")

@@ -100,7 +100,7 @@ class Unary(OpDef):
         x = ins[0]
         if a.op is U.NOT and x.dtype != DataType.BOOL:
             raise OpError(f"NOT needs a BOOL input, got {x.dtype.name}")
-        if a.op in _FLOAT_ONLY and x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+        if a.op in _FLOAT_ONLY and x.dtype not in _FLOATS:
             raise OpError(f"{a.op.name} needs a floating-point input, got {x.dtype.name}; add a cast layer")
         dt = DataType.BOOL if a.op in (U.ISINF, U.ISNAN) else x.dtype
         return [spec_like(x, dtype=dt)]

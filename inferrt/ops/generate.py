@@ -16,9 +16,9 @@ from .indexing import INDEX_TYPES, opt, scalar_like
 
 
 # ----------------------------------------------------------------------------------------------- Fill
-_LINSPACE_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16, DataType.INT32, DataType.INT64)
+_LINSPACE_TYPES = (*_FLOATS, DataType.INT32, DataType.INT64)
 
-_RANDOM_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+_RANDOM_TYPES = _FLOATS
 
 
 @register

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..dtypes import FLOAT_TYPES
 from ..enums import DataType, LayerType, MatrixOperation as MO
 from .base import Enum, OpDef, OpError, Spec, broadcast_shapes, register
 
@@ -38,7 +39,7 @@ class MatrixMultiply(OpDef):
         x, y = ins
         if x.dtype != y.dtype:
             raise OpError(f"inputs have different types ({x.dtype.name} and {y.dtype.name}); add a cast layer")
-        if x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16, DataType.INT32, DataType.INT64, DataType.INT8):
+        if x.dtype not in (*FLOAT_TYPES, DataType.INT32, DataType.INT64, DataType.INT8):
             raise OpError(f"type {x.dtype.name} is not supported")
         bx, mx, vx = _mat_shape(x.shape, a.op0, 0)
         by, my, vy = _mat_shape(y.shape, a.op1, 1)
@@ -129,7 +130,7 @@ class Det(OpDef):
 
     def infer(self, a, ins):
         x = ins[0]
-        if x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+        if x.dtype not in FLOAT_TYPES:
             raise OpError(f"input must be floating point, got {x.dtype.name}")
         if x.rank < 2 or (x.shape[-1] >= 0 and x.shape[-2] >= 0 and x.shape[-1] != x.shape[-2]):
             raise OpError(f"input must be [..., M, M] square matrices, got shape {x.shape}")

@@ -48,7 +48,7 @@ class Reduce(OpDef):
             raise OpError("ReduceOperation.NONE is not a reduction; use SUM, PROD, MAX, MIN or AVG")
         if x.dtype == DataType.BOOL:
             raise OpError("BOOL inputs cannot be reduced; cast to INT32 first")
-        if a.op == R.AVG and x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+        if a.op == R.AVG and x.dtype not in _FLOATS:
             raise OpError(f"AVG needs a floating-point input, got {x.dtype.name}")
         shape = [(1 if i in axes else d) for i, d in enumerate(x.shape)] if a.keep_dims else \
             [d for i, d in enumerate(x.shape) if i not in axes]
@@ -78,7 +78,7 @@ class SoftMax(OpDef):
 
     def infer(self, a, ins):
         x = ins[0]
-        if x.dtype not in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+        if x.dtype not in _FLOATS:
             raise OpError(f"softmax needs a floating-point input, got {x.dtype.name}")
         self._axis(a, x.rank)
         return [Spec(x.dtype, x.shape)]

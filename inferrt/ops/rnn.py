@@ -12,6 +12,7 @@ import threading
 
 import torch
 
+from ..dtypes import FLOAT_TYPES
 from ..enums import DataType, LayerType
 from .base import BOOL, FLOAT, FLOATS, INT, JSON, Choice, OpDef, OpError, Spec, register
 
@@ -154,7 +155,7 @@ class RNN(OpDef):
             if s is not None and s.shape is not None and any(d >= 0 and d != e for d, e in zip(s.shape, shape)) \
                     or (s is not None and s.shape is not None and len(s.shape) != len(shape)):
                 raise OpError(f"{name} has shape {s.shape}, expected {shape}")
-        floats = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+        floats = FLOAT_TYPES
         for name, sp in zip(self.inputs, ins):
             if sp is not None and name != "sequence_lens" and sp.dtype not in floats:
                 raise OpError(f"{name} must be a float tensor, got {sp.dtype.name}")

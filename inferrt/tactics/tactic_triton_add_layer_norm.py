@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..enums import DataType
+from ..dtypes import FLOAT_TYPES
 from ..ir.kinds import Kind
 from ..ops.base import axes_from_mask
 from .registry import Tactic, register_tactic
@@ -18,7 +18,7 @@ from .tactic_triton_pointwise import triton_available
 from .tuning import TuningSpace
 
 MAX_BLOCK = 16384   # triton_add_layer_norm.MAX_BLOCK (that module imports Triton, this one must not)
-_DTYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+_DTYPES = FLOAT_TYPES
 
 
 def _row_length(node, specs):

@@ -3,7 +3,7 @@ the versions of the libraries whose kernels were timed (``library_versions``).
 
 Serialized as a small framed JSON document (magic, version, JSON); a cache whose device differs is refused
 unless ``ignore_mismatch`` is set. Entries recorded under other library versions are kept but never match: their
-keys differ, so a rebuild under a new PyTorch, cuDNN, CUDA (cuBLAS) or Triton times again instead of replaying.
+keys differ, so a rebuild under a new PyTorch, cuDNN, CUDA, cuBLAS or Triton times again instead of replaying.
 
 An entry is ``{"tactic": name, "ms": time, "config": point}``: ``config`` is the chosen point of the tactic's
 tuning space (``{name: value}``, tactics/tuning.py), null for a tactic without tunable parameters. Caches written
@@ -24,7 +24,7 @@ MAGIC = b"IRTTC1\x00\x00"
 @functools.lru_cache(maxsize=1)
 def library_versions() -> str:
     """The versions of the kernel libraries a timing depends on, once per process: PyTorch, cuDNN, the CUDA
-    toolkit PyTorch was built with (it ships cuBLAS), Triton; ``none`` for one that is absent."""
+    toolkit PyTorch was built with, cuBLAS (``cublas_version``), Triton; ``none`` for one that is absent."""
     import torch
 
     try:
@@ -33,8 +33,24 @@ def library_versions() -> str:
     except ImportError:
         triton_version = None
     parts = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "cuda": torch.version.cuda,
-             "triton": triton_version}
+             "cublas": cublas_version(torch.version.cuda), "triton": triton_version}
     return ";".join(f"{k}={'none' if v is None else v}" for k, v in parts.items())
+
+
+def cublas_version(cuda: str | None) -> str | None:
+    """The version of the cuBLAS wheel a pip-installed PyTorch built for CUDA ``cuda`` loads (``nvidia-cublas-cu11``,
+    ``nvidia-cublas-cu12``, ``nvidia-cublas`` from CUDA 13): it is installed and upgraded apart from PyTorch, so
+    the toolkit version alone does not tell it. None without CUDA or without the wheel (a PyTorch that uses the
+    toolkit's own cuBLAS, whose version ``cuda`` gives)."""
+    from importlib import metadata
+
+    if not cuda:
+        return None
+    major = int(cuda.split(".")[0])
+    try:
+        return metadata.version("nvidia-cublas" if major >= 13 else f"nvidia-cublas-cu{major}")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _point(key, config):

@@ -1,7 +1,11 @@
 """The timing-cache key covers what a timing depends on: the layout each input and output is timed in and the
-versions of the kernel libraries (PyTorch, cuDNN, CUDA/cuBLAS, Triton). A cache recorded under other versions
+versions of the kernel libraries (PyTorch, cuDNN, CUDA, cuBLAS, Triton). A cache recorded under other versions
 gives misses after a round trip through serialize/deserialize, never another tactic."""
 from __future__ import annotations
+
+import sys
+import types
+from importlib import metadata
 
 import pytest
 import torch
@@ -44,7 +48,7 @@ def test_input_and_output_layouts_are_told_apart():
 def test_key_differs_when_a_library_version_differs(monkeypatch):
     node, specs, cands = _relu()
     base = select._key(node, specs, "dev", cands)
-    monkeypatch.setattr(select, "library_versions", lambda: "torch=0.0;cudnn=1;cuda=1.0;triton=0.0")
+    monkeypatch.setattr(select, "library_versions", lambda: "torch=0.0;cudnn=1;cuda=1.0;cublas=1.0;triton=0.0")
     assert select._key(node, specs, "dev", cands) != base
 
 
@@ -52,6 +56,8 @@ def test_key_differs_when_a_library_version_differs(monkeypatch):
     ("cudnn", lambda mp: mp.setattr(torch.backends.cudnn, "version", lambda: 12345)),
     ("cuda", lambda mp: mp.setattr(torch.version, "cuda", "99.9")),
     ("torch", lambda mp: mp.setattr(torch, "__version__", "0.0.1")),
+    ("cublas", lambda mp: mp.setattr(timing_cache, "cublas_version", lambda cuda: "99.1.2.3")),
+    ("triton", lambda mp: mp.setitem(sys.modules, "triton", types.SimpleNamespace(__version__="0.0.1"))),
 ])
 def test_library_versions_names_each_library(monkeypatch, library, patch):
     before = timing_cache.library_versions.__wrapped__()
@@ -66,13 +72,34 @@ def test_library_versions_is_computed_once_per_process():
     first = timing_cache.library_versions()
     assert timing_cache.library_versions() is first
     assert first.startswith(f"torch={torch.__version__};cudnn=")
-    assert [p.split("=")[0] for p in first.split(";")] == ["torch", "cudnn", "cuda", "triton"]
+    assert [p.split("=")[0] for p in first.split(";")] == ["torch", "cudnn", "cuda", "cublas", "triton"]
+
+
+@pytest.mark.parametrize("cuda,wheel", [("11.8", "nvidia-cublas-cu11"), ("12.4", "nvidia-cublas-cu12"),
+                                        ("13.0", "nvidia-cublas")])
+def test_cublas_version_is_the_wheel_of_pytorchs_cuda(monkeypatch, cuda, wheel):
+    installed = {"nvidia-cublas-cu11": "11.11.3.6", "nvidia-cublas-cu12": "12.4.5.8", "nvidia-cublas": "13.1.0.3"}
+
+    def version(name):
+        if name not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(metadata, "version", version)
+    assert timing_cache.cublas_version(cuda) == installed[wheel]
+    del installed[wheel]   # the toolkit's own cuBLAS: its version is the key's ``cuda``
+    assert timing_cache.cublas_version(cuda) is None
+
+
+def test_cublas_version_is_none_without_cuda(monkeypatch):
+    monkeypatch.setattr(metadata, "version", lambda name: "12.4.5.8")
+    assert timing_cache.cublas_version(None) is None
 
 
 def test_cache_serialized_under_other_versions_misses(monkeypatch):
     node, specs, cands = _relu()
     with monkeypatch.context() as mp:
-        mp.setattr(select, "library_versions", lambda: "torch=1.0;cudnn=7000;cuda=10.0;triton=2.0")
+        mp.setattr(select, "library_versions", lambda: "torch=1.0;cudnn=7000;cuda=10.0;cublas=10.0;triton=2.0")
         old = timing_cache.ITimingCache(device="dev")
         old.record(select._key(node, specs, "dev", cands), "generic", 0.5)
         data = old.serialize()

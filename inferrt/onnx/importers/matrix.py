@@ -6,12 +6,13 @@ bias are elementwise layers that the builder's fusion passes fold into the matri
 """
 from __future__ import annotations
 
+from ...dtypes import FLOAT_TYPES
 from ...enums import DataType, ElementWiseOperation as EW, MatrixOperation as MO, ParserErrorCode as E
 from ...ir.kinds import Kind
 from ..registry import importer
 
 
-_MM_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16, DataType.INT32, DataType.INT64)
+_MM_TYPES = (*FLOAT_TYPES, DataType.INT32, DataType.INT64)
 
 
 def _check_types(ctx, node, a, b):

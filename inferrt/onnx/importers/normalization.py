@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...dtypes import FLOAT_TYPES
 from ...enums import ElementWiseOperation as EW, ParserErrorCode as E, ReduceOperation as R, ScaleMode
 from ...enums import UnaryOperation as U
 from ..registry import importer
@@ -61,7 +62,7 @@ def batch_norm_1(ctx, node):
                                   for i in range(1, 5))
         return [_bn_compose(ctx, x, scale, bias, mean, var, eps)]
     vals = [ctx.input_value(node, i) for i in range(1, 5)]
-    if all(v is not None for v in vals) and x.dtype.name in ("FLOAT", "HALF", "BF16"):
+    if all(v is not None for v in vals) and x.dtype in FLOAT_TYPES:
         scale, bias, mean, var = (np.asarray(v, np.float64).reshape(-1) for v in vals)
         s = scale / np.sqrt(var + eps)
         shift = bias - mean * s

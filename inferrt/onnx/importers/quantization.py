@@ -9,6 +9,7 @@ FLOAT8E4M3FN, FLOAT8E5M2 and FLOAT4E2M1 (4-bit data unpacked, see dtypes.py); FP
 """
 from __future__ import annotations
 
+from ...dtypes import FLOAT_TYPES
 from ...enums import DataType, ParserErrorCode as E
 from ..registry import importer
 
@@ -88,7 +89,7 @@ def quantize_linear(ctx, node):
     bits16 = _bits16(ctx, node)
     if to_type not in _Q_TYPES and not bits16:
         ctx.fail(f"cannot quantize to {to_type.name}; use {_Q_NAMES}", E.UNSUPPORTED_NODE_DATATYPE)
-    if x.dtype != scale.dtype and scale.dtype in (DataType.FLOAT, DataType.HALF, DataType.BF16):
+    if x.dtype != scale.dtype and scale.dtype in FLOAT_TYPES:
         x = ctx.cast(x, scale.dtype)
     axis, block = _qdq_params(ctx, node, x, scale)
     saturate = bool(node.attr("saturate", 1)) if ctx.opset() >= 19 else True

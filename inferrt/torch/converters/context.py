@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.fx
 
-from inferrt.dtypes import from_torch_dtype
+from inferrt.dtypes import FLOAT_TYPES, from_torch_dtype
 from inferrt.enums import DataType, ParserErrorCode
 from inferrt.ir.tensor import ITensor
 from inferrt.onnx.context import storable_array
@@ -98,8 +98,7 @@ class ConvertContext(LayerHelpers):
             return v.tensor
         if isinstance(v, (bool, int, float, np.number)):
             if dtype is None:
-                if like is not None and not isinstance(v, bool) and like.dtype in (
-                        DataType.FLOAT, DataType.HALF, DataType.BF16):
+                if like is not None and not isinstance(v, bool) and like.dtype in FLOAT_TYPES:
                     dtype = like.dtype
                 elif isinstance(v, bool):
                     dtype = DataType.BOOL
