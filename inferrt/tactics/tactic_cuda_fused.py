@@ -24,11 +24,12 @@ from .triton_codegen import POINTWISE_SPACE, PointwiseLauncher, supported
 from .tuning import TuningSpace
 
 
-def epilogue_program(steps, with_bias: bool):
-    """(program, kernel input plan): kernel inputs are y, then bias (if any), then residuals in step order."""
-    prog = [["input", 0]]
-    plan = ["y"]
-    cur = 0
+def epilogue_program(steps, with_bias: bool, scaled: bool = False):
+    """(program, kernel input plan): kernel inputs are y, then (``scaled``: a quantized layer's per-output-channel
+    dequantize scale "scale", multiplied in first) the bias (if any), then residuals in step order."""
+    prog = [["input", 0], ["input", 1], ["binary", "PROD", 0, 1]] if scaled else [["input", 0]]
+    plan = ["y", "scale"] if scaled else ["y"]
+    cur = len(prog) - 1
     if with_bias:
         prog.append(["input", len(plan)])
         plan.append("bias")

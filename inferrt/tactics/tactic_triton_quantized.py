@@ -18,6 +18,7 @@ from ..ops import Spec, get_op
 from ..ops.conv import conv_out_dim, resolve_padding, spatial_params
 from ..ops.quantized import matmul_output_axis, output_channel_scale, quantized_input
 from .registry import Tactic, register_tactic
+from .tactic_cuda_fused import epilogue_program
 from .tactic_triton_conv import _conv_dims
 from .tactic_triton_gemm import problem_dims
 from .tactic_triton_pointwise import triton_available
@@ -34,25 +35,8 @@ QUANT_CONV_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, _con
 
 def dequantize_epilogue_program(steps, with_bias: bool):
     """(program, kernel input plan) of a quantized layer's epilogue: input 0 is the FP32 accumulator, input 1 the
-    per-output-channel dequantize scale ("scale"), then the bias ("bias") and the residuals (their input index),
-    as ``tactic_cuda_fused.epilogue_program`` plans a float layer's."""
-    prog = [["input", 0], ["input", 1], ["binary", "PROD", 0, 1]]
-    plan = ["y", "scale"]
-    cur = 2
-    if with_bias:
-        prog.append(["input", len(plan)])
-        plan.append("bias")
-        prog.append(["binary", "SUM", cur, len(prog) - 1])
-        cur = len(prog) - 1
-    for s in steps:
-        if s[0] == "add":
-            prog.append(["input", len(plan)])
-            plan.append(s[1])
-            prog.append(["binary", "SUM", cur, len(prog) - 1])
-        else:
-            prog.append(["act", s[1], float(s[2]), float(s[3]), cur])
-        cur = len(prog) - 1
-    return prog, plan
+    per-output-channel dequantize scale ("scale"), then the bias ("bias") and the residuals (their input index)."""
+    return epilogue_program(steps, with_bias, scaled=True)
 
 
 def _fp8_ok() -> bool:
