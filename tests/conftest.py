@@ -14,6 +14,16 @@ def _has_cuda():
         return False
 
 
+def pytest_runtest_logreport(report):
+    """With INFERRT_FAILURE_LOG=<file>, each failure's test id and traceback is appended to the file as it happens
+    (from every xdist worker), so a run stopped by a time limit still leaves the reasons of what failed so far."""
+    path = os.environ.get("INFERRT_FAILURE_LOG")
+    if not path or not report.failed:
+        return
+    with open(path, "a") as f:
+        f.write(f"=== {report.nodeid} ({report.when})\n{report.longreprtext}\n")
+
+
 def pytest_collection_modifyitems(config, items):
     if _has_cuda():
         return

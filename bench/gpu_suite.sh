@@ -1,0 +1,24 @@
+#!/bin/bash
+# The gpu-marked suite on a lent GPU, in one device command, leaving reasons even when cut by the time limit:
+#   bash bench/gpu_suite.sh [seconds for the suite, default 480] [xdist workers, default 16]
+# Writes into $OUT (or ./gpu_suite_out): suite.log (one line per test, -v), failures.txt (each failure's traceback,
+# appended as it happens through tests/conftest.py's INFERRT_FAILURE_LOG) and durations in suite.log when it ends.
+# Keeps pytest's cache (no -p no:cacheprovider), so a second call on the same warm machine can rerun only the
+# failures with `python -m pytest --lf -m gpu tests`.
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu_suite_out}
+mkdir -p "$OUT"
+SECS=${1:-480}
+WORKERS=${2:-16}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+rm -f "$OUT/failures.txt"
+T0=$(date +%s)
+INFERRT_FAILURE_LOG="$PWD/$OUT/failures.txt" timeout "$SECS" python -m pytest -m gpu -n "$WORKERS" -v tests \
+    --tb=short --durations=25 -W ignore::DeprecationWarning > "$OUT/suite.log" 2>&1
+RC=$?
+echo "suite exit $RC after $(( $(date +%s) - T0 )) s$([ $RC = 124 ] && echo ' (cut by the time limit)')"
+echo "passed $(grep -c ' PASSED' "$OUT/suite.log"), failed $(grep -c ' FAILED' "$OUT/suite.log"),"\
+     "skipped $(grep -c ' SKIPPED' "$OUT/suite.log"), collected $(grep -oE '[0-9]+ workers \[[0-9]+ items\]' "$OUT/suite.log")"
+grep -E ' FAILED' "$OUT/suite.log" | sed 's/.*FAILED //' | sort -u
+grep -E '^E  ' "$OUT/failures.txt" 2>/dev/null | sort | uniq -c | sort -rn | head -30
