@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.gpu
 
+from tests.tactics.gpu_points import gpu_points  # noqa: E402
 import inferrt as trt  # noqa: E402
 from inferrt.enums import MatrixOperation as MO  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
@@ -16,11 +17,7 @@ from tests.passes.nets import dyn_profile, rand, transformer_network  # noqa: E4
 from inferrt.tactics.tactic_triton_gemm import hopper_or_later  # noqa: E402
 from tests.tactics.test_triton_gemm import SMALL, TMA_CASES, _cases, build_engine, run_case, scaling_case  # noqa: E402
 
-POINTS = {
-    "small": SMALL,
-    "default": {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3, "GROUP_M": 8},
-    "large": {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 3, "GROUP_M": 8},
-}
+POINTS = gpu_points(SMALL)
 GPU_CASES = dict(_cases(), **{
     "bias_gelu_erf_bf16": (dict(kind="fused_matmul", epilogue=[["act", "GELU_ERF", 0.0, 0.0], ["add", 3]]),
                            {"x": (3, 70, 96), "w": (96, 130), "b": (1, 1, 130), "r": (3, 70, 130)}, "bf16", {}),
