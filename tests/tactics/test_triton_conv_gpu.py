@@ -12,9 +12,8 @@ pytestmark = pytest.mark.gpu
 from tests.tactics.gpu_points import gpu_points  # noqa: E402
 import inferrt as trt  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
-from tests.passes.nets import dyn_profile, rand, resnet_block_network  # noqa: E402
+from tests.passes.nets import build_engine, dyn_profile, rand, resnet_block_network  # noqa: E402
 from tests.tactics.test_triton_conv import SMALL, _cases, run_case  # noqa: E402
-from tests.tactics.test_triton_gemm import build_engine  # noqa: E402
 
 POINTS = gpu_points(SMALL)
 GPU_CASES = dict(_cases(), **{

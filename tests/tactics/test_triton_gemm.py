@@ -191,7 +191,7 @@ def _run_engines() -> dict:
     used, excess."""
     import inferrt as trt
     from inferrt.tactics import registry
-    from tests.passes.nets import dyn_profile, rand, resnet_block_network, transformer_network
+    from tests.passes.nets import build_engine, dyn_profile, rand, resnet_block_network, transformer_network
 
     from tests.passes.test_fuse_norms_add_layer_norm import _net as add_ln_network
 
@@ -230,24 +230,6 @@ def _run_engines() -> dict:
                                                                                                1.0)))))
         out[name] = {"tactics": used, "excess": worst}
     return out
-
-
-def build_engine(builder, net, device, profile, selector=None, passes=None):
-    """An engine of ``net`` on ``device`` (TF32 off), restricted by ``selector``, with ``passes`` (None: all)."""
-    import inferrt as trt
-
-    config = builder.create_builder_config()
-    config.device = device
-    config.clear_flag(trt.BuilderFlag.TF32)
-    if selector is not None:
-        config.algorithm_selector = selector
-    if passes is not None:
-        config.passes = passes
-    p = builder.create_optimization_profile()
-    for k, v in profile.items():
-        p.set_shape(k, *v)
-    config.add_optimization_profile(p)
-    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
 
 
 def _interpret(mode):

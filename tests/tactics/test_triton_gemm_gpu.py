@@ -13,9 +13,9 @@ from tests.tactics.gpu_points import gpu_points  # noqa: E402
 import inferrt as trt  # noqa: E402
 from inferrt.enums import MatrixOperation as MO  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
-from tests.passes.nets import dyn_profile, rand, transformer_network  # noqa: E402
+from tests.passes.nets import build_engine, dyn_profile, rand, transformer_network  # noqa: E402
 from inferrt.tactics.tactic_triton_gemm import hopper_or_later  # noqa: E402
-from tests.tactics.test_triton_gemm import SMALL, TMA_CASES, _cases, build_engine, run_case, scaling_case  # noqa: E402
+from tests.tactics.test_triton_gemm import SMALL, TMA_CASES, _cases, run_case, scaling_case  # noqa: E402
 
 POINTS = gpu_points(SMALL)
 GPU_CASES = dict(_cases(), **{
