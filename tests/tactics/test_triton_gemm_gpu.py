@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.gpu
 
-from tests.tactics.gpu_points import gpu_points  # noqa: E402
+from tests.tactics.gpu_points import assert_ran_at_point, gpu_points  # noqa: E402
 import inferrt as trt  # noqa: E402
 from inferrt.enums import MatrixOperation as MO  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
@@ -31,11 +31,7 @@ GPU_CASES = dict(_cases(), **{
 @pytest.mark.parametrize("point", list(POINTS))
 @pytest.mark.parametrize("case", list(GPU_CASES))
 def test_every_case_at_every_point(case, point):
-    r = run_case(GPU_CASES[case], POINTS[point], device="cuda")
-    assert r["excess"] <= 1.0 and r["ok"], (case, point, r)
-    compiled = r["launcher"].compiled_kernels()
-    assert compiled and all(c.metadata.num_warps == POINTS[point]["num_warps"] for c in compiled)
-    assert all(c.metadata.num_stages == POINTS[point]["num_stages"] for c in compiled)
+    assert_ran_at_point(run_case(GPU_CASES[case], POINTS[point], device="cuda"), POINTS[point], (case, point))
 
 
 #: case -> whether its operands suit TMA (else the TMA tactic runs the plain template)
