@@ -44,15 +44,20 @@ def _norm_core(net, x, axes, name):
     return n.get_output(0)
 
 
+def _channel_affine_output(net, t, channels):
+    """y = t * gamma + beta with random per-channel [1, C, 1, 1] gamma (about 1) and beta, marked as output "y"."""
+    g = net.add_elementwise(t, const(net, rand(1, channels, 1, 1) + 1), EW.PROD)
+    b = net.add_elementwise(g.get_output(0), const(net, rand(1, channels, 1, 1)), EW.SUM)
+    y = b.get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+
+
 def _instance_net():
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (-1, 4, 5, 6))
     n = _norm_core(net, x, 0b1100, "inorm")
-    g = net.add_elementwise(n, const(net, rand(1, 4, 1, 1) + 1), EW.PROD)
-    b = net.add_elementwise(g.get_output(0), const(net, rand(1, 4, 1, 1)), EW.SUM)
-    y = b.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    _channel_affine_output(net, n, 4)
     return builder, net
 
 
@@ -62,11 +67,7 @@ def _group_net():
     r = shuffle(net, x, (0, 3, -1), name="to_groups")
     n = _norm_core(net, r, 0b100, "gnorm")
     back = shuffle(net, n, (-1, 6, 4, 4), name="from_groups")
-    g = net.add_elementwise(back, const(net, rand(1, 6, 1, 1) + 1), EW.PROD)
-    b = net.add_elementwise(g.get_output(0), const(net, rand(1, 6, 1, 1)), EW.SUM)
-    y = b.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    _channel_affine_output(net, back, 6)
     return builder, net
 
 
