@@ -152,27 +152,18 @@ def test_gather_dynamic_shapes(device):
         assert_close(got, ref_gather_default(xv, iv, 1, 0))
 
 
-def test_gather_bad_inputs():
+@pytest.mark.parametrize("indices,axis,name,words", [
+    (np.array([0.5], np.float32), 0, "bad_gather", "INT32 or INT64"),
+    (np.array([1, 4], np.int32), 1, "oob", "size 4"),
+    (np.array([1], np.int32), 2, "axis_bad", "out of range"),
+], ids=["float_indices", "index_out_of_bounds", "axis_out_of_range"])
+def test_gather_bad_inputs(indices, axis, name, words):
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (3, 4))
-    layer = net.add_gather(x, const(net, np.array([0.5], np.float32)), 0)
-    layer.name = "bad_gather"
+    layer = net.add_gather(x, const(net, indices), axis)
+    layer.name = name
     net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "bad_gather", "INT32 or INT64")
-
-    builder, net = new_network()
-    x = net.add_input("x", trt.float32, (3, 4))
-    layer = net.add_gather(x, const(net, np.array([1, 4], np.int32)), 1)
-    layer.name = "oob"
-    net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "oob", "size 4")
-
-    builder, net = new_network()
-    x = net.add_input("x", trt.float32, (3, 4))
-    layer = net.add_gather(x, const(net, np.array([1], np.int32)), 2)
-    layer.name = "axis_bad"
-    net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "axis_bad", "out of range")
+    assert_build_fails(builder, net, name, words)
 
 
 def test_gather_runtime_out_of_range_cpu():
