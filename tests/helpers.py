@@ -18,6 +18,17 @@ TOLERANCES = {
 }
 
 
+class CaptureLogger(trt.ILogger):
+    """An ILogger that keeps every message it is sent, as (trt.Severity, text), in ``messages``."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def log(self, severity, msg):
+        self.messages.append((trt.Severity.parse(severity), msg))
+
+
 def tolerance(dtype) -> tuple:
     """(rtol, atol) for ``dtype``: a numpy dtype, or one of the named rows ("bfloat16", "tf32")."""
     if isinstance(dtype, str) and dtype in TOLERANCES:
