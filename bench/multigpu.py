@@ -69,6 +69,7 @@ def _drive(engine, batch: int, seconds: float, start: threading.Barrier, results
 def engine_throughput(plan: bytes, gpus: list[int], batch: int, seconds: float) -> dict:
     """Images/s of one engine per GPU of ``gpus`` driven at once from this process, and each GPU's share."""
     import inferrt
+    from inferrt.cli.exec_run import run_threads
 
     engines = [inferrt.load_engine(plan, device=g) for g in gpus]
     start = threading.Barrier(len(gpus))
@@ -82,13 +83,7 @@ def engine_throughput(plan: bytes, gpus: list[int], batch: int, seconds: float) 
             errors.append(err)
             start.abort()
 
-    threads = [threading.Thread(target=run, args=(g, e), name=f"gpu{g}") for g, e in zip(gpus, engines)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+    run_threads([threading.Thread(target=run, args=(g, e), name=f"gpu{g}") for g, e in zip(gpus, engines)], errors)
     wall = max(s for _, s in results.values())
     return {"images_per_s": round(sum(n for n, _ in results.values()) / wall, 1),
             "per_gpu": {str(g): round(results[g][0] / results[g][1], 1) for g in gpus}}

@@ -25,11 +25,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import inferrt  # noqa: E402
 from models import export_onnx, make_model  # noqa: E402
 
-# bench/kernels.py must not shadow the `kernels` package transformers imports: keep bench/ last on the path
 _BENCH = os.path.dirname(os.path.abspath(__file__))
-while _BENCH in sys.path:
-    sys.path.remove(_BENCH)
-sys.path.append(_BENCH)
+
+
+def keep_bench_last():
+    """bench/kernels.py must not shadow the `kernels` package transformers imports: move bench/ to the end of the
+    path (each bench script calls this once its own bench/ imports are done)."""
+    while _BENCH in sys.path:
+        sys.path.remove(_BENCH)
+    sys.path.append(_BENCH)
+
+
+keep_bench_last()
 
 
 def time_fn(fn, device, warmup=10, iters=50):

@@ -124,6 +124,31 @@ def _metric(url, name, model):
     return float(m.group(1)) if m else 0.0
 
 
+def start_server(repo: str, http_port: int, log, *extra: str) -> subprocess.Popen:
+    """``python -m inferrt serve`` on model repository ``repo`` (HTTP on ``http_port``, no gRPC, ``extra`` flags),
+    this checkout first on PYTHONPATH, stdout and stderr to the open file ``log``."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "inferrt", "serve", "--model-repository", str(repo),
+                             "--http-port", str(http_port), "--no-grpc", *extra], stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float, poll_s: float = 0.5) -> bool:
+    """Poll ``url``/v2/health/ready until it answers 200 (True), or ``proc`` exits or ``timeout_s`` passes (False)."""
+    import requests
+
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                return True
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            return False
+        time.sleep(poll_s)
+
+
 def serve_and_drive(plan_path: str, name: str, shape: tuple, *, max_batch: int, delay_us: int, instance_group: str,
                     clients: int, client_procs: int, seconds: float, client_batch: int = 1,
                     datatype: str = "FP32") -> dict:
@@ -132,8 +157,6 @@ def serve_and_drive(plan_path: str, name: str, shape: tuple, *, max_batch: int, 
     drive it for ``seconds`` with ``clients`` concurrent clients of ``client_batch`` items per request. Returns the
     clients' figures (requests, errors, requests/s, items/s, p50/p99 ms) and the server's average batch; None when
     the server did not come up (its log's tail is printed)."""
-    import requests
-
     with tempfile.TemporaryDirectory() as repo:
         os.makedirs(os.path.join(repo, "m", "1"))
         os.symlink(os.path.abspath(plan_path), os.path.join(repo, "m", "1", "model.plan"))
@@ -144,24 +167,13 @@ def serve_and_drive(plan_path: str, name: str, shape: tuple, *, max_batch: int, 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         log = open(os.path.join(repo, "server.log"), "w")
-        server = subprocess.Popen([sys.executable, "-m", "inferrt", "serve", "--model-repository", repo,
-                                   "--http-port", str(port), "--no-grpc"], stdout=log, stderr=subprocess.STDOUT,
-                                  env=env)
+        server = start_server(repo, port, log)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.time() + 300
-            while True:
-                try:
-                    if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if server.poll() is not None or time.time() > deadline:
-                    print(open(os.path.join(repo, "server.log")).read()[-3000:], file=sys.stderr)
-                    return None
-                time.sleep(0.5)
+            if not wait_ready(url, server, 300):
+                print(open(os.path.join(repo, "server.log")).read()[-3000:], file=sys.stderr)
+                return None
             names = ("nv_inference_count", "nv_inference_exec_count", "nv_inference_request_success",
                      "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
                      "nv_inference_compute_infer_duration_us")

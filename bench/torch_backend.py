@@ -29,13 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import inferrt  # noqa: E402
 import inferrt.torch as itorch  # noqa: E402
 from models import export_onnx, make_model  # noqa: E402
-from run import rel_err, time_fn  # noqa: E402
+from run import keep_bench_last, rel_err, time_fn  # noqa: E402
 
-# bench/kernels.py must not shadow the `kernels` package transformers imports: keep bench/ last on the path
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-while _BENCH in sys.path:
-    sys.path.remove(_BENCH)
-sys.path.append(_BENCH)
+keep_bench_last()
 
 
 def _first(out):

@@ -18,6 +18,17 @@ TOLERANCES = {
 }
 
 
+class CaptureLogger(trt.ILogger):
+    """An ILogger that keeps every message it is sent, as (trt.Severity, text), in ``messages``."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def log(self, severity, msg):
+        self.messages.append((trt.Severity.parse(severity), msg))
+
+
 def tolerance(dtype) -> tuple:
     """(rtol, atol) for ``dtype``: a numpy dtype, or one of the named rows ("bfloat16", "tf32")."""
     if isinstance(dtype, str) and dtype in TOLERANCES:
@@ -79,6 +90,15 @@ def new_network():
     return builder, builder.create_network(0)
 
 
+def add_profiles(builder, config, profiles) -> None:
+    """Add one optimization profile to ``config`` per ``{input: (min, opt, max)}`` dict in ``profiles`` (None: none)."""
+    for prof in profiles or []:
+        p = builder.create_optimization_profile()
+        for k, v in prof.items():
+            p.set_shape(k, *v)
+        config.add_optimization_profile(p)
+
+
 def build_and_run(builder, network, feeds: dict, device="cpu", profiles=None, tf32=False):
     """Build ``network`` for ``device``, run it on ``feeds`` (numpy), return {output: numpy}. FLOAT layers run in
     IEEE float32 on the GPU unless ``tf32`` (BuilderFlag.TF32 cleared), so results compare at float32 tolerances."""
@@ -86,11 +106,7 @@ def build_and_run(builder, network, feeds: dict, device="cpu", profiles=None, tf
     config.device = device
     if not tf32:
         config.clear_flag(trt.BuilderFlag.TF32)
-    for prof in profiles or []:
-        p = builder.create_optimization_profile()
-        for k, v in prof.items():
-            p.set_shape(k, *v)
-        config.add_optimization_profile(p)
+    add_profiles(builder, config, profiles)
     plan = builder.build(network, config)
     engine = trt.Runtime(builder.logger).deserialize_cuda_engine(plan)
     assert engine is not None, "plan failed to deserialize"

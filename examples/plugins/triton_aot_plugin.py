@@ -69,15 +69,20 @@ def scaled_add_aot(x: trtp.TensorDesc, y: trtp.TensorDesc, alpha: float, outputs
     return compiled.metadata.name, compiled.asm["cubin"], params, extra
 
 
-def build(device=None):
+def network():
+    """x, y [N, 1000] -> the AOT scaled_add plugin layer (alpha 0.5) -> output."""
     builder = trt.Builder(trt.Logger())
     net = builder.create_network(0)
     x = net.add_input("x", trt.float32, (-1, 1000))
     y = net.add_input("y", trt.float32, (-1, 1000))
     layer = net.add_plugin(trtp.op.example.scaled_add(x, y, alpha=0.5), aot=True)
     net.mark_output(layer.get_output(0))
-    return trt.build_engine(net, profiles={"x": ((1, 1000), (4, 1000), (8, 1000)),
-                                           "y": ((1, 1000), (4, 1000), (8, 1000))}, device=device)
+    return net
+
+
+def build(device=None):
+    return trt.build_engine(network(), profiles={"x": ((1, 1000), (4, 1000), (8, 1000)),
+                                                 "y": ((1, 1000), (4, 1000), (8, 1000))}, device=device)
 
 
 def main():

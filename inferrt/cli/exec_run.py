@@ -190,6 +190,17 @@ def _round_robin_trace(runners, args) -> Trace:
     return tr
 
 
+def run_threads(threads: list, errors: list) -> None:
+    """Start ``threads`` and join them all; then re-raise the first exception they appended to ``errors``, passing
+    over the BrokenBarrierErrors that one thread's failure causes in the others (unless nothing else failed)."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+
+
 def _threaded_trace(runners, args) -> Trace:
     n = len(runners)
     start: dict = {}
@@ -215,14 +226,8 @@ def _threaded_trace(runners, args) -> Trace:
             errors.append(e)
             barrier.abort()
 
-    threads = [threading.Thread(target=work, args=(i, r), name=f"inferrt-exec-stream{i}")
-               for i, r in enumerate(runners)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+    run_threads([threading.Thread(target=work, args=(i, r), name=f"inferrt-exec-stream{i}")
+                 for i, r in enumerate(runners)], errors)
     tr = Trace()
     tr.warmup_queries = sum(w for w, _, _, _ in results)
     tr.warmup_ms = max(ms for _, ms, _, _ in results)

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+
+from bench import tools_gpu_model
 
 pytest.importorskip("polygraphy")
 
@@ -38,17 +38,7 @@ def polygraphy(*argv, cwd):
 @pytest.fixture
 def model(tmp_path):
     """Conv (with bias) -> Relu -> Add(relu, conv): the builder fuses Relu and Add into one pointwise layer."""
-    rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
-    b = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b")
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
-             helper.make_node("Relu", ["c"], ["r"], name="relu"),
-             helper.make_node("Add", ["r", "c"], ["y"], name="add")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])], [w, b])
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.save(m, tmp_path / "model.onnx")
+    tools_gpu_model.conv_model(str(tmp_path / "model.onnx"))
     return tmp_path / "model.onnx"
 
 

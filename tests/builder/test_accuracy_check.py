@@ -11,19 +11,11 @@ from inferrt.api import network_from
 from inferrt.autocast import autocast
 from inferrt.builder.accuracy_check import tensor_error
 from tests.accuracy.models import BROKEN_LAYER, overflow_model, sample
-
-
-class _Log(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def log(self, severity, msg):
-        self.lines.append((severity, msg))
+from tests.helpers import CaptureLogger
 
 
 def _build(model, check, device="cpu", fp16=False):
-    log = _Log()
+    log = CaptureLogger()
     builder = trt.Builder(log)
     network = network_from(model, builder, log)
     config = builder.create_builder_config()
@@ -49,7 +41,7 @@ def test_fp32_plan_matches_its_reference_and_tables_every_layer():
     assert {"h1", "r1", "h2"} <= {e.name for e in rep.layers}
     assert all(e.rel_l2 < 1e-6 and e.passed for e in rep.layers + rep.outputs)
     assert rep.first_failing_layer is None
-    assert any(s == trt.Severity.INFO and "accuracy check" in m and "PASSED" in m for s, m in log.lines)
+    assert any(s == trt.Severity.INFO and "accuracy check" in m and "PASSED" in m for s, m in log.messages)
     # the user's network is left as it was: no debug tensor stays marked
     assert not any(network.is_debug_tensor(network.get_layer(i).get_output(0)) for i in range(network.num_layers))
 
@@ -68,7 +60,7 @@ def test_fp16_overflow_is_named_and_warns():
     assert all(before[n].passed and 0 < before[n].rel_l2 < 1e-2 for n in ("h1", "r1", "h2"))
     logits = next(e for e in rep.outputs if e.name == "logits")
     assert logits.passed and 0 < logits.rel_l2 < 1e-2
-    warnings = [m for s, m in log.lines if s == trt.Severity.WARNING and "accuracy check" in m]
+    warnings = [m for s, m in log.messages if s == trt.Severity.WARNING and "accuracy check" in m]
     assert warnings and f"first layer over tolerance: '{bad.layer}'" in warnings[0]
 
 
@@ -79,7 +71,7 @@ def test_on_failure_fail_fails_the_build():
         builder.build(network, config)
     assert "energy" in str(e.value) and "debug precision" in str(e.value)
     assert builder.build_serialized_network(network, config) is None
-    assert any(s == trt.Severity.ERROR and "outside AccuracyCheck's tolerance" in m for s, m in log.lines)
+    assert any(s == trt.Severity.ERROR and "outside AccuracyCheck's tolerance" in m for s, m in log.messages)
 
 
 def test_autocast_default_rules_pass_the_guard():

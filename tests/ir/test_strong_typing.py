@@ -14,23 +14,14 @@ import torch
 import inferrt as trt
 from inferrt.builder.flags import STRONGLY_TYPED_REFUSED, flag_refusals, flag_warnings
 from inferrt.runtime.inspector import format_datatype
-from tests.helpers import assert_close, tolerance
+from tests.helpers import CaptureLogger, assert_close, tolerance
 
 DT = trt.DataType
 STRONG = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
 
 
-class _Capture(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((severity, msg))
-
-
 def _net(flags=STRONG):
-    logger = _Capture()
+    logger = CaptureLogger()
     builder = trt.Builder(logger)
     return logger, builder, builder.create_network(flags)
 

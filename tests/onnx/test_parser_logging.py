@@ -14,16 +14,10 @@ import pytest
 from onnx import TensorProto as TP, helper as oh, numpy_helper
 
 import inferrt as trt
+from tests import helpers
 
 
-class CaptureLogger(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((trt.Severity.parse(severity), msg))
-
+class CaptureLogger(helpers.CaptureLogger):
     def errors(self):
         return [m for s, m in self.messages if s in (trt.Severity.ERROR, trt.Severity.INTERNAL_ERROR)]
 

@@ -152,27 +152,18 @@ def test_gather_dynamic_shapes(device):
         assert_close(got, ref_gather_default(xv, iv, 1, 0))
 
 
-def test_gather_bad_inputs():
+@pytest.mark.parametrize("indices,axis,name,words", [
+    (np.array([0.5], np.float32), 0, "bad_gather", "INT32 or INT64"),
+    (np.array([1, 4], np.int32), 1, "oob", "size 4"),
+    (np.array([1], np.int32), 2, "axis_bad", "out of range"),
+], ids=["float_indices", "index_out_of_bounds", "axis_out_of_range"])
+def test_gather_bad_inputs(indices, axis, name, words):
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (3, 4))
-    layer = net.add_gather(x, const(net, np.array([0.5], np.float32)), 0)
-    layer.name = "bad_gather"
+    layer = net.add_gather(x, const(net, indices), axis)
+    layer.name = name
     net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "bad_gather", "INT32 or INT64")
-
-    builder, net = new_network()
-    x = net.add_input("x", trt.float32, (3, 4))
-    layer = net.add_gather(x, const(net, np.array([1, 4], np.int32)), 1)
-    layer.name = "oob"
-    net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "oob", "size 4")
-
-    builder, net = new_network()
-    x = net.add_input("x", trt.float32, (3, 4))
-    layer = net.add_gather(x, const(net, np.array([1], np.int32)), 2)
-    layer.name = "axis_bad"
-    net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "axis_bad", "out of range")
+    assert_build_fails(builder, net, name, words)
 
 
 def test_gather_runtime_out_of_range_cpu():
@@ -239,29 +230,27 @@ def test_scatter_nd_int_mul_min(device):
         assert_close(got, ref_scatter_nd(x, idx, upd, red).astype(np.int32), what=red)
 
 
-def test_scatter_bad_inputs():
+@pytest.mark.parametrize("idx_shape,upd_shape,mode,words", [
+    ((2, 1), (2, 2), trt.ScatterMode.ND, ("updates must have shape", "(2, 3)")),
+    ((2, 5), (2, 5), trt.ScatterMode.ELEMENT, ("indices dimension 1 (5) exceeds",)),
+], ids=["nd_updates_shape", "element_indices_too_wide"])
+def test_scatter_bad_inputs(idx_shape, upd_shape, mode, words):
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (4, 3))
-    u = net.add_input("u", trt.float32, (2, 2))
-    layer = net.add_scatter(x, const(net, np.zeros((2, 1), np.int32)), u, trt.ScatterMode.ND)
+    u = net.add_input("u", trt.float32, upd_shape)
+    layer = net.add_scatter(x, const(net, np.zeros(idx_shape, np.int32)), u, mode)
     layer.name = "sc"
     net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "sc", "updates must have shape", "(2, 3)")
+    assert_build_fails(builder, net, "sc", *words)
 
-    builder, net = new_network()
+
+def test_scatter_reduction_refused_when_set():
+    _, net = new_network()
     x = net.add_input("x", trt.float32, (4, 3))
     layer = net.add_scatter(x, const(net, np.zeros((4, 3), np.int32)), x, trt.ScatterMode.ELEMENT)
     layer.name = "sc2"
     with pytest.raises(TypeError, match="'sc2': scatter: attribute 'reduction': 'mean' is not one of"):
         layer.reduction = "mean"  # an enum-like attribute is refused when set, not at build time
-
-    builder, net = new_network()
-    x = net.add_input("x", trt.float32, (4, 3))
-    u = net.add_input("u", trt.float32, (2, 5))
-    layer = net.add_scatter(x, const(net, np.zeros((2, 5), np.int32)), u, trt.ScatterMode.ELEMENT)
-    layer.name = "sc3"
-    net.mark_output(layer.get_output(0))
-    assert_build_fails(builder, net, "sc3", "indices dimension 1 (5) exceeds")
 
 
 # ----------------------------------------------------------------------------------------------- one hot

@@ -100,24 +100,23 @@ def _const(net, shape):
     return net.add_constant(shape, np.ones(shape, np.float32)).get_output(0)
 
 
+def _grouped(n, x, affine_shape, groups):
+    """A normalization over axes 2 and 3 with ones of ``affine_shape`` as scale and bias, in ``groups`` groups."""
+    layer = n.add_normalization(x, _const(n, affine_shape), _const(n, affine_shape), 0b1100)
+    layer.num_groups = groups
+    return layer
+
+
 def test_bad_inputs_name_the_layer():
     err = _errors(lambda n, x: n.add_normalization(x, _const(n, (6,)), _const(n, (6,)), 0b1100))
     assert "norm_layer" in err and "rank" in err
 
-    def groups_bad(n, x):
-        layer = n.add_normalization(x, _const(n, (1, 6, 1, 1)), _const(n, (1, 6, 1, 1)), 0b1100)
-        layer.num_groups = 4
-        return layer
-    assert "not divisible by num_groups 4" in _errors(groups_bad)
+    assert "not divisible by num_groups 4" in _errors(lambda n, x: _grouped(n, x, (1, 6, 1, 1), 4))
 
     err = _errors(lambda n, x: n.add_normalization(x, _const(n, (1, 6, 1, 1)), _const(n, (1, 6, 1, 1)), 0))
     assert "norm_layer" in err and "axes" in err
 
-    def affine_bad(n, x):
-        layer = n.add_normalization(x, _const(n, (1, 1, 4, 4)), _const(n, (1, 1, 4, 4)), 0b1100)
-        layer.num_groups = 2
-        return layer
-    assert "per channel" in _errors(affine_bad)
+    assert "per channel" in _errors(lambda n, x: _grouped(n, x, (1, 1, 4, 4), 2))
 
 
 def test_group_norm_per_group_affine(device):

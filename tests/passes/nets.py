@@ -8,7 +8,7 @@ import numpy as np
 import inferrt as trt
 from inferrt.builder.lower_network import lower_network
 from inferrt.passes.pipeline import PIPELINE, PassContext, run_pipeline
-from tests.helpers import assert_close, new_network
+from tests.helpers import add_profiles, assert_close, new_network
 
 EW = trt.ElementWiseOperation
 RNG = np.random.default_rng(0)
@@ -49,6 +49,12 @@ def optimize(network, only=None, debug=True):
     return g
 
 
+def mark_y(net, t) -> None:
+    """Name tensor ``t`` "y" and mark it as the network's output (the name the pass tests feed and compare by)."""
+    t.name = "y"
+    net.mark_output(t)
+
+
 def kinds(g, skip_constants=True):
     return [n.kind for n in g.nodes if not (skip_constants and n.kind == "constant")]
 
@@ -67,14 +73,25 @@ def run_engine(builder, network, feeds, profiles=None, passes=None):
     config.debug_passes = True
     if passes is not None:
         config.passes = passes
-    for prof in profiles or []:
-        p = builder.create_optimization_profile()
-        for k, v in prof.items():
-            p.set_shape(k, *v)
-        config.add_optimization_profile(p)
+    add_profiles(builder, config, profiles)
     plan = builder.build(network, config)
     engine = trt.Runtime(builder.logger).deserialize_cuda_engine(plan)
     return engine, engine.create_execution_context().infer(feeds)
+
+
+def build_engine(builder, net, device, profile, selector=None, passes=None, tf32=False):
+    """An engine of ``net`` on ``device`` with the one optimization profile ``profile``, restricted by
+    ``selector``, with ``passes`` (None: all); BuilderFlag.TF32 cleared unless ``tf32`` (then the config default)."""
+    config = builder.create_builder_config()
+    config.device = device
+    if not tf32:
+        config.clear_flag(trt.BuilderFlag.TF32)
+    if selector is not None:
+        config.algorithm_selector = selector
+    if passes is not None:
+        config.passes = passes
+    add_profiles(builder, config, [profile])
+    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
 
 
 def compare_optimized(builder, network, feeds_list, profiles=None, rtol=1e-4, atol=1e-4, passes=None):

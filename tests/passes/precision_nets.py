@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 import inferrt as trt
+from tests import helpers
 from inferrt.builder.lower_network import lower_network
 from inferrt.passes.assign_precision import assign_precision
 from inferrt.passes.guard_reduced_precision import guard_for_build
@@ -16,14 +17,7 @@ from inferrt.tactics.registry import get_tactic
 EW = trt.ElementWiseOperation
 
 
-class Capture(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((trt.Severity.parse(severity), msg))
-
+class Capture(helpers.CaptureLogger):
     def of(self, severity):
         return [m for s, m in self.messages if s == severity]
 

@@ -2,7 +2,7 @@ import numpy as np
 
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import EW, compare_optimized, count, optimize, rand, scalar
+from tests.passes.nets import EW, compare_optimized, count, mark_y, optimize, rand, scalar
 
 PROFILE = [{"x": ((1, 5), (2, 5), (4, 5))}]
 
@@ -22,9 +22,7 @@ def _net():
     s2.name = "scale_b"
     t = net.add_elementwise(s1.get_output(0), s2.get_output(0), EW.SUM)
     u = net.add_elementwise(t.get_output(0), c.get_output(0), EW.SUM)
-    y = u.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, u.get_output(0))
     return builder, net
 
 

@@ -1,6 +1,6 @@
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import compare_optimized, count, kinds, optimize, rand
+from tests.passes.nets import compare_optimized, count, kinds, mark_y, optimize, rand
 
 PROFILE = [{"x": ((1, 6, 4), (2, 6, 4), (3, 6, 4))}]
 
@@ -33,8 +33,7 @@ def _net(kind):
         outer.axis = 2
         outer.name = "outer"
         y = outer.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, y)
     return builder, net
 
 

@@ -1,6 +1,6 @@
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import compare_optimized, kinds, optimize, rand
+from tests.passes.nets import compare_optimized, kinds, mark_y, optimize, rand
 
 
 def _net():
@@ -12,9 +12,7 @@ def _net():
     b.name = "unused"
     c = net.add_unary(b.get_output(0), trt.UnaryOperation.EXP)
     c.name = "unused_too"
-    y = a.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, a.get_output(0))
     return builder, net
 
 

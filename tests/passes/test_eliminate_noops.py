@@ -3,7 +3,7 @@ import numpy as np
 import inferrt as trt
 from inferrt.passes.eliminate_noops import reshape_is_noop
 from tests.helpers import new_network
-from tests.passes.nets import EW, compare_optimized, const, kinds, optimize, rand, scalar
+from tests.passes.nets import EW, compare_optimized, const, kinds, mark_y, optimize, rand, scalar
 
 PROFILE = [{"x": ((1, 3, 4), (2, 3, 4), (5, 3, 4))}]
 
@@ -24,9 +24,7 @@ def _net(ones=1.0, zeros=0.0, ones_shape=(1, 1, 1)):
     a.name = "zero_plus"
     r = net.add_activation(a.get_output(0), trt.ActivationType.RELU)
     r.name = "relu"
-    y = r.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, r.get_output(0))
     return builder, net
 
 
@@ -67,8 +65,6 @@ def test_identity_between_input_and_output_is_kept():
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (2,))
     i = net.add_identity(x)
-    y = i.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, i.get_output(0))
     g = optimize(net, only={"eliminate_noops"})
     assert kinds(g) == ["identity"]

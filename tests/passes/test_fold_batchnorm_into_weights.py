@@ -2,7 +2,7 @@ import math
 
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import EW, compare_optimized, const, count, optimize, rand, resnet_block_network
+from tests.passes.nets import EW, compare_optimized, const, count, mark_y, optimize, rand, resnet_block_network
 
 PROFILE = [{"x": ((1, 8, 8, 8), (2, 8, 8, 8), (3, 8, 8, 8))}]
 
@@ -39,9 +39,7 @@ def _grouped_and_deconv_and_scale():
     de.name = "deconv"
     sc = net.add_scale(de.get_output(0), trt.ScaleMode.CHANNEL, rand(4), rand(4) + 1, None)
     sc.name = "bn_scale"
-    y = sc.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, sc.get_output(0))
     return builder, net
 
 

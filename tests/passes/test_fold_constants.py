@@ -1,6 +1,6 @@
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import EW, compare_optimized, const, count, kinds, optimize, rand
+from tests.passes.nets import EW, compare_optimized, const, count, kinds, mark_y, optimize, rand
 
 
 def _net():
@@ -24,9 +24,7 @@ def _net():
     dyn = net.add_shuffle(b.get_output(0))
     dyn.set_input(1, shp.get_output(0))
     dyn.name = "reshape_by_shape"
-    y = dyn.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, dyn.get_output(0))
     folded = s.get_output(0)
     folded.name = "folded_out"
     net.mark_output(folded)
@@ -59,9 +57,7 @@ def test_size_cap_does_not_duplicate_big_shared_constants():
     neg = net.add_unary(big, trt.UnaryOperation.NEG)
     a = net.add_elementwise(x, neg.get_output(0), EW.SUM)
     b = net.add_elementwise(a.get_output(0), big, EW.SUM)   # big is read twice: folding NEG would copy it
-    y = b.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, b.get_output(0))
     g = optimize(net, only={"fold_constants"})
     assert count(g, "unary") == 1
     x0 = rand(fc.SMALL + 2)
@@ -74,9 +70,7 @@ def test_dynamic_shape_computation_is_not_folded():
     shp = net.add_shape(x)
     r = net.add_shuffle(x)
     r.set_input(1, shp.get_output(0))
-    y = r.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, r.get_output(0))
     g = optimize(net, only={"fold_constants"})
     assert count(g, "shape") == 1
     prof = {"x": ((1, 4), (2, 4), (3, 4))}

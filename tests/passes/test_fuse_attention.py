@@ -62,17 +62,22 @@ def test_numerics_against_unfused_dynamic_batch(kw):
                       rtol=1e-4, atol=1e-5)
 
 
+def _softmax_attention(net, q, k, v, axis, key_op=trt.MatrixOperation.TRANSPOSE):
+    """softmax(q @ op(k), over ``axis``) @ v with no scale, marked as output "y" (``key_op``: how k enters)."""
+    s = net.add_matrix_multiply(q, trt.MatrixOperation.NONE, k, key_op)
+    sm = net.add_softmax(s.get_output(0))
+    sm.axes = 1 << axis
+    o = net.add_matrix_multiply(sm.get_output(0), trt.MatrixOperation.NONE, v, trt.MatrixOperation.NONE)
+    o.get_output(0).name = "y"
+    net.mark_output(o.get_output(0))
+
+
 def test_scale_is_explicit_when_the_network_has_none():
     builder, net = new_network()
     q = net.add_input("q", trt.float32, (2, 3, 4, 16))
     k = net.add_input("k", trt.float32, (2, 3, 5, 16))
     v = net.add_input("v", trt.float32, (2, 3, 5, 8))
-    s = net.add_matrix_multiply(q, trt.MatrixOperation.NONE, k, trt.MatrixOperation.TRANSPOSE)
-    sm = net.add_softmax(s.get_output(0))
-    sm.axes = 1 << 3
-    o = net.add_matrix_multiply(sm.get_output(0), trt.MatrixOperation.NONE, v, trt.MatrixOperation.NONE)
-    o.get_output(0).name = "y"
-    net.mark_output(o.get_output(0))
+    _softmax_attention(net, q, k, v, axis=3)
     g = optimize(net, only=ONLY)
     assert [n.attrs.scale for n in g.nodes if n.kind == "attention"] == [1.0]
     compare_optimized(builder, net, [{"q": rand(2, 3, 4, 16, scale=2), "k": rand(2, 3, 5, 16), "v": rand(2, 3, 5, 8)}],
@@ -82,12 +87,7 @@ def test_scale_is_explicit_when_the_network_has_none():
 def test_softmax_over_another_axis_or_shared_scores_do_not_fuse():
     builder, net = new_network()
     q = net.add_input("q", trt.float32, (2, 4, 8))
-    s = net.add_matrix_multiply(q, trt.MatrixOperation.NONE, q, trt.MatrixOperation.TRANSPOSE)
-    sm = net.add_softmax(s.get_output(0))
-    sm.axes = 1 << 1
-    o = net.add_matrix_multiply(sm.get_output(0), trt.MatrixOperation.NONE, q, trt.MatrixOperation.NONE)
-    o.get_output(0).name = "y"
-    net.mark_output(o.get_output(0))
+    _softmax_attention(net, q, q, q, axis=1)
     assert count(optimize(net, only=ONLY), "attention") == 0
 
 
@@ -99,12 +99,7 @@ def test_last_two_axes_swap_is_absorbed():
     kt = net.add_shuffle(k)
     kt.first_transpose = (0, 1, 3, 2)
     kt.name = "k_transpose"
-    s = net.add_matrix_multiply(q, trt.MatrixOperation.NONE, kt.get_output(0), trt.MatrixOperation.NONE)
-    sm = net.add_softmax(s.get_output(0))
-    sm.axes = 1 << 3
-    o = net.add_matrix_multiply(sm.get_output(0), trt.MatrixOperation.NONE, v, trt.MatrixOperation.NONE)
-    o.get_output(0).name = "y"
-    net.mark_output(o.get_output(0))
+    _softmax_attention(net, q, kt.get_output(0), v, axis=3, key_op=trt.MatrixOperation.NONE)
     g = optimize(net, only=ONLY)
     a = [n for n in g.nodes if n.kind == "attention"][0]
     assert a.inputs[1] == "k" and not a.attrs.key_transposed and "k_transpose" in a.origin

@@ -1,6 +1,6 @@
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import (EW, compare_optimized, count, gelu_erf, kinds, linear, optimize, rand,
+from tests.passes.nets import (EW, compare_optimized, count, gelu_erf, kinds, linear, mark_y, optimize, rand,
                                resnet_block_network)
 
 PROFILE = [{"x": ((1, 8, 8, 8), (2, 8, 8, 8), (3, 8, 8, 8))}]
@@ -35,9 +35,7 @@ def _mlp():
     c = net.add_activation(r.get_output(0), trt.ActivationType.CLIP)
     c.alpha, c.beta = -1.0, 1.5
     c.name = "clip"
-    y = c.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, c.get_output(0))
     return builder, net
 
 
@@ -62,9 +60,7 @@ def test_deconvolution_and_broadcast_residual():
     de.name = "deconv"
     a = net.add_elementwise(r, de.get_output(0), EW.SUM)
     s = net.add_activation(a.get_output(0), trt.ActivationType.SIGMOID)
-    y = s.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, s.get_output(0))
     g = optimize(net, only=ONLY)
     assert kinds(g) == ["fused_conv"] and g.nodes[-1].attrs.transposed
     compare_optimized(builder, net, [{"x": rand(2, 3, 4, 4), "r": rand(1, 5, 1, 8)}],

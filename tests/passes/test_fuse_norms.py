@@ -1,6 +1,7 @@
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import EW, compare_optimized, const, count, kinds, layer_norm, optimize, rand, scalar, shuffle
+from tests.passes.nets import (EW, compare_optimized, const, count, kinds, layer_norm, mark_y, optimize, rand,
+                               scalar, shuffle)
 
 R = trt.ReduceOperation
 U = trt.UnaryOperation
@@ -9,9 +10,7 @@ U = trt.UnaryOperation
 def _ln_net():
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (-1, 5, 16))
-    y = layer_norm(net, x, 16, "ln")
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, layer_norm(net, x, 16, "ln"))
     return builder, net
 
 
@@ -25,9 +24,7 @@ def _rms_net():
     r = net.add_unary(s.get_output(0), U.RECIP)
     n = net.add_elementwise(x, r.get_output(0), EW.PROD)
     g = net.add_elementwise(n.get_output(0), const(net, rand(1, 1, 16)), EW.PROD)
-    y = g.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, g.get_output(0))
     return builder, net
 
 
@@ -44,15 +41,18 @@ def _norm_core(net, x, axes, name):
     return n.get_output(0)
 
 
+def _channel_affine_output(net, t, channels):
+    """y = t * gamma + beta with random per-channel [1, C, 1, 1] gamma (about 1) and beta, marked as output "y"."""
+    g = net.add_elementwise(t, const(net, rand(1, channels, 1, 1) + 1), EW.PROD)
+    b = net.add_elementwise(g.get_output(0), const(net, rand(1, channels, 1, 1)), EW.SUM)
+    mark_y(net, b.get_output(0))
+
+
 def _instance_net():
     builder, net = new_network()
     x = net.add_input("x", trt.float32, (-1, 4, 5, 6))
     n = _norm_core(net, x, 0b1100, "inorm")
-    g = net.add_elementwise(n, const(net, rand(1, 4, 1, 1) + 1), EW.PROD)
-    b = net.add_elementwise(g.get_output(0), const(net, rand(1, 4, 1, 1)), EW.SUM)
-    y = b.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    _channel_affine_output(net, n, 4)
     return builder, net
 
 
@@ -62,11 +62,7 @@ def _group_net():
     r = shuffle(net, x, (0, 3, -1), name="to_groups")
     n = _norm_core(net, r, 0b100, "gnorm")
     back = shuffle(net, n, (-1, 6, 4, 4), name="from_groups")
-    g = net.add_elementwise(back, const(net, rand(1, 6, 1, 1) + 1), EW.PROD)
-    b = net.add_elementwise(g.get_output(0), const(net, rand(1, 6, 1, 1)), EW.SUM)
-    y = b.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    _channel_affine_output(net, back, 6)
     return builder, net
 
 
@@ -77,9 +73,7 @@ def _l2_net():
     s = net.add_reduce(sq.get_output(0), R.SUM, 1 << 1, True)
     r = net.add_unary(s.get_output(0), U.SQRT)
     m = net.add_elementwise(r.get_output(0), scalar(net, 1e-12, 2), EW.MAX)
-    y = net.add_elementwise(x, m.get_output(0), EW.DIV).get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, net.add_elementwise(x, m.get_output(0), EW.DIV).get_output(0))
     return builder, net
 
 
@@ -126,9 +120,7 @@ def test_mismatched_axes_is_not_a_layer_norm():
     sq = net.add_elementwise(d.get_output(0), d.get_output(0), EW.PROD)
     var = net.add_reduce(sq.get_output(0), R.AVG, 1 << 1, True)   # another axis
     s = net.add_unary(var.get_output(0), U.SQRT)
-    y = net.add_elementwise(d.get_output(0), s.get_output(0), EW.DIV).get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, net.add_elementwise(d.get_output(0), s.get_output(0), EW.DIV).get_output(0))
     g = optimize(net, only={"fuse_norms"})
     assert count(g, "layer_norm") == 0
     assert [n.attrs.axes for n in g.nodes if n.kind == "rms_norm"] == [1 << 1]

@@ -5,7 +5,7 @@ import inferrt as trt
 from inferrt.ops import get_op
 from inferrt.ops.base import Attrs, OpError
 from tests.helpers import new_network
-from tests.passes.nets import EW, compare_optimized, count, kinds, optimize, rand, scalar
+from tests.passes.nets import EW, compare_optimized, count, kinds, mark_y, optimize, rand, scalar
 
 PROFILE = [{"x": ((1, 3, 4), (2, 3, 4), (4, 3, 4)), "b": ((1, 1, 4),) * 3}]
 
@@ -34,9 +34,7 @@ def _net():
     sc.name = "uniform_scale"
     e = net.add_unary(sc.get_output(0), trt.UnaryOperation.ABS)
     e.name = "abs"
-    y = e.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, e.get_output(0))
     return builder, net
 
 
@@ -112,9 +110,7 @@ def test_channel_and_elementwise_scales_join_the_group():
     r.name = "relu"
     s2 = net.add_scale(r.get_output(0), trt.ScaleMode.ELEMENTWISE, None, rand(3, 2, 2), np.full(12, 2.0, np.float32))
     s2.name = "elementwise_scale"
-    y = s2.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, s2.get_output(0))
     g = optimize(net, only={"fuse_pointwise", "eliminate_dead_layers"})
     assert kinds(g) == ["pointwise"]
     assert {"bn_as_scale", "relu", "elementwise_scale"} <= set(g.nodes[-1].origin)

@@ -4,22 +4,9 @@ import pytest
 
 import inferrt as trt
 from tests.helpers import assert_close
-from tests.passes.nets import dyn_profile, rand, resnet_block_network, transformer_network
+from tests.passes.nets import build_engine, dyn_profile, rand, resnet_block_network, transformer_network
 
 pytestmark = pytest.mark.gpu
-
-
-def _engine(builder, net, device, profile, passes=None):
-    config = builder.create_builder_config()
-    config.device = device
-    config.clear_flag(trt.BuilderFlag.TF32)
-    if passes is not None:
-        config.passes = passes
-    p = builder.create_optimization_profile()
-    for k, v in profile.items():
-        p.set_shape(k, *v)
-    config.add_optimization_profile(p)
-    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
 
 
 @pytest.mark.parametrize("make,shape", [
@@ -31,10 +18,10 @@ def _engine(builder, net, device, profile, passes=None):
 def test_optimized_cuda_engine_matches_unoptimized_cpu(make, shape):
     builder, net = make()
     prof = dyn_profile("x", shape)
-    gpu = _engine(builder, net, "cuda", prof)
+    gpu = build_engine(builder, net, "cuda", prof)
     kinds = {n.kind for n in gpu.graph.nodes}
     assert kinds & {"fused_conv", "attention"}
-    cpu = _engine(builder, net, "cpu", prof, passes=[])
+    cpu = build_engine(builder, net, "cpu", prof, passes=[])
     for b in (2, 3):
         x = rand(b, *shape[1:])
         got = gpu.create_execution_context().infer({"x": x})["y"]

@@ -1,6 +1,6 @@
 import inferrt as trt
 from tests.helpers import new_network
-from tests.passes.nets import compare_optimized, kinds, optimize, rand, shuffle
+from tests.passes.nets import compare_optimized, kinds, mark_y, optimize, rand, shuffle
 
 PROFILE = [{"x": ((1, 4, 6), (2, 4, 6), (3, 4, 6))}]
 
@@ -21,9 +21,7 @@ def _net(kind):
         t = shuffle(net, t, first=(0, 2, 1), name="c")
     r = net.add_activation(t, trt.ActivationType.RELU)
     r.name = "relu"
-    y = r.get_output(0)
-    y.name = "y"
-    net.mark_output(y)
+    mark_y(net, r.get_output(0))
     return builder, net
 
 

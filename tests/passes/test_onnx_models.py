@@ -7,7 +7,7 @@ import pytest
 
 import inferrt as trt
 from tests.helpers import assert_close
-from tests.passes.nets import count, optimize
+from tests.passes.nets import build_engine, count, optimize
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -22,21 +22,10 @@ def _parse(model_bytes):
     return builder, net
 
 
-def _engine(builder, net, profile, passes=None):
-    config = builder.create_builder_config()
-    config.device = "cpu"
-    if passes is not None:
-        config.passes = passes
-    p = builder.create_optimization_profile()
-    for k, v in profile.items():
-        p.set_shape(k, *v)
-    config.add_optimization_profile(p)
-    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
-
-
 def _check_numerics(model_bytes, builder, net, profile, feeds_list):
     sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    fast, plain = _engine(builder, net, profile), _engine(builder, net, profile, passes=[])
+    fast = build_engine(builder, net, "cpu", profile, tf32=True)
+    plain = build_engine(builder, net, "cpu", profile, passes=[], tf32=True)
     for feeds in feeds_list:
         got = fast.create_execution_context().infer(feeds)["y"]
         assert_close(got, plain.create_execution_context().infer(feeds)["y"], rtol=1e-4, atol=1e-4, what="vs unfused")

@@ -6,17 +6,9 @@ import pytest
 import inferrt as trt
 from inferrt.errors import BuildError
 from inferrt.passes.pipeline import PASS_NAMES, PIPELINE, POST_PIPELINE, selected_pipeline
+from tests.helpers import CaptureLogger
 from tests.passes.nets import (compare_optimized, count, dyn_profile, kinds, optimize, rand, resnet_block_network,
                                transformer_network)
-
-
-class Capture(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((severity, msg))
 
 
 def _build(make, passes=None, debug=False, logger=None, profile=None):
@@ -77,7 +69,7 @@ def test_disabled_pipeline_keeps_every_layer():
 
 
 def test_info_log_per_pass_and_debug_dumps():
-    cap = Capture()
+    cap = CaptureLogger()
     _build(resnet_block_network, debug=True, logger=cap, profile=RESNET_PROFILE)
     infos = [m for s, m in cap.messages if s == trt.ILogger.Severity.INFO]
     assert any(m.startswith("fuse_conv_matmul_epilogue: 3 fusions") for m in infos), infos
@@ -162,7 +154,7 @@ def test_a_failing_post_pipeline_pass_fails_the_build_instead_of_being_skipped()
 
 
 def test_the_post_pipeline_runs_with_optimization_off():
-    logger = Capture()
+    logger = CaptureLogger()
     _, net = resnet_block_network()
     builder = trt.Builder(logger)
     config = builder.create_builder_config()

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import inferrt as trt
 from inferrt.errors import BuildError, PlanError
 
 triton = pytest.importorskip("triton")
 sys.path.insert(0, str(Path(__file__).parents[2] / "examples" / "plugins"))
 import triton_aot_plugin as example  # noqa: E402
 
-import inferrt.plugin as trtp  # noqa: E402
 from inferrt.builder.lower_network import lower_network  # noqa: E402
 from inferrt.plugin.aot import _check_record, compile_aot  # noqa: E402
 from inferrt.plugin.exprs import evaluate  # noqa: E402
@@ -32,13 +30,7 @@ class FakeCompiled:
 
 
 def _node():
-    builder = trt.Builder(trt.Logger())
-    net = builder.create_network(0)
-    x = net.add_input("x", trt.float32, (-1, 1000))
-    y = net.add_input("y", trt.float32, (-1, 1000))
-    layer = net.add_plugin(trtp.op.example.scaled_add(x, y, alpha=0.5), aot=True)
-    net.mark_output(layer.get_output(0))
-    g = lower_network(net)
+    g = lower_network(example.network())
     return next(n for n in g.nodes if n.kind == "plugin_v3")
 
 

@@ -4,19 +4,11 @@ from __future__ import annotations
 import pytest
 
 import inferrt as trt
-
-
-class _Recorder(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((severity, msg))
+from tests.helpers import CaptureLogger
 
 
 def test_returns_true_and_says_what_it_did():
-    logger = _Recorder()
+    logger = CaptureLogger()
     assert trt.init_libnvinfer_plugins(logger, "") is True
     assert trt.init_libnvinfer_plugins(logger, "my_ns") is True
     (s0, m0), (s1, m1) = logger.messages

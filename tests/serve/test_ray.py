@@ -3,12 +3,11 @@ cluster with two replicas behind kserve's front, checked against the engine."""
 import concurrent.futures
 import os
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
+from bench.serve_load import start_server, wait_ready
 from inferrt.cli.main import main
 from inferrt.serve.ray_serve import deployment_options
 
@@ -49,7 +48,7 @@ def test_ray_flags_need_ray(tmp_path, capsys):
 def test_ray_replicas_serve_the_repository(tmp_path):
     pytest.importorskip("ray")
     pytest.importorskip("kserve")
-    requests = pytest.importorskip("requests")
+    pytest.importorskip("requests")
     from tests.helpers import tolerance
     from tests.serve.test_server_e2e import _free_port, _infer_json, _mnist_engine
 
@@ -62,25 +61,12 @@ def test_ray_replicas_serve_the_repository(tmp_path):
         'platform: "tensorrt_plan" max_batch_size: 8 dynamic_batching { max_queue_delay_microseconds: 5000 } '
         "instance_group [ { kind: KIND_CPU } ]")
     http = _free_port()
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "inferrt", "serve", "--model-repository", str(tmp_path),
-                             "--http-port", str(http), "--no-grpc", "--ray", "--ray-replicas", "2"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = start_server(tmp_path, http, log, "--ray", "--ray-replicas", "2")
     url = f"http://127.0.0.1:{http}"
     try:
-        deadline = time.time() + 240
-        while True:
-            try:
-                if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail("inferrt serve --ray did not become ready:\n"
-                            + (tmp_path / "server.log").read_text()[-3000:])
-            time.sleep(1)
+        if not wait_ready(url, proc, 240, poll_s=1):
+            pytest.fail("inferrt serve --ray did not become ready:\n" + (tmp_path / "server.log").read_text()[-3000:])
         ctx = engine.create_execution_context()
         xs = [np.random.default_rng(i).standard_normal((1, 1, 28, 28)).astype(np.float32) for i in range(12)]
         with concurrent.futures.ThreadPoolExecutor(12) as pool:

@@ -9,9 +9,6 @@ script), which prints each case's result as JSON.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,9 +17,9 @@ from inferrt.enums import DataType
 from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
 from inferrt.ops.base import Attrs
+from tests.tactics.interpret import run_interpreted_module
 from tests.helpers import tolerance
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOL = {"f32": tolerance(np.float32), "f16": tolerance(np.float16), "bf16": tolerance("bfloat16")}
 TORCH_DT = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 
@@ -95,12 +92,7 @@ def _run_interpreted() -> dict:
 
 @pytest.fixture(scope="module")
 def interpreted():
-    pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "tests.tactics.test_triton_add_layer_norm"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_interpreted_module("tests.tactics.test_triton_add_layer_norm")
 
 
 @pytest.mark.parametrize("case", list(_cases()))

@@ -13,7 +13,7 @@ import inferrt as trt  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
 from tests.passes.test_fuse_norms_add_layer_norm import PROFILE, _feeds, _net  # noqa: E402
 from tests.tactics.test_triton_add_layer_norm import _cases, run_case  # noqa: E402
-from tests.tactics.test_triton_gemm import build_engine  # noqa: E402
+from tests.passes.nets import build_engine  # noqa: E402
 
 GPU_CASES = dict(_cases(), **{
     "bf16_rows": (dict(x=(8, 17, 768), r=(8, 17, 768), scale=(768,), bias=(768,)), "bf16", 4),

@@ -8,9 +8,6 @@ script), which prints each case's error and tolerance as JSON.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,10 +16,10 @@ from inferrt.enums import DataType, PaddingMode as PM
 from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
 from inferrt.ops.base import Attrs
+from tests.tactics.interpret import run_interpreted_module
 from tests.helpers import tolerance
 from tests.tactics.test_triton_gemm import excess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
 TORCH_DT = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 #: (rtol, atol) per dtype (tests/helpers.py); atol is relative to the reference's largest magnitude
@@ -132,12 +129,7 @@ def _run_interpreted() -> dict:
 
 @pytest.fixture(scope="module")
 def interpreted():
-    pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "tests.tactics.test_triton_conv"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_interpreted_module("tests.tactics.test_triton_conv")
 
 
 @pytest.mark.parametrize("case", list(_cases()))

@@ -9,17 +9,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.gpu
 
+from tests.tactics.gpu_points import assert_ran_at_point, gpu_points  # noqa: E402
 import inferrt as trt  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
-from tests.passes.nets import dyn_profile, rand, resnet_block_network  # noqa: E402
+from tests.passes.nets import build_engine, dyn_profile, rand, resnet_block_network  # noqa: E402
 from tests.tactics.test_triton_conv import SMALL, _cases, run_case  # noqa: E402
-from tests.tactics.test_triton_gemm import build_engine  # noqa: E402
 
-POINTS = {
-    "small": SMALL,
-    "default": {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3, "GROUP_M": 8},
-    "large": {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 3, "GROUP_M": 8},
-}
+POINTS = gpu_points(SMALL)
 GPU_CASES = dict(_cases(), **{
     "resnet_3x3_f16": (dict(x_shape=(4, 64, 28, 28), oc=64, k=(3, 3), pre=(1, 1), post=(1, 1), residual=(4, 64, 28, 28),
                             epilogue=[["add", 3], ["act", "RELU", 0.0, 0.0]]), "f16", True, {}),
@@ -31,11 +27,7 @@ GPU_CASES = dict(_cases(), **{
 @pytest.mark.parametrize("point", list(POINTS))
 @pytest.mark.parametrize("case", list(GPU_CASES))
 def test_every_case_at_every_point(case, point):
-    r = run_case(GPU_CASES[case], POINTS[point], device="cuda")
-    assert r["excess"] <= 1.0 and r["ok"], (case, point, r)
-    compiled = r["launcher"].compiled_kernels()
-    assert compiled and all(c.metadata.num_warps == POINTS[point]["num_warps"] for c in compiled)
-    assert all(c.metadata.num_stages == POINTS[point]["num_stages"] for c in compiled)
+    assert_ran_at_point(run_case(GPU_CASES[case], POINTS[point], device="cuda"), POINTS[point], (case, point))
 
 
 def test_fp32_follows_the_tf32_switch():

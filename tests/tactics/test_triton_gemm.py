@@ -10,8 +10,6 @@ script), which prints each case's error and tolerance as JSON.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -21,9 +19,9 @@ from inferrt.enums import DataType, MatrixOperation as MO
 from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
 from inferrt.ops.base import Attrs
+from tests.tactics.interpret import run_interpreted_module
 from tests.helpers import tolerance
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
 TORCH_DT = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 #: (rtol, atol) per dtype (tests/helpers.py); atol is relative to the reference's largest magnitude
@@ -193,7 +191,7 @@ def _run_engines() -> dict:
     used, excess."""
     import inferrt as trt
     from inferrt.tactics import registry
-    from tests.passes.nets import dyn_profile, rand, resnet_block_network, transformer_network
+    from tests.passes.nets import build_engine, dyn_profile, rand, resnet_block_network, transformer_network
 
     from tests.passes.test_fuse_norms_add_layer_norm import _net as add_ln_network
 
@@ -234,31 +232,8 @@ def _run_engines() -> dict:
     return out
 
 
-def build_engine(builder, net, device, profile, selector=None, passes=None):
-    """An engine of ``net`` on ``device`` (TF32 off), restricted by ``selector``, with ``passes`` (None: all)."""
-    import inferrt as trt
-
-    config = builder.create_builder_config()
-    config.device = device
-    config.clear_flag(trt.BuilderFlag.TF32)
-    if selector is not None:
-        config.algorithm_selector = selector
-    if passes is not None:
-        config.passes = passes
-    p = builder.create_optimization_profile()
-    for k, v in profile.items():
-        p.set_shape(k, *v)
-    config.add_optimization_profile(p)
-    return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
-
-
 def _interpret(mode):
-    pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "tests.tactics.test_triton_gemm", mode], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_interpreted_module("tests.tactics.test_triton_gemm", mode)
 
 
 @pytest.fixture(scope="module")

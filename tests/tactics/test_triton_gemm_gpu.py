@@ -9,18 +9,15 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.gpu
 
+from tests.tactics.gpu_points import assert_ran_at_point, gpu_points  # noqa: E402
 import inferrt as trt  # noqa: E402
 from inferrt.enums import MatrixOperation as MO  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
-from tests.passes.nets import dyn_profile, rand, transformer_network  # noqa: E402
+from tests.passes.nets import build_engine, dyn_profile, rand, transformer_network  # noqa: E402
 from inferrt.tactics.tactic_triton_gemm import hopper_or_later  # noqa: E402
-from tests.tactics.test_triton_gemm import SMALL, TMA_CASES, _cases, build_engine, run_case, scaling_case  # noqa: E402
+from tests.tactics.test_triton_gemm import SMALL, TMA_CASES, _cases, run_case, scaling_case  # noqa: E402
 
-POINTS = {
-    "small": SMALL,
-    "default": {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3, "GROUP_M": 8},
-    "large": {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 3, "GROUP_M": 8},
-}
+POINTS = gpu_points(SMALL)
 GPU_CASES = dict(_cases(), **{
     "bias_gelu_erf_bf16": (dict(kind="fused_matmul", epilogue=[["act", "GELU_ERF", 0.0, 0.0], ["add", 3]]),
                            {"x": (3, 70, 96), "w": (96, 130), "b": (1, 1, 130), "r": (3, 70, 130)}, "bf16", {}),
@@ -34,11 +31,7 @@ GPU_CASES = dict(_cases(), **{
 @pytest.mark.parametrize("point", list(POINTS))
 @pytest.mark.parametrize("case", list(GPU_CASES))
 def test_every_case_at_every_point(case, point):
-    r = run_case(GPU_CASES[case], POINTS[point], device="cuda")
-    assert r["excess"] <= 1.0 and r["ok"], (case, point, r)
-    compiled = r["launcher"].compiled_kernels()
-    assert compiled and all(c.metadata.num_warps == POINTS[point]["num_warps"] for c in compiled)
-    assert all(c.metadata.num_stages == POINTS[point]["num_stages"] for c in compiled)
+    assert_ran_at_point(run_case(GPU_CASES[case], POINTS[point], device="cuda"), POINTS[point], (case, point))
 
 
 #: case -> whether its operands suit TMA (else the TMA tactic runs the plain template)

@@ -10,9 +10,6 @@ script), which prints each case's worst error as JSON.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,8 +19,8 @@ import torch.nn.functional as F
 from inferrt.enums import DataType, MatrixOperation as MO
 from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
+from tests.tactics.interpret import run_interpreted_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
 
 
@@ -131,12 +128,7 @@ def _run_kernels():
 
 @pytest.fixture(scope="module")
 def interpreted():
-    pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "tests.tactics.test_triton_quantized"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_interpreted_module("tests.tactics.test_triton_quantized")
 
 
 @pytest.mark.parametrize("case", ["gemm_int8_per_channel", "gemm_int4_values_transposed", "conv_int8_nchw",

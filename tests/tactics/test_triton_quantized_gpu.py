@@ -10,15 +10,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.gpu
 
+from tests.tactics.gpu_points import gpu_points  # noqa: E402
 from inferrt.enums import DataType  # noqa: E402
 from inferrt.tactics.registry import get_tactic  # noqa: E402
 from tests.tactics.test_triton_quantized import SMALL, _cases, quantized_node  # noqa: E402
 
-POINTS = {
-    "small": SMALL,
-    "default": {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3, "GROUP_M": 8},
-    "large": {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3, "GROUP_M": 8},
-}
+POINTS = gpu_points(SMALL, large_block_k=64)
 
 
 def _run(node, specs, ins, point):

@@ -12,43 +12,28 @@ def _ids(batch, seq=8, seed=1):
     return torch.randint(0, 100, (batch, seq), generator=g)
 
 
-def test_bert_runs_in_one_engine(device):
-    m = bert().to(device)
+@pytest.mark.parametrize("make,output", [(bert, "BaseModelOutputWithPoolingAndCrossAttentions"),
+                                         (gpt2, "BaseModelOutputWithPastAndCrossAttentions")], ids=["bert", "gpt2"])
+def test_runs_in_one_engine(make, output, device):
+    m = make().to(device)
     ids = _ids(2).to(device)
     report = itorch.compile(m, (ids,), dryrun=True)
+    # GPT-2's causal-mask construction (diff, cumsum, two-tensor index, bool logic) converts too
     assert report.num_engines == 1 and not report.placement.torch, str(report)
     c = itorch.compile(m, (ids,))
     rtol, atol = default_config_tolerance(device)
     assert_close(as_numpy(c(ids)), reference(m, ids), rtol=rtol, atol=atol)
     # the call returns what the module returns (a transformers ModelOutput)
-    assert type(c(ids)).__name__ == "BaseModelOutputWithPoolingAndCrossAttentions"
+    assert type(m(ids)).__name__ == output
+    assert type(c(ids)).__name__ == output
 
 
-def test_bert_dynamic_batch():
-    m = bert()
+@pytest.mark.parametrize("make,batches", [(bert, (1, 3, 4)), (gpt2, (1, 4))], ids=["bert", "gpt2"])
+def test_dynamic_batch(make, batches):
+    m = make()
     batch = torch.export.Dim("batch", min=1, max=4)
     c = itorch.compile(m, (_ids(2),), dynamic_shapes=({0: batch},))
-    for b in (1, 3, 4):
-        ids = _ids(b, seed=b)
-        assert_close(as_numpy(c(ids)), reference(m, ids))
-
-
-def test_gpt2_runs_in_one_engine(device):
-    m = gpt2().to(device)
-    ids = _ids(2).to(device)
-    report = itorch.compile(m, (ids,), dryrun=True)
-    # the causal-mask construction (diff, cumsum, two-tensor index, bool logic) converts too
-    assert report.num_engines == 1 and not report.placement.torch, str(report)
-    c = itorch.compile(m, (ids,))
-    rtol, atol = default_config_tolerance(device)
-    assert_close(as_numpy(c(ids)), reference(m, ids), rtol=rtol, atol=atol)
-
-
-def test_gpt2_dynamic_batch():
-    m = gpt2()
-    batch = torch.export.Dim("batch", min=1, max=4)
-    c = itorch.compile(m, (_ids(2),), dynamic_shapes=({0: batch},))
-    for b in (1, 4):
+    for b in batches:
         ids = _ids(b, seed=b)
         assert_close(as_numpy(c(ids)), reference(m, ids))
 
