@@ -74,6 +74,22 @@ def producers(graph) -> dict:
     return {o: n for n in graph.node for o in n.output if o}
 
 
+def upstream(graph, start, stop=(), prod=None) -> list:
+    """Every tensor ``start`` depends on (``start`` included), walking back through producers and what their
+    subgraphs capture, in visit order; a tensor in ``stop`` is listed but not walked past."""
+    prod = producers(graph) if prod is None else prod
+    seen: dict = {}
+    stack = list(start)
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen[t] = None
+        if t not in stop and t in prod:
+            stack.extend(node_inputs(prod[t]))
+    return list(seen)
+
+
 def consumers(graph) -> dict:
     out: dict = {}
     for n in graph.node:
@@ -239,22 +255,13 @@ def extract(model, inputs, outputs, types: dict | None = None):
                                f"give an activation tensor instead")
     keep_nodes: set = set()
     used_inits: set = set()
-    stack = list(out_types)
-    seen = set()
-    while stack:
-        t = stack.pop()
-        if t in seen:
-            continue
-        seen.add(t)
+    for t in upstream(graph, out_types, set(inputs) | set(inits), prod):
         if t in inputs:
             continue
         if t in inits:
             used_inits.add(t)
         elif t in prod:
-            n = prod[t]
-            if id(n) not in keep_nodes:
-                keep_nodes.add(id(n))
-                stack.extend(node_inputs(n))
+            keep_nodes.add(id(prod[t]))
         elif t in orig_inputs:
             raise NetworkError(f"the subgraph needs graph input {t!r}, which is not among its inputs; add it to "
                                f"the inputs (or choose inputs that cut it off)")
@@ -286,18 +293,8 @@ def cleanup(model, remove_unused_inputs: bool = False) -> dict:
     tensors (and graph inputs nothing reads when ``remove_unused_inputs``). Returns the counts removed."""
     graph = model.graph
     prod = producers(graph)
-    needed: set = set()
-    keep: set = set()
-    stack = [o.name for o in graph.output]
-    while stack:
-        t = stack.pop()
-        if t in needed:
-            continue
-        needed.add(t)
-        n = prod.get(t)
-        if n is not None and id(n) not in keep:
-            keep.add(id(n))
-            stack.extend(node_inputs(n))
+    needed = set(upstream(graph, [o.name for o in graph.output], prod=prod))
+    keep = {id(prod[t]) for t in needed if t in prod}
     removed = {"nodes": 0, "initializers": 0, "inputs": 0}
     nodes = [n for n in graph.node if id(n) in keep]
     removed["nodes"] = len(graph.node) - len(nodes)
