@@ -49,6 +49,15 @@ class _Names:
         return name
 
 
+def _subgraphs(node):
+    """The graphs held in a node's attributes (If branches, Loop / Scan bodies)."""
+    for a in node.attribute:
+        if a.type == AttributeProto.GRAPH:
+            yield a.g
+        elif a.type == AttributeProto.GRAPHS:
+            yield from a.graphs
+
+
 def subgraph_reads(graph) -> set:
     """Names read by nodes inside the subgraphs of top-level nodes (a superset of their outer-scope reads)."""
     out = set()
@@ -56,20 +65,12 @@ def subgraph_reads(graph) -> set:
     def walk(g):
         for n in g.node:
             out.update(v for v in n.input if v)
-            for a in n.attribute:
-                if a.type == AttributeProto.GRAPH:
-                    walk(a.g)
-                elif a.type == AttributeProto.GRAPHS:
-                    for sg in a.graphs:
-                        walk(sg)
+            for sg in _subgraphs(n):
+                walk(sg)
 
     for n in graph.node:
-        for a in n.attribute:
-            if a.type == AttributeProto.GRAPH:
-                walk(a.g)
-            elif a.type == AttributeProto.GRAPHS:
-                for sg in a.graphs:
-                    walk(sg)
+        for sg in _subgraphs(n):
+            walk(sg)
     return out
 
 

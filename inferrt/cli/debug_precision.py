@@ -19,7 +19,7 @@ import os
 import shlex
 import subprocess
 
-from .tool_args import ExecArgError, fail, parse_shape_spec, parse_val_ranges, resolve, say, warn
+from .tool_args import ExecArgError, add_input_args, fail, parse_shape_spec, parse_val_ranges, resolve, say, warn
 
 DEFAULT_ARTIFACT = "inferrt_debug_precision.onnx"
 
@@ -55,13 +55,7 @@ def add_precision_parser(s) -> None:
                    help=f"where each candidate is written for --check (default {DEFAULT_ARTIFACT})")
     p.add_argument("--show-output", action="store_true", help="print each --check command's output")
     p.add_argument("-o", "--output", default=None, help="save the model with the set found kept in FP32")
-    g = p.add_argument_group("inputs")
-    g.add_argument("--input-shapes", help="shapes of dynamic inputs, name:1x3x224x224[,name2:...] (others: 1)")
-    g.add_argument("--val-range", nargs="+", metavar="RANGE",
-                   help="value ranges of generated data, [low,high] for all or name:[low,high] (default [0,1])")
-    g.add_argument("--seed", type=int, default=1, help="seed of the generated data (default 1)")
-    g.add_argument("--iterations", type=int, default=1, help="iterations of generated data (default 1)")
-    g.add_argument("--load-inputs", help="inputs from a .json or .npz file instead of generated data")
+    add_input_args(p, "inputs from a .json or .npz file instead of generated data")
 
 
 def _target(args):

@@ -19,15 +19,19 @@ class ExecArgError(ValueError):
     """A flag value or a combination of flags ``inferrt exec`` refuses (exit code 2, nothing built)."""
 
 
+def spec_entries(spec: str | None):
+    """(entry, name, value) for each comma-separated ``name:value`` entry of a trtexec spec; the last ':' splits
+    (names may contain ':') and quotes around the name are dropped. Nothing for an empty or absent spec."""
+    for part in spec.split(",") if spec else ():
+        name, _, value = part.strip().rpartition(":")
+        yield part, name.strip("'\""), value
+
+
 def parse_shape_spec(flag: str, spec: str | None) -> dict:
     """'x:1x3x224x224,y:1x10' -> {'x': (1, 3, 224, 224), 'y': (1, 10)}. Names may contain ':' (the last one
     splits); a name given twice is an error."""
     out: dict = {}
-    if not spec:
-        return out
-    for part in spec.split(","):
-        name, _, dims = part.strip().rpartition(":")
-        name = name.strip("'\"")
+    for part, name, dims in spec_entries(spec):
         try:
             shape = tuple(int(d) for d in dims.split("x")) if dims else None
         except ValueError:

@@ -9,7 +9,7 @@ do. Every name must match a layer: a misspelt one is an error before the build, 
 from __future__ import annotations
 
 from ..dtypes import FLOAT_TYPES
-from .exec_args import ExecArgError
+from .exec_args import ExecArgError, spec_entries
 
 #: trtexec's type names -> inferrt DataType names, for the types inferrt builds
 TYPES = {"fp32": "FLOAT", "fp16": "HALF", "bf16": "BF16"}
@@ -18,11 +18,7 @@ TYPES = {"fp32": "FLOAT", "fp16": "HALF", "bf16": "BF16"}
 def parse_layer_spec(flag: str, spec: str | None, multi: bool = False) -> dict:
     """'conv1:fp32,*:fp16' -> {'conv1': 'FLOAT', '*': 'HALF'} (``multi``: values are tuples, 'fp16+fp32')."""
     out: dict = {}
-    if not spec:
-        return out
-    for part in spec.split(","):
-        name, _, types = part.strip().rpartition(":")
-        name = name.strip("'\"")
+    for part, name, types in spec_entries(spec):
         if not name or not types:
             raise ExecArgError(f"{flag}: {part!r} is not like layerName:fp16")
         if name.count("*") > 1:

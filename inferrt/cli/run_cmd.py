@@ -12,8 +12,8 @@ from __future__ import annotations
 import shlex
 import time
 
-from .tool_args import (ExecArgError, fail, parse_shape_spec, parse_tolerances, parse_val_ranges, resolve, say,
-                        warn)
+from .tool_args import (ExecArgError, add_input_args, fail, parse_shape_spec, parse_tolerances, parse_val_ranges,
+                        resolve, say, warn)
 
 
 #: with --mark-all, how many diverging intermediate tensors are reported in full
@@ -41,14 +41,8 @@ def add_run_parser(sub) -> None:
                    help="with --reference inferrt: its device (default: the tested runner's)")
     g.add_argument("--reference-opt-level", type=int, choices=range(0, 6), metavar="0-5", default=None,
                    help="with --reference inferrt: its builder optimization level")
-    g = p.add_argument_group("inputs")
-    g.add_argument("--input-shapes", help="shapes of dynamic inputs, name:1x3x224x224[,name2:...] (others: 1)")
-    g.add_argument("--val-range", nargs="+", metavar="RANGE",
-                   help="value ranges of generated data, [low,high] for all or name:[low,high] (default [0,1])")
-    g.add_argument("--seed", type=int, default=1, help="seed of the generated data (default 1)")
-    g.add_argument("--iterations", type=int, default=1, help="iterations of generated data (default 1)")
-    g.add_argument("--load-inputs", help="inputs from a .json (Polygraphy's layout, any number of iterations) "
-                                         "or .npz file, instead of generated data")
+    g = add_input_args(p, "inputs from a .json (Polygraphy's layout, any number of iterations) or .npz file, "
+                          "instead of generated data")
     g.add_argument("--save-inputs", help="write the inputs used to this .json / .npz file")
     g = p.add_argument_group("comparison")
     g.add_argument("--atol", nargs="+", default=["1e-5"], metavar="TOL",

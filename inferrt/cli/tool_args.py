@@ -23,6 +23,19 @@ def warn(msg: str) -> None:
     print(f"[W] {msg}")
 
 
+def add_input_args(p, load_help: str):
+    """The ``inputs`` argument group of run / debug precision: dynamic shapes, generated data (value ranges, seed,
+    iterations) and ``--load-inputs`` (described by ``load_help``); returns the group for further flags."""
+    g = p.add_argument_group("inputs")
+    g.add_argument("--input-shapes", help="shapes of dynamic inputs, name:1x3x224x224[,name2:...] (others: 1)")
+    g.add_argument("--val-range", nargs="+", metavar="RANGE",
+                   help="value ranges of generated data, [low,high] for all or name:[low,high] (default [0,1])")
+    g.add_argument("--seed", type=int, default=1, help="seed of the generated data (default 1)")
+    g.add_argument("--iterations", type=int, default=1, help="iterations of generated data (default 1)")
+    g.add_argument("--load-inputs", help=load_help)
+    return g
+
+
 def parse_tolerances(flag: str, items) -> dict:
     """``['1e-5', 'out:1e-3']`` -> {'': 1e-5, 'out': 1e-3} (a bare number applies to every other output)."""
     out: dict = {}

@@ -56,18 +56,25 @@ ILoopLayer = L.layer_class("ILoopLayer", "loop")
 IRNNLayer = L.layer_class("IRNNLayer", "rnn")
 
 
-class IIfConditional:
-    """TensorRT's IIfConditional: ``set_condition``, ``add_input``, ``add_output``, ``name``."""
+class _Construct:
+    """A conditional or loop of ``network``: its boundary layers share one group attribute and point back to it."""
 
-    def __init__(self, network):
+    def __init__(self, network, group: str, label: str):
         self._network = network
-        self._group = f"if_conditional_{next(_ids)}"
-        self.name = f"(Unnamed IfConditional {self._group.rsplit('_', 1)[1]})"
+        self._group = f"{group}_{next(_ids)}"
+        self.name = f"(Unnamed {label} {self._group.rsplit('_', 1)[1]})"
 
     def _boundary(self, kind, inputs, attrs=None):
         layer = self._network._add(kind, inputs, dict(group=self._group, **(attrs or {})))
         layer._construct = self
         return layer
+
+
+class IIfConditional(_Construct):
+    """TensorRT's IIfConditional: ``set_condition``, ``add_input``, ``add_output``, ``name``."""
+
+    def __init__(self, network):
+        super().__init__(network, "if_conditional", "IfConditional")
 
     def set_condition(self, condition):
         return self._boundary("if_condition", [condition])
@@ -79,18 +86,11 @@ class IIfConditional:
         return self._boundary("if_output", [true_subgraph_output, false_subgraph_output])
 
 
-class ILoop:
+class ILoop(_Construct):
     """TensorRT's ILoop: ``add_recurrence``, ``add_trip_limit``, ``add_iterator``, ``add_loop_output``, ``name``."""
 
     def __init__(self, network):
-        self._network = network
-        self._group = f"loop_{next(_ids)}"
-        self.name = f"(Unnamed Loop {self._group.rsplit('_', 1)[1]})"
-
-    def _boundary(self, kind, inputs, attrs=None):
-        layer = self._network._add(kind, inputs, dict(group=self._group, **(attrs or {})))
-        layer._construct = self
-        return layer
+        super().__init__(network, "loop", "Loop")
 
     def add_recurrence(self, initial_value):
         return self._boundary("loop_recurrence", [initial_value])

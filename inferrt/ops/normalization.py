@@ -198,16 +198,21 @@ def _affine(y, ins):
     return y
 
 
-class _MeanVarNorm(OpDef):
-    """(x - mean) / sqrt(var + eps) over ``axes`` (population variance), then * scale + bias."""
+class _AxesAffineNorm(OpDef):
+    """A normalization over the ``axes`` bitmask followed by the optional scale (and bias) inputs."""
 
     layer_type = LayerType.NORMALIZATION
-    attrs = {"axes": (INT, 0), "epsilon": (FLOAT, 1e-5)}
-    inputs = ("input", "scale", "bias")
 
     def infer(self, a, ins):
         mask_axes(a, ins[0].rank, self.kind)
         return _affine_shape(self.kind, ins[0], ins)
+
+
+class _MeanVarNorm(_AxesAffineNorm):
+    """(x - mean) / sqrt(var + eps) over ``axes`` (population variance), then * scale + bias."""
+
+    attrs = {"axes": (INT, 0), "epsilon": (FLOAT, 1e-5)}
+    inputs = ("input", "scale", "bias")
 
     def run(self, a, ins, outs):
         x = ins[0]
@@ -231,17 +236,12 @@ class InstanceNorm(_MeanVarNorm):
 
 
 @register
-class RMSNorm(OpDef):
+class RMSNorm(_AxesAffineNorm):
     """x / sqrt(mean(x^2 over axes) + eps) * scale."""
 
     kind = "rms_norm"
-    layer_type = LayerType.NORMALIZATION
     attrs = {"axes": (INT, 0), "epsilon": (FLOAT, 1e-6)}
     inputs = ("input", "scale")
-
-    def infer(self, a, ins):
-        mask_axes(a, ins[0].rank, self.kind)
-        return _affine_shape(self.kind, ins[0], ins)
 
     def run(self, a, ins, outs):
         x = ins[0]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ir.kinds import Kind
 from ..ops.base import Attrs
-from .rewrite import View, const_node, group_members, merge_origin, merged_with_slices, plain, replace
+from .rewrite import fuse_horizontally, merged_constants, merged_with_slices, plain
 
 _GEOMETRY = ("kernel_size_nd", "stride_nd", "pre_padding", "post_padding", "padding_mode", "dilation_nd")
 
@@ -38,36 +38,24 @@ def _member(view, n):
     return key, w.reshape(a.num_output_maps, -1), None if b is None else b.reshape(-1)
 
 
+def _merge(graph, view, key, members):
+    if len({m[1].shape[1] for m in members}) != 1:
+        return None
+    nodes = [m[0] for m in members]
+    first = nodes[0]
+    total = sum(n.attrs.num_output_maps for n in nodes)
+    k = tuple(first.attrs.kernel_size_nd)
+    w = np.concatenate([m[1] for m in members], axis=0)
+    b = None
+    if any(m[2] is not None for m in members):
+        b = np.concatenate([m[2] if m[2] is not None else np.zeros(m[1].shape[0], w.dtype) for m in members])
+    consts = merged_constants(graph, view, nodes, w.reshape((total, -1) + k), b)
+    ins = [first.inputs[0]] + [c.outputs[0] for c in consts]
+    attrs = Attrs(first.attrs)
+    attrs["num_output_maps"] = total
+    return consts + merged_with_slices(graph, first, nodes, first.kind, ins, attrs,
+                                       [n.attrs.num_output_maps for n in nodes], 1)
+
+
 def fuse_horizontal_convs(graph, ctx) -> int:
-    view = View(graph)
-    groups = group_members(graph, view, _member)
-    merged, gone, add = 0, [], []
-    for key, members in groups.items():
-        if len(members) < 2 or len({m[1].shape[1] for m in members}) != 1:
-            continue
-        nodes = [m[0] for m in members]
-        first = nodes[0]
-        total = sum(n.attrs.num_output_maps for n in nodes)
-        k = tuple(first.attrs.kernel_size_nd)
-        w = np.concatenate([m[1] for m in members], axis=0)
-        cw = const_node(graph, f"{first.name} [merged kernel]", w.reshape((total, -1) + k),
-                        merge_origin(*[view.producer(n.inputs[1]) for n in nodes]))
-        add.append(cw)
-        ins = [first.inputs[0], cw.outputs[0]]
-        if any(m[2] is not None for m in members):
-            b = np.concatenate([m[2] if m[2] is not None else np.zeros(m[1].shape[0], w.dtype) for m in members])
-            cb = const_node(graph, f"{first.name} [merged bias]", b,
-                            merge_origin(*[view.producer(n.inputs[2]) for n in nodes
-                                           if len(n.inputs) > 2 and n.inputs[2]]))
-            add.append(cb)
-            ins.append(cb.outputs[0])
-        attrs = Attrs(first.attrs)
-        attrs["num_output_maps"] = total
-        add += merged_with_slices(graph, first, nodes, first.kind, ins, attrs,
-                                  [n.attrs.num_output_maps for n in nodes], 1)
-        gone += nodes
-        merged += len(nodes) - 1
-    if merged:
-        replace(graph, gone, add)
-        graph.remove_dead()
-    return merged
+    return fuse_horizontally(graph, _member, _merge)

@@ -17,7 +17,7 @@ import numpy as np
 from ..enums import MatrixOperation as MO
 from ..ir.kinds import Kind
 from ..ops.base import Attrs
-from .rewrite import View, const_node, group_members, merge_origin, merged_with_slices, plain, replace
+from .rewrite import fuse_horizontally, merged_constants, merged_with_slices, plain
 
 
 def _member(view, n):
@@ -46,40 +46,26 @@ def _member(view, n):
     return key, w2, bias
 
 
+def _merge(graph, view, key, members):
+    nodes = [m[0] for m in members]
+    first = nodes[0]
+    w = np.concatenate([m[1] for m in members], axis=1)
+    lead = (1,) * (key[4] - 2)
+    out_rank = key[7]
+    b = None
+    if any(m[2] is not None for m in members):
+        b = np.concatenate([m[2] if m[2] is not None else np.zeros(m[1].shape[1], dtype=w.dtype)
+                            for m in members])
+        b = b.reshape((1,) * (out_rank - 1) + b.shape)
+    consts = merged_constants(graph, view, nodes, w.reshape(lead + w.shape), b)
+    ins = [first.inputs[0]] + [c.outputs[0] for c in consts]
+    kind = Kind.FUSED_MATMUL if len(ins) > 2 or first.kind == Kind.FUSED_MATMUL else Kind.MATRIX_MULTIPLY
+    attrs = Attrs(op0=first.attrs.op0, op1=MO.NONE)
+    if kind == Kind.FUSED_MATMUL:
+        attrs["epilogue"] = list(first.attrs.get("epilogue") or [])
+    return consts + merged_with_slices(graph, first, nodes, kind, ins, attrs, [w2.shape[1] for _, w2, _ in members],
+                                       out_rank - 1)
+
+
 def fuse_horizontal_matmuls(graph, ctx) -> int:
-    view = View(graph)
-    groups = group_members(graph, view, _member)
-    merged = 0
-    gone, add = [], []
-    for key, members in groups.items():
-        if len(members) < 2:
-            continue
-        nodes = [m[0] for m in members]
-        first = nodes[0]
-        w = np.concatenate([m[1] for m in members], axis=1)
-        lead = (1,) * (key[4] - 2)
-        cw = const_node(graph, f"{first.name} [merged kernel]", w.reshape(lead + w.shape),
-                        merge_origin(*[view.producer(n.inputs[1]) for n in nodes]))
-        add.append(cw)
-        ins = [first.inputs[0], cw.outputs[0]]
-        out_rank = key[7]
-        if any(m[2] is not None for m in members):
-            b = np.concatenate([m[2] if m[2] is not None else np.zeros(m[1].shape[1], dtype=w.dtype)
-                                for m in members])
-            cb = const_node(graph, f"{first.name} [merged bias]", b.reshape((1,) * (out_rank - 1) + b.shape),
-                            merge_origin(*[view.producer(n.inputs[2]) for n in nodes
-                                           if len(n.inputs) > 2 and n.inputs[2]]))
-            add.append(cb)
-            ins.append(cb.outputs[0])
-        kind = Kind.FUSED_MATMUL if len(ins) > 2 or first.kind == Kind.FUSED_MATMUL else Kind.MATRIX_MULTIPLY
-        attrs = Attrs(op0=first.attrs.op0, op1=MO.NONE)
-        if kind == Kind.FUSED_MATMUL:
-            attrs["epilogue"] = list(first.attrs.get("epilogue") or [])
-        add += merged_with_slices(graph, first, nodes, kind, ins, attrs, [w2.shape[1] for _, w2, _ in members],
-                                  out_rank - 1)
-        gone += nodes
-        merged += len(nodes) - 1
-    if merged:
-        replace(graph, gone, add)
-        graph.remove_dead()
-    return merged
+    return fuse_horizontally(graph, _member, _merge)

@@ -53,25 +53,24 @@ def _quotient(view, n):
     return None
 
 
-def _plus_eps(view, v):
-    """(inner, eps, nodes) for v = inner + ε (either order) or v = inner (ε = 0)."""
-    n = node_of(view, v, Kind.ELEMENTWISE, EW.SUM)
-    if n is not None:
-        for a, c in (n.inputs, n.inputs[::-1]):
-            eps = view.scalar(c)
-            if eps is not None and eps >= 0:
-                return a, eps, [n]
-    return v, 0.0, []
-
-
-def _max_eps(view, v):
-    n = node_of(view, v, Kind.ELEMENTWISE, EW.MAX)
+def _with_eps(view, v, op):
+    """(inner, eps, nodes) for v = op(inner, ε) with a constant ε >= 0 (either order), else None."""
+    n = node_of(view, v, Kind.ELEMENTWISE, op)
     if n is not None:
         for a, c in (n.inputs, n.inputs[::-1]):
             eps = view.scalar(c)
             if eps is not None and eps >= 0:
                 return a, eps, [n]
     return None
+
+
+def _plus_eps(view, v):
+    """(inner, eps, nodes) for v = inner + ε (either order) or v = inner (ε = 0)."""
+    return _with_eps(view, v, EW.SUM) or (v, 0.0, [])
+
+
+def _max_eps(view, v):
+    return _with_eps(view, v, EW.MAX)
 
 
 def _match_mean_var(view, n):

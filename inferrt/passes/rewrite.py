@@ -128,6 +128,18 @@ def const_node(g: Graph, base: str, arr: np.ndarray, origin: list[str], taken: s
     return Node(name, Kind.CONSTANT, [], [name], Attrs(weights=arr, shape=tuple(arr.shape)), origin=list(origin))
 
 
+def merged_constants(graph: Graph, view, nodes: list[Node], kernel, bias) -> list[Node]:
+    """A horizontal fusion's constants: ``kernel`` (then ``bias`` unless None) named after the first of ``nodes``,
+    each with the origin of the members' input it replaces (input 1, input 2)."""
+    out = []
+    for i, (what, arr) in enumerate((("kernel", kernel), ("bias", bias)), 1):
+        if arr is not None:
+            out.append(const_node(graph, f"{nodes[0].name} [merged {what}]", arr,
+                                  merge_origin(*[view.producer(n.inputs[i]) for n in nodes
+                                                 if len(n.inputs) > i and n.inputs[i]])))
+    return out
+
+
 def merged_with_slices(graph: Graph, first: Node, nodes: list[Node], kind: str, ins: list[str], attrs: Attrs,
                        sizes: list[int], axis: int) -> list[Node]:
     """Horizontal fusion's result: one ``kind`` node standing for ``nodes`` (reading ``ins``), then one slice per
@@ -216,12 +228,24 @@ def absorbed_origin(view: View, *nodes) -> list[str]:
     return merge_origin(*nodes, *dying_consts(view, nodes))
 
 
-def group_members(graph: Graph, view: View, member) -> dict:
-    """{key: [(node, *rest)]} for the nodes where ``member(view, node)`` returns (key, *rest) (horizontal fusion
-    candidates grouped by what must match), in graph order."""
+def fuse_horizontally(graph: Graph, member, merge) -> int:
+    """The horizontal fusion driver: nodes for which ``member(view, node)`` returns (key, *rest) are grouped by key
+    (in graph order); each group of two or more, as [(node, *rest)], goes to ``merge(graph, view, key, members)``,
+    which returns the nodes standing for the whole group or None to leave it. Returns how many nodes went."""
+    view = View(graph)
     groups: dict = {}
     for n in graph.nodes:
         m = member(view, n)
         if m is not None:
             groups.setdefault(m[0], []).append((n, *m[1:]))
-    return groups
+    merged, gone, add = 0, [], []
+    for key, members in groups.items():
+        new = merge(graph, view, key, members) if len(members) > 1 else None
+        if new is not None:
+            add += new
+            gone += [m[0] for m in members]
+            merged += len(members) - 1
+    if merged:
+        replace(graph, gone, add)
+        graph.remove_dead()
+    return merged

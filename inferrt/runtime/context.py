@@ -123,6 +123,18 @@ class IExecutionContext(Reporter, DebugTensorsMixin):
         self._error(self._guard.busy_message(what))
         return False
 
+    def _guarded_store(self, api: str, setting: str, table: dict, name: str, value) -> bool:
+        """``table[name] = value`` for the setter ``api`` inside the context's guard, the write noted as ``setting``;
+        False (and a logged error) when another thread is inside."""
+        if not self._claim(api, setting):
+            return False
+        try:
+            self._guard.note_write(setting)
+            table[name] = value
+        finally:
+            self._guard.exit()
+        return True
+
     def _forget_bindings(self) -> None:
         self._addresses.clear()
         self._reset_shapes()
@@ -151,14 +163,7 @@ class IExecutionContext(Reporter, DebugTensorsMixin):
         if err:
             self._error(f"set_input_shape: {err}")
             return False
-        if not self._claim("set_input_shape", f"the shape of {name!r}"):
-            return False
-        try:
-            self._guard.note_write(f"the shape of {name!r}")
-            self._shapes[name] = shape
-        finally:
-            self._guard.exit()
-        return True
+        return self._guarded_store("set_input_shape", f"the shape of {name!r}", self._shapes, name, shape)
 
     def get_tensor_shape(self, name: str) -> Dims:
         mode = self.engine.get_tensor_mode(name)
@@ -301,14 +306,7 @@ class IExecutionContext(Reporter, DebugTensorsMixin):
         if why:
             self._error(why)
             return False
-        if not self._claim("set_tensor_address", f"the address of {name!r}"):
-            return False
-        try:
-            self._guard.note_write(f"the address of {name!r}")
-            self._addresses[name] = ptr
-        finally:
-            self._guard.exit()
-        return True
+        return self._guarded_store("set_tensor_address", f"the address of {name!r}", self._addresses, name, ptr)
 
     def get_tensor_address(self, name: str) -> int:
         return self._addresses.get(name, 0) if isinstance(name, str) else 0

@@ -34,6 +34,17 @@ def _conv_dims(node, specs):
     return rows, node.attrs.num_output_maps, x[1]
 
 
+def conv_geometry(a, x, out):
+    """(kernel, strides, dilations, leading padding) of the convolution of ``x`` into ``out``, or None when ``out``'s
+    shape is not the convolution's own (a residual broadcasting its batch or pixels: the generic op runs that)."""
+    k, s, d, pre, post = spatial_params(a, 2)
+    pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post)
+    up = a.padding_mode == PM.EXPLICIT_ROUND_UP
+    own = (x.shape[0], a.num_output_maps,
+           *(conv_out_dim(x.shape[2 + i], k[i], s[i], d[i], pre[i], post[i], up) for i in range(2)))
+    return (k, s, d, pre) if tuple(out.shape) == own else None
+
+
 def _conv_constraint(point, node, specs) -> bool:
     return gemm_fits(point, _conv_dims(node, specs), _ELEM.get(specs[node.inputs[0]].dtype, 4))
 
@@ -83,15 +94,13 @@ class TritonConvNHWC(Tactic):
         def run(ins, outs):
             x, w = ins[0], ins[1]
             out = outs[0]
-            k, s, d, pre, post = spatial_params(a, 2)
-            pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post)
-            shape = tuple(out.shape)
-            up = a.padding_mode == PM.EXPLICIT_ROUND_UP
-            if shape != (x.shape[0], a.num_output_maps, *(conv_out_dim(x.shape[2 + i], k[i], s[i], d[i], pre[i],
-                                                                       post[i], up) for i in range(2))):
-                (y,) = generic.run(a, ins, outs)   # a residual broadcasting the convolution's batch or pixels
+            geometry = conv_geometry(a, x, out)
+            if geometry is None:
+                (y,) = generic.run(a, ins, outs)
                 out.copy_(y)
                 return None
+            k, s, d, pre = geometry
+            shape = tuple(out.shape)
             key = (w.data_ptr(), x.dtype)
             wmat = packed.get(key)
             if wmat is None:

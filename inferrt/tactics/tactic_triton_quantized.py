@@ -12,14 +12,13 @@ int8). FP8 needs a GPU of compute capability 8.9 or later. Weight-only layers (`
 """
 from __future__ import annotations
 
-from ..enums import DataType, MatrixOperation as MO, PaddingMode as PM
+from ..enums import DataType, MatrixOperation as MO
 from ..ir.kinds import Kind
 from ..ops import Spec, get_op
-from ..ops.conv import conv_out_dim, resolve_padding, spatial_params
 from ..ops.quantized import matmul_output_axis, output_channel_scale, quantized_input
 from .registry import Tactic, register_tactic
 from .tactic_cuda_fused import epilogue_program
-from .tactic_triton_conv import _conv_dims
+from .tactic_triton_conv import _conv_dims, conv_geometry
 from .tactic_triton_gemm import problem_dims
 from .tactic_triton_pointwise import triton_available
 from .triton_conv import ConvLauncher, pack_weight
@@ -160,15 +159,13 @@ class TritonQuantizedConvNHWC(Tactic):
 
         def run(ins, outs):
             x, w, out = ins[0], ins[1], outs[0]
-            k, s, d, pre, post = spatial_params(a, 2)
-            pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre, post)
-            shape = tuple(out.shape)
-            up = a.padding_mode == PM.EXPLICIT_ROUND_UP
-            if shape != (x.shape[0], a.num_output_maps, *(conv_out_dim(x.shape[2 + i], k[i], s[i], d[i], pre[i],
-                                                                       post[i], up) for i in range(2))):
-                (y,) = generic.run(a, ins, outs)   # a residual broadcasting the convolution's batch or pixels
+            geometry = conv_geometry(a, x, out)
+            if geometry is None:
+                (y,) = generic.run(a, ins, outs)
                 out.copy_(y)
                 return None
+            k, s, d, pre = geometry
+            shape = tuple(out.shape)
             key = (w.data_ptr(), ins[4].data_ptr(), ins[5].data_ptr())
             prep = prepared.get(key)
             if prep is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import NetworkError
-from .onnx_graph import graph_inputs, initializer_names, node_inputs, node_label, toposort
+from .onnx_graph import graph_inputs, initializer_names, node_inputs, node_label, toposort, upstream
 
 
 def _entry(level, source, message, nodes=()):
@@ -108,17 +108,7 @@ def _structure(model) -> list:
 
 
 def _needed(g) -> set:
-    prod = {o: n for n in g.node for o in n.output if o}
-    needed: set = set()
-    stack = [o.name for o in g.output]
-    while stack:
-        t = stack.pop()
-        if t in needed:
-            continue
-        needed.add(t)
-        if t in prod:
-            stack.extend(node_inputs(prod[t]))
-    return needed
+    return set(upstream(g, [o.name for o in g.output]))
 
 
 def _importers(model) -> list:

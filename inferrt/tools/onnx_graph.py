@@ -70,8 +70,35 @@ def node_inputs(node) -> list:
     return [i for i in node.input if i] + sorted(subgraph_names(node) - set(node.input))
 
 
+def set_repeated(field, items) -> None:
+    """Make the repeated protobuf ``field`` hold copies of ``items`` (which may be its own elements)."""
+    copies = []
+    for x in items:
+        c = type(x)()
+        c.CopyFrom(x)
+        copies.append(c)
+    del field[:]
+    field.extend(copies)
+
+
 def producers(graph) -> dict:
     return {o: n for n in graph.node for o in n.output if o}
+
+
+def upstream(graph, start, stop=(), prod=None) -> list:
+    """Every tensor ``start`` depends on (``start`` included), walking back through producers and what their
+    subgraphs capture, in visit order; a tensor in ``stop`` is listed but not walked past."""
+    prod = producers(graph) if prod is None else prod
+    seen: dict = {}
+    stack = list(start)
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen[t] = None
+        if t not in stop and t in prod:
+            stack.extend(node_inputs(prod[t]))
+    return list(seen)
 
 
 def consumers(graph) -> dict:
@@ -127,13 +154,7 @@ def toposort(graph) -> list:
 def sort_nodes(model) -> None:
     """Put the top-level nodes in topological order, in place."""
     order = toposort(model.graph)
-    copies = []
-    for n in order:
-        c = type(n)()
-        c.CopyFrom(n)
-        copies.append(c)
-    del model.graph.node[:]
-    model.graph.node.extend(copies)
+    set_repeated(model.graph.node, order)
 
 
 def _type_of(vi):
@@ -239,22 +260,13 @@ def extract(model, inputs, outputs, types: dict | None = None):
                                f"give an activation tensor instead")
     keep_nodes: set = set()
     used_inits: set = set()
-    stack = list(out_types)
-    seen = set()
-    while stack:
-        t = stack.pop()
-        if t in seen:
-            continue
-        seen.add(t)
+    for t in upstream(graph, out_types, set(inputs) | set(inits), prod):
         if t in inputs:
             continue
         if t in inits:
             used_inits.add(t)
         elif t in prod:
-            n = prod[t]
-            if id(n) not in keep_nodes:
-                keep_nodes.add(id(n))
-                stack.extend(node_inputs(n))
+            keep_nodes.add(id(prod[t]))
         elif t in orig_inputs:
             raise NetworkError(f"the subgraph needs graph input {t!r}, which is not among its inputs; add it to "
                                f"the inputs (or choose inputs that cut it off)")
@@ -286,53 +298,27 @@ def cleanup(model, remove_unused_inputs: bool = False) -> dict:
     tensors (and graph inputs nothing reads when ``remove_unused_inputs``). Returns the counts removed."""
     graph = model.graph
     prod = producers(graph)
-    needed: set = set()
-    keep: set = set()
-    stack = [o.name for o in graph.output]
-    while stack:
-        t = stack.pop()
-        if t in needed:
-            continue
-        needed.add(t)
-        n = prod.get(t)
-        if n is not None and id(n) not in keep:
-            keep.add(id(n))
-            stack.extend(node_inputs(n))
+    needed = set(upstream(graph, [o.name for o in graph.output], prod=prod))
+    keep = {id(prod[t]) for t in needed if t in prod}
     removed = {"nodes": 0, "initializers": 0, "inputs": 0}
     nodes = [n for n in graph.node if id(n) in keep]
     removed["nodes"] = len(graph.node) - len(nodes)
     if removed["nodes"]:
-        kept = [type(n)() for n in nodes]
-        for c, n in zip(kept, nodes):
-            c.CopyFrom(n)
-        del graph.node[:]
-        graph.node.extend(kept)
+        set_repeated(graph.node, nodes)
     inits = [t for t in graph.initializer if t.name in needed]
     dropped = {t.name for t in graph.initializer} - {t.name for t in inits}
     removed["initializers"] = len(graph.initializer) - len(inits)
     if removed["initializers"]:
-        kept = [type(t)() for t in inits]
-        for c, t in zip(kept, inits):
-            c.CopyFrom(t)
-        del graph.initializer[:]
-        graph.initializer.extend(kept)
+        set_repeated(graph.initializer, inits)
     # an initializer also listed as a graph input (IR < 4) leaves with its input, which would else become required
     inputs = [v for v in graph.input if v.name not in dropped and (v.name in needed or not remove_unused_inputs)]
     removed["inputs"] = len(graph.input) - len(inputs) - len(dropped & {v.name for v in graph.input})
     if len(inputs) != len(graph.input):
-        kept = [type(v)() for v in inputs]
-        for c, v in zip(kept, inputs):
-            c.CopyFrom(v)
-        del graph.input[:]
-        graph.input.extend(kept)
+        set_repeated(graph.input, inputs)
     alive = {o for n in graph.node for o in n.output}
     vis = [v for v in graph.value_info if v.name in alive]
     if len(vis) != len(graph.value_info):
-        kept = [type(v)() for v in vis]
-        for c, v in zip(kept, vis):
-            c.CopyFrom(v)
-        del graph.value_info[:]
-        graph.value_info.extend(kept)
+        set_repeated(graph.value_info, vis)
     return removed
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import NetworkError
-from .onnx_graph import extract, graph_inputs, node_inputs, sort_nodes, tensor_types
+from .onnx_graph import extract, graph_inputs, node_inputs, sort_nodes, tensor_types, upstream
 
 
 @dataclass
@@ -58,21 +58,8 @@ class _Reducer:
 
     def _needed_inputs(self, model, outs):
         """The original graph inputs ``outs`` depend on, typed as declared."""
-        from .onnx_graph import producers
-
-        prod = producers(model.graph)
         inputs = {v.name for v in graph_inputs(model.graph)}
-        need, seen, stack = {}, set(), list(outs)
-        while stack:
-            t = stack.pop()
-            if t in seen:
-                continue
-            seen.add(t)
-            if t in inputs:
-                need[t] = self.types.get(t)
-            elif t in prod:
-                stack.extend(node_inputs(prod[t]))
-        return need
+        return {t: self.types.get(t) for t in upstream(model.graph, outs, inputs) if t in inputs}
 
     def suffix(self, model, j: int):
         nodes = model.graph.node

@@ -54,16 +54,21 @@ def non_max_suppression(ctx, node):
     return [layer.get_output(0)]
 
 
-@importer("Unique", since=11)
-def unique(ctx, node):
-    x = ctx.tensor(node.inputs[0])
-    attrs = {"sorted": bool(node.attr("sorted", 1))}
+def _axis_attr(ctx, node, x, attrs: dict) -> None:
+    """Copy the node's optional ``axis`` into ``attrs``; INVALID_NODE when it is out of range for ``x``."""
     if node.has_attr("axis"):
         axis = int(node.attr("axis"))
         rank = ctx.rank(x)
         if not -rank <= axis < rank:
             ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
         attrs["axis"] = axis
+
+
+@importer("Unique", since=11)
+def unique(ctx, node):
+    x = ctx.tensor(node.inputs[0])
+    attrs = {"sorted": bool(node.attr("sorted", 1))}
+    _axis_attr(ctx, node, x, attrs)
     layer = ctx.network.internal.add_layer(Kind.UNIQUE, [x], attrs)
     return [layer.get_output(i) for i in range(len(node.outputs))]
 
@@ -74,10 +79,5 @@ def compress(ctx, node):
     if cond.dtype != DataType.BOOL:
         cond = ctx.cast(cond, DataType.BOOL)
     attrs = {}
-    if node.has_attr("axis"):
-        axis = int(node.attr("axis"))
-        rank = ctx.rank(x)
-        if not -rank <= axis < rank:
-            ctx.fail(f"axis {axis} is out of range for input {x.name!r} of rank {rank}", E.INVALID_NODE)
-        attrs["axis"] = axis
+    _axis_attr(ctx, node, x, attrs)
     return [ctx.network.internal.add_layer(Kind.COMPRESS, [x, cond], attrs).get_output(0)]

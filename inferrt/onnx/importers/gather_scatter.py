@@ -30,22 +30,25 @@ def _index_tensor(ctx, node, i):
     return idx
 
 
-@importer("Gather", since=1)
-def gather_1(ctx, node):
-    _require(ctx, node, "add_gather")
+def _gather_operands(ctx, node, method):
+    """(data, axis made non-negative, indices) of a Gather / GatherElements node that ``method`` of the network
+    builds."""
+    _require(ctx, node, method)
     x = ctx.input(node, 0)
     axis = ctx.norm_axes([int(ctx.attr(node, "axis", 0))], ctx.rank(x))[0]
-    idx = _index_tensor(ctx, node, 1)
+    return x, axis, _index_tensor(ctx, node, 1)
+
+
+@importer("Gather", since=1)
+def gather_1(ctx, node):
+    x, axis, idx = _gather_operands(ctx, node, "add_gather")
     layer = ctx.network.add_gather(x, idx, axis)
     return [ctx.done(layer)]
 
 
 @importer("GatherElements", since=11)
 def gather_elements_11(ctx, node):
-    _require(ctx, node, "add_gather_v2")
-    x = ctx.input(node, 0)
-    axis = ctx.norm_axes([int(ctx.attr(node, "axis", 0))], ctx.rank(x))[0]
-    idx = _index_tensor(ctx, node, 1)
+    x, axis, idx = _gather_operands(ctx, node, "add_gather_v2")
     if ctx.rank(idx) != ctx.rank(x):
         ctx.fail(f"indices rank {ctx.rank(idx)} differs from data rank {ctx.rank(x)}", E.INVALID_NODE)
     layer = ctx.network.add_gather_v2(x, idx, GatherMode.ELEMENT)

@@ -143,12 +143,18 @@ def _trailing_param(ctx, node, i, x, r):
     return ctx.unsqueeze_front(t, r - ctx.rank(t))
 
 
-@importer("LayerNormalization", since=17)
-def layer_norm_17(ctx, node):
+def _trailing_norm_operands(ctx, node):
+    """(data, its rank, first normalized axis, epsilon) of LayerNormalization / RMSNormalization, which normalize
+    from ``axis`` (default -1) to the last axis."""
     x = ctx.input(node, 0)
     r = ctx.rank(x)
     axis = ctx.norm_axes([int(ctx.attr(node, "axis", -1))], r)[0]
-    eps = float(ctx.attr(node, "epsilon", 1e-5))
+    return x, r, axis, float(ctx.attr(node, "epsilon", 1e-5))
+
+
+@importer("LayerNormalization", since=17)
+def layer_norm_17(ctx, node):
+    x, r, axis, eps = _trailing_norm_operands(ctx, node)
     axes = list(range(axis, r))
     scale = _trailing_param(ctx, node, 1, x, r)
     if ctx.has_input(node, 2):
@@ -172,10 +178,7 @@ def layer_norm_17(ctx, node):
 
 @importer("RMSNormalization", since=23)
 def rms_norm_23(ctx, node):
-    x = ctx.input(node, 0)
-    r = ctx.rank(x)
-    axis = ctx.norm_axes([int(ctx.attr(node, "axis", -1))], r)[0]
-    eps = float(ctx.attr(node, "epsilon", 1e-5))
+    x, r, axis, eps = _trailing_norm_operands(ctx, node)
     xf = ctx.to_float(x)
     ms = ctx.reduce(ctx.elementwise(xf, xf, EW.PROD), R.AVG, list(range(axis, r)), True)
     inv = ctx.unary(ctx.unary(ctx.elementwise(ms, ctx.scalar_like(eps, ms), EW.SUM), U.SQRT), U.RECIP)
