@@ -13,8 +13,6 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .triton_codegen import KernelLauncher
-
 #: the widest row a program holds: 16K elements (64 KiB of FP32 registers across at most 16 warps)
 MAX_BLOCK = 16384
 
@@ -54,13 +52,16 @@ def rows4(t, shape4):
         return t.reshape(shape4)
 
 
-class AddLayerNormLauncher(KernelLauncher):
+class AddLayerNormLauncher:
     """Runs the kernel with ``num_warps`` warps (a point of ``ADD_LN_SPACE``), recording Triton's compiled
     variants for the plan."""
 
     def __init__(self, num_warps: int):
-        super().__init__()
         self.num_warps = int(num_warps)
+        self.launched = {}
+
+    def compiled_kernels(self) -> list:
+        return list(self.launched.values())
 
     def __call__(self, x4, r4, w, b, y4, s4, d, eps):
         """Operands as (L0, L1, L2, D) tensors; ``w`` / ``b``: (D,) or None; ``s4`` None: the sum is not stored."""
@@ -77,4 +78,5 @@ class AddLayerNormLauncher(KernelLauncher):
             w.stride(0) if w is not None else 0, b.stride(0) if b is not None else 0,
             HAS_W=w is not None, HAS_B=b is not None, STORE_SUM=s4 is not None, BLOCK=block,
             num_warps=self.num_warps)
-        self._record(compiled)
+        if compiled is not None and hasattr(compiled, "hash"):
+            self.launched[compiled.hash] = compiled

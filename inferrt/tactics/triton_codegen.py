@@ -221,20 +221,6 @@ def _block_fits(point, node, specs) -> bool:
 POINTWISE_SPACE = TuningSpace({"BLOCK": (1024, 2048, 512), "num_warps": (4, 8)}, _block_fits)
 
 
-class KernelLauncher:
-    """Base of the Triton launchers: keeps each compiled variant a launch ran, by hash (what the plan stores)."""
-
-    def __init__(self):
-        self.launched = {}
-
-    def compiled_kernels(self) -> list:
-        return list(self.launched.values())
-
-    def _record(self, compiled) -> None:
-        if compiled is not None and hasattr(compiled, "hash"):
-            self.launched[compiled.hash] = compiled
-
-
 class PointwiseLauncher:
     """Runs a pointwise program on tensors with one generated kernel per layout/dtype combination, launched with
     ``block`` elements per program and ``num_warps`` warps (a point of ``POINTWISE_SPACE``).

@@ -17,7 +17,9 @@ Weights are packed once per weight tensor into the (KH, KW, C, OC) matrix in the
 """
 from __future__ import annotations
 
-from .triton_gemm import EpilogueLauncher, _precision, accumulator_lines, epilogue_lines
+from ..enums import DataType
+from .triton_codegen import load_kernel
+from .triton_gemm import _precision, accumulator_lines, epilogue_lines
 
 
 def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False) -> str:
@@ -89,20 +91,36 @@ def pack_weight(w, oc, c, kernel, dtype):
     return w.reshape(oc, c, *kernel).permute(2, 3, 1, 0).contiguous().to(dtype).reshape(-1, oc)
 
 
-class ConvLauncher(EpilogueLauncher):
+class ConvLauncher:
     """Runs ``out = epilogue(conv2d(x, w))`` with one generated kernel per epilogue input dtypes, at one point of
     ``tactic_triton_conv.CONV_SPACE`` (tiles of output pixels x output channels; BLOCK_K channels per tap step).
     ``geometry``: (stride, pre-padding, dilation) pairs; extras are epilogue inputs expanded to the output's NCHW
     shape."""
 
+    def __init__(self, program, point):
+        self.program = program
+        self.point = dict(point)
+        self.cache = {}
+        self.launched = {}
+
+    def compiled_kernels(self) -> list:
+        return list(self.launched.values())
+
     def __call__(self, out, x, wmat, kernel, geometry, extras):
-        import torch
         import triton
+
+        from ..dtypes import from_torch_dtype
 
         if out.numel() == 0:
             return
-        kern = self._kernel((x.dtype, tuple(t.dtype for t in extras), out.dtype), extras, out, conv_source,
-                            int_operands=x.dtype == torch.int8)
+        key = (x.dtype, tuple(t.dtype for t in extras), out.dtype)
+        kern = self.cache.get(key)
+        if kern is None:
+            import torch
+
+            dts = [DataType.FLOAT] + [from_torch_dtype(t.dtype) for t in extras]
+            kern = self.cache[key] = load_kernel(conv_source(self.program, dts, from_torch_dtype(out.dtype),
+                                                             int_operands=x.dtype == torch.int8))
         (sh, sw), (ph, pw), (dh, dw) = geometry
         nb, c, h, w = x.shape
         _, oc, oh, ow = out.shape
@@ -115,5 +133,6 @@ class ConvLauncher(EpilogueLauncher):
                               dh, dw, *x.stride(), *out.stride(), *strides,
                               BLOCK_M=p["BLOCK_M"], BLOCK_N=p["BLOCK_N"], BLOCK_K=p["BLOCK_K"], GROUP_M=p["GROUP_M"],
                               PRECISION=_precision(x.dtype), num_warps=p["num_warps"], num_stages=p["num_stages"])
-        self._record(compiled)
+        if compiled is not None and hasattr(compiled, "hash"):
+            self.launched[compiled.hash] = compiled
 

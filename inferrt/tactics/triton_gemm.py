@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from ..enums import DataType
-from .triton_codegen import _TL, KernelLauncher, _body, load_kernel
+from .triton_codegen import _TL, _body, load_kernel
 from .tuning import TuningSpace
 
 #: the shared memory one program's pipelined A / B tiles may take (bytes): below the 227 KiB of an H100 SM, with
@@ -170,42 +170,37 @@ def view3(t, shape3):
         return t.reshape(shape3)
 
 
-class EpilogueLauncher(KernelLauncher):
-    """Base of the launchers of generated product kernels (GEMM, TMA GEMM, convolution) with an epilogue
-    ``program`` at one tuning ``point``: one kernel per key, generated on first use."""
-
-    def __init__(self, program, point):
-        super().__init__()
-        self.program = program
-        self.point = dict(point)
-        self.cache = {}
-
-    def _kernel(self, key, extras, out, source, **kw):
-        """The kernel for ``key``: ``source(program, epilogue input types, output type, **kw)`` loaded once."""
-        kern = self.cache.get(key)
-        if kern is None:
-            from ..dtypes import from_torch_dtype
-
-            dts = [DataType.FLOAT] + [from_torch_dtype(x.dtype) for x in extras]
-            kern = self.cache[key] = load_kernel(source(self.program, dts, from_torch_dtype(out.dtype), **kw))
-        return kern
-
-
-class GemmLauncher(EpilogueLauncher):
+class GemmLauncher:
     """Runs ``out3 = epilogue(a3 @ b3)`` on (batch, rows, cols) tensors, with one generated kernel per epilogue
     input dtypes, at one point of ``GEMM_SPACE``. Epilogue inputs come as (batch, rows, cols) views of the output's
     shape (stride 0 where they broadcast)."""
 
+    def __init__(self, program, point):
+        self.program = program
+        self.point = dict(point)
+        self.cache = {}
+        self.launched = {}
+
+    def compiled_kernels(self) -> list:
+        return list(self.launched.values())
+
     def __call__(self, out3, a3, b3, extras):
-        import torch
         import triton
+
+        from ..dtypes import from_torch_dtype
 
         bsz, m, n = out3.shape
         k = a3.shape[2]
         if out3.numel() == 0:
             return
-        kern = self._kernel((a3.dtype, tuple(x.dtype for x in extras), out3.dtype), extras, out3, gemm_source,
-                            int_operands=a3.dtype == torch.int8)
+        key = (a3.dtype, tuple(x.dtype for x in extras), out3.dtype)
+        kern = self.cache.get(key)
+        if kern is None:
+            import torch
+
+            dts = [DataType.FLOAT] + [from_torch_dtype(x.dtype) for x in extras]
+            kern = self.cache[key] = load_kernel(gemm_source(self.program, dts, from_torch_dtype(out3.dtype),
+                                                             int_operands=a3.dtype == torch.int8))
         p = self.point
         strides = []
         for x in extras:
@@ -214,4 +209,5 @@ class GemmLauncher(EpilogueLauncher):
         compiled = kern[grid](a3, b3, out3, *extras, m, n, k, *a3.stride(), *b3.stride(), *out3.stride(), *strides,
                               BLOCK_M=p["BLOCK_M"], BLOCK_N=p["BLOCK_N"], BLOCK_K=p["BLOCK_K"], GROUP_M=p["GROUP_M"],
                               PRECISION=_precision(a3.dtype), num_warps=p["num_warps"], num_stages=p["num_stages"])
-        self._record(compiled)
+        if compiled is not None and hasattr(compiled, "hash"):
+            self.launched[compiled.hash] = compiled

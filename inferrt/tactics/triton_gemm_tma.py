@@ -12,7 +12,9 @@ axis): batched products keep the plain template.
 """
 from __future__ import annotations
 
-from .triton_gemm import EpilogueLauncher, _precision, epilogue_lines
+from ..enums import DataType
+from .triton_codegen import load_kernel
+from .triton_gemm import _precision, epilogue_lines
 
 
 def gemm_tma_source(program, in_dtypes, out_dtype) -> str:
@@ -76,22 +78,34 @@ def tma_ready(a2, b2) -> bool | None:
     return None
 
 
-class GemmTmaLauncher(EpilogueLauncher):
+class GemmTmaLauncher:
     """Runs ``out2 = epilogue(a2 @ b2)`` (2-D tensors that passed ``tma_ready``) with ``num_sms`` persistent programs
     at one point of ``GEMM_SPACE``; epilogue inputs are (M, N) views of the output's shape."""
 
     def __init__(self, program, point, num_sms: int):
-        super().__init__(program, point)
+        self.program = program
+        self.point = dict(point)
         self.num_sms = int(num_sms)
+        self.cache = {}
+        self.launched = {}
+
+    def compiled_kernels(self) -> list:
+        return list(self.launched.values())
 
     def __call__(self, out2, a2, b2, b_t: bool, extras):
         from triton.tools.tensor_descriptor import TensorDescriptor
+
+        from ..dtypes import from_torch_dtype
 
         m, n = out2.shape
         k = a2.shape[1]
         if out2.numel() == 0:
             return
-        kern = self._kernel((tuple(x.dtype for x in extras), out2.dtype), extras, out2, gemm_tma_source)
+        key = (tuple(x.dtype for x in extras), out2.dtype)
+        kern = self.cache.get(key)
+        if kern is None:
+            dts = [DataType.FLOAT] + [from_torch_dtype(x.dtype) for x in extras]
+            kern = self.cache[key] = load_kernel(gemm_tma_source(self.program, dts, from_torch_dtype(out2.dtype)))
         p = self.point
         a_desc = TensorDescriptor(a2, list(a2.shape), list(a2.stride()), [p["BLOCK_M"], p["BLOCK_K"]])
         bs = b2.t() if b_t else b2
@@ -105,4 +119,5 @@ class GemmTmaLauncher(EpilogueLauncher):
             a_desc, b_desc, out2, *extras, m, n, k, *out2.stride(), *strides, NUM_SMS=self.num_sms,
             BLOCK_M=p["BLOCK_M"], BLOCK_N=p["BLOCK_N"], BLOCK_K=p["BLOCK_K"], GROUP_M=p["GROUP_M"],
             PRECISION=_precision(a2.dtype), B_T=b_t, num_warps=p["num_warps"], num_stages=p["num_stages"])
-        self._record(compiled)
+        if compiled is not None and hasattr(compiled, "hash"):
+            self.launched[compiled.hash] = compiled
