@@ -29,7 +29,9 @@ class Pooling(OpDef):
         "blend_factor": (FLOAT, 0.0), "average_count_excludes_padding": (BOOL, True), "dilation_nd": (INTS, ()),
     }
 
-    def _params(self, a, x_shape):
+    def params(self, a, x_shape):
+        """(spatial rank, window, strides, dilations, pre padding, post padding) of attributes ``a`` at input shape
+        ``x_shape`` (the generic implementation and the CPU pooling tactic both read them here)."""
         nsp = len(a.window_size_nd)
         if nsp < 1 or nsp > 3 or len(x_shape) != nsp + 2:
             raise OpError(f"input of shape {tuple(x_shape)} does not match a {nsp}-D window (expected rank {nsp + 2})")
@@ -45,7 +47,7 @@ class Pooling(OpDef):
         x = ins[0]
         if x.shape is None:
             raise OpError("input rank must be known")
-        nsp, k, s, d, pre, post = self._params(a, x.shape)
+        nsp, k, s, d, pre, post = self.params(a, x.shape)
         up = a.padding_mode == PM.EXPLICIT_ROUND_UP
         out = [conv_out_dim(n, k[i], s[i], d[i], pre[i], post[i], up) for i, n in enumerate(x.shape[2:])]
         if up:  # the last window must start inside the input or its left padding (as PyTorch and ONNX)
@@ -55,7 +57,7 @@ class Pooling(OpDef):
     def _window_pads(self, a, x, out_sp):
         """``(nsp, kernel, stride, dilation, pre, post, F.pad amounts)`` for input ``x`` and output spatial shape
         ``out_sp``, the right padding grown so that the last (round-up) window fits."""
-        nsp, k, s, d, pre, post = self._params(a, x.shape)
+        nsp, k, s, d, pre, post = self.params(a, x.shape)
         extra = [max(0, (o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + pre[i] + post[i]))
                  for i, o in enumerate(out_sp)]
         return nsp, k, s, d, pre, post, [p for i in reversed(range(nsp)) for p in (pre[i], post[i] + extra[i])]

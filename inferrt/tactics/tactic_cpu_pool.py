@@ -36,7 +36,7 @@ def torch_pool_out(n: int, k: int, s: int, d: int, p: int, ceil: bool) -> int:
 def pool_call(op, a, in_shape: tuple, out_sp: tuple):
     """``f(x) -> y`` running layer attributes ``a`` at input shape ``in_shape`` as one PyTorch pooling call, or
     None where that call would not compute the layer (the generic op runs it then)."""
-    nsp, k, s, d, pre, post = op._params(a, in_shape)
+    nsp, k, s, d, pre, post = op.params(a, in_shape)
     if nsp != 2 or tuple(pre) != tuple(post):
         return None
     pad = tuple(pre)

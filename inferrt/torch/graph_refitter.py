@@ -52,7 +52,7 @@ def refit_from_graph(engine, gm, specs, settings) -> str | None:
     from inferrt.refit import Refitter
     from inferrt.torch.converters.context import ConversionError
 
-    state = getattr(engine, "_refit", None)
+    state = engine.refit_state
     if state is None:
         return "the cached plan is not refittable"
     try:
