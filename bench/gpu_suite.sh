@@ -12,13 +12,19 @@ SECS=${1:-480}
 WORKERS=${2:-16}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
-rm -f "$OUT/failures.txt"
+rm -f "$OUT/failures.txt" "$OUT/durations.txt"
 T0=$(date +%s)
-INFERRT_FAILURE_LOG="$PWD/$OUT/failures.txt" timeout "$SECS" python -m pytest -m gpu -n "$WORKERS" -v tests \
+INFERRT_FAILURE_LOG="$PWD/$OUT/failures.txt" INFERRT_DURATION_LOG="$PWD/$OUT/durations.txt" \
+    timeout -s INT -k 30 "$SECS" python -m pytest -m gpu -n "$WORKERS" -v tests \
     --tb=short --durations=25 -W ignore::DeprecationWarning > "$OUT/suite.log" 2>&1
 RC=$?
-echo "suite exit $RC after $(( $(date +%s) - T0 )) s$([ $RC = 124 ] && echo ' (cut by the time limit)')"
+echo "suite exit $RC after $(( $(date +%s) - T0 )) s$([ $RC = 124 -o $RC = 2 ] && echo ' (cut by the time limit)')"
 echo "passed $(grep -c ' PASSED' "$OUT/suite.log"), failed $(grep -c ' FAILED' "$OUT/suite.log"),"\
      "skipped $(grep -c ' SKIPPED' "$OUT/suite.log"), collected $(grep -oE '[0-9]+ workers \[[0-9]+ items\]' "$OUT/suite.log")"
 grep -E ' FAILED' "$OUT/suite.log" | sed 's/.*FAILED //' | sort -u
 grep -E '^E  ' "$OUT/failures.txt" 2>/dev/null | sort | uniq -c | sort -rn | head -30
+echo "slowest test files (summed seconds of every phase, all workers):"
+awk '{split($3, a, "::"); t[a[1]] += $1} END {for (f in t) printf "%8.1f %s\n", t[f], f}' "$OUT/durations.txt" 2>/dev/null \
+    | sort -rn | head -15
+echo "slowest tests:"
+sort -rn "$OUT/durations.txt" 2>/dev/null | head -10

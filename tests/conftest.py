@@ -16,7 +16,12 @@ def _has_cuda():
 
 def pytest_runtest_logreport(report):
     """With INFERRT_FAILURE_LOG=<file>, each failure's test id and traceback is appended to the file as it happens
-    (from every xdist worker), so a run stopped by a time limit still leaves the reasons of what failed so far."""
+    (from every xdist worker), so a run stopped by a time limit still leaves the reasons of what failed so far.
+    With INFERRT_DURATION_LOG=<file>, every phase's duration and test id is appended the same way."""
+    timing = os.environ.get("INFERRT_DURATION_LOG")
+    if timing:
+        with open(timing, "a") as f:
+            f.write(f"{report.duration:.3f} {report.when} {report.nodeid}\n")
     path = os.environ.get("INFERRT_FAILURE_LOG")
     if not path or not report.failed:
         return
