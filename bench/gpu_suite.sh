@@ -8,13 +8,14 @@
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_suite_out}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 SECS=${1:-480}
 WORKERS=${2:-16}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 rm -f "$OUT/failures.txt" "$OUT/durations.txt"
 T0=$(date +%s)
-INFERRT_FAILURE_LOG="$PWD/$OUT/failures.txt" INFERRT_DURATION_LOG="$PWD/$OUT/durations.txt" \
+INFERRT_FAILURE_LOG="$OUT/failures.txt" INFERRT_DURATION_LOG="$OUT/durations.txt" \
     timeout -s INT -k 30 "$SECS" python -m pytest -m gpu -n "$WORKERS" -v tests \
     --tb=short --durations=25 -W ignore::DeprecationWarning > "$OUT/suite.log" 2>&1
 RC=$?
