@@ -14,9 +14,12 @@ WORKERS=${2:-16}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 rm -f "$OUT/failures.txt" "$OUT/durations.txt"
+# worksteal: an idle worker takes queued tests from a busy one (with the default scheduling, tests queued behind one
+# long test were never reached before the time limit)
+DIST=$(python -c "import xdist, sys; v = tuple(int(p) for p in xdist.__version__.split('.')[:2]); print('--dist worksteal' if v >= (3, 2) else '')")
 T0=$(date +%s)
 INFERRT_FAILURE_LOG="$OUT/failures.txt" INFERRT_DURATION_LOG="$OUT/durations.txt" \
-    timeout -s INT -k 30 "$SECS" python -m pytest -m gpu -n "$WORKERS" -v tests \
+    timeout -s INT -k 30 "$SECS" python -m pytest -m gpu -n "$WORKERS" $DIST -v tests \
     --tb=short --durations=25 -W ignore::DeprecationWarning > "$OUT/suite.log" 2>&1
 RC=$?
 echo "suite exit $RC after $(( $(date +%s) - T0 )) s$([ $RC = 124 -o $RC = 2 ] && echo ' (cut by the time limit)')"
