@@ -124,7 +124,8 @@ def same_structure(new: Graph, old: Graph, where: str = "") -> None:
                                f"longer made: {gone[:5]}; new layers: {extra[:5]})")
     for a, b in zip(new.nodes, old.nodes):
         if (a.kind, a.inputs, a.outputs) != (b.kind, b.inputs, b.outputs):
-            raise StructureChanged(f"{where}layer {b.name!r} is built differently with the new weights")
+            raise StructureChanged(f"{where}layer {b.name!r} is built differently with the new weights: it would be "
+                                   f"{a.kind} {a.inputs} -> {a.outputs}, not {b.kind} {b.inputs} -> {b.outputs}")
         if set(a.attrs) != set(b.attrs):
             raise StructureChanged(f"{where}layer {b.name!r} ({b.kind}) has other attributes with the new weights "
                                    f"(only the engine's layer has {sorted(set(b.attrs) - set(a.attrs))}, only the "

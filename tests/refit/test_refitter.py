@@ -446,3 +446,38 @@ def test_fp16_refit_graph_compares_equal_to_the_plan_graph_without_a_gpu():
                            for k in updates)
     for k, attrs in updates.items():
         assert str(attrs.weights.dtype) == "float16"
+
+
+def test_refused_refit_names_the_layer_and_the_weights_it_changed():
+    """A single-value weight of 1 lets the build drop ``x * scale`` (fusions and no-op removal see scalars); with
+    another value the passes fuse the product into the sum instead, so the refit is refused, the engine unchanged,
+    and the error names the layer, how it would be built, and the weights the refit set."""
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    n = builder.create_network(0)
+    x = n.add_input("x", trt.float32, (2, 4))
+    arrays = {"scale": np.ones((1, 1), np.float32), "bias": np.arange(4, dtype=np.float32).reshape(1, 4)}
+    consts = {}
+    for name, arr in arrays.items():
+        layer = n.add_constant(arr.shape, arr)
+        layer.name = name
+        assert n.set_weights_name(arr, name)
+        consts[name] = layer.get_output(0)
+    y = n.add_elementwise(x, consts["scale"], trt.ElementWiseOperation.PROD)
+    y.name = "mul"
+    y = n.add_elementwise(y.get_output(0), consts["bias"], trt.ElementWiseOperation.SUM)
+    y.name = "add"
+    n.mark_output(y.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    config.set_flag(trt.BuilderFlag.REFIT)
+    log = Log()
+    engine = load(bytes(builder.build_serialized_network(n, config)), log)
+    refitter = trt.Refitter(engine, log)
+    assert refitter.set_named_weights("scale", np.full((1, 1), 2.0, np.float32))
+    assert not refitter.refit_cuda_engine()
+    (msg,) = log.errors
+    assert "refit_cuda_engine failed, the engine is unchanged: layer 'add'" in msg, msg
+    assert "it would be pointwise" in msg and "not elementwise" in msg, msg   # x * 2 + bias, one fused layer
+    assert "(weights changed by this refit: scale)" in msg, msg
+    np.testing.assert_array_equal(engine.create_execution_context().infer(
+        {"x": np.ones((2, 4), np.float32)})[engine.output_names[0]], 1 + arrays["bias"].repeat(2, 0))
