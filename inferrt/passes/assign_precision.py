@@ -76,10 +76,12 @@ def assign_precision(graph, config, device, log) -> int:
     kept_outputs: set[str] = set()    # FLOAT values written by layers kept in FLOAT
     lowered_copy: dict[str, str] = {}  # FLOAT constant kept for FLOAT readers -> its lowered twin for the others
 
-    def cast(src: str, dt: DataType, origin) -> str:
+    def cast(src: str, dt: DataType) -> str:
+        # an inserted cast implements no layer of the network: its origin is empty (the engine inspector shows
+        # it as inserted), not that of the layer it feeds, which would then have two engine layers claiming it
         name = f"{src} [{dt.name.lower()}]"
         if name not in specs:
-            new_nodes.append(Node(name, Kind.CAST, [src], [name], Attrs(to_type=dt), origin=list(origin),
+            new_nodes.append(Node(name, Kind.CAST, [src], [name], Attrs(to_type=dt), origin=[],
                                   info=NodeInfo(tactic="generic", inserted="precision")))
             from ..ops import Spec
 
@@ -93,7 +95,7 @@ def assign_precision(graph, config, device, log) -> int:
         if not keep_fp32:
             # graph inputs are cast once (lazily, by their first lowered reader); constants kept in FLOAT for
             # other readers have a lowered twin
-            n.inputs = [cast(i, target, []) if i in float_inputs else lowered_copy.get(i, i) for i in n.inputs]
+            n.inputs = [cast(i, target) if i in float_inputs else lowered_copy.get(i, i) for i in n.inputs]
         if _is_float_const(n):
             readers = consumers.get(n.outputs[0], [])
             kept_readers = [r for r in readers if keeps_float(r)]
@@ -127,7 +129,7 @@ def assign_precision(graph, config, device, log) -> int:
         # a lowered layer reading a layer kept in FLOAT reads it cast back (the FLOAT island ends there)
         from_kept = not keep_fp32 and any(i in kept_outputs for i in n.inputs if i)
         if len(float_dts) > 1 or (keep_fp32 and target in float_dts) or from_kept:
-            n.inputs = [cast(i, want, n.origin) if i and specs.get(i) is not None and specs[i].dtype in (_FLOAT, target)
+            n.inputs = [cast(i, want) if i and specs.get(i) is not None and specs[i].dtype in (_FLOAT, target)
                         and specs[i].dtype != want and not _scale_slot(n, k) else i for k, i in enumerate(n.inputs)]
             ins_specs = [specs.get(i) if i else None for i in n.inputs]
         new_nodes.append(n)
@@ -150,7 +152,7 @@ def assign_precision(graph, config, device, log) -> int:
                 n.outputs[idx] = inner
                 specs[inner] = specs[o]
                 new_nodes.append(Node(f"{o} [cast to FLOAT]", Kind.CAST, [inner], [o], Attrs(to_type=_FLOAT),
-                                      origin=list(n.origin), info=NodeInfo(tactic="generic", inserted="precision")))
+                                      origin=[], info=NodeInfo(tactic="generic", inserted="precision")))
                 specs[o] = graph.specs[o]
     graph.nodes = new_nodes
     graph.specs = {k: v for k, v in graph.infer().items()}

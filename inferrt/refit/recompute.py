@@ -70,8 +70,27 @@ def recompute(state, engine_graph: Graph, weights: dict, device: str, profiles: 
     run_pipeline(g, ctx, [p for p in POST_PIPELINE if p[0] != "guard_reduced_precision"], required=True)
     for name in g.inputs:
         g.specs[name] = engine_graph.specs[name]
+    with_default_attrs(g)
     same_structure(g, engine_graph)
     return g
+
+
+def with_default_attrs(graph: Graph) -> None:
+    """Give every node (and the nodes of its subgraphs) the attributes a plan load gives it: each attribute of its
+    op that the node leaves unset takes the op's default. Passes create some layers with only the attributes they
+    set (assign_precision's casts carry ``to_type`` alone), while the engine's graph comes from the plan, where
+    ``Graph.from_json`` starts every node from ``op.default_attrs()``: compared as they are, a cast the FP16 build
+    inserted would look like a changed layer."""
+    for n in graph.nodes:
+        defaults = n.op.default_attrs()
+        missing = [k for k in defaults if k not in n.attrs]
+        if missing:
+            n.attrs = Attrs(n.attrs)
+            for k in missing:
+                n.attrs[k] = defaults[k]
+        for v in n.attrs.values():
+            if isinstance(v, Graph):
+                with_default_attrs(v)
 
 
 def _is_array(v) -> bool:
@@ -105,9 +124,12 @@ def same_structure(new: Graph, old: Graph, where: str = "") -> None:
                                f"longer made: {gone[:5]}; new layers: {extra[:5]})")
     for a, b in zip(new.nodes, old.nodes):
         if (a.kind, a.inputs, a.outputs) != (b.kind, b.inputs, b.outputs):
-            raise StructureChanged(f"{where}layer {b.name!r} is built differently with the new weights")
+            raise StructureChanged(f"{where}layer {b.name!r} is built differently with the new weights: it would be "
+                                   f"{a.kind} {a.inputs} -> {a.outputs}, not {b.kind} {b.inputs} -> {b.outputs}")
         if set(a.attrs) != set(b.attrs):
-            raise StructureChanged(f"{where}layer {b.name!r} has other attributes with the new weights")
+            raise StructureChanged(f"{where}layer {b.name!r} ({b.kind}) has other attributes with the new weights "
+                                   f"(only the engine's layer has {sorted(set(b.attrs) - set(a.attrs))}, only the "
+                                   f"recomputed one has {sorted(set(a.attrs) - set(b.attrs))})")
         for k in a.attrs:
             x, y = a.attrs[k], b.attrs[k]
             if isinstance(x, Graph) and isinstance(y, Graph):

@@ -180,9 +180,10 @@ class Refitter(Reporter):
             from .recompute import StructureChanged
 
             why = str(e) if isinstance(e, StructureChanged) else f"{type(e).__name__}: {e}"
-            self._error(f"refit_cuda_engine failed, the engine is unchanged: {why}; rebuild the engine with these "
-                        f"weights", ErrorCode.REFIT_FAILED if hasattr(ErrorCode, "REFIT_FAILED")
-                        else ErrorCode.INVALID_ARGUMENT)
+            given = f"{', '.join(changed[:8])}{', ...' if len(changed) > 8 else ''}" if changed else "none"
+            self._error(f"refit_cuda_engine failed, the engine is unchanged: {why} (weights changed by this refit: "
+                        f"{given}); rebuild the engine with these weights",
+                        ErrorCode.REFIT_FAILED if hasattr(ErrorCode, "REFIT_FAILED") else ErrorCode.INVALID_ARGUMENT)
             return False
         built = {n for n, d in digests.items() if d != state.weights[n]["sha256"]}
         self._log(Severity.INFO, f"refit: {len(changed)} of {len(state.weights)} weights changed"

@@ -1,5 +1,6 @@
 """EngineInspector: every final layer with its origin layers, precision, tactic (and its tuning point) and shapes
-(ONELINE or JSON).
+(ONELINE or JSON). A layer the builder inserted (a precision cast) has no origin layers and says why it is there
+(JSON "Inserted", ONELINE ``inserted=...``).
 
 What it shows follows the plan's ProfilingVerbosity (``config.profiling_verbosity`` at build time), as TensorRT's:
 DETAILED (inferrt's default) every field above, LAYER_NAMES_ONLY the layer names only (JSON: a list of names),
@@ -56,8 +57,11 @@ class EngineInspector(ContextManaged):
                     "Dimensions": None if s is None or s.shape is None else list(s.shape),
                     "Format/Datatype": format_datatype(s.dtype if s else None, name in nhwc)}
 
+        inserted = {"Inserted": n.info.inserted} if n.info.inserted else {}
         return {
-            "Name": n.name, "LayerType": n.kind, "Origin": list(n.origin),
+            # Origin: the network layers this layer implements; a layer the builder inserted (a precision cast,
+            # a quantize/dequantize pair) implements none of its own and says why it is there (Inserted)
+            "Name": n.name, "LayerType": n.kind, "Origin": list(n.origin), **inserted,
             "Inputs": [tensor(i) for i in n.inputs if i],
             "Outputs": [tensor(o) for o in n.outputs],
             "TacticName": n.info.tactic or "generic", "TacticValue": tactic_value(n.info.tactic or "generic"),
@@ -111,5 +115,7 @@ def _oneline(d) -> str:
     ins = ", ".join(f"{t['Name']}{t['Dimensions']}" for t in d["Inputs"])
     outs = ", ".join(f"{t['Name']}{t['Dimensions']}" for t in d["Outputs"])
     origin = "" if d["Origin"] == [d["Name"]] else f" origin=[{', '.join(d['Origin'])}]"
+    if d.get("Inserted") and not d["Origin"]:
+        origin = f" inserted={d['Inserted']}"
     tactic = label(d["TacticName"], d["TacticPoint"])
     return f"{d['Name']}: {d['LayerType']} ({ins}) -> ({outs}) tactic={tactic} precision={d['Precision']}{origin}"

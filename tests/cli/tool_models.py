@@ -9,7 +9,9 @@ from onnx import numpy_helper as nh
 
 
 def _save(graph, path, opset=17):
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    # IR version 8 (opset 17's), not onnx's newest: onnxruntime refuses IR versions newer than its own (IR 14 from
+    # a newer onnx package beside an onnxruntime that reads up to 13), and `inferrt run` then exits 2
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], ir_version=8)
     onnx.save(model, str(path))
     return str(path)
 

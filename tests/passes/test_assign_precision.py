@@ -67,3 +67,14 @@ def test_input_read_only_by_kept_layers_is_never_cast():
     g = _lowered(keep=("a", "b", "y"))
     assert not any(n.kind == "cast" and n.inputs == ["x"] for n in g.nodes)
     assert all(g.specs[o].dtype == DataType.FLOAT for n in g.nodes for o in n.outputs)
+
+
+def test_inserted_casts_claim_no_network_layer():
+    """Each layer's origin lists the network layers it implements; a cast assign_precision inserts implements none
+    (it used to take the origin of the layer it feeds, so the engine inspector showed two layers implementing the
+    kept layer 'a': the cast in front of it and 'a' itself)."""
+    g = _lowered(keep=("a",))
+    casts = [n for n in g.nodes if n.kind == "cast"]
+    assert casts and all(n.info.inserted == "precision" and n.origin == [] for n in casts)
+    for name in ("a", "b", "y"):
+        assert [n.name for n in g.nodes if name in n.origin] == [name]

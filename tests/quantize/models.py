@@ -18,6 +18,15 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
+def _model(graph, opset) -> onnx.ModelProto:
+    """The model at the oldest IR version its opset allows (8 for opset 17), not onnx's newest: onnxruntime refuses
+    IR versions newer than its own, and a newer onnx package beside it writes them by default (IR 14 with an
+    onnxruntime that reads up to 13 on the GPU machine)."""
+    opsets = [helper.make_opsetid("", opset)]
+    return helper.make_model(graph, opset_imports=opsets,
+                             ir_version=helper.find_min_ir_version_for(opsets, ignore_unknown=True))
+
+
 def _init(name, arr):
     return numpy_helper.from_array(np.asarray(arr, np.float32), name)
 
@@ -51,7 +60,7 @@ def resblock_model(opset=17) -> onnx.ModelProto:
     inits += [_init("wfc", rng.normal(0, 0.5, (3, c))), _init("bfc", rng.normal(0, 0.1, 3))]
     g = helper.make_graph(nodes, "resblock", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, c, 8, 8])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    return _model(g, opset)
 
 
 def gemm_model(k=16, n=8, decomposed_ln=False, opset=17) -> onnx.ModelProto:
@@ -82,7 +91,7 @@ def gemm_model(k=16, n=8, decomposed_ln=False, opset=17) -> onnx.ModelProto:
     g = helper.make_graph(nodes, "gemms", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 4, k])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 4, n]),
                            helper.make_tensor_value_info("z", TensorProto.FLOAT, ["B", 4, n])], inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    return _model(g, opset)
 
 
 def matmul_model(k=256, n=16, rows=8) -> onnx.ModelProto:
@@ -92,7 +101,7 @@ def matmul_model(k=256, n=16, rows=8) -> onnx.ModelProto:
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, k])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, n])],
                           [_init("w", rng.normal(0, 0.2, (k, n)))])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return _model(g, 17)
 
 
 def outlier_activations(shape, channels=(3, 7), scale=30.0, seed=0) -> np.ndarray:

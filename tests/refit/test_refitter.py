@@ -394,3 +394,90 @@ def test_weights_no_output_uses_are_not_refittable():
     assert refitter.get_all_weights() == ["used"]
     assert refitter.set_named_weights("unused", unused * 2) is False
     assert "no refittable weights named 'unused'" in log.errors[-1]
+
+
+def test_fp16_refit_graph_compares_equal_to_the_plan_graph_without_a_gpu():
+    """The GPU build's graph (device "cuda": assign_precision casts the input to HALF) as the plan stores it, and the
+    graph a refit recomputes from new weights, have the same layers and attributes: the inserted casts carry only
+    ``to_type`` when a pass makes them, every attribute of the cast op once the plan is read (Graph.from_json starts
+    from the op's defaults). Seen on the GPU as "layer 'x [half]' has other attributes with the new weights". The
+    passes run without a GPU (the range guard, which would run the graph on the device, is off)."""
+    from inferrt.builder.lower_network import lower_network
+    from inferrt.ir.graph import Graph
+    from inferrt.ir.kinds import Kind
+    from inferrt.passes.pipeline import POST_PIPELINE, PassContext, run_pipeline, selected_pipeline
+    from inferrt.plan.format import BlobWriter, read_plan, write_plan
+    from inferrt.refit.recompute import changed_nodes, recompute
+    from inferrt.refit.record import RefitRecorder
+    from inferrt.refit.state import RefitState
+
+    old, new = weights(0), weights(1)
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    n = builder.create_network(0)
+    x = n.add_input("x", trt.float32, (2, 3, 12, 12))
+    conv = n.add_convolution_nd(x, 8, (3, 3), old["conv.weight"], old["conv.bias"])
+    conv.name, conv.padding_nd = "conv", (1, 1)
+    bn = n.add_scale(conv.get_output(0), trt.ScaleMode.CHANNEL, old["bn.shift"], old["bn.scale"], None)
+    bn.name = "bn"
+    for name, arr in old.items():
+        assert n.set_weights_name(arr, name)
+    n.mark_output(n.add_activation(bn.get_output(0), trt.ActivationType.RELU).get_output(0))
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.REFIT)
+    config.set_flag(trt.BuilderFlag.FP16)
+    config.fp16_range_guard = False
+    graph = lower_network(n)
+    recorder = RefitRecorder(n, graph, config, lambda sev, msg: None)
+    ctx = PassContext(config, lambda sev, msg: None, "cuda", [{}])
+    passes = selected_pipeline(config)
+    run_pipeline(graph, ctx, passes)
+    run_pipeline(graph, ctx, POST_PIPELINE, required=True)
+    casts = [m for m in graph.nodes if m.kind == Kind.CAST and m.info.inserted == "precision"]
+    assert casts and any(set(m.attrs) != set(m.op.default_attrs()) for m in casts)   # what made the GPU fail
+    blobs = BlobWriter()
+    manifest = {"graph": graph.to_json(blobs), "refit": recorder.section(graph, blobs, [p[0] for p in passes])}
+    manifest, reader = read_plan(write_plan(manifest, blobs))
+    engine_graph = Graph.from_json(manifest["graph"], reader)
+    state = RefitState(manifest["refit"], reader, 1 << 30)
+    by_node = {state.weights[name]["node"]: arr for name, arr in new.items()}
+    refit = recompute(state, engine_graph, by_node, "cuda", [{}], lambda sev, msg: None)   # raised StructureChanged
+    updates = changed_nodes(refit, engine_graph)
+    assert updates and all(engine_graph.nodes[[m.name for m in engine_graph.nodes].index(k)].kind == Kind.CONSTANT
+                           for k in updates)
+    for k, attrs in updates.items():
+        assert str(attrs.weights.dtype) == "float16"
+
+
+def test_refused_refit_names_the_layer_and_the_weights_it_changed():
+    """A single-value weight of 1 lets the build drop ``x * scale`` (fusions and no-op removal see scalars); with
+    another value the passes fuse the product into the sum instead, so the refit is refused, the engine unchanged,
+    and the error names the layer, how it would be built, and the weights the refit set."""
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    n = builder.create_network(0)
+    x = n.add_input("x", trt.float32, (2, 4))
+    arrays = {"scale": np.ones((1, 1), np.float32), "bias": np.arange(4, dtype=np.float32).reshape(1, 4)}
+    consts = {}
+    for name, arr in arrays.items():
+        layer = n.add_constant(arr.shape, arr)
+        layer.name = name
+        assert n.set_weights_name(arr, name)
+        consts[name] = layer.get_output(0)
+    y = n.add_elementwise(x, consts["scale"], trt.ElementWiseOperation.PROD)
+    y.name = "mul"
+    y = n.add_elementwise(y.get_output(0), consts["bias"], trt.ElementWiseOperation.SUM)
+    y.name = "add"
+    n.mark_output(y.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    config.set_flag(trt.BuilderFlag.REFIT)
+    log = Log()
+    engine = load(bytes(builder.build_serialized_network(n, config)), log)
+    refitter = trt.Refitter(engine, log)
+    assert refitter.set_named_weights("scale", np.full((1, 1), 2.0, np.float32))
+    assert not refitter.refit_cuda_engine()
+    (msg,) = log.errors
+    assert "refit_cuda_engine failed, the engine is unchanged: layer 'add'" in msg, msg
+    assert "it would be pointwise" in msg and "not elementwise" in msg, msg   # x * 2 + bias, one fused layer
+    assert "(weights changed by this refit: scale)" in msg, msg
+    np.testing.assert_array_equal(engine.create_execution_context().infer(
+        {"x": np.ones((2, 4), np.float32)})[engine.output_names[0]], 1 + arrays["bias"].repeat(2, 0))
