@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from ..enums import DataType
 from .triton_codegen import load_kernel
-from .triton_gemm import _precision, accumulator_lines, epilogue_lines
+from .triton_gemm import _precision, accumulator_lines, epilogue_lines, operand_fill
 
 
-def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False) -> str:
+def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_operands: bool = False) -> str:
     """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals).
-    ``int_operands``: input and weights are INT8, accumulated exactly in INT32 (``triton_gemm.accumulator_lines``)."""
+    ``int_operands``: input and weights are INT8, accumulated exactly in INT32 (``triton_gemm.accumulator_lines``);
+    ``fp8_operands``: they are FP8 E4M3 (the masked loads' zero: ``triton_gemm.operand_fill``)."""
     init, dot, to_float = accumulator_lines(int_operands)
+    fill = operand_fill(fp8_operands)
     n = len(in_dtypes)
     args = ["x_ptr", "w_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)]
     args += ["NB", "C", "H", "W", "OC", "OH", "OW", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
@@ -67,9 +69,9 @@ def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False) -> st
            "        cc = c0 + rk",
            "        xoff = nb * sx_n + ih.to(tl.int64) * sx_h + iw.to(tl.int64) * sx_w",
            "        a = tl.load(x_ptr + xoff[:, None] + cc[None, :].to(tl.int64) * sx_c,",
-           "                    mask=inside[:, None] & (cc[None, :] < C), other=0)",
+           f"                    mask=inside[:, None] & (cc[None, :] < C), other={fill})",
            "        wrow = (tap * C + cc).to(tl.int64)",
-           "        b = tl.load(w_ptr + wrow[:, None] * OC + wn[None, :], mask=cc[:, None] < C, other=0)",
+           f"        b = tl.load(w_ptr + wrow[:, None] * OC + wn[None, :], mask=cc[:, None] < C, other={fill})",
            f"        acc = {dot}",
            *to_float,
            "    ohl = oh.to(tl.int64)",
@@ -120,7 +122,8 @@ class ConvLauncher:
 
             dts = [DataType.FLOAT] + [from_torch_dtype(t.dtype) for t in extras]
             kern = self.cache[key] = load_kernel(conv_source(self.program, dts, from_torch_dtype(out.dtype),
-                                                             int_operands=x.dtype == torch.int8))
+                                                             int_operands=x.dtype == torch.int8,
+                                                             fp8_operands=x.dtype == torch.float8_e4m3fn))
         (sh, sw), (ph, pw), (dh, dw) = geometry
         nb, c, h, w = x.shape
         _, oc, oh, ow = out.shape

@@ -67,10 +67,20 @@ def accumulator_lines(int_operands: bool):
             "tl.dot(a, b, acc, input_precision=PRECISION)", [])
 
 
-def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False) -> str:
+def operand_fill(fp8_operands: bool) -> str:
+    """The ``other`` of the masked A / B tile loads (the zeros past K). FP8 (E4M3) operands take a float literal:
+    Triton casts ``other`` to the pointer's element type and has no int32 -> fp8e4nv cast ("cannot cast int32 to
+    fp8e4nv"), while fp32 -> fp8e4nv is a plain round-to-nearest-even conversion (0.0 is exact). Every other operand
+    type keeps the integer literal."""
+    return "0.0" if fp8_operands else "0"
+
+
+def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_operands: bool = False) -> str:
     """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals).
-    ``int_operands``: A and B are INT8 (quantized values; see ``accumulator_lines``)."""
+    ``int_operands``: A and B are INT8 (quantized values; see ``accumulator_lines``); ``fp8_operands``: A and B are
+    FP8 E4M3 (``operand_fill``)."""
     init, dot, to_float = accumulator_lines(int_operands)
+    fill = operand_fill(fp8_operands)
     n = len(in_dtypes)
     args = ["a_ptr", "b_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)] + ["M", "N", "K"]
     args += ["sa_b", "sa_m", "sa_k", "sb_b", "sb_k", "sb_n", "so_b", "so_m", "so_n"]
@@ -99,8 +109,8 @@ def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False) -> st
            init,
            "    for k0 in range(0, tl.cdiv(K, BLOCK_K)):",
            "        left = K - k0 * BLOCK_K",
-           "        a = tl.load(a_ptrs, mask=rk[None, :] < left, other=0)",
-           "        b = tl.load(b_ptrs, mask=rk[:, None] < left, other=0)",
+           f"        a = tl.load(a_ptrs, mask=rk[None, :] < left, other={fill})",
+           f"        b = tl.load(b_ptrs, mask=rk[:, None] < left, other={fill})",
            f"        acc = {dot}",
            "        a_ptrs += BLOCK_K * sa_k",
            "        b_ptrs += BLOCK_K * sb_k",
@@ -200,7 +210,8 @@ class GemmLauncher:
 
             dts = [DataType.FLOAT] + [from_torch_dtype(x.dtype) for x in extras]
             kern = self.cache[key] = load_kernel(gemm_source(self.program, dts, from_torch_dtype(out3.dtype),
-                                                             int_operands=a3.dtype == torch.int8))
+                                                             int_operands=a3.dtype == torch.int8,
+                                                             fp8_operands=a3.dtype == torch.float8_e4m3fn))
         p = self.point
         strides = []
         for x in extras:

@@ -10,6 +10,7 @@ script), which prints each case's worst error as JSON.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -94,6 +95,36 @@ def _cases():
     return cases
 
 
+def _fake_fp8(x, s):
+    return (x.float() / s).clamp(-448, 448).to(torch.float8_e4m3fn).double() * s
+
+
+def _fp8_cases():
+    """FP8 (E4M3) input and kernel: a GEMM and a channels-last convolution whose reduction (K = 50, C = 40) is not
+    a multiple of BLOCK_K, so the masked tile loads fill FP8 zeros past the edge (their ``other``)."""
+    g = torch.Generator().manual_seed(6)
+    cases = {}
+    wf = torch.randn(50, 24, generator=g) * 0.2
+    sw = float(wf.abs().max() / 448)
+    w = (wf / sw).to(torch.float8_e4m3fn)
+    x, b = torch.randn(3, 19, 50, generator=g), torch.randn(1, 1, 24, generator=g) * 0.1
+    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(sw), 0.01, b, None,
+                                 [["act", "GELU_TANH", 0, 0]], input_type=DataType.FP8, w_type=DataType.FP8)
+    ref = F.gelu(_fake_fp8(x, 0.01) @ (w.double() * sw) + b.double(), approximate="tanh")
+    cases["gemm_fp8"] = (node, specs, [x, w, b, None, torch.tensor(sw), torch.tensor(0.01)], ref)
+    wf = torch.randn(12, 40, 3, 3, generator=g) * 0.05
+    sw = float(wf.abs().max() / 448)
+    w = (wf / sw).to(torch.float8_e4m3fn)
+    x, b = torch.randn(2, 40, 7, 7, generator=g), torch.randn(12, generator=g) * 0.1
+    conv = dict(num_output_maps=12, kernel_size_nd=(3, 3), pre_padding=(1, 1), post_padding=(1, 1))
+    node, specs = quantized_node("quantized_conv", x.shape, w, torch.tensor(sw), 0.02, b, None,
+                                 [["act", "RELU", 0, 0]], input_type=DataType.FP8, w_type=DataType.FP8, **conv)
+    ref = torch.relu(F.conv2d(_fake_fp8(x, 0.02), w.double() * sw, b.double(), padding=1))
+    cases["conv_fp8_channels_last"] = (node, specs, [x.contiguous(memory_format=torch.channels_last), w, b, None,
+                                                     torch.tensor(sw), torch.tensor(0.02)], ref)
+    return cases
+
+
 def _numpy_index_shim():
     """Triton 3.6's interpreter reads a scalar kernel argument with ``int(array)`` on a one-element array of rank 1,
     which NumPy 2.4 refuses ("only 0-dimensional arrays can be converted"); read the element instead."""
@@ -114,7 +145,7 @@ def _run_kernels():
     _numpy_index_shim()
 
     out = {}
-    for name, (node, specs, ins, ref) in _cases().items():
+    for name, (node, specs, ins, ref) in {**_cases(), **_fp8_cases()}.items():
         tactic = get_tactic("triton_quantized_gemm" if node.kind == "quantized_matmul" else
                             "triton_quantized_conv_nhwc")
         run = tactic.runner(node, "cpu", dict(SMALL))
@@ -136,6 +167,68 @@ def interpreted():
 def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
     r = interpreted[case]
     assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+
+
+@pytest.mark.parametrize("case", ["gemm_fp8", "conv_fp8_channels_last"])
+def test_interpreted_fp8_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
+    """FP8 operands through the templates (Triton's interpreter casts a masked load's ``other`` as the compiler
+    does: an int ``other`` for an fp8e4nv pointer failed with "cannot cast ... to fp8e4nv")."""
+    r = interpreted[case]
+    # FP32 accumulation of FP8 products: float32 rounding, not a quantization step
+    assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+
+
+def _template_signature(fn, operand):
+    sig = {}
+    for n in fn.arg_names:
+        if n in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "PRECISION"):
+            sig[n] = "constexpr"
+        elif n.endswith("_ptr"):
+            sig[n] = "*" + (operand if n in ("a_ptr", "b_ptr", "x_ptr", "w_ptr") else "fp32")
+        else:
+            sig[n] = "i32"
+    return sig
+
+
+@pytest.mark.parametrize("operand", ["fp8e4nv", "i8", "fp16", "fp32"])
+@pytest.mark.parametrize("template", ["gemm", "conv"])
+def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
+    """The GEMM and implicit-GEMM conv templates go through Triton's compiler front end (ast_to_ttir) for an sm_90
+    target, no GPU needed, with FP8 / INT8 operands (the quantized tactics') and FP16 / FP32 (the float tactics'). The
+    FP8 kernels failed here on every Triton version: ``tl.load(fp8 pointer, mask, other=0)`` -> "cannot cast int32
+    to fp8e4nv"."""
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.compiler.compiler import make_backend
+
+    from inferrt.tactics.tactic_triton_quantized import dequantize_epilogue_program
+    from inferrt.tactics.triton_codegen import load_kernel
+    from inferrt.tactics.triton_conv import conv_source
+    from inferrt.tactics.triton_gemm import gemm_source
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("Triton's interpreter is on in this process: the kernels are not JIT functions")
+    prog, _ = dequantize_epilogue_program([["act", "GELU_TANH", 0, 0]], True)
+    make = gemm_source if template == "gemm" else conv_source
+    fn = load_kernel(make(prog, [DataType.FLOAT] * 3, DataType.FLOAT, int_operands=operand == "i8",
+                          fp8_operands=operand == "fp8e4nv"))
+    src = ASTSource(fn, _template_signature(fn, operand),
+                    {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8, "PRECISION": "tf32"})
+    target = GPUTarget("cuda", 90, 32)
+    backend = make_backend(target)
+    options = backend.parse_options({"num_warps": 4, "num_stages": 3})
+    from triton._C.libtriton import ir
+
+    context = ir.context()
+    ir.load_dialects(context)
+    backend.load_dialects(context)
+    module = src.make_ir(target, options, backend.get_codegen_implementation(options), backend.get_module_map(),
+                         context)
+    text = str(module)
+    assert "tt.dot" in text
+    if operand == "fp8e4nv":
+        assert "f8E4M3FN" in text
 
 
 def test_tuning_spaces_take_k_in_steps_of_32():

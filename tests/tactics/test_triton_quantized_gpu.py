@@ -13,7 +13,7 @@ pytestmark = pytest.mark.gpu
 from tests.tactics.gpu_points import gpu_points  # noqa: E402
 from inferrt.enums import DataType  # noqa: E402
 from inferrt.tactics.registry import get_tactic  # noqa: E402
-from tests.tactics.test_triton_quantized import SMALL, _cases, quantized_node  # noqa: E402
+from tests.tactics.test_triton_quantized import SMALL, _cases, _fp8_cases, quantized_node  # noqa: E402
 
 POINTS = gpu_points(SMALL, large_block_k=64)
 
@@ -54,6 +54,17 @@ def test_fp8_gemm(point):
     y = _run(node, specs, [x, w, b, None, torch.tensor(sw), torch.tensor(0.01)], POINTS[point])
     ref = torch.nn.functional.gelu(_fp8(x, 0.01) @ (w.double() * sw) + b.double(), approximate="tanh")
     # FP32 accumulation of FP8 products (tensor cores): float32 rounding, not a quantization step
+    assert float((y - ref).abs().max() / max(float(ref.abs().max()), 1.0)) <= 1e-4
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+@pytest.mark.parametrize("case", list(_fp8_cases()))
+def test_fp8_kernels_at_every_point(case, point):
+    """FP8 GEMM and implicit-GEMM conv with reductions (K = 50, C = 40) that are not a multiple of BLOCK_K."""
+    if torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("FP8 needs compute capability 8.9+")
+    node, specs, ins, ref = _fp8_cases()[case]
+    y = _run(node, specs, ins, POINTS[point])
     assert float((y - ref).abs().max() / max(float(ref.abs().max()), 1.0)) <= 1e-4
 
 
