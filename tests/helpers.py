@@ -133,3 +133,14 @@ def _dtype(np_dtype):
     from inferrt.dtypes import from_numpy_dtype
 
     return from_numpy_dtype(np_dtype)
+
+
+def lowest_ir(model):
+    """``model`` (an onnx.ModelProto, changed in place and returned) stamped with the lowest IR version its opset
+    imports need, at least 4 (below it initializers must also be graph inputs), as an exporter at those opsets writes
+    it. ``onnx.helper.make_model`` stamps the installed onnx's newest IR version instead, which an older onnxruntime
+    refuses ("Unsupported model IR version: 14, max supported IR version: 13")."""
+    from onnx.helper import find_min_ir_version_for
+
+    model.ir_version = max(find_min_ir_version_for(list(model.opset_import), ignore_unknown=True), 4)
+    return model

@@ -10,6 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import inferrt
+from tests.helpers import lowest_ir
 
 W = np.random.default_rng(5).standard_normal((6, 3)).astype(np.float32)
 
@@ -21,7 +22,7 @@ def _onnx_model() -> onnx.ModelProto:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
         [numpy_helper.from_array(W, "w")])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return lowest_ir(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 PROFILE = {"x": [(1, 6), (2, 6), (4, 6)]}

@@ -2,7 +2,8 @@
 
 1. load: a path (external data resolved next to it), ONNX bytes, or an ``onnx.ModelProto`` (copied, never changed);
 2. opset: raised to the low precision type's minimum (13 for fp16, 22 for bf16, as Model Optimizer) or set to the
-   ``opset`` knob, with onnx's version converter;
+   ``opset`` knob, with onnx's version converter; the IR version stays the input's, raised only as far as that
+   opset needs (``model_tools.written_ir_version``);
 3. names: every top-level node gets a unique name (``<op_type>_<index>`` for unnamed ones), so rules and the report
    can name it;
 4. constants: top-level ``Constant`` nodes holding a tensor become initializers, so they are converted like weights;
@@ -14,7 +15,7 @@ import os
 import warnings
 
 from ..errors import BuildError, ParseError
-from ..onnx.model_tools import light_copy, opset_map
+from ..onnx.model_tools import light_copy, opset_map, written_ir_version
 from .options import MIN_OPSET, SHORT_NAME
 
 
@@ -142,8 +143,10 @@ def prepare(source, low: int, opset):
     if not model.HasField("graph"):
         raise ParseError("the model has no graph (empty or not an ONNX model)")
     original = opset_map(model).get("", 1)
+    input_ir = model.ir_version
     opset = target_opset(model, low, opset)
     model = convert_opset(model, opset)
+    model.ir_version = written_ir_version(model, input_ir)   # the input's, raised only as far as the opset needs
     name_nodes(model.graph)
     constants_to_initializers(model.graph)
     return model, opset, original

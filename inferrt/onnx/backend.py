@@ -145,7 +145,10 @@ class InferrtBackend(Backend):
         outs = [onnx.helper.make_empty_tensor_value_info(o) for o in node.output if o]
         graph = onnx.helper.make_graph([node], "run_node", vis, outs)
         opset = kwargs.get("opset_version", onnx.defs.onnx_opset_version())
-        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(node.domain or "", opset)])
+        opsets = [onnx.helper.make_opsetid(node.domain or "", opset)]
+        # the IR version the opset needs, not make_model's default (the installed onnx's newest)
+        model = onnx.helper.make_model(graph, opset_imports=opsets,
+                                       ir_version=onnx.helper.find_min_ir_version_for(opsets, ignore_unknown=True))
         model = native_worker.infer_shapes(model)  # onnx's C++ inference, where an abort cannot kill this process
         del model.graph.output[:]
         model.graph.output.extend(model.graph.value_info if model.graph.value_info else outs)

@@ -18,6 +18,22 @@ def opset_map(model) -> dict:
     return {("" if o.domain in ("", "ai.onnx") else o.domain): int(o.version) for o in model.opset_import}
 
 
+def min_ir_version(model) -> int:
+    """The lowest IR version the model's opset imports need (onnx's table; a domain or an opset the installed onnx
+    does not know counts as IR 3)."""
+    import onnx.helper
+
+    return int(onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True))
+
+
+def written_ir_version(model, input_ir: int, at_least: int = 0) -> int:
+    """The IR version a model our tools rewrite is written with: the input model's (``input_ir``), raised only as far
+    as the written opsets (``min_ir_version``) and the types written into it (``at_least``) need. Never the installed
+    onnx's newest (``onnx.IR_VERSION``, what ``onnx.helper.make_model`` stamps by default): an onnxruntime older than
+    that onnx refuses such a model ("Unsupported model IR version")."""
+    return max(int(input_ir), min_ir_version(model), int(at_least))
+
+
 def fill_output_types(model) -> None:
     """Give untyped graph outputs (accepted by onnxruntime, rejected by the checker) their inferred types."""
     if all(o.type.HasField("tensor_type") or o.type.WhichOneof("value") for o in model.graph.output):

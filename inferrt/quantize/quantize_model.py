@@ -20,7 +20,7 @@ from ..autocast.prepare_model import constants_to_initializers, infer_types, loa
 from ..calibration.feeds import calibration_feeds
 from ..errors import BuildError
 from ..logger import Logger, Severity
-from ..onnx.model_tools import first_line, light_copy, opset_map
+from ..onnx.model_tools import first_line, light_copy, opset_map, written_ir_version
 from . import cache as cache_mod
 from .awq import search_scales
 from .calibrators import amax_of
@@ -56,6 +56,7 @@ def _prepare(model, opts):
         raise BuildError(f"the model is already quantized ({len(done)} Q/DQ node(s), e.g. {done[0]!r}); quantize "
                          f"the FP32 model it came from")
     original = opset_map(model).get("", 1)
+    input_ir = model.ir_version
     target = opts.opset if opts.opset is not None else max(original, MIN_OPSET[opts.quantize_mode])
     if target < MIN_OPSET[opts.quantize_mode]:
         raise ValueError(f"opset {target} is too low for {opts.quantize_mode}: its Q/DQ need opset "
@@ -73,7 +74,8 @@ def _prepare(model, opts):
         except Exception as e:  # noqa: BLE001 - the converter raises several types
             raise BuildError(f"cannot convert the model from opset {original} to {target} ({first_line(e)}); "
                              f"export the model at opset {target} or later") from None
-    model.ir_version = max(model.ir_version, _MIN_IR[opts.quantize_mode])
+    # the input's IR version, raised only as far as the target opset and the quantized types need
+    model.ir_version = written_ir_version(model, input_ir, _MIN_IR[opts.quantize_mode])
     return model, target, original
 
 

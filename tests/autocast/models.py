@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from tests.helpers import lowest_ir
 
 
 
@@ -31,7 +32,7 @@ def chain_model(c=1e5, opset=17) -> onnx.ModelProto:
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])],
                           [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
                            numpy_helper.from_array(np.array(c, np.float32), "c")])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]))
 
 
 def cap_model(cap=1e5) -> onnx.ModelProto:
@@ -45,7 +46,7 @@ def cap_model(cap=1e5) -> onnx.ModelProto:
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
                           [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.full((4,), cap, np.float32),
                                                                                      "cap")])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def shared_weight_model() -> onnx.ModelProto:
@@ -58,7 +59,7 @@ def shared_weight_model() -> onnx.ModelProto:
     g = helper.make_graph(nodes, "shared", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
                           [numpy_helper.from_array(w, "w")])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def rms_norm_model(eps=1e-12) -> onnx.ModelProto:
@@ -72,7 +73,7 @@ def rms_norm_model(eps=1e-12) -> onnx.ModelProto:
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 16])],
                           [numpy_helper.from_array(np.array(2.0, np.float32), "two"),
                            numpy_helper.from_array(np.array(eps, np.float32), "eps")])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def value_types(model) -> dict:

@@ -12,7 +12,7 @@ from onnx.reference import ReferenceEvaluator
 
 from inferrt.autocast import autocast
 from tests.autocast.models import chain_model, check_casts_at_boundaries, compute_type, node, value_types
-from tests.helpers import assert_close, rel_l2
+from tests.helpers import assert_close, lowest_ir, rel_l2
 
 BF16 = TensorProto.BFLOAT16
 
@@ -81,7 +81,7 @@ def test_bf16_below_opset_22_keeps_ops_without_bf16(opset):
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])],
                           [numpy_helper.from_array(w, "w")])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]))
     feed = {"x": np.random.default_rng(25).standard_normal((1, 3, 6, 6)).astype(np.float32)}
     with pytest.warns(UserWarning, match="below 22"):
         r = autocast(m, low_precision_type="bf16", calibration_data=feed, keep_io_types=True, opset=opset)

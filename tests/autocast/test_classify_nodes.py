@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from inferrt.autocast import autocast
 from tests.autocast.models import chain_model, check_casts_at_boundaries
-from tests.helpers import assert_close
+from tests.helpers import assert_close, lowest_ir
 
 FEED = {"x": np.random.default_rng(5).standard_normal((2, 8)).astype(np.float32)}
 
@@ -64,7 +64,7 @@ def test_reduction_depth_of_conv_and_reduce():
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 5])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
                           [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array([2, 3]), "axes")])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     feed = {"x": np.zeros((1, 3, 5, 5), np.float32)}
     r = autocast(m, calibration_data=feed, max_depth_of_reduction=26)
     assert kept(r) == {"conv": ["max_depth_of_reduction: sums 27 terms per output > 26"]}
@@ -97,7 +97,8 @@ def test_custom_op_and_control_flow_stay_fp32():
                                        helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
                           [numpy_helper.from_array(w, "w")])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    m = lowest_ir(helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]))
     x = np.random.default_rng(7).standard_normal((3, 4)).astype(np.float32)
     r = autocast(m, calibration_data=[{"x": x, "cond": np.array(True)}, {"x": x, "cond": np.array(False)}],
                  keep_io_types=True)

@@ -13,7 +13,7 @@ from onnx import TensorProto
 from inferrt.autocast import autocast, convert_to_mixed_precision
 from tests.autocast.models import (cap_model, chain_model, check_casts_at_boundaries, compute_type, node,
                                    value_types)
-from tests.helpers import FP16_ENGINE_REL_L2, assert_close, rel_l2
+from tests.helpers import FP16_ENGINE_REL_L2, assert_close, lowest_ir, rel_l2
 
 F16, F32 = TensorProto.FLOAT16, TensorProto.FLOAT
 pytestmark = pytest.mark.filterwarnings("ignore:no calibration data")
@@ -177,7 +177,7 @@ def test_a_model_onnxruntime_cannot_run_is_refused_with_the_reason():
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F32, [1, 3, "h", "w"])],
                           [helper.make_tensor_value_info("y", F32, None)],
                           [onnx.numpy_helper.from_array(np.zeros((2, 3, 3, 3), np.float32), "w")])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     with pytest.raises(trt.BuildError, match="random inputs set every dim of unknown size to 1"):
         autocast(m)
     with pytest.raises(trt.BuildError, match="calibration feed 0"):

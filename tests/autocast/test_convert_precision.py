@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from inferrt.autocast import autocast
 from tests.autocast.models import check_casts_at_boundaries, shared_weight_model
-from tests.helpers import assert_close
+from tests.helpers import assert_close, lowest_ir
 
 F16, F32 = TensorProto.FLOAT16, TensorProto.FLOAT
 X = {"x": np.random.default_rng(11).standard_normal((3, 4)).astype(np.float32)}
@@ -58,7 +58,7 @@ def _cast_model():
                            helper.make_tensor_value_info("z", F32, [2, 3])],
                           [numpy_helper.from_array(np.full((3,), 0.5, np.float32), "w"),
                            numpy_helper.from_array(np.full((3,), 1000.0, np.float32), "big")])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def test_original_cast_to_float_is_retargeted_not_chained():
@@ -84,7 +84,7 @@ def test_graph_output_also_read_inside_keeps_its_name_and_type():
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F32, [3, 4])],
                           [helper.make_tensor_value_info("h", F32, [3, 4]), helper.make_tensor_value_info("y", F32,
                                                                                                           [3, 4])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     r = autocast(m, calibration_data=X, keep_io_types=True)
     assert [o.name for o in r.model.graph.output] == ["h", "y"]
     assert all(o.type.tensor_type.elem_type == F32 for o in r.model.graph.output)
@@ -106,7 +106,7 @@ def test_retargeted_cast_read_in_both_precisions_casts_its_source_again():
                           [helper.make_tensor_value_info("y", F32, [2, 3]), helper.make_tensor_value_info("z", F32,
                                                                                                           [2, 3])],
                           [numpy_helper.from_array(np.full((3,), 0.5, np.float32), "w")])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     feed = {"ids": np.arange(6, dtype=np.int64).reshape(2, 3)}
     r = autocast(m, calibration_data=feed, nodes_to_exclude=["fp32_mul"], keep_io_types=True)
     casts = check_casts_at_boundaries(r.model)
@@ -123,6 +123,6 @@ def test_constants_become_converted_initializers():
              helper.make_node("Mul", ["x", "k"], ["y"], name="mul")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F32, [3, 4])],
                           [helper.make_tensor_value_info("y", F32, [3, 4])])
-    r = autocast(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), calibration_data=X)
+    r = autocast(lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])), calibration_data=X)
     assert inits(r.model) == {"k": F16}
     assert [n.op_type for n in r.model.graph.node] == ["Mul"]

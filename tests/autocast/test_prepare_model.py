@@ -8,6 +8,7 @@ from onnx import TensorProto, helper
 
 import inferrt as trt
 from inferrt.autocast.prepare_model import prepare
+from tests.helpers import lowest_ir
 
 
 def _model(opset=11):
@@ -18,7 +19,7 @@ def _model(opset=11):
              helper.make_node("Add", ["y", "f"], ["z"], name="Mul_1")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                           [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2])])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]))
 
 
 def test_opset_is_raised_to_the_low_types_minimum():
@@ -27,6 +28,20 @@ def test_opset_is_raised_to_the_low_types_minimum():
     assert prepare(_model(18), TensorProto.FLOAT16, None)[1:] == (18, 18)
     m, opset, _ = prepare(_model(11), TensorProto.FLOAT16, 17)
     assert opset == 17 and m.opset_import[0].version == 17
+
+
+@pytest.mark.parametrize("low, opset, input_ir, written_ir", [
+    (TensorProto.FLOAT16, 13, 7, 7),     # the input's: opset 13 needs IR 7
+    (TensorProto.FLOAT16, 11, 6, 7),     # converted to opset 13: raised to the IR version it needs
+    (TensorProto.FLOAT16, 17, 10, 10),   # a higher input IR version is kept, never lowered
+    (TensorProto.BFLOAT16, 17, 8, 10),   # converted to opset 22 (IR 10)
+])
+def test_the_ir_version_is_the_inputs_raised_only_as_the_opset_needs(low, opset, input_ir, written_ir):
+    """Never the installed onnx's newest IR version, which an older onnxruntime refuses."""
+    src = _model(opset)
+    src.ir_version = input_ir
+    m, _, _ = prepare(src, low, None)
+    assert m.ir_version == written_ir
 
 
 def test_names_and_constants():

@@ -7,6 +7,7 @@ from onnx import TensorProto as T, helper
 from onnx.reference import ReferenceEvaluator
 
 from inferrt.autocast.simplify_casts import simplify_casts
+from tests.helpers import lowest_ir
 
 
 def _graph(src_type, chain, out_is_middle=False):
@@ -19,7 +20,7 @@ def _graph(src_type, chain, out_is_middle=False):
         outs.append(helper.make_tensor_value_info("m", chain[0], [4]))
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", src_type, [4])], outs)
     types = {"x": src_type, "m": chain[0], "c": chain[1], "y": chain[1]}
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 22)]), types
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 22)])), types
 
 
 def _casts(model):
@@ -72,6 +73,6 @@ def test_identity_cast_is_bypassed_unless_it_writes_a_graph_output():
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, [4])],
                           [helper.make_tensor_value_info("y", T.FLOAT, [4]),
                            helper.make_tensor_value_info("z", T.FLOAT, [4])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     simplify_casts(m.graph, {"x": T.FLOAT, "c": T.FLOAT, "y": T.FLOAT, "z": T.FLOAT})
     assert [n.name for n in m.graph.node] == ["r", "out"] and m.graph.node[0].input[0] == "x"

@@ -11,6 +11,7 @@ from onnx import numpy_helper as nh
 
 from inferrt.cli.main import main
 from tests.cli.tool_models import chain_model
+from tests.helpers import lowest_ir
 
 
 def _lint(capsys, *argv):
@@ -22,7 +23,7 @@ def _lint(capsys, *argv):
 def _model(path, nodes, extra_inits=(), opsets=(("", 17),)):
     g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [2, 4])],
                      [h.make_tensor_value_info("y", T.FLOAT, [2, 4])], list(extra_inits))
-    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid(d, v) for d, v in opsets]), str(path))
+    onnx.save(lowest_ir(h.make_model(g, opset_imports=[h.make_opsetid(d, v) for d, v in opsets])), str(path))
     return str(path)
 
 

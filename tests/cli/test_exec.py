@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from inferrt.cli.main import main
+from tests.helpers import lowest_ir
 
 
 #: no time-based warm-up or minimum duration, so --iterations alone decides how many queries run
@@ -98,7 +99,7 @@ def _onnx_file(path):
         [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [numpy_helper.from_array(w, "w")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx.save(lowest_ir(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])), str(path))
     return w
 
 

@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import inferrt as trt
 from inferrt.cli.main import main
+from tests.helpers import lowest_ir
 
 FAST = ("--duration", "0", "--warmUp", "0", "--iterations", "2", "--device", "cpu")
 
@@ -20,7 +21,7 @@ def _model(path, dims=("N", "S", 6)):
         [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [*dims[:-1], 3])], [numpy_helper.from_array(w, "w")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx.save(lowest_ir(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])), str(path))
     return str(path)
 
 

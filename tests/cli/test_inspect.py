@@ -14,6 +14,7 @@ from onnx import numpy_helper as nh
 import inferrt as trt
 from inferrt.cli.main import main
 from tests.cli.tool_models import foldable_model
+from tests.helpers import lowest_ir
 
 
 def _inspect(capsys, *argv):
@@ -32,7 +33,7 @@ def _attention_plan(path):
                      [h.make_tensor_value_info("y", T.FLOAT, ["n", 8])],
                      [nh.from_array(rng.standard_normal((8, 16)).astype(np.float32), "w1"),
                       nh.from_array(rng.standard_normal((16, 8)).astype(np.float32), "w2")])
-    model = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    model = lowest_ir(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]))
     engine = trt.build_engine(model, device="cpu", profiles={"x": [(1, 8), (4, 8), (16, 8)]})
     trt.save_plan(engine, path)
     return engine
@@ -143,7 +144,7 @@ def test_tactics_of_a_gpu_build(tmp_path, capsys):
                      [h.make_tensor_value_info("x", T.FLOAT, [128, 256])],
                      [h.make_tensor_value_info("y", T.FLOAT, [128, 256])], [nh.from_array(w, "w")])
     model = str(tmp_path / "m.onnx")
-    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), model)
+    onnx.save(lowest_ir(h.make_model(g, opset_imports=[h.make_opsetid("", 17)])), model)
     cache = tmp_path / "t.cache"
     assert main(["exec", "--onnx", model, "--device", "cuda", "--timingCacheFile", str(cache),
                  "--skipInference"]) == 0

@@ -9,6 +9,7 @@ import pytest
 
 from inferrt.cli.main import main
 from tests.cli.tool_models import foldable_model, long_chain_model
+from tests.helpers import lowest_ir
 
 
 def _surgeon(capsys, *argv):
@@ -136,7 +137,7 @@ def _qdq_model(path):
                       h.make_node("MatMul", ["x", "wf"], ["y"], name="mm")], "q",
                      [h.make_tensor_value_info("x", T.FLOAT, [2, 4])], [h.make_tensor_value_info("y", T.FLOAT, [2, 3])],
                      [nh.from_array(w, "w"), nh.from_array(np.array(0.5, np.float32), "s")])
-    onnx.save(onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 17)]), str(path))
+    onnx.save(lowest_ir(onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 17)])), str(path))
     return str(path)
 
 

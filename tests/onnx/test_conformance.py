@@ -15,6 +15,7 @@ import count_conformance as cc
 from expected_failures import EXPECTED_FAILURES, EXPECTED_LIGHT_FAILURES
 
 from inferrt.onnx.backend import InferrtBackend
+from tests.helpers import lowest_ir
 
 NODE_CASES = cc.case_names()
 
@@ -84,7 +85,7 @@ def test_backend_run_node_and_prepare_errors():
     np.testing.assert_array_equal(idx, np.argmax(a * b, axis=1))
     graph = oh.make_graph([oh.make_node("NoSuchOp", ["x"], ["y"], domain="acme")], "g",
                           [oh.make_tensor_value_info("x", 1, [2])], [oh.make_tensor_value_info("y", 1, [2])])
-    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17), oh.make_opsetid("acme", 1)])
+    model = lowest_ir(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17), oh.make_opsetid("acme", 1)]))
     with pytest.raises(ParseError, match="NoSuchOp") as info:
         InferrtBackend.prepare(model, "CPU")
     assert info.value.errors and info.value.errors[0].node_operator() == "NoSuchOp"

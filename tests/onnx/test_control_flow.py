@@ -7,6 +7,7 @@ import pytest
 from onnx import TensorProto as TP, helper as oh, numpy_helper
 
 import inferrt
+from tests.helpers import lowest_ir
 
 RNG = np.random.default_rng(3)
 NP2ONNX = {np.dtype(np.float32): TP.FLOAT, np.dtype(np.int64): TP.INT64, np.dtype(np.bool_): TP.BOOL,
@@ -268,7 +269,7 @@ def test_if_with_constant_condition_is_inlined(flag):
     got = check([const("c", np.array(flag)), node], {"x": RNG.standard_normal(5).astype(np.float32)}, [("y", F, 1)])
     assert got["y"].shape == (5,)
     graph = oh.make_graph([const("c", np.array(flag)), node], "g", [vi("x", F, [5])], [out("y", F, 1)])
-    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    model = lowest_ir(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]))
     engine = inferrt.build_engine(model, device="cpu")
     assert not any(n.kind == "if" for n in engine.graph.nodes)
 
@@ -287,7 +288,7 @@ def test_if_branches_with_different_output_counts_are_reported():
                     [out("e", F, 1), out("e2", F, 1)])
     node.name = "my_if"
     graph = oh.make_graph([node], "g", [vi("c", B, []), vi("x", F, [5])], [out("y", F, 1)])
-    ok, msg = _parse_errors(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]))
+    ok, msg = _parse_errors(lowest_ir(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])))
     assert not ok and "my_if" in msg and "outputs" in msg
 
 

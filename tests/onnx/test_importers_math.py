@@ -8,7 +8,7 @@ from onnx import TensorProto as TP, helper as oh, numpy_helper
 
 import inferrt as trt
 
-from tests.helpers import assert_close, build_and_run, new_network
+from tests.helpers import assert_close, build_and_run, lowest_ir, new_network
 
 RNG = np.random.default_rng(1)
 _TYPES = {np.dtype(np.float32): TP.FLOAT, np.dtype(np.int32): TP.INT32, np.dtype(np.int64): TP.INT64,
@@ -204,7 +204,7 @@ def test_experimental_activations(op, ref):
     # dropped from ONNX (onnxruntime has no kernel) but still accepted by TensorRT: checked against numpy
     graph = oh.make_graph([oh.make_node(op, ["x"], ["y"], alpha=0.5, beta=2.0)], "g",
                           [oh.make_tensor_value_info("x", TP.FLOAT, [7])], [oh.make_tensor_value_info("y", TP.FLOAT, [7])])
-    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 9)])
+    model = lowest_ir(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 9)]))
     builder, network = new_network()
     parser = trt.OnnxParser(network, builder.logger)
     assert parser.parse(model.SerializeToString()), [str(parser.get_error(i)) for i in range(parser.num_errors)]

@@ -8,6 +8,7 @@ import pytest
 from onnx import TensorProto as TP, helper as oh, numpy_helper
 
 import inferrt
+from tests.helpers import lowest_ir
 
 RNG = np.random.default_rng(7)
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -168,7 +169,7 @@ def test_bad_activation_is_reported():
     graph = oh.make_graph([node], "g", [oh.make_tensor_value_info("X", TP.FLOAT, list(feeds["X"].shape))],
                           [oh.make_tensor_value_info("Y", TP.FLOAT, [5, 1, 3, 6])],
                           [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 14)])
+    model = lowest_ir(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 14)]))
     logger = inferrt.Logger(inferrt.Logger.ERROR)
     network = inferrt.Builder(logger).create_network(0)
     parser = inferrt.OnnxParser(network, logger)

@@ -8,6 +8,7 @@ from tests.helpers import assert_close, new_network, run_layer
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
+from tests.helpers import lowest_ir  # noqa: E402
 
 RNG = np.random.default_rng(5)
 ROUNDING = {"round_prefer_floor": trt.ResizeRoundMode.HALF_DOWN, "round_prefer_ceil": trt.ResizeRoundMode.HALF_UP,
@@ -28,7 +29,7 @@ def onnx_resize(x, scales=None, sizes=None, roi=None, **attrs):
               helper.make_tensor_value_info("sizes", TensorProto.INT64, None)]
     node = helper.make_node("Resize", names if sizes is not None else names[:3], ["y"], **attrs)
     graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model = lowest_ir(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]))
     if sizes is None:
         feeds.pop("sizes")
     return ReferenceEvaluator(model).run(None, feeds)[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import inferrt as trt
-from tests.helpers import CaptureLogger
+from tests.helpers import CaptureLogger, lowest_ir
 
 
 def test_returns_true_and_says_what_it_did():
@@ -33,7 +33,7 @@ def test_the_onnx_parser_works_after_it():
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4])],
                           [helper.make_tensor("s", TensorProto.FLOAT, [2], [1.0, 2.0]),
                            helper.make_tensor("b", TensorProto.FLOAT, [2], [0.0, 1.0])])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     logger = trt.Logger(trt.Logger.ERROR)
     assert trt.init_libnvinfer_plugins(logger, "")
     builder = trt.Builder(logger)

@@ -21,6 +21,7 @@ from inferrt.errors import ParseError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from plugins_for_tests import register_scaled_pad  # noqa: E402
+from tests.helpers import lowest_ir  # noqa: E402
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -37,7 +38,7 @@ def _model(op_type="ScaledPad", namespace="tests"):
              helper.make_node("Neg", ["p"], ["y"], name="neg")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 4])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, 8])])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("tests", 1)])
+    return lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("tests", 1)]))
 
 
 def _reference(x):
@@ -53,7 +54,8 @@ def _scaled_add_model(aot: int):
              helper.make_node("Neg", ["s"], ["out"], name="neg")]
     io_ = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["n", 64]) for n in ("x", "y", "out")]
     g = helper.make_graph(nodes, "g", io_[:2], io_[2:])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example", 1)])
+    return lowest_ir(helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example", 1)]))
 
 
 #: mode -> (model, profiles, the loading process's registration code, inputs, output name, float64 reference)
@@ -186,7 +188,8 @@ def test_aot_attribute_selects_the_implementation():
         node = helper.make_node("Twice", ["x"], ["y"], name="twice", domain="tests", plugin_namespace="tests", aot=aot)
         g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
-        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("tests", 1)])
+        return lowest_ir(helper.make_model(
+            g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("tests", 1)]))
 
     with pytest.raises(ParseError, match=r"twice.*aot=True but it has no @aot_impl"):
         trt.build_engine(model(1).SerializeToString())

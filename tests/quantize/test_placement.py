@@ -7,6 +7,7 @@ import onnx
 import pytest
 
 from inferrt.quantize import quantize
+from tests.helpers import lowest_ir
 from tests.quantize.models import gemm_model, resblock_model
 
 
@@ -153,7 +154,7 @@ def test_initializers_read_only_by_a_subgraph_are_kept():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
         [numpy_helper.from_array(np.ones((4, 3), np.float32), "w"),
          numpy_helper.from_array(np.ones(3, np.float32), "bias")])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     r = quantize(m, "int8", "max", calibration_data={"x": np.ones((2, 4), np.float32), "c": np.array(True)},
                  progress=False)
     assert "bias" in {t.name for t in r.model.graph.initializer} and "w" not in {t.name for t in

@@ -11,7 +11,7 @@ from onnx import numpy_helper
 
 import inferrt as trt
 from inferrt.quantize import quantize
-from tests.helpers import rel_l2
+from tests.helpers import lowest_ir, rel_l2
 from tests.quantize.models import matmul_model, ort_run, outlier_activations, resblock_model
 
 
@@ -136,6 +136,37 @@ def test_cuda_calibration_without_a_gpu_says_so():
         quantize(resblock_model(), "int8", "max", device="cuda", progress=False)
 
 
+@pytest.mark.parametrize("mode, opset, input_ir, written_ir", [
+    ("int8", 17, 8, 8),       # IR 8: what opset 17 needs; int8 Q/DQ need nothing newer
+    ("int8", 17, 10, 10),     # a higher input IR version is kept, never lowered
+    ("fp8", 17, 8, 9),        # converted to opset 19 (IR 9), FLOAT8 (IR 9)
+    ("fp8", 19, 9, 9),
+    ("int4_rtn", 17, 8, 10),  # converted to opset 21 (IR 10), INT4 (IR 10)
+])
+def test_the_written_ir_version_is_the_inputs_raised_only_as_the_opset_and_types_need(mode, opset, input_ir,
+                                                                                      written_ir):
+    """Never the installed onnx's newest IR version (onnx.helper.make_model's default): an onnxruntime older than
+    that onnx refuses the model ("Unsupported model IR version: 14, max supported IR version: 13")."""
+    src = matmul_model(k=64, n=8) if mode.startswith("int4") else resblock_model(opset=opset)
+    if mode.startswith("int4"):
+        del src.opset_import[:]
+        src.opset_import.append(onnx.helper.make_opsetid("", opset))
+    src.ir_version = input_ir
+    x = np.random.default_rng(1).standard_normal([8, 64] if mode.startswith("int4") else [2, 4, 8, 8])
+    out = quantize(src, mode, "max", calibration_data={"x": x.astype(np.float32)}, progress=False).model
+    assert out.ir_version == written_ir
+    assert out.ir_version <= max(input_ir, onnx.helper.find_min_ir_version_for(list(out.opset_import)))
+    back = onnx.ModelProto.FromString(out.SerializeToString())
+    assert back.ir_version == written_ir
+
+
+def test_the_test_models_carry_the_ir_version_their_opset_needs():
+    """The models these tests quantize and run in onnxruntime: IR 8 (opset 17), not the installed onnx's newest."""
+    from tests.quantize.models import gemm_model
+
+    assert resblock_model().ir_version == gemm_model().ir_version == matmul_model().ir_version == 8
+
+
 def test_the_input_model_is_not_modified():
     model = resblock_model()
     before = model.SerializeToString()
@@ -156,7 +187,7 @@ def test_a_model_without_weighted_ops_is_left_float_with_a_warning():
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
-    r = quantize(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), "int8", progress=False)
+    r = quantize(lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])), "int8", progress=False)
     assert [n.op_type for n in r.model.graph.node] == ["Relu"] and r.report.calibration == "none"
     assert any("no node to quantize" in w for w in r.report.warnings)
 

@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from inferrt.quantize import quantize
 from inferrt.quantize.weights import fp8_bits_to_float, int4_blocks, int4_dequant, pack_int4
+from tests.helpers import lowest_ir
 from tests.quantize.models import matmul_model, resblock_model
 
 
@@ -51,7 +52,7 @@ def test_output_channel_axis_per_op(op, shape, attrs, axis):
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, xshape)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, yshape)],
                           [numpy_helper.from_array(w, "w")])
-    m = quantize(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), "int8", "max",
+    m = quantize(lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])), "int8", "max",
                  calibration_data={"x": np.ones(xshape, np.float32)}, progress=False).model
     dq, _, scale = _weight_dq(m, "n")
     assert next(a.i for a in dq.attribute if a.name == "axis") == axis

@@ -8,6 +8,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import inferrt as trt
+from tests.helpers import lowest_ir
 
 LOGGER = trt.Logger(trt.Logger.ERROR)
 
@@ -30,7 +31,7 @@ def _model(w) -> bytes:
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, 8])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4, 16])],
                           [numpy_helper.from_array(a, k) for k, a in w.items()])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = lowest_ir(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     onnx.checker.check_model(m)
     return m.SerializeToString()
 

@@ -9,12 +9,13 @@ from onnx import helper as h
 
 from inferrt.errors import NetworkError
 from inferrt.tools.onnx_graph import cleanup, extract, mark_all, sort_nodes, toposort
+from tests.helpers import lowest_ir
 
 
 def _model(nodes, outputs=("y",)):
     g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [2])],
                      [h.make_tensor_value_info(o, T.FLOAT, [2]) for o in outputs])
-    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    return lowest_ir(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]))
 
 
 def test_toposort_reorders_and_reports_cycles_and_dangling_tensors():
