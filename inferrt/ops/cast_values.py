@@ -11,7 +11,8 @@ QuantizeLinear define them (CPU and GPU alike: torch ops only).
                                               "up" (default), "down" or "nearest"; NaN and +-inf -> NaN (255)
     to_low_bit(x, INT4 | UINT4)               integers: the high bits discarded (two's complement), as ONNX says;
                                               floats: truncated toward zero (like C), and 0 when that is outside
-                                              -8..7 / 0..15 or NaN (ONNX leaves it undefined; its reference gives 0)
+                                              -8..7 / 0..15 or NaN (ONNX leaves it undefined; its reference gives
+                                              0 with ml_dtypes 0.7+, the low four bits with earlier ml_dtypes)
 
 The results are held as ``dtypes.torch_dtype`` says (FP4 values in float8_e4m3fn, INT4 in int8...).
 """
