@@ -9,7 +9,9 @@ store (tactics/kernel_store.py, the runner's ``launchers``); the node records in
 name, and the launch parameters and extra arguments as expression trees (plugin/exprs.py).
 
 Run (``AotLauncher``): the kernel's cubin, installed from the plan by the kernel store, is loaded with the CUDA
-driver (``cuModuleLoadData``) and launched with ``cuLaunchKernel`` on the current stream. Arguments, as TensorRT
+driver (``cuModuleLoadData``) and launched with ``cuLaunchKernel`` on the current stream, both with the GPU's primary
+context current in the calling thread (``_Current``: PyTorch creates it lazily, and execution contexts may run on
+other threads). Arguments, as TensorRT
 passes them: the input addresses, the extra arguments (32-bit integers evaluated at the call's shapes), the output
 addresses, then the two scratch pointers Triton kernels take (null: kernels that need global scratch memory are
 refused at build time).
@@ -168,18 +170,95 @@ def _check_record(rec, where) -> dict:
     return out
 
 
-class AotLauncher:
-    """Launches one AOT plugin kernel (a cubin) through the CUDA driver."""
+# CUDA driver errors an AOT launcher can meet, with what to do about them (anything else: see _DRIVER_FIX_DEFAULT)
+_DRIVER_FIX = {
+    200: "the plan's kernel image is invalid for this GPU; rebuild the plan on this GPU",
+    201: "no CUDA context was current in the calling thread (an inferrt bug: the launcher makes the device's primary "
+         "context current); report it",
+    209: "the plan's kernel was compiled for another GPU architecture; rebuild the plan on this GPU",
+    218: "the kernel's PTX could not be compiled by this driver; update the NVIDIA driver or rebuild the plan here",
+    222: "the kernel was compiled for a newer CUDA than this driver supports; update the NVIDIA driver or rebuild the "
+         "plan with this machine's Triton",
+    500: "the plan names a kernel its cubin does not contain; rebuild the plan",
+    701: "the launch asks for more threads, registers or shared memory than the GPU offers; use smaller blocks "
+         "(KernelLaunchParams) in the plugin's aot_impl",
+}
+_DRIVER_FIX_DEFAULT = "check the GPU (nvidia-smi) and rebuild the plan on this GPU"
+_PRIMARY = {}   # GPU index -> its retained primary context (kept for the process' life, as PyTorch and Triton do)
 
-    def __init__(self, rec: dict, cubin: bytes, compiled=None):
+
+def _driver_error(lib, rc: int) -> str:
+    """``CUDA_ERROR_... (rc): description`` of a CUDA driver error code."""
+    name, text = ctypes.c_char_p(), ctypes.c_char_p()
+    try:
+        lib.cuGetErrorName(rc, ctypes.byref(name))
+        lib.cuGetErrorString(rc, ctypes.byref(text))
+    except AttributeError:  # pragma: no cover - every driver since CUDA 6 has them
+        pass
+    label = name.value.decode() if name.value else "CUDA driver error"
+    return f"{label} ({rc})" + (f": {text.value.decode()}" if text.value else "")
+
+
+def _primary_context(lib, index: int):
+    """The primary context of GPU ``index`` (the one PyTorch and Triton use), retained once per process. PyTorch
+    creates it lazily, so it may not exist yet, and it is current only in threads that made it so."""
+    ctx = _PRIMARY.get(index)
+    if ctx is None:
+        dev, ctx = ctypes.c_int(), ctypes.c_void_p()
+        for what, rc in (("cuInit", lambda: lib.cuInit(0)),
+                         ("cuDeviceGet", lambda: lib.cuDeviceGet(ctypes.byref(dev), index)),
+                         ("cuDevicePrimaryCtxRetain", lambda: lib.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), dev))):
+            code = rc()
+            if code != 0:
+                raise RuntimeError(f"{what} failed for GPU {index}: {_driver_error(lib, code)}; "
+                                   f"{_DRIVER_FIX_DEFAULT}")
+        ctx = _PRIMARY.setdefault(index, ctx)
+    return ctx
+
+
+class _Current:
+    """While active, ``ctx`` is the calling thread's current CUDA context (pushed, then popped, when another or none
+    was current: the thread's own context is left as it was)."""
+
+    def __init__(self, lib, ctx):
+        self.lib, self.ctx, self.pushed = lib, ctx, False
+
+    def __enter__(self):
+        cur = ctypes.c_void_p()
+        if self.lib.cuCtxGetCurrent(ctypes.byref(cur)) != 0 or cur.value != self.ctx.value:
+            rc = self.lib.cuCtxPushCurrent_v2(self.ctx)
+            if rc != 0:
+                raise RuntimeError(f"cuCtxPushCurrent failed: {_driver_error(self.lib, rc)}; {_DRIVER_FIX_DEFAULT}")
+            self.pushed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.pushed:
+            self.lib.cuCtxPopCurrent_v2(ctypes.byref(ctypes.c_void_p()))
+            self.pushed = False
+        return False
+
+
+class AotLauncher:
+    """Launches one AOT plugin kernel (a cubin) through the CUDA driver, on GPU ``device`` (default: the current one).
+
+    The CUDA driver loads a module into, and launches it from, the context current in the calling thread; PyTorch
+    creates the device's primary context lazily (a fresh process that loads a plan may have none yet) and the thread
+    that runs an execution context may not be the one that loaded the engine. So every driver call here is made
+    with the device's primary context current (``_Current``)."""
+
+    def __init__(self, rec: dict, cubin: bytes, compiled=None, device=None):
         import torch
 
         self.rec = rec
         self.compiled = compiled
         self.lib = torch.cuda._utils._get_gpu_runtime_library()
+        index = torch.device(device).index if device is not None else None
+        self.index = torch.cuda.current_device() if index is None else index
+        self.ctx = _primary_context(self.lib, self.index)
         self.module = ctypes.c_void_p()
         self.func = ctypes.c_void_p()
-        with torch.cuda.device(torch.cuda.current_device()):   # the device's primary context is current
+        with _Current(self.lib, self.ctx):
             self._check(self.lib.cuModuleLoadData(ctypes.byref(self.module), cubin), "cuModuleLoadData")
             self._check(self.lib.cuModuleGetFunction(ctypes.byref(self.func), self.module, rec["name"].encode()),
                         "cuModuleGetFunction")
@@ -187,7 +266,8 @@ class AotLauncher:
 
     def _check(self, rc, what):
         if rc != 0:
-            raise RuntimeError(f"{what} failed for AOT kernel {self.rec['name']!r} (CUDA driver error {rc})")
+            raise RuntimeError(f"{what} failed for AOT kernel {self.rec['name']!r} on GPU {self.index}: "
+                               f"{_driver_error(self.lib, rc)}; {_DRIVER_FIX.get(rc, _DRIVER_FIX_DEFAULT)}")
 
     def compiled_kernels(self):
         return [self.compiled] if self.compiled is not None else []
@@ -205,16 +285,18 @@ class AotLauncher:
         shared = evaluate(r["shared_mem"], shapes)
         if min(grid) <= 0:
             return None   # empty tensors: nothing to launch
-        if shared >= 48 * 1024 and shared > self.shared_configured:
-            self._check(self.lib.cuFuncSetAttribute(self.func, 8, shared), "cuFuncSetAttribute")
-            self.shared_configured = shared
         keep = [ctypes.c_void_p(t.data_ptr()) for t in ins]
         keep += [ctypes.c_int32(evaluate(t, shapes)) for t in r["args"]]
         keep += [ctypes.c_void_p(t.data_ptr()) for t in outs]
         keep += [ctypes.c_void_p(0) for _ in range(r["scratch_args"])]
         params = (ctypes.c_void_p * len(keep))(*[ctypes.cast(ctypes.byref(k), ctypes.c_void_p) for k in keep])
-        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
-        self._check(self.lib.cuLaunchKernel(self.func, *grid, *block, shared, stream, params, None), "cuLaunchKernel")
+        stream = ctypes.c_void_p(torch.cuda.current_stream(self.index).cuda_stream)
+        with _Current(self.lib, self.ctx):   # this thread may have no context, or another GPU's
+            if shared >= 48 * 1024 and shared > self.shared_configured:
+                self._check(self.lib.cuFuncSetAttribute(self.func, 8, shared), "cuFuncSetAttribute")
+                self.shared_configured = shared
+            self._check(self.lib.cuLaunchKernel(self.func, *grid, *block, shared, stream, params, None),
+                        "cuLaunchKernel")
         return None
 
 
@@ -231,11 +313,12 @@ def aot_runner(node, device, tactic: int):
             raise PlanError(f"layer {node.name!r}: the plan carries no compiled kernel {rec['name']!r} for AOT plugin "
                             f"{identity_of(p)}; rebuild the plan")
         with open(path, "rb") as fh:
-            launcher = AotLauncher(rec, fh.read())
+            launcher = AotLauncher(rec, fh.read(), device=device)
     else:
         raw, compiled = compile_aot(node, tactic)
         node.attrs["aot_kernel"] = raw   # the chosen tactic's kernel is prepared last (compile_chosen)
-        launcher = AotLauncher(_check_record(raw, f"layer {node.name!r}"), compiled.asm["cubin"], compiled)
+        launcher = AotLauncher(_check_record(raw, f"layer {node.name!r}"), compiled.asm["cubin"], compiled,
+                               device=device)
 
     def run(ins, outs):
         return launcher(ins, outs, tactic)
