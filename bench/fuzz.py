@@ -15,7 +15,7 @@ after ``--case-timeout-s`` is a hang (its worker is killed and restarted).
 * ``plan``: damaged, forged (valid checksum) and amplified plans and forged kernel entries
   (``tests/plan/plan_mutator.py``), judged by ``tests/plan/plan_fuzz_oracle.py``: load through both APIs and run,
   and install the kernels of plans that carry some into a sandboxed private cache, checking that nothing lands
-  outside it.
+  outside it (but Triton's own entries in its sandboxed cache dir: ``plan_fuzz_oracle.check_sandbox``).
 * ``harness``: checks this tool itself: case ``i`` returns normally (i % 3 == 0), aborts its process (1) or sleeps
   forever (2), so its report must show one crash and one hang per three cases.
 

@@ -7,12 +7,30 @@ inside the private cache under names inferrt derived). Bad kinds: ``raw`` (an ex
 that is not an inferrt error: an internal traceback), ``internal`` (an empty or "please report" message),
 ``disagree`` (the TensorRT API and the Pythonic API judged the plan differently), ``escaped`` (a file written
 outside the private cache, a file there under a name inferrt did not derive, or a module loaded from the sandbox).
-Crashes and hangs are the caller's to see (``bench/fuzz.py`` runs each case in a child process)."""
+Crashes and hangs are the caller's to see (``bench/fuzz.py`` runs each case in a child process).
+
+What may be in the sandbox (``check_sandbox``):
+
+* inferrt's private cache (``$INFERRT_CACHE``): its areas as ``inferrt/tactics/private_cache.py`` lays them out,
+  under names inferrt derives: ``kernels-<uid>/<sha>/kernel.<ext>`` (plan kernels, ``PRIVATE_FILE``) and
+  ``triton_src-<uid>/pw_<sha>.py`` (the source text of the pointwise kernels inferrt generates from a graph,
+  which Triton's JIT reads through ``inspect``; the name is the SHA-256 of inferrt's own generated text, never taken
+  from the plan).
+* Triton's cache directory (``$TRITON_CACHE_DIR``): only what Triton itself writes there, in its own layout
+  (``TRITON_FILE``): ``<cache key>/<kernel>.<IR or binary>`` and ``__grp__<kernel>.json`` for the kernels Triton
+  compiles from inferrt's generated sources (when a plan carries no kernel for them, or for the seed plans the
+  worker builds), and Triton's host modules (``TRITON_HOST_MODULES``: ``cuda_utils``, the driver utilities, and
+  ``__triton_launcher``, a kernel signature's launcher; ``hip_utils`` on ROCm), which Triton compiles from its own
+  C sources into its cache and imports. These are the only modules that may be loaded from the sandbox, and only
+  from Triton's cache. A plan's kernel files never land there (``PlanKernelCache`` serves them from the private
+  cache), and no other shared object may appear anywhere.
+* ``$HOME``: nothing."""
 from __future__ import annotations
 
 import os
 import re
 import sys
+import sysconfig
 
 import numpy as np
 
@@ -22,6 +40,14 @@ INTERNAL = re.compile(r"please report|INTERNAL_ERROR|Traceback", re.I)
 RUN_LIMIT = 1 << 26  # bytes of inputs + activations a fuzz case may run with
 GOOD = ("refused", "ran", "run_error", "too_big", "installed")
 KERNEL_FILE = re.compile(r"kernels-\d+(/[0-9a-f]{40}(/kernel\.(json|cubin|hsaco|ptx))?)?")
+PRIVATE_FILE = re.compile(KERNEL_FILE.pattern + r"|triton_src-\d+(/pw_[0-9a-f]{24}\.py)?")
+#: Triton's own host modules, compiled by Triton from its C sources into its cache dir and imported from there
+TRITON_HOST_MODULES = ("cuda_utils", "__triton_launcher", "hip_utils")
+_EXT_SUFFIX = re.escape(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+TRITON_FILE = re.compile(
+    r"([A-Z2-7]{52}|[0-9a-f]{64})"                       # Triton's cache key (base32 of a SHA-256; hex in old ones)
+    r"(/(__grp__)?[A-Za-z_][A-Za-z0-9_]{0,199}\.(json|source|ttir|ttgir|llir|ptx|cubin|amdgcn|hsaco)"
+    rf"|/({'|'.join(TRITON_HOST_MODULES)}){_EXT_SUFFIX})?")
 
 
 class _Quiet(trt.ILogger):
@@ -117,12 +143,31 @@ def judge_install(data: bytes, sandbox: dict) -> tuple[str, str]:
 
 
 def check_sandbox(sandbox: dict) -> tuple[str, str] | None:
-    """("escaped", what) when a file lies outside the private cache's kernel area or there under a name inferrt did
-    not derive, or a module was loaded from the sandbox; None when all is well."""
-    stray = [f for f in _tree(sandbox["cache"]) if not KERNEL_FILE.fullmatch(f)]
-    stray += [f"{k}/{f}" for k in ("triton", "home") for f in _tree(sandbox[k])]
+    """("escaped", what) when a file lies outside the private cache and Triton's own cache layout, or under a name
+    neither inferrt nor Triton derived, or a module other than Triton's host modules was loaded from the sandbox (see
+    the module's docstring); None when all is well."""
+    stray = [f for f in _tree(sandbox["cache"]) if not PRIVATE_FILE.fullmatch(f)]
+    stray += [f"triton/{f}" for f in _tree(sandbox["triton"]) if not TRITON_FILE.fullmatch(f)]
+    stray += [f"home/{f}" for f in _tree(sandbox["home"])]
     loaded = [name for name, mod in list(sys.modules.items())
-              if any(str(getattr(mod, "__file__", None) or "").startswith(str(sandbox[k])) for k in sandbox)]
+              if any(_under(_file_of(mod), sandbox[k]) for k in sandbox) and not _triton_host_module(name, mod, sandbox)]
     if stray or loaded:
         return "escaped", f"files {stray[:5]}, modules {loaded[:5]}"
     return None
+
+
+def _file_of(mod) -> str:
+    return str(getattr(mod, "__file__", None) or "")
+
+
+def _under(path: str, root) -> bool:
+    root = os.path.abspath(str(root))
+    return bool(path) and os.path.abspath(path).startswith(root + os.sep)
+
+
+def _triton_host_module(name: str, mod, sandbox: dict) -> bool:
+    """Whether ``mod`` is one of Triton's host modules, imported from its place in Triton's cache."""
+    if name not in TRITON_HOST_MODULES or not _under(_file_of(mod), sandbox["triton"]):
+        return False
+    rel = os.path.relpath(os.path.abspath(_file_of(mod)), os.path.abspath(str(sandbox["triton"])))
+    return bool(TRITON_FILE.fullmatch(rel.replace(os.sep, "/"))) and os.path.basename(rel).startswith(name + ".")

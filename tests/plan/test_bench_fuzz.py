@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 
 import numpy as np
 import plan_fuzz_oracle as oracle
@@ -51,7 +52,8 @@ def test_plan_target_short_run_is_clean(tmp_path):
 @pytest.mark.gpu
 def test_plan_target_on_the_gpu_is_clean(tmp_path):
     """GPU plans: loading installs their Triton kernels into the worker's sandboxed private cache, checked after
-    every case (nothing outside it, no module loaded from it)."""
+    every case (nothing outside it but Triton's own cache entries, no module loaded from the sandbox but Triton's
+    host modules: plan_fuzz_oracle.check_sandbox)."""
     only = [i for i in range(60) if plan_mutator.case(i, 5)[0] != "amplified"]
     r = fuzz.fuzz("plan", budget_s=600, workers=1, seed=5, case_timeout=300, only=only, log_dir=str(tmp_path),
                   device="cuda")
@@ -167,6 +169,44 @@ def test_install_of_well_formed_kernels_stays_in_the_private_cache(tmp_path, mon
             knobs.cache.__dict__.pop("manager_class", None)
         else:
             knobs.cache.manager_class = manager
+
+
+def test_sandbox_allows_the_private_cache_areas_and_tritons_own_cache_only(tmp_path, monkeypatch):
+    """What loading a GPU plan legitimately writes: generated pointwise sources in the private cache's triton_src
+    area, and Triton's own cache entries (kernels Triton compiled, its host modules cuda_utils/__triton_launcher,
+    imported from there). Anything else, or any other module loaded from the sandbox, is an escape."""
+    import sysconfig
+    import types
+
+    box = _sandbox(tmp_path, monkeypatch)
+    key = "A" * 52
+    ext = sysconfig.get_config_var("EXT_SUFFIX")
+    for rel in ("cache/triton_src-1000/pw_" + "0a" * 12 + ".py", "cache/kernels-1000/" + "b" * 40 + "/kernel.cubin",
+                f"triton/{key}/pointwise_kernel.cubin", f"triton/{key}/__grp__pointwise_kernel.json",
+                f"triton/{key}/cuda_utils{ext}", f"triton/{key}/__triton_launcher{ext}"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    for name in ("cuda_utils", "__triton_launcher"):
+        mod = types.ModuleType(name)
+        mod.__file__ = str(box["triton"] / key / f"{name}{ext}")
+        monkeypatch.setitem(sys.modules, name, mod)
+    assert oracle.check_sandbox(box) is None
+
+    for rel in ("cache/triton_src-1000/evil.py", f"triton/{key}/evil{ext}", "triton/planted.so", "home/.x"):
+        (tmp_path / rel).write_bytes(b"x")
+        kind, detail = oracle.check_sandbox(box)
+        assert kind == "escaped" and rel.split("/", 1)[-1] in detail, (rel, detail)
+        (tmp_path / rel).unlink()
+    assert oracle.check_sandbox(box) is None
+
+    for name, where in (("cuda_utils", box["cache"] / "triton_src-1000" / f"cuda_utils{ext}"),  # not Triton's cache
+                        ("pw_module", box["triton"] / key / f"pw_module{ext}")):               # not Triton's module
+        mod = types.ModuleType(name)
+        mod.__file__ = str(where)
+        with monkeypatch.context() as m:
+            m.setitem(sys.modules, name, mod)
+            kind, detail = oracle.check_sandbox(box)
+        assert kind == "escaped" and name in detail.split("modules", 1)[1], detail
 
 
 def test_feeds_follow_the_engine_dtypes():
