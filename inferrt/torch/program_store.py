@@ -30,20 +30,35 @@ def _dtype(name: str):
     return dt
 
 
+def _program_json(exported) -> bytes:
+    """torch.export's JSON of ``exported``'s graph, without its weights, constants or example inputs (those are
+    stored as raw tensors by :func:`write_program`)."""
+    import inspect
+
+    from torch._export.serde.serialize import serialize
+
+    if "serialize_state_dict" in inspect.signature(serialize).parameters:
+        return serialize(exported, serialize_state_dict=False, serialize_constants=False,
+                         serialize_example_inputs=False).exported_program
+    # older torch (2.11 and before) has no switches: serialize() always pickles the state dict, constants and
+    # example inputs next to the JSON. Only the JSON is kept; the pickles are dropped here and never written.
+    return serialize(exported).exported_program
+
+
 def write_program(z: zipfile.ZipFile, exported) -> list:
     """Write ``exported`` into ``z``; the tensor table for ``index.json``."""
     import torch
-    from torch._export.serde.serialize import serialize
 
-    art = serialize(exported, serialize_state_dict=False, serialize_constants=False,
-                    serialize_example_inputs=False)
-    z.writestr(PROGRAM, art.exported_program)
-    table = []
-    for group, entries in (("state_dict", exported.state_dict), ("constants", exported.constants)):
+    groups = (("state_dict", exported.state_dict), ("constants", exported.constants))
+    for _, entries in groups:   # refused before anything is serialized
         for name, t in entries.items():
             if not isinstance(t, torch.Tensor):
                 raise TypeError(f"inferrt.torch.save: the program's constant {name!r} is a {type(t).__name__}, not a "
                                 f"tensor; it could only be stored as a pickle, which inferrt files never hold")
+    z.writestr(PROGRAM, _program_json(exported))
+    table = []
+    for group, entries in groups:
+        for name, t in entries.items():
             data = t.detach().to("cpu").contiguous()
             file = f"tensors/{len(table)}.bin"
             z.writestr(file, data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")

@@ -155,6 +155,33 @@ def test_files_hold_no_pickle_and_loading_unpickles_nothing(tmp_path, monkeypatc
     assert_close(loaded(x), reference(m, x))
 
 
+def test_save_works_with_the_older_torch_serialize_signature(tmp_path, monkeypatch):
+    """torch 2.11's torch._export.serde.serialize.serialize has no serialize_state_dict/... switches (it always
+    pickles the weights beside the JSON): save still stores the same program JSON and raw tensors, no pickle."""
+    import torch._export.serde.serialize as serde
+
+    real = serde.serialize
+    calls = []
+
+    def old_serialize(exported_program, opset_version=None, pickle_protocol=2):
+        calls.append(1)
+        return real(exported_program, opset_version, pickle_protocol)
+
+    m = cnn()
+    c = itorch.compile(m, (torch.randn(1, 3, 32, 32),))
+    itorch.save(c, tmp_path / "new.inferrt")
+    monkeypatch.setattr(serde, "serialize", old_serialize)
+    itorch.save(c, tmp_path / "old.inferrt")
+    assert calls
+    with zipfile.ZipFile(tmp_path / "new.inferrt") as new, zipfile.ZipFile(tmp_path / "old.inferrt") as old:
+        assert sorted(new.namelist()) == sorted(old.namelist())
+        for item in new.namelist():
+            assert new.read(item) == old.read(item), item
+    monkeypatch.undo()
+    x = torch.randn(1, 3, 32, 32)
+    assert_close(itorch.load(tmp_path / "old.inferrt")(x), reference(m, x))
+
+
 def test_a_damaged_tensor_table_is_refused(tmp_path):
     c = itorch.compile(cnn(), (torch.randn(1, 3, 32, 32),))
     good = tmp_path / "good.inferrt"
