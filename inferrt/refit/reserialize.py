@@ -53,6 +53,11 @@ def reserialize(engine, strip: bool | None = None) -> bytes:
     section.update(source=state.source.to_json(blobs), weights=weights, digest=overall_digest(weights),
                    stripped=bool(strip), stripped_nodes=stripped)
     raw[schema.REFIT] = section
+    # the kernel entries name blobs by index: written again into the new blob table (the old indices now name
+    # other blobs). A CPU engine installs no kernels and its plan carries none.
+    from ..tactics.kernel_store import to_manifest
+
+    raw[schema.KERNELS] = to_manifest(getattr(engine, "kernel_entries", []), blobs)
     return write_plan(raw, blobs)
 
 

@@ -43,8 +43,11 @@ class ICudaEngine(Reporter):
         self._lock = threading.Lock()
         #: CPU engines: intra-op threads per execution (None: automatic; runtime/cpu_threads.py)
         self.cpu_threads = cpu_threads if cpu_threads is not None else self._env_threads()
+        #: the plan's compiled GPU kernels (kernel_store's entry form, file contents included): what a plan written
+        #: again from this engine (refit/reserialize.py) carries, since the blobs are numbered anew there
+        self.kernel_entries: list[dict] = []
         if self.device_kind == "cuda" and manifest.kernels:
-            self._install_kernels(manifest.kernels, blobs, len(plan))
+            self.kernel_entries = self._install_kernels(manifest.kernels, blobs, len(plan))
         from ..refit.state import refit_state
 
         #: the refit section of the plan (inferrt/refit/state.py), None for an engine built without REFIT
@@ -69,11 +72,14 @@ class ICudaEngine(Reporter):
             return None
 
     @staticmethod
-    def _install_kernels(entries, blobs, plan_size):
-        """Check the plan's compiled kernels and make them Triton's for this process (see tactics/kernel_store.py)."""
-        from ..tactics.kernel_store import install
+    def _install_kernels(entries, blobs, plan_size) -> list[dict]:
+        """Check the plan's compiled kernels and make them Triton's for this process (see tactics/kernel_store.py);
+        the checked entries, with their files' contents."""
+        from ..tactics.kernel_store import entries_of, install_checked, validate
 
-        install(entries, blobs, plan_size)
+        kernels = validate(entries, blobs, plan_size)
+        install_checked(kernels)
+        return entries_of(kernels)
 
     # ------------------------------------------------------------------ I/O metadata
     @property

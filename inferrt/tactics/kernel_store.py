@@ -260,10 +260,21 @@ def _content_dir(h: str, name: str, files: dict[str, bytes]) -> str:
     return d.hexdigest()[:40]
 
 
+def entries_of(kernels) -> list[dict]:
+    """``validate``'s checked kernels in the build's entry form ({"hash", "name", "files": {filename: bytes}}), which
+    ``to_manifest`` writes into a plan again (refit/reserialize.py)."""
+    return [{"hash": h, "name": name, "files": {f"{name}.{ext}": data for ext, data in files.items()}}
+            for h, name, files in kernels]
+
+
 def install(entries, blobs, plan_size: int) -> int:
     """Check the plan's kernels, write them into the private cache and let Triton find them; returns how many
     files had to be written (the rest were already there, byte for byte)."""
-    kernels = validate(entries, blobs, plan_size)
+    return install_checked(validate(entries, blobs, plan_size))
+
+
+def install_checked(kernels) -> int:
+    """``install`` of kernels ``validate`` has checked."""
     if not kernels:
         return 0
     written = 0
