@@ -481,3 +481,34 @@ def test_refused_refit_names_the_layer_and_the_weights_it_changed():
     assert "(weights changed by this refit: scale)" in msg, msg
     np.testing.assert_array_equal(engine.create_execution_context().infer(
         {"x": np.ones((2, 4), np.float32)})[engine.output_names[0]], 1 + arrays["bias"].repeat(2, 0))
+
+
+def test_plans_written_again_carry_the_engines_gpu_kernels():
+    """A GPU plan's kernel entries name blobs by index; a plan written again from the engine (a stripped plan, or a
+    refitted engine's plan) numbers its blobs anew, so the entries must be written again with their files (they
+    named weight tensors: the engine cache's stripped GPU entries were refused as corrupt, and every hit rebuilt).
+    On the CPU the engine is given the entries a CUDA engine keeps at load (kernel_store.entries_of)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tactics"))
+    from kernel_tools import CUBIN, Blobs, entry
+
+    from inferrt.plan.format import read_plan
+    from inferrt.tactics import kernel_store
+
+    items = []
+    entries = [entry(items), entry(items, cubin=CUBIN + b"2")]
+    checked = kernel_store.validate(entries, Blobs(items), 64 << 20)
+    engine = load(build(weights(0), "cpu", [trt.BuilderFlag.REFIT]))
+    engine.kernel_entries = kernel_store.entries_of(checked)
+    config = engine.create_serialization_config()
+    config.set_flag(trt.SerializationFlag.EXCLUDE_WEIGHTS)
+    stripped = bytes(engine.serialize_with_config(config))
+    refitter = trt.Refitter(engine, trt.Logger(trt.Logger.ERROR))
+    for name, arr in weights(1).items():
+        assert refitter.set_named_weights(name, arr)
+    assert refitter.refit_cuda_engine()
+    for plan in (stripped, bytes(engine.serialize())):
+        manifest, blobs = read_plan(plan)
+        assert kernel_store.validate(manifest["kernels"], blobs, len(plan)) == checked
