@@ -11,10 +11,9 @@ name, and the launch parameters and extra arguments as expression trees (plugin/
 Run (``AotLauncher``): the kernel's cubin, installed from the plan by the kernel store, is loaded with the CUDA
 driver (``cuModuleLoadData``) and launched with ``cuLaunchKernel`` on the current stream, both with the GPU's primary
 context current in the calling thread (``_Current``: PyTorch creates it lazily, and execution contexts may run on
-other threads). Arguments, as TensorRT
-passes them: the input addresses, the extra arguments (32-bit integers evaluated at the call's shapes), the output
-addresses, then the two scratch pointers Triton kernels take (null: kernels that need global scratch memory are
-refused at build time).
+other threads). Arguments, as TensorRT passes them: the input addresses, the extra arguments (32-bit integers
+evaluated at the call's shapes), the output addresses, then the two scratch pointers Triton kernels take (null:
+kernels that need global scratch memory are refused at build time).
 
 On the CPU there is no AOT kernel: a CPU build of an AOT layer runs the plugin's ``impl`` (stored as a JIT plugin),
 and fails naming the plugin when it has none.
