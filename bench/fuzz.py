@@ -75,7 +75,7 @@ def _prepare(target: str, seed: int, case_timeout: float, device: str = "cpu"):
     import plan_mutator
 
     sandbox = {k: os.environ[v] for k, v in (("cache", "INFERRT_CACHE"), ("triton", "TRITON_CACHE_DIR"),
-                                             ("home", "HOME"))}
+                                             ("home", "HOME"), ("cuda", "CUDA_CACHE_PATH"))}
     plan_mutator.mnist_plan(device)
     plan_mutator.case(0, seed, device)
 
@@ -116,12 +116,12 @@ class _Worker:
     def __init__(self, target, seed, case_timeout, log_dir, n, device="cpu"):
         self.log_path = os.path.join(log_dir, f"{target}-worker{n}.log")
         env = dict(os.environ)
-        if target == "plan":   # a sandbox per worker: its private cache, Triton cache and home start empty
-            box = tempfile.mkdtemp(prefix=f"fuzz-{n}-", dir=log_dir)
-            for k in ("cache", "triton", "home"):
+        if target == "plan":   # a sandbox per worker: its private cache, Triton's and the CUDA driver's caches and
+            box = tempfile.mkdtemp(prefix=f"fuzz-{n}-", dir=log_dir)     # home start empty
+            for k in ("cache", "triton", "home", "cuda"):
                 os.makedirs(os.path.join(box, k))
             env.update(INFERRT_CACHE=os.path.join(box, "cache"), TRITON_CACHE_DIR=os.path.join(box, "triton"),
-                       HOME=os.path.join(box, "home"))
+                       HOME=os.path.join(box, "home"), CUDA_CACHE_PATH=os.path.join(box, "cuda"))
         env.setdefault("OMP_NUM_THREADS", "1")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

@@ -26,7 +26,7 @@ def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_o
     """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals).
     ``int_operands``: input and weights are INT8, accumulated exactly in INT32 (``triton_gemm.accumulator_lines``);
     ``fp8_operands``: they are FP8 E4M3 (the masked loads' zero: ``triton_gemm.operand_fill``)."""
-    init, dot, to_float = accumulator_lines(int_operands)
+    init, dot, to_float = accumulator_lines(int_operands, fp8_operands)
     fill = operand_fill(fp8_operands)
     n = len(in_dtypes)
     args = ["x_ptr", "w_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)]

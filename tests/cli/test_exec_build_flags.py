@@ -153,8 +153,9 @@ def test_gpu_output_types_follow_the_layer_precision(capsys, tmp_path):
     layers = _layer_info(capsys, tmp_path, "--device=cuda", "--fp16", "--layerPrecisions=conv2:fp32",
                          "--layerOutputTypes=conv2:fp32,relu1:fp16", "--precisionConstraints=obey")
     conv2 = _layer_of(layers, "conv2")
-    assert conv2["Precision"] == "FLOAT" and conv2["Outputs"][0]["Format/Datatype"].endswith("FLOAT")
-    assert _layer_of(layers, "relu1")["Outputs"][0]["Format/Datatype"].endswith("HALF")
+    # the inspector spells types as TensorRT does: "Row major linear FP32" / "Channel last FP16 format"
+    assert conv2["Precision"] == "FLOAT" and " FP32" in conv2["Outputs"][0]["Format/Datatype"]
+    assert " FP16" in _layer_of(layers, "relu1")["Outputs"][0]["Format/Datatype"]
     rc = main(["exec", *FAST[:-2], "--device=cuda", "--fp16", "--layerOutputTypes=conv2:fp32"])
     err = capsys.readouterr().err
     assert rc == 2 and "layer 'conv2' computes in HALF" in err and "--layerPrecisions=conv2:fp32" in err

@@ -24,6 +24,11 @@ What may be in the sandbox (``check_sandbox``):
   C sources into its cache and imports. These are the only modules that may be loaded from the sandbox, and only
   from Triton's cache. A plan's kernel files never land there (``PlanKernelCache`` serves them from the private
   cache), and no other shared object may appear anywhere.
+* the CUDA driver's JIT cache (``$CUDA_CACHE_PATH``; the driver's default is ``$HOME/.nv/ComputeCache``): the
+  driver stores there the machine code it compiles from PTX (libraries that compile kernels at run time, such as
+  cuDNN's runtime-fused convolutions, load PTX), in its own layout (``CUDA_JIT_FILE``: ``index`` and
+  ``<hex>/<hex>/<hex name>``). The fuzzer points ``CUDA_CACHE_PATH`` at its own sandbox folder so that ``$HOME``
+  stays checked.
 * ``$HOME``: nothing."""
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ PRIVATE_FILE = re.compile(KERNEL_FILE.pattern + r"|triton_src-\d+(/pw_[0-9a-f]{2
 #: Triton's own host modules, compiled by Triton from its C sources into its cache dir and imported from there
 TRITON_HOST_MODULES = ("cuda_utils", "__triton_launcher", "hip_utils")
 _EXT_SUFFIX = re.escape(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+CUDA_JIT_FILE = re.compile(r"index|[0-9a-f]{1,2}(/[0-9a-f]{1,2}(/[0-9a-f]{1,64})?)?")
 TRITON_FILE = re.compile(
     r"([A-Z2-7]{52}|[0-9a-f]{64})"                       # Triton's cache key (base32 of a SHA-256; hex in old ones)
     r"(/(__grp__)?[A-Za-z_][A-Za-z0-9_]{0,199}\.(json|source|ttir|ttgir|llir|ptx|cubin|amdgcn|hsaco)"
@@ -126,9 +132,9 @@ def _tree(root) -> list[str]:
 
 def judge_install(data: bytes, sandbox: dict) -> tuple[str, str]:
     """Install the kernels of plan ``data`` the way loading a CUDA plan does, into the private cache under
-    ``sandbox["cache"]`` (the caller points INFERRT_CACHE there and TRITON_CACHE_DIR and HOME at
-    ``sandbox["triton"]`` and ``sandbox["home"]``); refused, or "installed" when every written file is one inferrt named
-    inside the private cache and nothing was loaded from the sandbox."""
+    ``sandbox["cache"]`` (the caller points INFERRT_CACHE there, TRITON_CACHE_DIR at ``sandbox["triton"]``, HOME
+    at ``sandbox["home"]`` and CUDA_CACHE_PATH at ``sandbox["cuda"]``); refused, or "installed" when every written
+    file is one inferrt named inside the private cache and nothing was loaded from the sandbox."""
     from inferrt.plan.format import read_plan
     from inferrt.tactics import kernel_store
 
@@ -148,6 +154,7 @@ def check_sandbox(sandbox: dict) -> tuple[str, str] | None:
     the module's docstring); None when all is well."""
     stray = [f for f in _tree(sandbox["cache"]) if not PRIVATE_FILE.fullmatch(f)]
     stray += [f"triton/{f}" for f in _tree(sandbox["triton"]) if not TRITON_FILE.fullmatch(f)]
+    stray += [f"cuda/{f}" for f in _tree(sandbox["cuda"]) if not CUDA_JIT_FILE.fullmatch(f)]
     stray += [f"home/{f}" for f in _tree(sandbox["home"])]
     loaded = [name for name, mod in list(sys.modules.items())
               if any(_under(_file_of(mod), sandbox[k]) for k in sandbox) and not _triton_host_module(name, mod, sandbox)]

@@ -120,12 +120,13 @@ def test_oracle_flags_apis_that_disagree(monkeypatch):
 
 
 def _sandbox(tmp_path, monkeypatch):
-    box = {k: tmp_path / k for k in ("cache", "triton", "home")}
+    box = {k: tmp_path / k for k in ("cache", "triton", "home", "cuda")}
     for p in box.values():
         p.mkdir()
     monkeypatch.setenv("INFERRT_CACHE", str(box["cache"]))
     monkeypatch.setenv("TRITON_CACHE_DIR", str(box["triton"]))
     monkeypatch.setenv("HOME", str(box["home"]))
+    monkeypatch.setenv("CUDA_CACHE_PATH", str(box["cuda"]))
     return box
 
 
@@ -173,8 +174,8 @@ def test_install_of_well_formed_kernels_stays_in_the_private_cache(tmp_path, mon
 
 def test_sandbox_allows_the_private_cache_areas_and_tritons_own_cache_only(tmp_path, monkeypatch):
     """What loading a GPU plan legitimately writes: generated pointwise sources in the private cache's triton_src
-    area, and Triton's own cache entries (kernels Triton compiled, its host modules cuda_utils/__triton_launcher,
-    imported from there). Anything else, or any other module loaded from the sandbox, is an escape."""
+    area, Triton's own cache entries (kernels Triton compiled, its host modules cuda_utils/__triton_launcher,
+    imported from there) and the CUDA driver's JIT cache in its layout. Anything else, or any other module loaded from the sandbox, is an escape."""
     import sysconfig
     import types
 
@@ -183,7 +184,8 @@ def test_sandbox_allows_the_private_cache_areas_and_tritons_own_cache_only(tmp_p
     ext = sysconfig.get_config_var("EXT_SUFFIX")
     for rel in ("cache/triton_src-1000/pw_" + "0a" * 12 + ".py", "cache/kernels-1000/" + "b" * 40 + "/kernel.cubin",
                 f"triton/{key}/pointwise_kernel.cubin", f"triton/{key}/__grp__pointwise_kernel.json",
-                f"triton/{key}/cuda_utils{ext}", f"triton/{key}/__triton_launcher{ext}"):
+                f"triton/{key}/cuda_utils{ext}", f"triton/{key}/__triton_launcher{ext}",
+                "cuda/index", "cuda/a/2/daf144f9da5951"):     # the CUDA driver's JIT cache (seen on an H100)
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     for name in ("cuda_utils", "__triton_launcher"):
@@ -192,7 +194,8 @@ def test_sandbox_allows_the_private_cache_areas_and_tritons_own_cache_only(tmp_p
         monkeypatch.setitem(sys.modules, name, mod)
     assert oracle.check_sandbox(box) is None
 
-    for rel in ("cache/triton_src-1000/evil.py", f"triton/{key}/evil{ext}", "triton/planted.so", "home/.x"):
+    for rel in ("cache/triton_src-1000/evil.py", f"triton/{key}/evil{ext}", "triton/planted.so", "home/.x",
+                "cuda/a/2/planted.so", "cuda/evil.py"):
         (tmp_path / rel).write_bytes(b"x")
         kind, detail = oracle.check_sandbox(box)
         assert kind == "escaped" and rel.split("/", 1)[-1] in detail, (rel, detail)
