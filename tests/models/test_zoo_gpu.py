@@ -34,6 +34,11 @@ def test_zoo_model_on_gpu(model, tmp_path):
                           env=dict(os.environ, PYTHONPATH=ROOT))
     assert out.exists(), f"the harness wrote no JSON:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     rows = json.loads(out.read_text())["rows"]
+    keep = os.environ.get("INFERRT_ZOO_JSON_DIR")    # bench/gpu_suite.sh: the rows become the GPU zoo table
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, f"{model}.json"), "w") as f:
+            json.dump(rows, f, indent=1)
     assert len(rows) == 6, f"expected 2 exporters x 3 batches, got {[(r['exporter'], r['batch']) for r in rows]}"
     table = io.StringIO()
     print_table(rows, table)
