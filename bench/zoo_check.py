@@ -100,12 +100,20 @@ def _batch_specs(batches: list[str], dyn_profile: tuple, dyn_batch: int) -> list
     return out
 
 
+#: one timing cache for every build of this process (a job: one model, its exporters, batches and precisions), as
+#: trtexec --timingCacheFile would share it: the second exporter's layers of the same shapes are not timed again
+_TIMING_CACHE: list = []
+
+
 def _build(onnx_path, zm, feeds, prof, device, fp16, calibration, opt_level=None):
     import inferrt
 
     logger = inferrt.Logger(inferrt.Logger.WARNING)
     config = inferrt.Builder(logger).create_builder_config()
     config.clear_flag(inferrt.BuilderFlag.TF32)
+    if not _TIMING_CACHE:
+        _TIMING_CACHE.append(config.create_timing_cache(b""))
+    config.set_timing_cache(_TIMING_CACHE[0], ignore_mismatch=False)
     if opt_level is not None:
         config.builder_optimization_level = opt_level
     if fp16:
