@@ -140,7 +140,7 @@ def lowest_ir(model):
     imports need, at least 4 (below it initializers must also be graph inputs), as an exporter at those opsets writes
     it. ``onnx.helper.make_model`` stamps the installed onnx's newest IR version instead, which an older onnxruntime
     refuses ("Unsupported model IR version: 14, max supported IR version: 13")."""
-    from onnx.helper import find_min_ir_version_for
+    from inferrt.onnx.model_tools import min_ir_version
 
-    model.ir_version = max(find_min_ir_version_for(list(model.opset_import), ignore_unknown=True), 4)
+    model.ir_version = max(min_ir_version(model), 4)
     return model

@@ -16,6 +16,7 @@ from onnx.backend.base import Backend, BackendRep
 
 from ..errors import ParseError
 from . import native_worker
+from .model_tools import min_ir_version
 
 
 def _device_name(device) -> str:
@@ -146,9 +147,8 @@ class InferrtBackend(Backend):
         graph = onnx.helper.make_graph([node], "run_node", vis, outs)
         opset = kwargs.get("opset_version", onnx.defs.onnx_opset_version())
         opsets = [onnx.helper.make_opsetid(node.domain or "", opset)]
-        # the IR version the opset needs, not make_model's default (the installed onnx's newest)
-        model = onnx.helper.make_model(graph, opset_imports=opsets,
-                                       ir_version=onnx.helper.find_min_ir_version_for(opsets, ignore_unknown=True))
+        model = onnx.helper.make_model(graph, opset_imports=opsets)
+        model.ir_version = min_ir_version(model)   # not make_model's default (the installed onnx's newest)
         model = native_worker.infer_shapes(model)  # onnx's C++ inference, where an abort cannot kill this process
         del model.graph.output[:]
         model.graph.output.extend(model.graph.value_info if model.graph.value_info else outs)

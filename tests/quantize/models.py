@@ -22,9 +22,9 @@ def _model(graph, opset) -> onnx.ModelProto:
     """The model at the oldest IR version its opset allows (8 for opset 17), not onnx's newest: onnxruntime refuses
     IR versions newer than its own, and a newer onnx package beside it writes them by default (IR 14 with an
     onnxruntime that reads up to 13 on the GPU machine)."""
-    opsets = [helper.make_opsetid("", opset)]
-    return helper.make_model(graph, opset_imports=opsets,
-                             ir_version=helper.find_min_ir_version_for(opsets, ignore_unknown=True))
+    from tests.helpers import lowest_ir
+
+    return lowest_ir(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]))
 
 
 def _init(name, arr):
