@@ -17,7 +17,6 @@ from ..errors import ExecutionError, InferrtError
 from ..ir.kinds import Kind
 from ..ops import Spec
 from ..ops.base import FOLD_LIMIT, OpError, host_tensor
-from .cpu_threads import PARALLEL_MIN_WORK, current_threads, layer_work
 from .memory import lifetimes_of, plan_memory
 
 
@@ -124,7 +123,6 @@ class ShapePlan:
 
     def _prepare(self, executor, arena_getter):
         g = executor.graph
-        self.serial = None
         self.eager = any(not s.static for s in self.specs.values())
         self.output_shapes = {o: tuple(self.specs[o].shape) if self.specs[o].static else None for o in g.outputs}
         if self.eager:
@@ -170,11 +168,6 @@ class ShapePlan:
         # views of graph I/O are made per call (their addresses can change)
         self.input_views = [(n, meta[n.outputs[0]], self._host_side(n)) for n, on_input in self.view_steps
                             if on_input]
-        # CPU: which steps run on one thread whatever the context's count (cpu_threads.PARALLEL_MIN_WORK)
-        if dev.type == "cpu":
-            nodes = {n.name: n for n in g.nodes}
-            serial = [layer_work(nodes[name], self.specs) < PARALLEL_MIN_WORK for *_, name in self.steps]
-            self.serial = serial if any(serial) else None
         # graph outputs that no step writes (inputs, constants, folded values) get a copy step
         written = {o for _, _, outs, _ in self.steps for o in outs}
         self.copies = [o for o in g.outputs if o not in written]
@@ -233,25 +226,13 @@ class ShapePlan:
                 io[o].copy_(self.slots[o].reshape(io[o].shape))
             except Exception as e:  # noqa: BLE001
                 raise ExecutionError(f"copying into output {o!r} failed: {type(e).__name__}: {e}") from e
-        threads = current_threads() if self.serial is not None else 0
-        if threads > 1:
-            try:
-                self._run_steps(slots, adoptable, foreign, profiler, sync, self.serial, threads)
-            finally:
-                torch.set_num_threads(threads)
-        else:
-            self._run_steps(slots, adoptable, foreign, profiler, sync, None, threads)
+        self._run_steps(slots, adoptable, foreign, profiler, sync)
 
-    def _run_steps(self, slots, adoptable, foreign, profiler, sync, serial, threads):
-        """The steps in order; with ``serial`` (per step: run on one thread), the intra-op thread count switches
-        between 1 and ``threads`` as the steps need (a switch costs a fraction of a microsecond)."""
-        cur = threads
-        for k, (fn, ins, outs, name) in enumerate(self.steps):
-            if serial is not None:
-                want = 1 if serial[k] else threads
-                if want != cur:
-                    torch.set_num_threads(want)
-                    cur = want
+    def _run_steps(self, slots, adoptable, foreign, profiler, sync):
+        """The steps in order. On the CPU every step runs at the execution's thread count, set once around the
+        execution (``cpu_threads.threads_for_run``): no step switches it (see ``cpu_threads``, "One count per
+        execution")."""
+        for fn, ins, outs, name in self.steps:
             a = [slots[i] if i else None for i in ins]
             b = [slots[o] for o in outs]
             if profiler is not None:

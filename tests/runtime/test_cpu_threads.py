@@ -28,15 +28,6 @@ class ThreadsSeen:
         self.seen.append(torch.get_num_threads())
 
 
-@pytest.fixture(autouse=True)
-def every_layer_parallel(monkeypatch):
-    """Every layer at the execution's count (these networks are small enough to run on one thread otherwise;
-    test_small_layers_run_on_one_thread covers that)."""
-    from inferrt.runtime import executor
-
-    monkeypatch.setattr(executor, "PARALLEL_MIN_WORK", 0)
-
-
 @pytest.fixture
 def torch_threads():
     before = torch.get_num_threads()
@@ -257,24 +248,13 @@ def test_results_do_not_depend_on_the_count(torch_threads):
     assert_close(outs[0], outs[1])
 
 
-def test_small_layers_run_on_one_thread(torch_threads, monkeypatch):
-    """The count is a maximum: layers below PARALLEL_MIN_WORK run on one thread, the others at the count, and the
-    count is back to the context's after the last layer."""
-    from inferrt.runtime import executor
-
+def test_every_layer_runs_at_the_count(torch_threads):
+    """One count per execution: every layer, the smallest included, runs at the context's count (the executor does
+    not switch it between layers; runtime/cpu_threads.py says why), and the process's setting is back afterwards."""
+    torch.set_num_threads(1)
     engine = build_engine("cpu")
-    nodes = {n.name: n for n in engine.graph.nodes}
     ctx = engine.create_execution_context()
     ctx.cpu_threads = 3
-    x, s = inputs(5)
-    ctx.set_input_shape("x", x.shape)
-    ctx.set_input_shape("s", s.shape)
-    specs = ctx._plan().specs
-    work = {name: ct.layer_work(nodes[name], specs) for *_, name in ctx._plan().steps}
-    assert work and all(w > 0 for w in work.values())
-    cut = sorted(work.values())[len(work) // 2]      # about half the layers below, half at or above
-    monkeypatch.setattr(executor, "PARALLEL_MIN_WORK", cut)
-    ctx._plans.clear()
     seen = {}
 
     class PerLayer:
@@ -283,34 +263,8 @@ def test_small_layers_run_on_one_thread(torch_threads, monkeypatch):
 
     ctx.profiler = PerLayer()
     _run(ctx, 5)
-    assert seen == {name: 1 if w < cut else 3 for name, w in work.items()}
-    assert 1 in seen.values() and 3 in seen.values() and ctx.last_cpu_threads == 3
-
-
-def test_layer_work_estimates():
-    from inferrt.ops import Spec
-    from inferrt.enums import DataType
-
-    class Node:
-        def __init__(self, kind, ins, outs, **attrs):
-            self.kind, self.inputs, self.outputs = kind, ins, outs
-            self.attrs = _Attrs(attrs)
-
-    class _Attrs(dict):
-        __getattr__ = dict.get
-
-    f = DataType.FLOAT
-    specs = {"x": Spec(f, (1, 16, 14, 14)), "y": Spec(f, (1, 32, 14, 14)), "a": Spec(f, (8, 64)),
-             "w": Spec(f, (64, 10)), "o": Spec(f, (8, 10))}
-    conv = Node("fused_conv", ["x", "k"], ["y"], num_groups=1, kernel_size_nd=(5, 5))
-    assert ct.layer_work(conv, specs) == 2 * (32 * 14 * 14) * 16 * 25
-    dw = Node("convolution", ["x", "k"], ["y"], num_groups=16, kernel_size_nd=(3, 3))
-    assert ct.layer_work(dw, specs) == 2 * (32 * 14 * 14) * 1 * 9
-    mm = Node("matrix_multiply", ["a", "w"], ["o"], op0=trt.MatrixOperation.NONE)
-    assert ct.layer_work(mm, specs) == 2 * 80 * 64
-    relu = Node("activation", ["y"], ["y2"])
-    specs["y2"] = specs["y"]
-    assert ct.layer_work(relu, specs) == 4 * 2 * 32 * 14 * 14
+    assert seen and set(seen.values()) == {3} and ctx.last_cpu_threads == 3
+    assert torch.get_num_threads() == 1
 
 
 def test_set_count_is_lowered_to_free_cores(torch_threads, monkeypatch):
