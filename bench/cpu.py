@@ -15,7 +15,9 @@ eager by tenths in relative L2 with this transformers version, so eager is not t
 
 Timing: every runner uses ``--threads`` intra-op threads (inferrt: ``context.cpu_threads``; onnxruntime:
 ``intra_op_num_threads`` with one inter-op thread; PyTorch: ``torch.set_num_threads``). The runners are timed in
-rounds, one call each per round in rotating order, so machine noise hits them alike; the table gives medians
+rounds, one timed call each per round in rotating order, each after ``SETTLE_S`` of untimed calls of the same
+runner (so a call does not pay for the previous runner's spinning threads; see ``time_rounds``), so machine noise
+hits them alike; the table gives medians
 (milliseconds) and ``ort/irt`` = onnxruntime median / inferrt median (> 1: inferrt is faster). inferrt runs
 TensorRT-style (``execute_async_v3`` on bound buffers); onnxruntime ``InferenceSession.run`` on numpy arrays; PyTorch
 the module under ``torch.inference_mode``.
@@ -165,8 +167,26 @@ def rel_err(a, b) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- timing
+#: before its timed call in a round, a runner runs untimed for at least this long (one call at least); see time_rounds
+SETTLE_S = 0.002
+
+
+def _settle(run) -> None:
+    t0 = time.perf_counter()
+    run()
+    while time.perf_counter() - t0 < SETTLE_S:
+        run()
+
+
 def time_rounds(runners: dict, budget_s: float, min_rounds: int, max_rounds: int) -> dict:
-    """Per runner, the list of call times (ms): warm-up, then rounds of one call each in rotating order."""
+    """Per runner, the list of call times (ms): warm-up, then rounds in rotating order; in a round each runner
+    first runs untimed for ``SETTLE_S`` (one call at least), then one timed call.
+
+    Why the untimed calls: every runner's thread pool keeps spinning for a while after a call (onnxruntime's
+    intra-op pool, PyTorch's OpenMP team), holding a core that the next runner's parallel regions wait for. Timed
+    straight after another runner, a call measured that runner's leftover spinning, not itself (2-core machine,
+    2026-12-07: onnxruntime on MNIST b1 0.065 ms alone, 0.167 ms right after inferrt; inferrt on ResNet-50 b1 47 ms
+    alone, 80 ms right after onnxruntime; with this settling both read within ~5% of their times alone)."""
     names = list(runners)
     per = {}
     for n in names:
@@ -175,11 +195,13 @@ def time_rounds(runners: dict, budget_s: float, min_rounds: int, max_rounds: int
         for _ in range(3):
             runners[n]()
         per[n] = (time.perf_counter() - t0) / 3
-    rounds = int(max(min_rounds, min(max_rounds, budget_s / max(sum(per.values()), 1e-6))))
+    per_round = sum(per[n] + max(per[n], SETTLE_S) for n in names)
+    rounds = int(max(min_rounds, min(max_rounds, budget_s / max(per_round, 1e-6))))
     times = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
+            _settle(runners[n])
             t0 = time.perf_counter()
             runners[n]()
             times[n].append((time.perf_counter() - t0) * 1e3)
