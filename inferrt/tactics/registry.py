@@ -20,6 +20,9 @@ class Tactic:
     version = 1
     #: the parameters the autotuner times this tactic over; the default has one point, ``{}``
     space = TuningSpace()
+    #: input indices whose values the runner keeps in a prepared form across executions (packed weights): on the
+    #: CPU the tactic is chosen only where those inputs are computed from constants alone (tactics/select.py)
+    constant_inputs: tuple[int, ...] = ()
 
     def supports(self, node, specs, device: str) -> bool:
         return device in self.devices and (not self.kinds or node.kind in self.kinds)

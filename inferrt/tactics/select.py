@@ -100,6 +100,25 @@ def _points(n, specs, cands, cap, device, log):
     return cands, points
 
 
+def constant_values(graph) -> set:
+    """Values computed from constants alone: the outputs of CONSTANT nodes and of nodes all of whose inputs are such
+    values (graph order is topological), i.e. the same at every execution until a refit prepares the kernels
+    again."""
+    consts: set = set()
+    for n in graph.nodes:
+        if n.kind == Kind.CONSTANT or (any(n.inputs) and all(not i or i in consts for i in n.inputs)):
+            consts.update(o for o in n.outputs if o)
+    return consts
+
+
+def _constant_where_needed(node, tactic, consts: set) -> bool:
+    """Whether every input ``tactic`` keeps prepared across executions (``Tactic.constant_inputs``) is a constant
+    value of the graph (or absent): a runtime value there (a weight bound as a network input, or computed) would be
+    read once and then reused stale."""
+    ins = node.inputs
+    return all(i >= len(ins) or not ins[i] or ins[i] in consts for i in tactic.constant_inputs)
+
+
 def select_tactics(graph, specs, device: str, config, log, timer=None, device_name=None, on_layer=None,
                    range_specs=None) -> None:
     """Set every node's tactic and point. ``timer(node, specs, choices, config, log, nhwc) -> [(tactic name, point,
@@ -118,6 +137,7 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
     timed = hits = 0
     nhwc = nhwc_values(graph)
     timings = {}
+    consts = None   # the CPU's constant values (constant_values), computed once when first needed
     from ..builder.progress import stepped
 
     for n in stepped(graph.nodes, on_layer, lambda n: n.kind != Kind.CONSTANT):
@@ -129,8 +149,13 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
         if selector is not None:
             cands = _allowed(n, cands, selector, specs, range_specs, nhwc)
         if not tuned:   # the CPU: its first fast tactic (tactic_cpu_*.py, registered only where always faster)
-            _assign(n, next((t for t in cands if t.name != "generic"), cands[0]) if device == "cpu" else cands[0],
-                    None)
+            if device == "cpu":
+                if consts is None:
+                    consts = constant_values(graph)
+                fast = [t for t in cands if t.name != "generic" and _constant_where_needed(n, t, consts)]
+                _assign(n, fast[0] if fast else next((t for t in cands if t.name == "generic"), cands[0]), None)
+            else:
+                _assign(n, cands[0], None)
             continue
         cands, points = _points(n, specs, cands, cap, device, log)
         choices = [(t, p) for t in cands for p in points[t.name]]

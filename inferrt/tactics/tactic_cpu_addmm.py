@@ -56,7 +56,6 @@ class CpuAddmm(Tactic):
             act = (_INPLACE[steps[0][1]], float(steps[0][2]), float(steps[0][3]))
             steps = steps[1:]
         transpose = a.op1 == MO.TRANSPOSE
-        biases: dict = {}
 
         def run(ins, outs):
             x, w = ins[0], ins[1]
@@ -65,12 +64,8 @@ class CpuAddmm(Tactic):
             if transpose:
                 w = w.t()
             x2 = x.reshape(-1, x.shape[-1])
-            if with_bias:
-                key = ins[2].data_ptr()
-                b = biases.get(key)
-                if b is None:
-                    b = biases[key] = ins[2].reshape(-1).expand(w.shape[1]).contiguous()
-                y = torch.addmm(b, x2, w)
+            if with_bias:   # read every call (it may be a runtime value); addmm broadcasts a single value itself
+                y = torch.addmm(ins[2].reshape(-1), x2, w)
             else:
                 y = torch.mm(x2, w)
             if act is not None:

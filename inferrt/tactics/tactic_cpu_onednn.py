@@ -60,6 +60,8 @@ class OnednnConv(Tactic):
     name = "onednn_conv"
     kinds = (Kind.FUSED_CONV, Kind.CONVOLUTION)
     devices = ("cpu",)
+    #: the weights are reordered once per input shape and kept (a weight bound as a network input would go stale)
+    constant_inputs = (1,)
 
     def supports(self, node, specs, device):
         if not super().supports(node, specs, device) or specs is None or not onednn_available():
@@ -88,7 +90,6 @@ class OnednnConv(Tactic):
         s, d = list(s), list(d)
         groups = a.num_groups
         shapes: dict = {}     # input shape -> (F.pad amounts or None, padding, weight address, oneDNN weight)
-        biases: dict = {}
 
         def prepare(x, w):
             """Padding and the oneDNN weight for input shape ``x.shape`` (before the pad), once per shape."""
@@ -117,11 +118,10 @@ class OnednnConv(Tactic):
             if x.is_contiguous() and x.shape[1] > 1:
                 x = x.contiguous(memory_format=torch.channels_last)
             b = None
-            if with_bias:
-                bkey = ins[2].data_ptr()
-                b = biases.get(bkey)
-                if b is None:
-                    b = biases[bkey] = ins[2].reshape(-1).float().contiguous()
+            if with_bias:   # read every call (a view when already float and dense): it may be a runtime value
+                b = ins[2].reshape(-1)
+                if b.dtype != torch.float32 or not b.is_contiguous():
+                    b = b.float().contiguous()
             if res is None:
                 y = torch.ops.mkldnn._convolution_pointwise(x, wp, b, pad, s, d, groups, unary, scalars, algorithm)
             else:

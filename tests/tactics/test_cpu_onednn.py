@@ -102,3 +102,47 @@ def test_split_epilogue():
     assert split_epilogue([["act", "RELU", 0, 0], ["add", 3]]) == (None, ("relu", [], ""), [["add", 3]])
     assert split_epilogue([]) == (None, None, [])
     assert split_epilogue([["add", 3], ["act", "TANH", 0, 0]]) == (3, None, [["act", "TANH", 0, 0]])
+
+
+def test_weights_bound_as_an_input_are_read_every_execution():
+    """A convolution whose weights are a network input (not a constant) does not get the tactic that packs its
+    weights once: new weight values at the same address give the new result (they used to give the first one's)."""
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8]),
+              helper.make_tensor_value_info("w", TensorProto.FLOAT, [6, 4, 3, 3]),
+              helper.make_tensor_value_info("b", TensorProto.FLOAT, [6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 8, 8])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    engine = trt.build_engine(model.SerializeToString(), device="cpu")
+    convs = [n for n in engine.graph.nodes if n.kind in ("fused_conv", "convolution")]
+    assert convs and all(n.info.tactic != "onednn_conv" for n in convs), [(n.kind, n.info.tactic) for n in convs]
+    ctx = engine.create_execution_context()
+    x, w, b = torch.randn(1, 4, 8, 8), torch.randn(6, 4, 3, 3), torch.randn(6)
+    y = torch.empty(1, 6, 8, 8)
+    for name, t in (("x", x), ("w", w), ("b", b)):
+        ctx.set_input_shape(name, tuple(t.shape))
+        ctx.set_tensor_address(name, t.data_ptr())
+    ctx.set_tensor_address("y", y.data_ptr())
+    for _ in range(2):
+        assert ctx.execute_async_v3(0)
+        ref = torch.relu(F.conv2d(x.double(), w.double(), b.double(), padding=1))
+        assert_close(y.numpy(), ref.numpy(), np.float32, what="conv with input weights")
+        w.copy_(torch.randn(6, 4, 3, 3))     # new values, same addresses
+        b.copy_(torch.randn(6))
+
+
+def test_constant_values_follow_constants_only():
+    from inferrt.tactics.select import constant_values
+
+    class N:
+        def __init__(self, kind, ins, outs):
+            self.kind, self.inputs, self.outputs = kind, ins, outs
+
+    class G:
+        nodes = [N("constant", [], ["k"]), N("shuffle", ["k"], ["k2"]), N("shuffle", ["x"], ["x2"]),
+                 N("elementwise", ["k2", "x2"], ["s"]), N("cast", ["k2", ""], ["k3"])]
+
+    assert constant_values(G()) == {"k", "k2", "k3"}
