@@ -1,5 +1,6 @@
-"""The CPU ``cpu_addmm`` tactic (tactics/tactic_cpu_addmm.py): chosen for CPU float products with 2-D weights;
-bias + activation + residual match a float64 reference at float32 tolerances."""
+"""The CPU ``cpu_packed_gemm`` and ``cpu_addmm`` tactics (tactics/tactic_cpu_addmm.py): chosen for CPU float
+products with 2-D weights (packed where the weights are constants, else addmm); bias + activation + residual match a
+float64 reference at float32 tolerances."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,12 +16,15 @@ A = trt.ActivationType
 MO = trt.MatrixOperation
 
 
-def _build(x_shape, k, n, transpose, bias, act, residual, w_lead=()):
+def _build(x_shape, k, n, transpose, bias, act, residual, w_lead=(), weights_input=False):
     builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
     net = builder.create_network(0)
     x = net.add_input("x", trt.float32, x_shape)
     w = (RNG.standard_normal((n, k) if transpose else (k, n)) / np.sqrt(k)).astype(np.float32)
-    wt = net.add_constant(w_lead + w.shape, w.reshape(w_lead + w.shape)).get_output(0)
+    if weights_input:
+        wt = net.add_input("w", trt.float32, w_lead + w.shape)
+    else:
+        wt = net.add_constant(w_lead + w.shape, w.reshape(w_lead + w.shape)).get_output(0)
     y = net.add_matrix_multiply(x, MO.NONE, wt, MO.TRANSPOSE if transpose else MO.NONE).get_output(0)
     b = None
     if bias:
@@ -49,17 +53,32 @@ def _build(x_shape, k, n, transpose, bias, act, residual, w_lead=()):
     ((3, 32), False, False, A.TANH, False, ()),
     ((1, 32), True, True, None, False, ()),
     ((6, 32), False, True, A.SIGMOID, True, ()),
+    ((2, 5, 32), False, False, None, False, (1,)),     # a plain product (BERT's merged QKV projection)
 ])
-def test_fused_product_matches_float64(x_shape, transpose, bias, act, residual, w_lead):
-    engine, w, b = _build(x_shape, 32, 24, transpose, bias, act, residual, w_lead)
+@pytest.mark.parametrize("weights_input", [False, True])
+def test_fused_product_matches_float64(x_shape, transpose, bias, act, residual, w_lead, weights_input):
+    """Constant weights: ``cpu_packed_gemm`` (MKL-packed once, reused); weights bound as an input: ``cpu_addmm``,
+    which reads them every execution (new values at the next one give the new result)."""
+    from inferrt.tactics.tactic_cpu_addmm import mkl_packed_available
+
+    engine, w, b = _build(x_shape, 32, 24, transpose, bias, act, residual, w_lead, weights_input)
     mm = [n for n in engine.graph.nodes if n.kind in ("fused_matmul", "matrix_multiply")]
     assert len(mm) == 1, [(n.kind, n.name) for n in engine.graph.nodes]
-    if mm[0].kind == "fused_matmul":
-        assert mm[0].info.tactic == "cpu_addmm"
-    feed = {"x": RNG.standard_normal(x_shape).astype(np.float32)}
-    if residual:
-        feed["r"] = RNG.standard_normal(x_shape[:-1] + (24,)).astype(np.float32)
-    out = engine.create_execution_context().infer(feed)["y"]
+    packed = "cpu_packed_gemm" if mkl_packed_available() else "cpu_addmm"
+    if mm[0].kind == "fused_matmul" or not weights_input:
+        assert mm[0].info.tactic == ("cpu_addmm" if weights_input else packed), mm[0].info.tactic
+    ctx = engine.create_execution_context()
+    for _ in range(2):
+        feed = {"x": RNG.standard_normal(x_shape).astype(np.float32)}
+        if residual:
+            feed["r"] = RNG.standard_normal(x_shape[:-1] + (24,)).astype(np.float32)
+        if weights_input:
+            w = RNG.standard_normal(w.shape).astype(np.float32)
+            feed["w"] = w.reshape(w_lead + w.shape)
+        _check(ctx.infer(feed)["y"], feed, w, b, transpose, bias, act, residual)
+
+
+def _check(out, feed, w, b, transpose, bias, act, residual):
     w64 = torch.from_numpy(w).double()
     ref = torch.from_numpy(feed["x"]).double() @ (w64.t() if transpose else w64)
     if bias:
