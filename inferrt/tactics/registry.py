@@ -20,8 +20,9 @@ class Tactic:
     version = 1
     #: the parameters the autotuner times this tactic over; the default has one point, ``{}``
     space = TuningSpace()
-    #: input indices whose values the runner keeps in a prepared form across executions (packed weights): on the
-    #: CPU the tactic is chosen only where those inputs are computed from constants alone (tactics/select.py)
+    #: input indices whose values the runner keeps in a prepared form across executions (packed, cast or
+    #: re-laid-out weights, cached by address): the tactic is a candidate only where those inputs are computed from
+    #: constants alone (tactics/select.py), so new values at a runtime input's address are never read stale
     constant_inputs: tuple[int, ...] = ()
 
     def supports(self, node, specs, device: str) -> bool:

@@ -137,23 +137,20 @@ def select_tactics(graph, specs, device: str, config, log, timer=None, device_na
     timed = hits = 0
     nhwc = nhwc_values(graph)
     timings = {}
-    consts = None   # the CPU's constant values (constant_values), computed once when first needed
+    consts = constant_values(graph)
     from ..builder.progress import stepped
 
     for n in stepped(graph.nodes, on_layer, lambda n: n.kind != Kind.CONSTANT):
         if n.kind == Kind.CONSTANT:
             continue
-        cands = candidates(n, specs, device)
+        cands = [t for t in candidates(n, specs, device) if _constant_where_needed(n, t, consts)]
         if not cands:
             raise RuntimeError(f"no tactic implements node {n.name!r} ({n.kind}) on {device}")
         if selector is not None:
             cands = _allowed(n, cands, selector, specs, range_specs, nhwc)
         if not tuned:   # the CPU: its first fast tactic (tactic_cpu_*.py, registered only where always faster)
             if device == "cpu":
-                if consts is None:
-                    consts = constant_values(graph)
-                fast = [t for t in cands if t.name != "generic" and _constant_where_needed(n, t, consts)]
-                _assign(n, fast[0] if fast else next((t for t in cands if t.name == "generic"), cands[0]), None)
+                _assign(n, next((t for t in cands if t.name != "generic"), cands[0]), None)
             else:
                 _assign(n, cands[0], None)
             continue

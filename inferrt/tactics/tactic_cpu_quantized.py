@@ -35,6 +35,7 @@ def _reduction(node, specs) -> int:
 @register_tactic
 class CpuQuantized(Tactic):
     name = "cpu_quantized"
+    constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_CONV, Kind.QUANTIZED_MATMUL)
     devices = ("cpu",)
 

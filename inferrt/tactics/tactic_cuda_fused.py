@@ -80,6 +80,7 @@ def conv_operands(a, ins, channels_last: bool, weights: dict):
 @register_tactic
 class CudnnConvEpilogue(Tactic):
     name = "cudnn_conv_epilogue"
+    constant_inputs = (1,)
     kinds = (Kind.FUSED_CONV, Kind.CONVOLUTION)  # a plain convolution is one with an empty epilogue
     devices = ("cuda",)
     space = POINTWISE_SPACE

@@ -18,6 +18,7 @@ class DequantizedWeights(Tactic):
     """Weight-only quantized layers with their kernel dequantized once (see the module docstring)."""
 
     name = "dequantized_weights"
+    constant_inputs = (1, 4)
     kinds = (Kind.QUANTIZED_CONV, Kind.QUANTIZED_MATMUL)
 
     def supports(self, node, specs, device):

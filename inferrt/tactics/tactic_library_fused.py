@@ -41,6 +41,7 @@ def _pattern(epilogue):
 @register_tactic
 class CudnnConvBiasRelu(Tactic):
     name = "cudnn_conv_bias_relu"
+    constant_inputs = (1, 2)
     kinds = (Kind.FUSED_CONV,)
     devices = ("cuda",)
 
@@ -97,6 +98,7 @@ _MATMUL_ACTS = {"RELU": False, "GELU_TANH": True}  # activation -> use_gelu
 @register_tactic
 class CublasLtBiasAct(Tactic):
     name = "cublaslt_bias_act"
+    constant_inputs = (2,)
     kinds = (Kind.FUSED_MATMUL,)
     devices = ("cuda",)
 

@@ -43,6 +43,7 @@ ADD_LN_SPACE = TuningSpace({"num_warps": (4, 8, 16, 2, 1)}, _warps_fit)
 @register_tactic
 class TritonAddLayerNorm(Tactic):
     name = "triton_add_layer_norm"
+    constant_inputs = (2, 3)
     kinds = (Kind.ADD_LAYER_NORM,)
     devices = ("cuda",)
     space = ADD_LN_SPACE

@@ -60,6 +60,7 @@ def _plan(node):
 @register_tactic
 class TritonConvNHWC(Tactic):
     name = "triton_conv_nhwc"
+    constant_inputs = (1,)
     kinds = (Kind.FUSED_CONV, Kind.CONVOLUTION)
     devices = ("cuda",)
     space = CONV_SPACE

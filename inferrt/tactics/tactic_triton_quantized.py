@@ -79,6 +79,7 @@ def _column_scale(ins, n):
 @register_tactic
 class TritonQuantizedGemm(Tactic):
     name = "triton_quantized_gemm"
+    constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_MATMUL,)
     devices = ("cuda",)
     space = QUANT_GEMM_SPACE
@@ -133,6 +134,7 @@ class TritonQuantizedGemm(Tactic):
 @register_tactic
 class TritonQuantizedConvNHWC(Tactic):
     name = "triton_quantized_conv_nhwc"
+    constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_CONV,)
     devices = ("cuda",)
     space = QUANT_CONV_SPACE
