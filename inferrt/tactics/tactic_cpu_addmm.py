@@ -19,6 +19,11 @@ _INPLACE = {"RELU": lambda y, a, b: y.relu_(), "CLIP": lambda y, a, b: y.clamp_(
 #: row counts one cpu_packed_gemm layer keeps packed weights for (each a copy of the weights); other row counts
 #: (a dynamic-shape engine's further shapes) run as cpu_addmm does
 PACKS_KEPT = 2
+#: the packed GEMM's wrapper costs a few microseconds more than addmm per call, so it pays only from this many rows
+#: of the left operand and columns of the result (2 threads, 2026-12-07: 1 x 1568 @ 1568 x 128 addmm 11 us, packed
+#: 20 us; 8 rows 35 -> 30 us; 128 x 128 @ 128 x 10 7.5 -> 17 us; 8 x 768 @ 768 x 768 95 -> 63 us)
+PACK_MIN_ROWS = 8
+PACK_MIN_COLS = 128
 
 
 def mkl_packed_available() -> bool:
@@ -79,10 +84,12 @@ class CpuAddmm(Tactic):
                 w = w.t()
             x2 = x.reshape(-1, x.shape[-1])
             m = x2.shape[0]
-            p = packs.get(m) if packed and m else None
-            if packed and m and (p is None or p[0] != w.data_ptr()) and (p is not None or len(packs) < PACKS_KEPT):
-                # (K, N) weights as the (N, K) matrix MKL packs; refitted weights come with new kernels
-                p = packs[m] = (w.data_ptr(), torch.ops.mkl._mkl_reorder_linear_weight(w.t().float(), m))
+            p = None
+            if packed and m >= PACK_MIN_ROWS and w.shape[1] >= PACK_MIN_COLS:
+                p = packs.get(m)
+                if (p is None and len(packs) < PACKS_KEPT) or (p is not None and p[0] != w.data_ptr()):
+                    # (K, N) weights as the (N, K) matrix MKL packs; refitted weights come with new kernels
+                    p = packs[m] = (w.data_ptr(), torch.ops.mkl._mkl_reorder_linear_weight(w.t().float(), m))
             if p is not None:
                 b = ins[2].reshape(-1).expand(w.shape[1]) if with_bias else None
                 y = torch.ops.mkl._mkl_linear(x2, p[1], w.t(), b, m)
@@ -106,7 +113,8 @@ class CpuPackedGemm(CpuAddmm):
     fused products and plain ones (BERT's merged QKV projection) whose weights are constants. Measured on the 2-core
     machine (2 threads, 2026-12-07): 128x768 @ 768x2304 1.75 -> 1.49 ms, 128x768 @ 768x3072 2.29 -> 1.90 ms,
     128x3072 @ 3072x768 2.22 -> 1.94 ms against ``addmm``; at 1024 rows within a few %. Costs one copy of the
-    weights per packed row count (at most ``PACKS_KEPT``). Registered before ``cpu_addmm`` so the CPU picks it
+    weights per packed row count (at most ``PACKS_KEPT``); products under ``PACK_MIN_ROWS`` rows or
+    ``PACK_MIN_COLS`` columns run as ``cpu_addmm`` (the wrapper's cost outweighs the gain there). Registered before ``cpu_addmm`` so the CPU picks it
     where it applies; weights that are runtime values get ``cpu_addmm`` (``constant_inputs``)."""
 
     name = "cpu_packed_gemm"

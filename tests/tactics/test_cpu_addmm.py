@@ -89,3 +89,30 @@ def _check(out, feed, w, b, transpose, bias, act, residual):
     if residual:
         ref = ref + torch.from_numpy(feed["r"]).double()
     assert_close(out, ref.numpy(), np.float32)
+
+
+@pytest.mark.parametrize("x_shape,transpose,bias,act,residual", [
+    ((2, 8, 64), False, True, A.RELU, False),
+    ((16, 64), True, True, A.GELU_ERF, True),
+    ((12, 64), False, False, None, False),
+])
+def test_packed_weights_match_float64(x_shape, transpose, bias, act, residual):
+    """Products large enough for the packed GEMM (PACK_MIN_ROWS rows, PACK_MIN_COLS columns) pack their constant
+    weights once and match the float64 reference on every execution."""
+    from inferrt.tactics.tactic_cpu_addmm import PACK_MIN_COLS, mkl_packed_available
+
+    if not mkl_packed_available():
+        pytest.skip("PyTorch without MKL's packed GEMM")
+    n = PACK_MIN_COLS
+    engine, w, b = _build(x_shape, 64, n, transpose, bias, act, residual)
+    mm = [nd for nd in engine.graph.nodes if nd.kind in ("fused_matmul", "matrix_multiply")]
+    assert len(mm) == 1 and mm[0].info.tactic == "cpu_packed_gemm", [(nd.kind, nd.info.tactic) for nd in mm]
+    ctx = engine.create_execution_context()
+    for _ in range(2):
+        feed = {"x": RNG.standard_normal(x_shape).astype(np.float32)}
+        if residual:
+            feed["r"] = RNG.standard_normal(x_shape[:-1] + (n,)).astype(np.float32)
+        _check(ctx.infer(feed)["y"], feed, w, b, transpose, bias, act, residual)
+    run = engine.executor.kernels[mm[0].name]
+    cells = dict(zip(run.__code__.co_freevars, (c.cell_contents for c in run.__closure__)))
+    assert list(cells["packs"]) == [int(np.prod(x_shape[:-1]))]      # packed once, for this row count
