@@ -99,19 +99,24 @@ def _fake_fp8(x, s):
     return (x.float() / s).clamp(-448, 448).to(torch.float8_e4m3fn).double() * s
 
 
+def fp8_gemm_case(g, k, n, rows):
+    """An FP8 (E4M3) product of a [3, rows, k] input (scale 0.01) and [k, n] weights with a bias and tanh-GELU,
+    drawn from generator ``g``: (node, specs, inputs, float64 reference)."""
+    wf = torch.randn(k, n, generator=g) * 0.2
+    sw = float(wf.abs().max() / 448)
+    w = (wf / sw).to(torch.float8_e4m3fn)
+    x, b = torch.randn(3, rows, k, generator=g), torch.randn(1, 1, n, generator=g) * 0.1
+    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(sw), 0.01, b, None,
+                                 [["act", "GELU_TANH", 0, 0]], input_type=DataType.FP8, w_type=DataType.FP8)
+    ref = F.gelu(_fake_fp8(x, 0.01) @ (w.double() * sw) + b.double(), approximate="tanh")
+    return node, specs, [x, w, b, None, torch.tensor(sw), torch.tensor(0.01)], ref
+
+
 def _fp8_cases():
     """FP8 (E4M3) input and kernel: a GEMM and a channels-last convolution whose reduction (K = 50, C = 40) is not
     a multiple of BLOCK_K, so the masked tile loads fill FP8 zeros past the edge (their ``other``)."""
     g = torch.Generator().manual_seed(6)
-    cases = {}
-    wf = torch.randn(50, 24, generator=g) * 0.2
-    sw = float(wf.abs().max() / 448)
-    w = (wf / sw).to(torch.float8_e4m3fn)
-    x, b = torch.randn(3, 19, 50, generator=g), torch.randn(1, 1, 24, generator=g) * 0.1
-    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(sw), 0.01, b, None,
-                                 [["act", "GELU_TANH", 0, 0]], input_type=DataType.FP8, w_type=DataType.FP8)
-    ref = F.gelu(_fake_fp8(x, 0.01) @ (w.double() * sw) + b.double(), approximate="tanh")
-    cases["gemm_fp8"] = (node, specs, [x, w, b, None, torch.tensor(sw), torch.tensor(0.01)], ref)
+    cases = {"gemm_fp8": fp8_gemm_case(g, 50, 24, 19)}
     wf = torch.randn(12, 40, 3, 3, generator=g) * 0.05
     sw = float(wf.abs().max() / 448)
     w = (wf / sw).to(torch.float8_e4m3fn)

@@ -11,9 +11,8 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.gpu
 
 from tests.tactics.gpu_points import gpu_points  # noqa: E402
-from inferrt.enums import DataType  # noqa: E402
 from inferrt.tactics.registry import get_tactic  # noqa: E402
-from tests.tactics.test_triton_quantized import SMALL, _cases, _fp8_cases, quantized_node  # noqa: E402
+from tests.tactics.test_triton_quantized import SMALL, _cases, _fp8_cases, fp8_gemm_case, quantized_node  # noqa: E402
 
 POINTS = gpu_points(SMALL, large_block_k=64)
 
@@ -36,23 +35,12 @@ def test_int8_kernels_at_every_point(case, point):
     assert float((y - ref).abs().max() / max(float(ref.abs().max()), 1.0)) <= 1e-5
 
 
-def _fp8(x, s):
-    return (x.float() / s).clamp(-448, 448).to(torch.float8_e4m3fn).double() * s
-
-
 @pytest.mark.parametrize("point", list(POINTS))
 def test_fp8_gemm(point):
     if torch.cuda.get_device_capability() < (8, 9):
         pytest.skip("FP8 needs compute capability 8.9+")
-    g = torch.Generator().manual_seed(3)
-    wf = torch.randn(64, 48, generator=g) * 0.2
-    sw = float(wf.abs().max() / 448)
-    w = (wf / sw).to(torch.float8_e4m3fn)
-    x, b = torch.randn(3, 40, 64, generator=g), torch.randn(1, 1, 48, generator=g) * 0.1
-    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(sw), 0.01, b, None,
-                                 [["act", "GELU_TANH", 0, 0]], input_type=DataType.FP8, w_type=DataType.FP8)
-    y = _run(node, specs, [x, w, b, None, torch.tensor(sw), torch.tensor(0.01)], POINTS[point])
-    ref = torch.nn.functional.gelu(_fp8(x, 0.01) @ (w.double() * sw) + b.double(), approximate="tanh")
+    node, specs, ins, ref = fp8_gemm_case(torch.Generator().manual_seed(3), 64, 48, 40)
+    y = _run(node, specs, ins, POINTS[point])
     # FP32 accumulation of FP8 products (tensor cores): float32 rounding, not a quantization step
     assert float((y - ref).abs().max() / max(float(ref.abs().max()), 1.0)) <= 1e-4
 
