@@ -3,7 +3,8 @@ leaves on the table.
 
 ``onednn_conv``: a 2-D convolution (plain, or fused with bias + residual add + activation) as ONE oneDNN call,
 ``torch.ops.mkldnn._convolution_pointwise``: the weights are reordered once into oneDNN's blocked layout for the
-input shape (``mkldnn_reorder_conv2d_weight``; kept per weight and input shape), the residual add and the
+input shape and thread count (``mkldnn_reorder_conv2d_weight``; kept per weight, input shape and thread count, see
+``OnednnConv.runner``), the residual add and the
 activation run as oneDNN post-ops on the result while it is in cache, and the result is channels-last, the layout
 ``passes/assign_formats.py`` gives convolution regions (the following layers read it without a reformat). Only a
 prefix of the epilogue is fused - ``[add r]`` (r of the output's shape) and/or one activation oneDNN has
@@ -89,10 +90,17 @@ class OnednnConv(Tactic):
         k, s, d, pre0, post0 = spatial_params(a, 2)
         s, d = list(s), list(d)
         groups = a.num_groups
-        shapes: dict = {}     # input shape -> (F.pad amounts or None, padding, weight address, oneDNN weight)
+        # (input shape, thread count) -> (F.pad amounts or None, padding, weight address, oneDNN weight). The thread
+        # count is part of the key because oneDNN's blocked weight layout depends on it: its 1x1 brgconv kernels
+        # take Acdb64a weights at 2 threads and Acdb48a at 1 (2-core AVX-512 Xeon, oneDNN 3.12), and a convolution
+        # handed weights packed for another count reorders them on EVERY call, with a generic reorder that costs
+        # 10 to 30 times the convolution (ResNet-50 b1: seven such reorders, ~120 ms against ~45 ms for the whole
+        # network, whenever an execution ran at a count other than the first one's, e.g. lowered on a busy machine).
+        shapes: dict = {}
 
-        def prepare(x, w):
-            """Padding and the oneDNN weight for input shape ``x.shape`` (before the pad), once per shape."""
+        def prepare(x, w, key):
+            """Padding and the oneDNN weight for input shape ``x.shape`` (before the pad) at the current thread
+            count, once per ``key``."""
             pre, post = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre0, post0)
             fpad = [pre[1], post[1], pre[0], post[0]] if pre != post else None
             pad = [0, 0] if fpad else list(pre)
@@ -104,14 +112,15 @@ class OnednnConv(Tactic):
             wp = torch._C._nn.mkldnn_reorder_conv2d_weight(dense.to_mkldnn(), pad, s, d, groups, shape)
             if len(shapes) > 8:
                 shapes.clear()
-            p = shapes[tuple(x.shape)] = (fpad, pad, w.data_ptr(), wp)
+            p = shapes[key] = (fpad, pad, w.data_ptr(), wp)
             return p
 
         def run(ins, outs):
             x, w = ins[0], ins[1]
-            p = shapes.get(tuple(x.shape))
-            if p is None or p[2] != w.data_ptr():    # a new shape, or refitted weights at a new address
-                p = prepare(x, w)
+            key = (tuple(x.shape), torch.get_num_threads())
+            p = shapes.get(key)
+            if p is None or p[2] != w.data_ptr():    # a new shape or count, or refitted weights at a new address
+                p = prepare(x, w, key)
             fpad, pad, _, wp = p
             if fpad is not None:
                 x = F.pad(x, fpad)

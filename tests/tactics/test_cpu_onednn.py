@@ -146,3 +146,49 @@ def test_constant_values_follow_constants_only():
                  N("elementwise", ["k2", "x2"], ["s"]), N("cast", ["k2", ""], ["k3"])]
 
     assert constant_values(G()) == {"k", "k2", "k3"}
+
+
+def test_weights_packed_per_thread_count(monkeypatch, capfd):
+    """oneDNN's blocked weight layout depends on the thread count (its 1x1 kernels take Acdb64a weights at 2
+    threads and Acdb48a at 1 on an AVX-512 Xeon), and a convolution given weights packed for another count reorders
+    them on every call (10 to 30 times the convolution's cost). The tactic keeps one packing per count: after one
+    execution at each count, executions at either count run the convolution alone (no reorder in oneDNN's trace)
+    and give the float64 result. On a CPU where the layouts agree the trace has no reorder either way."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from inferrt.runtime import cpu_threads
+
+    monkeypatch.setattr(cpu_threads, "free_limit", lambda: 1 << 16)   # the counts asked for, whatever the load
+    cin, cout, h = 256, 1024, 14            # ResNet-50's layer3 conv3 (with its residual add + ReLU)
+    w, b = _w(cout, cin, 1, 1), _w(cout)
+    g = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"]), helper.make_node("Add", ["c", "r"], ["s"]),
+         helper.make_node("Relu", ["s"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, h, h]),
+              helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, cout, h, h])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, h, h])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    engine = trt.build_engine(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString(),
+                              device="cpu")
+    convs = [n for n in engine.graph.nodes if n.kind in ("fused_conv", "convolution")]
+    assert [n.info.tactic for n in convs] == ["onednn_conv"], [(n.kind, n.info.tactic) for n in convs]
+    feed = {"x": RNG.standard_normal((1, cin, h, h)).astype(np.float32),
+            "r": RNG.standard_normal((1, cout, h, h)).astype(np.float32)}
+    ref = torch.relu(F.conv2d(torch.from_numpy(feed["x"]).double(), torch.from_numpy(w).double(),
+                              torch.from_numpy(b).double()) + torch.from_numpy(feed["r"]).double()).numpy()
+    ctx = engine.create_execution_context()
+    for n in (2, 1):                        # one execution at each count packs the weights for it
+        ctx.cpu_threads = n
+        ctx.infer(feed)
+        assert ctx.last_cpu_threads == n
+    capfd.readouterr()
+    outs = {}
+    with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+        for n in (2, 1, 2):
+            ctx.cpu_threads = n
+            outs[n] = ctx.infer(feed)["y"]
+    trace = [ln for ln in capfd.readouterr().out.splitlines() if ln.startswith("onednn_verbose") and ",exec," in ln]
+    assert any(",convolution," in ln for ln in trace), trace      # the trace works here
+    assert not [ln for ln in trace if ",reorder," in ln], trace
+    for n, out in outs.items():
+        assert_close(out, ref, np.float32, what=f"{n} threads")
