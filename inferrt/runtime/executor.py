@@ -99,6 +99,10 @@ def _offsets(graph, specs, const_names, aliases, folded):
 class ShapePlan:
     """Everything needed to run one input-shape set in one context."""
 
+    #: the context's I/O bindings at this plan's shapes (name, dtype, shape, writable, non-empty), made by the
+    #: context on first use (context.py ``_bound_io``)
+    io_binds = None
+
     def __init__(self, executor, input_specs: dict, arena_getter):
         g = executor.graph
         self.executor = executor
