@@ -123,7 +123,9 @@ class OnednnConv(Tactic):
                 x = x.contiguous(memory_format=torch.channels_last)
             b = None
             if with_bias:   # read every call (a view when already float and dense): it may be a runtime value
-                b = ins[2].reshape(-1)
+                b = ins[2]
+                if b.dim() != 1:
+                    b = b.reshape(-1)
                 if b.dtype != torch.float32 or not b.is_contiguous():
                     b = b.float().contiguous()
             if res is None:
