@@ -10,19 +10,11 @@ import numpy as np
 import inferrt as trt
 from inferrt.runtime import context as context_mod
 from inferrt.runtime.use_guard import UseGuard
-from tests.runtime.rt_tools import make_network, reference
+from tests.runtime.rt_tools import ListLogger, build_cpu_plan, reference
 
 
-def _engine():
-    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
-    net = make_network(builder)
-    cfg = builder.create_builder_config()
-    cfg.device = "cpu"
-    prof = builder.create_optimization_profile()
-    prof.set_shape("x", (1, 8), (2, 8), (4, 8))
-    prof.set_shape("s", (1, 4), (2, 4), (4, 4))
-    cfg.add_optimization_profile(prof)
-    return trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(builder.build(net, cfg))
+def _engine(runtime_logger=None):
+    return trt.Runtime(runtime_logger or trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(build_cpu_plan())
 
 
 def _bind(ctx, n, rng):
@@ -63,25 +55,12 @@ def test_bindings_made_once_per_shape_plan_and_right_for_each_shape():
 
 
 def test_missing_input_shape_still_named():
-    logger_msgs = []
-
-    class L(trt.ILogger):
-        def log(self, severity, msg):
-            logger_msgs.append(msg)
-
-    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
-    net = make_network(builder)
-    cfg = builder.create_builder_config()
-    cfg.device = "cpu"
-    prof = builder.create_optimization_profile()
-    prof.set_shape("x", (1, 8), (2, 8), (4, 8))
-    prof.set_shape("s", (1, 4), (2, 4), (4, 4))
-    cfg.add_optimization_profile(prof)
-    eng = trt.Runtime(L()).deserialize_cuda_engine(builder.build(net, cfg))
+    logger = ListLogger()
+    eng = _engine(logger)
     ctx = eng.create_execution_context()
     ctx.set_input_shape("x", (2, 8))
     assert not ctx.execute_async_v3(0)
-    assert any("input shapes not set for ['s']" in m for m in logger_msgs), logger_msgs
+    assert any("input shapes not set for ['s']" in m for m in logger.errors()), logger.messages
 
 
 class _NoEntry:
