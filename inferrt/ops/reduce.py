@@ -85,9 +85,19 @@ class SoftMax(OpDef):
 
     def run(self, a, ins, outs):
         x = ins[0]
-        ax = self._axis(a, x.dim())
+        key = (a.axes, x.dim())
+        ax = _SOFTMAX_AXIS.get(key)
+        if ax is None:   # _axis depends on the bitmask and the rank only: computed once per pair
+            ax = self._axis(a, key[1])
+            if len(_SOFTMAX_AXIS) >= 256:
+                _SOFTMAX_AXIS.clear()
+            _SOFTMAX_AXIS[key] = ax
         return [torch.softmax(x, ax, dtype=torch.float32).to(x.dtype) if x.dtype != torch.float32
                 else torch.softmax(x, ax)]
+
+
+#: SoftMax's axis per (axes bitmask, rank) met at run time
+_SOFTMAX_AXIS: dict = {}
 
 
 @register

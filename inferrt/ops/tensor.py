@@ -191,16 +191,17 @@ class Shuffle(OpDef):
 
     def run(self, a, ins, outs):
         x = ins[0]
-        if a.first_transpose:
-            x = x.permute(*a.first_transpose)
+        first, second = a.first_transpose, a.second_transpose
+        if first:
+            x = x.permute(*first)
         if len(ins) > 1 and ins[1] is not None or a.reshape_dims is not None:
             shp = outs[0].shape
-            if a.second_transpose:
-                inv = np.argsort(a.second_transpose)
+            if second:
+                inv = np.argsort(second)
                 shp = tuple(shp[i] for i in inv)
             x = x.reshape(shp)
-        if a.second_transpose:
-            x = x.permute(*a.second_transpose)
+        if second:
+            x = x.permute(*second)
         return [x]
 
 

@@ -36,13 +36,14 @@ class AddressCache:
         self._cache: OrderedDict = OrderedDict()
         self._views: dict = {}   # (ptr, shape, dtype) -> (nbytes, typed view): a rebinding costs a lookup
         self._capacity = capacity
+        self._host = device.type == "cpu"
 
     def view(self, ptr: int, shape, dtype: DataType, name: str = "", writable: bool = True) -> torch.Tensor:
         shape = tuple(shape)
         hit = self._views.get((ptr, shape, dtype))
         if hit is not None:   # the same buffer as before: only the (cheap) check that it is still mapped
             nbytes, t = hit
-            if self.device.type == "cpu":
+            if self._host:
                 why = host_buffer_problem(name, ptr, nbytes, writable)
                 if why:
                     raise BindingError(why)

@@ -209,10 +209,13 @@ class IExecutionContext(Reporter, DebugTensorsMixin):
     def _plan(self) -> ShapePlan:
         return self._plan_keyed()[0]
 
-    def _plan_keyed(self) -> tuple[ShapePlan, tuple]:
-        """The plan of the current input shapes and its key (callers hold the guard)."""
+    def _plan_keyed(self, input_shapes: tuple | None = None) -> tuple[ShapePlan, tuple]:
+        """The plan of the current input shapes and its key (callers hold the guard; ``input_shapes``: those
+        shapes in input order, when the caller has them)."""
         self.engine.sync_weights(self)   # fresh plans (and CUDA graphs) after a refit
-        key = (self._profile, tuple(self._shapes[n] for n in self.engine.input_names))
+        if input_shapes is None:
+            input_shapes = tuple(self._shapes[n] for n in self.engine.input_names)
+        key = (self._profile, input_shapes)
         self._plan_key = key
         plan = self._plans.get(key)
         if plan is None:
@@ -418,23 +421,31 @@ class IExecutionContext(Reporter, DebugTensorsMixin):
         return ok
 
     def _bound_io(self) -> tuple[ShapePlan, tuple, dict]:
-        if not self.all_binding_shapes_specified:
-            missing = [n for n in self.engine.input_names if n not in self._shapes]
-            raise ShapeError(f"input shapes not set for {missing}; call context.set_input_shape(name, shape)")
-        plan, key = self._plan_keyed()
+        shapes = self._shapes
+        try:
+            input_shapes = tuple([shapes[n] for n in self.engine.input_names])
+        except KeyError:
+            missing = [n for n in self.engine.input_names if n not in shapes]
+            raise ShapeError(f"input shapes not set for {missing}; call context.set_input_shape(name, shape)") from None
+        plan, key = self._plan_keyed(input_shapes)
+        binds = plan.io_binds
+        if binds is None:   # once per shape plan: the shapes are the plan's (its key holds the input shapes)
+            binds = []
+            for name, dtype in self.engine._io_bindings:
+                is_input = name in shapes
+                shape = shapes[name] if is_input else plan.output_shapes.get(name)
+                if shape is not None:   # None: data-dependent output, filled through its output allocator
+                    binds.append((name, dtype, tuple(shape), not is_input, bool(math.prod(shape))))
+            binds = plan.io_binds = tuple(binds)
         io = {}
-        shapes, view = self._shapes, self._addr_cache.view
-        for name, dtype in self.engine._io_bindings:
-            ptr = self._addresses.get(name, 0)
-            is_input = name in shapes
-            shape = shapes[name] if is_input else plan.output_shapes.get(name)
-            if shape is None:  # data-dependent output: filled through its output allocator
-                continue
-            if not ptr and math.prod(shape):
+        addresses, view = self._addresses, self._addr_cache.view
+        for name, dtype, shape, writable, nonempty in binds:
+            ptr = addresses.get(name, 0)
+            if not ptr and nonempty:
                 if name in self._allocators:
                     continue
                 raise BindingError(f"tensor {name!r} has no address; call context.set_tensor_address({name!r}, ptr)")
-            io[name] = view(ptr, shape, dtype, name, writable=not is_input)
+            io[name] = view(ptr, shape, dtype, name, writable)
         return plan, key, io
 
     def _execute(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
@@ -451,30 +462,36 @@ class IExecutionContext(Reporter, DebugTensorsMixin):
         return threads_for_run(self.cpu_threads, self)
 
     def _execute_on(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
-        ctx = torch.cuda.stream(stream) if stream is not None else _null()
-        with ctx, (tf32_mode(self.engine.tf32) if self._device.type == "cuda" else _null()):
-            self._order.after_previous(stream)
-            if plan.eager:
-                outs = self.engine.executor.run_eager({n: io[n] for n in self.engine.input_names}, self.profiler)
-                self._report_debug(outs, stream)
-                self._deliver({o: outs[o] for o in self.engine.output_names if o in outs}, io, stream)
-                self._order.mark_done(stream)
-                return outs
-            self._add_debug_buffers(io, plan, plan_key)
-            missing = [o for o in self.engine.output_names if o not in io]
-            for o in missing:  # outputs with an allocator but static shape
-                io[o] = self._allocate_output(o, plan.output_shapes[o], stream)
-            if self._use_graphs():
-                key = (plan_key, tuple(sorted((n, t.data_ptr()) for n, t in io.items())))
-                self._graph_cache().run(key, lambda: plan.run(io, adopt=not self._user_memory), stream)
-            else:
-                plan.run(io, self.profiler, self.debug_sync, adopt=not self._user_memory)
+        if self._device.type == "cuda":
+            with (torch.cuda.stream(stream) if stream is not None else _null()), tf32_mode(self.engine.tf32):
+                return self._run_plan(io, stream, plan, plan_key)
+        # the CPU: no stream (_execute passes none) and no TF32 scope, so no scope to enter
+        return self._run_plan(io, stream, plan, plan_key)
+
+    def _run_plan(self, io: dict, stream, plan: ShapePlan, plan_key: tuple) -> dict:
+        """``_execute_on``'s work inside its stream and TF32 scopes (GPU) or without any (CPU)."""
+        self._order.after_previous(stream)
+        if plan.eager:
+            outs = self.engine.executor.run_eager({n: io[n] for n in self.engine.input_names}, self.profiler)
+            self._report_debug(outs, stream)
+            self._deliver({o: outs[o] for o in self.engine.output_names if o in outs}, io, stream)
             self._order.mark_done(stream)
-            self._report_debug(io, stream)
-            for o in missing:
-                alloc = self._allocators.get(o)
-                if alloc is not None:
-                    alloc.notify_shape(o, Dims(plan.output_shapes[o]))
+            return outs
+        self._add_debug_buffers(io, plan, plan_key)
+        missing = [o for o in self.engine.output_names if o not in io]
+        for o in missing:  # outputs with an allocator but static shape
+            io[o] = self._allocate_output(o, plan.output_shapes[o], stream)
+        if self._use_graphs():
+            key = (plan_key, tuple(sorted((n, t.data_ptr()) for n, t in io.items())))
+            self._graph_cache().run(key, lambda: plan.run(io, adopt=not self._user_memory), stream)
+        else:
+            plan.run(io, self.profiler, self.debug_sync, adopt=not self._user_memory)
+        self._order.mark_done(stream)
+        self._report_debug(io, stream)
+        for o in missing:
+            alloc = self._allocators.get(o)
+            if alloc is not None:
+                alloc.notify_shape(o, Dims(plan.output_shapes[o]))
         return io
 
     def _allocate_output(self, name, shape, stream):

@@ -99,6 +99,10 @@ def _offsets(graph, specs, const_names, aliases, folded):
 class ShapePlan:
     """Everything needed to run one input-shape set in one context."""
 
+    #: the context's I/O bindings at this plan's shapes (name, dtype, shape, writable, non-empty), made by the
+    #: context on first use (context.py ``_bound_io``)
+    io_binds = None
+
     def __init__(self, executor, input_specs: dict, arena_getter):
         g = executor.graph
         self.executor = executor
@@ -175,21 +179,16 @@ class ShapePlan:
         # not the source of a view made once here (such a view would keep pointing at the arena slot)
         self.adoptable = frozenset(written - set(g.outputs) - set(aliases.values()))
         self.arena_storage = arena.untyped_storage().data_ptr() if offsets else None
+        # the steps as _run_steps reads them: (kernel, input names, output names, layer, the input names again when
+        # none is empty (None otherwise: read one by one), the single output's name (None: several outputs))
+        self.run_steps = [(fn, ins, outs, name, None if any(not i for i in ins) else tuple(ins),
+                           outs[0] if len(outs) == 1 else None) for fn, ins, outs, name in self.steps]
 
     @staticmethod
     def _store(res, outs, b, slots, adoptable, foreign):
         """Put a step's returned tensors in place: adopted as the slot, or copied into it."""
         for o, dst, r in zip(outs, b, res):
-            if r is None or r.data_ptr() == dst.data_ptr():
-                continue
-            if o in adoptable and r.shape == dst.shape and r.dtype == dst.dtype and r.device == dst.device \
-                    and r.untyped_storage().data_ptr() not in foreign:
-                slots[o] = r  # adopt the returned tensor: later steps read it in place of the slot
-            else:
-                if r.numel() != dst.numel():
-                    raise ExecutionError(f"it produced shape {tuple(r.shape)} for output {o!r}, which was planned "
-                                         f"as {tuple(dst.shape)}")
-                dst.copy_(r.reshape(dst.shape) if r.shape != dst.shape else r)
+            _store_one(o, dst, r, slots, adoptable, foreign)
 
     def _host_side(self, n) -> list:
         """Input names for node ``n``, with known shape-tensor inputs (``op.host_inputs``) redirected to CPU copies
@@ -231,11 +230,17 @@ class ShapePlan:
     def _run_steps(self, slots, adoptable, foreign, profiler, sync):
         """The steps in order. On the CPU every step runs at the execution's thread count, set once around the
         execution (``cpu_threads.threads_for_run``): no step switches it (see ``cpu_threads``, "One count per
-        execution")."""
-        for fn, ins, outs, name in self.steps:
-            a = [slots[i] if i else None for i in ins]
-            b = [slots[o] for o in outs]
-            if profiler is not None:
+        execution").
+
+        The one loop of every device, with or without a profiler: the per-step lists come from ``run_steps``
+        (made once per shape plan) and a single output is stored by ``_store_one`` directly, the same rule as
+        ``_store`` without building the lists it zips (a small CPU network spends tens of microseconds per
+        execution in this loop's Python)."""
+        timed = profiler is not None
+        for fn, ins, outs, name, plain, out in self.run_steps:
+            a = [*map(slots.__getitem__, plain)] if plain is not None else [slots[i] if i else None for i in ins]
+            b = [slots[out]] if out is not None else [slots[o] for o in outs]
+            if timed:
                 _sync(b)
                 t0 = time.perf_counter()
             try:
@@ -244,14 +249,34 @@ class ShapePlan:
                 raise _layer_failed(name, e) from e
             if res is not None:
                 try:
-                    self._store(res, outs, b, slots, adoptable, foreign)
+                    if out is not None:
+                        for r in res:   # the first result only, as zip(outs, b, res) in _store
+                            _store_one(out, b[0], r, slots, adoptable, foreign)
+                            break
+                    else:
+                        self._store(res, outs, b, slots, adoptable, foreign)
                 except Exception as e:  # noqa: BLE001 - a result of the wrong size: name the layer
                     raise _layer_failed(name, e) from e
-            if profiler is not None:
+            if timed:
                 _sync(b)
                 profiler.report_layer_time(name, (time.perf_counter() - t0) * 1e3)
             elif sync:
                 _sync(b)
+
+
+def _store_one(o, dst, r, slots, adoptable, foreign):
+    """Put the tensor ``r`` a step returned for output ``o`` (slot ``dst``) in place: adopted as the slot, or
+    copied into it (see ``ShapePlan.run``)."""
+    if r is None or r.data_ptr() == dst.data_ptr():
+        return
+    if o in adoptable and r.shape == dst.shape and r.dtype == dst.dtype and r.device == dst.device \
+            and r.untyped_storage().data_ptr() not in foreign:
+        slots[o] = r  # adopt the returned tensor: later steps read it in place of the slot
+    else:
+        if r.numel() != dst.numel():
+            raise ExecutionError(f"it produced shape {tuple(r.shape)} for output {o!r}, which was planned "
+                                 f"as {tuple(dst.shape)}")
+        dst.copy_(r.reshape(dst.shape) if r.shape != dst.shape else r)
 
 
 def _layer_failed(name: str, e: Exception) -> Exception:

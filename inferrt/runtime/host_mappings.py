@@ -94,13 +94,16 @@ class HostMappings:
 
     def _still_mapped(self, addr: int, nbytes: int) -> bool:
         """False only when mincore says part of the range is not mapped (ENOMEM); other failures say nothing."""
-        if self._mincore is None:
+        mincore = self._mincore
+        if mincore is None:
             return True
         lo = addr - addr % PAGE
         pages = (addr + nbytes - lo + PAGE - 1) // PAGE
         vec = getattr(self._local, "vec", None)
         if vec is None:
             vec = self._local.vec = (ctypes.c_ubyte * _MINCORE_CHUNK)()
+        if pages <= _MINCORE_CHUNK:   # one call (the loop below, once)
+            return mincore(lo, pages * PAGE, vec) == 0 or ctypes.get_errno() != errno.ENOMEM
         while pages > 0:
             n = min(pages, _MINCORE_CHUNK)
             if self._mincore(lo, n * PAGE, vec) != 0:
@@ -112,13 +115,11 @@ class HostMappings:
     def covers(self, addr: int, nbytes: int, writable: bool) -> bool:
         """Whether ``[addr, addr + nbytes)`` lies in readable (and, with ``writable``, writable) memory now."""
         nbytes = max(int(nbytes), 1)
-        for attempt in range(2):
-            table = self._writable if writable else self._readable
-            if table.covers(addr, nbytes) and self._still_mapped(addr, nbytes):
-                return True
-            if attempt == 0:
-                self.refresh()
-        return False
+        if (self._writable if writable else self._readable).covers(addr, nbytes) and self._still_mapped(addr, nbytes):
+            return True
+        self.refresh()   # mapped since the last read, or unmapped since: read the list again and look once more
+        return (self._writable if writable else self._readable).covers(addr, nbytes) \
+            and self._still_mapped(addr, nbytes)
 
 
 MAPPINGS = HostMappings()

@@ -104,6 +104,8 @@ class UseGuard:
         """At an execution by the calling thread: why the settings it made since its last execution are no longer
         all its own (None when they are); its pending settings end."""
         me = threading.get_ident()
+        if me not in self._pending and me not in self._spoiled:
+            return None   # nothing set or refused since its last execution (only this thread adds its own entries)
         with self._state:
             mine = self._pending.pop(me, set())
             lost = self._spoiled.pop(me, None)

@@ -97,6 +97,10 @@ class OnednnConv(Tactic):
         # 10 to 30 times the convolution (ResNet-50 b1: seven such reorders, ~120 ms against ~45 ms for the whole
         # network, whenever an execution ran at a count other than the first one's, e.g. lowered on a busy machine).
         shapes: dict = {}
+        # the op's overloads themselves: calling the packet (torch.ops.mkldnn._convolution_pointwise) resolves the
+        # overload on every call, ~6 us of MNIST's ~45 us for a tiny convolution (1 thread, CPU time, 2026-12-07)
+        conv = torch.ops.mkldnn._convolution_pointwise.default
+        conv_add = torch.ops.mkldnn._convolution_pointwise.binary
 
         def prepare(x, w, key):
             """Padding and the oneDNN weight for input shape ``x.shape`` (before the pad) at the current thread
@@ -128,18 +132,19 @@ class OnednnConv(Tactic):
                 x = x.contiguous(memory_format=torch.channels_last)
             b = None
             if with_bias:   # read every call (a view when already float and dense): it may be a runtime value
-                b = ins[2].reshape(-1)
+                b = ins[2]
+                if b.dim() != 1:
+                    b = b.reshape(-1)
                 if b.dtype != torch.float32 or not b.is_contiguous():
                     b = b.float().contiguous()
             if res is None:
-                y = torch.ops.mkldnn._convolution_pointwise(x, wp, b, pad, s, d, groups, unary, scalars, algorithm)
+                y = conv(x, wp, b, pad, s, d, groups, unary, scalars, algorithm)
             else:
                 r = ins[res]
                 if not r.is_contiguous(memory_format=torch.channels_last):
                     r = r.contiguous(memory_format=torch.channels_last)
-                y = torch.ops.mkldnn._convolution_pointwise.binary(x, r, wp, b, pad, s, d, groups, "add", None,
-                                                                   unary if act else None, scalars,
-                                                                   algorithm if act else None)
+                y = conv_add(x, r, wp, b, pad, s, d, groups, "add", None, unary if act else None, scalars,
+                             algorithm if act else None)
             return [apply_epilogue(y, rest, ins) if rest else y]
 
         run.launchers = []

@@ -14,6 +14,7 @@ stay channels-last.
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
 from ..enums import PaddingMode as PM, PoolingType
@@ -46,8 +47,9 @@ def pool_call(op, a, in_shape: tuple, out_sp: tuple):
     ceil = a.padding_mode == PM.EXPLICIT_ROUND_UP
     if tuple(torch_pool_out(in_shape[2 + i], k[i], s[i], d[i], pad[i], ceil) for i in range(2)) != tuple(out_sp):
         return None
-    if a.type == PoolingType.MAX:
-        return lambda x: F.max_pool2d(x, k, s, pad, d, ceil)
+    if a.type == PoolingType.MAX:   # torch.max_pool2d itself: F.max_pool2d is a Python wrapper around it (~1 us)
+        k, s, pad, d = list(k), list(s), list(pad), list(d)
+        return lambda x: torch.max_pool2d(x, k, s, pad, d, ceil)
     if any(v != 1 for v in d):
         return None
     include = not a.average_count_excludes_padding
@@ -76,7 +78,7 @@ class CpuPool(Tactic):
 
         def run(ins, outs):
             x = ins[0]
-            key = tuple(x.shape)
+            key = x.shape   # a torch.Size: a tuple, hashed and compared as one
             try:
                 f = calls[key]
             except KeyError:

@@ -54,6 +54,18 @@ def make_network(builder):
 LAYERS = ("l_mm1", "l_add", "l_relu", "l_mm2", "l_out")
 
 
+def build_cpu_plan() -> bytes:
+    """``make_network`` built for the CPU with one profile: batch 1 to 4 (optimum 2)."""
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    prof = builder.create_optimization_profile()
+    prof.set_shape("x", (1, 8), (2, 8), (4, 8))
+    prof.set_shape("s", (1, 4), (2, 4), (4, 4))
+    config.add_optimization_profile(prof)
+    return bytes(builder.build(make_network(builder), config))
+
+
 def reference(x, s):
     x, s = np.asarray(x, np.float64), np.asarray(s, np.float64)
     return np.maximum(x @ W1.astype(np.float64) + B1, 0) @ W2.astype(np.float64) + s

@@ -12,20 +12,13 @@ import inferrt.device as dev
 from inferrt.errors import BuildError, PlanError
 from inferrt.runtime import engine as engine_mod
 from tests.plan.plan_tools import with_manifest
-from tests.runtime.rt_tools import ListLogger, make_network
+from tests.runtime.rt_tools import ListLogger, build_cpu_plan, make_network
 from tests.sim_gpus import A100, H100, SimulatedGpus
 
 
 @pytest.fixture(scope="module")
 def cpu_plan() -> bytes:
-    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
-    config = builder.create_builder_config()
-    config.device = "cpu"
-    prof = builder.create_optimization_profile()
-    prof.set_shape("x", (1, 8), (2, 8), (4, 8))
-    prof.set_shape("s", (1, 4), (2, 4), (4, 4))
-    config.add_optimization_profile(prof)
-    return bytes(builder.build(make_network(builder), config))
+    return build_cpu_plan()
 
 
 def _gpu_plan(cpu_plan: bytes, name: str = H100) -> bytes:
