@@ -1,0 +1,107 @@
+"""The CPU ``cpu_gemm_gelu`` tactic (tactics/tactic_cpu_gemm_gelu.py): a float product with constant weights + bias +
+tanh-GELU as one oneDNN linear with a GELU post-op. Where it applies (tanh GELU first in the epilogue, constant
+weights, ``PACK_MIN_COLS`` columns up) and where it does not (erf GELU, narrow products, weights bound as inputs),
+and its results against float64 on the oneDNN path, the small-row fallback and past the kept row counts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import inferrt as trt
+from inferrt.tactics.tactic_cpu_gemm_gelu import onednn_linear_available
+from inferrt.tactics.tactic_cpu_addmm import PACK_MIN_COLS, PACK_MIN_ROWS, PACKS_KEPT, mkl_packed_available
+from tests.tactics.test_cpu_addmm import RNG, _build, _check
+
+A = trt.ActivationType
+
+pytestmark = pytest.mark.skipif(not onednn_linear_available(), reason="PyTorch without oneDNN's linear")
+
+
+def _product(engine):
+    mm = [n for n in engine.graph.nodes if n.kind in ("fused_matmul", "matrix_multiply")]
+    assert len(mm) == 1, [(n.kind, n.name) for n in engine.graph.nodes]
+    return mm[0]
+
+
+@pytest.mark.parametrize("act,n,weights_input,expect", [
+    (A.GELU_TANH, PACK_MIN_COLS, False, "cpu_gemm_gelu"),
+    (A.GELU_TANH, PACK_MIN_COLS - 1, False, "packed"),       # too narrow: the packed GEMM's rule
+    (A.GELU_ERF, PACK_MIN_COLS, False, "packed"),            # erf GELU: MKL GEMM + PyTorch's erf ties, stays
+    (A.RELU, PACK_MIN_COLS, False, "packed"),
+    (A.GELU_TANH, PACK_MIN_COLS, True, "cpu_addmm"),         # runtime weights: never kept reordered
+])
+def test_chosen_only_where_it_applies(act, n, weights_input, expect):
+    engine, _, _ = _build((2, 8, 64), 64, n, False, True, act, False, weights_input=weights_input)
+    if expect == "packed":
+        expect = "cpu_packed_gemm" if mkl_packed_available() else "cpu_addmm"
+    assert _product(engine).info.tactic == expect
+
+
+@pytest.mark.parametrize("x_shape,transpose,bias,residual,w_lead", [
+    ((2, 8, 64), False, True, False, ()),       # 16 rows: the oneDNN call
+    ((16, 64), True, True, True, ()),           # transposed weights + a residual add after the GELU
+    ((1, 12, 64), False, False, False, (1,)),   # no bias, ONNX-style [1, K, N] weights
+    ((3, 64), False, True, True, ()),           # under PACK_MIN_ROWS: addmm + GELU
+])
+def test_matches_float64(x_shape, transpose, bias, residual, w_lead):
+    n = PACK_MIN_COLS + 32
+    engine, w, b = _build(x_shape, 64, n, transpose, bias, A.GELU_TANH, residual, w_lead)
+    node = _product(engine)
+    assert node.info.tactic == "cpu_gemm_gelu"
+    ctx = engine.create_execution_context()
+    for _ in range(2):
+        feed = {"x": RNG.standard_normal(x_shape).astype(np.float32) * 2}
+        if residual:
+            feed["r"] = RNG.standard_normal(x_shape[:-1] + (n,)).astype(np.float32)
+        _check(ctx.infer(feed)["y"], feed, w, b, transpose, bias, A.GELU_TANH, residual)
+    run = engine.executor.kernels[node.name]
+    cells = dict(zip(run.__code__.co_freevars, (c.cell_contents for c in run.__closure__)))
+    rows = int(np.prod(x_shape[:-1]))
+    assert list(cells["packs"]) == ([rows] if rows >= PACK_MIN_ROWS else [])   # reordered once, for this row count
+
+
+def test_row_counts_past_the_kept_packs():
+    """A dynamic-shape engine: each new row count from PACK_MIN_ROWS up gets its reordered weights until
+    ``PACKS_KEPT`` are kept; further row counts run the fallback; every one matches float64."""
+    n, k = PACK_MIN_COLS, 64
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network(0)
+    x = net.add_input("x", trt.float32, (-1, k))
+    w = (RNG.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+    b = RNG.standard_normal((1, n)).astype(np.float32)
+    y = net.add_matrix_multiply(x, trt.MatrixOperation.NONE, net.add_constant(w.shape, w).get_output(0),
+                                trt.MatrixOperation.NONE).get_output(0)
+    y = net.add_elementwise(y, net.add_constant(b.shape, b).get_output(0), trt.ElementWiseOperation.SUM).get_output(0)
+    y = net.add_activation(y, A.GELU_TANH).get_output(0)
+    y.name = "y"
+    net.mark_output(y)
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    prof = builder.create_optimization_profile()
+    prof.set_shape("x", (1, k), (16, k), (64, k))
+    config.add_optimization_profile(prof)
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(builder.build(net, config))
+    node = _product(engine)
+    assert node.info.tactic == "cpu_gemm_gelu"
+    ctx = engine.create_execution_context()
+    rows_seen = [PACK_MIN_ROWS + i for i in range(PACKS_KEPT + 2)] + [2, PACK_MIN_ROWS]
+    for rows in rows_seen:
+        ctx.set_input_shape("x", (rows, k))
+        feed = {"x": RNG.standard_normal((rows, k)).astype(np.float32)}
+        _check(ctx.infer(feed)["y"], feed, w, b, False, True, A.GELU_TANH, False)
+    run = engine.executor.kernels[node.name]
+    cells = dict(zip(run.__code__.co_freevars, (c.cell_contents for c in run.__closure__)))
+    assert list(cells["packs"]) == rows_seen[:PACKS_KEPT]
+
+
+def test_post_op_is_the_tanh_approximation():
+    """oneDNN's ``gelu``/``tanh`` post-op is the tanh form (it differs from the erf form by up to ~5e-4 here, far
+    more than float32 rounding), so the tactic cannot silently compute the other GELU."""
+    x = torch.linspace(-4, 4, 8 * 128).reshape(8, 128)
+    wt = torch.eye(128)
+    y = torch.ops.mkldnn._linear_pointwise(x, torch.ops.mkldnn._reorder_linear_weight(wt, 8), None, "gelu", [],
+                                           "tanh")
+    ref = torch.nn.functional.gelu(x.double(), approximate="tanh")
+    assert float((y.double() - ref).abs().max()) < 1e-5
+    assert float((torch.nn.functional.gelu(x.double()) - ref).abs().max()) > 1e-4
