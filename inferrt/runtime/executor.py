@@ -152,11 +152,6 @@ class ShapePlan:
         self.view_steps = []
         # graph inputs and outputs (bound per call) and views of them, chains included: views made per call
         per_call = set(g.inputs) | set(g.outputs)
-        # CPU: views of step outputs (chains included) are also steps of their own, run after their source's step,
-        # so that source stays adoptable (a view made once would keep pointing at its arena slot, and the tensor a
-        # tactic returns would be copied there: GPT-2 s128 b1 copies ~50 MB a run that way)
-        stepped_views: set = set()
-        produced: set = set()
         for n in g.nodes:
             if n.kind == Kind.CONSTANT or (n.outputs and all(o in folded for o in n.outputs)):
                 continue
@@ -172,14 +167,8 @@ class ShapePlan:
                                                             [meta[n.outputs[0]]])[0]
                     except Exception as e:  # noqa: BLE001
                         raise _layer_failed(n.name, e) from e
-                    if dev.type == "cpu" and n.inputs[0] in produced:
-                        stepped_views.add(n.outputs[0])
-                        produced.add(n.outputs[0])
-                        self.steps.append((_view_step(n, meta[n.outputs[0]]), self._host_side(n), n.outputs,
-                                           n.name))
                 continue
             self.steps.append((executor.kernels[n.name], self._host_side(n), n.outputs, n.name))
-            produced.update(n.outputs)
         # views of graph I/O are made per call (their addresses can change)
         self.input_views = [(n, meta[n.outputs[0]], self._host_side(n)) for n, on_input in self.view_steps
                             if on_input]
@@ -188,8 +177,7 @@ class ShapePlan:
         self.copies = [o for o in g.outputs if o not in written]
         # step outputs whose slot may be replaced by the tensor a tactic returns (no copy): not graph outputs and
         # not the source of a view made once here (such a view would keep pointing at the arena slot)
-        self.adoptable = frozenset(written - set(g.outputs)
-                                   - {src for v, src in aliases.items() if v not in stepped_views})
+        self.adoptable = frozenset(written - set(g.outputs) - set(aliases.values()))
         self.arena_storage = arena.untyped_storage().data_ptr() if offsets else None
         # the steps as _run_steps reads them: (kernel, input names, output names, layer, the input names again when
         # none is empty (None otherwise: read one by one), the single output's name (None: several outputs))
@@ -274,17 +262,6 @@ class ShapePlan:
                 profiler.report_layer_time(name, (time.perf_counter() - t0) * 1e3)
             elif sync:
                 _sync(b)
-
-
-def _view_step(n, m):
-    """A view layer as a step (CPU; see ``ShapePlan._prepare``): the view of its input as it is at this point of
-    the execution (the arena slot, or the tensor its producer returned and the slot adopted)."""
-    op, attrs, outs = n.op, n.attrs, [m]
-
-    def run(ins, _):
-        return op.run(attrs, ins, outs)
-
-    return run
 
 
 def _store_one(o, dst, r, slots, adoptable, foreign):
