@@ -9,6 +9,8 @@ reductions.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ..dtypes import FLOAT_TYPES as _FLOATS
@@ -69,12 +71,7 @@ class SoftMax(OpDef):
     attrs = {"axes": (INT, None)}
 
     def _axis(self, a, rank):
-        if a.axes is None:
-            return max(rank - 3, 0)
-        axes = axes_from_mask(a.axes, rank)
-        if len(axes) != 1 or a.axes >> rank:
-            raise OpError(f"axes bitmask {a.axes:#b} must name exactly one axis of a rank-{rank} tensor")
-        return axes[0]
+        return softmax_axis(a.axes, rank)
 
     def infer(self, a, ins):
         x = ins[0]
@@ -85,19 +82,22 @@ class SoftMax(OpDef):
 
     def run(self, a, ins, outs):
         x = ins[0]
-        key = (a.axes, x.dim())
-        ax = _SOFTMAX_AXIS.get(key)
-        if ax is None:   # _axis depends on the bitmask and the rank only: computed once per pair
-            ax = self._axis(a, key[1])
-            if len(_SOFTMAX_AXIS) >= 256:
-                _SOFTMAX_AXIS.clear()
-            _SOFTMAX_AXIS[key] = ax
+        ax = softmax_axis(a.axes, x.dim())
         return [torch.softmax(x, ax, dtype=torch.float32).to(x.dtype) if x.dtype != torch.float32
                 else torch.softmax(x, ax)]
 
 
-#: SoftMax's axis per (axes bitmask, rank) met at run time
-_SOFTMAX_AXIS: dict = {}
+@functools.lru_cache(maxsize=256)
+def softmax_axis(axes: int | None, rank: int) -> int:
+    """SoftMax's axis for the ``axes`` bitmask (one bit; None: TensorRT's default) at ``rank``, computed once per
+    pair (it depends on nothing else; run time reads it every execution). OpError for a bitmask that names no
+    single axis of that rank (not cached: raised again each time)."""
+    if axes is None:
+        return max(rank - 3, 0)
+    found = axes_from_mask(axes, rank)
+    if len(found) != 1 or axes >> rank:
+        raise OpError(f"axes bitmask {axes:#b} must name exactly one axis of a rank-{rank} tensor")
+    return found[0]
 
 
 @register

@@ -102,11 +102,9 @@ class HostMappings:
         vec = getattr(self._local, "vec", None)
         if vec is None:
             vec = self._local.vec = (ctypes.c_ubyte * _MINCORE_CHUNK)()
-        if pages <= _MINCORE_CHUNK:   # one call (the loop below, once)
-            return mincore(lo, pages * PAGE, vec) == 0 or ctypes.get_errno() != errno.ENOMEM
-        while pages > 0:
+        while pages > 0:   # one call for a range of up to _MINCORE_CHUNK pages (every binding under 256 MiB)
             n = min(pages, _MINCORE_CHUNK)
-            if self._mincore(lo, n * PAGE, vec) != 0:
+            if mincore(lo, n * PAGE, vec) != 0:
                 return ctypes.get_errno() != errno.ENOMEM
             lo += n * PAGE
             pages -= n

@@ -3,7 +3,7 @@ attribute reads and checks, every execution) costs more than the call itself: on
 CNN each costs ~5 to 8 us a layer (2 to 3 us for the call), and every layer runs every execution.
 
 ``cpu_softmax``: a float32 softmax as ``torch._softmax`` over the layer's axis, resolved once per input rank
-(``ops/reduce.py`` ``SoftMax._axis``; the generic op resolves it and picks the dtype path on every call).
+(``ops/reduce.py`` ``softmax_axis``; the generic op resolves it and picks the dtype path on every call).
 ``torch.softmax`` on a float32 tensor is this same call, so the results are bit-identical.
 
 ``cpu_reshape``: a Shuffle that only reshapes (no transposes; the dims static or from its second input) as one
@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from ..ir.kinds import Kind
+from ..ops.reduce import softmax_axis
 from .registry import Tactic, register_tactic
 
 
@@ -33,14 +34,12 @@ class CpuSoftmax(Tactic):
 
     def runner(self, node, device, point):
         op, a = node.op, node.attrs
-        axes: dict = {}   # rank -> axis (a dynamic-shape engine keeps its rank; one entry in practice)
+        mask = a.axes
         softmax = torch._softmax
 
         def run(ins, outs):
             x = ins[0]
-            ax = axes.get(x.dim())
-            if ax is None:
-                ax = axes[x.dim()] = op._axis(a, x.dim())   # raises OpError for a bad bitmask, as the op does
+            ax = softmax_axis(mask, x.dim())   # cached per (bitmask, rank); OpError for a bad bitmask, as the op
             if x.dtype != torch.float32:   # not planned for it (supports); the op's own path
                 return op.run(a, ins, outs)
             return [softmax(x, ax, False)]
