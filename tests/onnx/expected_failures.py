@@ -222,3 +222,16 @@ EXPECTED_FAILURES = {name: reason for reason, names in FAILURES_BY_REASON.items(
 
 #: light models (onnx/backend/test/data/light) that fail, with the reason
 EXPECTED_LIGHT_FAILURES = {}
+
+#: light models that fail on the CPU where convolutions run as kept oneDNN primitives (tactics/onednn_lib.py)
+EXPECTED_LIGHT_FAILURES_ONEDNN = {
+    # Every weight of this file is one constant, so its 1000 logits are equal and the reference is softmax of equal
+    # values (0.001 each). The logits reach 1.4e10, where a float32 step is 1024: the convolutions give all 1000
+    # channels the same value at each pixel (checked), but PyTorch's mean over a channels-last 13x13 map rounds
+    # the last 8 channels (its vector loop's tail) one step higher for these pixel values, and softmax of a 1024
+    # lead is one-hot over those 8 (0.125 each). Which values hit that is luck: PyTorch's oneDNN 3.12 convolutions
+    # happen to give pixel values that round alike. Not a convolution error (relative error 2e-6 per layer against
+    # float64 here); the other eight light models pass either way.
+    "squeezenet": "ill-conditioned: equal logits of 1.4e10 (float32 step 1024) differ by one step in the global "
+                  "average pool's vector tail, and softmax over them is one-hot",
+}

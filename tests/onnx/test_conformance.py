@@ -12,9 +12,10 @@ import warnings
 import pytest
 
 import count_conformance as cc
-from expected_failures import EXPECTED_FAILURES, EXPECTED_LIGHT_FAILURES
+from expected_failures import EXPECTED_FAILURES, EXPECTED_LIGHT_FAILURES, EXPECTED_LIGHT_FAILURES_ONEDNN
 
 from inferrt.onnx.backend import InferrtBackend
+from inferrt.tactics import onednn_lib
 from tests.helpers import lowest_ir
 
 NODE_CASES = cc.case_names()
@@ -40,7 +41,7 @@ def test_node_case(name):
 
 
 #: light models cheap enough for every CI run; the others together take minutes on 2 cores (marked slow)
-FAST_LIGHT = ("squeezenet",)
+FAST_LIGHT = ("squeezenet", "shufflenet", "resnet50")
 
 
 @pytest.mark.parametrize("name", [n if n in FAST_LIGHT else pytest.param(n, marks=pytest.mark.slow)
@@ -48,7 +49,10 @@ FAST_LIGHT = ("squeezenet",)
 def test_light_model(name):
     if not os.path.exists(os.path.join(cc.light_model_dir(), f"light_{name}.onnx")):
         pytest.fail(f"the onnx package ships no light_{name}.onnx; update LIGHT_MODELS in count_conformance.py")
-    _check(name, EXPECTED_LIGHT_FAILURES.get(name), lambda: cc.run_light(InferrtBackend, name))
+    reason = EXPECTED_LIGHT_FAILURES.get(name)
+    if reason is None and onednn_lib.library() is not None:
+        reason = EXPECTED_LIGHT_FAILURES_ONEDNN.get(name)
+    _check(name, reason, lambda: cc.run_light(InferrtBackend, name))
 
 
 @pytest.mark.gpu

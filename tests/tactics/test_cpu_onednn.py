@@ -1,5 +1,6 @@
 """The CPU oneDNN convolution tactic (tactics/tactic_cpu_onednn.py): chosen for CPU float convolutions, fused
-epilogues (residual add + activation as oneDNN post-ops) match a float64 reference at float32 tolerances."""
+epilogues (residual add + activation as oneDNN post-ops) match a float64 reference at float32 tolerances, both
+through a kept oneDNN primitive (the ``cpu`` extra's oneDNN, tactics/onednn_lib.py) and through PyTorch's op."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 from helpers import assert_close
 
 import inferrt as trt
+from inferrt.tactics import onednn_lib
 from inferrt.tactics.tactic_cpu_onednn import onednn_available, split_epilogue
 
 pytestmark = pytest.mark.skipif(not onednn_available(), reason="PyTorch without oneDNN")
@@ -29,6 +31,26 @@ def _act64(t, act, alpha, beta):
             A.SELU: lambda: beta * torch.where(t >= 0, t, alpha * torch.expm1(t))}[act]()
 
 
+@pytest.fixture(params=["direct", "torch"])
+def path(request, monkeypatch):
+    """Which way the tactic calls oneDNN: "direct" (a kept primitive; skipped where the ``cpu`` extra's oneDNN is
+    not installed) or "torch" (PyTorch's op, as without it). Yields a list of the primitives built."""
+    built = []
+    if request.param == "direct":
+        if onednn_lib.library() is None:
+            pytest.skip("the cpu extra's oneDNN (onednn-cpu-gomp) is not installed")
+        real = onednn_lib.ConvPrimitive
+
+        def counting(*args, **kw):
+            built.append(real(*args, **kw))
+            return built[-1]
+
+        monkeypatch.setattr(onednn_lib, "ConvPrimitive", counting)
+    else:
+        monkeypatch.setattr(onednn_lib, "library", lambda: None)
+    yield request.param, built
+
+
 CASES = {   # name: (cin, cout, k, stride, dilation, groups, padding mode, residual, activation, alpha, beta)
     "relu": (8, 16, 3, 1, 1, 1, None, False, A.RELU, 0, 0),
     "residual_relu": (8, 8, 3, 1, 1, 1, None, True, A.RELU, 0, 0),
@@ -47,7 +69,7 @@ CASES = {   # name: (cin, cout, k, stride, dilation, groups, padding mode, resid
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("batch", [1, 3])
-def test_fused_convolution_matches_float64(case, batch):
+def test_fused_convolution_matches_float64(case, batch, path):
     cin, cout, k, s, d, g, mode, residual, act, alpha, beta = CASES[case]
     h = 11
     w, b = _w(cout, cin // g, k, k), _w(cout)
@@ -93,6 +115,7 @@ def test_fused_convolution_matches_float64(case, batch):
     ref = _act64(ref, act, alpha, beta)
     assert_close(out, ref.numpy(), np.float32, what=case)
     np.testing.assert_array_equal(out, out2)
+    assert len(path[1]) == (1 if path[0] == "direct" else 0)   # one primitive, kept for the second run
 
 
 def test_split_epilogue():
@@ -102,6 +125,7 @@ def test_split_epilogue():
     assert split_epilogue([["act", "RELU", 0, 0], ["add", 3]]) == (None, ("relu", [], ""), [["add", 3]])
     assert split_epilogue([]) == (None, None, [])
     assert split_epilogue([["add", 3], ["act", "TANH", 0, 0]]) == (3, None, [["act", "TANH", 0, 0]])
+    assert split_epilogue([["add", 3], ["act", "TANH", 0, 0]], any_after_add=True) == (3, ("tanh", [], ""), [])
 
 
 def test_weights_bound_as_an_input_are_read_every_execution():
@@ -148,12 +172,12 @@ def test_constant_values_follow_constants_only():
     assert constant_values(G()) == {"k", "k2", "k3"}
 
 
-def test_weights_packed_per_thread_count(monkeypatch, capfd):
+def test_weights_packed_per_thread_count(monkeypatch, capfd, path):
     """oneDNN's blocked weight layout depends on the thread count (its 1x1 kernels take Acdb64a weights at 2
     threads and Acdb48a at 1 on an AVX-512 Xeon), and a convolution given weights packed for another count reorders
     them on every call (10 to 30 times the convolution's cost). The tactic keeps one packing per count: after one
-    execution at each count, executions at either count run the convolution alone (no reorder in oneDNN's trace)
-    and give the float64 result. On a CPU where the layouts agree the trace has no reorder either way."""
+    execution at each count, executions at either count run the convolution alone (through PyTorch: no reorder in
+    oneDNN's trace; direct: no primitive built after the first two, one per count) and give the float64 result."""
     from onnx import TensorProto, helper, numpy_helper
 
     from inferrt.runtime import cpu_threads
@@ -182,13 +206,17 @@ def test_weights_packed_per_thread_count(monkeypatch, capfd):
         ctx.infer(feed)
         assert ctx.last_cpu_threads == n
     capfd.readouterr()
+    assert len(path[1]) == (2 if path[0] == "direct" else 0)
     outs = {}
     with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
         for n in (2, 1, 2):
             ctx.cpu_threads = n
             outs[n] = ctx.infer(feed)["y"]
     trace = [ln for ln in capfd.readouterr().out.splitlines() if ln.startswith("onednn_verbose") and ",exec," in ln]
-    assert any(",convolution," in ln for ln in trace), trace      # the trace works here
-    assert not [ln for ln in trace if ",reorder," in ln], trace
+    if path[0] == "torch":
+        assert any(",convolution," in ln for ln in trace), trace      # the trace works here
+        assert not [ln for ln in trace if ",reorder," in ln], trace
+    else:
+        assert len(path[1]) == 2 and {p.out_shape for p in path[1]} == {(1, cout, h, h)}
     for n, out in outs.items():
         assert_close(out, ref, np.float32, what=f"{n} threads")
