@@ -1,5 +1,9 @@
 """Quantization importers (QuantizeLinear/DequantizeLinear across opsets, DynamicQuantizeLinear, MatMulInteger,
-ConvInteger, QLinearMatMul, QLinearConv) against onnxruntime; integer outputs must match exactly."""
+ConvInteger, QLinearMatMul, QLinearConv) against onnxruntime; integer outputs must match exactly.
+
+Integer products of uint8 x int8 are compared with onnx.reference.ReferenceEvaluator (exact) instead on CPUs where
+onnxruntime's kernels saturate pairs of products to int16 (AVX2 without VNNI: vpmaddubsw), as ort_exactness probes;
+elsewhere, and for the other type pairs, with onnxruntime."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +11,7 @@ import pytest
 from onnx import TensorProto as TP, helper as oh
 
 import inferrt
+from ort_exactness import ort_integer_products_exact, ort_matmul_integer, probe_operands
 from special_tools import check, model, run_inferrt
 
 RNG = np.random.default_rng(7)
@@ -110,8 +115,10 @@ def test_matmul_integer(types):
     a = _u8(2, 3, 4) if types[0] == np.uint8 else _i8(2, 3, 4)
     b = _u8(4, 5) if types[1] == np.uint8 else _i8(4, 5)
     inits = {"azp": np.array(7, types[0]), "bzp": np.array(200 if types[1] == np.uint8 else -2, types[1])}
-    check(oh.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]), {"a": a, "b": b}, ["y"], inits, opset=10)
-    check(oh.make_node("MatMulInteger", ["a", "b"], ["y"]), {"a": a, "b": b}, ["y"], opset=10)
+    exact = ort_integer_products_exact(*types)    # else onnxruntime's u8 x s8 saturates (AVX2): ReferenceEvaluator
+    check(oh.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]), {"a": a, "b": b}, ["y"], inits, opset=10,
+          use_ort=exact)
+    check(oh.make_node("MatMulInteger", ["a", "b"], ["y"]), {"a": a, "b": b}, ["y"], opset=10, use_ort=exact)
 
 
 def test_matmul_integer_per_column_and_row_zero_points():
@@ -133,7 +140,8 @@ def test_conv_integer(auto_pad, pads, strides, group):
     if pads:
         kw["pads"] = pads
     inits = {"w": w, "xzp": np.array(100, np.uint8), "wzp": np.array(128, np.uint8)}
-    check(oh.make_node("ConvInteger", ["x", "w", "xzp", "wzp"], ["y"], **kw), {"x": x}, ["y"], inits, opset=10)
+    check(oh.make_node("ConvInteger", ["x", "w", "xzp", "wzp"], ["y"], **kw), {"x": x}, ["y"], inits, opset=10,
+          use_ort=ort_integer_products_exact(np.uint8, np.uint8))    # else ReferenceEvaluator (see ort_exactness)
 
 
 def _qlinear_matmul_inits(a_type, b_type, y_type, n=5, per_column=False):
@@ -152,7 +160,8 @@ def test_qlinear_matmul(types):
     inits = _qlinear_matmul_inits(*types)
     inits["b"] = b
     node = oh.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["y"])
-    check(node, {"a": a}, ["y"], inits, opset=10)
+    # onnxruntime's u8 x s8 products saturate on AVX2 without VNNI: then the exact ReferenceEvaluator is the reference
+    check(node, {"a": a}, ["y"], inits, opset=10, use_ort=ort_integer_products_exact(types[0], types[1]))
 
 
 def test_qlinear_matmul_per_column_opset21():
@@ -161,7 +170,8 @@ def test_qlinear_matmul_per_column_opset21():
     inits["b"] = b
     inits["zb"] = np.zeros(5, np.int8)
     node = oh.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["y"])
-    check(node, {"a": a}, ["y"], inits, opset=21)
+    # onnxruntime's u8 x s8 products saturate on AVX2 without VNNI: then the exact ReferenceEvaluator is the reference
+    check(node, {"a": a}, ["y"], inits, opset=21, use_ort=ort_integer_products_exact(np.uint8, np.int8))
 
 
 @pytest.mark.parametrize("per_channel", [False, True])
@@ -174,7 +184,21 @@ def test_qlinear_conv(per_channel):
              "bias": RNG.integers(-500, 500, 4).astype(np.int32)}
     node = oh.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"], ["y"],
                         pads=[1, 1, 1, 1], strides=[1, 2])
-    check(node, {"x": x}, ["y"], inits, opset=10)
+    # onnxruntime's u8 x s8 products saturate on AVX2 without VNNI (off by up to 13 output steps here): then the
+    # exact ReferenceEvaluator is the reference
+    check(node, {"x": x}, ["y"], inits, opset=10, use_ort=ort_integer_products_exact(np.uint8, np.int8))
+
+
+@pytest.mark.parametrize("types", [(np.uint8, np.int8), (np.uint8, np.uint8), (np.int8, np.int8)])
+def test_ort_exactness_probe_agrees_with_numpy(types):
+    # whichever the CPU: the cached probe says exact iff onnxruntime's MatMulInteger equals numpy's int64 product on
+    # operands with int16-overflowing pairs of products (255 * 127 * 2 for u8 x s8), B constant or not
+    a, b = probe_operands(*types)
+    assert np.abs(a[:2, :1].astype(np.int64) * b[:1, :2]).max() * 2 > np.iinfo(np.int16).max   # extreme rows/cols
+    expect = a.astype(np.int64) @ b.astype(np.int64)
+    direct = all(np.array_equal(ort_matmul_integer(a, b, const), expect) for const in (True, False))
+    assert ort_integer_products_exact(*types) == direct
+    assert ort_integer_products_exact(*types) is ort_integer_products_exact(*types)   # cached
 
 
 # ----------------------------------------------------------------------------------------------- whole models
@@ -197,7 +221,13 @@ def _float_cnn(rng):
 
 @pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
 def test_statically_quantized_cnn_matches_onnxruntime(tmp_path, fmt):
-    """A CNN quantized by onnxruntime's own tool (per-channel int8 weights, uint8 activations), in both formats."""
+    """A CNN quantized by onnxruntime's own tool (per-channel int8 weights, uint8 activations), in both formats.
+
+    QOperator runs QLinearConv/QLinearMatMul, uint8 x int8 products: where onnxruntime's kernels saturate pairs of
+    them to int16 (AVX2 without VNNI, see ort_exactness; up to 16 output steps off here), the reference is
+    onnx.reference.ReferenceEvaluator (exact), on the model converted to opset 19 (the evaluator has no
+    DequantizeLinear before 19; for uint8 QuantizeLinear/DequantizeLinear mean the same in 13 and 19). QDQ runs the
+    dequantized float ops in onnxruntime on every CPU."""
     import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -220,6 +250,11 @@ def test_statically_quantized_cnn_matches_onnxruntime(tmp_path, fmt):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL   # run the Q/DQ nodes as written
     sess = ort.InferenceSession(q.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    if fmt == "QOperator" and not ort_integer_products_exact(np.uint8, np.int8):
+        from onnx import version_converter
+        from onnx.reference import ReferenceEvaluator
+
+        sess = ReferenceEvaluator(version_converter.convert_version(q, 19))
     ctx = inferrt.build_engine(q, device="cpu").create_execution_context()
     step = max(abs(float(_output_scale(q, "y"))), 1e-6)
     for s in samples:
@@ -246,8 +281,11 @@ def test_qlinear_conv_and_matmul_integer_dynamic_shapes():
              "zw": np.array(0, np.int8), "sy": np.array(0.3, np.float32), "zy": np.array(120, np.uint8)}
     node = oh.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy"], ["y"], auto_pad="SAME_UPPER",
                         strides=[2, 2])
+    # u8 x s8: the exact ReferenceEvaluator where onnxruntime's products saturate (AVX2 without VNNI)
     check(node, {"x": x}, ["y"], inits, opset=10, dynamic=("x",),
-          profiles={"x": ((1, 2, 3, 3), (3, 2, 7, 6), (4, 2, 16, 16))})
+          profiles={"x": ((1, 2, 3, 3), (3, 2, 7, 6), (4, 2, 16, 16))},
+          use_ort=ort_integer_products_exact(np.uint8, np.int8))
     a, b = _u8(5, 4), _u8(4, 3)
     check(oh.make_node("MatMulInteger", ["a", "b", "az"], ["y"]), {"a": a}, ["y"],
-          {"b": b, "az": np.array(9, np.uint8)}, opset=10, dynamic=("a",), profiles={"a": ((1, 4), (5, 4), (9, 4))})
+          {"b": b, "az": np.array(9, np.uint8)}, opset=10, dynamic=("a",), profiles={"a": ((1, 4), (5, 4), (9, 4))},
+          use_ort=ort_integer_products_exact(np.uint8, np.uint8))
