@@ -83,9 +83,20 @@ def _direct_post_ops(res, act) -> list:
 
 def _then(call, rest):
     """``call`` followed by the epilogue steps it did not fuse."""
-    def both(ins):
-        return apply_epilogue(call(ins), rest, ins)
+    def both(ins, outs):
+        return apply_epilogue(call(ins, outs), rest, ins)
     return both
+
+
+def _disjoint(a, b) -> bool:
+    """Whether tensors ``a`` and ``b`` (any non-negative strides) share no byte: their address spans do not meet."""
+    return not a.numel() or not b.numel() or \
+        a.data_ptr() + _span(a) <= b.data_ptr() or b.data_ptr() + _span(b) <= a.data_ptr()
+
+
+def _span(t) -> int:
+    """Bytes from ``t``'s first element to one past its last."""
+    return (1 + sum((n - 1) * st for n, st in zip(t.shape, t.stride()))) * t.element_size()
 
 
 @register_tactic
@@ -164,17 +175,26 @@ class OnednnConv(Tactic):
                 return None
             out_shape = prim.out_shape
 
-            def call(ins):
+            def call(ins, outs):
                 x = ins[0]
                 if not x.is_contiguous(memory_format=torch.channels_last):
                     x = x.contiguous(memory_format=torch.channels_last)
                 onednn_lib.sync_threads(n)
-                y = torch.empty(out_shape, memory_format=torch.channels_last)
                 r = None
                 if res is not None:
                     r = ins[res]
                     if r.dtype != torch.float32 or not r.is_contiguous(memory_format=torch.channels_last):
                         r = r.float().contiguous(memory_format=torch.channels_last)
+                # the planned output slot itself where it has the result's layout (convolution regions are
+                # channels-last, passes/assign_formats.py) and shares no byte with anything the layer reads (the
+                # primitive's source, residual and bias, the unfused epilogue's operands): no allocation, and at
+                # large batch no fresh pages to fault in (ResNet-50 b8: 25 MB outputs)
+                y = outs[0] if outs else None
+                if y is None or y.dtype != torch.float32 or tuple(y.shape) != out_shape \
+                        or not y.is_contiguous(memory_format=torch.channels_last) \
+                        or not _disjoint(y, x) or (r is not None and not _disjoint(y, r)) \
+                        or not all(_disjoint(y, t) for t in ins[2:] if t is not None):
+                    y = torch.empty(out_shape, memory_format=torch.channels_last)
                 return prim(x, y, bias_of(ins) if with_bias else None, r)
 
             return call
@@ -191,7 +211,7 @@ class OnednnConv(Tactic):
             dense = w.reshape(a.num_output_maps, x.shape[1] // groups, *k).float().contiguous()
             wp = torch._C._nn.mkldnn_reorder_conv2d_weight(dense.to_mkldnn(), pad, s, d, groups, shape)
 
-            def call(ins):
+            def call(ins, outs):
                 x = ins[0]
                 if fpad is not None:
                     x = F.pad(x, fpad)
@@ -226,8 +246,8 @@ class OnednnConv(Tactic):
             key = (tuple(x.shape), torch.get_num_threads())
             p = shapes.get(key)
             if p is None or p[0] != w.data_ptr():    # a new shape or count, or refitted weights at a new address
-                return [prepare(x, w, key)(ins)]
-            return [p[1](ins)]
+                return [prepare(x, w, key)(ins, outs)]
+            return [p[1](ins, outs)]
 
         run.launchers = []
         return run

@@ -34,7 +34,12 @@ def _act64(t, act, alpha, beta):
 @pytest.fixture(params=["direct", "torch"])
 def path(request, monkeypatch):
     """Which way the tactic calls oneDNN: "direct" (a kept primitive; skipped where the ``cpu`` extra's oneDNN is
-    not installed) or "torch" (PyTorch's op, as without it). Yields a list of the primitives built."""
+    not installed) or "torch" (PyTorch's op, as without it). Yields a list of the primitives built. The thread count
+    is held at what is asked for whatever the machine's load (a count lowered between two executions builds a
+    primitive for each count, which the tests count)."""
+    from inferrt.runtime import cpu_threads
+
+    monkeypatch.setattr(cpu_threads, "free_limit", lambda: 1 << 16)
     built = []
     if request.param == "direct":
         if onednn_lib.library() is None:
@@ -220,3 +225,51 @@ def test_weights_packed_per_thread_count(monkeypatch, capfd, path):
         assert len(path[1]) == 2 and {p.out_shape for p in path[1]} == {(1, cout, h, h)}
     for n, out in outs.items():
         assert_close(out, ref, np.float32, what=f"{n} threads")
+
+
+def test_direct_primitive_writes_into_the_planned_slot_unless_it_overlaps_an_input():
+    """Through a kept primitive the result goes straight into the planned output slot when that slot is
+    channels-last and shares no byte with what the layer reads; a slot overlapping the source (or the residual)
+    gets a fresh result instead, and the source is left as it was."""
+    if onednn_lib.library() is None:
+        pytest.skip("the cpu extra's oneDNN (onednn-cpu-gomp) is not installed")
+    from inferrt.tactics.tactic_cpu_onednn import OnednnConv, _disjoint
+
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network(0)
+    x_in = net.add_input("x", trt.float32, (1, 8, 6, 6))
+    r_in = net.add_input("r", trt.float32, (1, 8, 6, 6))
+    w = _w(8, 8, 3, 3)
+    conv = net.add_convolution_nd(x_in, 8, (3, 3), w, None)
+    conv.padding_nd = (1, 1)
+    s = net.add_elementwise(conv.get_output(0), r_in, trt.ElementWiseOperation.SUM).get_output(0)
+    layer = net.add_activation(s, A.RELU)
+    layer.get_output(0).name = "y"
+    net.mark_output(layer.get_output(0))
+    config = builder.create_builder_config()
+    config.device = "cpu"
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(builder.build(net, config))
+    node = next(n for n in engine.graph.nodes if n.kind in ("fused_conv", "convolution"))
+    run = OnednnConv().runner(node, "cpu", {})
+    cl = torch.channels_last
+    x = torch.randn(1, 8, 6, 6).contiguous(memory_format=cl)
+    r = torch.randn(1, 8, 6, 6).contiguous(memory_format=cl)
+    ins = [None] * len(node.inputs)
+    ins[0], ins[1] = x, torch.from_numpy(w)
+    res_index = [i for i, name in enumerate(node.inputs) if name == "r"][0]
+    ins[res_index] = r
+    ref = torch.relu(F.conv2d(x.double(), torch.from_numpy(w).double(), None, 1, 1) + r.double()).numpy()
+    slot = torch.empty(1, 8, 6, 6, memory_format=cl)
+    out = run(ins, [slot])[0]
+    assert out.data_ptr() == slot.data_ptr()
+    assert_close(out.numpy(), ref, np.float32, what="into the slot")
+    for overlapping in (x, r):
+        before = overlapping.clone()
+        out = run(ins, [overlapping])[0]
+        assert out.data_ptr() != overlapping.data_ptr()
+        assert torch.equal(overlapping, before)
+        assert_close(out.numpy(), ref, np.float32, what="fresh result")
+    base = torch.zeros(100)
+    assert not _disjoint(base[10:20], base[15:30]) and _disjoint(base[:10], base[10:20])
+    assert not _disjoint(base[::4], base[13:14])     # strided: the span, not numel, counts
+    assert not _disjoint(base[:1].expand(5), base[:1])
