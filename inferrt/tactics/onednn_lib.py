@@ -125,10 +125,23 @@ def _library_path():
     return None
 
 
+_ON, _OFF = ("1", "true", "on", "yes", ""), ("0", "false", "off", "no")
+
+
+def _enabled() -> bool:
+    """``INFERRT_ONEDNN`` read strictly: a value that is neither on nor off is an error, not a silent default."""
+    raw = os.environ.get("INFERRT_ONEDNN", "1")
+    value = raw.strip().lower()
+    if value not in _ON + _OFF:
+        raise ValueError(f"INFERRT_ONEDNN={raw!r} is not understood: set it to 0 (CPU convolutions through "
+                         f"PyTorch's oneDNN op) or 1 (kept oneDNN primitives where the cpu extra is installed)")
+    return value in _ON
+
+
 @functools.lru_cache(maxsize=1)
 def library():
     """The loaded oneDNN (``_Lib``), or None where it cannot serve (see the module docstring)."""
-    if os.environ.get("INFERRT_ONEDNN", "1").strip().lower() in ("0", "false", "off", "no"):
+    if not _enabled():
         return None
     if not sys.platform.startswith("linux"):
         return None

@@ -162,11 +162,15 @@ class OnednnConv(Tactic):
                 b = b.float().contiguous()
             return b
 
+        def geometry(x, w):
+            """(pre padding, post padding, dense float OIHW weights) for input shape ``x.shape``."""
+            pre, post_pad = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre0, post0)
+            return pre, post_pad, w.reshape(a.num_output_maps, x.shape[1] // groups, *k).float().contiguous()
+
         def direct(x, w, n):
             """A kept oneDNN primitive for input shape ``x.shape`` at ``n`` threads, or None where oneDNN rejects
             the problem (then PyTorch's op runs it)."""
-            pre, post_pad = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre0, post0)
-            dense = w.reshape(a.num_output_maps, x.shape[1] // groups, *k).float().contiguous()
+            pre, post_pad, dense = geometry(x, w)
             try:
                 prim = onednn_lib.ConvPrimitive(lib, tuple(x.shape), dense, with_bias, s, d, list(pre),
                                                 list(post_pad), groups, post)
@@ -190,7 +194,7 @@ class OnednnConv(Tactic):
                 # primitive's source, residual and bias, the unfused epilogue's operands): no allocation, and at
                 # large batch no fresh pages to fault in (ResNet-50 b8: 25 MB outputs)
                 y = outs[0] if outs else None
-                if y is None or y.dtype != torch.float32 or tuple(y.shape) != out_shape \
+                if y is None or y.dtype != torch.float32 or y.shape != out_shape \
                         or not y.is_contiguous(memory_format=torch.channels_last) \
                         or not _disjoint(y, x) or (r is not None and not _disjoint(y, r)) \
                         or not all(_disjoint(y, t) for t in ins[2:] if t is not None):
@@ -201,14 +205,13 @@ class OnednnConv(Tactic):
 
         def through_torch(x, w):
             """PyTorch's oneDNN op for input shape ``x.shape`` at the current thread count."""
-            pre, post_pad = resolve_padding(a.padding_mode, x.shape[2:], k, s, d, pre0, post0)
+            pre, post_pad, dense = geometry(x, w)
             fpad = [pre[1], post_pad[1], pre[0], post_pad[0]] if pre != post_pad else None
             pad = [0, 0] if fpad else list(pre)
             shape = list(x.shape)
             if fpad:
                 shape[2] += pre[0] + post_pad[0]
                 shape[3] += pre[1] + post_pad[1]
-            dense = w.reshape(a.num_output_maps, x.shape[1] // groups, *k).float().contiguous()
             wp = torch._C._nn.mkldnn_reorder_conv2d_weight(dense.to_mkldnn(), pad, s, d, groups, shape)
 
             def call(ins, outs):

@@ -171,3 +171,16 @@ def test_tactic_falls_back_to_pytorch_where_a_primitive_is_rejected(monkeypatch)
     out = engine.create_execution_context().infer({"x": xv.numpy(), "r": rv.numpy()})["y"]
     ref = torch.sigmoid(F.conv2d(xv.double(), torch.from_numpy(w).double(), None, 1, 1) + rv.double())
     assert_close(out, ref.numpy(), np.float32, what="fallback")
+
+
+def test_a_misspelt_switch_is_an_error(monkeypatch):
+    """INFERRT_ONEDNN takes on/off values only: anything else names the variable and the values, rather than
+    quietly choosing a path."""
+    monkeypatch.setenv("INFERRT_ONEDNN", "maybe")
+    onednn_lib.library.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="INFERRT_ONEDNN='maybe'.*set it to 0"):
+            onednn_lib.library()
+    finally:
+        monkeypatch.delenv("INFERRT_ONEDNN")
+        onednn_lib.library.cache_clear()
