@@ -203,6 +203,8 @@ class ConvPrimitive:
         ho = (h + pad_l[0] + pad_r[0] - (dilation[0] * (k[0] - 1) + 1)) // stride[0] + 1
         wo = (w + pad_l[1] + pad_r[1] - (dilation[1] * (k[1] - 1) + 1)) // stride[1] + 1
         self.out_shape = (n, co, ho, wo)
+        self.src_shape = tuple(src_shape)
+        self._to_cl = None
         # the source is channels-last (NHWC strides, whatever PyTorch reports for a size-1 dimension: with one
         # channel, NCHW strides for the same bytes send oneDNN to its reference kernel, 100x slower)
         src_md = lib.md_strides(src_shape, (h * w * ci, 1, w * ci, ci))
@@ -302,6 +304,17 @@ class ConvPrimitive:
         except Exception:   # interpreter shutdown: the library may already be gone
             pass
 
+    def to_channels_last(self, x):
+        """``x`` (of the source shape) as a channels-last float tensor: through a kept oneDNN reorder into this
+        thread's buffer when ``x`` is NCHW-contiguous (twice as fast as PyTorch's copy for a 3-channel image, and no
+        fresh pages per call: ResNet-50's b8 input is 4.8 MB), else PyTorch's copy. The buffer is reused by this
+        thread's next call: the result is only for the convolution that follows at once."""
+        if x.dtype != torch.float32 or not x.is_contiguous() or tuple(x.shape) != self.src_shape:
+            return x.float().contiguous(memory_format=torch.channels_last)
+        if self._to_cl is None:
+            self._to_cl = _Reorder(self.lib, self.src_shape)
+        return self._to_cl(x)
+
     def __call__(self, x, y, bias=None, residual=None):
         """Run on ``x`` (channels-last, of the source shape this primitive was built for) into ``y`` (channels-last
         float of ``out_shape``); ``bias`` contiguous float;
@@ -318,3 +331,50 @@ class ConvPrimitive:
         if status != 0:
             raise OnednnError(f"oneDNN convolution ({self.impl}) failed with status {status}")
         return y
+
+
+class _Reorder:
+    """NCHW-contiguous float32 into channels-last, for one 4-D shape, as one kept oneDNN reorder primitive, with
+    an output buffer and memory objects per thread (the result is read before that thread's next call)."""
+
+    def __init__(self, lib, shape):
+        n, c, h, w = shape
+        self.lib, self.shape = lib, tuple(shape)
+        self._src_md = lib.md_strides(shape, (c * h * w, h * w, w, 1))
+        self._dst_md = lib.md_strides(shape, (h * w * c, 1, w * c, c))
+        self._pd, self.prim = C.c_void_p(), C.c_void_p()
+        lib.check("dnnl_reorder_primitive_desc_create", C.byref(self._pd), self._src_md, lib.engine, self._dst_md,
+                  lib.engine, None)
+        lib.check("dnnl_primitive_create", C.byref(self.prim), self._pd)
+        self._states: dict = {}
+
+    def __call__(self, x):
+        key = threading.get_ident()
+        st = self._states.get(key)
+        if st is None:
+            lib = self.lib
+            out = torch.empty(self.shape, dtype=torch.float32, memory_format=torch.channels_last)
+            src, dst = lib.memory(self._src_md), lib.memory(self._dst_md, out.data_ptr())
+            args = (_Arg * 2)(_Arg(ARG_SRC, src), _Arg(ARG_DST, dst))
+            st = self._states[key] = (src, out, C.cast(args, C.c_void_p), args, lib.stream())
+        src, out, args, _, stream = st
+        self.lib.dll.dnnl_memory_set_data_handle(src, x.data_ptr())
+        status = self.lib.dll.dnnl_primitive_execute(self.prim, stream, 2, args)
+        if status != 0:
+            raise OnednnError(f"oneDNN reorder to channels-last failed with status {status}")
+        return out
+
+    def __del__(self):
+        dll = getattr(getattr(self, "lib", None), "dll", None)
+        if dll is None or getattr(self, "prim", None) is None:
+            return
+        try:
+            for st in self._states.values():
+                for e in st[3]:
+                    dll.dnnl_memory_destroy(C.c_void_p(e.memory))
+            dll.dnnl_primitive_destroy(self.prim)
+            dll.dnnl_primitive_desc_destroy(self._pd)
+            dll.dnnl_memory_desc_destroy(self._src_md)
+            dll.dnnl_memory_desc_destroy(self._dst_md)
+        except Exception:   # interpreter shutdown: the library may already be gone
+            pass

@@ -269,6 +269,18 @@ def test_direct_primitive_writes_into_the_planned_slot_unless_it_overlaps_an_inp
         assert out.data_ptr() != overlapping.data_ptr()
         assert torch.equal(overlapping, before)
         assert_close(out.numpy(), ref, np.float32, what="fresh result")
+    # the verdict is kept per set of addresses: a slot found free once is checked again for a source that moved
+    # onto it
+    out = run(ins, [slot])[0]
+    assert out.data_ptr() == slot.data_ptr()
+    moved = list(ins)
+    moved[0] = slot
+    slot_before = slot.clone()
+    out = run(moved, [slot])[0]
+    assert out.data_ptr() != slot.data_ptr()
+    assert torch.equal(slot, slot_before)
+    assert_close(out.numpy(), torch.relu(F.conv2d(slot_before.double(), torch.from_numpy(w).double(), None, 1, 1)
+                                         + r.double()).numpy(), np.float32, what="source moved onto the slot")
     base = torch.zeros(100)
     assert not _disjoint(base[10:20], base[15:30]) and _disjoint(base[:10], base[10:20])
     assert not _disjoint(base[::4], base[13:14])     # strided: the span, not numel, counts

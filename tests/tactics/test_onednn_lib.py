@@ -87,6 +87,27 @@ def test_one_channel_source_gets_an_optimized_kernel():
     assert_close(_run(prim, x).numpy(), F.conv2d(x.double(), w.double(), None, 1, 1).numpy(), np.float32)
 
 
+def test_planar_source_reordered_by_onednn_into_a_kept_buffer():
+    """An NCHW source (a network's image input) becomes channels-last through a kept oneDNN reorder: the same bytes
+    as PyTorch's copy, in one buffer kept per thread (no fresh pages per call); a source that is not NCHW-dense
+    (a strided view) goes through PyTorch's copy; the convolution on the reordered source matches float64."""
+    x = torch.randn(2, 3, 17, 19, generator=G)
+    w = torch.randn(8, 3, 3, 3, generator=G)
+    prim = onednn_lib.ConvPrimitive(onednn_lib.library(), tuple(x.shape), w, False, (2, 2), (1, 1), (1, 1), (1, 1),
+                                    1, [])
+    a = prim.to_channels_last(x)
+    assert a.is_contiguous(memory_format=torch.channels_last) and torch.equal(a, x)
+    x2 = torch.randn(2, 3, 17, 19, generator=G)
+    b = prim.to_channels_last(x2)
+    assert b.data_ptr() == a.data_ptr() and torch.equal(b, x2)     # the thread's kept buffer, rewritten
+    wide = torch.randn(2, 3, 17, 38, generator=G)[..., ::2]
+    c = prim.to_channels_last(wide)
+    assert c.data_ptr() != a.data_ptr() and torch.equal(c, wide)
+    y = torch.empty(prim.out_shape, memory_format=torch.channels_last)
+    assert_close(prim(prim.to_channels_last(x), y).numpy(),
+                 F.conv2d(x.double(), w.double(), None, 2, 1).numpy(), np.float32)
+
+
 def test_concurrent_executions_keep_their_own_arguments():
     """One primitive run from four threads at once, each on its own input: each gets its own result (the memory
     objects and scratchpad are per thread)."""
