@@ -195,12 +195,13 @@ class OnednnConv(Tactic):
                 _log.info(f"layer {node.name!r}: oneDNN primitive not built ({e}); PyTorch's oneDNN op runs it")
                 return None
             out_shape = prim.out_shape
+            one_channel = x.shape[1] == 1
 
             def call(ins, outs):
                 onednn_lib.sync_threads(n)
                 x = ins[0]
-                if not x.is_contiguous(memory_format=torch.channels_last):
-                    x = prim.to_channels_last(x)
+                if not x.is_contiguous(memory_format=torch.channels_last) and not (one_channel and x.is_contiguous()):
+                    x = prim.to_channels_last(x)   # (one dense channel: the same bytes in either layout)
                 r = None
                 if res is not None:
                     r = ins[res]

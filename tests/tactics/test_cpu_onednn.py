@@ -39,7 +39,9 @@ def path(request, monkeypatch):
     primitive for each count, which the tests count)."""
     from inferrt.runtime import cpu_threads
 
-    monkeypatch.setattr(cpu_threads, "free_limit", lambda: 1 << 16)
+    # unmeasured free cores: a set count is not lowered (free_limit) and the automatic one, which these engines
+    # use, stays min(usable cores, 4) (auto_threads reads the measurement itself, not free_limit)
+    monkeypatch.setattr(cpu_threads._free, "get", lambda: None)
     built = []
     if request.param == "direct":
         if onednn_lib.library() is None:
@@ -60,7 +62,8 @@ CASES = {   # name: (cin, cout, k, stride, dilation, groups, padding mode, resid
     "relu": (8, 16, 3, 1, 1, 1, None, False, A.RELU, 0, 0),
     "residual_relu": (8, 8, 3, 1, 1, 1, None, True, A.RELU, 0, 0),
     "residual_only": (8, 8, 1, 1, 1, 1, None, True, None, 0, 0),
-    "plain": (3, 16, 5, 2, 1, 1, None, False, None, 0, 0),
+    "plain": (3, 16, 5, 2, 1, 1, None, False, None, 0, 0),   # an NCHW image input: reordered to channels-last
+    "one_channel_relu": (1, 8, 5, 1, 1, 1, None, False, A.RELU, 0, 0),   # NCHW input read as it is (same bytes)
     "relu6_depthwise": (16, 16, 3, 1, 1, 16, None, False, A.CLIP, 0.0, 6.0),
     "same_upper_stride2_sigmoid": (8, 8, 3, 2, 1, 1, trt.PaddingMode.SAME_UPPER, False, A.SIGMOID, 0, 0),
     "dilated_gelu": (4, 8, 3, 1, 2, 1, None, False, A.GELU_ERF, 0, 0),
