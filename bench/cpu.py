@@ -171,7 +171,26 @@ def rel_err(a, b) -> float:
 SETTLE_S = 0.002
 
 
+#: before a runner's untimed calls, wait (at most this long) until no thread of this process is busy; see time_rounds
+QUIET_MAX_S = 0.3
+#: ... judged over windows of this length, quiet when they used under a tenth of one core of CPU time
+QUIET_WINDOW_S = 0.002
+
+
+def _quiesce() -> None:
+    """Wait until the thread pools of the other runners have stopped spinning: this process's CPU time over a
+    ``QUIET_WINDOW_S`` sleep under a tenth of the window (at most ``QUIET_MAX_S``). Another process's load (the
+    shared mode's busy core) is not this process's CPU time and does not delay it."""
+    end = time.perf_counter() + QUIET_MAX_S
+    while time.perf_counter() < end:
+        c0 = time.process_time()
+        time.sleep(QUIET_WINDOW_S)
+        if time.process_time() - c0 < QUIET_WINDOW_S / 10:
+            return
+
+
 def _settle(run) -> None:
+    _quiesce()
     t0 = time.perf_counter()
     run()
     while time.perf_counter() - t0 < SETTLE_S:
@@ -180,13 +199,18 @@ def _settle(run) -> None:
 
 def time_rounds(runners: dict, budget_s: float, min_rounds: int, max_rounds: int) -> dict:
     """Per runner, the list of call times (ms): warm-up, then rounds in rotating order; in a round each runner
-    first runs untimed for ``SETTLE_S`` (one call at least), then one timed call.
+    waits until the process is quiet (``_quiesce``), runs untimed for ``SETTLE_S`` (one call at least), then makes
+    one timed call.
 
-    Why the untimed calls: every runner's thread pool keeps spinning for a while after a call (onnxruntime's
-    intra-op pool, PyTorch's OpenMP team), holding a core that the next runner's parallel regions wait for. Timed
-    straight after another runner, a call measured that runner's leftover spinning, not itself (2-core machine,
-    2026-12-07: onnxruntime on MNIST b1 0.065 ms alone, 0.167 ms right after inferrt; inferrt on ResNet-50 b1 47 ms
-    alone, 80 ms right after onnxruntime; with this settling both read within ~5% of their times alone)."""
+    Why: every runner's thread pool keeps spinning for a while after a call (onnxruntime's intra-op pool, PyTorch's
+    OpenMP team), holding a core that the next runner's parallel regions wait for. Timed straight after another
+    runner, a call measured that runner's leftover spinning, not itself (2-core machine, 2026-12-07: onnxruntime on
+    MNIST b1 0.065 ms alone, 0.167 ms right after inferrt; inferrt on ResNet-50 b1 47 ms alone, 80 ms right after
+    onnxruntime). The untimed calls alone did not cover it: onnxruntime's pool went on spinning on about one core
+    for 5 to 60 ms after its call (2-core AMD EPYC, 2026-12-08; process CPU time while the process slept), so
+    inferrt's 2-thread regions waited through its settling calls too (MobileNetV2 b1: 11.5 ms alone, 23-26 ms in
+    the rounds). Waiting for quiet first makes each runner's timed call follow only its own calls, as in a process
+    that runs one of them."""
     names = list(runners)
     per = {}
     for n in names:
@@ -195,7 +219,7 @@ def time_rounds(runners: dict, budget_s: float, min_rounds: int, max_rounds: int
         for _ in range(3):
             runners[n]()
         per[n] = (time.perf_counter() - t0) / 3
-    per_round = sum(per[n] + max(per[n], SETTLE_S) for n in names)
+    per_round = sum(per[n] + max(per[n], SETTLE_S) + QUIET_WINDOW_S for n in names)
     rounds = int(max(min_rounds, min(max_rounds, budget_s / max(per_round, 1e-6))))
     times = {n: [] for n in names}
     for r in range(rounds):
