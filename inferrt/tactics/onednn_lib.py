@@ -285,24 +285,11 @@ class ConvPrimitive:
         return st
 
     def __del__(self):
-        dll = getattr(getattr(self, "lib", None), "dll", None)
-        if dll is None or getattr(self, "prim", None) is None:
-            return
-        try:
-            for st in self._states.values():
-                for e in st[6]:
-                    if e.arg != ARG_WEIGHTS:
-                        dll.dnnl_memory_destroy(C.c_void_p(e.memory))
-            dll.dnnl_memory_destroy(self._w_mem)
-            dll.dnnl_primitive_destroy(self.prim)
-            dll.dnnl_primitive_desc_destroy(self._pd)
-            dll.dnnl_post_ops_destroy(self._po)
-            dll.dnnl_primitive_attr_destroy(self._attr)
-            for md in (self._src_md, self._dst_md, self._bias_md, self._w_any, getattr(self, "_binary_md", None)):
-                if md is not None:
-                    dll.dnnl_memory_desc_destroy(md)
-        except Exception:   # interpreter shutdown: the library may already be gone
-            pass
+        _release(self, lambda: (
+            [e.memory for st in self._states.values() for e in st[6] if e.arg != ARG_WEIGHTS] + [self._w_mem],
+            [("dnnl_primitive_destroy", self.prim), ("dnnl_primitive_desc_destroy", self._pd),
+             ("dnnl_post_ops_destroy", self._po), ("dnnl_primitive_attr_destroy", self._attr)],
+            [self._src_md, self._dst_md, self._bias_md, self._w_any, getattr(self, "_binary_md", None)]))
 
     def to_channels_last(self, x):
         """``x`` (of the source shape) as a channels-last float tensor: through a kept oneDNN reorder into this
@@ -365,16 +352,26 @@ class _Reorder:
         return out
 
     def __del__(self):
-        dll = getattr(getattr(self, "lib", None), "dll", None)
-        if dll is None or getattr(self, "prim", None) is None:
-            return
-        try:
-            for st in self._states.values():
-                for e in st[3]:
-                    dll.dnnl_memory_destroy(C.c_void_p(e.memory))
-            dll.dnnl_primitive_destroy(self.prim)
-            dll.dnnl_primitive_desc_destroy(self._pd)
-            dll.dnnl_memory_desc_destroy(self._src_md)
-            dll.dnnl_memory_desc_destroy(self._dst_md)
-        except Exception:   # interpreter shutdown: the library may already be gone
-            pass
+        _release(self, lambda: ([e.memory for st in self._states.values() for e in st[3]],
+                                [("dnnl_primitive_destroy", self.prim), ("dnnl_primitive_desc_destroy", self._pd)],
+                                [self._src_md, self._dst_md]))
+
+
+def _release(owner, handles) -> None:
+    """Free a kept primitive's oneDNN objects when it is collected: ``handles()`` gives (memory objects, (destroy
+    function, handle) pairs, memory descriptors). Nothing when its construction failed before the primitive
+    existed; nothing raised at interpreter shutdown (the library may already be gone)."""
+    dll = getattr(getattr(owner, "lib", None), "dll", None)
+    if dll is None or getattr(owner, "prim", None) is None:
+        return
+    try:
+        memories, objects, descriptors = handles()
+        for m in memories:
+            dll.dnnl_memory_destroy(C.c_void_p(m))
+        for fn, h in objects:
+            getattr(dll, fn)(h)
+        for md in descriptors:
+            if md is not None:
+                dll.dnnl_memory_desc_destroy(md)
+    except Exception:   # noqa: BLE001 - see the docstring
+        pass
