@@ -251,7 +251,8 @@ class ShapePlan:
                 try:
                     if out is not None:
                         for r in res:   # the first result only, as zip(outs, b, res) in _store
-                            _store_one(out, b[0], r, slots, adoptable, foreign)
+                            if r is not b[0]:   # (the slot itself: written in place, nothing to store)
+                                _store_one(out, b[0], r, slots, adoptable, foreign)
                             break
                     else:
                         self._store(res, outs, b, slots, adoptable, foreign)
