@@ -12,11 +12,15 @@ Options: see :class:`CompileSettings`
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 
 from inferrt.errors import BindingError
 from inferrt.logger import Logger, Severity
+from inferrt.torch.flat_call import FlatCall
 from inferrt.torch.settings import CompileSettings
+from inferrt.torch.weight_versions import WeightVersions
 
 
 def _is_weight(node, value) -> bool:
@@ -53,46 +57,70 @@ def _signature(args) -> tuple:
     return tuple(sig)
 
 
+def _picker(index) -> callable:
+    """A function taking the items at ``index`` (a list of positions) out of an argument tuple, as a tuple."""
+    if not index:
+        return lambda args: ()
+    if len(index) == 1:
+        i = index[0]
+        return lambda args: (args[i],)
+    return operator.itemgetter(*index)
+
+
 class DynamoGraph:
+    """What the backend returns for one dynamo graph: per input signature, a build and its flat call.
+
+    A call takes the graph's non-weight inputs out of dynamo's arguments, looks their signature up, runs the
+    build's FlatCall (dynamo has guarded the inputs and a build serves one exact signature, so torch.export's
+    per-call checks, flat_call.py, are not made again) and then checks the weights (one WeightVersions comparison,
+    after the engines are queued so that on the GPU it overlaps their run)."""
+
     def __init__(self, gm, settings: CompileSettings, logger):
         self.gm = gm
         self.settings = settings
         self.logger = logger
-        self.builds: dict = {}   # signature -> (compiled module, weight indices, weight states)
+        self.builds: dict = {}   # signature -> (compiled module, its FlatCall, WeightVersions of the weights)
         self.weight_index = None  # positions of the parameters/buffers among the graph's inputs (fixed per graph)
         self.input_index = None   # positions of the other inputs
+        self._weights_of = self._inputs_of = None
 
     def __call__(self, *args):
         if self.weight_index is None:
             placeholders = [n for n in self.gm.graph.nodes if n.op == "placeholder"]
             self.weight_index = frozenset(i for i, (n, a) in enumerate(zip(placeholders, args)) if _is_weight(n, a))
             self.input_index = [i for i in range(len(args)) if i not in self.weight_index]
-        rest = [args[i] for i in self.input_index]
+            self._weights_of = _picker(sorted(self.weight_index))
+            self._inputs_of = _picker(self.input_index)
+        rest = self._inputs_of(args)
         # weights do not enter the signature (they are checked below): a few hundred of them would cost more
         # than the engine call itself
         sig = _signature(rest)
         entry = self.builds.get(sig)
-        if entry is not None and self.settings.on_weight_change != "ignore" and self._weights_changed(entry, args):
-            if self.settings.on_weight_change == "raise":
-                raise BindingError("parameters of the compiled module changed after torch.compile(backend='inferrt') "
-                                   "built its engines; call torch._dynamo.reset() and compile again, or pass "
-                                   "options={'on_weight_change': 'rebuild'}")
-            entry = None
-        if entry is None:
+        fresh = entry is None
+        if fresh:
             entry = self.builds[sig] = self._build(args)
-        compiled = entry[0]
-        with torch.no_grad():
-            out = compiled.graph_module(*rest)
+        check = not fresh and self.settings.on_weight_change != "ignore"
+        try:
+            with torch.no_grad():
+                out = entry[1](*rest)
+        except Exception:
+            if check and entry[2].changed(self._weights_of(args)):   # the reason, if that is it
+                return self._after_weight_change(sig, args, rest)
+            raise
+        # checked once the engines are queued (on the GPU the check overlaps their run); an output computed from
+        # weights that changed is not returned
+        if check and entry[2].changed(self._weights_of(args)):
+            return self._after_weight_change(sig, args, rest)
         return out
 
-    @staticmethod
-    def _weights_changed(entry, args) -> bool:
-        _, index, states = entry
-        for i, (ptr, ver) in zip(index, states):
-            a = args[i]
-            if a._version != ver or a.data_ptr() != ptr:
-                return True
-        return False
+    def _after_weight_change(self, sig, args, rest):
+        if self.settings.on_weight_change == "raise":
+            raise BindingError("parameters of the compiled module changed after torch.compile(backend='inferrt') "
+                               "built its engines; call torch._dynamo.reset() and compile again, or pass "
+                               "options={'on_weight_change': 'rebuild'}")
+        entry = self.builds[sig] = self._build(args)
+        with torch.no_grad():
+            return entry[1](*rest)
 
     def _build(self, args):
         from inferrt.torch.aot import build_from_exported, export
@@ -106,8 +134,7 @@ class DynamoGraph:
             settings = CompileSettings.from_options({**vars(settings), "device": str(dev)})
         ep = export(frozen, rest)
         compiled = build_from_exported(ep, settings, self.logger)
-        index = sorted(weights)
-        return compiled, index, [(args[i].data_ptr(), args[i]._version) for i in index]
+        return compiled, FlatCall(compiled.graph_module), WeightVersions(self._weights_of(args))
 
 
 def inferrt_backend(gm, example_inputs, options=None, **kwargs):
