@@ -1,28 +1,47 @@
 """Attention fusion.
 
     Q ─ [·c_q] ─┐
-    K ─ [·c_k] ─┴ MatMul(Q, Kᵀ) ─ s ─ [· c | ÷ c] ─ [+ mask] ─ SoftMax(last axis) ─ P ─┐
-                                                                         V ───── MatMul(P, V) ─ y
+    K ─ [·c_k] ─┴ MatMul(Q, Kᵀ) ─ s ─ [· c | ÷ c] ─ [+ mask] ─ SoftMax(last axis) ─ [NaN guard] ─ P ─┐
+                                                                                  V ───── MatMul(P, V) ─ y
         ==>   Q, K, V, [mask] ─ Attention(scale, key_transposed, causal) ─ y
 
 Kᵀ is either the matrix product's TRANSPOSE operation on K, a Shuffle that swaps K's last two axes (absorbed
 when it feeds only the scores), or any tensor already laid out as (..., D, S) (``key_transposed``). Scalar
 factors on Q, on K and on the scores multiply into ``scale`` (1.0 when there are none: never 1/√D implicitly);
-a division divides it. Batch dimensions broadcast, so multi-head, grouped-query (K/V with fewer heads in a
-broadcast axis) and multi-query layouts all fuse, as do K/V expanded beforehand by other layers. A constant mask
-that is 0 on and below the diagonal and ≤ -1e4 above becomes ``causal``; any other mask is an input. Scores,
-scaled scores, masked scores and probabilities must be read only inside the pattern.
+a division divides it (PyTorch's SDPA export puts √scale on both Q and K). Batch dimensions broadcast, so
+multi-head, grouped-query (K/V with fewer heads in a broadcast axis) and multi-query layouts all fuse, as do K/V
+expanded beforehand by other layers. Scores, scaled scores, masked scores and probabilities must be read only
+inside the pattern.
+
+The NaN guard is what both torch exporters write after the softmax of SDPA's decomposition,
+``P = Where(IsNaN(p), 0, p)``: a row whose every score is -inf gives zeros, which is the attention layer's own
+rule (PyTorch's SDPA), so the guard is absorbed.
+
+The mask is read in this order:
+  * a constant that is 0 on and below the diagonal and ≤ -1e4 above: ``causal``;
+  * ``Where(attend, 0, m)`` or ``Where(blocked, m, 0)`` with m ≤ -1e4 whose condition compares a key index with a
+    query index (both one arange ``0, 1, … n-1``, unsqueezed or reshaped onto the last and second-to-last axis,
+    possibly broadcast by an Expand) and holds exactly where key ≤ query: ``causal`` (the mask is n × n, as the
+    scores, whose shape it would otherwise change; dynamic lengths are taken to agree);
+  * ``Where(attend, 0, -inf)``: the BOOL ``attend`` becomes the mask (the same scores, and the same zero rows
+    where all is masked); with a finite m (``finfo.min``) the additive mask stays, since a fully masked row then
+    averages V instead of giving zeros;
+  * anything else is an additive mask input.
+Layers that only built a mask the attention no longer reads die with the fusion; their names join its origin.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..enums import ElementWiseOperation as EW, MatrixOperation as MO
+from ..enums import DataType, ElementWiseOperation as EW, FillOperation, MatrixOperation as MO, UnaryOperation as U
 from ..ir.graph import Node
 from ..ir.kinds import Kind
-from ..ops.base import Attrs
+from ..ops.base import Attrs, Spec
 from .fuse_softmax import node_of
-from .rewrite import View, absorbed_origin, replace
+from .rewrite import View, absorbed_origin, merge_origin, replace
+
+#: a mask value at or below this blocks a position (exp underflows to 0 next to any attended score)
+BLOCKED = -1e4
 
 
 def _scaled(view, v, nodes):
@@ -40,6 +59,19 @@ def _scaled(view, v, nodes):
     return v, 1.0
 
 
+def _unguarded(view, p, nodes):
+    """The softmax output under the NaN guard ``p = Where(IsNaN(s), 0, s)`` (s), or p itself."""
+    sel = node_of(view, p, Kind.SELECT)
+    if sel is None:
+        return p
+    cond, zero, s = sel.inputs
+    isnan = node_of(view, cond, Kind.UNARY, U.ISNAN)
+    if isnan is None or isnan.inputs[0] != s or view.scalar(zero) != 0.0:
+        return p
+    nodes += [sel, isnan]
+    return s
+
+
 def _is_causal(mask, l_len, s_len):
     if mask is None or mask.ndim < 2 or any(d != 1 for d in mask.shape[:-2]) or mask.dtype.kind != "f":
         return False
@@ -47,14 +79,168 @@ def _is_causal(mask, l_len, s_len):
     if m.shape != (l_len, s_len) or l_len != s_len or l_len < 2:
         return False
     lower = np.tril(np.ones(m.shape, dtype=bool))
-    return bool(np.all(m[lower] == 0) and np.all(m[~lower] <= -1e4))
+    return bool(np.all(m[lower] == 0) and np.all(m[~lower] <= BLOCKED))
+
+
+# ---------------------------------------------------------------------------------------- masks built in-graph
+def _broadcast_source(view, v):
+    """x when v is the importers' Expand of x: a slice from 0 with stride max(min(dim - 1, 1), 0) (every axis of
+    x kept, or broadcast from 1) to a size of max(x's shape, target) or a constant that keeps x's sizes; else v."""
+    sl = view.producer(v, Kind.SLICE)
+    if sl is None or len(sl.inputs) != 4 or not all(sl.inputs):
+        return v
+    x, start, size, stride = sl.inputs
+    broadcast = _all_equal(view, start, 0) and _of_shape(view, stride, x, EW.MAX, 0, EW.MIN, 1, EW.SUB, 1)
+    grows = _of_shape(view, size, x, EW.MAX, None) or _keeps_sizes(view.const(size), view.shape(x))
+    return x if broadcast and grows else v
+
+
+def _all_equal(view, v, value):
+    c = view.const(v)
+    return c is not None and bool(np.all(c == value))
+
+
+def _of_shape(view, v, x, *steps):
+    """v == step(... step(shape(x), c) ..., c) for the (op, constant) pairs of ``steps``, outermost first (a constant
+    of None: any second operand)."""
+    for op, c in zip(steps[::2], steps[1::2]):
+        n = node_of(view, v, Kind.ELEMENTWISE, op)
+        if n is None or (c is not None and not _all_equal(view, n.inputs[1], c)):
+            return False
+        v = n.inputs[0]
+    shp = view.producer(v, Kind.SHAPE)
+    return shp is not None and shp.inputs[0] == x
+
+
+def _keeps_sizes(target, shape):
+    return target is not None and target.shape == (len(shape),) and all(
+        d == 1 or d == t for d, t in zip(shape, target.tolist()))
+
+
+def _unsqueezed_source(view, v):
+    """x when v is x with unit axes added in front or between (an unsqueeze, or the shuffle the importers use to
+    broadcast a lower-rank operand: reshape to x's dims then 1s, transposed without reordering x's axes)."""
+    while True:
+        n = view.producer(v, Kind.UNSQUEEZE, Kind.SHUFFLE)
+        if n is None or (n.kind == Kind.SHUFFLE and not _adds_unit_axes(view, n)):
+            return v
+        v = n.inputs[0]
+
+
+def _adds_unit_axes(view, sh):
+    a, shape = sh.attrs, view.shape(sh.inputs[0])
+    if a.reshape_dims is None or (len(sh.inputs) > 1 and sh.inputs[1]) or list(a.first_transpose) != sorted(
+            a.first_transpose):
+        return False
+    dims, r = list(a.reshape_dims), len(shape)
+    if len(dims) < r or any(d != 1 for d in dims[r:]) or not all(
+            (d == 0 and a.zero_is_placeholder) or d == s >= 0 for d, s in zip(dims, shape)):
+        return False
+    kept = [p for p in (list(a.second_transpose) or range(len(dims))) if p < r]
+    return kept == sorted(kept)
+
+
+def _arange(view, v):
+    """(arange node, axis from the end) when v holds 0, 1, 2, … along one axis and has size 1 on every other: a
+    LINSPACE fill from 0 by 1, through unsqueezes, reshapes and casts to INT32 / INT64 / FLOAT."""
+    shape = view.shape(v)
+    wide = [i - len(shape) for i, d in enumerate(shape) if d != 1]
+    if len(wide) != 1:
+        return None
+    n = view.producer(v)
+    while n is not None and n.kind != Kind.FILL:
+        if n.kind == Kind.UNSQUEEZE or (n.kind == Kind.CAST and n.attrs.to_type in (
+                DataType.INT32, DataType.INT64, DataType.FLOAT)):
+            pass
+        elif n.kind != Kind.SHUFFLE or not (_adds_unit_axes(view, n) or all(list(t) == sorted(t) for t in (
+                n.attrs.first_transpose, n.attrs.second_transpose))):
+            return None
+        n = view.producer(n.inputs[0])
+    if n is None or n.kind != Kind.FILL or n.attrs.operation != FillOperation.LINSPACE \
+            or len(view.shape(n.outputs[0])) != 1:
+        return None
+    start, step = n.attrs.alpha, n.attrs.beta
+    if len(n.inputs) == 3 and n.inputs[1] and n.inputs[2]:
+        start, step = view.scalar(n.inputs[1]), view.scalar(n.inputs[2])
+    return (n, wide[0]) if (start, step) == (0.0, 1.0) else None
+
+
+_SIGNS = frozenset((-1, 0, 1))
+_COMPARE = {EW.LESS: {-1}, EW.EQUAL: {0}, EW.GREATER: {1}}
+
+
+def _relation(view, v, depth=0):
+    """(arange node, set of signs of key - query where v is true) when BOOL v is built from comparisons of the key
+    index (an arange on the last axis) with the query index (the same arange on the axis before it), joined by
+    AND / OR / XOR / NOT; else None. Every such v is a function of sign(key - query), so the set is all of it."""
+    v = _broadcast_source(view, v)
+    n = view.producer(v)
+    if n is None or depth > 16:
+        return None
+    if n.kind == Kind.UNARY and n.attrs.op == U.NOT:
+        r = _relation(view, n.inputs[0], depth + 1)
+        return r and (r[0], _SIGNS - r[1])
+    if n.kind != Kind.ELEMENTWISE:
+        return None
+    a, b = n.inputs
+    if n.attrs.op in _COMPARE:
+        ia, ib = _arange(view, a), _arange(view, b)
+        if ia is None or ib is None or ia[0] is not ib[0]:
+            return None
+        if (ia[1], ib[1]) == (-1, -2):               # key OP query
+            return ia[0], set(_COMPARE[n.attrs.op])
+        if (ia[1], ib[1]) == (-2, -1):               # query OP key
+            return ia[0], {-s for s in _COMPARE[n.attrs.op]}
+        return None
+    join = {EW.AND: set.intersection, EW.OR: set.union, EW.XOR: set.symmetric_difference}.get(n.attrs.op)
+    if join is None:
+        return None
+    ra, rb = _relation(view, a, depth + 1), _relation(view, b, depth + 1)
+    if ra is None or rb is None or ra[0] is not rb[0]:
+        return None
+    return ra[0], join(set(ra[1]), set(rb[1]))
+
+
+def _selected_mask(view, mask):
+    """(condition, blocked value, whether the condition marks the attended positions) for
+    ``mask = Where(attend, 0, blocked)`` or ``mask = Where(masked, blocked, 0)`` with blocked ≤ BLOCKED."""
+    sel = view.producer(mask, Kind.SELECT)
+    if sel is None:
+        return None
+    cond, t, e = sel.inputs
+    ts, es = view.scalar(t), view.scalar(e)
+    if ts == 0.0 and es is not None and es <= BLOCKED:
+        return cond, es, True
+    if es == 0.0 and ts is not None and ts <= BLOCKED:
+        return cond, ts, False
+    return None
+
+
+def _mask_form(view, mask, l_len, s_len):
+    """(mask input or None, causal) standing for the additive ``mask`` (see the module docstring)."""
+    if _is_causal(view.const(mask), l_len, s_len):
+        return None, True
+    sel = _selected_mask(view, _unsqueezed_source(view, mask))
+    if sel is None:
+        return mask, False
+    cond, blocked, attend_when_true = sel
+    rel = _relation(view, cond)
+    if rel is not None:
+        attended = rel[1] if attend_when_true else _SIGNS - rel[1]
+        square = l_len < 0 or s_len < 0 or l_len == s_len
+        if attended == {-1, 0} and square and all(d in (-1, x) for d, x in zip(view.shape(mask)[-2:], (l_len, s_len))):
+            return None, True
+    if attend_when_true and blocked == -np.inf:
+        return cond, False
+    return mask, False
 
 
 def _match(view, mm2):
     if mm2.kind != Kind.MATRIX_MULTIPLY or mm2.attrs.op0 != MO.NONE or mm2.attrs.op1 != MO.NONE:
         return None
     p, v = mm2.inputs
-    sm = node_of(view, p, Kind.SOFTMAX)
+    guard = []
+    sm = node_of(view, _unguarded(view, p, guard), Kind.SOFTMAX)
     if sm is None:
         return None
     z = sm.inputs[0]
@@ -66,10 +252,10 @@ def _match(view, mm2):
     if add is not None:
         options = [(add.inputs[0], add.inputs[1], [add]), (add.inputs[1], add.inputs[0], [add])] + options
     for scores, mask, extra in options:
-        m = _from_scores(view, scores, [mm2, sm] + extra)
-        if m is not None and (mask is None or all(mask != n.outputs[0] for n in m[-1])):
-            q, k, scale, key_t, nodes = m
-            return q, k, v, mask, scale, key_t, nodes
+        m = _from_scores(view, scores, [mm2] + guard + [sm] + extra)
+        if m is not None and (mask is None or all(mask != n.outputs[0] for n in m[-2])):
+            q, k, scale, key_t, nodes, relaid = m
+            return q, k, v, mask, scale, key_t, nodes, relaid
     return None
 
 
@@ -88,49 +274,97 @@ def _from_scores(view, scores, nodes):
     kt, f = _scaled(view, kt, nodes)
     scale *= f
     if qk.attrs.op1 == MO.TRANSPOSE:
-        return q, kt, scale, False, nodes
-    k, key_t = kt, True
+        return q, kt, scale, False, nodes, None
+    rows = _key_rows(view, kt, nodes)
+    if rows is None:
+        return q, kt, scale, True, nodes, None
+    k, relaid = rows
+    return q, k, scale, False, nodes, relaid
+
+
+def _key_rows(view, kt, nodes):
+    """(K as (..., S, D), the shuffle that now makes it or None) when Kᵀ comes from a shuffle read only by the
+    scores: swapping the output's last two axes joins the shuffle's last transpose, so the shuffle writes K
+    instead of Kᵀ for the same work (SDPA's fused kernels need K's last axis contiguous); a shuffle left as the
+    identity is absorbed. None when Kᵀ has no such shuffle."""
     sh = node_of(view, kt, Kind.SHUFFLE)
-    if sh is not None and len([i for i in sh.inputs if i]) == 1 and sh.attrs.reshape_dims is None \
-            and not sh.attrs.second_transpose and len(view.uses(kt)) == 1 and kt not in view.outputs:
-        perm = list(sh.attrs.first_transpose)
-        r = len(perm)
-        if r >= 2 and perm == list(range(r - 2)) + [r - 1, r - 2]:
-            k, key_t = sh.inputs[0], False
-            nodes.append(sh)
-    return q, k, scale, key_t, nodes
+    r = len(view.shape(kt))
+    if sh is None or r < 2 or len(view.uses(kt)) != 1 or kt in view.outputs:
+        return None
+    swap = list(range(r - 2)) + [r - 1, r - 2]
+    a = sh.attrs
+    reshapes = a.reshape_dims is not None or (len(sh.inputs) > 1 and bool(sh.inputs[1]))
+    which = "second_transpose" if reshapes or a.second_transpose else "first_transpose"
+    perm = list(a[which]) or list(range(r))
+    perm = [perm[i] for i in swap]
+    if perm == list(range(r)) and not reshapes:   # Kᵀ was K with its last two axes swapped
+        nodes.append(sh)
+        return sh.inputs[0], None
+    out = view.g.unique_name(f"{kt} [K rows]")
+    spec = view.spec(kt)
+    view.specs[out] = view.g.specs[out] = Spec(spec.dtype, tuple(spec.shape[i] for i in swap))
+    relaid = Node(sh.name, Kind.SHUFFLE, list(sh.inputs), [out], Attrs(a, **{which: tuple(perm)}),
+                  origin=list(sh.origin), info=sh.info.copy())
+    return out, (sh, relaid)
+
+
+def _live(graph):
+    """Ids of the nodes whose outputs reach a graph output (what Graph.remove_dead keeps)."""
+    live, keep = set(graph.outputs), set()
+    for n in reversed(graph.nodes):
+        if not n.outputs or any(o in live for o in n.outputs):
+            keep.add(id(n))
+            live.update(i for i in n.inputs if i)
+    return keep
+
+
+def _claim_dead(graph, dropped):
+    """The layers that only built a mask a fused attention no longer reads join that attention's origin (the first
+    one's, when layers shared the mask), so no name is lost when they are removed."""
+    keep, prod, claimed = _live(graph), graph.producers(), set()
+    for att, value in dropped:
+        found, stack = [], [value]
+        while stack:
+            n = prod.get(stack.pop())
+            if n is None or id(n) in keep or id(n) in claimed:
+                continue
+            claimed.add(id(n))
+            found.append(n)
+            stack.extend(i for i in n.inputs if i)
+        att.origin = merge_origin(att, *found)
 
 
 def fuse_attention(graph, ctx) -> int:
     fused = 0
     view = View(graph)
-    taken = set()
+    taken, dropped = set(), []
     for mm2 in list(graph.nodes):
         m = _match(view, mm2)
         if m is None:
             continue
-        q, k, v, mask, scale, key_t, nodes = m
-        if any(id(n) in taken for n in nodes) or not all(
+        q, k, v, mask, scale, key_t, nodes, relaid = m
+        if any(id(n) in taken for n in nodes + list(relaid or ())) or not all(
                 view.internal(o, nodes) for n in nodes[1:] for o in n.outputs):
             continue
         if view.spec(q).dtype != view.spec(k).dtype or view.spec(q).dtype != view.spec(v).dtype:
             continue
-        causal = False
+        causal, additive = False, mask
         if mask is not None:
             if view.spec(mask).dtype != view.spec(q).dtype:
                 continue
             qs, ks = view.shape(q), view.shape(k)
-            s_len = ks[-1] if key_t else ks[-2]
-            if _is_causal(view.const(mask), qs[-2], s_len):
-                causal, nodes = True, nodes + [view.producer(mask)]
-                mask = None
+            mask, causal = _mask_form(view, mask, qs[-2], ks[-1] if key_t else ks[-2])
         ins = [q, k, v] + ([mask] if mask is not None else [])
         new = Node(mm2.name, Kind.ATTENTION, ins, list(mm2.outputs),
                    Attrs(scale=float(scale), key_transposed=key_t, causal=causal),
                    origin=absorbed_origin(view, *nodes[::-1]), info=mm2.info.copy())
-        replace(graph, [n for n in nodes if n.kind != Kind.CONSTANT], [new])
-        taken |= {id(n) for n in nodes if n.kind != Kind.CONSTANT}
+        gone = [n for n in nodes if n.kind != Kind.CONSTANT] + ([relaid[0]] if relaid else [])
+        replace(graph, gone, [new] + ([relaid[1]] if relaid else []))
+        taken |= {id(n) for n in gone}
+        if additive is not None and additive != mask:
+            dropped.append((new, additive))
         fused += 1
     if fused:
+        _claim_dead(graph, dropped)
         graph.remove_dead()
     return fused

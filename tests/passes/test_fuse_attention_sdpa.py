@@ -1,0 +1,173 @@
+"""fuse_attention on PyTorch's SDPA decomposition as the ONNX exporters write it (√scale on Q and K, the mask as
+Where(condition, 0, -inf | finfo.min), the NaN guard after the softmax): tiny transformers BERT (padding mask)
+and GPT-2 (causal mask) from both exporters, and the mask forms one at a time, against onnxruntime and the
+unoptimized build."""
+import numpy as np
+import pytest
+
+import inferrt as trt
+from tests.helpers import assert_close
+from tests.passes.nets import build_engine, count, optimize
+from tests.passes.sdpa_models import EXPORT_SEQ, VOCAB, export, sdpa_graph, sdpa_reference, static
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("transformers")
+
+FINFO_MIN = float(np.finfo(np.float32).min)
+CASES = [("bert", "torchscript"), ("bert", "dynamo"), ("gpt2", "torchscript"), ("gpt2", "dynamo")]
+
+
+def _parse(model_bytes):
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    net = builder.create_network(0)
+    parser = trt.OnnxParser(net, logger)
+    assert parser.parse(model_bytes), [str(parser.get_error(i)) for i in range(parser.num_errors)]
+    return builder, net
+
+
+def _check_numerics(model_bytes, builder, net, profile, feeds_list):
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    fast = build_engine(builder, net, "cpu", profile, tf32=True)
+    plain = build_engine(builder, net, "cpu", profile, passes=[], tf32=True)
+    for feeds in feeds_list:
+        got = fast.create_execution_context().infer(feeds)["y"]
+        assert_close(got, plain.create_execution_context().infer(feeds)["y"], rtol=1e-4, atol=1e-4, what="vs unfused")
+        ref = sess.run(["y"], feeds)[0]
+        assert_close(got, ref, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(ref).max())), what="vs onnxruntime")
+
+
+def _attention(g):
+    return [n for n in g.nodes if n.kind == "attention"]
+
+
+@pytest.mark.parametrize("name,exporter", CASES, ids=lambda v: v)
+def test_exported_sdpa_one_attention_per_layer(name, exporter):
+    builder, net = _parse(export(name, exporter))
+    g = optimize(net)
+    att = _attention(g)
+    assert len(att) == 2, [n.kind for n in g.nodes]
+    assert count(g, "softmax") == 0 and count(g, "matrix_multiply") + count(g, "fused_matmul") == 2 * 4
+    assert not [n for n in g.nodes if n.kind == "unary" and n.attrs.op == trt.UnaryOperation.ISNAN]
+    for a in att:
+        assert a.attrs.scale == pytest.approx(0.25, abs=1e-7)     # √(1/4) on Q and on K
+        assert a.attrs.key_transposed is False                    # K handed over as (B, H, S, D)
+        assert any("Softmax" in o for o in a.origin)
+        if name == "gpt2":
+            assert a.attrs.causal and len(a.inputs) == 3
+        else:
+            assert not a.attrs.causal and len(a.inputs) == 4
+            mask = g.specs[a.inputs[3]].dtype
+            # -inf from TorchScript: the BOOL condition itself; finfo.min from dynamo: the additive mask stays
+            assert mask == (trt.bool if exporter == "torchscript" else trt.float32), mask
+    guarded = exporter == "dynamo" or name == "bert"            # TorchScript's is_causal path has no NaN guard
+    assert guarded == any("IsNaN" in o for o in att[0].origin)
+
+
+def _feeds(name, rng, b, t):
+    f = {"input_ids": rng.integers(0, VOCAB, (b, t)).astype(np.int64)}
+    if name == "bert":
+        attn = np.ones((b, t), np.int64)
+        attn[0, t - 3:] = 0              # padded keys
+        attn[1, t - 1:] = 0
+        if b == 3:
+            attn[2] = 0                  # every key padded: the rows the NaN guard (or finfo.min) decides
+        f["attention_mask"] = attn
+    return f
+
+
+@pytest.mark.parametrize("name,exporter", CASES, ids=lambda v: v)
+def test_exported_sdpa_numerics_two_sequence_lengths(name, exporter):
+    rng = np.random.default_rng(3)
+    if static(name, exporter):           # one export per sequence length
+        for t in (EXPORT_SEQ, 5):
+            model = export(name, exporter, t)
+            builder, net = _parse(model)
+            _check_numerics(model, builder, net, {}, [_feeds(name, rng, 2, t)])
+        return
+    model = export(name, exporter)
+    builder, net = _parse(model)
+    feeds = [_feeds(name, rng, b, t) for b, t in ((2, EXPORT_SEQ), (3, 5))]
+    profile = {n: ((1, 2), (2, EXPORT_SEQ), (4, 16)) for n in feeds[0]}
+    _check_numerics(model, builder, net, profile, feeds)
+
+
+# mask built in-graph: (comparison of key index with query index, whether the condition marks the attended
+# positions, blocked value) -> is it causal; the attended positions for the reference
+FORMS = [
+    ("LessOrEqual", True, float("-inf"), True),      # key <= query: causal
+    ("Greater", False, float("-inf"), True),         # Where(key > query, -inf, 0): causal
+    ("LessOrEqual", True, FINFO_MIN, True),          # dynamo's blocked value: causal all the same
+    ("Less", True, float("-inf"), False),            # strict: row 0 attends to nothing (zeros)
+    ("Less", True, FINFO_MIN, False),                # strict with finfo.min: row 0 averages V
+    ("GreaterOrEqual", True, float("-inf"), False),  # key >= query: the other triangle
+]
+
+
+def _attended(compare, attended_when_true, t):
+    key, query = np.arange(t)[None, :], np.arange(t)[:, None]
+    cond = {"LessOrEqual": key <= query, "Greater": key > query, "Less": key < query,
+            "GreaterOrEqual": key >= query}[compare]
+    return cond if attended_when_true else ~cond
+
+
+@pytest.mark.parametrize("compare,attended_when_true,blocked,causal", FORMS,
+                         ids=lambda v: f"{v}" if not isinstance(v, float) else ("-inf" if v < FINFO_MIN else "finfo"))
+def test_mask_forms(compare, attended_when_true, blocked, causal):
+    model = sdpa_graph(compare, attended_when_true, blocked)
+    builder, net = _parse(model)
+    g = optimize(net)
+    att = _attention(g)
+    assert len(att) == 1, [n.kind for n in g.nodes]
+    if causal:   # the mask's builders (Range, comparisons, Where) are gone
+        assert [n.kind for n in g.nodes if n.kind != "constant"] == ["attention"]
+    a = att[0]
+    assert a.attrs.causal is causal and a.attrs.key_transposed is False
+    assert a.attrs.scale == pytest.approx(8 ** -0.5, rel=1e-6)
+    if causal:
+        assert len(a.inputs) == 3
+        assert any("Range" in o for o in a.origin) and any("Where" in o for o in a.origin)
+    else:
+        mask = g.specs[a.inputs[3]].dtype
+        assert mask == (trt.bool if blocked == float("-inf") else trt.float32)
+    rng = np.random.default_rng(4)
+    feeds = [{n: rng.standard_normal((b, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")}
+             for b, t in ((2, 5), (3, 9))]
+    profile = {n: ((1, 2, 1, 8), (2, 2, 5, 8), (4, 2, 12, 8)) for n in ("q", "k", "v")}
+    _check_numerics(model, builder, net, profile, feeds)
+    if blocked == float("-inf"):
+        engine = build_engine(builder, net, "cpu", profile)
+        for f in feeds:
+            want = sdpa_reference(f["q"], f["k"], f["v"], _attended(compare, attended_when_true, f["q"].shape[2]))
+            assert_close(engine.create_execution_context().infer(f)["y"], want, what="vs float64")
+
+
+def test_unguarded_causal_mask_fuses():
+    model = sdpa_graph(guard=False)
+    builder, net = _parse(model)
+    g = optimize(net)
+    assert [n.kind for n in g.nodes if n.kind != "constant"] == ["attention"]
+    assert g.nodes[-1].attrs.causal
+
+
+def test_window_mask_is_not_causal():
+    """key <= query AND key > query - 2 (a sliding window) compares an offset index: the mask stays an input."""
+    from onnx import helper
+
+    model = onnx.load_from_string(sdpa_graph())
+    g = model.graph
+    cond = next(n for n in g.node if n.op_type == "LessOrEqual")
+    i = list(g.node).index(cond)
+    g.node.insert(i + 1, helper.make_node("Sub", ["query_idx", "two"], ["lo"]))
+    g.node.insert(i + 2, helper.make_node("Greater", ["key_idx", "lo"], ["inside"]))
+    g.node.insert(i + 3, helper.make_node("And", ["cond", "inside"], ["window"]))
+    where = next(n for n in g.node if n.op_type == "Where" and n.input[0] == "cond")
+    where.input[0] = "window"
+    data = model.SerializeToString()
+    builder, net = _parse(data)
+    a = _attention(optimize(net))
+    assert len(a) == 1 and not a[0].attrs.causal and len(a[0].inputs) == 4
+    rng = np.random.default_rng(5)
+    feeds = [{n: rng.standard_normal((2, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")} for t in (4, 7)]
+    _check_numerics(data, builder, net, {n: ((1, 2, 1, 8), (2, 2, 4, 8), (2, 2, 8, 8)) for n in ("q", "k", "v")}, feeds)
