@@ -84,15 +84,21 @@ def _is_causal(mask, l_len, s_len):
 
 # ---------------------------------------------------------------------------------------- masks built in-graph
 def _broadcast_source(view, v):
-    """x when v is the importers' Expand of x: a slice from 0 with stride max(min(dim - 1, 1), 0) (every axis of
-    x kept, or broadcast from 1) to a size of max(x's shape, target) or a constant that keeps x's sizes; else v."""
+    """x when v is the importers' Expand of x: a slice from 0 with stride max(min(dim - 1, 1), 0) (each axis of x
+    broadcast from 1 or kept whole), to a size of max(x's shape, target) or a constant keeping x's sizes; else v."""
     sl = view.producer(v, Kind.SLICE)
     if sl is None or len(sl.inputs) != 4 or not all(sl.inputs):
         return v
     x, start, size, stride = sl.inputs
-    broadcast = _all_equal(view, start, 0) and _of_shape(view, stride, x, EW.MAX, 0, EW.MIN, 1, EW.SUB, 1)
-    grows = _of_shape(view, size, x, EW.MAX, None) or _keeps_sizes(view.const(size), view.shape(x))
-    return x if broadcast and grows else v
+    shape, folded = view.shape(x), view.const(stride)
+    if folded is not None:          # folded when x's shape is known
+        strides = folded.shape == (len(shape),) and all(
+            c in (0, 1) and (c == 0) == (d == 1) for c, d in zip(folded.tolist(), shape))
+    else:
+        strides = _of_shape(view, stride, x, EW.MAX, 0, EW.MIN, 1, EW.SUB, 1)
+    whole = all(d == 1 for d in shape) or _of_shape(view, size, x, EW.MAX, None) \
+        or _keeps_sizes(view.const(size), shape)
+    return x if _all_equal(view, start, 0) and strides and whole else v
 
 
 def _all_equal(view, v, value):
@@ -102,12 +108,15 @@ def _all_equal(view, v, value):
 
 def _of_shape(view, v, x, *steps):
     """v == step(... step(shape(x), c) ..., c) for the (op, constant) pairs of ``steps``, outermost first (a constant
-    of None: any second operand)."""
+    of None: any second operand); shape(x) may be folded to a constant when x's shape is known."""
     for op, c in zip(steps[::2], steps[1::2]):
         n = node_of(view, v, Kind.ELEMENTWISE, op)
         if n is None or (c is not None and not _all_equal(view, n.inputs[1], c)):
             return False
         v = n.inputs[0]
+    shape, folded = view.shape(x), view.const(v)
+    if folded is not None:
+        return all(d >= 0 for d in shape) and folded.tolist() == list(shape)
     shp = view.producer(v, Kind.SHAPE)
     return shp is not None and shp.inputs[0] == x
 
@@ -140,9 +149,9 @@ def _adds_unit_axes(view, sh):
     return kept == sorted(kept)
 
 
-def _arange(view, v):
-    """(arange node, axis from the end) when v holds 0, 1, 2, … along one axis and has size 1 on every other: a
-    LINSPACE fill from 0 by 1, through unsqueezes, reshapes and casts to INT32 / INT64 / FLOAT."""
+def _arange_axis(view, v):
+    """The axis (from the end) along which v holds 0, 1, 2, … with size 1 on every other axis: a LINSPACE fill
+    from 0 by 1 through unsqueezes, reshapes and casts to INT32 / INT64 / FLOAT; else None."""
     shape = view.shape(v)
     wide = [i - len(shape) for i, d in enumerate(shape) if d != 1]
     if len(wide) != 1:
@@ -156,49 +165,79 @@ def _arange(view, v):
                 n.attrs.first_transpose, n.attrs.second_transpose))):
             return None
         n = view.producer(n.inputs[0])
-    if n is None or n.kind != Kind.FILL or n.attrs.operation != FillOperation.LINSPACE \
-            or len(view.shape(n.outputs[0])) != 1:
+    if n is None or n.attrs.operation != FillOperation.LINSPACE or len(view.shape(n.outputs[0])) != 1:
         return None
     start, step = n.attrs.alpha, n.attrs.beta
     if len(n.inputs) == 3 and n.inputs[1] and n.inputs[2]:
         start, step = view.scalar(n.inputs[1]), view.scalar(n.inputs[2])
-    return (n, wide[0]) if (start, step) == (0.0, 1.0) else None
+    return wide[0] if (start, step) == (0.0, 1.0) else None
 
 
 _SIGNS = frozenset((-1, 0, 1))
-_COMPARE = {EW.LESS: {-1}, EW.EQUAL: {0}, EW.GREATER: {1}}
+_COMPARE = {EW.LESS: frozenset({-1}), EW.EQUAL: frozenset({0}), EW.GREATER: frozenset({1})}
+_JOIN = {EW.AND: frozenset.__and__, EW.OR: frozenset.__or__, EW.XOR: frozenset.__xor__}
+
+
+def _source(view, v):
+    return _unsqueezed_source(view, _broadcast_source(view, v))
 
 
 def _relation(view, v, depth=0):
-    """(arange node, set of signs of key - query where v is true) when BOOL v is built from comparisons of the key
-    index (an arange on the last axis) with the query index (the same arange on the axis before it), joined by
-    AND / OR / XOR / NOT; else None. Every such v is a function of sign(key - query), so the set is all of it."""
-    v = _broadcast_source(view, v)
-    n = view.producer(v)
+    """The set of signs of key - query where the BOOL v is true, when v is built from comparisons of the key index
+    (an arange on the last axis) with the query index (an arange on the axis before it) or of their difference
+    with 0, joined by AND / OR / XOR / NOT, or from ``Where(that, t, e) == z`` with constants (Trilu's masks);
+    else None. Every such v is a function of sign(key - query), so the set says all of it."""
+    n = view.producer(_source(view, v))
     if n is None or depth > 16:
         return None
     if n.kind == Kind.UNARY and n.attrs.op == U.NOT:
         r = _relation(view, n.inputs[0], depth + 1)
-        return r and (r[0], _SIGNS - r[1])
+        return None if r is None else _SIGNS - r
     if n.kind != Kind.ELEMENTWISE:
         return None
     a, b = n.inputs
+    if n.attrs.op == EW.EQUAL:
+        r = _branch_relation(view, a, b, depth)
+        if r is not None:
+            return r
     if n.attrs.op in _COMPARE:
-        ia, ib = _arange(view, a), _arange(view, b)
-        if ia is None or ib is None or ia[0] is not ib[0]:
-            return None
-        if (ia[1], ib[1]) == (-1, -2):               # key OP query
-            return ia[0], set(_COMPARE[n.attrs.op])
-        if (ia[1], ib[1]) == (-2, -1):               # query OP key
-            return ia[0], {-s for s in _COMPARE[n.attrs.op]}
-        return None
-    join = {EW.AND: set.intersection, EW.OR: set.union, EW.XOR: set.symmetric_difference}.get(n.attrs.op)
-    if join is None:
+        order = _order(view, a, b)
+        return None if order is None else frozenset(order * s for s in _COMPARE[n.attrs.op])
+    if n.attrs.op not in _JOIN:
         return None
     ra, rb = _relation(view, a, depth + 1), _relation(view, b, depth + 1)
-    if ra is None or rb is None or ra[0] is not rb[0]:
-        return None
-    return ra[0], join(set(ra[1]), set(rb[1]))
+    return None if ra is None or rb is None else _JOIN[n.attrs.op](ra, rb)
+
+
+def _order(view, a, b):
+    """+1 when comparing a with b compares the key index with the query index (a = key and b = query, or
+    a = key - query and b = 0), -1 when it is the other way round, None otherwise."""
+    axes = (_arange_axis(view, a), _arange_axis(view, b))
+    if axes in ((-1, -2), (-2, -1)):
+        return 1 if axes == (-1, -2) else -1
+    for diff, zero, sign in ((a, b, 1), (b, a, -1)):
+        sub = node_of(view, _source(view, diff), Kind.ELEMENTWISE, EW.SUB)
+        if sub is not None and view.scalar(zero) == 0.0:
+            inner = _order(view, *sub.inputs)
+            if inner is not None:
+                return sign * inner
+    return None
+
+
+def _branch_relation(view, a, b, depth):
+    """The relation of ``Where(c, t, e) == z`` (t, e, z constants): that of c where only t equals z, of NOT c
+    where only e does; None otherwise."""
+    for sel_v, z in ((a, b), (b, a)):
+        sel = view.producer(_source(view, sel_v), Kind.SELECT)
+        zv = view.scalar(z)
+        if sel is None or zv is None:
+            continue
+        tv, ev = (view.scalar(_source(view, x)) for x in sel.inputs[1:])
+        if tv is None or ev is None or (tv == zv) == (ev == zv):
+            continue
+        r = _relation(view, sel.inputs[0], depth + 1)
+        return None if r is None else (r if tv == zv else _SIGNS - r)
+    return None
 
 
 def _selected_mask(view, mask):
@@ -226,9 +265,8 @@ def _mask_form(view, mask, l_len, s_len):
     cond, blocked, attend_when_true = sel
     rel = _relation(view, cond)
     if rel is not None:
-        attended = rel[1] if attend_when_true else _SIGNS - rel[1]
-        square = l_len < 0 or s_len < 0 or l_len == s_len
-        if attended == {-1, 0} and square and all(d in (-1, x) for d, x in zip(view.shape(mask)[-2:], (l_len, s_len))):
+        attended = rel if attend_when_true else _SIGNS - rel
+        if attended == {-1, 0} and all(d in (-1, x) for d, x in zip(view.shape(mask)[-2:], (l_len, s_len))):
             return None, True
     if attend_when_true and blocked == -np.inf:
         return cond, False

@@ -49,18 +49,11 @@ def _module(name):
     return Gpt2().eval(), ["input_ids"]
 
 
-def static(name, exporter) -> bool:
-    """Whether the export has static shapes. The TorchScript export of GPT-2 builds its causal mask with Trilu on a
-    shape computed at run time, which the parser takes only when the last two dims are static: that export is made
-    once per shape."""
-    return name == "gpt2" and exporter == "torchscript"
-
-
 @functools.lru_cache(maxsize=None)
 def export(name, exporter, seq=EXPORT_SEQ) -> bytes:
     """ONNX bytes of the tiny ``name`` ("bert" / "gpt2") exported by ``exporter`` ("torchscript" / "dynamo") from
-    inputs of batch 2 and sequence ``seq``, with dynamic batch and sequence axes unless ``static``. Cached: the
-    dynamo export takes seconds."""
+    inputs of batch 2 and sequence ``seq``, with dynamic batch and sequence axes. Cached: the dynamo export takes
+    seconds."""
     import torch
 
     model, names = _module(name)
@@ -75,18 +68,20 @@ def export(name, exporter, seq=EXPORT_SEQ) -> bytes:
             torch.onnx.export(model, args, f, input_names=names, output_names=["y"], dynamic_shapes=shapes,
                               dynamo=True, verbose=False)
         else:
-            axes = None if static(name, exporter) else {n: {0: "batch", 1: "seq"} for n in names}
+            axes = {n: {0: "batch", 1: "seq"} for n in names}
             torch.onnx.export(model, args, f, input_names=names, output_names=["y"], dynamic_axes=axes,
                               opset_version=17, dynamo=False)
     return f.getvalue()
 
 
 def sdpa_graph(compare="LessOrEqual", attended_when_true=True, blocked=float("-inf"), guard=True,
-               heads=2, head=8) -> bytes:
+               heads=2, head=8, trilu_k=None) -> bytes:
     """SDPA's decomposition as both exporters write it, on inputs q, k, v of shape (B, heads, T, head) with a
     dynamic B and T: scores = (q·√s) @ (kᵀ·√s) + Where(cond, 0, blocked) (or Where(cond, blocked, 0) when not
     ``attended_when_true``), softmax, the NaN guard Where(IsNaN(p), 0, p) when ``guard``, then @ v. ``cond`` is
-    ``compare``(key index, query index), both from one Range(0, T, 1) unsqueezed to (1, T) and (T, 1)."""
+    ``compare``(key index, query index), both from one Range(0, T, 1) unsqueezed to (1, T) and (T, 1); with
+    ``trilu_k``, cond is instead TorchScript's causal form Trilu(Expand(1, (T, T)), k, upper=0) == 0 (the positions
+    masked, so the Where is reversed)."""
     from onnx import TensorProto, helper
 
     f32 = TensorProto.FLOAT
@@ -97,7 +92,8 @@ def sdpa_graph(compare="LessOrEqual", attended_when_true=True, blocked=float("-i
         helper.make_node("Range", ["zero", "t", "one"], ["idx"]),
         helper.make_node("Unsqueeze", ["idx", "ax0"], ["key_idx"]),        # (1, T)
         helper.make_node("Unsqueeze", ["idx", "ax1"], ["query_idx"]),      # (T, 1)
-        helper.make_node(compare, ["key_idx", "query_idx"], ["cond"]),
+        helper.make_node(compare, ["key_idx", "query_idx"], ["cond"]) if trilu_k is None else
+        helper.make_node("Identity", ["masked_by_trilu"], ["cond"]),
         helper.make_node("Where", ["cond", "fzero", "fblocked"] if attended_when_true else
                          ["cond", "fblocked", "fzero"], ["mask"]),
         helper.make_node("Mul", ["q", "root"], ["qs"]),
@@ -107,6 +103,12 @@ def sdpa_graph(compare="LessOrEqual", attended_when_true=True, blocked=float("-i
         helper.make_node("Add", ["scores", "mask"], ["masked"]),
         helper.make_node("Softmax", ["masked"], ["p"], axis=-1),
     ]
+    if trilu_k is not None:
+        nodes[5:5] = [helper.make_node("Unsqueeze", ["t", "ax0"], ["t1"]),
+                      helper.make_node("Concat", ["t1", "t1"], ["tt"], axis=0),
+                      helper.make_node("Expand", ["fone", "tt"], ["ones"]),
+                      helper.make_node("Trilu", ["ones", "trilu_k"], ["lower"], upper=0),
+                      helper.make_node("Equal", ["lower", "fzero"], ["masked_by_trilu"])]
     if guard:
         nodes += [helper.make_node("IsNaN", ["p"], ["nan"]),
                   helper.make_node("Where", ["nan", "fzero", "p"], ["pg"])]
@@ -117,6 +119,8 @@ def sdpa_graph(compare="LessOrEqual", attended_when_true=True, blocked=float("-i
              helper.make_tensor("ax0", TensorProto.INT64, [1], [0]),
              helper.make_tensor("ax1", TensorProto.INT64, [1], [1]),
              helper.make_tensor("fzero", f32, [], [0.0]),
+             helper.make_tensor("fone", f32, [1], [1.0]),
+             helper.make_tensor("trilu_k", TensorProto.INT64, [], [trilu_k or 0]),
              helper.make_tensor("fblocked", f32, [], [blocked]),
              helper.make_tensor("root", f32, [], [root])]
     io_ = [helper.make_tensor_value_info(n, f32, ["b", heads, "t", head]) for n in ("q", "k", "v")]

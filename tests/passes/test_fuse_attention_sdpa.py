@@ -8,7 +8,7 @@ import pytest
 import inferrt as trt
 from tests.helpers import assert_close
 from tests.passes.nets import build_engine, count, optimize
-from tests.passes.sdpa_models import EXPORT_SEQ, VOCAB, export, sdpa_graph, sdpa_reference, static
+from tests.passes.sdpa_models import EXPORT_SEQ, VOCAB, export, sdpa_graph, sdpa_reference
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -80,12 +80,6 @@ def _feeds(name, rng, b, t):
 @pytest.mark.parametrize("name,exporter", CASES, ids=lambda v: v)
 def test_exported_sdpa_numerics_two_sequence_lengths(name, exporter):
     rng = np.random.default_rng(3)
-    if static(name, exporter):           # one export per sequence length
-        for t in (EXPORT_SEQ, 5):
-            model = export(name, exporter, t)
-            builder, net = _parse(model)
-            _check_numerics(model, builder, net, {}, [_feeds(name, rng, 2, t)])
-        return
     model = export(name, exporter)
     builder, net = _parse(model)
     feeds = [_feeds(name, rng, b, t) for b, t in ((2, EXPORT_SEQ), (3, 5))]
@@ -94,43 +88,53 @@ def test_exported_sdpa_numerics_two_sequence_lengths(name, exporter):
 
 
 # mask built in-graph: (comparison of key index with query index, whether the condition marks the attended
-# positions, blocked value) -> is it causal; the attended positions for the reference
+# positions, blocked value, Trilu's k when the mask is TorchScript's Trilu form instead) -> is it causal
 FORMS = [
-    ("LessOrEqual", True, float("-inf"), True),      # key <= query: causal
-    ("Greater", False, float("-inf"), True),         # Where(key > query, -inf, 0): causal
-    ("LessOrEqual", True, FINFO_MIN, True),          # dynamo's blocked value: causal all the same
-    ("Less", True, float("-inf"), False),            # strict: row 0 attends to nothing (zeros)
-    ("Less", True, FINFO_MIN, False),                # strict with finfo.min: row 0 averages V
-    ("GreaterOrEqual", True, float("-inf"), False),  # key >= query: the other triangle
+    ("LessOrEqual", True, float("-inf"), None, True),      # key <= query: causal
+    ("Greater", False, float("-inf"), None, True),         # Where(key > query, -inf, 0): causal
+    ("LessOrEqual", True, FINFO_MIN, None, True),          # dynamo's blocked value: causal all the same
+    ("Less", True, float("-inf"), None, False),            # strict: row 0 attends to nothing (zeros)
+    ("Less", True, FINFO_MIN, None, False),                # strict with finfo.min: row 0 averages V
+    ("GreaterOrEqual", True, float("-inf"), None, False),  # key >= query: the other triangle
+    (None, False, float("-inf"), 0, True),                 # Where(Trilu(ones, 0) == 0, -inf, 0): causal
+    (None, False, float("-inf"), 1, False),                # Trilu k = 1: one key past the diagonal
 ]
 
 
-def _attended(compare, attended_when_true, t):
+def _attended(compare, attended_when_true, trilu_k, t):
     key, query = np.arange(t)[None, :], np.arange(t)[:, None]
+    if trilu_k is not None:
+        return key - query <= trilu_k
     cond = {"LessOrEqual": key <= query, "Greater": key > query, "Less": key < query,
             "GreaterOrEqual": key >= query}[compare]
     return cond if attended_when_true else ~cond
 
 
-@pytest.mark.parametrize("compare,attended_when_true,blocked,causal", FORMS,
-                         ids=lambda v: f"{v}" if not isinstance(v, float) else ("-inf" if v < FINFO_MIN else "finfo"))
-def test_mask_forms(compare, attended_when_true, blocked, causal):
-    model = sdpa_graph(compare, attended_when_true, blocked)
+def _form_id(v):
+    if isinstance(v, float):
+        return "-inf" if v < FINFO_MIN else "finfo"
+    return f"trilu{v}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+@pytest.mark.parametrize("compare,attended_when_true,blocked,trilu_k,causal", FORMS, ids=_form_id)
+def test_mask_forms(compare, attended_when_true, blocked, trilu_k, causal):
+    model = sdpa_graph(compare, attended_when_true, blocked, trilu_k=trilu_k)
     builder, net = _parse(model)
     g = optimize(net)
     att = _attention(g)
     assert len(att) == 1, [n.kind for n in g.nodes]
-    if causal:   # the mask's builders (Range, comparisons, Where) are gone
+    if causal:   # the mask's builders (Range or Trilu, comparisons, Where) are gone
         assert [n.kind for n in g.nodes if n.kind != "constant"] == ["attention"]
     a = att[0]
     assert a.attrs.causal is causal and a.attrs.key_transposed is False
     assert a.attrs.scale == pytest.approx(8 ** -0.5, rel=1e-6)
     if causal:
         assert len(a.inputs) == 3
-        assert any("Range" in o for o in a.origin) and any("Where" in o for o in a.origin)
+        assert any(("Trilu" if trilu_k is not None else "Range") in o for o in a.origin)
+        assert any("Where" in o for o in a.origin)
     else:
         mask = g.specs[a.inputs[3]].dtype
-        assert mask == (trt.bool if blocked == float("-inf") else trt.float32)
+        assert mask == (trt.bool if blocked == float("-inf") and attended_when_true else trt.float32)
     rng = np.random.default_rng(4)
     feeds = [{n: rng.standard_normal((b, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")}
              for b, t in ((2, 5), (3, 9))]
@@ -139,7 +143,8 @@ def test_mask_forms(compare, attended_when_true, blocked, causal):
     if blocked == float("-inf"):
         engine = build_engine(builder, net, "cpu", profile)
         for f in feeds:
-            want = sdpa_reference(f["q"], f["k"], f["v"], _attended(compare, attended_when_true, f["q"].shape[2]))
+            attended = _attended(compare, attended_when_true, trilu_k, f["q"].shape[2])
+            want = sdpa_reference(f["q"], f["k"], f["v"], attended)
             assert_close(engine.create_execution_context().infer(f)["y"], want, what="vs float64")
 
 
