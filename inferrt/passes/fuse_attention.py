@@ -2,16 +2,17 @@
 
     Q ─ [·c_q] ─┐
     K ─ [·c_k] ─┴ MatMul(Q, Kᵀ) ─ s ─ [· c | ÷ c] ─ [+ mask] ─ SoftMax(last axis) ─ [NaN guard] ─ P ─┐
-                                                                                  V ───── MatMul(P, V) ─ y
+                                                                               V ───── MatMul(P, V) ─ y
         ==>   Q, K, V, [mask] ─ Attention(scale, key_transposed, causal) ─ y
 
-Kᵀ is either the matrix product's TRANSPOSE operation on K, a Shuffle that swaps K's last two axes (absorbed
-when it feeds only the scores), or any tensor already laid out as (..., D, S) (``key_transposed``). Scalar
-factors on Q, on K and on the scores multiply into ``scale`` (1.0 when there are none: never 1/√D implicitly);
-a division divides it (PyTorch's SDPA export puts √scale on both Q and K). Batch dimensions broadcast, so
-multi-head, grouped-query (K/V with fewer heads in a broadcast axis) and multi-query layouts all fuse, as do K/V
-expanded beforehand by other layers. Scores, scaled scores, masked scores and probabilities must be read only
-inside the pattern.
+Kᵀ is either the matrix product's TRANSPOSE operation on K, a Shuffle read only by the scores (one that just
+swaps K's last two axes is absorbed; any other is changed to write K, its last transpose composed with that swap,
+since SDPA's fused kernels need K's last axis contiguous), or any other tensor laid out as (..., D, S)
+(``key_transposed``). Scalar factors on Q, on K and on the scores multiply into ``scale`` (1.0 when there are
+none: never 1/√D implicitly); a division divides it (PyTorch's SDPA export puts √scale on both Q and K). Batch
+dimensions broadcast, so multi-head, grouped-query (K/V with fewer heads in a broadcast axis) and multi-query
+layouts all fuse, as do K/V expanded beforehand by other layers. Scores, scaled scores, masked scores and
+probabilities must be read only inside the pattern.
 
 The NaN guard is what both torch exporters write after the softmax of SDPA's decomposition,
 ``P = Where(IsNaN(p), 0, p)``: a row whose every score is -inf gives zeros, which is the attention layer's own
@@ -19,10 +20,12 @@ rule (PyTorch's SDPA), so the guard is absorbed.
 
 The mask is read in this order:
   * a constant that is 0 on and below the diagonal and ≤ -1e4 above: ``causal``;
-  * ``Where(attend, 0, m)`` or ``Where(blocked, m, 0)`` with m ≤ -1e4 whose condition compares a key index with a
-    query index (both one arange ``0, 1, … n-1``, unsqueezed or reshaped onto the last and second-to-last axis,
-    possibly broadcast by an Expand) and holds exactly where key ≤ query: ``causal`` (the mask is n × n, as the
-    scores, whose shape it would otherwise change; dynamic lengths are taken to agree);
+  * ``Where(attend, 0, m)`` or ``Where(blocked, m, 0)`` with m ≤ -1e4 whose condition holds exactly where
+    key ≤ query, built from the key index and the query index (aranges ``0, 1, …`` from Range, unsqueezed,
+    reshaped or broadcast onto the last and the second-to-last axis) by comparisons, their difference compared
+    with 0, AND / OR / XOR / NOT, or ``Where(c, t, e) == z`` (Trilu's form): ``causal``, top-left aligned as the
+    layer's rule. The mask must span the scores (L, S), whose shape it would otherwise change; where a length
+    is dynamic on either side they are taken to agree;
   * ``Where(attend, 0, -inf)``: the BOOL ``attend`` becomes the mask (the same scores, and the same zero rows
     where all is masked); with a finite m (``finfo.min``) the additive mask stays, since a fully masked row then
     averages V instead of giving zeros;
@@ -36,7 +39,7 @@ import numpy as np
 from ..enums import DataType, ElementWiseOperation as EW, FillOperation, MatrixOperation as MO, UnaryOperation as U
 from ..ir.graph import Node
 from ..ir.kinds import Kind
-from ..ops.base import Attrs, Spec
+from ..ops.base import Attrs
 from .fuse_softmax import node_of
 from .rewrite import View, absorbed_origin, merge_origin, replace
 
@@ -316,15 +319,16 @@ def _from_scores(view, scores, nodes):
     rows = _key_rows(view, kt, nodes)
     if rows is None:
         return q, kt, scale, True, nodes, None
-    k, relaid = rows
-    return q, k, scale, False, nodes, relaid
+    if rows is True:                              # Kᵀ was K with its last two axes swapped: absorbed
+        return q, view.producer(kt).inputs[0], scale, False, nodes, None
+    return q, kt, scale, True, nodes, rows
 
 
 def _key_rows(view, kt, nodes):
-    """(K as (..., S, D), the shuffle that now makes it or None) when Kᵀ comes from a shuffle read only by the
-    scores: swapping the output's last two axes joins the shuffle's last transpose, so the shuffle writes K
-    instead of Kᵀ for the same work (SDPA's fused kernels need K's last axis contiguous); a shuffle left as the
-    identity is absorbed. None when Kᵀ has no such shuffle."""
+    """How K reaches the layer as (..., S, D) when Kᵀ comes from a shuffle read only by the scores: swapping the
+    output's last two axes joins the shuffle's last transpose, so the shuffle writes K instead of Kᵀ for the same
+    work (SDPA's fused kernels need K's last axis contiguous). True when the shuffle is then the identity (it joins
+    ``nodes``), else (shuffle, its new attributes); None when Kᵀ has no such shuffle."""
     sh = node_of(view, kt, Kind.SHUFFLE)
     r = len(view.shape(kt))
     if sh is None or r < 2 or len(view.uses(kt)) != 1 or kt in view.outputs:
@@ -335,15 +339,10 @@ def _key_rows(view, kt, nodes):
     which = "second_transpose" if reshapes or a.second_transpose else "first_transpose"
     perm = list(a[which]) or list(range(r))
     perm = [perm[i] for i in swap]
-    if perm == list(range(r)) and not reshapes:   # Kᵀ was K with its last two axes swapped
+    if perm == list(range(r)) and not reshapes:
         nodes.append(sh)
-        return sh.inputs[0], None
-    out = view.g.unique_name(f"{kt} [K rows]")
-    spec = view.spec(kt)
-    view.specs[out] = view.g.specs[out] = Spec(spec.dtype, tuple(spec.shape[i] for i in swap))
-    relaid = Node(sh.name, Kind.SHUFFLE, list(sh.inputs), [out], Attrs(a, **{which: tuple(perm)}),
-                  origin=list(sh.origin), info=sh.info.copy())
-    return out, (sh, relaid)
+        return True
+    return sh, Attrs(a, **{which: tuple(perm)})
 
 
 def _live(graph):
@@ -380,8 +379,8 @@ def fuse_attention(graph, ctx) -> int:
         m = _match(view, mm2)
         if m is None:
             continue
-        q, k, v, mask, scale, key_t, nodes, relaid = m
-        if any(id(n) in taken for n in nodes + list(relaid or ())) or not all(
+        q, k, v, mask, scale, key_t, nodes, relayout = m
+        if any(id(n) in taken for n in nodes + list(relayout or ())[:1]) or not all(
                 view.internal(o, nodes) for n in nodes[1:] for o in n.outputs):
             continue
         if view.spec(q).dtype != view.spec(k).dtype or view.spec(q).dtype != view.spec(v).dtype:
@@ -392,12 +391,18 @@ def fuse_attention(graph, ctx) -> int:
                 continue
             qs, ks = view.shape(q), view.shape(k)
             mask, causal = _mask_form(view, mask, qs[-2], ks[-1] if key_t else ks[-2])
+        added = []
+        if relayout is not None:              # the Kᵀ shuffle writes K instead
+            sh, attrs = relayout
+            k, key_t = graph.unique_name(f"{k} [K rows]"), False
+            added.append(Node(sh.name, Kind.SHUFFLE, list(sh.inputs), [k], attrs, origin=list(sh.origin),
+                              info=sh.info.copy()))
         ins = [q, k, v] + ([mask] if mask is not None else [])
         new = Node(mm2.name, Kind.ATTENTION, ins, list(mm2.outputs),
                    Attrs(scale=float(scale), key_transposed=key_t, causal=causal),
                    origin=absorbed_origin(view, *nodes[::-1]), info=mm2.info.copy())
-        gone = [n for n in nodes if n.kind != Kind.CONSTANT] + ([relaid[0]] if relaid else [])
-        replace(graph, gone, [new] + ([relaid[1]] if relaid else []))
+        gone = [n for n in nodes if n.kind != Kind.CONSTANT] + ([relayout[0]] if relayout else [])
+        replace(graph, gone, [new] + added)
         taken |= {id(n) for n in gone}
         if additive is not None and additive != mask:
             dropped.append((new, additive))
