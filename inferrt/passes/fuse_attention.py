@@ -24,8 +24,8 @@ The mask is read in this order:
     key ≤ query, built from the key index and the query index (aranges ``0, 1, …`` from Range, unsqueezed,
     reshaped or broadcast onto the last and the second-to-last axis) by comparisons, their difference compared
     with 0, AND / OR / XOR / NOT, or ``Where(c, t, e) == z`` (Trilu's form): ``causal``, top-left aligned as the
-    layer's rule. The mask must span the scores (L, S), whose shape it would otherwise change; where a length
-    is dynamic on either side they are taken to agree;
+    layer's rule. The mask must add no axis or length to the scores, whose shape it would otherwise change;
+    where a length is dynamic on either side they are taken to agree;
   * ``Where(attend, 0, -inf)``: the BOOL ``attend`` becomes the mask (the same scores, and the same zero rows
     where all is masked); with a finite m (``finfo.min``) the additive mask stays, since a fully masked row then
     averages V instead of giving zeros;
@@ -39,7 +39,7 @@ import numpy as np
 from ..enums import DataType, ElementWiseOperation as EW, FillOperation, MatrixOperation as MO, UnaryOperation as U
 from ..ir.graph import Node
 from ..ir.kinds import Kind
-from ..ops.base import Attrs
+from ..ops.base import Attrs, broadcast_shapes
 from .fuse_softmax import node_of
 from .rewrite import View, absorbed_origin, merge_origin, replace
 
@@ -258,8 +258,19 @@ def _selected_mask(view, mask):
     return None
 
 
-def _mask_form(view, mask, l_len, s_len):
-    """(mask input or None, causal) standing for the additive ``mask`` (see the module docstring)."""
+def _spans(mask, scores):
+    """The mask's shape adds no axis and no length to the scores' (dropping it would otherwise change the output's
+    shape); a dynamic length is taken to agree with the other side's."""
+    extra = len(mask) - len(scores)
+    if extra > 0:
+        return all(d == 1 for d in mask[:extra]) and _spans(mask[extra:], scores)
+    return all(d == 1 or d == s or s == -1 or (d == -1 and s != 1) for d, s in zip(mask[::-1], scores[::-1]))
+
+
+def _mask_form(view, mask, scores):
+    """(mask input or None, causal) standing for the additive ``mask`` on scores of shape ``scores`` (see the
+    module docstring)."""
+    l_len, s_len = scores[-2:]
     if _is_causal(view.const(mask), l_len, s_len):
         return None, True
     sel = _selected_mask(view, _unsqueezed_source(view, mask))
@@ -269,7 +280,7 @@ def _mask_form(view, mask, l_len, s_len):
     rel = _relation(view, cond)
     if rel is not None:
         attended = rel if attend_when_true else _SIGNS - rel
-        if attended == {-1, 0} and all(d in (-1, x) for d, x in zip(view.shape(mask)[-2:], (l_len, s_len))):
+        if attended == {-1, 0} and _spans(view.shape(mask), scores):
             return None, True
     if attend_when_true and blocked == -np.inf:
         return cond, False
@@ -389,8 +400,9 @@ def fuse_attention(graph, ctx) -> int:
         if mask is not None:
             if view.spec(mask).dtype != view.spec(q).dtype:
                 continue
-            qs, ks = view.shape(q), view.shape(k)
-            mask, causal = _mask_form(view, mask, qs[-2], ks[-1] if key_t else ks[-2])
+            qs, ks, vs = view.shape(q), view.shape(k), view.shape(v)
+            batch = broadcast_shapes(qs[:-2], ks[:-2], vs[:-2])
+            mask, causal = _mask_form(view, mask, batch + (qs[-2], ks[-1] if key_t else ks[-2]))
         added = []
         if relayout is not None:              # the Kᵀ shuffle writes K instead
             sh, attrs = relayout

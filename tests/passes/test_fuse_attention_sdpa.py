@@ -176,3 +176,28 @@ def test_window_mask_is_not_causal():
     rng = np.random.default_rng(5)
     feeds = [{n: rng.standard_normal((2, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")} for t in (4, 7)]
     _check_numerics(data, builder, net, {n: ((1, 2, 1, 8), (2, 2, 4, 8), (2, 2, 8, 8)) for n in ("q", "k", "v")}, feeds)
+
+
+def test_causal_mask_that_broadcasts_the_batch_stays_a_mask():
+    """A causal mask expanded to batch 2 over queries of batch 1 makes the output batch 2: dropping it for the
+    causal flag would change the output's shape, so it stays an input."""
+    from onnx import TensorProto, helper
+
+    model = onnx.load_from_string(sdpa_graph())
+    g = model.graph
+    for x in g.input:
+        x.type.tensor_type.shape.dim[0].dim_value = 1
+    g.initializer.extend([helper.make_tensor("batch2", TensorProto.INT64, [2], [2, 1])])
+    where = next(i for i, n in enumerate(g.node) if n.op_type == "Where")
+    g.node.insert(where, helper.make_node("Unsqueeze", ["t", "ax0"], ["t1"]))
+    g.node.insert(where + 1, helper.make_node("Concat", ["batch2", "t1", "t1"], ["mshape"], axis=0))
+    g.node.insert(where + 2, helper.make_node("Expand", ["cond", "mshape"], ["cond4"]))   # as dynamo's GPT-2 mask
+    g.node[where + 3].input[0] = "cond4"
+    data = model.SerializeToString()
+    builder, net = _parse(data)
+    a = _attention(optimize(net))
+    assert len(a) == 1 and not a[0].attrs.causal and len(a[0].inputs) == 4
+    rng = np.random.default_rng(6)
+    feeds = [{n: rng.standard_normal((1, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")} for t in (4, 7)]
+    _check_numerics(data, builder, net, {n: ((1, 2, 1, 8), (1, 2, 4, 8), (1, 2, 8, 8)) for n in ("q", "k", "v")},
+                    feeds)
