@@ -1,6 +1,7 @@
 """Tiny transformers BERT and GPT-2 with PyTorch's SDPA attention (transformers' default), built from configs in
 code (random weights, no files), exported to ONNX by both torch exporters; and an ONNX graph holding SDPA's
-decomposition alone, with the mask built in-graph from Range, for the mask forms one at a time."""
+decomposition alone, with the mask built in-graph (from Range, or TorchScript's Trilu), for the mask forms one at
+a time."""
 from __future__ import annotations
 
 import functools
@@ -34,7 +35,8 @@ def _module(name):
                 return self.inner(input_ids, attention_mask=attention_mask).last_hidden_state
 
         return Bert().eval(), ["input_ids", "attention_mask"]
-    cfg = GPT2Config(vocab_size=VOCAB, n_embd=HIDDEN, n_layer=2, n_head=HEADS, n_positions=64)
+    cfg = GPT2Config(vocab_size=VOCAB, n_embd=HIDDEN, n_layer=2, n_head=HEADS, n_positions=64, bos_token_id=0,
+                     eos_token_id=0)
     cfg._attn_implementation = "sdpa"
     inner = GPT2Model(cfg).eval()
 
@@ -50,15 +52,15 @@ def _module(name):
 
 
 @functools.lru_cache(maxsize=None)
-def export(name, exporter, seq=EXPORT_SEQ) -> bytes:
+def export(name, exporter) -> bytes:
     """ONNX bytes of the tiny ``name`` ("bert" / "gpt2") exported by ``exporter`` ("torchscript" / "dynamo") from
-    inputs of batch 2 and sequence ``seq``, with dynamic batch and sequence axes. Cached: the dynamo export takes
-    seconds."""
+    inputs of batch 2 and sequence EXPORT_SEQ, with dynamic batch and sequence axes. Cached: the dynamo export
+    takes seconds."""
     import torch
 
     model, names = _module(name)
-    ids = torch.randint(0, VOCAB, (2, seq))
-    args = (ids, torch.ones(2, seq, dtype=torch.int64))[:len(names)]
+    ids = torch.randint(0, VOCAB, (2, EXPORT_SEQ))
+    args = (ids, torch.ones(2, EXPORT_SEQ, dtype=torch.int64))[:len(names)]
     f = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
