@@ -1,13 +1,17 @@
 """``attention``: softmax(Q Kᵀ · scale + mask) V in one layer.
 
 Inputs: ``query`` (..., L, D), ``key`` (..., S, D) or, with ``key_transposed``, (..., D, S), ``value`` (..., S, Dv)
-and an optional additive ``mask`` broadcastable to (..., L, S). Batch dimensions broadcast (numpy rules), which
-covers grouped-query / multi-query layouts where K and V carry fewer heads in a broadcast dimension.
-``causal`` applies the top-left-aligned lower-triangular mask. ``scale`` multiplies the scores (1.0 when the
-network had no scaling; it is never defaulted to 1/sqrt(D)).
+and an optional ``mask`` broadcastable to (..., L, S): additive (the query's type) or BOOL (True: attend; the
+same as adding 0 there and -inf elsewhere). Batch dimensions broadcast (numpy rules), which covers grouped-query
+/ multi-query layouts where K and V carry fewer heads in a broadcast dimension. ``causal`` applies the
+top-left-aligned lower-triangular mask. ``scale`` multiplies the scores (1.0 when the network had no scaling; it
+is never defaulted to 1/sqrt(D)). A query row whose every score is masked to -inf gives zeros (PyTorch's SDPA;
+the softmax written out would give NaN there, which is why the exporters guard it with ``Where(IsNaN(p), 0, p)``).
 
 The generic implementation calls ``torch.nn.functional.scaled_dot_product_attention`` with the scale passed
-explicitly. Produced by ``passes/fuse_attention.py``.
+explicitly; a transposed key is copied back to (..., S, D) first, since SDPA's fused kernels (flash and
+memory-efficient on CUDA, flash on the CPU) take only inputs whose last axis is contiguous and fall back to the
+unfused math otherwise. Produced by ``passes/fuse_attention.py``.
 """
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ class Attention(OpDef):
         q, k, v = ins[:3]
         m = ins[3] if len(ins) > 3 else None
         if a.key_transposed:
-            k = k.transpose(-1, -2)
+            k = k.transpose(-1, -2).contiguous()
         # (inferrt's broadcast: torch.broadcast_shapes imports sympy on first use, which takes seconds)
         batch = broadcast_shapes(tuple(q.shape[:-2]), tuple(k.shape[:-2]), tuple(v.shape[:-2]),
                                  *(() if m is None else (tuple(m.shape[:-2]),)))

@@ -420,6 +420,16 @@ def test_trilu(upper, k):
           inits={"k": np.array(k, np.int64)})
 
 
+@pytest.mark.parametrize("upper,k", [(1, 0), (0, 0), (1, -1), (0, 2)])
+@pytest.mark.parametrize("rows,cols", [(4, 5), (6, 3)])
+def test_trilu_dynamic_last_dims(upper, k, rows, cols):
+    """Last two dims known only at run time (PyTorch's causal masks with a dynamic sequence): the mask is built
+    from Range over the dims; one engine at two shapes."""
+    x = rand(2, rows, cols)
+    check([oh.make_node("Trilu", ["x", "k"], ["y"], upper=upper)], {"x": (x, dyn(x.shape, keep=(0,)))}, ["y"],
+          inits={"k": np.array(k, np.int64)}, profiles={"x": ((2, 1, 1), (2, 4, 4), (2, 8, 8))})
+
+
 def test_eye_like():
     x = rand(3, 5)
     check([oh.make_node("EyeLike", ["x"], ["y"], k=1, dtype=TP.INT32)], {"x": (x, None)}, ["y"])

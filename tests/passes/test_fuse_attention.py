@@ -48,8 +48,11 @@ def test_structure_one_attention_layer():
         assert a.attrs.causal == (kw.get("mask") == "causal")
         assert len(a.inputs) == (4 if kw.get("mask") == "padding" else 3)
         if kw.get("key_layout") == "shuffle":
-            # K arrives as (B, H, D, S) from a reshape + transpose layer, which stays
-            assert a.attrs.key_transposed is True and "k_heads_t" not in a.origin
+            # K arrived as (B, H, D, S) from a reshape + transpose layer, which stays and now writes (B, H, S, D)
+            # (SDPA's fused kernels need K's last axis contiguous)
+            assert a.attrs.key_transposed is False and "k_heads_t" not in a.origin
+            kt = [n for n in g.nodes if n.name == "k_heads_t"]
+            assert len(kt) == 1 and kt[0].outputs[0] == a.inputs[1] and kt[0].attrs.second_transpose == (0, 2, 1, 3)
         if kw.get("mask") == "causal":
             assert "mask_add" in a.origin
 

@@ -427,6 +427,9 @@ def space_to_depth_1(ctx, node):
 # ----------------------------------------------------------------------------------------------- Trilu
 @importer("Trilu", since=14)
 def trilu_14(ctx, node):
+    """Keeps x where j - i >= k (upper) or j - i <= k (lower) over the last two axes (row i, column j). A constant
+    mask when the last two dims and k are known; otherwise the mask is computed by layers, from Range over the
+    dims at run time (the form of PyTorch's causal masks with a dynamic sequence) and from the k tensor."""
     x = ctx.input(node, 0)
     r = ctx.rank(x)
     if r < 2:
@@ -439,33 +442,36 @@ def trilu_14(ctx, node):
         else:
             k = int(np.asarray(kv).reshape(-1)[0])
     upper = bool(ctx.attr(node, "upper", 1))
-    rows, cols = x.shape[-2], x.shape[-1]
-    if rows < 0 or cols < 0:
-        ctx.fail(f"the last two dims must be static, got {tuple(x.shape)}", E.UNSUPPORTED_NODE_DYNAMIC)
-    i = np.arange(rows)[:, None]
-    j = np.arange(cols)[None, :]
-    if k_tensor is not None:
-        from ...enums import UnaryOperation
-
-        kt = ctx.cast(ctx.reshape(k_tensor, [1, 1], zero_copies=False), DataType.INT64)
-        diff = ctx.constant((j - i).astype(np.int64))
-        # upper keeps j - i >= k, i.e. not (j - i < k); lower keeps j - i <= k, i.e. not (j - i > k)
-        outside = ctx.network.add_elementwise(diff, kt, EW.LESS if upper else EW.GREATER).get_output(0)
-        keep_t = ctx.network.add_unary(outside, UnaryOperation.NOT).get_output(0)
-        mask = ctx.reshape(keep_t, [1] * (r - 2) + [rows, cols], zero_copies=False)
-        from ...dtypes import nptype
-
-        zero = ctx.constant(np.zeros((1,) * r, dtype=nptype(x.dtype)))
-        return [select(ctx, mask, x, zero)]
-    keep = (j - i >= k) if upper else (j - i <= k)
-    mask = ctx.constant(keep.reshape((1,) * (r - 2) + keep.shape))
-    v = ctx.value_of(x)
-    if v is not None:
-        return [ctx.constant(np.where(keep, v, np.zeros((), v.dtype)))]
     from ...dtypes import nptype
 
     zero = ctx.constant(np.zeros((1,) * r, dtype=nptype(x.dtype)))
-    return [select(ctx, mask, x, zero)]
+    rows, cols = x.shape[-2], x.shape[-1]
+    if rows >= 0 and cols >= 0 and k_tensor is None:
+        i = np.arange(rows)[:, None]
+        j = np.arange(cols)[None, :]
+        keep = (j - i >= k) if upper else (j - i <= k)
+        v = ctx.value_of(x)
+        if v is not None:
+            return [ctx.constant(np.where(keep, v, np.zeros((), v.dtype)))]
+        return [select(ctx, ctx.constant(keep.reshape((1,) * (r - 2) + keep.shape)), x, zero)]
+    from ...enums import UnaryOperation
+
+    diff = ctx.elementwise(_positions(ctx, node, x, r - 1, [1, -1]), _positions(ctx, node, x, r - 2, [-1, 1]),
+                           EW.SUB)   # j - i, (rows, cols)
+    kt = ctx.constant(np.array([[k]], np.int64)) if k_tensor is None else \
+        ctx.cast(ctx.reshape(k_tensor, [1, 1], zero_copies=False), DataType.INT64)
+    # upper keeps j - i >= k, i.e. not (j - i < k); lower keeps j - i <= k, i.e. not (j - i > k)
+    outside = ctx.network.add_elementwise(diff, kt, EW.LESS if upper else EW.GREATER).get_output(0)
+    keep_t = ctx.network.add_unary(outside, UnaryOperation.NOT).get_output(0)
+    return [select(ctx, keep_t, x, zero)]
+
+
+def _positions(ctx, node, x, axis, shape):
+    """0, 1, … along dim ``axis`` of ``x``, as INT64 reshaped to ``shape`` (a row or a column)."""
+    n = ctx.dim_of(x, axis)
+    n = ctx.constant(np.array(n, np.int64)) if isinstance(n, int) else ctx.reshape(n, [], zero_copies=False)
+    zero, one = ctx.constant(np.array(0, np.int64)), ctx.constant(np.array(1, np.int64))
+    return ctx.reshape(ctx.onnx_op("Range", [zero, n, one])[0], shape, zero_copies=False)
 
 
 def select(ctx, cond, a, b):
