@@ -30,8 +30,9 @@ def quantized_node(kind, x_shape, w, ks, sx, bias=None, residual=None, epilogue=
     """(node, specs) of a ``kind`` layer reading x of ``x_shape`` and the quantized kernel ``w`` (a torch tensor of
     DataType ``attrs['w_type']``, default INT8)."""
     w_type = attrs.pop("w_type", DataType.INT8)
+    x_type = attrs.pop("x_type", DataType.FLOAT)
     ins = ["x", "w", "b" if bias is not None else "", "r" if residual is not None else "", "ks"]
-    specs = {"x": Spec(DataType.FLOAT, tuple(x_shape)), "w": Spec(w_type, tuple(w.shape)),
+    specs = {"x": Spec(x_type, tuple(x_shape)), "w": Spec(w_type, tuple(w.shape)),
              "ks": Spec(DataType.FLOAT, tuple(ks.shape))}
     if sx is not None:
         ins.append("xs")
@@ -92,7 +93,39 @@ def _cases():
     cases["conv_int8_nchw"] = (node, specs, ins, ref)
     cases["conv_int8_channels_last"] = (node, specs, [x.contiguous(memory_format=torch.channels_last)] + ins[1:],
                                         ref)
+    # the kernel quantizes the FP16 input itself: ties round half to even, values past the range saturate
+    sx = 0.25
+    x = ((torch.randint(-200, 200, (16, 8), generator=g) + 0.5) * sx).half()   # every x / sx is a tie
+    w = ri(-127, 128, 8, 8)
+    ks = torch.rand(8, generator=g) * 0.01 + 0.002
+    node, specs = quantized_node("quantized_matmul", x.shape, w, ks, sx, kernel_axis=1, x_type=DataType.HALF)
+    ref = (torch.round(x.double() / sx).clamp(-128, 127) @ w.double()) * (sx * ks.double())
+    cases["gemm_int8_fp16_ties_and_saturation"] = (node, specs, [x, w, None, None, ks, torch.tensor(sx)], ref)
+    w = ri(-127, 128, 4, 8, 1, 1)
+    ks = torch.rand(4, generator=g) * 0.01 + 0.002
+    x = ((torch.randint(-200, 200, (2, 8, 3, 3), generator=g) + 0.5) * sx).half()
+    node, specs = quantized_node("quantized_conv", x.shape, w, ks, sx, num_output_maps=4, kernel_size_nd=(1, 1),
+                                 x_type=DataType.HALF)
+    ref = F.conv2d(torch.round(x.double() / sx).clamp(-128, 127), w.double()) * (sx * ks.double()).reshape(-1, 1, 1)
+    cases["conv_int8_fp16_ties_and_saturation"] = (node, specs, [x.contiguous(memory_format=torch.channels_last), w,
+                                                                 None, None, ks, torch.tensor(sx)], ref)
     return cases
+
+
+def e4m3_rounding_values():
+    """Values ``y`` whose E4M3 conversion tests the rounding: midpoints between neighbouring E4M3 values (normal and
+    subnormal; ties go to the even mantissa), values beyond 448 (saturate), zeros and signs."""
+    grid = torch.arange(0, 127, dtype=torch.uint8).view(torch.float8_e4m3fn).double()     # 0 .. 448, ascending
+    mids = (grid[:-1] + grid[1:]) / 2
+    y = torch.cat([mids, -mids, grid[::7], torch.tensor([449.0, 470.0, 1e4, -1e4, -460.0, 0.0])])
+    return y
+
+
+def _fake_e4m3(y):
+    """The quantize layer's E4M3 values of ``y`` (saturated, round to nearest even)."""
+    from inferrt.ops.cast_values import to_low_bit
+
+    return to_low_bit(y.float(), DataType.FP8).double()
 
 
 def _fake_fp8(x, s):
@@ -127,6 +160,15 @@ def _fp8_cases():
     ref = torch.relu(F.conv2d(_fake_fp8(x, 0.02), w.double() * sw, b.double(), padding=1))
     cases["conv_fp8_channels_last"] = (node, specs, [x.contiguous(memory_format=torch.channels_last), w, b, None,
                                                      torch.tensor(sw), torch.tensor(0.02)], ref)
+    # the kernel's own E4M3 rounding of x / sx: every tie, subnormal and saturating value, one per row (K = 1 and
+    # a kernel of 1.0: the output is the quantized input itself, so a rounding step off is an error of 1/8 and more)
+    y = e4m3_rounding_values()
+    x = (y * 0.5).float().reshape(-1, 1)                     # x / 0.5 is y exactly
+    w = torch.ones(1, 1).to(torch.float8_e4m3fn)
+    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(1.0), 0.5, input_type=DataType.FP8,
+                                 w_type=DataType.FP8)
+    cases["gemm_fp8_rounding"] = (node, specs, [x, w, None, None, torch.tensor(1.0), torch.tensor(0.5)],
+                                  _fake_e4m3(y).reshape(-1, 1) * 0.5)
     return cases
 
 
@@ -145,20 +187,29 @@ def _numpy_index_shim():
 
 
 def _run_kernels():
+    import inferrt.ops.quantized as quantized_ops
     from inferrt.tactics.registry import get_tactic
 
     _numpy_index_shim()
+    separate = []     # calls of the quantize pass the kernels replace (the INT8 / FP8 copy of the activation)
+    plain = quantized_ops.quantize_values
 
+    def counted(*args, **kwargs):
+        separate.append(1)
+        return plain(*args, **kwargs)
+
+    quantized_ops.quantize_values = counted
     out = {}
     for name, (node, specs, ins, ref) in {**_cases(), **_fp8_cases()}.items():
         tactic = get_tactic("triton_quantized_gemm" if node.kind == "quantized_matmul" else
                             "triton_quantized_conv_nhwc")
         run = tactic.runner(node, "cpu", dict(SMALL))
         y = torch.empty(specs["y"].shape, dtype=torch.float32)
+        separate.clear()
         res = run(ins, [y])
         assert res is None
         err = float((y.double() - ref).abs().max() / max(float(ref.abs().max()), 1.0))
-        out[name] = {"err": err, "launched": len(run.launchers[0].cache)}
+        out[name] = {"err": err, "launched": len(run.launchers[0].cache), "separate_quantize": len(separate)}
     return out
 
 
@@ -168,19 +219,24 @@ def interpreted():
 
 
 @pytest.mark.parametrize("case", ["gemm_int8_per_channel", "gemm_int4_values_transposed", "conv_int8_nchw",
-                                  "conv_int8_channels_last"])
+                                  "conv_int8_channels_last", "gemm_int8_fp16_ties_and_saturation",
+                                  "conv_int8_fp16_ties_and_saturation"])
 def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
+    """The kernels quantize the float input themselves as they load it (no separate quantize pass over the
+    activation): ties round half to even and values past [-128, 127] saturate, as the quantize layer does (one
+    rounding step off in the ties cases is an error of about 1e-5 of the output's range)."""
     r = interpreted[case]
-    assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+    assert r["launched"] == 1 and r["err"] <= 1e-6 and r["separate_quantize"] == 0, (case, r)
 
 
-@pytest.mark.parametrize("case", ["gemm_fp8", "conv_fp8_channels_last"])
+@pytest.mark.parametrize("case", ["gemm_fp8", "conv_fp8_channels_last", "gemm_fp8_rounding"])
 def test_interpreted_fp8_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
     """FP8 operands through the templates (Triton's interpreter casts a masked load's ``other`` as the compiler
-    does: an int ``other`` for an fp8e4nv pointer failed with "cannot cast ... to fp8e4nv")."""
+    does: an int ``other`` for an fp8e4nv pointer failed with "cannot cast ... to fp8e4nv"), the input quantized
+    to E4M3 in the kernel: every tie to the even value, subnormals, saturation at 448."""
     r = interpreted[case]
     # FP32 accumulation of FP8 products: float32 rounding, not a quantization step
-    assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+    assert r["launched"] == 1 and r["err"] <= 1e-5 and r["separate_quantize"] == 0, (case, r)
 
 
 def _template_signature(fn, operand):
@@ -195,13 +251,13 @@ def _template_signature(fn, operand):
     return sig
 
 
-@pytest.mark.parametrize("operand", ["fp8e4nv", "i8", "fp16", "fp32"])
+@pytest.mark.parametrize("operand", ["fp8e4nv", "i8", "fp16", "fp32", "fp16->i8", "fp32->fp8e4nv"])
 @pytest.mark.parametrize("template", ["gemm", "conv"])
 def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
     """The GEMM and implicit-GEMM conv templates go through Triton's compiler front end (ast_to_ttir) for an sm_90
     target, no GPU needed, with FP8 / INT8 operands (the quantized tactics') and FP16 / FP32 (the float tactics'). The
     FP8 kernels failed here on every Triton version: ``tl.load(fp8 pointer, mask, other=0)`` -> "cannot cast int32
-    to fp8e4nv"."""
+    to fp8e4nv". ``fp16->i8``: an FP16 input quantized to INT8 in the kernel (the quantized tactics' A operand)."""
     triton = pytest.importorskip("triton")
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -216,9 +272,14 @@ def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
         pytest.skip("Triton's interpreter is on in this process: the kernels are not JIT functions")
     prog, _ = dequantize_epilogue_program([["act", "GELU_TANH", 0, 0]], True)
     make = gemm_source if template == "gemm" else conv_source
+    x_type, _, operand = operand.rpartition("->")
+    quantize = {"quantize_a" if template == "gemm" else "quantize_x": True} if x_type else {}
     fn = load_kernel(make(prog, [DataType.FLOAT] * 3, DataType.FLOAT, int_operands=operand == "i8",
-                          fp8_operands=operand == "fp8e4nv"))
-    src = ASTSource(fn, _template_signature(fn, operand),
+                          fp8_operands=operand == "fp8e4nv", **quantize))
+    sig = _template_signature(fn, operand)
+    if x_type:
+        sig["a_ptr" if template == "gemm" else "x_ptr"] = "*" + x_type
+    src = ASTSource(fn, sig,
                     {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8, "PRECISION": "tf32"})
     target = GPUTarget("cuda", 90, 32)
     backend = make_backend(target)
@@ -232,6 +293,8 @@ def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
                          context)
     text = str(module)
     assert "tt.dot" in text
+    if x_type:     # the quantize's IEEE division and the float input's load
+        assert "div_rn" in text or "tt.precise_divf" in text, text[:2000]
     if operand == "fp8e4nv":
         # FP8 partial sums go into the FP32 accumulator every 32 products (Hopper's FP8 accumulator is narrower)
         assert "f8E4M3FN" in text and "maxNumImpreciseAcc = 32" in text
@@ -260,6 +323,14 @@ def test_support_rules():
     assert not gemm.supports(wo, wo_specs, "cuda")          # weight-only: dequantized_weights / generic
     node, specs = cases["conv_int8_nchw"][:2]
     assert conv.supports(node, specs, "cuda")
+    # input and output of different float types (an FP32 network input read by an FP16 layer, an FP16 layer
+    # writing an FP32 output): the kernel quantizes the input it reads and writes the output's own type
+    for kind, tactic in (("conv_int8_nchw", conv), ("gemm_int8_per_channel", gemm)):
+        node, specs = cases[kind][:2]
+        for x_t, y_t in ((DataType.FLOAT, DataType.HALF), (DataType.HALF, DataType.FLOAT)):
+            mixed = dict(specs, x=Spec(x_t, specs["x"].shape), y=Spec(y_t, specs["y"].shape))
+            assert tactic.supports(node, mixed, "cuda"), (kind, x_t, y_t)
+    assert not conv.supports(node, dict(specs, y=Spec(DataType.INT8, specs["y"].shape)), "cuda")
     grouped, gspecs = quantized_node("quantized_conv", (1, 8, 5, 5), torch.zeros(8, 4, 1, 1, dtype=torch.int8),
                                      torch.tensor(0.1), 0.1, num_output_maps=8, kernel_size_nd=(1, 1), num_groups=2)
     assert not conv.supports(grouped, gspecs, "cuda")
