@@ -73,6 +73,14 @@ def _common_supports(node, specs):
     return epilogue_supported(prog, dts)
 
 
+def conv_weights_k_major(input_type) -> bool:
+    """Whether the convolution packs its weights K-major (``triton_conv.pack_weight``): INT8 yes (the weight tiles
+    are then pipelined into shared memory with cp.async). FP8 no: Triton 3.6 fails to compile the FP8 template with
+    K-major weights and in-kernel quantized inputs at BLOCK_K 64 ("Cannot use F32 as the accumulator element type
+    when the max_num_imprecise_acc is less than 32" in its pipeliner), while the GEMM template compiles either way."""
+    return input_type == DataType.INT8
+
+
 def _with_bias(node):
     return len(node.inputs) > 2 and bool(node.inputs[2])
 
@@ -158,7 +166,7 @@ class TritonQuantizedGemm(Tactic):
 @register_tactic
 class TritonQuantizedConvNHWC(Tactic):
     name = "triton_quantized_conv_nhwc"
-    version = 2     # 2: the input quantized in the kernel's loads
+    version = 3     # 2: the input quantized in the kernel's loads; 3: K-major weights
     constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_CONV,)
     devices = ("cuda",)
@@ -196,7 +204,8 @@ class TritonQuantizedConvNHWC(Tactic):
             key = (w.data_ptr(), ins[4].data_ptr(), ins[5].data_ptr())
             prep = prepared.get(key)
             if prep is None:
-                wmat = pack_weight(w, a.num_output_maps, x.shape[1], k, _storage(a.input_type))
+                wmat = pack_weight(w, a.num_output_maps, x.shape[1], k, _storage(a.input_type),
+                                   k_major=conv_weights_k_major(a.input_type))
                 prep = prepared[key] = (wmat, _column_scale(ins, a.num_output_maps), _input_scale(ins))
             wmat, scale, sx = prep
             extras = [scale.reshape(1, -1, 1, 1).expand(shape)]

@@ -14,7 +14,8 @@ The epilogue is the same ``pointwise`` program as the GEMM template's (``triton_
 residual adds (any broadcast, read through their NCHW-logical strides) and activations, applied before the single
 store into the output's layout.
 
-Weights are packed once per weight tensor into the (KH, KW, C, OC) matrix in the input's dtype.
+Weights are packed once per weight tensor into the (KH, KW, C, OC) matrix in the input's dtype (read through its
+strides: the quantized tactic packs it K-major, ``pack_weight``).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_o
     n = len(in_dtypes)
     args = ["x_ptr", "w_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)] + (["qs_ptr"] if quantize_x else [])
     args += ["NB", "C", "H", "W", "OC", "OH", "OW", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
-             "sx_n", "sx_c", "sx_h", "sx_w", "so_n", "so_c", "so_h", "so_w"]
+             "sx_n", "sx_c", "sx_h", "sx_w", "sw_k", "sw_n", "so_n", "so_c", "so_h", "so_w"]
     for k in range(1, n):
         args += [f"s{k}_n", f"s{k}_c", f"s{k}_h", f"s{k}_w"]
     src = ["import triton", "import triton.language as tl", "", "", "@triton.jit",
@@ -77,7 +78,7 @@ def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_o
            f"                    mask=inside[:, None] & (cc[None, :] < C), other={'0.0' if quantize_x else fill})",
            *(quantize_operand_lines(fp8_operands) if quantize_x else []),
            "        wrow = (tap * C + cc).to(tl.int64)",
-           f"        b = tl.load(w_ptr + wrow[:, None] * OC + wn[None, :], mask=cc[:, None] < C, other={fill})",
+           f"        b = tl.load(w_ptr + wrow[:, None] * sw_k + wn[None, :] * sw_n, mask=cc[:, None] < C, other={fill})",
            f"        acc = {dot}",
            *to_float,
            "    ohl = oh.to(tl.int64)",
@@ -94,9 +95,17 @@ def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_o
     return "\n".join(src) + "\n"
 
 
-def pack_weight(w, oc, c, kernel, dtype):
-    """The (KH·KW·C) x OC weight matrix of an (OC, C, KH, KW) kernel, contiguous, in ``dtype``."""
-    return w.reshape(oc, c, *kernel).permute(2, 3, 1, 0).contiguous().to(dtype).reshape(-1, oc)
+def pack_weight(w, oc, c, kernel, dtype, k_major: bool = False):
+    """The (KH·KW·C) x OC weight matrix of an (OC, C, KH, KW) kernel in ``dtype``: contiguous (output channels
+    adjacent), or with ``k_major`` the transposed view of a contiguous OC x (KH·KW·C) matrix (reduction adjacent).
+    8-bit tensor-core products (Hopper's wgmma on INT8 / FP8) take both operands K-major from shared memory: with
+    K-major weights Triton streams the weight tiles into shared memory asynchronously (cp.async, pipelined over
+    ``num_stages``) instead of loading them into registers and transposing them there (sm_90 PTX of the
+    quantized template: the weight loads become cp.async, the register round trip through shared memory halves)."""
+    w = w.reshape(oc, c, *kernel)
+    if k_major:
+        return w.permute(0, 2, 3, 1).contiguous().to(dtype).reshape(oc, -1).t()
+    return w.permute(2, 3, 1, 0).contiguous().to(dtype).reshape(-1, oc)
 
 
 class ConvLauncher:
@@ -144,7 +153,7 @@ class ConvLauncher:
         grid = (triton.cdiv(nb * oh * ow, p["BLOCK_M"]) * triton.cdiv(oc, p["BLOCK_N"]),)
         scale = [] if x_scale is None else [x_scale]
         compiled = kern[grid](x, wmat, out, *extras, *scale, nb, c, h, w, oc, oh, ow, kernel[0], kernel[1], sh, sw, ph, pw,
-                              dh, dw, *x.stride(), *out.stride(), *strides,
+                              dh, dw, *x.stride(), *wmat.stride(), *out.stride(), *strides,
                               BLOCK_M=p["BLOCK_M"], BLOCK_N=p["BLOCK_N"], BLOCK_K=p["BLOCK_K"], GROUP_M=p["GROUP_M"],
                               PRECISION=_precision(x.dtype), num_warps=p["num_warps"], num_stages=p["num_stages"])
         if compiled is not None and hasattr(compiled, "hash"):

@@ -300,6 +300,75 @@ def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
         assert "f8E4M3FN" in text and "maxNumImpreciseAcc = 32" in text
 
 
+@pytest.mark.parametrize("block_k", [32, 64])
+@pytest.mark.parametrize("input_type", ["INT8", "FP8"])
+@pytest.mark.parametrize("template", ["gemm", "conv"])
+def test_quantizing_templates_compile_to_sm90_ptx(template, input_type, block_k):
+    """The whole compiler pipeline down to sm_90 PTX, no GPU needed, for the kernels the quantized tactics launch:
+    an FP16 input quantized in the kernel, the weights in the layout the tactic packs (K-major for INT8; FP8
+    convolutions keep N-major, whose K-major form Triton 3.6 fails to pipeline at BLOCK_K 64), read by wgmma; the
+    IEEE division of the quantize survives as div.rn and the convolution's tiles stream into shared memory
+    (cp.async)."""
+    pytest.importorskip("triton")
+    import re
+
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.compiler.compiler import make_backend
+    from triton._C.libtriton import ir
+
+    from inferrt.tactics.tactic_triton_quantized import conv_weights_k_major, dequantize_epilogue_program
+    from inferrt.tactics.triton_codegen import load_kernel
+    from inferrt.tactics.triton_conv import conv_source
+    from inferrt.tactics.triton_gemm import gemm_source
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("Triton's interpreter is on in this process: the kernels are not JIT functions")
+    dt = DataType[input_type]
+    fp8 = dt == DataType.FP8
+    prog, _ = dequantize_epilogue_program([["act", "RELU", 0, 0]], True)
+    if template == "gemm":
+        fn = load_kernel(gemm_source(prog, [DataType.FLOAT] * 3, DataType.HALF, int_operands=not fp8,
+                                     fp8_operands=fp8, quantize_a=True))
+        k_major, unit = True, {"sa_k": 1}
+        unit.update({"sb_k": 1} if k_major else {"sb_n": 1})
+        operands, divisible = ("a_ptr", "b_ptr"), ("K", "sa_m", "sb_n", "so_m")
+    else:
+        fn = load_kernel(conv_source(prog, [DataType.FLOAT] * 3, DataType.HALF, int_operands=not fp8,
+                                     fp8_operands=fp8, quantize_x=True))
+        k_major = conv_weights_k_major(dt)
+        unit = {"sx_c": 1, **({"sw_k": 1} if k_major else {"sw_n": 1})}
+        operands, divisible = ("x_ptr", "w_ptr"), ("C", "OC", "sx_n", "sx_h", "sx_w", "sw_k", "sw_n", "so_n", "so_h",
+                                                  "so_w")
+    const = {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": block_k, "GROUP_M": 8, "PRECISION": "tf32", **unit}
+    sig = {n: ("constexpr" if n in const else "*" + ("fp16" if n == operands[0] else
+                                                      ("fp8e4nv" if fp8 else "i8") if n == operands[1] else "fp32")
+               if n.endswith("_ptr") else "i32") for n in fn.arg_names}
+    # what Triton's launcher knows of real arguments: 16-byte aligned tensors, channel counts multiple of 16
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
+             if n not in const and (n.endswith("_ptr") or n in divisible)}
+    target = GPUTarget("cuda", 90, 32)
+    backend = make_backend(target)
+    options = backend.parse_options({"num_warps": 8, "num_stages": 3})
+    context = ir.context()
+    ir.load_dialects(context)
+    backend.load_dialects(context)
+    src = ASTSource(fn, sig, const, attrs)
+    module = src.make_ir(target, options, backend.get_codegen_implementation(options), backend.get_module_map(),
+                         context)
+    stages = {}
+    backend.add_stages(stages, options, src.language)
+    meta = {}
+    for name in ("ttir", "ttgir", "llir", "ptx"):
+        module = stages[name](module, meta)
+    ptx = module
+    mma = "s32.s8.s8" if not fp8 else "f32.e4m3.e4m3"
+    assert re.search(rf"wgmma\.mma_async\S*{re.escape(mma)}", ptx)
+    assert "div.rn.f32" in ptx, "the quantize's division is not an IEEE division"
+    if template == "conv":   # (the GEMM template's loads are not pipelined on sm_90 in any dtype, FP16 included)
+        assert "cp.async" in ptx, "no tile is streamed into shared memory"
+
+
 def test_tuning_spaces_take_k_in_steps_of_32():
     from inferrt.tactics.tactic_triton_quantized import QUANT_CONV_SPACE, QUANT_GEMM_SPACE
 
