@@ -4,7 +4,9 @@ inputs: ``triton_quantized_gemm`` (``quantized_matmul``, the GEMM template of ``
 
 The template reads the float input and quantizes each tile with the per-tensor scale as it loads it (round half to
 even and saturate, as the Q layer does: ``triton_gemm.quantize_operand_lines``, the values of
-``ops.quantized.quantized_input``), so no separate quantize pass writes an INT8 copy of the activation; it
+``ops.quantized.quantized_input``), so no separate quantize pass writes an INT8 copy of the activation (tuning
+parameter ``QUANTIZE="load"``, the default; ``"pass"`` quantizes the activation by one Triton pass before the
+product, ``triton_quantize.py``, and the autotuner keeps the faster per layer); it
 multiplies the quantized values (INT8 x INT8/INT4 accumulated exactly in INT32, FP8 E4M3 x E4M3 in FP32) and its
 epilogue program starts with the dequantize, a product with the per-output-channel vector ``sx * sw[c]``, followed
 by the bias and the layer's steps, all in registers before the single store. Weights, that vector and the FP32 input
@@ -19,7 +21,7 @@ from __future__ import annotations
 from ..enums import DataType, MatrixOperation as MO
 from ..ir.kinds import Kind
 from ..ops import Spec, get_op
-from ..ops.quantized import matmul_output_axis, output_channel_scale
+from ..ops.quantized import matmul_output_axis, output_channel_scale, quantized_input
 from .registry import Tactic, register_tactic
 from .tactic_cuda_fused import epilogue_program
 from .tactic_triton_conv import _conv_dims, conv_geometry
@@ -27,23 +29,26 @@ from .tactic_triton_gemm import problem_dims
 from .tactic_triton_pointwise import triton_available
 from .triton_conv import ConvLauncher, pack_weight
 from .triton_gemm import _ELEM, GEMM_DTYPES, GEMM_SPACE, GemmLauncher, epilogue_supported, gemm_fits, view3
+from .triton_quantize import QuantizeLauncher
 from .tuning import TuningSpace
 
 #: the GEMM template's parameters with reduction blocks of 32 and 64 (8-bit tensor-core products take K in steps of
-#: 32)
-_PARAMS = dict(GEMM_SPACE.params, BLOCK_K=(32, 64))
+#: 32), and where the input is quantized: in the product's tile loads ("load") or by one pass over the activation
+#: before it ("pass", ``triton_quantize.py``); last, so that the single variation "pass" is the first one timed
+_PARAMS = dict(GEMM_SPACE.params, BLOCK_K=(32, 64), QUANTIZE=("load", "pass"))
 
 
-def _operand_bytes(node, specs) -> int:
-    """Bytes per element of the pipelined operand tiles in the shared-memory check: the input's float type (its
-    tiles are loaded as they are and quantized in registers), an upper bound for the one-byte weights too."""
-    return _ELEM.get(specs[node.inputs[0]].dtype, 4)
+def _operand_bytes(point, node, specs) -> int:
+    """Bytes per element of the pipelined operand tiles in the shared-memory check: one (quantized by a pass
+    before), or the input's float type when its tiles are loaded as they are and quantized in registers (an upper
+    bound for the one-byte weights too)."""
+    return 1 if point["QUANTIZE"] == "pass" else _ELEM.get(specs[node.inputs[0]].dtype, 4)
 
 
 QUANT_GEMM_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, problem_dims(node, specs)[0],
-                                                                         _operand_bytes(node, specs)))
+                                                                         _operand_bytes(p, node, specs)))
 QUANT_CONV_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, _conv_dims(node, specs),
-                                                                         _operand_bytes(node, specs)))
+                                                                         _operand_bytes(p, node, specs)))
 
 
 def dequantize_epilogue_program(steps, with_bias: bool):
@@ -110,7 +115,7 @@ def _input_scale(ins):
 @register_tactic
 class TritonQuantizedGemm(Tactic):
     name = "triton_quantized_gemm"
-    version = 2     # 2: the input quantized in the kernel's loads
+    version = 3     # 2: the input quantized in the kernel's loads; 3: or by a quantize pass (QUANTIZE)
     constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_MATMUL,)
     devices = ("cuda",)
@@ -131,6 +136,7 @@ class TritonQuantizedGemm(Tactic):
         a = node.attrs
         prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
         gemm = GemmLauncher(prog, point)
+        quantize = QuantizeLauncher() if point["QUANTIZE"] == "pass" else None
         prepared: dict = {}
 
         def run(ins, outs):
@@ -143,6 +149,8 @@ class TritonQuantizedGemm(Tactic):
                 prep = prepared[key] = (wm.unsqueeze(0), _column_scale(ins, wm.shape[1]), _input_scale(ins))
             b3, scale, sx = prep
             k, n = b3.shape[1], b3.shape[2]
+            if quantize is not None:
+                x = quantize(x, sx, b3.dtype, lambda: quantized_input(a, x, ins[5]))
             a3 = view3(x, (1, -1, k))   # the rows of every batch: one weight matrix
             shape = tuple(out.shape)
             shape3 = (1, a3.shape[1], n)
@@ -154,19 +162,19 @@ class TritonQuantizedGemm(Tactic):
                 import torch
 
                 out3, copy_back = torch.empty(shape3, dtype=out.dtype, device=out.device), True
-            gemm(out3, a3, b3, extras, a_scale=sx)
+            gemm(out3, a3, b3, extras, a_scale=None if quantize is not None else sx)
             if copy_back:
                 out.copy_(out3.view(shape))
             return None
 
-        run.launchers = [gemm]
+        run.launchers = [gemm] + ([quantize] if quantize is not None else [])
         return run
 
 
 @register_tactic
 class TritonQuantizedConvNHWC(Tactic):
     name = "triton_quantized_conv_nhwc"
-    version = 3     # 2: the input quantized in the kernel's loads; 3: K-major weights
+    version = 4     # 2: the input quantized in the kernel's loads; 3: K-major weights; 4: QUANTIZE "pass"
     constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_CONV,)
     devices = ("cuda",)
@@ -189,6 +197,7 @@ class TritonQuantizedConvNHWC(Tactic):
         a = node.attrs
         prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
         launch = ConvLauncher(prog, point)
+        quantize = QuantizeLauncher() if point["QUANTIZE"] == "pass" else None
         prepared: dict = {}
         generic = node.op
 
@@ -210,8 +219,12 @@ class TritonQuantizedConvNHWC(Tactic):
             wmat, scale, sx = prep
             extras = [scale.reshape(1, -1, 1, 1).expand(shape)]
             extras += [(ins[2].reshape(1, -1, 1, 1) if p == "bias" else ins[p]).expand(shape) for p in plan[2:]]
-            launch(out, x, wmat, k, (s, pre, d), extras, x_scale=sx)
+            if quantize is not None:
+                xq = quantize(x, sx, wmat.dtype, lambda: quantized_input(a, x, ins[5]))
+                launch(out, xq, wmat, k, (s, pre, d), extras)
+            else:
+                launch(out, x, wmat, k, (s, pre, d), extras, x_scale=sx)
             return None
 
-        run.launchers = [launch]
+        run.launchers = [launch] + ([quantize] if quantize is not None else [])
         return run

@@ -22,7 +22,8 @@ from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
 from tests.tactics.interpret import run_interpreted_module
 
-SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
+SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8,
+         "QUANTIZE": "load"}
 
 
 def quantized_node(kind, x_shape, w, ks, sx, bias=None, residual=None, epilogue=(), input_type=DataType.INT8,
@@ -203,13 +204,15 @@ def _run_kernels():
     for name, (node, specs, ins, ref) in {**_cases(), **_fp8_cases()}.items():
         tactic = get_tactic("triton_quantized_gemm" if node.kind == "quantized_matmul" else
                             "triton_quantized_conv_nhwc")
-        run = tactic.runner(node, "cpu", dict(SMALL))
-        y = torch.empty(specs["y"].shape, dtype=torch.float32)
-        separate.clear()
-        res = run(ins, [y])
-        assert res is None
-        err = float((y.double() - ref).abs().max() / max(float(ref.abs().max()), 1.0))
-        out[name] = {"err": err, "launched": len(run.launchers[0].cache), "separate_quantize": len(separate)}
+        for quantize in ("load", "pass"):
+            run = tactic.runner(node, "cpu", dict(SMALL, QUANTIZE=quantize))
+            y = torch.empty(specs["y"].shape, dtype=torch.float32)
+            separate.clear()
+            res = run(ins, [y])
+            assert res is None
+            err = float((y.double() - ref).abs().max() / max(float(ref.abs().max()), 1.0))
+            out[f"{name}@{quantize}"] = {"err": err, "launched": [len(x.cache) for x in run.launchers],
+                                         "separate_quantize": len(separate)}
     return out
 
 
@@ -221,22 +224,27 @@ def interpreted():
 @pytest.mark.parametrize("case", ["gemm_int8_per_channel", "gemm_int4_values_transposed", "conv_int8_nchw",
                                   "conv_int8_channels_last", "gemm_int8_fp16_ties_and_saturation",
                                   "conv_int8_fp16_ties_and_saturation"])
-def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
-    """The kernels quantize the float input themselves as they load it (no separate quantize pass over the
-    activation): ties round half to even and values past [-128, 127] saturate, as the quantize layer does (one
-    rounding step off in the ties cases is an error of about 1e-5 of the output's range)."""
-    r = interpreted[case]
-    assert r["launched"] == 1 and r["err"] <= 1e-6 and r["separate_quantize"] == 0, (case, r)
+@pytest.mark.parametrize("quantize", ["load", "pass"])
+def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case, quantize):
+    """The kernels quantize the float input themselves, as they load it ("load") or by one Triton pass before the
+    product ("pass"), never through PyTorch's quantize ops: ties round half to even and values past [-128, 127]
+    saturate, as the quantize layer does (one rounding step off in the ties cases is an error of about 1e-5 of the
+    output's range)."""
+    r = interpreted[f"{case}@{quantize}"]
+    assert r["launched"] == ([1] if quantize == "load" else [1, 1]), (case, r)
+    assert r["err"] <= 1e-6 and r["separate_quantize"] == 0, (case, r)
 
 
 @pytest.mark.parametrize("case", ["gemm_fp8", "conv_fp8_channels_last", "gemm_fp8_rounding"])
-def test_interpreted_fp8_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
+@pytest.mark.parametrize("quantize", ["load", "pass"])
+def test_interpreted_fp8_kernel_matches_the_fake_quantized_float64_layer(interpreted, case, quantize):
     """FP8 operands through the templates (Triton's interpreter casts a masked load's ``other`` as the compiler
     does: an int ``other`` for an fp8e4nv pointer failed with "cannot cast ... to fp8e4nv"), the input quantized
-    to E4M3 in the kernel: every tie to the even value, subnormals, saturation at 448."""
-    r = interpreted[case]
+    to E4M3 by Triton code: every tie to the even value, subnormals, saturation at 448."""
+    r = interpreted[f"{case}@{quantize}"]
     # FP32 accumulation of FP8 products: float32 rounding, not a quantization step
-    assert r["launched"] == 1 and r["err"] <= 1e-5 and r["separate_quantize"] == 0, (case, r)
+    assert r["launched"] == ([1] if quantize == "load" else [1, 1]), (case, r)
+    assert r["err"] <= 1e-5 and r["separate_quantize"] == 0, (case, r)
 
 
 def _template_signature(fn, operand):
@@ -369,14 +377,53 @@ def test_quantizing_templates_compile_to_sm90_ptx(template, input_type, block_k)
         assert "cp.async" in ptx, "no tile is streamed into shared memory"
 
 
+@pytest.mark.parametrize("fp8", [False, True])
+def test_quantize_pass_compiles_to_sm90_ptx(fp8):
+    """The one-pass quantize kernel (``QUANTIZE="pass"``) down to sm_90 PTX: FP16 in, one byte out per element,
+    an IEEE division, vectorized 16-byte loads of an aligned activation."""
+    pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.compiler.compiler import make_backend
+    from triton._C.libtriton import ir
+
+    from inferrt.tactics.triton_codegen import load_kernel
+    from inferrt.tactics.triton_quantize import BLOCK, quantize_source
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("Triton's interpreter is on in this process: the kernels are not JIT functions")
+    fn = load_kernel(quantize_source(fp8))
+    sig = {"x_ptr": "*fp16", "qs_ptr": "*fp32", "out_ptr": "*fp8e4nv" if fp8 else "*i8", "N": "i32",
+           "BLOCK": "constexpr"}
+    target = GPUTarget("cuda", 90, 32)
+    backend = make_backend(target)
+    options = backend.parse_options({"num_warps": 4})
+    context = ir.context()
+    ir.load_dialects(context)
+    backend.load_dialects(context)
+    src = ASTSource(fn, sig, {"BLOCK": BLOCK}, {(0,): [["tt.divisibility", 16]], (2,): [["tt.divisibility", 16]],
+                                                (3,): [["tt.divisibility", 16]]})
+    module = src.make_ir(target, options, backend.get_codegen_implementation(options), backend.get_module_map(),
+                         context)
+    stages = {}
+    backend.add_stages(stages, options, src.language)
+    for name in ("ttir", "ttgir", "llir", "ptx"):
+        module = stages[name](module, {})
+    assert "div.rn.f32" in module and "ld.global.v4.b32" in module
+    assert ("cvt.rn.satfinite.e4m3x2.f32" in module) == fp8
+
+
 def test_tuning_spaces_take_k_in_steps_of_32():
     from inferrt.tactics.tactic_triton_quantized import QUANT_CONV_SPACE, QUANT_GEMM_SPACE
 
     for space in (QUANT_GEMM_SPACE, QUANT_CONV_SPACE):
         assert set(space.params["BLOCK_K"]) == {32, 64}
+        assert space.params["QUANTIZE"] == ("load", "pass")
     node, specs = _cases()["gemm_int8_per_channel"][:2]
     points = QUANT_GEMM_SPACE.points(node, specs)
     assert points and all(p["BLOCK_K"] in (32, 64) for p in points)
+    # the default, then its single variation QUANTIZE="pass" first: timed at every optimization level from 2 on
+    assert points[0]["QUANTIZE"] == "load" and points[1] == dict(points[0], QUANTIZE="pass")
 
 
 def test_support_rules():

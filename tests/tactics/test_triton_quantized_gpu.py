@@ -14,7 +14,8 @@ from tests.tactics.gpu_points import gpu_points  # noqa: E402
 from inferrt.tactics.registry import get_tactic  # noqa: E402
 from tests.tactics.test_triton_quantized import SMALL, _cases, _fp8_cases, fp8_gemm_case, quantized_node  # noqa: E402
 
-POINTS = gpu_points(SMALL, large_block_k=64)
+POINTS = {f"{name}-{quantize}": dict(point, QUANTIZE=quantize)
+          for name, point in gpu_points(SMALL, large_block_k=64).items() for quantize in ("load", "pass")}
 
 
 def _run(node, specs, ins, point):
@@ -63,7 +64,7 @@ def test_int8_gemm_matches_exact_integer_sums_beyond_float32_exactness():
     w = torch.randint(-127, 128, (4096, 32), generator=g, dtype=torch.int8)
     x = torch.randint(-127, 128, (24, 4096), generator=g).float() * 0.5      # exactly representable, no rounding
     node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(1.0), 0.5)
-    y = _run(node, specs, [x, w, None, None, torch.tensor(1.0), torch.tensor(0.5)], POINTS["default"])
+    y = _run(node, specs, [x, w, None, None, torch.tensor(1.0), torch.tensor(0.5)], POINTS["default-load"])
     exact = ((x.double() / 0.5).round().long() @ w.long()).double() * 0.5
     assert torch.allclose(y, exact, rtol=1.2e-7, atol=0)     # only the FP32 output's rounding
 
