@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from inferrt.enums import DataType, MatrixOperation as MO
 from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
-from tests.tactics.interpret import run_interpreted_module
+from tests.tactics.interpret import numpy_index_shim, run_interpreted_module
 
 SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8,
          "QUANTIZE": "load"}
@@ -173,25 +173,11 @@ def _fp8_cases():
     return cases
 
 
-def _numpy_index_shim():
-    """Triton 3.6's interpreter reads a scalar kernel argument with ``int(array)`` on a one-element array of rank 1,
-    which NumPy 2.4 refuses ("only 0-dimensional arrays can be converted"); read the element instead."""
-    from triton.runtime import interpreter
-
-    patch = interpreter._patch_lang_tensor
-
-    def patched(tensor, scope):
-        patch(tensor, scope)
-        scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
-
-    interpreter._patch_lang_tensor = patched
-
-
 def _run_kernels():
     import inferrt.ops.quantized as quantized_ops
     from inferrt.tactics.registry import get_tactic
 
-    _numpy_index_shim()
+    numpy_index_shim()
     separate = []     # calls of the quantize pass the kernels replace (the INT8 / FP8 copy of the activation)
     plain = quantized_ops.quantize_values
 
