@@ -117,12 +117,17 @@ def bench_row(name, batch, device, modes, small, iters, calibration="max"):
         t0 = time.perf_counter()
         engine = inferrt.build_engine(q, fp16=fp16, device=device, profiles=profiles)
         row[f"{mode}_build_s"] = round(time.perf_counter() - t0, 1)
-        tactics = {}
+        tactics, where = {}, {}
         for n in engine.graph.nodes:
             if n.kind.startswith("quantized_"):
                 key = f"{n.kind}/{n.info.tactic or 'generic'}"
                 tactics[key] = tactics.get(key, 0) + 1
+                q = (n.info.tactic_point or {}).get("QUANTIZE")
+                if q is not None:   # where the Triton tactics quantize the input (the autotuner's choice)
+                    where[q] = where.get(q, 0) + 1
         row[f"{mode}_layers"] = tactics
+        if where:
+            row[f"{mode}_quantize_points"] = where
         run, out = _engine_timer(engine, feeds, device)
         row[f"{mode}_ms"] = time_fn(run, device, iters=iters)
         row[f"{mode}_speedup_vs_{base}"] = round(row[f"{base}_ms"] / row[f"{mode}_ms"], 3)
@@ -156,9 +161,11 @@ def main(argv=None):
     for name in args.models.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
             row = bench_row(name, batch, args.device, modes, args.small, args.iters, args.calibration)
+            _free(args.device)
+            if args.device == "cuda":   # what the row left reserved once its engines are gone
+                row["cuda_reserved_gb_after"] = round(torch.cuda.memory_reserved() / 2**30, 2)
             rows.append(row)
             print(json.dumps(row), flush=True)
-            _free(args.device)
     dev = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as f:
