@@ -78,7 +78,8 @@ def conv_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_o
            f"                    mask=inside[:, None] & (cc[None, :] < C), other={'0.0' if quantize_x else fill})",
            *(quantize_operand_lines(fp8_operands) if quantize_x else []),
            "        wrow = (tap * C + cc).to(tl.int64)",
-           f"        b = tl.load(w_ptr + wrow[:, None] * sw_k + wn[None, :] * sw_n, mask=cc[:, None] < C, other={fill})",
+           "        b = tl.load(w_ptr + wrow[:, None] * sw_k + wn[None, :] * sw_n, mask=cc[:, None] < C,",
+           f"                    other={fill})",
            f"        acc = {dot}",
            *to_float,
            "    ohl = oh.to(tl.int64)",
@@ -152,8 +153,8 @@ class ConvLauncher:
         p = self.point
         grid = (triton.cdiv(nb * oh * ow, p["BLOCK_M"]) * triton.cdiv(oc, p["BLOCK_N"]),)
         scale = [] if x_scale is None else [x_scale]
-        compiled = kern[grid](x, wmat, out, *extras, *scale, nb, c, h, w, oc, oh, ow, kernel[0], kernel[1], sh, sw, ph, pw,
-                              dh, dw, *x.stride(), *wmat.stride(), *out.stride(), *strides,
+        compiled = kern[grid](x, wmat, out, *extras, *scale, nb, c, h, w, oc, oh, ow, kernel[0], kernel[1], sh, sw,
+                              ph, pw, dh, dw, *x.stride(), *wmat.stride(), *out.stride(), *strides,
                               BLOCK_M=p["BLOCK_M"], BLOCK_N=p["BLOCK_N"], BLOCK_K=p["BLOCK_K"], GROUP_M=p["GROUP_M"],
                               PRECISION=_precision(x.dtype), num_warps=p["num_warps"], num_stages=p["num_stages"])
         if compiled is not None and hasattr(compiled, "hash"):

@@ -5,7 +5,6 @@ ran here). Meta tensors have no values, so any host read (``float(t)``, ``.item(
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.tactics.test_triton_quantized import _cases, _fp8_cases
 
