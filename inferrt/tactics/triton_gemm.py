@@ -96,7 +96,7 @@ def quantize_operand_lines(fp8: bool, var: str = "a", indent: str = "        ") 
     binade's E4M3 spacing (2**(exponent - 3), 2**-9 below the normal range; powers of two, built from the exponent
     bits, so the scaling is exact), which leaves the conversion nothing to round: the result is the
     round-to-nearest-even of the direct conversion without relying on the conversion's rounding (the interpreter
-    truncates and drops the carry)."""
+    truncates and drops the carry), a negative value rounding to zero included (-0)."""
     y = f"tl.math.div_rn({var}.to(tl.float32), qs)"
     if not fp8:
         return [f"{indent}{var} = tl.minimum(tl.maximum({y}, -128.0), 127.0)",
@@ -107,8 +107,9 @@ def quantize_operand_lines(fp8: bool, var: str = "a", indent: str = "        ") 
             f"{indent}qe = tl.maximum(({var}.to(tl.int32, bitcast=True) >> 23) & 0xFF, 121)",
             f"{indent}qstep = ((qe - 3) << 23).to(tl.float32, bitcast=True)",
             f"{indent}qinv = ((257 - qe) << 23).to(tl.float32, bitcast=True)",
-            f"{indent}{var} = ((({var} * qinv) + 12582912.0) - 12582912.0) * qstep",
-            f"{indent}{var} = {var}.to(tl.float8e4nv)"]
+            f"{indent}qr = ((({var} * qinv) + 12582912.0) - 12582912.0) * qstep",
+            # a value that rounds to zero keeps its sign (-0), as the conversion gives it
+            f"{indent}{var} = tl.where(qr == 0.0, {var} * 0.0, qr).to(tl.float8e4nv)"]
 
 
 def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_operands: bool = False,
