@@ -126,6 +126,13 @@ def bench_row(name, batch, device, modes, small, iters, calibration="max"):
                 if q is not None:   # where the Triton tactics quantize the input (the autotuner's choice)
                     where[q] = where.get(q, 0) + 1
         row[f"{mode}_layers"] = tactics
+        qdq = {}
+        for n in engine.graph.nodes:
+            if n.kind in ("quantize", "dequantize"):   # standalone Q / DQ (residual branches)
+                key = f"{n.kind}/{n.info.tactic or 'generic'}"
+                qdq[key] = qdq.get(key, 0) + 1
+        if qdq:
+            row[f"{mode}_qdq_layers"] = qdq
         if where:
             row[f"{mode}_quantize_points"] = where
         run, out = _engine_timer(engine, feeds, device)

@@ -11,8 +11,9 @@ PY=${PYTHON:-python}
 DIR=${OUT:-bench/results}
 mkdir -p "$DIR"
 status=0
-$PY -m pytest -q -p no:cacheprovider -m gpu tests/tactics/test_triton_quantized_gpu.py tests/runtime/test_capture_errors.py \
-    tests/runtime/test_capture_isolation.py > "$DIR/quantized_gpu_tests.txt" 2>&1 || status=1
+$PY -m pytest -q -p no:cacheprovider -m gpu tests/tactics/test_triton_quantized_gpu.py tests/tactics/test_triton_qdq.py \
+    tests/runtime/test_capture_errors.py tests/runtime/test_capture_isolation.py > "$DIR/quantized_gpu_tests.txt" 2>&1 \
+    || status=1
 tail -n 3 "$DIR/quantized_gpu_tests.txt"
 $PY bench/quantized.py --models resnet50 --batches 64,256 --modes int8,fp8 --json "$DIR/quantized.json" \
     > "$DIR/quantized_bench.txt" 2>&1 || status=1
@@ -27,6 +28,6 @@ for r in d["rows"]:
     print(f"{r['batch']:>5} {r['fp16_ms']:>8.2f} {r['int8_ms']:>8.2f} {r['int8_speedup_vs_fp16']:>7.2f} "
           f"{r['int8_err']:>6.3f} {r.get('int8_top1_agreement', 0):>5.2f} {r['fp8_ms']:>8.2f} "
           f"{r['fp8_speedup_vs_fp16']:>7.2f}  {g}  {r.get('int8_quantize_points')}  {r.get('cuda_reserved_gb_after')}")
-    print("      int8 layers:", r["int8_layers"])
+    print("      int8 layers:", r["int8_layers"], r.get("int8_qdq_layers"))
 PY
 exit $status

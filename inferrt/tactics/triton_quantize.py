@@ -4,13 +4,13 @@ IEEE division, saturation, round half to even / E4M3 round to nearest even).
 
 The same file holds the matching dequantize kernel. Both run standalone quantize / dequantize layers
 (``tactic_triton_qdq.py``: the pairs a Q/DQ model leaves on ResNet's residual branches, which PyTorch ran as 5 + 3
-elementwise passes). The quantized tactics (``tactic_triton_quantized.py``) use the quantize kernel at their ``QUANTIZE="pass"`` tuning point, where the
-product then reads the quantized copy instead of quantizing each tile as it loads it (``"load"``): the pass moves
-3 bytes per element of an FP16 activation once, the in-load quantize re-quantizes every input element for each
-tile of output channels (and each kernel tap of a convolution) that reads it; which is faster depends on the
-layer's shape and the GPU, so the autotuner times both. The kernel walks the tensor's storage in memory order, so
-any dense layout (contiguous or channels-last) keeps its strides; other layouts quantize through PyTorch
-(``ops.quantized.quantized_input``, the same values).
+elementwise passes). The quantized tactics (``tactic_triton_quantized.py``) use the quantize kernel at their
+``QUANTIZE="pass"`` tuning point, where the product then reads the quantized copy instead of quantizing each tile as
+it loads it (``"load"``): the pass moves 3 bytes per element of an FP16 activation once, the in-load quantize
+re-quantizes every input element for each tile of output channels (and each kernel tap of a convolution) that reads
+it; which is faster depends on the layer's shape and the GPU, so the autotuner times both. The kernels walk the
+tensor's storage in memory order, so any dense layout (contiguous or channels-last) keeps its strides; other layouts
+quantize through PyTorch (``ops.quantized.quantized_input``, the same values).
 """
 from __future__ import annotations
 

@@ -79,6 +79,39 @@ def test_interpreted_qdq_matches_the_generic_layer_bit_for_bit(interpreted, case
     assert r["same"] and r["dtype"] == r["want_dtype"] and r["strides_kept"] and r["launched"] == 1, (case, r)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", list(_cases()))
+def test_gpu_qdq_matches_the_generic_layer_bit_for_bit(case):
+    """The compiled kernels (the GPU's own FP8 conversion included) against the generic layer on the GPU, and the
+    layer captured in a CUDA graph."""
+    from inferrt.runtime.cuda_graphs import capture_graph
+    from inferrt.tactics.registry import get_tactic
+
+    kind, x, x_type, to_type, scale = _cases()[case]
+    if torch.float8_e4m3fn in (x.dtype,) or to_type == DataType.FP8:
+        if torch.cuda.get_device_capability() < (8, 9):
+            pytest.skip("FP8 needs compute capability 8.9+")
+    node, specs = qdq_node(kind, x.shape, x_type, to_type)
+    tactic = get_tactic("triton_qdq")
+    assert tactic.supports(node, specs, "cuda")
+    ins = [x.cuda(), torch.tensor(scale, device="cuda")]
+    slot = torch.empty(tuple(specs["y"].shape), device="cuda",
+                       dtype={DataType.HALF: torch.float16, DataType.FLOAT: torch.float32}.get(to_type, torch.int8))
+    run = tactic.runner(node, "cuda", {})
+    run(ins, [slot])                                     # warm-up: compiles, prepares the scale
+    got = []
+    g = torch.cuda.CUDAGraph()
+    capture_graph(g, lambda: got.append(run(ins, [slot])[0]), torch.cuda.Stream())
+    g.replay()
+    torch.cuda.synchronize()
+    (want,) = node.op.run(node.attrs, ins, [slot])
+    y, w = got[0], want
+    if y.dtype == torch.float8_e4m3fn:
+        y, w = y.view(torch.uint8), w.view(torch.uint8)
+    same = (y == w) | torch.isnan(want.float()) if want.is_floating_point() else y == w
+    assert bool(same.all()) and got[0].stride() == x.stride()
+
+
 def test_support_rules():
     pytest.importorskip("triton")
     from inferrt.tactics.registry import get_tactic
