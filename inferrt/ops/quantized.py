@@ -66,6 +66,13 @@ def quantized_input(a, x, sx):
                            a.input_type)
 
 
+def _input_scale(sx, device):
+    """The per-tensor input scale as a float64 scalar tensor on ``device``, kept on the device: reading it to the
+    host (``float(sx)``) synchronizes the stream, which fails inside a CUDA graph capture and stalls the GPU
+    everywhere else."""
+    return sx.to(device=device, dtype=torch.float64).reshape(())
+
+
 def accumulation_dtype(input_type, k):
     """The float type that sums ``k`` products of quantized values exactly (INT8) or as tensor cores do (FP8)."""
     if input_type == DataType.INT8 and k > _F32_EXACT_K:
@@ -155,7 +162,7 @@ class QuantizedConv(_ConvBase):
         acc_t = accumulation_dtype(a.input_type, k)
         xq = quantized_input(a, x, ins[5]).to(acc_t)
         (acc,) = conv.run(a, [xq, w.to(device=x.device, dtype=acc_t), None], outs)
-        m = output_channel_scale(ks, a.num_output_maps).to(acc.device) * float(ins[5].reshape(()))
+        m = output_channel_scale(ks, a.num_output_maps).to(acc.device) * _input_scale(ins[5], acc.device)
         y = acc.to(torch.float64) * m.reshape((1, -1) + (1,) * (acc.dim() - 2))
         if b is not None:
             y = y + b.to(torch.float64).reshape((1, -1) + (1,) * (acc.dim() - 2))
@@ -209,7 +216,7 @@ class QuantizedMatmul(OpDef):
         acc_t = accumulation_dtype(a.input_type, k)
         xq = quantized_input(a, x, ins[5]).to(acc_t)
         (acc,) = mm.run(a, [xq, w.to(device=x.device, dtype=acc_t)], outs)
-        m = output_channel_scale(ks, n).to(acc.device) * float(ins[5].reshape(()))
+        m = output_channel_scale(ks, n).to(acc.device) * _input_scale(ins[5], acc.device)
         y = acc.to(torch.float64) * m
         if b is not None:
             y = y + b.to(torch.float64)

@@ -4,6 +4,13 @@ A graph is captured per (input-shape set, bound I/O addresses), after one ordina
 key (which also flushes lazy initialization such as cuBLAS handles). Graphs bake in addresses, so a call whose
 addresses differ uses (or captures) another graph; a small LRU per context bounds how many are kept. Replays run on
 the caller's stream. The profiler and ``debug_sync`` disable capture (they need per-layer synchronization).
+
+A capture that fails (an operation that reads to the host, synchronizes or allocates host memory, inside the
+captured execution) leaves that shape set running without a graph. Its warning names the first error of the
+chain: the layer that broke the capture raises first, and ``capture_end`` then raises CUDA's "operation failed due
+to a previous error during capture" on top of it. The failed graph's private memory pool is given back: PyTorch
+releases a graph's pool only when its capture ended (``CUDAGraph::reset``), so each failed capture otherwise kept
+every block it allocated reserved for the life of the process.
 """
 from __future__ import annotations
 
@@ -16,11 +23,41 @@ import torch
 _CAPTURE_LOCK = threading.Lock()
 
 
+def first_error(exc: BaseException) -> BaseException:
+    """The first exception of ``exc``'s chain (``__cause__`` / ``__context__``): the error that broke a capture,
+    under the "operation failed due to a previous error during capture" that ``capture_end`` raises on top of it."""
+    seen = {id(exc)}
+    while True:
+        inner = exc.__cause__ if exc.__cause__ is not None else exc.__context__
+        if inner is None or id(inner) in seen:     # the end of the chain (or of a cycle)
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def _release_failed_pool(graph, pool, device) -> None:
+    """Give back the private memory pool of a capture that did not end. ``CUDAGraph.pool()`` answers only after a
+    successful capture, whose graph releases its pool itself when it is destroyed; otherwise nothing ever would,
+    and the blocks the capture allocated (activations of the captured execution, tensors still referenced by the
+    exception's frames until it is dropped) would stay reserved: release the pool so that they are freed once
+    unreferenced (by ``torch.cuda.empty_cache()``, or by the allocator itself before it reports out of memory)."""
+    try:
+        graph.pool()
+        return          # the capture ended: the graph's destructor releases the pool
+    except RuntimeError:
+        pass
+    try:
+        torch._C._cuda_releasePool(device, pool)
+    except (RuntimeError, AttributeError):     # the pool was never made (the capture failed before it began)
+        pass
+
+
 def capture_graph(graph, fn, stream=None) -> None:
     """Capture ``fn()`` into ``graph`` (one capture at a time in the process), leaving the process as it was when
-    the capture fails: the exception propagates, and PyTorch's CUDA random generators are put back in the state
-    they had before (a capture that fails inside ``capture_end`` never runs their epilogue, and every later random
-    draw on the device, any build's or the user's, then raises "Offset increment outside graph capture")."""
+    the capture fails: the exception propagates, the private memory pool of the failed capture is released (see
+    the module docstring), and PyTorch's CUDA random generators are put back in the state they had before (a
+    capture that fails inside ``capture_end`` never runs their epilogue, and every later random draw on the
+    device, any build's or the user's, then raises "Offset increment outside graph capture")."""
     gens = list(torch.cuda.default_generators)
     saved = [g.clone_state() for g in gens]
     # torch.cuda.graph synchronizes the device before capturing, which fails while another thread captures;
@@ -28,8 +65,10 @@ def capture_graph(graph, fn, stream=None) -> None:
     # device throughout (torch.cuda.graph synchronizes and allocates on the current one; an engine on GPU 1 may be
     # run from a thread whose current device is GPU 0)
     with _CAPTURE_LOCK, torch.cuda.device(stream.device if stream is not None else None):
+        device = torch.cuda.current_device()
+        pool = torch.cuda.graph_pool_handle()   # known to us, so a failed capture's pool can be released
         try:
-            with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+            with torch.cuda.graph(graph, pool=pool, stream=stream, capture_error_mode="thread_local"):
                 fn()
         except BaseException:
             for g, s in zip(gens, saved):
@@ -38,7 +77,19 @@ def capture_graph(graph, fn, stream=None) -> None:
                 torch.cuda.synchronize(stream.device if stream is not None else None)
             except RuntimeError:
                 pass
+            _release_failed_pool(graph, pool, device)
             raise
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about a failed capture: the first error of the chain (the layer that broke it), then the error
+    that ended the capture when it is another one."""
+    def line(e):
+        text = str(e).strip().splitlines()
+        return f"{type(e).__name__}: {text[0] if text else ''}"
+
+    first = first_error(exc)
+    return line(first) if first is exc else f"{line(first)}; then {line(exc)}"
 
 
 class GraphCache:
@@ -89,13 +140,14 @@ class GraphCache:
         except RuntimeError as e:  # an op that synchronizes or reads to the host cannot be captured: run eagerly
             failed = True
             self._bad.add(key[0])
-            self.last_error = f"{type(e).__name__}: {e}"
+            self.last_error = _describe(e)
             if self._log is not None:
                 from ..logger import Severity
 
                 self._log(Severity.WARNING, "CUDA graph capture failed; this shape set runs without a graph "
-                                            f"({self.last_error.splitlines()[0][:400]})")
+                                            f"({self.last_error[:600]})")
         if failed:
+            del g   # (the exception, whose frames held tensors of the released pool, is gone with the except block)
             with torch.cuda.stream(stream):
                 fn()
             return

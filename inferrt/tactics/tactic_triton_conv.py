@@ -60,6 +60,7 @@ def _plan(node):
 @register_tactic
 class TritonConvNHWC(Tactic):
     name = "triton_conv_nhwc"
+    version = 2     # 2: the template reads the weights through their strides
     constant_inputs = (1,)
     kinds = (Kind.FUSED_CONV, Kind.CONVOLUTION)
     devices = ("cuda",)

@@ -2,13 +2,19 @@
 inputs: ``triton_quantized_gemm`` (``quantized_matmul``, the GEMM template of ``triton_gemm.py``) and
 ``triton_quantized_conv_nhwc`` (``quantized_conv``, the implicit-GEMM template of ``triton_conv.py``).
 
-Per call the input is quantized with its per-tensor scale (round half to even and saturate, as the Q layer did:
-``ops.quantized.quantized_input``); the template multiplies the quantized values (INT8 x INT8/INT4 accumulated
-exactly in INT32, FP8 E4M3 x E4M3 in FP32) and its epilogue program starts with the dequantize, a product with the
-per-output-channel vector ``sx * sw[c]`` prepared once per kernel, followed by the bias and the layer's steps, all in
-registers before the single store. Weights are prepared once per weight tensor (INT4 values are already held in
-int8). FP8 needs a GPU of compute capability 8.9 or later. Weight-only layers (``input_type`` FLOAT) run through
-``dequantized_weights`` (``tactic_dequantized_weights.py``) or the generic implementation.
+The template reads the float input and quantizes each tile with the per-tensor scale as it loads it (round half to
+even and saturate, as the Q layer does: ``triton_gemm.quantize_operand_lines``, the values of
+``ops.quantized.quantized_input``), so no separate quantize pass writes an INT8 copy of the activation (tuning
+parameter ``QUANTIZE="load"``, the default; ``"pass"`` quantizes the activation by one Triton pass before the
+product, ``triton_quantize.py``, and the autotuner keeps the faster per layer); it
+multiplies the quantized values (INT8 x INT8/INT4 accumulated exactly in INT32, FP8 E4M3 x E4M3 in FP32) and its
+epilogue program starts with the dequantize, a product with the per-output-channel vector ``sx * sw[c]``, followed
+by the bias and the layer's steps, all in registers before the single store. Weights, that vector and the FP32 input
+scale are prepared once per weight tensor, in the first (un-captured) execution (INT4 values are already held in
+int8); nothing in a later call reads to the host or allocates, so CUDA graphs capture it. The input and output may be
+of different float types (a network's FP32 input into an FP16 layer). FP8 needs a GPU of compute capability 8.9 or
+later. Weight-only layers (``input_type`` FLOAT) run through ``dequantized_weights``
+(``tactic_dequantized_weights.py``) or the generic implementation.
 """
 from __future__ import annotations
 
@@ -22,14 +28,27 @@ from .tactic_triton_conv import _conv_dims, conv_geometry
 from .tactic_triton_gemm import problem_dims
 from .tactic_triton_pointwise import triton_available
 from .triton_conv import ConvLauncher, pack_weight
-from .triton_gemm import GEMM_DTYPES, GEMM_SPACE, GemmLauncher, epilogue_supported, gemm_fits, view3
+from .triton_gemm import _ELEM, GEMM_DTYPES, GEMM_SPACE, GemmLauncher, epilogue_supported, gemm_fits, view3
+from .triton_quantize import QuantizeLauncher
 from .tuning import TuningSpace
 
 #: the GEMM template's parameters with reduction blocks of 32 and 64 (8-bit tensor-core products take K in steps of
-#: 32); one-byte operands in the shared-memory check
-_PARAMS = dict(GEMM_SPACE.params, BLOCK_K=(32, 64))
-QUANT_GEMM_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, problem_dims(node, specs)[0], 1))
-QUANT_CONV_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, _conv_dims(node, specs), 1))
+#: 32), and where the input is quantized: in the product's tile loads ("load") or by one pass over the activation
+#: before it ("pass", ``triton_quantize.py``); last, so that the single variation "pass" is the first one timed
+_PARAMS = dict(GEMM_SPACE.params, BLOCK_K=(32, 64), QUANTIZE=("load", "pass"))
+
+
+def _operand_bytes(point, node, specs) -> int:
+    """Bytes per element of the pipelined operand tiles in the shared-memory check: one (quantized by a pass
+    before), or the input's float type when its tiles are loaded as they are and quantized in registers (an upper
+    bound for the one-byte weights too)."""
+    return 1 if point["QUANTIZE"] == "pass" else _ELEM.get(specs[node.inputs[0]].dtype, 4)
+
+
+QUANT_GEMM_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, problem_dims(node, specs)[0],
+                                                                         _operand_bytes(p, node, specs)))
+QUANT_CONV_SPACE = TuningSpace(_PARAMS, lambda p, node, specs: gemm_fits(p, _conv_dims(node, specs),
+                                                                         _operand_bytes(p, node, specs)))
 
 
 def dequantize_epilogue_program(steps, with_bias: bool):
@@ -45,17 +64,26 @@ def _fp8_ok() -> bool:
 
 
 def _common_supports(node, specs):
-    """The checks both tactics share: INT8 / FP8 inputs, one float type in and out, an epilogue the template
+    """The checks both tactics share: INT8 / FP8 inputs, float input and output types (not necessarily the same:
+    the input is quantized in the kernel and the output written in its own type), an epilogue the template
     compiles."""
     a = node.attrs
     if a.input_type not in (DataType.INT8, DataType.FP8) or (a.input_type == DataType.FP8 and not _fp8_ok()):
         return False
     x, out = specs[node.inputs[0]], specs[node.outputs[0]]
-    if x.dtype not in GEMM_DTYPES or out.dtype != x.dtype or x.shape is None or out.shape is None:
+    if x.dtype not in GEMM_DTYPES or out.dtype not in GEMM_DTYPES or x.shape is None or out.shape is None:
         return False
     prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
     dts = [DataType.FLOAT, DataType.FLOAT] + [specs[node.inputs[2 if p == "bias" else p]].dtype for p in plan[2:]]
     return epilogue_supported(prog, dts)
+
+
+def conv_weights_k_major(input_type) -> bool:
+    """Whether the convolution packs its weights K-major (``triton_conv.pack_weight``): INT8 yes (the weight tiles
+    are then pipelined into shared memory with cp.async). FP8 no: Triton 3.6 fails to compile the FP8 template with
+    K-major weights and in-kernel quantized inputs at BLOCK_K 64 ("Cannot use F32 as the accumulator element type
+    when the max_num_imprecise_acc is less than 32" in its pipeliner), while the GEMM template compiles either way."""
+    return input_type == DataType.INT8
 
 
 def _with_bias(node):
@@ -76,9 +104,18 @@ def _column_scale(ins, n):
     return (output_channel_scale(ins[4], n).to(sx.device) * sx).to(torch.float32).contiguous()
 
 
+def _input_scale(ins):
+    """The per-tensor input scale as the one FP32 value the kernel divides by (the quantize layer's
+    ``x.float() / sx.float()``)."""
+    import torch
+
+    return ins[5].to(torch.float32).reshape(1).contiguous()
+
+
 @register_tactic
 class TritonQuantizedGemm(Tactic):
     name = "triton_quantized_gemm"
+    version = 3     # 2: the input quantized in the kernel's loads; 3: or by a quantize pass (QUANTIZE)
     constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_MATMUL,)
     devices = ("cuda",)
@@ -99,6 +136,7 @@ class TritonQuantizedGemm(Tactic):
         a = node.attrs
         prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
         gemm = GemmLauncher(prog, point)
+        quantize = QuantizeLauncher() if point["QUANTIZE"] == "pass" else None
         prepared: dict = {}
 
         def run(ins, outs):
@@ -108,10 +146,12 @@ class TritonQuantizedGemm(Tactic):
             if prep is None:
                 wm = w.reshape(w.shape[-2:])
                 wm = (wm.t() if a.op1 == MO.TRANSPOSE else wm).to(_storage(a.input_type))
-                prep = prepared[key] = (wm.unsqueeze(0), _column_scale(ins, wm.shape[1]))
-            b3, scale = prep
+                prep = prepared[key] = (wm.unsqueeze(0), _column_scale(ins, wm.shape[1]), _input_scale(ins))
+            b3, scale, sx = prep
             k, n = b3.shape[1], b3.shape[2]
-            a3 = quantized_input(a, x, ins[5]).reshape(1, -1, k)
+            if quantize is not None:
+                x = quantize(x, sx, b3.dtype, lambda: quantized_input(a, x, ins[5]))
+            a3 = view3(x, (1, -1, k))   # the rows of every batch: one weight matrix
             shape = tuple(out.shape)
             shape3 = (1, a3.shape[1], n)
             extras = [scale.expand(shape3)]
@@ -122,18 +162,19 @@ class TritonQuantizedGemm(Tactic):
                 import torch
 
                 out3, copy_back = torch.empty(shape3, dtype=out.dtype, device=out.device), True
-            gemm(out3, a3, b3, extras)
+            gemm(out3, a3, b3, extras, a_scale=None if quantize is not None else sx)
             if copy_back:
                 out.copy_(out3.view(shape))
             return None
 
-        run.launchers = [gemm]
+        run.launchers = [gemm] + ([quantize] if quantize is not None else [])
         return run
 
 
 @register_tactic
 class TritonQuantizedConvNHWC(Tactic):
     name = "triton_quantized_conv_nhwc"
+    version = 4     # 2: the input quantized in the kernel's loads; 3: K-major weights; 4: QUANTIZE "pass"
     constant_inputs = (1, 4, 5)
     kinds = (Kind.QUANTIZED_CONV,)
     devices = ("cuda",)
@@ -156,6 +197,7 @@ class TritonQuantizedConvNHWC(Tactic):
         a = node.attrs
         prog, plan = dequantize_epilogue_program(a.epilogue, _with_bias(node))
         launch = ConvLauncher(prog, point)
+        quantize = QuantizeLauncher() if point["QUANTIZE"] == "pass" else None
         prepared: dict = {}
         generic = node.op
 
@@ -171,14 +213,18 @@ class TritonQuantizedConvNHWC(Tactic):
             key = (w.data_ptr(), ins[4].data_ptr(), ins[5].data_ptr())
             prep = prepared.get(key)
             if prep is None:
-                wmat = pack_weight(w, a.num_output_maps, x.shape[1], k, _storage(a.input_type))
-                prep = prepared[key] = (wmat, _column_scale(ins, a.num_output_maps))
-            wmat, scale = prep
-            xq = quantized_input(a, x, ins[5])
+                wmat = pack_weight(w, a.num_output_maps, x.shape[1], k, _storage(a.input_type),
+                                   k_major=conv_weights_k_major(a.input_type))
+                prep = prepared[key] = (wmat, _column_scale(ins, a.num_output_maps), _input_scale(ins))
+            wmat, scale, sx = prep
             extras = [scale.reshape(1, -1, 1, 1).expand(shape)]
             extras += [(ins[2].reshape(1, -1, 1, 1) if p == "bias" else ins[p]).expand(shape) for p in plan[2:]]
-            launch(out, xq, wmat, k, (s, pre, d), extras)
+            if quantize is not None:
+                xq = quantize(x, sx, wmat.dtype, lambda: quantized_input(a, x, ins[5]))
+                launch(out, xq, wmat, k, (s, pre, d), extras)
+            else:
+                launch(out, x, wmat, k, (s, pre, d), extras, x_scale=sx)
             return None
 
-        run.launchers = [launch]
+        run.launchers = [launch] + ([quantize] if quantize is not None else [])
         return run

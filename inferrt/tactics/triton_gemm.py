@@ -83,14 +83,46 @@ def operand_fill(fp8_operands: bool) -> str:
     return "0.0" if fp8_operands else "0"
 
 
-def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_operands: bool = False) -> str:
+def quantize_operand_lines(fp8: bool, var: str = "a", indent: str = "        ") -> list:
+    """Lines that turn the float tile ``var`` into the quantized operand, as the quantize layer does
+    (``ops.quantize.quantize_values`` of ``x / scale``; the per-tensor scale is loaded into ``qs`` once per program),
+    so the A operand is read in the activation's own type straight from the activation: no separate quantize pass,
+    no INT8 / FP8 copy of the activation in memory.
+
+    An IEEE division first (``div_rn``: Triton's ``/`` on FP32 is an approximate division). INT8: saturation to
+    [-128, 127], then rounding half to even by adding and subtracting 1.5 * 2**23 (a float32 of magnitude below
+    2**22 lands on an integer in the adder's own round-to-nearest-even; no libdevice ``rint``, which Triton's
+    interpreter lacks). FP8 E4M3: saturation to +-448 (NaN kept), then the same rounding on the value divided by its
+    binade's E4M3 spacing (2**(exponent - 3), 2**-9 below the normal range; powers of two, built from the exponent
+    bits, so the scaling is exact), which leaves the conversion nothing to round: the result is the
+    round-to-nearest-even of the direct conversion without relying on the conversion's rounding (the interpreter
+    truncates and drops the carry), a negative value rounding to zero included (-0)."""
+    y = f"tl.math.div_rn({var}.to(tl.float32), qs)"
+    if not fp8:
+        return [f"{indent}{var} = tl.minimum(tl.maximum({y}, -128.0), 127.0)",
+                f"{indent}{var} = (({var} + 12582912.0) - 12582912.0).to(tl.int8)"]
+    return [f"{indent}{var} = {y}",
+            f"{indent}{var} = tl.where({var} != {var}, {var}, tl.minimum(tl.maximum({var}, -448.0), 448.0))",
+            # biased exponent, at least that of 2**-6 (E4M3's smallest normal binade: spacing 2**-9 below it too)
+            f"{indent}qe = tl.maximum(({var}.to(tl.int32, bitcast=True) >> 23) & 0xFF, 121)",
+            f"{indent}qstep = ((qe - 3) << 23).to(tl.float32, bitcast=True)",
+            f"{indent}qinv = ((257 - qe) << 23).to(tl.float32, bitcast=True)",
+            f"{indent}qr = ((({var} * qinv) + 12582912.0) - 12582912.0) * qstep",
+            # a value that rounds to zero keeps its sign (-0), as the conversion gives it
+            f"{indent}{var} = tl.where(qr == 0.0, {var} * 0.0, qr).to(tl.float8e4nv)"]
+
+
+def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_operands: bool = False,
+                quantize_a: bool = False) -> str:
     """The kernel's source; ``in_dtypes[k]`` is the dtype of epilogue input k (k >= 1; bias, residuals).
     ``int_operands``: A and B are INT8 (quantized values; see ``accumulator_lines``); ``fp8_operands``: A and B are
-    FP8 E4M3 (``operand_fill``)."""
+    FP8 E4M3 (``operand_fill``). ``quantize_a``: A holds float values that the kernel quantizes to the operand
+    type with the per-tensor scale at ``qs_ptr`` as it loads them (``quantize_operand_lines``)."""
     init, dot, to_float = accumulator_lines(int_operands, fp8_operands)
     fill = operand_fill(fp8_operands)
     n = len(in_dtypes)
-    args = ["a_ptr", "b_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)] + ["M", "N", "K"]
+    args = ["a_ptr", "b_ptr", "out_ptr"] + [f"in{k}_ptr" for k in range(1, n)] + (["qs_ptr"] if quantize_a else [])
+    args += ["M", "N", "K"]
     args += ["sa_b", "sa_m", "sa_k", "sb_b", "sb_k", "sb_n", "so_b", "so_m", "so_n"]
     for k in range(1, n):
         args += [f"s{k}_b", f"s{k}_m", f"s{k}_n"]
@@ -115,9 +147,11 @@ def gemm_source(program, in_dtypes, out_dtype, int_operands: bool = False, fp8_o
            "    a_ptrs = a_ptr + pid_b * sa_b + am[:, None] * sa_m + rk[None, :] * sa_k",
            "    b_ptrs = b_ptr + pid_b * sb_b + rk[:, None] * sb_k + bn[None, :] * sb_n",
            init,
+           *(["    qs = tl.load(qs_ptr)"] if quantize_a else []),
            "    for k0 in range(0, tl.cdiv(K, BLOCK_K)):",
            "        left = K - k0 * BLOCK_K",
-           f"        a = tl.load(a_ptrs, mask=rk[None, :] < left, other={fill})",
+           f"        a = tl.load(a_ptrs, mask=rk[None, :] < left, other={'0.0' if quantize_a else fill})",
+           *(quantize_operand_lines(fp8_operands) if quantize_a else []),
            f"        b = tl.load(b_ptrs, mask=rk[:, None] < left, other={fill})",
            f"        acc = {dot}",
            "        a_ptrs += BLOCK_K * sa_k",
@@ -202,7 +236,9 @@ class GemmLauncher:
     def compiled_kernels(self) -> list:
         return list(self.launched.values())
 
-    def __call__(self, out3, a3, b3, extras):
+    def __call__(self, out3, a3, b3, extras, a_scale=None):
+        """``a_scale``: a one-element FP32 tensor; A then holds float values that the kernel quantizes to B's type
+        (INT8 or FP8) with this per-tensor scale as it loads them (``quantize_operand_lines``)."""
         import triton
 
         from ..dtypes import from_torch_dtype
@@ -211,21 +247,25 @@ class GemmLauncher:
         k = a3.shape[2]
         if out3.numel() == 0:
             return
-        key = (a3.dtype, tuple(x.dtype for x in extras), out3.dtype)
+        operand = b3.dtype if a_scale is not None else a3.dtype
+        key = (a3.dtype, operand, tuple(x.dtype for x in extras), out3.dtype)
         kern = self.cache.get(key)
         if kern is None:
             import torch
 
             dts = [DataType.FLOAT] + [from_torch_dtype(x.dtype) for x in extras]
             kern = self.cache[key] = load_kernel(gemm_source(self.program, dts, from_torch_dtype(out3.dtype),
-                                                             int_operands=a3.dtype == torch.int8,
-                                                             fp8_operands=a3.dtype == torch.float8_e4m3fn))
+                                                             int_operands=operand == torch.int8,
+                                                             fp8_operands=operand == torch.float8_e4m3fn,
+                                                             quantize_a=a_scale is not None))
         p = self.point
         strides = []
         for x in extras:
             strides += list(x.stride())
         grid = (triton.cdiv(m, p["BLOCK_M"]) * triton.cdiv(n, p["BLOCK_N"]), bsz)
-        compiled = kern[grid](a3, b3, out3, *extras, m, n, k, *a3.stride(), *b3.stride(), *out3.stride(), *strides,
+        scale = [] if a_scale is None else [a_scale]
+        compiled = kern[grid](a3, b3, out3, *extras, *scale, m, n, k, *a3.stride(), *b3.stride(), *out3.stride(),
+                              *strides,
                               BLOCK_M=p["BLOCK_M"], BLOCK_N=p["BLOCK_N"], BLOCK_K=p["BLOCK_K"], GROUP_M=p["GROUP_M"],
                               PRECISION=_precision(a3.dtype), num_warps=p["num_warps"], num_stages=p["num_stages"])
         if compiled is not None and hasattr(compiled, "hash"):

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from inferrt.enums import DataType, MatrixOperation as MO
 from inferrt.ir.graph import Node
 from inferrt.ops import Spec, get_op
-from tests.tactics.interpret import run_interpreted_module
+from tests.tactics.interpret import numpy_index_shim, run_interpreted_module
 
-SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8}
+SMALL = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 2, "GROUP_M": 8,
+         "QUANTIZE": "load"}
 
 
 def quantized_node(kind, x_shape, w, ks, sx, bias=None, residual=None, epilogue=(), input_type=DataType.INT8,
@@ -30,8 +31,9 @@ def quantized_node(kind, x_shape, w, ks, sx, bias=None, residual=None, epilogue=
     """(node, specs) of a ``kind`` layer reading x of ``x_shape`` and the quantized kernel ``w`` (a torch tensor of
     DataType ``attrs['w_type']``, default INT8)."""
     w_type = attrs.pop("w_type", DataType.INT8)
+    x_type = attrs.pop("x_type", DataType.FLOAT)
     ins = ["x", "w", "b" if bias is not None else "", "r" if residual is not None else "", "ks"]
-    specs = {"x": Spec(DataType.FLOAT, tuple(x_shape)), "w": Spec(w_type, tuple(w.shape)),
+    specs = {"x": Spec(x_type, tuple(x_shape)), "w": Spec(w_type, tuple(w.shape)),
              "ks": Spec(DataType.FLOAT, tuple(ks.shape))}
     if sx is not None:
         ins.append("xs")
@@ -92,7 +94,39 @@ def _cases():
     cases["conv_int8_nchw"] = (node, specs, ins, ref)
     cases["conv_int8_channels_last"] = (node, specs, [x.contiguous(memory_format=torch.channels_last)] + ins[1:],
                                         ref)
+    # the kernel quantizes the FP16 input itself: ties round half to even, values past the range saturate
+    sx = 0.25
+    x = ((torch.randint(-200, 200, (16, 8), generator=g) + 0.5) * sx).half()   # every x / sx is a tie
+    w = ri(-127, 128, 8, 8)
+    ks = torch.rand(8, generator=g) * 0.01 + 0.002
+    node, specs = quantized_node("quantized_matmul", x.shape, w, ks, sx, kernel_axis=1, x_type=DataType.HALF)
+    ref = (torch.round(x.double() / sx).clamp(-128, 127) @ w.double()) * (sx * ks.double())
+    cases["gemm_int8_fp16_ties_and_saturation"] = (node, specs, [x, w, None, None, ks, torch.tensor(sx)], ref)
+    w = ri(-127, 128, 4, 8, 1, 1)
+    ks = torch.rand(4, generator=g) * 0.01 + 0.002
+    x = ((torch.randint(-200, 200, (2, 8, 3, 3), generator=g) + 0.5) * sx).half()
+    node, specs = quantized_node("quantized_conv", x.shape, w, ks, sx, num_output_maps=4, kernel_size_nd=(1, 1),
+                                 x_type=DataType.HALF)
+    ref = F.conv2d(torch.round(x.double() / sx).clamp(-128, 127), w.double()) * (sx * ks.double()).reshape(-1, 1, 1)
+    cases["conv_int8_fp16_ties_and_saturation"] = (node, specs, [x.contiguous(memory_format=torch.channels_last), w,
+                                                                 None, None, ks, torch.tensor(sx)], ref)
     return cases
+
+
+def e4m3_rounding_values():
+    """Values ``y`` whose E4M3 conversion tests the rounding: midpoints between neighbouring E4M3 values (normal and
+    subnormal; ties go to the even mantissa), values beyond 448 (saturate), zeros and signs."""
+    grid = torch.arange(0, 127, dtype=torch.uint8).view(torch.float8_e4m3fn).double()     # 0 .. 448, ascending
+    mids = (grid[:-1] + grid[1:]) / 2
+    y = torch.cat([mids, -mids, grid[::7], torch.tensor([449.0, 470.0, 1e4, -1e4, -460.0, 0.0])])
+    return y
+
+
+def _fake_e4m3(y):
+    """The quantize layer's E4M3 values of ``y`` (saturated, round to nearest even)."""
+    from inferrt.ops.cast_values import to_low_bit
+
+    return to_low_bit(y.float(), DataType.FP8).double()
 
 
 def _fake_fp8(x, s):
@@ -127,38 +161,44 @@ def _fp8_cases():
     ref = torch.relu(F.conv2d(_fake_fp8(x, 0.02), w.double() * sw, b.double(), padding=1))
     cases["conv_fp8_channels_last"] = (node, specs, [x.contiguous(memory_format=torch.channels_last), w, b, None,
                                                      torch.tensor(sw), torch.tensor(0.02)], ref)
+    # the kernel's own E4M3 rounding of x / sx: every tie, subnormal and saturating value, one per row (K = 1 and
+    # a kernel of 1.0: the output is the quantized input itself, so a rounding step off is an error of 1/8 and more)
+    y = e4m3_rounding_values()
+    x = (y * 0.5).float().reshape(-1, 1)                     # x / 0.5 is y exactly
+    w = torch.ones(1, 1).to(torch.float8_e4m3fn)
+    node, specs = quantized_node("quantized_matmul", x.shape, w, torch.tensor(1.0), 0.5, input_type=DataType.FP8,
+                                 w_type=DataType.FP8)
+    cases["gemm_fp8_rounding"] = (node, specs, [x, w, None, None, torch.tensor(1.0), torch.tensor(0.5)],
+                                  _fake_e4m3(y).reshape(-1, 1) * 0.5)
     return cases
 
 
-def _numpy_index_shim():
-    """Triton 3.6's interpreter reads a scalar kernel argument with ``int(array)`` on a one-element array of rank 1,
-    which NumPy 2.4 refuses ("only 0-dimensional arrays can be converted"); read the element instead."""
-    from triton.runtime import interpreter
-
-    patch = interpreter._patch_lang_tensor
-
-    def patched(tensor, scope):
-        patch(tensor, scope)
-        scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
-
-    interpreter._patch_lang_tensor = patched
-
-
 def _run_kernels():
+    import inferrt.ops.quantized as quantized_ops
     from inferrt.tactics.registry import get_tactic
 
-    _numpy_index_shim()
+    numpy_index_shim()
+    separate = []     # calls of the quantize pass the kernels replace (the INT8 / FP8 copy of the activation)
+    plain = quantized_ops.quantize_values
 
+    def counted(*args, **kwargs):
+        separate.append(1)
+        return plain(*args, **kwargs)
+
+    quantized_ops.quantize_values = counted
     out = {}
     for name, (node, specs, ins, ref) in {**_cases(), **_fp8_cases()}.items():
         tactic = get_tactic("triton_quantized_gemm" if node.kind == "quantized_matmul" else
                             "triton_quantized_conv_nhwc")
-        run = tactic.runner(node, "cpu", dict(SMALL))
-        y = torch.empty(specs["y"].shape, dtype=torch.float32)
-        res = run(ins, [y])
-        assert res is None
-        err = float((y.double() - ref).abs().max() / max(float(ref.abs().max()), 1.0))
-        out[name] = {"err": err, "launched": len(run.launchers[0].cache)}
+        for quantize in ("load", "pass"):
+            run = tactic.runner(node, "cpu", dict(SMALL, QUANTIZE=quantize))
+            y = torch.empty(specs["y"].shape, dtype=torch.float32)
+            separate.clear()
+            res = run(ins, [y])
+            assert res is None
+            err = float((y.double() - ref).abs().max() / max(float(ref.abs().max()), 1.0))
+            out[f"{name}@{quantize}"] = {"err": err, "launched": [len(x.cache) for x in run.launchers],
+                                         "separate_quantize": len(separate)}
     return out
 
 
@@ -168,19 +208,29 @@ def interpreted():
 
 
 @pytest.mark.parametrize("case", ["gemm_int8_per_channel", "gemm_int4_values_transposed", "conv_int8_nchw",
-                                  "conv_int8_channels_last"])
-def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
-    r = interpreted[case]
-    assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+                                  "conv_int8_channels_last", "gemm_int8_fp16_ties_and_saturation",
+                                  "conv_int8_fp16_ties_and_saturation"])
+@pytest.mark.parametrize("quantize", ["load", "pass"])
+def test_interpreted_quantized_kernel_matches_the_fake_quantized_float64_layer(interpreted, case, quantize):
+    """The kernels quantize the float input themselves, as they load it ("load") or by one Triton pass before the
+    product ("pass"), never through PyTorch's quantize ops: ties round half to even and values past [-128, 127]
+    saturate, as the quantize layer does (one rounding step off in the ties cases is an error of about 1e-5 of the
+    output's range)."""
+    r = interpreted[f"{case}@{quantize}"]
+    assert r["launched"] == ([1] if quantize == "load" else [1, 1]), (case, r)
+    assert r["err"] <= 1e-6 and r["separate_quantize"] == 0, (case, r)
 
 
-@pytest.mark.parametrize("case", ["gemm_fp8", "conv_fp8_channels_last"])
-def test_interpreted_fp8_kernel_matches_the_fake_quantized_float64_layer(interpreted, case):
+@pytest.mark.parametrize("case", ["gemm_fp8", "conv_fp8_channels_last", "gemm_fp8_rounding"])
+@pytest.mark.parametrize("quantize", ["load", "pass"])
+def test_interpreted_fp8_kernel_matches_the_fake_quantized_float64_layer(interpreted, case, quantize):
     """FP8 operands through the templates (Triton's interpreter casts a masked load's ``other`` as the compiler
-    does: an int ``other`` for an fp8e4nv pointer failed with "cannot cast ... to fp8e4nv")."""
-    r = interpreted[case]
+    does: an int ``other`` for an fp8e4nv pointer failed with "cannot cast ... to fp8e4nv"), the input quantized
+    to E4M3 by Triton code: every tie to the even value, subnormals, saturation at 448."""
+    r = interpreted[f"{case}@{quantize}"]
     # FP32 accumulation of FP8 products: float32 rounding, not a quantization step
-    assert r["launched"] == 1 and r["err"] <= 1e-5, (case, r)
+    assert r["launched"] == ([1] if quantize == "load" else [1, 1]), (case, r)
+    assert r["err"] <= 1e-5 and r["separate_quantize"] == 0, (case, r)
 
 
 def _template_signature(fn, operand):
@@ -195,13 +245,13 @@ def _template_signature(fn, operand):
     return sig
 
 
-@pytest.mark.parametrize("operand", ["fp8e4nv", "i8", "fp16", "fp32"])
+@pytest.mark.parametrize("operand", ["fp8e4nv", "i8", "fp16", "fp32", "fp16->i8", "fp32->fp8e4nv"])
 @pytest.mark.parametrize("template", ["gemm", "conv"])
 def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
     """The GEMM and implicit-GEMM conv templates go through Triton's compiler front end (ast_to_ttir) for an sm_90
     target, no GPU needed, with FP8 / INT8 operands (the quantized tactics') and FP16 / FP32 (the float tactics'). The
     FP8 kernels failed here on every Triton version: ``tl.load(fp8 pointer, mask, other=0)`` -> "cannot cast int32
-    to fp8e4nv"."""
+    to fp8e4nv". ``fp16->i8``: an FP16 input quantized to INT8 in the kernel (the quantized tactics' A operand)."""
     triton = pytest.importorskip("triton")
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -216,9 +266,14 @@ def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
         pytest.skip("Triton's interpreter is on in this process: the kernels are not JIT functions")
     prog, _ = dequantize_epilogue_program([["act", "GELU_TANH", 0, 0]], True)
     make = gemm_source if template == "gemm" else conv_source
+    x_type, _, operand = operand.rpartition("->")
+    quantize = {"quantize_a" if template == "gemm" else "quantize_x": True} if x_type else {}
     fn = load_kernel(make(prog, [DataType.FLOAT] * 3, DataType.FLOAT, int_operands=operand == "i8",
-                          fp8_operands=operand == "fp8e4nv"))
-    src = ASTSource(fn, _template_signature(fn, operand),
+                          fp8_operands=operand == "fp8e4nv", **quantize))
+    sig = _template_signature(fn, operand)
+    if x_type:
+        sig["a_ptr" if template == "gemm" else "x_ptr"] = "*" + x_type
+    src = ASTSource(fn, sig,
                     {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8, "PRECISION": "tf32"})
     target = GPUTarget("cuda", 90, 32)
     backend = make_backend(target)
@@ -232,9 +287,116 @@ def test_quantized_templates_compile_for_sm90_without_a_gpu(template, operand):
                          context)
     text = str(module)
     assert "tt.dot" in text
+    if x_type:     # the quantize's IEEE division and the float input's load
+        assert "div_rn" in text or "tt.precise_divf" in text, text[:2000]
     if operand == "fp8e4nv":
         # FP8 partial sums go into the FP32 accumulator every 32 products (Hopper's FP8 accumulator is narrower)
         assert "f8E4M3FN" in text and "maxNumImpreciseAcc = 32" in text
+
+
+@pytest.mark.parametrize("block_k", [32, 64])
+@pytest.mark.parametrize("input_type", ["INT8", "FP8"])
+@pytest.mark.parametrize("template", ["gemm", "conv"])
+def test_quantizing_templates_compile_to_sm90_ptx(template, input_type, block_k):
+    """The whole compiler pipeline down to sm_90 PTX, no GPU needed, for the kernels the quantized tactics launch:
+    an FP16 input quantized in the kernel, the weights in the layout the tactic packs (K-major for INT8; FP8
+    convolutions keep N-major, whose K-major form Triton 3.6 fails to pipeline at BLOCK_K 64), read by wgmma; the
+    IEEE division of the quantize survives as div.rn and the convolution's tiles stream into shared memory
+    (cp.async)."""
+    pytest.importorskip("triton")
+    import re
+
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.compiler.compiler import make_backend
+    from triton._C.libtriton import ir
+
+    from inferrt.tactics.tactic_triton_quantized import conv_weights_k_major, dequantize_epilogue_program
+    from inferrt.tactics.triton_codegen import load_kernel
+    from inferrt.tactics.triton_conv import conv_source
+    from inferrt.tactics.triton_gemm import gemm_source
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("Triton's interpreter is on in this process: the kernels are not JIT functions")
+    dt = DataType[input_type]
+    fp8 = dt == DataType.FP8
+    prog, _ = dequantize_epilogue_program([["act", "RELU", 0, 0]], True)
+    if template == "gemm":
+        fn = load_kernel(gemm_source(prog, [DataType.FLOAT] * 3, DataType.HALF, int_operands=not fp8,
+                                     fp8_operands=fp8, quantize_a=True))
+        k_major, unit = True, {"sa_k": 1}
+        unit.update({"sb_k": 1} if k_major else {"sb_n": 1})
+        operands, divisible = ("a_ptr", "b_ptr"), ("K", "sa_m", "sb_n", "so_m")
+    else:
+        fn = load_kernel(conv_source(prog, [DataType.FLOAT] * 3, DataType.HALF, int_operands=not fp8,
+                                     fp8_operands=fp8, quantize_x=True))
+        k_major = conv_weights_k_major(dt)
+        unit = {"sx_c": 1, **({"sw_k": 1} if k_major else {"sw_n": 1})}
+        operands, divisible = ("x_ptr", "w_ptr"), ("C", "OC", "sx_n", "sx_h", "sx_w", "sw_k", "sw_n", "so_n", "so_h",
+                                                  "so_w")
+    const = {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": block_k, "GROUP_M": 8, "PRECISION": "tf32", **unit}
+    sig = {n: ("constexpr" if n in const else "*" + ("fp16" if n == operands[0] else
+                                                      ("fp8e4nv" if fp8 else "i8") if n == operands[1] else "fp32")
+               if n.endswith("_ptr") else "i32") for n in fn.arg_names}
+    # what Triton's launcher knows of real arguments: 16-byte aligned tensors, channel counts multiple of 16
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
+             if n not in const and (n.endswith("_ptr") or n in divisible)}
+    target = GPUTarget("cuda", 90, 32)
+    backend = make_backend(target)
+    options = backend.parse_options({"num_warps": 8, "num_stages": 3})
+    context = ir.context()
+    ir.load_dialects(context)
+    backend.load_dialects(context)
+    src = ASTSource(fn, sig, const, attrs)
+    module = src.make_ir(target, options, backend.get_codegen_implementation(options), backend.get_module_map(),
+                         context)
+    stages = {}
+    backend.add_stages(stages, options, src.language)
+    meta = {}
+    for name in ("ttir", "ttgir", "llir", "ptx"):
+        module = stages[name](module, meta)
+    ptx = module
+    mma = "s32.s8.s8" if not fp8 else "f32.e4m3.e4m3"
+    assert re.search(rf"wgmma\.mma_async\S*{re.escape(mma)}", ptx)
+    assert "div.rn.f32" in ptx, "the quantize's division is not an IEEE division"
+    if template == "conv":   # (the GEMM template's loads are not pipelined on sm_90 in any dtype, FP16 included)
+        assert "cp.async" in ptx, "no tile is streamed into shared memory"
+
+
+@pytest.mark.parametrize("fp8", [False, True])
+def test_quantize_pass_compiles_to_sm90_ptx(fp8):
+    """The one-pass quantize kernel (``QUANTIZE="pass"``) down to sm_90 PTX: FP16 in, one byte out per element,
+    an IEEE division, vectorized 16-byte loads of an aligned activation."""
+    pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.compiler.compiler import make_backend
+    from triton._C.libtriton import ir
+
+    from inferrt.tactics.triton_codegen import load_kernel
+    from inferrt.tactics.triton_quantize import BLOCK, quantize_source
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("Triton's interpreter is on in this process: the kernels are not JIT functions")
+    fn = load_kernel(quantize_source(fp8))
+    sig = {"x_ptr": "*fp16", "qs_ptr": "*fp32", "out_ptr": "*fp8e4nv" if fp8 else "*i8", "N": "i32",
+           "BLOCK": "constexpr"}
+    target = GPUTarget("cuda", 90, 32)
+    backend = make_backend(target)
+    options = backend.parse_options({"num_warps": 4})
+    context = ir.context()
+    ir.load_dialects(context)
+    backend.load_dialects(context)
+    src = ASTSource(fn, sig, {"BLOCK": BLOCK}, {(0,): [["tt.divisibility", 16]], (2,): [["tt.divisibility", 16]],
+                                                (3,): [["tt.divisibility", 16]]})
+    module = src.make_ir(target, options, backend.get_codegen_implementation(options), backend.get_module_map(),
+                         context)
+    stages = {}
+    backend.add_stages(stages, options, src.language)
+    for name in ("ttir", "ttgir", "llir", "ptx"):
+        module = stages[name](module, {})
+    assert "div.rn.f32" in module and "ld.global.v4.b32" in module
+    assert ("cvt.rn.satfinite.e4m3x2.f32" in module) == fp8
 
 
 def test_tuning_spaces_take_k_in_steps_of_32():
@@ -242,9 +404,12 @@ def test_tuning_spaces_take_k_in_steps_of_32():
 
     for space in (QUANT_GEMM_SPACE, QUANT_CONV_SPACE):
         assert set(space.params["BLOCK_K"]) == {32, 64}
+        assert space.params["QUANTIZE"] == ("load", "pass")
     node, specs = _cases()["gemm_int8_per_channel"][:2]
     points = QUANT_GEMM_SPACE.points(node, specs)
     assert points and all(p["BLOCK_K"] in (32, 64) for p in points)
+    # the default, then its single variation QUANTIZE="pass" first: timed at every optimization level from 2 on
+    assert points[0]["QUANTIZE"] == "load" and points[1] == dict(points[0], QUANTIZE="pass")
 
 
 def test_support_rules():
@@ -260,6 +425,14 @@ def test_support_rules():
     assert not gemm.supports(wo, wo_specs, "cuda")          # weight-only: dequantized_weights / generic
     node, specs = cases["conv_int8_nchw"][:2]
     assert conv.supports(node, specs, "cuda")
+    # input and output of different float types (an FP32 network input read by an FP16 layer, an FP16 layer
+    # writing an FP32 output): the kernel quantizes the input it reads and writes the output's own type
+    for kind, tactic in (("conv_int8_nchw", conv), ("gemm_int8_per_channel", gemm)):
+        node, specs = cases[kind][:2]
+        for x_t, y_t in ((DataType.FLOAT, DataType.HALF), (DataType.HALF, DataType.FLOAT)):
+            mixed = dict(specs, x=Spec(x_t, specs["x"].shape), y=Spec(y_t, specs["y"].shape))
+            assert tactic.supports(node, mixed, "cuda"), (kind, x_t, y_t)
+    assert not conv.supports(node, dict(specs, y=Spec(DataType.INT8, specs["y"].shape)), "cuda")
     grouped, gspecs = quantized_node("quantized_conv", (1, 8, 5, 5), torch.zeros(8, 4, 1, 1, dtype=torch.int8),
                                      torch.tensor(0.1), 0.1, num_output_maps=8, kernel_size_nd=(1, 1), num_groups=2)
     assert not conv.supports(grouped, gspecs, "cuda")
