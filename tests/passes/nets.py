@@ -94,6 +94,30 @@ def build_engine(builder, net, device, profile, selector=None, passes=None, tf32
     return trt.Runtime(builder.logger).deserialize_cuda_engine(builder.build(net, config))
 
 
+def parse_onnx(model_bytes):
+    """(builder, network) of an ONNX model, asserting that it parses (the parser's errors as the message)."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    net = builder.create_network(0)
+    parser = trt.OnnxParser(net, logger)
+    assert parser.parse(model_bytes), [str(parser.get_error(i)) for i in range(parser.num_errors)]
+    return builder, net
+
+
+def check_onnx_numerics(model_bytes, builder, net, profile, feeds_list):
+    """Output ``y`` of the optimized CPU build against the unoptimized build and onnxruntime, for every feed."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    fast = build_engine(builder, net, "cpu", profile, tf32=True)
+    plain = build_engine(builder, net, "cpu", profile, passes=[], tf32=True)
+    for feeds in feeds_list:
+        got = fast.create_execution_context().infer(feeds)["y"]
+        assert_close(got, plain.create_execution_context().infer(feeds)["y"], rtol=1e-4, atol=1e-4, what="vs unfused")
+        ref = sess.run(["y"], feeds)[0]
+        assert_close(got, ref, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(ref).max())), what="vs onnxruntime")
+
+
 def compare_optimized(builder, network, feeds_list, profiles=None, rtol=1e-4, atol=1e-4, passes=None):
     """Outputs of the optimized engine (all passes, or those named) vs the same network built with no passes."""
     engine, _ = run_engine(builder, network, feeds_list[0], profiles, passes=passes)

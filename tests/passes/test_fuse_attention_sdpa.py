@@ -7,7 +7,7 @@ import pytest
 
 import inferrt as trt
 from tests.helpers import assert_close
-from tests.passes.nets import build_engine, count, optimize
+from tests.passes.nets import build_engine, check_onnx_numerics, count, optimize, parse_onnx
 from tests.passes.sdpa_models import EXPORT_SEQ, VOCAB, export, sdpa_graph, sdpa_reference
 
 onnx = pytest.importorskip("onnx")
@@ -18,24 +18,6 @@ FINFO_MIN = float(np.finfo(np.float32).min)
 CASES = [("bert", "torchscript"), ("bert", "dynamo"), ("gpt2", "torchscript"), ("gpt2", "dynamo")]
 
 
-def _parse(model_bytes):
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    net = builder.create_network(0)
-    parser = trt.OnnxParser(net, logger)
-    assert parser.parse(model_bytes), [str(parser.get_error(i)) for i in range(parser.num_errors)]
-    return builder, net
-
-
-def _check_numerics(model_bytes, builder, net, profile, feeds_list):
-    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    fast = build_engine(builder, net, "cpu", profile, tf32=True)
-    plain = build_engine(builder, net, "cpu", profile, passes=[], tf32=True)
-    for feeds in feeds_list:
-        got = fast.create_execution_context().infer(feeds)["y"]
-        assert_close(got, plain.create_execution_context().infer(feeds)["y"], rtol=1e-4, atol=1e-4, what="vs unfused")
-        ref = sess.run(["y"], feeds)[0]
-        assert_close(got, ref, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(ref).max())), what="vs onnxruntime")
 
 
 def _attention(g):
@@ -44,7 +26,7 @@ def _attention(g):
 
 @pytest.mark.parametrize("name,exporter", CASES, ids=lambda v: v)
 def test_exported_sdpa_one_attention_per_layer(name, exporter):
-    builder, net = _parse(export(name, exporter))
+    builder, net = parse_onnx(export(name, exporter))
     g = optimize(net)
     att = _attention(g)
     assert len(att) == 2, [n.kind for n in g.nodes]
@@ -81,10 +63,10 @@ def _feeds(name, rng, b, t):
 def test_exported_sdpa_numerics_two_sequence_lengths(name, exporter):
     rng = np.random.default_rng(3)
     model = export(name, exporter)
-    builder, net = _parse(model)
+    builder, net = parse_onnx(model)
     feeds = [_feeds(name, rng, b, t) for b, t in ((2, EXPORT_SEQ), (3, 5))]
     profile = {n: ((1, 2), (2, EXPORT_SEQ), (4, 16)) for n in feeds[0]}
-    _check_numerics(model, builder, net, profile, feeds)
+    check_onnx_numerics(model, builder, net, profile, feeds)
 
 
 # mask built in-graph: (comparison of key index with query index, whether the condition marks the attended
@@ -119,7 +101,7 @@ def _form_id(v):
 @pytest.mark.parametrize("compare,attended_when_true,blocked,trilu_k,causal", FORMS, ids=_form_id)
 def test_mask_forms(compare, attended_when_true, blocked, trilu_k, causal):
     model = sdpa_graph(compare, attended_when_true, blocked, trilu_k=trilu_k)
-    builder, net = _parse(model)
+    builder, net = parse_onnx(model)
     g = optimize(net)
     att = _attention(g)
     assert len(att) == 1, [n.kind for n in g.nodes]
@@ -139,7 +121,7 @@ def test_mask_forms(compare, attended_when_true, blocked, trilu_k, causal):
     feeds = [{n: rng.standard_normal((b, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")}
              for b, t in ((2, 5), (3, 9))]
     profile = {n: ((1, 2, 1, 8), (2, 2, 5, 8), (4, 2, 12, 8)) for n in ("q", "k", "v")}
-    _check_numerics(model, builder, net, profile, feeds)
+    check_onnx_numerics(model, builder, net, profile, feeds)
     if blocked == float("-inf"):
         engine = build_engine(builder, net, "cpu", profile)
         for f in feeds:
@@ -150,7 +132,7 @@ def test_mask_forms(compare, attended_when_true, blocked, trilu_k, causal):
 
 def test_unguarded_causal_mask_fuses():
     model = sdpa_graph(guard=False)
-    builder, net = _parse(model)
+    builder, net = parse_onnx(model)
     g = optimize(net)
     assert [n.kind for n in g.nodes if n.kind != "constant"] == ["attention"]
     assert g.nodes[-1].attrs.causal
@@ -170,12 +152,12 @@ def test_window_mask_is_not_causal():
     where = next(n for n in g.node if n.op_type == "Where" and n.input[0] == "cond")
     where.input[0] = "window"
     data = model.SerializeToString()
-    builder, net = _parse(data)
+    builder, net = parse_onnx(data)
     a = _attention(optimize(net))
     assert len(a) == 1 and not a[0].attrs.causal and len(a[0].inputs) == 4
     rng = np.random.default_rng(5)
     feeds = [{n: rng.standard_normal((2, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")} for t in (4, 7)]
-    _check_numerics(data, builder, net, {n: ((1, 2, 1, 8), (2, 2, 4, 8), (2, 2, 8, 8)) for n in ("q", "k", "v")}, feeds)
+    check_onnx_numerics(data, builder, net, {n: ((1, 2, 1, 8), (2, 2, 4, 8), (2, 2, 8, 8)) for n in ("q", "k", "v")}, feeds)
 
 
 def test_causal_mask_that_broadcasts_the_batch_stays_a_mask():
@@ -194,10 +176,10 @@ def test_causal_mask_that_broadcasts_the_batch_stays_a_mask():
     g.node.insert(where + 2, helper.make_node("Expand", ["cond", "mshape"], ["cond4"]))   # as dynamo's GPT-2 mask
     g.node[where + 3].input[0] = "cond4"
     data = model.SerializeToString()
-    builder, net = _parse(data)
+    builder, net = parse_onnx(data)
     a = _attention(optimize(net))
     assert len(a) == 1 and not a[0].attrs.causal and len(a[0].inputs) == 4
     rng = np.random.default_rng(6)
     feeds = [{n: rng.standard_normal((1, 2, t, 8)).astype(np.float32) for n in ("q", "k", "v")} for t in (4, 7)]
-    _check_numerics(data, builder, net, {n: ((1, 2, 1, 8), (1, 2, 4, 8), (1, 2, 8, 8)) for n in ("q", "k", "v")},
+    check_onnx_numerics(data, builder, net, {n: ((1, 2, 1, 8), (1, 2, 4, 8), (1, 2, 8, 8)) for n in ("q", "k", "v")},
                     feeds)

@@ -6,31 +6,12 @@ import numpy as np
 import pytest
 
 import inferrt as trt
-from tests.helpers import assert_close
-from tests.passes.nets import build_engine, count, optimize
+from tests.passes.nets import check_onnx_numerics, count, optimize, parse_onnx
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 
-def _parse(model_bytes):
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    net = builder.create_network(0)
-    parser = trt.OnnxParser(net, logger)
-    assert parser.parse(model_bytes), [str(parser.get_error(i)) for i in range(parser.num_errors)]
-    return builder, net
-
-
-def _check_numerics(model_bytes, builder, net, profile, feeds_list):
-    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    fast = build_engine(builder, net, "cpu", profile, tf32=True)
-    plain = build_engine(builder, net, "cpu", profile, passes=[], tf32=True)
-    for feeds in feeds_list:
-        got = fast.create_execution_context().infer(feeds)["y"]
-        assert_close(got, plain.create_execution_context().infer(feeds)["y"], rtol=1e-4, atol=1e-4, what="vs unfused")
-        ref = sess.run(["y"], feeds)[0]
-        assert_close(got, ref, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(ref).max())), what="vs onnxruntime")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +36,7 @@ def test_resnet_one_layer_per_convolution(resnet):
     model = onnx.load_from_string(resnet)
     convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
     absorbed = [n.name for n in model.graph.node if n.op_type in ("Relu", "Add", "BatchNormalization")]
-    builder, net = _parse(resnet)
+    builder, net = parse_onnx(resnet)
     g = optimize(net)
     assert count(g, "fused_conv") + count(g, "convolution") == len(convs) == 6
     assert count(g, "activation") == 0 and count(g, "elementwise") == 0 and count(g, "pointwise") == 0
@@ -67,14 +48,14 @@ def test_resnet_one_layer_per_convolution(resnet):
 
 
 def test_resnet_numerics_dynamic_batch(resnet):
-    builder, net = _parse(resnet)
+    builder, net = parse_onnx(resnet)
     rng = np.random.default_rng(1)
     feeds = [{"x": rng.standard_normal((b, 3, 16, 16)).astype(np.float32)} for b in (2, 3)]
-    _check_numerics(resnet, builder, net, {"x": ((1, 3, 16, 16), (2, 3, 16, 16), (4, 3, 16, 16))}, feeds)
+    check_onnx_numerics(resnet, builder, net, {"x": ((1, 3, 16, 16), (2, 3, 16, 16), (4, 3, 16, 16))}, feeds)
 
 
 def test_bert_one_attention_per_block_and_one_layer_per_layernorm(bert):
-    builder, net = _parse(bert)
+    builder, net = parse_onnx(bert)
     g = optimize(net)
     assert count(g, "attention") == 2
     assert count(g, "layer_norm") == 4            # 2 per block
@@ -93,7 +74,7 @@ def test_bert_one_attention_per_block_and_one_layer_per_layernorm(bert):
 
 
 def test_bert_numerics_dynamic_batch_and_sequence(bert):
-    builder, net = _parse(bert)
+    builder, net = parse_onnx(bert)
     rng = np.random.default_rng(2)
     feeds = []
     for b, t in ((2, 8), (3, 5)):
@@ -101,4 +82,4 @@ def test_bert_numerics_dynamic_batch_and_sequence(bert):
         attn[0, t - 2:] = 0
         feeds.append({"ids": rng.integers(0, 50, (b, t)).astype(np.int64), "attn": attn})
     profile = {"ids": ((1, 1), (2, 8), (4, 16)), "attn": ((1, 1), (2, 8), (4, 16))}
-    _check_numerics(bert, builder, net, profile, feeds)
+    check_onnx_numerics(bert, builder, net, profile, feeds)
