@@ -74,10 +74,16 @@ def make_model(name: str, batch: int, small: bool = False, attn: str = "eager"):
     raise ValueError(f"unknown model {name!r}")
 
 
-def export_onnx(model, inputs, names, dynamic_axes) -> bytes:
+def export_onnx(model, inputs, names, dynamic_axes, dynamo: bool = False) -> bytes:
+    """The model as ONNX bytes: TorchScript's exporter (``dynamo=False``, opset 17, with ``dynamic_axes``), or
+    torch's default exporter (``dynamo=True``, torch.export based, its opset) at the example inputs' static shapes
+    (it does not convert these models' ``dynamic_axes``: "Failed to convert 'dynamic_axes' to 'dynamic_shapes'")."""
     import io
 
     buf = io.BytesIO()
-    torch.onnx.export(model, inputs, buf, input_names=names, output_names=["y"], dynamic_axes=dynamic_axes,
-                      opset_version=17, dynamo=False)
+    if dynamo:
+        torch.onnx.export(model, inputs, buf, input_names=names, output_names=["y"], dynamo=True, verbose=False)
+    else:
+        torch.onnx.export(model, inputs, buf, input_names=names, output_names=["y"], dynamic_axes=dynamic_axes,
+                          opset_version=17, dynamo=False)
     return buf.getvalue()

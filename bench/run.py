@@ -5,7 +5,9 @@
     python bench/run.py --small --device cpu    # tiny configs on the CPU (smoke test)
 
 Prints a table (milliseconds, median of CUDA-event-timed runs after warm-up; ratio = best PyTorch / inferrt, so
-> 1 means inferrt is faster) and writes JSON (--json). Outputs are checked against eager before timing.
+> 1 means inferrt is faster) and writes JSON (--json). Outputs are checked against eager before timing. The models
+are what users bring: transformers' default SDPA attention (``--attn eager`` for the older rows) exported by torch's
+default dynamo exporter (``--exporter torchscript``: dynamo=False), and PyTorch's baselines time that same module.
 """
 from __future__ import annotations
 
@@ -66,16 +68,15 @@ def rel_err(a, b):
     return float((a - b).norm() / max(b.norm(), 1e-12))
 
 
-def bench_row(name, batch, device, dtype, modes, small, iters, profile=False, torch_attn="eager"):
-    model, inputs, names, dyn = make_model(name, batch, small)
-    row = {"model": name, "batch": batch}
-    onnx_bytes = export_onnx(model, inputs, names, dyn)
-    if torch_attn != "eager" and name in ("bert_base", "gpt2"):
-        # time PyTorch with its own attention implementation, same weights (the export above used eager attention)
-        fast, *_ = make_model(name, batch, small, attn=torch_attn)
-        fast.load_state_dict(model.state_dict())
-        model = fast.eval()
-        row["torch_attn"] = torch_attn
+def bench_row(name, batch, device, dtype, modes, small, iters, profile=False, attn="sdpa", exporter="dynamo"):
+    """One row: the module as users make it (transformers' ``attn`` implementation, PyTorch's default sdpa unless
+    asked otherwise), exported by ``exporter`` (torch's default dynamo exporter, or torchscript); PyTorch's
+    baselines time that same module."""
+    model, inputs, names, dyn = make_model(name, batch, small, attn=attn)
+    row = {"model": name, "batch": batch, "exporter": exporter}
+    if name in ("bert_base", "gpt2"):
+        row["attn"] = attn
+    onnx_bytes = export_onnx(model, inputs, names, dyn, dynamo=exporter == "dynamo")
     # correctness reference: onnxruntime (CPU, float32) on the very ONNX file inferrt builds from
     import onnxruntime as ort
 
@@ -167,9 +168,12 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--profile", action="store_true", help="add inferrt's per-layer-kind time ranking to each row")
     p.add_argument("--json", default="bench/results/bench.json")
-    p.add_argument("--torch-attn", default="eager", choices=["eager", "sdpa"],
-                   help="transformers attention for the PyTorch baselines of bert_base/gpt2 (inferrt always builds "
-                        "from the eager-attention export); sdpa is PyTorch's faster default")
+    p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"],
+                   help="transformers' attention implementation of bert_base/gpt2, for the export and the PyTorch "
+                        "baselines alike (default: sdpa, transformers' default; eager: the rows before 2026-12-08)")
+    p.add_argument("--exporter", default="dynamo", choices=["dynamo", "torchscript"],
+                   help="torch's ONNX exporter (default: dynamo, torch.onnx.export's default; torchscript: "
+                        "dynamo=False, opset 17)")
     a = p.parse_args(argv)
     dtype = torch.float32 if a.fp32 or a.device == "cpu" else torch.float16
     modes = set(a.modes.split(","))
@@ -177,7 +181,7 @@ def main(argv=None):
     for name in a.models.split(","):
         for b in (int(x) for x in a.batches.split(",")):
             try:
-                row = bench_row(name, b, a.device, dtype, modes, a.small, a.iters, a.profile, a.torch_attn)
+                row = bench_row(name, b, a.device, dtype, modes, a.small, a.iters, a.profile, a.attn, a.exporter)
             except Exception as e:  # noqa: BLE001 - a failed row is reported, the others still run
                 row = {"model": name, "batch": b, "error": f"{type(e).__name__}: {str(e)[:300]}"}
             rows.append(row)
