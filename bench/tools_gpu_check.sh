@@ -113,8 +113,9 @@ fi
 
 # 1. the bench
 BENCH_JSON=$RES/bench_$MODEL.json
+# (TorchScript's export and eager attention, as exec's model below: the two times compare the same graph)
 step "bench/run.py $MODEL" "$LOG" "" -- $PY bench/run.py --models "$MODEL" --batches "$BATCHES" --modes eager \
-  --device "$DEVICE" $SMALL --json "$BENCH_JSON"
+  --exporter torchscript --attn eager --device "$DEVICE" $SMALL --json "$BENCH_JSON"
 
 # the same model for exec and Polygraphy (bench/models.py's seeded weights, a dynamic batch), and its shape flags
 # with @ for the batch: trtexec's spelling on line 1, Polygraphy's on line 2
